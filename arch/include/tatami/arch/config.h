@@ -1,0 +1,95 @@
+// The architecture configuration: a typed struct generated from params.def, the table that
+// describes each parameter, and the textual parsing and validation every front end shares.
+// Reading INI files is left to the command-line tool; this header needs only the standard library.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tatami {
+
+/// A core position in a die's grid, counted from 0 at the top-left.
+struct GridPos {
+  int row = 0;
+  int col = 0;
+  bool operator==(const GridPos& o) const { return row == o.row && col == o.col; }
+  bool operator<(const GridPos& o) const { return row != o.row ? row < o.row : col < o.col; }
+};
+using GridPosList = std::vector<GridPos>;
+
+/// Parses "(r,c) (r,c) ..." (commas or spaces between pairs); throws ConfigError text on failure.
+GridPosList parseGridPosList(const std::string& text);
+std::string formatGridPosList(const GridPosList& list);
+
+#define TATAMI_SECTION_BEGIN(section, Type, desc) struct Type {
+#define TATAMI_INT(section, name, unit, def, lo, hi, desc) std::int64_t name = def;
+#define TATAMI_REAL(section, name, unit, def, lo, hi, desc) double name = def;
+#define TATAMI_CHOICE(section, name, def, choices, desc) std::string name = def;
+#define TATAMI_COORDS(section, name, def, desc) GridPosList name = parseGridPosList(def);
+#define TATAMI_SECTION_END(section) } section;
+
+/// Every architecture parameter, with the D1 preset as defaults.
+struct ArchConfig {
+#include "tatami/arch/params.def"
+};
+
+#undef TATAMI_SECTION_BEGIN
+#undef TATAMI_INT
+#undef TATAMI_REAL
+#undef TATAMI_CHOICE
+#undef TATAMI_COORDS
+#undef TATAMI_SECTION_END
+
+/// A bad key, value or combination of values; the message names the key, the value and what is
+/// allowed. Front ends map it to exit code 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class ParamKind { Int, Real, Choice, Coords };
+
+/// The declaration of one parameter, as written in params.def.
+struct ParamSpec {
+  const char* section;
+  const char* name;
+  ParamKind kind;
+  const char* unit;          // "" when unitless
+  const char* defaultText;   // the default as written in an INI file
+  double minValue;           // Int and Real only
+  double maxValue;
+  const char* choices;       // Choice only: "a|b"
+  const char* description;
+  std::string key() const { return std::string(section) + "." + name; }
+};
+
+struct SectionSpec {
+  const char* name;
+  const char* description;
+};
+
+/// All parameters in declaration order.
+const std::vector<ParamSpec>& paramSpecs();
+/// All sections in declaration order.
+const std::vector<SectionSpec>& sectionSpecs();
+/// The spec for "section.name", or nullptr.
+const ParamSpec* findParam(const std::string& key);
+
+/// Sets one parameter from text. `origin` says where the text came from ("--set",
+/// "configs/d1.ini") and appears in error messages. Throws ConfigError.
+void setParam(ArchConfig& config, const std::string& key, const std::string& value,
+              const std::string& origin);
+/// The current value of one parameter as INI text.
+std::string paramText(const ArchConfig& config, const std::string& key);
+
+/// Checks relations between parameters (disabled cores inside the grid, at least one active
+/// core, ...). Throws ConfigError naming the parameter.
+void validate(const ArchConfig& config);
+
+/// The whole resolved config as an INI file, every parameter with its description.
+std::string toIni(const ArchConfig& config);
+
+}  // namespace tatami

@@ -1,0 +1,44 @@
+// Derived machine figures. Products are formed in integers (exact) and divided once, so that
+// the JSON output shows the nearest double to the true decimal figure.
+#include "tatami/arch/figures.h"
+
+#include <algorithm>
+
+namespace tatami {
+
+MachineFigures computeFigures(const ArchConfig& c) {
+  MachineFigures f;
+  f.gridPositionsPerDie = c.die.rows * c.die.cols;
+  f.activeCoresPerDie = f.gridPositionsPerDie - static_cast<std::int64_t>(c.die.disabled_cores.size());
+  f.diesPerTile = c.tile.die_rows * c.tile.die_cols;
+  f.activeCoresPerTile = f.activeCoresPerDie * f.diesPerTile;
+  f.diesInSystem = c.system.die_rows * c.system.die_cols;
+  f.activeCoresInSystem = f.activeCoresPerDie * f.diesInSystem;
+
+  f.bf16FlopPerCyclePerCore = 2 * c.core.matrix_units * c.core.matrix_dim * c.core.matrix_dim;
+  f.fp32FlopPerCyclePerCore = 2 * c.core.fp32_fma_per_cycle;
+  f.clockHz = c.core.clock_ghz * 1e9;
+
+  const double hz = f.clockHz;
+  f.peakBf16TflopsPerCore = double(f.bf16FlopPerCyclePerCore) * hz / 1e12;
+  f.peakFp32TflopsPerCore = double(f.fp32FlopPerCyclePerCore) * hz / 1e12;
+  f.peakBf16TflopsPerDie = double(f.bf16FlopPerCyclePerCore * f.activeCoresPerDie) * hz / 1e12;
+  f.peakFp32TflopsPerDie = double(f.fp32FlopPerCyclePerCore * f.activeCoresPerDie) * hz / 1e12;
+  f.peakBf16PflopsPerTile = double(f.bf16FlopPerCyclePerCore * f.activeCoresPerTile) * hz / 1e15;
+  f.peakFp32TflopsPerTile = double(f.fp32FlopPerCyclePerCore * f.activeCoresPerTile) * hz / 1e12;
+
+  f.sramKibPerCore = double(c.core.sram_kib);
+  f.sramMibPerCore = double(c.core.sram_kib) / 1024.0;
+  f.sramMibPerDie = double(c.core.sram_kib * f.activeCoresPerDie) / 1024.0;
+  f.sramMibPerTile = double(c.core.sram_kib * f.activeCoresPerTile) / 1024.0;
+
+  // Halving the die across its longer dimension cuts one link per row (or column) of the other.
+  f.bisectionLinks = std::min(c.die.rows, c.die.cols);
+  f.bisectionBytesPerCycle = double(f.bisectionLinks * c.die.link_bytes_per_cycle);
+  f.bisectionTbpsPerDirection = double(f.bisectionLinks * c.die.link_bytes_per_cycle) * hz / 1e12;
+  f.linkGbps = double(c.die.link_bytes_per_cycle) * hz / 1e9;
+  f.edgeTbpsPerDirection = double(c.die.edge_bytes_per_cycle) * hz / 1e12;
+  return f;
+}
+
+}  // namespace tatami

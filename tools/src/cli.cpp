@@ -1,0 +1,103 @@
+// Subcommand dispatch, shared option handling and the mapping of errors to exit codes.
+#include <iostream>
+#include <sstream>
+
+#include "command.h"
+#include "tatami/tools/config_files.h"
+
+namespace tatami::cli {
+
+namespace {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> list = {
+      {"info", "Print the resolved architecture config and derived figures", cmdInfo},
+  };
+  return list;
+}
+
+void printMainHelp(std::ostream& out) {
+  out << "Usage: tatami <command> [options]\n\n"
+         "Tatami emulates a Dojo-style wafer-scale training computer.\n\nCommands:\n";
+  for (const auto& c : commands()) {
+    std::string name = c.name;
+    name.resize(12, ' ');
+    out << "  " << name << c.summary << "\n";
+  }
+  out << "\nRun 'tatami <command> --help' for the options of a command.\n"
+         "Exit codes: 0 success, 1 a run failed, 2 bad usage or bad input.\n";
+}
+
+}  // namespace
+
+void MachineOptions::addTo(po::options_description& desc) {
+  desc.add_options()
+      ("config", po::value<std::string>(&configFile)->value_name("FILE"),
+       "architecture preset (INI); default: the built-in D1 preset (configs/d1.ini)")
+      ("set", po::value<std::vector<std::string>>(&overrides)->composing()->value_name("SECTION.KEY=VALUE"),
+       "override one parameter after the preset; repeatable (see 'tatami info --describe')");
+}
+
+ArchConfig MachineOptions::resolve() const { return resolveConfig(configFile, overrides); }
+
+std::string MachineOptions::origin() const {
+  std::string s = configFile.empty() ? "the D1 preset (built in)" : configFile;
+  for (const auto& o : overrides) s += ", --set " + o;
+  return s;
+}
+
+bool parseArgs(const std::vector<std::string>& args, const po::options_description& desc,
+               const po::positional_options_description* positional, po::variables_map& vm,
+               const std::string& usage, std::ostream& out) {
+  try {
+    po::command_line_parser parser(args);
+    parser.options(desc);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      out << usage << "\n\n" << desc << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return true;
+}
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() < 2) {
+    printMainHelp(err);
+    return kExitBadInput;
+  }
+  const std::string name = args[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    printMainHelp(out);
+    return kExitOk;
+  }
+  if (name == "--version") {
+    out << "tatami 0.1.0\n";
+    return kExitOk;
+  }
+  for (const auto& c : commands()) {
+    if (name != c.name) continue;
+    const std::vector<std::string> rest(args.begin() + 2, args.end());
+    try {
+      return c.fn(rest, out, err);
+    } catch (const UsageError& e) {
+      err << "tatami " << name << ": " << e.what() << "\nTry 'tatami " << name << " --help'.\n";
+      return kExitBadInput;
+    } catch (const ConfigError& e) {
+      err << "tatami " << name << ": config error: " << e.what() << "\n";
+      return kExitBadInput;
+    } catch (const std::exception& e) {
+      err << "tatami " << name << ": error: " << e.what() << "\n";
+      return kExitRunFailed;
+    }
+  }
+  err << "tatami: unknown command '" << name << "'\n\n";
+  printMainHelp(err);
+  return kExitBadInput;
+}
+
+}  // namespace tatami::cli

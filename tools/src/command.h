@@ -1,0 +1,50 @@
+// Internal: what every subcommand shares (its signature, machine options, usage errors).
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "tatami/arch/config.h"
+#include "tatami/tools/cli.h"
+
+namespace tatami::cli {
+
+namespace po = boost::program_options;
+
+/// A subcommand: receives its own arguments (without the program and command names).
+using CommandFn = int (*)(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+struct Command {
+  const char* name;
+  const char* summary;
+  CommandFn fn;
+};
+
+/// `--config` and `--set`, on every subcommand that builds a machine.
+struct MachineOptions {
+  std::string configFile;
+  std::vector<std::string> overrides;
+  void addTo(po::options_description& desc);
+  /// Resolves and validates the config; throws ConfigError.
+  ArchConfig resolve() const;
+  /// "the D1 preset (built in)" or the file name, plus overrides.
+  std::string origin() const;
+};
+
+/// Bad usage: the message is printed with a hint to --help, exit code 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Parses `args` against `desc` (and positional names, if any). Returns false and prints help
+/// to `out` when --help was given. Throws UsageError on bad options.
+bool parseArgs(const std::vector<std::string>& args, const po::options_description& desc,
+               const po::positional_options_description* positional, po::variables_map& vm,
+               const std::string& usage, std::ostream& out);
+
+int cmdInfo(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace tatami::cli
