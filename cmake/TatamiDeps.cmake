@@ -1,5 +1,6 @@
 # Finds every external dependency once; parts link the imported targets defined here.
 find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
 
 # SystemC 2.3.4 ships only pkg-config files on Debian. The prefix must not be SYSTEMC, which
 # would collide with the cache variables verilator-config.cmake reads.
