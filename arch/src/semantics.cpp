@@ -79,6 +79,10 @@ Operands resolveOperands(const ThreadState& t, const Instruction& inst) {
     case Op::Dma2d: o.d = R(0), o.a = R(1), o.rows = R(2), o.cols = R(3), o.dstride = R(4), o.sstride = R(5); break;
     case Op::Gather:
     case Op::Scatter: o.d = R(0), o.a = R(1), o.idx = R(2), o.n = R(3), o.elem = R(4); break;
+    case Op::Ld:
+    case Op::St: o.a = R(1) + std::uint64_t(inst.imm), o.n = 8; break;
+    case Op::Lw:
+    case Op::Sw: o.a = R(1) + std::uint64_t(inst.imm), o.n = 4; break;
     default:
       if (opInfo(inst.op).unit == Unit::Vector) o.d = R(0), o.a = R(1), o.b = R(2), o.n = R(3);  // binary ops
       break;
@@ -122,6 +126,10 @@ std::vector<Access> accessesOf(const Instruction& inst, const Operands& o) {
     }
     case Op::Gather: return {{o.idx, o.n * 4, false}, {o.d, o.n * o.elem, true}};
     case Op::Scatter: return {{o.idx, o.n * 4, false}, {o.a, o.n * o.elem, false}};
+    case Op::Ld:
+    case Op::Lw: return {{o.a, o.n, false}};
+    case Op::St:
+    case Op::Sw: return {{o.a, o.n, true}};
     default:
       if (opInfo(inst.op).unit == Unit::Vector)
         return {{o.a, o.n * size, false}, {o.b, o.n * size, false}, {o.d, o.n * size, true}};

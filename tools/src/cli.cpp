@@ -12,6 +12,9 @@ namespace {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"info", "Print the resolved architecture config and derived figures", cmdInfo},
+      {"run", "Run a program on one core and report cycles and unit statistics", cmdRun},
+      {"asm", "Check a program; convert it between text (.tasm) and binary", cmdAsm},
+      {"regress", "Run the regression cases and compare their figures with the goldens", cmdRegress},
   };
   return list;
 }

@@ -46,5 +46,8 @@ bool parseArgs(const std::vector<std::string>& args, const po::options_descripti
                const std::string& usage, std::ostream& out);
 
 int cmdInfo(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmdAsm(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace tatami::cli

@@ -1,0 +1,48 @@
+// Running programs on the modelled machine: builds the system from the config, loads the program
+// and initial SRAM contents, runs the simulation, and collects statistics and output regions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tatami/arch/config.h"
+#include "tatami/arch/program.h"
+#include "tatami/tlm/core.h"
+
+namespace tatami::runtime {
+
+/// A named SRAM region with its element type and logical shape (inputs and outputs).
+struct SramImage {
+  std::string name;
+  std::uint64_t addr = 0;
+  DType type = DType::F32;
+  std::vector<std::uint64_t> shape;
+  std::vector<std::uint8_t> bytes;
+};
+
+struct RunOptions {
+  bool timingOnly = false;
+  std::vector<SramImage> inputs;  ///< written after the program's .init blocks
+  std::vector<SramImage> dumps;   ///< extra regions to read back (bytes ignored), beside .output
+};
+
+struct RunResult {
+  std::string error;  ///< empty on success; else the fault with core, thread, pc and instruction
+  tlm::CoreStats stats;
+  std::vector<SramImage> outputs;  ///< the program's .output regions, then the dumps
+  std::uint64_t outputHash = 0;    ///< FNV-1a over every output's bytes, in order
+  double hostSeconds = 0;
+  int coresUsed = 1;
+  /// Matrix FLOPs / (peak matrix FLOPs per cycle x cores used x cycles).
+  double matrixUtilization(const ArchConfig& config) const;
+};
+
+/// Runs `program` on one core. Never throws for faults of the program (see RunResult::error);
+/// throws std::runtime_error for bad inputs (an input region outside SRAM).
+RunResult runProgram(const ArchConfig& config, const Program& program, const RunOptions& options);
+
+/// FNV-1a 64 of a byte string, continuing from `hash`.
+std::uint64_t fnv1a(const std::vector<std::uint8_t>& bytes, std::uint64_t hash = 1469598103934665603ull);
+
+}  // namespace tatami::runtime

@@ -1,0 +1,119 @@
+// HDF5 reading and writing of SRAM regions (the C++ API of the serial HDF5 library).
+#include "tatami/runtime/hdf5_io.h"
+
+#include <H5Cpp.h>
+
+#include <stdexcept>
+
+namespace tatami::runtime {
+
+namespace {
+
+struct Quiet {
+  Quiet() { H5::Exception::dontPrint(); }
+};
+
+DType typeFromName(const std::string& s) {
+  for (DType t : {DType::F32, DType::Bf16, DType::E4m3, DType::E5m2, DType::I32})
+    if (s == dtypeName(t)) return t;
+  return DType::None;
+}
+
+H5::PredType storageType(DType t) {
+  switch (t) {
+    case DType::F32: return H5::PredType::NATIVE_FLOAT;
+    case DType::I32: return H5::PredType::NATIVE_INT32;
+    case DType::Bf16: return H5::PredType::NATIVE_UINT16;
+    default: return H5::PredType::NATIVE_UINT8;
+  }
+}
+
+std::string readStringAttr(const H5::H5Object& obj, const char* name) {
+  H5::Attribute a = obj.openAttribute(name);
+  std::string v;
+  a.read(a.getStrType(), v);
+  return v;
+}
+
+}  // namespace
+
+std::vector<SramImage> readSramImages(const std::string& path) {
+  static Quiet quiet;
+  std::vector<SramImage> out;
+  H5::H5File file;
+  try {
+    file.openFile(path, H5F_ACC_RDONLY);
+  } catch (const H5::Exception&) {
+    throw std::runtime_error("cannot open HDF5 file '" + path + "' (missing, or not an HDF5 file)");
+  }
+  const hsize_t n = file.getNumObjs();
+  for (hsize_t i = 0; i < n; ++i) {
+    const std::string name = file.getObjnameByIdx(i);
+    const std::string where = path + ": dataset '" + name + "'";
+    if (file.getObjTypeByIdx(i) != H5G_DATASET) continue;
+    H5::DataSet ds = file.openDataSet(name);
+    SramImage img;
+    img.name = name;
+    if (!ds.attrExists("address")) throw std::runtime_error(where + " has no 'address' attribute (its SRAM byte address)");
+    {
+      H5::Attribute a = ds.openAttribute("address");
+      std::uint64_t addr = 0;
+      a.read(H5::PredType::NATIVE_UINT64, &addr);
+      img.addr = addr;
+    }
+    const H5::DataType dt = ds.getDataType();
+    const H5T_class_t cls = dt.getClass();
+    const std::size_t size = dt.getSize();
+    if (ds.attrExists("format")) {
+      img.type = typeFromName(readStringAttr(ds, "format"));
+      if (img.type == DType::None) throw std::runtime_error(where + ": unknown 'format' attribute (f32, bf16, e4m3, e5m2, i32)");
+    } else if (cls == H5T_FLOAT && size == 4) {
+      img.type = DType::F32;
+    } else if (cls == H5T_INTEGER && size == 4) {
+      img.type = DType::I32;
+    } else {
+      throw std::runtime_error(where + ": element type must be 32-bit float or integer, or carry a 'format' attribute");
+    }
+    if (std::size_t(dtypeSize(img.type)) != size)
+      throw std::runtime_error(where + ": its elements are " + std::to_string(size) + " bytes but format " +
+                               dtypeName(img.type) + " has " + std::to_string(dtypeSize(img.type)));
+    H5::DataSpace space = ds.getSpace();
+    const int rank = space.getSimpleExtentNdims();
+    std::vector<hsize_t> dims(std::size_t(std::max(rank, 0)));
+    space.getSimpleExtentDims(dims.data());
+    std::uint64_t count = 1;
+    for (auto d : dims) img.shape.push_back(d), count *= d;
+    img.bytes.resize(count * size);
+    ds.read(img.bytes.data(), storageType(img.type));
+    out.push_back(std::move(img));
+  }
+  return out;
+}
+
+void writeSramImages(const std::string& path, const std::vector<SramImage>& images,
+                     const std::vector<std::pair<std::string, std::string>>& rootAttributes) {
+  static Quiet quiet;
+  try {
+    H5::H5File file(path, H5F_ACC_TRUNC);
+    const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
+    const H5::DataSpace scalar(H5S_SCALAR);
+    for (const auto& [k, v] : rootAttributes) {
+      H5::Group root = file.openGroup("/");
+      root.createAttribute(k, str, scalar).write(str, v);
+    }
+    for (const auto& img : images) {
+      if (img.bytes.empty()) continue;
+      std::vector<hsize_t> dims(img.shape.begin(), img.shape.end());
+      H5::DataSpace space(int(dims.size()), dims.data());
+      H5::DataSet ds = file.createDataSet(img.name, storageType(img.type), space);
+      ds.write(img.bytes.data(), storageType(img.type));
+      const std::uint64_t addr = img.addr;
+      ds.createAttribute("address", H5::PredType::NATIVE_UINT64, scalar).write(H5::PredType::NATIVE_UINT64, &addr);
+      ds.createAttribute("format", str, scalar).write(str, std::string(dtypeName(img.type)));
+    }
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error("cannot write HDF5 file '" + path + "': " + e.getDetailMsg());
+  }
+}
+
+}  // namespace tatami::runtime

@@ -1,0 +1,109 @@
+// The TLM model of one core: SRAM, up to 4 hardware threads issuing in order, and scalar,
+// vector, matrix and DMA units working concurrently, with stalls on a busy unit, a shared SRAM
+// port, a same-thread data hazard and on semaphores. One SystemC process per core; the threads
+// are scheduled inside it. Values come from the reference semantics (arch/semantics.h).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <queue>
+#include <string>
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_target_socket.h>
+#include <vector>
+
+#include "tatami/arch/config.h"
+#include "tatami/arch/program.h"
+#include "tatami/arch/semantics.h"
+#include "tatami/tlm/core_timing.h"
+#include "tatami/tlm/port_timeline.h"
+
+namespace tatami::tlm {
+
+struct ThreadStats {
+  std::uint64_t instructions = 0;
+  std::uint64_t stallHazard = 0;     ///< waiting for an earlier instruction's SRAM result
+  std::uint64_t stallUnit = 0;       ///< waiting for a busy unit
+  std::uint64_t stallPort = 0;       ///< waiting for a shared SRAM port
+  std::uint64_t stallSemaphore = 0;  ///< blocked in swait
+  std::uint64_t stallBarrier = 0;    ///< blocked in bar
+};
+
+struct CoreStats {
+  std::uint64_t cycles = 0;  ///< until every thread halted and every unit drained
+  std::uint64_t instructions = 0;
+  std::array<std::uint64_t, kUnitCount> unitBusy{};
+  std::array<std::uint64_t, kUnitCount> unitInstructions{};
+  std::vector<std::uint64_t> readPortBusy, writePortBusy;
+  std::uint64_t nocReadBusy = 0, nocWriteBusy = 0;
+  std::array<ThreadStats, kThreadsMax> threads{};
+  std::uint64_t matrixFlops = 0, vectorFlops = 0;
+};
+
+struct CoreOptions {
+  bool timingOnly = false;
+  std::uint64_t maxInstructions = std::uint64_t(1) << 40;
+};
+
+class CoreModel : public sc_core::sc_module {
+ public:
+  /// Functional access to SRAM (transport_dbg): loaders and checkers read and write without time.
+  tlm_utils::simple_target_socket<CoreModel> debugSocket;
+
+  CoreModel(const sc_core::sc_module_name& name, const ArchConfig& config, const Program& program,
+            const CoreOptions& options, int coreId);
+
+  const CoreStats& stats() const { return stats_; }
+  CoreState& state() { return state_; }
+  bool finished() const { return finished_; }
+  /// Empty unless the program faulted or deadlocked: then core, thread, pc and instruction.
+  const std::string& error() const { return error_; }
+
+ private:
+  enum class ThreadStatus : std::uint8_t { Idle, Active, WaitSemaphore, WaitBarrier, Halted };
+  struct Pending {
+    Access range;
+    std::uint64_t done;
+  };
+  struct ThreadCtl {
+    ThreadStatus status = ThreadStatus::Idle;
+    std::uint64_t ready = 0;
+    int waitSemaphore = -1;
+    std::uint64_t blockedSince = 0;
+    std::vector<Pending> pendingWrites, pendingReads;
+  };
+  struct SemEvent {
+    std::uint64_t time, seq;
+    int semaphore;
+    bool operator>(const SemEvent& o) const { return time != o.time ? time > o.time : seq > o.seq; }
+  };
+
+  void run();
+  void step(int thread, std::uint64_t now);
+  std::uint64_t hazardTime(const ThreadCtl& t, const std::vector<Access>& accesses) const;
+  std::uint64_t bookPorts(const Usage& u, std::uint64_t from, bool commit);
+  void wakeSemaphoreWaiters(int semaphore, std::uint64_t time);
+  void releaseBarrierIfComplete();
+  [[noreturn]] void fault(int thread, std::uint32_t pc, const std::string& what);
+  unsigned transportDbg(::tlm::tlm_generic_payload& payload);
+
+  const ArchConfig& config_;
+  const Program& program_;
+  CoreOptions options_;
+  int coreId_;
+  CoreTiming timing_;
+  CoreState state_;
+  std::array<ThreadCtl, kThreadsMax> ctl_{};
+  std::array<std::uint64_t, kUnitCount> unitFree_{};
+  std::vector<PortTimeline> readPorts_, writePorts_;
+  PortTimeline nocRead_, nocWrite_;
+  std::priority_queue<SemEvent, std::vector<SemEvent>, std::greater<SemEvent>> events_;
+  std::uint64_t eventSeq_ = 0;
+  std::uint64_t lastCompletion_ = 0;
+  CoreStats stats_;
+  bool finished_ = false;
+  std::string error_;
+};
+
+}  // namespace tatami::tlm

@@ -1,0 +1,285 @@
+// The core's event loop: the ready thread with the earliest cycle (lowest id on a tie) issues its
+// next instruction; the instruction's start is the first cycle at which its thread, its data, its
+// unit and its ports are all free (reservation arithmetic, no per-cycle events); DMA completions
+// signal semaphores at their completion cycle.
+#include "tatami/tlm/core.h"
+
+#include <algorithm>
+
+#include "tatami/arch/assembler.h"
+#include "tatami/tlm/clock.h"
+
+namespace tatami::tlm {
+
+namespace {
+
+struct CoreFault {
+  std::string message;
+};
+
+bool overlaps(const Access& a, const Access& b) {
+  return a.bytes && b.bytes && a.addr < b.addr + b.bytes && b.addr < a.addr + a.bytes;
+}
+
+bool sharedUnit(Unit u) { return u == Unit::Vector || u == Unit::Matrix || u == Unit::Dma; }
+
+}  // namespace
+
+CoreModel::CoreModel(const sc_core::sc_module_name& name, const ArchConfig& config, const Program& program,
+                     const CoreOptions& options, int coreId)
+    : sc_core::sc_module(name),
+      debugSocket("debug"),
+      config_(config),
+      program_(program),
+      options_(options),
+      coreId_(coreId),
+      timing_(config),
+      state_(std::uint64_t(config.core.sram_kib) * 1024, int(config.core.threads)),
+      readPorts_(std::size_t(config.core.sram_read_ports)),
+      writePorts_(std::size_t(config.core.sram_write_ports)) {
+  debugSocket.register_transport_dbg(this, &CoreModel::transportDbg);
+  stats_.readPortBusy.assign(readPorts_.size(), 0);
+  stats_.writePortBusy.assign(writePorts_.size(), 0);
+  // The program's .init data and thread entries are in place at elaboration, so that loaders
+  // can overwrite SRAM through the debug socket before the simulation starts.
+  try {
+    loadProgram(state_, program_);
+  } catch (const ExecError& e) {
+    error_ = "core " + std::to_string(coreId_) + ": loading the program: " + e.what();
+  }
+  SC_HAS_PROCESS(CoreModel);
+  SC_THREAD(run);
+}
+
+unsigned CoreModel::transportDbg(::tlm::tlm_generic_payload& p) {
+  const std::uint64_t addr = p.get_address();
+  const unsigned len = p.get_data_length();
+  if (!state_.sram.contains(addr, len)) {
+    p.set_response_status(::tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return 0;
+  }
+  if (p.is_read()) state_.sram.read(addr, p.get_data_ptr(), len);
+  else if (p.is_write()) state_.sram.write(addr, p.get_data_ptr(), len);
+  p.set_response_status(::tlm::TLM_OK_RESPONSE);
+  return len;
+}
+
+void CoreModel::fault(int thread, std::uint32_t pc, const std::string& what) {
+  throw CoreFault{"core " + std::to_string(coreId_) + ", " + whereText(program_, thread, pc) + ": " + what};
+}
+
+std::uint64_t CoreModel::hazardTime(const ThreadCtl& t, const std::vector<Access>& accesses) const {
+  std::uint64_t at = 0;
+  for (const Access& a : accesses) {
+    for (const Pending& w : t.pendingWrites)
+      if (overlaps(a, w.range)) at = std::max(at, w.done);  // read after write, write after write
+    if (a.write)
+      for (const Pending& r : t.pendingReads)
+        if (overlaps(a, r.range)) at = std::max(at, r.done);  // write after read
+  }
+  return at;
+}
+
+std::uint64_t CoreModel::bookPorts(const Usage& u, std::uint64_t from, bool commit) {
+  // Try every rotation of the read and write groups over the ports; keep the earliest start
+  // (the lowest rotation on a tie, so the choice never depends on anything but the state).
+  const std::size_t nr = readPorts_.size(), nw = writePorts_.size();
+  std::uint64_t best = UINT64_MAX;
+  std::size_t bestR = 0, bestW = 0;
+  for (std::size_t rr = 0; rr < (u.readPortCycles.empty() ? 1 : nr); ++rr)
+    for (std::size_t wr = 0; wr < (u.writePortCycles.empty() ? 1 : nw); ++wr) {
+      std::uint64_t s = from;
+      for (bool moved = true; moved;) {
+        moved = false;
+        const auto fit = [&](const PortTimeline& port, std::uint64_t offset, std::uint64_t cycles) {
+          const std::uint64_t t = port.earliestFree(s + offset, cycles) - offset;
+          if (t > s) s = t, moved = true;
+        };
+        for (std::size_t g = 0; g < u.readPortCycles.size(); ++g) fit(readPorts_[(g + rr) % nr], 0, u.readPortCycles[g]);
+        for (std::size_t g = 0; g < u.writePortCycles.size(); ++g)
+          fit(writePorts_[(g + wr) % nw], u.writeOffset, u.writePortCycles[g]);
+        fit(nocRead_, u.nocOffset, u.nocReadCycles);
+        fit(nocWrite_, u.nocOffset, u.nocWriteCycles);
+      }
+      if (s < best) best = s, bestR = rr, bestW = wr;
+    }
+  if (commit) {
+    for (std::size_t g = 0; g < u.readPortCycles.size(); ++g) {
+      readPorts_[(g + bestR) % nr].reserve(best, u.readPortCycles[g]);
+      stats_.readPortBusy[(g + bestR) % nr] += u.readPortCycles[g];
+    }
+    for (std::size_t g = 0; g < u.writePortCycles.size(); ++g) {
+      writePorts_[(g + bestW) % nw].reserve(best + u.writeOffset, u.writePortCycles[g]);
+      stats_.writePortBusy[(g + bestW) % nw] += u.writePortCycles[g];
+    }
+    nocRead_.reserve(best + u.nocOffset, u.nocReadCycles);
+    nocWrite_.reserve(best + u.nocOffset, u.nocWriteCycles);
+    stats_.nocReadBusy += u.nocReadCycles;
+    stats_.nocWriteBusy += u.nocWriteCycles;
+  }
+  return best;
+}
+
+void CoreModel::wakeSemaphoreWaiters(int semaphore, std::uint64_t time) {
+  for (int th = 0; th < kThreadsMax; ++th) {
+    ThreadCtl& t = ctl_[std::size_t(th)];
+    if (t.status == ThreadStatus::WaitSemaphore && t.waitSemaphore == semaphore) {
+      t.status = ThreadStatus::Active;
+      t.ready = std::max(t.ready, time);
+      stats_.threads[std::size_t(th)].stallSemaphore += t.ready - t.blockedSince;
+      t.waitSemaphore = -1;
+    }
+  }
+}
+
+void CoreModel::releaseBarrierIfComplete() {
+  std::uint64_t release = 0;
+  bool any = false;
+  for (const ThreadCtl& t : ctl_) {
+    if (t.status == ThreadStatus::Active || t.status == ThreadStatus::WaitSemaphore) return;
+    if (t.status == ThreadStatus::WaitBarrier) any = true, release = std::max(release, t.blockedSince);
+  }
+  if (!any) return;
+  for (int th = 0; th < kThreadsMax; ++th) {
+    ThreadCtl& t = ctl_[std::size_t(th)];
+    if (t.status != ThreadStatus::WaitBarrier) continue;
+    t.status = ThreadStatus::Active;
+    stats_.threads[std::size_t(th)].stallBarrier += release - t.blockedSince;
+    t.ready = release;
+  }
+}
+
+void CoreModel::step(int th, std::uint64_t now) {
+  ThreadCtl& t = ctl_[std::size_t(th)];
+  ThreadState& ts = state_.threads[std::size_t(th)];
+  const std::uint32_t pc = ts.pc;
+  if (pc >= program_.code.size()) fault(th, pc, "ran past the end of the program (missing halt?)");
+  if (stats_.instructions >= options_.maxInstructions)
+    fault(th, pc, "instruction limit of " + std::to_string(options_.maxInstructions) + " reached");
+  const Instruction& inst = program_.code[pc];
+
+  // Retire bookkeeping that can no longer delay anything.
+  const auto retire = [now](std::vector<Pending>& v) {
+    v.erase(std::remove_if(v.begin(), v.end(), [now](const Pending& p) { return p.done <= now; }), v.end());
+  };
+  retire(t.pendingWrites);
+  retire(t.pendingReads);
+
+  const Operands ops = resolveOperands(ts, inst);
+  const Usage u = timing_.usage(inst, ops);
+  const std::vector<Access> accesses = accessesOf(inst, ops);
+
+  // The start cycle, and what held it back.
+  ThreadStats& st = stats_.threads[std::size_t(th)];
+  const std::uint64_t s1 = std::max(t.ready, hazardTime(t, accesses));
+  const std::uint64_t s2 = sharedUnit(u.unit) ? std::max(s1, unitFree_[std::size_t(u.unit)]) : s1;
+  const std::uint64_t s = bookPorts(u, s2, false);
+
+  StepResult r;
+  try {
+    ExecOptions exec;
+    exec.values = !options_.timingOnly;
+    r = execute(state_, th, inst, exec);
+  } catch (const ExecError& e) {
+    fault(th, pc, e.what());
+  }
+  if (r.kind == StepResult::Kind::Wait) {
+    t.status = ThreadStatus::WaitSemaphore;
+    t.waitSemaphore = inst.r[0];
+    t.blockedSince = now;
+    return;
+  }
+  bookPorts(u, s, true);
+  st.stallHazard += s1 - t.ready;
+  st.stallUnit += s2 - s1;
+  st.stallPort += s - s2;
+  st.instructions += 1;
+  stats_.instructions += 1;
+  stats_.unitInstructions[std::size_t(u.unit)] += 1;
+  stats_.unitBusy[std::size_t(u.unit)] += u.occupancy;
+  stats_.matrixFlops += r.matrixFlops;
+  stats_.vectorFlops += r.vectorFlops;
+  if (sharedUnit(u.unit)) unitFree_[std::size_t(u.unit)] = s + u.occupancy;
+  for (const Access& a : accesses) {
+    if (a.write) t.pendingWrites.push_back({a, s + u.completion});
+    else t.pendingReads.push_back({a, s + u.occupancy});
+  }
+  lastCompletion_ = std::max(lastCompletion_, s + u.completion);
+  t.ready = s + u.threadCycles;
+
+  if (r.signalSemaphore >= 0) events_.push({s + u.completion, eventSeq_++, r.signalSemaphore});
+  switch (inst.op) {
+    case Op::Sinc: wakeSemaphoreWaiters(inst.r[0], s + u.threadCycles); break;
+    case Op::Fork: {
+      ThreadCtl& other = ctl_[inst.r[0]];
+      other.status = ThreadStatus::Active;
+      other.ready = s + u.threadCycles;
+      break;
+    }
+    default: break;
+  }
+  if (r.kind == StepResult::Kind::Halt) t.status = ThreadStatus::Halted;
+  if (r.kind == StepResult::Kind::Barrier) {
+    t.status = ThreadStatus::WaitBarrier;
+    t.blockedSince = t.ready;
+  }
+  releaseBarrierIfComplete();
+}
+
+void CoreModel::run() {
+  try {
+    if (!error_.empty()) return;
+    for (int th = 0; th < kThreadsMax; ++th)
+      if (state_.threads[std::size_t(th)].status == ThreadState::Status::Running) ctl_[std::size_t(th)].status = ThreadStatus::Active;
+    for (;;) {
+      int chosen = -1;
+      for (int th = 0; th < kThreadsMax; ++th)
+        if (ctl_[std::size_t(th)].status == ThreadStatus::Active &&
+            (chosen < 0 || ctl_[std::size_t(th)].ready < ctl_[std::size_t(chosen)].ready))
+          chosen = th;
+      const bool haveEvent = !events_.empty();
+      if (chosen < 0 && !haveEvent) break;
+      if (haveEvent && (chosen < 0 || events_.top().time <= ctl_[std::size_t(chosen)].ready)) {
+        const SemEvent e = events_.top();
+        events_.pop();
+        state_.sem[std::size_t(e.semaphore)] += 1;
+        wakeSemaphoreWaiters(e.semaphore, e.time);
+        continue;
+      }
+      const std::uint64_t now = ctl_[std::size_t(chosen)].ready;
+      // Keep the kernel's clock with the core's, so that other modules see a consistent present.
+      const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
+      if (now > kernelNow) wait(cyclesToTime(now - kernelNow));
+      for (auto& p : readPorts_) p.retire(now);
+      for (auto& p : writePorts_) p.retire(now);
+      nocRead_.retire(now);
+      nocWrite_.retire(now);
+      step(chosen, now);
+    }
+    // Nothing can run and nothing is pending: either all threads halted, or a deadlock.
+    std::string waiting;
+    for (int th = 0; th < kThreadsMax; ++th) {
+      const ThreadCtl& t = ctl_[std::size_t(th)];
+      if (t.status == ThreadStatus::WaitSemaphore)
+        waiting += "\n  " + whereText(program_, th, state_.threads[std::size_t(th)].pc) + " waits for semaphore " +
+                   std::to_string(t.waitSemaphore) + " (value " + std::to_string(state_.sem[std::size_t(t.waitSemaphore)]) + ")";
+      if (t.status == ThreadStatus::WaitBarrier)
+        waiting += "\n  " + whereText(program_, th, state_.threads[std::size_t(th)].pc - 1) + " waits at a barrier";
+    }
+    if (!waiting.empty())
+      throw CoreFault{"core " + std::to_string(coreId_) + ": deadlock: every thread is waiting and nothing is pending:" + waiting};
+    std::uint64_t end = lastCompletion_;
+    for (const ThreadCtl& t : ctl_) end = std::max(end, t.ready);
+    stats_.cycles = end;
+    const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
+    if (end > kernelNow) wait(cyclesToTime(end - kernelNow));
+    finished_ = true;
+  } catch (const CoreFault& f) {
+    error_ = f.message;
+    std::uint64_t end = lastCompletion_;
+    for (const ThreadCtl& t : ctl_) end = std::max(end, t.ready);
+    stats_.cycles = end;
+  }
+}
+
+}  // namespace tatami::tlm

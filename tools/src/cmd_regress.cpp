@@ -1,0 +1,143 @@
+// `tatami regress`: runs every case under tests/regress/ and compares its figures with the
+// golden file exactly; `--update` rewrites the goldens (the only way they change).
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "command.h"
+#include "run_report.h"
+#include "tatami/arch/assembler.h"
+#include "tatami/tools/config_files.h"
+
+namespace fs = std::filesystem;
+
+namespace tatami::cli {
+
+namespace {
+
+struct CaseFiles {
+  std::string name;
+  fs::path dir, program, config, golden;
+  bool timingOnly = false;
+};
+
+std::vector<CaseFiles> findCases(const fs::path& root, const std::string& only) {
+  std::vector<CaseFiles> cases;
+  if (!fs::is_directory(root)) throw UsageError("'" + root.string() + "' is not a directory of regression cases");
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!entry.is_directory()) continue;
+    CaseFiles c;
+    c.name = entry.path().filename().string();
+    if (!only.empty() && c.name != only) continue;
+    c.dir = entry.path();
+    c.program = c.dir / "program.tasm";
+    c.config = c.dir / "config.ini";
+    c.golden = c.dir / "golden.json";
+    c.timingOnly = fs::exists(c.dir / "timing_only");
+    if (!fs::exists(c.program)) throw UsageError("case '" + c.name + "' has no program.tasm");
+    cases.push_back(c);
+  }
+  std::sort(cases.begin(), cases.end(), [](const CaseFiles& a, const CaseFiles& b) { return a.name < b.name; });
+  if (cases.empty()) throw UsageError(only.empty() ? "no cases under '" + root.string() + "'" : "no case named '" + only + "'");
+  return cases;
+}
+
+std::string valueText(const nlohmann::ordered_json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+}  // namespace
+
+int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  std::string root = "tests/regress", only;
+  desc.add_options()
+      ("help,h", "show this help")
+      ("dir", po::value<std::string>(&root), "directory of cases (default tests/regress)")
+      ("case", po::value<std::string>(&only), "run only this case")
+      ("update", "rewrite every golden file with the figures of this build");
+  po::positional_options_description pos;
+  pos.add("dir", 1);
+  po::variables_map vm;
+  if (!parseArgs(args, desc, &pos, vm,
+                 "Usage: tatami regress [DIR] [--case NAME] [--update]\n"
+                 "Run the regression cases and compare cycles, unit statistics and output hashes exactly.",
+                 out))
+    return kExitOk;
+  const bool update = vm.count("update") > 0;
+  int changed = 0, failed = 0;
+  for (const CaseFiles& c : findCases(root, only)) {
+    const ArchConfig config = resolveConfig(fs::exists(c.config) ? c.config.string() : "", {});
+    Program program;
+    try {
+      program = loadProgramFile(c.program.string());
+    } catch (const ProgramError& e) {
+      err << "tatami regress: " << e.what() << "\n";
+      return kExitBadInput;
+    }
+    runtime::RunOptions options;
+    options.timingOnly = c.timingOnly;
+    const runtime::RunResult r = runtime::runProgram(config, program, options);
+    if (!r.error.empty()) {
+      out << c.name << ": run failed: " << r.error << "\n";
+      ++failed;
+      continue;
+    }
+    const nlohmann::ordered_json now = regressionMetrics(r);
+    if (update) {
+      std::ofstream f(c.golden);
+      f << nlohmann::ordered_json{{"case", c.name}, {"metrics", now}}.dump(2) << "\n";
+      out << c.name << ": golden written (" << now["cycles"] << " cycles)\n";
+      continue;
+    }
+    if (!fs::exists(c.golden)) {
+      out << c.name << ": no golden.json (create it with 'tatami regress --update --case " << c.name << "')\n";
+      ++failed;
+      continue;
+    }
+    nlohmann::ordered_json golden;
+    try {
+      std::ifstream f(c.golden);
+      golden = nlohmann::ordered_json::parse(f).at("metrics");
+    } catch (const std::exception& e) {
+      out << c.name << ": golden.json is unreadable: " << e.what() << "\n";
+      ++failed;
+      continue;
+    }
+    bool same = true;
+    for (const auto& [key, want] : golden.items()) {
+      const bool has = now.contains(key);
+      if (has && now[key] == want) continue;
+      if (same) out << c.name << ": CHANGED\n  " << "metric                       golden          now             difference\n";
+      same = false;
+      std::string k = key;
+      k.resize(29, ' ');
+      std::string g = valueText(want), n = has ? valueText(now[key]) : "(missing)";
+      std::string d;
+      if (has && want.is_number_integer() && now[key].is_number_integer()) {
+        const long long diff = now[key].get<long long>() - want.get<long long>();
+        d = (diff > 0 ? "+" : "") + std::to_string(diff);
+        if (want.get<long long>() != 0)
+          d += " (" + std::to_string(100.0 * double(diff) / double(want.get<long long>())).substr(0, 6) + "%)";
+      }
+      g.resize(16, ' ');
+      n.resize(16, ' ');
+      out << "  " << k << g << n << d << "\n";
+    }
+    for (const auto& [key, v] : now.items())
+      if (!golden.contains(key)) {
+        if (same) out << c.name << ": CHANGED\n";
+        same = false;
+        out << "  new metric " << key << " = " << valueText(v) << "\n";
+      }
+    if (same) out << c.name << ": ok (" << now["cycles"] << " cycles)\n";
+    else ++changed;
+  }
+  if (changed || failed) {
+    out << changed << " case(s) changed, " << failed << " failed. If the change is intended, run 'tatami regress --update'.\n";
+    return kExitRunFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace tatami::cli

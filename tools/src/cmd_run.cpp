@@ -1,0 +1,154 @@
+// `tatami run`: runs a program on the modelled machine and reports cycles and unit statistics.
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "command.h"
+#include "run_report.h"
+#include "tatami/arch/assembler.h"
+#include "tatami/runtime/hdf5_io.h"
+
+namespace tatami::cli {
+
+namespace {
+
+DType parseType(const std::string& s, const std::string& where) {
+  for (DType t : {DType::F32, DType::Bf16, DType::E4m3, DType::E5m2, DType::I32})
+    if (s == dtypeName(t)) return t;
+  throw UsageError(where + ": unknown type '" + s + "' (f32, bf16, e4m3, e5m2, i32)");
+}
+
+/// NAME=ADDR:TYPE:SHAPE, e.g. C=0x40000:f32:256x256
+runtime::SramImage parseDump(const std::string& spec) {
+  const std::string where = "--dump " + spec;
+  const auto eq = spec.find('=');
+  const auto c1 = spec.find(':', eq == std::string::npos ? 0 : eq);
+  const auto c2 = c1 == std::string::npos ? c1 : spec.find(':', c1 + 1);
+  if (eq == std::string::npos || c1 == std::string::npos || c2 == std::string::npos)
+    throw UsageError(where + ": expected NAME=ADDR:TYPE:SHAPE, e.g. C=0x40000:f32:256x256");
+  runtime::SramImage img;
+  img.name = spec.substr(0, eq);
+  try {
+    img.addr = std::stoull(spec.substr(eq + 1, c1 - eq - 1), nullptr, 0);
+    img.type = parseType(spec.substr(c1 + 1, c2 - c1 - 1), where);
+    std::string shape = spec.substr(c2 + 1);
+    std::size_t pos = 0;
+    while (pos <= shape.size()) {
+      const auto x = shape.find('x', pos);
+      img.shape.push_back(std::stoull(shape.substr(pos, x - pos)));
+      if (x == std::string::npos) break;
+      pos = x + 1;
+    }
+  } catch (const std::logic_error&) {
+    throw UsageError(where + ": malformed address or shape");
+  }
+  return img;
+}
+
+}  // namespace
+
+int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  MachineOptions machine;
+  std::string programPath, inputPath, outputPath;
+  std::vector<std::string> dumps;
+  desc.add_options()
+      ("help,h", "show this help")
+      ("program", po::value<std::string>(&programPath), "program file (.tasm text or binary)")
+      ("input", po::value<std::string>(&inputPath)->value_name("FILE.h5"),
+       "initial SRAM regions: HDF5 datasets with an 'address' attribute (applied after .init)")
+      ("output", po::value<std::string>(&outputPath)->value_name("FILE.h5"),
+       "write the program's .output regions and --dump regions to HDF5, with the resolved config")
+      ("dump", po::value<std::vector<std::string>>(&dumps)->composing()->value_name("NAME=ADDR:TYPE:SHAPE"),
+       "also read back this SRAM region (repeatable), e.g. C=0x40000:f32:256x256")
+      ("json", "print one JSON object instead of the text report")
+      ("timing-only", "skip floating-point values (integer and index data are still computed); same cycles");
+  machine.addTo(desc);
+  po::positional_options_description pos;
+  pos.add("program", 1);
+  po::variables_map vm;
+  if (!parseArgs(args, desc, &pos, vm,
+                 "Usage: tatami run PROGRAM [--json] [--timing-only] [--input F.h5] [--output F.h5] [--dump ...]\n"
+                 "Run a program on one core of the modelled machine.",
+                 out))
+    return kExitOk;
+  if (programPath.empty()) throw UsageError("no program given");
+  const ArchConfig config = machine.resolve();
+  Program program;
+  try {
+    program = loadProgramFile(programPath);
+  } catch (const ProgramError& e) {
+    err << "tatami run: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  runtime::RunOptions options;
+  options.timingOnly = vm.count("timing-only") > 0;
+  for (const auto& d : dumps) options.dumps.push_back(parseDump(d));
+  try {
+    if (!inputPath.empty()) options.inputs = runtime::readSramImages(inputPath);
+  } catch (const std::runtime_error& e) {
+    err << "tatami run: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  runtime::RunResult result;
+  try {
+    result = runtime::runProgram(config, program, options);
+  } catch (const std::runtime_error& e) {
+    err << "tatami run: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  // Whatever was computed is reported and written, even when the program faulted.
+  const auto summary = runJson(config, result, options.timingOnly);
+  if (!outputPath.empty())
+    runtime::writeSramImages(outputPath, result.outputs,
+                             {{"config", toIni(config)}, {"program", programPath}, {"summary", summary.dump()}});
+  if (vm.count("json")) out << summary.dump(2) << "\n";
+  else printRunText(config, result, options.timingOnly, out);
+  if (!result.error.empty()) {
+    err << "tatami run: " << result.error << "\n";
+    return kExitRunFailed;
+  }
+  return kExitOk;
+}
+
+int cmdAsm(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  std::string in, outPath;
+  desc.add_options()
+      ("help,h", "show this help")
+      ("program", po::value<std::string>(&in), "program file (.tasm text or binary)")
+      ("output,o", po::value<std::string>(&outPath)->value_name("FILE"),
+       "write FILE: text if it ends in .tasm, binary otherwise; without -o, print the text");
+  po::positional_options_description pos;
+  pos.add("program", 1);
+  po::variables_map vm;
+  if (!parseArgs(args, desc, &pos, vm,
+                 "Usage: tatami asm PROGRAM [-o OUT]\nCheck a program and convert it between text (.tasm) and binary.", out))
+    return kExitOk;
+  if (in.empty()) throw UsageError("no program given");
+  Program program;
+  try {
+    program = loadProgramFile(in);
+  } catch (const ProgramError& e) {
+    err << "tatami asm: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  if (outPath.empty()) {
+    out << disassemble(program);
+    return kExitOk;
+  }
+  std::ofstream f(outPath, std::ios::binary);
+  if (outPath.size() >= 5 && outPath.compare(outPath.size() - 5, 5, ".tasm") == 0) {
+    f << disassemble(program);
+  } else {
+    const auto bytes = encodeBinary(program);
+    f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+  if (!f) {
+    err << "tatami asm: cannot write '" << outPath << "'\n";
+    return kExitRunFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace tatami::cli

@@ -1,0 +1,137 @@
+// Console and JSON reports of a program run.
+#include "run_report.h"
+
+#include <cstdio>
+#include <ostream>
+
+#include "format_text.h"
+
+namespace tatami::cli {
+
+namespace {
+
+const Unit kUnits[] = {Unit::Scalar, Unit::Sync, Unit::Vector, Unit::Matrix, Unit::Dma};
+
+std::string shapeText(const std::vector<std::uint64_t>& shape) {
+  std::string s;
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s;
+}
+
+}  // namespace
+
+std::string hashText(std::uint64_t h) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+nlohmann::ordered_json runJson(const ArchConfig& config, const runtime::RunResult& r, bool timingOnly) {
+  const auto& s = r.stats;
+  nlohmann::ordered_json j;
+  j["ok"] = r.error.empty();
+  if (!r.error.empty()) j["error"] = r.error;
+  j["cycles"] = s.cycles;
+  j["simulated_seconds"] = double(s.cycles) / (config.core.clock_ghz * 1e9);
+  j["flop_count"] = s.matrixFlops + s.vectorFlops;
+  j["matrix_flops"] = s.matrixFlops;
+  j["vector_flops"] = s.vectorFlops;
+  j["matrix_utilization"] = r.matrixUtilization(config);
+  j["cores_used"] = r.coresUsed;
+  j["instructions"] = s.instructions;
+  j["timing_only"] = timingOnly;
+  nlohmann::ordered_json units;
+  for (Unit u : kUnits)
+    units[unitName(u)] = {{"busy_cycles", s.unitBusy[std::size_t(u)]}, {"instructions", s.unitInstructions[std::size_t(u)]}};
+  j["units"] = units;
+  nlohmann::ordered_json ports;
+  for (std::size_t p = 0; p < s.readPortBusy.size(); ++p) ports["sram_read" + std::to_string(p)] = s.readPortBusy[p];
+  for (std::size_t p = 0; p < s.writePortBusy.size(); ++p) ports["sram_write" + std::to_string(p)] = s.writePortBusy[p];
+  ports["noc_read"] = s.nocReadBusy;
+  ports["noc_write"] = s.nocWriteBusy;
+  j["port_busy_cycles"] = ports;
+  nlohmann::ordered_json threads = nlohmann::ordered_json::array();
+  for (std::size_t t = 0; t < s.threads.size(); ++t) {
+    const auto& th = s.threads[t];
+    if (th.instructions == 0 && th.stallSemaphore == 0) continue;
+    threads.push_back({{"thread", t},
+                       {"instructions", th.instructions},
+                       {"stall_cycles",
+                        {{"hazard", th.stallHazard},
+                         {"unit", th.stallUnit},
+                         {"port", th.stallPort},
+                         {"semaphore", th.stallSemaphore},
+                         {"barrier", th.stallBarrier}}}});
+  }
+  j["threads"] = threads;
+  nlohmann::ordered_json outs = nlohmann::ordered_json::array();
+  for (const auto& o : r.outputs)
+    outs.push_back({{"name", o.name},
+                    {"address", o.addr},
+                    {"type", dtypeName(o.type)},
+                    {"shape", o.shape},
+                    {"hash", hashText(runtime::fnv1a(o.bytes))}});
+  j["outputs"] = outs;
+  j["output_hash"] = hashText(r.outputHash);
+  j["host_seconds"] = r.hostSeconds;
+  return j;
+}
+
+nlohmann::ordered_json regressionMetrics(const runtime::RunResult& r) {
+  const auto& s = r.stats;
+  nlohmann::ordered_json m;
+  m["cycles"] = s.cycles;
+  m["instructions"] = s.instructions;
+  for (Unit u : kUnits) m[std::string(unitName(u)) + "_busy_cycles"] = s.unitBusy[std::size_t(u)];
+  for (std::size_t p = 0; p < s.readPortBusy.size(); ++p) m["sram_read" + std::to_string(p) + "_busy_cycles"] = s.readPortBusy[p];
+  for (std::size_t p = 0; p < s.writePortBusy.size(); ++p) m["sram_write" + std::to_string(p) + "_busy_cycles"] = s.writePortBusy[p];
+  std::uint64_t hazard = 0, unit = 0, port = 0, sem = 0, bar = 0;
+  for (const auto& t : s.threads)
+    hazard += t.stallHazard, unit += t.stallUnit, port += t.stallPort, sem += t.stallSemaphore, bar += t.stallBarrier;
+  m["stall_hazard_cycles"] = hazard;
+  m["stall_unit_cycles"] = unit;
+  m["stall_port_cycles"] = port;
+  m["stall_semaphore_cycles"] = sem;
+  m["stall_barrier_cycles"] = bar;
+  m["matrix_flops"] = s.matrixFlops;
+  m["vector_flops"] = s.vectorFlops;
+  m["output_hash"] = hashText(r.outputHash);
+  return m;
+}
+
+void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool timingOnly, std::ostream& out) {
+  const auto& s = r.stats;
+  const auto pct = [&](std::uint64_t busy) {
+    return s.cycles ? readable(100.0 * double(busy) / double(s.cycles), 1) + "%" : std::string("-");
+  };
+  out << "cycles              " << s.cycles << " (" << readable(double(s.cycles) / (config.core.clock_ghz * 1e3), 3)
+      << " us at " << readable(config.core.clock_ghz) << " GHz)" << (timingOnly ? "  [timing only]" : "") << "\n";
+  out << "instructions        " << s.instructions << "\n";
+  out << "FLOPs               " << s.matrixFlops + s.vectorFlops << " (matrix " << s.matrixFlops << ", vector "
+      << s.vectorFlops << ")\n";
+  out << "matrix utilization  " << readable(r.matrixUtilization(config), 4) << "\n";
+  out << "unit busy cycles:\n";
+  for (Unit u : kUnits) {
+    std::string name = unitName(u);
+    name.resize(8, ' ');
+    out << "  " << name << s.unitBusy[std::size_t(u)] << " (" << pct(s.unitBusy[std::size_t(u)]) << "), "
+        << s.unitInstructions[std::size_t(u)] << " instructions\n";
+  }
+  out << "port busy cycles:  ";
+  for (std::size_t p = 0; p < s.readPortBusy.size(); ++p) out << " read" << p << " " << s.readPortBusy[p] << " (" << pct(s.readPortBusy[p]) << ")";
+  for (std::size_t p = 0; p < s.writePortBusy.size(); ++p) out << " write" << p << " " << s.writePortBusy[p] << " (" << pct(s.writePortBusy[p]) << ")";
+  out << " noc-read " << s.nocReadBusy << " noc-write " << s.nocWriteBusy << "\n";
+  out << "threads (instructions; stall cycles: hazard unit port semaphore barrier):\n";
+  for (std::size_t t = 0; t < s.threads.size(); ++t) {
+    const auto& th = s.threads[t];
+    if (th.instructions == 0 && th.stallSemaphore == 0) continue;
+    out << "  t" << t << "  " << th.instructions << ";  " << th.stallHazard << " " << th.stallUnit << " " << th.stallPort
+        << " " << th.stallSemaphore << " " << th.stallBarrier << "\n";
+  }
+  for (const auto& o : r.outputs)
+    out << "output " << o.name << "  " << dtypeName(o.type) << " " << shapeText(o.shape) << " at " << o.addr << "  hash "
+        << hashText(runtime::fnv1a(o.bytes)) << "\n";
+  out << "host time           " << readable(r.hostSeconds, 3) << " s\n";
+}
+
+}  // namespace tatami::cli

@@ -1,0 +1,21 @@
+// Internal: how run results are shown (console text and JSON), shared by `run` and `regress`.
+#pragma once
+
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tatami/arch/config.h"
+#include "tatami/runtime/run.h"
+
+namespace tatami::cli {
+
+/// Every figure of a run, unrounded.
+nlohmann::ordered_json runJson(const ArchConfig& config, const runtime::RunResult& r, bool timingOnly);
+/// The figures that regression goldens hold, flattened to name -> integer or string.
+nlohmann::ordered_json regressionMetrics(const runtime::RunResult& r);
+/// A readable report for the console.
+void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool timingOnly, std::ostream& out);
+std::string hashText(std::uint64_t h);
+
+}  // namespace tatami::cli
