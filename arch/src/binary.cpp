@@ -1,5 +1,6 @@
 // The binary program form: "TTPG", a format version, then code, labels, threads, inits and
 // outputs, little-endian. The loader checks every field and names the offset of a bad one.
+#include <algorithm>
 #include <cstring>
 
 #include "tatami/arch/philox.h"
@@ -75,6 +76,20 @@ double initRandomValue(const InitBlock& b, std::uint64_t index) {
   const double v = b.lo + (b.hi - b.lo) * u;
   if (b.type == DType::I32) return double(std::int64_t(b.lo) + std::int64_t((b.hi - b.lo) * u));
   return double(float(v));
+}
+
+void initRandomValues(const InitBlock& b, double* out) {
+  // Each Philox block gives the draws of four consecutive elements.
+  const double span = b.hi - b.lo;
+  for (std::uint64_t base = 0; base < b.count; base += 4) {
+    const std::uint64_t blk = base >> 2;
+    const PhiloxCounter w = philox4x32({std::uint32_t(blk), std::uint32_t(blk >> 32), std::uint32_t(b.addr), 0},
+                                       {std::uint32_t(b.seed), std::uint32_t(b.seed >> 32)});
+    for (std::uint64_t e = base; e < std::min(base + 4, b.count); ++e) {
+      const double u = double(w[e & 3]) / 4294967296.0;
+      out[e] = b.type == DType::I32 ? double(std::int64_t(b.lo) + std::int64_t(span * u)) : double(float(b.lo + span * u));
+    }
+  }
 }
 
 std::vector<std::uint8_t> encodeBinary(const Program& p) {

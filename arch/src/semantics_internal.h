@@ -22,11 +22,13 @@ int biasOf(const ThreadState& t, DType type);
 void loadFloats(const Sram& sram, std::uint64_t addr, DType type, std::uint64_t n, int bias, float* out);
 /// FP32 values to any float type, round to nearest even.
 void storeFloats(Sram& sram, std::uint64_t addr, DType type, std::uint64_t n, int bias, const float* in);
-/// One element from a double (for .init): f32/bf16/CFP8 via FP32 with RNE; i32 by truncation.
-void storeElement(Sram& sram, std::uint64_t addr, DType type, double v, int bias);
 
 StepResult executeVector(CoreState& core, ThreadState& t, const Instruction& inst, const Operands& o,
                          const ExecOptions& options);
+/// C (16 x 16) = (zero ? 0 : C) + A^T B over k panel rows: the definition (reference = true) or
+/// the fast host kernel; both give the same bits.
+void mmaKernel(const float* a, const float* b, float* c, std::uint64_t k, bool zero, bool reference);
+
 StepResult executeMatrix(CoreState& core, ThreadState& t, const Instruction& inst, const Operands& o,
                          const ExecOptions& options);
 

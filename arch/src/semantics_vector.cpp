@@ -37,11 +37,12 @@ void loadFloats(const Sram& sram, std::uint64_t addr, DType type, std::uint64_t 
   std::vector<std::uint8_t> raw(n * std::uint64_t(size));
   sram.read(addr, raw.data(), raw.size());
   if (type == DType::Bf16) {
-    for (std::uint64_t i = 0; i < n; ++i) {
-      std::uint16_t b;
-      std::memcpy(&b, &raw[2 * i], 2);
-      out[i] = bf16ToFp32(b);
-    }
+    // A BF16 code is the top half of its FP32 value.
+    std::vector<std::uint16_t> codes(n);
+    std::memcpy(codes.data(), raw.data(), n * 2);
+    std::vector<std::uint32_t> bits(n);
+    for (std::uint64_t i = 0; i < n; ++i) bits[i] = std::uint32_t(codes[i]) << 16;
+    std::memcpy(out, bits.data(), n * 4);
     return;
   }
   float table[256];
@@ -65,15 +66,6 @@ void storeFloats(Sram& sram, std::uint64_t addr, DType type, std::uint64_t n, in
   std::vector<std::uint8_t> v(n);
   for (std::uint64_t i = 0; i < n; ++i) v[i] = std::uint8_t(encode(f, in[i]));
   sram.write(addr, v.data(), n);
-}
-
-void storeElement(Sram& sram, std::uint64_t addr, DType type, double v, int bias) {
-  if (type == DType::I32) {
-    sram.store<std::int32_t>(addr, std::int32_t(v));
-    return;
-  }
-  const float f = static_cast<float>(v);
-  storeFloats(sram, addr, type, 1, bias, &f);
 }
 
 namespace {

@@ -43,7 +43,9 @@ CoreModel::CoreModel(const sc_core::sc_module_name& name, const ArchConfig& conf
   // The program's .init data and thread entries are in place at elaboration, so that loaders
   // can overwrite SRAM through the debug socket before the simulation starts.
   try {
-    loadProgram(state_, program_);
+    ExecOptions exec;
+    exec.values = !options_.timingOnly;
+    loadProgram(state_, program_, exec);
   } catch (const ExecError& e) {
     error_ = "core " + std::to_string(coreId_) + ": loading the program: " + e.what();
   }

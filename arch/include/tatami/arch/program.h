@@ -79,5 +79,7 @@ Program decodeBinary(const std::vector<std::uint8_t>& bytes, const std::string& 
 
 /// The value of element `index` of a random `.init` block, as FP32 (or integer for i32).
 double initRandomValue(const InitBlock& block, std::uint64_t index);
+/// All `count` values of a random `.init` block (the same as initRandomValue for each index).
+void initRandomValues(const InitBlock& block, double* out);
 
 }  // namespace tatami

@@ -76,8 +76,9 @@ struct ExecOptions {
 /// A Wait leaves the pc unchanged (retry later). Throws ExecError.
 StepResult execute(CoreState& core, int thread, const Instruction& inst, const ExecOptions& options = {});
 
-/// Loads `.init` blocks into SRAM and starts thread 0 (at pc 0) and the `.thread` entries.
-void loadProgram(CoreState& core, const Program& program);
+/// Loads `.init` blocks into SRAM (float blocks only when options.values) and starts thread 0
+/// (at pc 0) and the `.thread` entries.
+void loadProgram(CoreState& core, const Program& program, const ExecOptions& options);
 
 /// Runs a program without timing: threads take turns one instruction at a time, in thread order.
 /// Throws ExecError with core/thread/pc context on a fault or a deadlock. Returns instructions run.

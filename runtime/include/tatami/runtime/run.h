@@ -30,8 +30,9 @@ struct RunOptions {
 struct RunResult {
   std::string error;  ///< empty on success; else the fault with core, thread, pc and instruction
   tlm::CoreStats stats;
-  std::vector<SramImage> outputs;  ///< the program's .output regions, then the dumps
-  std::uint64_t outputHash = 0;    ///< FNV-1a over every output's bytes, in order
+  /// The program's .output regions, then the dumps (floating-point ones empty when timing-only).
+  std::vector<SramImage> outputs;
+  std::uint64_t outputHash = 0;  ///< fnv1a over every output's bytes, in order
   double hostSeconds = 0;
   int coresUsed = 1;
   /// Matrix FLOPs / (peak matrix FLOPs per cycle x cores used x cycles).
@@ -42,7 +43,8 @@ struct RunResult {
 /// throws std::runtime_error for bad inputs (an input region outside SRAM).
 RunResult runProgram(const ArchConfig& config, const Program& program, const RunOptions& options);
 
-/// FNV-1a 64 of a byte string, continuing from `hash`.
+/// FNV-1a (64-bit) over the bytes taken as little-endian 8-byte words, then the length;
+/// continues from `hash`.
 std::uint64_t fnv1a(const std::vector<std::uint8_t>& bytes, std::uint64_t hash = 1469598103934665603ull);
 
 }  // namespace tatami::runtime
