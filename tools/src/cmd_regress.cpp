@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "command.h"
+#include "format_text.h"
 #include "run_report.h"
 #include "tatami/arch/assembler.h"
 #include "tatami/tools/config_files.h"
@@ -50,12 +51,15 @@ std::string valueText(const nlohmann::ordered_json& v) { return v.is_string() ? 
 
 int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description desc("Options");
+  std::vector<std::string> overrides;
   std::string root = "tests/regress", only;
   desc.add_options()
       ("help,h", "show this help")
       ("dir", po::value<std::string>(&root), "directory of cases (default tests/regress)")
       ("case", po::value<std::string>(&only), "run only this case")
-      ("update", "rewrite every golden file with the figures of this build");
+      ("update", "rewrite every golden file with the figures of this build")
+      ("set", po::value<std::vector<std::string>>(&overrides)->composing()->value_name("SECTION.KEY=VALUE"),
+       "override a parameter in every case, after its config.ini (to see what a change does)");
   po::positional_options_description pos;
   pos.add("dir", 1);
   po::variables_map vm;
@@ -65,9 +69,10 @@ int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ost
                  out))
     return kExitOk;
   const bool update = vm.count("update") > 0;
+  if (update && !overrides.empty()) throw UsageError("--update with --set would write goldens for a modified machine");
   int changed = 0, failed = 0;
   for (const CaseFiles& c : findCases(root, only)) {
-    const ArchConfig config = resolveConfig(fs::exists(c.config) ? c.config.string() : "", {});
+    const ArchConfig config = resolveConfig(fs::exists(c.config) ? c.config.string() : "", overrides);
     Program program;
     try {
       program = loadProgramFile(c.program.string());
@@ -117,8 +122,7 @@ int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ost
       if (has && want.is_number_integer() && now[key].is_number_integer()) {
         const long long diff = now[key].get<long long>() - want.get<long long>();
         d = (diff > 0 ? "+" : "") + std::to_string(diff);
-        if (want.get<long long>() != 0)
-          d += " (" + std::to_string(100.0 * double(diff) / double(want.get<long long>())).substr(0, 6) + "%)";
+        if (want.get<long long>() != 0) d += " (" + readable(100.0 * double(diff) / double(want.get<long long>()), 3) + "%)";
       }
       g.resize(16, ' ');
       n.resize(16, ' ');
