@@ -189,7 +189,7 @@ void setParam(ArchConfig& config, const std::string& key, const std::string& raw
       if (section == p.section) known += (known.empty() ? "" : ", ") + p.key();
     std::string msg = origin + ": unknown parameter '" + key + "'";
     if (!known.empty()) msg += "; parameters of [" + section + "]: " + known;
-    else msg += "; sections: core, die, tile, dip, system (see `tatami info --describe`)";
+    else msg += "; sections: core, die, tile, dip, system, sim (see `tatami info --describe`)";
     throw ConfigError(msg);
   }
   const ParamSpec& p = e->spec;

@@ -90,7 +90,7 @@ Operands resolveOperands(const ThreadState& t, const Instruction& inst) {
   return o;
 }
 
-std::vector<Access> accessesOf(const Instruction& inst, const Operands& o) {
+AccessList accessesOf(const Instruction& inst, const Operands& o) {
   const std::uint64_t size = std::uint64_t(dtypeSize(inst.type));
   switch (inst.op) {
     case Op::Vfma:
@@ -114,7 +114,7 @@ std::vector<Access> accessesOf(const Instruction& inst, const Operands& o) {
     case Op::Vtr: return {{o.a, o.rows * o.cols * size, false}, {o.d, o.rows * o.cols * size, true}};
     case Op::Mma:
     case Op::Mmaz: {
-      std::vector<Access> v = {{o.a, o.n * kMmaTile * size, false}, {o.b, o.n * kMmaTile * size, false}};
+      AccessList v = {{o.a, o.n * kMmaTile * size, false}, {o.b, o.n * kMmaTile * size, false}};
       if (inst.op == Op::Mma) v.push_back({o.c, kMmaTile * kMmaTile * 4, false});
       v.push_back({o.c, kMmaTile * kMmaTile * 4, true});
       return v;
@@ -141,10 +141,10 @@ namespace {
 
 StepResult executeDma(CoreState& core, const Instruction& inst, const Operands& o) {
   StepResult res;
+  thread_local std::vector<std::uint8_t> buf;
   if (inst.imm < -1 || inst.imm >= kSemaphores)
     throw ExecError("semaphore " + std::to_string(inst.imm) + " does not exist (0.." + std::to_string(kSemaphores - 1) + ", or none)");
   res.signalSemaphore = int(inst.imm);
-  std::vector<std::uint8_t> buf;
   switch (inst.op) {
     case Op::Dma:
       checkRange(core, o.a, o.n, "dma source");

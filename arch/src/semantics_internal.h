@@ -26,8 +26,10 @@ void storeFloats(Sram& sram, std::uint64_t addr, DType type, std::uint64_t n, in
 StepResult executeVector(CoreState& core, ThreadState& t, const Instruction& inst, const Operands& o,
                          const ExecOptions& options);
 /// C (16 x 16) = (zero ? 0 : C) + A^T B over k panel rows: the definition (reference = true) or
-/// the fast host kernel; both give the same bits.
-void mmaKernel(const float* a, const float* b, float* c, std::uint64_t k, bool zero, bool reference);
+/// the fast host kernel; both give the same bits. `productsExact` promises that every a*b is exact
+/// in FP32 (which lets the fast kernel use FMA).
+void mmaKernel(const float* a, const float* b, float* c, std::uint64_t k, bool zero, bool reference,
+               bool productsExact);
 
 StepResult executeMatrix(CoreState& core, ThreadState& t, const Instruction& inst, const Operands& o,
                          const ExecOptions& options);

@@ -52,38 +52,69 @@ void mmaFast(const float* a, const float* b, float* c, std::uint64_t k, bool zer
     for (int j = 0; j < T; ++j) c[i * T + j] = canonical(acc[i][j]);
 }
 
-/// What decides whether a panel's products can be inexact: the largest and smallest exponent
-/// field among its finite non-zero values, and whether any has bits below the top 8 of its
-/// significand (BF16 and CFP8 values never do).
-struct PanelRange {
-  std::uint32_t maxExp = 0, minExp = 255, lowBits = 0;
-  bool any = false;
+/// BF16 panel codes to FP32, and the range of exponent fields among the finite non-zero values
+/// (what decides whether a product can be inexact).
+struct ExponentRange {
+  std::uint32_t maxExp = 0, minExp = 255;
 };
 
-PanelRange panelRange(const float* v, std::uint64_t n) {
-  std::uint32_t maxExp = 0, minExp = 255, lowBits = 0;
+bool haveAvx2Fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+/// The conversion loop, portable form.
+ExponentRange bf16ToFp32Range(const std::uint16_t* codes, std::uint32_t* bits, std::uint64_t n) {
+  std::uint32_t maxExp = 0, minExp = 255;
   for (std::uint64_t i = 0; i < n; ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, &v[i], 4);
-    const std::uint32_t e = (u >> 23) & 0xFF;
-    const bool counted = e != 0xFF && (u & 0x7FFFFFFF) != 0;
+    const std::uint32_t c = codes[i];
+    const std::uint32_t e = (c >> 7) & 0xFF;
+    const bool counted = e != 0xFF && (c & 0x7FFF) != 0;
     maxExp = std::max(maxExp, counted ? e : 0u);
     minExp = std::min(minExp, counted ? e : 255u);
-    lowBits |= counted ? (u & 0xFFFF) : 0u;
+    bits[i] = c << 16;
   }
-  PanelRange r;
-  r.maxExp = maxExp, r.minExp = minExp, r.lowBits = lowBits, r.any = minExp != 255;
+  return {maxExp, minExp};
+}
+
+/// The same with AVX2, 8 codes at a time (n is a multiple of 16: whole panel rows).
+__attribute__((target("avx2"))) ExponentRange bf16ToFp32RangeAvx2(const std::uint16_t* codes, std::uint32_t* bits,
+                                                                  std::uint64_t n) {
+  const __m256i ff = _mm256_set1_epi32(0xFF), mag = _mm256_set1_epi32(0x7FFF), zero = _mm256_setzero_si256();
+  __m256i vmax = zero, vmin = ff;
+  for (std::uint64_t i = 0; i < n; i += 8) {
+    const __m256i c = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bits + i), _mm256_slli_epi32(c, 16));
+    const __m256i e = _mm256_and_si256(_mm256_srli_epi32(c, 7), ff);
+    const __m256i skip = _mm256_or_si256(_mm256_cmpeq_epi32(e, ff), _mm256_cmpeq_epi32(_mm256_and_si256(c, mag), zero));
+    vmax = _mm256_max_epu32(vmax, _mm256_andnot_si256(skip, e));
+    vmin = _mm256_min_epu32(vmin, _mm256_or_si256(_mm256_and_si256(skip, ff), _mm256_andnot_si256(skip, e)));
+  }
+  alignas(32) std::uint32_t hi[8], lo[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(hi), vmax);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lo), vmin);
+  ExponentRange r;
+  for (int l = 0; l < 8; ++l) r.maxExp = std::max(r.maxExp, hi[l]), r.minExp = std::min(r.minExp, lo[l]);
   return r;
 }
 
-/// True when every product a*b is exact in FP32: at most 8 significant bits per operand, no
-/// overflow, no bits below 2^-149. Then fma(a, b, acc) rounds exactly like acc + fl(a*b).
-bool productsExact(const float* a, const float* b, std::uint64_t n) {
-  const PanelRange ra = panelRange(a, n), rb = panelRange(b, n);
-  if (!ra.any || !rb.any) return true;  // all zeros and specials: every product is exact
-  if (ra.lowBits || rb.lowBits) return false;
-  const auto top = [](std::uint32_t e) { return int(e) - 127; };                 // leading bit exponent bound
-  const auto low = [](std::uint32_t e) { return e == 0 ? -133 : int(e) - 134; };  // lowest bit exponent bound
+ExponentRange bf16Panel(const Sram& sram, std::uint64_t addr, std::uint64_t n, float* out) {
+  thread_local std::vector<std::uint16_t> codes;
+  codes.resize(n);
+  sram.read(addr, codes.data(), n * 2);
+  static_assert(sizeof(float) == sizeof(std::uint32_t));
+  auto* bits = reinterpret_cast<std::uint32_t*>(out);
+  return (haveAvx2Fma() && n % 8 == 0) ? bf16ToFp32RangeAvx2(codes.data(), bits, n) : bf16ToFp32Range(codes.data(), bits, n);
+}
+
+/// True when every product of a BF16 value from panel A and one from panel B is exact in FP32:
+/// no overflow (leading-bit exponents sum to at most 126) and no bits below 2^-149 (a BF16 value
+/// has at most 8 significant bits, so its lowest bit is at exponent e - 134, or -133 if denormal).
+/// Then fma(a, b, acc) rounds exactly like acc + fl(a*b). CFP8 products are always exact.
+bool bf16ProductsExact(ExponentRange ra, ExponentRange rb) {
+  if (ra.minExp == 255 || rb.minExp == 255) return true;  // only zeros and specials
+  const auto top = [](std::uint32_t e) { return int(e) - 127; };
+  const auto low = [](std::uint32_t e) { return e == 0 ? -133 : int(e) - 134; };
   return top(ra.maxExp) + top(rb.maxExp) <= 126 && low(ra.minExp) + low(rb.minExp) >= -149;
 }
 
@@ -109,18 +140,15 @@ __attribute__((target("avx2,fma"))) void mmaFmaAvx2(const float* a, const float*
   }
 }
 
-bool haveAvx2Fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
 
 /// The fast kernel: FMA with AVX2 when every product is exact (bit-identical to the definition),
 /// otherwise the portable loop.
-void mmaHost(const float* a, const float* b, float* c, std::uint64_t k, bool zero) {
-  if (haveAvx2Fma() && productsExact(a, b, k * T)) {
+void mmaHost(const float* a, const float* b, float* c, std::uint64_t k, bool zero, bool productsExact) {
+  if (productsExact && haveAvx2Fma()) {
     if (zero) std::fill(c, c + T * T, 0.0f);
     mmaFmaAvx2(a, b, c, k);
-    for (int i = 0; i < T * T; ++i) c[i] = canonical(c[i]);
+    for (int i = 0; i < T * T; ++i)
+      if (c[i] != c[i]) c[i] = bitsFloat(kFp32CanonicalNaN);
     return;
   }
   mmaFast(a, b, c, k, zero);
@@ -128,9 +156,10 @@ void mmaHost(const float* a, const float* b, float* c, std::uint64_t k, bool zer
 
 }  // namespace
 
-void mmaKernel(const float* a, const float* b, float* c, std::uint64_t k, bool zero, bool reference) {
+void mmaKernel(const float* a, const float* b, float* c, std::uint64_t k, bool zero, bool reference,
+               bool productsExact) {
   if (reference) mmaReference(a, b, c, k, zero);
-  else mmaHost(a, b, c, k, zero);
+  else mmaHost(a, b, c, k, zero, productsExact);
 }
 
 StepResult executeMatrix(CoreState& core, ThreadState& t, const Instruction& inst, const Operands& o,
@@ -155,11 +184,18 @@ StepResult executeMatrix(CoreState& core, ThreadState& t, const Instruction& ins
   a.resize(k * T);
   b.resize(k * T);
   alignas(64) float c[T * T];
-  loadFloats(core.sram, o.a, inst.type, k * T, bias, a.data());
-  loadFloats(core.sram, o.b, inst.type, k * T, bias, b.data());
+  bool exact = true;
+  if (inst.type == DType::Bf16) {
+    const ExponentRange ra = bf16Panel(core.sram, o.a, k * T, a.data());
+    const ExponentRange rb = bf16Panel(core.sram, o.b, k * T, b.data());
+    exact = bf16ProductsExact(ra, rb);
+  } else {
+    loadFloats(core.sram, o.a, inst.type, k * T, bias, a.data());
+    loadFloats(core.sram, o.b, inst.type, k * T, bias, b.data());
+  }
   const bool zero = inst.op == Op::Mmaz;
   if (!zero) core.sram.read(o.c, c, sizeof c);
-  mmaKernel(a.data(), b.data(), c, k, zero, options.referenceKernels);
+  mmaKernel(a.data(), b.data(), c, k, zero, options.referenceKernels, exact);
   core.sram.write(o.c, c, sizeof c);
   return res;
 }

@@ -36,7 +36,8 @@ CoreModel::CoreModel(const sc_core::sc_module_name& name, const ArchConfig& conf
       timing_(config),
       state_(std::uint64_t(config.core.sram_kib) * 1024, int(config.core.threads)),
       readPorts_(std::size_t(config.core.sram_read_ports)),
-      writePorts_(std::size_t(config.core.sram_write_ports)) {
+      writePorts_(std::size_t(config.core.sram_write_ports)),
+      quantum_(std::uint64_t(config.sim.quantum_cycles)) {
   debugSocket.register_transport_dbg(this, &CoreModel::transportDbg);
   stats_.readPortBusy.assign(readPorts_.size(), 0);
   stats_.writePortBusy.assign(writePorts_.size(), 0);
@@ -70,7 +71,7 @@ void CoreModel::fault(int thread, std::uint32_t pc, const std::string& what) {
   throw CoreFault{"core " + std::to_string(coreId_) + ", " + whereText(program_, thread, pc) + ": " + what};
 }
 
-std::uint64_t CoreModel::hazardTime(const ThreadCtl& t, const std::vector<Access>& accesses) const {
+std::uint64_t CoreModel::hazardTime(const ThreadCtl& t, const AccessList& accesses) const {
   std::uint64_t at = 0;
   for (const Access& a : accesses) {
     for (const Pending& w : t.pendingWrites)
@@ -82,12 +83,11 @@ std::uint64_t CoreModel::hazardTime(const ThreadCtl& t, const std::vector<Access
   return at;
 }
 
-std::uint64_t CoreModel::bookPorts(const Usage& u, std::uint64_t from, bool commit) {
+CoreModel::PortChoice CoreModel::choosePorts(const Usage& u, std::uint64_t from) const {
   // Try every rotation of the read and write groups over the ports; keep the earliest start
   // (the lowest rotation on a tie, so the choice never depends on anything but the state).
   const std::size_t nr = readPorts_.size(), nw = writePorts_.size();
-  std::uint64_t best = UINT64_MAX;
-  std::size_t bestR = 0, bestW = 0;
+  PortChoice best{UINT64_MAX, 0, 0};
   for (std::size_t rr = 0; rr < (u.readPortCycles.empty() ? 1 : nr); ++rr)
     for (std::size_t wr = 0; wr < (u.writePortCycles.empty() ? 1 : nw); ++wr) {
       std::uint64_t s = from;
@@ -103,23 +103,25 @@ std::uint64_t CoreModel::bookPorts(const Usage& u, std::uint64_t from, bool comm
         fit(nocRead_, u.nocOffset, u.nocReadCycles);
         fit(nocWrite_, u.nocOffset, u.nocWriteCycles);
       }
-      if (s < best) best = s, bestR = rr, bestW = wr;
+      if (s < best.start) best = {s, rr, wr};
     }
-  if (commit) {
-    for (std::size_t g = 0; g < u.readPortCycles.size(); ++g) {
-      readPorts_[(g + bestR) % nr].reserve(best, u.readPortCycles[g]);
-      stats_.readPortBusy[(g + bestR) % nr] += u.readPortCycles[g];
-    }
-    for (std::size_t g = 0; g < u.writePortCycles.size(); ++g) {
-      writePorts_[(g + bestW) % nw].reserve(best + u.writeOffset, u.writePortCycles[g]);
-      stats_.writePortBusy[(g + bestW) % nw] += u.writePortCycles[g];
-    }
-    nocRead_.reserve(best + u.nocOffset, u.nocReadCycles);
-    nocWrite_.reserve(best + u.nocOffset, u.nocWriteCycles);
-    stats_.nocReadBusy += u.nocReadCycles;
-    stats_.nocWriteBusy += u.nocWriteCycles;
-  }
   return best;
+}
+
+void CoreModel::commitPorts(const Usage& u, const PortChoice& c) {
+  const std::size_t nr = readPorts_.size(), nw = writePorts_.size();
+  for (std::size_t g = 0; g < u.readPortCycles.size(); ++g) {
+    readPorts_[(g + c.readRotation) % nr].reserve(c.start, u.readPortCycles[g]);
+    stats_.readPortBusy[(g + c.readRotation) % nr] += u.readPortCycles[g];
+  }
+  for (std::size_t g = 0; g < u.writePortCycles.size(); ++g) {
+    writePorts_[(g + c.writeRotation) % nw].reserve(c.start + u.writeOffset, u.writePortCycles[g]);
+    stats_.writePortBusy[(g + c.writeRotation) % nw] += u.writePortCycles[g];
+  }
+  nocRead_.reserve(c.start + u.nocOffset, u.nocReadCycles);
+  nocWrite_.reserve(c.start + u.nocOffset, u.nocWriteCycles);
+  stats_.nocReadBusy += u.nocReadCycles;
+  stats_.nocWriteBusy += u.nocWriteCycles;
 }
 
 void CoreModel::wakeSemaphoreWaiters(int semaphore, std::uint64_t time) {
@@ -167,15 +169,41 @@ void CoreModel::step(int th, std::uint64_t now) {
   retire(t.pendingWrites);
   retire(t.pendingReads);
 
+  // Scalar instructions that touch no SRAM book nothing shared: their start is the thread's
+  // ready cycle. This path gives the same result as the general one below, with less work.
+  if (opInfo(inst.op).unit == Unit::Scalar && inst.op != Op::Ld && inst.op != Op::Lw && inst.op != Op::St &&
+      inst.op != Op::Sw) {
+    StepResult r;
+    try {
+      r = execute(state_, th, inst, {});
+    } catch (const ExecError& e) {
+      fault(th, pc, e.what());
+    }
+    const std::uint64_t cycles = std::uint64_t(config_.core.scalar_cycles);
+    ThreadStats& st = stats_.threads[std::size_t(th)];
+    st.instructions += 1;
+    stats_.instructions += 1;
+    stats_.unitInstructions[std::size_t(Unit::Scalar)] += 1;
+    stats_.unitBusy[std::size_t(Unit::Scalar)] += cycles;
+    t.ready += cycles;
+    lastCompletion_ = std::max(lastCompletion_, t.ready);
+    if (r.kind == StepResult::Kind::Halt) {
+      t.status = ThreadStatus::Halted;
+      releaseBarrierIfComplete();
+    }
+    return;
+  }
+
   const Operands ops = resolveOperands(ts, inst);
   const Usage u = timing_.usage(inst, ops);
-  const std::vector<Access> accesses = accessesOf(inst, ops);
+  const AccessList accesses = accessesOf(inst, ops);
 
   // The start cycle, and what held it back.
   ThreadStats& st = stats_.threads[std::size_t(th)];
   const std::uint64_t s1 = std::max(t.ready, hazardTime(t, accesses));
   const std::uint64_t s2 = sharedUnit(u.unit) ? std::max(s1, unitFree_[std::size_t(u.unit)]) : s1;
-  const std::uint64_t s = bookPorts(u, s2, false);
+  const PortChoice ports = choosePorts(u, s2);
+  const std::uint64_t s = ports.start;
 
   StepResult r;
   try {
@@ -191,7 +219,7 @@ void CoreModel::step(int th, std::uint64_t now) {
     t.blockedSince = now;
     return;
   }
-  bookPorts(u, s, true);
+  commitPorts(u, ports);
   st.stallHazard += s1 - t.ready;
   st.stallUnit += s2 - s1;
   st.stallPort += s - s2;
@@ -249,9 +277,10 @@ void CoreModel::run() {
         continue;
       }
       const std::uint64_t now = ctl_[std::size_t(chosen)].ready;
-      // Keep the kernel's clock with the core's, so that other modules see a consistent present.
+      // Temporal decoupling: the core's time runs ahead of the kernel's by less than a quantum,
+      // so the kernel is entered once per quantum rather than once per instruction.
       const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
-      if (now > kernelNow) wait(cyclesToTime(now - kernelNow));
+      if (now >= kernelNow + quantum_) wait(cyclesToTime(now - kernelNow));
       for (auto& p : readPorts_) p.retire(now);
       for (auto& p : writePorts_) p.retire(now);
       nocRead_.retire(now);

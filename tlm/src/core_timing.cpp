@@ -7,11 +7,17 @@ namespace tatami::tlm {
 
 CoreTiming::CoreTiming(const ArchConfig& config) : c_(config), portBytes_(std::uint64_t(config.core.sram_port_bytes)) {}
 
-std::vector<std::uint64_t> CoreTiming::groupByPort(const std::vector<std::uint64_t>& streams, std::int64_t ports) const {
-  // Stream i goes to port i mod ports; streams that share a port run back to back.
-  std::vector<std::uint64_t> perPort(std::min<std::size_t>(streams.size(), std::size_t(ports)), 0);
-  for (std::size_t i = 0; i < streams.size(); ++i) perPort[i % perPort.size()] += streams[i];
-  return perPort;
+PortCycles CoreTiming::groupByPort(const std::uint64_t* streams, std::size_t count, std::int64_t ports) const {
+  const std::size_t used = std::min<std::size_t>(count, std::size_t(ports));
+  std::array<std::uint64_t, PortCycles::kMax> perPort{};
+  for (std::size_t i = 0; i < count; ++i) perPort[i % used] += streams[i];
+  PortCycles out;
+  for (std::size_t p = 0; p < used; ++p) out.push_back(perPort[p]);
+  return out;
+}
+
+PortCycles CoreTiming::groupByPort(std::initializer_list<std::uint64_t> streams, std::int64_t ports) const {
+  return groupByPort(streams.begin(), streams.size(), ports);
 }
 
 Usage CoreTiming::usage(const Instruction& inst, const Operands& o) const {
@@ -29,18 +35,19 @@ Usage CoreTiming::usage(const Instruction& inst, const Operands& o) const {
       return u;
 
     case Unit::Vector: {
-      std::vector<std::uint64_t> reads;
+      std::array<std::uint64_t, 4> reads{};
+      std::size_t nReads = 0;
       std::uint64_t writeBytes = 0, computeBytes = 0;
       for (const Access& a : accessesOf(inst, o)) {
         if (a.write) writeBytes += a.bytes;
-        else reads.push_back(lines(a.bytes));
+        else reads[nReads++] = lines(a.bytes);
         if (!a.write) computeBytes = std::max(computeBytes, a.bytes);
       }
       computeBytes = std::max(computeBytes, writeBytes);
       std::uint64_t compute = ceilDiv(computeBytes, vectorBytesPerCycle);
       if (inst.op == Op::Vexp || inst.op == Op::Vlog || inst.op == Op::Vrcp || inst.op == Op::Vrsqrt)
         compute = ceilDiv(computeBytes, kVectorBytes) * std::uint64_t(c_.core.vector_special_cycles);
-      u.readPortCycles = reads.empty() ? std::vector<std::uint64_t>{} : groupByPort(reads, c_.core.sram_read_ports);
+      if (nReads) u.readPortCycles = groupByPort(reads.data(), nReads, c_.core.sram_read_ports);
       u.writePortCycles = groupByPort({lines(writeBytes)}, c_.core.sram_write_ports);
       u.writeOffset = std::uint64_t(c_.core.vector_latency_cycles);
       std::uint64_t occ = std::max<std::uint64_t>(compute, 1);
@@ -60,12 +67,11 @@ Usage CoreTiming::usage(const Instruction& inst, const Operands& o) const {
       const std::uint64_t compute = ceilDiv(std::uint64_t(kMmaTile * kMmaTile) * k, macsPerCycle);
       const std::uint64_t stream = lines(2 * k * kMmaTile * size);
       const std::uint64_t cLines = lines(kMmaTile * kMmaTile * 4);
-      std::vector<std::uint64_t> reads = {stream};
-      if (inst.op == Op::Mma) reads.push_back(cLines);
-      u.readPortCycles = groupByPort(reads, c_.core.sram_read_ports);
+      u.readPortCycles = inst.op == Op::Mma ? groupByPort({stream, cLines}, c_.core.sram_read_ports)
+                                            : groupByPort({stream}, c_.core.sram_read_ports);
       u.occupancy = std::max(compute, u.readPortCycles[0]);
       u.writeOffset = u.occupancy + std::uint64_t(c_.core.matrix_latency_cycles);
-      u.writePortCycles = {cLines};
+      u.writePortCycles.push_back(cLines);
       u.completion = u.writeOffset + cLines;
       return u;
     }

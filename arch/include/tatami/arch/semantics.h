@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <initializer_list>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -51,7 +52,23 @@ struct Access {
   std::uint64_t addr = 0, bytes = 0;
   bool write = false;
 };
-std::vector<Access> accessesOf(const Instruction& inst, const Operands& ops);
+/// At most four ranges (mma: A, B and C read, C written); no allocation.
+class AccessList {
+ public:
+  AccessList() = default;
+  AccessList(std::initializer_list<Access> list) {
+    for (const Access& a : list) push_back(a);
+  }
+  void push_back(const Access& a) { items_[std::size_t(count_++)] = a; }
+  const Access* begin() const { return items_.data(); }
+  const Access* end() const { return items_.data() + count_; }
+  int size() const { return count_; }
+
+ private:
+  std::array<Access, 4> items_{};
+  int count_ = 0;
+};
+AccessList accessesOf(const Instruction& inst, const Operands& ops);
 
 /// A program fault; the executor's caller adds core, thread, pc and the instruction.
 class ExecError : public std::runtime_error {

@@ -17,7 +17,15 @@ inline sc_core::sc_time cyclesToTime(std::uint64_t cycles) {
 
 /// Whole core cycles in a kernel time.
 inline std::uint64_t timeToCycles(const sc_core::sc_time& t) {
-  return t.value() / sc_core::sc_time(1, sc_core::SC_NS).value();
+  // The kernel's resolution is fixed once time has been used, so one cycle's value can be kept
+  // (per kernel context: a new context may have another resolution).
+  thread_local sc_core::sc_simcontext* context = nullptr;
+  thread_local sc_core::sc_time::value_type oneCycle = 1;
+  if (context != sc_core::sc_get_curr_simcontext()) {
+    context = sc_core::sc_get_curr_simcontext();
+    oneCycle = sc_core::sc_time(1, sc_core::SC_NS).value();
+  }
+  return t.value() / oneCycle;
 }
 
 /// Wall-clock seconds on the modelled machine for `cycles` at core.clock_ghz.

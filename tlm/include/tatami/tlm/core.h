@@ -81,8 +81,14 @@ class CoreModel : public sc_core::sc_module {
 
   void run();
   void step(int thread, std::uint64_t now);
-  std::uint64_t hazardTime(const ThreadCtl& t, const std::vector<Access>& accesses) const;
-  std::uint64_t bookPorts(const Usage& u, std::uint64_t from, bool commit);
+  std::uint64_t hazardTime(const ThreadCtl& t, const AccessList& accesses) const;
+  struct PortChoice {
+    std::uint64_t start;
+    std::size_t readRotation, writeRotation;
+  };
+  /// The earliest start >= from at which all of u's port intervals are free, and the port rotation.
+  PortChoice choosePorts(const Usage& u, std::uint64_t from) const;
+  void commitPorts(const Usage& u, const PortChoice& choice);
   void wakeSemaphoreWaiters(int semaphore, std::uint64_t time);
   void releaseBarrierIfComplete();
   [[noreturn]] void fault(int thread, std::uint32_t pc, const std::string& what);
@@ -98,6 +104,7 @@ class CoreModel : public sc_core::sc_module {
   std::array<std::uint64_t, kUnitCount> unitFree_{};
   std::vector<PortTimeline> readPorts_, writePorts_;
   PortTimeline nocRead_, nocWrite_;
+  std::uint64_t quantum_;
   std::priority_queue<SemEvent, std::vector<SemEvent>, std::greater<SemEvent>> events_;
   std::uint64_t eventSeq_ = 0;
   std::uint64_t lastCompletion_ = 0;

@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <iterator>
-#include <map>
+#include <utility>
+#include <vector>
 
 namespace tatami::tlm {
 
@@ -15,15 +15,11 @@ class PortTimeline {
   std::uint64_t earliestFree(std::uint64_t from, std::uint64_t cycles) const {
     if (cycles == 0) return from;
     std::uint64_t t = from;
-    // Intervals are disjoint and sorted by start; walk those that could overlap.
-    auto it = busy_.upper_bound(t);
-    if (it != busy_.begin()) {
-      auto prev = std::prev(it);
-      if (prev->second > t) t = prev->second;
-    }
-    for (; it != busy_.end(); ++it) {
-      if (it->first >= t + cycles) break;
-      if (it->second > t) t = it->second;
+    // Intervals are disjoint and sorted; at most a handful are ahead of the present.
+    for (const auto& [start, end] : busy_) {
+      if (end <= t) continue;
+      if (start >= t + cycles) break;
+      t = end;
     }
     return t;
   }
@@ -31,33 +27,33 @@ class PortTimeline {
   void reserve(std::uint64_t start, std::uint64_t cycles) {
     if (cycles == 0) return;
     busyCycles_ += cycles;
-    std::uint64_t end = start + cycles;
-    // Merge with touching neighbours to keep the map small.
-    auto next = busy_.find(end);
-    if (next != busy_.end()) {
-      end = next->second;
-      busy_.erase(next);
+    const std::uint64_t end = start + cycles;
+    std::size_t i = 0;
+    while (i < busy_.size() && busy_[i].first < start) ++i;
+    // Merge with touching neighbours to keep the list short.
+    const bool joinPrev = i > 0 && busy_[i - 1].second == start;
+    const bool joinNext = i < busy_.size() && busy_[i].first == end;
+    if (joinPrev && joinNext) {
+      busy_[i - 1].second = busy_[i].second;
+      busy_.erase(busy_.begin() + long(i));
+    } else if (joinPrev) {
+      busy_[i - 1].second = end;
+    } else if (joinNext) {
+      busy_[i].first = start;
+    } else {
+      busy_.insert(busy_.begin() + long(i), {start, end});
     }
-    auto it = busy_.lower_bound(start);
-    if (it != busy_.begin()) {
-      auto prev = std::prev(it);
-      if (prev->second == start) {
-        prev->second = end;
-        return;
-      }
-    }
-    busy_[start] = end;
   }
   /// Forgets intervals that end at or before `now` (no future request can start earlier).
   void retire(std::uint64_t now) {
-    while (!busy_.empty() && busy_.begin()->second <= now) busy_.erase(busy_.begin());
+    std::size_t n = 0;
+    while (n < busy_.size() && busy_[n].second <= now) ++n;
+    if (n) busy_.erase(busy_.begin(), busy_.begin() + long(n));
   }
   std::uint64_t busyCycles() const { return busyCycles_; }
-  /// The end of the last booked interval (0 if none remain).
-  std::uint64_t lastEnd() const { return busy_.empty() ? 0 : std::prev(busy_.end())->second; }
 
  private:
-  std::map<std::uint64_t, std::uint64_t> busy_;  // start -> end
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> busy_;  // [start, end), sorted, disjoint
   std::uint64_t busyCycles_ = 0;
 };
 
