@@ -79,6 +79,11 @@ Operands resolveOperands(const ThreadState& t, const Instruction& inst) {
     case Op::Dma2d: o.d = R(0), o.a = R(1), o.rows = R(2), o.cols = R(3), o.dstride = R(4), o.sstride = R(5); break;
     case Op::Gather:
     case Op::Scatter: o.d = R(0), o.a = R(1), o.idx = R(2), o.n = R(3), o.elem = R(4); break;
+    case Op::Put:
+    case Op::Get: o.core = R(0), o.d = R(1), o.a = R(2), o.n = R(3); break;
+    case Op::Sincr: o.core = R(0), o.n = inst.immOperand ? std::uint64_t(inst.imm) : R(2); break;
+    case Op::HbmRead: o.d = R(0), o.a = R(1), o.n = R(2); break;
+    case Op::HbmWrite: o.a = R(1), o.d = R(0), o.n = R(2); break;
     case Op::Ld:
     case Op::St: o.a = R(1) + std::uint64_t(inst.imm), o.n = 8; break;
     case Op::Lw:
@@ -126,6 +131,11 @@ AccessList accessesOf(const Instruction& inst, const Operands& o) {
     }
     case Op::Gather: return {{o.idx, o.n * 4, false}, {o.d, o.n * o.elem, true}};
     case Op::Scatter: return {{o.idx, o.n * 4, false}, {o.a, o.n * o.elem, false}};
+    case Op::Put: return {{o.a, o.n, false}};
+    case Op::Get: return {{o.d, o.n, true}};
+    case Op::HbmRead: return {{o.d, o.n, true}};
+    case Op::HbmWrite: return {{o.a, o.n, false}};
+    case Op::Vshuf: return {{o.a, o.n * size, false}, {o.b, std::uint64_t(kVectorBytes), false}, {o.d, o.n * size, true}};
     case Op::Ld:
     case Op::Lw: return {{o.a, o.n, false}};
     case Op::St:
@@ -142,9 +152,14 @@ namespace {
 StepResult executeDma(CoreState& core, const Instruction& inst, const Operands& o) {
   StepResult res;
   thread_local std::vector<std::uint8_t> buf;
-  if (inst.imm < -1 || inst.imm >= kSemaphores)
-    throw ExecError("semaphore " + std::to_string(inst.imm) + " does not exist (0.." + std::to_string(kSemaphores - 1) + ", or none)");
-  res.signalSemaphore = int(inst.imm);
+  if (inst.op == Op::Sincr) {
+    if (inst.r[1] >= kSemaphores)
+      throw ExecError("semaphore " + std::to_string(inst.r[1]) + " does not exist (0.." + std::to_string(kSemaphores - 1) + ")");
+  } else {
+    if (inst.imm < -1 || inst.imm >= kSemaphores)
+      throw ExecError("semaphore " + std::to_string(inst.imm) + " does not exist (0.." + std::to_string(kSemaphores - 1) + ", or none)");
+    res.signalSemaphore = int(inst.imm);
+  }
   switch (inst.op) {
     case Op::Dma:
       checkRange(core, o.a, o.n, "dma source");
@@ -181,6 +196,31 @@ StepResult executeDma(CoreState& core, const Instruction& inst, const Operands& 
       }
       break;
     }
+    case Op::Put:
+    case Op::Get:
+    case Op::Sincr: {
+      // One core alone can name only itself; the mesh routes to the others.
+      if (o.core != core.coreId)
+        throw ExecError(std::string(opInfo(inst.op).mnemonic) + ": core " + std::to_string(o.core) +
+                        " is not reachable: this system has " + std::to_string(core.coreCount) +
+                        " core(s) and runs core " + std::to_string(core.coreId) + " alone");
+      if (inst.op == Op::Sincr) {
+        res.signalSemaphore = inst.r[1];
+        res.signalCount = std::int64_t(o.n);
+        break;
+      }
+      checkRange(core, o.a, o.n, inst.op == Op::Put ? "put source" : "get source");
+      checkRange(core, o.d, o.n, inst.op == Op::Put ? "put destination" : "get destination");
+      buf.resize(o.n);
+      core.sram.read(o.a, buf.data(), o.n);
+      core.sram.write(o.d, buf.data(), o.n);
+      break;
+    }
+    case Op::HbmRead:
+    case Op::HbmWrite:
+      throw ExecError(std::string(opInfo(inst.op).mnemonic) +
+                      ": no interface processor with HBM is attached to this system (dip.per_tile applies to a "
+                      "full training tile)");
     default: break;
   }
   return res;
@@ -276,7 +316,12 @@ StepResult execute(CoreState& core, int thread, const Instruction& inst, const E
     case Op::Dma:
     case Op::Dma2d:
     case Op::Gather:
-    case Op::Scatter: res = executeDma(core, inst, resolveOperands(t, inst)); break;
+    case Op::Scatter:
+    case Op::Put:
+    case Op::Get:
+    case Op::Sincr:
+    case Op::HbmRead:
+    case Op::HbmWrite: res = executeDma(core, inst, resolveOperands(t, inst)); break;
     case Op::Mma:
     case Op::Mmaz: res = detail::executeMatrix(core, t, inst, resolveOperands(t, inst), options); break;
     default: res = detail::executeVector(core, t, inst, resolveOperands(t, inst), options); break;
@@ -345,7 +390,7 @@ std::uint64_t runFunctional(CoreState& core, const Program& program, std::uint64
       } catch (const ExecError& e) {
         throw ExecError("core 0, " + whereText(program, th, pc) + ": " + e.what());
       }
-      if (r.signalSemaphore >= 0) core.sem[std::size_t(r.signalSemaphore)] += 1;
+      if (r.signalSemaphore >= 0) core.sem[std::size_t(r.signalSemaphore)] += r.signalCount;
       if (r.kind == StepResult::Kind::Halt) t.status = ThreadState::Status::Halted;
       if (r.kind == StepResult::Kind::Barrier) atBarrier[std::size_t(th)] = true;
       if (r.kind != StepResult::Kind::Wait) {

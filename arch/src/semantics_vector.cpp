@@ -147,6 +147,20 @@ StepResult executeVector(CoreState& core, ThreadState& t, const Instruction& ins
     checkVectorOperands(core, inst, o);
   }
 
+  if (inst.op == Op::Vshuf) {
+    // A lane permutation within each 64 B vector: d[l] = a[idx[l] mod lanes], idx = lanes bytes.
+    if (!options.values && type != DType::I32) return res;
+    const std::uint64_t size = std::uint64_t(dtypeSize(type)), lanes = kVectorBytes / size;
+    std::uint8_t idx[kVectorBytes];
+    core.sram.read(o.b, idx, lanes);
+    std::vector<std::uint8_t> src(o.n * size), dst(src.size());
+    core.sram.read(o.a, src.data(), src.size());
+    for (std::uint64_t v = 0; v < o.n / lanes; ++v)
+      for (std::uint64_t l = 0; l < lanes; ++l)
+        std::memcpy(&dst[(v * lanes + l) * size], &src[(v * lanes + idx[l] % lanes) * size], size);
+    core.sram.write(o.d, dst.data(), dst.size());
+    return res;
+  }
   if (inst.op == Op::Vtr) {
     // A pure data movement: done in timing-only runs too.
     const std::uint64_t size = std::uint64_t(dtypeSize(type));

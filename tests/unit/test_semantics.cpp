@@ -390,3 +390,36 @@ TEST_CASE("SRAM pages are allocated only where written") {
   CHECK(s.allocatedBytes() == 8192);
   CHECK(s.load<std::uint32_t>(4094) == 0xAABBCCDDu);
 }
+
+TEST_CASE("vshuf permutes lanes within each 64-byte vector") {
+  // f32: 16 lanes; idx reverses them (indices taken modulo 16).
+  std::string idx = ".init 128 i32 values";
+  // 16 byte-sized indices packed into 4 i32 words: bytes 15,14,...,0 (little-endian).
+  for (int w = 0; w < 4; ++w) {
+    const std::uint32_t word = std::uint32_t(15 - 4 * w) | std::uint32_t(14 - 4 * w) << 8 |
+                               std::uint32_t(13 - 4 * w) << 16 | std::uint32_t(12 - 4 * w) << 24;
+    idx += " " + std::to_string(std::int32_t(word));
+  }
+  const CoreState c = runText(".init 0 f32 values 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31\n" +
+                              idx + "\n  li r1, 0\n  li r2, 128\n  li r3, 256\n  li r4, 32\n  vshuf.f32 r3, r1, r2, r4\n  halt\n");
+  const auto d = floats(c, 256, 32);
+  CHECK(d[0] == 15.0f);
+  CHECK(d[15] == 0.0f);
+  CHECK(d[16] == 31.0f);
+  CHECK(d[31] == 16.0f);
+}
+
+TEST_CASE("remote instructions: a lone core can name only itself") {
+  const CoreState c = runText(
+      ".init 0 i32 values 1 2 3 4\n"
+      "  li r1, 0\n  li r2, 64\n  li r3, 16\n  li r9, 0\n"
+      "  put r9, r2, r1, r3, 1\n  swait 1, 1\n"        // to itself: a local copy, signalled here
+      "  li r4, 128\n  get r9, r4, r2, r3, 2\n  swait 2, 1\n"
+      "  sincr r9, 5, 3\n  swait 5, 3\n  halt\n");
+  CHECK(ints(c, 64, 4) == std::vector<std::int32_t>{1, 2, 3, 4});
+  CHECK(ints(c, 128, 4) == std::vector<std::int32_t>{1, 2, 3, 4});
+  CHECK(runError("  li r9, 3\n  li r3, 8\n  put r9, r0, r0, r3, none\n  halt\n")
+            .find("put: core 3 is not reachable: this system has 1 core(s) and runs core 0 alone") != std::string::npos);
+  CHECK(runError("  li r3, 8\n  hbmrd r0, r0, r3, none\n  halt\n")
+            .find("hbmrd: no interface processor with HBM is attached to this system") != std::string::npos);
+}

@@ -237,7 +237,7 @@ void CoreModel::step(int th, std::uint64_t now) {
   lastCompletion_ = std::max(lastCompletion_, s + u.completion);
   t.ready = s + u.threadCycles;
 
-  if (r.signalSemaphore >= 0) events_.push({s + u.completion, eventSeq_++, r.signalSemaphore});
+  if (r.signalSemaphore >= 0) events_.push({s + u.completion, eventSeq_++, r.signalSemaphore, r.signalCount});
   switch (inst.op) {
     case Op::Sinc: wakeSemaphoreWaiters(inst.r[0], s + u.threadCycles); break;
     case Op::Fork: {
@@ -272,7 +272,7 @@ void CoreModel::run() {
       if (haveEvent && (chosen < 0 || events_.top().time <= ctl_[std::size_t(chosen)].ready)) {
         const SemEvent e = events_.top();
         events_.pop();
-        state_.sem[std::size_t(e.semaphore)] += 1;
+        state_.sem[std::size_t(e.semaphore)] += e.count;
         wakeSemaphoreWaiters(e.semaphore, e.time);
         continue;
       }

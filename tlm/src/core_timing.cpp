@@ -90,6 +90,16 @@ Usage CoreTiming::usage(const Instruction& inst, const Operands& o) const {
           readCycles = o.rows * std::max<std::uint64_t>(1, ceilDiv(o.cols, rd));
           writeCycles = o.rows * std::max<std::uint64_t>(1, ceilDiv(o.cols, wr));
           break;
+        case Op::Put:
+        case Op::Get:
+          readCycles = ceilDiv(o.n, rd);
+          writeCycles = ceilDiv(o.n, wr);
+          break;
+        case Op::Sincr:
+          // A signal is one packet; it waits behind every earlier transfer of the engine, so it
+          // never overtakes their data.
+          u.occupancy = u.completion = 1;
+          return u;
         case Op::Gather:
         case Op::Scatter:
           // The index list streams in; then one element per burst.

@@ -30,6 +30,8 @@ struct CoreState {
   CoreState(std::uint64_t sramBytes, int threadCount) : sram(sramBytes), threadCount(threadCount) {}
   Sram sram;
   int threadCount;  ///< hardware threads that exist (core.threads)
+  std::uint64_t coreId = 0;    ///< this core's id in the system (row-major over all positions)
+  std::uint64_t coreCount = 1; ///< cores in the system
   std::array<std::int64_t, kSemaphores> sem{};
   std::array<ThreadState, kThreadsMax> threads{};
 };
@@ -43,6 +45,7 @@ struct Operands {
   std::uint64_t idx = 0, elem = 0;           ///< gather/scatter index list address and element bytes
   std::uint64_t scalar = 0;                  ///< vadds/vmuls/vfill/viota scalar
   std::uint64_t tensor = 0, elemBase = 0;    ///< vcvtsr stochastic rounding key
+  std::uint64_t core = 0;                    ///< put/get/sincr: the other core's id
 };
 Operands resolveOperands(const ThreadState& t, const Instruction& inst);
 
@@ -79,7 +82,8 @@ class ExecError : public std::runtime_error {
 struct StepResult {
   enum class Kind : std::uint8_t { Continue, Halt, Wait, Barrier };
   Kind kind = Kind::Continue;
-  int signalSemaphore = -1;    ///< DMA: semaphore to increment by 1 when the transfer completes
+  int signalSemaphore = -1;      ///< DMA: semaphore to increment when the transfer completes
+  std::int64_t signalCount = 1;  ///< ... by this much
   std::uint64_t matrixFlops = 0;
   std::uint64_t vectorFlops = 0;
 };

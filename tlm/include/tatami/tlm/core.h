@@ -76,6 +76,7 @@ class CoreModel : public sc_core::sc_module {
   struct SemEvent {
     std::uint64_t time, seq;
     int semaphore;
+    std::int64_t count;
     bool operator>(const SemEvent& o) const { return time != o.time ? time > o.time : seq > o.seq; }
   };
 
