@@ -261,6 +261,22 @@ void validate(const ArchConfig& c) {
   if (static_cast<std::int64_t>(seen.size()) >= c.die.rows * c.die.cols)
     throw ConfigError("die.disabled_cores disables all " + std::to_string(c.die.rows * c.die.cols) +
                       " positions of the grid; at least one core must be active");
+  const auto& dl = c.die.dead_links;
+  if (dl.size() % 2)
+    throw ConfigError("die.dead_links: " + std::to_string(dl.size()) +
+                      " positions listed; links are pairs of adjacent positions, so the count must be even");
+  const std::int64_t sysRows = c.die.rows * c.system.die_rows, sysCols = c.die.cols * c.system.die_cols;
+  for (std::size_t i = 0; i < dl.size(); i += 2) {
+    const GridPos a = dl[i], b = dl[i + 1];
+    const std::string link = "die.dead_links: (" + std::to_string(a.row) + "," + std::to_string(a.col) + ")-(" +
+                             std::to_string(b.row) + "," + std::to_string(b.col) + ")";
+    for (const GridPos& p : {a, b})
+      if (p.row < 0 || p.row >= sysRows || p.col < 0 || p.col >= sysCols)
+        throw ConfigError(link + " lies outside the system's " + std::to_string(sysRows) + " x " +
+                          std::to_string(sysCols) + " grid of positions");
+    if (std::abs(a.row - b.row) + std::abs(a.col - b.col) != 1)
+      throw ConfigError(link + " does not join two adjacent positions");
+  }
   if (c.core.sram_kib * 1024 % c.core.sram_port_bytes != 0)
     throw ConfigError("core.sram_kib = " + std::to_string(c.core.sram_kib) +
                       " is not a whole number of core.sram_port_bytes (" +

@@ -1,0 +1,132 @@
+// The mesh: zero-load latency against the docs/timing.md formula worked by hand, on a die and
+// across dies; contention; bisection and die-edge bandwidth; routing around dead links; ordering.
+#include <doctest/doctest.h>
+
+#include "tatami/tlm/network.h"
+
+using namespace tatami;
+using tlm::Network;
+using tlm::TrafficClass;
+
+namespace {
+
+ArchConfig config(const std::vector<std::pair<std::string, std::string>>& set) {
+  ArchConfig c;
+  for (const auto& [k, v] : set) setParam(c, k, v, "test");
+  validate(c);
+  return c;
+}
+
+ArchConfig mesh(int rows, int cols) {
+  return config({{"die.rows", std::to_string(rows)}, {"die.cols", std::to_string(cols)}, {"die.disabled_cores", ""}});
+}
+
+}  // namespace
+
+TEST_CASE("zero-load latency on a die: routers x hop + serialization at the narrowest link") {
+  Network net(mesh(4, 4));
+  // (0,0) -> (3,3): 6 hops, 7 routers; one packet serializes in 1 cycle at 64 B/cycle.
+  const int a = net.node(0, 0), b = net.node(3, 3);
+  CHECK(net.send(100, a, b, 64, TrafficClass::Request).arrivalCycle == 100 + 7 + 1);
+  // Ten packets: 7 + 10.
+  Network fresh(mesh(4, 4));
+  const auto d = fresh.send(0, a, b, 640, TrafficClass::Request);
+  CHECK(d.arrivalCycle == 7 + 10);
+  CHECK(d.routers == 7);
+  CHECK(d.injectedCycle == 10);
+  CHECK(fresh.zeroLoadCycles(a, b, 640) == 17);
+  // A partial packet serializes by its bytes: 100 B = ceil(100/64) = 2 cycles.
+  Network partial(mesh(4, 4));
+  CHECK(partial.send(0, a, net.node(0, 1), 100, TrafficClass::Request).arrivalCycle == 2 + 2);
+  // Narrower links and longer hops, from the config.
+  Network slow(config({{"die.rows", "4"}, {"die.cols", "4"}, {"die.disabled_cores", ""},
+                       {"die.link_bytes_per_cycle", "16"}, {"die.hop_latency_cycles", "3"}}));
+  CHECK(slow.send(0, a, b, 640, TrafficClass::Request).arrivalCycle == 7 * 3 + 640 / 16);
+  // To itself: the local router only.
+  Network self(mesh(4, 4));
+  CHECK(self.send(5, a, a, 64, TrafficClass::Request).arrivalCycle == 5 + 1 + 1);
+}
+
+TEST_CASE("zero-load latency across dies: crossings add d2d latency; the edge's share serializes") {
+  // Two D1 dies side by side: (0,0) -> (0,39) is 39 hops (40 routers) and one crossing of an
+  // east edge shared by 18 links: 1000/18 B/cycle, narrower than the 64 B/cycle links.
+  Network net(config({{"system.die_cols", "2"}}));
+  const int a = net.node(0, 0), b = net.node(0, 39);
+  const auto d = net.send(0, a, b, 6400, TrafficClass::Request);
+  CHECK(d.crossings == 1);
+  CHECK(d.arrivalCycle == 40 + 200 + 116);  // ceil(6400 * 18 / 1000) = ceil(115.2)
+  CHECK(net.zeroLoadCycles(a, b, 6400) == 356);
+  // Down and across a 2 x 2 system of small dies: two crossings; the edge (1000 B/cycle over 2
+  // links) is wider than a link, so 64 B/cycle serializes.
+  Network small(config({{"die.rows", "2"}, {"die.cols", "2"}, {"die.disabled_cores", ""},
+                        {"system.die_rows", "2"}, {"system.die_cols", "2"}}));
+  const auto e = small.send(10, small.node(0, 0), small.node(3, 3), 640, TrafficClass::Request);
+  CHECK(e.crossings == 2);
+  CHECK(e.arrivalCycle == 10 + 7 + 2 * 200 + 10);
+}
+
+TEST_CASE("transfers sharing a link take turns") {
+  Network net(mesh(1, 4));
+  // Both cross (0,1)->(0,2); the second waits for the first's 10 packets on the shared links.
+  const auto first = net.send(0, net.node(0, 0), net.node(0, 3), 640, TrafficClass::Request);
+  const auto second = net.send(0, net.node(0, 1), net.node(0, 2), 640, TrafficClass::Request);
+  CHECK(first.arrivalCycle == 4 + 10);
+  // The shared link carries the second's first packet in the gap at cycle 0, the first's ten
+  // packets in [1, 11), then the second's other nine in [11, 20); ejection: 20 + 1 + 1 + 1.
+  CHECK(second.arrivalCycle == 23);
+  std::uint64_t shared = 0;
+  for (std::size_t l = 0; l < net.links().size(); ++l)
+    if (net.links()[l].from == net.node(0, 1) && net.links()[l].to == net.node(0, 2)) shared = net.linkStats()[l].packets;
+  CHECK(shared == 20);
+}
+
+TEST_CASE("bisection: traffic across the middle of a die uses every crossing link at full rate") {
+  // An 8 x 8 die: 8 rows cross the middle; each row streams 64 KiB from column 3 to column 4.
+  Network net(mesh(8, 8));
+  std::uint64_t last = 0;
+  for (int r = 0; r < 8; ++r) last = std::max(last, net.send(0, net.node(r, 3), net.node(r, 4), 65536, TrafficClass::Request).arrivalCycle);
+  // 2 routers + 1024 cycles: 8 x 64 KiB in 1024 cycles, 8 x 64 B/cycle = the bisection of 8 links.
+  CHECK(last == 2 + 1024);
+}
+
+TEST_CASE("die edge: one stream gets its link's share, all rows together the edge's rate") {
+  ArchConfig c = config({{"system.die_cols", "2"}});
+  Network one(c);
+  const std::uint64_t bytes = 1000 * 1000;  // one stream across the east edge of die (0,0)
+  const auto d = one.send(0, one.node(5, 19), one.node(5, 20), bytes, TrafficClass::Request);
+  // 2 routers, one crossing; 1000/18 B/cycle: 18,000 cycles of serialization (buffering at the
+  // crossing covers the credit round trip, so the stream is not throttled).
+  CHECK(d.arrivalCycle == 2 + 200 + 18000);
+  Network all(c);
+  std::uint64_t last = 0;
+  for (int r = 0; r < 18; ++r) last = std::max(last, all.send(0, all.node(r, 19), all.node(r, 20), bytes, TrafficClass::Request).arrivalCycle);
+  CHECK(last == 2 + 200 + 18000);  // 18 MB in 18,000 cycles: 1000 B/cycle, the edge's rate
+  // With a small buffer at the crossing, the credit round trip throttles one stream.
+  ArchConfig small = c;
+  setParam(small, "die.edge_buffer_packets", "16", "test");
+  Network throttled(small);
+  CHECK(throttled.send(0, throttled.node(5, 19), throttled.node(5, 20), bytes, TrafficClass::Request).arrivalCycle > 40000);
+}
+
+TEST_CASE("dead links: the other dimension order, or unroutable with both end points") {
+  Network net(config({{"die.rows", "4"}, {"die.cols", "4"}, {"die.disabled_cores", ""}, {"die.dead_links", "(0,1) (0,2)"}}));
+  // XY from (0,0) to (2,3) would cross (0,1)->(0,2): YX goes down first.
+  const auto r = net.route(net.node(0, 0), net.node(2, 3));
+  for (int l : r) CHECK(net.linkName(l) != "(0,1)->(0,2)");
+  CHECK(net.send(0, net.node(0, 0), net.node(2, 3), 64, TrafficClass::Request).arrivalCycle == 6 + 1);
+  // (0,0) -> (0,3) has no whole dimension-order route.
+  CHECK_THROWS_WITH_AS(net.route(net.node(0, 0), net.node(0, 3)),
+                       "unroutable transfer from core (0,0) to core (0,3): the XY route crosses dead link "
+                       "(0,1)->(0,2) and the YX route crosses dead link (0,1)->(0,2)",
+                       tlm::NetworkError);
+  CHECK_THROWS_WITH_AS(config({{"die.dead_links", "(0,0) (1,1)"}}),
+                       "die.dead_links: (0,0)-(1,1) does not join two adjacent positions", ConfigError);
+}
+
+TEST_CASE("disabled cores keep their routers") {
+  Network net(config({{"die.rows", "3"}, {"die.cols", "3"}, {"die.disabled_cores", "(1,1)"}}));
+  CHECK_FALSE(net.isActive(net.node(1, 1)));
+  CHECK(net.activeNodes().size() == 8);
+  // (1,0) -> (1,2) passes through the disabled (1,1).
+  CHECK(net.send(0, net.node(1, 0), net.node(1, 2), 64, TrafficClass::Request).arrivalCycle == 3 + 1);
+}

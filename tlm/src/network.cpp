@@ -1,0 +1,232 @@
+// The mesh's topology, routing and reservation arithmetic (docs/timing.md, "Network").
+#include "tatami/tlm/network.h"
+
+#include <algorithm>
+#include <functional>
+
+namespace tatami::tlm {
+
+namespace {
+
+const char* dirName(Direction d) {
+  switch (d) {
+    case Direction::North: return "north";
+    case Direction::East: return "east";
+    case Direction::South: return "south";
+    case Direction::West: return "west";
+    case Direction::Inject: return "inject";
+    case Direction::Eject: return "eject";
+  }
+  return "?";
+}
+
+std::string posText(GridPos p) { return "(" + std::to_string(p.row) + "," + std::to_string(p.col) + ")"; }
+
+}  // namespace
+
+Network::Network(const ArchConfig& c)
+    : rows_(int(c.die.rows * c.system.die_rows)),
+      cols_(int(c.die.cols * c.system.die_cols)),
+      dieRows_(int(c.die.rows)),
+      dieCols_(int(c.die.cols)),
+      xFirst_(c.die.routing == "xy") {
+  const int n = nodeCount();
+  active_.assign(std::size_t(n), true);
+  for (int dr = 0; dr < c.system.die_rows; ++dr)
+    for (int dc = 0; dc < c.system.die_cols; ++dc)
+      for (const GridPos& p : c.die.disabled_cores) active_[std::size_t(node(dr * dieRows_ + p.row, dc * dieCols_ + p.col))] = false;
+
+  links_.assign(std::size_t(n) * kLinksPerNode, Link{});
+  const std::uint64_t hop = std::uint64_t(c.die.hop_latency_cycles) * kSubCycles;
+  const std::uint64_t d2d = std::uint64_t(c.die.d2d_latency_cycles) * kSubCycles;
+  const std::uint64_t linkBytes = std::uint64_t(c.die.link_bytes_per_cycle);
+  const std::uint64_t edgeBytes = std::uint64_t(c.die.edge_bytes_per_cycle);
+
+  // Directed die edges: for each die, east/west/north/south neighbours.
+  const int dies = int(c.system.die_rows * c.system.die_cols);
+  const auto edgeId = [&](int dieIndex, Direction d) { return dieIndex * 4 + int(d); };
+  edgeCount_ = dies * 4;
+  edgeNames_.resize(std::size_t(edgeCount_));
+  for (int dIdx = 0; dIdx < dies; ++dIdx)
+    for (Direction d : {Direction::North, Direction::East, Direction::South, Direction::West})
+      edgeNames_[std::size_t(edgeId(dIdx, d))] = "die(" + std::to_string(dIdx / c.system.die_cols) + "," +
+                                                 std::to_string(dIdx % c.system.die_cols) + ")." + dirName(d);
+
+  for (int v = 0; v < n; ++v) {
+    const GridPos p = position(v);
+    const int dieIndex = (p.row / dieRows_) * int(c.system.die_cols) + p.col / dieCols_;
+    for (Direction d : {Direction::North, Direction::East, Direction::South, Direction::West}) {
+      const int r = p.row + (d == Direction::South) - (d == Direction::North);
+      const int col = p.col + (d == Direction::East) - (d == Direction::West);
+      if (r < 0 || r >= rows_ || col < 0 || col >= cols_) continue;
+      Link& l = links_[std::size_t(linkId(v, d))];
+      l.exists = true;
+      l.from = v;
+      l.to = node(r, col);
+      l.crossing = (r / dieRows_ != p.row / dieRows_) || (col / dieCols_ != p.col / dieCols_);
+      l.latencySub = hop + (l.crossing ? d2d : 0);
+      l.serNum = kSubCycles;
+      l.serDen = linkBytes;
+      l.bufferSlots = std::uint32_t(c.die.buffer_packets);
+      if (l.crossing) {
+        l.edge = edgeId(dieIndex, d);
+        // The edge's bandwidth is shared by the mesh links that cross it.
+        const std::uint64_t sharing = std::uint64_t((d == Direction::East || d == Direction::West) ? dieRows_ : dieCols_);
+        if (edgeBytes < linkBytes * sharing) {
+          l.serNum = kSubCycles * sharing;
+          l.serDen = edgeBytes;
+        }
+        std::uint64_t slots = std::uint64_t(c.die.edge_buffer_packets);
+        if (slots == 0) {
+          // Cover the credit round trip (there and back, plus a packet) at the crossing's rate.
+          const std::uint64_t roundTripSub = 2 * l.latencySub + 2 * kSubCycles;
+          const std::uint64_t packetSub = (kPacketBytes * l.serNum + l.serDen - 1) / l.serDen;
+          slots = (roundTripSub + packetSub - 1) / packetSub + 1;
+        }
+        l.bufferSlots = std::uint32_t(slots);
+      }
+    }
+    Link& in = links_[std::size_t(linkId(v, Direction::Inject))];
+    in.exists = true, in.from = in.to = v, in.latencySub = 0, in.serNum = kSubCycles;
+    in.serDen = std::uint64_t(c.core.noc_read_bytes_per_cycle), in.bufferSlots = std::uint32_t(c.die.buffer_packets);
+    Link& out = links_[std::size_t(linkId(v, Direction::Eject))];
+    out.exists = true, out.from = out.to = v, out.latencySub = hop, out.serNum = kSubCycles;
+    out.serDen = std::uint64_t(c.core.noc_write_bytes_per_cycle), out.bufferSlots = 0;
+  }
+  for (std::size_t i = 0; i + 1 < c.die.dead_links.size(); i += 2) {
+    const int a = node(c.die.dead_links[i].row, c.die.dead_links[i].col);
+    const int b = node(c.die.dead_links[i + 1].row, c.die.dead_links[i + 1].col);
+    for (auto& l : links_)
+      if (l.exists && ((l.from == a && l.to == b) || (l.from == b && l.to == a)) && l.from != l.to) l.dead = true;
+  }
+  stats_.assign(links_.size(), LinkStats{});
+  busy_.assign(links_.size(), PortTimeline{});
+  for (auto& perClass : slots_) {
+    perClass.resize(links_.size());
+    for (std::size_t i = 0; i < links_.size(); ++i) perClass[i].assign(links_[i].bufferSlots, 0);
+  }
+}
+
+std::vector<int> Network::activeNodes() const {
+  std::vector<int> v;
+  for (int i = 0; i < nodeCount(); ++i)
+    if (active_[std::size_t(i)]) v.push_back(i);
+  return v;
+}
+
+std::string Network::linkName(int link) const {
+  const Link& l = links_[std::size_t(link)];
+  const Direction d = Direction(link % kLinksPerNode);
+  if (d == Direction::Inject || d == Direction::Eject) return posText(position(l.from)) + "." + dirName(d);
+  return posText(position(l.from)) + "->" + posText(position(l.to));
+}
+
+std::string Network::edgeName(int edge) const { return edgeNames_[std::size_t(edge)]; }
+
+std::vector<int> Network::dimensionOrderRoute(int src, int dst, bool xFirst, int* deadLink) const {
+  std::vector<int> r;
+  r.push_back(linkId(src, Direction::Inject));
+  GridPos at = position(src);
+  const GridPos to = position(dst);
+  const auto step = [&](Direction d) {
+    const int l = linkId(node(at.row, at.col), d);
+    if (links_[std::size_t(l)].dead && *deadLink < 0) *deadLink = l;
+    r.push_back(l);
+    at = position(links_[std::size_t(l)].to);
+  };
+  const auto moveCols = [&] {
+    while (at.col != to.col) step(at.col < to.col ? Direction::East : Direction::West);
+  };
+  const auto moveRows = [&] {
+    while (at.row != to.row) step(at.row < to.row ? Direction::South : Direction::North);
+  };
+  if (xFirst) moveCols(), moveRows();
+  else moveRows(), moveCols();
+  r.push_back(linkId(dst, Direction::Eject));
+  return r;
+}
+
+std::vector<int> Network::route(int src, int dst) const {
+  int deadA = -1, deadB = -1;
+  std::vector<int> r = dimensionOrderRoute(src, dst, xFirst_, &deadA);
+  if (deadA < 0) return r;
+  // The preferred order crosses a dead link: the other dimension order, if it is whole.
+  std::vector<int> other = dimensionOrderRoute(src, dst, !xFirst_, &deadB);
+  if (deadB < 0) return other;
+  throw NetworkError("unroutable transfer from core " + posText(position(src)) + " to core " + posText(position(dst)) +
+                     ": the " + (xFirst_ ? "XY" : "YX") + " route crosses dead link " + linkName(deadA) + " and the " +
+                     (xFirst_ ? "YX" : "XY") + " route crosses dead link " + linkName(deadB));
+}
+
+std::uint64_t Network::zeroLoadCycles(int src, int dst, std::uint64_t bytes) const {
+  std::uint64_t latency = 0, ser = 0;
+  for (int l : route(src, dst)) {
+    latency += links_[std::size_t(l)].latencySub;
+    ser = std::max(ser, serialize(links_[std::size_t(l)], bytes));
+  }
+  return (latency + ser + kSubCycles - 1) / kSubCycles;
+}
+
+Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_t bytes, TrafficClass cls) {
+  const std::vector<int> path = route(src, dst);
+  const std::size_t hops = path.size();
+  Delivery d;
+  d.routers = int(hops) - 1;
+  for (int l : path) d.crossings += links_[std::size_t(l)].crossing ? 1 : 0;
+  const std::uint64_t t0 = injectCycle * kSubCycles;
+  for (int l : path) busy_[std::size_t(l)].retire(t0);
+  auto& slots = slots_[int(cls)];
+  const std::uint64_t packets = std::max<std::uint64_t>(1, (bytes + kPacketBytes - 1) / kPacketBytes);
+  std::vector<std::uint64_t> prevEnd(hops, 0);
+  std::uint64_t arrival = 0, injected = 0;
+  for (std::uint64_t j = 0; j < packets; ++j) {
+    const std::uint64_t pb = j + 1 < packets ? kPacketBytes : bytes - kPacketBytes * (packets - 1);
+    std::uint64_t t = t0;  // the whole transfer is ready in the source SRAM at issue
+    for (std::size_t k = 0; k < hops; ++k) {
+      const int l = path[k];
+      const Link& link = links_[std::size_t(l)];
+      const std::uint64_t ser = serialize(link, pb);
+      std::uint64_t earliest = std::max(t, prevEnd[k]);
+      auto& heap = slots[std::size_t(l)];
+      if (link.bufferSlots) earliest = std::max(earliest, heap.front());  // a credit for the buffer ahead
+      const std::uint64_t s = busy_[std::size_t(l)].earliestFree(earliest, ser);
+      busy_[std::size_t(l)].reserve(s, ser);
+      LinkStats& st = stats_[std::size_t(l)];
+      st.packets += 1, st.bytes += pb, st.busySub += ser;
+      if (link.bufferSlots) {
+        std::uint32_t queued = 0;
+        for (std::uint64_t free : heap) queued += free > s ? 1 : 0;
+        st.peakQueue = std::max(st.peakQueue, queued);
+        std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+        heap.pop_back();
+      }
+      // Leaving the buffer behind returns its credit after the link's latency.
+      if (k > 0) {
+        const int prev = path[k - 1];
+        if (links_[std::size_t(prev)].bufferSlots) {
+          auto& back = slots[std::size_t(prev)];
+          back.push_back(s + links_[std::size_t(prev)].latencySub);
+          std::push_heap(back.begin(), back.end(), std::greater<>());
+        }
+      }
+      prevEnd[k] = s + ser;
+      if (k == 0) injected = std::max(injected, s + ser);
+      if (k + 1 == hops) {
+        arrival = std::max(arrival, s + ser + link.latencySub);
+      } else {
+        // The next hop starts when the head arrives, and cannot finish before the tail has.
+        const std::uint64_t nextSer = serialize(links_[std::size_t(path[k + 1])], pb);
+        t = s + link.latencySub + (ser > nextSer ? ser - nextSer : 0);
+      }
+    }
+  }
+  d.injectedCycle = (injected + kSubCycles - 1) / kSubCycles;
+  d.arrivalCycle = (arrival + kSubCycles - 1) / kSubCycles;
+  return d;
+}
+
+void Network::retire(std::uint64_t cycle) {
+  for (auto& b : busy_) b.retire(cycle * kSubCycles);
+}
+
+}  // namespace tatami::tlm
