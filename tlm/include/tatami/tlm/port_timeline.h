@@ -3,6 +3,7 @@
 // still use the gap before it. No simulator event per cycle.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -15,11 +16,12 @@ class PortTimeline {
   std::uint64_t earliestFree(std::uint64_t from, std::uint64_t cycles) const {
     if (cycles == 0) return from;
     std::uint64_t t = from;
-    // Intervals are disjoint and sorted; at most a handful are ahead of the present.
-    for (const auto& [start, end] : busy_) {
-      if (end <= t) continue;
-      if (start >= t + cycles) break;
-      t = end;
+    // Intervals are disjoint and sorted by start, hence by end: skip those that end by `from`.
+    auto it = std::upper_bound(busy_.begin(), busy_.end(), t,
+                               [](std::uint64_t v, const std::pair<std::uint64_t, std::uint64_t>& b) { return v < b.second; });
+    for (; it != busy_.end(); ++it) {
+      if (it->first >= t + cycles) break;
+      t = std::max(t, it->second);
     }
     return t;
   }
@@ -28,8 +30,10 @@ class PortTimeline {
     if (cycles == 0) return;
     busyCycles_ += cycles;
     const std::uint64_t end = start + cycles;
-    std::size_t i = 0;
-    while (i < busy_.size() && busy_[i].first < start) ++i;
+    const std::size_t i = std::size_t(
+        std::lower_bound(busy_.begin(), busy_.end(), start,
+                         [](const std::pair<std::uint64_t, std::uint64_t>& b, std::uint64_t v) { return b.first < v; }) -
+        busy_.begin());
     // Merge with touching neighbours to keep the list short.
     const bool joinPrev = i > 0 && busy_[i - 1].second == start;
     const bool joinNext = i < busy_.size() && busy_[i].first == end;
@@ -46,9 +50,9 @@ class PortTimeline {
   }
   /// Forgets intervals that end at or before `now` (no future request can start earlier).
   void retire(std::uint64_t now) {
-    std::size_t n = 0;
-    while (n < busy_.size() && busy_[n].second <= now) ++n;
-    if (n) busy_.erase(busy_.begin(), busy_.begin() + long(n));
+    const auto it = std::upper_bound(busy_.begin(), busy_.end(), now,
+                                     [](std::uint64_t v, const std::pair<std::uint64_t, std::uint64_t>& b) { return v < b.second; });
+    if (it != busy_.begin()) busy_.erase(busy_.begin(), it);
   }
   std::uint64_t busyCycles() const { return busyCycles_; }
 

@@ -1,0 +1,42 @@
+// Synthetic traffic on the mesh, for architects: patterns, an injection rate in 64 B packets per
+// node per cycle, warm-up and measurement windows, and the figures of a load-latency curve.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tatami/arch/config.h"
+
+namespace tatami::runtime {
+
+struct TrafficOptions {
+  std::string pattern = "uniform";  ///< uniform, transpose, bitcomp, hotspot, neighbor
+  double rate = 0.1;                ///< offered packets per node per cycle (a transfer of P packets counts P)
+  std::uint64_t packets = 1;        ///< transfer size in 64 B packets
+  std::uint64_t warmupCycles = 1000;
+  std::uint64_t measureCycles = 5000;
+  std::uint64_t seed = 1;
+  double hotspotFraction = 0.2;     ///< hotspot: share of transfers sent to the hotspot
+  int hotspotNode = -1;             ///< hotspot: its node id (-1: the middle of the system)
+};
+
+struct TrafficPoint {
+  double offeredRate = 0;   ///< packets per node per cycle, as generated
+  double acceptedRate = 0;  ///< packets delivered per node per cycle during the measurement window
+  double avgLatencyCycles = 0;  ///< creation to last byte delivered, transfers created in the window
+  double p99LatencyCycles = 0;
+  std::uint64_t transfersMeasured = 0;
+  std::uint64_t packetHops = 0;  ///< packets x links booked, over the whole run
+  int nodes = 0;                 ///< nodes that send under the pattern
+  double hostSeconds = 0;
+};
+
+/// Patterns `tatami traffic` knows.
+const std::vector<std::string>& trafficPatterns();
+
+/// Runs one offered rate on a fresh network built from `config`. Throws std::invalid_argument on
+/// bad options (unknown pattern, rate outside (0, 1], ...).
+TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& options);
+
+}  // namespace tatami::runtime

@@ -1,0 +1,117 @@
+// Synthetic traffic: Bernoulli injection per node per cycle (random draws keyed by seed, node and
+// cycle, so the run does not depend on processing order), source queues, and measurement of
+// accepted throughput and latency over a window after a warm-up.
+#include "tatami/runtime/traffic.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "tatami/arch/philox.h"
+#include "tatami/tlm/network.h"
+
+namespace tatami::runtime {
+
+const std::vector<std::string>& trafficPatterns() {
+  static const std::vector<std::string> p = {"uniform", "transpose", "bitcomp", "hotspot", "neighbor"};
+  return p;
+}
+
+namespace {
+
+double unit(std::uint32_t bits) { return double(bits) / 4294967296.0; }
+
+}  // namespace
+
+TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& o) {
+  if (std::find(trafficPatterns().begin(), trafficPatterns().end(), o.pattern) == trafficPatterns().end())
+    throw std::invalid_argument("unknown traffic pattern '" + o.pattern + "' (uniform, transpose, bitcomp, hotspot, neighbor)");
+  if (!(o.rate > 0.0) || o.rate > 1.0)
+    throw std::invalid_argument("injection rate " + std::to_string(o.rate) + " is outside (0, 1] packets per node per cycle");
+  if (o.packets == 0) throw std::invalid_argument("transfer size must be at least one packet");
+  if (o.measureCycles == 0) throw std::invalid_argument("the measurement window must be at least one cycle");
+  if (o.hotspotFraction < 0.0 || o.hotspotFraction > 1.0)
+    throw std::invalid_argument("hotspot fraction must be in [0, 1]");
+
+  const auto t0 = std::chrono::steady_clock::now();
+  tlm::Network net(config);
+  const std::vector<int> active = net.activeNodes();
+  if (active.size() < 2) throw std::invalid_argument("traffic needs at least two active cores");
+  const int rows = net.rows(), cols = net.cols();
+  const int hotspot = o.hotspotNode >= 0 ? o.hotspotNode : net.node(rows / 2, cols / 2);
+  if (o.pattern == "hotspot" && (hotspot >= net.nodeCount() || !net.isActive(hotspot)))
+    throw std::invalid_argument("the hotspot node " + std::to_string(hotspot) + " is not an active core");
+
+  // The destination of a transfer from src; -1 when the pattern gives src nothing to send.
+  const auto destination = [&](int src, std::uint64_t cycle) -> int {
+    const GridPos p = net.position(src);
+    const std::uint32_t r1 = roundingBits(o.seed, 2 * std::uint64_t(src) + 1, cycle);
+    int dst = -1;
+    if (o.pattern == "uniform" || (o.pattern == "hotspot" && unit(roundingBits(o.seed ^ 0x5bd1e995, src, cycle)) >= o.hotspotFraction)) {
+      const int pick = int(unit(r1) * double(active.size() - 1));
+      dst = active[std::size_t(pick)];
+      if (dst == src) dst = active.back();
+    } else if (o.pattern == "hotspot") {
+      dst = hotspot;
+    } else if (o.pattern == "transpose") {
+      dst = net.node(p.col % rows, p.row % cols);
+    } else if (o.pattern == "bitcomp") {
+      dst = net.node(rows - 1 - p.row, cols - 1 - p.col);
+    } else if (o.pattern == "neighbor") {
+      int candidates[4], n = 0;
+      const int dr[4] = {-1, 0, 1, 0}, dc[4] = {0, 1, 0, -1};
+      for (int d = 0; d < 4; ++d) {
+        const int r = p.row + dr[d], c = p.col + dc[d];
+        if (r >= 0 && r < rows && c >= 0 && c < cols && net.isActive(net.node(r, c))) candidates[n++] = net.node(r, c);
+      }
+      dst = n ? candidates[int(unit(r1) * n)] : -1;
+    }
+    if (dst == src || dst < 0 || !net.isActive(dst)) return -1;
+    return dst;
+  };
+
+  std::vector<int> senders;
+  for (int v : active)
+    if (o.pattern != "transpose" && o.pattern != "bitcomp" ? true : destination(v, 0) >= 0) senders.push_back(v);
+
+  const double transferProbability = o.rate / double(o.packets);
+  if (transferProbability > 1.0)
+    throw std::invalid_argument("rate / transfer size exceeds one transfer per node per cycle");
+  const std::uint64_t bytes = o.packets * tlm::kPacketBytes;
+  const std::uint64_t windowEnd = o.warmupCycles + o.measureCycles;
+
+  TrafficPoint point;
+  point.nodes = int(senders.size());
+  std::vector<double> latencies;
+  std::uint64_t delivered = 0, generated = 0;
+  for (std::uint64_t cycle = 0; cycle < windowEnd; ++cycle) {
+    if (cycle % 256 == 0) net.retire(cycle);
+    for (int src : senders) {
+      if (unit(roundingBits(o.seed, 2 * std::uint64_t(src), cycle)) >= transferProbability) continue;
+      const int dst = destination(src, cycle);
+      if (dst < 0) continue;
+      const tlm::Delivery d = net.send(cycle, src, dst, bytes, tlm::TrafficClass::Request);
+      point.packetHops += o.packets * std::uint64_t(d.routers + 1);
+      if (cycle >= o.warmupCycles) {
+        generated += o.packets;
+        latencies.push_back(double(d.arrivalCycle - cycle));
+      }
+      if (d.arrivalCycle >= o.warmupCycles && d.arrivalCycle < windowEnd) delivered += o.packets;
+    }
+  }
+  const double nodeCycles = double(senders.size()) * double(o.measureCycles);
+  point.offeredRate = double(generated) / nodeCycles;
+  point.acceptedRate = double(delivered) / nodeCycles;
+  point.transfersMeasured = latencies.size();
+  if (!latencies.empty()) {
+    double sum = 0;
+    for (double l : latencies) sum += l;
+    point.avgLatencyCycles = sum / double(latencies.size());
+    std::sort(latencies.begin(), latencies.end());
+    point.p99LatencyCycles = latencies[std::min(latencies.size() - 1, std::size_t(double(latencies.size()) * 0.99))];
+  }
+  point.hostSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return point;
+}
+
+}  // namespace tatami::runtime
