@@ -1,5 +1,6 @@
 // `tatami traffic`: synthetic traffic on the mesh; one rate or a sweep, as a table, CSV, JSON
 // and a load-latency plot.
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -142,8 +143,12 @@ int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
   if (!plotPath.empty()) {
     std::ofstream f(plotPath);
+    // Clip the saturated tail so that the knee of each curve is readable.
+    double minLatency = 1e30;
+    for (const auto& s : plot)
+      for (double y : s.y) minLatency = std::min(minLatency, y);
     f << svgLineChart(t.pattern + " traffic: latency versus offered load", "offered load (packets/node/cycle)",
-                      "average latency (cycles)", plot, 500.0);
+                      "average latency (cycles)", plot, std::max(40.0, 8.0 * minLatency));
     if (!f) throw std::runtime_error("cannot write '" + plotPath + "'");
   }
   return kExitOk;
