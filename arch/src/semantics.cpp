@@ -351,6 +351,7 @@ void loadProgram(CoreState& core, const Program& program, const ExecOptions& opt
     }
   }
   for (auto& t : core.threads) t = ThreadState{};
+  if (program.code.empty()) return;  // a core with no program: SRAM and semaphores only
   core.threads[0].status = ThreadState::Status::Running;
   for (const auto& e : program.threads) {
     if (e.thread >= core.threadCount)

@@ -2,29 +2,19 @@
 // loads inputs and reads outputs through the core's TLM debug socket.
 #include "tatami/runtime/run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <cstdlib>
 #include <stdexcept>
+#include <map>
 #include <tlm_utils/simple_initiator_socket.h>
+
+#include "tatami/tlm/system.h"
 
 namespace tatami::runtime {
 
 namespace {
-
-/// Functional access to a core's SRAM over TLM-2.0 (transport_dbg: no simulated time).
-struct DebugPort : sc_core::sc_module {
-  tlm_utils::simple_initiator_socket<DebugPort> socket;
-  explicit DebugPort(const sc_core::sc_module_name& n) : sc_core::sc_module(n), socket("socket") {}
-  bool access(::tlm::tlm_command cmd, std::uint64_t addr, std::uint8_t* data, unsigned len) {
-    ::tlm::tlm_generic_payload p;
-    p.set_command(cmd);
-    p.set_address(addr);
-    p.set_data_ptr(data);
-    p.set_data_length(len);
-    return socket->transport_dbg(p) == len;
-  }
-};
 
 void freshKernel() {
   // One elaboration per kernel: every run gets a new context. The old one is leaked on purpose
@@ -59,54 +49,104 @@ double RunResult::matrixUtilization(const ArchConfig& c) const {
   return double(stats.matrixFlops) / (peak * coresUsed * double(stats.cycles));
 }
 
-RunResult runProgram(const ArchConfig& config, const Program& program, const RunOptions& options) {
+RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& programs, const RunOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (programs.empty()) throw std::runtime_error("no program to run");
   freshKernel();
   tlm::CoreOptions coreOptions;
   coreOptions.timingOnly = options.timingOnly;
-  tlm::CoreModel core("core0", config, program, coreOptions, 0);
-  DebugPort port("loader");
-  port.socket.bind(core.debugSocket);
+  std::map<int, const Program*> byCore;
+  {
+    const std::vector<int> active = tlm::Network::activeNodes(config);
+    const long positions = long(config.die.rows * config.system.die_rows * config.die.cols * config.system.die_cols);
+    for (const auto& cp : programs) {
+      if (!std::binary_search(active.begin(), active.end(), cp.core))
+        throw std::runtime_error("core " + std::to_string(cp.core) + " is not an active core of this system (ids 0.." +
+                                 std::to_string(positions - 1) + ", disabled positions excluded)");
+      if (!byCore.emplace(cp.core, cp.program).second)
+        throw std::runtime_error("two programs for core " + std::to_string(cp.core));
+    }
+  }
+  tlm::System system(config, byCore, coreOptions);
+  tlm::CoreModel& first = system.core(programs.front().core);
 
   RunResult result;
   // Inputs go in after the program's .init blocks, which the core loaded at construction.
   for (const auto& in : options.inputs) {
-    if (!core.state().sram.contains(in.addr, in.bytes.size()))
+    if (!first.state().sram.contains(in.addr, in.bytes.size()))
       throw std::runtime_error("input '" + in.name + "': " + std::to_string(in.bytes.size()) + " bytes at address " +
                                std::to_string(in.addr) + " do not fit in the SRAM of " +
-                               std::to_string(core.state().sram.size()) + " bytes");
-    std::vector<std::uint8_t> copy = in.bytes;
-    port.access(::tlm::TLM_WRITE_COMMAND, in.addr, copy.data(), unsigned(copy.size()));
+                               std::to_string(first.state().sram.size()) + " bytes");
+    first.state().sram.write(in.addr, in.bytes.data(), in.bytes.size());  // functional: no time passes
   }
   sc_core::sc_start();
-  result.error = core.error();
-  result.stats = core.stats();
 
-  std::vector<SramImage> regions;
-  for (const auto& o : program.outputs) regions.push_back({o.name, o.addr, o.type, o.shape, {}});
-  for (const auto& d : options.dumps) regions.push_back(d);
+  // Faults first (the first core's, in id order), then threads left waiting: a deadlock.
+  std::string waiting;
+  for (const auto& cp : programs) {
+    tlm::CoreModel& core = system.core(cp.core);
+    if (!core.finished()) core.finalizeStats();
+    if (!core.error().empty() && result.error.empty()) result.error = core.error();
+    if (core.blocked()) waiting += core.waitingText();
+    const tlm::CoreStats& s = core.stats();
+    result.perCore.emplace_back(cp.core, s);
+    tlm::CoreStats& sum = result.stats;
+    sum.cycles = std::max(sum.cycles, s.cycles);
+    sum.instructions += s.instructions;
+    for (std::size_t u = 0; u < s.unitBusy.size(); ++u) sum.unitBusy[u] += s.unitBusy[u], sum.unitInstructions[u] += s.unitInstructions[u];
+    sum.readPortBusy.resize(s.readPortBusy.size(), 0);
+    sum.writePortBusy.resize(s.writePortBusy.size(), 0);
+    for (std::size_t p = 0; p < s.readPortBusy.size(); ++p) sum.readPortBusy[p] += s.readPortBusy[p];
+    for (std::size_t p = 0; p < s.writePortBusy.size(); ++p) sum.writePortBusy[p] += s.writePortBusy[p];
+    sum.nocReadBusy += s.nocReadBusy, sum.nocWriteBusy += s.nocWriteBusy;
+    for (std::size_t t = 0; t < s.threads.size(); ++t) {
+      auto& a = sum.threads[t];
+      const auto& b = s.threads[t];
+      a.instructions += b.instructions, a.stallHazard += b.stallHazard, a.stallUnit += b.stallUnit;
+      a.stallPort += b.stallPort, a.stallSemaphore += b.stallSemaphore, a.stallBarrier += b.stallBarrier;
+    }
+    sum.matrixFlops += s.matrixFlops, sum.vectorFlops += s.vectorFlops;
+  }
+  if (result.error.empty() && !waiting.empty())
+    result.error = "deadlock: every thread is waiting and nothing is pending:" + waiting;
+  result.coresUsed = int(programs.size());
+
   std::uint64_t hash = 1469598103934665603ull;
-  for (auto& r : regions) {
-    std::uint64_t count = 1;
-    for (auto d : r.shape) count *= d;
-    // A timing-only run has no floating-point values to report.
-    if (options.timingOnly && r.type != DType::I32) {
+  for (const auto& cp : programs) {
+    tlm::CoreModel& core = system.core(cp.core);
+    std::vector<SramImage> regions;
+    const std::string prefix = programs.size() > 1 ? "c" + std::to_string(cp.core) + "." : "";
+    for (const auto& o : cp.program->outputs) regions.push_back({prefix + o.name, o.addr, o.type, o.shape, {}});
+    if (&cp == &programs.front())
+      for (const auto& d : options.dumps) regions.push_back(d);
+    for (auto& r : regions) {
+      std::uint64_t count = 1;
+      for (auto d : r.shape) count *= d;
+      // A timing-only run has no floating-point values to report.
+      if (options.timingOnly && r.type != DType::I32) {
+        result.outputs.push_back(std::move(r));
+        continue;
+      }
+      r.bytes.resize(count * std::uint64_t(dtypeSize(r.type)));
+      if (!core.state().sram.contains(r.addr, r.bytes.size())) {
+        result.error += (result.error.empty() ? "" : "\n") + std::string("output '") + r.name +
+                        "' lies outside the SRAM (address " + std::to_string(r.addr) + ", " +
+                        std::to_string(r.bytes.size()) + " bytes)";
+        r.bytes.clear();
+      } else {
+        core.state().sram.read(r.addr, r.bytes.data(), r.bytes.size());
+      }
+      hash = fnv1a(r.bytes, hash);
       result.outputs.push_back(std::move(r));
-      continue;
     }
-    r.bytes.resize(count * std::uint64_t(dtypeSize(r.type)));
-    if (!port.access(::tlm::TLM_READ_COMMAND, r.addr, r.bytes.data(), unsigned(r.bytes.size()))) {
-      result.error += (result.error.empty() ? "" : "\n") + std::string("output '") + r.name +
-                      "' lies outside the SRAM (address " + std::to_string(r.addr) + ", " +
-                      std::to_string(r.bytes.size()) + " bytes)";
-      r.bytes.clear();
-    }
-    hash = fnv1a(r.bytes, hash);
-    result.outputs.push_back(std::move(r));
   }
   result.outputHash = hash;
   result.hostSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
+}
+
+RunResult runProgram(const ArchConfig& config, const Program& program, const RunOptions& options) {
+  return runPrograms(config, {{tlm::Network::activeNodes(config).front(), &program}}, options);
 }
 
 }  // namespace tatami::runtime

@@ -160,7 +160,7 @@ TEST_CASE("threads share the core: semaphores and barriers") {
 TEST_CASE("faults and deadlocks stop the run with core, thread, pc and instruction") {
   const auto dead = run("  li r1, 1\n  swait 0, 1\n  halt\n");
   CHECK(dead.error ==
-        "core 0: deadlock: every thread is waiting and nothing is pending:\n  thread 0, pc 1 (swait 0, 1) waits for "
+        "deadlock: every thread is waiting and nothing is pending:\n  core 0, thread 0, pc 1 (swait 0, 1) waits for "
         "semaphore 0 (value 0)");
   const auto oob = run("  li r1, 1310720\n  li r2, 16\n  vadd.f32 r1, r1, r1, r2\n  halt\n");
   CHECK(oob.error ==

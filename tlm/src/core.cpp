@@ -26,9 +26,11 @@ bool sharedUnit(Unit u) { return u == Unit::Vector || u == Unit::Matrix || u == 
 }  // namespace
 
 CoreModel::CoreModel(const sc_core::sc_module_name& name, const ArchConfig& config, const Program& program,
-                     const CoreOptions& options, int coreId)
+                     const CoreOptions& options, int coreId, int coreCount)
     : sc_core::sc_module(name),
       debugSocket("debug"),
+      toNetwork("toNetwork"),
+      fromNetwork("fromNetwork"),
       config_(config),
       program_(program),
       options_(options),
@@ -39,6 +41,9 @@ CoreModel::CoreModel(const sc_core::sc_module_name& name, const ArchConfig& conf
       writePorts_(std::size_t(config.core.sram_write_ports)),
       quantum_(std::uint64_t(config.sim.quantum_cycles)) {
   debugSocket.register_transport_dbg(this, &CoreModel::transportDbg);
+  fromNetwork.register_b_transport(this, &CoreModel::receiveSignal);
+  state_.coreId = std::uint64_t(coreId);
+  state_.coreCount = std::uint64_t(coreCount);
   stats_.readPortBusy.assign(readPorts_.size(), 0);
   stats_.writePortBusy.assign(writePorts_.size(), 0);
   // The program's .init data and thread entries are in place at elaboration, so that loaders
@@ -195,7 +200,10 @@ void CoreModel::step(int th, std::uint64_t now) {
   }
 
   const Operands ops = resolveOperands(ts, inst);
-  const Usage u = timing_.usage(inst, ops);
+  // put/get/sincr travel the mesh: the network times them and moves the data.
+  const bool remote = inst.op == Op::Put || inst.op == Op::Get || inst.op == Op::Sincr;
+  Usage u = remote ? Usage{} : timing_.usage(inst, ops);
+  if (remote) u.unit = Unit::Dma;
   const AccessList accesses = accessesOf(inst, ops);
 
   // The start cycle, and what held it back.
@@ -206,12 +214,20 @@ void CoreModel::step(int th, std::uint64_t now) {
   const std::uint64_t s = ports.start;
 
   StepResult r;
-  try {
-    ExecOptions exec;
-    exec.values = !options_.timingOnly;
-    r = execute(state_, th, inst, exec);
-  } catch (const ExecError& e) {
-    fault(th, pc, e.what());
+  if (remote) {
+    const std::uint64_t done = stepRemote(th, inst, ops, s);
+    // The engine is busy while it streams a put's data out; a get or a signal takes one cycle to
+    // send. A get's data is local (for hazards) when it has arrived.
+    u.occupancy = inst.op == Op::Put ? std::max<std::uint64_t>(1, done - s) : 1;
+    u.completion = inst.op == Op::Sincr ? 1 : std::max<std::uint64_t>(1, done - s);
+  } else {
+    try {
+      ExecOptions exec;
+      exec.values = !options_.timingOnly;
+      r = execute(state_, th, inst, exec);
+    } catch (const ExecError& e) {
+      fault(th, pc, e.what());
+    }
   }
   if (r.kind == StepResult::Kind::Wait) {
     t.status = ThreadStatus::WaitSemaphore;
@@ -256,6 +272,96 @@ void CoreModel::step(int th, std::uint64_t now) {
   releaseBarrierIfComplete();
 }
 
+void CoreModel::receiveSignal(::tlm::tlm_generic_payload& p, sc_core::sc_time&) {
+  SignalDelivery* s = nullptr;
+  p.get_extension(s);
+  if (!s || s->semaphore < 0 || s->semaphore >= kSemaphores) {
+    p.set_response_status(::tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+  events_.push({s->cycle, eventSeq_++, s->semaphore, s->count});
+  incoming_.notify(sc_core::SC_ZERO_TIME);
+  p.set_response_status(::tlm::TLM_OK_RESPONSE);
+}
+
+bool CoreModel::anyThreadWaitsForSemaphore() const {
+  for (const ThreadCtl& t : ctl_)
+    if (t.status == ThreadStatus::WaitSemaphore) return true;
+  return false;
+}
+
+bool CoreModel::blocked() const {
+  bool waiting = false;
+  for (const ThreadCtl& t : ctl_) {
+    if (t.status == ThreadStatus::Active) return false;
+    waiting = waiting || t.status == ThreadStatus::WaitSemaphore || t.status == ThreadStatus::WaitBarrier;
+  }
+  return waiting && error_.empty();
+}
+
+std::string CoreModel::waitingText() const {
+  std::string waiting;
+  for (int th = 0; th < kThreadsMax; ++th) {
+    const ThreadCtl& t = ctl_[std::size_t(th)];
+    if (t.status == ThreadStatus::WaitSemaphore)
+      waiting += "\n  core " + std::to_string(coreId_) + ", " + whereText(program_, th, state_.threads[std::size_t(th)].pc) +
+                 " waits for semaphore " + std::to_string(t.waitSemaphore) + " (value " +
+                 std::to_string(state_.sem[std::size_t(t.waitSemaphore)]) + ")";
+    if (t.status == ThreadStatus::WaitBarrier)
+      waiting += "\n  core " + std::to_string(coreId_) + ", " + whereText(program_, th, state_.threads[std::size_t(th)].pc - 1) +
+                 " waits at a barrier";
+  }
+  return waiting;
+}
+
+std::uint64_t CoreModel::stepRemote(int th, const Instruction& inst, const Operands& ops, std::uint64_t s) {
+  const std::uint32_t pc = state_.threads[std::size_t(th)].pc;
+  RemoteTransfer r;
+  r.srcCore = coreId_;
+  r.dstCore = int(ops.core);
+  if (ops.core >= state_.coreCount)
+    fault(th, pc, std::string(opInfo(inst.op).mnemonic) + ": core " + std::to_string(ops.core) +
+                      " does not exist (this system has " + std::to_string(state_.coreCount) + " core positions)");
+  if (inst.op == Op::Sincr) {
+    if (inst.r[1] >= kSemaphores) fault(th, pc, "semaphore " + std::to_string(inst.r[1]) + " does not exist (0..63)");
+    r.kind = RemoteTransfer::Kind::Signal;
+    r.semaphore = inst.r[1];
+    r.count = std::int64_t(ops.n);
+  } else {
+    if (inst.imm < -1 || inst.imm >= kSemaphores)
+      fault(th, pc, "semaphore " + std::to_string(inst.imm) + " does not exist (0..63, or none)");
+    r.kind = inst.op == Op::Put ? RemoteTransfer::Kind::Put : RemoteTransfer::Kind::Get;
+    r.localAddr = inst.op == Op::Put ? ops.a : ops.d;
+    r.remoteAddr = inst.op == Op::Put ? ops.d : ops.a;
+    r.bytes = ops.n;
+    r.semaphore = int(inst.imm);
+    if (!state_.sram.contains(r.localAddr, r.bytes))
+      fault(th, pc, std::string("SRAM access out of range: ") + (inst.op == Op::Put ? "put source" : "get destination") +
+                        " [" + std::to_string(r.localAddr) + ", " + std::to_string(r.localAddr + r.bytes) +
+                        ") does not fit in the SRAM of " + std::to_string(state_.sram.size()) + " bytes");
+  }
+  r.issueCycle = s;
+  r.seq = remoteSeq_++;
+  // The network handles requests at the kernel's present: bring the kernel to the start cycle.
+  const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
+  if (s > kernelNow) wait(cyclesToTime(s - kernelNow));
+  ::tlm::tlm_generic_payload p;
+  p.set_command(::tlm::TLM_IGNORE_COMMAND);
+  p.set_extension(&r);
+  sc_core::sc_time zero = sc_core::SC_ZERO_TIME;
+  toNetwork->b_transport(p, zero);
+  p.clear_extension(&r);
+  if (!r.error.empty()) fault(th, pc, std::string(opInfo(inst.op).mnemonic) + ": " + r.error);
+  state_.threads[std::size_t(th)].pc = pc + 1;
+  return r.localDoneCycle;
+}
+
+void CoreModel::finalizeStats() {
+  std::uint64_t end = lastCompletion_;
+  for (const ThreadCtl& t : ctl_) end = std::max(end, t.ready);
+  stats_.cycles = end;
+}
+
 void CoreModel::run() {
   try {
     if (!error_.empty()) return;
@@ -268,35 +374,43 @@ void CoreModel::run() {
             (chosen < 0 || ctl_[std::size_t(th)].ready < ctl_[std::size_t(chosen)].ready))
           chosen = th;
       const bool haveEvent = !events_.empty();
-      if (chosen < 0 && !haveEvent) break;
+      if (chosen < 0 && !haveEvent) {
+        // Threads that wait for a semaphore may still be signalled by another core.
+        if (!anyThreadWaitsForSemaphore()) break;
+        wait(incoming_);
+        continue;
+      }
+      const std::uint64_t next = chosen < 0 ? events_.top().time
+                                            : haveEvent ? std::min(events_.top().time, ctl_[std::size_t(chosen)].ready)
+                                                        : ctl_[std::size_t(chosen)].ready;
+      const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
+      if (anyThreadWaitsForSemaphore() && next > kernelNow) {
+        // A signal from another core may still arrive for any cycle after the kernel's present:
+        // move with the kernel, and look again whenever something arrives.
+        wait(cyclesToTime(next - kernelNow), incoming_);
+        continue;
+      }
       if (haveEvent && (chosen < 0 || events_.top().time <= ctl_[std::size_t(chosen)].ready)) {
         const SemEvent e = events_.top();
         events_.pop();
         state_.sem[std::size_t(e.semaphore)] += e.count;
-        wakeSemaphoreWaiters(e.semaphore, e.time);
+        wakeSemaphoreWaiters(e.semaphore, std::max(e.time, lastStep_));
         continue;
       }
       const std::uint64_t now = ctl_[std::size_t(chosen)].ready;
-      // Temporal decoupling: the core's time runs ahead of the kernel's by less than a quantum,
-      // so the kernel is entered once per quantum rather than once per instruction.
-      const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
+      // Temporal decoupling: while no thread waits for another core, the core's time runs ahead
+      // of the kernel's by less than a quantum, so the kernel is entered once per quantum.
       if (now >= kernelNow + quantum_) wait(cyclesToTime(now - kernelNow));
+      lastStep_ = now;
       for (auto& p : readPorts_) p.retire(now);
       for (auto& p : writePorts_) p.retire(now);
       nocRead_.retire(now);
       nocWrite_.retire(now);
       step(chosen, now);
     }
-    // Nothing can run and nothing is pending: either all threads halted, or a deadlock.
-    std::string waiting;
-    for (int th = 0; th < kThreadsMax; ++th) {
-      const ThreadCtl& t = ctl_[std::size_t(th)];
-      if (t.status == ThreadStatus::WaitSemaphore)
-        waiting += "\n  " + whereText(program_, th, state_.threads[std::size_t(th)].pc) + " waits for semaphore " +
-                   std::to_string(t.waitSemaphore) + " (value " + std::to_string(state_.sem[std::size_t(t.waitSemaphore)]) + ")";
-      if (t.status == ThreadStatus::WaitBarrier)
-        waiting += "\n  " + whereText(program_, th, state_.threads[std::size_t(th)].pc - 1) + " waits at a barrier";
-    }
+    // Nothing can run and nothing is pending: every thread halted, or some wait at a barrier that
+    // can never complete (a wait for a semaphore keeps the loop alive: another core may signal).
+    const std::string waiting = waitingText();
     if (!waiting.empty())
       throw CoreFault{"core " + std::to_string(coreId_) + ": deadlock: every thread is waiting and nothing is pending:" + waiting};
     std::uint64_t end = lastCompletion_;

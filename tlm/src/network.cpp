@@ -100,11 +100,23 @@ Network::Network(const ArchConfig& c)
       if (l.exists && ((l.from == a && l.to == b) || (l.from == b && l.to == a)) && l.from != l.to) l.dead = true;
   }
   stats_.assign(links_.size(), LinkStats{});
+  touched_.assign(links_.size(), false);
   busy_.assign(links_.size(), PortTimeline{});
-  for (auto& perClass : slots_) {
-    perClass.resize(links_.size());
-    for (std::size_t i = 0; i < links_.size(); ++i) perClass[i].assign(links_[i].bufferSlots, 0);
-  }
+  // Buffer slots are made when a link is first used: a tile has 54,000 links, most runs touch few.
+  for (auto& perClass : slots_) perClass.resize(links_.size());
+}
+
+std::vector<int> Network::activeNodes(const ArchConfig& c) {
+  const int cols = int(c.die.cols * c.system.die_cols), rows = int(c.die.rows * c.system.die_rows);
+  std::vector<bool> active(std::size_t(rows * cols), true);
+  for (int dr = 0; dr < c.system.die_rows; ++dr)
+    for (int dc = 0; dc < c.system.die_cols; ++dc)
+      for (const GridPos& p : c.die.disabled_cores)
+        active[std::size_t((dr * c.die.rows + p.row) * cols + dc * c.die.cols + p.col)] = false;
+  std::vector<int> v;
+  for (int i = 0; i < rows * cols; ++i)
+    if (active[std::size_t(i)]) v.push_back(i);
+  return v;
 }
 
 std::vector<int> Network::activeNodes() const {
@@ -188,11 +200,13 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       const std::uint64_t ser = serialize(link, pb);
       std::uint64_t earliest = std::max(t, prevEnd[k]);
       auto& heap = slots[std::size_t(l)];
+      if (link.bufferSlots && !touched_[std::size_t(l)]) heap.assign(link.bufferSlots, 0);
       if (link.bufferSlots) earliest = std::max(earliest, heap.front());  // a credit for the buffer ahead
       const std::uint64_t s = busy_[std::size_t(l)].earliestFree(earliest, ser);
       busy_[std::size_t(l)].reserve(s, ser);
       LinkStats& st = stats_[std::size_t(l)];
       st.packets += 1, st.bytes += pb, st.busySub += ser;
+      touched_[std::size_t(l)] = true;
       if (link.bufferSlots) {
         // Packets in the buffer ahead: slots still taken at s (sampled on deep buffers, which
         // only die-edge crossings have, to keep the cost per packet bounded).

@@ -27,9 +27,16 @@ struct RunOptions {
   std::vector<SramImage> dumps;   ///< extra regions to read back (bytes ignored), beside .output
 };
 
+/// A program and the core (system-wide id) it runs on.
+struct CoreProgram {
+  int core = 0;
+  const Program* program = nullptr;
+};
+
 struct RunResult {
   std::string error;  ///< empty on success; else the fault with core, thread, pc and instruction
-  tlm::CoreStats stats;
+  tlm::CoreStats stats;  ///< summed over the cores that ran programs; cycles: the longest
+  std::vector<std::pair<int, tlm::CoreStats>> perCore;
   /// The program's .output regions, then the dumps (floating-point ones empty when timing-only).
   std::vector<SramImage> outputs;
   std::uint64_t outputHash = 0;  ///< fnv1a over every output's bytes, in order
@@ -39,8 +46,14 @@ struct RunResult {
   double matrixUtilization(const ArchConfig& config) const;
 };
 
-/// Runs `program` on one core. Never throws for faults of the program (see RunResult::error);
-/// throws std::runtime_error for bad inputs (an input region outside SRAM).
+/// Runs programs on their cores of the system `config` describes (every other active core holds
+/// SRAM and semaphores only). Never throws for faults of the programs (see RunResult::error);
+/// throws std::runtime_error for bad requests (a core that is not active, an input outside SRAM).
+/// Inputs are written to the first program's core; outputs of several programs are named
+/// "c<core>.<name>".
+RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& programs, const RunOptions& options);
+
+/// Runs `program` on the first active core (core 0 unless that position is disabled).
 RunResult runProgram(const ArchConfig& config, const Program& program, const RunOptions& options);
 
 /// FNV-1a (64-bit) over the bytes taken as little-endian 8-byte words, then the length;

@@ -10,6 +10,7 @@
 #include <string>
 #include <systemc>
 #include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "tatami/arch/semantics.h"
 #include "tatami/tlm/core_timing.h"
 #include "tatami/tlm/port_timeline.h"
+#include "tatami/tlm/remote.h"
 
 namespace tatami::tlm {
 
@@ -50,9 +52,21 @@ class CoreModel : public sc_core::sc_module {
  public:
   /// Functional access to SRAM (transport_dbg): loaders and checkers read and write without time.
   tlm_utils::simple_target_socket<CoreModel> debugSocket;
+  /// Remote transfers (put, get, sincr) go to the mesh through this socket.
+  tlm_utils::simple_initiator_socket<CoreModel> toNetwork;
+  /// Semaphore signals arrive from the mesh here.
+  tlm_utils::simple_target_socket<CoreModel> fromNetwork;
 
+  /// `coreId` is the core's id in the system, `coreCount` the number of grid positions.
   CoreModel(const sc_core::sc_module_name& name, const ArchConfig& config, const Program& program,
-            const CoreOptions& options, int coreId);
+            const CoreOptions& options, int coreId, int coreCount);
+
+  /// True when the core has threads that wait (for a semaphore or a barrier) and nothing to run.
+  bool blocked() const;
+  /// The waiting threads, one line each, for a deadlock report.
+  std::string waitingText() const;
+  /// Sets stats().cycles for a core that did not finish (a deadlock): what it had booked.
+  void finalizeStats();
 
   const CoreStats& stats() const { return stats_; }
   CoreState& state() { return state_; }
@@ -82,6 +96,12 @@ class CoreModel : public sc_core::sc_module {
 
   void run();
   void step(int thread, std::uint64_t now);
+  /// put/get/sincr through the mesh: waits for the kernel to reach the start cycle, asks the
+  /// network, and books the DMA engine with the answer.
+  /// Returns the cycle at which the transfer is done locally (see RemoteTransfer::localDoneCycle).
+  std::uint64_t stepRemote(int thread, const Instruction& inst, const Operands& ops, std::uint64_t start);
+  void receiveSignal(::tlm::tlm_generic_payload& payload, sc_core::sc_time& delay);
+  bool anyThreadWaitsForSemaphore() const;
   std::uint64_t hazardTime(const ThreadCtl& t, const AccessList& accesses) const;
   struct PortChoice {
     std::uint64_t start;
@@ -109,6 +129,9 @@ class CoreModel : public sc_core::sc_module {
   std::priority_queue<SemEvent, std::vector<SemEvent>, std::greater<SemEvent>> events_;
   std::uint64_t eventSeq_ = 0;
   std::uint64_t lastCompletion_ = 0;
+  sc_core::sc_event incoming_;
+  std::uint64_t lastStep_ = 0;  ///< the cycle of the last instruction issued
+  std::uint64_t remoteSeq_ = 0;
   CoreStats stats_;
   bool finished_ = false;
   std::string error_;

@@ -67,6 +67,8 @@ class Network {
   GridPos position(int node) const { return {node / cols_, node % cols_}; }
   bool isActive(int node) const { return active_[std::size_t(node)]; }
   std::vector<int> activeNodes() const;
+  /// The active cores of the system a config describes, without building a network.
+  static std::vector<int> activeNodes(const ArchConfig& config);
 
   /// Books a transfer of `bytes` from node src to node dst injected at `injectCycle`.
   /// Throws NetworkError if it cannot be routed.
@@ -98,6 +100,7 @@ class Network {
   std::vector<Link> links_;
   std::vector<LinkStats> stats_;
   std::vector<PortTimeline> busy_;
+  std::vector<bool> touched_;  ///< a packet has used the link (its buffer slots exist)
   /// Credit slots of the buffer ahead of each link, per class: min-heaps of the times they free.
   std::vector<std::vector<std::uint64_t>> slots_[2];
   int edgeCount_ = 0;

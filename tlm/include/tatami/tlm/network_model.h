@@ -1,0 +1,62 @@
+// The mesh as a SystemC module: cores send remote transfers to it through TLM-2.0 (b_transport
+// with a RemoteTransfer extension); it times them on the Network, moves the bytes between the
+// cores' SRAMs through their debug sockets, and delivers semaphore signals to the cores. Cores
+// that run no program are held here as plain state (SRAM and semaphores), made when first used,
+// so that a system of thousands of positions costs only what its programs touch. Requests
+// made in the same delta are handled together, sorted by (cycle, source core, sequence), so the
+// result never depends on the order in which SystemC runs the cores.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+#include <vector>
+
+#include "tatami/arch/semantics.h"
+#include "tatami/tlm/network.h"
+#include "tatami/tlm/remote.h"
+
+namespace tatami::tlm {
+
+class NetworkModel : public sc_core::sc_module {
+ public:
+  tlm_utils::multi_passthrough_target_socket<NetworkModel> fromCores;  ///< one binding per core
+  tlm_utils::multi_passthrough_initiator_socket<NetworkModel> sram;    ///< cores' debug sockets
+  tlm_utils::multi_passthrough_initiator_socket<NetworkModel> signals; ///< cores' signal sockets
+
+  NetworkModel(const sc_core::sc_module_name& name, const ArchConfig& config);
+  /// Which binding index of `sram`/`signals` serves core id `core` (set by the system builder).
+  void mapCore(int core, int bindingIndex) { binding_[core] = bindingIndex; }
+  /// The mesh, built when first needed (a run without remote transfers never builds it).
+  Network& network();
+  /// A core without a program: SRAM and semaphores only, made when first reached.
+  CoreState& passiveCore(int core);
+  bool hasPassiveCore(int core) const { return passive_.count(core) > 0; }
+
+ private:
+  struct Pending {
+    RemoteTransfer* request;
+    sc_core::sc_event* done;
+  };
+  void b_transport(int from, ::tlm::tlm_generic_payload& p, sc_core::sc_time& delay);
+  void processBatch();
+  void handle(RemoteTransfer& r);
+  bool copy(int fromCore, std::uint64_t fromAddr, int toCore, std::uint64_t toAddr, std::uint64_t bytes, std::string& error);
+  void signal(int core, std::uint64_t cycle, int semaphore, std::int64_t count);
+
+  const ArchConfig& config_;
+  std::unique_ptr<Network> net_;
+  std::uint64_t sramBytes_;
+  int threads_;
+  std::map<int, int> binding_;
+  std::map<int, std::unique_ptr<CoreState>> passive_;
+  std::vector<RemoteTransfer*> batch_;
+  sc_core::sc_event batchReady_, batchDone_;
+  /// Per (source, destination): when its last delivery lands, so that a signal never overtakes data.
+  std::map<std::pair<int, int>, std::uint64_t> lastArrival_;
+};
+
+}  // namespace tatami::tlm

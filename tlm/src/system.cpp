@@ -1,0 +1,25 @@
+// Builds the system of cores and mesh and binds their sockets.
+#include "tatami/tlm/system.h"
+
+#include <string>
+
+namespace tatami::tlm {
+
+System::System(const ArchConfig& config, const std::map<int, const Program*>& programs, const CoreOptions& options) {
+  network_ = std::make_unique<NetworkModel>("mesh", config);
+  const int cols = int(config.die.cols * config.system.die_cols);
+  const int positions = int(config.die.rows * config.system.die_rows) * cols;
+  int binding = 0;
+  for (const auto& [id, programPtr] : programs) {
+    const Program& program = *programPtr;
+    auto core = std::make_unique<CoreModel>(("core_" + std::to_string(id / cols) + "_" + std::to_string(id % cols)).c_str(),
+                                            config, program, options, id, positions);
+    core->toNetwork.bind(network_->fromCores);
+    network_->sram.bind(core->debugSocket);
+    network_->signals.bind(core->fromNetwork);
+    network_->mapCore(id, binding++);
+    cores_[id] = std::move(core);
+  }
+}
+
+}  // namespace tatami::tlm
