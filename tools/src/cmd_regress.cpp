@@ -10,6 +10,7 @@
 #include "format_text.h"
 #include "run_report.h"
 #include "tatami/arch/assembler.h"
+#include "tatami/tlm/network.h"
 #include "tatami/tools/config_files.h"
 
 namespace fs = std::filesystem;
@@ -21,6 +22,7 @@ namespace {
 struct CaseFiles {
   std::string name;
   fs::path dir, program, config, golden;
+  std::vector<std::pair<int, fs::path>> others;  ///< core<ID>.tasm: programs for further cores
   bool timingOnly = false;
 };
 
@@ -37,6 +39,12 @@ std::vector<CaseFiles> findCases(const fs::path& root, const std::string& only) 
     c.config = c.dir / "config.ini";
     c.golden = c.dir / "golden.json";
     c.timingOnly = fs::exists(c.dir / "timing_only");
+    for (const auto& f : fs::directory_iterator(c.dir)) {
+      const std::string name = f.path().filename().string();
+      if (name.size() > 9 && name.rfind("core", 0) == 0 && f.path().extension() == ".tasm")
+        c.others.emplace_back(std::stoi(name.substr(4)), f.path());
+    }
+    std::sort(c.others.begin(), c.others.end());
     if (!fs::exists(c.program)) throw UsageError("case '" + c.name + "' has no program.tasm");
     cases.push_back(c);
   }
@@ -74,15 +82,19 @@ int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ost
   for (const CaseFiles& c : findCases(root, only)) {
     const ArchConfig config = resolveConfig(fs::exists(c.config) ? c.config.string() : "", overrides);
     Program program;
+    std::vector<Program> others(c.others.size());
     try {
       program = loadProgramFile(c.program.string());
+      for (std::size_t i = 0; i < c.others.size(); ++i) others[i] = loadProgramFile(c.others[i].second.string());
     } catch (const ProgramError& e) {
       err << "tatami regress: " << e.what() << "\n";
       return kExitBadInput;
     }
     runtime::RunOptions options;
     options.timingOnly = c.timingOnly;
-    const runtime::RunResult r = runtime::runProgram(config, program, options);
+    std::vector<runtime::CoreProgram> programs = {{tlm::Network::activeNodes(config).front(), &program}};
+    for (std::size_t i = 0; i < c.others.size(); ++i) programs.push_back({c.others[i].first, &others[i]});
+    const runtime::RunResult r = runtime::runPrograms(config, programs, options);
     if (!r.error.empty()) {
       out << c.name << ": run failed: " << r.error << "\n";
       ++failed;

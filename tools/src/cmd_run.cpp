@@ -7,6 +7,7 @@
 #include "run_report.h"
 #include "tatami/arch/assembler.h"
 #include "tatami/runtime/hdf5_io.h"
+#include "tatami/tlm/network.h"
 
 namespace tatami::cli {
 
@@ -51,7 +52,7 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   po::options_description desc("Options");
   MachineOptions machine;
   std::string programPath, inputPath, outputPath;
-  std::vector<std::string> dumps;
+  std::vector<std::string> dumps, corePrograms;
   desc.add_options()
       ("help,h", "show this help")
       ("program", po::value<std::string>(&programPath), "program file (.tasm text or binary)")
@@ -61,6 +62,8 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
        "write the program's .output regions and --dump regions to HDF5, with the resolved config")
       ("dump", po::value<std::vector<std::string>>(&dumps)->composing()->value_name("NAME=ADDR:TYPE:SHAPE"),
        "also read back this SRAM region (repeatable), e.g. C=0x40000:f32:256x256")
+      ("core", po::value<std::vector<std::string>>(&corePrograms)->composing()->value_name("ID=FILE"),
+       "also run FILE on core ID (repeatable); ID is a core id or (row,col); PROGRAM runs on the first core")
       ("json", "print one JSON object instead of the text report")
       ("timing-only", "skip floating-point values (integer and index data are still computed); same cycles");
   machine.addTo(desc);
@@ -81,6 +84,32 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
     err << "tatami run: " << e.what() << "\n";
     return kExitBadInput;
   }
+  // Further programs on other cores.
+  std::vector<std::pair<int, Program>> more;
+  const int systemCols = int(config.die.cols * config.system.die_cols);
+  for (const auto& spec : corePrograms) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos) throw UsageError("--core '" + spec + "': expected ID=FILE, e.g. 5=b.tasm or (0,5)=b.tasm");
+    const std::string id = spec.substr(0, eq), file = spec.substr(eq + 1);
+    int core = -1;
+    try {
+      if (!id.empty() && id[0] == '(') {
+        const GridPosList p = parseGridPosList(id);
+        if (p.size() != 1) throw ConfigError("");
+        core = p[0].row * systemCols + p[0].col;
+      } else {
+        core = std::stoi(id);
+      }
+    } catch (const std::exception&) {
+      throw UsageError("--core '" + spec + "': '" + id + "' is not a core id or (row,col)");
+    }
+    try {
+      more.emplace_back(core, loadProgramFile(file));
+    } catch (const ProgramError& e) {
+      err << "tatami run: " << e.what() << "\n";
+      return kExitBadInput;
+    }
+  }
   runtime::RunOptions options;
   options.timingOnly = vm.count("timing-only") > 0;
   for (const auto& d : dumps) options.dumps.push_back(parseDump(d));
@@ -92,7 +121,9 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   }
   runtime::RunResult result;
   try {
-    result = runtime::runProgram(config, program, options);
+    std::vector<runtime::CoreProgram> programs = {{tatami::tlm::Network::activeNodes(config).front(), &program}};
+    for (const auto& [core, p] : more) programs.push_back({core, &p});
+    result = runtime::runPrograms(config, programs, options);
   } catch (const std::runtime_error& e) {
     err << "tatami run: " << e.what() << "\n";
     return kExitBadInput;

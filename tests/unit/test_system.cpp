@@ -1,0 +1,127 @@
+// Programs on several cores joined by the mesh: remote put, get and signals, their timing against
+// the zero-load formula, ordering of a signal behind its data, faults and deadlocks across cores.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "tatami/arch/assembler.h"
+#include "tatami/runtime/run.h"
+
+using namespace tatami;
+
+namespace {
+
+ArchConfig mesh4x4() {
+  ArchConfig c;
+  setParam(c, "die.rows", "4", "t");
+  setParam(c, "die.cols", "4", "t");
+  setParam(c, "die.disabled_cores", "", "t");
+  validate(c);
+  return c;
+}
+
+struct Run {
+  Program a, b;
+  runtime::RunResult result;
+  const tatami::tlm::CoreStats& core(int id) const {
+    for (const auto& [c, s] : result.perCore)
+      if (c == id) return s;
+    FAIL("no core " << id);
+    return result.stats;
+  }
+  const runtime::SramImage& output(const std::string& name) const {
+    for (const auto& o : result.outputs)
+      if (o.name == name) return o;
+    FAIL("no output " << name);
+    return result.outputs.front();
+  }
+};
+
+Run run2(const std::string& onCore0, const std::string& onCore15, const ArchConfig& c = mesh4x4()) {
+  Run r;
+  r.a = assemble(onCore0, "a.tasm");
+  r.b = assemble(onCore15, "b.tasm");
+  r.result = runtime::runPrograms(c, {{0, &r.a}, {15, &r.b}}, {});
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("put: the data lands and the semaphore signals at the zero-load arrival") {
+  // put issues at cycle 4: (0,0) -> (3,3) is 7 routers; 640 B serialize in 10 cycles: the last
+  // byte is in core 15's SRAM at 4 + 17 = 21. Core 15's swait returns then; halt at 22.
+  const Run r = run2(".init 0 i32 values 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"
+                     "  li r1, 0\n  li r2, 4096\n  li r3, 640\n  li r9, 15\n  put r9, r2, r1, r3, 2\n  halt\n",
+                     ".output got 4096 i32 16\n  swait 2, 1\n  halt\n");
+  REQUIRE(r.result.error.empty());
+  CHECK(r.core(15).cycles == 23);
+  CHECK(r.core(15).threads[0].stallSemaphore == 21);
+  CHECK(r.core(0).unitBusy[std::size_t(Unit::Dma)] == 10);  // the engine streams 10 packets out
+  std::vector<std::int32_t> got(16);
+  std::memcpy(got.data(), r.output("c15.got").bytes.data(), 64);
+  CHECK(got[0] == 1);
+  CHECK(got[15] == 16);
+}
+
+TEST_CASE("get: a request there, the data back, the local semaphore at arrival") {
+  // Request (one packet) issued at 4: 7 routers + 1 = arrives at 12; 640 B back: 12 + 17 = 29.
+  const Run r = run2(".output got 1024 i32 16\n"
+                     "  li r1, 1024\n  li r2, 0\n  li r3, 640\n  li r9, 15\n  get r9, r1, r2, r3, 1\n  swait 1, 1\n  halt\n",
+                     ".init 0 i32 values 5 6 7\n  halt\n");
+  REQUIRE(r.result.error.empty());
+  CHECK(r.core(0).cycles == 31);  // swait returns at 29, halt at 30
+  std::vector<std::int32_t> got(3);
+  std::memcpy(got.data(), r.output("c0.got").bytes.data(), 12);
+  CHECK(got == std::vector<std::int32_t>{5, 6, 7});
+}
+
+TEST_CASE("a signal never overtakes the data sent before it") {
+  // 64 KiB (1024 packets) then a signal. The data's last byte arrives at 4 + 7 + 1024; the signal
+  // leaves the engine after the data and arrives after it.
+  const Run r = run2("  li r1, 0\n  li r2, 4096\n  li r3, 65536\n  li r9, 15\n  put r9, r2, r1, r3, none\n"
+                     "  sincr r9, 3, 1\n  halt\n",
+                     "  swait 3, 1\n  halt\n");
+  REQUIRE(r.result.error.empty());
+  const std::uint64_t dataArrival = 4 + 7 + 1024;
+  CHECK(r.core(15).threads[0].stallSemaphore >= dataArrival);
+  CHECK(r.core(15).cycles == r.core(15).threads[0].stallSemaphore + 2);
+}
+
+TEST_CASE("many cores put to one: the mesh serializes them at its ejection port") {
+  ArchConfig c = mesh4x4();
+  std::vector<Program> programs;
+  std::string sink = "  swait 0, 15\n  halt\n";
+  for (int i = 0; i < 15; ++i)
+    programs.push_back(assemble("  li r1, 0\n  li r2, " + std::to_string(4096 * i) +
+                                    "\n  li r3, 6400\n  li r9, 15\n  put r9, r2, r1, r3, 0\n  halt\n",
+                                "p.tasm"));
+  const Program sinkProgram = assemble(sink, "s.tasm");
+  std::vector<runtime::CoreProgram> all;
+  for (int i = 0; i < 15; ++i) all.push_back({i, &programs[std::size_t(i)]});
+  all.push_back({15, &sinkProgram});
+  const auto r = runtime::runPrograms(c, all, {});
+  REQUIRE(r.error.empty());
+  // 15 x 100 packets through core 15's one ejection port: at least 1500 cycles.
+  std::uint64_t sinkCycles = 0;
+  for (const auto& [id, s] : r.perCore)
+    if (id == 15) sinkCycles = s.cycles;
+  CHECK(sinkCycles > 1500);
+  CHECK(sinkCycles < 1600);
+}
+
+TEST_CASE("remote faults and deadlocks name the cores") {
+  const Run bad = run2("  li r9, 99\n  li r3, 8\n  put r9, r0, r0, r3, none\n  halt\n", "  halt\n");
+  CHECK(bad.result.error == "core 0, thread 0, pc 2 (put r9, r0, r0, r3, none): put: core 99 does not exist (this system has "
+                            "16 core positions)");
+  const Run dead = run2("  swait 1, 1\n  halt\n", "  swait 2, 1\n  halt\n");
+  CHECK(dead.result.error ==
+        "deadlock: every thread is waiting and nothing is pending:\n  core 0, thread 0, pc 0 (swait 1, 1) waits for "
+        "semaphore 1 (value 0)\n  core 15, thread 0, pc 0 (swait 2, 1) waits for semaphore 2 (value 0)");
+  ArchConfig holes = mesh4x4();
+  setParam(holes, "die.disabled_cores", "(1,1)", "t");
+  const Program p = assemble("  li r9, 5\n  li r3, 8\n  put r9, r0, r0, r3, none\n  halt\n", "p.tasm");
+  CHECK(runtime::runPrograms(holes, {{0, &p}}, {}).error.find("put: core 5 is not an active core of this system") !=
+        std::string::npos);
+  CHECK_THROWS_WITH(runtime::runPrograms(holes, {{5, &p}}, {}),
+                    "core 5 is not an active core of this system (ids 0..15, disabled positions excluded)");
+}
