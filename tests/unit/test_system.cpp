@@ -125,3 +125,34 @@ TEST_CASE("remote faults and deadlocks name the cores") {
   CHECK_THROWS_WITH(runtime::runPrograms(holes, {{5, &p}}, {}),
                     "core 5 is not an active core of this system (ids 0..15, disabled positions excluded)");
 }
+
+TEST_CASE("HBM behind an interface processor: data round-trips; bandwidth and latency cost") {
+  ArchConfig tile;
+  setParam(tile, "system.die_rows", "5", "t");
+  setParam(tile, "system.die_cols", "5", "t");
+  validate(tile);
+  // Write 64 B to DIP 1's HBM (address 36 GiB), read it back elsewhere.
+  const Program p = assemble(
+      ".init 0 f32 values 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n.output back 1024 f32 16\n"
+      "  li r1, 0\n  li r2, 64\n  li r3, 0x900000000\n  hbmwr r3, r1, r2, 1\n  swait 1, 1\n"
+      "  li r4, 1024\n  hbmrd r4, r3, r2, 2\n  swait 2, 1\n  halt\n",
+      "h.tasm");
+  const auto r = runtime::runPrograms(tile, {{0, &p}}, {});
+  REQUIRE(r.error.empty());
+  std::vector<float> back(16);
+  std::memcpy(back.data(), r.outputs[0].bytes.data(), 64);
+  CHECK(back[0] == 1.0f);
+  CHECK(back[15] == 16.0f);
+  // Each trip crosses a die edge (DIP 1 sits at row 27, in the second row of dies) and pays the
+  // HBM latency: at least 2 x (2 x 200 + 200) cycles for the two operations.
+  CHECK(r.stats.cycles > 1200);
+  // 1 MiB from HBM: the DIP's 400 B/cycle bounds it below by 2,622 cycles.
+  const Program big = assemble("  li r2, 1048576\n  li r3, 0x900000000\n  hbmrd r0, r3, r2, 2\n  swait 2, 1\n  halt\n", "b.tasm");
+  const auto rb = runtime::runPrograms(tile, {{0, &big}}, {});
+  REQUIRE(rb.error.empty());
+  CHECK(rb.stats.cycles > 1048576 / 400);
+  // Beyond the last DIP, or on a system without a whole tile: a clear fault.
+  const Program far = assemble("  li r2, 64\n  li r3, 0x10000000000\n  hbmrd r0, r3, r2, 2\n  halt\n", "f.tasm");
+  CHECK(runtime::runPrograms(tile, {{0, &far}}, {}).error.find("is outside the HBM of the system's 5 DIPs") != std::string::npos);
+  CHECK(runtime::runPrograms(ArchConfig{}, {{0, &far}}, {}).error.find("no interface processor with HBM") != std::string::npos);
+}

@@ -201,7 +201,8 @@ void CoreModel::step(int th, std::uint64_t now) {
 
   const Operands ops = resolveOperands(ts, inst);
   // put/get/sincr travel the mesh: the network times them and moves the data.
-  const bool remote = inst.op == Op::Put || inst.op == Op::Get || inst.op == Op::Sincr;
+  const bool remote = inst.op == Op::Put || inst.op == Op::Get || inst.op == Op::Sincr || inst.op == Op::HbmRead ||
+                      inst.op == Op::HbmWrite;
   Usage u = remote ? Usage{} : timing_.usage(inst, ops);
   if (remote) u.unit = Unit::Dma;
   const AccessList accesses = accessesOf(inst, ops);
@@ -218,7 +219,7 @@ void CoreModel::step(int th, std::uint64_t now) {
     const std::uint64_t done = stepRemote(th, inst, ops, s);
     // The engine is busy while it streams a put's data out; a get or a signal takes one cycle to
     // send. A get's data is local (for hazards) when it has arrived.
-    u.occupancy = inst.op == Op::Put ? std::max<std::uint64_t>(1, done - s) : 1;
+    u.occupancy = (inst.op == Op::Put || inst.op == Op::HbmWrite) ? std::max<std::uint64_t>(1, done - s) : 1;
     u.completion = inst.op == Op::Sincr ? 1 : std::max<std::uint64_t>(1, done - s);
   } else {
     try {
@@ -319,15 +320,28 @@ std::uint64_t CoreModel::stepRemote(int th, const Instruction& inst, const Opera
   RemoteTransfer r;
   r.srcCore = coreId_;
   r.dstCore = int(ops.core);
-  if (ops.core >= state_.coreCount)
+  if (inst.op == Op::HbmRead || inst.op == Op::HbmWrite) {
+    if (inst.imm < -1 || inst.imm >= kSemaphores)
+      fault(th, pc, "semaphore " + std::to_string(inst.imm) + " does not exist (0..63, or none)");
+    r.kind = inst.op == Op::HbmRead ? RemoteTransfer::Kind::HbmRead : RemoteTransfer::Kind::HbmWrite;
+    r.localAddr = inst.op == Op::HbmRead ? ops.d : ops.a;
+    r.remoteAddr = inst.op == Op::HbmRead ? ops.a : ops.d;
+    r.bytes = ops.n;
+    r.semaphore = int(inst.imm);
+    r.dstCore = coreId_;
+    if (!state_.sram.contains(r.localAddr, r.bytes))
+      fault(th, pc, std::string("SRAM access out of range: ") + (inst.op == Op::HbmRead ? "hbmrd destination" : "hbmwr source") +
+                        " [" + std::to_string(r.localAddr) + ", " + std::to_string(r.localAddr + r.bytes) +
+                        ") does not fit in the SRAM of " + std::to_string(state_.sram.size()) + " bytes");
+  } else if (ops.core >= state_.coreCount)
     fault(th, pc, std::string(opInfo(inst.op).mnemonic) + ": core " + std::to_string(ops.core) +
                       " does not exist (this system has " + std::to_string(state_.coreCount) + " core positions)");
-  if (inst.op == Op::Sincr) {
+  else if (inst.op == Op::Sincr) {
     if (inst.r[1] >= kSemaphores) fault(th, pc, "semaphore " + std::to_string(inst.r[1]) + " does not exist (0..63)");
     r.kind = RemoteTransfer::Kind::Signal;
     r.semaphore = inst.r[1];
     r.count = std::int64_t(ops.n);
-  } else {
+  } else if (inst.op == Op::Put || inst.op == Op::Get) {
     if (inst.imm < -1 || inst.imm >= kSemaphores)
       fault(th, pc, "semaphore " + std::to_string(inst.imm) + " does not exist (0..63, or none)");
     r.kind = inst.op == Op::Put ? RemoteTransfer::Kind::Put : RemoteTransfer::Kind::Get;

@@ -2,6 +2,7 @@
 #include "tatami/tlm/network_model.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace tatami::tlm {
 
@@ -55,6 +56,41 @@ void NetworkModel::processBatch() {
 Network& NetworkModel::network() {
   if (!net_) net_ = std::make_unique<Network>(config_);
   return *net_;
+}
+
+std::vector<NetworkModel::Dip>& NetworkModel::dips() {
+  if (dipsBuilt_) return dips_;
+  dipsBuilt_ = true;
+  // Each whole tile gets dip.per_tile DIPs on its west edge, evenly spaced over its rows.
+  const ArchConfig& c = config_;
+  const std::int64_t tileRows = c.tile.die_rows * c.die.rows, tileCols = c.tile.die_cols * c.die.cols;
+  const std::int64_t tilesDown = c.system.die_rows / c.tile.die_rows, tilesAcross = c.system.die_cols / c.tile.die_cols;
+  for (std::int64_t tr = 0; tr < tilesDown; ++tr)
+    for (std::int64_t tc = 0; tc < tilesAcross; ++tc)
+      for (std::int64_t k = 0; k < c.dip.per_tile; ++k) {
+        Dip d;
+        const std::int64_t row = tr * tileRows + (2 * k + 1) * tileRows / (2 * c.dip.per_tile);
+        d.node = network().node(int(row), int(tc * tileCols));
+        dips_.push_back(std::move(d));
+      }
+  return dips_;
+}
+
+void NetworkModel::hbmAccess(Dip& dip, std::uint64_t addr, std::uint8_t* data, std::uint64_t bytes, bool write) {
+  constexpr std::uint64_t kPage = 4096;
+  while (bytes) {
+    const std::uint64_t page = addr / kPage, off = addr % kPage, n = std::min(bytes, kPage - off);
+    auto it = dip.pages.find(page);
+    if (write) {
+      if (it == dip.pages.end()) it = dip.pages.emplace(page, std::unique_ptr<std::uint8_t[]>(new std::uint8_t[kPage]())).first;
+      std::memcpy(it->second.get() + off, data, n);
+    } else if (it == dip.pages.end()) {
+      std::memset(data, 0, n);
+    } else {
+      std::memcpy(data, it->second.get() + off, n);
+    }
+    data += n, addr += n, bytes -= n;
+  }
 }
 
 CoreState& NetworkModel::passiveCore(int core) {
@@ -114,6 +150,10 @@ void NetworkModel::signal(int core, std::uint64_t cycle, int semaphore, std::int
 }
 
 void NetworkModel::handle(RemoteTransfer& r) {
+  if (r.kind == RemoteTransfer::Kind::HbmRead || r.kind == RemoteTransfer::Kind::HbmWrite) {
+    handleHbm(r);
+    return;
+  }
   if (r.dstCore < 0 || r.dstCore >= network().nodeCount() || !network().isActive(r.dstCore)) {
     r.error = "core " + std::to_string(r.dstCore) + " is not an active core of this system (" +
               std::to_string(network().activeNodes().size()) + " active cores, ids 0.." + std::to_string(network().nodeCount() - 1) + ")";
@@ -148,10 +188,91 @@ void NetworkModel::handle(RemoteTransfer& r) {
         signal(r.dstCore, last, r.semaphore, r.count);
         break;
       }
+      case RemoteTransfer::Kind::HbmRead:
+      case RemoteTransfer::Kind::HbmWrite: break;  // handled by handleHbm
     }
   } catch (const NetworkError& e) {
     r.error = e.what();
   }
+}
+
+void NetworkModel::handleHbm(RemoteTransfer& r) {
+  std::vector<Dip>& all = dips();
+  const bool read = r.kind == RemoteTransfer::Kind::HbmRead;
+  const char* what = read ? "hbmrd" : "hbmwr";
+  if (all.empty()) {
+    r.error = std::string("no interface processor with HBM in this system (dip.per_tile DIPs come with each whole "
+                          "training tile of tile.die_rows x tile.die_cols dies)");
+    return;
+  }
+  const std::uint64_t capacity = std::uint64_t(config_.dip.hbm_gib) << 30;
+  const std::uint64_t index = r.remoteAddr / capacity, offset = r.remoteAddr % capacity;
+  if (index >= all.size() || offset + r.bytes > capacity) {
+    r.error = std::string("HBM range [") + std::to_string(r.remoteAddr) + ", " + std::to_string(r.remoteAddr + r.bytes) +
+              ") is outside the HBM of the system's " + std::to_string(all.size()) + " DIPs (" +
+              std::to_string(config_.dip.hbm_gib) + " GiB each, one DIP per " + std::to_string(capacity) +
+              " bytes of address space; a transfer may not span two)";
+    (void)what;
+    return;
+  }
+  Dip& dip = all[std::size_t(index)];
+  // Move the bytes now (functional), then time the trip.
+  std::vector<std::uint8_t> buf(r.bytes);
+  const auto local = [&](::tlm::tlm_command cmd) {
+    if (!binding_.count(r.srcCore)) return false;
+    ::tlm::tlm_generic_payload p;
+    p.set_command(cmd);
+    p.set_address(r.localAddr);
+    p.set_data_ptr(buf.data());
+    p.set_data_length(unsigned(r.bytes));
+    return sram[std::size_t(binding_.at(r.srcCore))]->transport_dbg(p) == r.bytes;
+  };
+  if (read) {
+    hbmAccess(dip, offset, buf.data(), r.bytes, false);
+    if (!local(::tlm::TLM_WRITE_COMMAND)) {
+      r.error = "destination range is outside the SRAM of core " + std::to_string(r.srcCore);
+      return;
+    }
+    dip.bytesRead += r.bytes;
+  } else {
+    if (!local(::tlm::TLM_READ_COMMAND)) {
+      r.error = "source range is outside the SRAM of core " + std::to_string(r.srcCore);
+      return;
+    }
+    hbmAccess(dip, offset, buf.data(), r.bytes, true);
+    dip.bytesWritten += r.bytes;
+  }
+  const auto ceilDiv = [](std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; };
+  const std::uint64_t linkCycles = std::max<std::uint64_t>(1, ceilDiv(r.bytes, std::uint64_t(config_.dip.link_bytes_per_cycle)));
+  const std::uint64_t hbmCycles = std::max<std::uint64_t>(1, ceilDiv(r.bytes, std::uint64_t(config_.dip.hbm_bytes_per_cycle)));
+  const std::uint64_t latency = std::uint64_t(config_.dip.hbm_latency_cycles);
+  try {
+    if (read) {
+      // Request to the DIP's router and over its link; HBM; the data back over the link and mesh.
+      const Delivery req = network().send(r.issueCycle, r.srcCore, dip.node, kControlBytes, TrafficClass::Request);
+      const std::uint64_t atDip = dip.link.earliestFree(req.arrivalCycle, 1) + 1;
+      dip.link.reserve(atDip - 1, 1);
+      const std::uint64_t h = dip.hbm.earliestFree(atDip, hbmCycles);
+      dip.hbm.reserve(h, hbmCycles);
+      const std::uint64_t out = dip.link.earliestFree(h + latency, linkCycles);
+      dip.link.reserve(out, linkCycles);
+      const Delivery data = network().send(out, dip.node, r.srcCore, r.bytes, TrafficClass::Response);
+      r.localDoneCycle = data.arrivalCycle;
+    } else {
+      // Data to the DIP's router and over its link into HBM; a one-packet acknowledgement back.
+      const Delivery data = network().send(r.issueCycle, r.srcCore, dip.node, r.bytes, TrafficClass::Request);
+      const std::uint64_t in = dip.link.earliestFree(data.arrivalCycle, linkCycles);
+      dip.link.reserve(in, linkCycles);
+      const std::uint64_t h = dip.hbm.earliestFree(in + linkCycles, hbmCycles);
+      dip.hbm.reserve(h, hbmCycles);
+      const Delivery ack = network().send(h + hbmCycles + latency, dip.node, r.srcCore, kControlBytes, TrafficClass::Response);
+      r.localDoneCycle = ack.arrivalCycle;
+    }
+  } catch (const NetworkError& e) {
+    r.error = e.what();
+    return;
+  }
+  if (r.semaphore >= 0) signal(r.srcCore, r.localDoneCycle, r.semaphore, 1);
 }
 
 }  // namespace tatami::tlm

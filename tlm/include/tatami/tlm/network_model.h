@@ -36,6 +36,15 @@ class NetworkModel : public sc_core::sc_module {
   CoreState& passiveCore(int core);
   bool hasPassiveCore(int core) const { return passive_.count(core) > 0; }
 
+  /// An interface processor: where it joins the mesh, its link and HBM, and the HBM's contents.
+  struct Dip {
+    int node = 0;                  ///< the edge router it attaches to
+    PortTimeline link, hbm;        ///< bookings in cycles
+    std::map<std::uint64_t, std::unique_ptr<std::uint8_t[]>> pages;  ///< 4 KiB pages, where written
+    std::uint64_t bytesRead = 0, bytesWritten = 0;
+  };
+  std::vector<Dip>& dips();
+
  private:
   struct Pending {
     RemoteTransfer* request;
@@ -44,6 +53,7 @@ class NetworkModel : public sc_core::sc_module {
   void b_transport(int from, ::tlm::tlm_generic_payload& p, sc_core::sc_time& delay);
   void processBatch();
   void handle(RemoteTransfer& r);
+  void handleHbm(RemoteTransfer& r);
   bool copy(int fromCore, std::uint64_t fromAddr, int toCore, std::uint64_t toAddr, std::uint64_t bytes, std::string& error);
   void signal(int core, std::uint64_t cycle, int semaphore, std::int64_t count);
 
@@ -53,6 +63,9 @@ class NetworkModel : public sc_core::sc_module {
   int threads_;
   std::map<int, int> binding_;
   std::map<int, std::unique_ptr<CoreState>> passive_;
+  std::vector<Dip> dips_;
+  bool dipsBuilt_ = false;
+  void hbmAccess(Dip& dip, std::uint64_t addr, std::uint8_t* data, std::uint64_t bytes, bool write);
   std::vector<RemoteTransfer*> batch_;
   sc_core::sc_event batchReady_, batchDone_;
   /// Per (source, destination): when its last delivery lands, so that a signal never overtakes data.

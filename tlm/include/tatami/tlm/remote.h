@@ -11,13 +11,13 @@ namespace tatami::tlm {
 
 /// A core asks the network for a put, get or remote semaphore increment, at `issueCycle`.
 struct RemoteTransfer : ::tlm::tlm_extension<RemoteTransfer> {
-  enum class Kind : std::uint8_t { Put, Get, Signal };
+  enum class Kind : std::uint8_t { Put, Get, Signal, HbmRead, HbmWrite };
   Kind kind = Kind::Put;
   int srcCore = 0, dstCore = 0;      ///< initiator and the other core
   std::uint64_t localAddr = 0;       ///< put: source in the initiator's SRAM; get: destination there
-  std::uint64_t remoteAddr = 0;      ///< put: destination in dstCore's SRAM; get: source there
+  std::uint64_t remoteAddr = 0;      ///< put: destination in dstCore's SRAM; get: source there; HBM: address
   std::uint64_t bytes = 0;
-  int semaphore = -1;                ///< put: on dstCore; get: on srcCore; signal: on dstCore
+  int semaphore = -1;                ///< put: on dstCore; get and HBM: on srcCore; signal: on dstCore
   std::int64_t count = 1;            ///< signal: the increment
   std::uint64_t issueCycle = 0;
   std::uint64_t seq = 0;             ///< per initiator, for a deterministic order within a cycle
