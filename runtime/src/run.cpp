@@ -107,6 +107,33 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
     }
     sum.matrixFlops += s.matrixFlops, sum.vectorFlops += s.vectorFlops;
   }
+  if (system.network().networkBuilt()) {
+    tlm::Network& net = system.network().network();
+    std::map<int, NetworkSummary::EdgeRow> edges;
+    std::map<int, std::uint64_t> routed;
+    for (std::size_t l = 0; l < net.links().size(); ++l) {
+      const tlm::LinkStats& st = net.linkStats()[l];
+      if (st.packets == 0) continue;
+      const std::uint64_t busy = (st.busySub + tlm::kSubCycles - 1) / tlm::kSubCycles;
+      result.network.links.push_back({net.linkName(int(l)), st.packets, st.bytes, busy, st.peakQueue});
+      if (l % tlm::kLinksPerNode == std::size_t(tlm::Direction::Inject)) result.network.packets += st.packets, result.network.bytes += st.bytes;
+      if (l % tlm::kLinksPerNode != std::size_t(tlm::Direction::Inject)) routed[net.links()[l].from] += st.packets;
+      const int e = net.links()[l].edge;
+      if (e >= 0) {
+        auto& row = edges[e];
+        row.name = net.edgeName(e);
+        row.packets += st.packets, row.bytes += st.bytes, row.busyCycles += busy;
+      }
+    }
+    std::stable_sort(result.network.links.begin(), result.network.links.end(),
+                     [](const NetworkSummary::LinkRow& a, const NetworkSummary::LinkRow& b) { return a.busyCycles > b.busyCycles; });
+    for (auto& [id, row] : edges) result.network.edges.push_back(row);
+    for (const auto& [node, packets] : routed) {
+      const GridPos p = net.position(node);
+      result.network.routers.push_back({"(" + std::to_string(p.row) + "," + std::to_string(p.col) + ")", packets});
+    }
+    for (const auto& d : system.network().dips()) result.network.hbmBytesRead += d.bytesRead, result.network.hbmBytesWritten += d.bytesWritten;
+  }
   if (result.error.empty() && !waiting.empty())
     result.error = "deadlock: every thread is waiting and nothing is pending:" + waiting;
   result.coresUsed = int(programs.size());

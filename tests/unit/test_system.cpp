@@ -156,3 +156,21 @@ TEST_CASE("HBM behind an interface processor: data round-trips; bandwidth and la
   CHECK(runtime::runPrograms(tile, {{0, &far}}, {}).error.find("is outside the HBM of the system's 5 DIPs") != std::string::npos);
   CHECK(runtime::runPrograms(ArchConfig{}, {{0, &far}}, {}).error.find("no interface processor with HBM") != std::string::npos);
 }
+
+TEST_CASE("a run keeps per-link, per-router and per-die-edge statistics") {
+  ArchConfig two = mesh4x4();
+  setParam(two, "system.die_cols", "2", "t");
+  validate(two);
+  // Core 0 puts 640 B to core 7 (row 0, column 7): 7 links east, one of them across the edge.
+  const Program a = assemble("  li r3, 640\n  li r9, 7\n  put r9, r0, r0, r3, none\n  halt\n", "a.tasm");
+  const auto r = runtime::runPrograms(two, {{0, &a}}, {});
+  REQUIRE(r.error.empty());
+  CHECK(r.network.packets == 10);
+  CHECK(r.network.bytes == 640);
+  REQUIRE(r.network.edges.size() == 1);
+  CHECK(r.network.edges[0].name == "die(0,0).east");
+  CHECK(r.network.edges[0].packets == 10);
+  CHECK(r.network.links.size() == 9);  // injection, 7 mesh links, ejection
+  CHECK(r.network.routers.size() == 8);
+  for (const auto& l : r.network.links) CHECK(l.packets == 10);
+}

@@ -133,6 +133,7 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   if (!outputPath.empty())
     runtime::writeSramImages(outputPath, result.outputs,
                              {{"config", toIni(config)}, {"program", programPath}, {"summary", summary.dump()}});
+  // The summary attribute carries the per-link and per-die-edge statistics (see "network").
   if (vm.count("json")) out << summary.dump(2) << "\n";
   else printRunText(config, result, options.timingOnly, out);
   if (!result.error.empty()) {

@@ -72,6 +72,20 @@ nlohmann::ordered_json runJson(const ArchConfig& config, const runtime::RunResul
                     {"shape", o.shape},
                     {"hash", hashText(runtime::fnv1a(o.bytes))}});
   j["outputs"] = outs;
+  const auto& n = r.network;
+  nlohmann::ordered_json net = {{"packets", n.packets}, {"bytes", n.bytes}, {"hbm_bytes_read", n.hbmBytesRead},
+                                {"hbm_bytes_written", n.hbmBytesWritten}};
+  nlohmann::ordered_json edges = nlohmann::ordered_json::array();
+  for (const auto& e : n.edges) edges.push_back({{"edge", e.name}, {"packets", e.packets}, {"bytes", e.bytes}, {"busy_cycles", e.busyCycles}});
+  net["die_edges"] = edges;
+  nlohmann::ordered_json links = nlohmann::ordered_json::array();
+  for (const auto& l : n.links)
+    links.push_back({{"link", l.name}, {"packets", l.packets}, {"bytes", l.bytes}, {"busy_cycles", l.busyCycles}, {"peak_queue", l.peakQueue}});
+  net["links"] = links;
+  nlohmann::ordered_json routers = nlohmann::ordered_json::array();
+  for (const auto& rr : n.routers) routers.push_back({{"router", rr.name}, {"packets", rr.packets}});
+  net["routers"] = routers;
+  j["network"] = net;
   j["output_hash"] = hashText(r.outputHash);
   j["host_seconds"] = r.hostSeconds;
   return j;
@@ -131,6 +145,17 @@ void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool ti
   for (const auto& o : r.outputs)
     out << "output " << o.name << "  " << dtypeName(o.type) << " " << shapeText(o.shape) << " at " << o.addr << "  hash "
         << hashText(runtime::fnv1a(o.bytes)) << "\n";
+  if (r.network.packets) {
+    out << "network             " << r.network.packets << " packets, " << r.network.bytes << " bytes injected; "
+        << r.network.links.size() << " links used";
+    if (!r.network.links.empty())
+      out << ", busiest " << r.network.links.front().name << " (" << r.network.links.front().busyCycles << " cycles)";
+    out << "\n";
+    for (const auto& e : r.network.edges)
+      out << "  die edge " << e.name << ": " << e.packets << " packets, " << e.bytes << " bytes, " << e.busyCycles << " busy cycles\n";
+  }
+  if (r.network.hbmBytesRead + r.network.hbmBytesWritten)
+    out << "HBM                 " << r.network.hbmBytesRead << " bytes read, " << r.network.hbmBytesWritten << " written\n";
   out << "host time           " << readable(r.hostSeconds, 3) << " s\n";
 }
 

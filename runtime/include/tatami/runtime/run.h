@@ -27,6 +27,28 @@ struct RunOptions {
   std::vector<SramImage> dumps;   ///< extra regions to read back (bytes ignored), beside .output
 };
 
+/// Traffic the mesh carried in a run: every link that carried a packet, and each die edge.
+struct NetworkSummary {
+  struct LinkRow {
+    std::string name;  ///< "(r,c)->(r,c)", "(r,c).inject", "(r,c).eject"
+    std::uint64_t packets = 0, bytes = 0, busyCycles = 0;
+    std::uint32_t peakQueue = 0;
+  };
+  struct EdgeRow {
+    std::string name;  ///< "die(r,c).east" ...
+    std::uint64_t packets = 0, bytes = 0, busyCycles = 0;
+  };
+  struct RouterRow {
+    std::string name;  ///< "(r,c)"
+    std::uint64_t packets = 0;  ///< packets it sent on (mesh links and its ejection port)
+  };
+  std::vector<LinkRow> links;  ///< links with traffic, busiest first
+  std::vector<RouterRow> routers;  ///< routers with traffic, in position order
+  std::vector<EdgeRow> edges;  ///< die edges with traffic
+  std::uint64_t packets = 0, bytes = 0;  ///< injected into the mesh
+  std::uint64_t hbmBytesRead = 0, hbmBytesWritten = 0;
+};
+
 /// A program and the core (system-wide id) it runs on.
 struct CoreProgram {
   int core = 0;
@@ -42,6 +64,7 @@ struct RunResult {
   std::uint64_t outputHash = 0;  ///< fnv1a over every output's bytes, in order
   double hostSeconds = 0;
   int coresUsed = 1;
+  NetworkSummary network;
   /// Matrix FLOPs / (peak matrix FLOPs per cycle x cores used x cycles).
   double matrixUtilization(const ArchConfig& config) const;
 };

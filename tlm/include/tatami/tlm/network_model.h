@@ -32,6 +32,7 @@ class NetworkModel : public sc_core::sc_module {
   void mapCore(int core, int bindingIndex) { binding_[core] = bindingIndex; }
   /// The mesh, built when first needed (a run without remote transfers never builds it).
   Network& network();
+  bool networkBuilt() const { return net_ != nullptr; }
   /// A core without a program: SRAM and semaphores only, made when first reached.
   CoreState& passiveCore(int core);
   bool hasPassiveCore(int core) const { return passive_.count(core) > 0; }
