@@ -137,6 +137,12 @@ std::string Network::edgeName(int edge) const { return edgeNames_[std::size_t(ed
 
 std::vector<int> Network::dimensionOrderRoute(int src, int dst, bool xFirst, int* deadLink) const {
   std::vector<int> r;
+  dimensionOrderRoute(src, dst, xFirst, deadLink, r);
+  return r;
+}
+
+void Network::dimensionOrderRoute(int src, int dst, bool xFirst, int* deadLink, std::vector<int>& r) const {
+  r.clear();
   r.push_back(linkId(src, Direction::Inject));
   GridPos at = position(src);
   const GridPos to = position(dst);
@@ -155,7 +161,6 @@ std::vector<int> Network::dimensionOrderRoute(int src, int dst, bool xFirst, int
   if (xFirst) moveCols(), moveRows();
   else moveRows(), moveCols();
   r.push_back(linkId(dst, Direction::Eject));
-  return r;
 }
 
 std::vector<int> Network::route(int src, int dst) const {
@@ -180,7 +185,10 @@ std::uint64_t Network::zeroLoadCycles(int src, int dst, std::uint64_t bytes) con
 }
 
 Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_t bytes, TrafficClass cls) {
-  const std::vector<int> path = route(src, dst);
+  int dead = -1;
+  dimensionOrderRoute(src, dst, xFirst_, &dead, path_);
+  if (dead >= 0) path_ = route(src, dst);  // the other order, or an unroutable error
+  const std::vector<int>& path = path_;
   const std::size_t hops = path.size();
   Delivery d;
   d.routers = int(hops) - 1;
@@ -189,7 +197,8 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   for (int l : path) busy_[std::size_t(l)].retire(t0);
   auto& slots = slots_[int(cls)];
   const std::uint64_t packets = std::max<std::uint64_t>(1, (bytes + kPacketBytes - 1) / kPacketBytes);
-  std::vector<std::uint64_t> prevEnd(hops, 0);
+  std::vector<std::uint64_t>& prevEnd = prevEnd_;
+  prevEnd.assign(hops, 0);
   std::uint64_t arrival = 0, injected = 0;
   for (std::uint64_t j = 0; j < packets; ++j) {
     const std::uint64_t pb = j + 1 < packets ? kPacketBytes : bytes - kPacketBytes * (packets - 1);

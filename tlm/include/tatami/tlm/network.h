@@ -89,6 +89,7 @@ class Network {
 
  private:
   std::vector<int> dimensionOrderRoute(int src, int dst, bool xFirst, int* deadLink) const;
+  void dimensionOrderRoute(int src, int dst, bool xFirst, int* deadLink, std::vector<int>& out) const;
   int linkId(int node, Direction d) const { return node * kLinksPerNode + int(d); }
   std::uint64_t serialize(const Link& l, std::uint64_t bytes) const {
     return (bytes * l.serNum + l.serDen - 1) / l.serDen;
@@ -100,7 +101,9 @@ class Network {
   std::vector<Link> links_;
   std::vector<LinkStats> stats_;
   std::vector<PortTimeline> busy_;
-  std::vector<bool> touched_;  ///< a packet has used the link (its buffer slots exist)
+  std::vector<bool> touched_;
+  std::vector<int> path_;                 ///< scratch: the route of the transfer being booked
+  std::vector<std::uint64_t> prevEnd_;    ///< scratch: per hop, the end of the previous packet  ///< a packet has used the link (its buffer slots exist)
   /// Credit slots of the buffer ahead of each link, per class: min-heaps of the times they free.
   std::vector<std::vector<std::uint64_t>> slots_[2];
   int edgeCount_ = 0;
