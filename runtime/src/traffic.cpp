@@ -84,9 +84,12 @@ TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& o) {
   point.nodes = int(senders.size());
   std::vector<double> latencies;
   std::uint64_t delivered = 0, generated = 0;
+  std::vector<int> order = senders;
   for (std::uint64_t cycle = 0; cycle < windowEnd; ++cycle) {
     if (cycle % 256 == 0) net.retire(cycle);
-    for (int src : senders) {
+    if (config.die.arbitration != "oldest_first")
+      std::sort(order.begin(), order.end(), [&](int a, int b) { return net.arbitrationKey(cycle, a) < net.arbitrationKey(cycle, b); });
+    for (int src : order) {
       if (unit(roundingBits(o.seed, 2 * std::uint64_t(src), cycle)) >= transferProbability) continue;
       const int dst = destination(src, cycle);
       if (dst < 0) continue;

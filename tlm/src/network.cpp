@@ -29,7 +29,8 @@ Network::Network(const ArchConfig& c)
       cols_(int(c.die.cols * c.system.die_cols)),
       dieRows_(int(c.die.rows)),
       dieCols_(int(c.die.cols)),
-      xFirst_(c.die.routing == "xy") {
+      xFirst_(c.die.routing == "xy"),
+      rotating_(c.die.arbitration == "rotating") {
   const int n = nodeCount();
   active_.assign(std::size_t(n), true);
   for (int dr = 0; dr < c.system.die_rows; ++dr)

@@ -44,9 +44,11 @@ void NetworkModel::b_transport(int, ::tlm::tlm_generic_payload& p, sc_core::sc_t
 void NetworkModel::processBatch() {
   std::vector<RemoteTransfer*> batch;
   batch.swap(batch_);
-  std::sort(batch.begin(), batch.end(), [](const RemoteTransfer* a, const RemoteTransfer* b) {
+  Network& net = network();
+  std::sort(batch.begin(), batch.end(), [&net](const RemoteTransfer* a, const RemoteTransfer* b) {
     if (a->issueCycle != b->issueCycle) return a->issueCycle < b->issueCycle;
-    if (a->srcCore != b->srcCore) return a->srcCore < b->srcCore;
+    const std::uint64_t ka = net.arbitrationKey(a->issueCycle, a->srcCore), kb = net.arbitrationKey(b->issueCycle, b->srcCore);
+    if (ka != kb) return ka < kb;
     return a->seq < b->seq;
   });
   for (RemoteTransfer* r : batch) handle(*r);

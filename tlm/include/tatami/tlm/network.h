@@ -84,6 +84,11 @@ class Network {
   std::string linkName(int link) const;
   std::string edgeName(int edge) const;
   int edgeCount() const { return edgeCount_; }
+  /// The order in which transfers injected in the same cycle book the mesh: a smaller key first.
+  std::uint64_t arbitrationKey(std::uint64_t cycle, int src) const {
+    return rotating_ ? std::uint64_t((src - int(cycle % std::uint64_t(nodeCount())) + nodeCount()) % nodeCount())
+                     : std::uint64_t(src);
+  }
   /// Forget bookings that end before `cycle` (no later transfer can be injected earlier).
   void retire(std::uint64_t cycle);
 
@@ -97,6 +102,7 @@ class Network {
 
   int rows_, cols_, dieRows_, dieCols_;
   bool xFirst_;
+  bool rotating_;
   std::vector<bool> active_;
   std::vector<Link> links_;
   std::vector<LinkStats> stats_;
