@@ -1,0 +1,21 @@
+// The ONNX front end: reads a model as PyTorch exports it (opsets 13 to 17) into the IR.
+// Initializers become parameters; the shape arithmetic around ops is folded at compile time.
+#pragma once
+
+#include <string>
+
+#include "tatami/compiler/ir.h"
+
+namespace tatami::compiler {
+
+struct ImportOptions {
+  std::int64_t batch = 0;  ///< the size of symbolic (or zero) input dimensions; 0: refuse them
+};
+
+/// Reads an .onnx file. Throws CompileError naming the file, the node and the op for anything
+/// malformed or unsupported.
+Graph importOnnx(const std::string& path, const ImportOptions& options = {});
+/// The same from the serialized bytes of a ModelProto (`origin` names it in errors).
+Graph importOnnxBytes(const std::string& bytes, const std::string& origin, const ImportOptions& options = {});
+
+}  // namespace tatami::compiler

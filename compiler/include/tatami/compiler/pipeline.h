@@ -1,0 +1,34 @@
+// Passes over the IR, each a function from graph to graph with a name; a pipeline is a list of
+// names, with the verifier between passes and the IR printable after any of them.
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "tatami/compiler/ir.h"
+
+namespace tatami::compiler {
+
+using Pass = std::function<void(Graph&)>;
+
+struct PassInfo {
+  std::string name;
+  std::string description;
+  Pass run;
+};
+
+/// The passes that need no options: fold-constants, dce, verify.
+const std::vector<PassInfo>& standardPasses();
+
+/// Runs the named passes in order, verifying after each; prints the IR after those in
+/// `printAfter` ("all" for every pass) to `out`. Throws CompileError naming the pass.
+void runPipeline(Graph& g, const std::vector<PassInfo>& passes, const std::vector<std::string>& printAfter, std::ostream* out);
+
+/// Evaluates nodes whose inputs are all constants into constants.
+void foldConstants(Graph& g);
+/// Removes nodes and values that no output depends on.
+void eliminateDeadCode(Graph& g);
+
+}  // namespace tatami::compiler

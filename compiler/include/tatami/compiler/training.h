@@ -1,0 +1,37 @@
+// Training: reverse-mode automatic differentiation on the IR, losses, and optimizer updates, all
+// emitted as ordinary IR nodes (so a training step is one graph: forward, backward, update).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tatami/compiler/ir.h"
+
+namespace tatami::compiler {
+
+/// Adds nodes computing d(loss)/d(v) for each v in `wrt`; `loss` must be a scalar (shape []).
+/// Returns the gradient value of each (a zero constant if the loss does not depend on it).
+std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt);
+
+/// Softmax cross-entropy of logits [batch, classes] against one-hot targets of the same shape,
+/// averaged over the batch: a scalar.
+int addSoftmaxCrossEntropy(Graph& g, int logits, int onehot);
+/// Mean squared error over all elements: a scalar.
+int addMeanSquaredError(Graph& g, int prediction, int target);
+
+struct OptimizerConfig {
+  std::string kind = "sgd";  ///< sgd or adamw
+  double learningRate = 0.01;
+  double momentum = 0.0;      ///< sgd
+  double weightDecay = 0.0;   ///< sgd: L2 added to the gradient; adamw: decoupled
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;  ///< adamw
+  std::int64_t step = 1;      ///< adamw bias correction uses this step number
+};
+
+/// A whole training step: loss, backward over every parameter, and the update. The updated
+/// parameters (and optimizer state) become graph outputs named "<param>.next" (state inputs are
+/// added as inputs named "<param>.m" / "<param>.v"). Returns the loss value.
+int addTrainingStep(Graph& g, int loss, const OptimizerConfig& optimizer);
+
+}  // namespace tatami::compiler

@@ -1,0 +1,444 @@
+// The graph IR: builder, shape inference, verification, and the text form.
+#include "tatami/compiler/ir.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <sstream>
+
+namespace tatami::compiler {
+
+namespace {
+
+const std::set<std::string>& unaryOps() {
+  static const std::set<std::string> s = {"relu", "tanh", "sigmoid", "exp", "log", "sqrt", "erf", "neg", "reciprocal", "identity"};
+  return s;
+}
+const std::set<std::string>& binaryOps() {
+  static const std::set<std::string> s = {"add", "sub", "mul", "div", "pow", "max", "min", "relu_grad"};
+  return s;
+}
+
+[[noreturn]] void bad(const Node& n, const std::string& why) {
+  throw CompileError("node '" + n.name + "' (" + n.op + "): " + why);
+}
+
+Shape broadcast(const Node& n, const Shape& a, const Shape& b) {
+  const std::size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (std::size_t i = 0; i < r; ++i) {
+    const std::int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    const std::int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1) bad(n, "shapes " + shapeText(a) + " and " + shapeText(b) + " do not broadcast");
+    out[i] = std::max(da, db);
+  }
+  return out;
+}
+
+std::int64_t normAxis(const Node& n, std::int64_t axis, std::size_t rank) {
+  const std::int64_t r = std::int64_t(rank);
+  if (axis < -r || axis >= r) bad(n, "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(r));
+  return axis < 0 ? axis + r : axis;
+}
+
+}  // namespace
+
+std::int64_t elementCount(const Shape& s) {
+  std::int64_t n = 1;
+  for (auto d : s) n *= d;
+  return n;
+}
+
+std::string shapeText(const Shape& s) {
+  std::string t = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+std::int64_t Node::intAttr(const std::string& key, std::int64_t fallback) const {
+  const auto it = attrs.find(key);
+  if (it == attrs.end()) return fallback;
+  if (const auto* v = std::get_if<std::int64_t>(&it->second)) return *v;
+  throw CompileError("node '" + name + "' (" + op + "): attribute '" + key + "' is not an integer");
+}
+
+double Node::realAttr(const std::string& key, double fallback) const {
+  const auto it = attrs.find(key);
+  if (it == attrs.end()) return fallback;
+  if (const auto* v = std::get_if<double>(&it->second)) return *v;
+  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return double(*i);
+  throw CompileError("node '" + name + "' (" + op + "): attribute '" + key + "' is not a number");
+}
+
+std::vector<std::int64_t> Node::intsAttr(const std::string& key) const {
+  const auto it = attrs.find(key);
+  if (it == attrs.end()) throw CompileError("node '" + name + "' (" + op + "): attribute '" + key + "' is missing");
+  if (const auto* v = std::get_if<std::vector<std::int64_t>>(&it->second)) return *v;
+  throw CompileError("node '" + name + "' (" + op + "): attribute '" + key + "' is not a list of integers");
+}
+
+const std::vector<std::string>& knownOps() {
+  static const std::vector<std::string> ops = [] {
+    std::vector<std::string> v(unaryOps().begin(), unaryOps().end());
+    v.insert(v.end(), binaryOps().begin(), binaryOps().end());
+    for (const char* o : {"where", "matmul", "transpose", "reshape", "reduce_sum", "reduce_mean", "reduce_max", "softmax",
+                          "log_softmax", "broadcast_to", "sum_to"})
+      v.push_back(o);
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return ops;
+}
+
+Shape inferShape(const Graph& g, const Node& n) {
+  std::vector<Shape> in;
+  for (int i : n.inputs) in.push_back(g.values[std::size_t(i)].shape);
+  const auto need = [&](std::size_t k) {
+    if (in.size() != k) bad(n, "takes " + std::to_string(k) + " inputs, got " + std::to_string(in.size()));
+  };
+  if (unaryOps().count(n.op)) {
+    need(1);
+    return in[0];
+  }
+  if (binaryOps().count(n.op)) {
+    need(2);
+    return broadcast(n, in[0], in[1]);
+  }
+  if (n.op == "where") {
+    need(3);
+    return broadcast(n, broadcast(n, in[0], in[1]), in[2]);
+  }
+  if (n.op == "matmul") {
+    need(2);
+    const Shape &a = in[0], &b = in[1];
+    if (a.size() < 2 || b.size() < 2) bad(n, "needs operands of rank 2 or more, got " + shapeText(a) + " and " + shapeText(b));
+    if (a[a.size() - 1] != b[b.size() - 2])
+      bad(n, "inner dimensions differ: " + shapeText(a) + " x " + shapeText(b));
+    const Shape batchA(a.begin(), a.end() - 2), batchB(b.begin(), b.end() - 2);
+    Shape out = broadcast(n, batchA, batchB);
+    out.push_back(a[a.size() - 2]);
+    out.push_back(b[b.size() - 1]);
+    return out;
+  }
+  if (n.op == "transpose") {
+    need(1);
+    const auto perm = n.intsAttr("perm");
+    if (perm.size() != in[0].size()) bad(n, "perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(in[0].size()));
+    Shape out;
+    std::vector<bool> seen(perm.size(), false);
+    for (auto p : perm) {
+      if (p < 0 || p >= std::int64_t(perm.size()) || seen[std::size_t(p)]) bad(n, "perm is not a permutation");
+      seen[std::size_t(p)] = true;
+      out.push_back(in[0][std::size_t(p)]);
+    }
+    return out;
+  }
+  if (n.op == "reshape" || n.op == "broadcast_to" || n.op == "sum_to") {
+    need(1);
+    const Shape target = n.intsAttr("shape");
+    if (n.op == "reshape" && elementCount(target) != elementCount(in[0]))
+      bad(n, "cannot reshape " + shapeText(in[0]) + " to " + shapeText(target));
+    if (n.op == "broadcast_to" && broadcast(n, in[0], target) != target)
+      bad(n, shapeText(in[0]) + " does not broadcast to " + shapeText(target));
+    if (n.op == "sum_to" && broadcast(n, target, in[0]) != in[0])
+      bad(n, shapeText(in[0]) + " cannot be summed to " + shapeText(target));
+    return target;
+  }
+  if (n.op == "reduce_sum" || n.op == "reduce_mean" || n.op == "reduce_max") {
+    need(1);
+    const bool keep = n.intAttr("keepdims", 1) != 0;
+    std::vector<bool> reduce(in[0].size(), false);
+    for (auto a : n.intsAttr("axes")) reduce[std::size_t(normAxis(n, a, in[0].size()))] = true;
+    Shape out;
+    for (std::size_t i = 0; i < in[0].size(); ++i) {
+      if (!reduce[i]) out.push_back(in[0][i]);
+      else if (keep) out.push_back(1);
+    }
+    return out;
+  }
+  if (n.op == "softmax" || n.op == "log_softmax") {
+    need(1);
+    normAxis(n, n.intAttr("axis", -1), in[0].size());
+    return in[0];
+  }
+  bad(n, "unknown op (known: see tatami::compiler::knownOps)");
+}
+
+int Graph::addValue(Value v) {
+  if (find(v.name) >= 0) throw CompileError("value '" + v.name + "' is defined twice");
+  values.push_back(std::move(v));
+  return int(values.size()) - 1;
+}
+
+int Graph::find(const std::string& valueName) const {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (values[i].name == valueName) return int(i);
+  return -1;
+}
+
+std::string Graph::freshName(const std::string& stem) {
+  for (;;) {
+    const std::string n = stem + "_" + std::to_string(counter_++);
+    if (find(n) < 0) return n;
+  }
+}
+
+int Graph::input(const std::string& n, const Shape& shape) {
+  const int v = addValue({n, shape, ValueKind::Input, {}, -1});
+  inputs.push_back(v);
+  return v;
+}
+
+int Graph::parameter(const std::string& n, const Shape& shape, std::vector<double> init) {
+  if (std::int64_t(init.size()) != elementCount(shape))
+    throw CompileError("parameter '" + n + "': " + std::to_string(init.size()) + " initial values for shape " + shapeText(shape));
+  const int v = addValue({n, shape, ValueKind::Parameter, std::move(init), -1});
+  parameters.push_back(v);
+  return v;
+}
+
+int Graph::constant(const std::string& n, const Shape& shape, std::vector<double> data) {
+  if (std::int64_t(data.size()) != elementCount(shape))
+    throw CompileError("constant '" + n + "': " + std::to_string(data.size()) + " values for shape " + shapeText(shape));
+  return addValue({n, shape, ValueKind::Constant, std::move(data), -1});
+}
+
+int Graph::scalar(double v) { return constant(freshName("c"), {}, {v}); }
+
+int Graph::op(const std::string& o, const std::vector<int>& ins, std::map<std::string, Attribute> attrs, const std::string& nm) {
+  Node n;
+  n.op = o;
+  n.inputs = ins;
+  n.attrs = std::move(attrs);
+  n.name = nm.empty() ? freshName(o) : nm;
+  const Shape s = inferShape(*this, n);
+  const int out = addValue({n.name, s, ValueKind::Intermediate, {}, int(nodes.size())});
+  n.outputs = {out};
+  nodes.push_back(std::move(n));
+  return out;
+}
+
+void Graph::markOutput(int value) { outputs.push_back(value); }
+
+void verify(const Graph& g) {
+  std::vector<bool> defined(g.values.size(), false);
+  for (std::size_t i = 0; i < g.values.size(); ++i)
+    if (g.values[i].kind != ValueKind::Intermediate) {
+      defined[i] = true;
+      if (g.values[i].kind != ValueKind::Input && std::int64_t(g.values[i].data.size()) != elementCount(g.values[i].shape))
+        throw CompileError("value '" + g.values[i].name + "' holds " + std::to_string(g.values[i].data.size()) +
+                           " values for shape " + shapeText(g.values[i].shape));
+    }
+  for (const Node& n : g.nodes) {
+    for (int i : n.inputs) {
+      if (i < 0 || std::size_t(i) >= g.values.size()) bad(n, "refers to a value that does not exist");
+      if (!defined[std::size_t(i)]) bad(n, "uses '" + g.values[std::size_t(i)].name + "' before it is computed");
+    }
+    const Shape s = inferShape(g, n);
+    if (n.outputs.size() != 1) bad(n, "must have exactly one output");
+    const Value& out = g.values[std::size_t(n.outputs[0])];
+    if (out.shape != s) bad(n, "output '" + out.name + "' has shape " + shapeText(out.shape) + " but the op gives " + shapeText(s));
+    defined[std::size_t(n.outputs[0])] = true;
+  }
+  for (int o : g.outputs)
+    if (!defined[std::size_t(o)]) throw CompileError("output '" + g.values[std::size_t(o)].name + "' is never computed");
+}
+
+namespace {
+
+std::string numText(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.17g", v);
+  return b;
+}
+
+std::string attrText(const Attribute& a) {
+  if (const auto* i = std::get_if<std::int64_t>(&a)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&a)) {
+    std::string s = numText(*d);
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+    return s;
+  }
+  if (const auto* s = std::get_if<std::string>(&a)) return "\"" + *s + "\"";
+  const auto& v = std::get<std::vector<std::int64_t>>(a);
+  std::string t = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) t += (i ? "," : "") + std::to_string(v[i]);
+  return t + "]";
+}
+
+}  // namespace
+
+std::string printGraph(const Graph& g, bool withData) {
+  std::ostringstream os;
+  os << "graph " << g.name << "\n";
+  for (const Value& v : g.values) {
+    if (v.kind == ValueKind::Intermediate) continue;
+    os << (v.kind == ValueKind::Input ? "input" : v.kind == ValueKind::Parameter ? "param" : "const") << " %" << v.name
+       << " f32" << shapeText(v.shape);
+    if (v.kind == ValueKind::Constant || withData) {
+      os << " =";
+      for (double d : v.data) os << " " << numText(d);
+    }
+    os << "\n";
+  }
+  for (const Node& n : g.nodes) {
+    os << "%" << g.values[std::size_t(n.outputs[0])].name << " = " << n.op;
+    for (std::size_t i = 0; i < n.inputs.size(); ++i) os << (i ? ", %" : " %") << g.values[std::size_t(n.inputs[i])].name;
+    if (!n.attrs.empty()) {
+      os << " {";
+      bool first = true;
+      for (const auto& [k, v] : n.attrs) os << (first ? "" : ", ") << k << "=" << attrText(v), first = false;
+      os << "}";
+    }
+    os << "\n";
+  }
+  for (int o : g.outputs) os << "output %" << g.values[std::size_t(o)].name << "\n";
+  return os.str();
+}
+
+namespace {
+
+struct Cursor {
+  const std::string& s;
+  std::size_t i = 0;
+  int line;
+  const std::string& origin;
+  [[noreturn]] void fail(const std::string& why) const {
+    throw CompileError(origin + ":" + std::to_string(line) + ":" + std::to_string(i + 1) + ": " + why);
+  }
+  void skip() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  }
+  bool eat(char c) {
+    skip();
+    if (i < s.size() && s[i] == c) return ++i, true;
+    return false;
+  }
+  void expect(char c) {
+    if (!eat(c)) fail(std::string("expected '") + c + "'");
+  }
+  std::string word() {
+    skip();
+    const std::size_t b = i;
+    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.' || s[i] == '/' || s[i] == ':'))
+      ++i;
+    if (b == i) fail("expected a name");
+    return s.substr(b, i - b);
+  }
+  double number() {
+    skip();
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str() + i, &end);
+    if (end == s.c_str() + i) fail("expected a number");
+    i = std::size_t(end - s.c_str());
+    return v;
+  }
+  bool atEnd() {
+    skip();
+    return i >= s.size() || s[i] == '#';
+  }
+};
+
+Shape parseShape(Cursor& c) {
+  if (c.word() != "f32") c.fail("expected the element type f32");
+  c.expect('[');
+  Shape s;
+  if (!c.eat(']')) {
+    do s.push_back(std::int64_t(c.number()));
+    while (c.eat(','));
+    c.expect(']');
+  }
+  return s;
+}
+
+}  // namespace
+
+Graph parseGraph(const std::string& text, const std::string& origin) {
+  Graph g;
+  std::istringstream in(text);
+  std::string line;
+  for (int ln = 1; std::getline(in, line); ++ln) {
+    Cursor c{line, 0, ln, origin};
+    if (c.atEnd()) continue;
+    if (c.eat('%')) {
+      const std::string out = c.word();
+      c.expect('=');
+      const std::string op = c.word();
+      std::vector<int> ins;
+      if (c.eat('%')) {
+        do {
+          const std::string name = c.word();
+          const int v = g.find(name);
+          if (v < 0) c.fail("unknown value '%" + name + "'");
+          ins.push_back(v);
+        } while (c.eat(',') && c.eat('%'));
+      }
+      std::map<std::string, Attribute> attrs;
+      if (c.eat('{')) {
+        do {
+          const std::string key = c.word();
+          c.expect('=');
+          c.skip();
+          if (c.eat('[')) {
+            std::vector<std::int64_t> v;
+            if (!c.eat(']')) {
+              do v.push_back(std::int64_t(c.number()));
+              while (c.eat(','));
+              c.expect(']');
+            }
+            attrs[key] = v;
+          } else if (c.eat('"')) {
+            const std::size_t e = line.find('"', c.i);
+            if (e == std::string::npos) c.fail("unterminated string");
+            attrs[key] = line.substr(c.i, e - c.i);
+            c.i = e + 1;
+          } else {
+            const std::size_t b = c.i;
+            const double v = c.number();
+            const std::string tok = line.substr(b, c.i - b);
+            if (tok.find_first_of(".eEn") == std::string::npos) attrs[key] = std::int64_t(v);
+            else attrs[key] = v;
+          }
+        } while (c.eat(','));
+        c.expect('}');
+      }
+      try {
+        g.op(op, ins, attrs, out);
+      } catch (const CompileError& e) {
+        c.fail(e.what());
+      }
+    } else {
+      const std::string kw = c.word();
+      if (kw == "graph") {
+        g.name = c.word();
+      } else if (kw == "output") {
+        c.expect('%');
+        const std::string name = c.word();
+        const int v = g.find(name);
+        if (v < 0) c.fail("unknown value '%" + name + "'");
+        g.markOutput(v);
+      } else if (kw == "input" || kw == "param" || kw == "const") {
+        c.expect('%');
+        const std::string name = c.word();
+        const Shape s = parseShape(c);
+        std::vector<double> data;
+        if (c.eat('='))
+          while (!c.atEnd()) data.push_back(c.number());
+        try {
+          if (kw == "input") g.input(name, s);
+          else if (kw == "param") g.parameter(name, s, data.empty() ? std::vector<double>(std::size_t(elementCount(s)), 0.0) : data);
+          else g.constant(name, s, data);
+        } catch (const CompileError& e) {
+          c.fail(e.what());
+        }
+      } else {
+        c.fail("expected 'graph', 'input', 'param', 'const', 'output' or '%name = op ...', got '" + kw + "'");
+      }
+    }
+    if (!c.atEnd()) c.fail("unexpected text at the end of the line");
+  }
+  return g;
+}
+
+}  // namespace tatami::compiler

@@ -1,0 +1,403 @@
+// ONNX -> IR. Every supported op maps to IR ops; anything else stops with the op, the node and
+// the file. Ops whose inputs are all compile-time constants are evaluated here.
+#include "tatami/compiler/onnx_import.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "tatami/compiler/interpreter.h"
+
+namespace tatami::compiler {
+
+namespace {
+
+class Importer {
+ public:
+  Importer(const std::string& origin, const ImportOptions& o) : origin_(origin), opts_(o) {}
+  Graph run(const onnx::ModelProto& model);
+
+ private:
+  [[noreturn]] void fail(const onnx::NodeProto& n, const std::string& why) const {
+    throw CompileError(origin_ + ": node '" + n.name() + "' (" + n.op_type() + "): " + why);
+  }
+  int value(const onnx::NodeProto& n, int k) const {
+    if (k >= n.input_size() || n.input(k).empty()) fail(n, "input " + std::to_string(k) + " is missing");
+    const auto it = names_.find(n.input(k));
+    if (it == names_.end()) fail(n, "input '" + n.input(k) + "' is not defined before this node");
+    return it->second;
+  }
+  bool hasInput(const onnx::NodeProto& n, int k) const { return k < n.input_size() && !n.input(k).empty(); }
+  bool isConst(int v) const { return g_.values[std::size_t(v)].kind == ValueKind::Constant; }
+  const std::vector<double>& constData(const onnx::NodeProto& n, int k) const {
+    const int v = value(n, k);
+    if (!isConst(v)) fail(n, "input " + std::to_string(k) + " ('" + n.input(k) + "') must be known at compile time");
+    return g_.values[std::size_t(v)].data;
+  }
+  const Shape& shapeOf(int v) const { return g_.values[std::size_t(v)].shape; }
+  std::int64_t intAttr(const onnx::NodeProto& n, const std::string& key, std::int64_t fallback) const {
+    for (const auto& a : n.attribute())
+      if (a.name() == key) return a.i();
+    return fallback;
+  }
+  double floatAttr(const onnx::NodeProto& n, const std::string& key, double fallback) const {
+    for (const auto& a : n.attribute())
+      if (a.name() == key) return a.f();
+    return fallback;
+  }
+  bool hasAttr(const onnx::NodeProto& n, const std::string& key) const {
+    for (const auto& a : n.attribute())
+      if (a.name() == key) return true;
+    return false;
+  }
+  std::vector<std::int64_t> intsAttr(const onnx::NodeProto& n, const std::string& key) const {
+    for (const auto& a : n.attribute())
+      if (a.name() == key) return {a.ints().begin(), a.ints().end()};
+    return {};
+  }
+  void bind(const onnx::NodeProto& n, int k, int v) {
+    if (k < n.output_size() && !n.output(k).empty()) names_[n.output(k)] = v;
+  }
+  int constant(const Shape& s, std::vector<double> data) { return g_.constant(g_.freshName("const"), s, std::move(data)); }
+  int op(const onnx::NodeProto& n, const std::string& o, const std::vector<int>& ins, std::map<std::string, Attribute> attrs = {}) {
+    try {
+      const int v = g_.op(o, ins, std::move(attrs), g_.freshName(n.name().empty() ? o : n.name()));
+      bool allConst = true;
+      for (int i : ins) allConst = allConst && isConst(i);
+      if (allConst) {  // fold now: shape arithmetic must be known at compile time
+        Value& out = g_.values[std::size_t(v)];
+        Graph one;
+        std::vector<int> oneIns;
+        for (int i : ins) oneIns.push_back(one.constant(one.freshName("in"), shapeOf(i), g_.values[std::size_t(i)].data));
+        const int r = one.op(o, oneIns, g_.nodes.back().attrs, "r");
+        out.data = evaluate(one, {})[std::size_t(r)].data;
+        out.kind = ValueKind::Constant;
+        out.producer = -1;
+        g_.nodes.pop_back();
+      }
+      return v;
+    } catch (const CompileError& e) {
+      fail(n, e.what());
+    }
+  }
+  Shape tensorShape(const onnx::ValueInfoProto& vi) const;
+  std::vector<double> tensorData(const onnx::TensorProto& t) const;
+  void node(const onnx::NodeProto& n);
+  std::int64_t axisOf(const onnx::NodeProto& n, std::int64_t axis, std::size_t rank) const {
+    const std::int64_t r = std::int64_t(rank);
+    if (axis < -r || axis >= r) fail(n, "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(r));
+    return axis < 0 ? axis + r : axis;
+  }
+
+  std::string origin_;
+  ImportOptions opts_;
+  Graph g_;
+  std::map<std::string, int> names_;
+};
+
+Shape Importer::tensorShape(const onnx::ValueInfoProto& vi) const {
+  Shape s;
+  for (const auto& d : vi.type().tensor_type().shape().dim()) {
+    if (d.has_dim_value() && d.dim_value() > 0) {
+      s.push_back(d.dim_value());
+    } else {
+      if (opts_.batch <= 0)
+        throw CompileError(origin_ + ": input '" + vi.name() + "' has a symbolic dimension '" + d.dim_param() +
+                           "': give its size (the batch) as a compile parameter");
+      s.push_back(opts_.batch);
+    }
+  }
+  return s;
+}
+
+std::vector<double> Importer::tensorData(const onnx::TensorProto& t) const {
+  std::int64_t count = 1;
+  for (auto d : t.dims()) count *= d;
+  std::vector<double> out;
+  out.reserve(std::size_t(count));
+  const std::string& raw = t.raw_data();
+  const auto fromRaw = [&](auto sample) {
+    using T = decltype(sample);
+    if (raw.size() != std::size_t(count) * sizeof(T))
+      throw CompileError(origin_ + ": tensor '" + t.name() + "' has " + std::to_string(raw.size()) + " bytes of raw data, expected " +
+                         std::to_string(std::size_t(count) * sizeof(T)));
+    for (std::int64_t i = 0; i < count; ++i) {
+      T v;
+      std::memcpy(&v, raw.data() + std::size_t(i) * sizeof(T), sizeof(T));
+      out.push_back(double(v));
+    }
+  };
+  switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      if (!raw.empty()) fromRaw(float{});
+      else for (float v : t.float_data()) out.push_back(v);
+      break;
+    case onnx::TensorProto::DOUBLE:
+      if (!raw.empty()) fromRaw(double{});
+      else for (double v : t.double_data()) out.push_back(v);
+      break;
+    case onnx::TensorProto::INT64:
+      if (!raw.empty()) fromRaw(std::int64_t{});
+      else for (auto v : t.int64_data()) out.push_back(double(v));
+      break;
+    case onnx::TensorProto::INT32:
+      if (!raw.empty()) fromRaw(std::int32_t{});
+      else for (auto v : t.int32_data()) out.push_back(double(v));
+      break;
+    case onnx::TensorProto::BOOL:
+    case onnx::TensorProto::UINT8:
+      if (!raw.empty()) fromRaw(std::uint8_t{});
+      else for (auto v : t.int32_data()) out.push_back(double(v));
+      break;
+    default:
+      throw CompileError(origin_ + ": tensor '" + t.name() + "' has an unsupported element type (" +
+                         std::to_string(t.data_type()) + ")");
+  }
+  if (std::int64_t(out.size()) != count)
+    throw CompileError(origin_ + ": tensor '" + t.name() + "' holds " + std::to_string(out.size()) + " values for " +
+                       std::to_string(count) + " elements");
+  return out;
+}
+
+void Importer::node(const onnx::NodeProto& n) {
+  const std::string& t = n.op_type();
+  static const std::map<std::string, std::string> unary = {{"Relu", "relu"}, {"Tanh", "tanh"}, {"Sigmoid", "sigmoid"},
+                                                           {"Exp", "exp"},   {"Log", "log"},   {"Sqrt", "sqrt"},
+                                                           {"Erf", "erf"},   {"Neg", "neg"},   {"Reciprocal", "reciprocal"},
+                                                           {"Identity", "identity"}, {"Cast", "identity"}};
+  static const std::map<std::string, std::string> binary = {{"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"},
+                                                            {"Div", "div"}, {"Pow", "pow"}, {"Max", "max"}, {"Min", "min"}};
+  if (!n.domain().empty() && n.domain() != "ai.onnx") fail(n, "operators of domain '" + n.domain() + "' are not supported");
+  if (unary.count(t)) {
+    bind(n, 0, op(n, unary.at(t), {value(n, 0)}));
+  } else if (binary.count(t)) {
+    bind(n, 0, op(n, binary.at(t), {value(n, 0), value(n, 1)}));
+  } else if (t == "Dropout") {
+    // Inference form (training_mode absent or false): the identity; the mask output is not used.
+    if (hasInput(n, 2) && !constData(n, 2).empty() && constData(n, 2)[0] != 0)
+      fail(n, "dropout in training mode is not supported yet");
+    bind(n, 0, op(n, "identity", {value(n, 0)}));
+  } else if (t == "MatMul") {
+    bind(n, 0, op(n, "matmul", {value(n, 0), value(n, 1)}));
+  } else if (t == "Gemm") {
+    int a = value(n, 0), b = value(n, 1);
+    if (intAttr(n, "transA", 0)) a = op(n, "transpose", {a}, {{"perm", std::vector<std::int64_t>{1, 0}}});
+    if (intAttr(n, "transB", 0)) b = op(n, "transpose", {b}, {{"perm", std::vector<std::int64_t>{1, 0}}});
+    int y = op(n, "matmul", {a, b});
+    const double alpha = floatAttr(n, "alpha", 1.0), beta = floatAttr(n, "beta", 1.0);
+    if (alpha != 1.0) y = op(n, "mul", {y, g_.scalar(alpha)});
+    if (hasInput(n, 2)) {
+      int c = value(n, 2);
+      if (beta != 1.0) c = op(n, "mul", {c, g_.scalar(beta)});
+      y = op(n, "add", {y, c});
+    }
+    bind(n, 0, y);
+  } else if (t == "Softmax" || t == "LogSoftmax") {
+    bind(n, 0, op(n, t == "Softmax" ? "softmax" : "log_softmax", {value(n, 0)}, {{"axis", intAttr(n, "axis", -1)}}));
+  } else if (t == "Transpose") {
+    const int x = value(n, 0);
+    std::vector<std::int64_t> perm = intsAttr(n, "perm");
+    if (perm.empty())
+      for (std::size_t i = shapeOf(x).size(); i-- > 0;) perm.push_back(std::int64_t(i));
+    bind(n, 0, op(n, "transpose", {x}, {{"perm", perm}}));
+  } else if (t == "Flatten") {
+    const int x = value(n, 0);
+    const Shape& s = shapeOf(x);
+    const std::int64_t axis = axisOf(n, intAttr(n, "axis", 1), s.size() + 1);
+    std::int64_t outer = 1, inner = 1;
+    for (std::size_t i = 0; i < s.size(); ++i) (std::int64_t(i) < axis ? outer : inner) *= s[i];
+    bind(n, 0, op(n, "reshape", {x}, {{"shape", std::vector<std::int64_t>{outer, inner}}}));
+  } else if (t == "Reshape" || t == "Expand") {
+    const int x = value(n, 0);
+    const std::vector<double>& spec = constData(n, 1);
+    Shape target;
+    if (t == "Reshape") {
+      std::int64_t known = 1, infer = -1;
+      for (std::size_t i = 0; i < spec.size(); ++i) {
+        std::int64_t d = std::int64_t(spec[i]);
+        if (d == 0 && !intAttr(n, "allowzero", 0)) {
+          if (i >= shapeOf(x).size()) fail(n, "dimension 0 copies a dimension the input does not have");
+          d = shapeOf(x)[i];
+        }
+        if (d == -1) infer = std::int64_t(i), d = 1;
+        target.push_back(d);
+        known *= d;
+      }
+      if (infer >= 0) target[std::size_t(infer)] = elementCount(shapeOf(x)) / std::max<std::int64_t>(known, 1);
+      bind(n, 0, op(n, "reshape", {x}, {{"shape", target}}));
+    } else {
+      for (double d : spec) target.push_back(std::int64_t(d));
+      // Expand broadcasts both ways: the result has the broadcast of the two shapes.
+      const Shape& s = shapeOf(x);
+      const std::size_t r = std::max(s.size(), target.size());
+      Shape out(r);
+      for (std::size_t i = 0; i < r; ++i) {
+        const std::int64_t a = i < r - s.size() ? 1 : s[i - (r - s.size())];
+        const std::int64_t b = i < r - target.size() ? 1 : target[i - (r - target.size())];
+        out[i] = std::max(a, b);
+      }
+      bind(n, 0, op(n, "broadcast_to", {x}, {{"shape", out}}));
+    }
+  } else if (t == "Unsqueeze" || t == "Squeeze") {
+    const int x = value(n, 0);
+    std::vector<std::int64_t> axes = hasInput(n, 1) ? std::vector<std::int64_t>() : intsAttr(n, "axes");
+    if (hasInput(n, 1))
+      for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
+    Shape s = shapeOf(x);
+    if (t == "Unsqueeze") {
+      const std::size_t rank = s.size() + axes.size();
+      std::vector<bool> add(rank, false);
+      for (auto a : axes) add[std::size_t(axisOf(n, a, rank))] = true;
+      Shape out;
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < rank; ++i) out.push_back(add[i] ? 1 : s[k++]);
+      s = out;
+    } else {
+      std::vector<bool> drop(s.size(), axes.empty());
+      for (auto a : axes) drop[std::size_t(axisOf(n, a, s.size()))] = true;
+      Shape out;
+      for (std::size_t i = 0; i < s.size(); ++i)
+        if (!(drop[i] && s[i] == 1)) out.push_back(s[i]);
+      s = out;
+    }
+    bind(n, 0, op(n, "reshape", {x}, {{"shape", s}}));
+  } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") {
+    const int x = value(n, 0);
+    std::vector<std::int64_t> axes = intsAttr(n, "axes");
+    if (hasInput(n, 1))
+      for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
+    if (axes.empty())
+      for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
+    const std::string o = t == "ReduceMean" ? "reduce_mean" : t == "ReduceSum" ? "reduce_sum" : "reduce_max";
+    bind(n, 0, op(n, o, {x}, {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}}));
+  } else if (t == "LayerNormalization") {
+    const int x = value(n, 0), scale = value(n, 1);
+    const Shape& s = shapeOf(x);
+    const std::int64_t axis = axisOf(n, intAttr(n, "axis", -1), s.size());
+    std::vector<std::int64_t> axes;
+    for (std::size_t i = std::size_t(axis); i < s.size(); ++i) axes.push_back(std::int64_t(i));
+    const Attribute ax = axes, keep = std::int64_t(1);
+    const int mean = op(n, "reduce_mean", {x}, {{"axes", ax}, {"keepdims", keep}});
+    const int d = op(n, "sub", {x, mean});
+    const int var = op(n, "reduce_mean", {op(n, "mul", {d, d})}, {{"axes", ax}, {"keepdims", keep}});
+    const int norm = op(n, "div", {d, op(n, "sqrt", {op(n, "add", {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+    int y = op(n, "mul", {norm, scale});
+    if (hasInput(n, 2)) y = op(n, "add", {y, value(n, 2)});
+    bind(n, 0, y);
+  } else if (t == "Where") {
+    bind(n, 0, op(n, "where", {value(n, 0), value(n, 1), value(n, 2)}));
+  } else if (t == "Constant") {
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "value") {
+        Shape s(a.t().dims().begin(), a.t().dims().end());
+        bind(n, 0, constant(s, tensorData(a.t())));
+        return;
+      }
+      if (a.name() == "value_float") return bind(n, 0, constant({}, {double(a.f())}));
+      if (a.name() == "value_int") return bind(n, 0, constant({}, {double(a.i())}));
+      if (a.name() == "value_ints") {
+        std::vector<double> v(a.ints().begin(), a.ints().end());
+        return bind(n, 0, constant({std::int64_t(v.size())}, v));
+      }
+    }
+    fail(n, "has no value attribute this importer understands");
+  } else if (t == "ConstantOfShape") {
+    const std::vector<double>& dims = constData(n, 0);
+    Shape s;
+    for (double d : dims) s.push_back(std::int64_t(d));
+    double fill = 0;
+    for (const auto& a : n.attribute())
+      if (a.name() == "value") fill = tensorData(a.t()).at(0);
+    bind(n, 0, constant(s, std::vector<double>(std::size_t(elementCount(s)), fill)));
+  } else if (t == "Shape") {
+    const Shape& s = shapeOf(value(n, 0));
+    bind(n, 0, constant({std::int64_t(s.size())}, std::vector<double>(s.begin(), s.end())));
+  } else if (t == "Gather") {
+    // Compile-time gathers (on shapes); gathers on data (embeddings) need the runtime op.
+    const std::vector<double>& data = constData(n, 0);
+    const std::vector<double>& idx = constData(n, 1);
+    const Shape ds = shapeOf(value(n, 0)), is = shapeOf(value(n, 1));
+    if (ds.size() != 1) fail(n, "gather on data (embeddings) is not supported yet");
+    std::vector<double> out;
+    for (double i : idx) {
+      std::int64_t k = std::int64_t(i);
+      if (k < 0) k += ds[0];
+      if (k < 0 || k >= ds[0]) fail(n, "index " + std::to_string(std::int64_t(i)) + " is out of range");
+      out.push_back(data[std::size_t(k)]);
+    }
+    bind(n, 0, constant(is, out));
+  } else if (t == "Concat") {
+    std::vector<double> out;
+    for (int k = 0; k < n.input_size(); ++k) {
+      const int v = value(n, k);
+      if (!isConst(v) || shapeOf(v).size() > 1) fail(n, "concatenation of tensors computed at run time is not supported yet");
+      const auto& d = g_.values[std::size_t(v)].data;
+      out.insert(out.end(), d.begin(), d.end());
+    }
+    bind(n, 0, constant({std::int64_t(out.size())}, out));
+  } else if (t == "Slice") {
+    const std::vector<double>& data = constData(n, 0);
+    if (shapeOf(value(n, 0)).size() != 1) fail(n, "slices of tensors computed at run time are not supported yet");
+    const std::int64_t len = std::int64_t(data.size());
+    std::int64_t start = std::int64_t(constData(n, 1).at(0)), end = std::int64_t(constData(n, 2).at(0));
+    const std::int64_t step = hasInput(n, 4) ? std::int64_t(constData(n, 4).at(0)) : 1;
+    if (step != 1) fail(n, "only step 1 is supported");
+    if (start < 0) start += len;
+    if (end < 0) end += len;
+    start = std::clamp<std::int64_t>(start, 0, len);
+    end = std::clamp<std::int64_t>(end, 0, len);
+    std::vector<double> out(data.begin() + start, data.begin() + std::max(start, end));
+    bind(n, 0, constant({std::int64_t(out.size())}, out));
+  } else {
+    fail(n, "unsupported op");
+  }
+}
+
+Graph Importer::run(const onnx::ModelProto& model) {
+  std::int64_t opset = 0;
+  for (const auto& o : model.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
+  if (opset < 13 || opset > 17)
+    throw CompileError(origin_ + ": opset " + std::to_string(opset) + " is outside the supported range 13..17");
+  const onnx::GraphProto& gp = model.graph();
+  g_.name = gp.name().empty() ? "model" : gp.name();
+  for (const auto& init : gp.initializer()) {
+    Shape s(init.dims().begin(), init.dims().end());
+    std::vector<double> data = tensorData(init);
+    // Floating-point initializers are trained; integer ones (shapes, indices) are constants.
+    const bool trained = init.data_type() == onnx::TensorProto::FLOAT || init.data_type() == onnx::TensorProto::DOUBLE;
+    names_[init.name()] = trained ? g_.parameter(init.name(), s, std::move(data)) : g_.constant(init.name(), s, std::move(data));
+  }
+  for (const auto& in : gp.input())
+    if (!names_.count(in.name())) names_[in.name()] = g_.input(in.name(), tensorShape(in));
+  for (const auto& n : gp.node()) node(n);
+  for (const auto& out : gp.output()) {
+    const auto it = names_.find(out.name());
+    if (it == names_.end()) throw CompileError(origin_ + ": output '" + out.name() + "' is never computed");
+    g_.markOutput(it->second);
+  }
+  verify(g_);
+  return g_;
+}
+
+}  // namespace
+
+Graph importOnnxBytes(const std::string& bytes, const std::string& origin, const ImportOptions& options) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes)) throw CompileError(origin + ": not a valid ONNX model (protobuf parse failed)");
+  return Importer(origin, options).run(model);
+}
+
+Graph importOnnx(const std::string& path, const ImportOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CompileError("cannot read ONNX file '" + path + "'");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return importOnnxBytes(bytes.str(), path, options);
+}
+
+}  // namespace tatami::compiler

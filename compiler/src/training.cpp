@@ -1,0 +1,65 @@
+// Losses and optimizer updates, as IR.
+#include <cmath>
+
+#include "tatami/compiler/training.h"
+
+namespace tatami::compiler {
+
+int addSoftmaxCrossEntropy(Graph& g, int logits, int onehot) {
+  const Shape s = g.values[std::size_t(logits)].shape;
+  if (s.size() != 2) throw CompileError("softmax cross-entropy needs logits of shape [batch, classes], got " + shapeText(s));
+  if (g.values[std::size_t(onehot)].shape != s)
+    throw CompileError("softmax cross-entropy: targets " + shapeText(g.values[std::size_t(onehot)].shape) +
+                       " do not match logits " + shapeText(s));
+  const int ls = g.op("log_softmax", {logits}, {{"axis", std::int64_t(1)}});
+  const int total = g.op("reduce_sum", {g.op("mul", {onehot, ls})}, {{"axes", std::vector<std::int64_t>{0, 1}}, {"keepdims", std::int64_t(0)}});
+  return g.op("neg", {g.op("div", {total, g.scalar(double(s[0]))})}, {}, g.freshName("loss"));
+}
+
+int addMeanSquaredError(Graph& g, int prediction, int target) {
+  const Shape s = g.values[std::size_t(prediction)].shape;
+  const int d = g.op("sub", {prediction, target});
+  std::vector<std::int64_t> axes(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) axes[i] = std::int64_t(i);
+  return g.op("reduce_mean", {g.op("mul", {d, d})}, {{"axes", axes}, {"keepdims", std::int64_t(0)}}, g.freshName("loss"));
+}
+
+int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o) {
+  if (o.kind != "sgd" && o.kind != "adamw") throw CompileError("unknown optimizer '" + o.kind + "' (sgd, adamw)");
+  const std::vector<int> params = g.parameters;
+  const std::map<int, int> grads = addBackward(g, loss, params);
+  g.markOutput(loss);
+  for (int p : params) {
+    const std::string name = g.values[std::size_t(p)].name;
+    const Shape shape = g.values[std::size_t(p)].shape;
+    int grad = grads.at(p);
+    int next;
+    if (o.kind == "sgd") {
+      if (o.weightDecay != 0) grad = g.op("add", {grad, g.op("mul", {g.scalar(o.weightDecay), p})});
+      int step = grad;
+      if (o.momentum != 0) {
+        const int m = g.input(name + ".m", shape);
+        step = g.op("add", {g.op("mul", {g.scalar(o.momentum), m}), grad}, {}, name + ".m.next");
+        g.markOutput(step);
+      }
+      next = g.op("sub", {p, g.op("mul", {g.scalar(o.learningRate), step})}, {}, name + ".next");
+    } else {
+      const int m = g.input(name + ".m", shape), v = g.input(name + ".v", shape);
+      const int mNext = g.op("add", {g.op("mul", {g.scalar(o.beta1), m}), g.op("mul", {g.scalar(1 - o.beta1), grad})}, {}, name + ".m.next");
+      const int vNext = g.op("add", {g.op("mul", {g.scalar(o.beta2), v}), g.op("mul", {g.scalar(1 - o.beta2), g.op("mul", {grad, grad})})},
+                             {}, name + ".v.next");
+      const double c1 = 1.0 - std::pow(o.beta1, double(o.step)), c2 = 1.0 - std::pow(o.beta2, double(o.step));
+      const int mHat = g.op("div", {mNext, g.scalar(c1)});
+      const int vHat = g.op("div", {vNext, g.scalar(c2)});
+      const int adam = g.op("div", {mHat, g.op("add", {g.op("sqrt", {vHat}), g.scalar(o.epsilon)})});
+      const int upd = o.weightDecay != 0 ? g.op("add", {adam, g.op("mul", {g.scalar(o.weightDecay), p})}) : adam;
+      next = g.op("sub", {p, g.op("mul", {g.scalar(o.learningRate), upd})}, {}, name + ".next");
+      g.markOutput(mNext);
+      g.markOutput(vNext);
+    }
+    g.markOutput(next);
+  }
+  return loss;
+}
+
+}  // namespace tatami::compiler

@@ -1,0 +1,306 @@
+// The compiler's IR, passes, host oracle, autodiff (against FP64 finite differences for every
+// op), losses and optimizers, and the ONNX front end.
+#include <doctest/doctest.h>
+
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "tatami/compiler/interpreter.h"
+#include "tatami/compiler/ir.h"
+#include "tatami/compiler/onnx_import.h"
+#include "tatami/compiler/pipeline.h"
+#include "tatami/compiler/training.h"
+
+using namespace tatami::compiler;
+
+namespace {
+
+std::vector<double> randomData(std::size_t n, std::mt19937& gen, double lo, double hi) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<double> v(n);
+  for (auto& x : v) x = d(gen);
+  return v;
+}
+
+/// Checks d(sum(op(params) * R))/d(params) from autodiff against central differences in FP64.
+void checkGradient(const std::string& op, const std::vector<Shape>& shapes, std::map<std::string, Attribute> attrs,
+                   double lo, double hi, const std::vector<int>& constantInputs = {}) {
+  std::mt19937 gen(7);
+  Graph g;
+  std::vector<int> ins;
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    auto data = randomData(std::size_t(elementCount(shapes[i])), gen, lo, hi);
+    const bool isConst = std::find(constantInputs.begin(), constantInputs.end(), int(i)) != constantInputs.end();
+    if (isConst && op == "where")
+      for (auto& x : data) x = x > (lo + hi) / 2 ? 1.0 : 0.0;
+    ins.push_back(isConst ? g.constant("c" + std::to_string(i), shapes[i], data) : g.parameter("p" + std::to_string(i), shapes[i], data));
+  }
+  const int y = g.op(op, ins, attrs, "y");
+  const Shape ys = g.values[std::size_t(y)].shape;
+  const int r = g.constant("r", ys, randomData(std::size_t(elementCount(ys)), gen, -1, 1));
+  std::vector<std::int64_t> all(ys.size());
+  for (std::size_t i = 0; i < ys.size(); ++i) all[i] = std::int64_t(i);
+  const int loss = g.op("reduce_sum", {g.op("mul", {y, r})}, {{"axes", all}, {"keepdims", std::int64_t(0)}}, "loss");
+  const std::vector<int> params = g.parameters;
+  const auto grads = addBackward(g, loss, params);
+  verify(g);
+  const auto base = evaluate(g, {});
+  for (int p : params) {
+    Value& pv = g.values[std::size_t(p)];
+    const auto& analytic = base[std::size_t(grads.at(p))].data;
+    double worst = 0, scale = 1e-12;
+    for (std::size_t k = 0; k < pv.data.size(); ++k) {
+      const double x = pv.data[k], h = 1e-6 * std::max(1.0, std::fabs(x));
+      pv.data[k] = x + h;
+      const double up = evaluate(g, {})[std::size_t(loss)].data[0];
+      pv.data[k] = x - h;
+      const double down = evaluate(g, {})[std::size_t(loss)].data[0];
+      pv.data[k] = x;
+      const double numeric = (up - down) / (2 * h);
+      worst = std::max(worst, std::fabs(numeric - analytic[k]));
+      scale = std::max(scale, std::fabs(numeric));
+    }
+    INFO("op ", op, " input ", pv.name, " worst abs error ", worst, " scale ", scale);
+    CHECK(worst / scale < 1e-6);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("autodiff matches FP64 finite differences for every differentiable op") {
+  const Shape s = {3, 4};
+  for (const char* op : {"add", "sub", "mul", "max", "min"}) checkGradient(op, {s, s}, {}, -2, 2);
+  checkGradient("add", {{3, 4}, {4}}, {}, -2, 2);  // broadcasting: the gradient sums back
+  checkGradient("mul", {{3, 1}, {1, 4}}, {}, -2, 2);
+  checkGradient("div", {s, s}, {}, 0.5, 2);
+  checkGradient("pow", {s, s}, {}, 0.5, 2);
+  for (const char* op : {"tanh", "sigmoid", "exp", "erf", "neg", "identity"}) checkGradient(op, {s}, {}, -2, 2);
+  for (const char* op : {"log", "sqrt", "reciprocal"}) checkGradient(op, {s}, {}, 0.5, 2);
+  checkGradient("relu", {s}, {}, 0.1, 2);
+  checkGradient("relu", {s}, {}, -2, -0.1);
+  checkGradient("where", {s, s, s}, {}, -2, 2, {0});
+  checkGradient("matmul", {{3, 5}, {5, 4}}, {}, -1, 1);
+  checkGradient("matmul", {{2, 3, 5}, {5, 4}}, {}, -1, 1);  // batched, B broadcast over the batch
+  checkGradient("transpose", {{2, 3, 4}}, {{"perm", std::vector<std::int64_t>{2, 0, 1}}}, -1, 1);
+  checkGradient("reshape", {{2, 6}}, {{"shape", std::vector<std::int64_t>{3, 4}}}, -1, 1);
+  checkGradient("broadcast_to", {{1, 4}}, {{"shape", std::vector<std::int64_t>{3, 4}}}, -1, 1);
+  checkGradient("sum_to", {{3, 4}}, {{"shape", std::vector<std::int64_t>{1, 4}}}, -1, 1);
+  checkGradient("reduce_sum", {{3, 4}}, {{"axes", std::vector<std::int64_t>{1}}, {"keepdims", std::int64_t(0)}}, -1, 1);
+  checkGradient("reduce_mean", {{3, 4}}, {{"axes", std::vector<std::int64_t>{0}}, {"keepdims", std::int64_t(1)}}, -1, 1);
+  checkGradient("softmax", {s}, {{"axis", std::int64_t(1)}}, -2, 2);
+  checkGradient("log_softmax", {s}, {{"axis", std::int64_t(-1)}}, -2, 2);
+}
+
+TEST_CASE("the host oracle computes ops by their definitions") {
+  Graph g;
+  const int a = g.constant("a", {2, 3}, {1, 2, 3, 4, 5, 6});
+  const int b = g.constant("b", {3, 2}, {1, 0, 0, 1, 1, 1});
+  const int mm = g.op("matmul", {a, b});
+  const int sm = g.op("softmax", {g.constant("z", {1, 3}, {0, std::log(2.0), std::log(5.0)})}, {{"axis", std::int64_t(1)}});
+  const int st = g.op("sum_to", {a}, {{"shape", std::vector<std::int64_t>{1, 3}}});
+  const auto t = evaluate(g, {});
+  CHECK(t[std::size_t(mm)].data == std::vector<double>{4, 5, 10, 11});
+  CHECK(t[std::size_t(sm)].data[2] == doctest::Approx(5.0 / 8.0));
+  CHECK(t[std::size_t(st)].data == std::vector<double>{5, 7, 9});
+  // FP32 mode rounds every result.
+  Graph f;
+  const int x = f.constant("x", {1}, {0.1});
+  const int y = f.op("add", {x, f.constant("y", {1}, {0.2})});
+  CHECK(evaluate(f, {}, {true})[std::size_t(y)].data[0] == double(float(0.1 + 0.2)));
+}
+
+TEST_CASE("a training step: SGD with momentum and AdamW update by their formulas") {
+  for (const std::string kind : {"sgd", "adamw"}) {
+    Graph g;
+    const int x = g.input("x", {4, 3});
+    const int t = g.input("t", {4, 2});
+    const int w = g.parameter("w", {3, 2}, {0.1, -0.2, 0.3, 0.05, -0.1, 0.2});
+    const int loss = addMeanSquaredError(g, g.op("matmul", {x, w}), t);
+    OptimizerConfig o;
+    o.kind = kind, o.learningRate = 0.1, o.momentum = 0.9, o.weightDecay = 0.01;
+    addTrainingStep(g, loss, o);
+    verify(g);
+    const Tensor xs{{4, 3}, {1, 2, 0, 0, 1, 1, 2, 0, 1, 1, 1, 1}}, ts{{4, 2}, {1, 0, 0, 1, 1, 1, 0, 0}};
+    const Tensor zero{{3, 2}, std::vector<double>(6, 0.0)}, m0{{3, 2}, {0.5, 0.5, 0.5, 0.5, 0.5, 0.5}};
+    std::map<std::string, Tensor> feeds = {{"x", xs}, {"t", ts}, {"w.m", m0}};
+    if (kind == "adamw") feeds["w.v"] = Tensor{{3, 2}, {0.01, 0.01, 0.01, 0.01, 0.01, 0.01}};
+    const auto r = evaluate(g, feeds);
+    // The gradient by hand: d/dw mean((xw - t)^2) = 2/8 x^T (xw - t).
+    Graph h;
+    const int hx = h.constant("x", xs.shape, xs.data), hw = h.constant("w", {3, 2}, g.values[std::size_t(w)].data);
+    const int d = h.op("sub", {h.op("matmul", {hx, hw}), h.constant("t", ts.shape, ts.data)});
+    const int grad = h.op("mul", {h.op("matmul", {h.op("transpose", {hx}, {{"perm", std::vector<std::int64_t>{1, 0}}}), d}), h.scalar(2.0 / 8)});
+    const auto gr = evaluate(h, {})[std::size_t(grad)].data;
+    const auto& next = r[std::size_t(g.find("w.next"))].data;
+    for (std::size_t k = 0; k < 6; ++k) {
+      const double p = g.values[std::size_t(w)].data[k];
+      double want;
+      if (kind == "sgd") {
+        const double gk = gr[k] + 0.01 * p, mk = 0.9 * 0.5 + gk;
+        want = p - 0.1 * mk;
+      } else {
+        const double mk = 0.9 * 0.5 + 0.1 * gr[k], vk = 0.999 * 0.01 + 0.001 * gr[k] * gr[k];
+        const double mh = mk / (1 - 0.9), vh = vk / (1 - 0.999);
+        want = p - 0.1 * (mh / (std::sqrt(vh) + 1e-8) + 0.01 * p);
+      }
+      CHECK(next[k] == doctest::Approx(want).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("softmax cross-entropy: value and gradient") {
+  Graph g;
+  const int z = g.parameter("z", {2, 3}, {1, 2, 3, 0, 0, 0});
+  const int y = g.constant("y", {2, 3}, {0, 0, 1, 1, 0, 0});
+  const int loss = addSoftmaxCrossEntropy(g, z, y);
+  const auto grads = addBackward(g, loss, {z});
+  const auto t = evaluate(g, {});
+  const double l0 = -std::log(std::exp(3.0) / (std::exp(1.0) + std::exp(2.0) + std::exp(3.0)));
+  const double l1 = std::log(3.0);
+  CHECK(t[std::size_t(loss)].data[0] == doctest::Approx((l0 + l1) / 2));
+  // d/dz = (softmax(z) - y) / batch
+  CHECK(t[std::size_t(grads.at(z))].data[5] == doctest::Approx((1.0 / 3.0) / 2));
+  CHECK(t[std::size_t(grads.at(z))].data[3] == doctest::Approx((1.0 / 3.0 - 1.0) / 2));
+}
+
+TEST_CASE("text IR: print and parse agree; passes in text form") {
+  const std::string text =
+      "graph g\n"
+      "input %x f32[2,3]\n"
+      "param %w f32[3,2]\n"
+      "const %two f32[] = 2\n"
+      "const %three f32[] = 3\n"
+      "%six = mul %two, %three\n"
+      "%h = matmul %x, %w\n"
+      "%unused = relu %h\n"
+      "%y = mul %h, %six\n"
+      "%s = softmax %y {axis=1}\n"
+      "output %s\n";
+  Graph g = parseGraph(text, "t.tir");
+  verify(g);
+  CHECK(printGraph(parseGraph(printGraph(g), "again.tir")) == printGraph(g));
+  std::ostringstream out;
+  runPipeline(g, standardPasses(), {"dce"}, &out);
+  CHECK(out.str() ==
+        "# IR after dce\n"
+        "graph g\n"
+        "input %x f32[2,3]\n"
+        "param %w f32[3,2]\n"
+        "const %six f32[] = 6\n"
+        "%h = matmul %x, %w\n"
+        "%y = mul %h, %six\n"
+        "%s = softmax %y {axis=1}\n"
+        "output %s\n\n");
+  CHECK_THROWS_WITH(parseGraph("input %x f32[2,3]\n%y = matmul %x, %x\n", "bad.tir"),
+                    "bad.tir:2:19: node 'y' (matmul): inner dimensions differ: [2,3] x [2,3]");
+  CHECK_THROWS_WITH(parseGraph("%y = relu %nope\n", "bad.tir"), "bad.tir:1:16: unknown value '%nope'");
+}
+
+namespace {
+
+onnx::ModelProto mlpModel(int opset) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  auto* os = m.add_opset_import();
+  os->set_version(opset);
+  auto* g = m.mutable_graph();
+  g->set_name("mlp");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  tt->mutable_shape()->add_dim()->set_dim_param("batch");
+  tt->mutable_shape()->add_dim()->set_dim_value(2);
+  tt->mutable_shape()->add_dim()->set_dim_value(2);
+  const auto init = [&](const std::string& name, std::vector<std::int64_t> dims, std::vector<float> v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (auto d : dims) t->add_dims(d);
+    for (float f : v) t->add_float_data(f);
+  };
+  init("w1", {4, 3}, {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1});
+  init("b1", {3}, {0.5f, -10.0f, 0.0f});
+  init("w2", {3, 2}, {1, -1, 2, 0, 0, 3});
+  const auto node = [&](const std::string& op, std::vector<std::string> ins, std::string out) -> onnx::NodeProto* {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(op + "_" + out);
+    for (auto& i : ins) n->add_input(i);
+    n->add_output(out);
+    return n;
+  };
+  // PyTorch-style shape arithmetic: flatten through Shape/Gather/Unsqueeze/Concat/Reshape.
+  node("Shape", {"x"}, "shape");
+  auto* idx = node("Constant", {}, "zero");
+  auto* a = idx->add_attribute();
+  a->set_name("value");
+  a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+  a->mutable_t()->add_int64_data(0);
+  node("Gather", {"shape", "zero"}, "batch");
+  auto* c = node("Constant", {}, "minus1");
+  auto* a2 = c->add_attribute();
+  a2->set_name("value");
+  a2->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+  a2->mutable_t()->add_dims(1);
+  a2->mutable_t()->add_int64_data(-1);
+  auto* axes = node("Constant", {}, "axes0");
+  auto* a3 = axes->add_attribute();
+  a3->set_name("value");
+  a3->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+  a3->mutable_t()->add_dims(1);
+  a3->mutable_t()->add_int64_data(0);
+  node("Unsqueeze", {"batch", "axes0"}, "batch1");
+  node("Concat", {"batch1", "minus1"}, "newshape")->add_attribute()->set_name("axis");
+  node("Reshape", {"x", "newshape"}, "flat");
+  node("Gemm", {"flat", "w1", "b1"}, "h");
+  node("Relu", {"h"}, "a");
+  node("MatMul", {"a", "w2"}, "logits");
+  auto* sm = node("Softmax", {"logits"}, "probs");
+  auto* ax = sm->add_attribute();
+  ax->set_name("axis");
+  ax->set_type(onnx::AttributeProto::INT);
+  ax->set_i(1);
+  g->add_output()->set_name("probs");
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX: an MLP with PyTorch's shape arithmetic imports, folds and computes") {
+  const std::string bytes = mlpModel(17).SerializeAsString();
+  ImportOptions o;
+  o.batch = 2;
+  Graph g = importOnnxBytes(bytes, "mlp.onnx", o);
+  runPipeline(g, standardPasses(), {}, nullptr);
+  CHECK(g.parameters.size() == 3);
+  for (const Node& n : g.nodes) {
+    CHECK(n.op != "gather");  // the shape arithmetic was folded
+    CHECK(n.op != "concat");
+  }
+  const auto t = evaluate(g, {{"x", Tensor{{2, 2, 2}, {1, 2, 3, 4, 0, 0, 0, 1}}}});
+  // Row 0: h = [1+4+.5, 2+4-10, 3+4] = [5.5, -4, 7] -> relu [5.5, 0, 7] -> logits [5.5, 15.5]
+  const auto& p = t[std::size_t(g.outputs[0])].data;
+  CHECK(p[1] == doctest::Approx(1.0 / (1.0 + std::exp(-10.0))));
+}
+
+TEST_CASE("ONNX errors name the file, the node and the op") {
+  onnx::ModelProto m = mlpModel(17);
+  auto* conv = m.mutable_graph()->add_node();
+  conv->set_op_type("Conv");
+  conv->set_name("conv1");
+  conv->add_input("x");
+  conv->add_output("y");
+  ImportOptions o;
+  o.batch = 2;
+  CHECK_THROWS_WITH(importOnnxBytes(m.SerializeAsString(), "m.onnx", o), "m.onnx: node 'conv1' (Conv): unsupported op");
+  CHECK_THROWS_WITH(importOnnxBytes(mlpModel(11).SerializeAsString(), "old.onnx", o),
+                    "old.onnx: opset 11 is outside the supported range 13..17");
+  CHECK_THROWS_WITH(importOnnxBytes(mlpModel(17).SerializeAsString(), "m.onnx", {}),
+                    "m.onnx: input 'x' has a symbolic dimension 'batch': give its size (the batch) as a compile parameter");
+  CHECK_THROWS_WITH(importOnnxBytes("garbage", "bad.onnx", o), "bad.onnx: not a valid ONNX model (protobuf parse failed)");
+  CHECK_THROWS_WITH(importOnnx("missing.onnx", o), "cannot read ONNX file 'missing.onnx'");
+}
