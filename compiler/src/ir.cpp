@@ -248,8 +248,12 @@ void verify(const Graph& g) {
 namespace {
 
 std::string numText(double v) {
+  // The shortest text that reads back as the same double.
   char b[32];
-  std::snprintf(b, sizeof b, "%.17g", v);
+  for (int prec = 1; prec <= 17; ++prec) {
+    std::snprintf(b, sizeof b, "%.*g", prec, v);
+    if (std::strtod(b, nullptr) == v) break;
+  }
   return b;
 }
 

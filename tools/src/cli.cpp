@@ -14,6 +14,7 @@ const std::vector<Command>& commands() {
       {"info", "Print the resolved architecture config and derived figures", cmdInfo},
       {"run", "Run a program on one core and report cycles and unit statistics", cmdRun},
       {"asm", "Check a program; convert it between text (.tasm) and binary", cmdAsm},
+      {"compile", "Read a model into the compiler's IR, add the training step, run the passes", cmdCompile},
       {"traffic", "Synthetic traffic on the mesh: throughput and latency, sweeps and plots", cmdTraffic},
       {"regress", "Run the regression cases and compare their figures with the goldens", cmdRegress},
   };

@@ -48,6 +48,7 @@ bool parseArgs(const std::vector<std::string>& args, const po::options_descripti
 int cmdInfo(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdAsm(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
