@@ -320,37 +320,32 @@ std::uint64_t CoreModel::stepRemote(int th, const Instruction& inst, const Opera
   RemoteTransfer r;
   r.srcCore = coreId_;
   r.dstCore = int(ops.core);
-  if (inst.op == Op::HbmRead || inst.op == Op::HbmWrite) {
-    if (inst.imm < -1 || inst.imm >= kSemaphores)
-      fault(th, pc, "semaphore " + std::to_string(inst.imm) + " does not exist (0..63, or none)");
-    r.kind = inst.op == Op::HbmRead ? RemoteTransfer::Kind::HbmRead : RemoteTransfer::Kind::HbmWrite;
-    r.localAddr = inst.op == Op::HbmRead ? ops.d : ops.a;
-    r.remoteAddr = inst.op == Op::HbmRead ? ops.a : ops.d;
-    r.bytes = ops.n;
-    r.semaphore = int(inst.imm);
-    r.dstCore = coreId_;
-    if (!state_.sram.contains(r.localAddr, r.bytes))
-      fault(th, pc, std::string("SRAM access out of range: ") + (inst.op == Op::HbmRead ? "hbmrd destination" : "hbmwr source") +
-                        " [" + std::to_string(r.localAddr) + ", " + std::to_string(r.localAddr + r.bytes) +
-                        ") does not fit in the SRAM of " + std::to_string(state_.sram.size()) + " bytes");
-  } else if (ops.core >= state_.coreCount)
-    fault(th, pc, std::string(opInfo(inst.op).mnemonic) + ": core " + std::to_string(ops.core) +
-                      " does not exist (this system has " + std::to_string(state_.coreCount) + " core positions)");
-  else if (inst.op == Op::Sincr) {
+  using Kind = RemoteTransfer::Kind;
+  if (inst.op == Op::Sincr) {
+    if (ops.core >= state_.coreCount)
+      fault(th, pc, std::string("sincr: core ") + std::to_string(ops.core) + " does not exist (this system has " +
+                        std::to_string(state_.coreCount) + " core positions)");
     if (inst.r[1] >= kSemaphores) fault(th, pc, "semaphore " + std::to_string(inst.r[1]) + " does not exist (0..63)");
-    r.kind = RemoteTransfer::Kind::Signal;
+    r.kind = Kind::Signal;
     r.semaphore = inst.r[1];
     r.count = std::int64_t(ops.n);
-  } else if (inst.op == Op::Put || inst.op == Op::Get) {
+  } else {
+    // put, get, hbmrd, hbmwr: a local SRAM range, a remote range, bytes, a completion semaphore.
+    const bool hbm = inst.op == Op::HbmRead || inst.op == Op::HbmWrite;
+    const bool outgoing = inst.op == Op::Put || inst.op == Op::HbmWrite;  // local data leaves
+    if (!hbm && ops.core >= state_.coreCount)
+      fault(th, pc, std::string(opInfo(inst.op).mnemonic) + ": core " + std::to_string(ops.core) +
+                        " does not exist (this system has " + std::to_string(state_.coreCount) + " core positions)");
     if (inst.imm < -1 || inst.imm >= kSemaphores)
       fault(th, pc, "semaphore " + std::to_string(inst.imm) + " does not exist (0..63, or none)");
-    r.kind = inst.op == Op::Put ? RemoteTransfer::Kind::Put : RemoteTransfer::Kind::Get;
-    r.localAddr = inst.op == Op::Put ? ops.a : ops.d;
-    r.remoteAddr = inst.op == Op::Put ? ops.d : ops.a;
+    r.kind = inst.op == Op::Put ? Kind::Put : inst.op == Op::Get ? Kind::Get : inst.op == Op::HbmRead ? Kind::HbmRead : Kind::HbmWrite;
+    if (hbm) r.dstCore = coreId_;
+    r.localAddr = outgoing ? ops.a : ops.d;
+    r.remoteAddr = outgoing ? ops.d : ops.a;
     r.bytes = ops.n;
     r.semaphore = int(inst.imm);
     if (!state_.sram.contains(r.localAddr, r.bytes))
-      fault(th, pc, std::string("SRAM access out of range: ") + (inst.op == Op::Put ? "put source" : "get destination") +
+      fault(th, pc, std::string("SRAM access out of range: ") + opInfo(inst.op).mnemonic + (outgoing ? " source" : " destination") +
                         " [" + std::to_string(r.localAddr) + ", " + std::to_string(r.localAddr + r.bytes) +
                         ") does not fit in the SRAM of " + std::to_string(state_.sram.size()) + " bytes");
   }
