@@ -134,6 +134,45 @@ std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt) 
       const std::int64_t axis = n.intAttr("axis", -1);
       const int s = g.op("reduce_sum", {dy}, {{"axes", std::vector<std::int64_t>{axis}}, {"keepdims", std::int64_t(1)}});
       accumulate(a, g.op("sub", {dy, g.op("mul", {g.op("exp", {out}), s})}));
+    } else if (op == "conv2d") {
+      Attrs gi = n.attrs, gw = n.attrs;
+      gi["input_shape"] = shapeOf(g, a);
+      gw["weight_shape"] = shapeOf(g, b);
+      accumulate(a, g.op("conv2d_grad_input", {dy, b}, gi));
+      accumulate(b, g.op("conv2d_grad_weight", {a, dy}, gw));
+    } else if (op == "max_pool2d") {
+      accumulate(a, g.op("max_pool2d_grad", {a, dy}, n.attrs));
+    } else if (op == "avg_pool2d") {
+      Attrs at = n.attrs;
+      at["input_shape"] = shapeOf(g, a);
+      accumulate(a, g.op("avg_pool2d_grad", {dy}, at));
+    } else if (op == "concat") {
+      std::int64_t axis = n.intAttr("axis", 0);
+      const Shape ys = shapeOf(g, out);
+      if (axis < 0) axis += std::int64_t(ys.size());
+      std::int64_t offset = 0;
+      for (int in : n.inputs) {
+        const Shape s = shapeOf(g, in);
+        std::vector<std::int64_t> st(ys.size(), 0), en(ys.begin(), ys.end());
+        st[std::size_t(axis)] = offset;
+        en[std::size_t(axis)] = offset + s[std::size_t(axis)];
+        offset += s[std::size_t(axis)];
+        accumulate(in, g.op("slice", {dy}, {{"starts", st}, {"ends", en}}));
+      }
+    } else if (op == "slice") {
+      const auto st = n.intsAttr("starts"), en = n.intsAttr("ends");
+      const Shape s = shapeOf(g, a);
+      std::vector<std::int64_t> pads(st.begin(), st.end());
+      for (std::size_t d = 0; d < s.size(); ++d) pads.push_back(s[d] - en[d]);
+      accumulate(a, g.op("pad", {dy}, {{"pads", pads}}));
+    } else if (op == "pad") {
+      const auto p = n.intsAttr("pads");
+      const Shape s = shapeOf(g, a);
+      std::vector<std::int64_t> st(p.begin(), p.begin() + std::int64_t(s.size())), en;
+      for (std::size_t d = 0; d < s.size(); ++d) en.push_back(st[d] + s[d]);
+      accumulate(a, g.op("slice", {dy}, {{"starts", st}, {"ends", en}}));
+    } else if (op == "gather") {
+      accumulate(a, g.op("gather_grad", {dy, b}, {{"axis", n.intAttr("axis", 0)}, {"data_shape", shapeOf(g, a)}}));
     } else if (op == "reduce_max" || op == "relu_grad") {
       throw CompileError("node '" + n.name + "': no gradient rule for op '" + op + "'");
     } else {

@@ -1,6 +1,8 @@
 // Reference implementations of the IR ops on the host.
 #include "tatami/compiler/interpreter.h"
 
+#include "ops_spatial.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -87,7 +89,11 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
     Tensor y{outShape, std::vector<double>(std::size_t(elementCount(outShape)))};
     const auto in = [&](std::size_t k) -> const Tensor& { return t[std::size_t(n.inputs[k])]; };
     const std::string& op = n.op;
-    if (op == "relu" || op == "tanh" || op == "sigmoid" || op == "exp" || op == "log" || op == "sqrt" || op == "erf" ||
+    if (isSpatialOp(op)) {
+      std::vector<const Tensor*> ins;
+      for (std::size_t k = 0; k < n.inputs.size(); ++k) ins.push_back(&in(k));
+      evalSpatial(n, ins, y);
+    } else if (op == "relu" || op == "tanh" || op == "sigmoid" || op == "exp" || op == "log" || op == "sqrt" || op == "erf" ||
         op == "neg" || op == "reciprocal" || op == "identity") {
       const auto& x = in(0).data;
       for (std::size_t k = 0; k < x.size(); ++k) {

@@ -1,6 +1,8 @@
 // The graph IR: builder, shape inference, verification, and the text form.
 #include "tatami/compiler/ir.h"
 
+#include "ops_spatial.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -83,7 +85,9 @@ const std::vector<std::string>& knownOps() {
     std::vector<std::string> v(unaryOps().begin(), unaryOps().end());
     v.insert(v.end(), binaryOps().begin(), binaryOps().end());
     for (const char* o : {"where", "matmul", "transpose", "reshape", "reduce_sum", "reduce_mean", "reduce_max", "softmax",
-                          "log_softmax", "broadcast_to", "sum_to"})
+                          "log_softmax", "broadcast_to", "sum_to", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
+                          "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad", "concat", "slice", "pad",
+                          "gather", "gather_grad"})
       v.push_back(o);
     std::sort(v.begin(), v.end());
     return v;
@@ -97,6 +101,7 @@ Shape inferShape(const Graph& g, const Node& n) {
   const auto need = [&](std::size_t k) {
     if (in.size() != k) bad(n, "takes " + std::to_string(k) + " inputs, got " + std::to_string(in.size()));
   };
+  if (isSpatialOp(n.op)) return inferSpatialShape(in, n);
   if (unaryOps().count(n.op)) {
     need(1);
     return in[0];

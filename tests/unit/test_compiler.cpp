@@ -92,6 +92,42 @@ TEST_CASE("autodiff matches FP64 finite differences for every differentiable op"
   checkGradient("reduce_mean", {{3, 4}}, {{"axes", std::vector<std::int64_t>{0}}, {"keepdims", std::int64_t(1)}}, -1, 1);
   checkGradient("softmax", {s}, {{"axis", std::int64_t(1)}}, -2, 2);
   checkGradient("log_softmax", {s}, {{"axis", std::int64_t(-1)}}, -2, 2);
+  using V = std::vector<std::int64_t>;
+  checkGradient("conv2d", {{2, 3, 5, 6}, {4, 3, 3, 2}}, {{"strides", V{2, 1}}, {"pads", V{1, 0, 1, 1}}}, -1, 1);
+  checkGradient("conv2d", {{1, 4, 5, 5}, {4, 2, 3, 3}}, {{"group", std::int64_t(2)}, {"dilations", V{2, 1}}}, -1, 1);
+  checkGradient("max_pool2d", {{2, 2, 4, 5}}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}, {"pads", V{0, 0, 0, 1}}}, -1, 1);
+  checkGradient("avg_pool2d", {{2, 2, 4, 5}}, {{"kernel", V{3, 3}}, {"strides", V{1, 2}}, {"pads", V{1, 1, 1, 1}}}, -1, 1);
+  checkGradient("concat", {{2, 3}, {2, 2}}, {{"axis", std::int64_t(1)}}, -1, 1);
+  checkGradient("slice", {{3, 5}}, {{"starts", V{1, 0}}, {"ends", V{3, 4}}}, -1, 1);
+  checkGradient("pad", {{2, 3}}, {{"pads", V{1, 0, 0, 2}}}, -1, 1);
+}
+
+TEST_CASE("gather on data (embeddings): value and gradient") {
+  Graph g;
+  const int table = g.parameter("table", {4, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  const int idx = g.constant("idx", {3}, {2, 0, 2});
+  const int y = g.op("gather", {table, idx}, {{"axis", std::int64_t(0)}});
+  const int loss = g.op("reduce_sum", {y}, {{"axes", std::vector<std::int64_t>{0, 1}}, {"keepdims", std::int64_t(0)}});
+  const auto grads = addBackward(g, loss, {table});
+  const auto t = evaluate(g, {});
+  CHECK(t[std::size_t(y)].data == std::vector<double>{5, 6, 1, 2, 5, 6});
+  CHECK(t[std::size_t(grads.at(table))].data == std::vector<double>{1, 1, 0, 0, 2, 2, 0, 0});  // row 2 twice
+}
+
+TEST_CASE("spatial ops compute by their definitions") {
+  Graph g;
+  // A 1x1x3x3 image, a 2x2 kernel of ones, stride 1: each output sums a 2x2 window.
+  const int x = g.constant("x", {1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  const int w = g.constant("w", {1, 1, 2, 2}, {1, 1, 1, 1});
+  const int c = g.op("conv2d", {x, w});
+  const int m = g.op("max_pool2d", {x}, {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{1, 1}}});
+  const int a = g.op("avg_pool2d", {x}, {{"kernel", std::vector<std::int64_t>{3, 3}}, {"pads", std::vector<std::int64_t>{1, 1, 1, 1}}});
+  const auto t = evaluate(g, {});
+  CHECK(t[std::size_t(c)].data == std::vector<double>{12, 16, 24, 28});
+  CHECK(t[std::size_t(m)].data == std::vector<double>{5, 6, 8, 9});
+  CHECK(t[std::size_t(a)].data[0] == doctest::Approx((1 + 2 + 4 + 5) / 4.0));  // padding not counted
+  CHECK_THROWS_WITH(g.op("conv2d", {x, g.constant("w3", {1, 2, 2, 2}, std::vector<double>(8, 1.0))}),
+                    doctest::Contains("(conv2d): x has 1 channels; w expects 2"));
 }
 
 TEST_CASE("the host oracle computes ops by their definitions") {
