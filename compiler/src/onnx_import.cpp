@@ -317,41 +317,103 @@ void Importer::node(const onnx::NodeProto& n) {
     const Shape& s = shapeOf(value(n, 0));
     bind(n, 0, constant({std::int64_t(s.size())}, std::vector<double>(s.begin(), s.end())));
   } else if (t == "Gather") {
-    // Compile-time gathers (on shapes); gathers on data (embeddings) need the runtime op.
-    const std::vector<double>& data = constData(n, 0);
-    const std::vector<double>& idx = constData(n, 1);
-    const Shape ds = shapeOf(value(n, 0)), is = shapeOf(value(n, 1));
-    if (ds.size() != 1) fail(n, "gather on data (embeddings) is not supported yet");
-    std::vector<double> out;
-    for (double i : idx) {
-      std::int64_t k = std::int64_t(i);
-      if (k < 0) k += ds[0];
-      if (k < 0 || k >= ds[0]) fail(n, "index " + std::to_string(std::int64_t(i)) + " is out of range");
-      out.push_back(data[std::size_t(k)]);
-    }
-    bind(n, 0, constant(is, out));
+    const int data = value(n, 0), idx = value(n, 1);
+    const std::int64_t axis = axisOf(n, intAttr(n, "axis", 0), shapeOf(data).size());
+    if (g_.values[std::size_t(idx)].kind == ValueKind::Intermediate)
+      fail(n, "indices computed at run time are not supported yet (they must be inputs or constants)");
+    bind(n, 0, op(n, "gather", {data, idx}, {{"axis", axis}}));
   } else if (t == "Concat") {
-    std::vector<double> out;
-    for (int k = 0; k < n.input_size(); ++k) {
-      const int v = value(n, k);
-      if (!isConst(v) || shapeOf(v).size() > 1) fail(n, "concatenation of tensors computed at run time is not supported yet");
-      const auto& d = g_.values[std::size_t(v)].data;
-      out.insert(out.end(), d.begin(), d.end());
-    }
-    bind(n, 0, constant({std::int64_t(out.size())}, out));
+    std::vector<int> ins;
+    for (int k = 0; k < n.input_size(); ++k) ins.push_back(value(n, k));
+    bind(n, 0, op(n, "concat", ins, {{"axis", intAttr(n, "axis", 0)}}));
   } else if (t == "Slice") {
-    const std::vector<double>& data = constData(n, 0);
-    if (shapeOf(value(n, 0)).size() != 1) fail(n, "slices of tensors computed at run time are not supported yet");
-    const std::int64_t len = std::int64_t(data.size());
-    std::int64_t start = std::int64_t(constData(n, 1).at(0)), end = std::int64_t(constData(n, 2).at(0));
-    const std::int64_t step = hasInput(n, 4) ? std::int64_t(constData(n, 4).at(0)) : 1;
-    if (step != 1) fail(n, "only step 1 is supported");
-    if (start < 0) start += len;
-    if (end < 0) end += len;
-    start = std::clamp<std::int64_t>(start, 0, len);
-    end = std::clamp<std::int64_t>(end, 0, len);
-    std::vector<double> out(data.begin() + start, data.begin() + std::max(start, end));
-    bind(n, 0, constant({std::int64_t(out.size())}, out));
+    const int x = value(n, 0);
+    const Shape& xs = shapeOf(x);
+    const std::vector<double>& starts = constData(n, 1);
+    const std::vector<double>& ends = constData(n, 2);
+    std::vector<std::int64_t> axes;
+    if (hasInput(n, 3))
+      for (double a : constData(n, 3)) axes.push_back(axisOf(n, std::int64_t(a), xs.size()));
+    else
+      for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(std::int64_t(i));
+    if (hasInput(n, 4))
+      for (double st : constData(n, 4))
+        if (st != 1) fail(n, "only step 1 is supported");
+    std::vector<std::int64_t> st(xs.size(), 0), en(xs.begin(), xs.end());
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      const std::int64_t len = xs[std::size_t(axes[i])];
+      std::int64_t b = std::int64_t(std::max(-1e18, std::min(1e18, starts[i]))), e = std::int64_t(std::max(-1e18, std::min(1e18, ends[i])));
+      if (b < 0) b += len;
+      if (e < 0) e += len;
+      st[std::size_t(axes[i])] = std::clamp<std::int64_t>(b, 0, len);
+      en[std::size_t(axes[i])] = std::clamp<std::int64_t>(e, st[std::size_t(axes[i])], len);
+    }
+    bind(n, 0, op(n, "slice", {x}, {{"starts", st}, {"ends", en}}));
+  } else if (t == "Split") {
+    const int x = value(n, 0);
+    const Shape& xs = shapeOf(x);
+    const std::int64_t axis = axisOf(n, intAttr(n, "axis", 0), xs.size());
+    std::vector<std::int64_t> sizes;
+    if (hasInput(n, 1))
+      for (double v : constData(n, 1)) sizes.push_back(std::int64_t(v));
+    else
+      sizes.assign(std::size_t(n.output_size()), xs[std::size_t(axis)] / n.output_size());
+    std::int64_t offset = 0;
+    for (int k = 0; k < n.output_size(); ++k) {
+      std::vector<std::int64_t> st(xs.size(), 0), en(xs.begin(), xs.end());
+      st[std::size_t(axis)] = offset;
+      en[std::size_t(axis)] = offset + sizes.at(std::size_t(k));
+      offset += sizes[std::size_t(k)];
+      bind(n, k, op(n, "slice", {x}, {{"starts", st}, {"ends", en}}));
+    }
+  } else if (t == "Pad") {
+    const int x = value(n, 0);
+    for (const auto& a : n.attribute())
+      if (a.name() == "mode" && a.s() != "constant") fail(n, "only constant padding is supported");
+    if (hasInput(n, 2) && !constData(n, 2).empty() && constData(n, 2)[0] != 0) fail(n, "only zero padding is supported");
+    std::vector<std::int64_t> pads;
+    for (double v : constData(n, 1)) pads.push_back(std::int64_t(v));
+    bind(n, 0, op(n, "pad", {x}, {{"pads", pads}}));
+  } else if (t == "Conv") {
+    const int x = value(n, 0), w = value(n, 1);
+    for (const auto& a : n.attribute())
+      if (a.name() == "auto_pad" && a.s() != "NOTSET") fail(n, "auto_pad is not supported (PyTorch writes explicit pads)");
+    std::map<std::string, Attribute> at = {{"group", intAttr(n, "group", 1)}};
+    if (!intsAttr(n, "strides").empty()) at["strides"] = intsAttr(n, "strides");
+    if (!intsAttr(n, "pads").empty()) at["pads"] = intsAttr(n, "pads");
+    if (!intsAttr(n, "dilations").empty()) at["dilations"] = intsAttr(n, "dilations");
+    int y = op(n, "conv2d", {x, w}, at);
+    if (hasInput(n, 2)) {
+      const std::int64_t o = shapeOf(w)[0];
+      y = op(n, "add", {y, op(n, "reshape", {value(n, 2)}, {{"shape", std::vector<std::int64_t>{1, o, 1, 1}}})});
+    }
+    bind(n, 0, y);
+  } else if (t == "MaxPool" || t == "AveragePool") {
+    if (n.output_size() > 1 && !n.output(1).empty()) fail(n, "the indices output is not supported");
+    std::map<std::string, Attribute> at = {{"kernel", intsAttr(n, "kernel_shape")}};
+    if (!intsAttr(n, "strides").empty()) at["strides"] = intsAttr(n, "strides");
+    if (!intsAttr(n, "pads").empty()) at["pads"] = intsAttr(n, "pads");
+    if (intAttr(n, "ceil_mode", 0)) fail(n, "ceil_mode is not supported");
+    if (t == "AveragePool") at["count_include_pad"] = intAttr(n, "count_include_pad", 0);
+    bind(n, 0, op(n, t == "MaxPool" ? "max_pool2d" : "avg_pool2d", {value(n, 0)}, at));
+  } else if (t == "GlobalAveragePool") {
+    bind(n, 0, op(n, "reduce_mean", {value(n, 0)}, {{"axes", std::vector<std::int64_t>{2, 3}}, {"keepdims", std::int64_t(1)}}));
+  } else if (t == "BatchNormalization") {
+    // Training: normalize with the batch's own statistics over N, H, W (what a training step
+    // computes); the running statistics are not updated by the compiled step.
+    const int x = value(n, 0), scale = value(n, 1), bias = value(n, 2);
+    const Shape& xs = shapeOf(x);
+    Shape cshape(xs.size(), 1);
+    cshape[1] = xs[1];
+    std::vector<std::int64_t> axes = {0};
+    for (std::size_t d = 2; d < xs.size(); ++d) axes.push_back(std::int64_t(d));
+    const Attribute ax = axes, keep = std::int64_t(1);
+    const int mean = op(n, "reduce_mean", {x}, {{"axes", ax}, {"keepdims", keep}});
+    const int d = op(n, "sub", {x, mean});
+    const int var = op(n, "reduce_mean", {op(n, "mul", {d, d})}, {{"axes", ax}, {"keepdims", keep}});
+    const int norm = op(n, "div", {d, op(n, "sqrt", {op(n, "add", {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+    const int s4 = op(n, "reshape", {scale}, {{"shape", cshape}}), b4 = op(n, "reshape", {bias}, {{"shape", cshape}});
+    bind(n, 0, op(n, "add", {op(n, "mul", {norm, s4}), b4}));
   } else {
     fail(n, "unsupported op");
   }
