@@ -1,0 +1,433 @@
+// Graph -> one core's tile program (see lower.h). Each op becomes a short sequence of vector
+// instructions and DMA over dense FP32 arrays; matmul runs on the vector unit (FP32), row by row.
+#include "tatami/compiler/lower.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <sstream>
+
+namespace tatami::compiler {
+
+namespace {
+
+constexpr std::uint64_t kVec = 64;
+std::uint64_t roundUp(std::uint64_t v, std::uint64_t m) { return (v + m - 1) / m * m; }
+
+std::int64_t fbits(double v) {
+  const float f = float(v);
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return std::int64_t(u);
+}
+
+/// First-fit allocation of 64 B aligned blocks.
+class Allocator {
+ public:
+  explicit Allocator(std::uint64_t capacity) : capacity_(capacity) { free_[0] = capacity; }
+  std::uint64_t allocate(std::uint64_t bytes, const std::string& what) {
+    bytes = roundUp(std::max<std::uint64_t>(bytes, kVec), kVec);
+    for (auto it = free_.begin(); it != free_.end(); ++it)
+      if (it->second >= bytes) {
+        const std::uint64_t addr = it->first, left = it->second - bytes;
+        free_.erase(it);
+        if (left) free_[addr + bytes] = left;
+        used_ += bytes;
+        peak_ = std::max(peak_, used_);
+        return addr;
+      }
+    std::uint64_t largest = 0;
+    for (const auto& [a, s] : free_) largest = std::max(largest, s);
+    throw CompileError("SRAM: tensor '" + what + "' needs " + std::to_string(bytes) + " bytes, but the largest free block of the core's " +
+                       std::to_string(capacity_) + " bytes is " + std::to_string(largest) + " (" + std::to_string(used_) +
+                       " in use): short by " + std::to_string(bytes - largest) + " bytes");
+  }
+  void release(std::uint64_t addr, std::uint64_t bytes) {
+    bytes = roundUp(std::max<std::uint64_t>(bytes, kVec), kVec);
+    used_ -= bytes;
+    auto it = free_.emplace(addr, bytes).first;
+    // Merge with the neighbours.
+    auto next = std::next(it);
+    if (next != free_.end() && it->first + it->second == next->first) it->second += next->second, free_.erase(next);
+    if (it != free_.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second == it->first) prev->second += it->second, free_.erase(it);
+    }
+  }
+  std::uint64_t peak() const { return peak_; }
+
+ private:
+  std::uint64_t capacity_, used_ = 0, peak_ = 0;
+  std::map<std::uint64_t, std::uint64_t> free_;
+};
+
+class Lowering {
+ public:
+  Lowering(const Graph& g, const ArchConfig& c) : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024) {}
+  LoweredProgram run();
+
+ private:
+  std::uint64_t count(int v) const { return std::uint64_t(elementCount(g_.values[std::size_t(v)].shape)); }
+  std::uint64_t padded(int v) const { return roundUp(count(v), 16); }
+  const Shape& shape(int v) const { return g_.values[std::size_t(v)].shape; }
+  std::uint64_t addr(int v) const { return addr_.at(buffer_.at(v)); }
+  bool isScalarConst(int v) const {
+    return g_.values[std::size_t(v)].kind == ValueKind::Constant && count(v) == 1;
+  }
+  double scalarOf(int v) const { return g_.values[std::size_t(v)].data.at(0); }
+  [[noreturn]] void unsupported(const Node& n, const std::string& why) const {
+    throw CompileError("node '" + n.name + "' (" + n.op + "): no lowering yet: " + why);
+  }
+
+  // Emission helpers.
+  void line(const std::string& s) { code_ << "    " << s << "\n"; }
+  std::string label() { return "L" + std::to_string(labels_++); }
+  void li(int reg, std::int64_t v) { line("li r" + std::to_string(reg) + ", " + std::to_string(v)); }
+  /// d = a OP b over n elements (whole vectors).
+  void vbin(const std::string& op, std::uint64_t d, std::uint64_t a, std::uint64_t b, std::uint64_t n) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(3, std::int64_t(b)), li(4, std::int64_t(n));
+    line(op + ".f32 r1, r2, r3, r4");
+  }
+  void vun(const std::string& op, std::uint64_t d, std::uint64_t a, std::uint64_t n) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(4, std::int64_t(n));
+    line(op + ".f32 r1, r2, r4");
+  }
+  /// d = a OPs c (vadds / vmuls with an immediate FP32 scalar).
+  void vscalar(const std::string& op, std::uint64_t d, std::uint64_t a, double c, std::uint64_t n) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(3, fbits(c)), li(4, std::int64_t(n));
+    line(op + ".f32 r1, r2, r3, r4");
+  }
+  void vfill(std::uint64_t d, double c, std::uint64_t n) {
+    li(1, std::int64_t(d)), li(3, fbits(c)), li(4, std::int64_t(n));
+    line("vfill.f32 r1, r3, r4");
+  }
+  void dma2d(std::uint64_t d, std::uint64_t s, std::uint64_t rows, std::uint64_t rowBytes, std::uint64_t dstride, std::uint64_t sstride) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(s)), li(3, std::int64_t(rows)), li(4, std::int64_t(rowBytes));
+    li(5, std::int64_t(dstride)), li(6, std::int64_t(sstride));
+    line("dma2d r1, r2, r3, r4, r5, r6, 0");
+    line("swait 0, 1");  // DMA is asynchronous: wait for it before the data is used
+  }
+  std::uint64_t temp(std::uint64_t elements, const std::string& what) {
+    const std::uint64_t a = alloc_.allocate(roundUp(elements, 16) * 4, what);
+    temps_.push_back({a, roundUp(elements, 16) * 4});
+    return a;
+  }
+  /// A buffer holding v broadcast to `out` (v itself if already that shape).
+  std::uint64_t broadcast(const Node& n, int v, const Shape& out);
+  void lowerNode(const Node& n, std::uint64_t dst);
+  void matmul(const Node& n, std::uint64_t dst);
+  void reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean);
+
+  const Graph& g_;
+  Allocator alloc_;
+  std::ostringstream code_, head_;
+  int labels_ = 0;
+  std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
+  std::map<int, std::uint64_t> addr_, size_;  // buffer id -> address, bytes
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> temps_;
+};
+
+std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
+  const Shape& s = shape(v);
+  if (elementCount(s) == elementCount(out)) return addr(v);
+  const std::uint64_t total = std::uint64_t(elementCount(out));
+  const std::uint64_t t = temp(total, n.name + ".broadcast");
+  if (elementCount(s) == 1) {
+    li(7, std::int64_t(addr(v)));
+    line("lw r3, [r7]");
+    li(1, std::int64_t(t)), li(4, std::int64_t(roundUp(total, 16)));
+    line("vfill.f32 r1, r3, r4");
+    return t;
+  }
+  if (out.size() == 2) {
+    const std::uint64_t M = std::uint64_t(out[0]), N = std::uint64_t(out[1]);
+    if (std::uint64_t(elementCount(s)) == N && (s.size() == 1 || s[0] == 1)) {  // a row, repeated down
+      dma2d(t, addr(v), M, N * 4, N * 4, 0);
+      return t;
+    }
+    if (std::uint64_t(elementCount(s)) == M && s.size() == 2 && s[1] == 1) {  // a column, repeated across
+      const std::string loop = label();
+      li(10, 0), li(11, std::int64_t(M)), li(12, std::int64_t(addr(v))), li(13, std::int64_t(t));
+      li(3, std::int64_t(N)), li(4, 4), li(5, 4), li(6, 0);
+      code_ << loop << ":\n";
+      line("dma2d r13, r12, r3, r4, r5, r6, 0");
+      line("swait 0, 1");
+      line("add r12, r12, 4");
+      line("add r13, r13, " + std::to_string(N * 4));
+      line("add r10, r10, 1");
+      line("blt r10, r11, " + loop);
+      return t;
+    }
+  }
+  unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
+}
+
+void Lowering::matmul(const Node& n, std::uint64_t dst) {
+  const int a = n.inputs[0], b = n.inputs[1];
+  if (shape(a).size() != 2 || shape(b).size() != 2) unsupported(n, "batched matmul");
+  const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
+  const std::uint64_t Np = roundUp(N, 16);
+  // B and C with rows padded to whole vectors.
+  const std::uint64_t bp = temp(K * Np, n.name + ".b_rows"), cp = temp(M * Np, n.name + ".c_rows"), prod = temp(Np, n.name + ".prod");
+  vfill(bp, 0.0, K * Np);
+  vfill(cp, 0.0, M * Np);
+  dma2d(bp, addr(b), K, N * 4, Np * 4, N * 4);
+  // for i: for k: C[i,:] += A[i,k] * B[k,:]
+  const std::string li_ = label(), lk = label();
+  li(10, 0), li(11, std::int64_t(M)), li(14, std::int64_t(K)), li(15, std::int64_t(addr(a))), li(16, std::int64_t(cp));
+  li(4, std::int64_t(Np));
+  code_ << li_ << ":\n";
+  line("li r12, 0");
+  li(17, std::int64_t(bp));
+  code_ << lk << ":\n";
+  line("lw r3, [r15]");
+  li(1, std::int64_t(prod));
+  line("vmuls.f32 r1, r17, r3, r4");
+  line("vadd.f32 r16, r16, r1, r4");
+  line("add r15, r15, 4");
+  line("add r17, r17, " + std::to_string(Np * 4));
+  line("add r12, r12, 1");
+  line("blt r12, r14, " + lk);
+  line("add r16, r16, " + std::to_string(Np * 4));
+  line("add r10, r10, 1");
+  line("blt r10, r11, " + li_);
+  dma2d(dst, cp, M, N * 4, N * 4, Np * 4);
+}
+
+void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean) {
+  const Shape& s = shape(x);
+  std::uint64_t reduced = 1;
+  for (std::size_t d = 0; d < s.size(); ++d)
+    if (axes[d]) reduced *= std::uint64_t(s[d]);
+  const bool all = std::all_of(axes.begin(), axes.end(), [](bool b) { return b; });
+  li(1, std::int64_t(dst)), li(2, std::int64_t(addr(x)));
+  if (all || s.size() <= 1) {
+    li(3, 1), li(4, std::int64_t(count(x)));
+    line("vrowsum.f32 r1, r2, r3, r4");
+  } else if (s.size() == 2 && axes[1] && !axes[0]) {
+    li(3, s[0]), li(4, s[1]);
+    line("vrowsum.f32 r1, r2, r3, r4");
+  } else if (s.size() == 2 && axes[0] && !axes[1]) {
+    li(3, s[0]), li(4, s[1]);
+    line("vcolsum.f32 r1, r2, r3, r4");
+  } else {
+    unsupported(n, "reduction of " + shapeText(s) + " over these axes");
+  }
+  if (mean) vscalar("vmuls", dst, dst, 1.0 / double(reduced), padded(n.outputs[0]));
+}
+
+void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
+  const std::string& op = n.op;
+  const int out = n.outputs[0];
+  const std::uint64_t np = padded(out);
+  const Shape& os = shape(out);
+  const auto in = [&](std::size_t k) { return n.inputs[k]; };
+  if (op == "add" || op == "sub" || op == "mul" || op == "max" || op == "min" || op == "div") {
+    const int a = in(0), b = in(1);
+    if (isScalarConst(b) && (op == "add" || op == "sub" || op == "mul" || op == "div") && count(a) == count(out)) {
+      const double c = scalarOf(b);
+      if (op == "add") vscalar("vadds", dst, addr(a), c, np);
+      else if (op == "sub") vscalar("vadds", dst, addr(a), -c, np);
+      else if (op == "mul") vscalar("vmuls", dst, addr(a), c, np);
+      else vscalar("vmuls", dst, addr(a), 1.0 / c, np);
+      return;
+    }
+    if (isScalarConst(a) && (op == "add" || op == "mul") && count(b) == count(out)) {
+      vscalar(op == "add" ? "vadds" : "vmuls", dst, addr(b), scalarOf(a), np);
+      return;
+    }
+    if (isScalarConst(a) && op == "sub" && count(b) == count(out)) {  // c - b
+      vscalar("vmuls", dst, addr(b), -1.0, np);
+      vscalar("vadds", dst, dst, scalarOf(a), np);
+      return;
+    }
+    const std::uint64_t pa = broadcast(n, a, os), pb = broadcast(n, b, os);
+    if (op == "div") {
+      const std::uint64_t r = temp(count(out), n.name + ".rcp");
+      vun("vrcp", r, pb, np);
+      vbin("vmul", dst, pa, r, np);
+      return;
+    }
+    vbin("v" + op, dst, pa, pb, np);
+    return;
+  }
+  if (op == "relu" || op == "relu_grad") {
+    const std::uint64_t zero = temp(count(out), n.name + ".zero");
+    vfill(zero, 0.0, np);
+    if (op == "relu") {
+      vbin("vmax", dst, addr(in(0)), zero, np);
+    } else {
+      const std::uint64_t dy = broadcast(n, in(0), os), x = broadcast(n, in(1), os);
+      const std::uint64_t mask = temp(count(out), n.name + ".mask");
+      vbin("vcmplt", mask, zero, x, np);
+      li(1, std::int64_t(dst)), li(2, std::int64_t(mask)), li(3, std::int64_t(dy)), li(5, std::int64_t(zero)), li(4, std::int64_t(np));
+      line("vsel.f32 r1, r2, r3, r5, r4");
+    }
+    return;
+  }
+  if (op == "exp" || op == "log") return vun(op == "exp" ? "vexp" : "vlog", dst, addr(in(0)), np);
+  if (op == "reciprocal") return vun("vrcp", dst, addr(in(0)), np);
+  if (op == "neg") return vscalar("vmuls", dst, addr(in(0)), -1.0, np);
+  if (op == "sqrt") {
+    vun("vrsqrt", dst, addr(in(0)), np);
+    vun("vrcp", dst, dst, np);
+    return;
+  }
+  if (op == "sigmoid" || op == "tanh") {
+    // sigmoid(x) = 1 / (1 + e^-x); tanh(x) = 2 sigmoid(2x) - 1
+    vscalar("vmuls", dst, addr(in(0)), op == "tanh" ? -2.0 : -1.0, np);
+    vun("vexp", dst, dst, np);
+    vscalar("vadds", dst, dst, 1.0, np);
+    vun("vrcp", dst, dst, np);
+    if (op == "tanh") {
+      vscalar("vmuls", dst, dst, 2.0, np);
+      vscalar("vadds", dst, dst, -1.0, np);
+    }
+    return;
+  }
+  if (op == "pow" && isScalarConst(in(1)) && scalarOf(in(1)) == 2.0) return vbin("vmul", dst, addr(in(0)), addr(in(0)), np);
+  if (op == "where") {
+    const std::uint64_t c = broadcast(n, in(0), os), a = broadcast(n, in(1), os), b = broadcast(n, in(2), os);
+    li(1, std::int64_t(dst)), li(2, std::int64_t(c)), li(3, std::int64_t(a)), li(5, std::int64_t(b)), li(4, std::int64_t(np));
+    line("vsel.f32 r1, r2, r3, r5, r4");
+    return;
+  }
+  if (op == "matmul") return matmul(n, dst);
+  if (op == "transpose") {
+    const auto perm = n.intsAttr("perm");
+    if (perm != std::vector<std::int64_t>{1, 0}) unsupported(n, "transposes other than 2D");
+    li(1, std::int64_t(dst)), li(2, std::int64_t(addr(in(0)))), li(3, shape(in(0))[0]), li(4, shape(in(0))[1]);
+    line("vtr.f32 r1, r2, r3, r4");
+    return;
+  }
+  if (op == "broadcast_to") {
+    const std::uint64_t b = broadcast(n, in(0), os);
+    if (b != dst) dma2d(dst, b, 1, count(out) * 4, 0, 0);
+    return;
+  }
+  if (op == "reduce_sum" || op == "reduce_mean") {
+    std::vector<bool> axes(shape(in(0)).size(), false);
+    for (auto a : n.intsAttr("axes")) axes[std::size_t(a < 0 ? a + std::int64_t(axes.size()) : a)] = true;
+    return reduce(n, dst, in(0), axes, op == "reduce_mean");
+  }
+  if (op == "sum_to") {
+    const Shape& s = shape(in(0));
+    std::vector<bool> axes(s.size(), false);
+    const std::size_t off = s.size() - os.size();
+    for (std::size_t d = 0; d < s.size(); ++d) axes[d] = d < off || (os[d - off] == 1 && s[d] != 1);
+    return reduce(n, dst, in(0), axes, false);
+  }
+  if (op == "softmax" || op == "log_softmax") {
+    const Shape& s = shape(in(0));
+    std::int64_t axis = n.intAttr("axis", -1);
+    if (axis < 0) axis += std::int64_t(s.size());
+    if (s.size() != 2 || axis != 1) unsupported(n, "softmax other than along the last axis of a 2D tensor");
+    const std::uint64_t M = std::uint64_t(s[0]), N = std::uint64_t(s[1]);
+    const std::uint64_t rowv = temp(M, n.name + ".row"), wide = temp(M * N, n.name + ".wide"), d = temp(M * N, n.name + ".shifted");
+    li(1, std::int64_t(rowv)), li(2, std::int64_t(addr(in(0)))), li(3, std::int64_t(M)), li(4, std::int64_t(N));
+    line("vrowmax.f32 r1, r2, r3, r4");
+    const auto spread = [&](std::uint64_t col) {  // wide[i, :] = col[i]
+      const std::string loop = label();
+      li(10, 0), li(11, std::int64_t(M)), li(12, std::int64_t(col)), li(13, std::int64_t(wide));
+      li(3, std::int64_t(N)), li(4, 4), li(5, 4), li(6, 0);
+      code_ << loop << ":\n";
+      line("dma2d r13, r12, r3, r4, r5, r6, 0");
+      line("swait 0, 1");
+      line("add r12, r12, 4");
+      line("add r13, r13, " + std::to_string(N * 4));
+      line("add r10, r10, 1");
+      line("blt r10, r11, " + loop);
+    };
+    spread(rowv);
+    vbin("vsub", d, addr(in(0)), wide, np);
+    const std::uint64_t e = op == "softmax" ? dst : temp(M * N, n.name + ".exp");
+    vun("vexp", e, d, np);
+    li(1, std::int64_t(rowv)), li(2, std::int64_t(e)), li(3, std::int64_t(M)), li(4, std::int64_t(N));
+    line("vrowsum.f32 r1, r2, r3, r4");
+    if (op == "softmax") {
+      vun("vrcp", rowv, rowv, roundUp(M, 16));
+      spread(rowv);
+      vbin("vmul", dst, e, wide, np);
+    } else {
+      vun("vlog", rowv, rowv, roundUp(M, 16));
+      spread(rowv);
+      vbin("vsub", dst, d, wide, np);
+    }
+    return;
+  }
+  unsupported(n, "op '" + op + "'");
+}
+
+LoweredProgram Lowering::run() {
+  verify(g_);
+  LoweredProgram out;
+  // Last use of every value (outputs live to the end).
+  std::map<int, std::size_t> lastUse;
+  for (std::size_t i = 0; i < g_.nodes.size(); ++i)
+    for (int v : g_.nodes[i].inputs) lastUse[v] = i;
+  std::set<int> outputs(g_.outputs.begin(), g_.outputs.end());
+  int nextBuffer = 0;
+  const auto place = [&](int v) {
+    const std::uint64_t bytes = roundUp(count(v), 16) * 4;
+    const int b = nextBuffer++;
+    buffer_[v] = b;
+    addr_[b] = alloc_.allocate(bytes, g_.values[std::size_t(v)].name);
+    size_[b] = bytes;
+  };
+  // Inputs, parameters and constants first (constants that are scalars become immediates too).
+  for (std::size_t v = 0; v < g_.values.size(); ++v) {
+    const Value& val = g_.values[v];
+    if (val.kind == ValueKind::Intermediate) continue;
+    place(int(v));
+    out.layout[val.name] = {addr(int(v)), size_.at(buffer_.at(int(v)))};
+    if (val.kind != ValueKind::Input && !val.data.empty()) {
+      head_ << ".init " << addr(int(v)) << " f32 values";
+      char buf[32];
+      for (double d : val.data) std::snprintf(buf, sizeof buf, " %.9g", double(float(d))), head_ << buf;
+      head_ << "\n";
+    }
+  }
+  std::map<int, int> refs;  // buffer -> values still needing it
+  for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+    const Node& n = g_.nodes[i];
+    const int v = n.outputs[0];
+    if (n.op == "reshape" || n.op == "identity") {
+      buffer_[v] = buffer_.at(n.inputs[0]);  // same bytes, another shape
+    } else {
+      place(v);
+      code_ << "; " << n.name << " = " << n.op << " " << shapeText(shape(v)) << "\n";
+      lowerNode(n, addr(v));
+      for (const auto& [a, bytes] : temps_) alloc_.release(a, bytes);
+      temps_.clear();
+    }
+    // Release buffers whose values are all dead (never inputs of later nodes, not outputs).
+    for (int in : n.inputs) {
+      if (lastUse.at(in) != i || outputs.count(in)) continue;
+      const int b = buffer_.at(in);
+      bool needed = false;
+      for (const auto& [val, buf] : buffer_)
+        if (buf == b && (outputs.count(val) || (lastUse.count(val) && lastUse.at(val) > i) || val == v)) needed = true;
+      if (!needed && size_.count(b)) {
+        alloc_.release(addr_.at(b), size_.at(b));
+        size_.erase(b);
+      }
+    }
+  }
+  for (int o : g_.outputs) {
+    const Value& val = g_.values[std::size_t(o)];
+    out.layout[val.name] = {addr(o), roundUp(count(o), 16) * 4};
+    std::string dims;
+    for (std::size_t d = 0; d < val.shape.size(); ++d) dims += (d ? "x" : "") + std::to_string(val.shape[d]);
+    head_ << ".output " << val.name << " " << addr(o) << " f32 " << (dims.empty() ? "1" : dims) << "\n";
+  }
+  code_ << "    halt\n";
+  out.tasm = "; " + g_.name + ": lowered for one core by tatami compile\n" + head_.str() + code_.str();
+  out.sramPeakBytes = alloc_.peak();
+  return out;
+}
+
+}  // namespace
+
+LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config) { return Lowering(g, config).run(); }
+
+}  // namespace tatami::compiler

@@ -1,0 +1,131 @@
+// Lowered training steps run on the emulated core and agree with the host oracle.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "tatami/arch/assembler.h"
+#include "tatami/compiler/interpreter.h"
+#include "tatami/compiler/lower.h"
+#include "tatami/compiler/pipeline.h"
+#include "tatami/compiler/training.h"
+#include "tatami/runtime/run.h"
+
+using namespace tatami;
+using namespace tatami::compiler;
+
+namespace {
+
+std::vector<double> random(std::size_t n, std::mt19937& gen, double lo, double hi) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<double> v(n);
+  for (auto& x : v) x = double(float(d(gen)));
+  return v;
+}
+
+/// Lowers `g`, runs it on one core with `feeds`, and returns the worst relative error
+/// ||emulator - oracle|| / ||oracle|| over the graph's outputs.
+double compare(const Graph& g, const std::map<std::string, Tensor>& feeds, std::uint64_t* cycles = nullptr) {
+  const ArchConfig config;
+  const LoweredProgram lp = lowerToCore(g, config);
+  const Program program = assemble(lp.tasm, "lowered.tasm");
+  runtime::RunOptions options;
+  for (const auto& [name, t] : feeds) {
+    runtime::SramImage img;
+    img.name = name;
+    img.addr = lp.layout.at(name).addr;
+    img.type = DType::F32;
+    img.shape = {std::uint64_t(t.data.size())};
+    std::vector<float> f(t.data.begin(), t.data.end());
+    img.bytes.resize(f.size() * 4);
+    std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
+    options.inputs.push_back(img);
+  }
+  const runtime::RunResult r = runtime::runProgram(config, program, options);
+  REQUIRE(r.error.empty());
+  if (cycles) *cycles = r.stats.cycles;
+  EvalOptions fp32;
+  fp32.roundToFloat = true;
+  const auto oracle = evaluate(g, feeds, fp32);
+  double worst = 0;
+  for (int o : g.outputs) {
+    const std::string& name = g.values[std::size_t(o)].name;
+    const auto& want = oracle[std::size_t(o)].data;
+    std::vector<float> got(want.size());
+    for (const auto& img : r.outputs)
+      if (img.name == name) std::memcpy(got.data(), img.bytes.data(), got.size() * 4);
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
+    const double rel = std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
+    INFO("output ", name, " relative error ", rel);
+    CHECK(rel <= 1e-5);
+    worst = std::max(worst, rel);
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("lowered ops agree with the oracle one by one") {
+  std::mt19937 gen(1);
+  for (const std::string op : {"add", "sub", "mul", "div", "max", "min", "relu", "exp", "log", "sqrt", "sigmoid", "tanh", "neg",
+                               "reciprocal", "softmax", "log_softmax", "transpose", "matmul"}) {
+    Graph g;
+    const bool positive = op == "log" || op == "sqrt" || op == "div" || op == "reciprocal";
+    const int a = g.input("a", {5, 7});
+    int y;
+    if (op == "matmul") y = g.op(op, {a, g.input("b", {7, 3})});
+    else if (op == "transpose") y = g.op(op, {a}, {{"perm", std::vector<std::int64_t>{1, 0}}});
+    else if (op == "softmax" || op == "log_softmax") y = g.op(op, {a}, {{"axis", std::int64_t(1)}});
+    else if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "max" || op == "min") y = g.op(op, {a, g.input("b", {5, 7})});
+    else y = g.op(op, {a});
+    g.markOutput(y);
+    std::map<std::string, Tensor> feeds = {{"a", Tensor{{5, 7}, random(35, gen, positive ? 0.5 : -2, 2)}}};
+    if (g.find("b") >= 0) {
+      const Shape bs = g.values[std::size_t(g.find("b"))].shape;
+      feeds["b"] = Tensor{bs, random(std::size_t(elementCount(bs)), gen, 0.5, 2)};
+    }
+    INFO("op ", op);
+    compare(g, feeds);
+  }
+}
+
+TEST_CASE("a lowered MLP training step (forward, backward, SGD with momentum) matches the oracle") {
+  std::mt19937 gen(2);
+  Graph g;
+  const int x = g.input("x", {8, 20});
+  const int t = g.input("target", {8, 4});
+  const int w1 = g.parameter("w1", {20, 12}, random(240, gen, -0.3, 0.3));
+  const int b1 = g.parameter("b1", {12}, random(12, gen, -0.1, 0.1));
+  const int w2 = g.parameter("w2", {12, 4}, random(48, gen, -0.3, 0.3));
+  const int b2 = g.parameter("b2", {4}, random(4, gen, -0.1, 0.1));
+  const int h = g.op("relu", {g.op("add", {g.op("matmul", {x, w1}), b1})});
+  const int logits = g.op("add", {g.op("matmul", {h, w2}), b2});
+  const int loss = addSoftmaxCrossEntropy(g, logits, t);
+  OptimizerConfig o;
+  o.learningRate = 0.1, o.momentum = 0.9, o.weightDecay = 1e-4;
+  addTrainingStep(g, loss, o);
+  runPipeline(g, standardPasses(), {}, nullptr);
+  std::vector<double> onehot(32, 0.0);
+  for (int i = 0; i < 8; ++i) onehot[std::size_t(i * 4 + i % 4)] = 1.0;
+  std::map<std::string, Tensor> feeds = {{"x", Tensor{{8, 20}, random(160, gen, -1, 1)}}, {"target", Tensor{{8, 4}, onehot}}};
+  for (const char* p : {"w1", "b1", "w2", "b2"}) {
+    const Shape s = g.values[std::size_t(g.find(std::string(p) + ".m"))].shape;
+    feeds[std::string(p) + ".m"] = Tensor{s, random(std::size_t(elementCount(s)), gen, -0.01, 0.01)};
+  }
+  std::uint64_t cycles = 0;
+  const double err = compare(g, feeds, &cycles);
+  MESSAGE("MLP step: worst relative error " << err << ", " << cycles << " cycles on one core");
+  CHECK(cycles > 0);
+}
+
+TEST_CASE("lowering refuses what it cannot do, naming the node and the shortfall") {
+  Graph g;
+  const int a = g.input("a", {4, 4});
+  g.markOutput(g.op("erf", {a}, {}, "e"));
+  CHECK_THROWS_WITH(lowerToCore(g, ArchConfig{}), "node 'e' (erf): no lowering yet: op 'erf'");
+  Graph big;
+  big.markOutput(big.op("relu", {big.input("huge", {1024, 1024})}, {}, "r"));
+  CHECK_THROWS_WITH(lowerToCore(big, ArchConfig{}), doctest::Contains("SRAM: tensor 'huge' needs 4194304 bytes, but the largest free block of the core's 1310720 bytes is 1310720 (0 in use): short by 2883584 bytes"));
+}
