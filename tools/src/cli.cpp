@@ -14,7 +14,8 @@ const std::vector<Command>& commands() {
       {"info", "Print the resolved architecture config and derived figures", cmdInfo},
       {"run", "Run a program on one core and report cycles and unit statistics", cmdRun},
       {"asm", "Check a program; convert it between text (.tasm) and binary", cmdAsm},
-      {"compile", "Read a model into the compiler's IR, add the training step, run the passes", cmdCompile},
+      {"compile", "Compile a model (ONNX or text IR): training step, passes, a tile program", cmdCompile},
+      {"check", "Run one compiled training step on the emulator and on the host oracle; compare", cmdCheck},
       {"traffic", "Synthetic traffic on the mesh: throughput and latency, sweeps and plots", cmdTraffic},
       {"regress", "Run the regression cases and compare their figures with the goldens", cmdRegress},
   };

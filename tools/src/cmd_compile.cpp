@@ -1,83 +1,232 @@
-// `tatami compile`: the compiler's front end and passes. Today it reads an ONNX model (or text IR),
-// adds the training step (loss, backward, optimizer), runs the named pass pipeline and prints the
-// IR; lowering to tile programs and bundles is the next stage.
+// `tatami compile` and `tatami check`: the compiler's front end and passes, lowering for one core,
+// and the comparison of a compiled training step on the emulator against the host oracle.
 #include <fstream>
 #include <ostream>
 #include <sstream>
 
 #include "command.h"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "tatami/arch/assembler.h"
+#include "tatami/arch/philox.h"
+#include "tatami/compiler/interpreter.h"
+#include "tatami/compiler/lower.h"
 #include "tatami/compiler/onnx_import.h"
+#include "tatami/runtime/run.h"
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
 
 namespace tatami::cli {
 
-int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  using namespace tatami::compiler;
-  po::options_description desc("Options");
-  std::string model, loss = "none", printIr;
-  std::vector<std::string> printAfter;
-  OptimizerConfig opt;
+namespace {
+
+using namespace tatami::compiler;
+
+struct CompileRequest {
+  std::string model, loss = "none";
   std::int64_t batch = 0;
+  OptimizerConfig optimizer;
+  std::vector<std::string> printAfter;
+};
+
+void addTrainingOptions(po::options_description& desc, CompileRequest& r) {
   desc.add_options()
-      ("help,h", "show this help")
-      ("model", po::value<std::string>(&model), "an ONNX model (.onnx) or text IR (.tir)")
-      ("batch", po::value<std::int64_t>(&batch)->default_value(0), "the size of symbolic input dimensions (the batch)")
-      ("loss", po::value<std::string>(&loss)->default_value("none"),
+      ("model", po::value<std::string>(&r.model), "an ONNX model (.onnx) or text IR (.tir)")
+      ("batch", po::value<std::int64_t>(&r.batch)->default_value(0), "the size of symbolic input dimensions (the batch)")
+      ("loss", po::value<std::string>(&r.loss)->default_value(r.loss),
        "add a training step with this loss on the model's first output: xent (softmax cross-entropy), mse, or none")
-      ("optimizer", po::value<std::string>(&opt.kind)->default_value("sgd"), "sgd or adamw")
-      ("lr", po::value<double>(&opt.learningRate)->default_value(0.01), "learning rate")
-      ("momentum", po::value<double>(&opt.momentum)->default_value(0.0), "SGD momentum")
-      ("weight-decay", po::value<double>(&opt.weightDecay)->default_value(0.0), "weight decay (L2 for SGD, decoupled for AdamW)")
-      ("print-after", po::value<std::vector<std::string>>(&printAfter)->composing()->value_name("PASS"),
-       "print the IR after this pass (repeatable; 'all' for every pass)")
-      ("list-passes", "list the passes of the pipeline and exit");
-  po::positional_options_description pos;
-  pos.add("model", 1);
-  po::variables_map vm;
-  if (!parseArgs(args, desc, &pos, vm,
-                 "Usage: tatami compile MODEL [--batch N] [--loss xent|mse] [--optimizer sgd|adamw] [--print-after PASS]\n"
-                 "Read a model into the compiler's IR, add the training step and run the passes; print the final IR.",
-                 out))
-    return kExitOk;
-  if (loss != "none" && loss != "xent" && loss != "mse") throw UsageError("--loss '" + loss + "': expected xent, mse or none");
+      ("optimizer", po::value<std::string>(&r.optimizer.kind)->default_value("sgd"), "sgd or adamw")
+      ("lr", po::value<double>(&r.optimizer.learningRate)->default_value(0.01), "learning rate")
+      ("momentum", po::value<double>(&r.optimizer.momentum)->default_value(0.0), "SGD momentum")
+      ("weight-decay", po::value<double>(&r.optimizer.weightDecay)->default_value(0.0),
+       "weight decay (L2 for SGD, decoupled for AdamW)");
+}
+
+std::vector<PassInfo> trainingPipeline(const CompileRequest& r) {
   std::vector<PassInfo> passes = {{"fold-constants", "evaluate nodes whose inputs are all constants", foldConstants}};
-  if (loss != "none") {
-    passes.push_back({"training-step", "add the loss, the backward graph and the optimizer update", [&](Graph& g) {
+  if (r.loss != "none") {
+    passes.push_back({"training-step", "add the loss, the backward graph and the optimizer update", [r](Graph& g) {
                         if (g.outputs.empty()) throw CompileError("the model has no output to train");
                         const int y = g.outputs.front();
                         const int target = g.input("target", g.values[std::size_t(y)].shape);
                         g.outputs.clear();
-                        const int l = loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
-                        addTrainingStep(g, l, opt);
+                        const int l = r.loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
+                        addTrainingStep(g, l, r.optimizer);
                       }});
     passes.push_back({"fold-constants-2", "fold what the training step made constant", foldConstants});
   }
   passes.push_back({"dce", "remove nodes that no output depends on", eliminateDeadCode});
+  return passes;
+}
+
+Graph compileModel(const CompileRequest& r, std::ostream* out) {
+  if (r.loss != "none" && r.loss != "xent" && r.loss != "mse") throw UsageError("--loss '" + r.loss + "': expected xent, mse or none");
+  if (r.model.empty()) throw UsageError("no model given");
+  Graph g;
+  if (r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0) {
+    std::ifstream f(r.model);
+    if (!f) throw CompileError("cannot read IR file '" + r.model + "'");
+    std::ostringstream text;
+    text << f.rdbuf();
+    g = parseGraph(text.str(), r.model);
+  } else {
+    ImportOptions io;
+    io.batch = r.batch;
+    g = importOnnx(r.model, io);
+  }
+  verify(g);
+  runPipeline(g, trainingPipeline(r), r.printAfter, out);
+  return g;
+}
+
+}  // namespace
+
+}  // namespace tatami::cli
+
+namespace tatami::cli {
+
+int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  CompileRequest r;
+  MachineOptions machine;
+  std::string output;
+  desc.add_options()("help,h", "show this help");
+  addTrainingOptions(desc, r);
+  desc.add_options()
+      ("print-after", po::value<std::vector<std::string>>(&r.printAfter)->composing()->value_name("PASS"),
+       "print the IR after this pass (repeatable; 'all' for every pass)")
+      ("output,o", po::value<std::string>(&output)->value_name("FILE.tasm"),
+       "lower for one core and write the tile program (its tensor layout goes to FILE.tasm.layout)")
+      ("list-passes", "list the passes of the pipeline and exit");
+  machine.addTo(desc);
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  po::variables_map vm;
+  if (!parseArgs(args, desc, &pos, vm,
+                 "Usage: tatami compile MODEL [--batch N] [--loss xent|mse] [--optimizer sgd|adamw] [--print-after PASS] [-o FILE.tasm]\n"
+                 "Read a model into the compiler's IR, add the training step and run the passes; print the IR, or lower\n"
+                 "it to a tile program for one core (placement over a slice of the mesh is the next stage).",
+                 out))
+    return kExitOk;
   if (vm.count("list-passes")) {
-    for (const auto& p : passes) out << p.name << "  " << p.description << "\n";
+    for (const auto& p : trainingPipeline(r)) out << p.name << "  " << p.description << "\n";
     return kExitOk;
   }
-  if (model.empty()) throw UsageError("no model given");
+  const ArchConfig config = machine.resolve();
   try {
-    Graph g;
-    if (model.size() > 4 && model.compare(model.size() - 4, 4, ".tir") == 0) {
-      std::ifstream f(model);
-      if (!f) throw CompileError("cannot read IR file '" + model + "'");
-      std::ostringstream text;
-      text << f.rdbuf();
-      g = parseGraph(text.str(), model);
-    } else {
-      ImportOptions io;
-      io.batch = batch;
-      g = importOnnx(model, io);
+    const Graph g = compileModel(r, &out);
+    if (output.empty()) {
+      if (r.printAfter.empty()) out << printGraph(g);
+      return kExitOk;
     }
-    verify(g);
-    runPipeline(g, passes, printAfter, &out);
-    if (printAfter.empty()) out << printGraph(g);
+    const LoweredProgram lp = lowerToCore(g, config);
+    std::ofstream f(output);
+    f << lp.tasm;
+    std::ofstream layout(output + ".layout");
+    layout << "# tensor  address  bytes (SRAM of core 0)\n";
+    for (const auto& [name, p] : lp.layout) layout << name << " " << p.addr << " " << p.bytes << "\n";
+    if (!f || !layout) throw std::runtime_error("cannot write '" + output + "'");
+    out << "wrote " << output << " (" << std::count(lp.tasm.begin(), lp.tasm.end(), '\n') << " lines; SRAM peak "
+        << lp.sramPeakBytes << " of " << config.core.sram_kib * 1024 << " bytes)\n";
   } catch (const CompileError& e) {
     err << "tatami compile: " << e.what() << "\n";
     return kExitBadInput;
+  }
+  return kExitOk;
+}
+
+int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  CompileRequest r;
+  r.loss = "xent";
+  MachineOptions machine;
+  std::uint64_t seed = 1;
+  desc.add_options()("help,h", "show this help");
+  addTrainingOptions(desc, r);
+  desc.add_options()
+      ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the random inputs and targets")
+      ("json", "print one JSON object");
+  machine.addTo(desc);
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  po::variables_map vm;
+  if (!parseArgs(args, desc, &pos, vm,
+                 "Usage: tatami check MODEL [--batch N] [--loss xent|mse] [--optimizer ...] [--json]\n"
+                 "Compile one training step, run it on the emulator and on the host oracle from the same seeded inputs,\n"
+                 "and report the relative error of every output, gradient and updated weight.",
+                 out))
+    return kExitOk;
+  const ArchConfig config = machine.resolve();
+  try {
+    const Graph g = compileModel(r, nullptr);
+    const LoweredProgram lp = lowerToCore(g, config);
+    const Program program = assemble(lp.tasm, r.model + " (lowered)");
+    // Seeded inputs: uniform in [-1, 1); a target for xent is one-hot (class i mod classes).
+    std::map<std::string, Tensor> feeds;
+    runtime::RunOptions options;
+    std::uint64_t tensorId = 0;
+    for (int in : g.inputs) {
+      const Value& v = g.values[std::size_t(in)];
+      Tensor t{v.shape, std::vector<double>(std::size_t(elementCount(v.shape)))};
+      if (v.name == "target" && r.loss == "xent" && v.shape.size() == 2) {
+        for (std::int64_t i = 0; i < v.shape[0]; ++i) t.data[std::size_t(i * v.shape[1] + i % v.shape[1])] = 1.0;
+      } else {
+        for (std::size_t i = 0; i < t.data.size(); ++i)
+          t.data[i] = double(float(-1.0 + 2.0 * double(roundingBits(seed, tensorId, i)) / 4294967296.0));
+      }
+      ++tensorId;
+      runtime::SramImage img;
+      img.name = v.name;
+      img.addr = lp.layout.at(v.name).addr;
+      img.shape = {std::uint64_t(t.data.size())};
+      std::vector<float> f(t.data.begin(), t.data.end());
+      img.bytes.resize(f.size() * 4);
+      std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
+      options.inputs.push_back(img);
+      feeds[v.name] = t;
+    }
+    const runtime::RunResult run = runtime::runProgram(config, program, options);
+    if (!run.error.empty()) {
+      err << "tatami check: the emulator run failed: " << run.error << "\n";
+      return kExitRunFailed;
+    }
+    EvalOptions fp32;
+    fp32.roundToFloat = true;
+    const auto oracle = evaluate(g, feeds, fp32);
+    nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+    double worst = 0;
+    if (!vm.count("json")) out << "tensor                          relative error\n";
+    for (int o : g.outputs) {
+      const std::string& name = g.values[std::size_t(o)].name;
+      const auto& want = oracle[std::size_t(o)].data;
+      std::vector<float> got(want.size(), 0.0f);
+      for (const auto& img : run.outputs)
+        if (img.name == name && img.bytes.size() >= got.size() * 4) std::memcpy(got.data(), img.bytes.data(), got.size() * 4);
+      double num = 0, den = 0;
+      for (std::size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
+      const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+      worst = std::max(worst, rel);
+      tensors.push_back({{"tensor", name}, {"rel_error", rel}});
+      if (!vm.count("json")) {
+        std::string n = name;
+        n.resize(32, ' ');
+        out << n << rel << "\n";
+      }
+    }
+    if (vm.count("json")) {
+      out << nlohmann::ordered_json{{"max_rel_error", worst}, {"cycles", run.stats.cycles}, {"tensors", tensors}}.dump(2) << "\n";
+    } else {
+      out << "max relative error " << worst << "; " << run.stats.cycles << " cycles on one core\n";
+    }
+  } catch (const CompileError& e) {
+    err << "tatami check: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const ProgramError& e) {
+    err << "tatami check: internal: the lowered program does not assemble: " << e.what() << "\n";
+    return kExitRunFailed;
   }
   return kExitOk;
 }

@@ -49,6 +49,7 @@ int cmdInfo(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdAsm(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
