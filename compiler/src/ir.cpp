@@ -14,7 +14,8 @@ namespace tatami::compiler {
 namespace {
 
 const std::set<std::string>& unaryOps() {
-  static const std::set<std::string> s = {"relu", "tanh", "sigmoid", "exp", "log", "sqrt", "erf", "neg", "reciprocal", "identity"};
+  static const std::set<std::string> s = {"relu", "tanh", "sigmoid", "exp", "log",      "sqrt",
+                                          "erf",  "neg",  "reciprocal", "identity", "allreduce_mean"};
   return s;
 }
 const std::set<std::string>& binaryOps() {

@@ -63,7 +63,8 @@ class Allocator {
 
 class Lowering {
  public:
-  Lowering(const Graph& g, const ArchConfig& c) : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024) {}
+  Lowering(const Graph& g, const ArchConfig& c, const CoreContext& ctx)
+      : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024), ctx_(ctx) {}
   LoweredProgram run();
 
  private:
@@ -117,9 +118,16 @@ class Lowering {
   void lowerNode(const Node& n, std::uint64_t dst);
   void matmul(const Node& n, std::uint64_t dst);
   void reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean);
+  void allreduce(const Node& n, std::uint64_t dst);
+  /// Elements of each ring chunk of an all-reduce of `v` (whole vectors).
+  std::uint64_t chunkOf(int v) const {
+    const std::uint64_t p = ctx_.ring.size();
+    return roundUp((count(v) + p - 1) / p, 16);
+  }
 
   const Graph& g_;
   Allocator alloc_;
+  CoreContext ctx_;
   std::ostringstream code_, head_;
   int labels_ = 0;
   std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
@@ -216,6 +224,41 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
   if (mean) vscalar("vmuls", dst, dst, 1.0 / double(reduced), padded(n.outputs[0]));
 }
 
+void Lowering::allreduce(const Node& n, std::uint64_t dst) {
+  const int x = n.inputs[0];
+  const std::uint64_t p = ctx_.ring.size();
+  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  if (p > 1) {
+    // Ring all-reduce: P-1 reduce-scatter steps, then P-1 all-gather steps, chunk by chunk.
+    // Semaphore 1: data arrived in my receive buffer; 2: my successor's receive buffer is free;
+    // 3: an all-gather chunk arrived.
+    const std::uint64_t chunk = chunkOf(x), bytes = chunk * 4;
+    const std::uint64_t recv = temp(chunk, n.name + ".recv");
+    const int r = ctx_.rank;
+    const int next = ctx_.ring[std::size_t((r + 1) % int(p))], prev = ctx_.ring[std::size_t((r + int(p) - 1) % int(p))];
+    const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
+    li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(chunk));
+    for (std::uint64_t step = 0; step + 1 < p; ++step) {
+      const std::uint64_t send = mod(long(r) - long(step)), into = mod(long(r) - long(step) - 1);
+      if (step > 0) line("swait 2, 1");
+      li(24, std::int64_t(dst + send * bytes));
+      line("put r20, r23, r24, r22, 1");
+      line("swait 1, 1");
+      li(25, std::int64_t(dst + into * bytes));
+      line("vadd.f32 r25, r25, r23, r4");
+      line("sincr r21, 2, 1");
+    }
+    line("swait 2, 1");  // the last free signal: every signal is matched before the next all-reduce
+    for (std::uint64_t step = 0; step + 1 < p; ++step) {
+      const std::uint64_t send = mod(long(r) + 1 - long(step));
+      li(24, std::int64_t(dst + send * bytes));
+      line("put r20, r24, r24, r22, 3");
+      line("swait 3, 1");
+    }
+  }
+  vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+}
+
 void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
   const std::string& op = n.op;
   const int out = n.outputs[0];
@@ -293,6 +336,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     return;
   }
   if (op == "matmul") return matmul(n, dst);
+  if (op == "allreduce_mean") return allreduce(n, dst);
   if (op == "transpose") {
     const auto perm = n.intsAttr("perm");
     if (perm != std::vector<std::int64_t>{1, 0}) unsupported(n, "transposes other than 2D");
@@ -368,7 +412,9 @@ LoweredProgram Lowering::run() {
   std::set<int> outputs(g_.outputs.begin(), g_.outputs.end());
   int nextBuffer = 0;
   const auto place = [&](int v) {
-    const std::uint64_t bytes = roundUp(count(v), 16) * 4;
+    const int producer = g_.values[std::size_t(v)].producer;
+    const bool ring = producer >= 0 && g_.nodes[std::size_t(producer)].op == "allreduce_mean";
+    const std::uint64_t bytes = ring ? chunkOf(g_.nodes[std::size_t(producer)].inputs[0]) * 4 * ctx_.ring.size() : roundUp(count(v), 16) * 4;
     const int b = nextBuffer++;
     buffer_[v] = b;
     addr_[b] = alloc_.allocate(bytes, g_.values[std::size_t(v)].name);
@@ -428,6 +474,31 @@ LoweredProgram Lowering::run() {
 
 }  // namespace
 
-LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config) { return Lowering(g, config).run(); }
+LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreContext& ctx) {
+  if (ctx.ring.empty() || ctx.rank < 0 || ctx.rank >= int(ctx.ring.size())) throw CompileError("bad core context");
+  return Lowering(g, config, ctx).run();
+}
+
+std::vector<int> sliceRing(const ArchConfig& c, int rows, int cols) {
+  if (rows < 1 || cols < 1 || rows > c.die.rows * c.system.die_rows || cols > c.die.cols * c.system.die_cols)
+    throw CompileError("slice " + std::to_string(rows) + "x" + std::to_string(cols) + " does not fit the system's " +
+                       std::to_string(c.die.rows * c.system.die_rows) + " x " + std::to_string(c.die.cols * c.system.die_cols) +
+                       " grid");
+  const int systemCols = int(c.die.cols * c.system.die_cols);
+  std::set<int> disabled;
+  for (int dr = 0; dr < c.system.die_rows; ++dr)
+    for (int dc = 0; dc < c.system.die_cols; ++dc)
+      for (const GridPos& p : c.die.disabled_cores)
+        disabled.insert(int((dr * c.die.rows + p.row) * systemCols + dc * c.die.cols + p.col));
+  std::vector<int> ring;
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < cols; ++k) {
+      const int col = r % 2 ? cols - 1 - k : k;
+      const int id = r * systemCols + col;
+      if (!disabled.count(id)) ring.push_back(id);
+    }
+  if (ring.empty()) throw CompileError("the slice has no active core");
+  return ring;
+}
 
 }  // namespace tatami::compiler

@@ -24,15 +24,15 @@ int addMeanSquaredError(Graph& g, int prediction, int target) {
   return g.op("reduce_mean", {g.op("mul", {d, d})}, {{"axes", axes}, {"keepdims", std::int64_t(0)}}, g.freshName("loss"));
 }
 
-int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o) {
+int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::function<int(Graph&, int)>& combine) {
   if (o.kind != "sgd" && o.kind != "adamw") throw CompileError("unknown optimizer '" + o.kind + "' (sgd, adamw)");
   const std::vector<int> params = g.parameters;
   const std::map<int, int> grads = addBackward(g, loss, params);
-  g.markOutput(loss);
+  g.markOutput(combine ? combine(g, loss) : loss);
   for (int p : params) {
     const std::string name = g.values[std::size_t(p)].name;
     const Shape shape = g.values[std::size_t(p)].shape;
-    int grad = grads.at(p);
+    int grad = combine ? combine(g, grads.at(p)) : grads.at(p);
     int next;
     if (o.kind == "sgd") {
       if (o.weightDecay != 0) grad = g.op("add", {grad, g.op("mul", {g.scalar(o.weightDecay), p})});

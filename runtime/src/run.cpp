@@ -79,6 +79,13 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
                                std::to_string(first.state().sram.size()) + " bytes");
     first.state().sram.write(in.addr, in.bytes.data(), in.bytes.size());  // functional: no time passes
   }
+  for (const auto& cp : programs)
+    for (const auto& in : cp.inputs) {
+      tlm::CoreModel& core = system.core(cp.core);
+      if (!core.state().sram.contains(in.addr, in.bytes.size()))
+        throw std::runtime_error("input '" + in.name + "' of core " + std::to_string(cp.core) + " does not fit in its SRAM");
+      core.state().sram.write(in.addr, in.bytes.data(), in.bytes.size());
+    }
   sc_core::sc_start();
 
   // Faults first (the first core's, in id order), then threads left waiting: a deadlock.

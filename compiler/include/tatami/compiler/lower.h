@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "tatami/arch/config.h"
 #include "tatami/compiler/ir.h"
@@ -25,8 +26,21 @@ struct LoweredProgram {
   std::uint64_t sramPeakBytes = 0;
 };
 
-/// Lowers the graph for one core of `config`. Throws CompileError naming the node for an op
-/// without a lowering, or the tensor and the shortfall when SRAM is too small.
-LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config);
+/// Where the core sits among the cores of a data-parallel job: `ring` lists their core ids in the
+/// order of the all-reduce ring; `rank` is this core's place in it. One core: ring {id}, rank 0.
+struct CoreContext {
+  int rank = 0;
+  std::vector<int> ring = {0};
+};
+
+/// Lowers the graph for one core of `config`. `allreduce_mean` nodes become a ring all-reduce over
+/// `ctx.ring` (put, semaphores) followed by a division by the ring's size. Throws CompileError
+/// naming the node for an op without a lowering, or the tensor and the shortfall when SRAM is too
+/// small. Every core of a ring gets the same layout.
+LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreContext& ctx = {});
+
+/// The cores of an R x C slice at the top-left of the system (disabled positions skipped), in a
+/// snake order (left to right, then right to left on the next row), so ring neighbours are near.
+std::vector<int> sliceRing(const ArchConfig& config, int rows, int cols);
 
 }  // namespace tatami::compiler

@@ -2,6 +2,7 @@
 // emitted as ordinary IR nodes (so a training step is one graph: forward, backward, update).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct OptimizerConfig {
 /// A whole training step: loss, backward over every parameter, and the update. The updated
 /// parameters (and optimizer state) become graph outputs named "<param>.next" (state inputs are
 /// added as inputs named "<param>.m" / "<param>.v"). Returns the loss value.
-int addTrainingStep(Graph& g, int loss, const OptimizerConfig& optimizer);
+/// `combine`, if given, is applied to every gradient and to the loss before they are used (data
+/// parallelism passes an all-reduce here).
+int addTrainingStep(Graph& g, int loss, const OptimizerConfig& optimizer,
+                    const std::function<int(Graph&, int)>& combine = {});
 
 }  // namespace tatami::compiler

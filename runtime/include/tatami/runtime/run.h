@@ -51,8 +51,10 @@ struct NetworkSummary {
 
 /// A program and the core (system-wide id) it runs on.
 struct CoreProgram {
+  CoreProgram(int c, const Program* p, std::vector<SramImage> in = {}) : core(c), program(p), inputs(std::move(in)) {}
   int core = 0;
   const Program* program = nullptr;
+  std::vector<SramImage> inputs;  ///< written to this core's SRAM after .init (as RunOptions::inputs for the first)
 };
 
 struct RunResult {
