@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -26,7 +27,7 @@ namespace {
 using namespace tatami::compiler;
 
 struct CompileRequest {
-  std::string model, loss = "none";
+  std::string model, loss = "none", slice = "1x1";
   std::int64_t batch = 0;
   OptimizerConfig optimizer;
   std::vector<std::string> printAfter;
@@ -42,19 +43,38 @@ void addTrainingOptions(po::options_description& desc, CompileRequest& r) {
       ("lr", po::value<double>(&r.optimizer.learningRate)->default_value(0.01), "learning rate")
       ("momentum", po::value<double>(&r.optimizer.momentum)->default_value(0.0), "SGD momentum")
       ("weight-decay", po::value<double>(&r.optimizer.weightDecay)->default_value(0.0),
-       "weight decay (L2 for SGD, decoupled for AdamW)");
+       "weight decay (L2 for SGD, decoupled for AdamW)")
+      ("slice", po::value<std::string>(&r.slice)->default_value("1x1"),
+       "the RxC rectangle of cores (top-left of the system) the step runs on, data parallel: each core takes "
+       "batch/cores rows and the gradients are all-reduced over a ring");
 }
 
-std::vector<PassInfo> trainingPipeline(const CompileRequest& r) {
+/// The cores of the requested slice, in ring order.
+std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
+  const auto x = r.slice.find('x');
+  int rows = 0, cols = 0;
+  try {
+    if (x == std::string::npos) throw std::invalid_argument("");
+    rows = std::stoi(r.slice.substr(0, x));
+    cols = std::stoi(r.slice.substr(x + 1));
+  } catch (const std::exception&) {
+    throw UsageError("--slice '" + r.slice + "': expected ROWSxCOLS, e.g. 2x2");
+  }
+  return sliceRing(config, rows, cols);
+}
+
+std::vector<PassInfo> trainingPipeline(const CompileRequest& r, bool parallel = false) {
   std::vector<PassInfo> passes = {{"fold-constants", "evaluate nodes whose inputs are all constants", foldConstants}};
   if (r.loss != "none") {
-    passes.push_back({"training-step", "add the loss, the backward graph and the optimizer update", [r](Graph& g) {
+    passes.push_back({"training-step", "add the loss, the backward graph and the optimizer update", [r, parallel](Graph& g) {
                         if (g.outputs.empty()) throw CompileError("the model has no output to train");
                         const int y = g.outputs.front();
                         const int target = g.input("target", g.values[std::size_t(y)].shape);
                         g.outputs.clear();
                         const int l = r.loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
-                        addTrainingStep(g, l, r.optimizer);
+                        std::function<int(Graph&, int)> combine;
+                        if (parallel) combine = [](Graph& gg, int v) { return gg.op("allreduce_mean", {v}); };
+                        addTrainingStep(g, l, r.optimizer, combine);
                       }});
     passes.push_back({"fold-constants-2", "fold what the training step made constant", foldConstants});
   }
@@ -62,7 +82,8 @@ std::vector<PassInfo> trainingPipeline(const CompileRequest& r) {
   return passes;
 }
 
-Graph compileModel(const CompileRequest& r, std::ostream* out) {
+/// The training-step graph for `batch` rows (0: the model's own); `parallel` adds the all-reduces.
+Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batch = 0, bool parallel = false) {
   if (r.loss != "none" && r.loss != "xent" && r.loss != "mse") throw UsageError("--loss '" + r.loss + "': expected xent, mse or none");
   if (r.model.empty()) throw UsageError("no model given");
   Graph g;
@@ -74,11 +95,11 @@ Graph compileModel(const CompileRequest& r, std::ostream* out) {
     g = parseGraph(text.str(), r.model);
   } else {
     ImportOptions io;
-    io.batch = r.batch;
+    io.batch = batch ? batch : r.batch;
     g = importOnnx(r.model, io);
   }
   verify(g);
-  runPipeline(g, trainingPipeline(r), r.printAfter, out);
+  runPipeline(g, trainingPipeline(r, parallel), r.printAfter, out);
   return g;
 }
 
@@ -122,6 +143,8 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
       if (r.printAfter.empty()) out << printGraph(g);
       return kExitOk;
     }
+    const std::vector<int> ring = sliceOf(r, config);
+    if (ring.size() > 1) throw UsageError("-o with a slice of several cores is not supported yet; use tatami check --slice");
     const LoweredProgram lp = lowerToCore(g, config);
     std::ofstream f(output);
     f << lp.tasm;
@@ -161,12 +184,29 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return kExitOk;
   const ArchConfig config = machine.resolve();
   try {
+    const std::vector<int> ring = sliceOf(r, config);
+    const std::int64_t cores = std::int64_t(ring.size());
     const Graph g = compileModel(r, nullptr);
-    const LoweredProgram lp = lowerToCore(g, config);
-    const Program program = assemble(lp.tasm, r.model + " (lowered)");
-    // Seeded inputs: uniform in [-1, 1); a target for xent is one-hot (class i mod classes).
+    Graph part = g;
+    std::int64_t shard = 0;
+    if (cores > 1) {
+      const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+      if (tir || r.batch <= 0) throw UsageError("--slice over several cores needs an ONNX model and --batch (split across the cores)");
+      if (r.batch % cores) throw UsageError("--batch " + std::to_string(r.batch) + " is not a multiple of the slice's " + std::to_string(cores) + " active cores");
+      shard = r.batch / cores;
+      part = compileModel(r, nullptr, shard, true);
+    }
+    std::vector<LoweredProgram> lowered;
+    std::vector<Program> programs;
+    for (std::int64_t k = 0; k < cores; ++k) {
+      lowered.push_back(lowerToCore(part, config, {int(k), ring}));
+      programs.push_back(assemble(lowered.back().tasm, r.model + " (lowered)"));
+    }
+    // Seeded inputs for the whole batch: uniform in [-1, 1); a target for xent is one-hot (class
+    // i mod classes). Each core gets its rows of batch-shaped inputs and all of the others.
     std::map<std::string, Tensor> feeds;
-    runtime::RunOptions options;
+    std::vector<runtime::CoreProgram> all;
+    for (std::int64_t k = 0; k < cores; ++k) all.emplace_back(ring[std::size_t(k)], &programs[std::size_t(k)]);
     std::uint64_t tensorId = 0;
     for (int in : g.inputs) {
       const Value& v = g.values[std::size_t(in)];
@@ -178,17 +218,23 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
           t.data[i] = double(float(-1.0 + 2.0 * double(roundingBits(seed, tensorId, i)) / 4294967296.0));
       }
       ++tensorId;
-      runtime::SramImage img;
-      img.name = v.name;
-      img.addr = lp.layout.at(v.name).addr;
-      img.shape = {std::uint64_t(t.data.size())};
-      std::vector<float> f(t.data.begin(), t.data.end());
-      img.bytes.resize(f.size() * 4);
-      std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
-      options.inputs.push_back(img);
+      const Shape& ps = part.values[std::size_t(part.find(v.name))].shape;
+      const bool sharded = cores > 1 && !v.shape.empty() && v.shape[0] == r.batch && !ps.empty() && ps[0] == shard;
+      const std::size_t per = std::size_t(elementCount(ps));
+      for (std::int64_t k = 0; k < cores; ++k) {
+        runtime::SramImage img;
+        img.name = v.name;
+        img.addr = lowered[std::size_t(k)].layout.at(v.name).addr;
+        img.shape = {std::uint64_t(per)};
+        const std::size_t from = sharded ? std::size_t(k) * per : 0;
+        std::vector<float> f(t.data.begin() + long(from), t.data.begin() + long(from + per));
+        img.bytes.resize(f.size() * 4);
+        std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
+        all[std::size_t(k)].inputs.push_back(img);
+      }
       feeds[v.name] = t;
     }
-    const runtime::RunResult run = runtime::runProgram(config, program, options);
+    const runtime::RunResult run = runtime::runPrograms(config, all, {});
     if (!run.error.empty()) {
       err << "tatami check: the emulator run failed: " << run.error << "\n";
       return kExitRunFailed;
@@ -199,15 +245,21 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
     double worst = 0;
     if (!vm.count("json")) out << "tensor                          relative error\n";
-    for (int o : g.outputs) {
-      const std::string& name = g.values[std::size_t(o)].name;
-      const auto& want = oracle[std::size_t(o)].data;
-      std::vector<float> got(want.size(), 0.0f);
-      for (const auto& img : run.outputs)
-        if (img.name == name && img.bytes.size() >= got.size() * 4) std::memcpy(got.data(), img.bytes.data(), got.size() * 4);
-      double num = 0, den = 0;
-      for (std::size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
-      const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+    for (std::size_t oi = 0; oi < g.outputs.size(); ++oi) {
+      const std::string& name = g.values[std::size_t(g.outputs[oi])].name;
+      const std::string& partName = part.values[std::size_t(part.outputs[oi])].name;
+      const auto& want = oracle[std::size_t(g.outputs[oi])].data;
+      double rel = 0;
+      // Every core holds the result: the worst of them counts.
+      for (std::int64_t k = 0; k < cores; ++k) {
+        const std::string key = cores > 1 ? "c" + std::to_string(ring[std::size_t(k)]) + "." + partName : partName;
+        std::vector<float> got(want.size(), 0.0f);
+        for (const auto& img : run.outputs)
+          if (img.name == key && img.bytes.size() >= got.size() * 4) std::memcpy(got.data(), img.bytes.data(), got.size() * 4);
+        double num = 0, den = 0;
+        for (std::size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
+        rel = std::max(rel, den > 0 ? std::sqrt(num / den) : std::sqrt(num));
+      }
       worst = std::max(worst, rel);
       tensors.push_back({{"tensor", name}, {"rel_error", rel}});
       if (!vm.count("json")) {
@@ -217,9 +269,12 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       }
     }
     if (vm.count("json")) {
-      out << nlohmann::ordered_json{{"max_rel_error", worst}, {"cycles", run.stats.cycles}, {"tensors", tensors}}.dump(2) << "\n";
+      out << nlohmann::ordered_json{{"max_rel_error", worst}, {"cycles", run.stats.cycles}, {"cores", cores},
+                                    {"matrix_utilization", run.matrixUtilization(config)}, {"tensors", tensors}}
+                 .dump(2)
+          << "\n";
     } else {
-      out << "max relative error " << worst << "; " << run.stats.cycles << " cycles on one core\n";
+      out << "max relative error " << worst << "; " << run.stats.cycles << " cycles on " << cores << " core(s)\n";
     }
   } catch (const CompileError& e) {
     err << "tatami check: " << e.what() << "\n";
