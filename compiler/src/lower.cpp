@@ -117,6 +117,7 @@ class Lowering {
   std::uint64_t broadcast(const Node& n, int v, const Shape& out);
   void lowerNode(const Node& n, std::uint64_t dst);
   void matmul(const Node& n, std::uint64_t dst);
+  void matmulMixed(const Node& n, std::uint64_t dst);
   void reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean);
   void allreduce(const Node& n, std::uint64_t dst);
   /// Elements of each ring chunk of an all-reduce of `v` (whole vectors).
@@ -170,9 +171,53 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
   unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
 }
 
+void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
+  // C = A B on the matrix unit: A as transposed 16-row panels, B as 16-column panels, both BF16
+  // (K padded to even with zero rows); each 16 x 16 C tile by mmaz (+ mma for K beyond 4096),
+  // then copied into C's rows.
+  const int a = n.inputs[0], b = n.inputs[1];
+  const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
+  const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
+  const std::uint64_t panelBytes = Kp * 32;  // Kp rows of 16 BF16
+  const std::uint64_t aPanels = alloc_.allocate(mb * panelBytes, n.name + ".a_panels");
+  const std::uint64_t bPanels = alloc_.allocate(nb * panelBytes, n.name + ".b_panels");
+  temps_.push_back({aPanels, mb * panelBytes});
+  temps_.push_back({bPanels, nb * panelBytes});
+  const std::uint64_t block = temp(16 * Kp, n.name + ".block"), trans = temp(16 * Kp, n.name + ".trans");
+  const std::uint64_t tile = temp(256, n.name + ".tile");
+  for (std::uint64_t ib = 0; ib < mb; ++ib) {
+    const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16);
+    vfill(block, 0.0, 16 * Kp);
+    dma2d(block, addr(a) + ib * 16 * K * 4, rows, K * 4, Kp * 4, K * 4);  // 16 x Kp, zero padded
+    li(1, std::int64_t(trans)), li(2, std::int64_t(block)), li(3, 16), li(4, std::int64_t(Kp));
+    line("vtr.f32 r1, r2, r3, r4");  // Kp x 16
+    li(1, std::int64_t(aPanels + ib * panelBytes)), li(2, std::int64_t(trans)), li(4, std::int64_t(16 * Kp));
+    line("vcvt.f32.bf16 r1, r2, r4");
+  }
+  for (std::uint64_t jb = 0; jb < nb; ++jb) {
+    const std::uint64_t cols = std::min<std::uint64_t>(16, N - jb * 16);
+    vfill(trans, 0.0, 16 * Kp);
+    dma2d(trans, addr(b) + jb * 64, K, cols * 4, 64, N * 4);  // Kp x 16, zero padded
+    li(1, std::int64_t(bPanels + jb * panelBytes)), li(2, std::int64_t(trans)), li(4, std::int64_t(16 * Kp));
+    line("vcvt.f32.bf16 r1, r2, r4");
+  }
+  for (std::uint64_t ib = 0; ib < mb; ++ib)
+    for (std::uint64_t jb = 0; jb < nb; ++jb) {
+      for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
+        const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
+        li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + ib * panelBytes + k0 * 32));
+        li(3, std::int64_t(bPanels + jb * panelBytes + k0 * 32)), li(4, std::int64_t(kc));
+        line(std::string(k0 == 0 ? "mmaz" : "mma") + ".bf16 r1, r2, r3, r4");
+      }
+      const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
+      dma2d(dst + (ib * 16 * N + jb * 16) * 4, tile, rows, cols * 4, N * 4, 64);
+    }
+}
+
 void Lowering::matmul(const Node& n, std::uint64_t dst) {
   const int a = n.inputs[0], b = n.inputs[1];
   if (shape(a).size() != 2 || shape(b).size() != 2) unsupported(n, "batched matmul");
+  if (ctx_.precision == "mixed") return matmulMixed(n, dst);
   const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
   const std::uint64_t Np = roundUp(N, 16);
   // B and C with rows padded to whole vectors.

@@ -27,7 +27,7 @@ namespace {
 using namespace tatami::compiler;
 
 struct CompileRequest {
-  std::string model, loss = "none", slice = "1x1";
+  std::string model, loss = "none", slice = "1x1", precision = "mixed";
   std::int64_t batch = 0;
   OptimizerConfig optimizer;
   std::vector<std::string> printAfter;
@@ -44,6 +44,8 @@ void addTrainingOptions(po::options_description& desc, CompileRequest& r) {
       ("momentum", po::value<double>(&r.optimizer.momentum)->default_value(0.0), "SGD momentum")
       ("weight-decay", po::value<double>(&r.optimizer.weightDecay)->default_value(0.0),
        "weight decay (L2 for SGD, decoupled for AdamW)")
+      ("precision", po::value<std::string>(&r.precision)->default_value("mixed"),
+       "mixed: matmuls on the matrix unit with BF16 operands, FP32 accumulation and FP32 master weights; fp32: FP32 throughout")
       ("slice", po::value<std::string>(&r.slice)->default_value("1x1"),
        "the RxC rectangle of cores (top-left of the system) the step runs on, data parallel: each core takes "
        "batch/cores rows and the gradients are all-reduced over a ring");
@@ -145,7 +147,9 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
     }
     const std::vector<int> ring = sliceOf(r, config);
     if (ring.size() > 1) throw UsageError("-o with a slice of several cores is not supported yet; use tatami check --slice");
-    const LoweredProgram lp = lowerToCore(g, config);
+    CoreContext ctx;
+    ctx.precision = r.precision;
+    const LoweredProgram lp = lowerToCore(g, config, ctx);
     std::ofstream f(output);
     f << lp.tasm;
     std::ofstream layout(output + ".layout");
@@ -199,7 +203,8 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     std::vector<LoweredProgram> lowered;
     std::vector<Program> programs;
     for (std::int64_t k = 0; k < cores; ++k) {
-      lowered.push_back(lowerToCore(part, config, {int(k), ring}));
+      if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
+      lowered.push_back(lowerToCore(part, config, {int(k), ring, r.precision}));
       programs.push_back(assemble(lowered.back().tasm, r.model + " (lowered)"));
     }
     // Seeded inputs for the whole batch: uniform in [-1, 1); a target for xent is one-hot (class

@@ -31,6 +31,9 @@ struct LoweredProgram {
 struct CoreContext {
   int rank = 0;
   std::vector<int> ring = {0};
+  /// "mixed": matmuls on the matrix unit with BF16 operands and FP32 accumulation (master weights
+  /// and everything else stay FP32); "fp32": matmuls on the vector unit in FP32.
+  std::string precision = "mixed";
 };
 
 /// Lowers the graph for one core of `config`. `allreduce_mean` nodes become a ring all-reduce over
