@@ -10,6 +10,7 @@ add_library(SystemC::systemc ALIAS PkgConfig::SystemC_PC)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(HDF5 REQUIRED COMPONENTS C CXX)
 find_package(nlohmann_json 3 REQUIRED)
+find_package(ZLIB REQUIRED)
 find_package(doctest REQUIRED)
 find_package(Protobuf REQUIRED)        # before ONNX: its config does not look for Protobuf itself
 find_package(ONNX CONFIG REQUIRED)

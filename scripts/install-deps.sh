@@ -9,7 +9,7 @@ packages=(
   libboost-program-options-dev libhdf5-dev hdf5-tools
   doctest-dev nlohmann-json3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libopenblas-dev
+  libopenblas-dev zlib1g-dev
   dataset-fashion-mnist
 )
 

@@ -15,6 +15,7 @@ const std::vector<Command>& commands() {
       {"run", "Run a program on one core and report cycles and unit statistics", cmdRun},
       {"asm", "Check a program; convert it between text (.tasm) and binary", cmdAsm},
       {"compile", "Compile a model (ONNX or text IR): training step, passes, a tile program", cmdCompile},
+      {"train", "Train a model on the emulated machine (Fashion-MNIST) and evaluate it", cmdTrain},
       {"check", "Run one compiled training step on the emulator and on the host oracle; compare", cmdCheck},
       {"traffic", "Synthetic traffic on the mesh: throughput and latency, sweeps and plots", cmdTraffic},
       {"regress", "Run the regression cases and compare their figures with the goldens", cmdRegress},

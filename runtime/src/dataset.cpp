@@ -1,0 +1,82 @@
+// IDX reading with zlib's gzip support (a plain file reads through the same interface).
+#include "tatami/runtime/dataset.h"
+
+#include <zlib.h>
+
+#include <fstream>
+#include <stdexcept>
+
+namespace tatami::runtime {
+
+namespace {
+
+std::vector<std::uint8_t> readAll(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw std::runtime_error("cannot open data file '" + path + "'");
+  std::vector<std::uint8_t> out;
+  std::uint8_t buf[1 << 16];
+  for (;;) {
+    const int n = gzread(f, buf, sizeof buf);
+    if (n < 0) {
+      int code = 0;
+      const std::string why = gzerror(f, &code);
+      gzclose(f);
+      throw std::runtime_error("data file '" + path + "' is not readable: " + why);
+    }
+    if (n == 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  gzclose(f);
+  return out;
+}
+
+bool exists(const std::string& p) { return std::ifstream(p).good(); }
+
+}  // namespace
+
+IdxArray readIdx(const std::string& path) {
+  const std::vector<std::uint8_t> b = readAll(path);
+  if (b.size() < 4 || b[0] != 0 || b[1] != 0)
+    throw std::runtime_error("'" + path + "' is not an IDX file (bad magic number)");
+  if (b[2] != 0x08) throw std::runtime_error("'" + path + "': only unsigned-byte IDX data (type 0x08) is supported");
+  const std::size_t rank = b[3];
+  if (rank == 0 || b.size() < 4 + 4 * rank) throw std::runtime_error("'" + path + "': truncated IDX header");
+  IdxArray a;
+  std::size_t count = 1;
+  for (std::size_t d = 0; d < rank; ++d) {
+    const std::uint32_t v = std::uint32_t(b[4 + 4 * d]) << 24 | std::uint32_t(b[5 + 4 * d]) << 16 |
+                            std::uint32_t(b[6 + 4 * d]) << 8 | std::uint32_t(b[7 + 4 * d]);
+    a.dims.push_back(v);
+    count *= v;
+  }
+  const std::size_t header = 4 + 4 * rank;
+  if (b.size() != header + count)
+    throw std::runtime_error("'" + path + "': header promises " + std::to_string(count) + " bytes of data, the file has " +
+                             std::to_string(b.size() - header));
+  a.data.assign(b.begin() + long(header), b.end());
+  return a;
+}
+
+LabelledImages loadImageDataset(const std::string& name, const std::string& split) {
+  const std::string dir = name == "fashion-mnist" ? "/usr/share/datasets/fashion-mnist" : name;
+  const auto find = [&](const std::string& stem) {
+    for (const std::string& p : {dir + "/" + stem + ".gz", dir + "/" + stem})
+      if (exists(p)) return p;
+    throw std::runtime_error("data file '" + dir + "/" + stem + "[.gz]' not found" +
+                             (name == "fashion-mnist" ? " (apt-get install dataset-fashion-mnist)" : ""));
+  };
+  const IdxArray images = readIdx(find(split + "-images-idx3-ubyte"));
+  const IdxArray labels = readIdx(find(split + "-labels-idx1-ubyte"));
+  if (images.dims.size() != 3 || labels.dims.size() != 1 || images.dims[0] != labels.dims[0])
+    throw std::runtime_error("'" + dir + "': images " + std::to_string(images.dims.size() == 3 ? images.dims[0] : 0) +
+                             " and labels " + std::to_string(labels.dims.empty() ? 0 : labels.dims[0]) + " do not match");
+  LabelledImages d;
+  d.count = images.dims[0];
+  d.pixels = std::size_t(images.dims[1]) * images.dims[2];
+  d.images.resize(images.data.size());
+  for (std::size_t i = 0; i < images.data.size(); ++i) d.images[i] = float(images.data[i]) / 255.0f;
+  d.labels = labels.data;
+  return d;
+}
+
+}  // namespace tatami::runtime

@@ -1,0 +1,267 @@
+// `tatami train`: compiles a model's training step, then trains it on the emulated machine batch
+// by batch (the weights carried from step to step), evaluates on the test split, and reports.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "command.h"
+#include "format_text.h"
+#include "tatami/arch/assembler.h"
+#include "tatami/arch/philox.h"
+#include "tatami/compiler/interpreter.h"
+#include "tatami/compiler/lower.h"
+#include "tatami/compiler/onnx_import.h"
+#include "tatami/compiler/pipeline.h"
+#include "tatami/compiler/training.h"
+#include "tatami/runtime/dataset.h"
+#include "tatami/runtime/run.h"
+
+namespace tatami::cli {
+
+namespace {
+
+using namespace tatami::compiler;
+
+runtime::SramImage image(const std::string& name, std::uint64_t addr, const float* data, std::size_t count) {
+  runtime::SramImage img;
+  img.name = name;
+  img.addr = addr;
+  img.shape = {std::uint64_t(count)};
+  img.bytes.resize(count * 4);
+  std::memcpy(img.bytes.data(), data, count * 4);
+  return img;
+}
+
+/// A seeded shuffle of 0..n-1 for one epoch (Fisher-Yates with Philox draws).
+std::vector<std::uint32_t> shuffled(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<std::uint32_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = std::uint32_t(i);
+  for (std::size_t i = n; i-- > 1;) {
+    const std::uint64_t r = (std::uint64_t(roundingBits(seed, epoch, 2 * i)) << 32) | roundingBits(seed, epoch, 2 * i + 1);
+    std::swap(order[i], order[std::size_t(r % (i + 1))]);
+  }
+  return order;
+}
+
+}  // namespace
+
+int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  MachineOptions machine;
+  std::string model, data = "fashion-mnist", precision = "mixed", slice = "1x1";
+  OptimizerConfig opt;
+  std::int64_t batch = 64, epochs = 1, steps = 0, logEvery = 100;
+  std::uint64_t seed = 1;
+  desc.add_options()
+      ("help,h", "show this help")
+      ("model", po::value<std::string>(&model), "an ONNX model whose first output is class logits")
+      ("data", po::value<std::string>(&data)->default_value("fashion-mnist"),
+       "fashion-mnist (Debian's dataset-fashion-mnist) or a folder of IDX files")
+      ("batch", po::value<std::int64_t>(&batch)->default_value(64), "batch size (split over the slice's cores)")
+      ("epochs", po::value<std::int64_t>(&epochs)->default_value(1), "passes over the training set")
+      ("steps", po::value<std::int64_t>(&steps)->default_value(0), "stop after this many steps (0: run the epochs)")
+      ("optimizer", po::value<std::string>(&opt.kind)->default_value("sgd"), "sgd or adamw")
+      ("lr", po::value<double>(&opt.learningRate)->default_value(0.1), "learning rate")
+      ("momentum", po::value<double>(&opt.momentum)->default_value(0.0), "SGD momentum")
+      ("weight-decay", po::value<double>(&opt.weightDecay)->default_value(0.0), "weight decay")
+      ("precision", po::value<std::string>(&precision)->default_value("mixed"), "mixed (BF16 matmuls) or fp32")
+      ("slice", po::value<std::string>(&slice)->default_value("1x1"), "RxC cores, data parallel")
+      ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the data order")
+      ("log-every", po::value<std::int64_t>(&logEvery)->default_value(100), "print progress every N steps")
+      ("json", "print a JSON summary at the end");
+  machine.addTo(desc);
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  po::variables_map vm;
+  if (!parseArgs(args, desc, &pos, vm,
+                 "Usage: tatami train MODEL [--data fashion-mnist] [--epochs N | --steps N] [--batch N] [--lr X] [--slice RxC]\n"
+                 "Train a model on the emulated machine and evaluate it on the test split.",
+                 out))
+    return kExitOk;
+  if (model.empty()) throw UsageError("no model given");
+  if (precision != "mixed" && precision != "fp32") throw UsageError("--precision '" + precision + "': expected mixed or fp32");
+  const ArchConfig config = machine.resolve();
+  const auto t0 = std::chrono::steady_clock::now();
+
+  runtime::LabelledImages train, test;
+  try {
+    train = runtime::loadImageDataset(data, "train");
+    test = runtime::loadImageDataset(data, "t10k");
+  } catch (const std::runtime_error& e) {
+    err << "tatami train: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  // The slice and the per-core graph.
+  const auto x = slice.find('x');
+  if (x == std::string::npos) throw UsageError("--slice '" + slice + "': expected ROWSxCOLS");
+  std::vector<int> ring;
+  Graph step, forward;
+  std::vector<LoweredProgram> lowered;
+  std::vector<Program> programs;
+  std::int64_t shard = 0;
+  try {
+    ring = sliceRing(config, std::stoi(slice.substr(0, x)), std::stoi(slice.substr(x + 1)));
+    const std::int64_t cores = std::int64_t(ring.size());
+    if (batch % cores) throw UsageError("--batch " + std::to_string(batch) + " is not a multiple of the slice's " + std::to_string(cores) + " active cores");
+    shard = batch / cores;
+    ImportOptions io;
+    io.batch = shard;
+    step = importOnnx(model, io);
+    if (step.inputs.size() != 1 || step.outputs.empty()) throw CompileError(model + ": expected one input (images) and class logits as the first output");
+    const int logits = step.outputs.front();
+    const Shape ls = step.values[std::size_t(logits)].shape;
+    if (ls.size() != 2) throw CompileError(model + ": the first output must be logits [batch, classes], not " + shapeText(ls));
+    const std::string inputName = step.values[std::size_t(step.inputs.front())].name;
+    if (elementCount(step.values[std::size_t(step.inputs.front())].shape) != shard * std::int64_t(train.pixels))
+      throw CompileError(model + ": input '" + inputName + "' does not hold " + std::to_string(train.pixels) + " pixels per example");
+    foldConstants(step);
+    const int target = step.input("target", ls);
+    step.outputs.clear();
+    const int loss = addSoftmaxCrossEntropy(step, logits, target);
+    std::function<int(Graph&, int)> combine;
+    if (cores > 1) combine = [](Graph& g, int v) { return g.op("allreduce_mean", {v}); };
+    addTrainingStep(step, loss, opt, combine);
+    runPipeline(step, standardPasses(), {}, nullptr);
+    for (std::int64_t k = 0; k < cores; ++k) {
+      lowered.push_back(lowerToCore(step, config, {int(k), ring, precision}));
+      programs.push_back(assemble(lowered.back().tasm, model + " (lowered)"));
+    }
+    ImportOptions evalIo;
+    evalIo.batch = 500;
+    forward = importOnnx(model, evalIo);
+  } catch (const CompileError& e) {
+    err << "tatami train: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  const std::string inputName = step.values[std::size_t(step.inputs.front())].name;
+  const std::int64_t classes = step.values[std::size_t(step.find("target"))].shape[1];
+
+  // The weights and optimizer state, on the host between steps.
+  std::map<std::string, std::vector<float>> state;
+  for (int p : step.parameters) {
+    const Value& v = step.values[std::size_t(p)];
+    state[v.name].assign(v.data.begin(), v.data.end());
+  }
+  for (int i : step.inputs) {
+    const Value& v = step.values[std::size_t(i)];
+    if (v.name != inputName && v.name != "target") state[v.name].assign(std::size_t(elementCount(v.shape)), 0.0f);
+  }
+  const std::string lossName = step.values[std::size_t(step.outputs.front())].name;
+  const std::int64_t stepsPerEpoch = std::int64_t(train.count) / batch;
+  const std::int64_t total = steps > 0 ? steps : stepsPerEpoch * epochs;
+
+  const auto evaluateAccuracy = [&]() {
+    std::size_t correct = 0;
+    for (std::size_t start = 0; start + 500 <= test.count; start += 500) {
+      std::map<std::string, Tensor> feeds;
+      const Value& in = forward.values[std::size_t(forward.inputs.front())];
+      feeds[in.name] = Tensor{in.shape, std::vector<double>(test.images.begin() + long(start * test.pixels),
+                                                            test.images.begin() + long((start + 500) * test.pixels))};
+      for (int p : forward.parameters) {
+        const Value& v = forward.values[std::size_t(p)];
+        const auto& w = state.at(v.name);
+        feeds[v.name] = Tensor{v.shape, std::vector<double>(w.begin(), w.end())};
+      }
+      EvalOptions fp32;
+      fp32.roundToFloat = true;
+      const auto r = evaluate(forward, feeds, fp32);
+      const auto& logits = r[std::size_t(forward.outputs.front())].data;
+      for (std::size_t i = 0; i < 500; ++i) {
+        const auto row = logits.begin() + long(i * std::size_t(classes));
+        if (std::size_t(std::max_element(row, row + classes) - row) == test.labels[start + i]) ++correct;
+      }
+    }
+    return double(correct) / double(test.count / 500 * 500);
+  };
+
+  if (!vm.count("json"))
+    out << "training " << model << " on " << data << ": " << train.count << " examples, batch " << batch << " over "
+        << ring.size() << " core(s), " << total << " steps, " << precision << " precision\n"
+        << "  step      loss    cycles/step  sim us/step  achieved TFLOPS  host s\n";
+  double lastLoss = 0, lossSum = 0, accuracy = 0;
+  std::uint64_t cycleSum = 0, matrixFlops = 0, allFlops = 0;
+  std::int64_t done = 0;
+  std::vector<std::uint32_t> order;
+  for (std::int64_t s = 0; s < total; ++s) {
+    const std::int64_t epoch = s / stepsPerEpoch, inEpoch = s % stepsPerEpoch;
+    if (inEpoch == 0) order = shuffled(train.count, seed, std::uint64_t(epoch));
+    std::vector<runtime::CoreProgram> all;
+    for (std::size_t k = 0; k < ring.size(); ++k) {
+      all.emplace_back(ring[k], &programs[k]);
+      std::vector<float> xs(std::size_t(shard) * train.pixels), ts(std::size_t(shard * classes), 0.0f);
+      for (std::int64_t i = 0; i < shard; ++i) {
+        const std::uint32_t e = order[std::size_t(inEpoch * batch + std::int64_t(k) * shard + i)];
+        std::copy_n(train.images.begin() + long(std::size_t(e) * train.pixels), train.pixels, xs.begin() + long(std::size_t(i) * train.pixels));
+        ts[std::size_t(i * classes + train.labels[e])] = 1.0f;
+      }
+      const auto& layout = lowered[k].layout;
+      all.back().inputs.push_back(image(inputName, layout.at(inputName).addr, xs.data(), xs.size()));
+      all.back().inputs.push_back(image("target", layout.at("target").addr, ts.data(), ts.size()));
+      for (const auto& [name, w] : state) all.back().inputs.push_back(image(name, layout.at(name).addr, w.data(), w.size()));
+    }
+    const runtime::RunResult r = runtime::runPrograms(config, all, {});
+    if (!r.error.empty()) {
+      err << "tatami train: step " << s << " failed on the emulator: " << r.error << "\n";
+      return kExitRunFailed;
+    }
+    // Carry the updated weights and state (every core holds the same; take the first's).
+    const std::string prefix = ring.size() > 1 ? "c" + std::to_string(ring[0]) + "." : "";
+    for (const auto& img : r.outputs) {
+      if (img.name.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string name = img.name.substr(prefix.size());
+      if (name == lossName) {
+        std::memcpy(&lastLoss, img.bytes.data(), 0);
+        float l;
+        std::memcpy(&l, img.bytes.data(), 4);
+        lastLoss = l;
+        continue;
+      }
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".next") == 0) {
+        auto& w = state.at(name.substr(0, name.size() - 5));
+        std::memcpy(w.data(), img.bytes.data(), w.size() * 4);
+      }
+    }
+    lossSum += lastLoss;
+    cycleSum += r.stats.cycles;
+    matrixFlops += r.stats.matrixFlops;
+    allFlops += r.stats.matrixFlops + r.stats.vectorFlops;
+    ++done;
+    const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!vm.count("json") && (s % logEvery == 0 || s + 1 == total)) {
+      const double simSeconds = double(r.stats.cycles) / (config.core.clock_ghz * 1e9);
+      out << std::setw(6) << s << std::setw(10) << readable(lastLoss, 4) << std::setw(15) << r.stats.cycles << std::setw(13)
+          << readable(simSeconds * 1e6, 2) << std::setw(17) << readable(double(r.stats.matrixFlops + r.stats.vectorFlops) / simSeconds / 1e12, 3)
+          << std::setw(8) << readable(host, 1) << "\n";
+    }
+    if (inEpoch + 1 == stepsPerEpoch || s + 1 == total) {
+      accuracy = evaluateAccuracy();
+      if (!vm.count("json"))
+        out << "epoch " << epoch + 1 << ": mean loss " << readable(lossSum / double(inEpoch + 1), 4) << ", test accuracy "
+            << readable(100 * accuracy, 2) << "%\n";
+      lossSum = 0;
+    }
+  }
+  const double hostSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cyclesPerStep = done ? double(cycleSum) / double(done) : 0;
+  const double peak = 2.0 * double(config.core.matrix_units * config.core.matrix_dim * config.core.matrix_dim);
+  const double util = cycleSum ? double(matrixFlops) / (peak * double(ring.size()) * double(cycleSum)) : 0;
+  if (vm.count("json")) {
+    out << nlohmann::ordered_json{{"steps", done},          {"final_loss", lastLoss},    {"test_accuracy", accuracy},
+                                  {"cycles_per_step", cyclesPerStep}, {"matrix_utilization", util}, {"cores", ring.size()},
+                                  {"flops_per_step", done ? double(allFlops) / double(done) : 0},
+                                  {"host_seconds", hostSeconds}}
+                   .dump(2)
+        << "\n";
+  } else {
+    out << "done: " << done << " steps, final loss " << readable(lastLoss, 4) << ", test accuracy " << readable(100 * accuracy, 2)
+        << "%, " << readable(cyclesPerStep, 0) << " cycles per step, matrix utilization " << readable(util, 4) << ", "
+        << readable(hostSeconds, 1) << " s on the host\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace tatami::cli
