@@ -1,12 +1,15 @@
 // `tatami train`: compiles a model's training step, then trains it on the emulated machine batch
 // by batch (the weights carried from step to step), evaluates on the test split, and reports.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstring>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <sstream>
 
 #include "command.h"
 #include "format_text.h"
@@ -18,6 +21,7 @@
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
 #include "tatami/runtime/dataset.h"
+#include "tatami/runtime/results.h"
 #include "tatami/runtime/run.h"
 
 namespace tatami::cli {
@@ -36,6 +40,9 @@ runtime::SramImage image(const std::string& name, std::uint64_t addr, const floa
   return img;
 }
 
+std::atomic<bool> interrupted{false};
+extern "C" void onInterrupt(int) { interrupted = true; }
+
 /// A seeded shuffle of 0..n-1 for one epoch (Fisher-Yates with Philox draws).
 std::vector<std::uint32_t> shuffled(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
   std::vector<std::uint32_t> order(n);
@@ -52,7 +59,8 @@ std::vector<std::uint32_t> shuffled(std::size_t n, std::uint64_t seed, std::uint
 int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description desc("Options");
   MachineOptions machine;
-  std::string model, data = "fashion-mnist", precision = "mixed", slice = "1x1";
+  std::string model, data = "fashion-mnist", precision = "mixed", slice = "1x1", output, checkpoint, resume;
+  std::int64_t checkpointEvery = 100;
   OptimizerConfig opt;
   std::int64_t batch = 64, epochs = 1, steps = 0, logEvery = 100;
   std::uint64_t seed = 1;
@@ -72,7 +80,14 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("slice", po::value<std::string>(&slice)->default_value("1x1"), "RxC cores, data parallel")
       ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the data order")
       ("log-every", po::value<std::int64_t>(&logEvery)->default_value(100), "print progress every N steps")
-      ("json", "print a JSON summary at the end");
+      ("json", "print a JSON summary at the end")
+      ("output", po::value<std::string>(&output)->value_name("FILE.h5"),
+       "write the run: per-step loss and cycles, per-epoch accuracy, final weights, config and summary")
+      ("checkpoint", po::value<std::string>(&checkpoint)->value_name("FILE.h5"),
+       "keep a checkpoint (weights, optimizer state, history) here, every --checkpoint-every steps and on Ctrl-C")
+      ("checkpoint-every", po::value<std::int64_t>(&checkpointEvery)->default_value(100), "steps between checkpoints")
+      ("resume", po::value<std::string>(&resume)->value_name("FILE.h5"),
+       "continue from a checkpoint of the same run (same model, data order and options)");
   machine.addTo(desc);
   po::positional_options_description pos;
   pos.add("model", 1);
@@ -151,6 +166,56 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (v.name != inputName && v.name != "target") state[v.name].assign(std::size_t(elementCount(v.shape)), 0.0f);
   }
   const std::string lossName = step.values[std::size_t(step.outputs.front())].name;
+  // What identifies the run: a checkpoint resumes only the same one.
+  std::ostringstream runKey;
+  runKey << "model=" << model << " data=" << data << " batch=" << batch << " slice=" << slice << " precision=" << precision
+         << " optimizer=" << opt.kind << " lr=" << opt.learningRate << " momentum=" << opt.momentum
+         << " weight_decay=" << opt.weightDecay << " seed=" << seed << " config=" << std::hash<std::string>()(toIni(config));
+  std::vector<double> lossHistory, cycleHistory, accuracyHistory;
+  std::int64_t firstStep = 0;
+  if (!resume.empty()) {
+    std::map<std::string, std::string> attrs;
+    std::vector<runtime::NamedArray> arrays;
+    try {
+      arrays = runtime::readArrays(resume, &attrs);
+    } catch (const std::runtime_error& e) {
+      err << "tatami train: " << e.what() << "\n";
+      return kExitBadInput;
+    }
+    if (attrs["run"] != runKey.str()) {
+      err << "tatami train: checkpoint '" << resume << "' is of another run:\n  it has: " << attrs["run"]
+          << "\n  this is: " << runKey.str() << "\n";
+      return kExitBadInput;
+    }
+    for (const auto& a : arrays) {
+      if (a.name == "next_step") firstStep = std::int64_t(a.data.at(0));
+      else if (a.name == "loss") lossHistory = a.data;
+      else if (a.name == "cycles") cycleHistory = a.data;
+      else if (a.name == "epoch_accuracy") accuracyHistory = a.data;
+      else if (a.name.rfind("state/", 0) == 0) {
+        auto it = state.find(a.name.substr(6));
+        if (it == state.end() || it->second.size() != a.data.size()) {
+          err << "tatami train: checkpoint '" << resume << "': '" << a.name << "' does not fit the model\n";
+          return kExitBadInput;
+        }
+        it->second.assign(a.data.begin(), a.data.end());
+      }
+    }
+  }
+  const auto save = [&](const std::string& path, std::int64_t nextStep, double acc, double hostSeconds) {
+    std::vector<runtime::NamedArray> arrays = {{"next_step", {1}, {double(nextStep)}},
+                                               {"loss", {lossHistory.size()}, lossHistory},
+                                               {"cycles", {cycleHistory.size()}, cycleHistory},
+                                               {"epoch_accuracy", {accuracyHistory.size()}, accuracyHistory}};
+    for (const auto& [name, w] : state) {
+      const bool weight = step.find(name) >= 0 && step.values[std::size_t(step.find(name))].kind == ValueKind::Parameter;
+      arrays.push_back({(weight ? "weights/" : "state/") + name, {w.size()}, std::vector<double>(w.begin(), w.end())});
+      if (weight) arrays.push_back({"state/" + name, {w.size()}, std::vector<double>(w.begin(), w.end())});
+    }
+    const nlohmann::ordered_json summary = {{"steps", nextStep}, {"final_loss", lossHistory.empty() ? 0.0 : lossHistory.back()},
+                                            {"test_accuracy", acc}, {"host_seconds", hostSeconds}};
+    runtime::writeArrays(path, arrays, {{"run", runKey.str()}, {"config", toIni(config)}, {"summary", summary.dump()}});
+  };
   const std::int64_t stepsPerEpoch = std::int64_t(train.count) / batch;
   const std::int64_t total = steps > 0 ? steps : stepsPerEpoch * epochs;
 
@@ -186,9 +251,11 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::uint64_t cycleSum = 0, matrixFlops = 0, allFlops = 0;
   std::int64_t done = 0;
   std::vector<std::uint32_t> order;
-  for (std::int64_t s = 0; s < total; ++s) {
+  interrupted = false;
+  auto previousHandler = std::signal(SIGINT, onInterrupt);
+  for (std::int64_t s = firstStep; s < total; ++s) {
     const std::int64_t epoch = s / stepsPerEpoch, inEpoch = s % stepsPerEpoch;
-    if (inEpoch == 0) order = shuffled(train.count, seed, std::uint64_t(epoch));
+    if (inEpoch == 0 || order.empty()) order = shuffled(train.count, seed, std::uint64_t(epoch));
     std::vector<runtime::CoreProgram> all;
     for (std::size_t k = 0; k < ring.size(); ++k) {
       all.emplace_back(ring[k], &programs[k]);
@@ -226,6 +293,8 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       }
     }
     lossSum += lastLoss;
+    lossHistory.push_back(lastLoss);
+    cycleHistory.push_back(double(r.stats.cycles));
     cycleSum += r.stats.cycles;
     matrixFlops += r.stats.matrixFlops;
     allFlops += r.stats.matrixFlops + r.stats.vectorFlops;
@@ -239,13 +308,26 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
     if (inEpoch + 1 == stepsPerEpoch || s + 1 == total) {
       accuracy = evaluateAccuracy();
+      accuracyHistory.push_back(accuracy);
       if (!vm.count("json"))
         out << "epoch " << epoch + 1 << ": mean loss " << readable(lossSum / double(inEpoch + 1), 4) << ", test accuracy "
             << readable(100 * accuracy, 2) << "%\n";
       lossSum = 0;
     }
+    const double hostNow = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!checkpoint.empty() && ((s + 1) % checkpointEvery == 0 || interrupted)) save(checkpoint, s + 1, accuracy, hostNow);
+    if (interrupted) {
+      std::signal(SIGINT, previousHandler);
+      if (!output.empty()) save(output, s + 1, accuracy, hostNow);
+      err << "tatami train: interrupted after step " << s << "; every completed step is kept"
+          << (checkpoint.empty() ? "" : " (resume with --resume " + checkpoint + ")") << "\n";
+      return kExitRunFailed;
+    }
   }
+  std::signal(SIGINT, previousHandler);
   const double hostSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!checkpoint.empty()) save(checkpoint, total, accuracy, hostSeconds);
+  if (!output.empty()) save(output, total, accuracy, hostSeconds);
   const double cyclesPerStep = done ? double(cycleSum) / double(done) : 0;
   const double peak = 2.0 * double(config.core.matrix_units * config.core.matrix_dim * config.core.matrix_dim);
   const double util = cycleSum ? double(matrixFlops) / (peak * double(ring.size()) * double(cycleSum)) : 0;

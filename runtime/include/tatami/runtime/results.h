@@ -1,0 +1,27 @@
+// Result and checkpoint files (HDF5): named arrays with shapes, and string attributes on the
+// root (the resolved config, a JSON summary, the run's options).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tatami::runtime {
+
+struct NamedArray {
+  std::string name;  ///< may contain '/' to place it in a group ("weights/fc1.weight")
+  std::vector<std::uint64_t> shape;
+  std::vector<double> data;
+};
+
+/// Writes the arrays (as 64-bit floats) and attributes, replacing the file. Written to a temporary
+/// name and renamed, so an interrupted write never leaves a half file. Throws std::runtime_error.
+void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays,
+                 const std::map<std::string, std::string>& attributes);
+
+/// Reads every array written by writeArrays, and the attributes. Throws std::runtime_error
+/// naming the file for anything missing or malformed.
+std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes = nullptr);
+
+}  // namespace tatami::runtime

@@ -1,0 +1,81 @@
+// HDF5 result and checkpoint files.
+#include "tatami/runtime/results.h"
+
+#include <H5Cpp.h>
+
+#include <cstdio>
+#include <functional>
+#include <stdexcept>
+
+namespace tatami::runtime {
+
+void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays, const std::map<std::string, std::string>& attributes) {
+  H5::Exception::dontPrint();
+  const std::string tmp = path + ".partial";
+  try {
+    H5::H5File file(tmp, H5F_ACC_TRUNC);
+    const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
+    const H5::DataSpace scalar(H5S_SCALAR);
+    H5::Group root = file.openGroup("/");
+    for (const auto& [k, v] : attributes) root.createAttribute(k, str, scalar).write(str, v);
+    H5::LinkCreatPropList links;
+    links.setCreateIntermediateGroup(true);
+    for (const auto& a : arrays) {
+      std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
+      if (dims.empty()) dims.push_back(a.data.size());
+      H5::DataSpace space(int(dims.size()), dims.data());
+      H5::DataSet ds = file.createDataSet(a.name, H5::PredType::NATIVE_DOUBLE, space, H5::DSetCreatPropList::DEFAULT,
+                                          H5::DSetAccPropList::DEFAULT, links);
+      if (!a.data.empty()) ds.write(a.data.data(), H5::PredType::NATIVE_DOUBLE);
+    }
+  } catch (const H5::Exception& e) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot write '" + path + "': " + e.getDetailMsg());
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot write '" + path + "'");
+}
+
+std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes) {
+  H5::Exception::dontPrint();
+  std::vector<NamedArray> out;
+  try {
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    if (attributes) {
+      H5::Group root = file.openGroup("/");
+      for (int i = 0; i < root.getNumAttrs(); ++i) {
+        H5::Attribute a = root.openAttribute(unsigned(i));
+        std::string v;
+        a.read(a.getStrType(), v);
+        (*attributes)[a.getName()] = v;
+      }
+    }
+    std::function<void(H5::Group&, const std::string&)> walk = [&](H5::Group& g, const std::string& prefix) {
+      for (hsize_t i = 0; i < g.getNumObjs(); ++i) {
+        const std::string name = g.getObjnameByIdx(i);
+        if (g.getObjTypeByIdx(i) == H5G_GROUP) {
+          H5::Group sub = g.openGroup(name);
+          walk(sub, prefix + name + "/");
+          continue;
+        }
+        H5::DataSet ds = g.openDataSet(name);
+        H5::DataSpace space = ds.getSpace();
+        std::vector<hsize_t> dims(std::size_t(space.getSimpleExtentNdims()));
+        space.getSimpleExtentDims(dims.data());
+        NamedArray a;
+        a.name = prefix + name;
+        std::uint64_t count = 1;
+        for (auto d : dims) a.shape.push_back(d), count *= d;
+        a.data.resize(count);
+        if (count) ds.read(a.data.data(), H5::PredType::NATIVE_DOUBLE);
+        out.push_back(std::move(a));
+      }
+    };
+    H5::Group root = file.openGroup("/");
+    walk(root, "");
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error("cannot read '" + path + "': " + e.getDetailMsg());
+  }
+  return out;
+}
+
+}  // namespace tatami::runtime

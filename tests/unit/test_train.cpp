@@ -1,0 +1,49 @@
+// `tatami train` end to end (in process): the loss falls; a resumed run ends with exactly the
+// weights of an uninterrupted one; a checkpoint of another run is refused.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "tatami/runtime/results.h"
+#include "tatami/tools/cli.h"
+
+using namespace tatami;
+
+namespace {
+
+int train(std::vector<std::string> args, std::string* text = nullptr) {
+  args.insert(args.begin(), {"tatami", "train", TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx", "--log-every", "1000"});
+  std::ostringstream out, err;
+  const int rc = cli::run(args, out, err);
+  if (text) *text = out.str() + err.str();
+  return rc;
+}
+
+std::map<std::string, std::vector<double>> weights(const std::string& path) {
+  std::map<std::string, std::vector<double>> w;
+  for (const auto& a : runtime::readArrays(path))
+    if (a.name.rfind("weights/", 0) == 0) w[a.name] = a.data;
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("training resumes from a checkpoint to exactly the same weights") {
+  REQUIRE(train({"--steps", "12", "--output", "t_full.h5"}) == 0);
+  REQUIRE(train({"--steps", "6", "--checkpoint", "t_ck.h5", "--checkpoint-every", "3"}) == 0);
+  REQUIRE(train({"--steps", "12", "--resume", "t_ck.h5", "--output", "t_resumed.h5"}) == 0);
+  const auto a = weights("t_full.h5"), b = weights("t_resumed.h5");
+  REQUIRE(a.size() == 4);
+  CHECK(a == b);
+  // The loss history is whole in the resumed run's file, and falls.
+  std::vector<double> loss;
+  for (const auto& arr : runtime::readArrays("t_resumed.h5"))
+    if (arr.name == "loss") loss = arr.data;
+  REQUIRE(loss.size() == 12);
+  CHECK(loss.back() < loss.front());
+  std::string text;
+  CHECK(train({"--steps", "12", "--lr", "0.5", "--resume", "t_ck.h5"}, &text) == 2);
+  CHECK(text.find("is of another run") != std::string::npos);
+  for (const char* f : {"t_full.h5", "t_ck.h5", "t_resumed.h5"}) std::remove(f);
+}
