@@ -10,6 +10,7 @@
 #include <map>
 #include <tlm_utils/simple_initiator_socket.h>
 
+#include "tatami/arch/assembler.h"
 #include "tatami/tlm/system.h"
 
 namespace tatami::runtime {
@@ -55,6 +56,7 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
   freshKernel();
   tlm::CoreOptions coreOptions;
   coreOptions.timingOnly = options.timingOnly;
+  coreOptions.trace = options.trace;
   std::map<int, const Program*> byCore;
   {
     const std::vector<int> active = tlm::Network::activeNodes(config);
@@ -97,6 +99,13 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
     if (core.blocked()) waiting += core.waitingText();
     const tlm::CoreStats& s = core.stats();
     result.perCore.emplace_back(cp.core, s);
+    if (options.trace) {
+      RunResult::CoreTrace t;
+      t.core = cp.core;
+      t.slices = core.trace();
+      for (const auto& inst : cp.program->code) t.instructionText.push_back(instructionText(inst, cp.program));
+      result.traces.push_back(std::move(t));
+    }
     tlm::CoreStats& sum = result.stats;
     sum.cycles = std::max(sum.cycles, s.cycles);
     sum.instructions += s.instructions;

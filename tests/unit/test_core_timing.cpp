@@ -191,3 +191,22 @@ TEST_CASE("runs are deterministic") {
   CHECK(a.stats.cycles == b.stats.cycles);
   CHECK(a.outputHash == b.outputHash);
 }
+
+TEST_CASE("a trace holds every instruction; each unit's slices add up to its busy cycles") {
+  ArchConfig config;
+  runtime::RunOptions options;
+  options.trace = true;
+  const Program p = assemble(
+      "  li r1, 0\n  li r2, 8192\n  li r3, 16384\n  li r4, 256\n  li r5, 4096\n"
+      "  mma.bf16 r3, r1, r2, r4\n  li r6, 32768\n  dma r6, r1, r5, 2\n  li r7, 16\n"
+      "  vexp.f32 r3, r3, r7\n  swait 2, 1\n  halt\nw: li r1, 1\n  sinc 5, 1\n  halt\n.thread 1 w\n",
+      "t.tasm");
+  const auto r = runtime::runProgram(config, p, options);
+  REQUIRE(r.error.empty());
+  REQUIRE(r.traces.size() == 1);
+  std::array<std::uint64_t, kUnitCount> sum{};
+  for (const auto& s : r.traces[0].slices) sum[std::size_t(s.unit)] += s.cycles;
+  CHECK(sum == r.stats.unitBusy);
+  CHECK(r.traces[0].slices.size() == r.stats.instructions);
+  CHECK(r.traces[0].instructionText[5] == "mma.bf16 r3, r1, r2, r4");
+}

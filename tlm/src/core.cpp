@@ -190,6 +190,7 @@ void CoreModel::step(int th, std::uint64_t now) {
     stats_.instructions += 1;
     stats_.unitInstructions[std::size_t(Unit::Scalar)] += 1;
     stats_.unitBusy[std::size_t(Unit::Scalar)] += cycles;
+    if (options_.trace) trace_.push_back({t.ready, cycles, Unit::Scalar, std::uint8_t(th), pc});
     t.ready += cycles;
     lastCompletion_ = std::max(lastCompletion_, t.ready);
     if (r.kind == StepResult::Kind::Halt) {
@@ -244,6 +245,7 @@ void CoreModel::step(int th, std::uint64_t now) {
   stats_.instructions += 1;
   stats_.unitInstructions[std::size_t(u.unit)] += 1;
   stats_.unitBusy[std::size_t(u.unit)] += u.occupancy;
+  if (options_.trace) trace_.push_back({s, u.occupancy, u.unit, std::uint8_t(th), pc});
   stats_.matrixFlops += r.matrixFlops;
   stats_.vectorFlops += r.vectorFlops;
   if (sharedUnit(u.unit)) unitFree_[std::size_t(u.unit)] = s + u.occupancy;

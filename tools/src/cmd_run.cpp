@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "run_report.h"
+#include "trace_json.h"
 #include "tatami/arch/assembler.h"
 #include "tatami/runtime/hdf5_io.h"
 #include "tatami/tlm/network.h"
@@ -51,7 +52,7 @@ runtime::SramImage parseDump(const std::string& spec) {
 int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description desc("Options");
   MachineOptions machine;
-  std::string programPath, inputPath, outputPath;
+  std::string programPath, inputPath, outputPath, tracePath;
   std::vector<std::string> dumps, corePrograms;
   desc.add_options()
       ("help,h", "show this help")
@@ -65,6 +66,8 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
       ("core", po::value<std::vector<std::string>>(&corePrograms)->composing()->value_name("ID=FILE"),
        "also run FILE on core ID (repeatable); ID is a core id or (row,col); PROGRAM runs on the first core")
       ("json", "print one JSON object instead of the text report")
+      ("trace", po::value<std::string>(&tracePath)->value_name("FILE.json"),
+       "write a Perfetto (trace-event JSON) trace: a track per core thread and unit")
       ("timing-only", "skip floating-point values (integer and index data are still computed); same cycles");
   machine.addTo(desc);
   po::positional_options_description pos;
@@ -112,6 +115,7 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   }
   runtime::RunOptions options;
   options.timingOnly = vm.count("timing-only") > 0;
+  options.trace = !tracePath.empty();
   for (const auto& d : dumps) options.dumps.push_back(parseDump(d));
   try {
     if (!inputPath.empty()) options.inputs = runtime::readSramImages(inputPath);
@@ -134,6 +138,11 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
     runtime::writeSramImages(outputPath, result.outputs,
                              {{"config", toIni(config)}, {"program", programPath}, {"summary", summary.dump()}});
   // The summary attribute carries the per-link and per-die-edge statistics (see "network").
+  if (!tracePath.empty()) {
+    std::ofstream f(tracePath);
+    f << traceJson(config, result);
+    if (!f) err << "tatami run: cannot write '" << tracePath << "'\n";
+  }
   if (vm.count("json")) out << summary.dump(2) << "\n";
   else printRunText(config, result, options.timingOnly, out);
   if (!result.error.empty()) {

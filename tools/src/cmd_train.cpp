@@ -13,6 +13,9 @@
 
 #include "command.h"
 #include "format_text.h"
+#include "trace_json.h"
+
+#include <fstream>
 #include "tatami/arch/assembler.h"
 #include "tatami/arch/philox.h"
 #include "tatami/compiler/interpreter.h"
@@ -61,6 +64,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   MachineOptions machine;
   std::string model, data = "fashion-mnist", precision = "mixed", slice = "1x1", output, checkpoint, resume;
   std::int64_t checkpointEvery = 100;
+  std::string tracePath;
   OptimizerConfig opt;
   std::int64_t batch = 64, epochs = 1, steps = 0, logEvery = 100;
   std::uint64_t seed = 1;
@@ -86,6 +90,8 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("checkpoint", po::value<std::string>(&checkpoint)->value_name("FILE.h5"),
        "keep a checkpoint (weights, optimizer state, history) here, every --checkpoint-every steps and on Ctrl-C")
       ("checkpoint-every", po::value<std::int64_t>(&checkpointEvery)->default_value(100), "steps between checkpoints")
+      ("trace", po::value<std::string>(&tracePath)->value_name("FILE.json"),
+       "write a Perfetto trace of the first step (a track per core thread and unit)")
       ("resume", po::value<std::string>(&resume)->value_name("FILE.h5"),
        "continue from a checkpoint of the same run (same model, data order and options)");
   machine.addTo(desc);
@@ -270,7 +276,13 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       all.back().inputs.push_back(image("target", layout.at("target").addr, ts.data(), ts.size()));
       for (const auto& [name, w] : state) all.back().inputs.push_back(image(name, layout.at(name).addr, w.data(), w.size()));
     }
-    const runtime::RunResult r = runtime::runPrograms(config, all, {});
+    runtime::RunOptions runOptions;
+    runOptions.trace = !tracePath.empty() && s == firstStep;
+    const runtime::RunResult r = runtime::runPrograms(config, all, runOptions);
+    if (runOptions.trace) {
+      std::ofstream f(tracePath);
+      f << traceJson(config, r);
+    }
     if (!r.error.empty()) {
       err << "tatami train: step " << s << " failed on the emulator: " << r.error << "\n";
       return kExitRunFailed;

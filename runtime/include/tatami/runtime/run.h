@@ -23,6 +23,7 @@ struct SramImage {
 
 struct RunOptions {
   bool timingOnly = false;
+  bool trace = false;  ///< keep every core's trace slices (RunResult::traces)
   std::vector<SramImage> inputs;  ///< written after the program's .init blocks
   std::vector<SramImage> dumps;   ///< extra regions to read back (bytes ignored), beside .output
 };
@@ -67,6 +68,13 @@ struct RunResult {
   double hostSeconds = 0;
   int coresUsed = 1;
   NetworkSummary network;
+  /// With RunOptions::trace: per core, the unit slices of every instruction, and its program.
+  struct CoreTrace {
+    int core = 0;
+    std::vector<tlm::TraceSlice> slices;
+    std::vector<std::string> instructionText;  ///< by pc
+  };
+  std::vector<CoreTrace> traces;
   /// Matrix FLOPs / (peak matrix FLOPs per cycle x cores used x cycles).
   double matrixUtilization(const ArchConfig& config) const;
 };

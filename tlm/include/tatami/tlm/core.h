@@ -43,8 +43,17 @@ struct CoreStats {
   std::uint64_t matrixFlops = 0, vectorFlops = 0;
 };
 
+/// One instruction on one unit, for traces: the unit is busy over [start, start + cycles).
+struct TraceSlice {
+  std::uint64_t start = 0, cycles = 0;
+  Unit unit = Unit::Scalar;
+  std::uint8_t thread = 0;
+  std::uint32_t pc = 0;
+};
+
 struct CoreOptions {
   bool timingOnly = false;
+  bool trace = false;  ///< record a TraceSlice per instruction
   std::uint64_t maxInstructions = std::uint64_t(1) << 40;
 };
 
@@ -69,6 +78,8 @@ class CoreModel : public sc_core::sc_module {
   void finalizeStats();
 
   const CoreStats& stats() const { return stats_; }
+  const std::vector<TraceSlice>& trace() const { return trace_; }
+  const Program& program() const { return program_; }
   CoreState& state() { return state_; }
   bool finished() const { return finished_; }
   /// Empty unless the program faulted or deadlocked: then core, thread, pc and instruction.
@@ -133,6 +144,7 @@ class CoreModel : public sc_core::sc_module {
   std::uint64_t lastStep_ = 0;  ///< the cycle of the last instruction issued
   std::uint64_t remoteSeq_ = 0;
   CoreStats stats_;
+  std::vector<TraceSlice> trace_;
   bool finished_ = false;
   std::string error_;
 };

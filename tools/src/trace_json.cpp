@@ -1,0 +1,41 @@
+// Trace-event JSON ("ph": "X" complete events; timestamps in microseconds at the core clock).
+#include "trace_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace tatami::cli {
+
+std::string traceJson(const ArchConfig& config, const runtime::RunResult& result) {
+  const double usPerCycle = 1.0 / (config.core.clock_ghz * 1e3);
+  nlohmann::json events = nlohmann::json::array();
+  // Track ids: 0..3 the threads (scalar and sync work), 10 vector, 11 matrix, 12 DMA.
+  const auto track = [](const tlm::TraceSlice& s) {
+    switch (s.unit) {
+      case Unit::Vector: return 10;
+      case Unit::Matrix: return 11;
+      case Unit::Dma: return 12;
+      default: return int(s.thread);
+    }
+  };
+  for (const auto& t : result.traces) {
+    events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", t.core}, {"args", {{"name", "core " + std::to_string(t.core)}}}});
+    for (int th = 0; th < kThreadsMax; ++th)
+      events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", t.core}, {"tid", th},
+                        {"args", {{"name", "thread " + std::to_string(th)}}}});
+    for (const auto& [tid, name] : std::vector<std::pair<int, const char*>>{{10, "vector unit"}, {11, "matrix unit"}, {12, "DMA engine"}})
+      events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", t.core}, {"tid", tid}, {"args", {{"name", name}}}});
+    for (const auto& s : t.slices) {
+      const std::string text = s.pc < t.instructionText.size() ? t.instructionText[s.pc] : "?";
+      events.push_back({{"ph", "X"},
+                        {"name", text.substr(0, text.find(' '))},
+                        {"pid", t.core},
+                        {"tid", track(s)},
+                        {"ts", double(s.start) * usPerCycle},
+                        {"dur", double(s.cycles) * usPerCycle},
+                        {"args", {{"pc", s.pc}, {"instruction", text}, {"thread", s.thread}, {"cycles", s.cycles}, {"start_cycle", s.start}}}});
+    }
+  }
+  return nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ns"}}.dump() + "\n";
+}
+
+}  // namespace tatami::cli
