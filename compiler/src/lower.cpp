@@ -3,6 +3,7 @@
 #include "tatami/compiler/lower.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -64,7 +65,7 @@ class Allocator {
 class Lowering {
  public:
   Lowering(const Graph& g, const ArchConfig& c, const CoreContext& ctx)
-      : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024), ctx_(ctx) {}
+      : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024), ctx_(ctx), c_(c) {}
   LoweredProgram run();
 
  private:
@@ -81,32 +82,62 @@ class Lowering {
   }
 
   // Emission helpers.
-  void line(const std::string& s) { code_ << "    " << s << "\n"; }
+  void line(const std::string& s) {
+    code_ << "    " << s << "\n";
+    ++pc_;
+  }
+  /// The cost model: every emitter adds its estimate (cycles at the config's rates) to the op
+  /// being lowered, under the resource that bounds it.
+  void cost(double cycles, const char* bound) {
+    est_[bound] += cycles;
+  }
   std::string label() { return "L" + std::to_string(labels_++); }
-  void li(int reg, std::int64_t v) { line("li r" + std::to_string(reg) + ", " + std::to_string(v)); }
+  void li(int reg, std::int64_t v) {
+    line("li r" + std::to_string(reg) + ", " + std::to_string(v));
+    cost(double(c_.core.scalar_cycles), "compute");
+  }
+  double lines(std::uint64_t bytes) const { return double((bytes + std::uint64_t(c_.core.sram_port_bytes) - 1) / std::uint64_t(c_.core.sram_port_bytes)); }
+  /// A dependent vector instruction over n FP32 elements: its occupancy plus the pipeline latency
+  /// (the next op waits for its result). Two sources share the read ports.
+  void vectorCost(std::uint64_t n, int sources, bool special = false) {
+    const double l = lines(n * 4);
+    const double ports = double(c_.core.sram_read_ports);
+    const double read = l * std::max(1.0, double(sources) / ports);
+    const double compute = special ? l * double(c_.core.vector_special_cycles) : double(n * 4) / double(c_.core.fp32_fma_per_cycle * 4);
+    cost(std::max(read, compute) + double(c_.core.vector_latency_cycles), compute >= read ? "compute" : "sram");
+  }
   /// d = a OP b over n elements (whole vectors).
   void vbin(const std::string& op, std::uint64_t d, std::uint64_t a, std::uint64_t b, std::uint64_t n) {
     li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(3, std::int64_t(b)), li(4, std::int64_t(n));
     line(op + ".f32 r1, r2, r3, r4");
+    vectorCost(n, 2);
   }
   void vun(const std::string& op, std::uint64_t d, std::uint64_t a, std::uint64_t n) {
     li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(4, std::int64_t(n));
     line(op + ".f32 r1, r2, r4");
+    vectorCost(n, 1, op == "vexp" || op == "vlog" || op == "vrcp" || op == "vrsqrt");
   }
   /// d = a OPs c (vadds / vmuls with an immediate FP32 scalar).
   void vscalar(const std::string& op, std::uint64_t d, std::uint64_t a, double c, std::uint64_t n) {
     li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(3, fbits(c)), li(4, std::int64_t(n));
     line(op + ".f32 r1, r2, r3, r4");
+    vectorCost(n, 1);
   }
   void vfill(std::uint64_t d, double c, std::uint64_t n) {
     li(1, std::int64_t(d)), li(3, fbits(c)), li(4, std::int64_t(n));
     line("vfill.f32 r1, r3, r4");
+    vectorCost(n, 0);
   }
   void dma2d(std::uint64_t d, std::uint64_t s, std::uint64_t rows, std::uint64_t rowBytes, std::uint64_t dstride, std::uint64_t sstride) {
     li(1, std::int64_t(d)), li(2, std::int64_t(s)), li(3, std::int64_t(rows)), li(4, std::int64_t(rowBytes));
     li(5, std::int64_t(dstride)), li(6, std::int64_t(sstride));
     line("dma2d r1, r2, r3, r4, r5, r6, 0");
     line("swait 0, 1");  // DMA is asynchronous: wait for it before the data is used
+    cost(dmaCycles(rows, rowBytes) + 2 * double(c_.core.scalar_cycles), "sram");
+  }
+  double dmaCycles(std::uint64_t rows, std::uint64_t rowBytes) const {
+    const double perRow = std::max(1.0, std::ceil(double(rowBytes) / double(c_.core.noc_read_bytes_per_cycle)));
+    return double(c_.core.dma_setup_cycles) + double(rows) * perRow;
   }
   std::uint64_t temp(std::uint64_t elements, const std::string& what) {
     const std::uint64_t a = alloc_.allocate(roundUp(elements, 16) * 4, what);
@@ -129,6 +160,9 @@ class Lowering {
   const Graph& g_;
   Allocator alloc_;
   CoreContext ctx_;
+  const ArchConfig& c_;
+  std::uint32_t pc_ = 0;
+  std::map<std::string, double> est_;  // the op being lowered: estimated cycles by bound
   std::ostringstream code_, head_;
   int labels_ = 0;
   std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
@@ -165,6 +199,7 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
       line("add r13, r13, " + std::to_string(N * 4));
       line("add r10, r10, 1");
       line("blt r10, r11, " + loop);
+      cost(double(M) * (dmaCycles(N, 4) + 6 * double(c_.core.scalar_cycles)), "sram");
       return t;
     }
   }
@@ -191,8 +226,10 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
     dma2d(block, addr(a) + ib * 16 * K * 4, rows, K * 4, Kp * 4, K * 4);  // 16 x Kp, zero padded
     li(1, std::int64_t(trans)), li(2, std::int64_t(block)), li(3, 16), li(4, std::int64_t(Kp));
     line("vtr.f32 r1, r2, r3, r4");  // Kp x 16
+    vectorCost(16 * Kp, 1);
     li(1, std::int64_t(aPanels + ib * panelBytes)), li(2, std::int64_t(trans)), li(4, std::int64_t(16 * Kp));
     line("vcvt.f32.bf16 r1, r2, r4");
+    vectorCost(16 * Kp, 1);
   }
   for (std::uint64_t jb = 0; jb < nb; ++jb) {
     const std::uint64_t cols = std::min<std::uint64_t>(16, N - jb * 16);
@@ -200,6 +237,7 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
     dma2d(trans, addr(b) + jb * 64, K, cols * 4, 64, N * 4);  // Kp x 16, zero padded
     li(1, std::int64_t(bPanels + jb * panelBytes)), li(2, std::int64_t(trans)), li(4, std::int64_t(16 * Kp));
     line("vcvt.f32.bf16 r1, r2, r4");
+    vectorCost(16 * Kp, 1);
   }
   for (std::uint64_t ib = 0; ib < mb; ++ib)
     for (std::uint64_t jb = 0; jb < nb; ++jb) {
@@ -208,6 +246,8 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
         li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + ib * panelBytes + k0 * 32));
         li(3, std::int64_t(bPanels + jb * panelBytes + k0 * 32)), li(4, std::int64_t(kc));
         line(std::string(k0 == 0 ? "mmaz" : "mma") + ".bf16 r1, r2, r3, r4");
+        const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
+        cost(std::max(256.0 * double(kc) / macs, lines(2 * kc * 32)) + double(c_.core.matrix_latency_cycles) + lines(1024), "compute");
       }
       const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
       dma2d(dst + (ib * 16 * N + jb * 16) * 4, tile, rows, cols * 4, N * 4, 64);
@@ -244,6 +284,11 @@ void Lowering::matmul(const Node& n, std::uint64_t dst) {
   line("add r16, r16, " + std::to_string(Np * 4));
   line("add r10, r10, 1");
   line("blt r10, r11, " + li_);
+  {
+    // Per (i, k): vmuls then a dependent vadd, each Np/16 vectors plus the pipeline latency.
+    const double v = lines(Np * 4) + double(c_.core.vector_latency_cycles);
+    cost(double(M) * double(K) * 2 * v, "compute");
+  }
   dma2d(dst, cp, M, N * 4, N * 4, Np * 4);
 }
 
@@ -254,6 +299,7 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
     if (axes[d]) reduced *= std::uint64_t(s[d]);
   const bool all = std::all_of(axes.begin(), axes.end(), [](bool b) { return b; });
   li(1, std::int64_t(dst)), li(2, std::int64_t(addr(x)));
+  vectorCost(count(x), 1);
   if (all || s.size() <= 1) {
     li(3, 1), li(4, std::int64_t(count(x)));
     line("vrowsum.f32 r1, r2, r3, r4");
@@ -294,6 +340,12 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
       line("sincr r21, 2, 1");
     }
     line("swait 2, 1");  // the last free signal: every signal is matched before the next all-reduce
+    {
+      // 2(P-1) ring steps, each a chunk across one or two hops (serialization at 64 B/cycle), a
+      // signal back, and the add.
+      const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
+      cost(double(2 * (p - 1)) * (hop + 12) + double(p - 1) * (lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
+    }
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) + 1 - long(step));
       li(24, std::int64_t(dst + send * bytes));
@@ -350,6 +402,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
       vbin("vcmplt", mask, zero, x, np);
       li(1, std::int64_t(dst)), li(2, std::int64_t(mask)), li(3, std::int64_t(dy)), li(5, std::int64_t(zero)), li(4, std::int64_t(np));
       line("vsel.f32 r1, r2, r3, r5, r4");
+      vectorCost(np, 3);
     }
     return;
   }
@@ -387,6 +440,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     if (perm != std::vector<std::int64_t>{1, 0}) unsupported(n, "transposes other than 2D");
     li(1, std::int64_t(dst)), li(2, std::int64_t(addr(in(0)))), li(3, shape(in(0))[0]), li(4, shape(in(0))[1]);
     line("vtr.f32 r1, r2, r3, r4");
+    vectorCost(count(out), 1);
     return;
   }
   if (op == "broadcast_to") {
@@ -415,6 +469,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     const std::uint64_t rowv = temp(M, n.name + ".row"), wide = temp(M * N, n.name + ".wide"), d = temp(M * N, n.name + ".shifted");
     li(1, std::int64_t(rowv)), li(2, std::int64_t(addr(in(0)))), li(3, std::int64_t(M)), li(4, std::int64_t(N));
     line("vrowmax.f32 r1, r2, r3, r4");
+    vectorCost(M * N, 1);
     const auto spread = [&](std::uint64_t col) {  // wide[i, :] = col[i]
       const std::string loop = label();
       li(10, 0), li(11, std::int64_t(M)), li(12, std::int64_t(col)), li(13, std::int64_t(wide));
@@ -426,6 +481,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
       line("add r13, r13, " + std::to_string(N * 4));
       line("add r10, r10, 1");
       line("blt r10, r11, " + loop);
+      cost(double(M) * (dmaCycles(N, 4) + 6 * double(c_.core.scalar_cycles)), "sram");
     };
     spread(rowv);
     vbin("vsub", d, addr(in(0)), wide, np);
@@ -433,6 +489,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     vun("vexp", e, d, np);
     li(1, std::int64_t(rowv)), li(2, std::int64_t(e)), li(3, std::int64_t(M)), li(4, std::int64_t(N));
     line("vrowsum.f32 r1, r2, r3, r4");
+    vectorCost(M * N, 1);
     if (op == "softmax") {
       vun("vrcp", rowv, rowv, roundUp(M, 16));
       spread(rowv);
@@ -487,7 +544,18 @@ LoweredProgram Lowering::run() {
     } else {
       place(v);
       code_ << "; " << n.name << " = " << n.op << " " << shapeText(shape(v)) << "\n";
+      est_.clear();
+      const std::uint32_t first = pc_;
       lowerNode(n, addr(v));
+      OpCost oc;
+      oc.node = n.name, oc.op = n.op, oc.shape = shapeText(shape(v)), oc.firstPc = first, oc.endPc = pc_;
+      double best = -1;
+      for (const auto& [bound, c] : est_) {
+        oc.cycles += c;
+        if (c > best) best = c, oc.bound = bound;
+      }
+      oc.partition = ctx_.ring.size() > 1 ? "data parallel over " + std::to_string(ctx_.ring.size()) + " cores" : "one core";
+      out.ops.push_back(oc);
       for (const auto& [a, bytes] : temps_) alloc_.release(a, bytes);
       temps_.clear();
     }

@@ -257,3 +257,50 @@ TEST_CASE("mixed precision: matmuls on the matrix unit (BF16 operands, FP32 accu
   MESSAGE("mixed-precision MLP step: worst relative error " << err << ", " << cycles << " cycles, matrix utilization " << util);
   CHECK(util > 0);
 }
+
+TEST_CASE("the cost model's estimates stay within 25% of the measured cycles of every sizeable op") {
+  for (const std::string precision : {"fp32", "mixed"}) {
+    std::mt19937 gen(6);
+    Graph g;
+    const int x = g.input("x", {32, 96});
+    const int t = g.input("target", {32, 10});
+    const int w1 = g.parameter("w1", {96, 48}, random(96 * 48, gen, -0.2, 0.2));
+    const int w2 = g.parameter("w2", {48, 10}, random(480, gen, -0.2, 0.2));
+    const int loss = addSoftmaxCrossEntropy(g, g.op("matmul", {g.op("relu", {g.op("matmul", {x, w1})}), w2}), t);
+    OptimizerConfig o;
+    addTrainingStep(g, loss, o);
+    runPipeline(g, standardPasses(), {}, nullptr);
+    const ArchConfig config;
+    CoreContext ctx;
+    ctx.precision = precision;
+    const LoweredProgram lp = lowerToCore(g, config, ctx);
+    runtime::RunOptions options;
+    options.trace = true;
+    std::vector<float> xs(32 * 96, 0.5f), ts(320, 0.0f);
+    runtime::SramImage img;
+    img.name = "x", img.addr = lp.layout.at("x").addr, img.shape = {xs.size()};
+    img.bytes.resize(xs.size() * 4);
+    std::memcpy(img.bytes.data(), xs.data(), img.bytes.size());
+    options.inputs.push_back(img);
+    const auto r = runtime::runProgram(config, assemble(lp.tasm, "cost.tasm"), options);
+    REQUIRE(r.error.empty());
+    std::vector<std::uint64_t> endAt(lp.ops.size(), 0);
+    for (const auto& sl : r.traces[0].slices)
+      for (std::size_t i = 0; i < lp.ops.size(); ++i)
+        if (sl.pc >= lp.ops[i].firstPc && sl.pc < lp.ops[i].endPc) endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
+    std::uint64_t before = 0;
+    double estimated = 0;
+    for (std::size_t i = 0; i < lp.ops.size(); ++i) {
+      const std::uint64_t end = std::max(endAt[i], before), measured = end - before;
+      before = end;
+      estimated += lp.ops[i].cycles;
+      if (measured < 500) continue;
+      INFO(precision, " op ", lp.ops[i].op, " ", lp.ops[i].node, " estimated ", lp.ops[i].cycles, " measured ", measured);
+      CHECK(lp.ops[i].cycles / double(measured) > 0.75);
+      CHECK(lp.ops[i].cycles / double(measured) < 1.25);
+    }
+    INFO(precision, " total estimated ", estimated, " measured ", r.stats.cycles);
+    CHECK(estimated / double(r.stats.cycles) > 0.75);
+    CHECK(estimated / double(r.stats.cycles) < 1.25);
+  }
+}

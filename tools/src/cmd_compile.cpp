@@ -17,6 +17,9 @@
 #include "tatami/compiler/lower.h"
 #include "tatami/compiler/onnx_import.h"
 #include "tatami/runtime/run.h"
+#include "format_text.h"
+
+#include <iomanip>
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
 
@@ -123,6 +126,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
        "print the IR after this pass (repeatable; 'all' for every pass)")
       ("output,o", po::value<std::string>(&output)->value_name("FILE.tasm"),
        "lower for one core and write the tile program (its tensor layout goes to FILE.tasm.layout)")
+      ("explain", "print, per op, the partition, the cost model's estimated cycles and what bounds it")
       ("list-passes", "list the passes of the pipeline and exit");
   machine.addTo(desc);
   po::positional_options_description pos;
@@ -141,6 +145,27 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   const ArchConfig config = machine.resolve();
   try {
     const Graph g = compileModel(r, &out);
+    if (vm.count("explain")) {
+      const std::vector<int> ring = sliceOf(r, config);
+      CoreContext ctx{0, ring, r.precision};
+      Graph part = g;
+      if (ring.size() > 1) {
+        if (r.batch <= 0 || r.batch % std::int64_t(ring.size()))
+          throw UsageError("--explain over a slice needs --batch, a multiple of the slice's " + std::to_string(ring.size()) + " cores");
+        part = compileModel(r, nullptr, r.batch / std::int64_t(ring.size()), true);
+      }
+      const LoweredProgram lp = lowerToCore(part, config, ctx);
+      out << "op                        shape          partition                  bound     est. cycles\n";
+      double total = 0;
+      for (const auto& oc : lp.ops) {
+        std::string name = oc.op + " " + oc.node, shape = oc.shape, partition = oc.partition, bound = oc.bound;
+        name.resize(26, ' '), shape.resize(15, ' '), partition.resize(27, ' '), bound.resize(10, ' ');
+        out << name << shape << partition << bound << std::llround(oc.cycles) << "\n";
+        total += oc.cycles;
+      }
+      out << "total: " << std::llround(total) << " cycles per step (estimated); SRAM peak " << lp.sramPeakBytes << " bytes\n";
+      return kExitOk;
+    }
     if (output.empty()) {
       if (r.printAfter.empty()) out << printGraph(g);
       return kExitOk;
@@ -175,6 +200,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   addTrainingOptions(desc, r);
   desc.add_options()
       ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the random inputs and targets")
+      ("explain", "also print, per op, the cost model's estimate beside the cycles measured on the first core")
       ("json", "print one JSON object");
   machine.addTo(desc);
   po::positional_options_description pos;
@@ -239,10 +265,37 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       }
       feeds[v.name] = t;
     }
-    const runtime::RunResult run = runtime::runPrograms(config, all, {});
+    runtime::RunOptions runOptions;
+    runOptions.trace = vm.count("explain") > 0;
+    const runtime::RunResult run = runtime::runPrograms(config, all, runOptions);
     if (!run.error.empty()) {
       err << "tatami check: the emulator run failed: " << run.error << "\n";
       return kExitRunFailed;
+    }
+    if (vm.count("explain")) {
+      // Measured per op on the first core: how far it moved the end of the work done so far.
+      const auto& slices = run.traces.front().slices;
+      std::vector<std::uint64_t> endAt(lowered[0].ops.size(), 0);
+      for (const auto& sl : slices)
+        for (std::size_t i = 0; i < lowered[0].ops.size(); ++i)
+          if (sl.pc >= lowered[0].ops[i].firstPc && sl.pc < lowered[0].ops[i].endPc) endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
+      out << "op                        shape          partition                bound     estimate   measured  est/meas\n";
+      std::uint64_t before = 0;
+      double estTotal = 0;
+      for (std::size_t i = 0; i < lowered[0].ops.size(); ++i) {
+        const auto& oc = lowered[0].ops[i];
+        const std::uint64_t end = std::max(endAt[i], before);
+        const std::uint64_t measured = end - before;
+        before = end;
+        estTotal += oc.cycles;
+        std::string name = oc.op + " " + oc.node, shape = oc.shape, partition = oc.partition;
+        name.resize(26, ' '), shape.resize(15, ' '), partition.resize(25, ' ');
+        std::string bound = oc.bound;
+        bound.resize(10, ' ');
+        out << name << shape << partition << bound << std::setw(9) << std::llround(oc.cycles) << std::setw(11) << measured << std::setw(10)
+            << (measured ? readable(oc.cycles / double(measured), 2) : std::string("-")) << "\n";
+      }
+      out << "total: estimated " << std::llround(estTotal) << " cycles, measured " << run.stats.cycles << "\n";
     }
     EvalOptions fp32;
     fp32.roundToFloat = true;

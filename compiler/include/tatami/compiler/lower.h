@@ -20,7 +20,17 @@ struct TensorPlacement {
   std::uint64_t bytes = 0;  ///< allocated (rounded up to 64 B)
 };
 
+/// What the cost model says about one lowered op.
+struct OpCost {
+  std::string node, op, shape;
+  std::uint32_t firstPc = 0, endPc = 0;  ///< its instructions: [firstPc, endPc)
+  double cycles = 0;                     ///< estimated, from the architecture config
+  std::string bound;                     ///< "compute", "sram" (port bandwidth) or "mesh"
+  std::string partition;                 ///< how the op is split over the cores
+};
+
 struct LoweredProgram {
+  std::vector<OpCost> ops;                         ///< in program order
   std::string tasm;                                ///< the program, with .init for parameters and constants
   std::map<std::string, TensorPlacement> layout;   ///< every input, parameter and output by name
   std::uint64_t sramPeakBytes = 0;
