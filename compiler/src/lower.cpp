@@ -528,7 +528,7 @@ LoweredProgram Lowering::run() {
     if (val.kind == ValueKind::Intermediate) continue;
     place(int(v));
     out.layout[val.name] = {addr(int(v)), size_.at(buffer_.at(int(v)))};
-    if (val.kind != ValueKind::Input && !val.data.empty()) {
+    if (val.kind != ValueKind::Input && !val.data.empty() && (ctx_.initParameters || val.kind != ValueKind::Parameter)) {
       head_ << ".init " << addr(int(v)) << " f32 values";
       char buf[32];
       for (double d : val.data) std::snprintf(buf, sizeof buf, " %.9g", double(float(d))), head_ << buf;

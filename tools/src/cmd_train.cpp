@@ -148,7 +148,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     addTrainingStep(step, loss, opt, combine);
     runPipeline(step, standardPasses(), {}, nullptr);
     for (std::int64_t k = 0; k < cores; ++k) {
-      lowered.push_back(lowerToCore(step, config, {int(k), ring, precision}));
+      lowered.push_back(lowerToCore(step, config, {int(k), ring, precision, false}));  // weights come in each step
       programs.push_back(assemble(lowered.back().tasm, model + " (lowered)"));
     }
     ImportOptions evalIo;

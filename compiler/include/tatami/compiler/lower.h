@@ -44,6 +44,8 @@ struct CoreContext {
   /// "mixed": matmuls on the matrix unit with BF16 operands and FP32 accumulation (master weights
   /// and everything else stay FP32); "fp32": matmuls on the vector unit in FP32.
   std::string precision = "mixed";
+  /// Write parameters' initial values as .init blocks (false when the caller loads weights itself).
+  bool initParameters = true;
 };
 
 /// Lowers the graph for one core of `config`. `allreduce_mean` nodes become a ring all-reduce over
