@@ -1,6 +1,10 @@
 // IDX reading with zlib's gzip support (a plain file reads through the same interface).
 #include "tatami/runtime/dataset.h"
 
+#include <cmath>
+
+#include "tatami/runtime/results.h"
+
 #include <zlib.h>
 
 #include <fstream>
@@ -58,6 +62,29 @@ IdxArray readIdx(const std::string& path) {
 }
 
 LabelledImages loadImageDataset(const std::string& name, const std::string& split) {
+  if (name.size() > 3 && name.compare(name.size() - 3, 3, ".h5") == 0) {
+    // An HDF5 file with <split>_images [N, ...] (values as stored) and <split>_labels [N].
+    const std::string prefix = split == "t10k" ? "test" : split;
+    const std::vector<NamedArray> arrays = readArrays(name);
+    const NamedArray *images = nullptr, *labels = nullptr;
+    for (const auto& a : arrays) {
+      if (a.name == prefix + "_images") images = &a;
+      if (a.name == prefix + "_labels") labels = &a;
+    }
+    if (!images || !labels)
+      throw std::runtime_error("'" + name + "' needs datasets '" + prefix + "_images' [N, ...] and '" + prefix + "_labels' [N]");
+    if (images->shape.size() < 2 || labels->shape.size() != 1 || images->shape[0] != labels->shape[0])
+      throw std::runtime_error("'" + name + "': " + prefix + "_images and " + prefix + "_labels do not match");
+    LabelledImages d;
+    d.count = images->shape[0];
+    d.pixels = images->data.size() / d.count;
+    d.images.assign(images->data.begin(), images->data.end());
+    for (double l : labels->data) {
+      if (l < 0 || l > 255 || l != std::floor(l)) throw std::runtime_error("'" + name + "': label " + std::to_string(l) + " is not a class number 0..255");
+      d.labels.push_back(std::uint8_t(l));
+    }
+    return d;
+  }
   const std::string dir = name == "fashion-mnist" ? "/usr/share/datasets/fashion-mnist" : name;
   const auto find = [&](const std::string& stem) {
     for (const std::string& p : {dir + "/" + stem + ".gz", dir + "/" + stem})

@@ -47,3 +47,23 @@ TEST_CASE("training resumes from a checkpoint to exactly the same weights") {
   CHECK(text.find("is of another run") != std::string::npos);
   for (const char* f : {"t_full.h5", "t_ck.h5", "t_resumed.h5"}) std::remove(f);
 }
+
+TEST_CASE("training data from an HDF5 file; bad data files are refused by name") {
+  // A toy task: class = whether the first pixel is bright; 784 pixels per example.
+  std::vector<double> trainImages(512 * 784, 0.0), testImages(500 * 784, 0.0), trainLabels(512), testLabels(500);
+  for (int i = 0; i < 512; ++i) trainImages[std::size_t(i * 784)] = (i % 2) ? 1.0 : 0.0, trainLabels[std::size_t(i)] = i % 2;
+  for (int i = 0; i < 500; ++i) testImages[std::size_t(i * 784)] = (i % 2) ? 1.0 : 0.0, testLabels[std::size_t(i)] = i % 2;
+  runtime::writeArrays("t_data.h5",
+                       {{"train_images", {512, 784}, trainImages}, {"train_labels", {512}, trainLabels},
+                        {"test_images", {500, 784}, testImages}, {"test_labels", {500}, testLabels}},
+                       {});
+  std::string text;
+  CHECK(train({"--data", "t_data.h5", "--epochs", "3", "--lr", "0.5", "--json"}, &text) == 0);
+  INFO(text);
+  CHECK(text.find("\"test_accuracy\": 1.0") != std::string::npos);
+  runtime::writeArrays("t_bad.h5", {{"train_images", {4, 784}, std::vector<double>(4 * 784, 0.0)}}, {});
+  CHECK(train({"--data", "t_bad.h5"}, &text) == 2);
+  CHECK(text.find("needs datasets 'train_images' [N, ...] and 'train_labels' [N]") != std::string::npos);
+  std::remove("t_data.h5");
+  std::remove("t_bad.h5");
+}

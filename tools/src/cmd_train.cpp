@@ -72,7 +72,8 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("help,h", "show this help")
       ("model", po::value<std::string>(&model), "an ONNX model whose first output is class logits")
       ("data", po::value<std::string>(&data)->default_value("fashion-mnist"),
-       "fashion-mnist (Debian's dataset-fashion-mnist) or a folder of IDX files")
+       "fashion-mnist (Debian's dataset-fashion-mnist), a folder of IDX files, or an HDF5 file (*.h5) with "
+       "train_images, train_labels, test_images, test_labels")
       ("batch", po::value<std::int64_t>(&batch)->default_value(64), "batch size (split over the slice's cores)")
       ("epochs", po::value<std::int64_t>(&epochs)->default_value(1), "passes over the training set")
       ("steps", po::value<std::int64_t>(&steps)->default_value(0), "stop after this many steps (0: run the epochs)")
@@ -178,6 +179,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
          << " optimizer=" << opt.kind << " lr=" << opt.learningRate << " momentum=" << opt.momentum
          << " weight_decay=" << opt.weightDecay << " seed=" << seed << " config=" << std::hash<std::string>()(toIni(config));
   std::vector<double> lossHistory, cycleHistory, accuracyHistory;
+  runtime::RunResult lastRun;  // the statistics of the last step go into the run file
   std::int64_t firstStep = 0;
   if (!resume.empty()) {
     std::map<std::string, std::string> attrs;
@@ -218,9 +220,35 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       arrays.push_back({(weight ? "weights/" : "state/") + name, {w.size()}, std::vector<double>(w.begin(), w.end())});
       if (weight) arrays.push_back({"state/" + name, {w.size()}, std::vector<double>(w.begin(), w.end())});
     }
+    // The last step's statistics: per core (unit busy cycles, stall cycles by cause) and per link.
+    const Unit units[] = {Unit::Scalar, Unit::Sync, Unit::Vector, Unit::Matrix, Unit::Dma};
+    for (const auto& [core, st] : lastRun.perCore) {
+      std::vector<double> busy, stalls(5, 0.0);
+      for (Unit u : units) busy.push_back(double(st.unitBusy[std::size_t(u)]));
+      for (const auto& th : st.threads)
+        stalls[0] += double(th.stallHazard), stalls[1] += double(th.stallUnit), stalls[2] += double(th.stallPort),
+            stalls[3] += double(th.stallSemaphore), stalls[4] += double(th.stallBarrier);
+      const std::string c = "stats/core_" + std::to_string(core);
+      arrays.push_back({c + "/unit_busy_cycles", {5}, busy});
+      arrays.push_back({c + "/stall_cycles", {5}, stalls});
+      arrays.push_back({c + "/cycles", {1}, {double(st.cycles)}});
+    }
+    nlohmann::json linkNames = nlohmann::json::array();
+    std::vector<double> linkPackets, linkBytes, linkBusy;
+    for (const auto& l : lastRun.network.links)
+      linkNames.push_back(l.name), linkPackets.push_back(double(l.packets)), linkBytes.push_back(double(l.bytes)),
+          linkBusy.push_back(double(l.busyCycles));
+    arrays.push_back({"stats/link_packets", {linkPackets.size()}, linkPackets});
+    arrays.push_back({"stats/link_bytes", {linkBytes.size()}, linkBytes});
+    arrays.push_back({"stats/link_busy_cycles", {linkBusy.size()}, linkBusy});
     const nlohmann::ordered_json summary = {{"steps", nextStep}, {"final_loss", lossHistory.empty() ? 0.0 : lossHistory.back()},
                                             {"test_accuracy", acc}, {"host_seconds", hostSeconds}};
-    runtime::writeArrays(path, arrays, {{"run", runKey.str()}, {"config", toIni(config)}, {"summary", summary.dump()}});
+    runtime::writeArrays(path, arrays,
+                         {{"run", runKey.str()},
+                          {"config", toIni(config)},
+                          {"summary", summary.dump()},
+                          {"stats_units", "unit_busy_cycles: scalar, sync, vector, matrix, dma; stall_cycles: hazard, unit, port, semaphore, barrier"},
+                          {"stats_link_names", linkNames.dump()}});
   };
   const std::int64_t stepsPerEpoch = std::int64_t(train.count) / batch;
   const std::int64_t total = steps > 0 ? steps : stepsPerEpoch * epochs;
@@ -304,6 +332,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
         std::memcpy(w.data(), img.bytes.data(), w.size() * 4);
       }
     }
+    lastRun = r;
     lossSum += lastLoss;
     lossHistory.push_back(lastLoss);
     cycleHistory.push_back(double(r.stats.cycles));

@@ -25,8 +25,10 @@ struct LabelledImages {
   std::vector<std::uint8_t> labels;
 };
 
-/// A split of a dataset: `name` is "fashion-mnist" (Debian's files) or a folder holding
-/// train-images-idx3-ubyte[.gz] and the like; `split` is "train" or "t10k".
+/// A split of a dataset: `name` is "fashion-mnist" (Debian's files), a folder holding
+/// train-images-idx3-ubyte[.gz] and the like, or an HDF5 file (*.h5) with datasets
+/// train_images [N, ...], train_labels [N], test_images, test_labels (images as stored);
+/// `split` is "train" or "t10k".
 LabelledImages loadImageDataset(const std::string& name, const std::string& split);
 
 }  // namespace tatami::runtime
