@@ -67,3 +67,13 @@ TEST_CASE("training data from an HDF5 file; bad data files are refused by name")
   std::remove("t_data.h5");
   std::remove("t_bad.h5");
 }
+
+TEST_CASE("in FP32, training on the emulator follows the host oracle on the same batches") {
+  std::string text;
+  REQUIRE(train({"--steps", "15", "--precision", "fp32", "--oracle", "--json"}, &text) == 0);
+  const auto at = text.find("\"relative_difference\": ");
+  REQUIRE(at != std::string::npos);
+  const double diff = std::stod(text.substr(at + 23));
+  INFO(text);
+  CHECK(diff < 0.01);
+}

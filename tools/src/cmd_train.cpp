@@ -86,6 +86,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the data order")
       ("log-every", po::value<std::int64_t>(&logEvery)->default_value(100), "print progress every N steps")
       ("json", "print a JSON summary at the end")
+      ("oracle", "also train the host oracle (FP64) on the same batches and compare the mean loss per epoch")
       ("output", po::value<std::string>(&output)->value_name("FILE.h5"),
        "write the run: per-step loss and cycles, per-epoch accuracy, final weights, config and summary")
       ("checkpoint", po::value<std::string>(&checkpoint)->value_name("FILE.h5"),
@@ -121,7 +122,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const auto x = slice.find('x');
   if (x == std::string::npos) throw UsageError("--slice '" + slice + "': expected ROWSxCOLS");
   std::vector<int> ring;
-  Graph step, forward;
+  Graph step, forward, oracleStep;
   std::vector<LoweredProgram> lowered;
   std::vector<Program> programs;
   std::int64_t shard = 0;
@@ -155,6 +156,18 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     ImportOptions evalIo;
     evalIo.batch = 500;
     forward = importOnnx(model, evalIo);
+    if (vm.count("oracle")) {
+      // The whole-batch step, as the host computes it.
+      ImportOptions whole;
+      whole.batch = batch;
+      oracleStep = importOnnx(model, whole);
+      foldConstants(oracleStep);
+      const int y = oracleStep.outputs.front();
+      const int oracleTarget = oracleStep.input("target", oracleStep.values[std::size_t(y)].shape);
+      oracleStep.outputs.clear();
+      addTrainingStep(oracleStep, addSoftmaxCrossEntropy(oracleStep, y, oracleTarget), opt);
+      runPipeline(oracleStep, standardPasses(), {}, nullptr);
+    }
   } catch (const CompileError& e) {
     err << "tatami train: " << e.what() << "\n";
     return kExitBadInput;
@@ -281,7 +294,10 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     out << "training " << model << " on " << data << ": " << train.count << " examples, batch " << batch << " over "
         << ring.size() << " core(s), " << total << " steps, " << precision << " precision\n"
         << "  step      loss    cycles/step  sim us/step  achieved TFLOPS  host s\n";
-  double lastLoss = 0, lossSum = 0, accuracy = 0;
+  double lastLoss = 0, lossSum = 0, accuracy = 0, oracleLossSum = 0;
+  std::map<std::string, std::vector<double>> oracleState;
+  for (const auto& [name, w] : state) oracleState[name].assign(w.begin(), w.end());
+  nlohmann::ordered_json epochLog = nlohmann::ordered_json::array();
   std::uint64_t cycleSum = 0, matrixFlops = 0, allFlops = 0;
   std::int64_t done = 0;
   std::vector<std::uint32_t> order;
@@ -333,6 +349,29 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       }
     }
     lastRun = r;
+    if (vm.count("oracle")) {
+      // The same batch on the host, from the oracle's own weights.
+      std::map<std::string, Tensor> feeds;
+      const Value& in = oracleStep.values[std::size_t(oracleStep.inputs.front())];
+      std::vector<double> xs, ts(std::size_t(batch * classes), 0.0);
+      for (std::int64_t i = 0; i < batch; ++i) {
+        const std::uint32_t e = order[std::size_t(inEpoch * batch + i)];
+        xs.insert(xs.end(), train.images.begin() + long(std::size_t(e) * train.pixels), train.images.begin() + long(std::size_t(e + 1) * train.pixels));
+        ts[std::size_t(i * classes + train.labels[e])] = 1.0;
+      }
+      feeds[in.name] = Tensor{in.shape, xs};
+      feeds["target"] = Tensor{{batch, classes}, ts};
+      for (const auto& [name, w] : oracleState) {
+        const int v = oracleStep.find(name);
+        if (v >= 0) feeds[name] = Tensor{oracleStep.values[std::size_t(v)].shape, w};
+      }
+      const auto res = evaluate(oracleStep, feeds);
+      oracleLossSum += res[std::size_t(oracleStep.outputs.front())].data[0];
+      for (auto& [name, w] : oracleState) {
+        const int v = oracleStep.find(name + ".next");
+        if (v >= 0) w = res[std::size_t(v)].data;
+      }
+    }
     lossSum += lastLoss;
     lossHistory.push_back(lastLoss);
     cycleHistory.push_back(double(r.stats.cycles));
@@ -350,10 +389,19 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (inEpoch + 1 == stepsPerEpoch || s + 1 == total) {
       accuracy = evaluateAccuracy();
       accuracyHistory.push_back(accuracy);
-      if (!vm.count("json"))
-        out << "epoch " << epoch + 1 << ": mean loss " << readable(lossSum / double(inEpoch + 1), 4) << ", test accuracy "
-            << readable(100 * accuracy, 2) << "%\n";
+      const double meanLoss = lossSum / double(inEpoch + 1), oracleMean = oracleLossSum / double(inEpoch + 1);
+      nlohmann::ordered_json e = {{"epoch", epoch + 1}, {"mean_loss", meanLoss}, {"test_accuracy", accuracy}};
+      if (vm.count("oracle")) e["oracle_mean_loss"] = oracleMean, e["relative_difference"] = std::fabs(meanLoss - oracleMean) / oracleMean;
+      epochLog.push_back(e);
+      if (!vm.count("json")) {
+        out << "epoch " << epoch + 1 << ": mean loss " << readable(meanLoss, 4) << ", test accuracy " << readable(100 * accuracy, 2) << "%";
+        if (vm.count("oracle"))
+          out << "; host oracle on the same batches: mean loss " << readable(oracleMean, 4) << " ("
+              << readable(100 * std::fabs(meanLoss - oracleMean) / oracleMean, 3) << "% apart)";
+        out << "\n";
+      }
       lossSum = 0;
+      oracleLossSum = 0;
     }
     const double hostNow = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!checkpoint.empty() && ((s + 1) % checkpointEvery == 0 || interrupted)) save(checkpoint, s + 1, accuracy, hostNow);
@@ -376,7 +424,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     out << nlohmann::ordered_json{{"steps", done},          {"final_loss", lastLoss},    {"test_accuracy", accuracy},
                                   {"cycles_per_step", cyclesPerStep}, {"matrix_utilization", util}, {"cores", ring.size()},
                                   {"flops_per_step", done ? double(allFlops) / double(done) : 0},
-                                  {"host_seconds", hostSeconds}}
+                                  {"host_seconds", hostSeconds}, {"epochs", epochLog}}
                    .dump(2)
         << "\n";
   } else {
