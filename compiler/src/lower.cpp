@@ -144,6 +144,8 @@ class Lowering {
     temps_.push_back({a, roundUp(elements, 16) * 4});
     return a;
   }
+  /// wide (M x N) = the column col (M) repeated across.
+  void spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N);
   /// A buffer holding v broadcast to `out` (v itself if already that shape).
   std::uint64_t broadcast(const Node& n, int v, const Shape& out);
   void lowerNode(const Node& n, std::uint64_t dst);
@@ -170,6 +172,21 @@ class Lowering {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> temps_;
 };
 
+void Lowering::spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N) {
+  // wide[i, :] = col[i]: one DMA per row, its source stride 0 repeating the element.
+  const std::string loop = label();
+  li(10, 0), li(11, std::int64_t(M)), li(12, std::int64_t(col)), li(13, std::int64_t(wide));
+  li(3, std::int64_t(N)), li(4, 4), li(5, 4), li(6, 0);
+  code_ << loop << ":\n";
+  line("dma2d r13, r12, r3, r4, r5, r6, 0");
+  line("swait 0, 1");
+  line("add r12, r12, 4");
+  line("add r13, r13, " + std::to_string(N * 4));
+  line("add r10, r10, 1");
+  line("blt r10, r11, " + loop);
+  cost(double(M) * (dmaCycles(N, 4) + 6 * double(c_.core.scalar_cycles)), "sram");
+}
+
 std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
   const Shape& s = shape(v);
   if (elementCount(s) == elementCount(out)) return addr(v);
@@ -189,17 +206,7 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
       return t;
     }
     if (std::uint64_t(elementCount(s)) == M && s.size() == 2 && s[1] == 1) {  // a column, repeated across
-      const std::string loop = label();
-      li(10, 0), li(11, std::int64_t(M)), li(12, std::int64_t(addr(v))), li(13, std::int64_t(t));
-      li(3, std::int64_t(N)), li(4, 4), li(5, 4), li(6, 0);
-      code_ << loop << ":\n";
-      line("dma2d r13, r12, r3, r4, r5, r6, 0");
-      line("swait 0, 1");
-      line("add r12, r12, 4");
-      line("add r13, r13, " + std::to_string(N * 4));
-      line("add r10, r10, 1");
-      line("blt r10, r11, " + loop);
-      cost(double(M) * (dmaCycles(N, 4) + 6 * double(c_.core.scalar_cycles)), "sram");
+      spreadColumn(addr(v), t, M, N);
       return t;
     }
   }
@@ -470,19 +477,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     li(1, std::int64_t(rowv)), li(2, std::int64_t(addr(in(0)))), li(3, std::int64_t(M)), li(4, std::int64_t(N));
     line("vrowmax.f32 r1, r2, r3, r4");
     vectorCost(M * N, 1);
-    const auto spread = [&](std::uint64_t col) {  // wide[i, :] = col[i]
-      const std::string loop = label();
-      li(10, 0), li(11, std::int64_t(M)), li(12, std::int64_t(col)), li(13, std::int64_t(wide));
-      li(3, std::int64_t(N)), li(4, 4), li(5, 4), li(6, 0);
-      code_ << loop << ":\n";
-      line("dma2d r13, r12, r3, r4, r5, r6, 0");
-      line("swait 0, 1");
-      line("add r12, r12, 4");
-      line("add r13, r13, " + std::to_string(N * 4));
-      line("add r10, r10, 1");
-      line("blt r10, r11, " + loop);
-      cost(double(M) * (dmaCycles(N, 4) + 6 * double(c_.core.scalar_cycles)), "sram");
-    };
+    const auto spread = [&](std::uint64_t col) { spreadColumn(col, wide, M, N); };
     spread(rowv);
     vbin("vsub", d, addr(in(0)), wide, np);
     const std::uint64_t e = op == "softmax" ? dst : temp(M * N, n.name + ".exp");

@@ -54,6 +54,26 @@ void addTrainingOptions(po::options_description& desc, CompileRequest& r) {
        "batch/cores rows and the gradients are all-reduced over a ring");
 }
 
+/// The cost model's table: one row per op; `measured` (if given) beside the estimate.
+void printCostTable(const LoweredProgram& lp, const std::vector<std::uint64_t>* measured, std::ostream& out) {
+  out << "op                        shape          partition                  bound     estimate" << (measured ? "   measured  est/meas" : "")
+      << "\n";
+  double total = 0;
+  for (std::size_t i = 0; i < lp.ops.size(); ++i) {
+    const auto& oc = lp.ops[i];
+    std::string name = oc.op + " " + oc.node, shape = oc.shape, partition = oc.partition, bound = oc.bound;
+    name.resize(26, ' '), shape.resize(15, ' '), partition.resize(27, ' '), bound.resize(10, ' ');
+    out << name << shape << partition << bound << std::setw(8) << std::llround(oc.cycles);
+    if (measured) {
+      const std::uint64_t m = (*measured)[i];
+      out << std::setw(11) << m << std::setw(10) << (m ? readable(oc.cycles / double(m), 2) : std::string("-"));
+    }
+    out << "\n";
+    total += oc.cycles;
+  }
+  out << "total: estimated " << std::llround(total) << " cycles per step; SRAM peak " << lp.sramPeakBytes << " bytes\n";
+}
+
 /// The cores of the requested slice, in ring order.
 std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
   const auto x = r.slice.find('x');
@@ -155,15 +175,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
         part = compileModel(r, nullptr, r.batch / std::int64_t(ring.size()), true);
       }
       const LoweredProgram lp = lowerToCore(part, config, ctx);
-      out << "op                        shape          partition                  bound     est. cycles\n";
-      double total = 0;
-      for (const auto& oc : lp.ops) {
-        std::string name = oc.op + " " + oc.node, shape = oc.shape, partition = oc.partition, bound = oc.bound;
-        name.resize(26, ' '), shape.resize(15, ' '), partition.resize(27, ' '), bound.resize(10, ' ');
-        out << name << shape << partition << bound << std::llround(oc.cycles) << "\n";
-        total += oc.cycles;
-      }
-      out << "total: " << std::llround(total) << " cycles per step (estimated); SRAM peak " << lp.sramPeakBytes << " bytes\n";
+      printCostTable(lp, nullptr, out);
       return kExitOk;
     }
     if (output.empty()) {
@@ -279,23 +291,15 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       for (const auto& sl : slices)
         for (std::size_t i = 0; i < lowered[0].ops.size(); ++i)
           if (sl.pc >= lowered[0].ops[i].firstPc && sl.pc < lowered[0].ops[i].endPc) endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
-      out << "op                        shape          partition                bound     estimate   measured  est/meas\n";
+      std::vector<std::uint64_t> measured;
       std::uint64_t before = 0;
-      double estTotal = 0;
       for (std::size_t i = 0; i < lowered[0].ops.size(); ++i) {
-        const auto& oc = lowered[0].ops[i];
         const std::uint64_t end = std::max(endAt[i], before);
-        const std::uint64_t measured = end - before;
+        measured.push_back(end - before);
         before = end;
-        estTotal += oc.cycles;
-        std::string name = oc.op + " " + oc.node, shape = oc.shape, partition = oc.partition;
-        name.resize(26, ' '), shape.resize(15, ' '), partition.resize(25, ' ');
-        std::string bound = oc.bound;
-        bound.resize(10, ' ');
-        out << name << shape << partition << bound << std::setw(9) << std::llround(oc.cycles) << std::setw(11) << measured << std::setw(10)
-            << (measured ? readable(oc.cycles / double(measured), 2) : std::string("-")) << "\n";
       }
-      out << "total: estimated " << std::llround(estTotal) << " cycles, measured " << run.stats.cycles << "\n";
+      printCostTable(lowered[0], &measured, out);
+      out << "measured: " << run.stats.cycles << " cycles per step\n";
     }
     EvalOptions fp32;
     fp32.roundToFloat = true;
