@@ -87,6 +87,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("log-every", po::value<std::int64_t>(&logEvery)->default_value(100), "print progress every N steps")
       ("json", "print a JSON summary at the end")
       ("oracle", "also train the host oracle (FP64) on the same batches and compare the mean loss per epoch")
+      ("timing-only", "simulate the steps without floating-point values (for speed; the weights do not train)")
       ("output", po::value<std::string>(&output)->value_name("FILE.h5"),
        "write the run: per-step loss and cycles, per-epoch accuracy, final weights, config and summary")
       ("checkpoint", po::value<std::string>(&checkpoint)->value_name("FILE.h5"),
@@ -107,6 +108,8 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return kExitOk;
   if (model.empty()) throw UsageError("no model given");
   if (precision != "mixed" && precision != "fp32") throw UsageError("--precision '" + precision + "': expected mixed or fp32");
+  if (vm.count("timing-only") && (vm.count("oracle") || vm.count("checkpoint") || vm.count("resume")))
+    throw UsageError("--timing-only trains nothing: it does not combine with --oracle, --checkpoint or --resume");
   const ArchConfig config = machine.resolve();
   const auto t0 = std::chrono::steady_clock::now();
 
@@ -322,6 +325,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
     runtime::RunOptions runOptions;
     runOptions.trace = !tracePath.empty() && s == firstStep;
+    runOptions.timingOnly = vm.count("timing-only") > 0;
     const runtime::RunResult r = runtime::runPrograms(config, all, runOptions);
     if (runOptions.trace) {
       std::ofstream f(tracePath);
@@ -332,12 +336,14 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       return kExitRunFailed;
     }
     // Carry the updated weights and state (every core holds the same; take the first's).
+    // A timing-only step has no values: the loss is unknown and the weights stay as they are.
     const std::string prefix = ring.size() > 1 ? "c" + std::to_string(ring[0]) + "." : "";
+    if (runOptions.timingOnly) lastLoss = std::numeric_limits<double>::quiet_NaN();
     for (const auto& img : r.outputs) {
+      if (runOptions.timingOnly) break;
       if (img.name.compare(0, prefix.size(), prefix) != 0) continue;
       const std::string name = img.name.substr(prefix.size());
       if (name == lossName) {
-        std::memcpy(&lastLoss, img.bytes.data(), 0);
         float l;
         std::memcpy(&l, img.bytes.data(), 4);
         lastLoss = l;
