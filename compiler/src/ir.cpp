@@ -88,7 +88,7 @@ const std::vector<std::string>& knownOps() {
     for (const char* o : {"where", "matmul", "transpose", "reshape", "reduce_sum", "reduce_mean", "reduce_max", "softmax",
                           "log_softmax", "broadcast_to", "sum_to", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
                           "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad", "concat", "slice", "pad",
-                          "gather", "gather_grad"})
+                          "gather", "gather_grad", "take"})
       v.push_back(o);
     std::sort(v.begin(), v.end());
     return v;

@@ -46,7 +46,8 @@ std::int64_t at4(const Shape& s, std::int64_t a, std::int64_t b, std::int64_t c,
 bool isSpatialOp(const std::string& op) {
   static const std::vector<std::string> ops = {"conv2d",     "conv2d_grad_input", "conv2d_grad_weight", "max_pool2d",
                                                "max_pool2d_grad", "avg_pool2d",   "avg_pool2d_grad",    "concat",
-                                               "slice",      "pad",               "gather",             "gather_grad"};
+                                               "slice",      "pad",               "gather",             "gather_grad",
+                                               "take"};
   return std::find(ops.begin(), ops.end(), op) != ops.end();
 }
 
@@ -121,6 +122,18 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
     return out;
   }
   if (op == "gather_grad") return n.intsAttr("data_shape");
+  if (op == "take") {
+    if (in.size() != 1) bad(n, "takes 1 input");
+    const Shape out = n.intsAttr("shape");
+    const auto idx = n.intsAttr("index");
+    if (std::int64_t(idx.size()) != elementCount(out))
+      bad(n, std::to_string(idx.size()) + " indices for the output shape " + shapeText(out));
+    const std::int64_t count = elementCount(in[0]);
+    for (std::size_t i = 0; i < idx.size(); ++i)
+      if (idx[i] < -1 || idx[i] >= count)
+        bad(n, "index " + std::to_string(idx[i]) + " (entry " + std::to_string(i) + ") is outside [-1, " + std::to_string(count) + ")");
+    return out;
+  }
   bad(n, "not a spatial op");
 }
 
@@ -268,6 +281,12 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
           else y.data[std::size_t(di)] += in[0]->data[std::size_t(gi)];
         }
       }
+    return;
+  }
+  if (op == "take") {
+    const auto idx = n.intsAttr("index");
+    const double fill = n.realAttr("fill", 0.0);
+    for (std::size_t i = 0; i < idx.size(); ++i) y.data[i] = idx[i] < 0 ? fill : in[0]->data[std::size_t(idx[i])];
     return;
   }
   bad(n, "no host implementation");

@@ -443,3 +443,51 @@ TEST_CASE("ONNX: a small CNN with batch norm imports, and one training step lowe
   INFO("loss before ", l0, " after ", l1);
   CHECK(l1 < l0);
 }
+
+TEST_CASE("decomposeSpatial: convolution and max pooling, forward and backward, as gathers and matmuls") {
+  using V = std::vector<std::int64_t>;
+  std::mt19937 gen(7);
+  std::uniform_real_distribution<double> u(-1, 1);
+  const auto rnd = [&](std::size_t n) {
+    std::vector<double> v(n);
+    for (auto& x : v) x = u(gen);
+    return v;
+  };
+  Graph g;
+  const int x = g.input("x", {2, 3, 7, 6});
+  const int w1 = g.parameter("w1", {4, 3, 3, 2}, rnd(72));
+  const int c1 = g.op("conv2d", {x, w1}, {{"strides", V{2, 1}}, {"pads", V{1, 0, 1, 1}}, {"dilations", V{1, 2}}});
+  const int r1 = g.op("relu", {c1});
+  // Overlapping windows, padding, and ties (relu zeros): the gradient goes to the first maximum.
+  const int p1 = g.op("max_pool2d", {r1}, {{"kernel", V{2, 3}}, {"strides", V{1, 2}}, {"pads", V{0, 1, 1, 0}}});
+  const int p2 = g.op("max_pool2d", {x}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}});
+  const V all = {0, 1, 2, 3};
+  const int loss = g.op("add", {g.op("reduce_sum", {g.op("mul", {p1, p1})}, {{"axes", all}, {"keepdims", std::int64_t(0)}}),
+                                g.op("reduce_sum", {p2}, {{"axes", all}, {"keepdims", std::int64_t(0)}})});
+  g.markOutput(loss);
+  const auto grads = addBackward(g, loss, {x, w1});
+  g.markOutput(grads.at(x));
+  g.markOutput(grads.at(w1));
+  std::map<std::string, Tensor> feeds;
+  feeds["x"] = Tensor{{2, 3, 7, 6}, rnd(2 * 3 * 7 * 6)};
+  feeds["x"].data[1] = feeds["x"].data[6] = 5;  // a tied maximum in the first window of p2
+  feeds["x"].data[0] = feeds["x"].data[7] = -1;
+  const auto before = evaluate(g, feeds);
+  Graph d = g;
+  decomposeSpatial(d);
+  verify(d);
+  for (const Node& n : d.nodes) CHECK_MESSAGE(n.op.find("conv") == std::string::npos, n.op);
+  for (const Node& n : d.nodes) CHECK_MESSAGE(n.op.find("pool") == std::string::npos, n.op);
+  const auto after = evaluate(d, feeds);
+  REQUIRE(d.outputs.size() == 3);
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto& a = before[std::size_t(g.outputs[k])].data;
+    const auto& b = after[std::size_t(d.outputs[k])].data;
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == doctest::Approx(a[i]).epsilon(1e-12));
+  }
+  // Grouped convolution is named as unsupported.
+  Graph gg;
+  gg.op("conv2d", {gg.input("x", {1, 4, 5, 5}), gg.constant("w", {4, 2, 3, 3}, std::vector<double>(72, 1.0))}, {{"group", std::int64_t(2)}}, "grouped");
+  CHECK_THROWS_WITH(decomposeSpatial(gg), doctest::Contains("'grouped' (conv2d): no lowering yet for grouped convolution"));
+}

@@ -30,5 +30,8 @@ void runPipeline(Graph& g, const std::vector<PassInfo>& passes, const std::vecto
 void foldConstants(Graph& g);
 /// Removes nodes and values that no output depends on.
 void eliminateDeadCode(Graph& g);
+/// Rewrites convolution and max pooling (and their gradients) as window gathers (`take` with
+/// index tables), matmul and elementwise ops, which a core runs; the values stay the same.
+void decomposeSpatial(Graph& g);
 
 }  // namespace tatami::compiler

@@ -1,0 +1,227 @@
+// Spatial ops rewritten as ops a core runs: every window gather (im2col, its inverse, the pooling
+// windows, NCHW <-> rows permutations) becomes a `take` with an index table fixed at compile time,
+// the arithmetic becomes matmul, elementwise max and where. The graph computes the same values.
+#include "tatami/compiler/pipeline.h"
+
+#include <limits>
+
+namespace tatami::compiler {
+
+namespace {
+
+struct Geometry {
+  std::int64_t n, c, h, w;        // the NCHW input
+  std::int64_t kh, kw, sh, sw, pt, pl, dh, dw;
+  std::int64_t oh, ow;            // the output plane
+};
+
+Geometry geometry(const Node& n, const Shape& x, std::int64_t kh, std::int64_t kw, const Shape& y) {
+  const auto get = [&](const char* key, std::vector<std::int64_t> fallback) {
+    return n.attrs.count(key) ? n.intsAttr(key) : fallback;
+  };
+  const auto s = get("strides", {1, 1}), p = get("pads", {0, 0, 0, 0}), d = get("dilations", {1, 1});
+  return {x[0], x[1], x[2], x[3], kh, kw, s[0], s[1], p[0], p[1], d[0], d[1], y[2], y[3]};
+}
+
+/// Index of input element (b, c, ih, iw), or -1 outside the plane (padding).
+std::int64_t inputAt(const Geometry& g, std::int64_t b, std::int64_t c, std::int64_t ih, std::int64_t iw) {
+  if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
+  return ((b * g.c + c) * g.h + ih) * g.w + iw;
+}
+
+/// im2col: rows (b, i, j), columns (c, kh, kw).
+std::vector<std::int64_t> im2col(const Geometry& g) {
+  std::vector<std::int64_t> idx;
+  idx.reserve(std::size_t(g.n * g.oh * g.ow * g.c * g.kh * g.kw));
+  for (std::int64_t b = 0; b < g.n; ++b)
+    for (std::int64_t i = 0; i < g.oh; ++i)
+      for (std::int64_t j = 0; j < g.ow; ++j)
+        for (std::int64_t c = 0; c < g.c; ++c)
+          for (std::int64_t r = 0; r < g.kh; ++r)
+            for (std::int64_t q = 0; q < g.kw; ++q)
+              idx.push_back(inputAt(g, b, c, i * g.sh - g.pt + r * g.dh, j * g.sw - g.pl + q * g.dw));
+  return idx;
+}
+
+/// The inverse of a window gather for one window offset (r, q): for every input element, the
+/// entry at(b, c, i, j) of the output position (i, j) whose window read it at that offset, or -1.
+template <typename At>
+std::vector<std::int64_t> foldAt(const Geometry& g, std::int64_t r, std::int64_t q, At at) {
+  std::vector<std::int64_t> idx;
+  idx.reserve(std::size_t(g.n * g.c * g.h * g.w));
+  for (std::int64_t b = 0; b < g.n; ++b)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t h = 0; h < g.h; ++h)
+        for (std::int64_t w = 0; w < g.w; ++w) {
+          const std::int64_t ni = h + g.pt - r * g.dh, nj = w + g.pl - q * g.dw;
+          const std::int64_t i = ni / g.sh, j = nj / g.sw;
+          const bool none = ni < 0 || nj < 0 || ni % g.sh || nj % g.sw || i >= g.oh || j >= g.ow;
+          idx.push_back(none ? -1 : at(b, c, i, j));
+        }
+  return idx;
+}
+
+/// NCHW [n, f, oh, ow] <-> rows [n*oh*ow, f].
+std::vector<std::int64_t> planesToRows(std::int64_t n, std::int64_t f, std::int64_t hw) {
+  std::vector<std::int64_t> idx;
+  idx.reserve(std::size_t(n * f * hw));
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t p = 0; p < hw; ++p)
+      for (std::int64_t k = 0; k < f; ++k) idx.push_back((b * f + k) * hw + p);
+  return idx;
+}
+std::vector<std::int64_t> rowsToPlanes(std::int64_t n, std::int64_t f, std::int64_t hw) {
+  std::vector<std::int64_t> idx;
+  idx.reserve(std::size_t(n * f * hw));
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t k = 0; k < f; ++k)
+      for (std::int64_t p = 0; p < hw; ++p) idx.push_back((b * hw + p) * f + k);
+  return idx;
+}
+
+class Decomposer {
+ public:
+  explicit Decomposer(const Graph& g) : g_(g) { out_.name = g.name; }
+  Graph run();
+
+ private:
+  int take(int x, std::vector<std::int64_t> idx, const Shape& shape, const std::string& name, double fill = 0.0) {
+    std::map<std::string, Attribute> a = {{"index", std::move(idx)}, {"shape", shape}};
+    if (fill != 0.0) a["fill"] = fill;
+    return out_.op("take", {x}, std::move(a), name);
+  }
+  int emit(const std::string& o, const std::vector<int>& ins, const std::string& name, std::map<std::string, Attribute> a = {}) {
+    return out_.op(o, ins, std::move(a), name);
+  }
+  std::string fresh(const std::string& base, const std::string& what) { return out_.freshName(base + "." + what); }
+  const Shape& shapeOf(int newValue) const { return out_.values[std::size_t(newValue)].shape; }
+  int op_reshape(int x, const Shape& shape, const std::string& name) {
+    return out_.op("reshape", {x}, {{"shape", shape}}, name);
+  }
+  int conv(const Node& n, const std::vector<int>& in);
+  int pool(const Node& n, const std::vector<int>& in);
+
+  const Graph& g_;
+  Graph out_;
+};
+
+int Decomposer::conv(const Node& n, const std::vector<int>& in) {
+  if (n.intAttr("group", 1) != 1) throw CompileError("node '" + n.name + "' (" + n.op + "): no lowering yet for grouped convolution");
+  const std::string& op = n.op;
+  const Shape& os = g_.values[std::size_t(n.outputs[0])].shape;
+  const Shape xs = op == "conv2d" ? shapeOf(in[0]) : op == "conv2d_grad_input" ? os : shapeOf(in[0]);
+  const Shape ws = op == "conv2d" ? shapeOf(in[1]) : op == "conv2d_grad_input" ? shapeOf(in[1]) : os;
+  const Shape ys = op == "conv2d" ? os : shapeOf(in[op == "conv2d_grad_input" ? 0 : 1]);
+  const Geometry geo = geometry(n, xs, ws[2], ws[3], ys);
+  const std::int64_t F = ws[0], CKK = ws[1] * ws[2] * ws[3], rows = geo.n * geo.oh * geo.ow, hw = geo.oh * geo.ow;
+  const std::string& base = n.name;
+  if (op == "conv2d") {
+    const int cols = take(in[0], im2col(geo), {rows, CKK}, fresh(base, "cols"));
+    const int wm = op_reshape(in[1], {F, CKK}, fresh(base, "wm"));
+    const int wt = emit("transpose", {wm}, fresh(base, "wt"), {{"perm", std::vector<std::int64_t>{1, 0}}});
+    const int y2 = emit("matmul", {cols, wt}, fresh(base, "rows"));
+    return take(y2, rowsToPlanes(geo.n, F, hw), os, base);
+  }
+  const int dyIn = in[op == "conv2d_grad_input" ? 0 : 1];
+  const int dy2 = take(dyIn, planesToRows(geo.n, F, hw), {rows, F}, fresh(base, "dy_rows"));
+  if (op == "conv2d_grad_weight") {
+    const int cols = take(in[0], im2col(geo), {rows, CKK}, fresh(base, "cols"));
+    const int dyt = emit("transpose", {dy2}, fresh(base, "dy_t"), {{"perm", std::vector<std::int64_t>{1, 0}}});
+    const int dw = emit("matmul", {dyt, cols}, fresh(base, "rows"));
+    return op_reshape(dw, os, base);
+  }
+  // conv2d_grad_input: the columns' gradient, folded back by one gather per window offset.
+  const int wm = op_reshape(in[1], {F, CKK}, fresh(base, "wm"));
+  const int dcols = emit("matmul", {dy2, wm}, fresh(base, "dcols"));
+  int sum = -1;
+  for (std::int64_t r = 0; r < geo.kh; ++r)
+    for (std::int64_t q = 0; q < geo.kw; ++q) {
+      const bool last = r == geo.kh - 1 && q == geo.kw - 1;
+      const auto at = [&](std::int64_t b, std::int64_t c, std::int64_t i, std::int64_t j) {
+        return ((b * geo.oh + i) * geo.ow + j) * CKK + (c * geo.kh + r) * geo.kw + q;
+      };
+      const int part = take(dcols, foldAt(geo, r, q, at), xs, fresh(base, "fold"));
+      sum = sum < 0 ? part : emit("add", {sum, part}, last ? base : fresh(base, "sum"));
+      if (last && sum == part) sum = op_reshape(part, xs, base);
+    }
+  return sum;
+}
+
+int Decomposer::pool(const Node& n, const std::vector<int>& in) {
+  const auto k = n.intsAttr("kernel");
+  const Shape xs = shapeOf(in[0]);
+  const Shape ys = n.op == "max_pool2d" ? g_.values[std::size_t(n.outputs[0])].shape : shapeOf(in[1]);
+  const Geometry geo = geometry(n, xs, k[0], k[1], ys);
+  const std::string& base = n.name;
+  const double lowest = double(std::numeric_limits<float>::lowest());
+  // One gather per window offset: that element of every window, in the output's layout.
+  std::vector<int> parts;
+  for (std::int64_t r = 0; r < geo.kh; ++r)
+    for (std::int64_t q = 0; q < geo.kw; ++q) {
+      std::vector<std::int64_t> idx;
+      idx.reserve(std::size_t(elementCount(ys)));
+      for (std::int64_t b = 0; b < geo.n; ++b)
+        for (std::int64_t c = 0; c < geo.c; ++c)
+          for (std::int64_t i = 0; i < geo.oh; ++i)
+            for (std::int64_t j = 0; j < geo.ow; ++j) idx.push_back(inputAt(geo, b, c, i * geo.sh - geo.pt + r, j * geo.sw - geo.pl + q));
+      parts.push_back(take(in[0], std::move(idx), ys, fresh(base, "window"), lowest));
+    }
+  const std::size_t K = parts.size();
+  if (n.op == "max_pool2d") {
+    int m = parts[0];
+    for (std::size_t i = 1; i < K; ++i) m = emit("max", {m, parts[i]}, i + 1 == K ? base : fresh(base, "max"));
+    return K == 1 ? op_reshape(m, ys, base) : m;
+  }
+  // max_pool2d_grad: the gradient goes to the first maximum of each window.
+  int m = parts[0];
+  for (std::size_t i = 1; i < K; ++i) m = emit("max", {m, parts[i]}, fresh(base, "max"));
+  const int zero = out_.scalar(0.0), one = out_.scalar(1.0);
+  int open = -1;  // 1 while the window's maximum is still to be found
+  int sum = -1;
+  for (std::size_t i = 0; i < K; ++i) {
+    const int gap = emit("sub", {m, parts[i]}, fresh(base, "gap"));
+    int hit = emit("where", {gap, zero, one}, fresh(base, "hit"));  // 1 where this element is the maximum
+    if (open >= 0) hit = emit("mul", {hit, open}, fresh(base, "first"));
+    open = emit("sub", {open >= 0 ? open : one, hit}, fresh(base, "open"));
+    const int routed = emit("mul", {hit, in[1]}, fresh(base, "routed"));
+    const std::int64_t r = std::int64_t(i) / geo.kw, q = std::int64_t(i) % geo.kw;
+    const auto at = [&](std::int64_t b, std::int64_t c, std::int64_t oi, std::int64_t oj) {
+      return ((b * geo.c + c) * geo.oh + oi) * geo.ow + oj;
+    };
+    const int part = take(routed, foldAt(geo, r, q, at), xs, fresh(base, "fold"));
+    sum = sum < 0 ? part : emit("add", {sum, part}, i + 1 == K ? base : fresh(base, "sum"));
+  }
+  return K == 1 ? op_reshape(sum, xs, base) : sum;
+}
+
+Graph Decomposer::run() {
+  std::vector<int> map(g_.values.size(), -1);
+  for (std::size_t v = 0; v < g_.values.size(); ++v) {
+    const Value& val = g_.values[v];
+    if (val.kind == ValueKind::Input) map[v] = out_.input(val.name, val.shape);
+    else if (val.kind == ValueKind::Parameter) map[v] = out_.parameter(val.name, val.shape, val.data);
+    else if (val.kind == ValueKind::Constant) map[v] = out_.constant(val.name, val.shape, val.data);
+  }
+  for (const Node& n : g_.nodes) {
+    std::vector<int> in;
+    for (int v : n.inputs) in.push_back(map[std::size_t(v)]);
+    int y;
+    if (n.op == "conv2d" || n.op == "conv2d_grad_input" || n.op == "conv2d_grad_weight") y = conv(n, in);
+    else if (n.op == "max_pool2d" || n.op == "max_pool2d_grad") y = pool(n, in);
+    else y = out_.op(n.op, in, n.attrs, n.name);
+    map[std::size_t(n.outputs[0])] = y;
+  }
+  for (int o : g_.outputs) out_.markOutput(map[std::size_t(o)]);
+  return std::move(out_);
+}
+
+}  // namespace
+
+void decomposeSpatial(Graph& g) {
+  bool any = false;
+  for (const Node& n : g.nodes)
+    any = any || n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0;
+  if (any) g = Decomposer(g).run();
+}
+
+}  // namespace tatami::compiler
