@@ -1,6 +1,7 @@
 // Graph -> one core's tile program (see lower.h). Each op becomes a short sequence of vector
 // instructions and DMA over dense FP32 arrays; matmul runs on the vector unit (FP32), row by row.
 #include "tatami/compiler/lower.h"
+#include "tatami/compiler/pipeline.h"
 
 #include <algorithm>
 #include <cmath>
@@ -35,6 +36,7 @@ class Allocator {
         if (left) free_[addr + bytes] = left;
         used_ += bytes;
         peak_ = std::max(peak_, used_);
+        highWater_ = std::max(highWater_, addr + bytes);
         return addr;
       }
     std::uint64_t largest = 0;
@@ -56,9 +58,27 @@ class Allocator {
     }
   }
   std::uint64_t peak() const { return peak_; }
+  /// A block for the program's whole life (index tables written at load time), from the top of
+  /// the SRAM down: never used before or after by anything else.
+  std::uint64_t allocateStatic(std::uint64_t bytes, const std::string& what) {
+    bytes = roundUp(std::max<std::uint64_t>(bytes, kVec), kVec);
+    auto last = free_.empty() ? free_.end() : std::prev(free_.end());
+    if (last == free_.end() || last->first + last->second != staticTop_ || last->second < bytes || staticTop_ - bytes < highWater_)
+      throw CompileError("SRAM: the constant table '" + what + "' needs " + std::to_string(bytes) +
+                         " bytes that no tensor ever uses, but only " +
+                         std::to_string(staticTop_ > highWater_ ? staticTop_ - highWater_ : 0) + " of the core's " +
+                         std::to_string(capacity_) + " bytes are left above the tensors");
+    staticTop_ -= bytes;
+    last->second -= bytes;
+    if (!last->second) free_.erase(last);
+    used_ += bytes;
+    peak_ = std::max(peak_, used_);
+    return staticTop_;
+  }
 
  private:
-  std::uint64_t capacity_, used_ = 0, peak_ = 0;
+  std::uint64_t capacity_, used_ = 0, peak_ = 0, highWater_ = 0;
+  std::uint64_t staticTop_ = capacity_;
   std::map<std::uint64_t, std::uint64_t> free_;
 };
 
@@ -150,6 +170,10 @@ class Lowering {
   std::uint64_t broadcast(const Node& n, int v, const Shape& out);
   void lowerNode(const Node& n, std::uint64_t dst);
   void matmul(const Node& n, std::uint64_t dst);
+  void take(const Node& n, std::uint64_t dst);
+  /// dst[i] = src[idx[i]] (FP32 elements; -1 reads fillValue) by one gather DMA.
+  void gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
+                      double fillValue = 0.0);
   void matmulMixed(const Node& n, std::uint64_t dst);
   void reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean);
   void allreduce(const Node& n, std::uint64_t dst);
@@ -210,7 +234,26 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
       return t;
     }
   }
-  unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
+  // Any other broadcast: a gather, each output element reading its source element.
+  if (s.size() > out.size()) unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(total));
+  const std::size_t off = out.size() - s.size();
+  for (std::int64_t k = 0; k < std::int64_t(total); ++k) {
+    std::int64_t rest = k, src = 0, stride = 1;
+    for (std::size_t d = out.size(); d-- > 0;) {
+      const std::int64_t c = rest % out[d];
+      rest /= out[d];
+      if (d >= off) {
+        const std::int64_t sd = s[d - off];
+        if (sd != 1 && sd != out[d]) unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
+        src += (sd == 1 ? 0 : c) * stride;
+        stride *= sd;
+      }
+    }
+    idx[std::size_t(k)] = src;
+  }
+  gatherElements(n.name + ".broadcast", t, addr(v), idx);
+  return t;
 }
 
 void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
@@ -259,6 +302,29 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
       const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
       dma2d(dst + (ib * 16 * N + jb * 16) * 4, tile, rows, cols * 4, N * 4, 64);
     }
+}
+
+void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
+                              double fillValue) {
+  // One gather of 4-byte elements from SRAM address 0, its index table (word addresses, fixed
+  // at compile time) kept in SRAM with the program; the entries -1 read a word holding the fill.
+  const std::uint64_t fill = alloc_.allocateStatic(64, what + ".fill");
+  const std::uint64_t table = alloc_.allocateStatic(idx.size() * 4, what + ".index");
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", double(float(fillValue)));
+  head_ << ".init " << fill << " f32 values " << buf << "\n";
+  head_ << ".init " << table << " i32 values";
+  for (std::int64_t k : idx) head_ << ' ' << (k < 0 ? fill : src + std::uint64_t(k) * 4) / 4;
+  head_ << "\n";
+  li(1, std::int64_t(dst)), li(2, 0), li(3, std::int64_t(table)), li(4, std::int64_t(idx.size())), li(5, 4);
+  line("gather r1, r2, r3, r4, r5, 0");
+  line("swait 0, 1");
+  const double rd = double(c_.core.noc_read_bytes_per_cycle);
+  cost(double(c_.core.dma_setup_cycles) + std::ceil(double(idx.size()) * 4 / rd) + double(idx.size()), "sram");
+}
+
+void Lowering::take(const Node& n, std::uint64_t dst) {
+  gatherElements(n.name, dst, addr(n.inputs[0]), n.intsAttr("index"), n.realAttr("fill", 0.0));
 }
 
 void Lowering::matmul(const Node& n, std::uint64_t dst) {
@@ -317,7 +383,30 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
     li(3, s[0]), li(4, s[1]);
     line("vcolsum.f32 r1, r2, r3, r4");
   } else {
-    unsupported(n, "reduction of " + shapeText(s) + " over these axes");
+    // Any other axes: a gather puts the kept axes first and the reduced ones last, then rows sum.
+    std::vector<std::size_t> order;
+    for (std::size_t d = 0; d < s.size(); ++d)
+      if (!axes[d]) order.push_back(d);
+    for (std::size_t d = 0; d < s.size(); ++d)
+      if (axes[d]) order.push_back(d);
+    std::vector<std::int64_t> stride(s.size(), 1);
+    for (std::size_t d = s.size(); d-- > 1;) stride[d - 1] = stride[d] * s[d];
+    std::vector<std::int64_t> idx;
+    idx.reserve(count(x));
+    std::vector<std::int64_t> c(s.size(), 0);  // the counter over the permuted shape
+    for (std::uint64_t k = 0; k < count(x); ++k) {
+      std::int64_t src = 0;
+      for (std::size_t d = 0; d < s.size(); ++d) src += c[d] * stride[order[d]];
+      idx.push_back(src);
+      for (std::size_t d = s.size(); d-- > 0;)
+        if (++c[d] < s[order[d]]) break;
+        else c[d] = 0;
+    }
+    const std::uint64_t permuted = temp(count(x), n.name + ".permuted");
+    gatherElements(n.name + ".permute", permuted, addr(x), idx);
+    li(1, std::int64_t(dst)), li(2, std::int64_t(permuted));
+    li(3, std::int64_t(count(x) / reduced)), li(4, std::int64_t(reduced));
+    line("vrowsum.f32 r1, r2, r3, r4");
   }
   if (mean) vscalar("vmuls", dst, dst, 1.0 / double(reduced), padded(n.outputs[0]));
 }
@@ -440,6 +529,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     line("vsel.f32 r1, r2, r3, r5, r4");
     return;
   }
+  if (op == "take") return take(n, dst);
   if (op == "matmul") return matmul(n, dst);
   if (op == "allreduce_mean") return allreduce(n, dst);
   if (op == "transpose") {
@@ -584,6 +674,12 @@ LoweredProgram Lowering::run() {
 
 LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreContext& ctx) {
   if (ctx.ring.empty() || ctx.rank < 0 || ctx.rank >= int(ctx.ring.size())) throw CompileError("bad core context");
+  for (const Node& n : g.nodes)
+    if (n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0) {
+      Graph d = g;  // spatial ops run as gathers and matmuls
+      decomposeSpatial(d);
+      return Lowering(d, config, ctx).run();
+    }
   return Lowering(g, config, ctx).run();
 }
 

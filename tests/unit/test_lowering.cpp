@@ -47,6 +47,7 @@ double compare(const Graph& g, const std::map<std::string, Tensor>& feeds, std::
     options.inputs.push_back(img);
   }
   const runtime::RunResult r = runtime::runProgram(config, program, options);
+  INFO(r.error);
   REQUIRE(r.error.empty());
   if (cycles) *cycles = r.stats.cycles;
   if (utilization) *utilization = r.matrixUtilization(config);
@@ -123,6 +124,36 @@ TEST_CASE("a lowered MLP training step (forward, backward, SGD with momentum) ma
   const double err = compare(g, feeds, &cycles);
   MESSAGE("MLP step: worst relative error " << err << ", " << cycles << " cycles on one core");
   CHECK(cycles > 0);
+}
+
+TEST_CASE("a lowered CNN training step (conv, relu, max pool, dense; backward; SGD) matches the oracle") {
+  using V = std::vector<std::int64_t>;
+  std::mt19937 gen(3);
+  Graph g;
+  const int x = g.input("x", {2, 1, 8, 8});
+  const int t = g.input("target", {2, 3});
+  const int w1 = g.parameter("w1", {4, 1, 3, 3}, random(36, gen, -0.5, 0.5));
+  const int b1 = g.parameter("b1", {1, 4, 1, 1}, random(4, gen, -0.1, 0.1));
+  const int w2 = g.parameter("w2", {64, 3}, random(192, gen, -0.3, 0.3));
+  const int c1 = g.op("add", {g.op("conv2d", {x, w1}, {{"pads", V{1, 1, 1, 1}}}), b1});
+  const int p1 = g.op("max_pool2d", {g.op("relu", {c1})}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}});
+  const int logits = g.op("matmul", {g.op("reshape", {p1}, {{"shape", V{2, 64}}}), w2});
+  const int loss = addSoftmaxCrossEntropy(g, logits, t);
+  OptimizerConfig o;
+  o.learningRate = 0.1;
+  addTrainingStep(g, loss, o);
+  runPipeline(g, standardPasses(), {}, nullptr);
+  std::map<std::string, Tensor> feeds = {{"x", Tensor{{2, 1, 8, 8}, random(128, gen, -1, 1)}},
+                                         {"target", Tensor{{2, 3}, {1, 0, 0, 0, 0, 1}}}};
+  for (const Value& v : g.values)
+    if (v.kind == ValueKind::Input && !feeds.count(v.name)) feeds[v.name] = Tensor{v.shape, random(std::size_t(elementCount(v.shape)), gen, -0.01, 0.01)};
+  std::uint64_t cycles = 0;
+  const double err = compare(g, feeds, &cycles);
+  MESSAGE("CNN step: worst relative error " << err << ", " << cycles << " cycles on one core");
+  CHECK(cycles > 0);
+  // Mixed precision: the convolutions' matmuls on the matrix unit.
+  const double mixed = compare(g, feeds, nullptr, "mixed", 2e-2);
+  MESSAGE("CNN step, mixed precision: worst relative error " << mixed);
 }
 
 TEST_CASE("lowering refuses what it cannot do, naming the node and the shortfall") {
