@@ -26,7 +26,16 @@ std::int64_t fbits(double v) {
 /// First-fit allocation of 64 B aligned blocks.
 class Allocator {
  public:
-  explicit Allocator(std::uint64_t capacity) : capacity_(capacity) { free_[0] = capacity; }
+  /// `tables` bytes at the top hold the program's constant tables (allocateStatic); with
+  /// `tables` < 0 the tables are only counted (a first pass that learns their size).
+  Allocator(std::uint64_t capacity, std::int64_t tables) : capacity_(capacity), counting_(tables < 0) {
+    const std::uint64_t reserved = tables < 0 ? 0 : roundUp(std::uint64_t(tables), kVec);
+    if (reserved >= capacity)
+      throw CompileError("SRAM: the program's constant tables need " + std::to_string(reserved) + " bytes, more than the core's " +
+                         std::to_string(capacity) + " bytes");
+    free_[0] = capacity - reserved;
+    used_ = peak_ = reserved;
+  }
   std::uint64_t allocate(std::uint64_t bytes, const std::string& what) {
     bytes = roundUp(std::max<std::uint64_t>(bytes, kVec), kVec);
     for (auto it = free_.begin(); it != free_.end(); ++it)
@@ -36,7 +45,6 @@ class Allocator {
         if (left) free_[addr + bytes] = left;
         used_ += bytes;
         peak_ = std::max(peak_, used_);
-        highWater_ = std::max(highWater_, addr + bytes);
         return addr;
       }
     std::uint64_t largest = 0;
@@ -58,34 +66,29 @@ class Allocator {
     }
   }
   std::uint64_t peak() const { return peak_; }
-  /// A block for the program's whole life (index tables written at load time), from the top of
-  /// the SRAM down: never used before or after by anything else.
-  std::uint64_t allocateStatic(std::uint64_t bytes, const std::string& what) {
+  /// A block for the program's whole life (index tables written at load time) in the reserved
+  /// region at the top of the SRAM, which no tensor uses.
+  std::uint64_t allocateStatic(std::uint64_t bytes) {
     bytes = roundUp(std::max<std::uint64_t>(bytes, kVec), kVec);
-    auto last = free_.empty() ? free_.end() : std::prev(free_.end());
-    if (last == free_.end() || last->first + last->second != staticTop_ || last->second < bytes || staticTop_ - bytes < highWater_)
-      throw CompileError("SRAM: the constant table '" + what + "' needs " + std::to_string(bytes) +
-                         " bytes that no tensor ever uses, but only " +
-                         std::to_string(staticTop_ > highWater_ ? staticTop_ - highWater_ : 0) + " of the core's " +
-                         std::to_string(capacity_) + " bytes are left above the tensors");
+    tableBytes_ += bytes;
+    if (counting_) return 0;
     staticTop_ -= bytes;
-    last->second -= bytes;
-    if (!last->second) free_.erase(last);
-    used_ += bytes;
-    peak_ = std::max(peak_, used_);
     return staticTop_;
   }
+  std::uint64_t tableBytes() const { return tableBytes_; }
 
  private:
-  std::uint64_t capacity_, used_ = 0, peak_ = 0, highWater_ = 0;
+  std::uint64_t capacity_, used_ = 0, peak_ = 0, tableBytes_ = 0;
   std::uint64_t staticTop_ = capacity_;
+  bool counting_;
   std::map<std::uint64_t, std::uint64_t> free_;
 };
 
 class Lowering {
  public:
-  Lowering(const Graph& g, const ArchConfig& c, const CoreContext& ctx)
-      : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024), ctx_(ctx), c_(c) {}
+  Lowering(const Graph& g, const ArchConfig& c, const CoreContext& ctx, std::int64_t tableBytes)
+      : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024, tableBytes), ctx_(ctx), c_(c) {}
+  std::uint64_t tableBytes() const { return alloc_.tableBytes(); }
   LoweredProgram run();
 
  private:
@@ -304,23 +307,79 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
     }
 }
 
+/// The largest block count d (d divides idx.size()) such that block b of idx is block 0 shifted
+/// by b * shift (the -1 entries staying -1): one table then serves every block, e.g. every
+/// example of a batch. `aligned`: blocks must be whole 64-byte vectors. 1 if none.
+std::uint64_t periodOf(const std::vector<std::int64_t>& idx, bool aligned, std::int64_t& shift) {
+  const std::uint64_t n = idx.size();
+  for (std::uint64_t d = n / 16; d >= 2; --d) {
+    if (n % d) continue;
+    const std::uint64_t L = n / d;
+    if (aligned && L % 16) continue;
+    std::int64_t D = 0;
+    bool known = false, ok = true;
+    for (std::uint64_t k = 0; k < L && ok; ++k) {
+      if (idx[k] < 0) {
+        for (std::uint64_t b = 1; b < d && ok; ++b) ok = idx[b * L + k] < 0;
+        continue;
+      }
+      if (!known) {
+        if (idx[L + k] < 0) { ok = false; break; }
+        D = idx[L + k] - idx[k], known = true;
+      }
+      for (std::uint64_t b = 1; b < d && ok; ++b) ok = idx[b * L + k] == idx[k] + std::int64_t(b) * D;
+    }
+    if (ok && known) {
+      shift = D;
+      return d;
+    }
+  }
+  return 1;
+}
+
 void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
                               double fillValue) {
-  // One gather of 4-byte elements from SRAM address 0, its index table (word addresses, fixed
-  // at compile time) kept in SRAM with the program; the entries -1 read a word holding the fill.
-  const std::uint64_t fill = alloc_.allocateStatic(64, what + ".fill");
-  const std::uint64_t table = alloc_.allocateStatic(idx.size() * 4, what + ".index");
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", double(float(fillValue)));
-  head_ << ".init " << fill << " f32 values " << buf << "\n";
+  // Gathers of 4-byte elements, their index table (word addresses, fixed at compile time) kept
+  // in SRAM with the program. A table that repeats block by block (the examples of a batch) is
+  // stored once and used by one gather per block, the base moving by the block's shift. The -1
+  // entries read a valid element, then a select puts the fill value in their place.
+  const bool hasFill = std::any_of(idx.begin(), idx.end(), [](std::int64_t k) { return k < 0; });
+  std::int64_t shift = 0;
+  const std::uint64_t blocks = periodOf(idx, hasFill, shift), L = idx.size() / blocks;
+  std::int64_t valid = 0;
+  for (std::uint64_t k = 0; k < L; ++k)
+    if (idx[k] >= 0) {
+      valid = idx[k];
+      break;
+    }
+  const std::uint64_t table = alloc_.allocateStatic(L * 4);
   head_ << ".init " << table << " i32 values";
-  for (std::int64_t k : idx) head_ << ' ' << (k < 0 ? fill : src + std::uint64_t(k) * 4) / 4;
+  for (std::uint64_t k = 0; k < L; ++k) head_ << ' ' << src / 4 + std::uint64_t(idx[k] < 0 ? valid : idx[k]);
   head_ << "\n";
-  li(1, std::int64_t(dst)), li(2, 0), li(3, std::int64_t(table)), li(4, std::int64_t(idx.size())), li(5, 4);
+  std::uint64_t mask = 0, fill = 0;
+  if (hasFill) {
+    mask = alloc_.allocateStatic(roundUp(L, 16) * 4);
+    head_ << ".init " << mask << " i32 values";
+    for (std::uint64_t k = 0; k < L; ++k) head_ << (idx[k] < 0 ? " 0" : " 1");
+    head_ << "\n";
+    fill = temp(L, what + ".fill");
+    vfill(fill, fillValue, roundUp(L, 16));
+  }
+  const std::string loop = label();
+  li(1, std::int64_t(dst)), li(2, 0), li(3, std::int64_t(table)), li(4, std::int64_t(L)), li(5, 4);
+  li(6, std::int64_t(mask)), li(7, std::int64_t(fill)), li(8, std::int64_t(roundUp(L, 16))), li(10, 0), li(11, std::int64_t(blocks));
+  code_ << loop << ":\n";
   line("gather r1, r2, r3, r4, r5, 0");
   line("swait 0, 1");
+  if (hasFill) line("vsel.f32 r1, r6, r1, r7, r8");
+  line("add r1, r1, " + std::to_string(L * 4));
+  line("add r2, r2, " + std::to_string(shift * 4));
+  line("add r10, r10, 1");
+  line("blt r10, r11, " + loop);
   const double rd = double(c_.core.noc_read_bytes_per_cycle);
-  cost(double(c_.core.dma_setup_cycles) + std::ceil(double(idx.size()) * 4 / rd) + double(idx.size()), "sram");
+  const double perBlock = double(c_.core.dma_setup_cycles) + std::ceil(double(L) * 4 / rd) + double(L) + 5 * double(c_.core.scalar_cycles);
+  cost(double(blocks) * perBlock, "sram");
+  if (hasFill) cost(double(blocks) * (lines(roundUp(L, 16) * 4) * 1.5 + double(c_.core.vector_latency_cycles)), "compute");
 }
 
 void Lowering::take(const Node& n, std::uint64_t dst) {
@@ -674,13 +733,21 @@ LoweredProgram Lowering::run() {
 
 LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreContext& ctx) {
   if (ctx.ring.empty() || ctx.rank < 0 || ctx.rank >= int(ctx.ring.size())) throw CompileError("bad core context");
+  Graph decomposed;
+  const Graph* graph = &g;
   for (const Node& n : g.nodes)
     if (n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0) {
-      Graph d = g;  // spatial ops run as gathers and matmuls
-      decomposeSpatial(d);
-      return Lowering(d, config, ctx).run();
+      decomposed = g;  // spatial ops run as gathers and matmuls
+      decomposeSpatial(decomposed);
+      graph = &decomposed;
+      break;
     }
-  return Lowering(g, config, ctx).run();
+  // The first pass learns how many bytes the constant tables take (if any); the second keeps
+  // them at the top of the SRAM.
+  Lowering first(*graph, config, ctx, -1);
+  LoweredProgram p = first.run();
+  if (first.tableBytes() == 0) return p;
+  return Lowering(*graph, config, ctx, std::int64_t(first.tableBytes())).run();
 }
 
 std::vector<int> sliceRing(const ArchConfig& c, int rows, int cols) {
