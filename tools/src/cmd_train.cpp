@@ -173,6 +173,9 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
   } catch (const CompileError& e) {
     err << "tatami train: " << e.what() << "\n";
+    if (std::string(e.what()).rfind("SRAM:", 0) == 0)
+      err << "  (each core holds its share of the batch: " << batch << " examples over " << ring.size()
+          << " core(s); spread it over more cores with --slice, or lower --batch)\n";
     return kExitBadInput;
   }
   const std::string inputName = step.values[std::size_t(step.inputs.front())].name;
