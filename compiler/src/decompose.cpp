@@ -100,6 +100,8 @@ class Decomposer {
   }
   int conv(const Node& n, const std::vector<int>& in);
   int pool(const Node& n, const std::vector<int>& in);
+  int batchedMatmul(const Node& n, const std::vector<int>& in);
+  int transpose(const Node& n, const std::vector<int>& in);
 
   const Graph& g_;
   Graph out_;
@@ -194,6 +196,53 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
   return K == 1 ? op_reshape(sum, xs, base) : sum;
 }
 
+int Decomposer::batchedMatmul(const Node& n, const std::vector<int>& in) {
+  const Shape a = shapeOf(in[0]), b = shapeOf(in[1]);
+  const Shape& os = g_.values[std::size_t(n.outputs[0])].shape;
+  const std::int64_t M = a[a.size() - 2], K = a.back(), N = b.back();
+  const std::string& base = n.name;
+  if (b.size() == 2) {  // x [..., M, K] @ w [K, N]: one matmul over all the rows
+    const int rows = op_reshape(in[0], {elementCount(a) / K, K}, fresh(base, "rows"));
+    return op_reshape(emit("matmul", {rows, in[1]}, fresh(base, "mm")), os, base);
+  }
+  // One 2D matmul per batch entry (an operand of rank 2, or batch dims of 1, broadcast).
+  const std::int64_t batch = elementCount(os) / (M * N);
+  const std::int64_t ba = elementCount(a) / (M * K), bb = elementCount(b) / (K * N);
+  if ((ba != batch && ba != 1) || (bb != batch && bb != 1))
+    throw CompileError("node '" + n.name + "' (matmul): no lowering yet for the batch broadcast " + shapeText(a) + " x " + shapeText(b));
+  const int a3 = op_reshape(in[0], {ba, M, K}, fresh(base, "a3")), b3 = op_reshape(in[1], {bb, K, N}, fresh(base, "b3"));
+  const auto entry = [&](int x, std::int64_t t, std::int64_t r, std::int64_t c) {
+    const int s = emit("slice", {x}, fresh(base, "entry"), {{"starts", std::vector<std::int64_t>{t, 0, 0}}, {"ends", std::vector<std::int64_t>{t + 1, r, c}}});
+    return op_reshape(s, {r, c}, fresh(base, "entry2d"));
+  };
+  std::vector<int> parts;
+  for (std::int64_t t = 0; t < batch; ++t) {
+    const int at = entry(a3, ba == 1 ? 0 : t, M, K), bt = entry(b3, bb == 1 ? 0 : t, K, N);
+    parts.push_back(emit("matmul", {at, bt}, fresh(base, "mm")));
+  }
+  const int all = parts.size() == 1 ? parts[0] : emit("concat", parts, fresh(base, "all"), {{"axis", std::int64_t(0)}});
+  return op_reshape(all, os, base);
+}
+
+int Decomposer::transpose(const Node& n, const std::vector<int>& in) {
+  const Shape s = shapeOf(in[0]);
+  const auto perm = n.intsAttr("perm");
+  const Shape& os = g_.values[std::size_t(n.outputs[0])].shape;
+  std::vector<std::int64_t> stride(s.size(), 1);
+  for (std::size_t d = s.size(); d-- > 1;) stride[d - 1] = stride[d] * s[d];
+  std::vector<std::int64_t> idx, c(os.size(), 0);
+  idx.reserve(std::size_t(elementCount(os)));
+  for (std::int64_t k = 0; k < elementCount(os); ++k) {
+    std::int64_t src = 0;
+    for (std::size_t d = 0; d < os.size(); ++d) src += c[d] * stride[std::size_t(perm[d])];
+    idx.push_back(src);
+    for (std::size_t d = os.size(); d-- > 0;)
+      if (++c[d] < os[d]) break;
+      else c[d] = 0;
+  }
+  return take(in[0], std::move(idx), os, n.name);
+}
+
 Graph Decomposer::run() {
   std::vector<int> map(g_.values.size(), -1);
   for (std::size_t v = 0; v < g_.values.size(); ++v) {
@@ -208,6 +257,8 @@ Graph Decomposer::run() {
     int y;
     if (n.op == "conv2d" || n.op == "conv2d_grad_input" || n.op == "conv2d_grad_weight") y = conv(n, in);
     else if (n.op == "max_pool2d" || n.op == "max_pool2d_grad") y = pool(n, in);
+    else if (n.op == "matmul" && (shapeOf(in[0]).size() > 2 || shapeOf(in[1]).size() > 2)) y = batchedMatmul(n, in);
+    else if (n.op == "transpose" && shapeOf(in[0]).size() > 2) y = transpose(n, in);
     else y = out_.op(n.op, in, n.attrs, n.name);
     map[std::size_t(n.outputs[0])] = y;
   }
@@ -217,11 +268,18 @@ Graph Decomposer::run() {
 
 }  // namespace
 
+bool needsDecomposition(const Graph& g) {
+  for (const Node& n : g.nodes) {
+    if (n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0) return true;
+    if (n.op == "matmul" || n.op == "transpose")
+      for (int v : n.inputs)
+        if (g.values[std::size_t(v)].shape.size() > 2) return true;
+  }
+  return false;
+}
+
 void decomposeSpatial(Graph& g) {
-  bool any = false;
-  for (const Node& n : g.nodes)
-    any = any || n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0;
-  if (any) g = Decomposer(g).run();
+  if (needsDecomposition(g)) g = Decomposer(g).run();
 }
 
 }  // namespace tatami::compiler

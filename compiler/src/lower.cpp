@@ -435,8 +435,8 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
   if (all || s.size() <= 1) {
     li(3, 1), li(4, std::int64_t(count(x)));
     line("vrowsum.f32 r1, r2, r3, r4");
-  } else if (s.size() == 2 && axes[1] && !axes[0]) {
-    li(3, s[0]), li(4, s[1]);
+  } else if (std::is_sorted(axes.begin(), axes.end())) {  // trailing axes: sums of rows
+    li(3, std::int64_t(count(x) / reduced)), li(4, std::int64_t(reduced));
     line("vrowsum.f32 r1, r2, r3, r4");
   } else if (s.size() == 2 && axes[0] && !axes[1]) {
     li(3, s[0]), li(4, s[1]);
@@ -589,6 +589,44 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     return;
   }
   if (op == "take") return take(n, dst);
+  if (op == "concat") {
+    // Each input is a block of rows of the output: one strided DMA each.
+    std::int64_t axis = n.intAttr("axis", 0);
+    if (axis < 0) axis += std::int64_t(os.size());
+    std::uint64_t outer = 1, inner = 1;
+    for (std::int64_t d = 0; d < axis; ++d) outer *= std::uint64_t(os[std::size_t(d)]);
+    for (std::size_t d = std::size_t(axis); d < os.size(); ++d) inner *= std::uint64_t(os[d]);
+    std::uint64_t offset = 0;
+    for (int v : n.inputs) {
+      const std::uint64_t part = count(v) / outer;
+      dma2d(dst + offset * 4, addr(v), outer, part * 4, inner * 4, part * 4);
+      offset += part;
+    }
+    return;
+  }
+  if (op == "slice") {
+    // A gather of the kept elements (one DMA when they are contiguous).
+    const auto st = n.intsAttr("starts");
+    const Shape& s = shape(in(0));
+    std::vector<std::int64_t> stride(s.size(), 1);
+    for (std::size_t d = s.size(); d-- > 1;) stride[d - 1] = stride[d] * s[d];
+    std::vector<std::int64_t> idx;
+    idx.reserve(count(out));
+    std::vector<std::int64_t> c(os.size(), 0);
+    for (std::uint64_t k = 0; k < count(out); ++k) {
+      std::int64_t src = 0;
+      for (std::size_t d = 0; d < os.size(); ++d) src += (c[d] + st[d]) * stride[d];
+      idx.push_back(src);
+      for (std::size_t d = os.size(); d-- > 0;)
+        if (++c[d] < os[d]) break;
+        else c[d] = 0;
+    }
+    bool contiguous = true;
+    for (std::size_t k = 1; k < idx.size() && contiguous; ++k) contiguous = idx[k] == idx[0] + std::int64_t(k);
+    if (contiguous) dma2d(dst, addr(in(0)) + std::uint64_t(idx[0]) * 4, 1, count(out) * 4, 0, 0);
+    else gatherElements(n.name, dst, addr(in(0)), idx);
+    return;
+  }
   if (op == "matmul") return matmul(n, dst);
   if (op == "allreduce_mean") return allreduce(n, dst);
   if (op == "transpose") {
@@ -620,8 +658,8 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     const Shape& s = shape(in(0));
     std::int64_t axis = n.intAttr("axis", -1);
     if (axis < 0) axis += std::int64_t(s.size());
-    if (s.size() != 2 || axis != 1) unsupported(n, "softmax other than along the last axis of a 2D tensor");
-    const std::uint64_t M = std::uint64_t(s[0]), N = std::uint64_t(s[1]);
+    if (s.size() < 2 || axis != std::int64_t(s.size()) - 1) unsupported(n, "softmax other than along the last axis");
+    const std::uint64_t N = std::uint64_t(s.back()), M = count(in(0)) / N;  // rows of the last axis
     const std::uint64_t rowv = temp(M, n.name + ".row"), wide = temp(M * N, n.name + ".wide"), d = temp(M * N, n.name + ".shifted");
     li(1, std::int64_t(rowv)), li(2, std::int64_t(addr(in(0)))), li(3, std::int64_t(M)), li(4, std::int64_t(N));
     line("vrowmax.f32 r1, r2, r3, r4");
@@ -735,13 +773,11 @@ LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreC
   if (ctx.ring.empty() || ctx.rank < 0 || ctx.rank >= int(ctx.ring.size())) throw CompileError("bad core context");
   Graph decomposed;
   const Graph* graph = &g;
-  for (const Node& n : g.nodes)
-    if (n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0) {
-      decomposed = g;  // spatial ops run as gathers and matmuls
-      decomposeSpatial(decomposed);
-      graph = &decomposed;
-      break;
-    }
+  if (needsDecomposition(g)) {
+    decomposed = g;  // spatial ops, batched matmuls and N-D transposes run as gathers and matmuls
+    decomposeSpatial(decomposed);
+    graph = &decomposed;
+  }
   // The first pass learns how many bytes the constant tables take (if any); the second keeps
   // them at the top of the SRAM.
   Lowering first(*graph, config, ctx, -1);

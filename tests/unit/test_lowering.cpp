@@ -156,6 +156,41 @@ TEST_CASE("a lowered CNN training step (conv, relu, max pool, dense; backward; S
   MESSAGE("CNN step, mixed precision: worst relative error " << mixed);
 }
 
+TEST_CASE("a lowered self-attention training step (batched matmuls, 3D transposes and softmax) matches the oracle") {
+  using V = std::vector<std::int64_t>;
+  std::mt19937 gen(4);
+  Graph g;
+  const int x = g.input("x", {2, 4, 8});
+  const int t = g.input("target", {2, 3});
+  const int wq = g.parameter("wq", {8, 8}, random(64, gen, -0.4, 0.4));
+  const int wk = g.parameter("wk", {8, 8}, random(64, gen, -0.4, 0.4));
+  const int wv = g.parameter("wv", {8, 8}, random(64, gen, -0.4, 0.4));
+  const int gamma = g.parameter("gamma", {8}, random(8, gen, 0.8, 1.2));
+  const int wo = g.parameter("wo", {8, 3}, random(24, gen, -0.4, 0.4));
+  const int q = g.op("matmul", {x, wq}), k = g.op("matmul", {x, wk}), v = g.op("matmul", {x, wv});
+  const int kt = g.op("transpose", {k}, {{"perm", V{0, 2, 1}}});
+  const int scores = g.op("mul", {g.op("matmul", {q, kt}), g.scalar(1.0 / std::sqrt(8.0))});
+  const int attn = g.op("softmax", {scores}, {{"axis", std::int64_t(-1)}});
+  const int h = g.op("add", {x, g.op("mul", {g.op("matmul", {attn, v}), gamma})});
+  const int pooled = g.op("reduce_mean", {h}, {{"axes", V{1}}, {"keepdims", std::int64_t(0)}});
+  const int loss = addSoftmaxCrossEntropy(g, g.op("matmul", {pooled, wo}), t);
+  OptimizerConfig o;
+  o.learningRate = 0.1;
+  addTrainingStep(g, loss, o);
+  runPipeline(g, standardPasses(), {}, nullptr);
+  std::map<std::string, Tensor> feeds = {{"x", Tensor{{2, 4, 8}, random(64, gen, -1, 1)}},
+                                         {"target", Tensor{{2, 3}, {0, 1, 0, 0, 0, 1}}}};
+  for (const Value& val : g.values)
+    if (val.kind == ValueKind::Input && !feeds.count(val.name))
+      feeds[val.name] = Tensor{val.shape, random(std::size_t(elementCount(val.shape)), gen, -0.01, 0.01)};
+  std::uint64_t cycles = 0;
+  const double err = compare(g, feeds, &cycles);
+  MESSAGE("attention step: worst relative error " << err << ", " << cycles << " cycles on one core");
+  CHECK(cycles > 0);
+  const double mixed = compare(g, feeds, nullptr, "mixed", 2e-2);
+  MESSAGE("attention step, mixed precision: worst relative error " << mixed);
+}
+
 TEST_CASE("lowering refuses what it cannot do, naming the node and the shortfall") {
   Graph g;
   const int a = g.input("a", {4, 4});

@@ -32,6 +32,10 @@ void foldConstants(Graph& g);
 void eliminateDeadCode(Graph& g);
 /// Rewrites convolution and max pooling (and their gradients) as window gathers (`take` with
 /// index tables), matmul and elementwise ops, which a core runs; the values stay the same.
+/// Also: matmuls of rank > 2 become 2D matmuls (one per batch entry, or one over the flattened
+/// rows when the right operand is 2D), transposes of rank > 2 a `take`.
 void decomposeSpatial(Graph& g);
+/// Whether decomposeSpatial has anything to rewrite in `g`.
+bool needsDecomposition(const Graph& g);
 
 }  // namespace tatami::compiler
