@@ -138,13 +138,13 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     io.batch = shard;
     step = importOnnx(model, io);
     if (step.inputs.size() != 1 || step.outputs.empty()) throw CompileError(model + ": expected one input (images) and class logits as the first output");
+    foldConstants(step);  // renumbers values: look up the logits after it
     const int logits = step.outputs.front();
     const Shape ls = step.values[std::size_t(logits)].shape;
     if (ls.size() != 2) throw CompileError(model + ": the first output must be logits [batch, classes], not " + shapeText(ls));
     const std::string inputName = step.values[std::size_t(step.inputs.front())].name;
     if (elementCount(step.values[std::size_t(step.inputs.front())].shape) != shard * std::int64_t(train.pixels))
       throw CompileError(model + ": input '" + inputName + "' does not hold " + std::to_string(train.pixels) + " pixels per example");
-    foldConstants(step);
     const int target = step.input("target", ls);
     step.outputs.clear();
     const int loss = addSoftmaxCrossEntropy(step, logits, target);
