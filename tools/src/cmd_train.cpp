@@ -121,6 +121,13 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     err << "tatami train: " << e.what() << "\n";
     return kExitBadInput;
   }
+  if (train.count == 0 || test.count == 0) {
+    err << "tatami train: '" << data << "' has an empty " << (train.count == 0 ? "training" : "test") << " split\n";
+    return kExitBadInput;
+  }
+  // The test split is evaluated on the host in batches of the largest divisor of its size up to 500.
+  std::size_t evalBatch = std::min<std::size_t>(500, test.count);
+  while (evalBatch > 1 && test.count % evalBatch) --evalBatch;
   // The slice and the per-core graph.
   const auto x = slice.find('x');
   if (x == std::string::npos) throw UsageError("--slice '" + slice + "': expected ROWSxCOLS");
@@ -157,7 +164,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       programs.push_back(assemble(lowered.back().tasm, model + " (lowered)"));
     }
     ImportOptions evalIo;
-    evalIo.batch = 500;
+    evalIo.batch = std::int64_t(evalBatch);
     forward = importOnnx(model, evalIo);
     if (vm.count("oracle")) {
       // The whole-batch step, as the host computes it.
@@ -274,11 +281,11 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
 
   const auto evaluateAccuracy = [&]() {
     std::size_t correct = 0;
-    for (std::size_t start = 0; start + 500 <= test.count; start += 500) {
+    for (std::size_t start = 0; start + evalBatch <= test.count; start += evalBatch) {
       std::map<std::string, Tensor> feeds;
       const Value& in = forward.values[std::size_t(forward.inputs.front())];
       feeds[in.name] = Tensor{in.shape, std::vector<double>(test.images.begin() + long(start * test.pixels),
-                                                            test.images.begin() + long((start + 500) * test.pixels))};
+                                                            test.images.begin() + long((start + evalBatch) * test.pixels))};
       for (int p : forward.parameters) {
         const Value& v = forward.values[std::size_t(p)];
         const auto& w = state.at(v.name);
@@ -288,12 +295,12 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       fp32.roundToFloat = true;
       const auto r = evaluate(forward, feeds, fp32);
       const auto& logits = r[std::size_t(forward.outputs.front())].data;
-      for (std::size_t i = 0; i < 500; ++i) {
+      for (std::size_t i = 0; i < evalBatch; ++i) {
         const auto row = logits.begin() + long(i * std::size_t(classes));
         if (std::size_t(std::max_element(row, row + classes) - row) == test.labels[start + i]) ++correct;
       }
     }
-    return double(correct) / double(test.count / 500 * 500);
+    return double(correct) / double(test.count);
   };
 
   if (!vm.count("json"))
