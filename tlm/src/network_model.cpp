@@ -107,6 +107,15 @@ CoreState& NetworkModel::passiveCore(int core) {
 
 bool NetworkModel::copy(int fromCore, std::uint64_t fromAddr, int toCore, std::uint64_t toAddr, std::uint64_t bytes,
                         std::string& error) {
+  const auto outside = [&](std::uint64_t addr) { return addr > sramBytes_ || bytes > sramBytes_ - addr; };
+  if (!movesValues_ && bytes && (outside(fromAddr) || outside(toAddr))) {
+    const bool src = outside(fromAddr);
+    const std::uint64_t a = src ? fromAddr : toAddr;
+    error = std::string(src ? "source" : "destination") + " range [" + std::to_string(a) + ", " + std::to_string(a + bytes) +
+            ") is outside the SRAM of core " + std::to_string(src ? fromCore : toCore);
+    return false;
+  }
+  if (!movesValues_) return true;
   std::vector<std::uint8_t> buf(bytes);
   const auto access = [&](int core, ::tlm::tlm_command cmd, std::uint64_t addr) {
     if (!binding_.count(core)) {

@@ -7,6 +7,7 @@ namespace tatami::tlm {
 
 System::System(const ArchConfig& config, const std::map<int, const Program*>& programs, const CoreOptions& options) {
   network_ = std::make_unique<NetworkModel>("mesh", config);
+  network_->setMovesValues(!options.timingOnly);
   const int cols = int(config.die.cols * config.system.die_cols);
   const int positions = int(config.die.rows * config.system.die_rows) * cols;
   int binding = 0;

@@ -30,6 +30,8 @@ class NetworkModel : public sc_core::sc_module {
   NetworkModel(const sc_core::sc_module_name& name, const ArchConfig& config);
   /// Which binding index of `sram`/`signals` serves core id `core` (set by the system builder).
   void mapCore(int core, int bindingIndex) { binding_[core] = bindingIndex; }
+  /// false in timing-only runs: transfers check their ranges and take their time, but move no bytes.
+  void setMovesValues(bool moves) { movesValues_ = moves; }
   /// The mesh, built when first needed (a run without remote transfers never builds it).
   Network& network();
   bool networkBuilt() const { return net_ != nullptr; }
@@ -55,6 +57,7 @@ class NetworkModel : public sc_core::sc_module {
   void processBatch();
   void handle(RemoteTransfer& r);
   void handleHbm(RemoteTransfer& r);
+  bool movesValues_ = true;
   bool copy(int fromCore, std::uint64_t fromAddr, int toCore, std::uint64_t toAddr, std::uint64_t bytes, std::string& error);
   void signal(int core, std::uint64_t cycle, int semaphore, std::int64_t count);
 
