@@ -3,6 +3,8 @@
 // the arithmetic becomes matmul, elementwise max and where. The graph computes the same values.
 #include "tatami/compiler/pipeline.h"
 
+#include "strided.h"
+
 #include <limits>
 
 namespace tatami::compiler {
@@ -228,18 +230,10 @@ int Decomposer::transpose(const Node& n, const std::vector<int>& in) {
   const Shape s = shapeOf(in[0]);
   const auto perm = n.intsAttr("perm");
   const Shape& os = g_.values[std::size_t(n.outputs[0])].shape;
-  std::vector<std::int64_t> stride(s.size(), 1);
-  for (std::size_t d = s.size(); d-- > 1;) stride[d - 1] = stride[d] * s[d];
-  std::vector<std::int64_t> idx, c(os.size(), 0);
-  idx.reserve(std::size_t(elementCount(os)));
-  for (std::int64_t k = 0; k < elementCount(os); ++k) {
-    std::int64_t src = 0;
-    for (std::size_t d = 0; d < os.size(); ++d) src += c[d] * stride[std::size_t(perm[d])];
-    idx.push_back(src);
-    for (std::size_t d = os.size(); d-- > 0;)
-      if (++c[d] < os[d]) break;
-      else c[d] = 0;
-  }
+  const auto inStride = rowMajorStrides(s);
+  std::vector<std::int64_t> strides;
+  for (auto p : perm) strides.push_back(inStride[std::size_t(p)]);
+  std::vector<std::int64_t> idx = stridedIndices(os, strides);
   return take(in[0], std::move(idx), os, n.name);
 }
 

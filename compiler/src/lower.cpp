@@ -3,6 +3,8 @@
 #include "tatami/compiler/lower.h"
 #include "tatami/compiler/pipeline.h"
 
+#include "strided.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -239,22 +241,15 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
   }
   // Any other broadcast: a gather, each output element reading its source element.
   if (s.size() > out.size()) unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(total));
   const std::size_t off = out.size() - s.size();
-  for (std::int64_t k = 0; k < std::int64_t(total); ++k) {
-    std::int64_t rest = k, src = 0, stride = 1;
-    for (std::size_t d = out.size(); d-- > 0;) {
-      const std::int64_t c = rest % out[d];
-      rest /= out[d];
-      if (d >= off) {
-        const std::int64_t sd = s[d - off];
-        if (sd != 1 && sd != out[d]) unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
-        src += (sd == 1 ? 0 : c) * stride;
-        stride *= sd;
-      }
-    }
-    idx[std::size_t(k)] = src;
+  const auto sStride = rowMajorStrides(s);
+  std::vector<std::int64_t> strides(out.size(), 0);  // 0: the axis repeats
+  for (std::size_t d = off; d < out.size(); ++d) {
+    const std::int64_t sd = s[d - off];
+    if (sd != 1 && sd != out[d]) unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
+    if (sd != 1) strides[d] = sStride[d - off];
   }
+  const std::vector<std::int64_t> idx = stridedIndices(out, strides);
   gatherElements(n.name + ".broadcast", t, addr(v), idx);
   return t;
 }
@@ -448,19 +443,11 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
       if (!axes[d]) order.push_back(d);
     for (std::size_t d = 0; d < s.size(); ++d)
       if (axes[d]) order.push_back(d);
-    std::vector<std::int64_t> stride(s.size(), 1);
-    for (std::size_t d = s.size(); d-- > 1;) stride[d - 1] = stride[d] * s[d];
-    std::vector<std::int64_t> idx;
-    idx.reserve(count(x));
-    std::vector<std::int64_t> c(s.size(), 0);  // the counter over the permuted shape
-    for (std::uint64_t k = 0; k < count(x); ++k) {
-      std::int64_t src = 0;
-      for (std::size_t d = 0; d < s.size(); ++d) src += c[d] * stride[order[d]];
-      idx.push_back(src);
-      for (std::size_t d = s.size(); d-- > 0;)
-        if (++c[d] < s[order[d]]) break;
-        else c[d] = 0;
-    }
+    const auto inStride = rowMajorStrides(s);
+    Shape permutedShape;
+    std::vector<std::int64_t> strides;
+    for (std::size_t d : order) permutedShape.push_back(s[d]), strides.push_back(inStride[d]);
+    const std::vector<std::int64_t> idx = stridedIndices(permutedShape, strides);
     const std::uint64_t permuted = temp(count(x), n.name + ".permuted");
     gatherElements(n.name + ".permute", permuted, addr(x), idx);
     li(1, std::int64_t(dst)), li(2, std::int64_t(permuted));
@@ -607,20 +594,10 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
   if (op == "slice") {
     // A gather of the kept elements (one DMA when they are contiguous).
     const auto st = n.intsAttr("starts");
-    const Shape& s = shape(in(0));
-    std::vector<std::int64_t> stride(s.size(), 1);
-    for (std::size_t d = s.size(); d-- > 1;) stride[d - 1] = stride[d] * s[d];
-    std::vector<std::int64_t> idx;
-    idx.reserve(count(out));
-    std::vector<std::int64_t> c(os.size(), 0);
-    for (std::uint64_t k = 0; k < count(out); ++k) {
-      std::int64_t src = 0;
-      for (std::size_t d = 0; d < os.size(); ++d) src += (c[d] + st[d]) * stride[d];
-      idx.push_back(src);
-      for (std::size_t d = os.size(); d-- > 0;)
-        if (++c[d] < os[d]) break;
-        else c[d] = 0;
-    }
+    const auto strides = rowMajorStrides(shape(in(0)));
+    std::int64_t base = 0;
+    for (std::size_t d = 0; d < st.size(); ++d) base += st[d] * strides[d];
+    const std::vector<std::int64_t> idx = stridedIndices(os, strides, base);
     bool contiguous = true;
     for (std::size_t k = 1; k < idx.size() && contiguous; ++k) contiguous = idx[k] == idx[0] + std::int64_t(k);
     if (contiguous) dma2d(dst, addr(in(0)) + std::uint64_t(idx[0]) * 4, 1, count(out) * 4, 0, 0);
