@@ -62,7 +62,7 @@ std::vector<std::uint32_t> shuffled(std::size_t n, std::uint64_t seed, std::uint
 int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description desc("Options");
   MachineOptions machine;
-  std::string model, data = "fashion-mnist", precision = "mixed", slice = "1x1", output, checkpoint, resume;
+  std::string model, data = "fashion-mnist", evalData, lossKind = "xent", precision = "mixed", slice = "1x1", output, checkpoint, resume;
   std::int64_t checkpointEvery = 100;
   std::string tracePath;
   OptimizerConfig opt;
@@ -74,6 +74,10 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("data", po::value<std::string>(&data)->default_value("fashion-mnist"),
        "fashion-mnist (Debian's dataset-fashion-mnist), a folder of IDX files, or an HDF5 file (*.h5) with "
        "train_images, train_labels, test_images, test_labels")
+      ("eval-data", po::value<std::string>(&evalData)->value_name("DATA"),
+       "where the evaluation set comes from (its test split; same forms as --data; default: --data's)")
+      ("loss", po::value<std::string>(&lossKind)->default_value("xent"),
+       "xent (softmax cross-entropy on the logits) or mse (mean squared error against one-hot targets)")
       ("batch", po::value<std::int64_t>(&batch)->default_value(64), "batch size (split over the slice's cores)")
       ("epochs", po::value<std::int64_t>(&epochs)->default_value(1), "passes over the training set")
       ("steps", po::value<std::int64_t>(&steps)->default_value(0), "stop after this many steps (0: run the epochs)")
@@ -108,6 +112,10 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return kExitOk;
   if (model.empty()) throw UsageError("no model given");
   if (precision != "mixed" && precision != "fp32") throw UsageError("--precision '" + precision + "': expected mixed or fp32");
+  if (lossKind != "xent" && lossKind != "mse") throw UsageError("--loss '" + lossKind + "': expected xent or mse");
+  const auto addLoss = [&](Graph& g, int logits, int target) {
+    return lossKind == "xent" ? addSoftmaxCrossEntropy(g, logits, target) : addMeanSquaredError(g, logits, target);
+  };
   if (vm.count("timing-only") && (vm.count("oracle") || vm.count("checkpoint") || vm.count("resume")))
     throw UsageError("--timing-only trains nothing: it does not combine with --oracle, --checkpoint or --resume");
   const ArchConfig config = machine.resolve();
@@ -116,9 +124,13 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   runtime::LabelledImages train, test;
   try {
     train = runtime::loadImageDataset(data, "train");
-    test = runtime::loadImageDataset(data, "t10k");
+    test = runtime::loadImageDataset(evalData.empty() ? data : evalData, "t10k");
   } catch (const std::runtime_error& e) {
     err << "tatami train: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  if (test.pixels != train.pixels) {
+    err << "tatami train: the evaluation set has " << test.pixels << " values per example, the training set " << train.pixels << "\n";
     return kExitBadInput;
   }
   if (train.count == 0 || test.count == 0) {
@@ -154,7 +166,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       throw CompileError(model + ": input '" + inputName + "' does not hold " + std::to_string(train.pixels) + " pixels per example");
     const int target = step.input("target", ls);
     step.outputs.clear();
-    const int loss = addSoftmaxCrossEntropy(step, logits, target);
+    const int loss = addLoss(step, logits, target);
     std::function<int(Graph&, int)> combine;
     if (cores > 1) combine = [](Graph& g, int v) { return g.op("allreduce_mean", {v}); };
     addTrainingStep(step, loss, opt, combine);
@@ -175,7 +187,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       const int y = oracleStep.outputs.front();
       const int oracleTarget = oracleStep.input("target", oracleStep.values[std::size_t(y)].shape);
       oracleStep.outputs.clear();
-      addTrainingStep(oracleStep, addSoftmaxCrossEntropy(oracleStep, y, oracleTarget), opt);
+      addTrainingStep(oracleStep, addLoss(oracleStep, y, oracleTarget), opt);
       runPipeline(oracleStep, standardPasses(), {}, nullptr);
     }
   } catch (const CompileError& e) {
