@@ -35,6 +35,34 @@ std::string traceJson(const ArchConfig& config, const runtime::RunResult& result
                         {"args", {{"pc", s.pc}, {"instruction", text}, {"thread", s.thread}, {"cycles", s.cycles}, {"start_cycle", s.start}}}});
     }
   }
+  // Per link class: the mean utilization (busy cycles / run cycles) of the links of that class
+  // that carried traffic, as a counter over the run, in a process of its own.
+  const auto& net = result.network;
+  struct Class {
+    const char* name;
+    std::uint64_t links = 0, busy = 0, bytes = 0;
+  };
+  std::vector<Class> classes = {{"mesh links"}, {"injection ports"}, {"ejection ports"}, {"die-edge crossings"}};
+  const auto ends = [](const std::string& n, const std::string& tail) {
+    return n.size() >= tail.size() && n.compare(n.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (const auto& l : net.links) {
+    Class& c = classes[ends(l.name, ".inject") ? 1 : ends(l.name, ".eject") ? 2 : 0];
+    ++c.links, c.busy += l.busyCycles, c.bytes += l.bytes;
+  }
+  for (const auto& e : net.edges) ++classes[3].links, classes[3].busy += e.busyCycles, classes[3].bytes += e.bytes;
+  const int meshPid = 1 << 20;
+  events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", meshPid}, {"args", {{"name", "mesh"}}}});
+  const double cycles = double(std::max<std::uint64_t>(result.stats.cycles, 1));
+  for (const Class& c : classes) {
+    if (!c.links) continue;
+    const double u = double(c.busy) / (double(c.links) * cycles);
+    for (const double ts : {0.0, cycles * usPerCycle})
+      events.push_back({{"ph", "C"}, {"name", c.name}, {"pid", meshPid}, {"ts", ts},
+                        {"args", {{"utilization", u}}}});
+    events.push_back({{"ph", "i"}, {"s", "p"}, {"name", std::string(c.name) + " summary"}, {"pid", meshPid}, {"ts", 0.0},
+                      {"args", {{"links_used", c.links}, {"busy_cycles", c.busy}, {"bytes", c.bytes}, {"utilization", u}}}});
+  }
   return nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ns"}}.dump() + "\n";
 }
 
