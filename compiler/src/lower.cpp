@@ -568,6 +568,37 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     }
     return;
   }
+  if (op == "erf") {
+    // Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7): for a = |x|, t = 1 / (1 + p a),
+    // erf(a) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-a^2); the sign of x restored.
+    const std::uint64_t x = addr(in(0)), a = temp(np, n.name + ".abs"), t = temp(np, n.name + ".t");
+    const std::uint64_t q = temp(np, n.name + ".poly"), e = temp(np, n.name + ".gauss");
+    vscalar("vmuls", a, x, -1.0, np);
+    vbin("vmax", a, a, x, np);
+    vscalar("vmuls", t, a, 0.3275911, np);
+    vscalar("vadds", t, t, 1.0, np);
+    vun("vrcp", t, t, np);
+    vscalar("vmuls", q, t, 1.061405429, np);
+    for (const double c : {-1.453152027, 1.421413741, -0.284496736}) {
+      vscalar("vadds", q, q, c, np);
+      vbin("vmul", q, q, t, np);
+    }
+    vscalar("vadds", q, q, 0.254829592, np);
+    vbin("vmul", q, q, t, np);
+    vbin("vmul", e, a, a, np);
+    vscalar("vmuls", e, e, -1.0, np);
+    vun("vexp", e, e, np);
+    vbin("vmul", q, q, e, np);
+    vscalar("vmuls", q, q, -1.0, np);
+    vscalar("vadds", q, q, 1.0, np);  // erf(|x|)
+    vfill(e, 0.0, np);
+    vbin("vcmplt", t, x, e, np);      // x < 0
+    vscalar("vmuls", a, q, -1.0, np);
+    li(1, std::int64_t(dst)), li(2, std::int64_t(t)), li(3, std::int64_t(a)), li(5, std::int64_t(q)), li(4, std::int64_t(np));
+    line("vsel.f32 r1, r2, r3, r5, r4");
+    vectorCost(np, 2);
+    return;
+  }
   if (op == "pow" && isScalarConst(in(1)) && scalarOf(in(1)) == 2.0) return vbin("vmul", dst, addr(in(0)), addr(in(0)), np);
   if (op == "where") {
     const std::uint64_t c = broadcast(n, in(0), os), a = broadcast(n, in(1), os), b = broadcast(n, in(2), os);
