@@ -227,9 +227,9 @@ TEST_CASE("a lowered training step of a CNN with batch norm (as PyTorch exports 
 
 TEST_CASE("lowering refuses what it cannot do, naming the node and the shortfall") {
   Graph g;
-  const int a = g.input("a", {4, 4});
-  g.markOutput(g.op("erf", {a}, {}, "e"));
-  CHECK_THROWS_WITH(lowerToCore(g, ArchConfig{}), "node 'e' (erf): no lowering yet: op 'erf'");
+  const int a = g.input("a", {1, 1, 4, 4});
+  g.markOutput(g.op("avg_pool2d", {a}, {{"kernel", std::vector<std::int64_t>{2, 2}}}, "p"));
+  CHECK_THROWS_WITH(lowerToCore(g, ArchConfig{}), "node 'p' (avg_pool2d): no lowering yet: op 'avg_pool2d'");
   Graph big;
   big.markOutput(big.op("relu", {big.input("huge", {1024, 1024})}, {}, "r"));
   CHECK_THROWS_WITH(lowerToCore(big, ArchConfig{}), doctest::Contains("SRAM: tensor 'huge' needs 4194304 bytes, but the largest free block of the core's 1310720 bytes is 1310720 (0 in use): short by 2883584 bytes"));
