@@ -102,6 +102,8 @@ class Decomposer {
   }
   int conv(const Node& n, const std::vector<int>& in);
   int pool(const Node& n, const std::vector<int>& in);
+  int averagePool(const Node& n, const std::vector<int>& in);
+  int pad(const Node& n, const std::vector<int>& in);
   int batchedMatmul(const Node& n, const std::vector<int>& in);
   int transpose(const Node& n, const std::vector<int>& in);
 
@@ -198,6 +200,74 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
   return K == 1 ? op_reshape(sum, xs, base) : sum;
 }
 
+int Decomposer::averagePool(const Node& n, const std::vector<int>& in) {
+  const auto k = n.intsAttr("kernel");
+  const bool grad = n.op == "avg_pool2d_grad";
+  const Shape xs = grad ? Shape(n.intsAttr("input_shape")) : shapeOf(in[0]);
+  const Shape ys = grad ? shapeOf(in[0]) : g_.values[std::size_t(n.outputs[0])].shape;
+  const Geometry geo = geometry(n, xs, k[0], k[1], ys);
+  const bool includePad = n.intAttr("count_include_pad", 0) != 0;
+  const std::string& base = n.name;
+  // 1 / (elements averaged) for each output position.
+  std::vector<double> recip;
+  for (std::int64_t i = 0; i < geo.oh; ++i)
+    for (std::int64_t j = 0; j < geo.ow; ++j) {
+      std::int64_t count = 0;
+      for (std::int64_t r = 0; r < geo.kh; ++r)
+        for (std::int64_t q = 0; q < geo.kw; ++q)
+          count += includePad || inputAt(geo, 0, 0, i * geo.sh - geo.pt + r, j * geo.sw - geo.pl + q) >= 0;
+      recip.push_back(1.0 / double(count));
+    }
+  const int scale = out_.constant(fresh(base, "recip"), {1, 1, geo.oh, geo.ow}, recip);
+  if (grad) {  // each window's share of dy, folded back by one gather per offset
+    const int share = emit("mul", {in[0], scale}, fresh(base, "share"));
+    const auto at = [&](std::int64_t b, std::int64_t c, std::int64_t oi, std::int64_t oj) {
+      return ((b * geo.c + c) * geo.oh + oi) * geo.ow + oj;
+    };
+    int sum = -1;
+    for (std::int64_t r = 0; r < geo.kh; ++r)
+      for (std::int64_t q = 0; q < geo.kw; ++q) {
+        const int part = take(share, foldAt(geo, r, q, at), xs, fresh(base, "fold"));
+        sum = sum < 0 ? part : emit("add", {sum, part}, fresh(base, "sum"));
+      }
+    return op_reshape(sum, xs, base);
+  }
+  int sum = -1;
+  for (std::int64_t r = 0; r < geo.kh; ++r)
+    for (std::int64_t q = 0; q < geo.kw; ++q) {
+      std::vector<std::int64_t> idx;
+      idx.reserve(std::size_t(elementCount(ys)));
+      for (std::int64_t b = 0; b < geo.n; ++b)
+        for (std::int64_t c = 0; c < geo.c; ++c)
+          for (std::int64_t i = 0; i < geo.oh; ++i)
+            for (std::int64_t j = 0; j < geo.ow; ++j) idx.push_back(inputAt(geo, b, c, i * geo.sh - geo.pt + r, j * geo.sw - geo.pl + q));
+      const int part = take(in[0], std::move(idx), ys, fresh(base, "window"));
+      sum = sum < 0 ? part : emit("add", {sum, part}, fresh(base, "sum"));
+    }
+  return emit("mul", {sum, scale}, base);
+}
+
+int Decomposer::pad(const Node& n, const std::vector<int>& in) {
+  const Shape s = shapeOf(in[0]);
+  const auto p = n.intsAttr("pads");
+  const Shape& os = g_.values[std::size_t(n.outputs[0])].shape;
+  const auto stride = rowMajorStrides(s);
+  std::vector<std::int64_t> idx, c(os.size(), 0);
+  idx.reserve(std::size_t(elementCount(os)));
+  for (std::int64_t k = 0; k < elementCount(os); ++k) {
+    std::int64_t src = 0;
+    for (std::size_t d = 0; d < os.size() && src >= 0; ++d) {
+      const std::int64_t x = c[d] - p[d];
+      src = x < 0 || x >= s[d] ? -1 : src + x * stride[d];
+    }
+    idx.push_back(src);
+    for (std::size_t d = os.size(); d-- > 0;)
+      if (++c[d] < os[d]) break;
+      else c[d] = 0;
+  }
+  return take(in[0], std::move(idx), os, n.name);
+}
+
 int Decomposer::batchedMatmul(const Node& n, const std::vector<int>& in) {
   const Shape a = shapeOf(in[0]), b = shapeOf(in[1]);
   const Shape& os = g_.values[std::size_t(n.outputs[0])].shape;
@@ -251,6 +321,8 @@ Graph Decomposer::run() {
     int y;
     if (n.op == "conv2d" || n.op == "conv2d_grad_input" || n.op == "conv2d_grad_weight") y = conv(n, in);
     else if (n.op == "max_pool2d" || n.op == "max_pool2d_grad") y = pool(n, in);
+    else if (n.op == "avg_pool2d" || n.op == "avg_pool2d_grad") y = averagePool(n, in);
+    else if (n.op == "pad") y = pad(n, in);
     else if (n.op == "matmul" && (shapeOf(in[0]).size() > 2 || shapeOf(in[1]).size() > 2)) y = batchedMatmul(n, in);
     else if (n.op == "transpose" && shapeOf(in[0]).size() > 2) y = transpose(n, in);
     else y = out_.op(n.op, in, n.attrs, n.name);
@@ -264,7 +336,8 @@ Graph Decomposer::run() {
 
 bool needsDecomposition(const Graph& g) {
   for (const Node& n : g.nodes) {
-    if (n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0) return true;
+    if (n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0 || n.op.rfind("avg_pool2d", 0) == 0 || n.op == "pad")
+      return true;
     if (n.op == "matmul" || n.op == "transpose")
       for (int v : n.inputs)
         if (g.values[std::size_t(v)].shape.size() > 2) return true;

@@ -376,7 +376,7 @@ TEST_CASE("ONNX: a small CNN with batch norm imports, and one training step lowe
   CHECK(l1 < l0);
 }
 
-TEST_CASE("decomposeSpatial: convolution and max pooling, forward and backward, as gathers and matmuls") {
+TEST_CASE("decomposeSpatial: convolution, max and average pooling, pad, forward and backward, as gathers and matmuls") {
   using V = std::vector<std::int64_t>;
   std::mt19937 gen(7);
   std::uniform_real_distribution<double> u(-1, 1);
@@ -393,9 +393,14 @@ TEST_CASE("decomposeSpatial: convolution and max pooling, forward and backward, 
   // Overlapping windows, padding, and ties (relu zeros): the gradient goes to the first maximum.
   const int p1 = g.op("max_pool2d", {r1}, {{"kernel", V{2, 3}}, {"strides", V{1, 2}}, {"pads", V{0, 1, 1, 0}}});
   const int p2 = g.op("max_pool2d", {x}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}});
+  // Average pooling with padding, counted and not; a pad.
+  const int a1 = g.op("avg_pool2d", {c1}, {{"kernel", V{3, 2}}, {"strides", V{2, 1}}, {"pads", V{1, 1, 1, 0}}});
+  const int a2 = g.op("avg_pool2d", {g.op("pad", {x}, {{"pads", V{0, 0, 1, 0, 0, 1, 0, 2}}})},
+                      {{"kernel", V{2, 2}}, {"pads", V{1, 0, 0, 1}}, {"count_include_pad", std::int64_t(1)}});
   const V all = {0, 1, 2, 3};
-  const int loss = g.op("add", {g.op("reduce_sum", {g.op("mul", {p1, p1})}, {{"axes", all}, {"keepdims", std::int64_t(0)}}),
-                                g.op("reduce_sum", {p2}, {{"axes", all}, {"keepdims", std::int64_t(0)}})});
+  const auto total = [&](int v) { return g.op("reduce_sum", {v}, {{"axes", all}, {"keepdims", std::int64_t(0)}}); };
+  const int loss = g.op("add", {g.op("add", {total(g.op("mul", {p1, p1})), total(p2)}),
+                                g.op("add", {total(g.op("mul", {a1, a1})), total(g.op("mul", {a2, a2}))})});
   g.markOutput(loss);
   const auto grads = addBackward(g, loss, {x, w1});
   g.markOutput(grads.at(x));
@@ -410,6 +415,7 @@ TEST_CASE("decomposeSpatial: convolution and max pooling, forward and backward, 
   verify(d);
   for (const Node& n : d.nodes) CHECK_MESSAGE(n.op.find("conv") == std::string::npos, n.op);
   for (const Node& n : d.nodes) CHECK_MESSAGE(n.op.find("pool") == std::string::npos, n.op);
+  for (const Node& n : d.nodes) CHECK_MESSAGE(n.op != "pad", n.op);
   const auto after = evaluate(d, feeds);
   REQUIRE(d.outputs.size() == 3);
   for (std::size_t k = 0; k < 3; ++k) {
