@@ -65,20 +65,10 @@ std::vector<std::int64_t> foldAt(const Geometry& g, std::int64_t r, std::int64_t
 
 /// NCHW [n, f, oh, ow] <-> rows [n*oh*ow, f].
 std::vector<std::int64_t> planesToRows(std::int64_t n, std::int64_t f, std::int64_t hw) {
-  std::vector<std::int64_t> idx;
-  idx.reserve(std::size_t(n * f * hw));
-  for (std::int64_t b = 0; b < n; ++b)
-    for (std::int64_t p = 0; p < hw; ++p)
-      for (std::int64_t k = 0; k < f; ++k) idx.push_back((b * f + k) * hw + p);
-  return idx;
+  return stridedIndices({n, hw, f}, {f * hw, 1, hw});
 }
 std::vector<std::int64_t> rowsToPlanes(std::int64_t n, std::int64_t f, std::int64_t hw) {
-  std::vector<std::int64_t> idx;
-  idx.reserve(std::size_t(n * f * hw));
-  for (std::int64_t b = 0; b < n; ++b)
-    for (std::int64_t k = 0; k < f; ++k)
-      for (std::int64_t p = 0; p < hw; ++p) idx.push_back((b * hw + p) * f + k);
-  return idx;
+  return stridedIndices({n, f, hw}, {hw * f, 1, f});
 }
 
 class Decomposer {
