@@ -45,6 +45,18 @@ std::vector<std::int64_t> im2col(const Geometry& g) {
   return idx;
 }
 
+/// A pooling window gather for one offset (r, q): the input element at that offset of every
+/// output position's window, in the output's NCHW layout (-1: padding).
+std::vector<std::int64_t> windowAt(const Geometry& g, std::int64_t r, std::int64_t q) {
+  std::vector<std::int64_t> idx;
+  idx.reserve(std::size_t(g.n * g.c * g.oh * g.ow));
+  for (std::int64_t b = 0; b < g.n; ++b)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t i = 0; i < g.oh; ++i)
+        for (std::int64_t j = 0; j < g.ow; ++j) idx.push_back(inputAt(g, b, c, i * g.sh - g.pt + r, j * g.sw - g.pl + q));
+  return idx;
+}
+
 /// The inverse of a window gather for one window offset (r, q): for every input element, the
 /// entry at(b, c, i, j) of the output position (i, j) whose window read it at that offset, or -1.
 template <typename At>
@@ -154,13 +166,7 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
   std::vector<int> parts;
   for (std::int64_t r = 0; r < geo.kh; ++r)
     for (std::int64_t q = 0; q < geo.kw; ++q) {
-      std::vector<std::int64_t> idx;
-      idx.reserve(std::size_t(elementCount(ys)));
-      for (std::int64_t b = 0; b < geo.n; ++b)
-        for (std::int64_t c = 0; c < geo.c; ++c)
-          for (std::int64_t i = 0; i < geo.oh; ++i)
-            for (std::int64_t j = 0; j < geo.ow; ++j) idx.push_back(inputAt(geo, b, c, i * geo.sh - geo.pt + r, j * geo.sw - geo.pl + q));
-      parts.push_back(take(in[0], std::move(idx), ys, fresh(base, "window"), lowest));
+      parts.push_back(take(in[0], windowAt(geo, r, q), ys, fresh(base, "window"), lowest));
     }
   const std::size_t K = parts.size();
   if (n.op == "max_pool2d") {
@@ -225,13 +231,7 @@ int Decomposer::averagePool(const Node& n, const std::vector<int>& in) {
   int sum = -1;
   for (std::int64_t r = 0; r < geo.kh; ++r)
     for (std::int64_t q = 0; q < geo.kw; ++q) {
-      std::vector<std::int64_t> idx;
-      idx.reserve(std::size_t(elementCount(ys)));
-      for (std::int64_t b = 0; b < geo.n; ++b)
-        for (std::int64_t c = 0; c < geo.c; ++c)
-          for (std::int64_t i = 0; i < geo.oh; ++i)
-            for (std::int64_t j = 0; j < geo.ow; ++j) idx.push_back(inputAt(geo, b, c, i * geo.sh - geo.pt + r, j * geo.sw - geo.pl + q));
-      const int part = take(in[0], std::move(idx), ys, fresh(base, "window"));
+      const int part = take(in[0], windowAt(geo, r, q), ys, fresh(base, "window"));
       sum = sum < 0 ? part : emit("add", {sum, part}, fresh(base, "sum"));
     }
   return emit("mul", {sum, scale}, base);
