@@ -82,7 +82,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("epochs", po::value<std::int64_t>(&epochs)->default_value(1), "passes over the training set")
       ("steps", po::value<std::int64_t>(&steps)->default_value(0), "stop after this many steps (0: run the epochs)")
       ("optimizer", po::value<std::string>(&opt.kind)->default_value("sgd"), "sgd or adamw")
-      ("lr", po::value<double>(&opt.learningRate)->default_value(0.1), "learning rate")
+      ("lr", po::value<double>(&opt.learningRate)->default_value(0.1, "0.1"), "learning rate")
       ("momentum", po::value<double>(&opt.momentum)->default_value(0.0), "SGD momentum")
       ("weight-decay", po::value<double>(&opt.weightDecay)->default_value(0.0), "weight decay")
       ("precision", po::value<std::string>(&precision)->default_value("mixed"), "mixed (BF16 matmuls) or fp32")
