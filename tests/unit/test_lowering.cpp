@@ -27,6 +27,13 @@ std::vector<double> random(std::size_t n, std::mt19937& gen, double lo, double h
   return v;
 }
 
+/// Feeds the graph's remaining inputs (optimizer state such as momentum buffers) small random values.
+void feedOptimizerState(const Graph& g, std::map<std::string, Tensor>& feeds, std::mt19937& gen) {
+  for (const Value& v : g.values)
+    if (v.kind == ValueKind::Input && !feeds.count(v.name))
+      feeds[v.name] = Tensor{v.shape, random(std::size_t(elementCount(v.shape)), gen, -0.01, 0.01)};
+}
+
 /// Lowers `g`, runs it on one core with `feeds`, and returns the worst relative error
 /// ||emulator - oracle|| / ||oracle|| over the graph's outputs.
 double compare(const Graph& g, const std::map<std::string, Tensor>& feeds, std::uint64_t* cycles = nullptr,
@@ -147,8 +154,7 @@ TEST_CASE("a lowered CNN training step (conv, relu, max pool, dense; backward; S
   runPipeline(g, standardPasses(), {}, nullptr);
   std::map<std::string, Tensor> feeds = {{"x", Tensor{{2, 1, 8, 8}, random(128, gen, -1, 1)}},
                                          {"target", Tensor{{2, 3}, {1, 0, 0, 0, 0, 1}}}};
-  for (const Value& v : g.values)
-    if (v.kind == ValueKind::Input && !feeds.count(v.name)) feeds[v.name] = Tensor{v.shape, random(std::size_t(elementCount(v.shape)), gen, -0.01, 0.01)};
+  feedOptimizerState(g, feeds, gen);
   std::uint64_t cycles = 0;
   const double err = compare(g, feeds, &cycles);
   MESSAGE("CNN step: worst relative error " << err << ", " << cycles << " cycles on one core");
@@ -185,9 +191,7 @@ TEST_CASE("a lowered self-attention training step (batched matmuls, 3D transpose
   runPipeline(g, standardPasses(), {}, nullptr);
   std::map<std::string, Tensor> feeds = {{"x", Tensor{{2, 4, 8}, random(64, gen, -1, 1)}},
                                          {"target", Tensor{{2, 3}, {0, 1, 0, 0, 0, 1}}}};
-  for (const Value& val : g.values)
-    if (val.kind == ValueKind::Input && !feeds.count(val.name))
-      feeds[val.name] = Tensor{val.shape, random(std::size_t(elementCount(val.shape)), gen, -0.01, 0.01)};
+  feedOptimizerState(g, feeds, gen);
   std::uint64_t cycles = 0;
   const double err = compare(g, feeds, &cycles);
   MESSAGE("attention step: worst relative error " << err << ", " << cycles << " cycles on one core");
@@ -212,9 +216,7 @@ TEST_CASE("a lowered step with pad and average pooling (forward and backward) ma
   runPipeline(g, standardPasses(), {}, nullptr);
   std::map<std::string, Tensor> feeds = {{"x", Tensor{{2, 2, 5, 5}, random(100, gen, -1, 1)}},
                                          {"target", Tensor{{2, 3}, {0, 0, 1, 1, 0, 0}}}};
-  for (const Value& v : g.values)
-    if (v.kind == ValueKind::Input && !feeds.count(v.name))
-      feeds[v.name] = Tensor{v.shape, random(std::size_t(elementCount(v.shape)), gen, -0.01, 0.01)};
+  feedOptimizerState(g, feeds, gen);
   const double err = compare(g, feeds);
   MESSAGE("pad and average pooling: worst relative error " << err);
 }
@@ -234,9 +236,7 @@ TEST_CASE("a lowered training step of a CNN with batch norm (as PyTorch exports 
   std::mt19937 gen(5);
   std::map<std::string, Tensor> feeds = {{"image", Tensor{{4, 1, 6, 6}, random(144, gen, 0, 1)}},
                                          {"target", Tensor{{4, 3}, {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0}}}};
-  for (const Value& v : g.values)
-    if (v.kind == ValueKind::Input && !feeds.count(v.name))
-      feeds[v.name] = Tensor{v.shape, random(std::size_t(elementCount(v.shape)), gen, -0.01, 0.01)};
+  feedOptimizerState(g, feeds, gen);
   // The conv bias's gradient is exactly zero in exact arithmetic (batch norm subtracts the mean):
   // what both sides compute is round-off of a cancelling sum (the oracle accumulates in FP64, the
   // core in FP32), so its momentum buffer's relative error is ill-conditioned: measured 1.07e-5,
