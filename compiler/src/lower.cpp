@@ -6,6 +6,8 @@
 #include "strided.h"
 
 #include <algorithm>
+#include <array>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -160,6 +162,15 @@ class Lowering {
     line("swait 0, 1");  // DMA is asynchronous: wait for it before the data is used
     cost(dmaCycles(rows, rowBytes) + 2 * double(c_.core.scalar_cycles), "sram");
   }
+  /// The same copy without waiting: the core's hazard checks order it against later
+  /// instructions of the thread that touch its bytes.
+  void dma2dAsync(std::uint64_t d, std::uint64_t s, std::uint64_t rows, std::uint64_t rowBytes, std::uint64_t dstride,
+                  std::uint64_t sstride) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(s)), li(3, std::int64_t(rows)), li(4, std::int64_t(rowBytes));
+    li(5, std::int64_t(dstride)), li(6, std::int64_t(sstride));
+    line("dma2d r1, r2, r3, r4, r5, r6, none");
+    cost(double(c_.core.scalar_cycles), "sram");
+  }
   double dmaCycles(std::uint64_t rows, std::uint64_t rowBytes) const {
     const double perRow = std::max(1.0, std::ceil(double(rowBytes) / double(c_.core.noc_read_bytes_per_cycle)));
     return double(c_.core.dma_setup_cycles) + double(rows) * perRow;
@@ -256,8 +267,11 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
 
 void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   // C = A B on the matrix unit: A as transposed 16-row panels, B as 16-column panels, both BF16
-  // (K padded to even with zero rows); each 16 x 16 C tile by mmaz (+ mma for K beyond 4096),
-  // then copied into C's rows.
+  // (K padded to even with zero rows); each 16 x 16 C tile by mmaz (+ mma for K beyond 4096)
+  // into a tile buffer, copied into C's rows by DMA two tiles later. The one thread issues in
+  // order, so the vector work that prepares the next row block's A panel is interleaved with
+  // this block's matrix instructions, and the matrix unit stays busy; the core's hazard checks
+  // order the DMA copies, panel writes and matrix reads (no semaphore waits).
   const int a = n.inputs[0], b = n.inputs[1];
   const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
   const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
@@ -266,40 +280,87 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   const std::uint64_t bPanels = alloc_.allocate(nb * panelBytes, n.name + ".b_panels");
   temps_.push_back({aPanels, mb * panelBytes});
   temps_.push_back({bPanels, nb * panelBytes});
-  const std::uint64_t block = temp(16 * Kp, n.name + ".block"), trans = temp(16 * Kp, n.name + ".trans");
-  const std::uint64_t tile = temp(256, n.name + ".tile");
-  for (std::uint64_t ib = 0; ib < mb; ++ib) {
-    const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16);
-    vfill(block, 0.0, 16 * Kp);
-    dma2d(block, addr(a) + ib * 16 * K * 4, rows, K * 4, Kp * 4, K * 4);  // 16 x Kp, zero padded
-    li(1, std::int64_t(trans)), li(2, std::int64_t(block)), li(3, 16), li(4, std::int64_t(Kp));
-    line("vtr.f32 r1, r2, r3, r4");  // Kp x 16
-    vectorCost(16 * Kp, 1);
-    li(1, std::int64_t(aPanels + ib * panelBytes)), li(2, std::int64_t(trans)), li(4, std::int64_t(16 * Kp));
-    line("vcvt.f32.bf16 r1, r2, r4");
-    vectorCost(16 * Kp, 1);
-  }
+  const std::uint64_t trans[2] = {temp(16 * Kp, n.name + ".trans0"), temp(16 * Kp, n.name + ".trans1")};
+  const std::uint64_t block = temp(16 * Kp, n.name + ".block");
+  constexpr std::uint64_t kTiles = 4;  // C tile buffers in rotation
+  const std::uint64_t tiles = temp(256 * kTiles, n.name + ".tiles");
+  const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
+  const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
+
+  // The steps that build A panel ib (each one vector or DMA instruction with its operands).
+  const auto aSteps = [&](std::uint64_t ib) {
+    std::vector<std::function<void()>> steps;
+    const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), t = trans[ib % 2];
+    std::uint64_t src = addr(a) + ib * 16 * K * 4;
+    if (rows < 16 || K != Kp) {  // a zero-padded copy first
+      steps.push_back([=] { vfill(block, 0.0, 16 * Kp); });
+      steps.push_back([=] { dma2dAsync(block, src, rows, K * 4, Kp * 4, K * 4); });
+      src = block;
+    }
+    steps.push_back([=] {
+      li(1, std::int64_t(t)), li(2, std::int64_t(src)), li(3, 16), li(4, std::int64_t(Kp));
+      line("vtr.f32 r1, r2, r3, r4");  // Kp x 16
+      vectorCost(16 * Kp, 1);
+    });
+    steps.push_back([=] {
+      li(1, std::int64_t(aPanels + ib * panelBytes)), li(2, std::int64_t(t)), li(4, std::int64_t(16 * Kp));
+      line("vcvt.f32.bf16 r1, r2, r4");
+      vectorCost(16 * Kp, 1);
+    });
+    return steps;
+  };
+  const auto before = est_;  // the instructions below are estimated as a whole, at the end
+  // B panels: a (zero-padded) copy of 16 columns by DMA, then a conversion; the copy of the
+  // next panel overlaps this conversion.
   for (std::uint64_t jb = 0; jb < nb; ++jb) {
-    const std::uint64_t cols = std::min<std::uint64_t>(16, N - jb * 16);
-    vfill(trans, 0.0, 16 * Kp);
-    dma2d(trans, addr(b) + jb * 64, K, cols * 4, 64, N * 4);  // Kp x 16, zero padded
-    li(1, std::int64_t(bPanels + jb * panelBytes)), li(2, std::int64_t(trans)), li(4, std::int64_t(16 * Kp));
+    const std::uint64_t cols = std::min<std::uint64_t>(16, N - jb * 16), t = trans[jb % 2];
+    if (cols < 16 || K != Kp) vfill(t, 0.0, 16 * Kp);
+    dma2dAsync(t, addr(b) + jb * 64, K, cols * 4, 64, N * 4);  // Kp x 16
+    li(1, std::int64_t(bPanels + jb * panelBytes)), li(2, std::int64_t(t)), li(4, std::int64_t(16 * Kp));
     line("vcvt.f32.bf16 r1, r2, r4");
     vectorCost(16 * Kp, 1);
   }
-  for (std::uint64_t ib = 0; ib < mb; ++ib)
-    for (std::uint64_t jb = 0; jb < nb; ++jb) {
+  for (const auto& step : aSteps(0)) step();
+  std::uint64_t t = 0;
+  std::vector<std::array<std::uint64_t, 4>> copies;  // (tile buffer, C address, rows, cols) of the tiles to copy out
+  const auto copyOut = [&](const std::array<std::uint64_t, 4>& c) {
+    dma2dAsync(c[1], c[0], c[2], c[3] * 4, N * 4, 64);
+  };
+  for (std::uint64_t ib = 0; ib < mb; ++ib) {
+    auto next = ib + 1 < mb ? aSteps(ib + 1) : std::vector<std::function<void()>>{};
+    std::size_t stepAt = 0;
+    for (std::uint64_t jb = 0; jb < nb; ++jb, ++t) {
+      const std::uint64_t tile = tiles + (t % kTiles) * 1024;
       for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
         const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
         li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + ib * panelBytes + k0 * 32));
         li(3, std::int64_t(bPanels + jb * panelBytes + k0 * 32)), li(4, std::int64_t(kc));
         line(std::string(k0 == 0 ? "mmaz" : "mma") + ".bf16 r1, r2, r3, r4");
-        const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
-        cost(std::max(256.0 * double(kc) / macs, lines(2 * kc * 32)) + double(c_.core.matrix_latency_cycles) + lines(1024), "compute");
       }
       const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
-      dma2d(dst + (ib * 16 * N + jb * 16) * 4, tile, rows, cols * 4, N * 4, 64);
+      copies.push_back({tile, dst + (ib * 16 * N + jb * 16) * 4, rows, cols});
+      if (copies.size() > 2) copyOut(copies[copies.size() - 3]);
+      if (stepAt < next.size()) next[stepAt++]();
     }
+    while (stepAt < next.size()) next[stepAt++]();
+  }
+  for (std::size_t i = copies.size() > 2 ? copies.size() - 2 : 0; i < copies.size(); ++i) copyOut(copies[i]);
+  est_ = before;
+  // The estimate: B panels (each copy overlapping the previous conversion), the first A panel,
+  // then per row block the matrix work or the next A panel's preparation, whichever is longer,
+  // and the last tile's result and copy.
+  const double convert = lines(16 * Kp * 4) + double(c_.core.vector_latency_cycles);
+  const double bCopy = dmaCycles(K, 64);
+  const double padA = (M % 16 || K != Kp) ? convert + dmaCycles(16, K * 4) : 0.0;
+  const double aPrep = 2 * convert + padA;
+  const double padded = K != Kp ? double(nb) : (N % 16 ? 1.0 : 0.0);  // B panels zero-filled first
+  const double bPrep = bCopy + double(nb) * std::max(bCopy, convert) + padded * convert;
+  // A block with little matrix work waits for its panel: the preparation and the scalar set-up
+  // of its instructions (about 22 issue cycles) are exposed.
+  const double perBlock = std::max(double(nb) * tileCycles, aPrep + 22 * double(c_.core.scalar_cycles));
+  cost(bPrep + aPrep + double(mb - 1) * perBlock + double(nb) * tileCycles + double(c_.core.matrix_latency_cycles) + lines(1024) +
+           dmaCycles(16, 64),
+       "compute");
 }
 
 /// The largest block count d (d divides idx.size()) such that block b of idx is block 0 shifted
