@@ -94,7 +94,7 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
       for (std::size_t k = 0; k < n.inputs.size(); ++k) ins.push_back(&in(k));
       evalSpatial(n, ins, y);
     } else if (op == "relu" || op == "tanh" || op == "sigmoid" || op == "exp" || op == "log" || op == "sqrt" || op == "erf" ||
-        op == "neg" || op == "reciprocal" || op == "identity" || op == "allreduce_mean") {
+        op == "neg" || op == "reciprocal" || op == "identity" || op == "allreduce_mean" || op == "allreduce") {
       const auto& x = in(0).data;
       for (std::size_t k = 0; k < x.size(); ++k) {
         const double v = x[k];
@@ -108,7 +108,7 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
         else if (op == "erf") r = std::erf(v);
         else if (op == "neg") r = -v;
         else if (op == "reciprocal") r = 1.0 / v;
-        else r = v;  // identity; allreduce_mean on one replica (the oracle sees the whole batch at once)
+        else r = v;  // identity; all-reduces on one replica (the oracle sees the whole batch and tensors at once)
         y.data[k] = r;
       }
     } else if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "pow" || op == "max" || op == "min" ||

@@ -15,7 +15,7 @@ namespace {
 
 const std::set<std::string>& unaryOps() {
   static const std::set<std::string> s = {"relu", "tanh", "sigmoid", "exp", "log",      "sqrt",
-                                          "erf",  "neg",  "reciprocal", "identity", "allreduce_mean"};
+                                          "erf",  "neg",  "reciprocal", "identity", "allreduce_mean", "allreduce"};
   return s;
 }
 const std::set<std::string>& binaryOps() {

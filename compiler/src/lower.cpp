@@ -193,11 +193,13 @@ class Lowering {
   void matmulMixed(const Node& n, std::uint64_t dst);
   void reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean);
   void allreduce(const Node& n, std::uint64_t dst);
-  /// Elements of each ring chunk of an all-reduce of `v` (whole vectors).
-  std::uint64_t chunkOf(int v) const {
-    const std::uint64_t p = ctx_.ring.size();
-    return roundUp((count(v) + p - 1) / p, 16);
+  /// Elements of each ring chunk of an all-reduce of `v` over p cores (whole vectors).
+  std::uint64_t chunkOf(int v, std::uint64_t p) const { return roundUp((count(v) + p - 1) / p, 16); }
+  /// The ring an all-reduce node runs over, and this core's place in it.
+  const std::vector<int>& ringOf(const Node& n) const {
+    return n.op == "allreduce" ? ctx_.lines.at(std::size_t(n.intAttr("axis", 0))) : ctx_.ring;
   }
+  int rankOf(const Node& n) const { return n.op == "allreduce" ? ctx_.lineRank.at(std::size_t(n.intAttr("axis", 0))) : ctx_.rank; }
 
   const Graph& g_;
   Allocator alloc_;
@@ -519,30 +521,38 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
 }
 
 void Lowering::allreduce(const Node& n, std::uint64_t dst) {
+  // `allreduce_mean` runs over the data-parallel ring; `allreduce` over this core's line of the
+  // tensor-parallel grid along its `axis` (sum, or max with reduce="max"). Each kind of ring has
+  // its own semaphores (data arrived, receiver free, all-gather chunk arrived), so a neighbour
+  // already in the next all-reduce of another line never feeds this one.
   const int x = n.inputs[0];
-  const std::uint64_t p = ctx_.ring.size();
+  const std::vector<int>& ring = ringOf(n);
+  const std::uint64_t p = ring.size();
+  const bool isMax = n.op == "allreduce" && n.attrs.count("reduce") && std::get<std::string>(n.attrs.at("reduce")) == "max";
+  const int sem = n.op == "allreduce" ? 4 + 3 * int(n.intAttr("axis", 0)) : 1;
+  const std::string arrived = std::to_string(sem), freed = std::to_string(sem + 1), gathered = std::to_string(sem + 2);
   dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
   if (p > 1) {
-    // Ring all-reduce: P-1 reduce-scatter steps, then P-1 all-gather steps, chunk by chunk.
-    // Semaphore 1: data arrived in my receive buffer; 2: my successor's receive buffer is free;
-    // 3: an all-gather chunk arrived.
-    const std::uint64_t chunk = chunkOf(x), bytes = chunk * 4;
+    // Ring all-reduce: P-1 reduce-scatter steps, then P-1 all-gather steps, chunk by chunk. A
+    // core first tells its predecessor that its receive buffer is ready, and again after each
+    // chunk it has consumed but the last; a core puts a chunk only when told so.
+    const std::uint64_t chunk = chunkOf(x, p), bytes = chunk * 4;
     const std::uint64_t recv = temp(chunk, n.name + ".recv");
-    const int r = ctx_.rank;
-    const int next = ctx_.ring[std::size_t((r + 1) % int(p))], prev = ctx_.ring[std::size_t((r + int(p) - 1) % int(p))];
+    const int r = rankOf(n);
+    const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
     const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
     li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(chunk));
+    line("sincr r21, " + freed + ", 1");
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) - long(step)), into = mod(long(r) - long(step) - 1);
-      if (step > 0) line("swait 2, 1");
+      line("swait " + freed + ", 1");
       li(24, std::int64_t(dst + send * bytes));
-      line("put r20, r23, r24, r22, 1");
-      line("swait 1, 1");
+      line("put r20, r23, r24, r22, " + arrived);
+      line("swait " + arrived + ", 1");
       li(25, std::int64_t(dst + into * bytes));
-      line("vadd.f32 r25, r25, r23, r4");
-      line("sincr r21, 2, 1");
+      line(std::string(isMax ? "vmax" : "vadd") + ".f32 r25, r25, r23, r4");
+      if (step + 2 < p) line("sincr r21, " + freed + ", 1");
     }
-    line("swait 2, 1");  // the last free signal: every signal is matched before the next all-reduce
     {
       // 2(P-1) ring steps, each a chunk across one or two hops (serialization at 64 B/cycle), a
       // signal back, and the add.
@@ -552,11 +562,11 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) + 1 - long(step));
       li(24, std::int64_t(dst + send * bytes));
-      line("put r20, r24, r24, r22, 3");
-      line("swait 3, 1");
+      line("put r20, r24, r24, r22, " + gathered);
+      line("swait " + gathered + ", 1");
     }
   }
-  vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+  if (n.op == "allreduce_mean") vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
 void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
@@ -697,7 +707,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     return;
   }
   if (op == "matmul") return matmul(n, dst);
-  if (op == "allreduce_mean") return allreduce(n, dst);
+  if (op == "allreduce_mean" || op == "allreduce") return allreduce(n, dst);
   if (op == "transpose") {
     const auto perm = n.intsAttr("perm");
     if (perm != std::vector<std::int64_t>{1, 0}) unsupported(n, "transposes other than 2D");
@@ -766,8 +776,10 @@ LoweredProgram Lowering::run() {
   int nextBuffer = 0;
   const auto place = [&](int v) {
     const int producer = g_.values[std::size_t(v)].producer;
-    const bool ring = producer >= 0 && g_.nodes[std::size_t(producer)].op == "allreduce_mean";
-    const std::uint64_t bytes = ring ? chunkOf(g_.nodes[std::size_t(producer)].inputs[0]) * 4 * ctx_.ring.size() : roundUp(count(v), 16) * 4;
+    const Node* pn = producer >= 0 ? &g_.nodes[std::size_t(producer)] : nullptr;
+    const bool ring = pn && (pn->op == "allreduce_mean" || pn->op == "allreduce");
+    const std::uint64_t p = ring ? ringOf(*pn).size() : 1;
+    const std::uint64_t bytes = ring ? chunkOf(pn->inputs[0], p) * 4 * p : roundUp(count(v), 16) * 4;
     const int b = nextBuffer++;
     buffer_[v] = b;
     addr_[b] = alloc_.allocate(bytes, g_.values[std::size_t(v)].name);

@@ -5,6 +5,7 @@
 // to FP32 rounding). SRAM is allocated by liveness.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -46,6 +47,11 @@ struct CoreContext {
   std::string precision = "mixed";
   /// Write parameters' initial values as .init blocks (false when the caller loads weights itself).
   bool initParameters = true;
+  /// Tensor-parallel grid (see partition.h): lines[a] lists the cores that share this core's
+  /// position on the other grid axis, in order along axis a; lineRank[a] is this core's index
+  /// in it. `allreduce` nodes with attribute axis=a run over lines[a].
+  std::array<std::vector<int>, 2> lines = {std::vector<int>{0}, std::vector<int>{0}};
+  std::array<int, 2> lineRank = {0, 0};
 };
 
 /// Lowers the graph for one core of `config`. `allreduce_mean` nodes become a ring all-reduce over
