@@ -726,6 +726,20 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     for (auto a : n.intsAttr("axes")) axes[std::size_t(a < 0 ? a + std::int64_t(axes.size()) : a)] = true;
     return reduce(n, dst, in(0), axes, op == "reduce_mean");
   }
+  if (op == "reduce_max") {
+    // Trailing axes only: the maximum of each row of the kept-by-reduced view.
+    const Shape& s = shape(in(0));
+    std::vector<bool> axes(s.size(), false);
+    for (auto a : n.intsAttr("axes")) axes[std::size_t(a < 0 ? a + std::int64_t(axes.size()) : a)] = true;
+    if (!std::is_sorted(axes.begin(), axes.end())) unsupported(n, "a maximum over other than the trailing axes");
+    std::uint64_t reduced = 1;
+    for (std::size_t d = 0; d < s.size(); ++d)
+      if (axes[d]) reduced *= std::uint64_t(s[d]);
+    li(1, std::int64_t(dst)), li(2, std::int64_t(addr(in(0)))), li(3, std::int64_t(count(in(0)) / reduced)), li(4, std::int64_t(reduced));
+    line("vrowmax.f32 r1, r2, r3, r4");
+    vectorCost(count(in(0)), 1);
+    return;
+  }
   if (op == "sum_to") {
     const Shape& s = shape(in(0));
     std::vector<bool> axes(s.size(), false);

@@ -16,6 +16,7 @@
 #include "tatami/compiler/interpreter.h"
 #include "tatami/compiler/lower.h"
 #include "tatami/compiler/onnx_import.h"
+#include "tatami/compiler/partition.h"
 #include "tatami/runtime/run.h"
 #include "format_text.h"
 
@@ -128,6 +129,133 @@ Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batc
   return g;
 }
 
+/// Seeded inputs for a whole batch: uniform in [-1, 1); a target for xent is one-hot (class i
+/// mod classes).
+std::map<std::string, Tensor> seededInputs(const Graph& g, const std::string& loss, std::uint64_t seed) {
+  std::map<std::string, Tensor> feeds;
+  std::uint64_t tensorId = 0;
+  for (int in : g.inputs) {
+    const Value& v = g.values[std::size_t(in)];
+    Tensor t{v.shape, std::vector<double>(std::size_t(elementCount(v.shape)))};
+    if (v.name == "target" && loss == "xent" && v.shape.size() == 2) {
+      for (std::int64_t i = 0; i < v.shape[0]; ++i) t.data[std::size_t(i * v.shape[1] + i % v.shape[1])] = 1.0;
+    } else {
+      for (std::size_t i = 0; i < t.data.size(); ++i)
+        t.data[i] = double(float(-1.0 + 2.0 * double(roundingBits(seed, tensorId, i)) / 4294967296.0));
+    }
+    ++tensorId;
+    feeds[v.name] = t;
+  }
+  return feeds;
+}
+
+/// An FP32 SRAM image of `values` at `addr`.
+runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const std::vector<double>& values) {
+  runtime::SramImage img;
+  img.name = name;
+  img.addr = addr;
+  img.shape = {std::uint64_t(values.size())};
+  std::vector<float> f(values.begin(), values.end());
+  img.bytes.resize(f.size() * 4);
+  std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
+  return img;
+}
+
+
+/// Places `g` on a rows x cols grid of the slice's active cores.
+GridJob lowerGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& sliceCores, int rows, int cols,
+                  const std::string& precision) {
+  std::vector<int> cores = sliceCores;
+  std::sort(cores.begin(), cores.end());
+  if (std::size_t(rows) * std::size_t(cols) > cores.size())
+    throw UsageError("a " + std::to_string(rows) + "x" + std::to_string(cols) + " grid needs " + std::to_string(rows * cols) +
+                     " cores; the slice has " + std::to_string(cores.size()) + " active");
+  cores.resize(std::size_t(rows * cols));
+  return placeOnGrid(g, config, cores, rows, cols, precision);
+}
+
+/// The relative error ||got - want|| / ||want|| (the plain norm of got when want is zero).
+double relativeError(const std::vector<double>& got, const std::vector<double>& want) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+
+/// `tatami check --grid RxC`: one training step placed tensor-parallel on the grid, run on the
+/// emulator, every output's blocks put together and compared with the oracle on the full graph.
+int checkGrid(const CompileRequest& r, const std::string& grid, const std::vector<int>& sliceCores, const ArchConfig& config,
+              std::uint64_t seed, bool json, std::ostream& out, std::ostream& err) {
+  const auto x = grid.find('x');
+  int rows = 0, cols = 0;
+  try {
+    if (x == std::string::npos) throw std::invalid_argument("");
+    rows = std::stoi(grid.substr(0, x)), cols = std::stoi(grid.substr(x + 1));
+  } catch (const std::exception&) {
+    throw UsageError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 4x4");
+  }
+  const Graph g = compileModel(r, nullptr);
+  const GridJob job = lowerGrid(g, config, sliceCores, rows, cols, r.precision);
+  std::vector<Program> programs;
+  for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, r.model + " (lowered)"));
+  const std::map<std::string, Tensor> feeds = seededInputs(g, r.loss, seed);
+  std::vector<runtime::CoreProgram> all;
+  for (std::size_t k = 0; k < job.cores.size(); ++k) {
+    all.emplace_back(job.cores[k], &programs[k]);
+    for (int in : g.inputs) {
+      const Value& v = g.values[std::size_t(in)];
+      const Block b = blockOf(g, job.plan, in, int(k) / cols, int(k) % cols);
+      all.back().inputs.push_back(floatImage(v.name, job.lowered[k].layout.at(v.name).addr, sliceBlock(b, v.shape, feeds.at(v.name).data)));
+    }
+  }
+  const runtime::RunResult run = runtime::runPrograms(config, all, {});
+  if (!run.error.empty()) {
+    err << "tatami check: the emulator run failed: " << run.error << "\n";
+    return kExitRunFailed;
+  }
+  EvalOptions fp32;
+  fp32.roundToFloat = true;
+  const auto oracle = evaluate(g, feeds, fp32);
+  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+  double worst = 0;
+  if (!json) out << "tensor                          relative error\n";
+  for (int o : g.outputs) {
+    const Value& v = g.values[std::size_t(o)];
+    std::vector<double> assembled(oracle[std::size_t(o)].data.size(), 0.0);
+    for (std::size_t k = 0; k < job.cores.size(); ++k) {
+      const Block b = blockOf(g, job.plan, o, int(k) / cols, int(k) % cols);
+      const std::string key = job.cores.size() > 1 ? "c" + std::to_string(job.cores[k]) + "." + v.name : v.name;
+      std::vector<double> local(std::size_t(elementCount(b.local)), 0.0);
+      for (const auto& img : run.outputs)
+        if (img.name == key && img.bytes.size() >= local.size() * 4) {
+          std::vector<float> f(local.size());
+          std::memcpy(f.data(), img.bytes.data(), f.size() * 4);
+          local.assign(f.begin(), f.end());
+        }
+      placeBlock(b, v.shape, local, assembled);
+    }
+    const double rel = relativeError(assembled, oracle[std::size_t(o)].data);
+    worst = std::max(worst, rel);
+    tensors.push_back({{"tensor", v.name}, {"rel_error", rel}});
+    if (!json) {
+      std::string n = v.name;
+      n.resize(32, ' ');
+      out << n << rel << "\n";
+    }
+  }
+  const double util = run.matrixUtilization(config);
+  if (json) {
+    out << nlohmann::ordered_json{{"max_rel_error", worst}, {"cycles", run.stats.cycles}, {"cores", job.cores.size()},
+                                  {"grid", grid}, {"matrix_utilization", util}, {"tensors", tensors}}
+               .dump(2)
+        << "\n";
+  } else {
+    out << "max relative error " << worst << "; " << run.stats.cycles << " cycles on a " << grid << " grid of cores; matrix utilization "
+        << util << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 }  // namespace tatami::cli
@@ -208,10 +336,14 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   r.loss = "xent";
   MachineOptions machine;
   std::uint64_t seed = 1;
+  std::string grid;
   desc.add_options()("help,h", "show this help");
   addTrainingOptions(desc, r);
   desc.add_options()
       ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the random inputs and targets")
+      ("grid", po::value<std::string>(&grid)->value_name("RxC"),
+       "tensor parallel instead: every weight split over an RxC grid of the slice's active cores (row-major; "
+       "the slice defaults to the whole first die)")
       ("explain", "also print, per op, the cost model's estimate beside the cycles measured on the first core")
       ("json", "print one JSON object");
   machine.addTo(desc);
@@ -226,6 +358,10 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return kExitOk;
   const ArchConfig config = machine.resolve();
   try {
+    if (!grid.empty()) {
+      const std::vector<int> sliceCores = vm["slice"].defaulted() ? sliceRing(config, config.die.rows, config.die.cols) : sliceOf(r, config);
+      return checkGrid(r, grid, sliceCores, config, seed, vm.count("json") > 0, out, err);
+    }
     const std::vector<int> ring = sliceOf(r, config);
     const std::int64_t cores = std::int64_t(ring.size());
     const Graph g = compileModel(r, nullptr);
@@ -245,35 +381,21 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       lowered.push_back(lowerToCore(part, config, {int(k), ring, r.precision}));
       programs.push_back(assemble(lowered.back().tasm, r.model + " (lowered)"));
     }
-    // Seeded inputs for the whole batch: uniform in [-1, 1); a target for xent is one-hot (class
-    // i mod classes). Each core gets its rows of batch-shaped inputs and all of the others.
+    // Each core gets its rows of batch-shaped inputs and all of the others.
     std::map<std::string, Tensor> feeds;
     std::vector<runtime::CoreProgram> all;
     for (std::int64_t k = 0; k < cores; ++k) all.emplace_back(ring[std::size_t(k)], &programs[std::size_t(k)]);
-    std::uint64_t tensorId = 0;
+    const std::map<std::string, Tensor> full = seededInputs(g, r.loss, seed);
     for (int in : g.inputs) {
       const Value& v = g.values[std::size_t(in)];
-      Tensor t{v.shape, std::vector<double>(std::size_t(elementCount(v.shape)))};
-      if (v.name == "target" && r.loss == "xent" && v.shape.size() == 2) {
-        for (std::int64_t i = 0; i < v.shape[0]; ++i) t.data[std::size_t(i * v.shape[1] + i % v.shape[1])] = 1.0;
-      } else {
-        for (std::size_t i = 0; i < t.data.size(); ++i)
-          t.data[i] = double(float(-1.0 + 2.0 * double(roundingBits(seed, tensorId, i)) / 4294967296.0));
-      }
-      ++tensorId;
+      const Tensor& t = full.at(v.name);
       const Shape& ps = part.values[std::size_t(part.find(v.name))].shape;
       const bool sharded = cores > 1 && !v.shape.empty() && v.shape[0] == r.batch && !ps.empty() && ps[0] == shard;
       const std::size_t per = std::size_t(elementCount(ps));
       for (std::int64_t k = 0; k < cores; ++k) {
-        runtime::SramImage img;
-        img.name = v.name;
-        img.addr = lowered[std::size_t(k)].layout.at(v.name).addr;
-        img.shape = {std::uint64_t(per)};
         const std::size_t from = sharded ? std::size_t(k) * per : 0;
-        std::vector<float> f(t.data.begin() + long(from), t.data.begin() + long(from + per));
-        img.bytes.resize(f.size() * 4);
-        std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
-        all[std::size_t(k)].inputs.push_back(img);
+        all[std::size_t(k)].inputs.push_back(
+            floatImage(v.name, lowered[std::size_t(k)].layout.at(v.name).addr, std::vector<double>(t.data.begin() + long(from), t.data.begin() + long(from + per))));
       }
       feeds[v.name] = t;
     }

@@ -1,0 +1,379 @@
+// Tensor-parallel placement over a grid of cores (see partition.h): a layout per tensor, chosen by
+// propagation through the graph, then the local graph of each grid position.
+#include "tatami/compiler/partition.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+namespace tatami::compiler {
+
+namespace {
+
+using Split = std::vector<int>;
+
+bool elementwise(const std::string& op) {
+  static const std::set<std::string> s = {"add",  "sub",  "mul",  "div",        "pow",      "max", "min", "relu_grad", "where",
+                                          "relu", "tanh", "sigmoid", "exp",     "log",      "sqrt", "erf", "neg",
+                                          "reciprocal", "identity"};
+  return s.count(op) > 0;
+}
+
+[[noreturn]] void refuse(const Node& n, const std::string& why) {
+  throw CompileError("node '" + n.name + "' (" + n.op + "): cannot be split over the grid: " + why);
+}
+
+/// The reduced axes of a reduction node (reduce_* by its `axes`, sum_to by its target shape).
+std::vector<bool> reducedAxes(const Graph& g, const Node& n) {
+  const Shape& in = g.values[std::size_t(n.inputs[0])].shape;
+  std::vector<bool> axes(in.size(), false);
+  if (n.op == "sum_to") {
+    const Shape target = n.intsAttr("shape");
+    const std::size_t off = in.size() - target.size();
+    for (std::size_t d = 0; d < in.size(); ++d) axes[d] = d < off || (target[d - off] == 1 && in[d] != 1);
+  } else {
+    for (auto a : n.intsAttr("axes")) axes[std::size_t(a < 0 ? a + std::int64_t(in.size()) : a)] = true;
+  }
+  return axes;
+}
+
+bool isLeaf(const Graph& g, int v) { return g.values[std::size_t(v)].kind != ValueKind::Intermediate; }
+
+/// Propagates layouts to a fixpoint. `known[v]` is empty while v's layout is undecided.
+class Planner {
+ public:
+  Planner(const Graph& g, int rows, int cols) : g_(g), known_(g.values.size()) { (void)rows, (void)cols; }
+
+  std::vector<Split> run() {
+    // Seeds: an input whose features meet a weight in a matmul has them split over the rows.
+    for (const Node& n : g_.nodes)
+      if (n.op == "matmul" && shape(n.inputs[0]).size() == 2 && g_.values[std::size_t(n.inputs[0])].kind == ValueKind::Input &&
+          g_.values[std::size_t(n.inputs[1])].kind == ValueKind::Parameter)
+        set(n.inputs[0], {-1, 0});
+    for (int round = 0; changed_ && round < 1000; ++round) {
+      changed_ = false;
+      for (const Node& n : g_.nodes) visit(n);
+    }
+    for (std::size_t v = 0; v < known_.size(); ++v)
+      if (known_[v].empty()) known_[v] = Split(g_.values[v].shape.size(), -1);
+    return known_;
+  }
+
+ private:
+  const Shape& shape(int v) const { return g_.values[std::size_t(v)].shape; }
+  bool has(int v) const { return !known_[std::size_t(v)].empty(); }
+  const Split& of(int v) const { return known_[std::size_t(v)]; }
+  void set(int v, Split s) {
+    if (has(v) || s.size() != shape(v).size()) return;
+    known_[std::size_t(v)] = std::move(s);
+    changed_ = true;
+  }
+  /// An operand takes the layout its consumer needs: a leaf always, an intermediate only when
+  /// none of its producer's operands has a layout yet (so the producer cannot decide; e.g. a
+  /// momentum buffer scaled by a constant).
+  void need(int v, const Split& s) {
+    if (!isLeaf(g_, v)) {
+      for (int x : g_.nodes[std::size_t(g_.values[std::size_t(v)].producer)].inputs)
+        if (has(x) && elementCount(shape(x)) > 1) return;
+    }
+    set(v, s);
+  }
+
+  void visit(const Node& n) {
+    const int y = n.outputs[0];
+    if (n.op == "matmul" && shape(n.inputs[0]).size() == 2 && shape(n.inputs[1]).size() == 2) {
+      const int a = n.inputs[0], b = n.inputs[1];
+      if (has(a) && !has(b)) need(b, {of(a)[1], of(a)[1] < 0 ? -1 : 1 - of(a)[1]});
+      if (has(b) && !has(a)) need(a, {-1, of(b)[0]});
+      if (has(a) && has(b)) set(y, {of(a)[0] == of(b)[1] ? -1 : of(a)[0], of(b)[1]});
+      if (has(y)) {
+        if (!has(b) && has(a)) need(b, {of(a)[1], of(y)[1]});
+      }
+      return;
+    }
+    if (n.op == "transpose" && shape(y).size() == 2) {
+      const int x = n.inputs[0];
+      if (has(x)) set(y, {of(x)[1], of(x)[0]});
+      if (has(y) && !has(x)) need(x, {of(y)[1], of(y)[0]});
+      return;
+    }
+    if (elementwise(n.op) || n.op == "softmax" || n.op == "log_softmax") {
+      const Shape& ys = shape(y);
+      bool any = false;
+      Split s(ys.size(), -1);
+      for (int x : n.inputs) {
+        if (!has(x)) continue;
+        const std::size_t off = ys.size() - shape(x).size();
+        for (std::size_t d = 0; d < shape(x).size(); ++d)
+          if (shape(x)[d] == ys[d + off] && of(x)[d] >= 0 && s[d + off] < 0) s[d + off] = of(x)[d];
+        any = any || elementCount(shape(x)) > 1;
+      }
+      if (any) set(y, s);
+      if (has(y))
+        for (int x : n.inputs)
+          if (!has(x) && elementCount(shape(x)) > 1) {
+            const std::size_t off = ys.size() - shape(x).size();
+            Split sx(shape(x).size(), -1);
+            for (std::size_t d = 0; d < sx.size(); ++d)
+              if (shape(x)[d] == ys[d + off]) sx[d] = of(y)[d + off];
+            need(x, sx);
+          }
+      return;
+    }
+    if (n.op == "reduce_sum" || n.op == "reduce_mean" || n.op == "reduce_max" || n.op == "sum_to") {
+      const int x = n.inputs[0];
+      const std::vector<bool> axes = reducedAxes(g_, n);
+      if (has(x)) {
+        Split s;
+        const bool keep = n.op == "sum_to" ? false : n.intAttr("keepdims", 1) != 0;
+        if (n.op == "sum_to") {
+          const std::size_t off = shape(x).size() - shape(y).size();
+          for (std::size_t d = off; d < shape(x).size(); ++d) s.push_back(axes[d] ? -1 : of(x)[d]);
+        } else {
+          for (std::size_t d = 0; d < axes.size(); ++d)
+            if (!axes[d]) s.push_back(of(x)[d]);
+            else if (keep) s.push_back(-1);
+        }
+        set(y, s);
+      }
+      return;
+    }
+    if ((n.op == "reshape" || n.op == "broadcast_to") && has(n.inputs[0]) && shape(n.inputs[0]) == shape(y)) set(y, of(n.inputs[0]));
+  }
+
+  const Graph& g_;
+  std::vector<Split> known_;
+  bool changed_ = true;
+};
+
+}  // namespace
+
+std::int64_t GridPlan::block(std::int64_t n, int axis) const {
+  if (axis < 0) return n;
+  const std::int64_t p = parts(axis);
+  return (n + p - 1) / p;
+}
+
+GridPlan planGrid(const Graph& g, int rows, int cols) {
+  if (rows < 1 || cols < 1) throw CompileError("a tensor-parallel grid needs at least one row and one column");
+  GridPlan plan;
+  plan.rows = rows, plan.cols = cols;
+  plan.split = Planner(g, rows, cols).run();
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    const Split& s = plan.split[v];
+    for (std::size_t d = 0; d < s.size(); ++d)
+      for (std::size_t e = d + 1; e < s.size(); ++e)
+        if (s[d] >= 0 && s[d] == s[e])
+          throw CompileError("tensor '" + g.values[v].name + "' would be split twice over grid axis " + std::to_string(s[d]));
+  }
+  return plan;
+}
+
+Block blockOf(const Graph& g, const GridPlan& plan, int value, int r, int c) {
+  const Shape& s = g.values[std::size_t(value)].shape;
+  const Split& sp = plan.split[std::size_t(value)];
+  Block b;
+  for (std::size_t d = 0; d < s.size(); ++d) {
+    const std::int64_t size = plan.block(s[d], sp[d]);
+    const std::int64_t index = sp[d] < 0 ? 0 : (sp[d] == 0 ? r : c);
+    const std::int64_t begin = std::min(s[d], index * size);
+    b.begin.push_back(begin);
+    b.real.push_back(std::min(size, s[d] - begin));
+    b.local.push_back(size);
+  }
+  return b;
+}
+
+namespace {
+
+/// Calls f(local index, full index) for every real (not padding) element of block b.
+template <class F>
+void forEachReal(const Block& b, const Shape& shape, F f) {
+  const std::size_t rank = shape.size(), n = std::size_t(elementCount(b.local));
+  std::vector<std::int64_t> idx(rank, 0);
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t rest = k, src = 0;
+    bool real = true;
+    for (std::size_t d = rank; d-- > 0;) idx[d] = std::int64_t(rest % std::size_t(b.local[d])), rest /= std::size_t(b.local[d]);
+    for (std::size_t d = 0; d < rank; ++d) {
+      real = real && idx[d] < b.real[d];
+      src = src * std::size_t(shape[d]) + std::size_t(b.begin[d] + idx[d]);
+    }
+    if (real) f(k, src);
+  }
+}
+
+}  // namespace
+
+std::vector<double> sliceBlock(const Block& b, const Shape& shape, const std::vector<double>& full) {
+  std::vector<double> out(std::size_t(elementCount(b.local)), 0.0);
+  if (!full.empty()) forEachReal(b, shape, [&](std::size_t k, std::size_t src) { out[k] = full[src]; });
+  return out;
+}
+
+void placeBlock(const Block& b, const Shape& shape, const std::vector<double>& local, std::vector<double>& full) {
+  forEachReal(b, shape, [&](std::size_t k, std::size_t dst) { full[dst] = local[k]; });
+}
+
+Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
+  Graph local;
+  local.name = g.name;
+  std::vector<int> map(g.values.size(), -1);
+  const auto split = [&](int v) -> const Split& { return plan.split[std::size_t(v)]; };
+  const auto padded = [&](int v) {
+    const Shape& s = g.values[std::size_t(v)].shape;
+    for (std::size_t d = 0; d < s.size(); ++d)
+      if (split(v)[d] >= 0 && plan.block(s[d], split(v)[d]) * plan.parts(split(v)[d]) != s[d]) return true;
+    return false;
+  };
+  int serial = 0;
+  const auto fresh = [&](const std::string& stem) {
+    for (;;) {
+      const std::string n = stem + ".grid" + std::to_string(serial++);
+      if (g.find(n) < 0 && local.find(n) < 0) return n;
+    }
+  };
+  const auto allreduce = [&](int v, int axis, const char* reduce, const std::string& name) {
+    if (plan.parts(axis) == 1) return v;
+    return local.op("allreduce", {v}, {{"axis", std::int64_t(axis)}, {"reduce", std::string(reduce)}}, name);
+  };
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    const Value& val = g.values[v];
+    if (val.kind == ValueKind::Intermediate) continue;
+    const Block b = blockOf(g, plan, int(v), r, c);
+    if (val.kind == ValueKind::Input) map[v] = local.input(val.name, b.local);
+    else if (val.kind == ValueKind::Parameter) map[v] = local.parameter(val.name, b.local, sliceBlock(b, val.shape, val.data));
+    else map[v] = local.constant(val.name, b.local, sliceBlock(b, val.shape, val.data));
+  }
+  for (const Node& n : g.nodes) {
+    const int y = n.outputs[0];
+    const Split& ys = split(y);
+    std::vector<int> ins;
+    for (int x : n.inputs) ins.push_back(map[std::size_t(x)]);
+    std::map<std::string, Attribute> attrs = n.attrs;
+    const auto localShape = [&](int v) { return blockOf(g, plan, v, r, c).local; };
+    if (n.op == "matmul") {
+      const Split &sa = split(n.inputs[0]), &sb = split(n.inputs[1]);
+      if (sa.size() != 2 || sb.size() != 2) {
+        if (std::any_of(sa.begin(), sa.end(), [](int a) { return a >= 0; }) || std::any_of(sb.begin(), sb.end(), [](int a) { return a >= 0; }))
+          refuse(n, "batched matmul with a split operand");
+        map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
+        continue;
+      }
+      if (sa[1] != sb[0]) refuse(n, "the contracted dimension is split differently in its operands");
+      if (sa[0] >= 0 && sa[0] == sb[1]) refuse(n, "both output dimensions split over one grid axis");
+      if (sa[1] < 0) {
+        map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
+      } else {
+        const int partial = local.op(n.op, ins, attrs, fresh(n.name + ".partial"));
+        map[std::size_t(y)] = allreduce(partial, sa[1], "sum", n.name);
+        if (local.values[std::size_t(map[std::size_t(y)])].name != n.name) {  // a grid of one along the axis
+          map[std::size_t(y)] = local.op("identity", {partial}, {}, n.name);
+        }
+      }
+      continue;
+    }
+    if (n.op == "reduce_sum" || n.op == "reduce_mean" || n.op == "reduce_max" || n.op == "sum_to") {
+      const int x = n.inputs[0];
+      const std::vector<bool> axes = reducedAxes(g, n);
+      std::vector<int> over;
+      std::int64_t full = 1;
+      for (std::size_t d = 0; d < axes.size(); ++d)
+        if (axes[d]) {
+          full *= g.values[std::size_t(x)].shape[d];
+          if (split(x)[d] >= 0) over.push_back(split(x)[d]);
+        }
+      if (n.op == "sum_to") attrs["shape"] = localShape(y);
+      if (over.empty()) {
+        map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
+        continue;
+      }
+      if (n.op == "reduce_max" && padded(x)) refuse(n, "a maximum over a padded split dimension");
+      const std::string op = n.op == "reduce_mean" ? "reduce_sum" : n.op;
+      int v = local.op(op, ins, attrs, fresh(n.name + ".local"));
+      for (std::size_t k = 0; k < over.size(); ++k)
+        v = allreduce(v, over[k], n.op == "reduce_max" ? "max" : "sum", n.op != "reduce_mean" && k + 1 == over.size() ? n.name : fresh(n.name + ".sum"));
+      if (n.op == "reduce_mean") v = local.op("mul", {v, local.scalar(1.0 / double(full))}, {}, n.name);
+      map[std::size_t(y)] = v;
+      continue;
+    }
+    if ((n.op == "log_softmax" || n.op == "softmax") && split(n.inputs[0]).size() > 0) {
+      const int x = n.inputs[0];
+      const std::size_t rank = split(x).size();
+      std::int64_t axis = n.intAttr("axis", -1);
+      if (axis < 0) axis += std::int64_t(rank);
+      const int over = split(x)[std::size_t(axis)];
+      if (over >= 0) {
+        if (padded(x)) refuse(n, "softmax over classes that do not split evenly over the grid's " + std::to_string(plan.parts(over)) + " cores");
+        // x - max - log(sum(exp(x - max))), each reduction finished by an all-reduce along the line.
+        const std::vector<std::int64_t> ax = {axis};
+        const int m = allreduce(local.op("reduce_max", {ins[0]}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".max")),
+                                over, "max", fresh(n.name + ".gmax"));
+        const int shifted = local.op("sub", {ins[0], m}, {}, fresh(n.name + ".shifted"));
+        const int e = local.op("exp", {shifted}, {}, fresh(n.name + ".exp"));
+        const int s = allreduce(local.op("reduce_sum", {e}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".sum")),
+                                over, "sum", fresh(n.name + ".gsum"));
+        if (n.op == "softmax") map[std::size_t(y)] = local.op("div", {e, s}, {}, n.name);
+        else map[std::size_t(y)] = local.op("sub", {shifted, local.op("log", {s}, {}, fresh(n.name + ".log"))}, {}, n.name);
+        continue;
+      }
+    }
+    // Every other op runs on the blocks as they are: elementwise ops on operands split alike (a
+    // replicated operand of a split result would need slicing, which is not done), transposes,
+    // and anything whose operands and result are not split at all.
+    const bool anySplit = std::any_of(ys.begin(), ys.end(), [](int a) { return a >= 0; }) ||
+                          std::any_of(n.inputs.begin(), n.inputs.end(), [&](int x) {
+                            return std::any_of(split(x).begin(), split(x).end(), [](int a) { return a >= 0; });
+                          });
+    if (anySplit) {
+      if (elementwise(n.op) || n.op == "softmax" || n.op == "log_softmax") {
+        const Shape& full = g.values[std::size_t(y)].shape;
+        for (int x : n.inputs) {
+          const Shape& xs = g.values[std::size_t(x)].shape;
+          const std::size_t off = full.size() - xs.size();
+          for (std::size_t d = 0; d < xs.size(); ++d)
+            if (xs[d] == full[d + off] && split(x)[d] != ys[d + off])
+              refuse(n, "operand '" + g.values[std::size_t(x)].name + "' is split differently from the result");
+        }
+        if ((n.op == "exp" || n.op == "log" || n.op == "reciprocal" || n.op == "div" || n.op == "sigmoid") && padded(y))
+          refuse(n, "padding would not stay zero (a split dimension does not divide evenly)");
+      } else if (n.op == "transpose" && ys.size() == 2) {
+        // the layout swaps with the dimensions
+      } else if ((n.op == "reshape" || n.op == "broadcast_to") && g.values[std::size_t(n.inputs[0])].shape == g.values[std::size_t(y)].shape) {
+        attrs["shape"] = localShape(y);
+      } else {
+        refuse(n, "no split rule for this op");
+      }
+    }
+    if (n.op == "broadcast_to") attrs["shape"] = localShape(y);
+    map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
+  }
+  for (int o : g.outputs) local.markOutput(map[std::size_t(o)]);
+  return local;
+}
+
+GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,
+                    const std::string& precision, bool initParameters) {
+  if (cores.size() != std::size_t(rows) * std::size_t(cols))
+    throw CompileError("a " + std::to_string(rows) + "x" + std::to_string(cols) + " grid needs " + std::to_string(rows * cols) + " cores, got " +
+                       std::to_string(cores.size()));
+  GridJob job;
+  job.plan = planGrid(g, rows, cols);
+  job.cores = cores;
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      CoreContext ctx;
+      ctx.precision = precision;
+      ctx.initParameters = initParameters;
+      ctx.ring = {cores[std::size_t(r * cols + c)]};
+      ctx.lines[0].clear(), ctx.lines[1].clear();
+      for (int k = 0; k < rows; ++k) ctx.lines[0].push_back(cores[std::size_t(k * cols + c)]);
+      for (int k = 0; k < cols; ++k) ctx.lines[1].push_back(cores[std::size_t(r * cols + k)]);
+      ctx.lineRank = {r, c};
+      job.graphs.push_back(localGraph(g, job.plan, r, c));
+      job.lowered.push_back(lowerToCore(job.graphs.back(), config, ctx));
+    }
+  return job;
+}
+
+}  // namespace tatami::compiler
