@@ -1,0 +1,166 @@
+// A wide MLP trained tensor parallel on a grid of one die's cores: the step's cycles, its matrix
+// utilization and the loss over a few steps on one fixed batch.
+//
+//   bench_wide_mlp [WIDTH] [LAYERS] [BATCH] [ROWSxCOLS] [STEPS] [timing-only]
+//
+// The model: LAYERS dense layers of WIDTH x WIDTH with ReLU between, softmax cross-entropy over
+// WIDTH classes, SGD with momentum 0.9 (learning rate 0.05), mixed precision. Weights and
+// momentum are fed to every step from the previous step's outputs.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+
+#include "tatami/arch/assembler.h"
+#include "tatami/compiler/partition.h"
+#include "tatami/compiler/pipeline.h"
+#include "tatami/compiler/training.h"
+#include "tatami/runtime/run.h"
+
+using namespace tatami;
+using namespace tatami::compiler;
+
+namespace {
+
+runtime::SramImage image(const std::string& name, std::uint64_t addr, const std::vector<double>& v) {
+  runtime::SramImage img;
+  img.name = name, img.addr = addr, img.shape = {v.size()};
+  std::vector<float> f(v.begin(), v.end());
+  img.bytes.resize(f.size() * 4);
+  std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
+  return img;
+}
+
+}  // namespace
+
+int sc_main(int argc, char** argv) {
+  const std::int64_t width = argc > 1 ? std::stoll(argv[1]) : 2048, layers = argc > 2 ? std::stoll(argv[2]) : 4,
+                     batch = argc > 3 ? std::stoll(argv[3]) : 256;
+  const std::string grid = argc > 4 ? argv[4] : "16x22";
+  const int steps = argc > 5 ? std::stoi(argv[5]) : 1;
+  const bool timingOnly = argc > 6 && std::string(argv[6]) == "timing-only";
+  const int rows = std::stoi(grid.substr(0, grid.find('x'))), cols = std::stoi(grid.substr(grid.find('x') + 1));
+
+  std::mt19937 gen(7);
+  Graph g;
+  g.name = "wide_mlp";
+  int h = g.input("x", {batch, width});
+  const double bound = std::sqrt(6.0 / double(width));
+  std::uniform_real_distribution<double> u(-bound, bound);
+  for (std::int64_t l = 0; l < layers; ++l) {
+    std::vector<double> w(std::size_t(width * width));
+    for (double& v : w) v = u(gen);
+    const int wv = g.parameter("w" + std::to_string(l + 1), {width, width}, std::move(w));
+    const int bv = g.parameter("b" + std::to_string(l + 1), {width}, std::vector<double>(std::size_t(width), 0.0));
+    h = g.op("add", {g.op("matmul", {h, wv}), bv});
+    if (l + 1 < layers) h = g.op("relu", {h});
+  }
+  const int target = g.input("target", {batch, width});
+  OptimizerConfig opt;
+  opt.learningRate = 0.05, opt.momentum = 0.9;
+  addTrainingStep(g, addSoftmaxCrossEntropy(g, h, target), opt);
+  runPipeline(g, standardPasses(), {}, nullptr);
+
+  const ArchConfig config;
+  std::vector<int> cores = sliceRing(config, config.die.rows, config.die.cols);
+  std::sort(cores.begin(), cores.end());
+  if (std::size_t(rows * cols) > cores.size()) {
+    std::fprintf(stderr, "grid %s needs %d cores; the die has %zu\n", grid.c_str(), rows * cols, cores.size());
+    return 2;
+  }
+  cores.resize(std::size_t(rows * cols));
+  const auto t0 = std::chrono::steady_clock::now();
+  GridJob job;
+  try {
+    job = placeOnGrid(g, config, cores, rows, cols, "mixed", false);
+  } catch (const CompileError& e) {
+    std::fprintf(stderr, "does not compile: %s\n", e.what());
+    return 1;
+  }
+  std::vector<Program> programs;
+  for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, "wide_mlp"));
+  const double compileSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::uint64_t peak = 0;
+  for (const auto& lp : job.lowered) peak = std::max(peak, lp.sramPeakBytes);
+
+  // State: the full tensors fed to each step (inputs fixed; weights and momentum carried).
+  std::map<std::string, std::vector<double>> state;
+  std::uniform_real_distribution<double> ux(-1.0, 1.0);
+  for (int in : g.inputs) {
+    const Value& v = g.values[std::size_t(in)];
+    std::vector<double> t(std::size_t(elementCount(v.shape)), 0.0);
+    if (v.name == "x")
+      for (double& e : t) e = ux(gen);
+    else if (v.name == "target")
+      for (std::int64_t i = 0; i < batch; ++i) t[std::size_t(i * width + (i * 7) % width)] = 1.0;
+    state[v.name] = t;
+  }
+  for (int p : g.parameters) state[g.values[std::size_t(p)].name] = g.values[std::size_t(p)].data;
+  const int loss = g.outputs.front();
+  double matrixFlops = 0;
+  for (const Node& n : g.nodes)
+    if (n.op == "matmul") {
+      const Shape &a = g.values[std::size_t(n.inputs[0])].shape, &b = g.values[std::size_t(n.inputs[1])].shape;
+      matrixFlops += 2.0 * double(a[0]) * double(a[1]) * double(b[1]);
+    }
+  std::printf("wide MLP: %lld layers of %lld, batch %lld, grid %s (%zu of %zu active cores), SRAM peak %llu bytes per core, compiled in %.1f s\n",
+              (long long)layers, (long long)width, (long long)batch, grid.c_str(), cores.size(),
+              sliceRing(config, config.die.rows, config.die.cols).size(), (unsigned long long)peak, compileSeconds);
+  {
+    // Where the first core's step goes, by the cost model: estimated cycles per op kind.
+    std::map<std::string, double> byOp;
+    double total = 0;
+    for (const auto& oc : job.lowered[0].ops) byOp[oc.op + " (" + oc.bound + ")"] += oc.cycles, total += oc.cycles;
+    std::printf("cost model, core %d: %.0f cycles estimated;", cores[0], total);
+    for (const auto& [op, c] : byOp)
+      if (c >= 0.01 * total) std::printf(" %s %.0f%%", op.c_str(), 100.0 * c / total);
+    std::printf("\n");
+  }
+  for (int step = 0; step < steps; ++step) {
+    std::vector<runtime::CoreProgram> all;
+    for (std::size_t k = 0; k < cores.size(); ++k) {
+      all.emplace_back(cores[k], &programs[k]);
+      const int r = int(k) / cols, c = int(k) % cols;
+      for (const auto& [name, full] : state) {
+        const int v = g.find(name);
+        all.back().inputs.push_back(image(name, job.lowered[k].layout.at(name).addr, sliceBlock(blockOf(g, job.plan, v, r, c), g.values[std::size_t(v)].shape, full)));
+      }
+    }
+    runtime::RunOptions options;
+    options.timingOnly = timingOnly;
+    const auto t1 = std::chrono::steady_clock::now();
+    const runtime::RunResult run = runtime::runPrograms(config, all, options);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    if (!run.error.empty()) {
+      std::fprintf(stderr, "run failed: %s\n", run.error.c_str());
+      return 1;
+    }
+    double lossValue = std::nan("");
+    for (int o : g.outputs) {
+      const Value& v = g.values[std::size_t(o)];
+      std::vector<double> full(std::size_t(elementCount(v.shape)), 0.0);
+      for (std::size_t k = 0; k < cores.size(); ++k) {
+        const Block b = blockOf(g, job.plan, o, int(k) / cols, int(k) % cols);
+        const std::string key = "c" + std::to_string(cores[k]) + "." + v.name;
+        for (const auto& img : run.outputs)
+          if (img.name == key && !img.bytes.empty()) {
+            std::vector<float> f(std::size_t(elementCount(b.local)));
+            std::memcpy(f.data(), img.bytes.data(), f.size() * 4);
+            placeBlock(b, v.shape, std::vector<double>(f.begin(), f.end()), full);
+          }
+      }
+      if (o == loss) lossValue = full[0];
+      const std::string& nm = v.name;
+      if (nm.size() > 5 && nm.compare(nm.size() - 5, 5, ".next") == 0) state[nm.substr(0, nm.size() - 5)] = full;
+    }
+    const double flopsPerCycle = double(config.core.matrix_units * config.core.matrix_dim * config.core.matrix_dim) * 2;
+    const double activeCores = double(sliceRing(config, config.die.rows, config.die.cols).size());
+    std::printf("step %d: loss %.6f, %llu cycles, matrix utilization %.3f of the grid's cores (%.3f of the die's), %.1f s host\n", step + 1,
+                lossValue, (unsigned long long)run.stats.cycles, matrixFlops / (flopsPerCycle * double(cores.size()) * double(run.stats.cycles)),
+                matrixFlops / (flopsPerCycle * activeCores * double(run.stats.cycles)), seconds);
+  }
+  return 0;
+}

@@ -1,0 +1,152 @@
+// Tensor-parallel placement: the layouts the planner chooses, the local graphs, and a step run on
+// a grid of cores against the same step on one core.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <random>
+
+#include "tatami/arch/assembler.h"
+#include "tatami/compiler/interpreter.h"
+#include "tatami/compiler/partition.h"
+#include "tatami/compiler/pipeline.h"
+#include "tatami/compiler/training.h"
+#include "tatami/runtime/run.h"
+
+using namespace tatami;
+using namespace tatami::compiler;
+
+namespace {
+
+/// x[8,40] -> dense 40x24 -> ReLU -> dense 24x6, softmax cross-entropy, SGD with momentum.
+Graph twoLayerStep() {
+  std::mt19937 gen(3);
+  std::uniform_real_distribution<double> u(-0.3, 0.3);
+  const auto rnd = [&](std::size_t n) {
+    std::vector<double> v(n);
+    for (double& e : v) e = u(gen);
+    return v;
+  };
+  Graph g;
+  const int x = g.input("x", {8, 40});
+  const int w1 = g.parameter("w1", {40, 24}, rnd(960));
+  const int b1 = g.parameter("b1", {24}, rnd(24));
+  const int w2 = g.parameter("w2", {24, 6}, rnd(144));
+  const int y = g.op("matmul", {g.op("relu", {g.op("add", {g.op("matmul", {x, w1}), b1})}), w2});
+  OptimizerConfig o;
+  o.momentum = 0.9;
+  addTrainingStep(g, addSoftmaxCrossEntropy(g, y, g.input("target", {8, 6})), o);
+  runPipeline(g, standardPasses(), {}, nullptr);
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("the grid plan splits features over the rows, weights over both axes, alternating by layer") {
+  const Graph g = twoLayerStep();
+  const GridPlan plan = planGrid(g, 2, 3);
+  const auto split = [&](const char* name) { return plan.split[std::size_t(g.find(name))]; };
+  CHECK(split("x") == std::vector<int>{-1, 0});
+  CHECK(split("w1") == std::vector<int>{0, 1});
+  CHECK(split("b1") == std::vector<int>{1});
+  CHECK(split("w2") == std::vector<int>{1, 0});
+  CHECK(split("w1.m") == std::vector<int>{0, 1});
+  CHECK(split("w2.next") == std::vector<int>{1, 0});
+  CHECK(split("target") == std::vector<int>{-1, 0});
+  // Blocks: 40 over 2 rows = 20; 24 over 3 columns = 8; 6 classes over 2 rows = 3.
+  const Block b = blockOf(g, plan, g.find("w1"), 1, 2);
+  CHECK(b.begin == std::vector<std::int64_t>{20, 16});
+  CHECK(b.local == std::vector<std::int64_t>{20, 8});
+  const Graph local = localGraph(g, plan, 1, 2);
+  CHECK(local.values[std::size_t(local.find("w2"))].shape == Shape{8, 3});
+  int allreduces = 0;
+  for (const Node& n : local.nodes) allreduces += n.op == "allreduce";
+  // Forward: two matmuls, the softmax's max and sum, the loss's sum over classes; backward: the
+  // softmax gradient's sum over classes and one input gradient (w1's input is data).
+  CHECK(allreduces == 7);
+}
+
+TEST_CASE("blocks that do not divide evenly are padded with zeros and put back without them") {
+  Graph g;
+  const int x = g.input("x", {2, 5});
+  const int w = g.parameter("w", {5, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+  g.markOutput(g.op("matmul", {x, w}));
+  const GridPlan plan = planGrid(g, 2, 2);
+  const Block last = blockOf(g, plan, w, 1, 1);  // rows 3..4 of 5 (block 3, one padded), column 2 (block 2)
+  CHECK(last.begin == std::vector<std::int64_t>{3, 2});
+  CHECK(last.real == std::vector<std::int64_t>{2, 1});
+  CHECK(last.local == std::vector<std::int64_t>{3, 2});
+  const std::vector<double> values = sliceBlock(last, {5, 3}, g.values[std::size_t(w)].data);
+  CHECK(values == std::vector<double>{12, 0, 15, 0, 0, 0});
+  std::vector<double> full(15, -1.0);
+  placeBlock(last, {5, 3}, values, full);
+  CHECK(full[11] == 12);
+  CHECK(full[14] == 15);
+  CHECK(full[13] == -1);
+}
+
+TEST_CASE("a training step on a 2x3 grid gives the one-core step's results (FP32)") {
+  const Graph g = twoLayerStep();
+  const ArchConfig config;
+  std::mt19937 gen(9);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::map<std::string, Tensor> feeds;
+  for (int in : g.inputs) {
+    const Value& v = g.values[std::size_t(in)];
+    Tensor t{v.shape, std::vector<double>(std::size_t(elementCount(v.shape)))};
+    for (std::size_t i = 0; i < t.data.size(); ++i)
+      t.data[i] = v.name == "target" ? double(i % 6 == (i / 6) % 6) : double(float(u(gen)));
+    feeds[v.name] = t;
+  }
+  const std::vector<int> cores = {0, 1, 2, 20, 21, 22};  // a 2x3 rectangle of the D1 die
+  const GridJob job = placeOnGrid(g, config, cores, 2, 3, "fp32");
+  std::vector<Program> programs;
+  for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, "grid"));
+  std::vector<runtime::CoreProgram> all;
+  for (std::size_t k = 0; k < cores.size(); ++k) {
+    all.emplace_back(cores[k], &programs[k]);
+    for (int in : g.inputs) {
+      const Value& v = g.values[std::size_t(in)];
+      const std::vector<double> block = sliceBlock(blockOf(g, job.plan, in, int(k) / 3, int(k) % 3), v.shape, feeds[v.name].data);
+      runtime::SramImage img;
+      img.name = v.name, img.addr = job.lowered[k].layout.at(v.name).addr, img.shape = {block.size()};
+      std::vector<float> f(block.begin(), block.end());
+      img.bytes.resize(f.size() * 4);
+      std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
+      all.back().inputs.push_back(img);
+    }
+  }
+  const runtime::RunResult run = runtime::runPrograms(config, all, {});
+  REQUIRE(run.error.empty());
+  EvalOptions fp32;
+  fp32.roundToFloat = true;
+  const auto oracle = evaluate(g, feeds, fp32);
+  for (int o : g.outputs) {
+    const Value& v = g.values[std::size_t(o)];
+    std::vector<double> got(oracle[std::size_t(o)].data.size(), 0.0);
+    for (std::size_t k = 0; k < cores.size(); ++k) {
+      const Block b = blockOf(g, job.plan, o, int(k) / 3, int(k) % 3);
+      for (const auto& img : run.outputs)
+        if (img.name == "c" + std::to_string(cores[k]) + "." + v.name) {
+          std::vector<float> f(std::size_t(elementCount(b.local)));
+          std::memcpy(f.data(), img.bytes.data(), f.size() * 4);
+          placeBlock(b, v.shape, std::vector<double>(f.begin(), f.end()), got);
+        }
+    }
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const double want = oracle[std::size_t(o)].data[i];
+      num += (got[i] - want) * (got[i] - want), den += want * want;
+    }
+    INFO(v.name);
+    CHECK(std::sqrt(num / den) < 1e-6);
+  }
+}
+
+TEST_CASE("the grid planner refuses what it cannot split, naming the node") {
+  const Graph g = twoLayerStep();
+  // 6 classes over 4 grid rows: blocks of 2, the last one padding only.
+  CHECK_THROWS_WITH_AS(localGraph(g, planGrid(g, 4, 1), 0, 0),
+                       doctest::Contains("(log_softmax): cannot be split over the grid: softmax over classes that do not split evenly"),
+                       CompileError);
+  CHECK_THROWS_WITH_AS(planGrid(g, 0, 2), "a tensor-parallel grid needs at least one row and one column", CompileError);
+}
