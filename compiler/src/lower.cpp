@@ -819,7 +819,24 @@ LoweredProgram Lowering::run() {
     if (n.op == "reshape" || n.op == "identity") {
       buffer_[v] = buffer_.at(n.inputs[0]);  // same bytes, another shape
     } else {
-      place(v);
+      // An elementwise op writes over an operand of its size that dies here (an updated weight
+      // over the weight, a momentum update over the scaled momentum), so a training step keeps
+      // one copy of each weight and of its optimizer state.
+      int reuse = -1;
+      if (n.op == "add" || n.op == "sub" || n.op == "mul" || n.op == "relu" || n.op == "neg") {
+        bool sameSize = true;
+        for (int in : n.inputs) sameSize = sameSize && (count(in) == count(v) || isScalarConst(in));
+        for (int in : n.inputs) {
+          if (!sameSize || reuse >= 0 || count(in) != count(v) || g_.values[std::size_t(in)].kind == ValueKind::Constant) continue;
+          const int b = buffer_.at(in);
+          bool free = size_.count(b) > 0 && size_.at(b) == roundUp(count(v), 16) * 4;
+          for (const auto& [val, buf] : buffer_)
+            if (buf == b && (outputs.count(val) || (lastUse.count(val) && lastUse.at(val) > i))) free = false;
+          if (free) reuse = in;
+        }
+      }
+      if (reuse >= 0) buffer_[v] = buffer_.at(reuse);
+      else place(v);
       code_ << "; " << n.name << " = " << n.op << " " << shapeText(shape(v)) << "\n";
       est_.clear();
       const std::uint32_t first = pc_;
