@@ -88,7 +88,7 @@ const std::vector<std::string>& knownOps() {
     for (const char* o : {"where", "matmul", "transpose", "reshape", "reduce_sum", "reduce_mean", "reduce_max", "softmax",
                           "log_softmax", "broadcast_to", "sum_to", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
                           "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad", "concat", "slice", "pad",
-                          "gather", "gather_grad", "take"})
+                          "gather", "gather_grad", "take", "allgather", "reducescatter"})
       v.push_back(o);
     std::sort(v.begin(), v.end());
     return v;
@@ -110,6 +110,16 @@ Shape inferShape(const Graph& g, const Node& n) {
   if (binaryOps().count(n.op)) {
     need(2);
     return broadcast(n, in[0], in[1]);
+  }
+  if (n.op == "allgather" || n.op == "reducescatter") {
+    // Grid collectives along the first dimension: it becomes `size` rows (the whole extent
+    // gathered, or this core's block of the sum).
+    need(1);
+    const std::int64_t size = n.intAttr("size", -1);
+    if (in[0].empty() || size < 1) bad(n, "needs a tensor of rank 1 or more and a positive size");
+    Shape out = in[0];
+    out[0] = size;
+    return out;
   }
   if (n.op == "where") {
     need(3);

@@ -1,6 +1,7 @@
 // Tensor-parallel placement over a grid of cores (see partition.h): a layout per tensor, chosen by
 // propagation through the graph, then the local graph of each grid position.
 #include "tatami/compiler/partition.h"
+#include "tatami/compiler/pipeline.h"
 
 #include <algorithm>
 #include <functional>
@@ -23,6 +24,42 @@ bool elementwise(const std::string& op) {
   throw CompileError("node '" + n.name + "' (" + n.op + "): cannot be split over the grid: " + why);
 }
 
+/// How a 2D matmul runs on the grid, from its operands' layouts: which operand dimensions are
+/// gathered first (a contracted dimension split differently in the two operands; rows of A split
+/// over the axis that splits B's columns or A's own columns), the axis its partial sums are
+/// summed over, and whether that sum is a reduce-scatter of rows (the result stays split by rows
+/// over that axis: no copy of the whole result on every core) or an all-reduce.
+struct MatmulChoice {
+  bool gatherA0 = false, gatherA1 = false, gatherB0 = false;
+  int contract = -1;
+  bool scatter = false;
+  Split out;
+};
+
+/// Grid dimension block sizes, as GridPlan::block.
+std::int64_t blockSize(std::int64_t n, int parts) { return (n + parts - 1) / parts; }
+
+MatmulChoice chooseMatmul(const Split& sa, const Split& sb, const Shape& as, const Shape& bs, int rows, int cols) {
+  MatmulChoice m;
+  const auto parts = [&](int axis) { return axis == 0 ? rows : cols; };
+  int a0 = sa[0], a1 = sa[1], b0 = sb[0], b1 = sb[1];
+  if (a1 != b0) {
+    m.gatherA1 = a1 >= 0, m.gatherB0 = b0 >= 0;
+    a1 = b0 = -1;
+  }
+  if (a0 >= 0 && (a0 == b1 || a0 == a1)) m.gatherA0 = true, a0 = -1;
+  m.contract = a1;
+  const std::int64_t nLocal = b1 < 0 ? bs[1] : blockSize(bs[1], parts(b1));
+  if (m.contract >= 0 && a0 < 0 && m.contract != b1 && as[0] >= parts(m.contract) &&
+      (blockSize(as[0], parts(m.contract)) * nLocal) % 16 == 0) {
+    m.scatter = true;
+    m.out = {m.contract, b1};
+  } else {
+    m.out = {a0, b1};
+  }
+  return m;
+}
+
 /// The reduced axes of a reduction node (reduce_* by its `axes`, sum_to by its target shape).
 std::vector<bool> reducedAxes(const Graph& g, const Node& n) {
   const Shape& in = g.values[std::size_t(n.inputs[0])].shape;
@@ -42,14 +79,18 @@ bool isLeaf(const Graph& g, int v) { return g.values[std::size_t(v)].kind != Val
 /// Propagates layouts to a fixpoint. `known[v]` is empty while v's layout is undecided.
 class Planner {
  public:
-  Planner(const Graph& g, int rows, int cols) : g_(g), known_(g.values.size()) { (void)rows, (void)cols; }
+  Planner(const Graph& g, int rows, int cols) : g_(g), known_(g.values.size()), rows_(rows), cols_(cols) {}
 
   std::vector<Split> run() {
-    // Seeds: an input whose features meet a weight in a matmul has them split over the rows.
+    // Seeds: an input whose features meet a weight in a matmul has them split over the rows,
+    // and its examples over the columns when the blocks are whole vectors (gathered for use).
     for (const Node& n : g_.nodes)
       if (n.op == "matmul" && shape(n.inputs[0]).size() == 2 && g_.values[std::size_t(n.inputs[0])].kind == ValueKind::Input &&
-          g_.values[std::size_t(n.inputs[1])].kind == ValueKind::Parameter)
-        set(n.inputs[0], {-1, 0});
+          g_.values[std::size_t(n.inputs[1])].kind == ValueKind::Parameter) {
+        const Shape& s = shape(n.inputs[0]);
+        const bool rowsToo = s[0] >= cols_ && (blockSize(s[0], cols_) * blockSize(s[1], rows_)) % 16 == 0;
+        set(n.inputs[0], {rowsToo && cols_ > 1 ? 1 : -1, 0});
+      }
     for (int round = 0; changed_ && round < 1000; ++round) {
       changed_ = false;
       for (const Node& n : g_.nodes) visit(n);
@@ -85,10 +126,7 @@ class Planner {
       const int a = n.inputs[0], b = n.inputs[1];
       if (has(a) && !has(b)) need(b, {of(a)[1], of(a)[1] < 0 ? -1 : 1 - of(a)[1]});
       if (has(b) && !has(a)) need(a, {-1, of(b)[0]});
-      if (has(a) && has(b)) set(y, {of(a)[0] == of(b)[1] ? -1 : of(a)[0], of(b)[1]});
-      if (has(y)) {
-        if (!has(b) && has(a)) need(b, {of(a)[1], of(y)[1]});
-      }
+      if (has(a) && has(b)) set(y, chooseMatmul(of(a), of(b), shape(a), shape(b), rows_, cols_).out);
       return;
     }
     if (n.op == "transpose" && shape(y).size() == 2) {
@@ -143,6 +181,7 @@ class Planner {
 
   const Graph& g_;
   std::vector<Split> known_;
+  int rows_, cols_;
   bool changed_ = true;
 };
 
@@ -237,6 +276,32 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     if (plan.parts(axis) == 1) return v;
     return local.op("allreduce", {v}, {{"axis", std::int64_t(axis)}, {"reduce", std::string(reduce)}}, name);
   };
+  // Gathers of a full value's split rows (or columns), made once and shared by their users.
+  std::map<std::pair<int, int>, int> gathered;
+  const auto gatherRows = [&](int v, int lv, int axis) {
+    auto it = gathered.find({v, 0});
+    if (it != gathered.end()) return it->second;
+    const int out = local.op("allgather", {lv}, {{"axis", std::int64_t(axis)}, {"size", g.values[std::size_t(v)].shape[0]}},
+                             fresh(g.values[std::size_t(v)].name + ".gathered"));
+    return gathered[{v, 0}] = out;
+  };
+  const std::function<int(int, int)> gatherColumns = [&](int v, int axis) {
+    auto it = gathered.find({v, 1});
+    if (it != gathered.end()) return it->second;
+    // The columns of a transpose are the rows of its input: gather those, transpose locally.
+    const int producer = g.values[std::size_t(v)].producer;
+    int rowsGathered;
+    if (producer >= 0 && g.nodes[std::size_t(producer)].op == "transpose" && g.values[std::size_t(v)].shape.size() == 2) {
+      const int u = g.nodes[std::size_t(producer)].inputs[0];
+      rowsGathered = gatherRows(u, map[std::size_t(u)], axis);
+    } else {
+      const int t = local.op("transpose", {map[std::size_t(v)]}, {{"perm", std::vector<std::int64_t>{1, 0}}}, fresh(g.values[std::size_t(v)].name + ".t"));
+      rowsGathered = local.op("allgather", {t}, {{"axis", std::int64_t(axis)}, {"size", g.values[std::size_t(v)].shape[1]}},
+                              fresh(g.values[std::size_t(v)].name + ".t.gathered"));
+    }
+    const int out = local.op("transpose", {rowsGathered}, {{"perm", std::vector<std::int64_t>{1, 0}}}, fresh(g.values[std::size_t(v)].name + ".gathered"));
+    return gathered[{v, 1}] = out;
+  };
   for (std::size_t v = 0; v < g.values.size(); ++v) {
     const Value& val = g.values[v];
     if (val.kind == ValueKind::Intermediate) continue;
@@ -260,16 +325,25 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
         map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
         continue;
       }
-      if (sa[1] != sb[0]) refuse(n, "the contracted dimension is split differently in its operands");
-      if (sa[0] >= 0 && sa[0] == sb[1]) refuse(n, "both output dimensions split over one grid axis");
-      if (sa[1] < 0) {
-        map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
+      const Shape &as = g.values[std::size_t(n.inputs[0])].shape, &bs = g.values[std::size_t(n.inputs[1])].shape;
+      const MatmulChoice m = chooseMatmul(sa, sb, as, bs, plan.rows, plan.cols);
+      if (m.out != ys) refuse(n, "its result's layout disagrees with the plan");
+      int a = ins[0], b = ins[1];
+      if (m.gatherA1) a = gatherColumns(n.inputs[0], sa[1]);
+      if (m.gatherB0) b = gatherRows(n.inputs[1], b, sb[0]);
+      if (m.gatherA0) a = m.gatherA1 ? local.op("allgather", {a}, {{"axis", std::int64_t(sa[0])}, {"size", as[0]}}, fresh(n.name + ".rows"))
+                                     : gatherRows(n.inputs[0], a, sa[0]);
+      if (m.contract < 0) {
+        map[std::size_t(y)] = local.op(n.op, {a, b}, attrs, n.name);
       } else {
-        const int partial = local.op(n.op, ins, attrs, fresh(n.name + ".partial"));
-        map[std::size_t(y)] = allreduce(partial, sa[1], "sum", n.name);
-        if (local.values[std::size_t(map[std::size_t(y)])].name != n.name) {  // a grid of one along the axis
+        const int partial = local.op(n.op, {a, b}, attrs, fresh(n.name + ".partial"));
+        if (m.scatter && plan.parts(m.contract) > 1)
+          map[std::size_t(y)] = local.op("reducescatter", {partial},
+                                         {{"axis", std::int64_t(m.contract)}, {"size", plan.block(as[0], m.contract)}}, n.name);
+        else if (plan.parts(m.contract) > 1)
+          map[std::size_t(y)] = allreduce(partial, m.contract, "sum", n.name);
+        else
           map[std::size_t(y)] = local.op("identity", {partial}, {}, n.name);
-        }
       }
       continue;
     }
@@ -349,6 +423,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
   }
   for (int o : g.outputs) local.markOutput(map[std::size_t(o)]);
+  eliminateDeadCode(local);  // e.g. a local transpose whose user gathered its input instead
   return local;
 }
 

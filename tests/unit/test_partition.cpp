@@ -56,13 +56,22 @@ TEST_CASE("the grid plan splits features over the rows, weights over both axes, 
   const Block b = blockOf(g, plan, g.find("w1"), 1, 2);
   CHECK(b.begin == std::vector<std::int64_t>{20, 16});
   CHECK(b.local == std::vector<std::int64_t>{20, 8});
+  // The first layer's product is summed over the rows by a reduce-scatter of its 8 examples (4
+  // per grid row, blocks of 4 x 8 = 32 elements); the second layer's 8 x 3 blocks are not whole
+  // vectors, so its sum is an all-reduce and the logits keep every example.
+  for (const Node& n : g.nodes)
+    if (n.op == "matmul" && n.inputs[1] == g.find("w1")) CHECK(split(g.values[std::size_t(n.outputs[0])].name.c_str()) == std::vector<int>{0, 1});
+  CHECK(split("w2.next") == std::vector<int>{1, 0});
   const Graph local = localGraph(g, plan, 1, 2);
   CHECK(local.values[std::size_t(local.find("w2"))].shape == Shape{8, 3});
-  int allreduces = 0;
-  for (const Node& n : local.nodes) allreduces += n.op == "allreduce";
-  // Forward: two matmuls, the softmax's max and sum, the loss's sum over classes; backward: the
-  // softmax gradient's sum over classes and one input gradient (w1's input is data).
-  CHECK(allreduces == 7);
+  std::map<std::string, int> collectives;
+  for (const Node& n : local.nodes) ++collectives[n.op];
+  // Forward: the second matmul, the softmax's max and sum, the loss's sum; backward: the softmax
+  // gradient's sum over classes, b1's gradient summed over the examples split over the rows.
+  // The first layer's input gradient is not needed (its input is data).
+  CHECK(collectives["allreduce"] == 6);
+  CHECK(collectives["reducescatter"] == 2);  // the first layer's product and the hidden gradient
+  CHECK(collectives["allgather"] == 2);      // the hidden activations for the second layer and for w2's gradient
 }
 
 TEST_CASE("blocks that do not divide evenly are padded with zeros and put back without them") {
