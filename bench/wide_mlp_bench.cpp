@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -77,6 +78,7 @@ int sc_main(int argc, char** argv) {
   try {
     job = placeOnGrid(g, config, cores, rows, cols, "mixed", false);
   } catch (const CompileError& e) {
+    if (std::getenv("WIDE_MLP_DUMP")) std::fprintf(stderr, "%s\n", printGraph(localGraph(g, planGrid(g, rows, cols), 0, 0)).c_str());
     std::fprintf(stderr, "does not compile: %s\n", e.what());
     return 1;
   }

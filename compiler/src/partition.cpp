@@ -4,7 +4,9 @@
 #include "tatami/compiler/pipeline.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <optional>
 #include <set>
 
 namespace tatami::compiler {
@@ -58,6 +60,35 @@ MatmulChoice chooseMatmul(const Split& sa, const Split& sb, const Shape& as, con
     m.out = {a0, b1};
   }
   return m;
+}
+
+/// The value an elementwise op gives in the padding, from its operands' padding values (nullopt:
+/// not known at compile time).
+std::optional<double> padOfOp(const std::string& op, const std::vector<std::optional<double>>& in) {
+  if ((op == "mul" && ((in[0] && *in[0] == 0) || (in[1] && *in[1] == 0))) || (op == "relu_grad" && in[0] && *in[0] == 0)) return 0.0;
+  for (const auto& v : in)
+    if (!v) return std::nullopt;
+  const double a = *in[0], b = in.size() > 1 ? *in[1] : 0.0;
+  if (op == "add") return a + b;
+  if (op == "sub") return a - b;
+  if (op == "mul") return a * b;
+  if (op == "div") return a / b;
+  if (op == "max") return std::max(a, b);
+  if (op == "min") return std::min(a, b);
+  if (op == "pow") return std::pow(a, b);
+  if (op == "relu_grad") return b > 0 ? a : 0.0;
+  if (op == "where") return a != 0 ? b : *in[2];
+  if (op == "relu") return a > 0 ? a : 0.0;
+  if (op == "neg") return -a;
+  if (op == "exp") return std::exp(a);
+  if (op == "log") return std::log(a);
+  if (op == "sqrt") return std::sqrt(a);
+  if (op == "tanh") return std::tanh(a);
+  if (op == "sigmoid") return 1.0 / (1.0 + std::exp(-a));
+  if (op == "erf") return std::erf(a);
+  if (op == "reciprocal") return 1.0 / a;
+  if (op == "identity") return a;
+  return std::nullopt;
 }
 
 /// The reduced axes of a reduction node (reduce_* by its `axes`, sum_to by its target shape).
@@ -259,11 +290,31 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
   local.name = g.name;
   std::vector<int> map(g.values.size(), -1);
   const auto split = [&](int v) -> const Split& { return plan.split[std::size_t(v)]; };
-  const auto padded = [&](int v) {
+  // Padding: the elements of a core's blocks past a tensor's extent (the last blocks of a dimension
+  // that does not divide evenly). pad[v] is the value v's padding holds, tracked through the ops
+  // (inputs, weights and state are fed with zeros there); a sum across a padded dimension needs
+  // it to be zero, else the step is refused.
+  const auto paddedDim = [&](int v, std::size_t d) {
     const Shape& s = g.values[std::size_t(v)].shape;
-    for (std::size_t d = 0; d < s.size(); ++d)
-      if (split(v)[d] >= 0 && plan.block(s[d], split(v)[d]) * plan.parts(split(v)[d]) != s[d]) return true;
-    return false;
+    return split(v)[d] >= 0 && plan.block(s[d], split(v)[d]) * plan.parts(split(v)[d]) != s[d];
+  };
+  std::vector<std::optional<double>> pad(g.values.size(), 0.0);
+  // What operand x holds in the padding of result y: its own padding where it covers y's padded
+  // dimensions, a scalar constant's value, else unknown (x broadcast into the padding).
+  const auto padSeen = [&](int x, int y) -> std::optional<double> {
+    const Value& xv = g.values[std::size_t(x)];
+    if (elementCount(xv.shape) == 1) return xv.kind == ValueKind::Constant ? std::optional<double>(xv.data.at(0)) : std::nullopt;
+    const Shape& ys = g.values[std::size_t(y)].shape;
+    const std::size_t off = ys.size() - xv.shape.size();
+    for (std::size_t d = 0; d < ys.size(); ++d)
+      if (paddedDim(y, d) && (d < off || xv.shape[d - off] != ys[d] || split(x)[d - off] != split(y)[d])) return std::nullopt;
+    return pad[std::size_t(x)];
+  };
+  const auto needZeroPad = [&](const Node& n, int x) {
+    if (!pad[std::size_t(x)] || *pad[std::size_t(x)] != 0)
+      refuse(n, "the padding of '" + g.values[std::size_t(x)].name + "' (" +
+                    (pad[std::size_t(x)] ? std::to_string(*pad[std::size_t(x)]) : std::string("not known")) +
+                    ") would enter a sum across a dimension that does not split evenly");
   };
   int serial = 0;
   const auto fresh = [&](const std::string& stem) {
@@ -328,6 +379,15 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       const Shape &as = g.values[std::size_t(n.inputs[0])].shape, &bs = g.values[std::size_t(n.inputs[1])].shape;
       const MatmulChoice m = chooseMatmul(sa, sb, as, bs, plan.rows, plan.cols);
       if (m.out != ys) refuse(n, "its result's layout disagrees with the plan");
+      if ((sa[1] >= 0 && paddedDim(n.inputs[0], 1)) || (sb[0] >= 0 && paddedDim(n.inputs[1], 0))) {
+        if (!(pad[std::size_t(n.inputs[0])] == 0.0) && !(pad[std::size_t(n.inputs[1])] == 0.0)) needZeroPad(n, n.inputs[0]);
+      }
+      {
+        const bool rowsPadded = !m.gatherA0 && sa[0] >= 0 && paddedDim(n.inputs[0], 0);
+        const bool colsPadded = sb[1] >= 0 && paddedDim(n.inputs[1], 1);
+        const bool zero = (!rowsPadded || pad[std::size_t(n.inputs[0])] == 0.0) && (!colsPadded || pad[std::size_t(n.inputs[1])] == 0.0);
+        pad[std::size_t(y)] = zero ? std::optional<double>(0.0) : std::nullopt;
+      }
       int a = ins[0], b = ins[1];
       if (m.gatherA1) a = gatherColumns(n.inputs[0], sa[1]);
       if (m.gatherB0) b = gatherRows(n.inputs[1], b, sb[0]);
@@ -358,11 +418,20 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
           if (split(x)[d] >= 0) over.push_back(split(x)[d]);
         }
       if (n.op == "sum_to") attrs["shape"] = localShape(y);
+      bool acrossPadding = false;
+      for (std::size_t d = 0; d < axes.size(); ++d) acrossPadding = acrossPadding || (axes[d] && paddedDim(x, d));
+      if (acrossPadding && n.op == "reduce_max") refuse(n, "a maximum across a dimension that does not split evenly");
+      if (acrossPadding) needZeroPad(n, x);
+      if (pad[std::size_t(x)]) {
+        const double p0 = *pad[std::size_t(x)];
+        pad[std::size_t(y)] = n.op == "reduce_sum" || n.op == "sum_to" ? p0 * double(full) : p0;
+      } else {
+        pad[std::size_t(y)] = std::nullopt;
+      }
       if (over.empty()) {
         map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
         continue;
       }
-      if (n.op == "reduce_max" && padded(x)) refuse(n, "a maximum over a padded split dimension");
       const std::string op = n.op == "reduce_mean" ? "reduce_sum" : n.op;
       int v = local.op(op, ins, attrs, fresh(n.name + ".local"));
       for (std::size_t k = 0; k < over.size(); ++k)
@@ -377,8 +446,12 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       std::int64_t axis = n.intAttr("axis", -1);
       if (axis < 0) axis += std::int64_t(rank);
       const int over = split(x)[std::size_t(axis)];
+      {
+        const double n0 = double(g.values[std::size_t(x)].shape[std::size_t(axis)]);
+        pad[std::size_t(y)] = pad[std::size_t(x)] ? std::optional<double>(n.op == "softmax" ? 1.0 / n0 : -std::log(n0)) : std::nullopt;
+      }
       if (over >= 0) {
-        if (padded(x)) refuse(n, "softmax over classes that do not split evenly over the grid's " + std::to_string(plan.parts(over)) + " cores");
+        if (paddedDim(x, std::size_t(axis))) refuse(n, "softmax over classes that do not split evenly over the grid's " + std::to_string(plan.parts(over)) + " cores");
         // x - max - log(sum(exp(x - max))), each reduction finished by an all-reduce along the line.
         const std::vector<std::int64_t> ax = {axis};
         const int m = allreduce(local.op("reduce_max", {ins[0]}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".max")),
@@ -409,8 +482,6 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
             if (xs[d] == full[d + off] && split(x)[d] != ys[d + off])
               refuse(n, "operand '" + g.values[std::size_t(x)].name + "' is split differently from the result");
         }
-        if ((n.op == "exp" || n.op == "log" || n.op == "reciprocal" || n.op == "div" || n.op == "sigmoid") && padded(y))
-          refuse(n, "padding would not stay zero (a split dimension does not divide evenly)");
       } else if (n.op == "transpose" && ys.size() == 2) {
         // the layout swaps with the dimensions
       } else if ((n.op == "reshape" || n.op == "broadcast_to") && g.values[std::size_t(n.inputs[0])].shape == g.values[std::size_t(y)].shape) {
@@ -420,6 +491,13 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       }
     }
     if (n.op == "broadcast_to") attrs["shape"] = localShape(y);
+    if (elementwise(n.op)) {
+      std::vector<std::optional<double>> seen;
+      for (int x : n.inputs) seen.push_back(padSeen(x, y));
+      pad[std::size_t(y)] = padOfOp(n.op, seen);
+    } else if (!n.inputs.empty() && n.op != "softmax" && n.op != "log_softmax") {
+      pad[std::size_t(y)] = pad[std::size_t(n.inputs[0])];  // transpose, reshape, broadcast
+    }
     map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
   }
   for (int o : g.outputs) local.markOutput(map[std::size_t(o)]);
