@@ -66,19 +66,26 @@ int sc_main(int argc, char** argv) {
   runPipeline(g, standardPasses(), {}, nullptr);
 
   const ArchConfig config;
-  std::vector<int> cores = sliceRing(config, config.die.rows, config.die.cols);
-  std::sort(cores.begin(), cores.end());
-  if (std::size_t(rows * cols) > cores.size()) {
-    std::fprintf(stderr, "grid %s needs %d cores; the die has %zu\n", grid.c_str(), rows * cols, cores.size());
+  std::vector<int> cores;
+  try {
+    cores = gridCores(config, int(config.die.rows), int(config.die.cols), rows, cols);
+  } catch (const CompileError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
-  cores.resize(std::size_t(rows * cols));
   const auto t0 = std::chrono::steady_clock::now();
   GridJob job;
   try {
     job = placeOnGrid(g, config, cores, rows, cols, "mixed", false);
   } catch (const CompileError& e) {
-    if (std::getenv("WIDE_MLP_DUMP")) std::fprintf(stderr, "%s\n", printGraph(localGraph(g, planGrid(g, rows, cols), 0, 0)).c_str());
+    if (std::getenv("WIDE_MLP_DUMP")) {  // the plan: every tensor's shape and the grid axis of each dimension
+      const GridPlan plan = planGrid(g, rows, cols);
+      for (std::size_t v = 0; v < g.values.size(); ++v) {
+        std::string axes;
+        for (int a : plan.split[v]) axes += " " + std::to_string(a);
+        std::fprintf(stderr, "%s %s:%s\n", g.values[v].name.c_str(), shapeText(g.values[v].shape).c_str(), axes.c_str());
+      }
+    }
     std::fprintf(stderr, "does not compile: %s\n", e.what());
     return 1;
   }
@@ -133,12 +140,34 @@ int sc_main(int argc, char** argv) {
     }
     runtime::RunOptions options;
     options.timingOnly = timingOnly;
+    options.trace = std::getenv("WIDE_MLP_TRACE") != nullptr;
     const auto t1 = std::chrono::steady_clock::now();
     const runtime::RunResult run = runtime::runPrograms(config, all, options);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     if (!run.error.empty()) {
       std::fprintf(stderr, "run failed: %s\n", run.error.c_str());
       return 1;
+    }
+    if (options.trace) {
+      // Measured on the first core: how far each op moved the end of the work done so far, by op kind.
+      const auto& lp = job.lowered[0];
+      std::vector<std::uint64_t> endAt(lp.ops.size(), 0);
+      for (const auto& tr : run.traces)
+        if (tr.core == cores[0])
+          for (const auto& sl : tr.slices)
+            for (std::size_t i = 0; i < lp.ops.size(); ++i)
+              if (sl.pc >= lp.ops[i].firstPc && sl.pc < lp.ops[i].endPc) endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
+      std::map<std::string, std::pair<double, double>> byOp;  // measured, estimated
+      std::uint64_t before = 0;
+      for (std::size_t i = 0; i < lp.ops.size(); ++i) {
+        const std::uint64_t end = std::max(endAt[i], before);
+        byOp[lp.ops[i].op].first += double(end - before), byOp[lp.ops[i].op].second += lp.ops[i].cycles;
+        before = end;
+      }
+      std::printf("measured on core %d (estimated):", cores[0]);
+      for (const auto& [op, me] : byOp)
+        if (me.first >= 0.01 * double(run.stats.cycles)) std::printf(" %s %.0f (%.0f)", op.c_str(), me.first, me.second);
+      std::printf("\n");
     }
     double lossValue = std::nan("");
     for (int o : g.outputs) {

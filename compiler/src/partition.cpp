@@ -447,16 +447,29 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       if (axis < 0) axis += std::int64_t(rank);
       const int over = split(x)[std::size_t(axis)];
       {
+        // Padding in other dimensions: constant rows; along a padded class axis: masked (softmax 0,
+        // log-softmax about -1e30).
         const double n0 = double(g.values[std::size_t(x)].shape[std::size_t(axis)]);
         pad[std::size_t(y)] = pad[std::size_t(x)] ? std::optional<double>(n.op == "softmax" ? 1.0 / n0 : -std::log(n0)) : std::nullopt;
+        if (over >= 0 && paddedDim(x, std::size_t(axis))) pad[std::size_t(y)] = n.op == "softmax" ? std::optional<double>(0.0) : std::nullopt;
       }
       if (over >= 0) {
-        if (paddedDim(x, std::size_t(axis))) refuse(n, "softmax over classes that do not split evenly over the grid's " + std::to_string(plan.parts(over)) + " cores");
         // x - max - log(sum(exp(x - max))), each reduction finished by an all-reduce along the line.
         const std::vector<std::int64_t> ax = {axis};
-        const int m = allreduce(local.op("reduce_max", {ins[0]}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".max")),
+        int xin = ins[0];
+        if (paddedDim(x, std::size_t(axis))) {
+          // Classes that do not split evenly: the padding columns get -1e30 added, so they never
+          // win the maximum and add exp(-huge) = 0 to the sum.
+          const Block b = blockOf(g, plan, x, r, c);
+          Shape ms(split(x).size(), 1);
+          ms[std::size_t(axis)] = b.local[std::size_t(axis)];
+          std::vector<double> mask(std::size_t(ms[std::size_t(axis)]), 0.0);
+          for (std::int64_t k = b.real[std::size_t(axis)]; k < ms[std::size_t(axis)]; ++k) mask[std::size_t(k)] = -1e30;
+          xin = local.op("add", {xin, local.constant(fresh(n.name + ".mask"), ms, mask)}, {}, fresh(n.name + ".masked"));
+        }
+        const int m = allreduce(local.op("reduce_max", {xin}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".max")),
                                 over, "max", fresh(n.name + ".gmax"));
-        const int shifted = local.op("sub", {ins[0], m}, {}, fresh(n.name + ".shifted"));
+        const int shifted = local.op("sub", {xin, m}, {}, fresh(n.name + ".shifted"));
         const int e = local.op("exp", {shifted}, {}, fresh(n.name + ".exp"));
         const int s = allreduce(local.op("reduce_sum", {e}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".sum")),
                                 over, "sum", fresh(n.name + ".gsum"));
@@ -503,6 +516,27 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
   for (int o : g.outputs) local.markOutput(map[std::size_t(o)]);
   eliminateDeadCode(local);  // e.g. a local transpose whose user gathered its input instead
   return local;
+}
+
+std::vector<int> gridCores(const ArchConfig& config, int sliceRows, int sliceCols, int rows, int cols) {
+  if (rows < 1 || cols < 1) throw CompileError("a tensor-parallel grid needs at least one row and one column");
+  std::vector<int> active = sliceRing(config, sliceRows, sliceCols);
+  std::sort(active.begin(), active.end());
+  const int systemCols = int(config.die.cols * config.system.die_cols);
+  std::vector<std::vector<int>> byRow(static_cast<std::size_t>(sliceRows));
+  for (int id : active) byRow[std::size_t(id / systemCols)].push_back(id);
+  std::vector<int> cores;
+  bool rowsFit = rows <= sliceRows;
+  for (int k = 0; rowsFit && k < rows; ++k) rowsFit = int(byRow[std::size_t(k)].size()) >= cols;
+  if (rowsFit) {
+    for (int k = 0; k < rows; ++k) cores.insert(cores.end(), byRow[std::size_t(k)].begin(), byRow[std::size_t(k)].begin() + cols);
+    return cores;
+  }
+  if (active.size() < std::size_t(rows) * std::size_t(cols))
+    throw CompileError("a " + std::to_string(rows) + "x" + std::to_string(cols) + " grid needs " + std::to_string(rows * cols) +
+                       " cores; the slice has " + std::to_string(active.size()) + " active");
+  active.resize(std::size_t(rows) * std::size_t(cols));
+  return active;
 }
 
 GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,

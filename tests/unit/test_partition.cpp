@@ -152,10 +152,27 @@ TEST_CASE("a training step on a 2x3 grid gives the one-core step's results (FP32
 }
 
 TEST_CASE("the grid planner refuses what it cannot split, naming the node") {
-  const Graph g = twoLayerStep();
-  // 6 classes over 4 grid rows: blocks of 2, the last one padding only.
-  CHECK_THROWS_WITH_AS(localGraph(g, planGrid(g, 4, 1), 0, 0),
-                       doctest::Contains("(log_softmax): cannot be split over the grid: softmax over classes that do not split evenly"),
+  // y = x w with y's 5 columns split 3 + 2 over two grid columns: exp puts 1 in the padding,
+  // which a sum across those columns would count.
+  Graph g;
+  const int x = g.input("x", {8, 6});
+  const int w = g.parameter("w", {6, 5}, std::vector<double>(30, 0.1));
+  g.markOutput(g.op("reduce_sum", {g.op("exp", {g.op("matmul", {x, w})}, {}, "e")}, {{"axes", std::vector<std::int64_t>{1}}}, "total"));
+  CHECK_THROWS_WITH_AS(localGraph(g, planGrid(g, 2, 2), 0, 1),
+                       "node 'total' (reduce_sum): cannot be split over the grid: the padding of 'e' (1.000000) would enter a sum across a "
+                       "dimension that does not split evenly",
                        CompileError);
   CHECK_THROWS_WITH_AS(planGrid(g, 0, 2), "a tensor-parallel grid needs at least one row and one column", CompileError);
+}
+
+TEST_CASE("softmax over classes that do not split evenly masks the padding") {
+  const Graph g = twoLayerStep();  // 6 classes over 4 grid rows: blocks of 2, the last all padding
+  const Graph local = localGraph(g, planGrid(g, 4, 1), 3, 0);
+  bool masked = false;
+  for (const Value& v : local.values)
+    if (v.kind == ValueKind::Constant && v.name.find(".mask") != std::string::npos) {
+      masked = true;
+      CHECK(v.data == std::vector<double>{-1e30, -1e30});
+    }
+  CHECK(masked);
 }

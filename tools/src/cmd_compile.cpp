@@ -162,18 +162,6 @@ runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const
 }
 
 
-/// Places `g` on a rows x cols grid of the slice's active cores.
-GridJob lowerGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& sliceCores, int rows, int cols,
-                  const std::string& precision) {
-  std::vector<int> cores = sliceCores;
-  std::sort(cores.begin(), cores.end());
-  if (std::size_t(rows) * std::size_t(cols) > cores.size())
-    throw UsageError("a " + std::to_string(rows) + "x" + std::to_string(cols) + " grid needs " + std::to_string(rows * cols) +
-                     " cores; the slice has " + std::to_string(cores.size()) + " active");
-  cores.resize(std::size_t(rows * cols));
-  return placeOnGrid(g, config, cores, rows, cols, precision);
-}
-
 /// The relative error ||got - want|| / ||want|| (the plain norm of got when want is zero).
 double relativeError(const std::vector<double>& got, const std::vector<double>& want) {
   double num = 0, den = 0;
@@ -184,7 +172,7 @@ double relativeError(const std::vector<double>& got, const std::vector<double>& 
 
 /// `tatami check --grid RxC`: one training step placed tensor-parallel on the grid, run on the
 /// emulator, every output's blocks put together and compared with the oracle on the full graph.
-int checkGrid(const CompileRequest& r, const std::string& grid, const std::vector<int>& sliceCores, const ArchConfig& config,
+int checkGrid(const CompileRequest& r, const std::string& grid, int sliceRows, int sliceCols, const ArchConfig& config,
               std::uint64_t seed, bool json, std::ostream& out, std::ostream& err) {
   const auto x = grid.find('x');
   int rows = 0, cols = 0;
@@ -195,7 +183,7 @@ int checkGrid(const CompileRequest& r, const std::string& grid, const std::vecto
     throw UsageError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 4x4");
   }
   const Graph g = compileModel(r, nullptr);
-  const GridJob job = lowerGrid(g, config, sliceCores, rows, cols, r.precision);
+  const GridJob job = placeOnGrid(g, config, gridCores(config, sliceRows, sliceCols, rows, cols), rows, cols, r.precision);
   std::vector<Program> programs;
   for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, r.model + " (lowered)"));
   const std::map<std::string, Tensor> feeds = seededInputs(g, r.loss, seed);
@@ -359,8 +347,12 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const ArchConfig config = machine.resolve();
   try {
     if (!grid.empty()) {
-      const std::vector<int> sliceCores = vm["slice"].defaulted() ? sliceRing(config, config.die.rows, config.die.cols) : sliceOf(r, config);
-      return checkGrid(r, grid, sliceCores, config, seed, vm.count("json") > 0, out, err);
+      int sliceRows = int(config.die.rows), sliceCols = int(config.die.cols);
+      if (!vm["slice"].defaulted()) {
+        sliceOf(r, config);  // checks the text and the size
+        sliceRows = std::stoi(r.slice.substr(0, r.slice.find('x'))), sliceCols = std::stoi(r.slice.substr(r.slice.find('x') + 1));
+      }
+      return checkGrid(r, grid, sliceRows, sliceCols, config, seed, vm.count("json") > 0, out, err);
     }
     const std::vector<int> ring = sliceOf(r, config);
     const std::int64_t cores = std::int64_t(ring.size());

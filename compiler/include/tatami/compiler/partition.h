@@ -59,6 +59,13 @@ void placeBlock(const Block& b, const Shape& shape, const std::vector<double>& l
 /// names (inputs, parameters and outputs are found by the same names as in `g`).
 Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c);
 
+/// The cores of a rows x cols grid inside the sliceRows x sliceCols slice at the top-left of the
+/// system, row-major: when each of the slice's first `rows` rows has `cols` active cores, grid
+/// row k is the first `cols` active cores of slice row k (so grid lines are mesh lines, a hop or
+/// two between neighbours around a disabled core); otherwise the slice's active cores in
+/// row-major order. Throws CompileError when the slice has fewer than rows x cols active cores.
+std::vector<int> gridCores(const ArchConfig& config, int sliceRows, int sliceCols, int rows, int cols);
+
 /// A tensor-parallel job: the plan, and per grid position (row-major) its core, local graph and
 /// lowered program.
 struct GridJob {
