@@ -575,66 +575,67 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
 
 void Lowering::allgather(const Node& n, std::uint64_t dst) {
   // Ring all-gather of row blocks along this core's grid line: block k of the result comes from
-  // the line's core k (every core has the same layout, so a put names its own addresses). The
-  // result's rows past `size` are the padding of the last blocks.
+  // the line's core k (every core has the same layout, so a put names its own addresses). Blocks
+  // that are not whole 64-byte vectors travel in a scratch buffer of vector-aligned slots and are
+  // packed at the end. The result's rows past `size` are the padding of the last blocks.
   const int x = n.inputs[0];
   const std::vector<int>& ring = ringOf(n);
-  const std::uint64_t p = ring.size(), chunk = count(x), bytes = chunk * 4;
-  if (chunk % 16) unsupported(n, "a block of " + std::to_string(chunk) + " elements is not whole 64-byte vectors");
+  const std::uint64_t p = ring.size(), chunk = count(x), stride = roundUp(chunk, 16), bytes = stride * 4;
+  const bool packed = stride == chunk;
   const int r = rankOf(n), sem = semOf(n);
   const std::string freed = std::to_string(sem + 1), gathered = std::to_string(sem + 2);
-  dma2d(dst + std::uint64_t(r) * bytes, addr(x), 1, bytes, 0, 0);
-  if (p == 1) return;
-  const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
-  li(20, next), li(21, prev), li(22, std::int64_t(bytes));
-  line("sincr r21, " + freed + ", 1");  // my buffer is ready for my predecessor's blocks
-  line("swait " + freed + ", 1");
-  for (std::uint64_t step = 0; step + 1 < p; ++step) {
-    const std::uint64_t send = std::uint64_t((long(r) - long(step) + long(p) * 2) % long(p));
-    li(24, std::int64_t(dst + send * bytes));
-    line("put r20, r24, r24, r22, " + gathered);
-    line("swait " + gathered + ", 1");
+  const std::uint64_t slots = packed ? dst : temp(p * stride, n.name + ".slots");
+  dma2d(slots + std::uint64_t(r) * bytes, addr(x), 1, chunk * 4, 0, 0);
+  if (p > 1) {
+    const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
+    li(20, next), li(21, prev), li(22, std::int64_t(bytes));
+    line("sincr r21, " + freed + ", 1");  // my buffer is ready for my predecessor's blocks
+    line("swait " + freed + ", 1");
+    for (std::uint64_t step = 0; step + 1 < p; ++step) {
+      const std::uint64_t send = std::uint64_t((long(r) - long(step) + long(p) * 2) % long(p));
+      li(24, std::int64_t(slots + send * bytes));
+      line("put r20, r24, r24, r22, " + gathered);
+      line("swait " + gathered + ", 1");
+    }
+    const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
+    cost(double(p - 1) * (hop + 12) + 24, "mesh");
   }
-  const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
-  cost(double(p - 1) * (hop + 12) + 24, "mesh");
+  if (!packed) dma2d(dst, slots, p, chunk * 4, chunk * 4, bytes);
 }
 
 void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
   // Ring reduce-scatter of row blocks: the input (the whole extent, summed over the line) is cut
-  // into blocks of the output's rows; after P-1 steps this core holds block `rank`, summed.
+  // into blocks of the output's rows, each in a vector-aligned slot (zeros for the padding rows
+  // of the last blocks); after P-1 steps this core's slot `rank` holds its block, summed.
   const int x = n.inputs[0];
   const std::vector<int>& ring = ringOf(n);
-  const std::uint64_t p = ring.size(), chunk = count(n.outputs[0]), bytes = chunk * 4;
-  if (chunk % 16) unsupported(n, "a block of " + std::to_string(chunk) + " elements is not whole 64-byte vectors");
+  const std::uint64_t p = ring.size(), chunk = count(n.outputs[0]), stride = roundUp(chunk, 16), bytes = stride * 4;
   const int r = rankOf(n), sem = semOf(n);
   const std::string arrived = std::to_string(sem), freed = std::to_string(sem + 1);
-  const std::uint64_t scratch = temp(p * chunk, n.name + ".blocks"), recv = temp(chunk, n.name + ".recv");
-  // The input rows, then zeros for the padding rows of the last blocks.
-  const std::uint64_t have = count(x);
-  if (p * chunk > have) {
-    const std::uint64_t from = have / 16 * 16;  // the last partial vector is rewritten by the copy below
-    vfill(scratch + from * 4, 0.0, p * chunk - from);
-  }
-  dma2d(scratch, addr(x), 1, have * 4, 0, 0);
+  const std::uint64_t slots = temp(p * stride, n.name + ".slots"), recv = temp(stride, n.name + ".recv");
+  const std::uint64_t have = count(x), whole = std::min<std::uint64_t>(p, have / chunk), rest = have - whole * chunk;
+  if (p * chunk > have) vfill(slots + whole * bytes, 0.0, (p - whole) * stride);  // the padding rows
+  if (whole) dma2d(slots, addr(x), whole, chunk * 4, bytes, chunk * 4);
+  if (rest) dma2d(slots + whole * bytes, addr(x) + whole * chunk * 4, 1, rest * 4, 0, 0);
   const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
   const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
   if (p > 1) {
-    li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(chunk));
+    li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(stride));
     line("sincr r21, " + freed + ", 1");
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) - long(step) - 1), into = mod(long(r) - long(step) - 2);
       line("swait " + freed + ", 1");
-      li(24, std::int64_t(scratch + send * bytes));
+      li(24, std::int64_t(slots + send * bytes));
       line("put r20, r23, r24, r22, " + arrived);
       line("swait " + arrived + ", 1");
-      li(25, std::int64_t(scratch + into * bytes));
+      li(25, std::int64_t(slots + into * bytes));
       line("vadd.f32 r25, r25, r23, r4");
       if (step + 2 < p) line("sincr r21, " + freed + ", 1");
     }
     const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
     cost(double(p - 1) * (hop + 12 + lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
   }
-  dma2d(dst, scratch + std::uint64_t(r) * bytes, 1, bytes, 0, 0);
+  dma2d(dst, slots + std::uint64_t(r) * bytes, 1, chunk * 4, 0, 0);
 }
 
 void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
@@ -864,7 +865,7 @@ LoweredProgram Lowering::run() {
     const bool ring = pn && (pn->op == "allreduce_mean" || pn->op == "allreduce");
     const std::uint64_t p = ring ? ringOf(*pn).size() : 1;
     std::uint64_t bytes = ring ? chunkOf(pn->inputs[0], p) * 4 * p : roundUp(count(v), 16) * 4;
-    if (pn && pn->op == "allgather") bytes = std::max(bytes, roundUp(count(pn->inputs[0]), 16) * 4 * ringOf(*pn).size());
+    if (pn && pn->op == "allgather") bytes = std::max(bytes, roundUp(count(pn->inputs[0]) * ringOf(*pn).size(), 16) * 4);
     const int b = nextBuffer++;
     buffer_[v] = b;
     addr_[b] = alloc_.allocate(bytes, g_.values[std::size_t(v)].name);

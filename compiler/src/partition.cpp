@@ -38,9 +38,6 @@ struct MatmulChoice {
   Split out;
 };
 
-/// Grid dimension block sizes, as GridPlan::block.
-std::int64_t blockSize(std::int64_t n, int parts) { return (n + parts - 1) / parts; }
-
 MatmulChoice chooseMatmul(const Split& sa, const Split& sb, const Shape& as, const Shape& bs, int rows, int cols) {
   MatmulChoice m;
   const auto parts = [&](int axis) { return axis == 0 ? rows : cols; };
@@ -51,9 +48,7 @@ MatmulChoice chooseMatmul(const Split& sa, const Split& sb, const Shape& as, con
   }
   if (a0 >= 0 && (a0 == b1 || a0 == a1)) m.gatherA0 = true, a0 = -1;
   m.contract = a1;
-  const std::int64_t nLocal = b1 < 0 ? bs[1] : blockSize(bs[1], parts(b1));
-  if (m.contract >= 0 && a0 < 0 && m.contract != b1 && as[0] >= parts(m.contract) &&
-      (blockSize(as[0], parts(m.contract)) * nLocal) % 16 == 0) {
+  if (m.contract >= 0 && a0 < 0 && m.contract != b1 && as[0] >= parts(m.contract)) {
     m.scatter = true;
     m.out = {m.contract, b1};
   } else {
@@ -119,8 +114,7 @@ class Planner {
       if (n.op == "matmul" && shape(n.inputs[0]).size() == 2 && g_.values[std::size_t(n.inputs[0])].kind == ValueKind::Input &&
           g_.values[std::size_t(n.inputs[1])].kind == ValueKind::Parameter) {
         const Shape& s = shape(n.inputs[0]);
-        const bool rowsToo = s[0] >= cols_ && (blockSize(s[0], cols_) * blockSize(s[1], rows_)) % 16 == 0;
-        set(n.inputs[0], {rowsToo && cols_ > 1 ? 1 : -1, 0});
+        set(n.inputs[0], {s[0] >= cols_ && cols_ > 1 ? 1 : -1, 0});
       }
     for (int round = 0; changed_ && round < 1000; ++round) {
       changed_ = false;
@@ -327,18 +321,25 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     if (plan.parts(axis) == 1) return v;
     return local.op("allreduce", {v}, {{"axis", std::int64_t(axis)}, {"reduce", std::string(reduce)}}, name);
   };
-  // Gathers of a full value's split rows (or columns), made once and shared by their users.
-  std::map<std::pair<int, int>, int> gathered;
+  // Gathers of a full value's split rows (or columns), shared by users a few nodes apart (e.g.
+  // an output gradient used for the input gradient and the weight gradient); a later user
+  // gathers again, so a gathered copy never stays alive from the forward to the backward pass.
+  constexpr std::size_t kShareWithin = 4;
+  std::map<std::pair<int, int>, std::pair<int, std::size_t>> gathered;  // (value, dim) -> (local value, node index)
+  std::size_t nodeIndex = 0;
+  const auto cached = [&](int v, int dim) {
+    auto it = gathered.find({v, dim});
+    return it != gathered.end() && nodeIndex - it->second.second <= kShareWithin ? it->second.first : -1;
+  };
   const auto gatherRows = [&](int v, int lv, int axis) {
-    auto it = gathered.find({v, 0});
-    if (it != gathered.end()) return it->second;
+    if (const int hit = cached(v, 0); hit >= 0) return hit;
     const int out = local.op("allgather", {lv}, {{"axis", std::int64_t(axis)}, {"size", g.values[std::size_t(v)].shape[0]}},
                              fresh(g.values[std::size_t(v)].name + ".gathered"));
-    return gathered[{v, 0}] = out;
+    gathered[{v, 0}] = {out, nodeIndex};
+    return out;
   };
   const std::function<int(int, int)> gatherColumns = [&](int v, int axis) {
-    auto it = gathered.find({v, 1});
-    if (it != gathered.end()) return it->second;
+    if (const int hit = cached(v, 1); hit >= 0) return hit;
     // The columns of a transpose are the rows of its input: gather those, transpose locally.
     const int producer = g.values[std::size_t(v)].producer;
     int rowsGathered;
@@ -351,7 +352,8 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
                               fresh(g.values[std::size_t(v)].name + ".t.gathered"));
     }
     const int out = local.op("transpose", {rowsGathered}, {{"perm", std::vector<std::int64_t>{1, 0}}}, fresh(g.values[std::size_t(v)].name + ".gathered"));
-    return gathered[{v, 1}] = out;
+    gathered[{v, 1}] = {out, nodeIndex};
+    return out;
   };
   for (std::size_t v = 0; v < g.values.size(); ++v) {
     const Value& val = g.values[v];
@@ -362,6 +364,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     else map[v] = local.constant(val.name, b.local, sliceBlock(b, val.shape, val.data));
   }
   for (const Node& n : g.nodes) {
+    ++nodeIndex;
     const int y = n.outputs[0];
     const Split& ys = split(y);
     std::vector<int> ins;
@@ -379,7 +382,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       const Shape &as = g.values[std::size_t(n.inputs[0])].shape, &bs = g.values[std::size_t(n.inputs[1])].shape;
       const MatmulChoice m = chooseMatmul(sa, sb, as, bs, plan.rows, plan.cols);
       if (m.out != ys) refuse(n, "its result's layout disagrees with the plan");
-      if ((sa[1] >= 0 && paddedDim(n.inputs[0], 1)) || (sb[0] >= 0 && paddedDim(n.inputs[1], 0))) {
+      if (m.contract >= 0 && paddedDim(n.inputs[0], 1)) {  // the padding of both operands meets in the local sums
         if (!(pad[std::size_t(n.inputs[0])] == 0.0) && !(pad[std::size_t(n.inputs[1])] == 0.0)) needZeroPad(n, n.inputs[0]);
       }
       {

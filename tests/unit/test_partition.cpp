@@ -41,37 +41,36 @@ Graph twoLayerStep() {
 
 }  // namespace
 
-TEST_CASE("the grid plan splits features over the rows, weights over both axes, alternating by layer") {
+TEST_CASE("the grid plan splits features over the rows, examples over the columns, weights over both axes") {
   const Graph g = twoLayerStep();
   const GridPlan plan = planGrid(g, 2, 3);
   const auto split = [&](const char* name) { return plan.split[std::size_t(g.find(name))]; };
-  CHECK(split("x") == std::vector<int>{-1, 0});
+  CHECK(split("x") == std::vector<int>{1, 0});
   CHECK(split("w1") == std::vector<int>{0, 1});
   CHECK(split("b1") == std::vector<int>{1});
   CHECK(split("w2") == std::vector<int>{1, 0});
   CHECK(split("w1.m") == std::vector<int>{0, 1});
   CHECK(split("w2.next") == std::vector<int>{1, 0});
-  CHECK(split("target") == std::vector<int>{-1, 0});
+  CHECK(split("target") == std::vector<int>{1, 0});
   // Blocks: 40 over 2 rows = 20; 24 over 3 columns = 8; 6 classes over 2 rows = 3.
   const Block b = blockOf(g, plan, g.find("w1"), 1, 2);
   CHECK(b.begin == std::vector<std::int64_t>{20, 16});
   CHECK(b.local == std::vector<std::int64_t>{20, 8});
-  // The first layer's product is summed over the rows by a reduce-scatter of its 8 examples (4
-  // per grid row, blocks of 4 x 8 = 32 elements); the second layer's 8 x 3 blocks are not whole
-  // vectors, so its sum is an all-reduce and the logits keep every example.
+  // Each layer's product is summed by a reduce-scatter of its examples: the hidden layer ends
+  // split (examples over the grid rows, features over the columns), the logits the other way.
   for (const Node& n : g.nodes)
     if (n.op == "matmul" && n.inputs[1] == g.find("w1")) CHECK(split(g.values[std::size_t(n.outputs[0])].name.c_str()) == std::vector<int>{0, 1});
   CHECK(split("w2.next") == std::vector<int>{1, 0});
   const Graph local = localGraph(g, plan, 1, 2);
   CHECK(local.values[std::size_t(local.find("w2"))].shape == Shape{8, 3});
+  CHECK(local.values[std::size_t(local.find("x"))].shape == Shape{3, 20});
   std::map<std::string, int> collectives;
   for (const Node& n : local.nodes) ++collectives[n.op];
-  // Forward: the second matmul, the softmax's max and sum, the loss's sum; backward: the softmax
-  // gradient's sum over classes, b1's gradient summed over the examples split over the rows.
-  // The first layer's input gradient is not needed (its input is data).
-  CHECK(collectives["allreduce"] == 6);
-  CHECK(collectives["reducescatter"] == 2);  // the first layer's product and the hidden gradient
-  CHECK(collectives["allgather"] == 2);      // the hidden activations for the second layer and for w2's gradient
+  // Reduce-scatters: both layers' products and the hidden layer's gradient. Gathers: the inputs of
+  // both layers forward, the logits' gradient (shared by the hidden gradient and w2's gradient),
+  // and again, for the weight gradients, the hidden activations, the hidden gradient and x.
+  CHECK(collectives["reducescatter"] == 3);
+  CHECK(collectives["allgather"] == 6);
 }
 
 TEST_CASE("blocks that do not divide evenly are padded with zeros and put back without them") {
