@@ -285,29 +285,33 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
   std::vector<int> map(g.values.size(), -1);
   const auto split = [&](int v) -> const Split& { return plan.split[std::size_t(v)]; };
   // Padding: the elements of a core's blocks past a tensor's extent (the last blocks of a dimension
-  // that does not divide evenly). pad[v] is the value v's padding holds, tracked through the ops
-  // (inputs, weights and state are fed with zeros there); a sum across a padded dimension needs
-  // it to be zero, else the step is refused.
+  // that does not divide evenly). pad[v][d] is the value v holds where dimension d is padding,
+  // tracked through the ops (inputs, weights and state are fed with zeros there); a sum across a
+  // padded dimension needs its value there to be zero, else the step is refused.
+  using Pad = std::vector<std::optional<double>>;
   const auto paddedDim = [&](int v, std::size_t d) {
     const Shape& s = g.values[std::size_t(v)].shape;
     return split(v)[d] >= 0 && plan.block(s[d], split(v)[d]) * plan.parts(split(v)[d]) != s[d];
   };
-  std::vector<std::optional<double>> pad(g.values.size(), 0.0);
-  // What operand x holds in the padding of result y: its own padding where it covers y's padded
-  // dimensions, a scalar constant's value, else unknown (x broadcast into the padding).
-  const auto padSeen = [&](int x, int y) -> std::optional<double> {
+  std::vector<Pad> pad(g.values.size());
+  for (std::size_t v = 0; v < g.values.size(); ++v) pad[v] = Pad(g.values[v].shape.size(), 0.0);
+  const auto rankOf = [&](int v) { return g.values[std::size_t(v)].shape.size(); };
+  const auto unknown = [&](int v) { return Pad(rankOf(v), std::nullopt); };
+  // What operand x holds where y's dimension d is padding: its own padding there if it has that
+  // dimension split alike, a scalar constant's value, else unknown (x repeats real values there).
+  const auto padSeen = [&](int x, int y, std::size_t d) -> std::optional<double> {
     const Value& xv = g.values[std::size_t(x)];
     if (elementCount(xv.shape) == 1) return xv.kind == ValueKind::Constant ? std::optional<double>(xv.data.at(0)) : std::nullopt;
     const Shape& ys = g.values[std::size_t(y)].shape;
     const std::size_t off = ys.size() - xv.shape.size();
-    for (std::size_t d = 0; d < ys.size(); ++d)
-      if (paddedDim(y, d) && (d < off || xv.shape[d - off] != ys[d] || split(x)[d - off] != split(y)[d])) return std::nullopt;
-    return pad[std::size_t(x)];
+    if (d < off || xv.shape[d - off] != ys[d] || split(x)[d - off] != split(y)[d]) return std::nullopt;
+    return pad[std::size_t(x)][d - off];
   };
-  const auto needZeroPad = [&](const Node& n, int x) {
-    if (!pad[std::size_t(x)] || *pad[std::size_t(x)] != 0)
-      refuse(n, "the padding of '" + g.values[std::size_t(x)].name + "' (" +
-                    (pad[std::size_t(x)] ? std::to_string(*pad[std::size_t(x)]) : std::string("not known")) +
+  const auto isZero = [](const std::optional<double>& v) { return v && *v == 0; };
+  const auto needZeroPad = [&](const Node& n, int x, std::size_t d) {
+    const auto& v = pad[std::size_t(x)][d];
+    if (!isZero(v))
+      refuse(n, "the padding of '" + g.values[std::size_t(x)].name + "' (" + (v ? std::to_string(*v) : std::string("not known")) +
                     ") would enter a sum across a dimension that does not split evenly");
   };
   int serial = 0;
@@ -383,14 +387,12 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       const MatmulChoice m = chooseMatmul(sa, sb, as, bs, plan.rows, plan.cols);
       if (m.out != ys) refuse(n, "its result's layout disagrees with the plan");
       if (m.contract >= 0 && paddedDim(n.inputs[0], 1)) {  // the padding of both operands meets in the local sums
-        if (!(pad[std::size_t(n.inputs[0])] == 0.0) && !(pad[std::size_t(n.inputs[1])] == 0.0)) needZeroPad(n, n.inputs[0]);
+        if (!isZero(pad[std::size_t(n.inputs[0])][1]) && !isZero(pad[std::size_t(n.inputs[1])][0])) needZeroPad(n, n.inputs[0], 1);
       }
-      {
-        const bool rowsPadded = !m.gatherA0 && sa[0] >= 0 && paddedDim(n.inputs[0], 0);
-        const bool colsPadded = sb[1] >= 0 && paddedDim(n.inputs[1], 1);
-        const bool zero = (!rowsPadded || pad[std::size_t(n.inputs[0])] == 0.0) && (!colsPadded || pad[std::size_t(n.inputs[1])] == 0.0);
-        pad[std::size_t(y)] = zero ? std::optional<double>(0.0) : std::nullopt;
-      }
+      // Padding rows of the result: zeros from a reduce-scatter, else A's padding rows times B;
+      // padding columns: A times B's padding columns.
+      pad[std::size_t(y)] = {m.scatter || isZero(pad[std::size_t(n.inputs[0])][0]) ? std::optional<double>(0.0) : std::nullopt,
+                             isZero(pad[std::size_t(n.inputs[1])][1]) ? std::optional<double>(0.0) : std::nullopt};
       int a = ins[0], b = ins[1];
       if (m.gatherA1) a = gatherColumns(n.inputs[0], sa[1]);
       if (m.gatherB0) b = gatherRows(n.inputs[1], b, sb[0]);
@@ -424,12 +426,20 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       bool acrossPadding = false;
       for (std::size_t d = 0; d < axes.size(); ++d) acrossPadding = acrossPadding || (axes[d] && paddedDim(x, d));
       if (acrossPadding && n.op == "reduce_max") refuse(n, "a maximum across a dimension that does not split evenly");
-      if (acrossPadding) needZeroPad(n, x);
-      if (pad[std::size_t(x)]) {
-        const double p0 = *pad[std::size_t(x)];
-        pad[std::size_t(y)] = n.op == "reduce_sum" || n.op == "sum_to" ? p0 * double(full) : p0;
-      } else {
-        pad[std::size_t(y)] = std::nullopt;
+      for (std::size_t d = 0; d < axes.size(); ++d)
+        if (axes[d] && paddedDim(x, d)) needZeroPad(n, x, d);
+      {
+        // The kept dimensions' padding: the reduction of x's padding there.
+        const bool keep = n.op != "sum_to" && n.intAttr("keepdims", 1) != 0;
+        const std::size_t skip = n.op == "sum_to" ? rankOf(x) - rankOf(y) : 0;
+        Pad py;
+        for (std::size_t d = 0; d < axes.size(); ++d) {
+          if (n.op == "sum_to" ? d < skip : (axes[d] && !keep)) continue;
+          const auto& v = pad[std::size_t(x)][d];
+          py.push_back(axes[d] ? std::optional<double>(0.0)
+                       : v ? std::optional<double>(n.op == "reduce_sum" || n.op == "sum_to" ? *v * double(full) : *v) : std::nullopt);
+        }
+        pad[std::size_t(y)] = py.size() == rankOf(y) ? py : unknown(y);
       }
       if (over.empty()) {
         map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
@@ -453,8 +463,12 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
         // Padding in other dimensions: constant rows; along a padded class axis: masked (softmax 0,
         // log-softmax about -1e30).
         const double n0 = double(g.values[std::size_t(x)].shape[std::size_t(axis)]);
-        pad[std::size_t(y)] = pad[std::size_t(x)] ? std::optional<double>(n.op == "softmax" ? 1.0 / n0 : -std::log(n0)) : std::nullopt;
-        if (over >= 0 && paddedDim(x, std::size_t(axis))) pad[std::size_t(y)] = n.op == "softmax" ? std::optional<double>(0.0) : std::nullopt;
+        Pad py = unknown(y);
+        for (std::size_t d = 0; d < rank; ++d)
+          if (pad[std::size_t(x)][d]) py[d] = n.op == "softmax" ? 1.0 / n0 : -std::log(n0);
+        // A masked class: softmax 0, log-softmax about -1e30 (exp gives 0, times a zero target 0).
+        if (over >= 0 && paddedDim(x, std::size_t(axis))) py[std::size_t(axis)] = n.op == "softmax" ? 0.0 : -1e30;
+        pad[std::size_t(y)] = py;
       }
       if (over >= 0) {
         // x - max - log(sum(exp(x - max))), each reduction finished by an all-reduce along the line.
@@ -508,11 +522,15 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     }
     if (n.op == "broadcast_to") attrs["shape"] = localShape(y);
     if (elementwise(n.op)) {
-      std::vector<std::optional<double>> seen;
-      for (int x : n.inputs) seen.push_back(padSeen(x, y));
-      pad[std::size_t(y)] = padOfOp(n.op, seen);
+      for (std::size_t d = 0; d < rankOf(y); ++d) {
+        std::vector<std::optional<double>> seen;
+        for (int x : n.inputs) seen.push_back(padSeen(x, y, d));
+        pad[std::size_t(y)][d] = padOfOp(n.op, seen);
+      }
+    } else if (n.op == "transpose" && rankOf(y) == 2) {
+      pad[std::size_t(y)] = {pad[std::size_t(n.inputs[0])][1], pad[std::size_t(n.inputs[0])][0]};
     } else if (!n.inputs.empty() && n.op != "softmax" && n.op != "log_softmax") {
-      pad[std::size_t(y)] = pad[std::size_t(n.inputs[0])];  // transpose, reshape, broadcast
+      pad[std::size_t(y)] = rankOf(n.inputs[0]) == rankOf(y) ? pad[std::size_t(n.inputs[0])] : unknown(y);  // reshape, broadcast
     }
     map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
   }
