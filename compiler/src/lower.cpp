@@ -216,6 +216,7 @@ class Lowering {
   std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
   std::map<int, std::uint64_t> addr_, size_;  // buffer id -> address, bytes
   std::vector<std::pair<std::uint64_t, std::uint64_t>> temps_;
+  std::set<int> transposed_;  // 2D transposes fused into the matmuls that use them (same bytes as their input)
 };
 
 void Lowering::spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N) {
@@ -272,12 +273,15 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
 }
 
 void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
-  // C = A B on the matrix unit: A as transposed 16-row panels, B as 16-column panels, both BF16
-  // (K padded to even with zero rows); each 16 x 16 C tile by mmaz (+ mma for K beyond 4096)
-  // into a tile buffer, copied into C's rows by DMA two tiles later. The one thread issues in
-  // order, so the vector work that prepares the next row block's A panel is interleaved with
-  // this block's matrix instructions, and the matrix unit stays busy; the core's hazard checks
-  // order the DMA copies, panel writes and matrix reads (no semaphore waits).
+  // C = A B on the matrix unit. Both operands go to the matrix unit as BF16 panels of K rows
+  // (padded to even with zeros) by 16 of their other index: A's panels are 16 of its rows, B's
+  // 16 of its columns. An operand stored with K as its row index (B, or a fused transpose of
+  // A) gives a panel by one strided DMA and a conversion; one stored with K as its column index
+  // (A, or a fused transpose of B) by a transpose and a conversion. Each 16 x 16 C tile is one
+  // mmaz (+ mma for K beyond 4096) into a tile buffer, copied into C's rows by DMA two tiles
+  // later. The one thread issues in order, so the preparation of the next row block's A panel
+  // is interleaved with this block's matrix instructions and the matrix unit stays busy; the
+  // core's hazard checks order the DMA copies, panel writes and matrix reads.
   const int a = n.inputs[0], b = n.inputs[1];
   const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
   const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
@@ -287,53 +291,80 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   temps_.push_back({aPanels, mb * panelBytes});
   temps_.push_back({bPanels, nb * panelBytes});
   const std::uint64_t trans[2] = {temp(16 * Kp, n.name + ".trans0"), temp(16 * Kp, n.name + ".trans1")};
-  const std::uint64_t block = temp(16 * Kp, n.name + ".block");
+  // A zero-padded copy of a partial row block, for operands read by rows (only when needed).
+  const bool padRows = (!transposed_.count(a) && (M % 16 || K != Kp)) || (transposed_.count(b) && (N % 16 || K != Kp));
+  const std::uint64_t block = padRows ? temp(16 * Kp, n.name + ".block") : 0;
   constexpr std::uint64_t kTiles = 4;  // C tile buffers in rotation
   const std::uint64_t tiles = temp(256 * kTiles, n.name + ".tiles");
   const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
   const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
+  // Where an operand's element (k, i) is: kMajor: base + (k * ld + i) * 4, else base + (i * ld + k) * 4.
+  struct Operand {
+    std::uint64_t base, ld, extent;
+    bool kMajor;
+  };
+  const Operand opA = transposed_.count(a) ? Operand{addr(a), M, M, true} : Operand{addr(a), K, M, false};
+  const Operand opB = transposed_.count(b) ? Operand{addr(b), K, N, false} : Operand{addr(b), N, N, true};
 
-  // The steps that build A panel ib (each one vector or DMA instruction with its operands).
-  const auto aSteps = [&](std::uint64_t ib) {
+  // The steps that build panel `ib` of an operand into `panel`: loading it (FP32, K x 16) into
+  // scratch `t`, then converting it to BF16 (each step one vector or DMA instruction).
+  const auto loadSteps = [&](const Operand& o, std::uint64_t ib, std::uint64_t t) {
     std::vector<std::function<void()>> steps;
-    const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), t = trans[ib % 2];
-    std::uint64_t src = addr(a) + ib * 16 * K * 4;
-    if (rows < 16 || K != Kp) {  // a zero-padded copy first
-      steps.push_back([=] { vfill(block, 0.0, 16 * Kp); });
-      steps.push_back([=] { dma2dAsync(block, src, rows, K * 4, Kp * 4, K * 4); });
-      src = block;
+    const std::uint64_t count16 = std::min<std::uint64_t>(16, o.extent - ib * 16);
+    if (o.kMajor) {
+      if (count16 < 16 || K != Kp) steps.push_back([=] { vfill(t, 0.0, 16 * Kp); });
+      steps.push_back([=] { dma2dAsync(t, o.base + ib * 64, K, count16 * 4, 64, o.ld * 4); });  // Kp x 16 FP32
+    } else {
+      std::uint64_t src = o.base + ib * 16 * o.ld * 4;
+      if (count16 < 16 || K != Kp) {  // a zero-padded copy first
+        steps.push_back([=] { vfill(block, 0.0, 16 * Kp); });
+        steps.push_back([=] { dma2dAsync(block, src, count16, K * 4, Kp * 4, o.ld * 4); });
+        src = block;
+      }
+      // Converted before it is transposed: each instruction then writes at most half the lines
+      // of a tile's matrix work, and fits between the matrix unit's result write-backs.
+      steps.push_back([=] {
+        li(1, std::int64_t(t)), li(2, std::int64_t(src)), li(4, std::int64_t(16 * Kp));
+        line("vcvt.f32.bf16 r1, r2, r4");  // 16 x Kp BF16
+        vectorCost(16 * Kp, 1);
+      });
     }
-    steps.push_back([=] {
-      li(1, std::int64_t(t)), li(2, std::int64_t(src)), li(3, 16), li(4, std::int64_t(Kp));
-      line("vtr.f32 r1, r2, r3, r4");  // Kp x 16
-      vectorCost(16 * Kp, 1);
-    });
-    steps.push_back([=] {
-      li(1, std::int64_t(aPanels + ib * panelBytes)), li(2, std::int64_t(t)), li(4, std::int64_t(16 * Kp));
-      line("vcvt.f32.bf16 r1, r2, r4");
-      vectorCost(16 * Kp, 1);
-    });
     return steps;
   };
+  const auto convertStep = [&](const Operand& o, std::uint64_t panel, std::uint64_t t) {
+    return std::function<void()>([=] {
+      if (o.kMajor) {
+        li(1, std::int64_t(panel)), li(2, std::int64_t(t)), li(4, std::int64_t(16 * Kp));
+        line("vcvt.f32.bf16 r1, r2, r4");
+      } else {
+        li(1, std::int64_t(panel)), li(2, std::int64_t(t)), li(3, 16), li(4, std::int64_t(Kp));
+        line("vtr.bf16 r1, r2, r3, r4");  // Kp x 16
+      }
+      vectorCost(8 * Kp, 1);
+    });
+  };
+  const auto run = [](const std::vector<std::function<void()>>& steps) {
+    for (const auto& step : steps) step();
+  };
   const auto before = est_;  // the instructions below are estimated as a whole, at the end
-  // B panels: a (zero-padded) copy of 16 columns by DMA, then a conversion; the copy of the
-  // next panel overlaps this conversion.
-  for (std::uint64_t jb = 0; jb < nb; ++jb) {
-    const std::uint64_t cols = std::min<std::uint64_t>(16, N - jb * 16), t = trans[jb % 2];
-    if (cols < 16 || K != Kp) vfill(t, 0.0, 16 * Kp);
-    dma2dAsync(t, addr(b) + jb * 64, K, cols * 4, 64, N * 4);  // Kp x 16
-    li(1, std::int64_t(bPanels + jb * panelBytes)), li(2, std::int64_t(t)), li(4, std::int64_t(16 * Kp));
-    line("vcvt.f32.bf16 r1, r2, r4");
-    vectorCost(16 * Kp, 1);
-  }
-  for (const auto& step : aSteps(0)) step();
+  // A thread waits while the unit it issues to is busy, so B's loads (DMA) are spread over the
+  // first row block: panel jb + 2 is loaded while tile (0, jb) computes, and panel jb + 1,
+  // loaded a tile earlier, is converted then, in time for the next tile.
+  // Two load buffers suffice: panel jb + 2 reuses panel jb's, converted a tile earlier.
+  const std::uint64_t bScratch[2] = {temp(16 * Kp, n.name + ".b_load0"), nb > 1 ? temp(16 * Kp, n.name + ".b_load1") : 0};
+  run(loadSteps(opB, 0, bScratch[0]));
+  if (nb > 1) run(loadSteps(opB, 1, bScratch[1]));
+  run(loadSteps(opA, 0, trans[0]));
+  run({convertStep(opA, aPanels, trans[0]), convertStep(opB, bPanels, bScratch[0])});
   std::uint64_t t = 0;
   std::vector<std::array<std::uint64_t, 4>> copies;  // (tile buffer, C address, rows, cols) of the tiles to copy out
-  const auto copyOut = [&](const std::array<std::uint64_t, 4>& c) {
-    dma2dAsync(c[1], c[0], c[2], c[3] * 4, N * 4, 64);
-  };
+  const auto copyOut = [&](const std::array<std::uint64_t, 4>& c) { dma2dAsync(c[1], c[0], c[2], c[3] * 4, N * 4, 64); };
   for (std::uint64_t ib = 0; ib < mb; ++ib) {
-    auto next = ib + 1 < mb ? aSteps(ib + 1) : std::vector<std::function<void()>>{};
+    std::vector<std::function<void()>> next;
+    if (ib + 1 < mb) {
+      next = loadSteps(opA, ib + 1, trans[(ib + 1) % 2]);
+      next.push_back(convertStep(opA, aPanels + (ib + 1) * panelBytes, trans[(ib + 1) % 2]));
+    }
     std::size_t stepAt = 0;
     for (std::uint64_t jb = 0; jb < nb; ++jb, ++t) {
       const std::uint64_t tile = tiles + (t % kTiles) * 1024;
@@ -346,21 +377,27 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
       const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
       copies.push_back({tile, dst + (ib * 16 * N + jb * 16) * 4, rows, cols});
       if (copies.size() > 2) copyOut(copies[copies.size() - 3]);
-      if (stepAt < next.size()) next[stepAt++]();
+      if (ib == 0 && jb + 2 < nb) run(loadSteps(opB, jb + 2, bScratch[(jb + 2) % 2]));
+      if (ib == 0 && jb + 1 < nb) convertStep(opB, bPanels + (jb + 1) * panelBytes, bScratch[(jb + 1) % 2])();
+      // Steps spread over the block (a step waits for the one before: with a tile between them
+      // it does not hold up the thread); in the first block the vector unit converts B first.
+      const std::uint64_t spacing = std::max<std::uint64_t>(1, nb / std::max<std::uint64_t>(1, next.size()));
+      if (stepAt < next.size() && ib > 0 && jb % spacing == 0) next[stepAt++]();
     }
     while (stepAt < next.size()) next[stepAt++]();
   }
   for (std::size_t i = copies.size() > 2 ? copies.size() - 2 : 0; i < copies.size(); ++i) copyOut(copies[i]);
   est_ = before;
-  // The estimate: B panels (each copy overlapping the previous conversion), the first A panel,
-  // then per row block the matrix work or the next A panel's preparation, whichever is longer,
-  // and the last tile's result and copy.
+  // The estimate: B panels, the first A panel, then per row block the matrix work or the next A
+  // panel's preparation, whichever is longer, and the last tile's result and copy.
   const double convert = lines(16 * Kp * 4) + double(c_.core.vector_latency_cycles);
-  const double bCopy = dmaCycles(K, 64);
-  const double padA = (M % 16 || K != Kp) ? convert + dmaCycles(16, K * 4) : 0.0;
-  const double aPrep = 2 * convert + padA;
-  const double padded = K != Kp ? double(nb) : (N % 16 ? 1.0 : 0.0);  // B panels zero-filled first
-  const double bPrep = bCopy + double(nb) * std::max(bCopy, convert) + padded * convert;
+  const double copy = dmaCycles(K, 64);
+  const auto prep = [&](const Operand& o, bool partial) {
+    const double pad = (partial || K != Kp) ? convert + (o.kMajor ? 0.0 : dmaCycles(16, K * 4)) : 0.0;
+    return (o.kMajor ? std::max(copy, convert) : 2 * convert) + pad;
+  };
+  const double bPrep = (opB.kMajor ? copy : 0.0) + double(nb) * prep(opB, false) + (N % 16 ? convert : 0.0);
+  const double aPrep = prep(opA, M % 16 != 0) + (opA.kMajor ? copy : 0.0);
   // A block with little matrix work waits for its panel: the preparation and the scalar set-up
   // of its instructions (about 22 issue cycles) are exposed.
   const double perBlock = std::max(double(nb) * tileCycles, aPrep + 22 * double(c_.core.scalar_cycles));
@@ -884,12 +921,26 @@ LoweredProgram Lowering::run() {
       head_ << "\n";
     }
   }
+  // 2D transposes whose every user is a matrix-unit matmul are not made: the matmul reads the
+  // operand transposed (see matmulMixed).
+  if (ctx_.precision == "mixed") {
+    std::map<int, std::vector<const Node*>> users;
+    for (const Node& n : g_.nodes)
+      for (int in : n.inputs) users[in].push_back(&n);
+    for (const Node& n : g_.nodes) {
+      const int v = n.outputs[0];
+      if (n.op != "transpose" || shape(v).size() != 2 || outputs.count(v) || !users.count(v)) continue;
+      bool fuse = true;
+      for (const Node* u : users.at(v)) fuse = fuse && u->op == "matmul" && shape(u->inputs[0]).size() == 2 && shape(u->inputs[1]).size() == 2;
+      if (fuse) transposed_.insert(v);
+    }
+  }
   std::map<int, int> refs;  // buffer -> values still needing it
   for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
     const Node& n = g_.nodes[i];
     const int v = n.outputs[0];
-    if (n.op == "reshape" || n.op == "identity") {
-      buffer_[v] = buffer_.at(n.inputs[0]);  // same bytes, another shape
+    if (n.op == "reshape" || n.op == "identity" || transposed_.count(v)) {
+      buffer_[v] = buffer_.at(n.inputs[0]);  // same bytes, another shape (or read transposed)
     } else {
       // An elementwise op writes over an operand of its size that dies here (an updated weight
       // over the weight, a momentum update over the scaled momentum), so a training step keeps
