@@ -217,6 +217,7 @@ class Lowering {
   std::map<int, std::uint64_t> addr_, size_;  // buffer id -> address, bytes
   std::vector<std::pair<std::uint64_t, std::uint64_t>> temps_;
   std::set<int> transposed_;  // 2D transposes fused into the matmuls that use them (same bytes as their input)
+  std::map<int, std::uint64_t> inPlaceScatter_;  // values reduce-scattered in place -> bytes their buffer needs
 };
 
 void Lowering::spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N) {
@@ -649,11 +650,18 @@ void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
   const std::uint64_t p = ring.size(), chunk = count(n.outputs[0]), stride = roundUp(chunk, 16), bytes = stride * 4;
   const int r = rankOf(n), sem = semOf(n);
   const std::string arrived = std::to_string(sem), freed = std::to_string(sem + 1);
-  const std::uint64_t slots = temp(p * stride, n.name + ".slots"), recv = temp(stride, n.name + ".recv");
+  const bool inPlace = inPlaceScatter_.count(x) > 0;
+  const std::uint64_t slots = inPlace ? addr(x) : temp(p * stride, n.name + ".slots"), recv = temp(stride, n.name + ".recv");
   const std::uint64_t have = count(x), whole = std::min<std::uint64_t>(p, have / chunk), rest = have - whole * chunk;
-  if (p * chunk > have) vfill(slots + whole * bytes, 0.0, (p - whole) * stride);  // the padding rows
-  if (whole) dma2d(slots, addr(x), whole, chunk * 4, bytes, chunk * 4);
-  if (rest) dma2d(slots + whole * bytes, addr(x) + whole * chunk * 4, 1, rest * 4, 0, 0);
+  if (inPlace) {
+    // The input's rows already sit in whole-vector blocks (its size is whole vectors too);
+    // zeros after them for the padding.
+    if (p * chunk > have) vfill(slots + have * 4, 0.0, p * chunk - have);
+  } else {
+    if (p * chunk > have) vfill(slots + whole * bytes, 0.0, (p - whole) * stride);  // the padding rows
+    if (whole) dma2d(slots, addr(x), whole, chunk * 4, bytes, chunk * 4);
+    if (rest) dma2d(slots + whole * bytes, addr(x) + whole * chunk * 4, 1, rest * 4, 0, 0);
+  }
   const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
   const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
   if (p > 1) {
@@ -903,6 +911,9 @@ LoweredProgram Lowering::run() {
     const std::uint64_t p = ring ? ringOf(*pn).size() : 1;
     std::uint64_t bytes = ring ? chunkOf(pn->inputs[0], p) * 4 * p : roundUp(count(v), 16) * 4;
     if (pn && pn->op == "allgather") bytes = std::max(bytes, roundUp(count(pn->inputs[0]) * ringOf(*pn).size(), 16) * 4);
+    // A value only a reduce-scatter reads is reduced in place: room for the padding rows of its
+    // last blocks (see reducescatter).
+    if (inPlaceScatter_.count(v)) bytes = std::max(bytes, inPlaceScatter_.at(v));
     const int b = nextBuffer++;
     buffer_[v] = b;
     addr_[b] = alloc_.allocate(bytes, g_.values[std::size_t(v)].name);
@@ -933,6 +944,17 @@ LoweredProgram Lowering::run() {
       bool fuse = true;
       for (const Node* u : users.at(v)) fuse = fuse && u->op == "matmul" && shape(u->inputs[0]).size() == 2 && shape(u->inputs[1]).size() == 2;
       if (fuse) transposed_.insert(v);
+    }
+  }
+  {
+    std::map<int, int> uses;
+    for (const Node& n : g_.nodes)
+      for (int in : n.inputs) ++uses[in];
+    for (const Node& n : g_.nodes) {
+      const int x = n.inputs.empty() ? -1 : n.inputs[0];
+      if (n.op != "reducescatter" || uses[x] != 1 || outputs.count(x) || g_.values[std::size_t(x)].kind != ValueKind::Intermediate) continue;
+      const std::uint64_t chunk = count(n.outputs[0]);
+      if (chunk % 16 == 0 && count(x) % 16 == 0) inPlaceScatter_[x] = ringOf(n).size() * chunk * 4;
     }
   }
   std::map<int, int> refs;  // buffer -> values still needing it
