@@ -1,7 +1,10 @@
 // A wide MLP trained tensor parallel on a grid of one die's cores: the step's cycles, its matrix
 // utilization and the loss over a few steps on one fixed batch.
 //
-//   bench_wide_mlp [WIDTH] [LAYERS] [BATCH] [ROWSxCOLS] [STEPS] [timing-only]
+//   bench_wide_mlp [WIDTH] [LAYERS] [BATCH] [ROWSxCOLS] [STEPS] [timing-only | check]
+//
+// `check` also evaluates the first step on the host oracle (FP32 rounding per op) and prints the
+// largest relative error of any output, gradient-updated weight or momentum.
 //
 // The model: LAYERS dense layers of WIDTH x WIDTH with ReLU between, softmax cross-entropy over
 // WIDTH classes, SGD with momentum 0.9 (learning rate 0.05), mixed precision. Weights and
@@ -16,6 +19,7 @@
 #include <string>
 
 #include "tatami/arch/assembler.h"
+#include "tatami/compiler/interpreter.h"
 #include "tatami/compiler/partition.h"
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
@@ -42,7 +46,8 @@ int sc_main(int argc, char** argv) {
                      batch = argc > 3 ? std::stoll(argv[3]) : 256;
   const std::string grid = argc > 4 ? argv[4] : "16x22";
   const int steps = argc > 5 ? std::stoi(argv[5]) : 1;
-  const bool timingOnly = argc > 6 && std::string(argv[6]) == "timing-only";
+  const std::string mode = argc > 6 ? argv[6] : "";
+  const bool timingOnly = mode == "timing-only", check = mode == "check";
   const int rows = std::stoi(grid.substr(0, grid.find('x'))), cols = std::stoi(grid.substr(grid.find('x') + 1));
 
   std::mt19937 gen(7);
@@ -76,7 +81,7 @@ int sc_main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   GridJob job;
   try {
-    job = placeOnGrid(g, config, cores, rows, cols, "mixed", false);
+    job = placeOnGrid(g, config, cores, rows, cols, std::getenv("WIDE_MLP_FP32") ? "fp32" : "mixed", false);
   } catch (const CompileError& e) {
     if (std::getenv("WIDE_MLP_DUMP")) {  // the plan: every tensor's shape and the grid axis of each dimension
       const GridPlan plan = planGrid(g, rows, cols);
@@ -128,6 +133,7 @@ int sc_main(int argc, char** argv) {
       if (c >= 0.01 * total) std::printf(" %s %.0f%%", op.c_str(), 100.0 * c / total);
     std::printf("\n");
   }
+  std::vector<Tensor> oracle;
   for (int step = 0; step < steps; ++step) {
     std::vector<runtime::CoreProgram> all;
     for (std::size_t k = 0; k < cores.size(); ++k) {
@@ -170,12 +176,17 @@ int sc_main(int argc, char** argv) {
       std::printf("\n");
     }
     double lossValue = std::nan("");
+    std::map<std::string, Tensor> feeds;
+    if (check && step == 0)
+      for (const auto& [name, full] : state) feeds[name] = Tensor{g.values[std::size_t(g.find(name))].shape, full};
+    double worst = 0;
+    std::string worstName;
     for (int o : g.outputs) {
       const Value& v = g.values[std::size_t(o)];
       std::vector<double> full(std::size_t(elementCount(v.shape)), 0.0);
       for (std::size_t k = 0; k < cores.size(); ++k) {
         const Block b = blockOf(g, job.plan, o, int(k) / cols, int(k) % cols);
-        const std::string key = "c" + std::to_string(cores[k]) + "." + v.name;
+        const std::string key = cores.size() > 1 ? "c" + std::to_string(cores[k]) + "." + v.name : v.name;
         for (const auto& img : run.outputs)
           if (img.name == key && !img.bytes.empty()) {
             std::vector<float> f(std::size_t(elementCount(b.local)));
@@ -184,11 +195,24 @@ int sc_main(int argc, char** argv) {
           }
       }
       if (o == loss) lossValue = full[0];
+      if (!feeds.empty()) {
+        if (oracle.empty()) {
+          EvalOptions fp32;
+          fp32.roundToFloat = true;
+          oracle = evaluate(g, feeds, fp32);
+        }
+        const auto& want = oracle[std::size_t(o)].data;
+        double num = 0, den = 0;
+        for (std::size_t i = 0; i < want.size(); ++i) num += (full[i] - want[i]) * (full[i] - want[i]), den += want[i] * want[i];
+        const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+        if (rel > worst) worst = rel, worstName = v.name;
+      }
       const std::string& nm = v.name;
       if (nm.size() > 5 && nm.compare(nm.size() - 5, 5, ".next") == 0) state[nm.substr(0, nm.size() - 5)] = full;
     }
     const double flopsPerCycle = double(config.core.matrix_units * config.core.matrix_dim * config.core.matrix_dim) * 2;
     const double activeCores = double(sliceRing(config, config.die.rows, config.die.cols).size());
+    if (!feeds.empty()) std::printf("step 1 against the host oracle: largest relative error %.3g (%s)\n", worst, worstName.c_str());
     std::printf("step %d: loss %.6f, %llu cycles, matrix utilization %.3f of the grid's cores (%.3f of the die's), %.1f s host\n", step + 1,
                 lossValue, (unsigned long long)run.stats.cycles, matrixFlops / (flopsPerCycle * double(cores.size()) * double(run.stats.cycles)),
                 matrixFlops / (flopsPerCycle * activeCores * double(run.stats.cycles)), seconds);
