@@ -248,37 +248,6 @@ Block blockOf(const Graph& g, const GridPlan& plan, int value, int r, int c) {
   return b;
 }
 
-namespace {
-
-/// Calls f(local index, full index) for every real (not padding) element of block b.
-template <class F>
-void forEachReal(const Block& b, const Shape& shape, F f) {
-  const std::size_t rank = shape.size(), n = std::size_t(elementCount(b.local));
-  std::vector<std::int64_t> idx(rank, 0);
-  for (std::size_t k = 0; k < n; ++k) {
-    std::size_t rest = k, src = 0;
-    bool real = true;
-    for (std::size_t d = rank; d-- > 0;) idx[d] = std::int64_t(rest % std::size_t(b.local[d])), rest /= std::size_t(b.local[d]);
-    for (std::size_t d = 0; d < rank; ++d) {
-      real = real && idx[d] < b.real[d];
-      src = src * std::size_t(shape[d]) + std::size_t(b.begin[d] + idx[d]);
-    }
-    if (real) f(k, src);
-  }
-}
-
-}  // namespace
-
-std::vector<double> sliceBlock(const Block& b, const Shape& shape, const std::vector<double>& full) {
-  std::vector<double> out(std::size_t(elementCount(b.local)), 0.0);
-  if (!full.empty()) forEachReal(b, shape, [&](std::size_t k, std::size_t src) { out[k] = full[src]; });
-  return out;
-}
-
-void placeBlock(const Block& b, const Shape& shape, const std::vector<double>& local, std::vector<double>& full) {
-  forEachReal(b, shape, [&](std::size_t k, std::size_t dst) { full[dst] = local[k]; });
-}
-
 Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
   Graph local;
   local.name = g.name;

@@ -17,6 +17,7 @@
 #include "tatami/compiler/lower.h"
 #include "tatami/compiler/onnx_import.h"
 #include "tatami/compiler/partition.h"
+#include "tatami/runtime/bundle.h"
 #include "tatami/runtime/run.h"
 #include "format_text.h"
 
@@ -162,6 +163,45 @@ runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const
 }
 
 
+/// The role a value of the training-step graph plays in a bundle.
+std::string roleOf(const Graph& g, int v) {
+  const Value& val = g.values[std::size_t(v)];
+  if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end()) return "output";
+  if (val.kind == ValueKind::Parameter) return "parameter";
+  const std::string& n = val.name;
+  const bool state = (n.size() > 2 && (n.compare(n.size() - 2, 2, ".m") == 0 || n.compare(n.size() - 2, 2, ".v") == 0));
+  return state ? "state" : "input";
+}
+
+/// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
+/// pieces each core holds, and every core's program. `blockOn(k, value)` gives core k's block.
+runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement, const ArchConfig& config, const Graph& g,
+                           const std::vector<int>& cores, const std::vector<LoweredProgram>& lowered,
+                           const std::function<TensorBlock(std::size_t, int)>& blockOn) {
+  runtime::Bundle b;
+  b.model = r.model;
+  b.step = "loss " + r.loss + ", optimizer " + r.optimizer.kind + ", batch " + std::to_string(r.batch) + ", precision " + r.precision +
+           ", " + placement;
+  b.configIni = toIni(config);
+  std::vector<int> values(g.inputs.begin(), g.inputs.end());
+  values.insert(values.end(), g.parameters.begin(), g.parameters.end());
+  values.insert(values.end(), g.outputs.begin(), g.outputs.end());
+  for (int v : values) {
+    runtime::BundleTensor t;
+    t.name = g.values[std::size_t(v)].name;
+    t.role = roleOf(g, v);
+    t.shape = g.values[std::size_t(v)].shape;
+    for (std::size_t k = 0; k < cores.size(); ++k) t.pieces.push_back({cores[k], lowered[k].layout.at(t.name).addr, blockOn(k, v)});
+    b.tensors.push_back(std::move(t));
+  }
+  for (std::size_t k = 0; k < cores.size(); ++k) b.programs.emplace_back(cores[k], lowered[k].tasm);
+  return b;
+}
+
+/// The whole tensor as a block.
+TensorBlock wholeBlock(const Shape& s) { return {std::vector<std::int64_t>(s.size(), 0), s, s}; }
+
+
 /// The relative error ||got - want|| / ||want|| (the plain norm of got when want is zero).
 double relativeError(const std::vector<double>& got, const std::vector<double>& want) {
   double num = 0, den = 0;
@@ -254,14 +294,17 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   po::options_description desc("Options");
   CompileRequest r;
   MachineOptions machine;
-  std::string output;
+  std::string output, grid;
   desc.add_options()("help,h", "show this help");
   addTrainingOptions(desc, r);
   desc.add_options()
       ("print-after", po::value<std::vector<std::string>>(&r.printAfter)->composing()->value_name("PASS"),
        "print the IR after this pass (repeatable; 'all' for every pass)")
-      ("output,o", po::value<std::string>(&output)->value_name("FILE.tasm"),
-       "lower for one core and write the tile program (its tensor layout goes to FILE.tasm.layout)")
+      ("output,o", po::value<std::string>(&output)->value_name("BUNDLE"),
+       "lower the step and write a bundle (docs/bundle.md) that `tatami run` loads: the configuration, one program per core "
+       "and every tensor's place; a name ending in .tasm writes the one-core tile program instead (layout in FILE.tasm.layout)")
+      ("grid", po::value<std::string>(&grid)->value_name("RxC"),
+       "tensor parallel over an RxC grid of the slice's active cores (the slice defaults to the whole first die)")
       ("explain", "print, per op, the partition, the cost model's estimated cycles and what bounds it")
       ("list-passes", "list the passes of the pipeline and exit");
   machine.addTo(desc);
@@ -269,9 +312,10 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   pos.add("model", 1);
   po::variables_map vm;
   if (!parseArgs(args, desc, &pos, vm,
-                 "Usage: tatami compile MODEL [--batch N] [--loss xent|mse] [--optimizer sgd|adamw] [--print-after PASS] [-o FILE.tasm]\n"
+                 "Usage: tatami compile MODEL [--batch N] [--loss xent|mse] [--optimizer sgd|adamw] [--slice RxC | --grid RxC]\n"
+                 "                      [--print-after PASS] [--explain] [-o BUNDLE]\n"
                  "Read a model into the compiler's IR, add the training step and run the passes; print the IR, or lower\n"
-                 "it to a tile program for one core (placement over a slice of the mesh is the next stage).",
+                 "it for one core, a data-parallel slice or a tensor-parallel grid and write a bundle.",
                  out))
     return kExitOk;
   if (vm.count("list-passes")) {
@@ -298,19 +342,79 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
       if (r.printAfter.empty()) out << printGraph(g);
       return kExitOk;
     }
-    const std::vector<int> ring = sliceOf(r, config);
-    if (ring.size() > 1) throw UsageError("-o with a slice of several cores is not supported yet; use tatami check --slice");
-    CoreContext ctx;
-    ctx.precision = r.precision;
-    const LoweredProgram lp = lowerToCore(g, config, ctx);
-    std::ofstream f(output);
-    f << lp.tasm;
-    std::ofstream layout(output + ".layout");
-    layout << "# tensor  address  bytes (SRAM of core 0)\n";
-    for (const auto& [name, p] : lp.layout) layout << name << " " << p.addr << " " << p.bytes << "\n";
-    if (!f || !layout) throw std::runtime_error("cannot write '" + output + "'");
-    out << "wrote " << output << " (" << std::count(lp.tasm.begin(), lp.tasm.end(), '\n') << " lines; SRAM peak "
-        << lp.sramPeakBytes << " of " << config.core.sram_kib * 1024 << " bytes)\n";
+    if (output.size() > 5 && output.compare(output.size() - 5, 5, ".tasm") == 0) {
+      if (sliceOf(r, config).size() > 1 || !grid.empty()) throw UsageError("-o FILE.tasm writes one core's program; use -o BUNDLE for a slice or a grid");
+      CoreContext ctx;
+      ctx.precision = r.precision;
+      const LoweredProgram lp = lowerToCore(g, config, ctx);
+      std::ofstream f(output);
+      f << lp.tasm;
+      std::ofstream layout(output + ".layout");
+      layout << "# tensor  address  bytes (SRAM of core 0)\n";
+      for (const auto& [name, p] : lp.layout) layout << name << " " << p.addr << " " << p.bytes << "\n";
+      if (!f || !layout) throw std::runtime_error("cannot write '" + output + "'");
+      out << "wrote " << output << " (" << std::count(lp.tasm.begin(), lp.tasm.end(), '\n') << " lines; SRAM peak "
+          << lp.sramPeakBytes << " of " << config.core.sram_kib * 1024 << " bytes)\n";
+      return kExitOk;
+    }
+    runtime::Bundle bundle;
+    std::uint64_t peak = 0;
+    if (!grid.empty()) {
+      const auto x = grid.find('x');
+      int rows = 0, cols = 0;
+      try {
+        if (x == std::string::npos) throw std::invalid_argument("");
+        rows = std::stoi(grid.substr(0, x)), cols = std::stoi(grid.substr(x + 1));
+      } catch (const std::exception&) {
+        throw UsageError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 4x4");
+      }
+      int sliceRows = int(config.die.rows), sliceCols = int(config.die.cols);
+      if (!vm["slice"].defaulted()) {
+        sliceOf(r, config);
+        sliceRows = std::stoi(r.slice.substr(0, r.slice.find('x'))), sliceCols = std::stoi(r.slice.substr(r.slice.find('x') + 1));
+      }
+      const GridJob job = placeOnGrid(g, config, gridCores(config, sliceRows, sliceCols, rows, cols), rows, cols, r.precision);
+      bundle = makeBundle(r, "tensor parallel over a " + grid + " grid", config, g, job.cores, job.lowered,
+                          [&](std::size_t k, int v) { return blockOf(g, job.plan, v, int(k) / cols, int(k) % cols); });
+      for (const auto& lp : job.lowered) peak = std::max(peak, lp.sramPeakBytes);
+    } else {
+      const std::vector<int> ring = sliceOf(r, config);
+      const std::int64_t cores = std::int64_t(ring.size());
+      Graph part = g;
+      std::int64_t shard = 0;
+      if (cores > 1) {
+        if (r.batch <= 0 || r.batch % cores)
+          throw UsageError("a data-parallel slice needs --batch, a multiple of the slice's " + std::to_string(cores) + " active cores");
+        shard = r.batch / cores;
+        part = compileModel(r, nullptr, shard, true);
+        // The loss is reported through an all-reduce: give that value the loss's name (and the
+        // per-core loss the other), so the bundle names the same tensors as the model.
+        for (std::size_t i = 0; i < g.outputs.size() && i < part.outputs.size(); ++i) {
+          const std::string& want = g.values[std::size_t(g.outputs[i])].name;
+          Value& have = part.values[std::size_t(part.outputs[i])];
+          if (have.name == want) continue;
+          const int other = part.find(want);
+          if (other >= 0) part.values[std::size_t(other)].name = have.name;
+          have.name = want;
+        }
+      }
+      std::vector<LoweredProgram> lowered;
+      for (std::int64_t k = 0; k < cores; ++k) lowered.push_back(lowerToCore(part, config, {int(k), ring, r.precision}));
+      for (const auto& lp : lowered) peak = std::max(peak, lp.sramPeakBytes);
+      // Batch-shaped inputs are split by examples; everything else is whole on every core.
+      bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
+                          [&](std::size_t k, int v) {
+                            const Shape& full = g.values[std::size_t(v)].shape;
+                            const Shape& local = part.values[std::size_t(part.find(g.values[std::size_t(v)].name))].shape;
+                            TensorBlock b = wholeBlock(full);
+                            if (cores > 1 && !full.empty() && full[0] == r.batch && !local.empty() && local[0] == shard)
+                              b.begin[0] = std::int64_t(k) * shard, b.real[0] = b.local[0] = shard;
+                            return b;
+                          });
+    }
+    runtime::writeBundle(output, bundle);
+    out << "wrote " << output << " (" << bundle.programs.size() << " program(s), " << bundle.tensors.size() << " tensors; SRAM peak "
+        << peak << " of " << config.core.sram_kib * 1024 << " bytes per core)\n";
   } catch (const CompileError& e) {
     err << "tatami compile: " << e.what() << "\n";
     return kExitBadInput;

@@ -2,12 +2,15 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <sstream>
 
 #include "command.h"
 #include "run_report.h"
 #include "trace_json.h"
 #include "tatami/arch/assembler.h"
+#include "tatami/runtime/bundle.h"
 #include "tatami/runtime/hdf5_io.h"
+#include "tatami/tools/config_files.h"
 #include "tatami/tlm/network.h"
 
 namespace tatami::cli {
@@ -47,6 +50,76 @@ runtime::SramImage parseDump(const std::string& spec) {
   return img;
 }
 
+/// `tatami run BUNDLE`: full tensors in (HDF5 arrays by name), every core's program, full
+/// tensors out. The bundle's configuration is used; one given with --config/--set must equal it.
+int runBundleFile(const std::string& path, const MachineOptions& machine, const po::variables_map& vm, const std::string& inputPath,
+                  const std::string& outputPath, std::ostream& out, std::ostream& err) {
+  runtime::Bundle bundle;
+  try {
+    bundle = runtime::readBundle(path);
+  } catch (const runtime::BundleError& e) {
+    err << "tatami run: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  ArchConfig config;
+  applyIni(config, bundle.configIni, path + " (its configuration)");
+  validate(config);
+  if (!machine.configFile.empty() || !machine.overrides.empty()) {
+    const std::string asked = toIni(machine.resolve()), compiled = toIni(config);
+    if (asked != compiled) {
+      std::istringstream a(asked), c(compiled);
+      std::string la, lc;
+      while (std::getline(a, la) && std::getline(c, lc) && la == lc) {
+      }
+      err << "tatami run: the bundle was compiled for another configuration: '" << lc << "' in the bundle, '" << la << "' here; "
+          << "recompile it, or run it without --config/--set\n";
+      return kExitBadInput;
+    }
+  }
+  std::vector<runtime::NamedArray> feeds;
+  try {
+    if (!inputPath.empty()) feeds = runtime::readArrays(inputPath);
+  } catch (const std::runtime_error& e) {
+    err << "tatami run: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  runtime::RunOptions options;
+  options.timingOnly = vm.count("timing-only") > 0;
+  runtime::BundleRun result;
+  try {
+    result = runtime::runBundle(config, bundle, feeds, options);
+  } catch (const std::runtime_error& e) {
+    err << "tatami run: " << path << ": " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  auto summary = runJson(config, result.run, options.timingOnly);
+  summary["bundle"] = path;
+  nlohmann::ordered_json fed = nlohmann::ordered_json::array();
+  for (const auto& f : feeds) fed.push_back(f.name);
+  summary["fed"] = fed;
+  if (!outputPath.empty()) {
+    try {
+      runtime::writeArrays(outputPath, result.outputs, {{"config", bundle.configIni}, {"bundle", path}, {"summary", summary.dump()}});
+    } catch (const std::runtime_error& e) {
+      err << "tatami run: " << e.what() << "\n";
+      return kExitRunFailed;
+    }
+  }
+  if (vm.count("json")) {
+    out << summary.dump(2) << "\n";
+  } else {
+    out << "bundle " << path << ": " << bundle.model << " (" << bundle.step << ")\n";
+    printRunText(config, result.run, options.timingOnly, out);
+    for (const auto& o : result.outputs)
+      if (o.data.size() == 1) out << "  " << o.name << " = " << o.data[0] << "\n";
+  }
+  if (!result.run.error.empty()) {
+    err << "tatami run: " << result.run.error << "\n";
+    return kExitRunFailed;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -56,11 +129,13 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   std::vector<std::string> dumps, corePrograms;
   desc.add_options()
       ("help,h", "show this help")
-      ("program", po::value<std::string>(&programPath), "program file (.tasm text or binary)")
+      ("program", po::value<std::string>(&programPath), "program file (.tasm text or binary), or a bundle from tatami compile -o")
       ("input", po::value<std::string>(&inputPath)->value_name("FILE.h5"),
-       "initial SRAM regions: HDF5 datasets with an 'address' attribute (applied after .init)")
+       "initial SRAM regions: HDF5 datasets with an 'address' attribute (applied after .init); for a bundle, full "
+       "tensors by name (arrays as tatami train writes them)")
       ("output", po::value<std::string>(&outputPath)->value_name("FILE.h5"),
-       "write the program's .output regions and --dump regions to HDF5, with the resolved config")
+       "write the program's .output regions and --dump regions to HDF5, with the resolved config; for a bundle, its "
+       "output tensors put together")
       ("dump", po::value<std::vector<std::string>>(&dumps)->composing()->value_name("NAME=ADDR:TYPE:SHAPE"),
        "also read back this SRAM region (repeatable), e.g. C=0x40000:f32:256x256")
       ("core", po::value<std::vector<std::string>>(&corePrograms)->composing()->value_name("ID=FILE"),
@@ -74,11 +149,15 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   pos.add("program", 1);
   po::variables_map vm;
   if (!parseArgs(args, desc, &pos, vm,
-                 "Usage: tatami run PROGRAM [--json] [--timing-only] [--input F.h5] [--output F.h5] [--dump ...]\n"
-                 "Run a program on one core of the modelled machine.",
+                 "Usage: tatami run PROGRAM|BUNDLE [--json] [--timing-only] [--input F.h5] [--output F.h5] [--dump ...]\n"
+                 "Run a program on one core of the modelled machine, or a compiled bundle on its cores.",
                  out))
     return kExitOk;
   if (programPath.empty()) throw UsageError("no program given");
+  if (runtime::isBundleFile(programPath)) {
+    if (!corePrograms.empty() || !dumps.empty() || !tracePath.empty()) throw UsageError("--core, --dump and --trace do not apply to a bundle");
+    return runBundleFile(programPath, machine, vm, inputPath, outputPath, out, err);
+  }
   const ArchConfig config = machine.resolve();
   Program program;
   try {

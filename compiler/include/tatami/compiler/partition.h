@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "tatami/arch/blocks.h"
 #include "tatami/arch/config.h"
 #include "tatami/compiler/ir.h"
 #include "tatami/compiler/lower.h"
@@ -44,15 +45,9 @@ GridPlan planGrid(const Graph& g, int rows, int cols);
 
 /// The block of a full tensor that grid position (r, c) holds: per dimension, where it starts in
 /// the full tensor, how many of its elements are real (the rest of `local` is padding) and the
-/// local extent.
-struct Block {
-  std::vector<std::int64_t> begin, real, local;
-};
+/// local extent. sliceBlock / placeBlock (arch/blocks.h) cut it out and put it back.
+using Block = TensorBlock;
 Block blockOf(const Graph& g, const GridPlan& plan, int value, int r, int c);
-/// The block's elements of a full row-major tensor of `shape` (padding zero).
-std::vector<double> sliceBlock(const Block& b, const Shape& shape, const std::vector<double>& full);
-/// Writes the block's real elements into the full tensor.
-void placeBlock(const Block& b, const Shape& shape, const std::vector<double>& local, std::vector<double>& full);
 
 /// The graph grid position (r, c) runs: local shapes, its blocks of parameters and constants,
 /// and `allreduce` nodes where a split dimension is contracted or reduced. Values keep their

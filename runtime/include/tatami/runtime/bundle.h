@@ -1,0 +1,67 @@
+// Bundles: a compiled job as one file the runtime loads (docs/bundle.md). A bundle holds the
+// architecture configuration it was compiled for, one tile program per core, and every tensor's
+// place: which core holds which block of it at which SRAM address. `tatami compile -o` writes
+// them; `tatami run BUNDLE` runs them with full tensors in and full tensors out.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tatami/arch/blocks.h"
+#include "tatami/runtime/results.h"
+#include "tatami/runtime/run.h"
+
+namespace tatami::runtime {
+
+/// A malformed bundle file: the message names the file and line.
+class BundleError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One core's block of a tensor, as FP32 at `addr` in that core's SRAM.
+struct TensorPiece {
+  int core = 0;
+  std::uint64_t addr = 0;
+  TensorBlock block;
+};
+
+struct BundleTensor {
+  std::string name;
+  /// input: fed by the caller (zeros if not given); parameter: initial values in the programs
+  /// (.init), replaced when fed; state: optimizer state, zeros unless fed; output: read back.
+  std::string role;
+  std::vector<std::int64_t> shape;  ///< the full tensor
+  std::vector<TensorPiece> pieces;  ///< replicated tensors have a piece on every core holding them
+};
+
+struct Bundle {
+  std::string model;       ///< what it was compiled from
+  std::string step;        ///< how: loss, optimizer, batch, precision, placement (informational)
+  std::string configIni;   ///< the architecture configuration (INI text, as `tatami info --ini`)
+  std::vector<BundleTensor> tensors;
+  std::vector<std::pair<int, std::string>> programs;  ///< (core id, tile program text)
+  const BundleTensor* find(const std::string& name) const;
+};
+
+/// True when the file starts like a bundle (its first line is "tatami-bundle 1").
+bool isBundleFile(const std::string& path);
+/// Writes the bundle (replacing the file). Throws std::runtime_error if it cannot be written.
+void writeBundle(const std::string& path, const Bundle& bundle);
+/// Reads a bundle; throws BundleError naming the file and line of anything malformed.
+Bundle readBundle(const std::string& path);
+
+struct BundleRun {
+  RunResult run;                    ///< cycles, statistics, the error if the run faulted
+  std::vector<NamedArray> outputs;  ///< every output tensor, put together from its pieces
+};
+
+/// Runs the bundle on `config` (which must be the bundle's): writes each fed tensor's blocks to
+/// the cores that hold them (a name the bundle does not know, or a wrong shape, throws
+/// BundleError), runs every program, and puts the outputs back together.
+BundleRun runBundle(const ArchConfig& config, const Bundle& bundle, const std::vector<NamedArray>& feeds, RunOptions options = {});
+
+}  // namespace tatami::runtime

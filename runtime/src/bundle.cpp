@@ -1,0 +1,238 @@
+// Bundle files (docs/bundle.md): writing, reading with line numbers in errors, and running.
+#include "tatami/runtime/bundle.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "tatami/arch/assembler.h"
+
+namespace tatami::runtime {
+
+namespace {
+
+constexpr const char* kMagic = "tatami-bundle 1";
+
+std::string joinDims(const std::vector<std::int64_t>& v, char sep) {
+  if (v.empty()) return "-";
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? std::string(1, sep) : "") + std::to_string(v[i]);
+  return s;
+}
+
+class Reader {
+ public:
+  explicit Reader(const std::string& path) : path_(path), in_(path) {
+    if (!in_) throw BundleError("cannot read bundle '" + path + "'");
+  }
+  bool next(std::string& line) {
+    if (!std::getline(in_, line)) return false;
+    ++lineNo_;
+    return true;
+  }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw BundleError(path_ + ":" + std::to_string(lineNo_) + ": " + why);
+  }
+  std::vector<std::int64_t> dims(const std::string& text, char sep) const {
+    std::vector<std::int64_t> v;
+    if (text == "-") return v;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, sep)) {
+      try {
+        std::size_t used = 0;
+        const long long x = std::stoll(item, &used);
+        if (used != item.size() || x < 0) throw std::invalid_argument("");
+        v.push_back(x);
+      } catch (const std::exception&) {
+        fail("'" + text + "' is not a list of non-negative integers");
+      }
+    }
+    return v;
+  }
+  std::uint64_t number(const std::string& text) const {
+    try {
+      std::size_t used = 0;
+      const unsigned long long x = std::stoull(text, &used, 0);
+      if (used != text.size()) throw std::invalid_argument("");
+      return x;
+    } catch (const std::exception&) {
+      fail("'" + text + "' is not a number");
+    }
+  }
+
+ private:
+  std::string path_;
+  std::ifstream in_;
+  int lineNo_ = 0;
+};
+
+}  // namespace
+
+const BundleTensor* Bundle::find(const std::string& name) const {
+  for (const auto& t : tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+bool isBundleFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string first;
+  return in && std::getline(in, first) && first == kMagic;
+}
+
+void writeBundle(const std::string& path, const Bundle& b) {
+  std::ostringstream o;
+  o << kMagic << "\n";
+  o << "model " << b.model << "\n";
+  o << "step " << b.step << "\n";
+  const auto lineCount = [](const std::string& text) {
+    std::size_t n = 0;
+    for (char c : text) n += c == '\n';
+    return n + (!text.empty() && text.back() != '\n' ? 1 : 0);
+  };
+  o << "config " << lineCount(b.configIni) << "\n" << b.configIni << (b.configIni.empty() || b.configIni.back() == '\n' ? "" : "\n");
+  for (const auto& t : b.tensors) {
+    o << "tensor " << t.name << " " << t.role << " " << (t.shape.empty() ? "scalar" : joinDims(t.shape, 'x')) << "\n";
+    for (const auto& p : t.pieces)
+      o << "piece " << p.core << " " << p.addr << " " << joinDims(p.block.begin, ',') << " " << joinDims(p.block.real, ',') << " "
+        << joinDims(p.block.local, ',') << "\n";
+  }
+  for (const auto& [core, text] : b.programs)
+    o << "program " << core << " " << lineCount(text) << "\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n");
+  o << "end\n";
+  std::ofstream f(path);
+  f << o.str();
+  if (!f) throw std::runtime_error("cannot write bundle '" + path + "'");
+}
+
+Bundle readBundle(const std::string& path) {
+  Reader r(path);
+  Bundle b;
+  std::string line;
+  if (!r.next(line) || line != kMagic) r.fail("not a bundle: the first line must be '" + std::string(kMagic) + "'");
+  const auto block = [&](std::size_t n) {
+    std::string text;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string l;
+      if (!r.next(l)) r.fail("the file ends inside a block of " + std::to_string(n) + " lines");
+      text += l + "\n";
+    }
+    return text;
+  };
+  bool ended = false;
+  while (r.next(line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ls(line);
+    std::string key;
+    ls >> key;
+    std::string rest;
+    std::getline(ls, rest);
+    if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+    std::istringstream fields(rest);
+    if (key == "model") {
+      b.model = rest;
+    } else if (key == "step") {
+      b.step = rest;
+    } else if (key == "config") {
+      b.configIni = block(r.number(rest));
+    } else if (key == "tensor") {
+      BundleTensor t;
+      std::string shape;
+      if (!(fields >> t.name >> t.role >> shape)) r.fail("expected 'tensor NAME ROLE SHAPE'");
+      if (t.role != "input" && t.role != "parameter" && t.role != "state" && t.role != "output")
+        r.fail("tensor '" + t.name + "': role '" + t.role + "' is not input, parameter, state or output");
+      if (shape != "scalar") t.shape = r.dims(shape, 'x');
+      b.tensors.push_back(t);
+    } else if (key == "piece") {
+      if (b.tensors.empty()) r.fail("a piece before any tensor");
+      std::string core, addr, begin, real, local;
+      if (!(fields >> core >> addr >> begin >> real >> local)) r.fail("expected 'piece CORE ADDR BEGIN REAL LOCAL'");
+      TensorPiece p;
+      p.core = int(r.number(core));
+      p.addr = r.number(addr);
+      p.block = {r.dims(begin, ','), r.dims(real, ','), r.dims(local, ',')};
+      const auto& t = b.tensors.back();
+      if (p.block.begin.size() != t.shape.size() || p.block.real.size() != t.shape.size() || p.block.local.size() != t.shape.size())
+        r.fail("piece of '" + t.name + "': its block has not the tensor's " + std::to_string(t.shape.size()) + " dimensions");
+      for (std::size_t d = 0; d < t.shape.size(); ++d)
+        if (p.block.begin[d] + p.block.real[d] > t.shape[d] || p.block.real[d] > p.block.local[d])
+          r.fail("piece of '" + t.name + "': its block does not fit the tensor in dimension " + std::to_string(d));
+      b.tensors.back().pieces.push_back(p);
+    } else if (key == "program") {
+      std::string core, count;
+      if (!(fields >> core >> count)) r.fail("expected 'program CORE LINES'");
+      const int c = int(r.number(core));
+      b.programs.emplace_back(c, block(r.number(count)));
+    } else if (key == "end") {
+      ended = true;
+      break;
+    } else {
+      r.fail("unknown entry '" + key + "'");
+    }
+  }
+  if (!ended) r.fail("the file ends without 'end' (truncated?)");
+  if (b.programs.empty()) r.fail("the bundle has no program");
+  return b;
+}
+
+BundleRun runBundle(const ArchConfig& config, const Bundle& bundle, const std::vector<NamedArray>& feeds, RunOptions options) {
+  std::vector<Program> programs;
+  programs.reserve(bundle.programs.size());
+  for (const auto& [core, text] : bundle.programs) programs.push_back(assemble(text, "bundle program of core " + std::to_string(core)));
+  std::vector<CoreProgram> all;
+  for (std::size_t k = 0; k < programs.size(); ++k) all.emplace_back(bundle.programs[k].first, &programs[k]);
+  const auto programOf = [&](int core) -> CoreProgram& {
+    for (auto& cp : all)
+      if (cp.core == core) return cp;
+    throw BundleError("a piece names core " + std::to_string(core) + ", which runs no program of the bundle");
+  };
+  for (const auto& feed : feeds) {
+    const BundleTensor* t = bundle.find(feed.name);
+    if (!t) throw BundleError("'" + feed.name + "' is not a tensor of the bundle");
+    if (t->role == "output") throw BundleError("'" + feed.name + "' is an output of the bundle; it cannot be fed");
+    std::vector<std::int64_t> shape(feed.shape.begin(), feed.shape.end());
+    if (shape != t->shape) {
+      std::string want, got;
+      for (auto d : t->shape) want += (want.empty() ? "" : "x") + std::to_string(d);
+      for (auto d : shape) got += (got.empty() ? "" : "x") + std::to_string(d);
+      throw BundleError("'" + feed.name + "' has shape " + (got.empty() ? "scalar" : got) + "; the bundle expects " +
+                        (want.empty() ? "scalar" : want));
+    }
+    for (const auto& p : t->pieces) {
+      const std::vector<double> block = sliceBlock(p.block, t->shape, feed.data);
+      SramImage img;
+      img.name = feed.name, img.addr = p.addr, img.shape = {block.size()};
+      std::vector<float> f(block.begin(), block.end());
+      img.bytes.resize(f.size() * 4);
+      std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
+      programOf(p.core).inputs.push_back(std::move(img));
+    }
+  }
+  BundleRun out;
+  out.run = runPrograms(config, all, options);
+  if (options.timingOnly) return out;
+  for (const auto& t : bundle.tensors) {
+    if (t.role != "output") continue;
+    std::int64_t n = 1;
+    for (auto d : t.shape) n *= d;
+    NamedArray a{t.name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), std::vector<double>(std::size_t(n), 0.0)};
+    bool any = false;
+    for (const auto& p : t.pieces) {
+      const std::string key = all.size() > 1 ? "c" + std::to_string(p.core) + "." + t.name : t.name;
+      std::int64_t count = 1;
+      for (auto d : p.block.local) count *= d;
+      for (const auto& img : out.run.outputs)
+        if (img.name == key && img.bytes.size() >= std::size_t(count) * 4) {
+          std::vector<float> f(static_cast<std::size_t>(count));
+          std::memcpy(f.data(), img.bytes.data(), f.size() * 4);
+          placeBlock(p.block, t.shape, std::vector<double>(f.begin(), f.end()), a.data);
+          any = true;
+        }
+    }
+    if (any) out.outputs.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace tatami::runtime

@@ -1,0 +1,136 @@
+// Bundles: `tatami compile -o` writes one, `tatami run` (runBundle) loads and runs it; one core,
+// a data-parallel slice and a tensor-parallel grid give the same training step; malformed files
+// are refused with the file and line.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "tatami/runtime/bundle.h"
+#include "tatami/tools/cli.h"
+
+using namespace tatami;
+
+namespace {
+
+const std::string kModel = TATAMI_SOURCE_DIR "/tests/cli/fixtures/tiny_mlp.tir";
+
+int tatamiCli(std::vector<std::string> args, std::string* text = nullptr) {
+  args.insert(args.begin(), "tatami");
+  std::ostringstream out, err;
+  const int rc = cli::run(args, out, err);
+  if (text) *text = out.str() + err.str();
+  return rc;
+}
+
+/// The step's outputs with x and target fed (4 examples of 3 features, 2 classes).
+std::map<std::string, std::vector<double>> runStep(const std::string& bundlePath) {
+  const runtime::Bundle b = runtime::readBundle(bundlePath);
+  ArchConfig config;
+  std::vector<runtime::NamedArray> feeds = {
+      {"x", {4, 3}, {0.5, -1.0, 0.25, 1.0, 0.75, -0.5, -0.25, 0.125, 1.5, 0.0, -2.0, 0.5}},
+      {"target", {4, 2}, {1, 0, 0, 1, 1, 0, 0, 1}},
+  };
+  const runtime::BundleRun r = runtime::runBundle(config, b, feeds);
+  REQUIRE(r.run.error.empty());
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& o : r.outputs) out[o.name] = o.data;
+  return out;
+}
+
+double relativeError(const std::vector<double>& got, const std::vector<double>& want) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+}  // namespace
+
+TEST_CASE("a step compiled to bundles for one core, a slice and a grid gives the same results") {
+  const std::vector<std::string> step = {"--loss", "xent", "--momentum", "0.9", "--precision", "fp32"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"compile", kModel};
+    a.insert(a.end(), step.begin(), step.end());
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  std::string text;
+  REQUIRE(tatamiCli(with({"-o", "b_one.bundle"}), &text) == 0);
+  CHECK(text.find("wrote b_one.bundle (1 program(s), 15 tensors") != std::string::npos);
+  REQUIRE(tatamiCli(with({"--slice", "2x2", "--batch", "4", "-o", "b_slice.bundle"})) == 0);
+  REQUIRE(tatamiCli(with({"--grid", "2x2", "--slice", "2x2", "-o", "b_grid.bundle"})) == 0);
+  const auto one = runStep("b_one.bundle"), slice = runStep("b_slice.bundle"), grid = runStep("b_grid.bundle");
+  REQUIRE(one.size() == 7);  // the loss, and for w1, b1, w2: the next weight and momentum
+  CHECK(one.at("loss_3")[0] > 0.1);
+  for (const auto& [name, want] : one) {
+    INFO(name);
+    REQUIRE(slice.count(name));
+    REQUIRE(grid.count(name));
+    CHECK(relativeError(slice.at(name), want) < 1e-6);
+    CHECK(relativeError(grid.at(name), want) < 1e-6);
+  }
+  // The grid bundle places x's blocks: 2 examples x 2 (of 3) features on core 0, the rest padded.
+  const runtime::Bundle g = runtime::readBundle("b_grid.bundle");
+  REQUIRE(g.programs.size() == 4);
+  const runtime::BundleTensor* x = g.find("x");
+  REQUIRE(x != nullptr);
+  CHECK(x->role == "input");
+  CHECK(x->pieces.size() == 4);
+  CHECK(x->pieces[3].block.begin == std::vector<std::int64_t>{2, 2});
+  CHECK(x->pieces[3].block.real == std::vector<std::int64_t>{2, 1});
+  CHECK(g.find("w1.m")->role == "state");
+  CHECK(g.find("w1")->role == "parameter");
+  CHECK(g.find("w1.next")->role == "output");
+}
+
+TEST_CASE("a bundle survives writing and reading unchanged") {
+  runtime::Bundle b;
+  b.model = "m.onnx", b.step = "loss xent", b.configIni = "[core]\nthreads = 4\n";
+  b.tensors.push_back({"x", "input", {4, 3}, {{0, 64, {{0, 0}, {2, 3}, {2, 3}}}, {1, 64, {{2, 0}, {2, 3}, {2, 3}}}}});
+  b.tensors.push_back({"loss", "output", {}, {{0, 128, {{}, {}, {}}}}});
+  b.programs = {{0, "    halt\n"}, {1, "    li r1, 2\n    halt\n"}};
+  runtime::writeBundle("b_roundtrip.bundle", b);
+  CHECK(runtime::isBundleFile("b_roundtrip.bundle"));
+  const runtime::Bundle r = runtime::readBundle("b_roundtrip.bundle");
+  CHECK(r.model == b.model);
+  CHECK(r.step == b.step);
+  CHECK(r.configIni == b.configIni);
+  REQUIRE(r.tensors.size() == 2);
+  CHECK(r.tensors[0].pieces[1].core == 1);
+  CHECK(r.tensors[0].pieces[1].block.begin == std::vector<std::int64_t>{2, 0});
+  CHECK(r.tensors[1].shape.empty());
+  CHECK(r.programs == b.programs);
+}
+
+TEST_CASE("malformed bundles are refused with the file and line") {
+  const auto refused = [](const std::string& text) {
+    std::ofstream("b_bad.bundle") << text;
+    try {
+      runtime::readBundle("b_bad.bundle");
+    } catch (const runtime::BundleError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(refused("tatami-bundle 2\n") == "b_bad.bundle:1: not a bundle: the first line must be 'tatami-bundle 1'");
+  CHECK(refused("tatami-bundle 1\ntensor x weights 4x3\n") == "b_bad.bundle:2: tensor 'x': role 'weights' is not input, parameter, state or output");
+  CHECK(refused("tatami-bundle 1\ntensor x input 4x3\npiece 0 0 3,0 2,3 2,3\n") ==
+        "b_bad.bundle:3: piece of 'x': its block does not fit the tensor in dimension 0");
+  CHECK(refused("tatami-bundle 1\nprogram 0 3\n    halt\n") == "b_bad.bundle:3: the file ends inside a block of 3 lines");
+  CHECK(refused("tatami-bundle 1\nprogram 0 1\n    halt\n") == "b_bad.bundle:3: the file ends without 'end' (truncated?)");
+  CHECK(refused("tatami-bundle 1\nmodel m\nfrobnicate 3\n") == "b_bad.bundle:3: unknown entry 'frobnicate'");
+}
+
+TEST_CASE("running a bundle checks what it is fed and the configuration") {
+  REQUIRE(tatamiCli({"compile", kModel, "--loss", "xent", "-o", "b_feed.bundle"}) == 0);
+  const runtime::Bundle b = runtime::readBundle("b_feed.bundle");
+  ArchConfig config;
+  CHECK_THROWS_WITH_AS(runtime::runBundle(config, b, {{"x", {3, 4}, std::vector<double>(12, 0.0)}}),
+                       "'x' has shape 3x4; the bundle expects 4x3", runtime::BundleError);
+  CHECK_THROWS_WITH_AS(runtime::runBundle(config, b, {{"nope", {1}, {0.0}}}), "'nope' is not a tensor of the bundle",
+                       runtime::BundleError);
+  std::string text;
+  CHECK(tatamiCli({"run", "b_feed.bundle", "--set", "core.sram_kib=2048"}, &text) == 2);
+  CHECK(text.find("the bundle was compiled for another configuration: 'sram_kib") != std::string::npos);
+}
