@@ -187,6 +187,10 @@ class Lowering {
   void lowerNode(const Node& n, std::uint64_t dst);
   void matmul(const Node& n, std::uint64_t dst);
   void take(const Node& n, std::uint64_t dst);
+  /// gather / gather_grad along an axis with indices known only at run time (embeddings).
+  void gatherRows(const Node& n, std::uint64_t dst);
+  /// The indices of `v` (FP32 values) as i32 in a temporary, negative ones wrapped by `len`.
+  std::uint64_t indicesOf(const Node& n, int v, std::int64_t len);
   /// dst[i] = src[idx[i]] (FP32 elements; -1 reads fillValue) by one gather DMA.
   void gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
                       double fillValue = 0.0);
@@ -480,6 +484,82 @@ void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::u
   const double perBlock = double(c_.core.dma_setup_cycles) + std::ceil(double(L) * 4 / rd) + double(L) + 5 * double(c_.core.scalar_cycles);
   cost(double(blocks) * perBlock, "sram");
   if (hasFill) cost(double(blocks) * (lines(roundUp(L, 16) * 4) * 1.5 + double(c_.core.vector_latency_cycles)), "compute");
+}
+
+std::uint64_t Lowering::indicesOf(const Node& n, int v, std::int64_t len) {
+  const std::uint64_t np = padded(v);
+  const std::uint64_t idx = temp(np, n.name + ".indices"), zero = temp(np, n.name + ".zero"), wrapped = temp(np, n.name + ".wrapped");
+  li(1, std::int64_t(idx)), li(2, std::int64_t(addr(v))), li(4, std::int64_t(np));
+  line("vcvt.f32.i32 r1, r2, r4");  // truncates, as the oracle's integer conversion
+  vectorCost(np, 1);
+  li(1, std::int64_t(zero)), li(3, 0), li(4, std::int64_t(np));
+  line("vfill.i32 r1, r3, r4");
+  vectorCost(np, 0);
+  li(1, std::int64_t(wrapped)), li(2, std::int64_t(idx)), li(3, len), li(4, std::int64_t(np));
+  line("vadds.i32 r1, r2, r3, r4");  // i + len, for the negative ones
+  vectorCost(np, 1);
+  li(1, std::int64_t(zero)), li(2, std::int64_t(idx)), li(3, std::int64_t(zero)), li(4, std::int64_t(np));
+  line("vcmplt.i32 r1, r2, r3, r4");  // the mask of negative indices (over the zeros)
+  vectorCost(np, 2);
+  li(1, std::int64_t(idx)), li(2, std::int64_t(zero)), li(3, std::int64_t(wrapped)), li(5, std::int64_t(idx)), li(4, std::int64_t(np));
+  line("vsel.i32 r1, r2, r3, r5, r4");
+  vectorCost(np, 3);
+  return idx;
+}
+
+void Lowering::gatherRows(const Node& n, std::uint64_t dst) {
+  // The data as [outer, len, inner]: gather copies whole inner rows by one gather DMA per outer
+  // block (the indices converted to i32 at run time); gather_grad adds each row of dy into its
+  // row of the result, in index order (the oracle's order, so FP32 results are bit-identical).
+  const bool fwd = n.op == "gather";
+  const Shape ds = fwd ? shape(n.inputs[0]) : shape(n.outputs[0]);
+  std::int64_t axis = n.intAttr("axis", 0);
+  if (axis < 0) axis += std::int64_t(ds.size());
+  std::uint64_t outer = 1, inner = 1;
+  for (std::int64_t d = 0; d < axis; ++d) outer *= std::uint64_t(ds[std::size_t(d)]);
+  for (std::size_t d = std::size_t(axis) + 1; d < ds.size(); ++d) inner *= std::uint64_t(ds[d]);
+  const std::int64_t len = ds[std::size_t(axis)];
+  const std::uint64_t ni = count(n.inputs[1]), rowBytes = inner * 4;
+  const std::uint64_t idx = indicesOf(n, n.inputs[1], len);
+  if (fwd) {
+    for (std::uint64_t o = 0; o < outer; ++o) {
+      li(1, std::int64_t(dst + o * ni * rowBytes)), li(2, std::int64_t(addr(n.inputs[0]) + o * std::uint64_t(len) * rowBytes));
+      li(3, std::int64_t(idx)), li(4, std::int64_t(ni)), li(5, std::int64_t(rowBytes));
+      line("gather r1, r2, r3, r4, r5, 0");
+      line("swait 0, 1");
+      cost(double(c_.core.dma_setup_cycles) + double(ni) * std::max(1.0, std::ceil(double(rowBytes) / double(c_.core.noc_read_bytes_per_cycle))),
+           "sram");
+    }
+    return;
+  }
+  vfill(dst, 0.0, padded(n.outputs[0]));
+  const bool aligned = inner % 16 == 0;
+  const std::uint64_t vecs = roundUp(inner, 16);
+  const std::uint64_t acc = aligned ? 0 : temp(vecs, n.name + ".row"), add = aligned ? 0 : temp(vecs, n.name + ".dy_row");
+  for (std::uint64_t o = 0; o < outer; ++o) {
+    const std::string loop = label();
+    li(10, 0), li(11, std::int64_t(ni)), li(12, std::int64_t(idx)), li(13, std::int64_t(addr(n.inputs[0]) + o * ni * rowBytes));
+    li(14, std::int64_t(dst + o * std::uint64_t(len) * rowBytes)), li(15, std::int64_t(rowBytes)), li(16, std::int64_t(vecs));
+    li(17, std::int64_t(acc)), li(18, std::int64_t(add)), li(19, 1), li(20, 0);
+    code_ << loop << ":\n";
+    line("lw r3, [r12]");
+    line("mul r4, r3, r15");
+    line("add r4, r4, r14");  // the row of the result this index adds into
+    if (aligned) {
+      line("vadd.f32 r4, r4, r13, r16");
+    } else {
+      line("dma2d r17, r4, r19, r15, r20, r20, none");
+      line("dma2d r18, r13, r19, r15, r20, r20, none");
+      line("vadd.f32 r17, r17, r18, r16");
+      line("dma2d r4, r17, r19, r15, r20, r20, none");
+    }
+    line("add r12, r12, 4");
+    line("add r13, r13, " + std::to_string(rowBytes));
+    line("add r10, r10, 1");
+    line("blt r10, r11, " + loop);
+    const double row = lines(vecs * 4) + double(c_.core.vector_latency_cycles) + 7 * double(c_.core.scalar_cycles);
+    cost(double(ni) * (aligned ? row : row + 3 * dmaCycles(1, rowBytes)), "compute");
+  }
 }
 
 void Lowering::take(const Node& n, std::uint64_t dst) {
@@ -785,7 +865,39 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     vectorCost(np, 2);
     return;
   }
-  if (op == "pow" && isScalarConst(in(1)) && scalarOf(in(1)) == 2.0) return vbin("vmul", dst, addr(in(0)), addr(in(0)), np);
+  if (op == "pow") {
+    // A constant integer exponent (|c| <= 64): products by squaring, a reciprocal for c < 0;
+    // 0.5: the square root; anything else: e^(b ln a) (NaN for a < 0, as pow with a non-integer).
+    const int a = in(0), b = in(1);
+    if (isScalarConst(b) && count(a) == count(out)) {
+      const double c = scalarOf(b);
+      if (c == 0.0) return vfill(dst, 1.0, np);
+      if (c == 0.5) {
+        vun("vrsqrt", dst, addr(a), np);
+        return vun("vrcp", dst, dst, np);
+      }
+      if (c == std::floor(c) && std::fabs(c) <= 64) {
+        std::uint64_t e = std::uint64_t(std::fabs(c));
+        const std::uint64_t sq = temp(np, n.name + ".square");
+        dma2d(sq, addr(a), 1, np * 4, 0, 0);  // x^(2^k), squared as k grows
+        bool started = false;
+        while (e) {
+          if (e & 1) {
+            if (started) vbin("vmul", dst, dst, sq, np);
+            else dma2d(dst, sq, 1, np * 4, 0, 0), started = true;
+          }
+          e >>= 1;
+          if (e) vbin("vmul", sq, sq, sq, np);
+        }
+        if (c < 0) vun("vrcp", dst, dst, np);
+        return;
+      }
+    }
+    const std::uint64_t pa = broadcast(n, a, os), pb = broadcast(n, b, os);
+    vun("vlog", dst, pa, np);
+    vbin("vmul", dst, dst, pb, np);
+    return vun("vexp", dst, dst, np);
+  }
   if (op == "where") {
     const std::uint64_t c = broadcast(n, in(0), os), a = broadcast(n, in(1), os), b = broadcast(n, in(2), os);
     li(1, std::int64_t(dst)), li(2, std::int64_t(c)), li(3, std::int64_t(a)), li(5, std::int64_t(b)), li(4, std::int64_t(np));
@@ -793,6 +905,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     return;
   }
   if (op == "take") return take(n, dst);
+  if (op == "gather" || op == "gather_grad") return gatherRows(n, dst);
   if (op == "concat") {
     // Each input is a block of rows of the output: one strided DMA each.
     std::int64_t axis = n.intAttr("axis", 0);

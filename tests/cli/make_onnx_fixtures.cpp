@@ -1,5 +1,6 @@
 // Writes small ONNX models for the command-line tests, built with the ONNX C++ API (so that the
-// tests need no Python): mlp.onnx, a 20 -> 12 -> 4 MLP with a symbolic batch dimension.
+// tests need no Python): mlp.onnx, a 20 -> 12 -> 4 MLP with a symbolic batch dimension, and
+// embed.onnx, token embeddings (Gather on a table with int64 ids) flattened into a linear layer.
 #include <onnx/onnx_pb.h>
 
 #include <fstream>
@@ -58,6 +59,35 @@ int main(int argc, char** argv) {
   std::ofstream f(std::string(argv[1]) + "/mlp.onnx", std::ios::binary);
   if (!m.SerializeToOstream(&f)) {
     std::cerr << "cannot write " << argv[1] << "/mlp.onnx\n";
+    return 1;
+  }
+  // embed.onnx: ids [batch, 4] (int64) -> Gather(emb.weight [10, 16]) -> Flatten -> Gemm -> [batch, 3].
+  onnx::ModelProto e;
+  e.set_ir_version(8);
+  e.set_producer_name("tatami tests");
+  e.add_opset_import()->set_version(13);
+  g = e.mutable_graph();
+  g->set_name("embed");
+  auto* ids = g->add_input();
+  ids->set_name("ids");
+  auto* it = ids->mutable_type()->mutable_tensor_type();
+  it->set_elem_type(onnx::TensorProto::INT64);
+  it->mutable_shape()->add_dim()->set_dim_param("batch");
+  it->mutable_shape()->add_dim()->set_dim_value(4);
+  init("emb.weight", {10, 16});
+  init("fc.weight", {3, 64});
+  init("fc.bias", {3});
+  node("Gather", {"emb.weight", "ids"}, "tokens");
+  auto* flat = node("Flatten", {"tokens"}, "flat");
+  auto* axis = flat->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(1);
+  transB(node("Gemm", {"flat", "fc.weight", "fc.bias"}, "logits"));
+  g->add_output()->set_name("logits");
+  std::ofstream fe(std::string(argv[1]) + "/embed.onnx", std::ios::binary);
+  if (!e.SerializeToOstream(&fe)) {
+    std::cerr << "cannot write " << argv[1] << "/embed.onnx\n";
     return 1;
   }
   return 0;

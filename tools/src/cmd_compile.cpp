@@ -9,6 +9,7 @@
 #include <functional>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "tatami/arch/assembler.h"
@@ -134,11 +135,22 @@ Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batc
 /// mod classes).
 std::map<std::string, Tensor> seededInputs(const Graph& g, const std::string& loss, std::uint64_t seed) {
   std::map<std::string, Tensor> feeds;
+  // Inputs that index a gather (token ids) get integers in [0, extent) of the axis they index.
+  std::map<int, std::int64_t> indexExtent;
+  for (const Node& n : g.nodes)
+    if (n.op == "gather" && g.values[std::size_t(n.inputs[1])].kind == ValueKind::Input) {
+      const Shape& ds = g.values[std::size_t(n.inputs[0])].shape;
+      std::int64_t axis = n.intAttr("axis", 0);
+      if (axis < 0) axis += std::int64_t(ds.size());
+      indexExtent[n.inputs[1]] = ds[std::size_t(axis)];
+    }
   std::uint64_t tensorId = 0;
   for (int in : g.inputs) {
     const Value& v = g.values[std::size_t(in)];
     Tensor t{v.shape, std::vector<double>(std::size_t(elementCount(v.shape)))};
-    if (v.name == "target" && loss == "xent" && v.shape.size() == 2) {
+    if (indexExtent.count(in)) {
+      for (std::size_t i = 0; i < t.data.size(); ++i) t.data[i] = double(roundingBits(seed, tensorId, i) % std::uint64_t(indexExtent.at(in)));
+    } else if (v.name == "target" && loss == "xent" && v.shape.size() == 2) {
       for (std::int64_t i = 0; i < v.shape[0]; ++i) t.data[std::size_t(i * v.shape[1] + i % v.shape[1])] = 1.0;
     } else {
       for (std::size_t i = 0; i < t.data.size(); ++i)
@@ -203,9 +215,16 @@ TensorBlock wholeBlock(const Shape& s) { return {std::vector<std::int64_t>(s.siz
 
 
 /// The relative error ||got - want|| / ||want|| (the plain norm of got when want is zero).
+/// Elements that are NaN on both sides agree; a NaN on one side only makes the error infinite.
 double relativeError(const std::vector<double>& got, const std::vector<double>& want) {
   double num = 0, den = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (std::isnan(got[i]) || std::isnan(want[i])) {
+      if (std::isnan(got[i]) != std::isnan(want[i])) return std::numeric_limits<double>::infinity();
+      continue;
+    }
+    num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
+  }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
@@ -536,9 +555,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
         std::vector<float> got(want.size(), 0.0f);
         for (const auto& img : run.outputs)
           if (img.name == key && img.bytes.size() >= got.size() * 4) std::memcpy(got.data(), img.bytes.data(), got.size() * 4);
-        double num = 0, den = 0;
-        for (std::size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
-        rel = std::max(rel, den > 0 ? std::sqrt(num / den) : std::sqrt(num));
+        rel = std::max(rel, relativeError(std::vector<double>(got.begin(), got.end()), want));
       }
       worst = std::max(worst, rel);
       tensors.push_back({{"tensor", name}, {"rel_error", rel}});
