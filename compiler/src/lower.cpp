@@ -222,6 +222,15 @@ class Lowering {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> temps_;
   std::set<int> transposed_;  // 2D transposes fused into the matmuls that use them (same bytes as their input)
   std::map<int, std::uint64_t> inPlaceScatter_;  // values reduce-scattered in place -> bytes their buffer needs
+  std::map<int, std::uint64_t> hbm_;             // with ctx_.stream: values whose home is HBM -> HBM address
+  /// Copies between SRAM and HBM through an interface processor, waiting for them.
+  void hbmTransfer(bool read, std::uint64_t sram, std::uint64_t hbm, std::uint64_t bytes) {
+    li(1, std::int64_t(sram)), li(2, std::int64_t(hbm)), li(3, std::int64_t(bytes));
+    line(read ? "hbmrd r1, r2, r3, 0" : "hbmwr r2, r1, r3, 0");
+    line("swait 0, 1");
+    const double bw = std::min<double>(double(c_.core.noc_read_bytes_per_cycle), double(c_.dip.hbm_bytes_per_cycle));
+    cost(double(c_.dip.hbm_latency_cycles) + double(bytes) / bw + 60, "mesh");
+  }
 };
 
 void Lowering::spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N) {
@@ -1034,9 +1043,32 @@ LoweredProgram Lowering::run() {
     size_[b] = bytes;
   };
   // Inputs, parameters and constants first (constants that are scalars become immediates too).
+  if (ctx_.stream) {
+    // Parameters, optimizer state (inputs named like "w.m", "w.v") and the updates (outputs
+    // named "*.next") live in HBM, each at its own address.
+    std::uint64_t next = ctx_.hbmBase;
+    const auto endsWith = [](const std::string& s, const std::string& tail) {
+      return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    for (std::size_t v = 0; v < g_.values.size(); ++v) {
+      const Value& val = g_.values[v];
+      const bool home = val.kind == ValueKind::Parameter ||
+                        (val.kind == ValueKind::Input && (endsWith(val.name, ".m") || endsWith(val.name, ".v"))) ||
+                        (outputs.count(int(v)) && endsWith(val.name, ".next"));
+      if (!home) continue;
+      hbm_[int(v)] = next;
+      next += roundUp(count(int(v)) * 4, 64);
+    }
+  }
   for (std::size_t v = 0; v < g_.values.size(); ++v) {
     const Value& val = g_.values[v];
     if (val.kind == ValueKind::Intermediate) continue;
+    if (hbm_.count(int(v))) {
+      out.layout[val.name] = {hbm_.at(int(v)), roundUp(count(int(v)) * 4, 64), true};
+      if (val.kind == ValueKind::Parameter && !val.data.empty() && ctx_.initParameters)
+        out.hbmInit.emplace_back(hbm_.at(int(v)), std::vector<float>(val.data.begin(), val.data.end()));
+      continue;
+    }
     place(int(v));
     out.layout[val.name] = {addr(int(v)), size_.at(buffer_.at(int(v)))};
     if (val.kind != ValueKind::Input && !val.data.empty() && (ctx_.initParameters || val.kind != ValueKind::Parameter)) {
@@ -1072,9 +1104,22 @@ LoweredProgram Lowering::run() {
     }
   }
   std::map<int, int> refs;  // buffer -> values still needing it
+  const auto resident = [&](int x) { return buffer_.count(x) && size_.count(buffer_.at(x)); };
   for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
     const Node& n = g_.nodes[i];
     const int v = n.outputs[0];
+    for (int in : n.inputs)
+      if (hbm_.count(in) && !resident(in)) {  // streamed in for this op
+        place(in);
+        code_ << "; " << g_.values[std::size_t(in)].name << " from HBM\n";
+        est_.clear();
+        hbmTransfer(true, addr(in), hbm_.at(in), count(in) * 4);
+        OpCost oc;
+        oc.node = g_.values[std::size_t(in)].name, oc.op = "hbm_read", oc.shape = shapeText(shape(in)), oc.bound = "mesh";
+        for (const auto& [bound, c] : est_) oc.cycles += c;
+        oc.partition = "streamed";
+        out.ops.push_back(oc);
+      }
     if (n.op == "reshape" || n.op == "identity" || transposed_.count(v)) {
       buffer_[v] = buffer_.at(n.inputs[0]);  // same bytes, another shape (or read transposed)
     } else {
@@ -1124,9 +1169,34 @@ LoweredProgram Lowering::run() {
         size_.erase(b);
       }
     }
+    if (!hbm_.empty()) {
+      if (hbm_.count(v)) {  // an update: written back at once
+        code_ << "; " << g_.values[std::size_t(v)].name << " to HBM\n";
+        hbmTransfer(false, addr(v), hbm_.at(v), count(v) * 4);
+      }
+      // Values streamed in (or written back) leave SRAM after the op unless something else
+      // still needs their bytes; a later op reads them from HBM again.
+      std::vector<int> touched(n.inputs.begin(), n.inputs.end());
+      touched.push_back(v);
+      for (int x : touched) {
+        if (!hbm_.count(x) || !resident(x)) continue;
+        const int b = buffer_.at(x);
+        bool needed = false;
+        for (const auto& [val, buf] : buffer_)
+          if (buf == b && !hbm_.count(val) && (outputs.count(val) || (lastUse.count(val) && lastUse.at(val) > i))) needed = true;
+        if (!needed) {
+          alloc_.release(addr_.at(b), size_.at(b));
+          size_.erase(b);
+        }
+      }
+    }
   }
   for (int o : g_.outputs) {
     const Value& val = g_.values[std::size_t(o)];
+    if (hbm_.count(o)) {  // in HBM: the caller reads it from there
+      out.layout[val.name] = {hbm_.at(o), roundUp(count(o) * 4, 64), true};
+      continue;
+    }
     out.layout[val.name] = {addr(o), roundUp(count(o), 16) * 4};
     std::string dims;
     for (std::size_t d = 0; d < val.shape.size(); ++d) dims += (d ? "x" : "") + std::to_string(val.shape[d]);

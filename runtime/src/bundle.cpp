@@ -1,6 +1,7 @@
 // Bundle files (docs/bundle.md): writing, reading with line numbers in errors, and running.
 #include "tatami/runtime/bundle.h"
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -96,7 +97,16 @@ void writeBundle(const std::string& path, const Bundle& b) {
     o << "tensor " << t.name << " " << t.role << " " << (t.shape.empty() ? "scalar" : joinDims(t.shape, 'x')) << "\n";
     for (const auto& p : t.pieces)
       o << "piece " << p.core << " " << p.addr << " " << joinDims(p.block.begin, ',') << " " << joinDims(p.block.real, ',') << " "
-        << joinDims(p.block.local, ',') << "\n";
+        << joinDims(p.block.local, ',') << (p.hbm ? " hbm" : "") << "\n";
+  }
+  for (const auto& [addr, values] : b.hbmInit) {
+    o << "hbm-init " << addr << " " << values.size() << "\n";
+    char buf[32];
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%.9g", double(values[i]));
+      o << (i ? " " : "") << buf;
+    }
+    o << "\n";
   }
   for (const auto& [core, text] : b.programs)
     o << "program " << core << " " << lineCount(text) << "\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n");
@@ -146,9 +156,13 @@ Bundle readBundle(const std::string& path) {
       b.tensors.push_back(t);
     } else if (key == "piece") {
       if (b.tensors.empty()) r.fail("a piece before any tensor");
-      std::string core, addr, begin, real, local;
-      if (!(fields >> core >> addr >> begin >> real >> local)) r.fail("expected 'piece CORE ADDR BEGIN REAL LOCAL'");
+      std::string core, addr, begin, real, local, where;
+      if (!(fields >> core >> addr >> begin >> real >> local)) r.fail("expected 'piece CORE ADDR BEGIN REAL LOCAL [hbm]'");
       TensorPiece p;
+      if (fields >> where) {
+        if (where != "hbm") r.fail("'" + where + "': a piece ends with 'hbm' or nothing");
+        p.hbm = true;
+      }
       p.core = int(r.number(core));
       p.addr = r.number(addr);
       p.block = {r.dims(begin, ','), r.dims(real, ','), r.dims(local, ',')};
@@ -159,6 +173,18 @@ Bundle readBundle(const std::string& path) {
         if (p.block.begin[d] + p.block.real[d] > t.shape[d] || p.block.real[d] > p.block.local[d])
           r.fail("piece of '" + t.name + "': its block does not fit the tensor in dimension " + std::to_string(d));
       b.tensors.back().pieces.push_back(p);
+    } else if (key == "hbm-init") {
+      std::string addr, count;
+      if (!(fields >> addr >> count)) r.fail("expected 'hbm-init ADDR COUNT'");
+      const std::uint64_t a = r.number(addr), n = r.number(count);
+      std::string values;
+      if (!r.next(values)) r.fail("the file ends before the values of an hbm-init");
+      std::istringstream vs(values);
+      std::vector<float> v;
+      float x = 0;
+      while (vs >> x) v.push_back(x);
+      if (v.size() != n || !vs.eof()) r.fail("expected " + std::to_string(n) + " values");
+      b.hbmInit.emplace_back(a, std::move(v));
     } else if (key == "program") {
       std::string core, count;
       if (!(fields >> core >> count)) r.fail("expected 'program CORE LINES'");
@@ -206,9 +232,28 @@ BundleRun runBundle(const ArchConfig& config, const Bundle& bundle, const std::v
       std::vector<float> f(block.begin(), block.end());
       img.bytes.resize(f.size() * 4);
       std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
-      programOf(p.core).inputs.push_back(std::move(img));
+      if (p.hbm) options.hbmInputs.push_back(std::move(img));
+      else programOf(p.core).inputs.push_back(std::move(img));
     }
   }
+  for (const auto& [addr, values] : bundle.hbmInit) {
+    SramImage img;
+    img.name = "hbm-init", img.addr = addr, img.shape = {values.size()};
+    img.bytes.resize(values.size() * 4);
+    std::memcpy(img.bytes.data(), values.data(), img.bytes.size());
+    options.hbmInputs.insert(options.hbmInputs.begin(), std::move(img));  // before anything fed
+  }
+  for (const auto& t : bundle.tensors)
+    for (const auto& p : t.pieces)
+      if (t.role == "output" && p.hbm) {
+        SramImage dump;
+        dump.name = (all.size() > 1 ? "c" + std::to_string(p.core) + "." : "") + t.name;
+        dump.addr = p.addr;
+        std::uint64_t count = 1;
+        for (auto d : p.block.local) count *= std::uint64_t(d);
+        dump.shape = {count};
+        options.hbmDumps.push_back(dump);
+      }
   BundleRun out;
   out.run = runPrograms(config, all, options);
   if (options.timingOnly) return out;

@@ -88,6 +88,7 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
         throw std::runtime_error("input '" + in.name + "' of core " + std::to_string(cp.core) + " does not fit in its SRAM");
       core.state().sram.write(in.addr, in.bytes.data(), in.bytes.size());
     }
+  for (const auto& in : options.hbmInputs) system.network().writeHbm(in.addr, in.bytes.data(), in.bytes.size());
   sc_core::sc_start();
 
   // Faults first (the first core's, in id order), then threads left waiting: a deadlock.
@@ -182,6 +183,21 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
       hash = fnv1a(r.bytes, hash);
       result.outputs.push_back(std::move(r));
     }
+  }
+  for (SramImage r : options.hbmDumps) {
+    std::uint64_t count = 1;
+    for (auto d : r.shape) count *= d;
+    if (!(options.timingOnly && r.type != DType::I32)) {
+      r.bytes.resize(count * std::uint64_t(dtypeSize(r.type)));
+      try {
+        system.network().readHbm(r.addr, r.bytes.data(), r.bytes.size());
+      } catch (const std::runtime_error& e) {
+        result.error += (result.error.empty() ? "" : "\n") + std::string("output '") + r.name + "': " + e.what();
+        r.bytes.clear();
+      }
+      hash = fnv1a(r.bytes, hash);
+    }
+    result.outputs.push_back(std::move(r));
   }
   result.outputHash = hash;
   result.hostSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

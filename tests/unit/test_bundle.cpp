@@ -9,6 +9,7 @@
 
 #include "tatami/runtime/bundle.h"
 #include "tatami/tools/cli.h"
+#include "tatami/tools/config_files.h"
 
 using namespace tatami;
 
@@ -133,4 +134,46 @@ TEST_CASE("running a bundle checks what it is fed and the configuration") {
   std::string text;
   CHECK(tatamiCli({"run", "b_feed.bundle", "--set", "core.sram_kib=2048"}, &text) == 2);
   CHECK(text.find("the bundle was compiled for another configuration: 'sram_kib") != std::string::npos);
+}
+
+TEST_CASE("a step too large for SRAM streams its weights from HBM and computes the same numbers") {
+  const std::string mlp = TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx", tile = TATAMI_SOURCE_DIR "/configs/tile.ini";
+  const std::vector<std::string> step = {"compile", mlp, "--batch", "32", "--loss", "xent", "--momentum", "0.9", "--precision", "fp32"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = step;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  std::string text;
+  // 768 KiB of SRAM: the step does not fit on a die (no HBM there) ...
+  CHECK(tatamiCli(with({"--set", "core.sram_kib=768", "-o", "s_fail.bundle"}), &text) == 2);
+  CHECK(text.find("SRAM: tensor") != std::string::npos);
+  // ... but on a training tile its weights and momentum live in HBM.
+  REQUIRE(tatamiCli(with({"--config", tile, "--set", "core.sram_kib=768", "-o", "s_stream.bundle"})) == 0);
+  REQUIRE(tatamiCli(with({"-o", "s_sram.bundle"})) == 0);
+  const runtime::Bundle streamed = runtime::readBundle("s_stream.bundle"), resident = runtime::readBundle("s_sram.bundle");
+  CHECK(streamed.find("fc1.weight")->pieces.at(0).hbm);
+  CHECK(streamed.find("fc1.weight.m")->pieces.at(0).hbm);
+  CHECK(streamed.find("fc1.weight.next")->pieces.at(0).hbm);
+  CHECK_FALSE(resident.find("fc1.weight")->pieces.at(0).hbm);
+  CHECK(streamed.hbmInit.size() == 4);  // the initial values of the four parameters
+  std::vector<double> x(32 * 784), target(320, 0.0);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = double((i * 37) % 101) / 101.0;
+  for (std::size_t i = 0; i < 32; ++i) target[i * 10 + i % 10] = 1.0;
+  const std::vector<runtime::NamedArray> feeds = {{"input", {32, 1, 28, 28}, x}, {"target", {32, 10}, target}};
+  ArchConfig tileConfig;
+  cli::applyIni(tileConfig, streamed.configIni, "s_stream.bundle");
+  const runtime::BundleRun a = runtime::runBundle(ArchConfig{}, resident, feeds), b = runtime::runBundle(tileConfig, streamed, feeds);
+  REQUIRE(a.run.error.empty());
+  REQUIRE(b.run.error.empty());
+  CHECK(b.run.network.hbmBytesRead > 0);
+  CHECK(b.run.network.hbmBytesWritten > 0);
+  // The same operations in the same order: the same bits, whether the weights stayed in SRAM.
+  REQUIRE(a.outputs.size() == 9);
+  REQUIRE(b.outputs.size() == 9);
+  for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+    INFO(a.outputs[k].name);
+    CHECK(a.outputs[k].name == b.outputs[k].name);
+    CHECK(a.outputs[k].data == b.outputs[k].data);
+  }
 }

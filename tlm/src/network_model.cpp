@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 namespace tatami::tlm {
 
@@ -93,6 +94,30 @@ void NetworkModel::hbmAccess(Dip& dip, std::uint64_t addr, std::uint8_t* data, s
     }
     data += n, addr += n, bytes -= n;
   }
+}
+
+NetworkModel::Dip& NetworkModel::dipOf(std::uint64_t addr, std::uint64_t bytes, std::uint64_t& offset) {
+  std::vector<Dip>& all = dips();
+  const std::uint64_t capacity = std::uint64_t(config_.dip.hbm_gib) << 30;
+  const std::uint64_t index = addr / capacity;
+  offset = addr % capacity;
+  if (index >= all.size() || offset + bytes > capacity)
+    throw std::runtime_error("HBM range [" + std::to_string(addr) + ", " + std::to_string(addr + bytes) + ") is outside the HBM of the system's " +
+                             std::to_string(all.size()) + " DIPs");
+  return all[std::size_t(index)];
+}
+
+void NetworkModel::writeHbm(std::uint64_t addr, const std::uint8_t* data, std::uint64_t bytes) {
+  std::uint64_t offset = 0;
+  Dip& d = dipOf(addr, bytes, offset);
+  std::vector<std::uint8_t> copy(data, data + bytes);
+  hbmAccess(d, offset, copy.data(), bytes, true);
+}
+
+void NetworkModel::readHbm(std::uint64_t addr, std::uint8_t* data, std::uint64_t bytes) {
+  std::uint64_t offset = 0;
+  Dip& d = dipOf(addr, bytes, offset);
+  hbmAccess(d, offset, data, bytes, false);
 }
 
 CoreState& NetworkModel::passiveCore(int core) {

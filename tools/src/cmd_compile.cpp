@@ -203,16 +203,42 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
     t.name = g.values[std::size_t(v)].name;
     t.role = roleOf(g, v);
     t.shape = g.values[std::size_t(v)].shape;
-    for (std::size_t k = 0; k < cores.size(); ++k) t.pieces.push_back({cores[k], lowered[k].layout.at(t.name).addr, blockOn(k, v)});
+    for (std::size_t k = 0; k < cores.size(); ++k) {
+      const TensorPlacement& at = lowered[k].layout.at(t.name);
+      t.pieces.push_back({cores[k], at.addr, blockOn(k, v), at.hbm});
+    }
     b.tensors.push_back(std::move(t));
   }
-  for (std::size_t k = 0; k < cores.size(); ++k) b.programs.emplace_back(cores[k], lowered[k].tasm);
+  for (std::size_t k = 0; k < cores.size(); ++k) {
+    b.programs.emplace_back(cores[k], lowered[k].tasm);
+    b.hbmInit.insert(b.hbmInit.end(), lowered[k].hbmInit.begin(), lowered[k].hbmInit.end());
+  }
   return b;
 }
 
 /// The whole tensor as a block.
 TensorBlock wholeBlock(const Shape& s) { return {std::vector<std::int64_t>(s.size(), 0), s, s}; }
 
+
+/// The number of interface processors (with HBM) the system has.
+std::int64_t dipCount(const ArchConfig& c) {
+  return (c.system.die_rows / c.tile.die_rows) * (c.system.die_cols / c.tile.die_cols) * c.dip.per_tile;
+}
+
+/// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
+/// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB
+/// of DIP k mod DIPs).
+LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreContext ctx, std::int64_t k) {
+  try {
+    return lowerToCore(g, config, ctx);
+  } catch (const CompileError& e) {
+    const std::int64_t dips = dipCount(config);
+    if (std::string(e.what()).rfind("SRAM:", 0) != 0 || dips == 0) throw;
+    ctx.stream = true;
+    ctx.hbmBase = std::uint64_t(k % dips) * (std::uint64_t(config.dip.hbm_gib) << 30) + std::uint64_t(k / dips) * (256ull << 20);
+    return lowerToCore(g, config, ctx);
+  }
+}
 
 /// The relative error ||got - want|| / ||want|| (the plain norm of got when want is zero).
 /// Elements that are NaN on both sides agree; a NaN on one side only makes the error infinite.
@@ -353,7 +379,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
           throw UsageError("--explain over a slice needs --batch, a multiple of the slice's " + std::to_string(ring.size()) + " cores");
         part = compileModel(r, nullptr, r.batch / std::int64_t(ring.size()), true);
       }
-      const LoweredProgram lp = lowerToCore(part, config, ctx);
+      const LoweredProgram lp = lowerOrStream(part, config, ctx, 0);
       printCostTable(lp, nullptr, out);
       return kExitOk;
     }
@@ -418,7 +444,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
         }
       }
       std::vector<LoweredProgram> lowered;
-      for (std::int64_t k = 0; k < cores; ++k) lowered.push_back(lowerToCore(part, config, {int(k), ring, r.precision}));
+      for (std::int64_t k = 0; k < cores; ++k) lowered.push_back(lowerOrStream(part, config, {int(k), ring, r.precision}, k));
       for (const auto& lp : lowered) peak = std::max(peak, lp.sramPeakBytes);
       // Batch-shaped inputs are split by examples; everything else is whole on every core.
       bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
@@ -493,7 +519,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     std::vector<Program> programs;
     for (std::int64_t k = 0; k < cores; ++k) {
       if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
-      lowered.push_back(lowerToCore(part, config, {int(k), ring, r.precision}));
+      lowered.push_back(lowerOrStream(part, config, {int(k), ring, r.precision}, k));
       programs.push_back(assemble(lowered.back().tasm, r.model + " (lowered)"));
     }
     // Each core gets its rows of batch-shaped inputs and all of the others.
@@ -501,6 +527,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     std::vector<runtime::CoreProgram> all;
     for (std::int64_t k = 0; k < cores; ++k) all.emplace_back(ring[std::size_t(k)], &programs[std::size_t(k)]);
     const std::map<std::string, Tensor> full = seededInputs(g, r.loss, seed);
+    std::vector<runtime::SramImage> hbmInputs;
     for (int in : g.inputs) {
       const Value& v = g.values[std::size_t(in)];
       const Tensor& t = full.at(v.name);
@@ -509,12 +536,29 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       const std::size_t per = std::size_t(elementCount(ps));
       for (std::int64_t k = 0; k < cores; ++k) {
         const std::size_t from = sharded ? std::size_t(k) * per : 0;
-        all[std::size_t(k)].inputs.push_back(
-            floatImage(v.name, lowered[std::size_t(k)].layout.at(v.name).addr, std::vector<double>(t.data.begin() + long(from), t.data.begin() + long(from + per))));
+        const TensorPlacement& at = lowered[std::size_t(k)].layout.at(v.name);
+        runtime::SramImage img = floatImage(v.name, at.addr, std::vector<double>(t.data.begin() + long(from), t.data.begin() + long(from + per)));
+        if (at.hbm) hbmInputs.push_back(std::move(img));  // streamed from HBM by the program
+        else all[std::size_t(k)].inputs.push_back(std::move(img));
       }
       feeds[v.name] = t;
     }
     runtime::RunOptions runOptions;
+    runOptions.hbmInputs = std::move(hbmInputs);
+    for (std::int64_t k = 0; k < cores; ++k) {
+      const LoweredProgram& lp = lowered[std::size_t(k)];
+      for (const auto& [hbmAddr, values] : lp.hbmInit)
+        runOptions.hbmInputs.push_back(floatImage("init", hbmAddr, std::vector<double>(values.begin(), values.end())));
+      for (std::size_t oi = 0; oi < part.outputs.size(); ++oi) {
+        const Value& ov = part.values[std::size_t(part.outputs[oi])];
+        const TensorPlacement& at = lp.layout.at(ov.name);
+        if (!at.hbm) continue;
+        runtime::SramImage dump;
+        dump.name = cores > 1 ? "c" + std::to_string(ring[std::size_t(k)]) + "." + ov.name : ov.name;
+        dump.addr = at.addr, dump.shape = {std::uint64_t(elementCount(ov.shape))};
+        runOptions.hbmDumps.push_back(dump);
+      }
+    }
     runOptions.trace = vm.count("explain") > 0;
     const runtime::RunResult run = runtime::runPrograms(config, all, runOptions);
     if (!run.error.empty()) {

@@ -19,6 +19,7 @@ namespace tatami::compiler {
 struct TensorPlacement {
   std::uint64_t addr = 0;
   std::uint64_t bytes = 0;  ///< allocated (rounded up to 64 B)
+  bool hbm = false;         ///< addr is a global HBM address (the tensor streams through SRAM)
 };
 
 /// What the cost model says about one lowered op.
@@ -35,6 +36,8 @@ struct LoweredProgram {
   std::string tasm;                                ///< the program, with .init for parameters and constants
   std::map<std::string, TensorPlacement> layout;   ///< every input, parameter and output by name
   std::uint64_t sramPeakBytes = 0;
+  /// With CoreContext::stream: the parameters' initial values, to load into HBM before the run.
+  std::vector<std::pair<std::uint64_t, std::vector<float>>> hbmInit;
 };
 
 /// Where the core sits among the cores of a data-parallel job: `ring` lists their core ids in the
@@ -52,6 +55,11 @@ struct CoreContext {
   /// in it. `allreduce` nodes with attribute axis=a run over lines[a].
   std::array<std::vector<int>, 2> lines = {std::vector<int>{0}, std::vector<int>{0}};
   std::array<int, 2> lineRank = {0, 0};
+  /// Keep parameters, optimizer state and their updates in HBM (from global HBM address
+  /// hbmBase on): each is read into SRAM just before an op uses it and an update is written back
+  /// as soon as it is made, so only the tensors of the op at hand take SRAM (needs DIPs).
+  bool stream = false;
+  std::uint64_t hbmBase = 0;
 };
 
 /// Lowers the graph for one core of `config`. `allreduce_mean` nodes become a ring all-reduce over

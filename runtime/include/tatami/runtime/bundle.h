@@ -22,11 +22,13 @@ class BundleError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// One core's block of a tensor, as FP32 at `addr` in that core's SRAM.
+/// One core's block of a tensor, as FP32 at `addr` in that core's SRAM (or, with `hbm`, at
+/// global HBM address `addr`: the core streams it through its SRAM).
 struct TensorPiece {
   int core = 0;
   std::uint64_t addr = 0;
   TensorBlock block;
+  bool hbm = false;
 };
 
 struct BundleTensor {
@@ -44,6 +46,9 @@ struct Bundle {
   std::string configIni;   ///< the architecture configuration (INI text, as `tatami info --ini`)
   std::vector<BundleTensor> tensors;
   std::vector<std::pair<int, std::string>> programs;  ///< (core id, tile program text)
+  /// HBM contents to load before a run (FP32 values at global HBM addresses): the initial values
+  /// of parameters kept in HBM, which a program's .init cannot reach.
+  std::vector<std::pair<std::uint64_t, std::vector<float>>> hbmInit;
   const BundleTensor* find(const std::string& name) const;
 };
 

@@ -26,6 +26,9 @@ struct RunOptions {
   bool trace = false;  ///< keep every core's trace slices (RunResult::traces)
   std::vector<SramImage> inputs;  ///< written after the program's .init blocks
   std::vector<SramImage> dumps;   ///< extra regions to read back (bytes ignored), beside .output
+  /// HBM contents before the run (addr: a global HBM address, as hbmrd uses), and HBM regions to
+  /// read back after it (returned in RunResult::outputs after the SRAM ones). Need DIPs.
+  std::vector<SramImage> hbmInputs, hbmDumps;
 };
 
 /// Traffic the mesh carried in a run: every link that carried a packet, and each die edge.

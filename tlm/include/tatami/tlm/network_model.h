@@ -47,8 +47,13 @@ class NetworkModel : public sc_core::sc_module {
     std::uint64_t bytesRead = 0, bytesWritten = 0;
   };
   std::vector<Dip>& dips();
+  /// Host access to HBM (global addresses, as hbmrd/hbmwr use): data loaded before a run and
+  /// results read after it. Throws std::runtime_error for a range outside the DIPs' HBM.
+  void writeHbm(std::uint64_t addr, const std::uint8_t* data, std::uint64_t bytes);
+  void readHbm(std::uint64_t addr, std::uint8_t* data, std::uint64_t bytes);
 
  private:
+  Dip& dipOf(std::uint64_t addr, std::uint64_t bytes, std::uint64_t& offset);
   struct Pending {
     RemoteTransfer* request;
     sc_core::sc_event* done;
