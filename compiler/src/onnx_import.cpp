@@ -2,6 +2,8 @@
 // the file. Ops whose inputs are all compile-time constants are evaluated here.
 #include "tatami/compiler/onnx_import.h"
 
+#include "tatami/arch/philox.h"
+
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
@@ -177,10 +179,29 @@ void Importer::node(const onnx::NodeProto& n) {
   } else if (binary.count(t)) {
     bind(n, 0, op(n, binary.at(t), {value(n, 0), value(n, 1)}));
   } else if (t == "Dropout") {
-    // Inference form (training_mode absent or false): the identity; the mask output is not used.
-    if (hasInput(n, 2) && !constData(n, 2).empty() && constData(n, 2)[0] != 0)
-      fail(n, "dropout in training mode is not supported yet");
-    bind(n, 0, op(n, "identity", {value(n, 0)}));
+    // Inference form (training_mode absent or false): the identity. Training mode: a seeded mask,
+    // fixed at compile time: element i is kept (and scaled by 1 / (1 - ratio)) when the Philox
+    // draw roundingBits(seed, tensor = FNV-1a of the node's output name, i) / 2^32 >= ratio; the
+    // `seed` attribute (default 0) chooses the masks. Oracle and emulator use the same mask.
+    const bool training = hasInput(n, 2) && !constData(n, 2).empty() && constData(n, 2)[0] != 0;
+    const double ratio = hasInput(n, 1) && !constData(n, 1).empty() ? constData(n, 1)[0] : 0.5;
+    const int x = value(n, 0);
+    if (!training || ratio == 0) {
+      bind(n, 0, op(n, "identity", {x}));
+      bind(n, 1, constant(shapeOf(x), std::vector<double>(std::size_t(elementCount(shapeOf(x))), 1.0)));
+    } else {
+      if (ratio < 0 || ratio >= 1) fail(n, "dropout ratio " + std::to_string(ratio) + " is outside [0, 1)");
+      std::uint64_t tensor = 1469598103934665603ull;
+      for (char ch : n.output(0)) tensor = (tensor ^ std::uint8_t(ch)) * 1099511628211ull;
+      const std::uint64_t seed = std::uint64_t(intAttr(n, "seed", 0));
+      std::vector<double> keep(std::size_t(elementCount(shapeOf(x)))), scale(keep.size());
+      for (std::size_t i = 0; i < keep.size(); ++i) {
+        keep[i] = double(roundingBits(seed, tensor, i)) / 4294967296.0 >= ratio ? 1.0 : 0.0;
+        scale[i] = keep[i] / (1.0 - ratio);
+      }
+      bind(n, 0, op(n, "mul", {x, constant(shapeOf(x), scale)}));
+      bind(n, 1, constant(shapeOf(x), keep));
+    }
   } else if (t == "MatMul") {
     bind(n, 0, op(n, "matmul", {value(n, 0), value(n, 1)}));
   } else if (t == "Gemm") {

@@ -429,3 +429,61 @@ TEST_CASE("decomposeSpatial: convolution, max and average pooling, pad, forward 
   gg.op("conv2d", {gg.input("x", {1, 4, 5, 5}), gg.constant("w", {4, 2, 3, 3}, std::vector<double>(72, 1.0))}, {{"group", std::int64_t(2)}}, "grouped");
   CHECK_THROWS_WITH(decomposeSpatial(gg), doctest::Contains("'grouped' (conv2d): no lowering yet for grouped convolution"));
 }
+
+namespace {
+
+/// x [4, 8] -> Dropout(ratio, training_mode, seed) -> y, as PyTorch exports a model in training mode.
+onnx::ModelProto dropoutModel(float ratio, bool training, std::int64_t seed) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  tt->mutable_shape()->add_dim()->set_dim_value(4);
+  tt->mutable_shape()->add_dim()->set_dim_value(8);
+  // The ratio and the mode as Constant nodes, as the exporter writes them.
+  const auto constant = [&](const char* name, onnx::TensorProto_DataType type, float value) {
+    auto* c = g->add_node();
+    c->set_op_type("Constant"), c->set_name(std::string("/") + name), c->add_output(name);
+    auto* v = c->add_attribute();
+    v->set_name("value"), v->set_type(onnx::AttributeProto::TENSOR);
+    v->mutable_t()->set_data_type(type);
+    if (type == onnx::TensorProto::FLOAT) v->mutable_t()->add_float_data(value);
+    else v->mutable_t()->add_int32_data(int(value));
+  };
+  constant("ratio", onnx::TensorProto::FLOAT, ratio);
+  constant("training", onnx::TensorProto::BOOL, training ? 1.0f : 0.0f);
+  auto* n = g->add_node();
+  n->set_op_type("Dropout"), n->set_name("/drop/Dropout");
+  n->add_input("x"), n->add_input("ratio"), n->add_input("training");
+  n->add_output("y"), n->add_output("mask");
+  auto* a = n->add_attribute();
+  a->set_name("seed"), a->set_type(onnx::AttributeProto::INT), a->set_i(seed);
+  g->add_output()->set_name("y");
+  return m;
+}
+
+std::vector<double> dropped(float ratio, bool training, std::int64_t seed) {
+  Graph g = importOnnxBytes(dropoutModel(ratio, training, seed).SerializeAsString(), "drop.onnx", {});
+  runPipeline(g, standardPasses(), {}, nullptr);
+  return evaluate(g, {{"x", Tensor{{4, 8}, std::vector<double>(32, 1.0)}}})[std::size_t(g.outputs[0])].data;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX: dropout in training mode is a seeded mask fixed at compile time") {
+  const std::vector<double> a = dropped(0.25f, true, 7);
+  int zeros = 0;
+  for (double v : a) {
+    CHECK((v == 0.0 || std::fabs(v - 1.0 / 0.75) < 1e-12));
+    zeros += v == 0.0;
+  }
+  CHECK(zeros >= 3);  // about a quarter of 32
+  CHECK(zeros <= 14);
+  CHECK(dropped(0.25f, true, 7) == a);  // the same seed, the same mask
+  CHECK(dropped(0.25f, true, 8) != a);  // another seed, another
+  CHECK(dropped(0.25f, false, 7) == std::vector<double>(32, 1.0));  // inference: the identity
+}
