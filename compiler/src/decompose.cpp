@@ -103,6 +103,8 @@ class Decomposer {
     return out_.op("reshape", {x}, {{"shape", shape}}, name);
   }
   int conv(const Node& n, const std::vector<int>& in);
+  /// One group's convolution (or gradient) of result shape `os`, named `base`.
+  int convGroup(const Node& n, const std::vector<int>& in, const Shape& os, const std::string& base);
   int pool(const Node& n, const std::vector<int>& in);
   int averagePool(const Node& n, const std::vector<int>& in);
   int pad(const Node& n, const std::vector<int>& in);
@@ -114,15 +116,49 @@ class Decomposer {
 };
 
 int Decomposer::conv(const Node& n, const std::vector<int>& in) {
-  if (n.intAttr("group", 1) != 1) throw CompileError("node '" + n.name + "' (" + n.op + "): no lowering yet for grouped convolution");
-  const std::string& op = n.op;
+  // Grouped: one convolution per group on its slice of channels (and of filters), concatenated.
+  const std::int64_t groups = n.intAttr("group", 1);
   const Shape& os = g_.values[std::size_t(n.outputs[0])].shape;
+  if (groups == 1) return convGroup(n, in, os, n.name);
+  const auto slice = [&](int v, std::size_t axis, std::int64_t begin, std::int64_t end, const std::string& what) {
+    const Shape s = shapeOf(v);
+    std::vector<std::int64_t> starts(s.size(), 0), ends(s.begin(), s.end());
+    starts[axis] = begin, ends[axis] = end;
+    return emit("slice", {v}, fresh(n.name, what), {{"starts", starts}, {"ends", ends}});
+  };
+  std::vector<int> parts;
+  std::size_t along = 1;  // the concatenation axis: channels, or filters for the weight gradient
+  for (std::int64_t gi = 0; gi < groups; ++gi) {
+    const std::string tag = "group" + std::to_string(gi);
+    Shape osg = os;
+    if (n.op == "conv2d") {  // in: x [N, C, H, W], w [F, C/G, kh, kw]
+      const std::int64_t cg = shapeOf(in[0])[1] / groups, fg = shapeOf(in[1])[0] / groups;
+      osg[1] = fg;
+      parts.push_back(convGroup(n, {slice(in[0], 1, gi * cg, (gi + 1) * cg, tag + ".x"), slice(in[1], 0, gi * fg, (gi + 1) * fg, tag + ".w")}, osg,
+                                fresh(n.name, tag)));
+    } else if (n.op == "conv2d_grad_input") {  // in: dy [N, F, oh, ow], w; result x's shape
+      const std::int64_t fg = shapeOf(in[1])[0] / groups, cg = os[1] / groups;
+      osg[1] = cg;
+      parts.push_back(convGroup(n, {slice(in[0], 1, gi * fg, (gi + 1) * fg, tag + ".dy"), slice(in[1], 0, gi * fg, (gi + 1) * fg, tag + ".w")}, osg,
+                                fresh(n.name, tag)));
+    } else {  // conv2d_grad_weight, in: x, dy; result w's shape [F, C/G, kh, kw]
+      const std::int64_t cg = shapeOf(in[0])[1] / groups, fg = os[0] / groups;
+      osg[0] = fg;
+      along = 0;
+      parts.push_back(convGroup(n, {slice(in[0], 1, gi * cg, (gi + 1) * cg, tag + ".x"), slice(in[1], 1, gi * fg, (gi + 1) * fg, tag + ".dy")}, osg,
+                                fresh(n.name, tag)));
+    }
+  }
+  return emit("concat", parts, n.name, {{"axis", std::int64_t(along)}});
+}
+
+int Decomposer::convGroup(const Node& n, const std::vector<int>& in, const Shape& os, const std::string& base) {
+  const std::string& op = n.op;
   const Shape xs = op == "conv2d" ? shapeOf(in[0]) : op == "conv2d_grad_input" ? os : shapeOf(in[0]);
   const Shape ws = op == "conv2d" ? shapeOf(in[1]) : op == "conv2d_grad_input" ? shapeOf(in[1]) : os;
   const Shape ys = op == "conv2d" ? os : shapeOf(in[op == "conv2d_grad_input" ? 0 : 1]);
   const Geometry geo = geometry(n, xs, ws[2], ws[3], ys);
   const std::int64_t F = ws[0], CKK = ws[1] * ws[2] * ws[3], rows = geo.n * geo.oh * geo.ow, hw = geo.oh * geo.ow;
-  const std::string& base = n.name;
   if (op == "conv2d") {
     const int cols = take(in[0], im2col(geo), {rows, CKK}, fresh(base, "cols"));
     const int wm = op_reshape(in[1], {F, CKK}, fresh(base, "wm"));
