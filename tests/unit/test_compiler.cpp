@@ -424,10 +424,31 @@ TEST_CASE("decomposeSpatial: convolution, max and average pooling, pad, forward 
     REQUIRE(a.size() == b.size());
     for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == doctest::Approx(a[i]).epsilon(1e-12));
   }
-  // Grouped convolution is named as unsupported.
-  Graph gg;
-  gg.op("conv2d", {gg.input("x", {1, 4, 5, 5}), gg.constant("w", {4, 2, 3, 3}, std::vector<double>(72, 1.0))}, {{"group", std::int64_t(2)}}, "grouped");
-  CHECK_THROWS_WITH(decomposeSpatial(gg), doctest::Contains("'grouped' (conv2d): no lowering yet for grouped convolution"));
+  // Grouped convolution (2 groups, and depthwise), forward and both gradients: one convolution per
+  // group, exact against the oracle's own definition.
+  for (const std::int64_t groups : {2, 4}) {
+    Graph gg;
+    const int gx = gg.input("x", {2, 4, 5, 5});
+    const int gw = gg.parameter("w", {4, 4 / groups, 3, 3}, rnd(std::size_t(4 * (4 / groups) * 9)));
+    const int y = gg.op("conv2d", {gx, gw}, {{"group", groups}, {"strides", V{2, 1}}, {"pads", V{1, 0, 0, 1}}});
+    const int l = gg.op("reduce_sum", {gg.op("mul", {y, y})}, {{"axes", all}, {"keepdims", std::int64_t(0)}});
+    gg.markOutput(l);
+    const auto gr = addBackward(gg, l, {gx, gw});
+    gg.markOutput(gr.at(gx));
+    gg.markOutput(gr.at(gw));
+    const std::map<std::string, Tensor> gf = {{"x", Tensor{{2, 4, 5, 5}, rnd(200)}}};
+    const auto want = evaluate(gg, gf);
+    Graph gd = gg;
+    decomposeSpatial(gd);
+    for (const Node& n : gd.nodes) CHECK_MESSAGE(n.op.find("conv") == std::string::npos, n.op);
+    const auto got = evaluate(gd, gf);
+    for (std::size_t k = 0; k < 3; ++k) {
+      const auto& a = want[std::size_t(gg.outputs[k])].data;
+      const auto& b = got[std::size_t(gd.outputs[k])].data;
+      REQUIRE(a.size() == b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == doctest::Approx(a[i]).epsilon(1e-12));
+    }
+  }
 }
 
 namespace {
