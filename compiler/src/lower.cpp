@@ -271,8 +271,10 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
   if (elementCount(s) == 1) {
     li(7, std::int64_t(addr(v)));
     line("lw r3, [r7]");
+    cost(double(c_.core.scalar_cycles), "compute");
     li(1, std::int64_t(t)), li(4, std::int64_t(roundUp(total, 16)));
     line("vfill.f32 r1, r3, r4");
+    vectorCost(roundUp(total, 16), 0);
     return t;
   }
   if (out.size() == 2) {
@@ -315,9 +317,11 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
   const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
   const std::uint64_t panelBytes = Kp * 32;  // Kp rows of 16 BF16
-  const std::uint64_t aPanels = alloc_.allocate(mb * panelBytes, n.name + ".a_panels");
+  // A row block's panel is used by that block's tiles only: two panels in rotation.
+  const std::uint64_t aSlots = std::min<std::uint64_t>(mb, 2);
+  const std::uint64_t aPanels = alloc_.allocate(aSlots * panelBytes, n.name + ".a_panels");
   const std::uint64_t bPanels = alloc_.allocate(nb * panelBytes, n.name + ".b_panels");
-  temps_.push_back({aPanels, mb * panelBytes});
+  temps_.push_back({aPanels, aSlots * panelBytes});
   temps_.push_back({bPanels, nb * panelBytes});
   const std::uint64_t trans[2] = {temp(16 * Kp, n.name + ".trans0"), temp(16 * Kp, n.name + ".trans1")};
   // A zero-padded copy of a partial row block, for operands read by rows (only when needed).
@@ -392,14 +396,14 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
     std::vector<std::function<void()>> next;
     if (ib + 1 < mb) {
       next = loadSteps(opA, ib + 1, trans[(ib + 1) % 2]);
-      next.push_back(convertStep(opA, aPanels + (ib + 1) * panelBytes, trans[(ib + 1) % 2]));
+      next.push_back(convertStep(opA, aPanels + ((ib + 1) % aSlots) * panelBytes, trans[(ib + 1) % 2]));
     }
     std::size_t stepAt = 0;
     for (std::uint64_t jb = 0; jb < nb; ++jb, ++t) {
       const std::uint64_t tile = tiles + (t % kTiles) * 1024;
       for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
         const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
-        li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + ib * panelBytes + k0 * 32));
+        li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + (ib % aSlots) * panelBytes + k0 * 32));
         li(3, std::int64_t(bPanels + jb * panelBytes + k0 * 32)), li(4, std::int64_t(kc));
         line(std::string(k0 == 0 ? "mmaz" : "mma") + ".bf16 r1, r2, r3, r4");
       }
@@ -422,15 +426,26 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   const double convert = lines(16 * Kp * 4) + double(c_.core.vector_latency_cycles);
   const double copy = dmaCycles(K, 64);
   const auto prep = [&](const Operand& o, bool partial) {
-    const double pad = (partial || K != Kp) ? convert + (o.kMajor ? 0.0 : dmaCycles(16, K * 4)) : 0.0;
-    return (o.kMajor ? std::max(copy, convert) : 2 * convert) + pad;
+    const std::uint64_t copyRows = partial && o.extent % 16 ? o.extent % 16 : 16;  // the rows a padded copy moves
+    const double pad = (partial || K != Kp) ? convert + (o.kMajor ? 0.0 : dmaCycles(copyRows, K * 4)) : 0.0;
+    // Read by rows: a conversion of FP32 lines, then a transpose of half as many BF16 lines.
+    const double transposeBf16 = lines(16 * Kp * 2) + double(c_.core.vector_latency_cycles);
+    return (o.kMajor ? std::max(copy, convert) : convert + transposeBf16) + pad;
   };
-  const double bPrep = (opB.kMajor ? copy : 0.0) + double(nb) * prep(opB, false) + (N % 16 ? convert : 0.0);
-  const double aPrep = prep(opA, M % 16 != 0) + (opA.kMajor ? copy : 0.0);
+  // B's first panel before any tile; each later one is prepared while a tile of the first row
+  // block computes (the longer of the two paces that block).
+  const double bFirst = (opB.kMajor ? copy : 0.0) + prep(opB, false) + (N % 16 ? convert : 0.0);
+  // With small K the DMA engine paces it: a B panel's load and a tile's copy per tile.
+  const double dmaPace = (opB.kMajor ? copy : 0.0) + dmaCycles(std::min<std::uint64_t>(16, M), 64) + 24 * double(c_.core.scalar_cycles);
+  const double firstBlock = tileCycles + double(nb - 1) * std::max({tileCycles, prep(opB, false), dmaPace});
+  const double aPrep = prep(opA, false) + (opA.kMajor ? copy : 0.0);
+  const double aLastPad = prep(opA, M % 16 != 0) - prep(opA, false);  // the last block's zero-padded copy
   // A block with little matrix work waits for its panel: the preparation and the scalar set-up
   // of its instructions (about 22 issue cycles) are exposed.
-  const double perBlock = std::max(double(nb) * tileCycles, aPrep + 22 * double(c_.core.scalar_cycles));
-  cost(bPrep + aPrep + double(mb - 1) * perBlock + double(nb) * tileCycles + double(c_.core.matrix_latency_cycles) + lines(1024) +
+  // ... or, with small K, the DMA engine: the block's tile copies and its A panel's load.
+  const double dmaPerBlock = double(nb) * dmaCycles(16, 64) + (opA.kMajor ? copy : 0.0);
+  const double perBlock = std::max({double(nb) * tileCycles, aPrep + 22 * double(c_.core.scalar_cycles), dmaPerBlock});
+  cost(bFirst + aPrep + aLastPad + firstBlock + double(mb - 1) * perBlock + double(c_.core.matrix_latency_cycles) + lines(1024) +
            dmaCycles(16, 64),
        "compute");
 }
@@ -990,6 +1005,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     const std::uint64_t c = broadcast(n, in(0), os), a = broadcast(n, in(1), os), b = broadcast(n, in(2), os);
     li(1, std::int64_t(dst)), li(2, std::int64_t(c)), li(3, std::int64_t(a)), li(5, std::int64_t(b)), li(4, std::int64_t(np));
     line("vsel.f32 r1, r2, r3, r5, r4");
+    vectorCost(np, 3);
     return;
   }
   if (op == "take") return take(n, dst);
