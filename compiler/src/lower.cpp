@@ -848,7 +848,40 @@ void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
   }
   const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
   const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
-  if (p > 1) {
+  if (p > 2 && stride % 32 == 0) {
+    // In two halves, pipelined: the first half of a block goes on to the next core as soon as it
+    // is added, while the second half is still arriving. Each half has its own receive buffer
+    // and semaphores (arrived, free): 20-23 along grid axis 0, 24-27 along axis 1.
+    const std::uint64_t half = stride / 2, halfBytes = half * 4;
+    const int base = 20 + 4 * int(n.intAttr("axis", 0));
+    const auto A = [&](int h) { return std::to_string(base + h); };
+    const auto F = [&](int h) { return std::to_string(base + 2 + h); };
+    li(20, next), li(21, prev), li(22, std::int64_t(halfBytes)), li(4, std::int64_t(half));
+    li(26, std::int64_t(recv)), li(27, std::int64_t(recv + halfBytes));
+    const auto putHalf = [&](std::uint64_t block, int h) {
+      line("swait " + F(h) + ", 1");
+      li(24, std::int64_t(slots + block * bytes + std::uint64_t(h) * halfBytes));
+      line("put r20, r" + std::to_string(26 + h) + ", r24, r22, " + A(h));
+    };
+    line("sincr r21, " + F(0) + ", 1");
+    line("sincr r21, " + F(1) + ", 1");
+    putHalf(mod(long(r) - 1), 0);
+    putHalf(mod(long(r) - 1), 1);
+    for (std::uint64_t step = 0; step + 1 < p; ++step) {
+      const std::uint64_t into = mod(long(r) - long(step) - 2);
+      for (int h = 0; h < 2; ++h) {
+        line("swait " + A(h) + ", 1");
+        li(25, std::int64_t(slots + into * bytes + std::uint64_t(h) * halfBytes));
+        line("vadd.f32 r25, r25, r" + std::to_string(26 + h) + ", r4");
+        if (step + 2 < p) {
+          line("sincr r21, " + F(h) + ", 1");
+          putHalf(into, h);  // what was just added travels on
+        }
+      }
+    }
+    const double hop = double(c_.die.hop_latency_cycles) * 3 + double(halfBytes) / double(c_.die.link_bytes_per_cycle);
+    cost(double(p - 1) * (hop + 12 + lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
+  } else if (p > 1) {
     li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(stride));
     line("sincr r21, " + freed + ", 1");
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
