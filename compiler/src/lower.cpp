@@ -813,11 +813,31 @@ void Lowering::allgather(const Node& n, std::uint64_t dst) {
     li(20, next), li(21, prev), li(22, std::int64_t(bytes));
     line("sincr r21, " + freed + ", 1");  // my buffer is ready for my predecessor's blocks
     line("swait " + freed + ", 1");
-    for (std::uint64_t step = 0; step + 1 < p; ++step) {
-      const std::uint64_t send = std::uint64_t((long(r) - long(step) + long(p) * 2) % long(p));
-      li(24, std::int64_t(slots + send * bytes));
-      line("put r20, r24, r24, r22, " + gathered);
-      line("swait " + gathered + ", 1");
+    const auto blockAt = [&](std::uint64_t step) { return std::uint64_t((long(r) - long(step) + long(p) * 2) % long(p)); };
+    if (p > 2 && stride % 32 == 0) {
+      // In two halves: the first half of a block travels on as soon as it has arrived, while the
+      // second is still on its way (semaphores 20-21 along grid axis 0, 24-25 along axis 1).
+      const std::uint64_t halfBytes = bytes / 2;
+      const int base = 20 + 4 * int(n.intAttr("axis", 0));
+      li(22, std::int64_t(halfBytes));
+      for (int h = 0; h < 2; ++h) {
+        li(24, std::int64_t(slots + blockAt(0) * bytes + std::uint64_t(h) * halfBytes));
+        line("put r20, r24, r24, r22, " + std::to_string(base + h));
+      }
+      for (std::uint64_t step = 0; step + 1 < p; ++step)
+        for (int h = 0; h < 2; ++h) {
+          line("swait " + std::to_string(base + h) + ", 1");
+          if (step + 2 < p) {
+            li(24, std::int64_t(slots + blockAt(step + 1) * bytes + std::uint64_t(h) * halfBytes));
+            line("put r20, r24, r24, r22, " + std::to_string(base + h));
+          }
+        }
+    } else {
+      for (std::uint64_t step = 0; step + 1 < p; ++step) {
+        li(24, std::int64_t(slots + blockAt(step) * bytes));
+        line("put r20, r24, r24, r22, " + gathered);
+        line("swait " + gathered + ", 1");
+      }
     }
     const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
     cost(double(p - 1) * (hop + 12) + 24, "mesh");
