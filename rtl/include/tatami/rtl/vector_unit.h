@@ -1,0 +1,36 @@
+// Plain C++ access to the verilated vector unit (rtl/sv/vector_unit.sv): 16 FP32 lanes of add,
+// sub, mul, max and min behind a valid/ready pipeline, clocked one cycle at a time.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+namespace tatami::rtl {
+
+class VectorUnit {
+ public:
+  enum class Op : std::uint8_t { Add = 0, Sub = 1, Mul = 2, Max = 3, Min = 4 };
+  using Lanes = std::array<std::uint32_t, 16>;  ///< FP32 bit patterns
+
+  VectorUnit();
+  ~VectorUnit();
+  /// Holds reset for a cycle: the pipeline empties.
+  void reset();
+  /// The pipeline depth the RTL was built with (its LATENCY parameter).
+  int latency();
+
+  struct Outputs {
+    bool inReady = false;   ///< the inputs offered this cycle were taken
+    bool outValid = false;  ///< `y` holds a result (before this cycle's edge)
+    Lanes y{};
+  };
+  /// One clock cycle: offers a vector (if inValid) and takes the presented result (if outReady).
+  Outputs cycle(bool inValid, Op op, const Lanes& a, const Lanes& b, bool outReady);
+
+ private:
+  struct Model;
+  std::unique_ptr<Model> model_;
+};
+
+}  // namespace tatami::rtl

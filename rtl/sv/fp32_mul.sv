@@ -1,0 +1,91 @@
+// FP32 multiplication, one IEEE rounding to nearest even, denormals kept (in and out), every NaN
+// the canonical 0x7FC00000 (docs/isa.md). Combinational: the 48-bit product of the significands
+// is normalized to its leading one, shifted further right when the result is denormal, and
+// rounded with guard and sticky bits.
+module fp32_mul (
+    input  logic [31:0] a,
+    input  logic [31:0] b,
+    output logic [31:0] y
+);
+  logic        sign;
+  logic [7:0]  ea, eb;
+  logic [22:0] fa, fb;
+  assign sign = a[31] ^ b[31];
+  assign ea   = a[30:23];
+  assign eb   = b[30:23];
+  assign fa   = a[22:0];
+  assign fb   = b[22:0];
+
+  logic a_nan, b_nan, a_inf, b_inf, a_zero, b_zero;
+  assign a_nan  = (ea == 8'hFF) && (fa != 23'd0);
+  assign b_nan  = (eb == 8'hFF) && (fb != 23'd0);
+  assign a_inf  = (ea == 8'hFF) && (fa == 23'd0);
+  assign b_inf  = (eb == 8'hFF) && (fb == 23'd0);
+  assign a_zero = (ea == 8'd0) && (fa == 23'd0);
+  assign b_zero = (eb == 8'd0) && (fb == 23'd0);
+
+  logic [23:0] ma, mb;
+  logic [47:0] product;
+  assign ma      = {ea != 8'd0, fa};
+  assign mb      = {eb != 8'd0, fb};
+  assign product = ma * mb;
+
+  logic [5:0] lead;  // position of the product's leading one
+  always_comb begin
+    lead = 6'd0;
+    for (int i = 0; i < 48; i++)
+      if (product[i]) lead = 6'(i);
+  end
+
+  // value = product x 2^(ea' + eb' - 127 - 46), ea' and eb' the effective exponents (1 for
+  // denormals). Normalized so that the leading one is bit 47: exponent E = ea' + eb' - 127 + lead - 46.
+  logic signed [11:0] e_norm;
+  logic [47:0]        p_norm;
+  assign e_norm = $signed({4'd0, (ea == 8'd0) ? 8'd1 : ea}) + $signed({4'd0, (eb == 8'd0) ? 8'd1 : eb}) - 12'sd127 +
+                  $signed({6'd0, lead}) - 12'sd46;
+  assign p_norm = product << (6'd47 - lead);
+
+  // A result below the smallest exponent is shifted right into a denormal (E becomes 1).
+  logic [11:0] down;
+  logic [47:0] p_den, lost_mask;
+  logic        lost;
+  logic signed [11:0] e_den;
+  always_comb begin
+    down = (e_norm < 12'sd1) ? 12'(12'sd1 - e_norm) : 12'd0;
+    if (down >= 12'd48) begin
+      p_den     = 48'd0;
+      lost_mask = {48{1'b1}};
+    end else begin
+      p_den     = p_norm >> down[5:0];
+      lost_mask = (48'd1 << down[5:0]) - 48'd1;
+    end
+    lost  = |(p_norm & lost_mask);
+    e_den = (e_norm < 12'sd1) ? 12'sd1 : e_norm;
+  end
+
+  logic        guard, sticky, round_up;
+  logic [24:0] rounded;
+  logic [23:0] mant;
+  logic signed [11:0] e_final;
+  assign guard    = p_den[23];
+  assign sticky   = (|p_den[22:0]) | lost;
+  assign round_up = guard & (sticky | p_den[24]);
+  assign rounded  = {1'b0, p_den[47:24]} + {24'd0, round_up};
+  always_comb begin
+    if (rounded[24]) begin
+      mant    = rounded[24:1];
+      e_final = e_den + 12'sd1;
+    end else begin
+      mant    = rounded[23:0];
+      e_final = e_den;
+    end
+  end
+
+  always_comb begin
+    if (a_nan || b_nan || (a_inf && b_zero) || (b_inf && a_zero)) y = 32'h7FC0_0000;
+    else if (a_inf || b_inf) y = {sign, 8'hFF, 23'd0};
+    else if (a_zero || b_zero) y = {sign, 31'd0};
+    else if (e_final >= 12'sd255) y = {sign, 8'hFF, 23'd0};
+    else y = {sign, mant[23] ? e_final[7:0] : 8'd0, mant[22:0]};
+  end
+endmodule
