@@ -1,0 +1,41 @@
+// Plain C++ access to the verilated matrix engine (rtl/sv/matrix_engine.sv): one 16 x 16 FP32
+// tile from K panel rows of BF16 A and B, behind valid/ready streams, clocked one cycle at a time.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+namespace tatami::rtl {
+
+class MatrixEngine {
+ public:
+  using Tile = std::array<std::uint32_t, 256>;  ///< C, row-major FP32 bits
+  using Row = std::array<std::uint16_t, 16>;    ///< one panel row, BF16 bits
+
+  MatrixEngine();
+  ~MatrixEngine();
+  void reset();
+  int latency();  ///< the LATENCY the RTL was built with
+
+  struct Inputs {
+    bool cmdValid = false, accumulate = false;
+    int k = 0;
+    const Tile* c = nullptr;  ///< for accumulate
+    bool rowValid = false;
+    Row a{}, b{};
+    bool outReady = false;
+  };
+  struct Outputs {
+    bool cmdReady = false, rowReady = false, outValid = false;
+    Tile c{};  ///< valid when outValid
+  };
+  /// One clock cycle (the outputs are those before its edge).
+  Outputs cycle(const Inputs& in);
+
+ private:
+  struct Model;
+  std::unique_ptr<Model> model_;
+};
+
+}  // namespace tatami::rtl
