@@ -57,6 +57,8 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
   tlm::CoreOptions coreOptions;
   coreOptions.timingOnly = options.timingOnly;
   coreOptions.trace = options.trace;
+  coreOptions.rtlCheck = options.rtlCheck;
+  coreOptions.rtlFault = options.rtlFault;
   std::map<int, const Program*> byCore;
   {
     const std::vector<int> active = tlm::Network::activeNodes(config);

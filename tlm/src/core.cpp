@@ -4,6 +4,9 @@
 // signal semaphores at their completion cycle.
 #include "tatami/tlm/core.h"
 
+#include <cstdio>
+#include <cstring>
+
 #include <algorithm>
 
 #include "tatami/arch/assembler.h"
@@ -34,6 +37,7 @@ CoreModel::CoreModel(const sc_core::sc_module_name& name, const ArchConfig& conf
       config_(config),
       program_(program),
       options_(options),
+      rtl_(options.rtl ? std::make_unique<RtlDatapath>(config) : nullptr),
       coreId_(coreId),
       timing_(config),
       state_(std::uint64_t(config.core.sram_kib) * 1024, int(config.core.threads)),
@@ -70,6 +74,57 @@ unsigned CoreModel::transportDbg(::tlm::tlm_generic_payload& p) {
   else if (p.is_write()) state_.sram.write(addr, p.get_data_ptr(), len);
   p.set_response_status(::tlm::TLM_OK_RESPONSE);
   return len;
+}
+
+StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst, const Operands& ops, Usage& u) {
+  // The reference semantics check the operands (faults) and, under --rtl-check, compute the
+  // values to compare; otherwise they touch nothing and the RTL alone gives the values.
+  // The RTL reads its operands before anything writes the destination (which may be one of them).
+  StepResult r;
+  ExecOptions check;
+  check.values = false;
+  try {
+    r = execute(state_, th, inst, check);  // operand faults only
+  } catch (const ExecError& e) {
+    fault(th, pc, e.what());
+  }
+  RtlDatapath::Result rr = rtl_->run(inst, ops, state_.sram);
+  if (options_.rtlCheck && !options_.timingOnly) {
+    ExecOptions exec;
+    exec.values = true;
+    const std::uint32_t next = state_.threads[std::size_t(th)].pc;
+    state_.threads[std::size_t(th)].pc = pc;  // the same instruction again, now with values
+    execute(state_, th, inst, exec);          // the reference result, compared below
+    state_.threads[std::size_t(th)].pc = next;
+  }
+  if (options_.rtlFault == 1 && !rr.bytes.empty()) rr.bytes[0] ^= 1;
+  if (options_.rtlFault == 2) rr.latencyCycles += 1;
+  const bool matrix = inst.op == Op::Mma || inst.op == Op::Mmaz;
+  const std::uint64_t writeBack = matrix ? (1024 + std::uint64_t(config_.core.sram_port_bytes) - 1) / std::uint64_t(config_.core.sram_port_bytes) : 0;
+  if (options_.rtlCheck) {
+    if (!options_.timingOnly) {
+      std::vector<std::uint8_t> want(rr.bytes.size());
+      state_.sram.read(rr.addr, want.data(), want.size());
+      for (std::size_t i = 0; i + 4 <= want.size(); i += 4)
+        if (std::memcmp(want.data() + i, rr.bytes.data() + i, 4) != 0) {
+          std::uint32_t got = 0, ref = 0;
+          std::memcpy(&got, rr.bytes.data() + i, 4), std::memcpy(&ref, want.data() + i, 4);
+          char text[160];
+          std::snprintf(text, sizeof text, "rtl-check: element %zu differs: RTL 0x%08x, reference semantics 0x%08x", i / 4, got, ref);
+          fault(th, pc, text);
+        }
+    }
+    const std::uint64_t modelLatency = u.completion - u.occupancy - writeBack;
+    if (rr.acceptCycles != u.occupancy || rr.latencyCycles != modelLatency)
+      fault(th, pc, "rtl-check: cycles differ: the RTL takes operands for " + std::to_string(rr.acceptCycles) + " cycles and " +
+                        std::to_string(rr.latencyCycles) + " more to its last result; the timing model " + std::to_string(u.occupancy) +
+                        " and " + std::to_string(modelLatency));
+  }
+  if (!options_.timingOnly) state_.sram.write(rr.addr, rr.bytes.data(), rr.bytes.size());
+  // The datapath's cycles are the RTL's; the SRAM port bookings stay the core's.
+  u.occupancy = rr.acceptCycles;
+  u.completion = rr.acceptCycles + rr.latencyCycles + writeBack;
+  return r;
 }
 
 void CoreModel::fault(int thread, std::uint32_t pc, const std::string& what) {
@@ -222,6 +277,8 @@ void CoreModel::step(int th, std::uint64_t now) {
     // send. A get's data is local (for hazards) when it has arrived.
     u.occupancy = (inst.op == Op::Put || inst.op == Op::HbmWrite) ? std::max<std::uint64_t>(1, done - s) : 1;
     u.completion = inst.op == Op::Sincr ? 1 : std::max<std::uint64_t>(1, done - s);
+  } else if (rtl_ && RtlDatapath::supports(inst)) {
+    r = stepRtl(th, pc, inst, ops, u);
   } else {
     try {
       ExecOptions exec;

@@ -13,8 +13,13 @@ System::System(const ArchConfig& config, const std::map<int, const Program*>& pr
   int binding = 0;
   for (const auto& [id, programPtr] : programs) {
     const Program& program = *programPtr;
+    // sim.rtl_cores: which cores run the RTL datapath.
+    CoreOptions coreOptions = options;
+    coreOptions.rtl = config.sim.rtl_cores == "all";
+    if (config.sim.rtl_cores == "listed")
+      for (const GridPos& p : config.sim.rtl_listed) coreOptions.rtl = coreOptions.rtl || (p.row * cols + p.col == id);
     auto core = std::make_unique<CoreModel>(("core_" + std::to_string(id / cols) + "_" + std::to_string(id % cols)).c_str(),
-                                            config, program, options, id, positions);
+                                            config, program, coreOptions, id, positions);
     core->toNetwork.bind(network_->fromCores);
     network_->sram.bind(core->debugSocket);
     network_->signals.bind(core->fromNetwork);

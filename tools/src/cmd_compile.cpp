@@ -482,6 +482,8 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
        "tensor parallel instead: every weight split over an RxC grid of the slice's active cores (row-major; "
        "the slice defaults to the whole first die)")
       ("explain", "also print, per op, the cost model's estimate beside the cycles measured on the first core")
+      ("rtl-check", "on RTL cores (--set sim.rtl_cores=all|listed): check every RTL instruction against the reference "
+                    "semantics and the timing model")
       ("json", "print one JSON object");
   machine.addTo(desc);
   po::positional_options_description pos;
@@ -544,6 +546,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       feeds[v.name] = t;
     }
     runtime::RunOptions runOptions;
+    runOptions.rtlCheck = vm.count("rtl-check") > 0;
     runOptions.hbmInputs = std::move(hbmInputs);
     for (std::int64_t k = 0; k < cores; ++k) {
       const LoweredProgram& lp = lowered[std::size_t(k)];

@@ -1,4 +1,5 @@
 // `tatami run`: runs a program on the modelled machine and reports cycles and unit statistics.
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -85,6 +86,7 @@ int runBundleFile(const std::string& path, const MachineOptions& machine, const 
   }
   runtime::RunOptions options;
   options.timingOnly = vm.count("timing-only") > 0;
+  options.rtlCheck = vm.count("rtl-check") > 0;
   runtime::BundleRun result;
   try {
     result = runtime::runBundle(config, bundle, feeds, options);
@@ -143,7 +145,9 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
       ("json", "print one JSON object instead of the text report")
       ("trace", po::value<std::string>(&tracePath)->value_name("FILE.json"),
        "write a Perfetto (trace-event JSON) trace: a track per core thread and unit")
-      ("timing-only", "skip floating-point values (integer and index data are still computed); same cycles");
+      ("timing-only", "skip floating-point values (integer and index data are still computed); same cycles")
+      ("rtl-check", "on RTL cores (--set sim.rtl_cores=all|listed): compute every RTL instruction with the reference "
+                    "semantics and the timing model too; a difference in a value or in cycles stops the run, naming it");
   machine.addTo(desc);
   po::positional_options_description pos;
   pos.add("program", 1);
@@ -195,6 +199,8 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   runtime::RunOptions options;
   options.timingOnly = vm.count("timing-only") > 0;
   options.trace = !tracePath.empty();
+  options.rtlCheck = vm.count("rtl-check") > 0;
+  if (const char* f = std::getenv("TATAMI_RTL_FAULT")) options.rtlFault = std::atoi(f);  // fault injection for tests
   for (const auto& d : dumps) options.dumps.push_back(parseDump(d));
   try {
     if (!inputPath.empty()) options.inputs = runtime::readSramImages(inputPath);

@@ -29,6 +29,10 @@ struct RunOptions {
   /// HBM contents before the run (addr: a global HBM address, as hbmrd uses), and HBM regions to
   /// read back after it (returned in RunResult::outputs after the SRAM ones). Need DIPs.
   std::vector<SramImage> hbmInputs, hbmDumps;
+  /// On RTL cores (sim.rtl_cores): check every RTL instruction against the reference semantics
+  /// and the timing model (tlm::CoreOptions::rtlCheck); rtlFault injects a fault for tests.
+  bool rtlCheck = false;
+  int rtlFault = 0;
 };
 
 /// Traffic the mesh carried in a run: every link that carried a packet, and each die edge.

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <queue>
 #include <string>
 #include <systemc>
@@ -18,6 +19,7 @@
 #include "tatami/arch/program.h"
 #include "tatami/arch/semantics.h"
 #include "tatami/tlm/core_timing.h"
+#include "tatami/tlm/rtl_datapath.h"
 #include "tatami/tlm/port_timeline.h"
 #include "tatami/tlm/remote.h"
 
@@ -54,6 +56,15 @@ struct TraceSlice {
 struct CoreOptions {
   bool timingOnly = false;
   bool trace = false;  ///< record a TraceSlice per instruction
+  /// Run the instructions the RTL datapath implements on it (values and datapath cycles from the
+  /// verilated blocks; see rtl_datapath.h).
+  bool rtl = false;
+  /// Lockstep: each instruction an RTL core runs is also computed by the reference semantics and
+  /// timed by the timing model; a difference in a value or in cycles stops the run, naming it.
+  bool rtlCheck = false;
+  /// Fault injection for tests of the lockstep check: 1 flips the low bit of every RTL result's
+  /// first element, 2 adds a cycle to every RTL latency.
+  int rtlFault = 0;
   std::uint64_t maxInstructions = std::uint64_t(1) << 40;
 };
 
@@ -123,12 +134,16 @@ class CoreModel : public sc_core::sc_module {
   void commitPorts(const Usage& u, const PortChoice& choice);
   void wakeSemaphoreWaiters(int semaphore, std::uint64_t time);
   void releaseBarrierIfComplete();
+  /// An instruction the RTL datapath implements, on an RTL core (values and datapath cycles from
+  /// the RTL; `u` gets its occupancy and completion).
+  StepResult stepRtl(int thread, std::uint32_t pc, const Instruction& inst, const Operands& ops, Usage& u);
   [[noreturn]] void fault(int thread, std::uint32_t pc, const std::string& what);
   unsigned transportDbg(::tlm::tlm_generic_payload& payload);
 
   const ArchConfig& config_;
   const Program& program_;
   CoreOptions options_;
+  std::unique_ptr<RtlDatapath> rtl_;
   int coreId_;
   CoreTiming timing_;
   CoreState state_;

@@ -1,0 +1,67 @@
+// RTL cores (sim.rtl_cores): a program's values come from the verilated datapath alone, its cycles
+// equal the timing model's, and the lockstep check catches a flipped result bit and an extra cycle.
+// Skipped in builds without Verilator.
+#include <doctest/doctest.h>
+
+#include "tatami/arch/assembler.h"
+#include "tatami/runtime/run.h"
+#include "tatami/tlm/rtl_datapath.h"
+
+using namespace tatami;
+
+namespace {
+
+const char* kProgram = R"(
+.init 0 f32 random 256 1 -2 2
+.init 1024 f32 random 256 2 -2 2
+.init 4096 bf16 random 512 3 -1 1
+.init 8192 bf16 random 512 4 -1 1
+.output S 2048 f32 256
+.output C 12288 f32 16x16
+    li r1, 2048
+    li r2, 0
+    li r3, 1024
+    li r4, 256
+    vadd.f32 r1, r2, r3, r4
+    vmul.f32 r1, r1, r3, r4
+    li r5, 12288
+    li r6, 4096
+    li r7, 8192
+    li r8, 32
+    mmaz.bf16 r5, r6, r7, r8
+    halt
+)";
+
+runtime::RunResult runOn(bool rtl, bool check, int fault) {
+  ArchConfig config;
+  config.sim.rtl_cores = rtl ? "all" : "none";
+  runtime::RunOptions options;
+  options.rtlCheck = check;
+  options.rtlFault = fault;
+  return runtime::runProgram(config, assemble(kProgram, "rtl.tasm"), options);
+}
+
+}  // namespace
+
+TEST_CASE("an RTL core gives the C++ core's values and cycles, and the lockstep check catches faults") {
+  if (!tatami::tlm::RtlDatapath::available()) {
+    MESSAGE("built without Verilator: no RTL cores");
+    return;
+  }
+  const runtime::RunResult cpp = runOn(false, false, 0), rtl = runOn(true, true, 0);
+  REQUIRE(cpp.error.empty());
+  REQUIRE(rtl.error.empty());
+  CHECK(rtl.outputHash == cpp.outputHash);
+  CHECK(rtl.stats.cycles == cpp.stats.cycles);
+  // The values are the RTL's alone: a fault in its result shows in the output without the check ...
+  const runtime::RunResult flipped = runOn(true, false, 1);
+  REQUIRE(flipped.error.empty());
+  CHECK(flipped.outputHash != cpp.outputHash);
+  // ... and stops the run with it, naming the instruction and the element.
+  const runtime::RunResult caught = runOn(true, true, 1);
+  CHECK(caught.error.find("(vadd.f32 r1, r2, r3, r4): rtl-check: element 0 differs") != std::string::npos);
+  // An extra cycle of RTL latency is caught too.
+  const runtime::RunResult late = runOn(true, true, 2);
+  CHECK(late.error.find("(vadd.f32 r1, r2, r3, r4): rtl-check: cycles differ: the RTL takes operands for 16 cycles and 5 more") !=
+        std::string::npos);
+}

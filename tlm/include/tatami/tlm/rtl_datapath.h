@@ -1,0 +1,42 @@
+// The verilated RTL datapath (rtl/sv) standing in for a core's C++ vector and matrix datapath:
+// FP32 vadd/vsub/vmul/vmax/vmin and BF16 mma/mmaz run through the verilated blocks, clocked only
+// while an instruction runs, and give the instruction's values and its datapath cycles. Built
+// with Verilator only; without it, constructing one throws.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "tatami/arch/config.h"
+#include "tatami/arch/isa.h"
+#include "tatami/arch/semantics.h"
+
+namespace tatami::tlm {
+
+class RtlDatapath {
+ public:
+  /// Throws std::runtime_error when this build has no RTL, or when a datapath parameter of
+  /// `config` differs from what the RTL was built with (naming both values).
+  explicit RtlDatapath(const ArchConfig& config);
+  ~RtlDatapath();
+  static bool available();
+  /// Whether the RTL executes this instruction (the others run on the C++ datapath).
+  static bool supports(const Instruction& inst);
+
+  struct Result {
+    std::uint64_t addr = 0;             ///< where the result goes in SRAM
+    std::vector<std::uint8_t> bytes;    ///< the result (FP32 elements)
+    std::uint64_t acceptCycles = 0;     ///< cycles the datapath takes operands (the unit's occupancy)
+    std::uint64_t latencyCycles = 0;    ///< then cycles until the last result
+    std::uint64_t vectorFlops = 0, matrixFlops = 0;
+  };
+  /// Runs `inst` on the RTL with its operands read from `sram`.
+  Result run(const Instruction& inst, const Operands& ops, const Sram& sram);
+
+ private:
+  struct Blocks;
+  std::unique_ptr<Blocks> blocks_;
+};
+
+}  // namespace tatami::tlm

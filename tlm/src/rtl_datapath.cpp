@@ -1,0 +1,130 @@
+// The RTL datapath adapter (see rtl_datapath.h): drives the verilated vector unit and matrix
+// engine cycle by cycle and counts the cycles they take.
+#include "tatami/tlm/rtl_datapath.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#ifdef TATAMI_WITH_RTL
+#include "tatami/rtl/matrix_engine.h"
+#include "tatami/rtl/vector_unit.h"
+#endif
+
+namespace tatami::tlm {
+
+#ifdef TATAMI_WITH_RTL
+
+struct RtlDatapath::Blocks {
+  rtl::VectorUnit vector;
+  rtl::MatrixEngine matrix;
+};
+
+bool RtlDatapath::available() { return true; }
+
+RtlDatapath::RtlDatapath(const ArchConfig& c) : blocks_(std::make_unique<Blocks>()) {
+  const auto refuse = [](const std::string& key, long config, long built) {
+    throw std::runtime_error("the RTL datapath was built with " + key + " = " + std::to_string(built) + ", but the configuration sets " +
+                             std::to_string(config) + "; run those cores on the C++ datapath (sim.rtl_cores = none) or rebuild the RTL");
+  };
+  if (c.core.vector_latency_cycles != blocks_->vector.latency()) refuse("core.vector_latency_cycles", c.core.vector_latency_cycles, blocks_->vector.latency());
+  if (c.core.matrix_latency_cycles != blocks_->matrix.latency()) refuse("core.matrix_latency_cycles", c.core.matrix_latency_cycles, blocks_->matrix.latency());
+  if (c.core.matrix_units != 4) refuse("core.matrix_units", c.core.matrix_units, 4);
+  if (c.core.matrix_dim != 8) refuse("core.matrix_dim", c.core.matrix_dim, 8);
+  if (c.core.fp32_fma_per_cycle != 16) refuse("core.fp32_fma_per_cycle (vector lanes)", c.core.fp32_fma_per_cycle, 16);
+  if (c.core.sram_port_bytes != 64) refuse("core.sram_port_bytes", c.core.sram_port_bytes, 64);
+}
+
+RtlDatapath::~RtlDatapath() = default;
+
+bool RtlDatapath::supports(const Instruction& inst) {
+  switch (inst.op) {
+    case Op::Vadd:
+    case Op::Vsub:
+    case Op::Vmul:
+    case Op::Vmax:
+    case Op::Vmin: return inst.type == DType::F32;
+    case Op::Mma:
+    case Op::Mmaz: return inst.type == DType::Bf16;
+    default: return false;
+  }
+}
+
+RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o, const Sram& sram) {
+  Result r;
+  if (inst.op == Op::Mma || inst.op == Op::Mmaz) {
+    // Command, then K panel rows back to back; the tile comes out LATENCY cycles after the last.
+    const int k = int(o.n);
+    rtl::MatrixEngine& m = blocks_->matrix;
+    rtl::MatrixEngine::Tile c{};
+    if (inst.op == Op::Mma) sram.read(o.c, c.data(), 1024);
+    rtl::MatrixEngine::Inputs in;
+    in.cmdValid = true, in.accumulate = inst.op == Op::Mma, in.k = k, in.c = &c;
+    while (!m.cycle(in).cmdReady) {
+    }
+    in.cmdValid = false, in.outReady = true;
+    std::uint64_t cycles = 0;
+    int sent = 0;
+    rtl::MatrixEngine::Outputs out;
+    for (;; ++cycles) {
+      in.rowValid = sent < k;
+      if (in.rowValid) {
+        sram.read(o.a + std::uint64_t(sent) * 32, in.a.data(), 32);
+        sram.read(o.b + std::uint64_t(sent) * 32, in.b.data(), 32);
+      }
+      out = m.cycle(in);
+      if (in.rowValid && out.rowReady) ++sent;
+      if (out.outValid) break;
+    }
+    r.addr = o.c;
+    r.bytes.resize(1024);
+    std::memcpy(r.bytes.data(), out.c.data(), 1024);
+    r.acceptCycles = std::uint64_t(k);
+    r.latencyCycles = cycles - std::uint64_t(k);
+    r.matrixFlops = 2ull * 256ull * std::uint64_t(k);
+    return r;
+  }
+  // Vectors of 16 lanes, one offered per cycle; results taken as they come.
+  const std::uint64_t vectors = o.n / 16;
+  rtl::VectorUnit& v = blocks_->vector;
+  const auto op = inst.op == Op::Vadd   ? rtl::VectorUnit::Op::Add
+                  : inst.op == Op::Vsub ? rtl::VectorUnit::Op::Sub
+                  : inst.op == Op::Vmul ? rtl::VectorUnit::Op::Mul
+                  : inst.op == Op::Vmax ? rtl::VectorUnit::Op::Max
+                                        : rtl::VectorUnit::Op::Min;
+  r.addr = o.d;
+  r.bytes.resize(vectors * 64);
+  rtl::VectorUnit::Lanes a{}, b{};
+  std::uint64_t offered = 0, received = 0, cycles = 0, accepted = 0;
+  while (received < vectors) {
+    const bool offer = offered < vectors;
+    if (offer) {
+      sram.read(o.a + offered * 64, a.data(), 64);
+      sram.read(o.b + offered * 64, b.data(), 64);
+    }
+    const rtl::VectorUnit::Outputs out = v.cycle(offer, op, a, b, true);
+    if (out.outValid) std::memcpy(r.bytes.data() + (received++) * 64, out.y.data(), 64);
+    if (offer && out.inReady) ++offered, accepted = cycles + 1;
+    ++cycles;
+  }
+  r.acceptCycles = accepted;
+  r.latencyCycles = cycles - accepted;
+  r.vectorFlops = o.n;
+  return r;
+}
+
+#else
+
+struct RtlDatapath::Blocks {};
+bool RtlDatapath::available() { return false; }
+RtlDatapath::RtlDatapath(const ArchConfig&) {
+  throw std::runtime_error("sim.rtl_cores selects RTL cores, but this build has no RTL datapath (configure with Verilator: "
+                           "-DTATAMI_WITH_VERILATOR=ON)");
+}
+RtlDatapath::~RtlDatapath() = default;
+bool RtlDatapath::supports(const Instruction&) { return false; }
+RtlDatapath::Result RtlDatapath::run(const Instruction&, const Operands&, const Sram&) { return {}; }
+
+#endif
+
+}  // namespace tatami::tlm
