@@ -33,6 +33,8 @@ MatrixEngine::Outputs MatrixEngine::cycle(const Inputs& in) {
   auto& t = model_->top;
   t.cmd_valid = in.cmdValid;
   t.cmd_accumulate = in.accumulate;
+  t.cmd_format = static_cast<std::uint8_t>(in.format);
+  t.cmd_bias = std::uint8_t(in.bias);
   t.cmd_k = std::uint16_t(in.k);
   if (in.c)
     for (int e = 0; e < 256; ++e) t.c_in[e] = (*in.c)[std::size_t(e)];

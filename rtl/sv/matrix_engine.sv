@@ -1,12 +1,12 @@
-// The matrix engine: one 16 x 16 FP32 tile of C = A^T B (mmaz) or C += A^T B (mma) with BF16
-// operands, on UNITS x UNITS units of DIM x DIM MACs (the D1 core: 2 x 2 units of 8 x 8), in the
+// The matrix engine: one 16 x 16 FP32 tile of C = A^T B (mmaz) or C += A^T B (mma) with BF16 or
+// CFP8 (1-4-3 or 1-5-2, with the issuing thread's exponent bias) operands, on UNITS x UNITS units of DIM x DIM MACs (the D1 core: 2 x 2 units of 8 x 8), in the
 // accumulation order docs/isa.md fixes: for k = 0..K-1, acc = fl32(acc + fl32(A[i][k] B[k][j])),
 // each step one IEEE round to nearest even, NaN canonical.
 //
 // Streaming interface, valid/ready on each side:
 //   command  (cmd_*):  K, mma or mmaz, and the C tile mma starts from;
 //   rows     (row_*):  K panel rows, one per accepted cycle: row k of A (A[0..15][k]) and of B
-//                      (B[k][0..15]), 16 BF16 values each, broadcast to every unit (output-stationary:
+//                      (B[k][0..15]), 16 values each (a CFP8 code in the low byte of its lane), broadcast to every unit (output-stationary:
 //                      unit (p, q) keeps C[DIM p .. DIM p + DIM-1][DIM q .. DIM q + DIM-1]);
 //   result   (out_*):  the tile, LATENCY cycles after the last row, held until out_ready.
 // So a tile whose rows stream back to back takes K + LATENCY cycles from its first row, the
@@ -22,6 +22,8 @@ module matrix_engine #(
     input  logic                  cmd_valid,
     output logic                  cmd_ready,
     input  logic                  cmd_accumulate,  // 1: mma (start from c_in), 0: mmaz (from +0)
+    input  logic [1:0]            cmd_format,      // 0: BF16, 1: CFP8 1-4-3, 2: CFP8 1-5-2
+    input  logic [5:0]            cmd_bias,        // the CFP8 exponent bias
     input  logic [12:0]           cmd_k,           // 2..4096
     input  logic [256*32-1:0]     c_in,
     input  logic                  row_valid,
@@ -41,6 +43,19 @@ module matrix_engine #(
   logic [12:0] rows_left;
   logic [7:0]  drain_left;
   logic [31:0] acc [N*N];
+  logic [1:0]  format;
+  logic [5:0]  bias;
+
+  // Operands to FP32 (exact for every format), once per row and column.
+  logic [31:0] a_fp32 [N];
+  logic [31:0] b_fp32 [N];
+  for (genvar i = 0; i < N; i++) begin : g_decode
+    logic [31:0] a8, b8;
+    cfp8_to_fp32 u_a (.code(a_row[i*16+:8]), .e5m2(format == 2'd2), .bias(bias), .fp32(a8));
+    cfp8_to_fp32 u_b (.code(b_row[i*16+:8]), .e5m2(format == 2'd2), .bias(bias), .fp32(b8));
+    assign a_fp32[i] = (format == 2'd0) ? {a_row[i*16+:16], 16'd0} : a8;
+    assign b_fp32[i] = (format == 2'd0) ? {b_row[i*16+:16], 16'd0} : b8;
+  end
 
   assign cmd_ready = state == IDLE;
   assign row_ready = state == ACCUMULATE;
@@ -57,7 +72,7 @@ module matrix_engine #(
         for (genvar s = 0; s < DIM; s++) begin : g_col
           localparam int I = DIM * p + r, J = DIM * q + s;
           logic [31:0] product;
-          fp32_mul u_mul (.a({a_row[I*16+:16], 16'd0}), .b({b_row[J*16+:16], 16'd0}), .y(product));
+          fp32_mul u_mul (.a(a_fp32[I]), .b(b_fp32[J]), .y(product));
           fp32_add u_add (.a(acc[I*N+J]), .b(product), .subtract(1'b0), .y(next_acc[I*N+J]));
         end
       end
@@ -69,12 +84,16 @@ module matrix_engine #(
       state      <= IDLE;
       rows_left  <= 13'd0;
       drain_left <= 8'd0;
+      format     <= 2'd0;
+      bias       <= 6'd0;
     end else begin
       case (state)
         IDLE:
           if (cmd_valid) begin
             state     <= ACCUMULATE;
             rows_left <= cmd_k;
+            format    <= cmd_format;
+            bias      <= cmd_bias;
           end
         ACCUMULATE:
           if (row_valid) begin

@@ -65,3 +65,39 @@ TEST_CASE("an RTL core gives the C++ core's values and cycles, and the lockstep 
   CHECK(late.error.find("(vadd.f32 r1, r2, r3, r4): rtl-check: cycles differ: the RTL takes operands for 16 cycles and 5 more") !=
         std::string::npos);
 }
+
+TEST_CASE("CFP8 matrix tiles on an RTL core use the thread's exponent bias, as the C++ core does") {
+  if (!tatami::tlm::RtlDatapath::available()) return;
+  const char* program = R"(
+.init 4096 e4m3 random 1024 3 -4 4
+.init 8192 e4m3 random 1024 4 -4 4
+.init 16384 e5m2 random 1024 5 -4 4
+.init 20480 e5m2 random 1024 6 -4 4
+.output C 12288 f32 16x16
+.output D 24576 f32 16x16
+    li r5, 12288
+    li r6, 4096
+    li r7, 8192
+    li r8, 64
+    setbias.e4m3 3
+    mmaz.e4m3 r5, r6, r7, r8
+    mma.e4m3 r5, r6, r7, r8
+    li r5, 24576
+    li r6, 16384
+    li r7, 20480
+    setbias.e5m2 20
+    mmaz.e5m2 r5, r6, r7, r8
+    halt
+)";
+  ArchConfig cpp, rtl;
+  rtl.sim.rtl_cores = "all";
+  runtime::RunOptions check;
+  check.rtlCheck = true;
+  const Program p = assemble(program, "cfp8.tasm");
+  const runtime::RunResult a = runtime::runProgram(cpp, p, {}), b = runtime::runProgram(rtl, p, check);
+  REQUIRE(a.error.empty());
+  REQUIRE(b.error.empty());
+  CHECK(a.outputHash == b.outputHash);
+  CHECK(a.stats.cycles == b.stats.cycles);
+  CHECK(b.stats.matrixFlops == 3u * 2u * 256u * 64u);
+}

@@ -88,7 +88,8 @@ StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst,
   } catch (const ExecError& e) {
     fault(th, pc, e.what());
   }
-  RtlDatapath::Result rr = rtl_->run(inst, ops, state_.sram);
+  const ThreadState& ts = state_.threads[std::size_t(th)];
+  RtlDatapath::Result rr = rtl_->run(inst, ops, state_.sram, inst.type == DType::E5m2 ? ts.biasE5m2 : ts.biasE4m3);
   if (options_.rtlCheck && !options_.timingOnly) {
     ExecOptions exec;
     exec.values = true;

@@ -45,12 +45,12 @@ bool RtlDatapath::supports(const Instruction& inst) {
     case Op::Vmax:
     case Op::Vmin: return inst.type == DType::F32;
     case Op::Mma:
-    case Op::Mmaz: return inst.type == DType::Bf16;
+    case Op::Mmaz: return inst.type == DType::Bf16 || inst.type == DType::E4m3 || inst.type == DType::E5m2;
     default: return false;
   }
 }
 
-RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o, const Sram& sram) {
+RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o, const Sram& sram, int cfp8Bias) {
   Result r;
   if (inst.op == Op::Mma || inst.op == Op::Mmaz) {
     // Command, then K panel rows back to back; the tile comes out LATENCY cycles after the last.
@@ -60,6 +60,12 @@ RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o,
     if (inst.op == Op::Mma) sram.read(o.c, c.data(), 1024);
     rtl::MatrixEngine::Inputs in;
     in.cmdValid = true, in.accumulate = inst.op == Op::Mma, in.k = k, in.c = &c;
+    const bool cfp8 = inst.type != DType::Bf16;
+    in.format = inst.type == DType::E4m3   ? rtl::MatrixEngine::Format::E4m3
+                : inst.type == DType::E5m2 ? rtl::MatrixEngine::Format::E5m2
+                                           : rtl::MatrixEngine::Format::Bf16;
+    in.bias = cfp8Bias;
+    const std::uint64_t rowBytes = cfp8 ? 16 : 32;
     while (!m.cycle(in).cmdReady) {
     }
     in.cmdValid = false, in.outReady = true;
@@ -69,8 +75,15 @@ RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o,
     for (;; ++cycles) {
       in.rowValid = sent < k;
       if (in.rowValid) {
-        sram.read(o.a + std::uint64_t(sent) * 32, in.a.data(), 32);
-        sram.read(o.b + std::uint64_t(sent) * 32, in.b.data(), 32);
+        if (cfp8) {  // one byte per element, in the low byte of the RTL's 16-bit lane
+          std::uint8_t a8[16], b8[16];
+          sram.read(o.a + std::uint64_t(sent) * rowBytes, a8, 16);
+          sram.read(o.b + std::uint64_t(sent) * rowBytes, b8, 16);
+          for (int i = 0; i < 16; ++i) in.a[std::size_t(i)] = a8[i], in.b[std::size_t(i)] = b8[i];
+        } else {
+          sram.read(o.a + std::uint64_t(sent) * rowBytes, in.a.data(), 32);
+          sram.read(o.b + std::uint64_t(sent) * rowBytes, in.b.data(), 32);
+        }
       }
       out = m.cycle(in);
       if (in.rowValid && out.rowReady) ++sent;
@@ -123,7 +136,7 @@ RtlDatapath::RtlDatapath(const ArchConfig&) {
 }
 RtlDatapath::~RtlDatapath() = default;
 bool RtlDatapath::supports(const Instruction&) { return false; }
-RtlDatapath::Result RtlDatapath::run(const Instruction&, const Operands&, const Sram&) { return {}; }
+RtlDatapath::Result RtlDatapath::run(const Instruction&, const Operands&, const Sram&, int) { return {}; }
 
 #endif
 

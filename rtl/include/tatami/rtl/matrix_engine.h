@@ -1,5 +1,5 @@
 // Plain C++ access to the verilated matrix engine (rtl/sv/matrix_engine.sv): one 16 x 16 FP32
-// tile from K panel rows of BF16 A and B, behind valid/ready streams, clocked one cycle at a time.
+// tile from K panel rows of BF16 or CFP8 A and B, behind valid/ready streams, clocked one cycle at a time.
 #pragma once
 
 #include <array>
@@ -11,7 +11,8 @@ namespace tatami::rtl {
 class MatrixEngine {
  public:
   using Tile = std::array<std::uint32_t, 256>;  ///< C, row-major FP32 bits
-  using Row = std::array<std::uint16_t, 16>;    ///< one panel row, BF16 bits
+  using Row = std::array<std::uint16_t, 16>;    ///< one panel row: BF16 bits, or a CFP8 code in the low byte
+  enum class Format : std::uint8_t { Bf16 = 0, E4m3 = 1, E5m2 = 2 };
 
   MatrixEngine();
   ~MatrixEngine();
@@ -20,6 +21,8 @@ class MatrixEngine {
 
   struct Inputs {
     bool cmdValid = false, accumulate = false;
+    Format format = Format::Bf16;
+    int bias = 0;  ///< CFP8 exponent bias
     int k = 0;
     const Tile* c = nullptr;  ///< for accumulate
     bool rowValid = false;

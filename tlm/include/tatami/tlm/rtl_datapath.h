@@ -1,5 +1,5 @@
 // The verilated RTL datapath (rtl/sv) standing in for a core's C++ vector and matrix datapath:
-// FP32 vadd/vsub/vmul/vmax/vmin and BF16 mma/mmaz run through the verilated blocks, clocked only
+// FP32 vadd/vsub/vmul/vmax/vmin and BF16/CFP8 mma/mmaz run through the verilated blocks, clocked only
 // while an instruction runs, and give the instruction's values and its datapath cycles. Built
 // with Verilator only; without it, constructing one throws.
 #pragma once
@@ -31,8 +31,9 @@ class RtlDatapath {
     std::uint64_t latencyCycles = 0;    ///< then cycles until the last result
     std::uint64_t vectorFlops = 0, matrixFlops = 0;
   };
-  /// Runs `inst` on the RTL with its operands read from `sram`.
-  Result run(const Instruction& inst, const Operands& ops, const Sram& sram);
+  /// Runs `inst` on the RTL with its operands read from `sram`; `cfp8Bias` is the issuing
+  /// thread's exponent bias for the instruction's CFP8 type.
+  Result run(const Instruction& inst, const Operands& ops, const Sram& sram, int cfp8Bias = 0);
 
  private:
   struct Blocks;
