@@ -59,6 +59,8 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
   coreOptions.trace = options.trace;
   coreOptions.rtlCheck = options.rtlCheck;
   coreOptions.rtlFault = options.rtlFault;
+  coreOptions.rtlWaves = options.rtlWaves;
+  coreOptions.rtlWavesFrom = options.rtlWavesFrom, coreOptions.rtlWavesTo = options.rtlWavesTo;
   std::map<int, const Program*> byCore;
   {
     const std::vector<int> active = tlm::Network::activeNodes(config);

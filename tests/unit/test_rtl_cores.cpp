@@ -3,6 +3,9 @@
 // Skipped in builds without Verilator.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "tatami/arch/assembler.h"
 #include "tatami/runtime/run.h"
 #include "tatami/tlm/rtl_datapath.h"
@@ -100,4 +103,30 @@ TEST_CASE("CFP8 matrix tiles on an RTL core use the thread's exponent bias, as t
   CHECK(a.outputHash == b.outputHash);
   CHECK(a.stats.cycles == b.stats.cycles);
   CHECK(b.stats.matrixFlops == 3u * 2u * 256u * 64u);
+}
+
+TEST_CASE("waveforms of an RTL core's blocks for a window of cycles") {
+  if (!tatami::tlm::RtlDatapath::available()) return;
+  ArchConfig config;
+  config.sim.rtl_cores = "all";
+  runtime::RunOptions options;
+  options.rtlWaves = "w_rtl";
+  const runtime::RunResult all = runtime::runProgram(config, assemble(kProgram, "rtl.tasm"), options);
+  REQUIRE(all.error.empty());
+  const auto read = [](const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  };
+  const std::string vector = read("w_rtl.core0.vector.vcd"), matrix = read("w_rtl.core0.matrix.vcd");
+  CHECK(vector.find("in_valid") != std::string::npos);
+  CHECK(vector.find("latency_cycles") != std::string::npos);
+  CHECK(matrix.find("row_valid") != std::string::npos);
+  // The vadd starts at core cycle 4 (after four li): its first clock is at VCD time 8.
+  CHECK(vector.find("\n#8\n") != std::string::npos);
+  // A window that ends before the first RTL instruction dumps no cycle.
+  options.rtlWaves = "w_none", options.rtlWavesFrom = 0, options.rtlWavesTo = 2;
+  REQUIRE(runtime::runProgram(config, assemble(kProgram, "rtl.tasm"), options).error.empty());
+  CHECK(read("w_none.core0.vector.vcd").find("\n#") == std::string::npos);
 }

@@ -46,6 +46,7 @@ CoreModel::CoreModel(const sc_core::sc_module_name& name, const ArchConfig& conf
       quantum_(std::uint64_t(config.sim.quantum_cycles)) {
   debugSocket.register_transport_dbg(this, &CoreModel::transportDbg);
   fromNetwork.register_b_transport(this, &CoreModel::receiveSignal);
+  if (rtl_ && !options.rtlWaves.empty()) rtl_->traceTo(options.rtlWaves, options.rtlWavesFrom, options.rtlWavesTo);
   state_.coreId = std::uint64_t(coreId);
   state_.coreCount = std::uint64_t(coreCount);
   stats_.readPortBusy.assign(readPorts_.size(), 0);
@@ -76,7 +77,7 @@ unsigned CoreModel::transportDbg(::tlm::tlm_generic_payload& p) {
   return len;
 }
 
-StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst, const Operands& ops, Usage& u) {
+StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst, const Operands& ops, Usage& u, std::uint64_t start) {
   // The reference semantics check the operands (faults) and, under --rtl-check, compute the
   // values to compare; otherwise they touch nothing and the RTL alone gives the values.
   // The RTL reads its operands before anything writes the destination (which may be one of them).
@@ -89,7 +90,7 @@ StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst,
     fault(th, pc, e.what());
   }
   const ThreadState& ts = state_.threads[std::size_t(th)];
-  RtlDatapath::Result rr = rtl_->run(inst, ops, state_.sram, inst.type == DType::E5m2 ? ts.biasE5m2 : ts.biasE4m3);
+  RtlDatapath::Result rr = rtl_->run(inst, ops, state_.sram, inst.type == DType::E5m2 ? ts.biasE5m2 : ts.biasE4m3, start);
   if (options_.rtlCheck && !options_.timingOnly) {
     ExecOptions exec;
     exec.values = true;
@@ -279,7 +280,7 @@ void CoreModel::step(int th, std::uint64_t now) {
     u.occupancy = (inst.op == Op::Put || inst.op == Op::HbmWrite) ? std::max<std::uint64_t>(1, done - s) : 1;
     u.completion = inst.op == Op::Sincr ? 1 : std::max<std::uint64_t>(1, done - s);
   } else if (rtl_ && RtlDatapath::supports(inst)) {
-    r = stepRtl(th, pc, inst, ops, u);
+    r = stepRtl(th, pc, inst, ops, u, s);
   } else {
     try {
       ExecOptions exec;

@@ -37,6 +37,12 @@ RtlDatapath::RtlDatapath(const ArchConfig& c) : blocks_(std::make_unique<Blocks>
 
 RtlDatapath::~RtlDatapath() = default;
 
+void RtlDatapath::traceTo(const std::string& prefix, std::uint64_t from, std::uint64_t to) {
+  blocks_->vector.traceTo(prefix + ".vector.vcd");
+  blocks_->matrix.traceTo(prefix + ".matrix.vcd");
+  tracing_ = true, traceFrom_ = from, traceTo_ = to;
+}
+
 bool RtlDatapath::supports(const Instruction& inst) {
   switch (inst.op) {
     case Op::Vadd:
@@ -50,8 +56,14 @@ bool RtlDatapath::supports(const Instruction& inst) {
   }
 }
 
-RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o, const Sram& sram, int cfp8Bias) {
+RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o, const Sram& sram, int cfp8Bias,
+                                     std::uint64_t startCycle) {
   Result r;
+  if (tracing_) {
+    const bool dump = startCycle >= traceFrom_ && startCycle < traceTo_;
+    blocks_->vector.setTime(startCycle, dump);
+    blocks_->matrix.setTime(startCycle, dump);
+  }
   if (inst.op == Op::Mma || inst.op == Op::Mmaz) {
     // Command, then K panel rows back to back; the tile comes out LATENCY cycles after the last.
     const int k = int(o.n);
@@ -136,7 +148,8 @@ RtlDatapath::RtlDatapath(const ArchConfig&) {
 }
 RtlDatapath::~RtlDatapath() = default;
 bool RtlDatapath::supports(const Instruction&) { return false; }
-RtlDatapath::Result RtlDatapath::run(const Instruction&, const Operands&, const Sram&, int) { return {}; }
+RtlDatapath::Result RtlDatapath::run(const Instruction&, const Operands&, const Sram&, int, std::uint64_t) { return {}; }
+void RtlDatapath::traceTo(const std::string&, std::uint64_t, std::uint64_t) {}
 
 #endif
 

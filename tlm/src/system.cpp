@@ -18,6 +18,8 @@ System::System(const ArchConfig& config, const std::map<int, const Program*>& pr
     coreOptions.rtl = config.sim.rtl_cores == "all";
     if (config.sim.rtl_cores == "listed")
       for (const GridPos& p : config.sim.rtl_listed) coreOptions.rtl = coreOptions.rtl || (p.row * cols + p.col == id);
+    if (coreOptions.rtl && !options.rtlWaves.empty()) coreOptions.rtlWaves = options.rtlWaves + ".core" + std::to_string(id);
+    else coreOptions.rtlWaves.clear();
     auto core = std::make_unique<CoreModel>(("core_" + std::to_string(id / cols) + "_" + std::to_string(id % cols)).c_str(),
                                             config, program, coreOptions, id, positions);
     core->toNetwork.bind(network_->fromCores);

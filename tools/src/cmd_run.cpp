@@ -127,7 +127,7 @@ int runBundleFile(const std::string& path, const MachineOptions& machine, const 
 int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description desc("Options");
   MachineOptions machine;
-  std::string programPath, inputPath, outputPath, tracePath;
+  std::string programPath, inputPath, outputPath, tracePath, wavesPrefix, wavesWindow;
   std::vector<std::string> dumps, corePrograms;
   desc.add_options()
       ("help,h", "show this help")
@@ -146,6 +146,10 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
       ("trace", po::value<std::string>(&tracePath)->value_name("FILE.json"),
        "write a Perfetto (trace-event JSON) trace: a track per core thread and unit")
       ("timing-only", "skip floating-point values (integer and index data are still computed); same cycles")
+      ("waves", po::value<std::string>(&wavesPrefix)->value_name("PREFIX"),
+       "on RTL cores: write each one's verilated blocks' ports as VCD (PREFIX.core<ID>.vector.vcd, .matrix.vcd; time in half cycles)")
+      ("waves-window", po::value<std::string>(&wavesWindow)->value_name("FROM:TO"),
+       "with --waves: only the instructions starting in core cycles [FROM, TO)")
       ("rtl-check", "on RTL cores (--set sim.rtl_cores=all|listed): compute every RTL instruction with the reference "
                     "semantics and the timing model too; a difference in a value or in cycles stops the run, naming it");
   machine.addTo(desc);
@@ -200,6 +204,18 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   options.timingOnly = vm.count("timing-only") > 0;
   options.trace = !tracePath.empty();
   options.rtlCheck = vm.count("rtl-check") > 0;
+  options.rtlWaves = wavesPrefix;
+  if (!wavesWindow.empty()) {
+    const auto colon = wavesWindow.find(':');
+    try {
+      if (colon == std::string::npos) throw std::invalid_argument("");
+      options.rtlWavesFrom = std::stoull(wavesWindow.substr(0, colon));
+      options.rtlWavesTo = std::stoull(wavesWindow.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw UsageError("--waves-window '" + wavesWindow + "': expected FROM:TO, e.g. 0:2000");
+    }
+    if (options.rtlWavesTo <= options.rtlWavesFrom) throw UsageError("--waves-window '" + wavesWindow + "': TO must be above FROM");
+  }
   if (const char* f = std::getenv("TATAMI_RTL_FAULT")) options.rtlFault = std::atoi(f);  // fault injection for tests
   for (const auto& d : dumps) options.dumps.push_back(parseDump(d));
   try {

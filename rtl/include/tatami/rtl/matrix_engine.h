@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace tatami::rtl {
 
@@ -17,6 +18,10 @@ class MatrixEngine {
   MatrixEngine();
   ~MatrixEngine();
   void reset();
+  /// From now on, writes the block's ports to a VCD file while dumping is on (setTime).
+  void traceTo(const std::string& path);
+  /// The core cycle of the next clock (VCD time), and whether cycles are dumped.
+  void setTime(std::uint64_t cycle, bool dump);
   int latency();  ///< the LATENCY the RTL was built with
 
   struct Inputs {

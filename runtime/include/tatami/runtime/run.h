@@ -33,6 +33,10 @@ struct RunOptions {
   /// and the timing model (tlm::CoreOptions::rtlCheck); rtlFault injects a fault for tests.
   bool rtlCheck = false;
   int rtlFault = 0;
+  /// Waveforms of every RTL core: PREFIX.core<ID>.vector.vcd and .matrix.vcd, for the
+  /// instructions starting in core cycles [rtlWavesFrom, rtlWavesTo).
+  std::string rtlWaves;
+  std::uint64_t rtlWavesFrom = 0, rtlWavesTo = ~std::uint64_t(0);
 };
 
 /// Traffic the mesh carried in a run: every link that carried a packet, and each die edge.

@@ -65,6 +65,10 @@ struct CoreOptions {
   /// Fault injection for tests of the lockstep check: 1 flips the low bit of every RTL result's
   /// first element, 2 adds a cycle to every RTL latency.
   int rtlFault = 0;
+  /// Waveforms of this core's RTL blocks (RtlDatapath::traceTo): a file prefix, empty for none,
+  /// and the window of core cycles.
+  std::string rtlWaves;
+  std::uint64_t rtlWavesFrom = 0, rtlWavesTo = ~std::uint64_t(0);
   std::uint64_t maxInstructions = std::uint64_t(1) << 40;
 };
 
@@ -136,7 +140,7 @@ class CoreModel : public sc_core::sc_module {
   void releaseBarrierIfComplete();
   /// An instruction the RTL datapath implements, on an RTL core (values and datapath cycles from
   /// the RTL; `u` gets its occupancy and completion).
-  StepResult stepRtl(int thread, std::uint32_t pc, const Instruction& inst, const Operands& ops, Usage& u);
+  StepResult stepRtl(int thread, std::uint32_t pc, const Instruction& inst, const Operands& ops, Usage& u, std::uint64_t start);
   [[noreturn]] void fault(int thread, std::uint32_t pc, const std::string& what);
   unsigned transportDbg(::tlm::tlm_generic_payload& payload);
 

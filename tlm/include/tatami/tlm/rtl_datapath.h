@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "tatami/arch/config.h"
@@ -19,6 +20,9 @@ class RtlDatapath {
   /// Throws std::runtime_error when this build has no RTL, or when a datapath parameter of
   /// `config` differs from what the RTL was built with (naming both values).
   explicit RtlDatapath(const ArchConfig& config);
+  /// Waveforms: the blocks' ports go to `prefix`.vector.vcd and `prefix`.matrix.vcd for the
+  /// instructions that start in core cycles [from, to) (VCD time: half cycles of the core clock).
+  void traceTo(const std::string& prefix, std::uint64_t from, std::uint64_t to);
   ~RtlDatapath();
   static bool available();
   /// Whether the RTL executes this instruction (the others run on the C++ datapath).
@@ -33,11 +37,13 @@ class RtlDatapath {
   };
   /// Runs `inst` on the RTL with its operands read from `sram`; `cfp8Bias` is the issuing
   /// thread's exponent bias for the instruction's CFP8 type.
-  Result run(const Instruction& inst, const Operands& ops, const Sram& sram, int cfp8Bias = 0);
+  Result run(const Instruction& inst, const Operands& ops, const Sram& sram, int cfp8Bias = 0, std::uint64_t startCycle = 0);
 
  private:
   struct Blocks;
   std::unique_ptr<Blocks> blocks_;
+  bool tracing_ = false;
+  std::uint64_t traceFrom_ = 0, traceTo_ = 0;
 };
 
 }  // namespace tatami::tlm
