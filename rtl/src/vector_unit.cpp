@@ -52,12 +52,12 @@ int VectorUnit::latency() {
   return int(model_->top.latency_cycles);
 }
 
-VectorUnit::Outputs VectorUnit::cycle(bool inValid, Op op, const Lanes& a, const Lanes& b, bool outReady) {
+VectorUnit::Outputs VectorUnit::cycle(bool inValid, Op op, const Lanes& a, const Lanes& b, bool outReady, const Lanes* c) {
   auto& t = model_->top;
   t.in_valid = inValid;
   t.op = static_cast<std::uint8_t>(op);
   t.out_ready = outReady;
-  for (int i = 0; i < 16; ++i) t.a[i] = a[std::size_t(i)], t.b[i] = b[std::size_t(i)];
+  for (int i = 0; i < 16; ++i) t.a[i] = a[std::size_t(i)], t.b[i] = b[std::size_t(i)], t.c[i] = c ? (*c)[std::size_t(i)] : 0u;
   t.clk = 0;
   t.eval();
   model_->edge();

@@ -1,5 +1,5 @@
-// The vector unit's FP32 datapath: LANES lanes (16 = one 64 B vector) of add, sub, mul, max and
-// min, pipelined LATENCY cycles deep with a valid/ready handshake on both sides. A vector is
+// The vector unit's FP32 datapath: LANES lanes (16 = one 64 B vector) of add, sub, mul, fused
+// multiply-add, max and min, pipelined LATENCY cycles deep with a valid/ready handshake on both sides. A vector is
 // accepted when in_valid and in_ready are high at a clock edge; its result is presented LATENCY
 // edges later and held until out_ready. The whole pipeline stalls while a result waits.
 // LATENCY must equal core.vector_latency_cycles of the architecture config (a test checks the
@@ -12,9 +12,10 @@ module vector_unit #(
     input  logic                   rst_n,
     input  logic                   in_valid,
     output logic                   in_ready,
-    input  logic [2:0]             op,  // 0 add, 1 sub, 2 mul, 3 max, 4 min
+    input  logic [2:0]             op,  // 0 add, 1 sub, 2 mul, 3 max, 4 min, 5 fma (a * b + c)
     input  logic [LANES*32-1:0]    a,
     input  logic [LANES*32-1:0]    b,
+    input  logic [LANES*32-1:0]    c,
     output logic                   out_valid,
     input  logic                   out_ready,
     output logic [LANES*32-1:0]    y,
@@ -24,9 +25,11 @@ module vector_unit #(
 
   logic [LANES*32-1:0] result;
   for (genvar l = 0; l < LANES; l++) begin : g_lane
-    logic [31:0] x, z, sum, prod, mx, mn;
+    logic [31:0] x, z, w, sum, prod, fused, mx, mn;
     assign x = a[l*32+:32];
     assign z = b[l*32+:32];
+    assign w = c[l*32+:32];
+    fp32_fma u_fma (.a(x), .b(z), .c(w), .y(fused));
     fp32_add u_add (.a(x), .b(z), .subtract(op == 3'd1), .y(sum));
     fp32_mul u_mul (.a(x), .b(z), .y(prod));
     fp32_minmax u_minmax (.a(x), .b(z), .max_out(mx), .min_out(mn));
@@ -35,6 +38,7 @@ module vector_unit #(
         3'd0, 3'd1: result[l*32+:32] = sum;
         3'd2:       result[l*32+:32] = prod;
         3'd3:       result[l*32+:32] = mx;
+        3'd5:       result[l*32+:32] = fused;
         default:    result[l*32+:32] = mn;
       endcase
     end

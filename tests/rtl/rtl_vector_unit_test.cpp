@@ -7,6 +7,7 @@
 //
 //   rtl_vector_unit_test [VECTORS_PER_OP]   (default 10000; the `long` test runs 100000)
 // Ends with one PASS or FAIL line.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -21,20 +22,21 @@ using tatami::rtl::VectorUnit;
 
 namespace {
 
-std::uint32_t reference(VectorUnit::Op op, std::uint32_t a, std::uint32_t b) {
-  const float x = tatami::bitsFloat(a), y = tatami::bitsFloat(b);
+std::uint32_t reference(VectorUnit::Op op, std::uint32_t a, std::uint32_t b, std::uint32_t c) {
+  const float x = tatami::bitsFloat(a), y = tatami::bitsFloat(b), z = tatami::bitsFloat(c);
   switch (op) {
     case VectorUnit::Op::Add: return tatami::floatBits(tatami::canonical(x + y));
     case VectorUnit::Op::Sub: return tatami::floatBits(tatami::canonical(x - y));
     case VectorUnit::Op::Mul: return tatami::floatBits(tatami::canonical(x * y));
     case VectorUnit::Op::Max: return tatami::floatBits(tatami::fmax32(x, y));
     case VectorUnit::Op::Min: return tatami::floatBits(tatami::fmin32(x, y));
+    case VectorUnit::Op::Fma: return tatami::floatBits(tatami::canonical(std::fma(x, y, z)));
   }
   return 0;
 }
 
 const char* name(VectorUnit::Op op) {
-  static const char* names[] = {"add", "sub", "mul", "max", "min"};
+  static const char* names[] = {"add", "sub", "mul", "max", "min", "fma"};
   return names[int(op)];
 }
 
@@ -65,10 +67,15 @@ int main(int argc, char** argv) {
       default: return std::uint32_t(r >> 12);                                                          // any bits
     }
   };
-  for (int o = 0; o < 5; ++o) {
+  for (int o = 0; o < 6; ++o) {
     const auto op = VectorUnit::Op(o);
     dut.reset();
-    std::deque<std::pair<VectorUnit::Lanes, long>> expected;  // results in order, and the cycle their vector went in
+    struct Expected {
+      VectorUnit::Lanes want, a, b, c;
+      long inCycle;
+    };
+    std::deque<Expected> expected;
+    VectorUnit::Lanes c{};  // results in order, and the cycle their vector went in
     long sent = 0, received = 0, cycle = 0;
     bool stalled = false;
     VectorUnit::Lanes a{}, b{};
@@ -78,21 +85,27 @@ int main(int argc, char** argv) {
         for (int i = 0; i < 16; ++i) {
           a[std::size_t(i)] = operand(0);
           b[std::size_t(i)] = operand(a[std::size_t(i)]);
+          // fma's addend: anything, or (about) minus the product, so that most of it cancels
+          const float p = tatami::bitsFloat(a[std::size_t(i)]) * tatami::bitsFloat(b[std::size_t(i)]);
+          c[std::size_t(i)] = gen() % 3 ? operand(a[std::size_t(i)]) : (tatami::floatBits(-p) + std::uint32_t(gen() % 5) - 2u);
         }
         offering = true;
       }
       const bool outReady = gen() % 6 != 0;  // back-pressure one cycle in six
-      const VectorUnit::Outputs out = dut.cycle(offering, op, a, b, outReady);
+      const VectorUnit::Outputs out = dut.cycle(offering, op, a, b, outReady, &c);
       if (out.outValid && outReady) {
         if (expected.empty()) {
           std::printf("FAIL rtl.vector_unit: %s: a result with no vector in flight\n", name(op));
           return 1;
         }
-        const auto& [want, inCycle] = expected.front();
+        const Expected& e = expected.front();
+        const auto& want = e.want;
+        const long inCycle = e.inCycle;
         for (int i = 0; i < 16; ++i) {
           ++lanes;
           if (out.y[std::size_t(i)] != want[std::size_t(i)] && bad++ < 8)
-            std::printf("mismatch: %s lane %d: rtl 0x%08x arch 0x%08x\n", name(op), i, out.y[std::size_t(i)], want[std::size_t(i)]);
+            std::printf("mismatch: %s lane %d (a 0x%08x b 0x%08x c 0x%08x): rtl 0x%08x arch 0x%08x\n", name(op), i, e.a[std::size_t(i)],
+                        e.b[std::size_t(i)], e.c[std::size_t(i)], out.y[std::size_t(i)], want[std::size_t(i)]);
         }
         if (!stalled && cycle - inCycle != latency && timingBad++ < 4)
           std::printf("timing: %s: a result %ld cycles after its vector, expected %d\n", name(op), cycle - inCycle, latency);
@@ -103,8 +116,8 @@ int main(int argc, char** argv) {
       if (expected.empty()) stalled = false;
       if (offering && out.inReady) {
         VectorUnit::Lanes want{};
-        for (int i = 0; i < 16; ++i) want[std::size_t(i)] = reference(op, a[std::size_t(i)], b[std::size_t(i)]);
-        expected.emplace_back(want, cycle);
+        for (int i = 0; i < 16; ++i) want[std::size_t(i)] = reference(op, a[std::size_t(i)], b[std::size_t(i)], c[std::size_t(i)]);
+        expected.push_back({want, a, b, c, cycle});
         offering = false;
         ++sent;
       }
@@ -112,7 +125,7 @@ int main(int argc, char** argv) {
     }
   }
   const bool ok = bad == 0 && timingBad == 0;
-  std::printf("%s rtl.vector_unit: %ld vectors per operation (add, sub, mul, max, min), %llu lanes, %llu mismatches, %llu timing errors, latency %d\n",
+  std::printf("%s rtl.vector_unit: %ld vectors per operation (add, sub, mul, max, min, fma), %llu lanes, %llu mismatches, %llu timing errors, latency %d\n",
               ok ? "PASS" : "FAIL", perOp, (unsigned long long)lanes, (unsigned long long)bad, (unsigned long long)timingBad, latency);
   return ok ? 0 : 1;
 }

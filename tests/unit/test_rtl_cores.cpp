@@ -27,6 +27,7 @@ const char* kProgram = R"(
     li r4, 256
     vadd.f32 r1, r2, r3, r4
     vmul.f32 r1, r1, r3, r4
+    vfma.f32 r1, r1, r3, r2, r4
     li r5, 12288
     li r6, 4096
     li r7, 8192

@@ -102,6 +102,12 @@ StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst,
   if (options_.rtlFault == 1 && !rr.bytes.empty()) rr.bytes[0] ^= 1;
   if (options_.rtlFault == 2) rr.latencyCycles += 1;
   const bool matrix = inst.op == Op::Mma || inst.op == Op::Mmaz;
+  // The SRAM ports deliver the operands (and take the results) at the core's rate: the unit is
+  // busy for the longer of the RTL's own cycles and the ports' bookings.
+  std::uint64_t portBound = 1;
+  for (std::uint64_t c : u.readPortCycles) portBound = std::max(portBound, c);
+  for (std::uint64_t c : u.writePortCycles) portBound = std::max(portBound, c);
+  const std::uint64_t busy = std::max(rr.acceptCycles, matrix ? rr.acceptCycles : portBound);
   const std::uint64_t writeBack = matrix ? (1024 + std::uint64_t(config_.core.sram_port_bytes) - 1) / std::uint64_t(config_.core.sram_port_bytes) : 0;
   if (options_.rtlCheck) {
     if (!options_.timingOnly) {
@@ -117,15 +123,15 @@ StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst,
         }
     }
     const std::uint64_t modelLatency = u.completion - u.occupancy - writeBack;
-    if (rr.acceptCycles != u.occupancy || rr.latencyCycles != modelLatency)
-      fault(th, pc, "rtl-check: cycles differ: the RTL takes operands for " + std::to_string(rr.acceptCycles) + " cycles and " +
+    if (busy != u.occupancy || rr.latencyCycles != modelLatency)
+      fault(th, pc, "rtl-check: cycles differ: the RTL takes operands for " + std::to_string(busy) + " cycles and " +
                         std::to_string(rr.latencyCycles) + " more to its last result; the timing model " + std::to_string(u.occupancy) +
                         " and " + std::to_string(modelLatency));
   }
   if (!options_.timingOnly) state_.sram.write(rr.addr, rr.bytes.data(), rr.bytes.size());
   // The datapath's cycles are the RTL's; the SRAM port bookings stay the core's.
-  u.occupancy = rr.acceptCycles;
-  u.completion = rr.acceptCycles + rr.latencyCycles + writeBack;
+  u.occupancy = busy;
+  u.completion = busy + rr.latencyCycles + writeBack;
   return r;
 }
 

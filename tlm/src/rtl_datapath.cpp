@@ -49,7 +49,8 @@ bool RtlDatapath::supports(const Instruction& inst) {
     case Op::Vsub:
     case Op::Vmul:
     case Op::Vmax:
-    case Op::Vmin: return inst.type == DType::F32;
+    case Op::Vmin:
+    case Op::Vfma: return inst.type == DType::F32;
     case Op::Mma:
     case Op::Mmaz: return inst.type == DType::Bf16 || inst.type == DType::E4m3 || inst.type == DType::E5m2;
     default: return false;
@@ -116,25 +117,28 @@ RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o,
                   : inst.op == Op::Vsub ? rtl::VectorUnit::Op::Sub
                   : inst.op == Op::Vmul ? rtl::VectorUnit::Op::Mul
                   : inst.op == Op::Vmax ? rtl::VectorUnit::Op::Max
+                  : inst.op == Op::Vfma ? rtl::VectorUnit::Op::Fma
                                         : rtl::VectorUnit::Op::Min;
+  const bool fused = inst.op == Op::Vfma;
   r.addr = o.d;
   r.bytes.resize(vectors * 64);
-  rtl::VectorUnit::Lanes a{}, b{};
+  rtl::VectorUnit::Lanes a{}, b{}, c{};
   std::uint64_t offered = 0, received = 0, cycles = 0, accepted = 0;
   while (received < vectors) {
     const bool offer = offered < vectors;
     if (offer) {
       sram.read(o.a + offered * 64, a.data(), 64);
       sram.read(o.b + offered * 64, b.data(), 64);
+      if (fused) sram.read(o.c + offered * 64, c.data(), 64);
     }
-    const rtl::VectorUnit::Outputs out = v.cycle(offer, op, a, b, true);
+    const rtl::VectorUnit::Outputs out = v.cycle(offer, op, a, b, true, &c);
     if (out.outValid) std::memcpy(r.bytes.data() + (received++) * 64, out.y.data(), 64);
     if (offer && out.inReady) ++offered, accepted = cycles + 1;
     ++cycles;
   }
   r.acceptCycles = accepted;
   r.latencyCycles = cycles - accepted;
-  r.vectorFlops = o.n;
+  r.vectorFlops = fused ? 2 * o.n : o.n;
   return r;
 }
 

@@ -1,5 +1,5 @@
 // Plain C++ access to the verilated vector unit (rtl/sv/vector_unit.sv): 16 FP32 lanes of add,
-// sub, mul, max and min behind a valid/ready pipeline, clocked one cycle at a time.
+// sub, mul, fused multiply-add, max and min behind a valid/ready pipeline, clocked one cycle at a time.
 #pragma once
 
 #include <array>
@@ -11,7 +11,7 @@ namespace tatami::rtl {
 
 class VectorUnit {
  public:
-  enum class Op : std::uint8_t { Add = 0, Sub = 1, Mul = 2, Max = 3, Min = 4 };
+  enum class Op : std::uint8_t { Add = 0, Sub = 1, Mul = 2, Max = 3, Min = 4, Fma = 5 };
   using Lanes = std::array<std::uint32_t, 16>;  ///< FP32 bit patterns
 
   VectorUnit();
@@ -31,7 +31,7 @@ class VectorUnit {
     Lanes y{};
   };
   /// One clock cycle: offers a vector (if inValid) and takes the presented result (if outReady).
-  Outputs cycle(bool inValid, Op op, const Lanes& a, const Lanes& b, bool outReady);
+  Outputs cycle(bool inValid, Op op, const Lanes& a, const Lanes& b, bool outReady, const Lanes* c = nullptr);
 
  private:
   struct Model;

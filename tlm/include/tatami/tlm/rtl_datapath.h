@@ -1,5 +1,5 @@
 // The verilated RTL datapath (rtl/sv) standing in for a core's C++ vector and matrix datapath:
-// FP32 vadd/vsub/vmul/vmax/vmin and BF16/CFP8 mma/mmaz run through the verilated blocks, clocked only
+// FP32 vadd/vsub/vmul/vfma/vmax/vmin and BF16/CFP8 mma/mmaz run through the verilated blocks, clocked only
 // while an instruction runs, and give the instruction's values and its datapath cycles. Built
 // with Verilator only; without it, constructing one throws.
 #pragma once

@@ -1,0 +1,170 @@
+// FP32 fused multiply-add, a * b + c with one IEEE rounding to nearest even, denormals kept, every
+// NaN the canonical 0x7FC00000 (docs/isa.md: "fma rounds once"). Combinational.
+//
+// The exact product (48 bits) and the addend are placed in an 80-bit frame whose lowest bit weighs
+// 2^L, L three bits below the product's lowest bit; an addend far below the frame folds into a
+// sticky bit, one far above moves the frame up (the product then folds into sticky bits). The
+// sum is normalized to 24 bits (or to the denormal range) and rounded with guard and sticky.
+module fp32_fma (
+    input  logic [31:0] a,
+    input  logic [31:0] b,
+    input  logic [31:0] c,
+    output logic [31:0] y
+);
+  localparam int W = 80;
+  localparam int CMAX = 54;  // the addend's lowest bit at most here (13'sd54 below): its leading one stays below bit 78
+
+  logic        sa, sb, sc, sp;
+  logic [7:0]  ea, eb, ec;
+  logic [22:0] fa, fb, fc;
+  assign {sa, ea, fa} = a;
+  assign {sb, eb, fb} = b;
+  assign {sc, ec, fc} = c;
+  assign sp = sa ^ sb;
+
+  logic a_nan, b_nan, c_nan, a_inf, b_inf, c_inf, a_zero, b_zero, c_zero;
+  assign a_nan  = (ea == 8'hFF) && (fa != 23'd0);
+  assign b_nan  = (eb == 8'hFF) && (fb != 23'd0);
+  assign c_nan  = (ec == 8'hFF) && (fc != 23'd0);
+  assign a_inf  = (ea == 8'hFF) && (fa == 23'd0);
+  assign b_inf  = (eb == 8'hFF) && (fb == 23'd0);
+  assign c_inf  = (ec == 8'hFF) && (fc == 23'd0);
+  assign a_zero = (ea == 8'd0) && (fa == 23'd0);
+  assign b_zero = (eb == 8'd0) && (fb == 23'd0);
+  assign c_zero = (ec == 8'd0) && (fc == 23'd0);
+
+  logic [23:0] ma, mb, mc;
+  logic [47:0] product;
+  assign ma      = {ea != 8'd0, fa};
+  assign mb      = {eb != 8'd0, fb};
+  assign mc      = {ec != 8'd0, fc};
+  assign product = ma * mb;
+
+  // Lowest-bit exponents: product 2^(ea' + eb' - 254 - 46), addend 2^(ec' - 150); L = product's - 3.
+  logic signed [12:0] xl, xc, k;
+  assign xl = $signed({5'd0, (ea == 8'd0) ? 8'd1 : ea}) + $signed({5'd0, (eb == 8'd0) ? 8'd1 : eb}) - 13'sd303;
+  assign xc = $signed({5'd0, (ec == 8'd0) ? 8'd1 : ec}) - 13'sd150;
+  assign k  = xc - xl;  // where the addend's lowest bit falls in the frame
+
+  logic [W-1:0] pf, cf;
+  logic signed [12:0] lf;  // the frame's lowest-bit exponent
+  always_comb begin
+    logic [W-1:0] p0, c0, lost;
+    logic [12:0]  sh;
+    p0   = W'(product) << 3;
+    c0   = W'(mc);
+    lf   = xl;
+    sh   = 13'd0;
+    lost = '0;
+    if (product == 48'd0) begin
+      // A zero product: the addend alone, exactly (the frame sits on it).
+      pf = '0;
+      cf = c0;
+      lf = xc;
+    end else if (k > 13'sd0 && k <= 13'sd54) begin
+      pf = p0;
+      cf = c0 << k[6:0];
+    end else if (k > 13'sd54) begin
+      // The addend far above: the frame moves up by k - CMAX; the product keeps a sticky bit.
+      sh   = 13'(k - 13'sd54);
+      cf   = c0 << CMAX;
+      lost = (sh >= 13'd80) ? {W{1'b1}} : ((W'(1) << sh[6:0]) - W'(1));
+      pf   = ((sh >= 13'd80) ? W'(0) : (p0 >> sh[6:0])) | W'(|(p0 & lost));
+      lf   = xl + $signed(sh);
+    end else begin
+      // The addend at or below the frame's lowest bit: shifted down, keeping a sticky bit.
+      sh   = 13'(-k);
+      pf   = p0;
+      lost = (sh >= 13'd80) ? {W{1'b1}} : ((W'(1) << sh[6:0]) - W'(1));
+      cf   = ((sh >= 13'd80) ? W'(0) : (c0 >> sh[6:0])) | W'(|(c0 & lost));
+    end
+  end
+
+  // Sign-magnitude sum.
+  logic         eff_sub, sign;
+  logic [W-1:0] m;
+  always_comb begin
+    eff_sub = sp ^ sc;
+    if (!eff_sub) begin
+      m    = pf + cf;
+      sign = sp;
+    end else if (pf >= cf) begin
+      m    = pf - cf;
+      sign = sp;
+    end else begin
+      m    = cf - pf;
+      sign = sc;
+    end
+  end
+
+  // Normalize to 24 bits with the lowest bit at t = max(h - 23, -149 - lf), h the leading one.
+  logic [6:0] h;
+  always_comb begin
+    h = 7'd0;
+    for (int i = 0; i < W; i++)
+      if (m[i]) h = 7'(i);
+  end
+  logic signed [12:0] t;
+  logic [23:0]  kept;  // the 24 bits from t up
+  logic [W-1:0] lost_bits;
+  logic [23:0]  mant;
+  logic         guard, sticky;
+  always_comb begin
+    logic signed [12:0] t_norm, t_den;
+    t_norm = $signed({6'd0, h}) - 13'sd23;
+    t_den  = -13'sd149 - lf;
+    t      = (t_norm > t_den) ? t_norm : t_den;
+    if (t <= 13'sd0) begin  // exact: shift up (the guard and sticky bits are zero)
+      kept      = 24'(m << 7'(-t));
+      mant      = kept;
+      guard     = 1'b0;
+      sticky    = 1'b0;
+      lost_bits = '0;
+    end else if (t >= 13'sd81) begin
+      kept      = '0;
+      mant      = kept;
+      guard     = 1'b0;
+      sticky    = |m;
+      lost_bits = '0;
+    end else begin
+      kept      = 24'(m >> 7'(t));
+      mant      = kept;
+      guard     = m[7'(t - 13'sd1)];
+      lost_bits = (W'(1) << 7'(t - 13'sd1)) - W'(1);
+      sticky    = |(m & lost_bits);
+    end
+  end
+
+  logic        round_up;
+  logic [24:0] rounded;
+  logic [23:0] mant_r;
+  logic signed [12:0] e_final;
+  assign round_up = guard & (sticky | mant[0]);
+  assign rounded  = {1'b0, mant} + {24'd0, round_up};
+  always_comb begin
+    if (rounded[24]) begin
+      mant_r  = rounded[24:1];
+      e_final = t + lf + 13'sd151;
+    end else begin
+      mant_r  = rounded[23:0];
+      e_final = t + lf + 13'sd150;
+    end
+  end
+
+  logic [31:0] finite;
+  always_comb begin
+    if (m == '0) finite = {sp & sc & (a_zero | b_zero) & c_zero, 31'd0};  // exact zero: +0 unless -0 + -0
+    else if (e_final >= 13'sd255) finite = {sign, 8'hFF, 23'd0};
+    else finite = {sign, mant_r[23] ? e_final[7:0] : 8'd0, mant_r[22:0]};
+  end
+
+  logic prod_inf, prod_nan;
+  assign prod_nan = (a_inf && b_zero) || (b_inf && a_zero);
+  assign prod_inf = a_inf || b_inf;
+  always_comb begin
+    if (a_nan || b_nan || c_nan || prod_nan || (prod_inf && c_inf && (sp != sc))) y = 32'h7FC0_0000;
+    else if (prod_inf) y = {sp, 8'hFF, 23'd0};
+    else if (c_inf) y = {sc, 8'hFF, 23'd0};
+    else y = finite;
+  end
+endmodule
