@@ -255,20 +255,37 @@ double relativeError(const std::vector<double>& got, const std::vector<double>& 
 }
 
 
-/// `tatami check --grid RxC`: one training step placed tensor-parallel on the grid, run on the
-/// emulator, every output's blocks put together and compared with the oracle on the full graph.
-int checkGrid(const CompileRequest& r, const std::string& grid, int sliceRows, int sliceCols, const ArchConfig& config,
-              std::uint64_t seed, bool json, std::ostream& out, std::ostream& err) {
-  const auto x = grid.find('x');
+/// A tensor-parallel grid: RxC from --grid, laid on the cores of --slice (the whole first die
+/// unless a slice is given).
+struct GridSpec {
   int rows = 0, cols = 0;
+  std::vector<int> cores;
+};
+GridSpec gridOf(const std::string& grid, const CompileRequest& r, bool sliceGiven, const ArchConfig& config) {
+  GridSpec spec;
+  const auto x = grid.find('x');
   try {
     if (x == std::string::npos) throw std::invalid_argument("");
-    rows = std::stoi(grid.substr(0, x)), cols = std::stoi(grid.substr(x + 1));
+    spec.rows = std::stoi(grid.substr(0, x)), spec.cols = std::stoi(grid.substr(x + 1));
   } catch (const std::exception&) {
     throw UsageError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 4x4");
   }
+  int sliceRows = int(config.die.rows), sliceCols = int(config.die.cols);
+  if (sliceGiven) {
+    sliceOf(r, config);  // checks the text and the size
+    sliceRows = std::stoi(r.slice.substr(0, r.slice.find('x'))), sliceCols = std::stoi(r.slice.substr(r.slice.find('x') + 1));
+  }
+  spec.cores = gridCores(config, sliceRows, sliceCols, spec.rows, spec.cols);
+  return spec;
+}
+
+/// `tatami check --grid RxC`: one training step placed tensor-parallel on the grid, run on the
+/// emulator, every output's blocks put together and compared with the oracle on the full graph.
+int checkGrid(const CompileRequest& r, const std::string& grid, const GridSpec& spec, const ArchConfig& config, std::uint64_t seed,
+              bool json, std::ostream& out, std::ostream& err) {
+  const int cols = spec.cols;
   const Graph g = compileModel(r, nullptr);
-  const GridJob job = placeOnGrid(g, config, gridCores(config, sliceRows, sliceCols, rows, cols), rows, cols, r.precision);
+  const GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
   std::vector<Program> programs;
   for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, r.model + " (lowered)"));
   const std::map<std::string, Tensor> feeds = seededInputs(g, r.loss, seed);
@@ -405,20 +422,9 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
     runtime::Bundle bundle;
     std::uint64_t peak = 0;
     if (!grid.empty()) {
-      const auto x = grid.find('x');
-      int rows = 0, cols = 0;
-      try {
-        if (x == std::string::npos) throw std::invalid_argument("");
-        rows = std::stoi(grid.substr(0, x)), cols = std::stoi(grid.substr(x + 1));
-      } catch (const std::exception&) {
-        throw UsageError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 4x4");
-      }
-      int sliceRows = int(config.die.rows), sliceCols = int(config.die.cols);
-      if (!vm["slice"].defaulted()) {
-        sliceOf(r, config);
-        sliceRows = std::stoi(r.slice.substr(0, r.slice.find('x'))), sliceCols = std::stoi(r.slice.substr(r.slice.find('x') + 1));
-      }
-      const GridJob job = placeOnGrid(g, config, gridCores(config, sliceRows, sliceCols, rows, cols), rows, cols, r.precision);
+      const GridSpec spec = gridOf(grid, r, !vm["slice"].defaulted(), config);
+      const int cols = spec.cols;
+      const GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
       bundle = makeBundle(r, "tensor parallel over a " + grid + " grid", config, g, job.cores, job.lowered,
                           [&](std::size_t k, int v) { return blockOf(g, job.plan, v, int(k) / cols, int(k) % cols); });
       for (const auto& lp : job.lowered) peak = std::max(peak, lp.sramPeakBytes);
@@ -498,12 +504,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const ArchConfig config = machine.resolve();
   try {
     if (!grid.empty()) {
-      int sliceRows = int(config.die.rows), sliceCols = int(config.die.cols);
-      if (!vm["slice"].defaulted()) {
-        sliceOf(r, config);  // checks the text and the size
-        sliceRows = std::stoi(r.slice.substr(0, r.slice.find('x'))), sliceCols = std::stoi(r.slice.substr(r.slice.find('x') + 1));
-      }
-      return checkGrid(r, grid, sliceRows, sliceCols, config, seed, vm.count("json") > 0, out, err);
+      return checkGrid(r, grid, gridOf(grid, r, !vm["slice"].defaulted(), config), config, seed, vm.count("json") > 0, out, err);
     }
     const std::vector<int> ring = sliceOf(r, config);
     const std::int64_t cores = std::int64_t(ring.size());
