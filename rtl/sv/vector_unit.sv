@@ -1,5 +1,6 @@
 // The vector unit's FP32 datapath: LANES lanes (16 = one 64 B vector) of add, sub, mul, fused
-// multiply-add, max and min, pipelined LATENCY cycles deep with a valid/ready handshake on both sides. A vector is
+// multiply-add, max and min, and conversions between FP32 and BF16 (a BF16 value in the low half
+// of its lane), pipelined LATENCY cycles deep with a valid/ready handshake on both sides. A vector is
 // accepted when in_valid and in_ready are high at a clock edge; its result is presented LATENCY
 // edges later and held until out_ready. The whole pipeline stalls while a result waits.
 // LATENCY must equal core.vector_latency_cycles of the architecture config (a test checks the
@@ -12,7 +13,8 @@ module vector_unit #(
     input  logic                   rst_n,
     input  logic                   in_valid,
     output logic                   in_ready,
-    input  logic [2:0]             op,  // 0 add, 1 sub, 2 mul, 3 max, 4 min, 5 fma (a * b + c)
+    input  logic [2:0]             op,  // 0 add, 1 sub, 2 mul, 3 max, 4 min, 5 fma (a * b + c),
+                                        // 6 FP32 -> BF16 (round to nearest even), 7 BF16 -> FP32
     input  logic [LANES*32-1:0]    a,
     input  logic [LANES*32-1:0]    b,
     input  logic [LANES*32-1:0]    c,
@@ -30,6 +32,8 @@ module vector_unit #(
     assign z = b[l*32+:32];
     assign w = c[l*32+:32];
     fp32_fma u_fma (.a(x), .b(z), .c(w), .y(fused));
+    logic [15:0] narrowed;
+    fp32_to_bf16 u_bf16 (.in_fp32(x), .out_bf16(narrowed));
     fp32_add u_add (.a(x), .b(z), .subtract(op == 3'd1), .y(sum));
     fp32_mul u_mul (.a(x), .b(z), .y(prod));
     fp32_minmax u_minmax (.a(x), .b(z), .max_out(mx), .min_out(mn));
@@ -39,6 +43,8 @@ module vector_unit #(
         3'd2:       result[l*32+:32] = prod;
         3'd3:       result[l*32+:32] = mx;
         3'd5:       result[l*32+:32] = fused;
+        3'd6:       result[l*32+:32] = {16'd0, narrowed};
+        3'd7:       result[l*32+:32] = {x[15:0], 16'd0};
         default:    result[l*32+:32] = mn;
       endcase
     end

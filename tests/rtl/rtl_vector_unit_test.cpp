@@ -1,5 +1,5 @@
 // Self-checking test of the verilated vector unit against the arch reference semantics
-// (tatami::canonical(x op y), fmax32, fmin32): per operation, random vectors (random bits, which
+// (tatami::canonical(x op y), fma, fmax32, fmin32, fp32ToBf16 and its inverse): per operation, random vectors (random bits, which
 // include NaN, Inf and denormals; operands of near exponents, which cancel; special values), fed
 // with random gaps and back-pressure. Checks every lane's bits, that each result comes out
 // exactly `latency` cycles after its vector went in when nothing stalls, and that the RTL's
@@ -31,12 +31,14 @@ std::uint32_t reference(VectorUnit::Op op, std::uint32_t a, std::uint32_t b, std
     case VectorUnit::Op::Max: return tatami::floatBits(tatami::fmax32(x, y));
     case VectorUnit::Op::Min: return tatami::floatBits(tatami::fmin32(x, y));
     case VectorUnit::Op::Fma: return tatami::floatBits(tatami::canonical(std::fma(x, y, z)));
+    case VectorUnit::Op::ToBf16: return tatami::fp32ToBf16(x);
+    case VectorUnit::Op::FromBf16: return tatami::floatBits(tatami::bitsFloat(std::uint32_t(a & 0xFFFF) << 16));
   }
   return 0;
 }
 
 const char* name(VectorUnit::Op op) {
-  static const char* names[] = {"add", "sub", "mul", "max", "min", "fma"};
+  static const char* names[] = {"add", "sub", "mul", "max", "min", "fma", "to_bf16", "from_bf16"};
   return names[int(op)];
 }
 
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
       default: return std::uint32_t(r >> 12);                                                          // any bits
     }
   };
-  for (int o = 0; o < 6; ++o) {
+  for (int o = 0; o < 8; ++o) {
     const auto op = VectorUnit::Op(o);
     dut.reset();
     struct Expected {
@@ -125,7 +127,7 @@ int main(int argc, char** argv) {
     }
   }
   const bool ok = bad == 0 && timingBad == 0;
-  std::printf("%s rtl.vector_unit: %ld vectors per operation (add, sub, mul, max, min, fma), %llu lanes, %llu mismatches, %llu timing errors, latency %d\n",
+  std::printf("%s rtl.vector_unit: %ld vectors per operation (add, sub, mul, max, min, fma, FP32 to BF16, BF16 to FP32), %llu lanes, %llu mismatches, %llu timing errors, latency %d\n",
               ok ? "PASS" : "FAIL", perOp, (unsigned long long)lanes, (unsigned long long)bad, (unsigned long long)timingBad, latency);
   return ok ? 0 : 1;
 }

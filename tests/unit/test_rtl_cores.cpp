@@ -21,6 +21,8 @@ const char* kProgram = R"(
 .init 8192 bf16 random 512 4 -1 1
 .output S 2048 f32 256
 .output C 12288 f32 16x16
+.output H 3072 bf16 256
+.output W 16384 f32 256
     li r1, 2048
     li r2, 0
     li r3, 1024
@@ -28,6 +30,10 @@ const char* kProgram = R"(
     vadd.f32 r1, r2, r3, r4
     vmul.f32 r1, r1, r3, r4
     vfma.f32 r1, r1, r3, r2, r4
+    li r9, 3072
+    vcvt.f32.bf16 r9, r1, r4
+    li r10, 16384
+    vcvt.bf16.f32 r10, r9, r4
     li r5, 12288
     li r6, 4096
     li r7, 8192

@@ -51,6 +51,8 @@ bool RtlDatapath::supports(const Instruction& inst) {
     case Op::Vmax:
     case Op::Vmin:
     case Op::Vfma: return inst.type == DType::F32;
+    case Op::Vcvt:
+      return (inst.type2 == DType::F32 && inst.type == DType::Bf16) || (inst.type2 == DType::Bf16 && inst.type == DType::F32);
     case Op::Mma:
     case Op::Mmaz: return inst.type == DType::Bf16 || inst.type == DType::E4m3 || inst.type == DType::E5m2;
     default: return false;
@@ -108,6 +110,46 @@ RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o,
     r.acceptCycles = std::uint64_t(k);
     r.latencyCycles = cycles - std::uint64_t(k);
     r.matrixFlops = 2ull * 256ull * std::uint64_t(k);
+    return r;
+  }
+  if (inst.op == Op::Vcvt) {
+    // 16 elements a cycle (one 64 B vector of FP32 on the wider side); BF16 in each lane's low half.
+    const bool narrow = inst.type == DType::Bf16;
+    rtl::VectorUnit& v = blocks_->vector;
+    const std::uint64_t groups = o.n / 16;
+    r.addr = o.d;
+    r.bytes.resize(o.n * (narrow ? 2 : 4));
+    rtl::VectorUnit::Lanes a{}, none{};
+    std::uint64_t offered = 0, received = 0, cycles = 0, accepted = 0;
+    while (received < groups) {
+      const bool offer = offered < groups;
+      if (offer) {
+        if (narrow) {
+          sram.read(o.a + offered * 64, a.data(), 64);
+        } else {
+          std::uint16_t h[16];
+          sram.read(o.a + offered * 32, h, 32);
+          for (int i = 0; i < 16; ++i) a[std::size_t(i)] = h[i];
+        }
+      }
+      const rtl::VectorUnit::Outputs out =
+          v.cycle(offer, narrow ? rtl::VectorUnit::Op::ToBf16 : rtl::VectorUnit::Op::FromBf16, a, none, true);
+      if (out.outValid) {
+        if (narrow) {
+          std::uint16_t h[16];
+          for (int i = 0; i < 16; ++i) h[i] = std::uint16_t(out.y[std::size_t(i)]);
+          std::memcpy(r.bytes.data() + received * 32, h, 32);
+        } else {
+          std::memcpy(r.bytes.data() + received * 64, out.y.data(), 64);
+        }
+        ++received;
+      }
+      if (offer && out.inReady) ++offered, accepted = cycles + 1;
+      ++cycles;
+    }
+    r.acceptCycles = accepted;
+    r.latencyCycles = cycles - accepted;
+    r.vectorFlops = 0;
     return r;
   }
   // Vectors of 16 lanes, one offered per cycle; results taken as they come.

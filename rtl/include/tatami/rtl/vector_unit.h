@@ -11,7 +11,9 @@ namespace tatami::rtl {
 
 class VectorUnit {
  public:
-  enum class Op : std::uint8_t { Add = 0, Sub = 1, Mul = 2, Max = 3, Min = 4, Fma = 5 };
+  /// ToBf16: FP32 lanes to BF16 (round to nearest even) in each lane's low half; FromBf16: the
+  /// BF16 value in each lane's low half to FP32.
+  enum class Op : std::uint8_t { Add = 0, Sub = 1, Mul = 2, Max = 3, Min = 4, Fma = 5, ToBf16 = 6, FromBf16 = 7 };
   using Lanes = std::array<std::uint32_t, 16>;  ///< FP32 bit patterns
 
   VectorUnit();
