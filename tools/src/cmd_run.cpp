@@ -1,5 +1,4 @@
 // `tatami run`: runs a program on the modelled machine and reports cycles and unit statistics.
-#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -216,7 +215,6 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
     }
     if (options.rtlWavesTo <= options.rtlWavesFrom) throw UsageError("--waves-window '" + wavesWindow + "': TO must be above FROM");
   }
-  if (const char* f = std::getenv("TATAMI_RTL_FAULT")) options.rtlFault = std::atoi(f);  // fault injection for tests
   for (const auto& d : dumps) options.dumps.push_back(parseDump(d));
   try {
     if (!inputPath.empty()) options.inputs = runtime::readSramImages(inputPath);
