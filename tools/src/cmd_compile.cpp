@@ -52,9 +52,10 @@ void addTrainingOptions(po::options_description& desc, CompileRequest& r) {
        "weight decay (L2 for SGD, decoupled for AdamW)")
       ("precision", po::value<std::string>(&r.precision)->default_value("mixed"),
        "mixed: matmuls on the matrix unit with BF16 operands, FP32 accumulation and FP32 master weights; fp32: FP32 throughout")
-      ("slice", po::value<std::string>(&r.slice)->default_value("1x1"),
+      ("slice", po::value<std::string>(&r.slice)->default_value("die"),
        "the RxC rectangle of cores (top-left of the system) the step runs on, data parallel: each core takes "
-       "batch/cores rows and the gradients are all-reduced over a ring");
+       "batch/cores rows and the gradients are all-reduced over a ring. Default 'die': the whole first die, as many "
+       "of its active cores (in ring order) as divide --batch (one core for a .tir model or without --batch)");
 }
 
 /// The cost model's table: one row per op; `measured` (if given) beside the estimate.
@@ -79,6 +80,20 @@ void printCostTable(const LoweredProgram& lp, const std::vector<std::uint64_t>* 
 
 /// The cores of the requested slice, in ring order.
 std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
+  if (r.slice == "die") {
+    // The whole first die: the most of its cores, in ring order, that the batch splits over.
+    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+    std::vector<int> ring = sliceRing(config, int(config.die.rows), int(config.die.cols));
+    std::size_t k = 1;
+    if (!tir && r.batch > 0)
+      for (std::size_t c = std::min<std::size_t>(ring.size(), std::size_t(r.batch)); c >= 1; --c)
+        if (std::size_t(r.batch) % c == 0) {
+          k = c;
+          break;
+        }
+    ring.resize(k);
+    return ring;
+  }
   const auto x = r.slice.find('x');
   int rows = 0, cols = 0;
   try {
