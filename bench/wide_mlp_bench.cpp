@@ -9,6 +9,11 @@
 // The model: LAYERS dense layers of WIDTH x WIDTH with ReLU between, softmax cross-entropy over
 // WIDTH classes, SGD with momentum 0.9 (learning rate 0.05), mixed precision. Weights and
 // momentum are fed to every step from the previous step's outputs.
+//
+// Environment: WIDE_MLP_FP32=1 lowers in FP32 instead; WIDE_MLP_TRACE=1 prints the first core's
+// measured cycles by op kind beside the cost model's; WIDE_MLP_DUMP=1 prints the grid plan (every
+// tensor's split) when the step does not compile. The whole-die figure in docs/compiler.md:
+//   bench_wide_mlp 2048 4 256 16x19 3
 #include <chrono>
 #include <cmath>
 #include <cstdio>
