@@ -23,15 +23,9 @@ module fp32_fma (
   assign sp = sa ^ sb;
 
   logic a_nan, b_nan, c_nan, a_inf, b_inf, c_inf, a_zero, b_zero, c_zero;
-  assign a_nan  = (ea == 8'hFF) && (fa != 23'd0);
-  assign b_nan  = (eb == 8'hFF) && (fb != 23'd0);
-  assign c_nan  = (ec == 8'hFF) && (fc != 23'd0);
-  assign a_inf  = (ea == 8'hFF) && (fa == 23'd0);
-  assign b_inf  = (eb == 8'hFF) && (fb == 23'd0);
-  assign c_inf  = (ec == 8'hFF) && (fc == 23'd0);
-  assign a_zero = (ea == 8'd0) && (fa == 23'd0);
-  assign b_zero = (eb == 8'd0) && (fb == 23'd0);
-  assign c_zero = (ec == 8'd0) && (fc == 23'd0);
+  fp32_class u_class_a (.x(a[30:0]), .nan(a_nan), .inf(a_inf), .zero(a_zero));
+  fp32_class u_class_b (.x(b[30:0]), .nan(b_nan), .inf(b_inf), .zero(b_zero));
+  fp32_class u_class_c (.x(c[30:0]), .nan(c_nan), .inf(c_inf), .zero(c_zero));
 
   logic [23:0] ma, mb, mc;
   logic [47:0] product;

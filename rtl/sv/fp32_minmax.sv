@@ -6,9 +6,13 @@ module fp32_minmax (
     output logic [31:0] max_out,
     output logic [31:0] min_out
 );
-  logic nan;
+  logic a_nan, b_nan, nan;
   logic a_greater;  // a > b in the order where -0 < +0
-  assign nan = ((a[30:23] == 8'hFF) && (a[22:0] != 23'd0)) || ((b[30:23] == 8'hFF) && (b[22:0] != 23'd0));
+  /* verilator lint_off PINCONNECTEMPTY */
+  fp32_class u_class_a (.x(a[30:0]), .nan(a_nan), .inf(), .zero());
+  fp32_class u_class_b (.x(b[30:0]), .nan(b_nan), .inf(), .zero());
+  /* verilator lint_on PINCONNECTEMPTY */
+  assign nan = a_nan || b_nan;
   always_comb begin
     if (a[31] != b[31]) a_greater = !a[31];          // the positive one (so +0 > -0)
     else if (!a[31]) a_greater = a[30:0] > b[30:0];  // both positive: the larger magnitude
