@@ -1,59 +1,140 @@
-// The vector unit's FP32 datapath: LANES lanes (16 = one 64 B vector) of add, sub, mul, fused
-// multiply-add, max and min, and conversions between FP32 and BF16 (a BF16 value in the low half
-// of its lane), pipelined LATENCY cycles deep with a valid/ready handshake on both sides. A vector is
-// accepted when in_valid and in_ready are high at a clock edge; its result is presented LATENCY
-// edges later and held until out_ready. The whole pipeline stalls while a result waits.
-// LATENCY must equal core.vector_latency_cycles of the architecture config (a test checks the
-// value this block reports on latency_cycles).
+// The vector unit: one 64 B vector per cycle of add, sub, mul, fused multiply-add, max, min and
+// conversion, on FP32 (16 lanes), BF16 (32) or CFP8 1-4-3 / 1-5-2 (64) elements (docs/isa.md,
+// "Floating-point lanes"): every lane decodes its operands to FP32 exactly, computes in FP32 with
+// one rounding to nearest even, and encodes the result in the destination type, rounding to
+// nearest even or, with `stochastic`, by the draw Philox4x32-10 gives for (seed; element / 4,
+// tensor), word element mod 4 (arch/philox.h). Arithmetic has dst_type = src_type; a conversion
+// takes 64 / max(source, destination size) elements, packed from bit 0 of `a`, and returns them
+// packed from bit 0 of `y`. Lane l of a vector is element `element` + l.
+//
+// Pipelined LATENCY cycles deep with a valid/ready handshake on both sides: a vector is accepted
+// when in_valid and in_ready are high at a clock edge; its result is presented LATENCY edges later
+// and held until out_ready; the whole pipeline stalls while a result waits. LATENCY must equal
+// core.vector_latency_cycles of the architecture config (a test checks latency_cycles).
 module vector_unit #(
-    parameter int LANES   = 16,
     parameter int LATENCY = 4
 ) (
-    input  logic                   clk,
-    input  logic                   rst_n,
-    input  logic                   in_valid,
-    output logic                   in_ready,
-    input  logic [2:0]             op,  // 0 add, 1 sub, 2 mul, 3 max, 4 min, 5 fma (a * b + c),
-                                        // 6 FP32 -> BF16 (round to nearest even), 7 BF16 -> FP32
-    input  logic [LANES*32-1:0]    a,
-    input  logic [LANES*32-1:0]    b,
-    input  logic [LANES*32-1:0]    c,
-    output logic                   out_valid,
-    input  logic                   out_ready,
-    output logic [LANES*32-1:0]    y,
-    output logic [7:0]             latency_cycles
+    input  logic         clk,
+    input  logic         rst_n,
+    input  logic         in_valid,
+    output logic         in_ready,
+    input  logic [2:0]   op,          // 0 add, 1 sub, 2 mul, 3 max, 4 min, 5 fma (a * b + c), 6 convert
+    input  logic [1:0]   src_type,    // 0 FP32, 1 BF16, 2 CFP8 1-4-3, 3 CFP8 1-5-2
+    input  logic [1:0]   dst_type,
+    input  logic         stochastic,  // round the result stochastically (narrow destinations)
+    input  logic [5:0]   bias_e4m3,   // the issuing thread's CFP8 exponent biases
+    input  logic [5:0]   bias_e5m2,
+    input  logic [63:0]  seed,        // stochastic rounding key and position
+    input  logic [63:0]  tensor,
+    input  logic [63:0]  element,
+    input  logic [511:0] a,
+    input  logic [511:0] b,
+    input  logic [511:0] c,
+    output logic         out_valid,
+    input  logic         out_ready,
+    output logic [511:0] y,
+    output logic [7:0]   latency_cycles
 );
+  localparam logic [1:0] F32 = 2'd0, BF16 = 2'd1, E4M3 = 2'd2, E5M2 = 2'd3;
   assign latency_cycles = 8'(LATENCY);
 
-  logic [LANES*32-1:0] result;
-  for (genvar l = 0; l < LANES; l++) begin : g_lane
-    logic [31:0] x, z, w, sum, prod, fused, mx, mn;
-    assign x = a[l*32+:32];
-    assign z = b[l*32+:32];
-    assign w = c[l*32+:32];
-    fp32_fma u_fma (.a(x), .b(z), .c(w), .y(fused));
-    logic [15:0] narrowed;
-    fp32_to_bf16 u_bf16 (.in_fp32(x), .out_bf16(narrowed));
+  logic [5:0] src_bias;
+  assign src_bias = src_type == E5M2 ? bias_e5m2 : bias_e4m3;
+
+  // Stochastic rounding draws: lane l is word (element mod 4 + l) mod 4 of block
+  // (element mod 4 + l) / 4, counted from element / 4; 64 lanes span at most 17 blocks. Block
+  // numbers wrap at 2^62, as (element + l) / 4 does when element + l wraps at 2^64.
+  logic [31:0] draws[68];
+  for (genvar j = 0; j < 17; j++) begin : g_block
+    logic [63:0] block;
+    assign block = {2'b00, element[63:2] + 62'(j)};
+    philox4x32 u_philox (.ctr({tensor[63:32], tensor[31:0], block[63:32], block[31:0]}), .key(seed),
+                         .out({draws[4*j+3], draws[4*j+2], draws[4*j+1], draws[4*j]}));
+  end
+
+  logic [511:0] y_f32, y_bf16, y_e4m3, y_e5m2;
+  for (genvar l = 0; l < 64; l++) begin : g_lane
+    // Operands as FP32: the lane's element of the source type.
+    logic [31:0] a8, b8, c8, x, z, w;
+    cfp8_to_fp32 u_a8 (.code(a[l*8+:8]), .e5m2(src_type == E5M2), .bias(src_bias), .fp32(a8));
+    cfp8_to_fp32 u_b8 (.code(b[l*8+:8]), .e5m2(src_type == E5M2), .bias(src_bias), .fp32(b8));
+    cfp8_to_fp32 u_c8 (.code(c[l*8+:8]), .e5m2(src_type == E5M2), .bias(src_bias), .fp32(c8));
+    if (l < 16) begin : g_wide
+      always_comb begin
+        case (src_type)
+          F32:     {x, z, w} = {a[l*32+:32], b[l*32+:32], c[l*32+:32]};
+          BF16:    {x, z, w} = {a[l*16+:16], 16'd0, b[l*16+:16], 16'd0, c[l*16+:16], 16'd0};
+          default: {x, z, w} = {a8, b8, c8};
+        endcase
+      end
+    end else if (l < 32) begin : g_half
+      always_comb begin
+        case (src_type)
+          BF16:    {x, z, w} = {a[l*16+:16], 16'd0, b[l*16+:16], 16'd0, c[l*16+:16], 16'd0};
+          default: {x, z, w} = {a8, b8, c8};
+        endcase
+      end
+    end else begin : g_byte
+      assign {x, z, w} = {a8, b8, c8};
+    end
+
+    // The FP32 result.
+    logic [31:0] sum, prod, mx, mn, r;
+    logic x_nan;
     fp32_add u_add (.a(x), .b(z), .subtract(op == 3'd1), .y(sum));
     fp32_mul u_mul (.a(x), .b(z), .y(prod));
     fp32_minmax u_minmax (.a(x), .b(z), .max_out(mx), .min_out(mn));
+    /* verilator lint_off PINCONNECTEMPTY */
+    fp32_class u_class (.x(x[30:0]), .nan(x_nan), .inf(), .zero());
+    /* verilator lint_on PINCONNECTEMPTY */
+    logic [31:0] fused;
+    always_comb begin  // the fma's logic runs only for an fma
+      fused = 32'd0;
+      if (op == 3'd5) fp32_fma_pkg::fp32_fma(x, z, w, fused);
+    end
     always_comb begin
       case (op)
-        3'd0, 3'd1: result[l*32+:32] = sum;
-        3'd2:       result[l*32+:32] = prod;
-        3'd3:       result[l*32+:32] = mx;
-        3'd5:       result[l*32+:32] = fused;
-        3'd6:       result[l*32+:32] = {16'd0, narrowed};
-        3'd7:       result[l*32+:32] = {x[15:0], 16'd0};
-        default:    result[l*32+:32] = mn;
+        3'd0, 3'd1: r = sum;
+        3'd2:       r = prod;
+        3'd3:       r = mx;
+        3'd4:       r = mn;
+        3'd5:       r = fused;
+        default:    r = x_nan ? 32'h7FC0_0000 : x;  // convert: NaN made canonical
       endcase
+    end
+
+    // The result in each destination type.
+    logic [31:0] draw;
+    assign draw = draws[32'(element[1:0]) + l];
+    logic [7:0] r_e4m3, r_e5m2;
+    fp32_to_narrow #(.EXP(4), .MANT(3), .IEEE(0)) u_e4m3 (.x(r), .bias({2'b00, bias_e4m3}), .stochastic(stochastic), .rnd(draw), .code(r_e4m3));
+    fp32_to_narrow #(.EXP(5), .MANT(2), .IEEE(0)) u_e5m2 (.x(r), .bias({2'b00, bias_e5m2}), .stochastic(stochastic), .rnd(draw), .code(r_e5m2));
+    assign y_e4m3[l*8+:8] = r_e4m3;
+    assign y_e5m2[l*8+:8] = r_e5m2;
+    if (l < 32) begin : g_bf16
+      logic [15:0] r_bf16;
+      fp32_to_narrow #(.EXP(8), .MANT(7), .IEEE(1)) u_bf16 (.x(r), .bias(8'd127), .stochastic(stochastic), .rnd(draw), .code(r_bf16));
+      assign y_bf16[l*16+:16] = r_bf16;
+    end
+    if (l < 16) begin : g_f32
+      assign y_f32[l*32+:32] = r;
     end
   end
 
+  logic [511:0] result;
+  always_comb begin
+    case (dst_type)
+      F32:     result = y_f32;
+      BF16:    result = y_bf16;
+      E4M3:    result = y_e4m3;
+      default: result = y_e5m2;
+    endcase
+  end
+
   // LATENCY register stages; stage LATENCY-1 is the output.
-  logic [LANES*32-1:0] data  [LATENCY];
-  logic                valid [LATENCY];
-  logic                advance;
+  logic [511:0] data  [LATENCY];
+  logic         valid [LATENCY];
+  logic         advance;
   assign advance   = !(valid[LATENCY-1] && !out_ready);
   assign in_ready  = advance;
   assign out_valid = valid[LATENCY-1];

@@ -112,6 +112,71 @@ TEST_CASE("CFP8 matrix tiles on an RTL core use the thread's exponent bias, as t
   CHECK(b.stats.matrixFlops == 3u * 2u * 256u * 64u);
 }
 
+TEST_CASE("BF16 and CFP8 vector lanes, CFP8 conversions and stochastic rounding on an RTL core match the C++ core") {
+  if (!tatami::tlm::RtlDatapath::available()) return;
+  const char* program = R"(
+.init 0 f32 random 512 1 -300 300
+.init 4096 bf16 random 512 2 -3 3
+.init 8192 bf16 random 512 3 -3 3
+.init 12288 e4m3 random 512 4 -2 2
+.init 16384 e4m3 random 512 5 -2 2
+.init 20480 e5m2 random 512 6 -8 8
+.output A 24576 bf16 512
+.output B 28672 e4m3 512
+.output C 32768 e5m2 512
+.output D 36864 bf16 512
+.output E 40960 e4m3 512
+.output F 45056 f32 512
+    li r1, 512
+    setbias.e4m3 4
+    setbias.e5m2 12
+    li r2, 24576
+    li r3, 4096
+    li r4, 8192
+    vadd.bf16 r2, r3, r4, r1
+    vfma.bf16 r2, r2, r4, r3, r1
+    vmin.bf16 r2, r2, r3, r1
+    li r5, 28672
+    li r6, 12288
+    li r7, 16384
+    vmul.e4m3 r5, r6, r7, r1
+    vsub.e4m3 r5, r5, r6, r1
+    vmax.e4m3 r5, r5, r7, r1
+    li r8, 32768
+    li r9, 20480
+    vfma.e5m2 r8, r9, r9, r9, r1
+    li r10, 0
+    li r11, 77
+    setseed r11
+    li r12, 36864
+    li r13, 9
+    li r14, 1000
+    vcvtsr.f32.bf16 r12, r10, r1, r13, r14
+    li r15, 40960
+    vcvtsr.f32.e4m3 r15, r10, r1, r13, r14
+    vcvt.e4m3.e5m2 r8, r15, r1
+    vcvt.e5m2.bf16 r2, r8, r1
+    li r16, 45056
+    vcvt.e4m3.f32 r16, r5, r1
+    halt
+)";
+  ArchConfig cpp, rtl;
+  rtl.sim.rtl_cores = "all";
+  runtime::RunOptions check;
+  check.rtlCheck = true;
+  const Program p = assemble(program, "narrow.tasm");
+  const runtime::RunResult a = runtime::runProgram(cpp, p, {}), b = runtime::runProgram(rtl, p, check);
+  REQUIRE(a.error.empty());
+  REQUIRE(b.error.empty());
+  CHECK(a.outputHash == b.outputHash);
+  CHECK(a.stats.cycles == b.stats.cycles);
+  // A flipped bit of a BF16 result is named as a 16-bit element.
+  check.rtlFault = 1;
+  const runtime::RunResult caught = runtime::runProgram(rtl, p, check);
+  CHECK(caught.error.find("(vadd.bf16 r2, r3, r4, r1): rtl-check: element 0 differs: RTL 0x") != std::string::npos);
+  CHECK(caught.error.find("reference semantics 0x") != std::string::npos);
+}
+
 TEST_CASE("waveforms of an RTL core's blocks for a window of cycles") {
   if (!tatami::tlm::RtlDatapath::available()) return;
   ArchConfig config;

@@ -90,7 +90,7 @@ StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst,
     fault(th, pc, e.what());
   }
   const ThreadState& ts = state_.threads[std::size_t(th)];
-  RtlDatapath::Result rr = rtl_->run(inst, ops, state_.sram, inst.type == DType::E5m2 ? ts.biasE5m2 : ts.biasE4m3, start);
+  RtlDatapath::Result rr = rtl_->run(inst, ops, state_.sram, ts, start);
   if (options_.rtlCheck && !options_.timingOnly) {
     ExecOptions exec;
     exec.values = true;
@@ -113,12 +113,15 @@ StepResult CoreModel::stepRtl(int th, std::uint32_t pc, const Instruction& inst,
     if (!options_.timingOnly) {
       std::vector<std::uint8_t> want(rr.bytes.size());
       state_.sram.read(rr.addr, want.data(), want.size());
-      for (std::size_t i = 0; i + 4 <= want.size(); i += 4)
-        if (std::memcmp(want.data() + i, rr.bytes.data() + i, 4) != 0) {
+      const std::size_t size = matrix ? 4 : std::size_t(dtypeSize(inst.type));  // the result's element size
+      const int digits = int(2 * size);
+      for (std::size_t i = 0; i + size <= want.size(); i += size)
+        if (std::memcmp(want.data() + i, rr.bytes.data() + i, size) != 0) {
           std::uint32_t got = 0, ref = 0;
-          std::memcpy(&got, rr.bytes.data() + i, 4), std::memcpy(&ref, want.data() + i, 4);
+          std::memcpy(&got, rr.bytes.data() + i, size), std::memcpy(&ref, want.data() + i, size);
           char text[160];
-          std::snprintf(text, sizeof text, "rtl-check: element %zu differs: RTL 0x%08x, reference semantics 0x%08x", i / 4, got, ref);
+          std::snprintf(text, sizeof text, "rtl-check: element %zu differs: RTL 0x%0*x, reference semantics 0x%0*x", i / size, digits, got,
+                        digits, ref);
           fault(th, pc, text);
         }
     }

@@ -2,6 +2,7 @@
 // engine cycle by cycle and counts the cycles they take.
 #include "tatami/tlm/rtl_datapath.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -50,16 +51,16 @@ bool RtlDatapath::supports(const Instruction& inst) {
     case Op::Vmul:
     case Op::Vmax:
     case Op::Vmin:
-    case Op::Vfma: return inst.type == DType::F32;
+    case Op::Vfma: return inst.type != DType::I32;
     case Op::Vcvt:
-      return (inst.type2 == DType::F32 && inst.type == DType::Bf16) || (inst.type2 == DType::Bf16 && inst.type == DType::F32);
+    case Op::Vcvtsr: return inst.type != DType::I32 && inst.type2 != DType::I32;
     case Op::Mma:
     case Op::Mmaz: return inst.type == DType::Bf16 || inst.type == DType::E4m3 || inst.type == DType::E5m2;
     default: return false;
   }
 }
 
-RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o, const Sram& sram, int cfp8Bias,
+RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o, const Sram& sram, const ThreadState& t,
                                      std::uint64_t startCycle) {
   Result r;
   if (tracing_) {
@@ -79,7 +80,7 @@ RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o,
     in.format = inst.type == DType::E4m3   ? rtl::MatrixEngine::Format::E4m3
                 : inst.type == DType::E5m2 ? rtl::MatrixEngine::Format::E5m2
                                            : rtl::MatrixEngine::Format::Bf16;
-    in.bias = cfp8Bias;
+    in.bias = inst.type == DType::E5m2 ? t.biasE5m2 : t.biasE4m3;
     const std::uint64_t rowBytes = cfp8 ? 16 : 32;
     while (!m.cycle(in).cmdReady) {
     }
@@ -109,78 +110,52 @@ RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o,
     std::memcpy(r.bytes.data(), out.c.data(), 1024);
     r.acceptCycles = std::uint64_t(k);
     r.latencyCycles = cycles - std::uint64_t(k);
-    r.matrixFlops = 2ull * 256ull * std::uint64_t(k);
     return r;
   }
-  if (inst.op == Op::Vcvt) {
-    // 16 elements a cycle (one 64 B vector of FP32 on the wider side); BF16 in each lane's low half.
-    const bool narrow = inst.type == DType::Bf16;
-    rtl::VectorUnit& v = blocks_->vector;
-    const std::uint64_t groups = o.n / 16;
-    r.addr = o.d;
-    r.bytes.resize(o.n * (narrow ? 2 : 4));
-    rtl::VectorUnit::Lanes a{}, none{};
-    std::uint64_t offered = 0, received = 0, cycles = 0, accepted = 0;
-    while (received < groups) {
-      const bool offer = offered < groups;
-      if (offer) {
-        if (narrow) {
-          sram.read(o.a + offered * 64, a.data(), 64);
-        } else {
-          std::uint16_t h[16];
-          sram.read(o.a + offered * 32, h, 32);
-          for (int i = 0; i < 16; ++i) a[std::size_t(i)] = h[i];
-        }
-      }
-      const rtl::VectorUnit::Outputs out =
-          v.cycle(offer, narrow ? rtl::VectorUnit::Op::ToBf16 : rtl::VectorUnit::Op::FromBf16, a, none, true);
-      if (out.outValid) {
-        if (narrow) {
-          std::uint16_t h[16];
-          for (int i = 0; i < 16; ++i) h[i] = std::uint16_t(out.y[std::size_t(i)]);
-          std::memcpy(r.bytes.data() + received * 32, h, 32);
-        } else {
-          std::memcpy(r.bytes.data() + received * 64, out.y.data(), 64);
-        }
-        ++received;
-      }
-      if (offer && out.inReady) ++offered, accepted = cycles + 1;
-      ++cycles;
-    }
-    r.acceptCycles = accepted;
-    r.latencyCycles = cycles - accepted;
-    r.vectorFlops = 0;
-    return r;
-  }
-  // Vectors of 16 lanes, one offered per cycle; results taken as they come.
-  const std::uint64_t vectors = o.n / 16;
+  // One 64 B vector per cycle: 64 / (the wider type's size) elements, results taken as they come.
+  const auto type = [](DType x) {
+    return x == DType::Bf16 ? rtl::VectorUnit::Type::Bf16 : x == DType::E4m3 ? rtl::VectorUnit::Type::E4m3
+                            : x == DType::E5m2                   ? rtl::VectorUnit::Type::E5m2
+                                                                 : rtl::VectorUnit::Type::F32;
+  };
+  const bool convert = inst.op == Op::Vcvt || inst.op == Op::Vcvtsr;
+  rtl::VectorUnit::Command k;
+  k.op = inst.op == Op::Vadd   ? rtl::VectorUnit::Op::Add
+         : inst.op == Op::Vsub ? rtl::VectorUnit::Op::Sub
+         : inst.op == Op::Vmul ? rtl::VectorUnit::Op::Mul
+         : inst.op == Op::Vmax ? rtl::VectorUnit::Op::Max
+         : inst.op == Op::Vmin ? rtl::VectorUnit::Op::Min
+         : inst.op == Op::Vfma ? rtl::VectorUnit::Op::Fma
+                               : rtl::VectorUnit::Op::Convert;
+  k.dst = type(inst.type);
+  k.src = convert ? type(inst.type2) : k.dst;
+  k.stochastic = inst.op == Op::Vcvtsr;
+  k.biasE4m3 = t.biasE4m3, k.biasE5m2 = t.biasE5m2;
+  k.seed = t.seed, k.tensor = o.tensor;
+  const std::uint64_t inSize = std::uint64_t(rtl::typeSize(k.src)), outSize = std::uint64_t(rtl::typeSize(k.dst));
+  const std::uint64_t lanes = 64 / std::max(inSize, outSize), vectors = o.n / lanes;
+  const bool binary = !convert, fused = inst.op == Op::Vfma;
   rtl::VectorUnit& v = blocks_->vector;
-  const auto op = inst.op == Op::Vadd   ? rtl::VectorUnit::Op::Add
-                  : inst.op == Op::Vsub ? rtl::VectorUnit::Op::Sub
-                  : inst.op == Op::Vmul ? rtl::VectorUnit::Op::Mul
-                  : inst.op == Op::Vmax ? rtl::VectorUnit::Op::Max
-                  : inst.op == Op::Vfma ? rtl::VectorUnit::Op::Fma
-                                        : rtl::VectorUnit::Op::Min;
-  const bool fused = inst.op == Op::Vfma;
   r.addr = o.d;
-  r.bytes.resize(vectors * 64);
-  rtl::VectorUnit::Lanes a{}, b{}, c{};
+  r.bytes.resize(o.n * outSize);
+  rtl::VectorUnit::Vector a{}, b{}, c{};
   std::uint64_t offered = 0, received = 0, cycles = 0, accepted = 0;
   while (received < vectors) {
     const bool offer = offered < vectors;
     if (offer) {
-      sram.read(o.a + offered * 64, a.data(), 64);
-      sram.read(o.b + offered * 64, b.data(), 64);
-      if (fused) sram.read(o.c + offered * 64, c.data(), 64);
+      const std::uint64_t at = offered * lanes * inSize;
+      sram.read(o.a + at, a.data(), lanes * inSize);
+      if (binary) sram.read(o.b + at, b.data(), lanes * inSize);
+      if (fused) sram.read(o.c + at, c.data(), lanes * inSize);
+      k.element = o.elemBase + offered * lanes;
     }
-    const rtl::VectorUnit::Outputs out = v.cycle(offer, op, a, b, true, &c);
-    if (out.outValid) std::memcpy(r.bytes.data() + (received++) * 64, out.y.data(), 64);
+    const rtl::VectorUnit::Outputs out = v.cycle(offer, k, a, b, c, true);
+    if (out.outValid) std::memcpy(r.bytes.data() + (received++) * lanes * outSize, out.y.data(), lanes * outSize);
     if (offer && out.inReady) ++offered, accepted = cycles + 1;
     ++cycles;
   }
   r.acceptCycles = accepted;
   r.latencyCycles = cycles - accepted;
-  r.vectorFlops = fused ? 2 * o.n : o.n;
   return r;
 }
 
@@ -194,7 +169,7 @@ RtlDatapath::RtlDatapath(const ArchConfig&) {
 }
 RtlDatapath::~RtlDatapath() = default;
 bool RtlDatapath::supports(const Instruction&) { return false; }
-RtlDatapath::Result RtlDatapath::run(const Instruction&, const Operands&, const Sram&, int, std::uint64_t) { return {}; }
+RtlDatapath::Result RtlDatapath::run(const Instruction&, const Operands&, const Sram&, const ThreadState&, std::uint64_t) { return {}; }
 void RtlDatapath::traceTo(const std::string&, std::uint64_t, std::uint64_t) {}
 
 #endif

@@ -1,5 +1,5 @@
-// Plain C++ access to the verilated conversion blocks, so that no other TU includes Verilator's
-// generated headers (a change to the SystemVerilog then recompiles only the wrapper).
+// Plain C++ access to the verilated FP32 -> narrow-format encoders (rtl/sv/fp32_to_narrow.sv, one
+// build per destination format), so that no other TU includes Verilator's generated headers.
 #pragma once
 
 #include <cstdint>
@@ -7,12 +7,13 @@
 
 namespace tatami::rtl {
 
-/// The verilated fp32_to_bf16 block, evaluated combinationally.
-class Fp32ToBf16 {
+class NarrowEncoder {
  public:
-  Fp32ToBf16();
-  ~Fp32ToBf16();
-  std::uint16_t convert(std::uint32_t fp32Bits);
+  enum class Format { Bf16, E4m3, E5m2 };
+  explicit NarrowEncoder(Format format);
+  ~NarrowEncoder();
+  /// The code of FP32 `fp32Bits` (right-aligned); `bias` is ignored for BF16 (127).
+  std::uint32_t encode(std::uint32_t fp32Bits, int bias, bool stochastic, std::uint32_t randomBits);
 
  private:
   struct Model;

@@ -1,5 +1,6 @@
-// Plain C++ access to the verilated vector unit (rtl/sv/vector_unit.sv): 16 FP32 lanes of add,
-// sub, mul, fused multiply-add, max and min behind a valid/ready pipeline, clocked one cycle at a time.
+// Plain C++ access to the verilated vector unit (rtl/sv/vector_unit.sv): one 64 B vector per cycle
+// of add, sub, mul, fused multiply-add, max, min or conversion on FP32, BF16 or CFP8 elements,
+// behind a valid/ready pipeline, clocked one cycle at a time.
 #pragma once
 
 #include <array>
@@ -11,10 +12,18 @@ namespace tatami::rtl {
 
 class VectorUnit {
  public:
-  /// ToBf16: FP32 lanes to BF16 (round to nearest even) in each lane's low half; FromBf16: the
-  /// BF16 value in each lane's low half to FP32.
-  enum class Op : std::uint8_t { Add = 0, Sub = 1, Mul = 2, Max = 3, Min = 4, Fma = 5, ToBf16 = 6, FromBf16 = 7 };
-  using Lanes = std::array<std::uint32_t, 16>;  ///< FP32 bit patterns
+  enum class Op : std::uint8_t { Add = 0, Sub = 1, Mul = 2, Max = 3, Min = 4, Fma = 5, Convert = 6 };
+  enum class Type : std::uint8_t { F32 = 0, Bf16 = 1, E4m3 = 2, E5m2 = 3 };
+  /// What the unit does with the vectors offered: arithmetic keeps dst = src; a conversion takes
+  /// 64 / max(size of src, size of dst) elements packed from byte 0 and returns them packed.
+  struct Command {
+    Op op = Op::Add;
+    Type src = Type::F32, dst = Type::F32;
+    bool stochastic = false;  ///< stochastic rounding of narrow results
+    int biasE4m3 = 7, biasE5m2 = 15;
+    std::uint64_t seed = 0, tensor = 0, element = 0;  ///< the draw of lane l: (seed; tensor, element + l)
+  };
+  using Vector = std::array<std::uint8_t, 64>;
 
   VectorUnit();
   ~VectorUnit();
@@ -30,14 +39,17 @@ class VectorUnit {
   struct Outputs {
     bool inReady = false;   ///< the inputs offered this cycle were taken
     bool outValid = false;  ///< `y` holds a result (before this cycle's edge)
-    Lanes y{};
+    Vector y{};
   };
   /// One clock cycle: offers a vector (if inValid) and takes the presented result (if outReady).
-  Outputs cycle(bool inValid, Op op, const Lanes& a, const Lanes& b, bool outReady, const Lanes* c = nullptr);
+  Outputs cycle(bool inValid, const Command& command, const Vector& a, const Vector& b, const Vector& c, bool outReady);
 
  private:
   struct Model;
   std::unique_ptr<Model> model_;
 };
+
+/// Bytes per element of a type.
+inline int typeSize(VectorUnit::Type t) { return t == VectorUnit::Type::F32 ? 4 : t == VectorUnit::Type::Bf16 ? 2 : 1; }
 
 }  // namespace tatami::rtl

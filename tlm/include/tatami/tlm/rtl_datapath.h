@@ -1,5 +1,6 @@
 // The verilated RTL datapath (rtl/sv) standing in for a core's C++ vector and matrix datapath:
-// FP32 vadd/vsub/vmul/vfma/vmax/vmin and BF16/CFP8 mma/mmaz run through the verilated blocks, clocked only
+// vadd/vsub/vmul/vfma/vmax/vmin and vcvt/vcvtsr on FP32, BF16 and CFP8 elements, and BF16/CFP8
+// mma/mmaz run through the verilated blocks, clocked only
 // while an instruction runs, and give the instruction's values and its datapath cycles. Built
 // with Verilator only; without it, constructing one throws.
 #pragma once
@@ -30,14 +31,13 @@ class RtlDatapath {
 
   struct Result {
     std::uint64_t addr = 0;             ///< where the result goes in SRAM
-    std::vector<std::uint8_t> bytes;    ///< the result (FP32 elements)
+    std::vector<std::uint8_t> bytes;    ///< the result, in the destination type
     std::uint64_t acceptCycles = 0;     ///< cycles the datapath takes operands (the unit's occupancy)
     std::uint64_t latencyCycles = 0;    ///< then cycles until the last result
-    std::uint64_t vectorFlops = 0, matrixFlops = 0;
   };
-  /// Runs `inst` on the RTL with its operands read from `sram`; `cfp8Bias` is the issuing
-  /// thread's exponent bias for the instruction's CFP8 type.
-  Result run(const Instruction& inst, const Operands& ops, const Sram& sram, int cfp8Bias = 0, std::uint64_t startCycle = 0);
+  /// Runs `inst` on the RTL with its operands read from `sram`; `thread` is the issuing thread
+  /// (its CFP8 exponent biases and stochastic rounding seed).
+  Result run(const Instruction& inst, const Operands& ops, const Sram& sram, const ThreadState& thread, std::uint64_t startCycle = 0);
 
  private:
   struct Blocks;
