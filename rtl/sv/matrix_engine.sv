@@ -50,11 +50,13 @@ module matrix_engine #(
   logic [31:0] a_fp32 [N];
   logic [31:0] b_fp32 [N];
   for (genvar i = 0; i < N; i++) begin : g_decode
-    logic [31:0] a8, b8;
-    cfp8_to_fp32 u_a (.code(a_row[i*16+:8]), .e5m2(format == 2'd2), .bias(bias), .fp32(a8));
-    cfp8_to_fp32 u_b (.code(b_row[i*16+:8]), .e5m2(format == 2'd2), .bias(bias), .fp32(b8));
-    assign a_fp32[i] = (format == 2'd0) ? {a_row[i*16+:16], 16'd0} : a8;
-    assign b_fp32[i] = (format == 2'd0) ? {b_row[i*16+:16], 16'd0} : b8;
+    always_comb begin
+      if (format == 2'd0) {a_fp32[i], b_fp32[i]} = {a_row[i*16+:16], 16'd0, b_row[i*16+:16], 16'd0};
+      else begin
+        cfp8_to_fp32_pkg::cfp8_to_fp32(a_row[i*16+:8], format == 2'd2, bias, a_fp32[i]);
+        cfp8_to_fp32_pkg::cfp8_to_fp32(b_row[i*16+:8], format == 2'd2, bias, b_fp32[i]);
+      end
+    end
   end
 
   assign cmd_ready = state == IDLE;
@@ -65,15 +67,22 @@ module matrix_engine #(
   end
 
   // The MAC array: unit (p, q), element (r, s) of its DIM x DIM block is C[DIM p + r][DIM q + s].
-  logic [31:0] next_acc [N*N];
+  // Each MAC multiplies and adds at the clock edge that takes a row (the arithmetic is a pair of
+  // functions called from the accumulator's register, so a simulation evaluates it only then).
   for (genvar p = 0; p < UNITS; p++) begin : g_unit_row
     for (genvar q = 0; q < UNITS; q++) begin : g_unit_col
       for (genvar r = 0; r < DIM; r++) begin : g_row
         for (genvar s = 0; s < DIM; s++) begin : g_col
           localparam int I = DIM * p + r, J = DIM * q + s;
-          logic [31:0] product;
-          fp32_mul u_mul (.a(a_fp32[I]), .b(b_fp32[J]), .y(product));
-          fp32_add u_add (.a(acc[I*N+J]), .b(product), .subtract(1'b0), .y(next_acc[I*N+J]));
+          always_ff @(posedge clk) begin
+            logic [31:0] product, sum;
+            if (state == IDLE && cmd_valid) acc[I*N+J] <= cmd_accumulate ? c_in[(I*N+J)*32+:32] : 32'd0;
+            else if (state == ACCUMULATE && row_valid) begin
+              fp32_mul_pkg::fp32_mul(a_fp32[I], b_fp32[J], product);
+              fp32_add_pkg::fp32_add(acc[I*N+J], product, 1'b0, sum);
+              acc[I*N+J] <= sum;
+            end
+          end
         end
       end
     end
@@ -113,10 +122,4 @@ module matrix_engine #(
     end
   end
 
-  for (genvar e = 0; e < N * N; e++) begin : g_acc
-    always_ff @(posedge clk) begin
-      if (state == IDLE && cmd_valid) acc[e] <= cmd_accumulate ? c_in[e*32+:32] : 32'd0;
-      else if (state == ACCUMULATE && row_valid) acc[e] <= next_acc[e];
-    end
-  end
 endmodule

@@ -46,75 +46,72 @@ module vector_unit #(
   // numbers wrap at 2^62, as (element + l) / 4 does when element + l wraps at 2^64.
   logic [31:0] draws[68];
   for (genvar j = 0; j < 17; j++) begin : g_block
-    logic [63:0] block;
-    assign block = {2'b00, element[63:2] + 62'(j)};
-    philox4x32 u_philox (.ctr({tensor[63:32], tensor[31:0], block[63:32], block[31:0]}), .key(seed),
-                         .out({draws[4*j+3], draws[4*j+2], draws[4*j+1], draws[4*j]}));
+    logic [61:0] block;
+    assign block = element[63:2] + 62'(j);
+    always_comb begin
+      {draws[4*j+3], draws[4*j+2], draws[4*j+1], draws[4*j]} = '0;
+      if (stochastic)
+        philox4x32_pkg::philox4x32({tensor[63:32], tensor[31:0], 2'b00, block[61:32], block[31:0]}, seed,
+                                   {draws[4*j+3], draws[4*j+2], draws[4*j+1], draws[4*j]});
+    end
   end
 
-  logic [511:0] y_f32, y_bf16, y_e4m3, y_e5m2;
+  // Every lane's logic is void functions (statements), so that a simulation evaluates only what
+  // the command selects: the source type's decoding, the operation, the destination's encoding.
+  logic [511:0] y_f32, y_bf16, y_8;
   for (genvar l = 0; l < 64; l++) begin : g_lane
     // Operands as FP32: the lane's element of the source type.
-    logic [31:0] a8, b8, c8, x, z, w;
-    cfp8_to_fp32 u_a8 (.code(a[l*8+:8]), .e5m2(src_type == E5M2), .bias(src_bias), .fp32(a8));
-    cfp8_to_fp32 u_b8 (.code(b[l*8+:8]), .e5m2(src_type == E5M2), .bias(src_bias), .fp32(b8));
-    cfp8_to_fp32 u_c8 (.code(c[l*8+:8]), .e5m2(src_type == E5M2), .bias(src_bias), .fp32(c8));
-    if (l < 16) begin : g_wide
-      always_comb begin
-        case (src_type)
-          F32:     {x, z, w} = {a[l*32+:32], b[l*32+:32], c[l*32+:32]};
-          BF16:    {x, z, w} = {a[l*16+:16], 16'd0, b[l*16+:16], 16'd0, c[l*16+:16], 16'd0};
-          default: {x, z, w} = {a8, b8, c8};
-        endcase
+    logic [31:0] x, z, w;
+    always_comb begin
+      {x, z, w} = '0;
+      if (src_type == E4M3 || src_type == E5M2) begin
+        cfp8_to_fp32_pkg::cfp8_to_fp32(a[l*8+:8], src_type == E5M2, src_bias, x);
+        if (op != 3'd6) cfp8_to_fp32_pkg::cfp8_to_fp32(b[l*8+:8], src_type == E5M2, src_bias, z);
+        if (op == 3'd5) cfp8_to_fp32_pkg::cfp8_to_fp32(c[l*8+:8], src_type == E5M2, src_bias, w);
+      end else if (src_type == BF16) begin
+        if (l < 32) {x, z, w} = {a[l%32*16+:16], 16'd0, b[l%32*16+:16], 16'd0, c[l%32*16+:16], 16'd0};
+      end else if (l < 16) begin
+        {x, z, w} = {a[l%16*32+:32], b[l%16*32+:32], c[l%16*32+:32]};
       end
-    end else if (l < 32) begin : g_half
-      always_comb begin
-        case (src_type)
-          BF16:    {x, z, w} = {a[l*16+:16], 16'd0, b[l*16+:16], 16'd0, c[l*16+:16], 16'd0};
-          default: {x, z, w} = {a8, b8, c8};
-        endcase
-      end
-    end else begin : g_byte
-      assign {x, z, w} = {a8, b8, c8};
     end
 
     // The FP32 result.
-    logic [31:0] sum, prod, mx, mn, r;
+    logic [31:0] mx, mn, r;
     logic x_nan;
-    fp32_add u_add (.a(x), .b(z), .subtract(op == 3'd1), .y(sum));
-    fp32_mul u_mul (.a(x), .b(z), .y(prod));
     fp32_minmax u_minmax (.a(x), .b(z), .max_out(mx), .min_out(mn));
     /* verilator lint_off PINCONNECTEMPTY */
     fp32_class u_class (.x(x[30:0]), .nan(x_nan), .inf(), .zero());
     /* verilator lint_on PINCONNECTEMPTY */
-    logic [31:0] fused;
-    always_comb begin  // the fma's logic runs only for an fma
-      fused = 32'd0;
-      if (op == 3'd5) fp32_fma_pkg::fp32_fma(x, z, w, fused);
-    end
     always_comb begin
       case (op)
-        3'd0, 3'd1: r = sum;
-        3'd2:       r = prod;
+        3'd0, 3'd1: fp32_add_pkg::fp32_add(x, z, op == 3'd1, r);
+        3'd2:       fp32_mul_pkg::fp32_mul(x, z, r);
         3'd3:       r = mx;
         3'd4:       r = mn;
-        3'd5:       r = fused;
+        3'd5:       fp32_fma_pkg::fp32_fma(x, z, w, r);
         default:    r = x_nan ? 32'h7FC0_0000 : x;  // convert: NaN made canonical
       endcase
     end
 
-    // The result in each destination type.
+    // The result in the destination type.
     logic [31:0] draw;
+    logic [15:0] narrow;
     assign draw = draws[32'(element[1:0]) + l];
-    logic [7:0] r_e4m3, r_e5m2;
-    fp32_to_narrow #(.EXP(4), .MANT(3), .IEEE(0)) u_e4m3 (.x(r), .bias({2'b00, bias_e4m3}), .stochastic(stochastic), .rnd(draw), .code(r_e4m3));
-    fp32_to_narrow #(.EXP(5), .MANT(2), .IEEE(0)) u_e5m2 (.x(r), .bias({2'b00, bias_e5m2}), .stochastic(stochastic), .rnd(draw), .code(r_e5m2));
-    assign y_e4m3[l*8+:8] = r_e4m3;
-    assign y_e5m2[l*8+:8] = r_e5m2;
+    always_comb begin
+      narrow = 16'd0;
+      case (dst_type)
+        BF16: if (l < 32) fp32_to_narrow_pkg::fp32_to_narrow(r, 4'd8, 3'd7, 1'b1, 8'd127, stochastic, draw, narrow);
+        E4M3: fp32_to_narrow_pkg::fp32_to_narrow(r, 4'd4, 3'd3, 1'b0, {2'b00, bias_e4m3}, stochastic, draw, narrow);
+        E5M2: fp32_to_narrow_pkg::fp32_to_narrow(r, 4'd5, 3'd2, 1'b0, {2'b00, bias_e5m2}, stochastic, draw, narrow);
+        default: ;
+      endcase
+    end
+    assign y_8[l*8+:8] = narrow[7:0];
     if (l < 32) begin : g_bf16
-      logic [15:0] r_bf16;
-      fp32_to_narrow #(.EXP(8), .MANT(7), .IEEE(1)) u_bf16 (.x(r), .bias(8'd127), .stochastic(stochastic), .rnd(draw), .code(r_bf16));
-      assign y_bf16[l*16+:16] = r_bf16;
+      assign y_bf16[l*16+:16] = narrow;
+    end else begin : g_unused
+      logic unused_high;
+      assign unused_high = ^narrow[15:8];
     end
     if (l < 16) begin : g_f32
       assign y_f32[l*32+:32] = r;
@@ -126,8 +123,7 @@ module vector_unit #(
     case (dst_type)
       F32:     result = y_f32;
       BF16:    result = y_bf16;
-      E4M3:    result = y_e4m3;
-      default: result = y_e5m2;
+      default: result = y_8;
     endcase
   end
 
