@@ -13,9 +13,9 @@
 // occupancy plus core.matrix_latency_cycles of the timing model (docs/timing.md); the C write-back
 // to SRAM is the core's. LATENCY must equal core.matrix_latency_cycles (checked by a test).
 module matrix_engine #(
-    parameter int UNITS   = 2,
-    parameter int DIM     = 8,
-    parameter int LATENCY = 8
+    parameter int UNITS   /*verilator public*/ = 2,
+    parameter int DIM     /*verilator public*/ = 8,
+    parameter int LATENCY /*verilator public*/ = 8
 ) (
     input  logic                  clk,
     input  logic                  rst_n,

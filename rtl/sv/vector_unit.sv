@@ -12,7 +12,7 @@
 // and held until out_ready; the whole pipeline stalls while a result waits. LATENCY must equal
 // core.vector_latency_cycles of the architecture config (a test checks latency_cycles).
 module vector_unit #(
-    parameter int LATENCY = 4
+    parameter int LATENCY /*verilator public*/ = 4
 ) (
     input  logic         clk,
     input  logic         rst_n,

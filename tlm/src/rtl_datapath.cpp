@@ -8,8 +8,7 @@
 #include <string>
 
 #ifdef TATAMI_WITH_RTL
-#include "tatami/rtl/matrix_engine.h"
-#include "tatami/rtl/vector_unit.h"
+#include "tatami/rtl/sc_blocks.h"
 #endif
 
 namespace tatami::tlm {
@@ -17,23 +16,27 @@ namespace tatami::tlm {
 #ifdef TATAMI_WITH_RTL
 
 struct RtlDatapath::Blocks {
-  rtl::VectorUnit vector;
-  rtl::MatrixEngine matrix;
+  rtl::ScVectorUnit vector{"rtl_vector_unit"};
+  rtl::ScMatrixEngine matrix{"rtl_matrix_engine"};
 };
 
 bool RtlDatapath::available() { return true; }
 
-RtlDatapath::RtlDatapath(const ArchConfig& c) : blocks_(std::make_unique<Blocks>()) {
+RtlDatapath::RtlDatapath(const ArchConfig& c) {
   const auto refuse = [](const std::string& key, long config, long built) {
     throw std::runtime_error("the RTL datapath was built with " + key + " = " + std::to_string(built) + ", but the configuration sets " +
                              std::to_string(config) + "; run those cores on the C++ datapath (sim.rtl_cores = none) or rebuild the RTL");
   };
-  if (c.core.vector_latency_cycles != blocks_->vector.latency()) refuse("core.vector_latency_cycles", c.core.vector_latency_cycles, blocks_->vector.latency());
-  if (c.core.matrix_latency_cycles != blocks_->matrix.latency()) refuse("core.matrix_latency_cycles", c.core.matrix_latency_cycles, blocks_->matrix.latency());
-  if (c.core.matrix_units != 4) refuse("core.matrix_units", c.core.matrix_units, 4);
-  if (c.core.matrix_dim != 8) refuse("core.matrix_dim", c.core.matrix_dim, 8);
+  using rtl::ScMatrixEngine, rtl::ScVectorUnit;
+  if (c.core.vector_latency_cycles != ScVectorUnit::latency()) refuse("core.vector_latency_cycles", c.core.vector_latency_cycles, ScVectorUnit::latency());
+  if (c.core.matrix_latency_cycles != ScMatrixEngine::latency())
+    refuse("core.matrix_latency_cycles", c.core.matrix_latency_cycles, ScMatrixEngine::latency());
+  const int units = ScMatrixEngine::units() * ScMatrixEngine::units();
+  if (c.core.matrix_units != units) refuse("core.matrix_units", c.core.matrix_units, units);
+  if (c.core.matrix_dim != ScMatrixEngine::dim()) refuse("core.matrix_dim", c.core.matrix_dim, ScMatrixEngine::dim());
   if (c.core.fp32_fma_per_cycle != 16) refuse("core.fp32_fma_per_cycle (vector lanes)", c.core.fp32_fma_per_cycle, 16);
   if (c.core.sram_port_bytes != 64) refuse("core.sram_port_bytes", c.core.sram_port_bytes, 64);
+  blocks_ = std::make_unique<Blocks>();  // SystemC models: named under the constructing core
 }
 
 RtlDatapath::~RtlDatapath() = default;
@@ -71,7 +74,7 @@ RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o,
   if (inst.op == Op::Mma || inst.op == Op::Mmaz) {
     // Command, then K panel rows back to back; the tile comes out LATENCY cycles after the last.
     const int k = int(o.n);
-    rtl::MatrixEngine& m = blocks_->matrix;
+    rtl::ScMatrixEngine& m = blocks_->matrix;
     rtl::MatrixEngine::Tile c{};
     if (inst.op == Op::Mma) sram.read(o.c, c.data(), 1024);
     rtl::MatrixEngine::Inputs in;
@@ -135,7 +138,7 @@ RtlDatapath::Result RtlDatapath::run(const Instruction& inst, const Operands& o,
   const std::uint64_t inSize = std::uint64_t(rtl::typeSize(k.src)), outSize = std::uint64_t(rtl::typeSize(k.dst));
   const std::uint64_t lanes = 64 / std::max(inSize, outSize), vectors = o.n / lanes;
   const bool binary = !convert, fused = inst.op == Op::Vfma;
-  rtl::VectorUnit& v = blocks_->vector;
+  rtl::ScVectorUnit& v = blocks_->vector;
   r.addr = o.d;
   r.bytes.resize(o.n * outSize);
   rtl::VectorUnit::Vector a{}, b{}, c{};

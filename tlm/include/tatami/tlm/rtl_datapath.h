@@ -1,7 +1,8 @@
-// The verilated RTL datapath (rtl/sv) standing in for a core's C++ vector and matrix datapath:
-// vadd/vsub/vmul/vfma/vmax/vmin and vcvt/vcvtsr on FP32, BF16 and CFP8 elements, and BF16/CFP8
-// mma/mmaz run through the verilated blocks, clocked only
-// while an instruction runs, and give the instruction's values and its datapath cycles. Built
+// The verilated RTL datapath (rtl/sv as Verilator's SystemC models) standing in for a core's C++
+// vector and matrix datapath: vadd/vsub/vmul/vfma/vmax/vmin and vcvt/vcvtsr on FP32, BF16 and CFP8
+// elements, and BF16/CFP8 mma/mmaz run through the verilated blocks, clocked (delta cycles of the
+// calling core's thread) only while an instruction runs, and give the instruction's values and its
+// datapath cycles. Construct it while the core is elaborated; run() from the core's thread. Built
 // with Verilator only; without it, constructing one throws.
 #pragma once
 
