@@ -100,6 +100,64 @@ std::vector<bool> reducedAxes(const Graph& g, const Node& n) {
   return axes;
 }
 
+/// The matrix unit's tile width: a split that leaves a core fewer columns than this saves no tiles.
+constexpr std::int64_t kTile = 16;
+
+/// Convolutions and pools on NCHW tensors, whose examples (N) and channels (C) split like any
+/// other dimension and whose spatial dimensions never do.
+bool channelOp(const std::string& op) {
+  static const std::set<std::string> s = {"conv2d",          "conv2d_grad_input", "conv2d_grad_weight", "max_pool2d",
+                                          "max_pool2d_grad", "avg_pool2d",        "avg_pool2d_grad"};
+  return s.count(op) > 0;
+}
+
+/// The layout of a reshape's result from its operand's, or nullopt when it has none. Dimensions
+/// are matched in groups of equal products (a flatten merges C, H and W into one group); a split
+/// group keeps its axis on its first dimension of more than one element, which must be the split
+/// one. When a group has several such dimensions on either side, a block of the leading one is a
+/// contiguous block of the group only if the split dimensions divide evenly (no padding).
+std::optional<Split> reshapeSplit(const Shape& from, const Split& s, const Shape& to, int rows, int cols) {
+  Split out(to.size(), -1);
+  std::size_t i = 0, j = 0;
+  while (i < from.size() || j < to.size()) {
+    const std::size_t i0 = i, j0 = j;
+    std::int64_t pi = 1, pj = 1;
+    if (i < from.size()) pi *= from[i++];
+    if (j < to.size()) pj *= to[j++];
+    while (pi != pj) {  // a group: [i0, i) of `from` and [j0, j) of `to` with equal products
+      if (pi < pj) {
+        if (i >= from.size()) return std::nullopt;
+        pi *= from[i++];
+      } else {
+        if (j >= to.size()) return std::nullopt;
+        pj *= to[j++];
+      }
+    }
+    int axis = -1;
+    std::size_t lead = i0, bigFrom = 0, bigTo = 0, leadTo = j0;
+    bool leadFound = false;
+    for (std::size_t d = i0; d < i; ++d) {
+      if (from[d] > 1 && !leadFound) lead = d, leadFound = true;
+      bigFrom += from[d] > 1;
+      if (s[d] >= 0) {
+        if (axis >= 0 || d != lead) return std::nullopt;
+        axis = s[d];
+      }
+    }
+    bool toFound = false;
+    for (std::size_t d = j0; d < j; ++d) {
+      if (to[d] > 1 && !toFound) leadTo = d, toFound = true;
+      bigTo += to[d] > 1;
+    }
+    if (axis < 0) continue;
+    if (!toFound) return std::nullopt;
+    const std::int64_t parts = axis == 0 ? rows : cols;
+    if ((bigFrom > 1 || bigTo > 1) && (from[lead] % parts != 0 || to[leadTo] % parts != 0)) return std::nullopt;
+    out[leadTo] = axis;
+  }
+  return out;
+}
+
 bool isLeaf(const Graph& g, int v) { return g.values[std::size_t(v)].kind != ValueKind::Intermediate; }
 
 /// Propagates layouts to a fixpoint. `known[v]` is empty while v's layout is undecided.
@@ -115,6 +173,12 @@ class Planner {
           g_.values[std::size_t(n.inputs[1])].kind == ValueKind::Parameter) {
         const Shape& s = shape(n.inputs[0]);
         set(n.inputs[0], {s[0] >= cols_ && cols_ > 1 ? 1 : -1, 0});
+      }
+    // An image batch that a convolution reads: its examples over the columns.
+    for (const Node& n : g_.nodes)
+      if (n.op == "conv2d" && g_.values[std::size_t(n.inputs[0])].kind == ValueKind::Input) {
+        const Shape& s = shape(n.inputs[0]);
+        set(n.inputs[0], {s[0] >= cols_ && cols_ > 1 ? 1 : -1, -1, -1, -1});
       }
     for (int round = 0; changed_ && round < 1000; ++round) {
       changed_ = false;
@@ -139,8 +203,12 @@ class Planner {
   /// momentum buffer scaled by a constant).
   void need(int v, const Split& s) {
     if (!isLeaf(g_, v)) {
-      for (int x : g_.nodes[std::size_t(g_.values[std::size_t(v)].producer)].inputs)
+      const Node& p = g_.nodes[std::size_t(g_.values[std::size_t(v)].producer)];
+      for (int x : p.inputs)
         if (has(x) && elementCount(shape(x)) > 1) return;
+      // A transposed leaf (a weight used as W^T) takes the layout now too, so that a later
+      // consumer of the leaf itself (its update) cannot give it another one.
+      if (p.op == "transpose" && s.size() == 2 && isLeaf(g_, p.inputs[0])) set(p.inputs[0], {s[1], s[0]});
     }
     set(v, s);
   }
@@ -158,6 +226,18 @@ class Planner {
       const int x = n.inputs[0];
       if (has(x)) set(y, {of(x)[1], of(x)[0]});
       if (has(y) && !has(x)) need(x, {of(y)[1], of(y)[0]});
+      return;
+    }
+    if (channelOp(n.op)) {
+      visitChannels(n);
+      return;
+    }
+    if (n.op == "reshape" && shape(n.inputs[0]) != shape(y)) {
+      const int x = n.inputs[0];
+      if (has(x))
+        if (auto sy = reshapeSplit(shape(x), of(x), shape(y), rows_, cols_)) set(y, *sy);
+      if (has(y) && !has(x))
+        if (auto sx = reshapeSplit(shape(y), of(y), shape(x), rows_, cols_)) need(x, *sx);
       return;
     }
     if (elementwise(n.op) || n.op == "softmax" || n.op == "log_softmax") {
@@ -201,7 +281,65 @@ class Planner {
       }
       return;
     }
-    if ((n.op == "reshape" || n.op == "broadcast_to") && has(n.inputs[0]) && shape(n.inputs[0]) == shape(y)) set(y, of(n.inputs[0]));
+    if (n.op == "broadcast_to") {
+      // Dimensions matched from the right: one the operand has whole-extent keeps its split; a
+      // broadcast one (extent 1) is whole, or whatever the result's consumer made it.
+      const int x = n.inputs[0];
+      const std::size_t off = shape(y).size() - shape(x).size();
+      if (has(x)) {
+        Split s(shape(y).size(), -1);
+        for (std::size_t d = 0; d < shape(x).size(); ++d)
+          if (shape(x)[d] == shape(y)[d + off]) s[d + off] = of(x)[d];
+        set(y, s);
+      }
+      if (has(y) && !has(x)) {
+        Split s(shape(x).size(), -1);
+        for (std::size_t d = 0; d < s.size(); ++d)
+          if (shape(x)[d] == shape(y)[d + off]) s[d] = of(y)[d + off];
+        need(x, s);
+      }
+      return;
+    }
+    if (n.op == "reshape" && has(n.inputs[0]) && shape(n.inputs[0]) == shape(y)) set(y, of(n.inputs[0]));
+  }
+
+  /// A free grid axis for a dimension of `extent` next to one split over `used`: the rows first,
+  /// if it has more than one part and the dimension at least one element per part.
+  int freeAxis(int used, std::int64_t extent) const {
+    for (int axis : {0, 1})
+      if (axis != used && (axis == 0 ? rows_ : cols_) > 1 && extent >= (axis == 0 ? rows_ : cols_)) return axis;
+    return -1;
+  }
+
+  /// Convolutions and pools. A convolution contracts its input channels: when they are split, the
+  /// weight takes that split for its channels (the partial sums are all-reduced over that axis)
+  /// and the result's channels are whole; when they are not, the weight's filters split over the
+  /// free axis (when every core gets at least a matrix tile's 16 of them; fewer would fill the
+  /// same tiles), and so do the result's channels, with no communication. So consecutive
+  /// convolutions alternate, like the layers of an MLP. The gradients follow: grad_input
+  /// contracts the filters, grad_weight the examples (the data-parallel all-reduce).
+  void visitChannels(const Node& n) {
+    const int y = n.outputs[0];
+    const auto nc = [](int n0, int c0) { return Split{n0, c0, -1, -1}; };
+    const int a = n.inputs[0];
+    if (n.op == "conv2d") {
+      const int w = n.inputs[1];
+      if (has(a) && !has(w)) {
+        if (of(a)[1] >= 0) need(w, {-1, of(a)[1], -1, -1});
+        else need(w, {freeAxis(of(a)[0], shape(w)[0] / kTile), -1, -1, -1});
+      }
+      if (has(a) && has(w)) set(y, nc(of(a)[0], of(w)[0]));
+    } else if (n.op == "conv2d_grad_input") {
+      const int w = n.inputs[1];
+      if (has(a) && has(w)) set(y, nc(of(a)[0], of(w)[1]));
+    } else if (n.op == "conv2d_grad_weight") {
+      const int dy = n.inputs[1];
+      if (has(a) && has(dy)) set(y, {of(dy)[1], of(a)[1], -1, -1});
+    } else if (n.op == "max_pool2d_grad") {
+      if (has(a)) set(y, nc(of(a)[0], of(a)[1]));
+    } else if (has(a)) {  // max_pool2d, avg_pool2d, avg_pool2d_grad: per example and channel
+      set(y, nc(of(a)[0], of(a)[1]));
+    }
   }
 
   const Graph& g_;
@@ -464,6 +602,55 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
         continue;
       }
     }
+    if (channelOp(n.op)) {
+      // Examples and channels must split evenly: a padded example or channel would not stay zero
+      // through a convolution's windows or a pool.
+      std::vector<int> vs = n.inputs;
+      vs.push_back(y);
+      for (int v : vs)
+        for (std::size_t d = 0; d < 2 && d < rankOf(v); ++d)
+          if (paddedDim(v, d))
+            refuse(n, std::string(d == 0 ? "its examples" : "its channels") + " (" + std::to_string(g.values[std::size_t(v)].shape[d]) +
+                          " of '" + g.values[std::size_t(v)].name + "') do not split evenly over the grid's " +
+                          std::to_string(plan.parts(split(v)[d])) + " " + (split(v)[d] == 0 ? "rows" : "columns"));
+      int over = -1;  // the grid axis splitting the contracted dimension
+      bool agree = true;
+      const Split& sa = split(n.inputs[0]);
+      if (n.op == "conv2d" || n.op == "conv2d_grad_input") {
+        const Split& sw = split(n.inputs[1]);
+        const std::size_t k = n.op == "conv2d" ? 1 : 0;  // the weight's contracted dimension: channels, or filters
+        over = sw[k];
+        agree = sa[1] == sw[k] && ys == Split({sa[0], sw[1 - k], -1, -1});
+        if (n.intAttr("group", 1) != 1 && (sw[0] >= 0 || sw[1] >= 0)) refuse(n, "a grouped convolution with split channels");
+        if (n.op == "conv2d_grad_input") attrs["input_shape"] = localShape(y);
+      } else if (n.op == "conv2d_grad_weight") {
+        const Split& sd = split(n.inputs[1]);
+        over = sa[0];
+        agree = sd[0] == sa[0] && ys == Split({sd[1], sa[1], -1, -1});
+        if (n.intAttr("group", 1) != 1 && (ys[0] >= 0 || ys[1] >= 0)) refuse(n, "a grouped convolution with split channels");
+        attrs["weight_shape"] = localShape(y);
+      } else {
+        agree = ys == Split({sa[0], sa[1], -1, -1});
+        if (n.op == "avg_pool2d_grad") attrs["input_shape"] = localShape(y);
+      }
+      if (!agree) refuse(n, "its operands' layouts disagree with the plan");
+      pad[std::size_t(y)] = unknown(y);
+      if (over >= 0 && plan.parts(over) > 1)
+        map[std::size_t(y)] = allreduce(local.op(n.op, ins, attrs, fresh(n.name + ".partial")), over, "sum", n.name);
+      else
+        map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
+      continue;
+    }
+    if (n.op == "reshape" && g.values[std::size_t(n.inputs[0])].shape != g.values[std::size_t(y)].shape &&
+        std::any_of(ys.begin(), ys.end(), [](int a) { return a >= 0; })) {
+      const int x = n.inputs[0];
+      const auto sy = reshapeSplit(g.values[std::size_t(x)].shape, split(x), g.values[std::size_t(y)].shape, plan.rows, plan.cols);
+      if (!sy || *sy != ys) refuse(n, "a reshape that moves a split dimension");
+      attrs["shape"] = localShape(y);
+      pad[std::size_t(y)] = unknown(y);
+      map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
+      continue;
+    }
     // Every other op runs on the blocks as they are: elementwise ops on operands split alike (a
     // replicated operand of a split result would need slicing, which is not done), transposes,
     // and anything whose operands and result are not split at all.
@@ -473,18 +660,73 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
                           });
     if (anySplit) {
       if (elementwise(n.op) || n.op == "softmax" || n.op == "log_softmax") {
+        // An operand laid out differently from the result (e.g. a replicated weight and its
+        // reduce-scattered update) is brought to the result's layout: a split dimension the
+        // result keeps whole is gathered (2D operands), a whole one the result splits is cut to
+        // this position's block (a local take, padding zero).
         const Shape& full = g.values[std::size_t(y)].shape;
-        for (int x : n.inputs) {
+        for (std::size_t k = 0; k < n.inputs.size(); ++k) {
+          const int x = n.inputs[k];
           const Shape& xs = g.values[std::size_t(x)].shape;
           const std::size_t off = full.size() - xs.size();
+          Split want(xs.size(), -1);
+          bool differs = false;
+          for (std::size_t d = 0; d < xs.size(); ++d) {
+            want[d] = xs[d] == full[d + off] ? ys[d + off] : -1;
+            differs = differs || (xs[d] == full[d + off] && split(x)[d] != want[d]);
+          }
+          if (!differs) continue;
+          int lx = ins[k];
+          Split now = split(x);
           for (std::size_t d = 0; d < xs.size(); ++d)
-            if (xs[d] == full[d + off] && split(x)[d] != ys[d + off])
-              refuse(n, "operand '" + g.values[std::size_t(x)].name + "' is split differently from the result");
+            if (now[d] >= 0 && now[d] != want[d]) {
+              if (xs.size() != 2) refuse(n, "operand '" + g.values[std::size_t(x)].name + "' is split differently from the result");
+              lx = d == 0 ? gatherRows(x, lx, now[d]) : gatherColumns(x, now[d]);
+              now[d] = -1;
+            }
+          if (now != want) {
+            // cut the block: every dimension `want` splits and `now` does not
+            const Shape ls = blockOf(g, plan, x, r, c).local;  // x's own block, for the dims it keeps split
+            Shape have(xs.size()), cut(xs.size());
+            std::vector<std::int64_t> begin(xs.size(), 0), real(xs.size());
+            for (std::size_t d = 0; d < xs.size(); ++d) {
+              have[d] = now[d] >= 0 ? ls[d] : xs[d];
+              const std::int64_t size = plan.block(xs[d], want[d]);
+              const std::int64_t index = want[d] < 0 || now[d] >= 0 ? 0 : (want[d] == 0 ? r : c);
+              begin[d] = std::min(xs[d], index * size);
+              cut[d] = now[d] >= 0 ? ls[d] : size;
+              real[d] = now[d] >= 0 ? ls[d] : std::min(size, xs[d] - begin[d]);
+            }
+            std::vector<std::int64_t> idx(std::size_t(elementCount(cut)), -1);
+            std::vector<std::int64_t> at(xs.size(), 0);
+            for (std::size_t e = 0; e < idx.size(); ++e) {
+              bool inside = true;
+              std::int64_t flat = 0;
+              for (std::size_t d = 0; d < xs.size(); ++d) {
+                inside = inside && at[d] < real[d];
+                flat = flat * have[d] + begin[d] + at[d];
+              }
+              if (inside) idx[e] = flat;
+              for (std::size_t d = xs.size(); d-- > 0;) {
+                if (++at[d] < cut[d]) break;
+                at[d] = 0;
+              }
+            }
+            lx = local.op("take", {lx}, {{"index", idx}, {"shape", cut}}, fresh(g.values[std::size_t(x)].name + ".block"));
+          }
+          ins[k] = lx;
         }
       } else if (n.op == "transpose" && ys.size() == 2) {
         // the layout swaps with the dimensions
-      } else if ((n.op == "reshape" || n.op == "broadcast_to") && g.values[std::size_t(n.inputs[0])].shape == g.values[std::size_t(y)].shape) {
+      } else if (n.op == "reshape" && g.values[std::size_t(n.inputs[0])].shape == g.values[std::size_t(y)].shape) {
         attrs["shape"] = localShape(y);
+      } else if (n.op == "broadcast_to") {
+        const int x = n.inputs[0];
+        const Shape &xs = g.values[std::size_t(x)].shape, &full = g.values[std::size_t(y)].shape;
+        const std::size_t off = full.size() - xs.size();
+        for (std::size_t d = 0; d < xs.size(); ++d)
+          if (xs[d] == full[d + off] && split(x)[d] != ys[d + off])
+            refuse(n, "operand '" + g.values[std::size_t(x)].name + "' is split differently from the result");
       } else {
         refuse(n, "no split rule for this op");
       }
