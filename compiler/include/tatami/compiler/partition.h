@@ -6,7 +6,10 @@
 // replicated over the other. Matmuls contract a split dimension locally and sum the partial
 // products with an all-reduce over the grid line (the `allreduce` op); consecutive layers
 // alternate the axes, so a layer's output is already where the next layer needs it, and the
-// weight gradient needs no communication at all.
+// weight gradient needs no communication at all. Convolutions split their examples over the
+// columns and their channels over the rows: one with whole input channels splits its filters (no
+// communication), one with split input channels contracts them with an all-reduce, so
+// consecutive convolutions alternate too (docs/compiler.md).
 //
 // Blocks are equal: a dimension of extent n over G cores has blocks of ceil(n / G), the last
 // ones padded with zeros, so every core runs the same shapes (and the same SRAM layout, which the

@@ -1,19 +1,24 @@
-// A wide MLP trained tensor parallel on a grid of one die's cores: the step's cycles, its matrix
+// A model trained tensor parallel on a grid of one die's cores: the step's cycles, its matrix
 // utilization and the loss over a few steps on one fixed batch.
 //
-//   bench_wide_mlp [WIDTH] [LAYERS] [BATCH] [ROWSxCOLS] [STEPS] [timing-only | check]
+//   bench_grid mlp [WIDTH] [LAYERS] [BATCH] [ROWSxCOLS] [STEPS] [timing-only | check]
+//   bench_grid cnn [CHANNELS] [LAYERS] [BATCH] [ROWSxCOLS] [STEPS] [timing-only | check]
 //
 // `check` also evaluates the first step on the host oracle (FP32 rounding per op) and prints the
 // largest relative error of any output, gradient-updated weight or momentum.
 //
-// The model: LAYERS dense layers of WIDTH x WIDTH with ReLU between, softmax cross-entropy over
-// WIDTH classes, SGD with momentum 0.9 (learning rate 0.05), mixed precision. Weights and
-// momentum are fed to every step from the previous step's outputs.
+// The models, trained with softmax cross-entropy and SGD with momentum 0.9 (learning rate 0.05),
+// mixed precision; weights and momentum are fed to every step from the previous step's outputs:
+//   mlp: LAYERS dense layers of WIDTH x WIDTH with ReLU between, WIDTH classes;
+//   cnn: 16 x 16 RGB images, LAYERS convolutions of CHANNELS 3 x 3 filters (padding 1) with bias,
+//        ReLU and 2 x 2 max pooling, then a dense layer to 10 classes.
+// A 1 x C grid is data parallel over C cores; more rows split features or channels too.
 //
-// Environment: WIDE_MLP_FP32=1 lowers in FP32 instead; WIDE_MLP_TRACE=1 prints the first core's
-// measured cycles by op kind beside the cost model's; WIDE_MLP_DUMP=1 prints the grid plan (every
-// tensor's split) when the step does not compile. The whole-die figure in docs/compiler.md:
-//   bench_wide_mlp 2048 4 256 16x19 3
+// Environment: GRID_BENCH_FP32=1 lowers in FP32 instead; GRID_BENCH_TRACE=1 prints the first
+// core's measured cycles by op kind beside the cost model's; GRID_BENCH_DUMP=1 prints the grid
+// plan (every tensor's split) when the step does not compile. The whole-die figure in
+// docs/compiler.md:
+//   bench_grid mlp 2048 4 256 16x19 3
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -44,36 +49,101 @@ runtime::SramImage image(const std::string& name, std::uint64_t addr, const std:
   return img;
 }
 
-}  // namespace
-
-int sc_main(int argc, char** argv) {
-  const std::int64_t width = argc > 1 ? std::stoll(argv[1]) : 2048, layers = argc > 2 ? std::stoll(argv[2]) : 4,
-                     batch = argc > 3 ? std::stoll(argv[3]) : 256;
-  const std::string grid = argc > 4 ? argv[4] : "16x22";
-  const int steps = argc > 5 ? std::stoi(argv[5]) : 1;
-  const std::string mode = argc > 6 ? argv[6] : "";
-  const bool timingOnly = mode == "timing-only", check = mode == "check";
-  const int rows = std::stoi(grid.substr(0, grid.find('x'))), cols = std::stoi(grid.substr(grid.find('x') + 1));
-
-  std::mt19937 gen(7);
+/// LAYERS dense layers of WIDTH with ReLU between; softmax cross-entropy over WIDTH classes.
+Graph mlp(std::int64_t width, std::int64_t layers, std::int64_t batch, std::mt19937& gen) {
   Graph g;
   g.name = "wide_mlp";
   int h = g.input("x", {batch, width});
   const double bound = std::sqrt(6.0 / double(width));
   std::uniform_real_distribution<double> u(-bound, bound);
   for (std::int64_t l = 0; l < layers; ++l) {
-    std::vector<double> w(std::size_t(width * width));
+    std::vector<double> w(static_cast<std::size_t>(width * width));
     for (double& v : w) v = u(gen);
     const int wv = g.parameter("w" + std::to_string(l + 1), {width, width}, std::move(w));
-    const int bv = g.parameter("b" + std::to_string(l + 1), {width}, std::vector<double>(std::size_t(width), 0.0));
+    const int bv = g.parameter("b" + std::to_string(l + 1), {width}, std::vector<double>(static_cast<std::size_t>(width), 0.0));
     h = g.op("add", {g.op("matmul", {h, wv}), bv});
     if (l + 1 < layers) h = g.op("relu", {h});
   }
-  const int target = g.input("target", {batch, width});
   OptimizerConfig opt;
   opt.learningRate = 0.05, opt.momentum = 0.9;
-  addTrainingStep(g, addSoftmaxCrossEntropy(g, h, target), opt);
+  addTrainingStep(g, addSoftmaxCrossEntropy(g, h, g.input("target", {batch, width})), opt);
+  return g;
+}
+
+/// 16 x 16 x 3 images; LAYERS of conv 3 x 3 (CHANNELS filters, padding 1) + bias, ReLU, max pool
+/// 2 x 2; a dense layer to 10 classes.
+Graph cnn(std::int64_t channels, std::int64_t layers, std::int64_t batch, std::mt19937& gen) {
+  Graph g;
+  g.name = "cnn";
+  int h = g.input("x", {batch, 3, 16, 16});
+  std::int64_t in = 3, side = 16;
+  const std::map<std::string, Attribute> conv = {{"pads", std::vector<std::int64_t>{1, 1, 1, 1}},
+                                                 {"strides", std::vector<std::int64_t>{1, 1}},
+                                                 {"dilations", std::vector<std::int64_t>{1, 1}},
+                                                 {"group", std::int64_t(1)}};
+  const std::map<std::string, Attribute> pool = {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{2, 2}}};
+  for (std::int64_t l = 0; l < layers; ++l) {
+    std::uniform_real_distribution<double> u(-std::sqrt(6.0 / double(in * 9)), std::sqrt(6.0 / double(in * 9)));
+    std::vector<double> w(static_cast<std::size_t>(channels * in * 9));
+    for (double& v : w) v = u(gen);
+    const std::string k = std::to_string(l + 1);
+    const int wv = g.parameter("conv" + k + ".w", {channels, in, 3, 3}, std::move(w));
+    const int bv = g.parameter("conv" + k + ".b", {channels}, std::vector<double>(static_cast<std::size_t>(channels), 0.0));
+    h = g.op("add", {g.op("conv2d", {h, wv}, conv), g.op("reshape", {bv}, {{"shape", Shape{1, channels, 1, 1}}})});
+    h = g.op("max_pool2d", {g.op("relu", {h})}, pool);
+    in = channels, side /= 2;
+  }
+  const std::int64_t features = channels * side * side;
+  std::uniform_real_distribution<double> u(-std::sqrt(6.0 / double(features)), std::sqrt(6.0 / double(features)));
+  std::vector<double> w(static_cast<std::size_t>(features * 10));
+  for (double& v : w) v = u(gen);
+  const int fc = g.parameter("fc.w", {features, 10}, std::move(w));
+  h = g.op("matmul", {g.op("reshape", {h}, {{"shape", Shape{batch, features}}}), fc});
+  OptimizerConfig opt;
+  opt.learningRate = 0.05, opt.momentum = 0.9;
+  addTrainingStep(g, addSoftmaxCrossEntropy(g, h, g.input("target", {batch, 10})), opt);
+  return g;
+}
+
+/// FLOPs of the graph's matrix work: matmuls, and convolutions with their gradients (as the
+/// matmuls they lower to).
+double matrixFlops(const Graph& g) {
+  double flops = 0;
+  for (const Node& n : g.nodes) {
+    const auto shape = [&](int v) -> const Shape& { return g.values[std::size_t(v)].shape; };
+    if (n.op == "matmul" && shape(n.inputs[0]).size() == 2) {
+      flops += 2.0 * double(shape(n.inputs[0])[0]) * double(shape(n.inputs[0])[1]) * double(shape(n.inputs[1])[1]);
+    } else if (n.op == "conv2d" || n.op == "conv2d_grad_input" || n.op == "conv2d_grad_weight") {
+      // 2 x (output positions x filters) x (channels x kernel) for each
+      const Shape& out = n.op == "conv2d" ? shape(n.outputs[0]) : shape(n.op == "conv2d_grad_input" ? n.inputs[0] : n.inputs[1]);
+      const Shape w = n.op == "conv2d_grad_weight" ? Shape(n.intsAttr("weight_shape")) : shape(n.inputs[1]);
+      flops += 2.0 * double(out[0] * out[1] * out[2] * out[3]) * double(w[1] * w[2] * w[3]);
+    }
+  }
+  return flops;
+}
+
+}  // namespace
+
+int sc_main(int argc, char** argv) {
+  const std::string model = argc > 1 ? argv[1] : "mlp";
+  if (model != "mlp" && model != "cnn") {
+    std::fprintf(stderr, "usage: bench_grid mlp|cnn [WIDTH|CHANNELS] [LAYERS] [BATCH] [ROWSxCOLS] [STEPS] [timing-only|check]\n");
+    return 2;
+  }
+  const bool isCnn = model == "cnn";
+  const std::int64_t width = argc > 2 ? std::stoll(argv[2]) : (isCnn ? 64 : 2048), layers = argc > 3 ? std::stoll(argv[3]) : (isCnn ? 2 : 4),
+                     batch = argc > 4 ? std::stoll(argv[4]) : (isCnn ? 32 : 256);
+  const std::string grid = argc > 5 ? argv[5] : (isCnn ? "2x16" : "16x19");
+  const int steps = argc > 6 ? std::stoi(argv[6]) : 1;
+  const std::string mode = argc > 7 ? argv[7] : "";
+  const bool timingOnly = mode == "timing-only", check = mode == "check";
+  const int rows = std::stoi(grid.substr(0, grid.find('x'))), cols = std::stoi(grid.substr(grid.find('x') + 1));
+
+  std::mt19937 gen(7);
+  Graph g = isCnn ? cnn(width, layers, batch, gen) : mlp(width, layers, batch, gen);
   runPipeline(g, standardPasses(), {}, nullptr);
+  const std::int64_t classes = g.values[std::size_t(g.find("target"))].shape[1];
 
   const ArchConfig config;
   std::vector<int> cores;
@@ -86,9 +156,9 @@ int sc_main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   GridJob job;
   try {
-    job = placeOnGrid(g, config, cores, rows, cols, std::getenv("WIDE_MLP_FP32") ? "fp32" : "mixed", false);
+    job = placeOnGrid(g, config, cores, rows, cols, std::getenv("GRID_BENCH_FP32") ? "fp32" : "mixed", false);
   } catch (const CompileError& e) {
-    if (std::getenv("WIDE_MLP_DUMP")) {  // the plan: every tensor's shape and the grid axis of each dimension
+    if (std::getenv("GRID_BENCH_DUMP")) {  // the plan: every tensor's shape and the grid axis of each dimension
       const GridPlan plan = planGrid(g, rows, cols);
       for (std::size_t v = 0; v < g.values.size(); ++v) {
         std::string axes;
@@ -100,7 +170,7 @@ int sc_main(int argc, char** argv) {
     return 1;
   }
   std::vector<Program> programs;
-  for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, "wide_mlp"));
+  for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, g.name));
   const double compileSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::uint64_t peak = 0;
   for (const auto& lp : job.lowered) peak = std::max(peak, lp.sramPeakBytes);
@@ -114,19 +184,14 @@ int sc_main(int argc, char** argv) {
     if (v.name == "x")
       for (double& e : t) e = ux(gen);
     else if (v.name == "target")
-      for (std::int64_t i = 0; i < batch; ++i) t[std::size_t(i * width + (i * 7) % width)] = 1.0;
+      for (std::int64_t i = 0; i < batch; ++i) t[std::size_t(i * classes + (i * 7) % classes)] = 1.0;
     state[v.name] = t;
   }
   for (int p : g.parameters) state[g.values[std::size_t(p)].name] = g.values[std::size_t(p)].data;
   const int loss = g.outputs.front();
-  double matrixFlops = 0;
-  for (const Node& n : g.nodes)
-    if (n.op == "matmul") {
-      const Shape &a = g.values[std::size_t(n.inputs[0])].shape, &b = g.values[std::size_t(n.inputs[1])].shape;
-      matrixFlops += 2.0 * double(a[0]) * double(a[1]) * double(b[1]);
-    }
-  std::printf("wide MLP: %lld layers of %lld, batch %lld, grid %s (%zu of %zu active cores), SRAM peak %llu bytes per core, compiled in %.1f s\n",
-              (long long)layers, (long long)width, (long long)batch, grid.c_str(), cores.size(),
+  const double flops = matrixFlops(g);
+  std::printf("%s: %lld layers of %lld, batch %lld, grid %s (%zu of %zu active cores), SRAM peak %llu bytes per core, compiled in %.1f s\n",
+              isCnn ? "CNN" : "wide MLP", (long long)layers, (long long)width, (long long)batch, grid.c_str(), cores.size(),
               sliceRing(config, config.die.rows, config.die.cols).size(), (unsigned long long)peak, compileSeconds);
   {
     // Where the first core's step goes, by the cost model: estimated cycles per op kind.
@@ -151,7 +216,7 @@ int sc_main(int argc, char** argv) {
     }
     runtime::RunOptions options;
     options.timingOnly = timingOnly;
-    options.trace = std::getenv("WIDE_MLP_TRACE") != nullptr;
+    options.trace = std::getenv("GRID_BENCH_TRACE") != nullptr;
     const auto t1 = std::chrono::steady_clock::now();
     const runtime::RunResult run = runtime::runPrograms(config, all, options);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
@@ -219,8 +284,8 @@ int sc_main(int argc, char** argv) {
     const double activeCores = double(sliceRing(config, config.die.rows, config.die.cols).size());
     if (!feeds.empty()) std::printf("step 1 against the host oracle: largest relative error %.3g (%s)\n", worst, worstName.c_str());
     std::printf("step %d: loss %.6f, %llu cycles, matrix utilization %.3f of the grid's cores (%.3f of the die's), %.1f s host\n", step + 1,
-                lossValue, (unsigned long long)run.stats.cycles, matrixFlops / (flopsPerCycle * double(cores.size()) * double(run.stats.cycles)),
-                matrixFlops / (flopsPerCycle * activeCores * double(run.stats.cycles)), seconds);
+                lossValue, (unsigned long long)run.stats.cycles, flops / (flopsPerCycle * double(cores.size()) * double(run.stats.cycles)),
+                flops / (flopsPerCycle * activeCores * double(run.stats.cycles)), seconds);
   }
   return 0;
 }
