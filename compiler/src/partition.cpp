@@ -168,12 +168,36 @@ class Planner {
   std::vector<Split> run() {
     // Seeds: an input whose features meet a weight in a matmul has them split over the rows,
     // and its examples over the columns when the blocks are whole vectors (gathered for use).
-    for (const Node& n : g_.nodes)
-      if (n.op == "matmul" && shape(n.inputs[0]).size() == 2 && g_.values[std::size_t(n.inputs[0])].kind == ValueKind::Input &&
-          g_.values[std::size_t(n.inputs[1])].kind == ValueKind::Parameter) {
-        const Shape& s = shape(n.inputs[0]);
-        set(n.inputs[0], {s[0] >= cols_ && cols_ > 1 ? 1 : -1, 0});
+    // The input may reach the matmul through reshapes (a flatten of images: then the features'
+    // split lands on the first image dimension of more than one element, which must divide
+    // evenly), and the weight may be used transposed (a Gemm with transB, as PyTorch exports
+    // Linear).
+    const auto producer = [&](int v) -> const Node* {
+      const int p = g_.values[std::size_t(v)].producer;
+      return p >= 0 ? &g_.nodes[std::size_t(p)] : nullptr;
+    };
+    for (const Node& n : g_.nodes) {
+      if (n.op != "matmul" || shape(n.inputs[0]).size() != 2 || shape(n.inputs[1]).size() != 2) continue;
+      int w = n.inputs[1];
+      if (const Node* p = producer(w); p && p->op == "transpose") w = p->inputs[0];
+      if (g_.values[std::size_t(w)].kind != ValueKind::Parameter) continue;
+      std::vector<int> chain = {n.inputs[0]};  // the activation, back through reshapes to an input
+      while (const Node* p = producer(chain.back())) {
+        if (p->op != "reshape") break;
+        chain.push_back(p->inputs[0]);
       }
+      if (g_.values[std::size_t(chain.back())].kind != ValueKind::Input) continue;
+      const Shape& s = shape(n.inputs[0]);
+      Split want = {s[0] >= cols_ && cols_ > 1 ? 1 : -1, 0};
+      bool ok = true;
+      for (std::size_t k = 1; ok && k < chain.size(); ++k) {
+        const auto back = reshapeSplit(shape(chain[k - 1]), want, shape(chain[k]), rows_, cols_);
+        if (back) want = *back;
+        ok = back.has_value();
+      }
+      if (!ok) continue;
+      set(chain.back(), want);
+    }
     // An image batch that a convolution reads: its examples over the columns.
     for (const Node& n : g_.nodes)
       if (n.op == "conv2d" && g_.values[std::size_t(n.inputs[0])].kind == ValueKind::Input) {

@@ -402,6 +402,21 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   const ArchConfig config = machine.resolve();
   try {
     const Graph g = compileModel(r, &out);
+    if (vm.count("explain") && !grid.empty()) {
+      // The first grid position's program; each op's partition is its result's layout: per
+      // dimension, split over the grid's rows (r), its columns (c), or whole (-).
+      const GridSpec spec = gridOf(grid, r, !vm["slice"].defaulted(), config);
+      GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
+      for (auto& oc : job.lowered[0].ops) {
+        const int v = g.find(oc.node);
+        std::string layout;
+        if (v >= 0)
+          for (int a : job.plan.split[std::size_t(v)]) layout += std::string(layout.empty() ? "" : ",") + (a < 0 ? "-" : a == 0 ? "r" : "c");
+        oc.partition = "grid " + grid + (v >= 0 ? " [" + layout + "]" : "");
+      }
+      printCostTable(job.lowered[0], nullptr, out);
+      return kExitOk;
+    }
     if (vm.count("explain")) {
       const std::vector<int> ring = sliceOf(r, config);
       CoreContext ctx{0, ring, r.precision};
