@@ -21,6 +21,7 @@
 #include "tatami/compiler/interpreter.h"
 #include "tatami/compiler/lower.h"
 #include "tatami/compiler/onnx_import.h"
+#include "tatami/compiler/partition.h"
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
 #include "tatami/runtime/dataset.h"
@@ -62,7 +63,8 @@ std::vector<std::uint32_t> shuffled(std::size_t n, std::uint64_t seed, std::uint
 int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description desc("Options");
   MachineOptions machine;
-  std::string model, data = "fashion-mnist", evalData, lossKind = "xent", precision = "mixed", slice = "1x1", output, checkpoint, resume;
+  std::string model, data = "fashion-mnist", evalData, lossKind = "xent", precision = "mixed", slice = "1x1", grid, output, checkpoint,
+      resume;
   std::int64_t checkpointEvery = 100;
   std::string tracePath;
   OptimizerConfig opt;
@@ -87,6 +89,10 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("weight-decay", po::value<double>(&opt.weightDecay)->default_value(0.0), "weight decay")
       ("precision", po::value<std::string>(&precision)->default_value("mixed"), "mixed (BF16 matmuls) or fp32")
       ("slice", po::value<std::string>(&slice)->default_value("1x1"), "RxC cores, data parallel")
+      ("grid", po::value<std::string>(&grid)->value_name("RxC"),
+       "tensor parallel over an RxC grid of cores instead (docs/compiler.md): the whole batch in one step, its "
+       "examples, features and channels split over the grid; the grid's cores are taken from the whole first die, or "
+       "from --slice when given")
       ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the data order")
       ("log-every", po::value<std::int64_t>(&logEvery)->default_value(100), "print progress every N steps")
       ("json", "print a JSON summary at the end")
@@ -106,7 +112,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   pos.add("model", 1);
   po::variables_map vm;
   if (!parseArgs(args, desc, &pos, vm,
-                 "Usage: tatami train MODEL [--data fashion-mnist] [--epochs N | --steps N] [--batch N] [--lr X] [--slice RxC]\n"
+                 "Usage: tatami train MODEL [--data fashion-mnist] [--epochs N | --steps N] [--batch N] [--lr X] [--slice RxC | --grid RxC]\n"
                  "Train a model on the emulated machine and evaluate it on the test split.",
                  out))
     return kExitOk;
@@ -148,11 +154,31 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::vector<LoweredProgram> lowered;
   std::vector<Program> programs;
   std::int64_t shard = 0;
+  // On a grid: the plan and the grid's columns (core k is at row k / gridCols, column k % gridCols).
+  GridJob job;
+  int gridCols = 0;
+  const bool onGrid = !grid.empty();
   try {
-    ring = sliceRing(config, std::stoi(slice.substr(0, x)), std::stoi(slice.substr(x + 1)));
+    if (onGrid) {
+      const auto gx = grid.find('x');
+      int gridRows = 0;
+      try {
+        if (gx == std::string::npos) throw std::invalid_argument("");
+        gridRows = std::stoi(grid.substr(0, gx)), gridCols = std::stoi(grid.substr(gx + 1));
+      } catch (const std::exception&) {
+        throw UsageError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 2x4");
+      }
+      const bool sliceGiven = !vm["slice"].defaulted();
+      ring = gridCores(config, sliceGiven ? std::stoi(slice.substr(0, x)) : int(config.die.rows),
+                       sliceGiven ? std::stoi(slice.substr(x + 1)) : int(config.die.cols), gridRows, gridCols);
+      shard = batch;
+    } else {
+      ring = sliceRing(config, std::stoi(slice.substr(0, x)), std::stoi(slice.substr(x + 1)));
+      if (batch % std::int64_t(ring.size()))
+        throw UsageError("--batch " + std::to_string(batch) + " is not a multiple of the slice's " + std::to_string(ring.size()) + " active cores");
+      shard = batch / std::int64_t(ring.size());
+    }
     const std::int64_t cores = std::int64_t(ring.size());
-    if (batch % cores) throw UsageError("--batch " + std::to_string(batch) + " is not a multiple of the slice's " + std::to_string(cores) + " active cores");
-    shard = batch / cores;
     ImportOptions io;
     io.batch = shard;
     step = importOnnx(model, io);
@@ -168,13 +194,16 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     step.outputs.clear();
     const int loss = addLoss(step, logits, target);
     std::function<int(Graph&, int)> combine;
-    if (cores > 1) combine = [](Graph& g, int v) { return g.op("allreduce_mean", {v}); };
+    if (cores > 1 && !onGrid) combine = [](Graph& g, int v) { return g.op("allreduce_mean", {v}); };
     addTrainingStep(step, loss, opt, combine);
     runPipeline(step, standardPasses(), {}, nullptr);
-    for (std::int64_t k = 0; k < cores; ++k) {
-      lowered.push_back(lowerToCore(step, config, {int(k), ring, precision, false}));  // weights come in each step
-      programs.push_back(assemble(lowered.back().tasm, model + " (lowered)"));
+    if (onGrid) {
+      job = placeOnGrid(step, config, ring, int(cores) / gridCols, gridCols, precision, false);  // weights come in each step
+      lowered = job.lowered;
+    } else {
+      for (std::int64_t k = 0; k < cores; ++k) lowered.push_back(lowerToCore(step, config, {int(k), ring, precision, false}));
     }
+    for (const auto& lp : lowered) programs.push_back(assemble(lp.tasm, model + " (lowered)"));
     ImportOptions evalIo;
     evalIo.batch = std::int64_t(evalBatch);
     forward = importOnnx(model, evalIo);
@@ -194,7 +223,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     err << "tatami train: " << e.what() << "\n";
     if (std::string(e.what()).rfind("SRAM:", 0) == 0)
       err << "  (each core holds its share of the batch: " << batch << " examples over " << ring.size()
-          << " core(s); spread it over more cores with --slice, or lower --batch)\n";
+          << " core(s); spread it over more cores with --slice or --grid, or lower --batch)\n";
     return kExitBadInput;
   }
   const std::string inputName = step.values[std::size_t(step.inputs.front())].name;
@@ -213,7 +242,8 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const std::string lossName = step.values[std::size_t(step.outputs.front())].name;
   // What identifies the run: a checkpoint resumes only the same one.
   std::ostringstream runKey;
-  runKey << "model=" << model << " data=" << data << " batch=" << batch << " slice=" << slice << " precision=" << precision
+  runKey << "model=" << model << " data=" << data << " batch=" << batch << " slice=" << slice << (onGrid ? " grid=" + grid : "")
+         << " precision=" << precision
          << " optimizer=" << opt.kind << " lr=" << opt.learningRate << " momentum=" << opt.momentum
          << " weight_decay=" << opt.weightDecay << " seed=" << seed << " config=" << std::hash<std::string>()(toIni(config));
   std::vector<double> lossHistory, cycleHistory, accuracyHistory;
@@ -332,7 +362,29 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     const std::int64_t epoch = s / stepsPerEpoch, inEpoch = s % stepsPerEpoch;
     if (inEpoch == 0 || order.empty()) order = shuffled(train.count, seed, std::uint64_t(epoch));
     std::vector<runtime::CoreProgram> all;
-    for (std::size_t k = 0; k < ring.size(); ++k) {
+    if (onGrid) {
+      // The whole batch, and every tensor cut into each grid position's block.
+      std::map<std::string, std::vector<double>> full;
+      std::vector<double>& xs = full[inputName];
+      std::vector<double>& ts = full["target"];
+      xs.resize(std::size_t(batch) * train.pixels), ts.assign(std::size_t(batch * classes), 0.0);
+      for (std::int64_t i = 0; i < batch; ++i) {
+        const std::uint32_t e = order[std::size_t(inEpoch * batch + i)];
+        std::copy_n(train.images.begin() + long(std::size_t(e) * train.pixels), train.pixels, xs.begin() + long(std::size_t(i) * train.pixels));
+        ts[std::size_t(i * classes + train.labels[e])] = 1.0;
+      }
+      for (const auto& [name, w] : state) full[name].assign(w.begin(), w.end());
+      for (std::size_t k = 0; k < ring.size(); ++k) {
+        all.emplace_back(ring[k], &programs[k]);
+        for (const auto& [name, values] : full) {
+          const int v = step.find(name);
+          const std::vector<double> block = sliceBlock(blockOf(step, job.plan, v, int(k) / gridCols, int(k) % gridCols), step.values[std::size_t(v)].shape, values);
+          const std::vector<float> f(block.begin(), block.end());
+          all.back().inputs.push_back(image(name, lowered[k].layout.at(name).addr, f.data(), f.size()));
+        }
+      }
+    }
+    for (std::size_t k = 0; k < ring.size() && !onGrid; ++k) {
       all.emplace_back(ring[k], &programs[k]);
       std::vector<float> xs(std::size_t(shard) * train.pixels), ts(std::size_t(shard * classes), 0.0f);
       for (std::int64_t i = 0; i < shard; ++i) {
@@ -361,8 +413,30 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     // A timing-only step has no values: the loss is unknown and the weights stay as they are.
     const std::string prefix = ring.size() > 1 ? "c" + std::to_string(ring[0]) + "." : "";
     if (runOptions.timingOnly) lastLoss = std::numeric_limits<double>::quiet_NaN();
+    if (onGrid && !runOptions.timingOnly) {
+      // Every output put together from the cores' blocks.
+      std::map<std::string, const runtime::SramImage*> byName;
+      for (const auto& img : r.outputs) byName[img.name] = &img;
+      for (int o : step.outputs) {
+        const Value& v = step.values[std::size_t(o)];
+        std::vector<double> whole(std::size_t(elementCount(v.shape)), 0.0);
+        for (std::size_t k = 0; k < ring.size(); ++k) {
+          const auto it = byName.find(ring.size() > 1 ? "c" + std::to_string(ring[k]) + "." + v.name : v.name);
+          if (it == byName.end()) continue;
+          const Block b = blockOf(step, job.plan, o, int(k) / gridCols, int(k) % gridCols);
+          std::vector<float> f(std::size_t(elementCount(b.local)));
+          std::memcpy(f.data(), it->second->bytes.data(), std::min(f.size() * 4, it->second->bytes.size()));
+          placeBlock(b, v.shape, std::vector<double>(f.begin(), f.end()), whole);
+        }
+        if (v.name == lossName) lastLoss = whole.at(0);
+        else if (v.name.size() > 5 && v.name.compare(v.name.size() - 5, 5, ".next") == 0) {
+          auto& w = state.at(v.name.substr(0, v.name.size() - 5));
+          w.assign(whole.begin(), whole.end());
+        }
+      }
+    }
     for (const auto& img : r.outputs) {
-      if (runOptions.timingOnly) break;
+      if (runOptions.timingOnly || onGrid) break;
       if (img.name.compare(0, prefix.size(), prefix) != 0) continue;
       const std::string name = img.name.substr(prefix.size());
       if (name == lossName) {
