@@ -294,13 +294,41 @@ GridSpec gridOf(const std::string& grid, const CompileRequest& r, bool sliceGive
   return spec;
 }
 
+/// Each op of a grid position's program labelled with its result's layout in the full graph: per
+/// dimension split over the grid's rows (r), its columns (c), or whole (-).
+void labelGridOps(const Graph& g, const GridPlan& plan, const std::string& grid, LoweredProgram& lp) {
+  for (auto& oc : lp.ops) {
+    const int v = g.find(oc.node);
+    std::string layout;
+    if (v >= 0)
+      for (int a : plan.split[std::size_t(v)]) layout += std::string(layout.empty() ? "" : ",") + (a < 0 ? "-" : a == 0 ? "r" : "c");
+    oc.partition = "grid " + grid + (v >= 0 ? " [" + layout + "]" : "");
+  }
+}
+
+/// The cycles each op of `lp` took on the first core of a traced run: how far it moved the end of
+/// the work done so far.
+std::vector<std::uint64_t> measuredPerOp(const LoweredProgram& lp, const runtime::RunResult& run) {
+  std::vector<std::uint64_t> endAt(lp.ops.size(), 0), measured;
+  for (const auto& sl : run.traces.front().slices)
+    for (std::size_t i = 0; i < lp.ops.size(); ++i)
+      if (sl.pc >= lp.ops[i].firstPc && sl.pc < lp.ops[i].endPc) endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
+  std::uint64_t before = 0;
+  for (std::size_t i = 0; i < lp.ops.size(); ++i) {
+    const std::uint64_t end = std::max(endAt[i], before);
+    measured.push_back(end - before);
+    before = end;
+  }
+  return measured;
+}
+
 /// `tatami check --grid RxC`: one training step placed tensor-parallel on the grid, run on the
 /// emulator, every output's blocks put together and compared with the oracle on the full graph.
 int checkGrid(const CompileRequest& r, const std::string& grid, const GridSpec& spec, const ArchConfig& config, std::uint64_t seed,
-              bool json, std::ostream& out, std::ostream& err) {
+              bool json, bool explain, std::ostream& out, std::ostream& err) {
   const int cols = spec.cols;
   const Graph g = compileModel(r, nullptr);
-  const GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
+  GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
   std::vector<Program> programs;
   for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, r.model + " (lowered)"));
   const std::map<std::string, Tensor> feeds = seededInputs(g, r.loss, seed);
@@ -313,10 +341,18 @@ int checkGrid(const CompileRequest& r, const std::string& grid, const GridSpec& 
       all.back().inputs.push_back(floatImage(v.name, job.lowered[k].layout.at(v.name).addr, sliceBlock(b, v.shape, feeds.at(v.name).data)));
     }
   }
-  const runtime::RunResult run = runtime::runPrograms(config, all, {});
+  runtime::RunOptions runOptions;
+  runOptions.trace = explain;
+  const runtime::RunResult run = runtime::runPrograms(config, all, runOptions);
   if (!run.error.empty()) {
     err << "tatami check: the emulator run failed: " << run.error << "\n";
     return kExitRunFailed;
+  }
+  if (explain) {
+    labelGridOps(g, job.plan, grid, job.lowered[0]);
+    const std::vector<std::uint64_t> measured = measuredPerOp(job.lowered[0], run);
+    printCostTable(job.lowered[0], &measured, out);
+    out << "measured: " << run.stats.cycles << " cycles per step\n";
   }
   EvalOptions fp32;
   fp32.roundToFloat = true;
@@ -407,13 +443,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
       // dimension, split over the grid's rows (r), its columns (c), or whole (-).
       const GridSpec spec = gridOf(grid, r, !vm["slice"].defaulted(), config);
       GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
-      for (auto& oc : job.lowered[0].ops) {
-        const int v = g.find(oc.node);
-        std::string layout;
-        if (v >= 0)
-          for (int a : job.plan.split[std::size_t(v)]) layout += std::string(layout.empty() ? "" : ",") + (a < 0 ? "-" : a == 0 ? "r" : "c");
-        oc.partition = "grid " + grid + (v >= 0 ? " [" + layout + "]" : "");
-      }
+      labelGridOps(g, job.plan, grid, job.lowered[0]);
       printCostTable(job.lowered[0], nullptr, out);
       return kExitOk;
     }
@@ -534,7 +564,8 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const ArchConfig config = machine.resolve();
   try {
     if (!grid.empty()) {
-      return checkGrid(r, grid, gridOf(grid, r, !vm["slice"].defaulted(), config), config, seed, vm.count("json") > 0, out, err);
+      return checkGrid(r, grid, gridOf(grid, r, !vm["slice"].defaulted(), config), config, seed, vm.count("json") > 0, vm.count("explain") > 0,
+                       out, err);
     }
     const std::vector<int> ring = sliceOf(r, config);
     const std::int64_t cores = std::int64_t(ring.size());
@@ -600,19 +631,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       return kExitRunFailed;
     }
     if (vm.count("explain")) {
-      // Measured per op on the first core: how far it moved the end of the work done so far.
-      const auto& slices = run.traces.front().slices;
-      std::vector<std::uint64_t> endAt(lowered[0].ops.size(), 0);
-      for (const auto& sl : slices)
-        for (std::size_t i = 0; i < lowered[0].ops.size(); ++i)
-          if (sl.pc >= lowered[0].ops[i].firstPc && sl.pc < lowered[0].ops[i].endPc) endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
-      std::vector<std::uint64_t> measured;
-      std::uint64_t before = 0;
-      for (std::size_t i = 0; i < lowered[0].ops.size(); ++i) {
-        const std::uint64_t end = std::max(endAt[i], before);
-        measured.push_back(end - before);
-        before = end;
-      }
+      const std::vector<std::uint64_t> measured = measuredPerOp(lowered[0], run);
       printCostTable(lowered[0], &measured, out);
       out << "measured: " << run.stats.cycles << " cycles per step\n";
     }
