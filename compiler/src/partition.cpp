@@ -1,6 +1,7 @@
 // Tensor-parallel placement over a grid of cores (see partition.h): a layout per tensor, chosen by
 // propagation through the graph, then the local graph of each grid position.
 #include "tatami/compiler/partition.h"
+#include "tatami/arch/isa.h"
 #include "tatami/compiler/pipeline.h"
 
 #include <algorithm>
@@ -99,9 +100,6 @@ std::vector<bool> reducedAxes(const Graph& g, const Node& n) {
   }
   return axes;
 }
-
-/// The matrix unit's tile width: a split that leaves a core fewer columns than this saves no tiles.
-constexpr std::int64_t kTile = 16;
 
 /// Convolutions and pools on NCHW tensors, whose examples (N) and channels (C) split like any
 /// other dimension and whose spatial dimensions never do.
@@ -350,7 +348,7 @@ class Planner {
       const int w = n.inputs[1];
       if (has(a) && !has(w)) {
         if (of(a)[1] >= 0) need(w, {-1, of(a)[1], -1, -1});
-        else need(w, {freeAxis(of(a)[0], shape(w)[0] / kTile), -1, -1, -1});
+        else need(w, {freeAxis(of(a)[0], shape(w)[0] / kMmaTile), -1, -1, -1});
       }
       if (has(a) && has(w)) set(y, nc(of(a)[0], of(w)[0]));
     } else if (n.op == "conv2d_grad_input") {

@@ -39,12 +39,12 @@ package fp32_add_pkg;
     fa = a[22:0];
     fb = b[22:0];
 
-    a_nan = a[30:23] == 8'hFF && a[22:0] != 23'd0;
-    a_inf = a[30:23] == 8'hFF && a[22:0] == 23'd0;
-    a_zero = a[30:0] == 31'd0;
-    b_nan = b[30:23] == 8'hFF && b[22:0] != 23'd0;
-    b_inf = b[30:23] == 8'hFF && b[22:0] == 23'd0;
-    b_zero = b[30:0] == 31'd0;
+    a_nan = fp32_class_pkg::is_nan(a[30:0]);
+    a_inf = fp32_class_pkg::is_inf(a[30:0]);
+    a_zero = fp32_class_pkg::is_zero(a[30:0]);
+    b_nan = fp32_class_pkg::is_nan(b[30:0]);
+    b_inf = fp32_class_pkg::is_inf(b[30:0]);
+    b_zero = fp32_class_pkg::is_zero(b[30:0]);
 
     // Order by magnitude: big >= small.
     swap      = a[30:0] < b[30:0];

@@ -28,8 +28,8 @@ package fp32_to_narrow_pkg;
     logic [24:0] rounded;
     logic [14:0] mant_mask, inf_code, max_finite, magnitude;
     {sign, e8, m23} = x;
-    nan           = e8 == 8'hFF && m23 != 23'd0;
-    inf           = e8 == 8'hFF && m23 == 23'd0;
+    nan           = fp32_class_pkg::is_nan(x[30:0]);
+    inf           = fp32_class_pkg::is_inf(x[30:0]);
     max_exp_field = 11'((16'd1 << exp_bits) - (ieee ? 16'd2 : 16'd1));
     mant_mask     = 15'((16'd1 << mant_bits) - 16'd1);
     inf_code      = 15'(((16'd1 << exp_bits) - 16'd1) << mant_bits);
@@ -62,7 +62,7 @@ package fp32_to_narrow_pkg;
 
     if (nan) code = ieee ? {1'b0, inf_code | 15'(1) << (mant_bits - 3'd1)} : 16'd0;
     else if (inf) code = 16'(sign) << (exp_bits + 4'(mant_bits)) | {1'b0, ieee ? inf_code : max_finite};
-    else if (x[30:0] == 31'd0) code = 16'(sign) << (exp_bits + 4'(mant_bits));
+    else if (fp32_class_pkg::is_zero(x[30:0])) code = 16'(sign) << (exp_bits + 4'(mant_bits));
     else code = 16'(sign) << (exp_bits + 4'(mant_bits)) | 16'(magnitude);
   endfunction
 endpackage

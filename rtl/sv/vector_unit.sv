@@ -77,11 +77,7 @@ module vector_unit #(
 
     // The FP32 result.
     logic [31:0] mx, mn, r;
-    logic x_nan;
     fp32_minmax u_minmax (.a(x), .b(z), .max_out(mx), .min_out(mn));
-    /* verilator lint_off PINCONNECTEMPTY */
-    fp32_class u_class (.x(x[30:0]), .nan(x_nan), .inf(), .zero());
-    /* verilator lint_on PINCONNECTEMPTY */
     always_comb begin
       case (op)
         3'd0, 3'd1: fp32_add_pkg::fp32_add(x, z, op == 3'd1, r);
@@ -89,7 +85,7 @@ module vector_unit #(
         3'd3:       r = mx;
         3'd4:       r = mn;
         3'd5:       fp32_fma_pkg::fp32_fma(x, z, w, r);
-        default:    r = x_nan ? 32'h7FC0_0000 : x;  // convert: NaN made canonical
+        default:    r = fp32_class_pkg::is_nan(x[30:0]) ? 32'h7FC0_0000 : x;  // convert: NaN made canonical
       endcase
     end
 

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "tatami/compiler/onnx_import.h"
+#include "tatami/compiler/pipeline.h"
+#include "tatami/compiler/training.h"
+
 namespace tatami::testing {
 
 /// A small CNN as PyTorch exports it: Conv(+bias) -> BatchNormalization -> Relu -> MaxPool ->
@@ -75,5 +79,21 @@ inline onnx::ModelProto cnnModel() {
   return m;
 }
 
+/// cnnModel() imported for a batch of 4 with its training step: softmax cross-entropy against
+/// `target` [4, 3], SGD (learning rate 0.1, momentum 0.9), after the standard passes.
+inline compiler::Graph cnnTrainingStep() {
+  compiler::ImportOptions io;
+  io.batch = 4;
+  compiler::Graph g = compiler::importOnnxBytes(cnnModel().SerializeAsString(), "cnn.onnx", io);
+  compiler::foldConstants(g);
+  const int logits = g.outputs[0];
+  const int target = g.input("target", {4, 3});
+  g.outputs.clear();
+  compiler::OptimizerConfig o;
+  o.learningRate = 0.1, o.momentum = 0.9;
+  compiler::addTrainingStep(g, compiler::addSoftmaxCrossEntropy(g, logits, target), o);
+  compiler::runPipeline(g, compiler::standardPasses(), {}, nullptr);
+  return g;
+}
 
 }  // namespace tatami::testing

@@ -222,17 +222,7 @@ TEST_CASE("a lowered step with pad and average pooling (forward and backward) ma
 }
 
 TEST_CASE("a lowered training step of a CNN with batch norm (as PyTorch exports it) matches the oracle") {
-  ImportOptions io;
-  io.batch = 4;
-  Graph g = importOnnxBytes(tatami::testing::cnnModel().SerializeAsString(), "cnn.onnx", io);
-  foldConstants(g);
-  const int logits = g.outputs[0];
-  const int target = g.input("target", {4, 3});
-  g.outputs.clear();
-  OptimizerConfig o;
-  o.learningRate = 0.1, o.momentum = 0.9;
-  addTrainingStep(g, addSoftmaxCrossEntropy(g, logits, target), o);
-  runPipeline(g, standardPasses(), {}, nullptr);
+  const Graph g = tatami::testing::cnnTrainingStep();
   std::mt19937 gen(5);
   std::map<std::string, Tensor> feeds = {{"image", Tensor{{4, 1, 6, 6}, random(144, gen, 0, 1)}},
                                          {"target", Tensor{{4, 3}, {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0}}}};

@@ -227,17 +227,7 @@ TEST_CASE("convolutions split over a grid: examples over the columns, channels a
 }
 
 TEST_CASE("a CNN with batch norm (as PyTorch exports it) on a 2x2 grid gives the oracle's step (FP32)") {
-  ImportOptions io;
-  io.batch = 4;
-  Graph g = importOnnxBytes(tatami::testing::cnnModel().SerializeAsString(), "cnn.onnx", io);
-  foldConstants(g);
-  const int logits = g.outputs[0];
-  const int target = g.input("target", {4, 3});
-  g.outputs.clear();
-  OptimizerConfig o;
-  o.learningRate = 0.1, o.momentum = 0.9;
-  addTrainingStep(g, addSoftmaxCrossEntropy(g, logits, target), o);
-  runPipeline(g, standardPasses(), {}, nullptr);
+  const Graph g = tatami::testing::cnnTrainingStep();
   // The conv bias's gradient cancels exactly under batch norm (see test_lowering): 2e-5.
   const double err = gridAgainstOracle(g, 2, 2, 2e-5);
   MESSAGE("CNN with batch norm on 2x2: worst relative error " << err);

@@ -51,6 +51,22 @@ runtime::RunResult runOn(bool rtl, bool check, int fault) {
   return runtime::runProgram(config, assemble(kProgram, "rtl.tasm"), options);
 }
 
+/// Runs `program` on a C++ core and on an RTL core under --rtl-check: both must run, with the same
+/// outputs and cycles. Returns the RTL run.
+runtime::RunResult sameOnRtl(const char* program, const char* file) {
+  ArchConfig cpp, rtl;
+  rtl.sim.rtl_cores = "all";
+  runtime::RunOptions check;
+  check.rtlCheck = true;
+  const Program p = assemble(program, file);
+  const runtime::RunResult a = runtime::runProgram(cpp, p, {}), b = runtime::runProgram(rtl, p, check);
+  REQUIRE(a.error.empty());
+  REQUIRE(b.error.empty());
+  CHECK(a.outputHash == b.outputHash);
+  CHECK(a.stats.cycles == b.stats.cycles);
+  return b;
+}
+
 }  // namespace
 
 TEST_CASE("an RTL core gives the C++ core's values and cycles, and the lockstep check catches faults") {
@@ -99,17 +115,7 @@ TEST_CASE("CFP8 matrix tiles on an RTL core use the thread's exponent bias, as t
     mmaz.e5m2 r5, r6, r7, r8
     halt
 )";
-  ArchConfig cpp, rtl;
-  rtl.sim.rtl_cores = "all";
-  runtime::RunOptions check;
-  check.rtlCheck = true;
-  const Program p = assemble(program, "cfp8.tasm");
-  const runtime::RunResult a = runtime::runProgram(cpp, p, {}), b = runtime::runProgram(rtl, p, check);
-  REQUIRE(a.error.empty());
-  REQUIRE(b.error.empty());
-  CHECK(a.outputHash == b.outputHash);
-  CHECK(a.stats.cycles == b.stats.cycles);
-  CHECK(b.stats.matrixFlops == 3u * 2u * 256u * 64u);
+  CHECK(sameOnRtl(program, "cfp8.tasm").stats.matrixFlops == 3u * 2u * 256u * 64u);
 }
 
 TEST_CASE("BF16 and CFP8 vector lanes, CFP8 conversions and stochastic rounding on an RTL core match the C++ core") {
@@ -160,19 +166,13 @@ TEST_CASE("BF16 and CFP8 vector lanes, CFP8 conversions and stochastic rounding 
     vcvt.e4m3.f32 r16, r5, r1
     halt
 )";
-  ArchConfig cpp, rtl;
+  sameOnRtl(program, "narrow.tasm");
+  // A flipped bit of a BF16 result is named as a 16-bit element.
+  ArchConfig rtl;
   rtl.sim.rtl_cores = "all";
   runtime::RunOptions check;
-  check.rtlCheck = true;
-  const Program p = assemble(program, "narrow.tasm");
-  const runtime::RunResult a = runtime::runProgram(cpp, p, {}), b = runtime::runProgram(rtl, p, check);
-  REQUIRE(a.error.empty());
-  REQUIRE(b.error.empty());
-  CHECK(a.outputHash == b.outputHash);
-  CHECK(a.stats.cycles == b.stats.cycles);
-  // A flipped bit of a BF16 result is named as a 16-bit element.
-  check.rtlFault = 1;
-  const runtime::RunResult caught = runtime::runProgram(rtl, p, check);
+  check.rtlCheck = true, check.rtlFault = 1;
+  const runtime::RunResult caught = runtime::runProgram(rtl, assemble(program, "narrow.tasm"), check);
   CHECK(caught.error.find("(vadd.bf16 r2, r3, r4, r1): rtl-check: element 0 differs: RTL 0x") != std::string::npos);
   CHECK(caught.error.find("reference semantics 0x") != std::string::npos);
 }
