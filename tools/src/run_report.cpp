@@ -1,6 +1,7 @@
 // Console and JSON reports of a program run.
 #include "run_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ostream>
 
@@ -115,8 +116,10 @@ nlohmann::ordered_json regressionMetrics(const runtime::RunResult& r) {
 
 void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool timingOnly, std::ostream& out) {
   const auto& s = r.stats;
+  // Busy cycles are summed over the cores that ran: a percentage is of all their cycles.
+  const double cores = double(std::max<std::size_t>(1, r.perCore.size()));
   const auto pct = [&](std::uint64_t busy) {
-    return s.cycles ? readable(100.0 * double(busy) / double(s.cycles), 1) + "%" : std::string("-");
+    return s.cycles ? readable(100.0 * double(busy) / (double(s.cycles) * cores), 1) + "%" : std::string("-");
   };
   out << "cycles              " << s.cycles << " (" << readable(double(s.cycles) / (config.core.clock_ghz * 1e3), 3)
       << " us at " << readable(config.core.clock_ghz) << " GHz)" << (timingOnly ? "  [timing only]" : "") << "\n";
@@ -124,7 +127,7 @@ void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool ti
   out << "FLOPs               " << s.matrixFlops + s.vectorFlops << " (matrix " << s.matrixFlops << ", vector "
       << s.vectorFlops << ")\n";
   out << "matrix utilization  " << readable(r.matrixUtilization(config), 4) << "\n";
-  out << "unit busy cycles:\n";
+  out << "unit busy cycles:" << (cores > 1 ? " (summed over " + std::to_string(r.perCore.size()) + " cores)" : std::string()) << "\n";
   for (Unit u : kUnits) {
     std::string name = unitName(u);
     name.resize(8, ' ');
