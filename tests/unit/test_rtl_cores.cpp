@@ -177,6 +177,52 @@ TEST_CASE("BF16 and CFP8 vector lanes, CFP8 conversions and stochastic rounding 
   CHECK(caught.error.find("reference semantics 0x") != std::string::npos);
 }
 
+TEST_CASE("every RTL operation takes the timing model's cycles, over types and lengths (lockstep check)") {
+  if (!tatami::tlm::RtlDatapath::available()) return;
+  // One instruction per program, on an RTL core under --rtl-check (which stops the run when the
+  // RTL's cycles or values differ from the timing model's and the reference semantics'), and on a
+  // C++ core: the same outputs and cycles.
+  const char* types[] = {"f32", "bf16", "e4m3", "e5m2"};
+  const auto size = [](const std::string& t) { return t == "f32" ? 4 : t == "bf16" ? 2 : 1; };
+  const auto init = [&](const std::string& t, int addr, int count, int seed) {
+    return ".init " + std::to_string(addr) + " " + t + " random " + std::to_string(count) + " " + std::to_string(seed) + " -3 3\n";
+  };
+  int programs = 0;
+  const auto check = [&](const std::string& program) {
+    INFO(program);
+    sameOnRtl(program.c_str(), "sweep.tasm");
+    ++programs;
+  };
+  const std::string regs = "    li r1, 196608\n    li r2, 0\n    li r3, 65536\n    li r4, 131072\n    li r6, 5\n    li r7, 77\n    setseed r7\n";
+  for (const std::string t : types)
+    for (int vectors : {1, 3, 16}) {
+      const int n = vectors * 64 / size(t);
+      const std::string data = init(t, 0, n, 1) + init(t, 65536, n, 2) + init(t, 131072, n, 3) + ".output D 196608 " + t + " " +
+                               std::to_string(n) + "\n" + regs + "    li r5, " + std::to_string(n) + "\n";
+      for (const char* op : {"vadd", "vsub", "vmul", "vmax", "vmin"}) check(data + "    " + op + "." + t + " r1, r2, r3, r5\n    halt\n");
+      check(data + "    vfma." + t + " r1, r2, r3, r4, r5\n    halt\n");
+    }
+  for (const std::string src : types)
+    for (const std::string dst : types)
+      for (int vectors : {1, 5}) {
+        const int n = vectors * 64 / std::min(size(src), size(dst));  // whole vectors on both sides
+        const std::string data = init(src, 0, n, 4) + ".output D 196608 " + dst + " " + std::to_string(n) + "\n" + regs + "    li r5, " +
+                                 std::to_string(n) + "\n";
+        check(data + "    vcvt." + src + "." + dst + " r1, r2, r5\n    halt\n");
+        if (dst != "f32") check(data + "    vcvtsr." + src + "." + dst + " r1, r2, r5, r6, r7\n    halt\n");
+      }
+  for (const std::string t : {"bf16", "e4m3", "e5m2"})
+    for (int k : {4, 16, 64}) {
+      const int elems = 16 * k;
+      const std::string data = init(t, 0, elems, 5) + init(t, 65536, elems, 6) + init("f32", 196608, 256, 7) + ".output C 196608 f32 16x16\n" +
+                               regs + "    li r5, " + std::to_string(k) + "\n";
+      check(data + "    mmaz." + t + " r1, r2, r3, r5\n    halt\n");
+      check(data + "    mma." + t + " r1, r2, r3, r5\n    halt\n");
+    }
+  MESSAGE(programs << " one-instruction programs: RTL and timing model agree");
+  CHECK(programs == 4 * 3 * 6 + 16 * 2 + 12 * 2 + 3 * 3 * 2);
+}
+
 TEST_CASE("waveforms of an RTL core's blocks for a window of cycles") {
   if (!tatami::tlm::RtlDatapath::available()) return;
   ArchConfig config;
