@@ -200,17 +200,26 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   const std::uint64_t packets = std::max<std::uint64_t>(1, (bytes + kPacketBytes - 1) / kPacketBytes);
   std::vector<std::uint64_t>& prevEnd = prevEnd_;
   prevEnd.assign(hops, 0);
+  // Serialization per hop of a full packet and of the last one (every other packet is full).
+  const std::uint64_t lastBytes = bytes - kPacketBytes * (packets - 1);
+  serFull_.resize(hops), serLast_.resize(hops);
+  for (std::size_t k = 0; k < hops; ++k) {
+    const Link& link = links_[std::size_t(path[k])];
+    serFull_[k] = serialize(link, kPacketBytes), serLast_[k] = serialize(link, lastBytes);
+    if (link.bufferSlots && !touched_[std::size_t(path[k])]) slots[std::size_t(path[k])].assign(link.bufferSlots, 0);
+  }
   std::uint64_t arrival = 0, injected = 0;
   for (std::uint64_t j = 0; j < packets; ++j) {
-    const std::uint64_t pb = j + 1 < packets ? kPacketBytes : bytes - kPacketBytes * (packets - 1);
+    const bool last = j + 1 == packets;
+    const std::uint64_t pb = last ? lastBytes : kPacketBytes;
+    const std::vector<std::uint64_t>& sers = last ? serLast_ : serFull_;
     std::uint64_t t = t0;  // the whole transfer is ready in the source SRAM at issue
     for (std::size_t k = 0; k < hops; ++k) {
       const int l = path[k];
       const Link& link = links_[std::size_t(l)];
-      const std::uint64_t ser = serialize(link, pb);
+      const std::uint64_t ser = sers[k];
       std::uint64_t earliest = std::max(t, prevEnd[k]);
       auto& heap = slots[std::size_t(l)];
-      if (link.bufferSlots && !touched_[std::size_t(l)]) heap.assign(link.bufferSlots, 0);
       if (link.bufferSlots) earliest = std::max(earliest, heap.front());  // a credit for the buffer ahead
       const std::uint64_t s = busy_[std::size_t(l)].earliestFree(earliest, ser);
       busy_[std::size_t(l)].reserve(s, ser);
@@ -243,7 +252,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
         arrival = std::max(arrival, s + ser + link.latencySub);
       } else {
         // The next hop starts when the head arrives, and cannot finish before the tail has.
-        const std::uint64_t nextSer = serialize(links_[std::size_t(path[k + 1])], pb);
+        const std::uint64_t nextSer = sers[k + 1];
         t = s + link.latencySub + (ser > nextSer ? ser - nextSer : 0);
       }
     }

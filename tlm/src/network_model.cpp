@@ -196,7 +196,7 @@ void NetworkModel::handle(RemoteTransfer& r) {
     return;
   }
   try {
-    const auto key = std::make_pair(r.srcCore, r.dstCore);
+    const std::uint64_t key = std::uint64_t(std::uint32_t(r.srcCore)) << 32 | std::uint32_t(r.dstCore);
     switch (r.kind) {
       case RemoteTransfer::Kind::Put: {
         if (!copy(r.srcCore, r.localAddr, r.dstCore, r.remoteAddr, r.bytes, r.error)) return;

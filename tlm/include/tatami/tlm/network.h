@@ -107,9 +107,10 @@ class Network {
   std::vector<Link> links_;
   std::vector<LinkStats> stats_;
   std::vector<PortTimeline> busy_;
-  std::vector<bool> touched_;
+  std::vector<bool> touched_;             ///< a packet has used the link (its buffer slots exist)
   std::vector<int> path_;                 ///< scratch: the route of the transfer being booked
-  std::vector<std::uint64_t> prevEnd_;    ///< scratch: per hop, the end of the previous packet  ///< a packet has used the link (its buffer slots exist)
+  std::vector<std::uint64_t> prevEnd_;    ///< scratch: per hop, the end of the previous packet
+  std::vector<std::uint64_t> serFull_, serLast_;  ///< scratch: per hop, a full and the last packet's serialization
   /// Credit slots of the buffer ahead of each link, per class: min-heaps of the times they free.
   std::vector<std::vector<std::uint64_t>> slots_[2];
   int edgeCount_ = 0;

@@ -13,6 +13,7 @@
 #include <tlm>
 #include <tlm_utils/multi_passthrough_initiator_socket.h>
 #include <tlm_utils/multi_passthrough_target_socket.h>
+#include <unordered_map>
 #include <vector>
 
 #include "tatami/arch/semantics.h"
@@ -77,8 +78,9 @@ class NetworkModel : public sc_core::sc_module {
   void hbmAccess(Dip& dip, std::uint64_t addr, std::uint8_t* data, std::uint64_t bytes, bool write);
   std::vector<RemoteTransfer*> batch_;
   sc_core::sc_event batchReady_, batchDone_;
-  /// Per (source, destination): when its last delivery lands, so that a signal never overtakes data.
-  std::map<std::pair<int, int>, std::uint64_t> lastArrival_;
+  /// Per (source, destination) (source << 32 | destination): when its last delivery lands, so that
+  /// a signal never overtakes data.
+  std::unordered_map<std::uint64_t, std::uint64_t> lastArrival_;
 };
 
 }  // namespace tatami::tlm
