@@ -1,6 +1,7 @@
 // Graph -> one core's tile program (see lower.h). Each op becomes a short sequence of vector
 // instructions and DMA over dense FP32 arrays; matmul runs on the vector unit (FP32), row by row.
 #include "tatami/compiler/lower.h"
+#include "tatami/arch/isa.h"
 #include "tatami/compiler/pipeline.h"
 
 #include "strided.h"
@@ -480,8 +481,53 @@ std::uint64_t periodOf(const std::vector<std::int64_t>& idx, bool aligned, std::
   return 1;
 }
 
+namespace {
+
+/// Whether `idx` is a batch of 2D transposes: blocks of rows x cols elements where output element
+/// (block e, column c, row r) is input element base + e rows cols + r cols + c (the permutation
+/// between a convolution's rows of examples and positions and its channel planes).
+bool batchedTranspose(const std::vector<std::int64_t>& idx, std::uint64_t& rows, std::uint64_t& cols, std::int64_t& base) {
+  if (idx.size() < 4 || idx[0] < 0) return false;
+  base = idx[0];
+  const std::int64_t c = idx[1] - idx[0];
+  if (c < 2) return false;
+  std::size_t r = 1;
+  while (r < idx.size() && idx[r] == base + std::int64_t(r) * c) ++r;
+  if (r < 2 || r >= idx.size() || idx[r] != base + 1) return false;
+  const std::uint64_t block = std::uint64_t(r) * std::uint64_t(c);
+  if (idx.size() % block) return false;
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    const std::uint64_t e = k / block, within = k % block, col = within / r, row = within % r;
+    if (idx[k] != base + std::int64_t(e * block + row * std::uint64_t(c) + col)) return false;
+  }
+  rows = r, cols = std::uint64_t(c);
+  return true;
+}
+
+}  // namespace
+
 void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
                               double fillValue) {
+  // A batch of 2D transposes whose blocks start on whole vectors: one vtr per block.
+  std::uint64_t rows = 0, cols = 0;
+  std::int64_t base = 0;
+  constexpr std::uint64_t vec = kVectorBytes;
+  if (batchedTranspose(idx, rows, cols, base) && (src + std::uint64_t(base) * 4) % vec == 0 && dst % vec == 0 &&
+      (idx.size() == rows * cols || rows * cols * 4 % vec == 0)) {
+    const std::uint64_t blocks = idx.size() / (rows * cols), bytes = rows * cols * 4;
+    const std::string loop = label();
+    li(1, std::int64_t(dst)), li(2, std::int64_t(src + std::uint64_t(base) * 4)), li(3, std::int64_t(rows)), li(4, std::int64_t(cols));
+    li(10, 0), li(11, std::int64_t(blocks));
+    code_ << loop << ":\n";
+    line("vtr.f32 r1, r2, r3, r4");
+    line("add r1, r1, " + std::to_string(bytes));
+    line("add r2, r2, " + std::to_string(bytes));
+    line("add r10, r10, 1");
+    line("blt r10, r11, " + loop);
+    for (std::uint64_t b = 0; b < blocks; ++b) vectorCost(rows * cols, 1);
+    (void)what, (void)fillValue;
+    return;
+  }
   // Gathers of 4-byte elements, their index table (word addresses, fixed at compile time) kept
   // in SRAM with the program. A table that repeats block by block (the examples of a batch) is
   // stored once and used by one gather per block, the base moving by the block's shift. The -1
