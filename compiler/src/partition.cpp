@@ -631,10 +631,13 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       vs.push_back(y);
       for (int v : vs)
         for (std::size_t d = 0; d < 2 && d < rankOf(v); ++d)
-          if (paddedDim(v, d))
-            refuse(n, std::string(d == 0 ? "its examples" : "its channels") + " (" + std::to_string(g.values[std::size_t(v)].shape[d]) +
+          if (paddedDim(v, d)) {
+            const bool weight = (n.op == "conv2d" || n.op == "conv2d_grad_input") ? v == n.inputs[1] : n.op == "conv2d_grad_weight" && v == y;
+            const std::string what = d == 1 ? "its channels" : weight ? "its filters" : "its examples";
+            refuse(n, what + " (" + std::to_string(g.values[std::size_t(v)].shape[d]) +
                           " of '" + g.values[std::size_t(v)].name + "') do not split evenly over the grid's " +
                           std::to_string(plan.parts(split(v)[d])) + " " + (split(v)[d] == 0 ? "rows" : "columns"));
+          }
       int over = -1;  // the grid axis splitting the contracted dimension
       bool agree = true;
       const Split& sa = split(n.inputs[0]);

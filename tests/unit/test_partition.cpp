@@ -162,8 +162,9 @@ double gridAgainstOracle(const Graph& g, int rows, int cols, double tolerance) {
 }
 
 /// x[4,3,8,8] -> conv 3x3 (F1 filters, pad 1) + bias -> ReLU -> max pool 2 -> conv 3x3 (16) ->
-/// ReLU -> flatten -> dense 256x5, softmax cross-entropy, SGD with momentum.
-Graph cnnStep(std::int64_t f1) {
+/// ReLU -> flatten -> dense 256x5, softmax cross-entropy, SGD with momentum. With `strided`, the
+/// second convolution has stride 2 and an average pool 2 x 2 follows it (dense 16x5).
+Graph cnnStep(std::int64_t f1, bool strided = false) {
   std::mt19937 gen(4);
   std::uniform_real_distribution<double> u(-0.3, 0.3);
   const auto rnd = [&](std::int64_t n) {
@@ -183,9 +184,14 @@ Graph cnnStep(std::int64_t f1) {
   const int p1 = g.op("max_pool2d", {g.op("relu", {c1})},
                       {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{2, 2}}}, "pool1");
   const int w2 = g.parameter("w2", {16, f1, 3, 3}, rnd(16 * f1 * 9));
-  const int r2 = g.op("relu", {g.op("conv2d", {p1, w2}, conv, "conv2")});
-  const int w3 = g.parameter("w3", {256, 5}, rnd(256 * 5));
-  const int y = g.op("matmul", {g.op("reshape", {r2}, {{"shape", Shape{4, 256}}}, "flat"), w3});
+  std::map<std::string, Attribute> conv2 = conv;
+  if (strided) conv2["strides"] = std::vector<std::int64_t>{2, 2};
+  int r2 = g.op("relu", {g.op("conv2d", {p1, w2}, conv2, "conv2")});  // [4,16,4,4], or [4,16,2,2] strided
+  if (strided)
+    r2 = g.op("avg_pool2d", {r2}, {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{2, 2}}}, "pool2");
+  const std::int64_t features = strided ? 16 : 256;
+  const int w3 = g.parameter("w3", {features, 5}, rnd(features * 5));
+  const int y = g.op("matmul", {g.op("reshape", {r2}, {{"shape", Shape{4, features}}}, "flat"), w3});
   OptimizerConfig o;
   o.momentum = 0.9;
   addTrainingStep(g, addSoftmaxCrossEntropy(g, y, g.input("target", {4, 5})), o);
@@ -224,6 +230,19 @@ TEST_CASE("convolutions split over a grid: examples over the columns, channels a
   MESSAGE("CNN (32 filters) on 2x2: worst relative error " << err);
   // Too few filters to give each core a tile: the first convolution stays whole on every row.
   CHECK(planGrid(cnnStep(16), 2, 2).split[std::size_t(g.find("w1"))] == std::vector<int>{-1, -1, -1, -1});
+}
+
+TEST_CASE("a strided convolution and average pooling on a grid; channels that do not split evenly are refused") {
+  const Graph g = cnnStep(32, true);
+  CHECK(planGrid(g, 2, 2).split[std::size_t(g.find("pool2"))] == std::vector<int>{1, -1, -1, -1});
+  const double err = gridAgainstOracle(g, 2, 2, 1e-6);
+  MESSAGE("CNN with a strided convolution and average pooling on 2x2: worst relative error " << err);
+  // 48 filters over 3 grid rows split into 16 each; 50 would leave a padded block.
+  CHECK(planGrid(cnnStep(48), 3, 2).split[std::size_t(g.find("w1"))] == std::vector<int>{0, -1, -1, -1});
+  const Graph uneven = cnnStep(50);
+  CHECK_THROWS_WITH_AS(localGraph(uneven, planGrid(uneven, 3, 2), 0, 0),
+                       "node 'conv1' (conv2d): cannot be split over the grid: its filters (50 of 'w1') do not split evenly over the grid's 3 rows",
+                       CompileError);
 }
 
 TEST_CASE("a CNN with batch norm (as PyTorch exports it) on a 2x2 grid gives the oracle's step (FP32)") {
