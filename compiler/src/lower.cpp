@@ -193,6 +193,9 @@ class Lowering {
   /// The indices of `v` (FP32 values) as i32 in a temporary, negative ones wrapped by `len`.
   std::uint64_t indicesOf(const Node& n, int v, std::int64_t len);
   /// dst[i] = src[idx[i]] (FP32 elements; -1 reads fillValue) by one gather DMA.
+  /// x's elements with the kept axes first and the reduced ones last (a gather; x itself when the
+  /// reduced axes already trail), so that each row is one output element's reduction.
+  std::uint64_t reducedLast(const Node& n, int x, const std::vector<bool>& axes);
   void gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
                       double fillValue = 0.0);
   void matmulMixed(const Node& n, std::uint64_t dst);
@@ -689,6 +692,23 @@ void Lowering::matmul(const Node& n, std::uint64_t dst) {
   dma2d(dst, cp, M, N * 4, N * 4, Np * 4);
 }
 
+std::uint64_t Lowering::reducedLast(const Node& n, int x, const std::vector<bool>& axes) {
+  const Shape& s = shape(x);
+  if (std::is_sorted(axes.begin(), axes.end())) return addr(x);  // the reduced axes already trail
+  std::vector<std::size_t> order;
+  for (std::size_t d = 0; d < s.size(); ++d)
+    if (!axes[d]) order.push_back(d);
+  for (std::size_t d = 0; d < s.size(); ++d)
+    if (axes[d]) order.push_back(d);
+  const auto inStride = rowMajorStrides(s);
+  Shape permutedShape;
+  std::vector<std::int64_t> strides;
+  for (std::size_t d : order) permutedShape.push_back(s[d]), strides.push_back(inStride[d]);
+  const std::uint64_t permuted = temp(count(x), n.name + ".permuted");
+  gatherElements(n.name + ".permute", permuted, addr(x), stridedIndices(permutedShape, strides));
+  return permuted;
+}
+
 void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean) {
   const Shape& s = shape(x);
   std::uint64_t reduced = 1;
@@ -707,19 +727,8 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
     li(3, s[0]), li(4, s[1]);
     line("vcolsum.f32 r1, r2, r3, r4");
   } else {
-    // Any other axes: a gather puts the kept axes first and the reduced ones last, then rows sum.
-    std::vector<std::size_t> order;
-    for (std::size_t d = 0; d < s.size(); ++d)
-      if (!axes[d]) order.push_back(d);
-    for (std::size_t d = 0; d < s.size(); ++d)
-      if (axes[d]) order.push_back(d);
-    const auto inStride = rowMajorStrides(s);
-    Shape permutedShape;
-    std::vector<std::int64_t> strides;
-    for (std::size_t d : order) permutedShape.push_back(s[d]), strides.push_back(inStride[d]);
-    const std::vector<std::int64_t> idx = stridedIndices(permutedShape, strides);
-    const std::uint64_t permuted = temp(count(x), n.name + ".permuted");
-    gatherElements(n.name + ".permute", permuted, addr(x), idx);
+    // Any other axes: the kept axes first and the reduced ones last, then rows sum.
+    const std::uint64_t permuted = reducedLast(n, x, axes);
     li(1, std::int64_t(dst)), li(2, std::int64_t(permuted));
     li(3, std::int64_t(count(x) / reduced)), li(4, std::int64_t(reduced));
     line("vrowsum.f32 r1, r2, r3, r4");
@@ -1160,15 +1169,15 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     return reduce(n, dst, in(0), axes, op == "reduce_mean");
   }
   if (op == "reduce_max") {
-    // Trailing axes only: the maximum of each row of the kept-by-reduced view.
+    // The maximum of each row of the kept-by-reduced view (the reduced axes moved last first).
     const Shape& s = shape(in(0));
     std::vector<bool> axes(s.size(), false);
     for (auto a : n.intsAttr("axes")) axes[std::size_t(a < 0 ? a + std::int64_t(axes.size()) : a)] = true;
-    if (!std::is_sorted(axes.begin(), axes.end())) unsupported(n, "a maximum over other than the trailing axes");
     std::uint64_t reduced = 1;
     for (std::size_t d = 0; d < s.size(); ++d)
       if (axes[d]) reduced *= std::uint64_t(s[d]);
-    li(1, std::int64_t(dst)), li(2, std::int64_t(addr(in(0)))), li(3, std::int64_t(count(in(0)) / reduced)), li(4, std::int64_t(reduced));
+    const std::uint64_t src = reducedLast(n, in(0), axes);
+    li(1, std::int64_t(dst)), li(2, std::int64_t(src)), li(3, std::int64_t(count(in(0)) / reduced)), li(4, std::int64_t(reduced));
     line("vrowmax.f32 r1, r2, r3, r4");
     vectorCost(count(in(0)), 1);
     return;

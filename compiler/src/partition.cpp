@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -450,6 +451,17 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       if (g.find(n) < 0 && local.find(n) < 0) return n;
     }
   };
+  // x's local value lx with the padding along dimension d replaced by `fill` (a select against a
+  // mask of this position's real elements; every position gets one, so all run the same program).
+  const auto masked = [&](int x, int lx, std::size_t d, double fill) {
+    const Block b = blockOf(g, plan, x, r, c);
+    Shape ms(rankOf(x), 1);
+    ms[d] = b.local[d];
+    std::vector<double> real(std::size_t(ms[d]), 0.0);
+    for (std::int64_t k = 0; k < b.real[d]; ++k) real[std::size_t(k)] = 1.0;
+    const std::string stem = g.values[std::size_t(x)].name;
+    return local.op("where", {local.constant(fresh(stem + ".real"), ms, real), lx, local.scalar(fill)}, {}, fresh(stem + ".unpadded"));
+  };
   const auto allreduce = [&](int v, int axis, const char* reduce, const std::string& name) {
     if (plan.parts(axis) == 1) return v;
     return local.op("allreduce", {v}, {{"axis", std::int64_t(axis)}, {"reduce", std::string(reduce)}}, name);
@@ -515,14 +527,17 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       const Shape &as = g.values[std::size_t(n.inputs[0])].shape, &bs = g.values[std::size_t(n.inputs[1])].shape;
       const MatmulChoice m = chooseMatmul(sa, sb, as, bs, plan.rows, plan.cols);
       if (m.out != ys) refuse(n, "its result's layout disagrees with the plan");
+      int a = ins[0], b = ins[1];
       if (m.contract >= 0 && paddedDim(n.inputs[0], 1)) {  // the padding of both operands meets in the local sums
-        if (!isZero(pad[std::size_t(n.inputs[0])][1]) && !isZero(pad[std::size_t(n.inputs[1])][0])) needZeroPad(n, n.inputs[0], 1);
+        if (!isZero(pad[std::size_t(n.inputs[0])][1]) && !isZero(pad[std::size_t(n.inputs[1])][0])) {
+          if (m.gatherA0) needZeroPad(n, n.inputs[0], 1);  // (a gathered copy of A may be shared: not masked here)
+          a = masked(n.inputs[0], a, 1, 0.0);
+        }
       }
       // Padding rows of the result: zeros from a reduce-scatter, else A's padding rows times B;
       // padding columns: A times B's padding columns.
       pad[std::size_t(y)] = {m.scatter || isZero(pad[std::size_t(n.inputs[0])][0]) ? std::optional<double>(0.0) : std::nullopt,
                              isZero(pad[std::size_t(n.inputs[1])][1]) ? std::optional<double>(0.0) : std::nullopt};
-      int a = ins[0], b = ins[1];
       if (m.gatherA1) a = gatherColumns(n.inputs[0], sa[1]);
       if (m.gatherB0) b = gatherRows(n.inputs[1], b, sb[0]);
       if (m.gatherA0) a = m.gatherA1 ? local.op("allgather", {a}, {{"axis", std::int64_t(sa[0])}, {"size", as[0]}}, fresh(n.name + ".rows"))
@@ -552,11 +567,11 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
           if (split(x)[d] >= 0) over.push_back(split(x)[d]);
         }
       if (n.op == "sum_to") attrs["shape"] = localShape(y);
-      bool acrossPadding = false;
-      for (std::size_t d = 0; d < axes.size(); ++d) acrossPadding = acrossPadding || (axes[d] && paddedDim(x, d));
-      if (acrossPadding && n.op == "reduce_max") refuse(n, "a maximum across a dimension that does not split evenly");
+      // Padding across a reduced dimension must not count: made zero for a sum (unless it is
+      // already), the lowest float for a maximum.
       for (std::size_t d = 0; d < axes.size(); ++d)
-        if (axes[d] && paddedDim(x, d)) needZeroPad(n, x, d);
+        if (axes[d] && paddedDim(x, d) && (n.op == "reduce_max" || !isZero(pad[std::size_t(x)][d])))
+          ins[0] = masked(x, ins[0], d, n.op == "reduce_max" ? double(std::numeric_limits<float>::lowest()) : 0.0);
       {
         // The kept dimensions' padding: the reduction of x's padding there.
         const bool keep = n.op != "sum_to" && n.intAttr("keepdims", 1) != 0;

@@ -252,16 +252,27 @@ TEST_CASE("a CNN with batch norm (as PyTorch exports it) on a 2x2 grid gives the
   MESSAGE("CNN with batch norm on 2x2: worst relative error " << err);
 }
 
-TEST_CASE("the grid planner refuses what it cannot split, naming the node") {
+TEST_CASE("padding that would enter a sum or a maximum is masked; what cannot be split is refused, naming the node") {
   // y = x w with y's 5 columns split 3 + 2 over two grid columns: exp puts 1 in the padding,
-  // which a sum across those columns would count.
+  // which the sum across those columns must not count, nor the maximum its -inf.
   Graph g;
   const int x = g.input("x", {8, 6});
   const int w = g.parameter("w", {6, 5}, std::vector<double>(30, 0.1));
-  g.markOutput(g.op("reduce_sum", {g.op("exp", {g.op("matmul", {x, w})}, {}, "e")}, {{"axes", std::vector<std::int64_t>{1}}}, "total"));
-  CHECK_THROWS_WITH_AS(localGraph(g, planGrid(g, 2, 2), 0, 1),
-                       "node 'total' (reduce_sum): cannot be split over the grid: the padding of 'e' (1.000000) would enter a sum across a "
-                       "dimension that does not split evenly",
+  const int e = g.op("exp", {g.op("matmul", {x, w})}, {}, "e");
+  g.markOutput(g.op("reduce_sum", {e}, {{"axes", std::vector<std::int64_t>{1}}}, "total"));
+  g.markOutput(g.op("reduce_max", {g.op("log", {e})}, {{"axes", std::vector<std::int64_t>{1}}}, "largest"));
+  const Graph local = localGraph(g, planGrid(g, 2, 2), 0, 1);
+  int masks = 0;
+  for (const Node& n : local.nodes) masks += n.op == "where";
+  CHECK(masks == 2);
+  const double err = gridAgainstOracle(g, 2, 2, 1e-6);
+  MESSAGE("sum and maximum across padded columns on 2x2: worst relative error " << err);
+  // A flatten of a tensor split on both dimensions would mix the blocks: refused.
+  Graph flat;
+  const int fx = flat.input("x", {8, 6});
+  const int fy = flat.op("matmul", {fx, flat.parameter("w", {6, 4}, std::vector<double>(24, 0.1))});
+  flat.markOutput(flat.op("reshape", {fy}, {{"shape", Shape{32}}}, "flat"));
+  CHECK_THROWS_WITH_AS(localGraph(flat, planGrid(flat, 2, 2), 0, 0), "node 'flat' (reshape): cannot be split over the grid: no split rule for this op",
                        CompileError);
   CHECK_THROWS_WITH_AS(planGrid(g, 0, 2), "a tensor-parallel grid needs at least one row and one column", CompileError);
 }

@@ -13,9 +13,10 @@
 //
 // Blocks are equal: a dimension of extent n over G cores has blocks of ceil(n / G), the last
 // ones padded with zeros, so every core runs the same shapes (and the same SRAM layout, which the
-// all-reduce relies on). Zeros stay zeros through matmuls, sums, ReLU and the optimizers; ops
-// that would turn padding into something else across a split axis (softmax over padded classes,
-// a max) are refused with the node named.
+// all-reduce relies on). Zeros stay zeros through matmuls, sums, ReLU and the optimizers; where
+// an op has made the padding something else (exp), a sum or a maximum across the padded
+// dimension first masks it (a select against the core's real elements), and softmax over padded
+// classes masks them with -1e30.
 #pragma once
 
 #include <cstdint>
