@@ -507,6 +507,36 @@ bool batchedTranspose(const std::vector<std::int64_t>& idx, std::uint64_t& rows,
   return true;
 }
 
+/// Whether `idx` (no fills) is a sequence of equal 2D blocks that fill the output one after
+/// another: each block `rows` runs of `run` consecutive source elements, each run `stride`
+/// elements after the one before (a window of an image plane, the channel planes of an example).
+/// `starts`: each block's first source element.
+bool stridedRuns(const std::vector<std::int64_t>& idx, std::uint64_t& run, std::uint64_t& rows, std::int64_t& stride,
+                 std::vector<std::int64_t>& starts) {
+  if (idx.empty() || idx[0] < 0) return false;
+  run = 1;
+  while (run < idx.size() && idx[run] == idx[0] + std::int64_t(run)) ++run;
+  if (idx.size() % run) return false;
+  const std::size_t runs = idx.size() / run;
+  for (std::size_t k = 0; k < runs; ++k)
+    for (std::uint64_t t = 0; t < run; ++t)
+      if (idx[k * run + t] < 0 || idx[k * run + t] != idx[k * run] + std::int64_t(t)) return false;
+  rows = 1, stride = 0;
+  if (runs > 1) {
+    stride = idx[run] - idx[0];
+    while (rows < runs && idx[rows * run] == idx[0] + std::int64_t(rows) * stride) ++rows;
+  }
+  if (runs % rows) return false;
+  starts.clear();
+  for (std::size_t b = 0; b < runs / rows; ++b) {
+    const std::int64_t first = idx[b * rows * run];
+    for (std::uint64_t k = 0; k < rows; ++k)
+      if (idx[(b * rows + k) * run] != first + std::int64_t(k) * stride) return false;
+    starts.push_back(first);
+  }
+  return true;
+}
+
 }  // namespace
 
 void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
@@ -528,6 +558,31 @@ void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::u
     line("add r10, r10, 1");
     line("blt r10, r11, " + loop);
     for (std::uint64_t b = 0; b < blocks; ++b) vectorCost(rows * cols, 1);
+    (void)what, (void)fillValue;
+    return;
+  }
+  // Runs of at least 4 consecutive elements in equal 2D blocks: one strided DMA per block (rows of
+  // the run, source rows `stride` apart), the blocks' first addresses in a table; the DMAs are
+  // not awaited (the core's hazard checks order later readers after them).
+  std::uint64_t run = 0, runRows = 0;
+  std::int64_t stride = 0;
+  std::vector<std::int64_t> starts;
+  if (stridedRuns(idx, run, runRows, stride, starts) && run >= 4 && stride >= 0) {
+    const std::uint64_t table = alloc_.allocateStatic(starts.size() * 4);
+    head_ << ".init " << table << " i32 values";
+    for (std::int64_t first : starts) head_ << ' ' << src + std::uint64_t(first) * 4;
+    head_ << "\n";
+    const std::string loop = label();
+    li(1, std::int64_t(dst)), li(3, std::int64_t(table)), li(4, std::int64_t(runRows)), li(5, std::int64_t(run * 4));
+    li(6, std::int64_t(run * 4)), li(7, stride * 4), li(10, 0), li(11, std::int64_t(starts.size()));
+    code_ << loop << ":\n";
+    line("lw r2, [r3]");
+    line("dma2d r1, r2, r4, r5, r6, r7, none");
+    line("add r1, r1, " + std::to_string(runRows * run * 4));
+    line("add r3, r3, 4");
+    line("add r10, r10, 1");
+    line("blt r10, r11, " + loop);
+    cost(double(starts.size()) * std::max(dmaCycles(runRows, run * 4), 6 * double(c_.core.scalar_cycles)), "sram");
     (void)what, (void)fillValue;
     return;
   }
