@@ -45,6 +45,34 @@ std::vector<std::int64_t> im2col(const Geometry& g) {
   return idx;
 }
 
+/// A stride-1, undilated convolution's input padded once: [n, c, oh + kh - 1, ow + kw - 1] (-1:
+/// padding).
+std::vector<std::int64_t> padded(const Geometry& g) {
+  std::vector<std::int64_t> idx;
+  const std::int64_t hp = g.oh + g.kh - 1, wp = g.ow + g.kw - 1;
+  idx.reserve(std::size_t(g.n * g.c * hp * wp));
+  for (std::int64_t b = 0; b < g.n; ++b)
+    for (std::int64_t c = 0; c < g.c; ++c)
+      for (std::int64_t y = 0; y < hp; ++y)
+        for (std::int64_t x = 0; x < wp; ++x) idx.push_back(inputAt(g, b, c, y - g.pt, x - g.pl));
+  return idx;
+}
+
+/// im2col transposed, from the padded input: rows (c, kh, kw), columns (b, i, j). For a stride
+/// of 1 each row holds, per example and output row, a run of ow consecutive padded elements.
+std::vector<std::int64_t> colsTransposed(const Geometry& g) {
+  std::vector<std::int64_t> idx;
+  const std::int64_t hp = g.oh + g.kh - 1, wp = g.ow + g.kw - 1;
+  idx.reserve(std::size_t(g.c * g.kh * g.kw * g.n * g.oh * g.ow));
+  for (std::int64_t c = 0; c < g.c; ++c)
+    for (std::int64_t r = 0; r < g.kh; ++r)
+      for (std::int64_t q = 0; q < g.kw; ++q)
+        for (std::int64_t b = 0; b < g.n; ++b)
+          for (std::int64_t i = 0; i < g.oh; ++i)
+            for (std::int64_t j = 0; j < g.ow; ++j) idx.push_back(((b * g.c + c) * hp + i + r) * wp + j + q);
+  return idx;
+}
+
 /// A pooling window gather for one offset (r, q): the input element at that offset of every
 /// output position's window, in the output's NCHW layout (-1: padding).
 std::vector<std::int64_t> windowAt(const Geometry& g, std::int64_t r, std::int64_t q) {
@@ -159,6 +187,22 @@ int Decomposer::convGroup(const Node& n, const std::vector<int>& in, const Shape
   const Shape ys = op == "conv2d" ? os : shapeOf(in[op == "conv2d_grad_input" ? 0 : 1]);
   const Geometry geo = geometry(n, xs, ws[2], ws[3], ys);
   const std::int64_t F = ws[0], CKK = ws[1] * ws[2] * ws[3], rows = geo.n * geo.oh * geo.ow, hw = geo.oh * geo.ow;
+  // Stride 1 without dilation: the columns transposed, [CKK, rows], from the input padded once;
+  // their rows are runs of ow elements (a strided DMA per example and kernel offset) where
+  // im2col's are runs of kw.
+  const bool unitStride = geo.sh == 1 && geo.sw == 1 && geo.dh == 1 && geo.dw == 1 && op != "conv2d_grad_input";
+  int colsT = -1;
+  if (unitStride) {
+    const bool pads = geo.pt || geo.pl || geo.oh + geo.kh - 1 != geo.h || geo.ow + geo.kw - 1 != geo.w;
+    const int xp = pads ? take(in[0], padded(geo), {geo.n, geo.c, geo.oh + geo.kh - 1, geo.ow + geo.kw - 1}, fresh(base, "padded")) : in[0];
+    colsT = take(xp, colsTransposed(geo), {CKK, rows}, fresh(base, "cols_t"));
+  }
+  if (op == "conv2d" && unitStride) {
+    const int wm = op_reshape(in[1], {F, CKK}, fresh(base, "wm"));
+    const int yt = emit("matmul", {wm, colsT}, fresh(base, "planes"));  // [F, (b, i, j)]
+    if (geo.n == 1) return op_reshape(yt, os, base);
+    return take(yt, stridedIndices({geo.n, F, hw}, {hw, rows, 1}), os, base);
+  }
   if (op == "conv2d") {
     const int cols = take(in[0], im2col(geo), {rows, CKK}, fresh(base, "cols"));
     const int wm = op_reshape(in[1], {F, CKK}, fresh(base, "wm"));
@@ -168,6 +212,11 @@ int Decomposer::convGroup(const Node& n, const std::vector<int>& in, const Shape
   }
   const int dyIn = in[op == "conv2d_grad_input" ? 0 : 1];
   const int dy2 = take(dyIn, planesToRows(geo.n, F, hw), {rows, F}, fresh(base, "dy_rows"));
+  if (op == "conv2d_grad_weight" && unitStride) {
+    const int dwt = emit("matmul", {colsT, dy2}, fresh(base, "rows"));  // [CKK, F]
+    const int dw = emit("transpose", {dwt}, fresh(base, "dw"), {{"perm", std::vector<std::int64_t>{1, 0}}});
+    return op_reshape(dw, os, base);
+  }
   if (op == "conv2d_grad_weight") {
     const int cols = take(in[0], im2col(geo), {rows, CKK}, fresh(base, "cols"));
     const int dyt = emit("transpose", {dy2}, fresh(base, "dy_t"), {{"perm", std::vector<std::int64_t>{1, 0}}});
