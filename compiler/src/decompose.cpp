@@ -400,7 +400,10 @@ Graph Decomposer::run() {
     else if (n.op == "pad") y = pad(n, in);
     else if (n.op == "matmul" && (shapeOf(in[0]).size() > 2 || shapeOf(in[1]).size() > 2)) y = batchedMatmul(n, in);
     else if (n.op == "transpose" && shapeOf(in[0]).size() > 2) y = transpose(n, in);
-    else y = out_.op(n.op, in, n.attrs, n.name);
+    // The result keeps its value's name (a caller may have renamed a value after its node).
+    else y = out_.op(n.op, in, n.attrs, g_.values[std::size_t(n.outputs[0])].name);
+    const std::string& name = g_.values[std::size_t(n.outputs[0])].name;
+    if (out_.values[std::size_t(y)].name != name && out_.find(name) < 0) out_.values[std::size_t(y)].name = name;
     map[std::size_t(n.outputs[0])] = y;
   }
   for (int o : g_.outputs) out_.markOutput(map[std::size_t(o)]);

@@ -219,7 +219,10 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
     t.role = roleOf(g, v);
     t.shape = g.values[std::size_t(v)].shape;
     for (std::size_t k = 0; k < cores.size(); ++k) {
-      const TensorPlacement& at = lowered[k].layout.at(t.name);
+      const auto found = lowered[k].layout.find(t.name);
+      if (found == lowered[k].layout.end())
+        throw CompileError("internal: tensor '" + t.name + "' of the step has no place in core " + std::to_string(cores[k]) + "'s program");
+      const TensorPlacement& at = found->second;
       t.pieces.push_back({cores[k], at.addr, blockOn(k, v), at.hbm});
     }
     b.tensors.push_back(std::move(t));
