@@ -263,6 +263,13 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
   int m = parts[0];
   for (std::size_t i = 1; i < K; ++i) m = emit("max", {m, parts[i]}, fresh(base, "max"));
   const int zero = out_.scalar(0.0), one = out_.scalar(1.0);
+  // Windows that tile the input exactly (stride = kernel, no padding or dilation): every input
+  // element is in one window at one offset, so the gradient is one gather from the offsets'
+  // routed gradients side by side (no fills), where overlapping windows need a fold per offset
+  // and their sum.
+  const bool tiles = geo.sh == geo.kh && geo.sw == geo.kw && geo.dh == 1 && geo.dw == 1 && geo.pt == 0 && geo.pl == 0 &&
+                     geo.h == geo.oh * geo.kh && geo.w == geo.ow * geo.kw;
+  std::vector<int> routedParts;
   int open = -1;  // 1 while the window's maximum is still to be found
   int sum = -1;
   for (std::size_t i = 0; i < K; ++i) {
@@ -271,6 +278,10 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
     if (open >= 0) hit = emit("mul", {hit, open}, fresh(base, "first"));
     open = emit("sub", {open >= 0 ? open : one, hit}, fresh(base, "open"));
     const int routed = emit("mul", {hit, in[1]}, fresh(base, "routed"));
+    if (tiles) {
+      routedParts.push_back(routed);
+      continue;
+    }
     const std::int64_t r = std::int64_t(i) / geo.kw, q = std::int64_t(i) % geo.kw;
     const auto at = [&](std::int64_t b, std::int64_t c, std::int64_t oi, std::int64_t oj) {
       return ((b * geo.c + c) * geo.oh + oi) * geo.ow + oj;
@@ -278,6 +289,19 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
     const int part = take(routed, foldAt(geo, r, q, at), xs, fresh(base, "fold"));
     sum = sum < 0 ? part : emit("add", {sum, part}, i + 1 == K ? base : fresh(base, "sum"));
   }
+  if (tiles && K > 1) {
+    const int side = emit("concat", routedParts, fresh(base, "routed_all"), {{"axis", std::int64_t(0)}});  // [K n, c, oh, ow]
+    const std::int64_t part = geo.n * geo.c * geo.oh * geo.ow;
+    std::vector<std::int64_t> idx;
+    idx.reserve(std::size_t(geo.n * geo.c * geo.h * geo.w));
+    for (std::int64_t b = 0; b < geo.n; ++b)
+      for (std::int64_t c = 0; c < geo.c; ++c)
+        for (std::int64_t y = 0; y < geo.h; ++y)
+          for (std::int64_t x = 0; x < geo.w; ++x)
+            idx.push_back(((y % geo.kh) * geo.kw + x % geo.kw) * part + ((b * geo.c + c) * geo.oh + y / geo.kh) * geo.ow + x / geo.kw);
+    return take(side, std::move(idx), xs, base);
+  }
+  if (tiles) return op_reshape(routedParts[0], xs, base);
   return K == 1 ? op_reshape(sum, xs, base) : sum;
 }
 
