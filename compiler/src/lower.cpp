@@ -292,8 +292,43 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
       return t;
     }
   }
-  // Any other broadcast: a gather, each output element reading its source element.
   if (s.size() > out.size()) unsupported(n, "broadcast of " + shapeText(s) + " to " + shapeText(out));
+  {
+    // Values repeated along trailing axes (a bias per channel over the planes of every example):
+    // out is [outer, mid, inner] with the source the `mid` values. Each value fills a row of
+    // `inner` once (vfill), and one strided DMA copies that row into every `outer` position.
+    const std::size_t off = out.size() - s.size();
+    std::size_t d0 = out.size(), d1 = 0;
+    for (std::size_t d = off; d < out.size(); ++d)
+      if (s[d - off] != 1) d0 = std::min(d0, d), d1 = d + 1;
+    bool block = d0 < d1;
+    std::uint64_t outer = 1, mid = 1, inner = 1;
+    for (std::size_t d = 0; d < out.size() && block; ++d) {
+      const std::int64_t sd = d < off ? 1 : s[d - off];
+      if (d < d0) outer *= std::uint64_t(out[d]);
+      else if (d < d1) block = sd == out[d], mid *= std::uint64_t(out[d]);
+      else inner *= std::uint64_t(out[d]);
+    }
+    if (block && inner >= 16) {
+      const std::uint64_t rowElems = roundUp(inner, 16), rows = temp(mid * rowElems, n.name + ".rows");
+      const std::string loop = label();
+      li(1, std::int64_t(rows)), li(4, std::int64_t(rowElems)), li(5, std::int64_t(outer)), li(6, std::int64_t(inner * 4));
+      li(7, std::int64_t(mid * inner * 4)), li(8, 0), li(10, 0), li(11, std::int64_t(mid)), li(12, std::int64_t(addr(v))), li(13, std::int64_t(t));
+      code_ << loop << ":\n";
+      line("lw r3, [r12]");
+      line("vfill.f32 r1, r3, r4");
+      line("dma2d r13, r1, r5, r6, r7, r8, none");
+      line("add r12, r12, 4");
+      line("add r1, r1, " + std::to_string(rowElems * 4));
+      line("add r13, r13, " + std::to_string(inner * 4));
+      line("add r10, r10, 1");
+      line("blt r10, r11, " + loop);
+      const double fill = lines(rowElems * 4) + double(c_.core.vector_latency_cycles) + 8 * double(c_.core.scalar_cycles);
+      cost(double(mid) * std::max(fill, dmaCycles(outer, inner * 4)) + dmaCycles(outer, inner * 4), "sram");
+      return t;
+    }
+  }
+  // Any other broadcast: a gather, each output element reading its source element.
   const std::size_t off = out.size() - s.size();
   const auto sStride = rowMajorStrides(s);
   std::vector<std::int64_t> strides(out.size(), 0);  // 0: the axis repeats
