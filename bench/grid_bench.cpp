@@ -61,8 +61,8 @@ Graph mlp(std::int64_t width, std::int64_t layers, std::int64_t batch, std::mt19
     for (double& v : w) v = u(gen);
     const int wv = g.parameter("w" + std::to_string(l + 1), {width, width}, std::move(w));
     const int bv = g.parameter("b" + std::to_string(l + 1), {width}, std::vector<double>(static_cast<std::size_t>(width), 0.0));
-    h = g.op("add", {g.op("matmul", {h, wv}), bv});
-    if (l + 1 < layers) h = g.op("relu", {h});
+    h = g.op(compiler::Op::add, {g.op(compiler::Op::matmul, {h, wv}), bv});
+    if (l + 1 < layers) h = g.op(compiler::Op::relu, {h});
   }
   OptimizerConfig opt;
   opt.learningRate = 0.05, opt.momentum = 0.9;
@@ -89,8 +89,8 @@ Graph cnn(std::int64_t channels, std::int64_t layers, std::int64_t batch, std::m
     const std::string k = std::to_string(l + 1);
     const int wv = g.parameter("conv" + k + ".w", {channels, in, 3, 3}, std::move(w));
     const int bv = g.parameter("conv" + k + ".b", {channels}, std::vector<double>(static_cast<std::size_t>(channels), 0.0));
-    h = g.op("add", {g.op("conv2d", {h, wv}, conv), g.op("reshape", {bv}, {{"shape", Shape{1, channels, 1, 1}}})});
-    h = g.op("max_pool2d", {g.op("relu", {h})}, pool);
+    h = g.op(compiler::Op::add, {g.op(compiler::Op::conv2d, {h, wv}, conv), g.op(compiler::Op::reshape, {bv}, {{"shape", Shape{1, channels, 1, 1}}})});
+    h = g.op(compiler::Op::max_pool2d, {g.op(compiler::Op::relu, {h})}, pool);
     in = channels, side /= 2;
   }
   const std::int64_t features = channels * side * side;
@@ -98,7 +98,7 @@ Graph cnn(std::int64_t channels, std::int64_t layers, std::int64_t batch, std::m
   std::vector<double> w(static_cast<std::size_t>(features * 10));
   for (double& v : w) v = u(gen);
   const int fc = g.parameter("fc.w", {features, 10}, std::move(w));
-  h = g.op("matmul", {g.op("reshape", {h}, {{"shape", Shape{batch, features}}}), fc});
+  h = g.op(compiler::Op::matmul, {g.op(compiler::Op::reshape, {h}, {{"shape", Shape{batch, features}}}), fc});
   OptimizerConfig opt;
   opt.learningRate = 0.05, opt.momentum = 0.9;
   addTrainingStep(g, addSoftmaxCrossEntropy(g, h, g.input("target", {batch, 10})), opt);
@@ -111,12 +111,12 @@ double matrixFlops(const Graph& g) {
   double flops = 0;
   for (const Node& n : g.nodes) {
     const auto shape = [&](int v) -> const Shape& { return g.values[std::size_t(v)].shape; };
-    if (n.op == "matmul" && shape(n.inputs[0]).size() == 2) {
+    if (n.op == compiler::Op::matmul && shape(n.inputs[0]).size() == 2) {
       flops += 2.0 * double(shape(n.inputs[0])[0]) * double(shape(n.inputs[0])[1]) * double(shape(n.inputs[1])[1]);
-    } else if (n.op == "conv2d" || n.op == "conv2d_grad_input" || n.op == "conv2d_grad_weight") {
+    } else if (n.op == compiler::Op::conv2d || n.op == compiler::Op::conv2d_grad_input || n.op == compiler::Op::conv2d_grad_weight) {
       // 2 x (output positions x filters) x (channels x kernel) for each
-      const Shape& out = n.op == "conv2d" ? shape(n.outputs[0]) : shape(n.op == "conv2d_grad_input" ? n.inputs[0] : n.inputs[1]);
-      const Shape w = n.op == "conv2d_grad_weight" ? Shape(n.intsAttr("weight_shape")) : shape(n.inputs[1]);
+      const Shape& out = n.op == compiler::Op::conv2d ? shape(n.outputs[0]) : shape(n.op == compiler::Op::conv2d_grad_input ? n.inputs[0] : n.inputs[1]);
+      const Shape w = n.op == compiler::Op::conv2d_grad_weight ? Shape(n.intsAttr("weight_shape")) : shape(n.inputs[1]);
       flops += 2.0 * double(out[0] * out[1] * out[2] * out[3]) * double(w[1] * w[2] * w[3]);
     }
   }

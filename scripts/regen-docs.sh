@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Regenerates the files that come from the parameter table: docs/config.md and configs/d1.ini.
+# Regenerates the files that come from tables in the code: docs/config.md and configs/d1.ini (the
+# parameter table) and the op table in docs/compiler.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh" tatami >&2
 "$root/build/tatami" info --describe --markdown > "$root/docs/config.md"
 "$root/build/tatami" info --ini > "$root/configs/d1.ini"
 echo "regenerated docs/config.md and configs/d1.ini" >&2
+# The op table in docs/compiler.md, between its markers.
+table="$("$root/build/tatami" compile --list-ops)"
+python3 - "$root/docs/compiler.md" "$table" <<'PY'
+import sys
+path, table = sys.argv[1], sys.argv[2]
+s = open(path).read()
+a = s.index("<!-- op-table begin -->\n") + len("<!-- op-table begin -->\n")
+b = s.index("<!-- op-table end -->")
+open(path, "w").write(s[:a] + table + "\n\n" + s[b:])
+PY
+echo "regenerated the op table in docs/compiler.md" >&2

@@ -120,15 +120,15 @@ class Decomposer {
   int take(int x, std::vector<std::int64_t> idx, const Shape& shape, const std::string& name, double fill = 0.0) {
     std::map<std::string, Attribute> a = {{"index", std::move(idx)}, {"shape", shape}};
     if (fill != 0.0) a["fill"] = fill;
-    return out_.op("take", {x}, std::move(a), name);
+    return out_.op(Op::take, {x}, std::move(a), name);
   }
-  int emit(const std::string& o, const std::vector<int>& ins, const std::string& name, std::map<std::string, Attribute> a = {}) {
+  int emit(Op o, const std::vector<int>& ins, const std::string& name, std::map<std::string, Attribute> a = {}) {
     return out_.op(o, ins, std::move(a), name);
   }
   std::string fresh(const std::string& base, const std::string& what) { return out_.freshName(base + "." + what); }
   const Shape& shapeOf(int newValue) const { return out_.values[std::size_t(newValue)].shape; }
   int op_reshape(int x, const Shape& shape, const std::string& name) {
-    return out_.op("reshape", {x}, {{"shape", shape}}, name);
+    return out_.op(Op::reshape, {x}, {{"shape", shape}}, name);
   }
   int conv(const Node& n, const std::vector<int>& in);
   /// One group's convolution (or gradient) of result shape `os`, named `base`.
@@ -152,19 +152,19 @@ int Decomposer::conv(const Node& n, const std::vector<int>& in) {
     const Shape s = shapeOf(v);
     std::vector<std::int64_t> starts(s.size(), 0), ends(s.begin(), s.end());
     starts[axis] = begin, ends[axis] = end;
-    return emit("slice", {v}, fresh(n.name, what), {{"starts", starts}, {"ends", ends}});
+    return emit(Op::slice, {v}, fresh(n.name, what), {{"starts", starts}, {"ends", ends}});
   };
   std::vector<int> parts;
   std::size_t along = 1;  // the concatenation axis: channels, or filters for the weight gradient
   for (std::int64_t gi = 0; gi < groups; ++gi) {
     const std::string tag = "group" + std::to_string(gi);
     Shape osg = os;
-    if (n.op == "conv2d") {  // in: x [N, C, H, W], w [F, C/G, kh, kw]
+    if (n.op == Op::conv2d) {  // in: x [N, C, H, W], w [F, C/G, kh, kw]
       const std::int64_t cg = shapeOf(in[0])[1] / groups, fg = shapeOf(in[1])[0] / groups;
       osg[1] = fg;
       parts.push_back(convGroup(n, {slice(in[0], 1, gi * cg, (gi + 1) * cg, tag + ".x"), slice(in[1], 0, gi * fg, (gi + 1) * fg, tag + ".w")}, osg,
                                 fresh(n.name, tag)));
-    } else if (n.op == "conv2d_grad_input") {  // in: dy [N, F, oh, ow], w; result x's shape
+    } else if (n.op == Op::conv2d_grad_input) {  // in: dy [N, F, oh, ow], w; result x's shape
       const std::int64_t fg = shapeOf(in[1])[0] / groups, cg = os[1] / groups;
       osg[1] = cg;
       parts.push_back(convGroup(n, {slice(in[0], 1, gi * fg, (gi + 1) * fg, tag + ".dy"), slice(in[1], 0, gi * fg, (gi + 1) * fg, tag + ".w")}, osg,
@@ -177,55 +177,55 @@ int Decomposer::conv(const Node& n, const std::vector<int>& in) {
                                 fresh(n.name, tag)));
     }
   }
-  return emit("concat", parts, n.name, {{"axis", std::int64_t(along)}});
+  return emit(Op::concat, parts, n.name, {{"axis", std::int64_t(along)}});
 }
 
 int Decomposer::convGroup(const Node& n, const std::vector<int>& in, const Shape& os, const std::string& base) {
-  const std::string& op = n.op;
-  const Shape xs = op == "conv2d" ? shapeOf(in[0]) : op == "conv2d_grad_input" ? os : shapeOf(in[0]);
-  const Shape ws = op == "conv2d" ? shapeOf(in[1]) : op == "conv2d_grad_input" ? shapeOf(in[1]) : os;
-  const Shape ys = op == "conv2d" ? os : shapeOf(in[op == "conv2d_grad_input" ? 0 : 1]);
+  const Op op = n.op;
+  const Shape xs = op == Op::conv2d ? shapeOf(in[0]) : op == Op::conv2d_grad_input ? os : shapeOf(in[0]);
+  const Shape ws = op == Op::conv2d ? shapeOf(in[1]) : op == Op::conv2d_grad_input ? shapeOf(in[1]) : os;
+  const Shape ys = op == Op::conv2d ? os : shapeOf(in[op == Op::conv2d_grad_input ? 0 : 1]);
   const Geometry geo = geometry(n, xs, ws[2], ws[3], ys);
   const std::int64_t F = ws[0], CKK = ws[1] * ws[2] * ws[3], rows = geo.n * geo.oh * geo.ow, hw = geo.oh * geo.ow;
   // Stride 1 without dilation: the columns transposed, [CKK, rows], from the input padded once;
   // their rows are runs of ow elements (a strided DMA per example and kernel offset) where
   // im2col's are runs of kw.
-  const bool unitStride = geo.sh == 1 && geo.sw == 1 && geo.dh == 1 && geo.dw == 1 && op != "conv2d_grad_input";
+  const bool unitStride = geo.sh == 1 && geo.sw == 1 && geo.dh == 1 && geo.dw == 1 && op != Op::conv2d_grad_input;
   int colsT = -1;
   if (unitStride) {
     const bool pads = geo.pt || geo.pl || geo.oh + geo.kh - 1 != geo.h || geo.ow + geo.kw - 1 != geo.w;
     const int xp = pads ? take(in[0], padded(geo), {geo.n, geo.c, geo.oh + geo.kh - 1, geo.ow + geo.kw - 1}, fresh(base, "padded")) : in[0];
     colsT = take(xp, colsTransposed(geo), {CKK, rows}, fresh(base, "cols_t"));
   }
-  if (op == "conv2d" && unitStride) {
+  if (op == Op::conv2d && unitStride) {
     const int wm = op_reshape(in[1], {F, CKK}, fresh(base, "wm"));
-    const int yt = emit("matmul", {wm, colsT}, fresh(base, "planes"));  // [F, (b, i, j)]
+    const int yt = emit(Op::matmul, {wm, colsT}, fresh(base, "planes"));  // [F, (b, i, j)]
     if (geo.n == 1) return op_reshape(yt, os, base);
     return take(yt, stridedIndices({geo.n, F, hw}, {hw, rows, 1}), os, base);
   }
-  if (op == "conv2d") {
+  if (op == Op::conv2d) {
     const int cols = take(in[0], im2col(geo), {rows, CKK}, fresh(base, "cols"));
     const int wm = op_reshape(in[1], {F, CKK}, fresh(base, "wm"));
-    const int wt = emit("transpose", {wm}, fresh(base, "wt"), {{"perm", std::vector<std::int64_t>{1, 0}}});
-    const int y2 = emit("matmul", {cols, wt}, fresh(base, "rows"));
+    const int wt = emit(Op::transpose, {wm}, fresh(base, "wt"), {{"perm", std::vector<std::int64_t>{1, 0}}});
+    const int y2 = emit(Op::matmul, {cols, wt}, fresh(base, "rows"));
     return take(y2, rowsToPlanes(geo.n, F, hw), os, base);
   }
-  const int dyIn = in[op == "conv2d_grad_input" ? 0 : 1];
+  const int dyIn = in[op == Op::conv2d_grad_input ? 0 : 1];
   const int dy2 = take(dyIn, planesToRows(geo.n, F, hw), {rows, F}, fresh(base, "dy_rows"));
-  if (op == "conv2d_grad_weight" && unitStride) {
-    const int dwt = emit("matmul", {colsT, dy2}, fresh(base, "rows"));  // [CKK, F]
-    const int dw = emit("transpose", {dwt}, fresh(base, "dw"), {{"perm", std::vector<std::int64_t>{1, 0}}});
+  if (op == Op::conv2d_grad_weight && unitStride) {
+    const int dwt = emit(Op::matmul, {colsT, dy2}, fresh(base, "rows"));  // [CKK, F]
+    const int dw = emit(Op::transpose, {dwt}, fresh(base, "dw"), {{"perm", std::vector<std::int64_t>{1, 0}}});
     return op_reshape(dw, os, base);
   }
-  if (op == "conv2d_grad_weight") {
+  if (op == Op::conv2d_grad_weight) {
     const int cols = take(in[0], im2col(geo), {rows, CKK}, fresh(base, "cols"));
-    const int dyt = emit("transpose", {dy2}, fresh(base, "dy_t"), {{"perm", std::vector<std::int64_t>{1, 0}}});
-    const int dw = emit("matmul", {dyt, cols}, fresh(base, "rows"));
+    const int dyt = emit(Op::transpose, {dy2}, fresh(base, "dy_t"), {{"perm", std::vector<std::int64_t>{1, 0}}});
+    const int dw = emit(Op::matmul, {dyt, cols}, fresh(base, "rows"));
     return op_reshape(dw, os, base);
   }
   // conv2d_grad_input: the columns' gradient, folded back by one gather per window offset.
   const int wm = op_reshape(in[1], {F, CKK}, fresh(base, "wm"));
-  const int dcols = emit("matmul", {dy2, wm}, fresh(base, "dcols"));
+  const int dcols = emit(Op::matmul, {dy2, wm}, fresh(base, "dcols"));
   int sum = -1;
   for (std::int64_t r = 0; r < geo.kh; ++r)
     for (std::int64_t q = 0; q < geo.kw; ++q) {
@@ -234,7 +234,7 @@ int Decomposer::convGroup(const Node& n, const std::vector<int>& in, const Shape
         return ((b * geo.oh + i) * geo.ow + j) * CKK + (c * geo.kh + r) * geo.kw + q;
       };
       const int part = take(dcols, foldAt(geo, r, q, at), xs, fresh(base, "fold"));
-      sum = sum < 0 ? part : emit("add", {sum, part}, last ? base : fresh(base, "sum"));
+      sum = sum < 0 ? part : emit(Op::add, {sum, part}, last ? base : fresh(base, "sum"));
       if (last && sum == part) sum = op_reshape(part, xs, base);
     }
   return sum;
@@ -243,7 +243,7 @@ int Decomposer::convGroup(const Node& n, const std::vector<int>& in, const Shape
 int Decomposer::pool(const Node& n, const std::vector<int>& in) {
   const auto k = n.intsAttr("kernel");
   const Shape xs = shapeOf(in[0]);
-  const Shape ys = n.op == "max_pool2d" ? g_.values[std::size_t(n.outputs[0])].shape : shapeOf(in[1]);
+  const Shape ys = n.op == Op::max_pool2d ? g_.values[std::size_t(n.outputs[0])].shape : shapeOf(in[1]);
   const Geometry geo = geometry(n, xs, k[0], k[1], ys);
   const std::string& base = n.name;
   const double lowest = double(std::numeric_limits<float>::lowest());
@@ -254,14 +254,14 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
       parts.push_back(take(in[0], windowAt(geo, r, q), ys, fresh(base, "window"), lowest));
     }
   const std::size_t K = parts.size();
-  if (n.op == "max_pool2d") {
+  if (n.op == Op::max_pool2d) {
     int m = parts[0];
-    for (std::size_t i = 1; i < K; ++i) m = emit("max", {m, parts[i]}, i + 1 == K ? base : fresh(base, "max"));
+    for (std::size_t i = 1; i < K; ++i) m = emit(Op::max, {m, parts[i]}, i + 1 == K ? base : fresh(base, "max"));
     return K == 1 ? op_reshape(m, ys, base) : m;
   }
   // max_pool2d_grad: the gradient goes to the first maximum of each window.
   int m = parts[0];
-  for (std::size_t i = 1; i < K; ++i) m = emit("max", {m, parts[i]}, fresh(base, "max"));
+  for (std::size_t i = 1; i < K; ++i) m = emit(Op::max, {m, parts[i]}, fresh(base, "max"));
   const int zero = out_.scalar(0.0), one = out_.scalar(1.0);
   // Windows that tile the input exactly (stride = kernel, no padding or dilation): every input
   // element is in one window at one offset, so the gradient is one gather from the offsets'
@@ -273,11 +273,11 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
   int open = -1;  // 1 while the window's maximum is still to be found
   int sum = -1;
   for (std::size_t i = 0; i < K; ++i) {
-    const int gap = emit("sub", {m, parts[i]}, fresh(base, "gap"));
-    int hit = emit("where", {gap, zero, one}, fresh(base, "hit"));  // 1 where this element is the maximum
-    if (open >= 0) hit = emit("mul", {hit, open}, fresh(base, "first"));
-    open = emit("sub", {open >= 0 ? open : one, hit}, fresh(base, "open"));
-    const int routed = emit("mul", {hit, in[1]}, fresh(base, "routed"));
+    const int gap = emit(Op::sub, {m, parts[i]}, fresh(base, "gap"));
+    int hit = emit(Op::where, {gap, zero, one}, fresh(base, "hit"));  // 1 where this element is the maximum
+    if (open >= 0) hit = emit(Op::mul, {hit, open}, fresh(base, "first"));
+    open = emit(Op::sub, {open >= 0 ? open : one, hit}, fresh(base, "open"));
+    const int routed = emit(Op::mul, {hit, in[1]}, fresh(base, "routed"));
     if (tiles) {
       routedParts.push_back(routed);
       continue;
@@ -287,10 +287,10 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
       return ((b * geo.c + c) * geo.oh + oi) * geo.ow + oj;
     };
     const int part = take(routed, foldAt(geo, r, q, at), xs, fresh(base, "fold"));
-    sum = sum < 0 ? part : emit("add", {sum, part}, i + 1 == K ? base : fresh(base, "sum"));
+    sum = sum < 0 ? part : emit(Op::add, {sum, part}, i + 1 == K ? base : fresh(base, "sum"));
   }
   if (tiles && K > 1) {
-    const int side = emit("concat", routedParts, fresh(base, "routed_all"), {{"axis", std::int64_t(0)}});  // [K n, c, oh, ow]
+    const int side = emit(Op::concat, routedParts, fresh(base, "routed_all"), {{"axis", std::int64_t(0)}});  // [K n, c, oh, ow]
     const std::int64_t part = geo.n * geo.c * geo.oh * geo.ow;
     std::vector<std::int64_t> idx;
     idx.reserve(std::size_t(geo.n * geo.c * geo.h * geo.w));
@@ -307,7 +307,7 @@ int Decomposer::pool(const Node& n, const std::vector<int>& in) {
 
 int Decomposer::averagePool(const Node& n, const std::vector<int>& in) {
   const auto k = n.intsAttr("kernel");
-  const bool grad = n.op == "avg_pool2d_grad";
+  const bool grad = n.op == Op::avg_pool2d_grad;
   const Shape xs = grad ? Shape(n.intsAttr("input_shape")) : shapeOf(in[0]);
   const Shape ys = grad ? shapeOf(in[0]) : g_.values[std::size_t(n.outputs[0])].shape;
   const Geometry geo = geometry(n, xs, k[0], k[1], ys);
@@ -325,7 +325,7 @@ int Decomposer::averagePool(const Node& n, const std::vector<int>& in) {
     }
   const int scale = out_.constant(fresh(base, "recip"), {1, 1, geo.oh, geo.ow}, recip);
   if (grad) {  // each window's share of dy, folded back by one gather per offset
-    const int share = emit("mul", {in[0], scale}, fresh(base, "share"));
+    const int share = emit(Op::mul, {in[0], scale}, fresh(base, "share"));
     const auto at = [&](std::int64_t b, std::int64_t c, std::int64_t oi, std::int64_t oj) {
       return ((b * geo.c + c) * geo.oh + oi) * geo.ow + oj;
     };
@@ -333,7 +333,7 @@ int Decomposer::averagePool(const Node& n, const std::vector<int>& in) {
     for (std::int64_t r = 0; r < geo.kh; ++r)
       for (std::int64_t q = 0; q < geo.kw; ++q) {
         const int part = take(share, foldAt(geo, r, q, at), xs, fresh(base, "fold"));
-        sum = sum < 0 ? part : emit("add", {sum, part}, fresh(base, "sum"));
+        sum = sum < 0 ? part : emit(Op::add, {sum, part}, fresh(base, "sum"));
       }
     return op_reshape(sum, xs, base);
   }
@@ -341,9 +341,9 @@ int Decomposer::averagePool(const Node& n, const std::vector<int>& in) {
   for (std::int64_t r = 0; r < geo.kh; ++r)
     for (std::int64_t q = 0; q < geo.kw; ++q) {
       const int part = take(in[0], windowAt(geo, r, q), ys, fresh(base, "window"));
-      sum = sum < 0 ? part : emit("add", {sum, part}, fresh(base, "sum"));
+      sum = sum < 0 ? part : emit(Op::add, {sum, part}, fresh(base, "sum"));
     }
-  return emit("mul", {sum, scale}, base);
+  return emit(Op::mul, {sum, scale}, base);
 }
 
 int Decomposer::pad(const Node& n, const std::vector<int>& in) {
@@ -374,7 +374,7 @@ int Decomposer::batchedMatmul(const Node& n, const std::vector<int>& in) {
   const std::string& base = n.name;
   if (b.size() == 2) {  // x [..., M, K] @ w [K, N]: one matmul over all the rows
     const int rows = op_reshape(in[0], {elementCount(a) / K, K}, fresh(base, "rows"));
-    return op_reshape(emit("matmul", {rows, in[1]}, fresh(base, "mm")), os, base);
+    return op_reshape(emit(Op::matmul, {rows, in[1]}, fresh(base, "mm")), os, base);
   }
   // One 2D matmul per batch entry (an operand of rank 2, or batch dims of 1, broadcast).
   const std::int64_t batch = elementCount(os) / (M * N);
@@ -383,15 +383,15 @@ int Decomposer::batchedMatmul(const Node& n, const std::vector<int>& in) {
     throw CompileError("node '" + n.name + "' (matmul): no lowering yet for the batch broadcast " + shapeText(a) + " x " + shapeText(b));
   const int a3 = op_reshape(in[0], {ba, M, K}, fresh(base, "a3")), b3 = op_reshape(in[1], {bb, K, N}, fresh(base, "b3"));
   const auto entry = [&](int x, std::int64_t t, std::int64_t r, std::int64_t c) {
-    const int s = emit("slice", {x}, fresh(base, "entry"), {{"starts", std::vector<std::int64_t>{t, 0, 0}}, {"ends", std::vector<std::int64_t>{t + 1, r, c}}});
+    const int s = emit(Op::slice, {x}, fresh(base, "entry"), {{"starts", std::vector<std::int64_t>{t, 0, 0}}, {"ends", std::vector<std::int64_t>{t + 1, r, c}}});
     return op_reshape(s, {r, c}, fresh(base, "entry2d"));
   };
   std::vector<int> parts;
   for (std::int64_t t = 0; t < batch; ++t) {
     const int at = entry(a3, ba == 1 ? 0 : t, M, K), bt = entry(b3, bb == 1 ? 0 : t, K, N);
-    parts.push_back(emit("matmul", {at, bt}, fresh(base, "mm")));
+    parts.push_back(emit(Op::matmul, {at, bt}, fresh(base, "mm")));
   }
-  const int all = parts.size() == 1 ? parts[0] : emit("concat", parts, fresh(base, "all"), {{"axis", std::int64_t(0)}});
+  const int all = parts.size() == 1 ? parts[0] : emit(Op::concat, parts, fresh(base, "all"), {{"axis", std::int64_t(0)}});
   return op_reshape(all, os, base);
 }
 
@@ -418,12 +418,12 @@ Graph Decomposer::run() {
     std::vector<int> in;
     for (int v : n.inputs) in.push_back(map[std::size_t(v)]);
     int y;
-    if (n.op == "conv2d" || n.op == "conv2d_grad_input" || n.op == "conv2d_grad_weight") y = conv(n, in);
-    else if (n.op == "max_pool2d" || n.op == "max_pool2d_grad") y = pool(n, in);
-    else if (n.op == "avg_pool2d" || n.op == "avg_pool2d_grad") y = averagePool(n, in);
-    else if (n.op == "pad") y = pad(n, in);
-    else if (n.op == "matmul" && (shapeOf(in[0]).size() > 2 || shapeOf(in[1]).size() > 2)) y = batchedMatmul(n, in);
-    else if (n.op == "transpose" && shapeOf(in[0]).size() > 2) y = transpose(n, in);
+    if (n.op == Op::conv2d || n.op == Op::conv2d_grad_input || n.op == Op::conv2d_grad_weight) y = conv(n, in);
+    else if (n.op == Op::max_pool2d || n.op == Op::max_pool2d_grad) y = pool(n, in);
+    else if (n.op == Op::avg_pool2d || n.op == Op::avg_pool2d_grad) y = averagePool(n, in);
+    else if (n.op == Op::pad) y = pad(n, in);
+    else if (n.op == Op::matmul && (shapeOf(in[0]).size() > 2 || shapeOf(in[1]).size() > 2)) y = batchedMatmul(n, in);
+    else if (n.op == Op::transpose && shapeOf(in[0]).size() > 2) y = transpose(n, in);
     // The result keeps its value's name (a caller may have renamed a value after its node).
     else y = out_.op(n.op, in, n.attrs, g_.values[std::size_t(n.outputs[0])].name);
     const std::string& name = g_.values[std::size_t(n.outputs[0])].name;
@@ -438,9 +438,9 @@ Graph Decomposer::run() {
 
 bool needsDecomposition(const Graph& g) {
   for (const Node& n : g.nodes) {
-    if (n.op.rfind("conv2d", 0) == 0 || n.op.rfind("max_pool2d", 0) == 0 || n.op.rfind("avg_pool2d", 0) == 0 || n.op == "pad")
+    if (opHas(n.op, kChannel) || n.op == Op::pad)
       return true;
-    if (n.op == "matmul" || n.op == "transpose")
+    if (n.op == Op::matmul || n.op == Op::transpose)
       for (int v : n.inputs)
         if (g.values[std::size_t(v)].shape.size() > 2) return true;
   }

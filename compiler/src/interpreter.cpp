@@ -88,51 +88,49 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
     const Shape outShape = g.values[std::size_t(n.outputs[0])].shape;
     Tensor y{outShape, std::vector<double>(std::size_t(elementCount(outShape)))};
     const auto in = [&](std::size_t k) -> const Tensor& { return t[std::size_t(n.inputs[k])]; };
-    const std::string& op = n.op;
-    if (isSpatialOp(op)) {
+    const Op op = n.op;
+    if (opHas(op, kSpatial)) {
       std::vector<const Tensor*> ins;
       for (std::size_t k = 0; k < n.inputs.size(); ++k) ins.push_back(&in(k));
       evalSpatial(n, ins, y);
-    } else if (op == "relu" || op == "tanh" || op == "sigmoid" || op == "exp" || op == "log" || op == "sqrt" || op == "erf" ||
-        op == "neg" || op == "reciprocal" || op == "identity" || op == "allreduce_mean" || op == "allreduce") {
+    } else if (opHas(op, kUnary)) {
       const auto& x = in(0).data;
       for (std::size_t k = 0; k < x.size(); ++k) {
         const double v = x[k];
         double r = 0;
-        if (op == "relu") r = v > 0 ? v : 0.0;
-        else if (op == "tanh") r = std::tanh(v);
-        else if (op == "sigmoid") r = 1.0 / (1.0 + std::exp(-v));
-        else if (op == "exp") r = std::exp(v);
-        else if (op == "log") r = std::log(v);
-        else if (op == "sqrt") r = std::sqrt(v);
-        else if (op == "erf") r = std::erf(v);
-        else if (op == "neg") r = -v;
-        else if (op == "reciprocal") r = 1.0 / v;
+        if (op == Op::relu) r = v > 0 ? v : 0.0;
+        else if (op == Op::tanh) r = std::tanh(v);
+        else if (op == Op::sigmoid) r = 1.0 / (1.0 + std::exp(-v));
+        else if (op == Op::exp) r = std::exp(v);
+        else if (op == Op::log) r = std::log(v);
+        else if (op == Op::sqrt) r = std::sqrt(v);
+        else if (op == Op::erf) r = std::erf(v);
+        else if (op == Op::neg) r = -v;
+        else if (op == Op::reciprocal) r = 1.0 / v;
         else r = v;  // identity; all-reduces on one replica (the oracle sees the whole batch and tensors at once)
         y.data[k] = r;
       }
-    } else if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "pow" || op == "max" || op == "min" ||
-               op == "relu_grad") {
+    } else if (opHas(op, kBinary)) {
       const auto ia = broadcastIndex(in(0).shape, outShape), ib = broadcastIndex(in(1).shape, outShape);
       for (std::size_t k = 0; k < y.data.size(); ++k) {
         const double a = in(0).data[std::size_t(ia[k])], b = in(1).data[std::size_t(ib[k])];
         double r;
-        if (op == "add") r = a + b;
-        else if (op == "sub") r = a - b;
-        else if (op == "mul") r = a * b;
-        else if (op == "div") r = a / b;
-        else if (op == "pow") r = std::pow(a, b);
-        else if (op == "max") r = std::max(a, b);
-        else if (op == "min") r = std::min(a, b);
+        if (op == Op::add) r = a + b;
+        else if (op == Op::sub) r = a - b;
+        else if (op == Op::mul) r = a * b;
+        else if (op == Op::div) r = a / b;
+        else if (op == Op::pow) r = std::pow(a, b);
+        else if (op == Op::max) r = std::max(a, b);
+        else if (op == Op::min) r = std::min(a, b);
         else r = b > 0 ? a : 0.0;  // relu_grad(dy, x)
         y.data[k] = r;
       }
-    } else if (op == "where") {
+    } else if (op == Op::where) {
       const auto ic = broadcastIndex(in(0).shape, outShape), ia = broadcastIndex(in(1).shape, outShape),
                  ib = broadcastIndex(in(2).shape, outShape);
       for (std::size_t k = 0; k < y.data.size(); ++k)
         y.data[k] = in(0).data[std::size_t(ic[k])] != 0 ? in(1).data[std::size_t(ia[k])] : in(2).data[std::size_t(ib[k])];
-    } else if (op == "matmul") {
+    } else if (op == Op::matmul) {
       const Shape &sa = in(0).shape, &sb = in(1).shape;
       const std::int64_t M = sa[sa.size() - 2], K = sa.back(), N = sb.back();
       Shape batch(outShape.begin(), outShape.end() - 2);
@@ -149,7 +147,7 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
             C[i * N + j] = acc;
           }
       }
-    } else if (op == "transpose") {
+    } else if (op == Op::transpose) {
       const auto perm = n.intsAttr("perm");
       const auto sx = strides(in(0).shape), sy = strides(outShape);
       for (std::int64_t k = 0; k < elementCount(outShape); ++k) {
@@ -161,12 +159,12 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
         }
         y.data[std::size_t(k)] = in(0).data[std::size_t(flat)];
       }
-    } else if (op == "reshape") {
+    } else if (op == Op::reshape) {
       y.data = in(0).data;
-    } else if (op == "broadcast_to") {
+    } else if (op == Op::broadcast_to) {
       const auto ix = broadcastIndex(in(0).shape, outShape);
       for (std::size_t k = 0; k < y.data.size(); ++k) y.data[k] = in(0).data[std::size_t(ix[k])];
-    } else if (op == "sum_to") {
+    } else if (op == Op::sum_to) {
       // Sum over the axes that were broadcast to reach the input's shape.
       const Shape& s = in(0).shape;
       const std::size_t off = s.size() - outShape.size();
@@ -177,9 +175,9 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
         if (axes[d]) kept[d] = 1;
       Tensor r = reduce(in(0), axes, kept, 0);
       y.data = r.data;
-    } else if (op == "reduce_sum" || op == "reduce_mean" || op == "reduce_max") {
-      y.data = reduce(in(0), axesMask(n, in(0).shape.size()), outShape, op == "reduce_sum" ? 0 : op == "reduce_mean" ? 1 : 2).data;
-    } else if (op == "softmax" || op == "log_softmax") {
+    } else if (op == Op::reduce_sum || op == Op::reduce_mean || op == Op::reduce_max) {
+      y.data = reduce(in(0), axesMask(n, in(0).shape.size()), outShape, op == Op::reduce_sum ? 0 : op == Op::reduce_mean ? 1 : 2).data;
+    } else if (op == Op::softmax || op == Op::log_softmax) {
       std::int64_t axis = n.intAttr("axis", -1);
       if (axis < 0) axis += std::int64_t(outShape.size());
       const auto st = strides(outShape);
@@ -192,11 +190,11 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
         for (std::int64_t j = 0; j < len; ++j) sum += std::exp(in(0).data[std::size_t(k + j * stride)] - mx);
         for (std::int64_t j = 0; j < len; ++j) {
           const double x = in(0).data[std::size_t(k + j * stride)] - mx;
-          y.data[std::size_t(k + j * stride)] = op == "softmax" ? std::exp(x) / sum : x - std::log(sum);
+          y.data[std::size_t(k + j * stride)] = op == Op::softmax ? std::exp(x) / sum : x - std::log(sum);
         }
       }
     } else {
-      throw CompileError("node '" + n.name + "': no host implementation of op '" + op + "'");
+      throw CompileError("node '" + n.name + "': no host implementation of op '" + std::string(opName(op)) + "'");
     }
     if (options.roundToFloat)
       for (auto& v : y.data) v = double(float(v));

@@ -13,18 +13,8 @@ namespace tatami::compiler {
 
 namespace {
 
-const std::set<std::string>& unaryOps() {
-  static const std::set<std::string> s = {"relu", "tanh", "sigmoid", "exp", "log",      "sqrt",
-                                          "erf",  "neg",  "reciprocal", "identity", "allreduce_mean", "allreduce"};
-  return s;
-}
-const std::set<std::string>& binaryOps() {
-  static const std::set<std::string> s = {"add", "sub", "mul", "div", "pow", "max", "min", "relu_grad"};
-  return s;
-}
-
 [[noreturn]] void bad(const Node& n, const std::string& why) {
-  throw CompileError("node '" + n.name + "' (" + n.op + "): " + why);
+  throw CompileError("node '" + n.name + "' (" + opName(n.op) + "): " + why);
 }
 
 Shape broadcast(const Node& n, const Shape& a, const Shape& b) {
@@ -63,7 +53,7 @@ std::int64_t Node::intAttr(const std::string& key, std::int64_t fallback) const 
   const auto it = attrs.find(key);
   if (it == attrs.end()) return fallback;
   if (const auto* v = std::get_if<std::int64_t>(&it->second)) return *v;
-  throw CompileError("node '" + name + "' (" + op + "): attribute '" + key + "' is not an integer");
+  throw CompileError("node '" + name + "' (" + opName(op) + "): attribute '" + key + "' is not an integer");
 }
 
 double Node::realAttr(const std::string& key, double fallback) const {
@@ -71,29 +61,14 @@ double Node::realAttr(const std::string& key, double fallback) const {
   if (it == attrs.end()) return fallback;
   if (const auto* v = std::get_if<double>(&it->second)) return *v;
   if (const auto* i = std::get_if<std::int64_t>(&it->second)) return double(*i);
-  throw CompileError("node '" + name + "' (" + op + "): attribute '" + key + "' is not a number");
+  throw CompileError("node '" + name + "' (" + opName(op) + "): attribute '" + key + "' is not a number");
 }
 
 std::vector<std::int64_t> Node::intsAttr(const std::string& key) const {
   const auto it = attrs.find(key);
-  if (it == attrs.end()) throw CompileError("node '" + name + "' (" + op + "): attribute '" + key + "' is missing");
+  if (it == attrs.end()) throw CompileError("node '" + name + "' (" + opName(op) + "): attribute '" + key + "' is missing");
   if (const auto* v = std::get_if<std::vector<std::int64_t>>(&it->second)) return *v;
-  throw CompileError("node '" + name + "' (" + op + "): attribute '" + key + "' is not a list of integers");
-}
-
-const std::vector<std::string>& knownOps() {
-  static const std::vector<std::string> ops = [] {
-    std::vector<std::string> v(unaryOps().begin(), unaryOps().end());
-    v.insert(v.end(), binaryOps().begin(), binaryOps().end());
-    for (const char* o : {"where", "matmul", "transpose", "reshape", "reduce_sum", "reduce_mean", "reduce_max", "softmax",
-                          "log_softmax", "broadcast_to", "sum_to", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
-                          "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad", "concat", "slice", "pad",
-                          "gather", "gather_grad", "take", "allgather", "reducescatter"})
-      v.push_back(o);
-    std::sort(v.begin(), v.end());
-    return v;
-  }();
-  return ops;
+  throw CompileError("node '" + name + "' (" + opName(op) + "): attribute '" + key + "' is not a list of integers");
 }
 
 Shape inferShape(const Graph& g, const Node& n) {
@@ -102,16 +77,16 @@ Shape inferShape(const Graph& g, const Node& n) {
   const auto need = [&](std::size_t k) {
     if (in.size() != k) bad(n, "takes " + std::to_string(k) + " inputs, got " + std::to_string(in.size()));
   };
-  if (isSpatialOp(n.op)) return inferSpatialShape(in, n);
-  if (unaryOps().count(n.op)) {
-    need(1);
-    return in[0];
+  const OpInfo& info = opInfo(n.op);
+  if (int(in.size()) < info.minInputs || (info.maxInputs >= 0 && int(in.size()) > info.maxInputs)) {
+    const std::string want = info.maxInputs < 0 ? std::to_string(info.minInputs) + " or more"
+                                                : std::to_string(info.minInputs) + (info.minInputs != info.maxInputs ? " to " + std::to_string(info.maxInputs) : "");
+    bad(n, "takes " + want + " inputs, got " + std::to_string(in.size()));
   }
-  if (binaryOps().count(n.op)) {
-    need(2);
-    return broadcast(n, in[0], in[1]);
-  }
-  if (n.op == "allgather" || n.op == "reducescatter") {
+  if (info.has(kSpatial)) return inferSpatialShape(in, n);
+  if (info.has(kUnary)) return in[0];
+  if (info.has(kBinary)) return broadcast(n, in[0], in[1]);
+  if (n.op == Op::allgather || n.op == Op::reducescatter) {
     // Grid collectives along the first dimension: it becomes `size` rows (the whole extent
     // gathered, or this core's block of the sum).
     need(1);
@@ -121,11 +96,11 @@ Shape inferShape(const Graph& g, const Node& n) {
     out[0] = size;
     return out;
   }
-  if (n.op == "where") {
+  if (n.op == Op::where) {
     need(3);
     return broadcast(n, broadcast(n, in[0], in[1]), in[2]);
   }
-  if (n.op == "matmul") {
+  if (n.op == Op::matmul) {
     need(2);
     const Shape &a = in[0], &b = in[1];
     if (a.size() < 2 || b.size() < 2) bad(n, "needs operands of rank 2 or more, got " + shapeText(a) + " and " + shapeText(b));
@@ -137,7 +112,7 @@ Shape inferShape(const Graph& g, const Node& n) {
     out.push_back(b[b.size() - 1]);
     return out;
   }
-  if (n.op == "transpose") {
+  if (n.op == Op::transpose) {
     need(1);
     const auto perm = n.intsAttr("perm");
     if (perm.size() != in[0].size()) bad(n, "perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(in[0].size()));
@@ -150,18 +125,18 @@ Shape inferShape(const Graph& g, const Node& n) {
     }
     return out;
   }
-  if (n.op == "reshape" || n.op == "broadcast_to" || n.op == "sum_to") {
+  if (n.op == Op::reshape || n.op == Op::broadcast_to || n.op == Op::sum_to) {
     need(1);
     const Shape target = n.intsAttr("shape");
-    if (n.op == "reshape" && elementCount(target) != elementCount(in[0]))
+    if (n.op == Op::reshape && elementCount(target) != elementCount(in[0]))
       bad(n, "cannot reshape " + shapeText(in[0]) + " to " + shapeText(target));
-    if (n.op == "broadcast_to" && broadcast(n, in[0], target) != target)
+    if (n.op == Op::broadcast_to && broadcast(n, in[0], target) != target)
       bad(n, shapeText(in[0]) + " does not broadcast to " + shapeText(target));
-    if (n.op == "sum_to" && broadcast(n, target, in[0]) != in[0])
+    if (n.op == Op::sum_to && broadcast(n, target, in[0]) != in[0])
       bad(n, shapeText(in[0]) + " cannot be summed to " + shapeText(target));
     return target;
   }
-  if (n.op == "reduce_sum" || n.op == "reduce_mean" || n.op == "reduce_max") {
+  if (n.op == Op::reduce_sum || n.op == Op::reduce_mean || n.op == Op::reduce_max) {
     need(1);
     const bool keep = n.intAttr("keepdims", 1) != 0;
     std::vector<bool> reduce(in[0].size(), false);
@@ -173,12 +148,12 @@ Shape inferShape(const Graph& g, const Node& n) {
     }
     return out;
   }
-  if (n.op == "softmax" || n.op == "log_softmax") {
+  if (n.op == Op::softmax || n.op == Op::log_softmax) {
     need(1);
     normAxis(n, n.intAttr("axis", -1), in[0].size());
     return in[0];
   }
-  bad(n, "unknown op (known: see tatami::compiler::knownOps)");
+  bad(n, "has no shape rule");
 }
 
 int Graph::addValue(Value v) {
@@ -222,12 +197,12 @@ int Graph::constant(const std::string& n, const Shape& shape, std::vector<double
 
 int Graph::scalar(double v) { return constant(freshName("c"), {}, {v}); }
 
-int Graph::op(const std::string& o, const std::vector<int>& ins, std::map<std::string, Attribute> attrs, const std::string& nm) {
+int Graph::op(Op o, const std::vector<int>& ins, std::map<std::string, Attribute> attrs, const std::string& nm) {
   Node n;
   n.op = o;
   n.inputs = ins;
   n.attrs = std::move(attrs);
-  n.name = nm.empty() ? freshName(o) : nm;
+  n.name = nm.empty() ? freshName(opName(o)) : nm;
   const Shape s = inferShape(*this, n);
   const int out = addValue({n.name, s, ValueKind::Intermediate, {}, int(nodes.size())});
   n.outputs = {out};
@@ -303,7 +278,7 @@ std::string printGraph(const Graph& g, bool withData) {
     os << "\n";
   }
   for (const Node& n : g.nodes) {
-    os << "%" << g.values[std::size_t(n.outputs[0])].name << " = " << n.op;
+    os << "%" << g.values[std::size_t(n.outputs[0])].name << " = " << opName(n.op);
     for (std::size_t i = 0; i < n.inputs.size(); ++i) os << (i ? ", %" : " %") << g.values[std::size_t(n.inputs[i])].name;
     if (!n.attrs.empty()) {
       os << " {";
@@ -424,7 +399,7 @@ Graph parseGraph(const std::string& text, const std::string& origin) {
         c.expect('}');
       }
       try {
-        g.op(op, ins, attrs, out);
+        g.op(opFromName(op), ins, attrs, out);
       } catch (const CompileError& e) {
         c.fail(e.what());
       }

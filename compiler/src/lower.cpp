@@ -106,7 +106,7 @@ class Lowering {
   }
   double scalarOf(int v) const { return g_.values[std::size_t(v)].data.at(0); }
   [[noreturn]] void unsupported(const Node& n, const std::string& why) const {
-    throw CompileError("node '" + n.name + "' (" + n.op + "): no lowering yet: " + why);
+    throw CompileError("node '" + n.name + "' (" + opName(n.op) + "): no lowering yet: " + why);
   }
 
   // Emission helpers.
@@ -219,14 +219,14 @@ class Lowering {
   void allgather(const Node& n, std::uint64_t dst);
   void reducescatter(const Node& n, std::uint64_t dst);
   /// The semaphores of a grid collective (data arrived, receiver free, gathered chunk arrived).
-  int semOf(const Node& n) const { return n.op == "allreduce_mean" ? 1 : 4 + 3 * int(n.intAttr("axis", 0)); }
+  int semOf(const Node& n) const { return n.op == Op::allreduce_mean ? 1 : 4 + 3 * int(n.intAttr("axis", 0)); }
   /// Elements of each ring chunk of an all-reduce of `v` over p cores (whole vectors).
   std::uint64_t chunkOf(int v, std::uint64_t p) const { return roundUp((count(v) + p - 1) / p, 16); }
   /// The ring an all-reduce node runs over, and this core's place in it.
   const std::vector<int>& ringOf(const Node& n) const {
-    return n.op == "allreduce_mean" ? ctx_.ring : ctx_.lines.at(std::size_t(n.intAttr("axis", 0)));
+    return n.op == Op::allreduce_mean ? ctx_.ring : ctx_.lines.at(std::size_t(n.intAttr("axis", 0)));
   }
-  int rankOf(const Node& n) const { return n.op == "allreduce_mean" ? ctx_.rank : ctx_.lineRank.at(std::size_t(n.intAttr("axis", 0))); }
+  int rankOf(const Node& n) const { return n.op == Op::allreduce_mean ? ctx_.rank : ctx_.lineRank.at(std::size_t(n.intAttr("axis", 0))); }
 
   const Graph& g_;
   Allocator alloc_;
@@ -689,7 +689,7 @@ void Lowering::gatherRows(const Node& n, std::uint64_t dst) {
   // The data as [outer, len, inner]: gather copies whole inner rows by one gather DMA per outer
   // block (the indices converted to i32 at run time); gather_grad adds each row of dy into its
   // row of the result, in index order (the oracle's order, so FP32 results are bit-identical).
-  const bool fwd = n.op == "gather";
+  const bool fwd = n.op == Op::gather;
   const Shape ds = fwd ? shape(n.inputs[0]) : shape(n.outputs[0]);
   std::int64_t axis = n.intAttr("axis", 0);
   if (axis < 0) axis += std::int64_t(ds.size());
@@ -832,10 +832,10 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
   // its own semaphores (data arrived, receiver free, all-gather chunk arrived), so a neighbour
   // already in the next all-reduce of another line never feeds this one.
   const int x = n.inputs[0];
-  if (n.op == "allreduce_mean" && groupsOf(x).first) return allreduceInGroups(n, dst, groupsOf(x).first);
+  if (n.op == Op::allreduce_mean && groupsOf(x).first) return allreduceInGroups(n, dst, groupsOf(x).first);
   const std::vector<int>& ring = ringOf(n);
   const std::uint64_t p = ring.size();
-  const bool isMax = n.op == "allreduce" && n.attrs.count("reduce") && std::get<std::string>(n.attrs.at("reduce")) == "max";
+  const bool isMax = n.op == Op::allreduce && n.attrs.count("reduce") && std::get<std::string>(n.attrs.at("reduce")) == "max";
   const int sem = semOf(n);
   const std::string arrived = std::to_string(sem), freed = std::to_string(sem + 1), gathered = std::to_string(sem + 2);
   dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
@@ -874,7 +874,7 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
       line("swait " + gathered + ", 1");
     }
   }
-  if (n.op == "allreduce_mean") vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+  if (n.op == Op::allreduce_mean) vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
 void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t groupSize) {
@@ -1066,44 +1066,44 @@ void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
 }
 
 void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
-  const std::string& op = n.op;
+  const Op op = n.op;
   const int out = n.outputs[0];
   const std::uint64_t np = padded(out);
   const Shape& os = shape(out);
   const auto in = [&](std::size_t k) { return n.inputs[k]; };
-  if (op == "add" || op == "sub" || op == "mul" || op == "max" || op == "min" || op == "div") {
+  if (op == Op::add || op == Op::sub || op == Op::mul || op == Op::max || op == Op::min || op == Op::div) {
     const int a = in(0), b = in(1);
-    if (isScalarConst(b) && (op == "add" || op == "sub" || op == "mul" || op == "div") && count(a) == count(out)) {
+    if (isScalarConst(b) && (op == Op::add || op == Op::sub || op == Op::mul || op == Op::div) && count(a) == count(out)) {
       const double c = scalarOf(b);
-      if (op == "add") vscalar("vadds", dst, addr(a), c, np);
-      else if (op == "sub") vscalar("vadds", dst, addr(a), -c, np);
-      else if (op == "mul") vscalar("vmuls", dst, addr(a), c, np);
+      if (op == Op::add) vscalar("vadds", dst, addr(a), c, np);
+      else if (op == Op::sub) vscalar("vadds", dst, addr(a), -c, np);
+      else if (op == Op::mul) vscalar("vmuls", dst, addr(a), c, np);
       else vscalar("vmuls", dst, addr(a), 1.0 / c, np);
       return;
     }
-    if (isScalarConst(a) && (op == "add" || op == "mul") && count(b) == count(out)) {
-      vscalar(op == "add" ? "vadds" : "vmuls", dst, addr(b), scalarOf(a), np);
+    if (isScalarConst(a) && (op == Op::add || op == Op::mul) && count(b) == count(out)) {
+      vscalar(op == Op::add ? "vadds" : "vmuls", dst, addr(b), scalarOf(a), np);
       return;
     }
-    if (isScalarConst(a) && op == "sub" && count(b) == count(out)) {  // c - b
+    if (isScalarConst(a) && op == Op::sub && count(b) == count(out)) {  // c - b
       vscalar("vmuls", dst, addr(b), -1.0, np);
       vscalar("vadds", dst, dst, scalarOf(a), np);
       return;
     }
     const std::uint64_t pa = broadcast(n, a, os), pb = broadcast(n, b, os);
-    if (op == "div") {
+    if (op == Op::div) {
       const std::uint64_t r = temp(count(out), n.name + ".rcp");
       vun("vrcp", r, pb, np);
       vbin("vmul", dst, pa, r, np);
       return;
     }
-    vbin("v" + op, dst, pa, pb, np);
+    vbin(op == Op::add ? "vadd" : op == Op::sub ? "vsub" : op == Op::mul ? "vmul" : op == Op::max ? "vmax" : "vmin", dst, pa, pb, np);
     return;
   }
-  if (op == "relu" || op == "relu_grad") {
+  if (op == Op::relu || op == Op::relu_grad) {
     const std::uint64_t zero = temp(count(out), n.name + ".zero");
     vfill(zero, 0.0, np);
-    if (op == "relu") {
+    if (op == Op::relu) {
       vbin("vmax", dst, addr(in(0)), zero, np);
     } else {
       const std::uint64_t dy = broadcast(n, in(0), os), x = broadcast(n, in(1), os);
@@ -1115,27 +1115,27 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     }
     return;
   }
-  if (op == "exp" || op == "log") return vun(op == "exp" ? "vexp" : "vlog", dst, addr(in(0)), np);
-  if (op == "reciprocal") return vun("vrcp", dst, addr(in(0)), np);
-  if (op == "neg") return vscalar("vmuls", dst, addr(in(0)), -1.0, np);
-  if (op == "sqrt") {
+  if (op == Op::exp || op == Op::log) return vun(op == Op::exp ? "vexp" : "vlog", dst, addr(in(0)), np);
+  if (op == Op::reciprocal) return vun("vrcp", dst, addr(in(0)), np);
+  if (op == Op::neg) return vscalar("vmuls", dst, addr(in(0)), -1.0, np);
+  if (op == Op::sqrt) {
     vun("vrsqrt", dst, addr(in(0)), np);
     vun("vrcp", dst, dst, np);
     return;
   }
-  if (op == "sigmoid" || op == "tanh") {
+  if (op == Op::sigmoid || op == Op::tanh) {
     // sigmoid(x) = 1 / (1 + e^-x); tanh(x) = 2 sigmoid(2x) - 1
-    vscalar("vmuls", dst, addr(in(0)), op == "tanh" ? -2.0 : -1.0, np);
+    vscalar("vmuls", dst, addr(in(0)), op == Op::tanh ? -2.0 : -1.0, np);
     vun("vexp", dst, dst, np);
     vscalar("vadds", dst, dst, 1.0, np);
     vun("vrcp", dst, dst, np);
-    if (op == "tanh") {
+    if (op == Op::tanh) {
       vscalar("vmuls", dst, dst, 2.0, np);
       vscalar("vadds", dst, dst, -1.0, np);
     }
     return;
   }
-  if (op == "erf") {
+  if (op == Op::erf) {
     // Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7): for a = |x|, t = 1 / (1 + p a),
     // erf(a) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-a^2); the sign of x restored.
     const std::uint64_t x = addr(in(0)), a = temp(np, n.name + ".abs"), t = temp(np, n.name + ".t");
@@ -1166,7 +1166,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     vectorCost(np, 2);
     return;
   }
-  if (op == "pow") {
+  if (op == Op::pow) {
     // A constant integer exponent (|c| <= 64): products by squaring, a reciprocal for c < 0;
     // 0.5: the square root; anything else: e^(b ln a) (NaN for a < 0, as pow with a non-integer).
     const int a = in(0), b = in(1);
@@ -1199,16 +1199,16 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     vbin("vmul", dst, dst, pb, np);
     return vun("vexp", dst, dst, np);
   }
-  if (op == "where") {
+  if (op == Op::where) {
     const std::uint64_t c = broadcast(n, in(0), os), a = broadcast(n, in(1), os), b = broadcast(n, in(2), os);
     li(1, std::int64_t(dst)), li(2, std::int64_t(c)), li(3, std::int64_t(a)), li(5, std::int64_t(b)), li(4, std::int64_t(np));
     line("vsel.f32 r1, r2, r3, r5, r4");
     vectorCost(np, 3);
     return;
   }
-  if (op == "take") return take(n, dst);
-  if (op == "gather" || op == "gather_grad") return gatherRows(n, dst);
-  if (op == "concat") {
+  if (op == Op::take) return take(n, dst);
+  if (op == Op::gather || op == Op::gather_grad) return gatherRows(n, dst);
+  if (op == Op::concat) {
     // Each input is a block of rows of the output: one strided DMA each.
     std::int64_t axis = n.intAttr("axis", 0);
     if (axis < 0) axis += std::int64_t(os.size());
@@ -1223,7 +1223,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     }
     return;
   }
-  if (op == "slice") {
+  if (op == Op::slice) {
     // A gather of the kept elements (one DMA when they are contiguous).
     const auto st = n.intsAttr("starts");
     const auto strides = rowMajorStrides(shape(in(0)));
@@ -1236,11 +1236,11 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     else gatherElements(n.name, dst, addr(in(0)), idx);
     return;
   }
-  if (op == "matmul") return matmul(n, dst);
-  if (op == "allreduce_mean" || op == "allreduce") return allreduce(n, dst);
-  if (op == "allgather") return allgather(n, dst);
-  if (op == "reducescatter") return reducescatter(n, dst);
-  if (op == "transpose") {
+  if (op == Op::matmul) return matmul(n, dst);
+  if (op == Op::allreduce_mean || op == Op::allreduce) return allreduce(n, dst);
+  if (op == Op::allgather) return allgather(n, dst);
+  if (op == Op::reducescatter) return reducescatter(n, dst);
+  if (op == Op::transpose) {
     const auto perm = n.intsAttr("perm");
     if (perm != std::vector<std::int64_t>{1, 0}) unsupported(n, "transposes other than 2D");
     li(1, std::int64_t(dst)), li(2, std::int64_t(addr(in(0)))), li(3, shape(in(0))[0]), li(4, shape(in(0))[1]);
@@ -1248,17 +1248,17 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     vectorCost(count(out), 1);
     return;
   }
-  if (op == "broadcast_to") {
+  if (op == Op::broadcast_to) {
     const std::uint64_t b = broadcast(n, in(0), os);
     if (b != dst) dma2d(dst, b, 1, count(out) * 4, 0, 0);
     return;
   }
-  if (op == "reduce_sum" || op == "reduce_mean") {
+  if (op == Op::reduce_sum || op == Op::reduce_mean) {
     std::vector<bool> axes(shape(in(0)).size(), false);
     for (auto a : n.intsAttr("axes")) axes[std::size_t(a < 0 ? a + std::int64_t(axes.size()) : a)] = true;
-    return reduce(n, dst, in(0), axes, op == "reduce_mean");
+    return reduce(n, dst, in(0), axes, op == Op::reduce_mean);
   }
-  if (op == "reduce_max") {
+  if (op == Op::reduce_max) {
     // The maximum of each row of the kept-by-reduced view (the reduced axes moved last first).
     const Shape& s = shape(in(0));
     std::vector<bool> axes(s.size(), false);
@@ -1272,14 +1272,14 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     vectorCost(count(in(0)), 1);
     return;
   }
-  if (op == "sum_to") {
+  if (op == Op::sum_to) {
     const Shape& s = shape(in(0));
     std::vector<bool> axes(s.size(), false);
     const std::size_t off = s.size() - os.size();
     for (std::size_t d = 0; d < s.size(); ++d) axes[d] = d < off || (os[d - off] == 1 && s[d] != 1);
     return reduce(n, dst, in(0), axes, false);
   }
-  if (op == "softmax" || op == "log_softmax") {
+  if (op == Op::softmax || op == Op::log_softmax) {
     const Shape& s = shape(in(0));
     std::int64_t axis = n.intAttr("axis", -1);
     if (axis < 0) axis += std::int64_t(s.size());
@@ -1292,12 +1292,12 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     const auto spread = [&](std::uint64_t col) { spreadColumn(col, wide, M, N); };
     spread(rowv);
     vbin("vsub", d, addr(in(0)), wide, np);
-    const std::uint64_t e = op == "softmax" ? dst : temp(M * N, n.name + ".exp");
+    const std::uint64_t e = op == Op::softmax ? dst : temp(M * N, n.name + ".exp");
     vun("vexp", e, d, np);
     li(1, std::int64_t(rowv)), li(2, std::int64_t(e)), li(3, std::int64_t(M)), li(4, std::int64_t(N));
     line("vrowsum.f32 r1, r2, r3, r4");
     vectorCost(M * N, 1);
-    if (op == "softmax") {
+    if (op == Op::softmax) {
       vun("vrcp", rowv, rowv, roundUp(M, 16));
       spread(rowv);
       vbin("vmul", dst, e, wide, np);
@@ -1308,7 +1308,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     }
     return;
   }
-  unsupported(n, "op '" + op + "'");
+  unsupported(n, "op '" + std::string(opName(op)) + "'");
 }
 
 LoweredProgram Lowering::run() {
@@ -1323,12 +1323,12 @@ LoweredProgram Lowering::run() {
   const auto place = [&](int v) {
     const int producer = g_.values[std::size_t(v)].producer;
     const Node* pn = producer >= 0 ? &g_.nodes[std::size_t(producer)] : nullptr;
-    const bool ring = pn && (pn->op == "allreduce_mean" || pn->op == "allreduce");
+    const bool ring = pn && (pn->op == Op::allreduce_mean || pn->op == Op::allreduce);
     const std::uint64_t p = ring ? ringOf(*pn).size() : 1;
     std::uint64_t bytes = ring ? chunkOf(pn->inputs[0], p) * 4 * p : roundUp(count(v), 16) * 4;
-    if (pn && pn->op == "allreduce_mean" && groupsOf(pn->inputs[0]).first)
+    if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).first)
       bytes = std::max(bytes, groupsOf(pn->inputs[0]).first * groupsOf(pn->inputs[0]).second * 4);
-    if (pn && pn->op == "allgather") bytes = std::max(bytes, roundUp(count(pn->inputs[0]) * ringOf(*pn).size(), 16) * 4);
+    if (pn && pn->op == Op::allgather) bytes = std::max(bytes, roundUp(count(pn->inputs[0]) * ringOf(*pn).size(), 16) * 4);
     // A value only a reduce-scatter reads is reduced in place: room for the padding rows of its
     // last blocks (see reducescatter).
     if (inPlaceScatter_.count(v)) bytes = std::max(bytes, inPlaceScatter_.at(v));
@@ -1381,9 +1381,9 @@ LoweredProgram Lowering::run() {
       for (int in : n.inputs) users[in].push_back(&n);
     for (const Node& n : g_.nodes) {
       const int v = n.outputs[0];
-      if (n.op != "transpose" || shape(v).size() != 2 || outputs.count(v) || !users.count(v)) continue;
+      if (n.op != Op::transpose || shape(v).size() != 2 || outputs.count(v) || !users.count(v)) continue;
       bool fuse = true;
-      for (const Node* u : users.at(v)) fuse = fuse && u->op == "matmul" && shape(u->inputs[0]).size() == 2 && shape(u->inputs[1]).size() == 2;
+      for (const Node* u : users.at(v)) fuse = fuse && u->op == Op::matmul && shape(u->inputs[0]).size() == 2 && shape(u->inputs[1]).size() == 2;
       if (fuse) transposed_.insert(v);
     }
   }
@@ -1393,7 +1393,7 @@ LoweredProgram Lowering::run() {
       for (int in : n.inputs) ++uses[in];
     for (const Node& n : g_.nodes) {
       const int x = n.inputs.empty() ? -1 : n.inputs[0];
-      if (n.op != "reducescatter" || uses[x] != 1 || outputs.count(x) || g_.values[std::size_t(x)].kind != ValueKind::Intermediate) continue;
+      if (n.op != Op::reducescatter || uses[x] != 1 || outputs.count(x) || g_.values[std::size_t(x)].kind != ValueKind::Intermediate) continue;
       const std::uint64_t chunk = count(n.outputs[0]);
       if (chunk % 16 == 0 && count(x) % 16 == 0) inPlaceScatter_[x] = ringOf(n).size() * chunk * 4;
     }
@@ -1415,14 +1415,14 @@ LoweredProgram Lowering::run() {
         oc.partition = "streamed";
         out.ops.push_back(oc);
       }
-    if (n.op == "reshape" || n.op == "identity" || transposed_.count(v)) {
+    if (n.op == Op::reshape || n.op == Op::identity || transposed_.count(v)) {
       buffer_[v] = buffer_.at(n.inputs[0]);  // same bytes, another shape (or read transposed)
     } else {
       // An elementwise op writes over an operand of its size that dies here (an updated weight
       // over the weight, a momentum update over the scaled momentum), so a training step keeps
       // one copy of each weight and of its optimizer state.
       int reuse = -1;
-      if (n.op == "add" || n.op == "sub" || n.op == "mul" || n.op == "relu" || n.op == "neg") {
+      if (n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::relu || n.op == Op::neg) {
         bool sameSize = true;
         for (int in : n.inputs) sameSize = sameSize && (count(in) == count(v) || isScalarConst(in));
         for (int in : n.inputs) {
@@ -1436,12 +1436,12 @@ LoweredProgram Lowering::run() {
       }
       if (reuse >= 0) buffer_[v] = buffer_.at(reuse);
       else place(v);
-      code_ << "; " << n.name << " = " << n.op << " " << shapeText(shape(v)) << "\n";
+      code_ << "; " << n.name << " = " << opName(n.op) << " " << shapeText(shape(v)) << "\n";
       est_.clear();
       const std::uint32_t first = pc_;
       lowerNode(n, addr(v));
       OpCost oc;
-      oc.node = n.name, oc.op = n.op, oc.shape = shapeText(shape(v)), oc.firstPc = first, oc.endPc = pc_;
+      oc.node = n.name, oc.op = opName(n.op), oc.shape = shapeText(shape(v)), oc.firstPc = first, oc.endPc = pc_;
       double best = -1;
       for (const auto& [bound, c] : est_) {
         oc.cycles += c;

@@ -65,9 +65,9 @@ class Importer {
     if (k < n.output_size() && !n.output(k).empty()) names_[n.output(k)] = v;
   }
   int constant(const Shape& s, std::vector<double> data) { return g_.constant(g_.freshName("const"), s, std::move(data)); }
-  int op(const onnx::NodeProto& n, const std::string& o, const std::vector<int>& ins, std::map<std::string, Attribute> attrs = {}) {
+  int op(const onnx::NodeProto& n, Op o, const std::vector<int>& ins, std::map<std::string, Attribute> attrs = {}) {
     try {
-      const int v = g_.op(o, ins, std::move(attrs), g_.freshName(n.name().empty() ? o : n.name()));
+      const int v = g_.op(o, ins, std::move(attrs), g_.freshName(n.name().empty() ? std::string(opName(o)) : n.name()));
       bool allConst = true;
       for (int i : ins) allConst = allConst && isConst(i);
       if (allConst) {  // fold now: shape arithmetic must be known at compile time
@@ -167,12 +167,12 @@ std::vector<double> Importer::tensorData(const onnx::TensorProto& t) const {
 
 void Importer::node(const onnx::NodeProto& n) {
   const std::string& t = n.op_type();
-  static const std::map<std::string, std::string> unary = {{"Relu", "relu"}, {"Tanh", "tanh"}, {"Sigmoid", "sigmoid"},
-                                                           {"Exp", "exp"},   {"Log", "log"},   {"Sqrt", "sqrt"},
-                                                           {"Erf", "erf"},   {"Neg", "neg"},   {"Reciprocal", "reciprocal"},
-                                                           {"Identity", "identity"}, {"Cast", "identity"}};
-  static const std::map<std::string, std::string> binary = {{"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"},
-                                                            {"Div", "div"}, {"Pow", "pow"}, {"Max", "max"}, {"Min", "min"}};
+  static const std::map<std::string, Op> unary = {{"Relu", Op::relu}, {"Tanh", Op::tanh}, {"Sigmoid", Op::sigmoid},
+                                                           {"Exp", Op::exp},   {"Log", Op::log},   {"Sqrt", Op::sqrt},
+                                                           {"Erf", Op::erf},   {"Neg", Op::neg},   {"Reciprocal", Op::reciprocal},
+                                                           {"Identity", Op::identity}, {"Cast", Op::identity}};
+  static const std::map<std::string, Op> binary = {{"Add", Op::add}, {"Sub", Op::sub}, {"Mul", Op::mul},
+                                                            {"Div", Op::div}, {"Pow", Op::pow}, {"Max", Op::max}, {"Min", Op::min}};
   if (!n.domain().empty() && n.domain() != "ai.onnx") fail(n, "operators of domain '" + n.domain() + "' are not supported");
   if (unary.count(t)) {
     bind(n, 0, op(n, unary.at(t), {value(n, 0)}));
@@ -187,7 +187,7 @@ void Importer::node(const onnx::NodeProto& n) {
     const double ratio = hasInput(n, 1) && !constData(n, 1).empty() ? constData(n, 1)[0] : 0.5;
     const int x = value(n, 0);
     if (!training || ratio == 0) {
-      bind(n, 0, op(n, "identity", {x}));
+      bind(n, 0, op(n, Op::identity, {x}));
       bind(n, 1, constant(shapeOf(x), std::vector<double>(std::size_t(elementCount(shapeOf(x))), 1.0)));
     } else {
       if (ratio < 0 || ratio >= 1) fail(n, "dropout ratio " + std::to_string(ratio) + " is outside [0, 1)");
@@ -199,39 +199,39 @@ void Importer::node(const onnx::NodeProto& n) {
         keep[i] = double(roundingBits(seed, tensor, i)) / 4294967296.0 >= ratio ? 1.0 : 0.0;
         scale[i] = keep[i] / (1.0 - ratio);
       }
-      bind(n, 0, op(n, "mul", {x, constant(shapeOf(x), scale)}));
+      bind(n, 0, op(n, Op::mul, {x, constant(shapeOf(x), scale)}));
       bind(n, 1, constant(shapeOf(x), keep));
     }
   } else if (t == "MatMul") {
-    bind(n, 0, op(n, "matmul", {value(n, 0), value(n, 1)}));
+    bind(n, 0, op(n, Op::matmul, {value(n, 0), value(n, 1)}));
   } else if (t == "Gemm") {
     int a = value(n, 0), b = value(n, 1);
-    if (intAttr(n, "transA", 0)) a = op(n, "transpose", {a}, {{"perm", std::vector<std::int64_t>{1, 0}}});
-    if (intAttr(n, "transB", 0)) b = op(n, "transpose", {b}, {{"perm", std::vector<std::int64_t>{1, 0}}});
-    int y = op(n, "matmul", {a, b});
+    if (intAttr(n, "transA", 0)) a = op(n, Op::transpose, {a}, {{"perm", std::vector<std::int64_t>{1, 0}}});
+    if (intAttr(n, "transB", 0)) b = op(n, Op::transpose, {b}, {{"perm", std::vector<std::int64_t>{1, 0}}});
+    int y = op(n, Op::matmul, {a, b});
     const double alpha = floatAttr(n, "alpha", 1.0), beta = floatAttr(n, "beta", 1.0);
-    if (alpha != 1.0) y = op(n, "mul", {y, g_.scalar(alpha)});
+    if (alpha != 1.0) y = op(n, Op::mul, {y, g_.scalar(alpha)});
     if (hasInput(n, 2)) {
       int c = value(n, 2);
-      if (beta != 1.0) c = op(n, "mul", {c, g_.scalar(beta)});
-      y = op(n, "add", {y, c});
+      if (beta != 1.0) c = op(n, Op::mul, {c, g_.scalar(beta)});
+      y = op(n, Op::add, {y, c});
     }
     bind(n, 0, y);
   } else if (t == "Softmax" || t == "LogSoftmax") {
-    bind(n, 0, op(n, t == "Softmax" ? "softmax" : "log_softmax", {value(n, 0)}, {{"axis", intAttr(n, "axis", -1)}}));
+    bind(n, 0, op(n, t == "Softmax" ? Op::softmax : Op::log_softmax, {value(n, 0)}, {{"axis", intAttr(n, "axis", -1)}}));
   } else if (t == "Transpose") {
     const int x = value(n, 0);
     std::vector<std::int64_t> perm = intsAttr(n, "perm");
     if (perm.empty())
       for (std::size_t i = shapeOf(x).size(); i-- > 0;) perm.push_back(std::int64_t(i));
-    bind(n, 0, op(n, "transpose", {x}, {{"perm", perm}}));
+    bind(n, 0, op(n, Op::transpose, {x}, {{"perm", perm}}));
   } else if (t == "Flatten") {
     const int x = value(n, 0);
     const Shape& s = shapeOf(x);
     const std::int64_t axis = axisOf(n, intAttr(n, "axis", 1), s.size() + 1);
     std::int64_t outer = 1, inner = 1;
     for (std::size_t i = 0; i < s.size(); ++i) (std::int64_t(i) < axis ? outer : inner) *= s[i];
-    bind(n, 0, op(n, "reshape", {x}, {{"shape", std::vector<std::int64_t>{outer, inner}}}));
+    bind(n, 0, op(n, Op::reshape, {x}, {{"shape", std::vector<std::int64_t>{outer, inner}}}));
   } else if (t == "Reshape" || t == "Expand") {
     const int x = value(n, 0);
     const std::vector<double>& spec = constData(n, 1);
@@ -249,7 +249,7 @@ void Importer::node(const onnx::NodeProto& n) {
         known *= d;
       }
       if (infer >= 0) target[std::size_t(infer)] = elementCount(shapeOf(x)) / std::max<std::int64_t>(known, 1);
-      bind(n, 0, op(n, "reshape", {x}, {{"shape", target}}));
+      bind(n, 0, op(n, Op::reshape, {x}, {{"shape", target}}));
     } else {
       for (double d : spec) target.push_back(std::int64_t(d));
       // Expand broadcasts both ways: the result has the broadcast of the two shapes.
@@ -261,7 +261,7 @@ void Importer::node(const onnx::NodeProto& n) {
         const std::int64_t b = i < r - target.size() ? 1 : target[i - (r - target.size())];
         out[i] = std::max(a, b);
       }
-      bind(n, 0, op(n, "broadcast_to", {x}, {{"shape", out}}));
+      bind(n, 0, op(n, Op::broadcast_to, {x}, {{"shape", out}}));
     }
   } else if (t == "Unsqueeze" || t == "Squeeze") {
     const int x = value(n, 0);
@@ -285,7 +285,7 @@ void Importer::node(const onnx::NodeProto& n) {
         if (!(drop[i] && s[i] == 1)) out.push_back(s[i]);
       s = out;
     }
-    bind(n, 0, op(n, "reshape", {x}, {{"shape", s}}));
+    bind(n, 0, op(n, Op::reshape, {x}, {{"shape", s}}));
   } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") {
     const int x = value(n, 0);
     std::vector<std::int64_t> axes = intsAttr(n, "axes");
@@ -293,7 +293,7 @@ void Importer::node(const onnx::NodeProto& n) {
       for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
     if (axes.empty())
       for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
-    const std::string o = t == "ReduceMean" ? "reduce_mean" : t == "ReduceSum" ? "reduce_sum" : "reduce_max";
+    const Op o = t == "ReduceMean" ? Op::reduce_mean : t == "ReduceSum" ? Op::reduce_sum : Op::reduce_max;
     bind(n, 0, op(n, o, {x}, {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}}));
   } else if (t == "LayerNormalization") {
     const int x = value(n, 0), scale = value(n, 1);
@@ -302,15 +302,15 @@ void Importer::node(const onnx::NodeProto& n) {
     std::vector<std::int64_t> axes;
     for (std::size_t i = std::size_t(axis); i < s.size(); ++i) axes.push_back(std::int64_t(i));
     const Attribute ax = axes, keep = std::int64_t(1);
-    const int mean = op(n, "reduce_mean", {x}, {{"axes", ax}, {"keepdims", keep}});
-    const int d = op(n, "sub", {x, mean});
-    const int var = op(n, "reduce_mean", {op(n, "mul", {d, d})}, {{"axes", ax}, {"keepdims", keep}});
-    const int norm = op(n, "div", {d, op(n, "sqrt", {op(n, "add", {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
-    int y = op(n, "mul", {norm, scale});
-    if (hasInput(n, 2)) y = op(n, "add", {y, value(n, 2)});
+    const int mean = op(n, Op::reduce_mean, {x}, {{"axes", ax}, {"keepdims", keep}});
+    const int d = op(n, Op::sub, {x, mean});
+    const int var = op(n, Op::reduce_mean, {op(n, Op::mul, {d, d})}, {{"axes", ax}, {"keepdims", keep}});
+    const int norm = op(n, Op::div, {d, op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+    int y = op(n, Op::mul, {norm, scale});
+    if (hasInput(n, 2)) y = op(n, Op::add, {y, value(n, 2)});
     bind(n, 0, y);
   } else if (t == "Where") {
-    bind(n, 0, op(n, "where", {value(n, 0), value(n, 1), value(n, 2)}));
+    bind(n, 0, op(n, Op::where, {value(n, 0), value(n, 1), value(n, 2)}));
   } else if (t == "Constant") {
     for (const auto& a : n.attribute()) {
       if (a.name() == "value") {
@@ -342,11 +342,11 @@ void Importer::node(const onnx::NodeProto& n) {
     const std::int64_t axis = axisOf(n, intAttr(n, "axis", 0), shapeOf(data).size());
     if (g_.values[std::size_t(idx)].kind == ValueKind::Intermediate)
       fail(n, "indices computed at run time are not supported yet (they must be inputs or constants)");
-    bind(n, 0, op(n, "gather", {data, idx}, {{"axis", axis}}));
+    bind(n, 0, op(n, Op::gather, {data, idx}, {{"axis", axis}}));
   } else if (t == "Concat") {
     std::vector<int> ins;
     for (int k = 0; k < n.input_size(); ++k) ins.push_back(value(n, k));
-    bind(n, 0, op(n, "concat", ins, {{"axis", intAttr(n, "axis", 0)}}));
+    bind(n, 0, op(n, Op::concat, ins, {{"axis", intAttr(n, "axis", 0)}}));
   } else if (t == "Slice") {
     const int x = value(n, 0);
     const Shape& xs = shapeOf(x);
@@ -369,7 +369,7 @@ void Importer::node(const onnx::NodeProto& n) {
       st[std::size_t(axes[i])] = std::clamp<std::int64_t>(b, 0, len);
       en[std::size_t(axes[i])] = std::clamp<std::int64_t>(e, st[std::size_t(axes[i])], len);
     }
-    bind(n, 0, op(n, "slice", {x}, {{"starts", st}, {"ends", en}}));
+    bind(n, 0, op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}}));
   } else if (t == "Split") {
     const int x = value(n, 0);
     const Shape& xs = shapeOf(x);
@@ -385,7 +385,7 @@ void Importer::node(const onnx::NodeProto& n) {
       st[std::size_t(axis)] = offset;
       en[std::size_t(axis)] = offset + sizes.at(std::size_t(k));
       offset += sizes[std::size_t(k)];
-      bind(n, k, op(n, "slice", {x}, {{"starts", st}, {"ends", en}}));
+      bind(n, k, op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}}));
     }
   } else if (t == "Pad") {
     const int x = value(n, 0);
@@ -394,7 +394,7 @@ void Importer::node(const onnx::NodeProto& n) {
     if (hasInput(n, 2) && !constData(n, 2).empty() && constData(n, 2)[0] != 0) fail(n, "only zero padding is supported");
     std::vector<std::int64_t> pads;
     for (double v : constData(n, 1)) pads.push_back(std::int64_t(v));
-    bind(n, 0, op(n, "pad", {x}, {{"pads", pads}}));
+    bind(n, 0, op(n, Op::pad, {x}, {{"pads", pads}}));
   } else if (t == "Conv") {
     const int x = value(n, 0), w = value(n, 1);
     for (const auto& a : n.attribute())
@@ -403,10 +403,10 @@ void Importer::node(const onnx::NodeProto& n) {
     if (!intsAttr(n, "strides").empty()) at["strides"] = intsAttr(n, "strides");
     if (!intsAttr(n, "pads").empty()) at["pads"] = intsAttr(n, "pads");
     if (!intsAttr(n, "dilations").empty()) at["dilations"] = intsAttr(n, "dilations");
-    int y = op(n, "conv2d", {x, w}, at);
+    int y = op(n, Op::conv2d, {x, w}, at);
     if (hasInput(n, 2)) {
       const std::int64_t o = shapeOf(w)[0];
-      y = op(n, "add", {y, op(n, "reshape", {value(n, 2)}, {{"shape", std::vector<std::int64_t>{1, o, 1, 1}}})});
+      y = op(n, Op::add, {y, op(n, Op::reshape, {value(n, 2)}, {{"shape", std::vector<std::int64_t>{1, o, 1, 1}}})});
     }
     bind(n, 0, y);
   } else if (t == "MaxPool" || t == "AveragePool") {
@@ -416,9 +416,9 @@ void Importer::node(const onnx::NodeProto& n) {
     if (!intsAttr(n, "pads").empty()) at["pads"] = intsAttr(n, "pads");
     if (intAttr(n, "ceil_mode", 0)) fail(n, "ceil_mode is not supported");
     if (t == "AveragePool") at["count_include_pad"] = intAttr(n, "count_include_pad", 0);
-    bind(n, 0, op(n, t == "MaxPool" ? "max_pool2d" : "avg_pool2d", {value(n, 0)}, at));
+    bind(n, 0, op(n, t == "MaxPool" ? Op::max_pool2d : Op::avg_pool2d, {value(n, 0)}, at));
   } else if (t == "GlobalAveragePool") {
-    bind(n, 0, op(n, "reduce_mean", {value(n, 0)}, {{"axes", std::vector<std::int64_t>{2, 3}}, {"keepdims", std::int64_t(1)}}));
+    bind(n, 0, op(n, Op::reduce_mean, {value(n, 0)}, {{"axes", std::vector<std::int64_t>{2, 3}}, {"keepdims", std::int64_t(1)}}));
   } else if (t == "BatchNormalization") {
     // Training: normalize with the batch's own statistics over N, H, W (what a training step
     // computes); the running statistics are not updated by the compiled step.
@@ -429,12 +429,12 @@ void Importer::node(const onnx::NodeProto& n) {
     std::vector<std::int64_t> axes = {0};
     for (std::size_t d = 2; d < xs.size(); ++d) axes.push_back(std::int64_t(d));
     const Attribute ax = axes, keep = std::int64_t(1);
-    const int mean = op(n, "reduce_mean", {x}, {{"axes", ax}, {"keepdims", keep}});
-    const int d = op(n, "sub", {x, mean});
-    const int var = op(n, "reduce_mean", {op(n, "mul", {d, d})}, {{"axes", ax}, {"keepdims", keep}});
-    const int norm = op(n, "div", {d, op(n, "sqrt", {op(n, "add", {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
-    const int s4 = op(n, "reshape", {scale}, {{"shape", cshape}}), b4 = op(n, "reshape", {bias}, {{"shape", cshape}});
-    bind(n, 0, op(n, "add", {op(n, "mul", {norm, s4}), b4}));
+    const int mean = op(n, Op::reduce_mean, {x}, {{"axes", ax}, {"keepdims", keep}});
+    const int d = op(n, Op::sub, {x, mean});
+    const int var = op(n, Op::reduce_mean, {op(n, Op::mul, {d, d})}, {{"axes", ax}, {"keepdims", keep}});
+    const int norm = op(n, Op::div, {d, op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+    const int s4 = op(n, Op::reshape, {scale}, {{"shape", cshape}}), b4 = op(n, Op::reshape, {bias}, {{"shape", cshape}});
+    bind(n, 0, op(n, Op::add, {op(n, Op::mul, {norm, s4}), b4}));
   } else {
     fail(n, "unsupported op");
   }

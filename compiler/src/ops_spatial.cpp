@@ -10,7 +10,7 @@ namespace tatami::compiler {
 namespace {
 
 [[noreturn]] void bad(const Node& n, const std::string& why) {
-  throw CompileError("node '" + n.name + "' (" + n.op + "): " + why);
+  throw CompileError("node '" + n.name + "' (" + opName(n.op) + "): " + why);
 }
 
 std::vector<std::int64_t> ints(const Node& n, const std::string& key, std::vector<std::int64_t> fallback) {
@@ -43,20 +43,12 @@ std::int64_t at4(const Shape& s, std::int64_t a, std::int64_t b, std::int64_t c,
 
 }  // namespace
 
-bool isSpatialOp(const std::string& op) {
-  static const std::vector<std::string> ops = {"conv2d",     "conv2d_grad_input", "conv2d_grad_weight", "max_pool2d",
-                                               "max_pool2d_grad", "avg_pool2d",   "avg_pool2d_grad",    "concat",
-                                               "slice",      "pad",               "gather",             "gather_grad",
-                                               "take"};
-  return std::find(ops.begin(), ops.end(), op) != ops.end();
-}
-
 Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
-  const std::string& op = n.op;
+  const Op op = n.op;
   const auto rank4 = [&](const Shape& s, const char* what) {
     if (s.size() != 4) bad(n, std::string(what) + " must be NCHW (rank 4), got " + shapeText(s));
   };
-  if (op == "conv2d") {
+  if (op == Op::conv2d) {
     if (in.size() != 2) bad(n, "takes 2 inputs (x, w)");
     rank4(in[0], "x");
     rank4(in[1], "w");
@@ -68,9 +60,9 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
     if (out[2] <= 0 || out[3] <= 0) bad(n, "the window does not fit the input " + shapeText(in[0]));
     return out;
   }
-  if (op == "conv2d_grad_input") return n.intsAttr("input_shape");
-  if (op == "conv2d_grad_weight") return n.intsAttr("weight_shape");
-  if (op == "max_pool2d" || op == "avg_pool2d") {
+  if (op == Op::conv2d_grad_input) return n.intsAttr("input_shape");
+  if (op == Op::conv2d_grad_weight) return n.intsAttr("weight_shape");
+  if (op == Op::max_pool2d || op == Op::avg_pool2d) {
     if (in.size() != 1) bad(n, "takes 1 input");
     rank4(in[0], "x");
     const Window w = poolWindow(n);
@@ -78,9 +70,9 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
     if (out[2] <= 0 || out[3] <= 0) bad(n, "the window does not fit the input " + shapeText(in[0]));
     return out;
   }
-  if (op == "max_pool2d_grad") return in.at(0);
-  if (op == "avg_pool2d_grad") return n.intsAttr("input_shape");
-  if (op == "concat") {
+  if (op == Op::max_pool2d_grad) return in.at(0);
+  if (op == Op::avg_pool2d_grad) return n.intsAttr("input_shape");
+  if (op == Op::concat) {
     if (in.empty()) bad(n, "takes at least one input");
     std::int64_t axis = n.intAttr("axis", 0);
     if (axis < 0) axis += std::int64_t(in[0].size());
@@ -94,7 +86,7 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
     }
     return out;
   }
-  if (op == "slice") {
+  if (op == Op::slice) {
     const auto st = n.intsAttr("starts"), en = n.intsAttr("ends");
     if (st.size() != in.at(0).size() || en.size() != st.size()) bad(n, "starts and ends need one entry per axis");
     Shape out;
@@ -104,7 +96,7 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
     }
     return out;
   }
-  if (op == "pad") {
+  if (op == Op::pad) {
     const auto p = n.intsAttr("pads");
     const std::size_t r = in.at(0).size();
     if (p.size() != 2 * r) bad(n, "pads needs 2 x rank entries (begins, then ends)");
@@ -112,7 +104,7 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
     for (std::size_t d = 0; d < r; ++d) out[d] += p[d] + p[d + r];
     return out;
   }
-  if (op == "gather") {
+  if (op == Op::gather) {
     if (in.size() != 2) bad(n, "takes 2 inputs (data, indices)");
     std::int64_t axis = n.intAttr("axis", 0);
     if (axis < 0) axis += std::int64_t(in[0].size());
@@ -121,8 +113,8 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
     out.insert(out.end(), in[0].begin() + axis + 1, in[0].end());
     return out;
   }
-  if (op == "gather_grad") return n.intsAttr("data_shape");
-  if (op == "take") {
+  if (op == Op::gather_grad) return n.intsAttr("data_shape");
+  if (op == Op::take) {
     if (in.size() != 1) bad(n, "takes 1 input");
     const Shape out = n.intsAttr("shape");
     const auto idx = n.intsAttr("index");
@@ -138,11 +130,11 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
 }
 
 void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y) {
-  const std::string& op = n.op;
+  const Op op = n.op;
   std::fill(y.data.begin(), y.data.end(), 0.0);
-  if (op == "conv2d" || op == "conv2d_grad_input" || op == "conv2d_grad_weight") {
+  if (op == Op::conv2d || op == Op::conv2d_grad_input || op == Op::conv2d_grad_weight) {
     // One loop nest for all three: y[n,o,i,j] += x[n,c,ih,iw] * w[o,c',kh,kw].
-    const bool fwd = op == "conv2d", gi = op == "conv2d_grad_input";
+    const bool fwd = op == Op::conv2d, gi = op == Op::conv2d_grad_input;
     const Shape xs = fwd ? in[0]->shape : gi ? y.shape : in[0]->shape;
     const Shape ws = fwd ? in[1]->shape : gi ? in[1]->shape : y.shape;
     const Shape ys = fwd ? y.shape : in[0 + (gi ? 0 : 1)]->shape;
@@ -168,10 +160,10 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
                 }
     return;
   }
-  if (op == "max_pool2d" || op == "max_pool2d_grad" || op == "avg_pool2d" || op == "avg_pool2d_grad") {
+  if (op == Op::max_pool2d || op == Op::max_pool2d_grad || op == Op::avg_pool2d || op == Op::avg_pool2d_grad) {
     const Window w = poolWindow(n);
-    const bool grad = op.size() > 10 && op.substr(op.size() - 5) == "_grad";
-    const bool isMax = op.rfind("max", 0) == 0;
+    const bool grad = op == Op::max_pool2d_grad || op == Op::avg_pool2d_grad;
+    const bool isMax = op == Op::max_pool2d || op == Op::max_pool2d_grad;
     const Shape xs = isMax ? in[0]->shape : grad ? y.shape : in[0]->shape;
     const Shape ys = grad ? (isMax ? in[1]->shape : in[0]->shape) : y.shape;
     const bool includePad = n.intAttr("count_include_pad", 0) != 0;
@@ -197,9 +189,9 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
                 }
               }
             const std::int64_t yi = at4(ys, b, c, i, j);
-            if (op == "max_pool2d") y.data[std::size_t(yi)] = best;
-            else if (op == "avg_pool2d") y.data[std::size_t(yi)] = sum / double(count);
-            else if (op == "max_pool2d_grad") {
+            if (op == Op::max_pool2d) y.data[std::size_t(yi)] = best;
+            else if (op == Op::avg_pool2d) y.data[std::size_t(yi)] = sum / double(count);
+            else if (op == Op::max_pool2d_grad) {
               if (bestAt >= 0) y.data[std::size_t(bestAt)] += in[1]->data[std::size_t(yi)];
             } else {
               for (std::int64_t kh = 0; kh < w.kh; ++kh)
@@ -223,7 +215,7 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
     for (std::size_t d = 0; d < st.size(); ++d) c[d] = k / st[d], k %= st[d];
     return c;
   };
-  if (op == "concat") {
+  if (op == Op::concat) {
     std::int64_t axis = n.intAttr("axis", 0);
     if (axis < 0) axis += std::int64_t(y.shape.size());
     const auto sy = strides(y.shape);
@@ -241,8 +233,8 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
     }
     return;
   }
-  if (op == "slice" || op == "pad") {
-    const bool isSlice = op == "slice";
+  if (op == Op::slice || op == Op::pad) {
+    const bool isSlice = op == Op::slice;
     const Shape& xs = in[0]->shape;
     const auto sx = strides(xs), sy = strides(y.shape);
     std::vector<std::int64_t> off = isSlice ? n.intsAttr("starts") : n.intsAttr("pads");
@@ -260,8 +252,8 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
     }
     return;
   }
-  if (op == "gather" || op == "gather_grad") {
-    const bool fwd = op == "gather";
+  if (op == Op::gather || op == Op::gather_grad) {
+    const bool fwd = op == Op::gather;
     const Shape ds = fwd ? in[0]->shape : y.shape;
     const Tensor& idx = *in[1];
     std::int64_t axis = n.intAttr("axis", 0);
@@ -283,7 +275,7 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
       }
     return;
   }
-  if (op == "take") {
+  if (op == Op::take) {
     const auto idx = n.intsAttr("index");
     const double fill = n.realAttr("fill", 0.0);
     for (std::size_t i = 0; i < idx.size(); ++i) y.data[i] = idx[i] < 0 ? fill : in[0]->data[std::size_t(idx[i])];

@@ -9,7 +9,6 @@
 
 namespace tatami::compiler {
 
-bool isSpatialOp(const std::string& op);
 Shape inferSpatialShape(const std::vector<Shape>& inputs, const Node& n);
 /// Computes y (already shaped) from the inputs.
 void evalSpatial(const Node& n, const std::vector<const Tensor*>& inputs, Tensor& y);

@@ -17,15 +17,10 @@ namespace {
 
 using Split = std::vector<int>;
 
-bool elementwise(const std::string& op) {
-  static const std::set<std::string> s = {"add",  "sub",  "mul",  "div",        "pow",      "max", "min", "relu_grad", "where",
-                                          "relu", "tanh", "sigmoid", "exp",     "log",      "sqrt", "erf", "neg",
-                                          "reciprocal", "identity"};
-  return s.count(op) > 0;
-}
+bool elementwise(Op op) { return opHas(op, kElementwise); }
 
 [[noreturn]] void refuse(const Node& n, const std::string& why) {
-  throw CompileError("node '" + n.name + "' (" + n.op + "): cannot be split over the grid: " + why);
+  throw CompileError("node '" + n.name + "' (" + opName(n.op) + "): cannot be split over the grid: " + why);
 }
 
 /// How a 2D matmul runs on the grid, from its operands' layouts: which operand dimensions are
@@ -61,30 +56,30 @@ MatmulChoice chooseMatmul(const Split& sa, const Split& sb, const Shape& as, con
 
 /// The value an elementwise op gives in the padding, from its operands' padding values (nullopt:
 /// not known at compile time).
-std::optional<double> padOfOp(const std::string& op, const std::vector<std::optional<double>>& in) {
-  if ((op == "mul" && ((in[0] && *in[0] == 0) || (in[1] && *in[1] == 0))) || (op == "relu_grad" && in[0] && *in[0] == 0)) return 0.0;
+std::optional<double> padOfOp(Op op, const std::vector<std::optional<double>>& in) {
+  if ((op == Op::mul && ((in[0] && *in[0] == 0) || (in[1] && *in[1] == 0))) || (op == Op::relu_grad && in[0] && *in[0] == 0)) return 0.0;
   for (const auto& v : in)
     if (!v) return std::nullopt;
   const double a = *in[0], b = in.size() > 1 ? *in[1] : 0.0;
-  if (op == "add") return a + b;
-  if (op == "sub") return a - b;
-  if (op == "mul") return a * b;
-  if (op == "div") return a / b;
-  if (op == "max") return std::max(a, b);
-  if (op == "min") return std::min(a, b);
-  if (op == "pow") return std::pow(a, b);
-  if (op == "relu_grad") return b > 0 ? a : 0.0;
-  if (op == "where") return a != 0 ? b : *in[2];
-  if (op == "relu") return a > 0 ? a : 0.0;
-  if (op == "neg") return -a;
-  if (op == "exp") return std::exp(a);
-  if (op == "log") return std::log(a);
-  if (op == "sqrt") return std::sqrt(a);
-  if (op == "tanh") return std::tanh(a);
-  if (op == "sigmoid") return 1.0 / (1.0 + std::exp(-a));
-  if (op == "erf") return std::erf(a);
-  if (op == "reciprocal") return 1.0 / a;
-  if (op == "identity") return a;
+  if (op == Op::add) return a + b;
+  if (op == Op::sub) return a - b;
+  if (op == Op::mul) return a * b;
+  if (op == Op::div) return a / b;
+  if (op == Op::max) return std::max(a, b);
+  if (op == Op::min) return std::min(a, b);
+  if (op == Op::pow) return std::pow(a, b);
+  if (op == Op::relu_grad) return b > 0 ? a : 0.0;
+  if (op == Op::where) return a != 0 ? b : *in[2];
+  if (op == Op::relu) return a > 0 ? a : 0.0;
+  if (op == Op::neg) return -a;
+  if (op == Op::exp) return std::exp(a);
+  if (op == Op::log) return std::log(a);
+  if (op == Op::sqrt) return std::sqrt(a);
+  if (op == Op::tanh) return std::tanh(a);
+  if (op == Op::sigmoid) return 1.0 / (1.0 + std::exp(-a));
+  if (op == Op::erf) return std::erf(a);
+  if (op == Op::reciprocal) return 1.0 / a;
+  if (op == Op::identity) return a;
   return std::nullopt;
 }
 
@@ -92,7 +87,7 @@ std::optional<double> padOfOp(const std::string& op, const std::vector<std::opti
 std::vector<bool> reducedAxes(const Graph& g, const Node& n) {
   const Shape& in = g.values[std::size_t(n.inputs[0])].shape;
   std::vector<bool> axes(in.size(), false);
-  if (n.op == "sum_to") {
+  if (n.op == Op::sum_to) {
     const Shape target = n.intsAttr("shape");
     const std::size_t off = in.size() - target.size();
     for (std::size_t d = 0; d < in.size(); ++d) axes[d] = d < off || (target[d - off] == 1 && in[d] != 1);
@@ -104,11 +99,7 @@ std::vector<bool> reducedAxes(const Graph& g, const Node& n) {
 
 /// Convolutions and pools on NCHW tensors, whose examples (N) and channels (C) split like any
 /// other dimension and whose spatial dimensions never do.
-bool channelOp(const std::string& op) {
-  static const std::set<std::string> s = {"conv2d",          "conv2d_grad_input", "conv2d_grad_weight", "max_pool2d",
-                                          "max_pool2d_grad", "avg_pool2d",        "avg_pool2d_grad"};
-  return s.count(op) > 0;
-}
+bool channelOp(Op op) { return opHas(op, kChannel); }
 
 /// The layout of a reshape's result from its operand's, or nullopt when it has none. Dimensions
 /// are matched in groups of equal products (a flatten merges C, H and W into one group); a split
@@ -176,13 +167,13 @@ class Planner {
       return p >= 0 ? &g_.nodes[std::size_t(p)] : nullptr;
     };
     for (const Node& n : g_.nodes) {
-      if (n.op != "matmul" || shape(n.inputs[0]).size() != 2 || shape(n.inputs[1]).size() != 2) continue;
+      if (n.op != Op::matmul || shape(n.inputs[0]).size() != 2 || shape(n.inputs[1]).size() != 2) continue;
       int w = n.inputs[1];
-      if (const Node* p = producer(w); p && p->op == "transpose") w = p->inputs[0];
+      if (const Node* p = producer(w); p && p->op == Op::transpose) w = p->inputs[0];
       if (g_.values[std::size_t(w)].kind != ValueKind::Parameter) continue;
       std::vector<int> chain = {n.inputs[0]};  // the activation, back through reshapes to an input
       while (const Node* p = producer(chain.back())) {
-        if (p->op != "reshape") break;
+        if (p->op != Op::reshape) break;
         chain.push_back(p->inputs[0]);
       }
       if (g_.values[std::size_t(chain.back())].kind != ValueKind::Input) continue;
@@ -199,7 +190,7 @@ class Planner {
     }
     // An image batch that a convolution reads: its examples over the columns.
     for (const Node& n : g_.nodes)
-      if (n.op == "conv2d" && g_.values[std::size_t(n.inputs[0])].kind == ValueKind::Input) {
+      if (n.op == Op::conv2d && g_.values[std::size_t(n.inputs[0])].kind == ValueKind::Input) {
         const Shape& s = shape(n.inputs[0]);
         set(n.inputs[0], {s[0] >= cols_ && cols_ > 1 ? 1 : -1, -1, -1, -1});
       }
@@ -231,21 +222,21 @@ class Planner {
         if (has(x) && elementCount(shape(x)) > 1) return;
       // A transposed leaf (a weight used as W^T) takes the layout now too, so that a later
       // consumer of the leaf itself (its update) cannot give it another one.
-      if (p.op == "transpose" && s.size() == 2 && isLeaf(g_, p.inputs[0])) set(p.inputs[0], {s[1], s[0]});
+      if (p.op == Op::transpose && s.size() == 2 && isLeaf(g_, p.inputs[0])) set(p.inputs[0], {s[1], s[0]});
     }
     set(v, s);
   }
 
   void visit(const Node& n) {
     const int y = n.outputs[0];
-    if (n.op == "matmul" && shape(n.inputs[0]).size() == 2 && shape(n.inputs[1]).size() == 2) {
+    if (n.op == Op::matmul && shape(n.inputs[0]).size() == 2 && shape(n.inputs[1]).size() == 2) {
       const int a = n.inputs[0], b = n.inputs[1];
       if (has(a) && !has(b)) need(b, {of(a)[1], of(a)[1] < 0 ? -1 : 1 - of(a)[1]});
       if (has(b) && !has(a)) need(a, {-1, of(b)[0]});
       if (has(a) && has(b)) set(y, chooseMatmul(of(a), of(b), shape(a), shape(b), rows_, cols_).out);
       return;
     }
-    if (n.op == "transpose" && shape(y).size() == 2) {
+    if (n.op == Op::transpose && shape(y).size() == 2) {
       const int x = n.inputs[0];
       if (has(x)) set(y, {of(x)[1], of(x)[0]});
       if (has(y) && !has(x)) need(x, {of(y)[1], of(y)[0]});
@@ -255,7 +246,7 @@ class Planner {
       visitChannels(n);
       return;
     }
-    if (n.op == "reshape" && shape(n.inputs[0]) != shape(y)) {
+    if (n.op == Op::reshape && shape(n.inputs[0]) != shape(y)) {
       const int x = n.inputs[0];
       if (has(x))
         if (auto sy = reshapeSplit(shape(x), of(x), shape(y), rows_, cols_)) set(y, *sy);
@@ -263,7 +254,7 @@ class Planner {
         if (auto sx = reshapeSplit(shape(y), of(y), shape(x), rows_, cols_)) need(x, *sx);
       return;
     }
-    if (elementwise(n.op) || n.op == "softmax" || n.op == "log_softmax") {
+    if (elementwise(n.op) || n.op == Op::softmax || n.op == Op::log_softmax) {
       const Shape& ys = shape(y);
       bool any = false;
       Split s(ys.size(), -1);
@@ -286,13 +277,13 @@ class Planner {
           }
       return;
     }
-    if (n.op == "reduce_sum" || n.op == "reduce_mean" || n.op == "reduce_max" || n.op == "sum_to") {
+    if (n.op == Op::reduce_sum || n.op == Op::reduce_mean || n.op == Op::reduce_max || n.op == Op::sum_to) {
       const int x = n.inputs[0];
       const std::vector<bool> axes = reducedAxes(g_, n);
       if (has(x)) {
         Split s;
-        const bool keep = n.op == "sum_to" ? false : n.intAttr("keepdims", 1) != 0;
-        if (n.op == "sum_to") {
+        const bool keep = n.op == Op::sum_to ? false : n.intAttr("keepdims", 1) != 0;
+        if (n.op == Op::sum_to) {
           const std::size_t off = shape(x).size() - shape(y).size();
           for (std::size_t d = off; d < shape(x).size(); ++d) s.push_back(axes[d] ? -1 : of(x)[d]);
         } else {
@@ -304,7 +295,7 @@ class Planner {
       }
       return;
     }
-    if (n.op == "broadcast_to") {
+    if (n.op == Op::broadcast_to) {
       // Dimensions matched from the right: one the operand has whole-extent keeps its split; a
       // broadcast one (extent 1) is whole, or whatever the result's consumer made it.
       const int x = n.inputs[0];
@@ -323,7 +314,7 @@ class Planner {
       }
       return;
     }
-    if (n.op == "reshape" && has(n.inputs[0]) && shape(n.inputs[0]) == shape(y)) set(y, of(n.inputs[0]));
+    if (n.op == Op::reshape && has(n.inputs[0]) && shape(n.inputs[0]) == shape(y)) set(y, of(n.inputs[0]));
   }
 
   /// A free grid axis for a dimension of `extent` next to one split over `used`: the rows first,
@@ -345,20 +336,20 @@ class Planner {
     const int y = n.outputs[0];
     const auto nc = [](int n0, int c0) { return Split{n0, c0, -1, -1}; };
     const int a = n.inputs[0];
-    if (n.op == "conv2d") {
+    if (n.op == Op::conv2d) {
       const int w = n.inputs[1];
       if (has(a) && !has(w)) {
         if (of(a)[1] >= 0) need(w, {-1, of(a)[1], -1, -1});
         else need(w, {freeAxis(of(a)[0], shape(w)[0] / kMmaTile), -1, -1, -1});
       }
       if (has(a) && has(w)) set(y, nc(of(a)[0], of(w)[0]));
-    } else if (n.op == "conv2d_grad_input") {
+    } else if (n.op == Op::conv2d_grad_input) {
       const int w = n.inputs[1];
       if (has(a) && has(w)) set(y, nc(of(a)[0], of(w)[1]));
-    } else if (n.op == "conv2d_grad_weight") {
+    } else if (n.op == Op::conv2d_grad_weight) {
       const int dy = n.inputs[1];
       if (has(a) && has(dy)) set(y, {of(dy)[1], of(a)[1], -1, -1});
-    } else if (n.op == "max_pool2d_grad") {
+    } else if (n.op == Op::max_pool2d_grad) {
       if (has(a)) set(y, nc(of(a)[0], of(a)[1]));
     } else if (has(a)) {  // max_pool2d, avg_pool2d, avg_pool2d_grad: per example and channel
       set(y, nc(of(a)[0], of(a)[1]));
@@ -460,11 +451,11 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     std::vector<double> real(std::size_t(ms[d]), 0.0);
     for (std::int64_t k = 0; k < b.real[d]; ++k) real[std::size_t(k)] = 1.0;
     const std::string stem = g.values[std::size_t(x)].name;
-    return local.op("where", {local.constant(fresh(stem + ".real"), ms, real), lx, local.scalar(fill)}, {}, fresh(stem + ".unpadded"));
+    return local.op(Op::where, {local.constant(fresh(stem + ".real"), ms, real), lx, local.scalar(fill)}, {}, fresh(stem + ".unpadded"));
   };
   const auto allreduce = [&](int v, int axis, const char* reduce, const std::string& name) {
     if (plan.parts(axis) == 1) return v;
-    return local.op("allreduce", {v}, {{"axis", std::int64_t(axis)}, {"reduce", std::string(reduce)}}, name);
+    return local.op(Op::allreduce, {v}, {{"axis", std::int64_t(axis)}, {"reduce", std::string(reduce)}}, name);
   };
   // Gathers of a full value's split rows (or columns), shared by users a few nodes apart (e.g.
   // an output gradient used for the input gradient and the weight gradient); a later user
@@ -478,7 +469,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
   };
   const auto gatherRows = [&](int v, int lv, int axis) {
     if (const int hit = cached(v, 0); hit >= 0) return hit;
-    const int out = local.op("allgather", {lv}, {{"axis", std::int64_t(axis)}, {"size", g.values[std::size_t(v)].shape[0]}},
+    const int out = local.op(Op::allgather, {lv}, {{"axis", std::int64_t(axis)}, {"size", g.values[std::size_t(v)].shape[0]}},
                              fresh(g.values[std::size_t(v)].name + ".gathered"));
     gathered[{v, 0}] = {out, nodeIndex};
     return out;
@@ -488,15 +479,15 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     // The columns of a transpose are the rows of its input: gather those, transpose locally.
     const int producer = g.values[std::size_t(v)].producer;
     int rowsGathered;
-    if (producer >= 0 && g.nodes[std::size_t(producer)].op == "transpose" && g.values[std::size_t(v)].shape.size() == 2) {
+    if (producer >= 0 && g.nodes[std::size_t(producer)].op == Op::transpose && g.values[std::size_t(v)].shape.size() == 2) {
       const int u = g.nodes[std::size_t(producer)].inputs[0];
       rowsGathered = gatherRows(u, map[std::size_t(u)], axis);
     } else {
-      const int t = local.op("transpose", {map[std::size_t(v)]}, {{"perm", std::vector<std::int64_t>{1, 0}}}, fresh(g.values[std::size_t(v)].name + ".t"));
-      rowsGathered = local.op("allgather", {t}, {{"axis", std::int64_t(axis)}, {"size", g.values[std::size_t(v)].shape[1]}},
+      const int t = local.op(Op::transpose, {map[std::size_t(v)]}, {{"perm", std::vector<std::int64_t>{1, 0}}}, fresh(g.values[std::size_t(v)].name + ".t"));
+      rowsGathered = local.op(Op::allgather, {t}, {{"axis", std::int64_t(axis)}, {"size", g.values[std::size_t(v)].shape[1]}},
                               fresh(g.values[std::size_t(v)].name + ".t.gathered"));
     }
-    const int out = local.op("transpose", {rowsGathered}, {{"perm", std::vector<std::int64_t>{1, 0}}}, fresh(g.values[std::size_t(v)].name + ".gathered"));
+    const int out = local.op(Op::transpose, {rowsGathered}, {{"perm", std::vector<std::int64_t>{1, 0}}}, fresh(g.values[std::size_t(v)].name + ".gathered"));
     gathered[{v, 1}] = {out, nodeIndex};
     return out;
   };
@@ -516,7 +507,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     for (int x : n.inputs) ins.push_back(map[std::size_t(x)]);
     std::map<std::string, Attribute> attrs = n.attrs;
     const auto localShape = [&](int v) { return blockOf(g, plan, v, r, c).local; };
-    if (n.op == "matmul") {
+    if (n.op == Op::matmul) {
       const Split &sa = split(n.inputs[0]), &sb = split(n.inputs[1]);
       if (sa.size() != 2 || sb.size() != 2) {
         if (std::any_of(sa.begin(), sa.end(), [](int a) { return a >= 0; }) || std::any_of(sb.begin(), sb.end(), [](int a) { return a >= 0; }))
@@ -540,23 +531,23 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
                              isZero(pad[std::size_t(n.inputs[1])][1]) ? std::optional<double>(0.0) : std::nullopt};
       if (m.gatherA1) a = gatherColumns(n.inputs[0], sa[1]);
       if (m.gatherB0) b = gatherRows(n.inputs[1], b, sb[0]);
-      if (m.gatherA0) a = m.gatherA1 ? local.op("allgather", {a}, {{"axis", std::int64_t(sa[0])}, {"size", as[0]}}, fresh(n.name + ".rows"))
+      if (m.gatherA0) a = m.gatherA1 ? local.op(Op::allgather, {a}, {{"axis", std::int64_t(sa[0])}, {"size", as[0]}}, fresh(n.name + ".rows"))
                                      : gatherRows(n.inputs[0], a, sa[0]);
       if (m.contract < 0) {
         map[std::size_t(y)] = local.op(n.op, {a, b}, attrs, n.name);
       } else {
         const int partial = local.op(n.op, {a, b}, attrs, fresh(n.name + ".partial"));
         if (m.scatter && plan.parts(m.contract) > 1)
-          map[std::size_t(y)] = local.op("reducescatter", {partial},
+          map[std::size_t(y)] = local.op(Op::reducescatter, {partial},
                                          {{"axis", std::int64_t(m.contract)}, {"size", plan.block(as[0], m.contract)}}, n.name);
         else if (plan.parts(m.contract) > 1)
           map[std::size_t(y)] = allreduce(partial, m.contract, "sum", n.name);
         else
-          map[std::size_t(y)] = local.op("identity", {partial}, {}, n.name);
+          map[std::size_t(y)] = local.op(Op::identity, {partial}, {}, n.name);
       }
       continue;
     }
-    if (n.op == "reduce_sum" || n.op == "reduce_mean" || n.op == "reduce_max" || n.op == "sum_to") {
+    if (n.op == Op::reduce_sum || n.op == Op::reduce_mean || n.op == Op::reduce_max || n.op == Op::sum_to) {
       const int x = n.inputs[0];
       const std::vector<bool> axes = reducedAxes(g, n);
       std::vector<int> over;
@@ -566,22 +557,22 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
           full *= g.values[std::size_t(x)].shape[d];
           if (split(x)[d] >= 0) over.push_back(split(x)[d]);
         }
-      if (n.op == "sum_to") attrs["shape"] = localShape(y);
+      if (n.op == Op::sum_to) attrs["shape"] = localShape(y);
       // Padding across a reduced dimension must not count: made zero for a sum (unless it is
       // already), the lowest float for a maximum.
       for (std::size_t d = 0; d < axes.size(); ++d)
-        if (axes[d] && paddedDim(x, d) && (n.op == "reduce_max" || !isZero(pad[std::size_t(x)][d])))
-          ins[0] = masked(x, ins[0], d, n.op == "reduce_max" ? double(std::numeric_limits<float>::lowest()) : 0.0);
+        if (axes[d] && paddedDim(x, d) && (n.op == Op::reduce_max || !isZero(pad[std::size_t(x)][d])))
+          ins[0] = masked(x, ins[0], d, n.op == Op::reduce_max ? double(std::numeric_limits<float>::lowest()) : 0.0);
       {
         // The kept dimensions' padding: the reduction of x's padding there.
-        const bool keep = n.op != "sum_to" && n.intAttr("keepdims", 1) != 0;
-        const std::size_t skip = n.op == "sum_to" ? rankOf(x) - rankOf(y) : 0;
+        const bool keep = n.op != Op::sum_to && n.intAttr("keepdims", 1) != 0;
+        const std::size_t skip = n.op == Op::sum_to ? rankOf(x) - rankOf(y) : 0;
         Pad py;
         for (std::size_t d = 0; d < axes.size(); ++d) {
-          if (n.op == "sum_to" ? d < skip : (axes[d] && !keep)) continue;
+          if (n.op == Op::sum_to ? d < skip : (axes[d] && !keep)) continue;
           const auto& v = pad[std::size_t(x)][d];
           py.push_back(axes[d] ? std::optional<double>(0.0)
-                       : v ? std::optional<double>(n.op == "reduce_sum" || n.op == "sum_to" ? *v * double(full) : *v) : std::nullopt);
+                       : v ? std::optional<double>(n.op == Op::reduce_sum || n.op == Op::sum_to ? *v * double(full) : *v) : std::nullopt);
         }
         pad[std::size_t(y)] = py.size() == rankOf(y) ? py : unknown(y);
       }
@@ -589,15 +580,15 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
         map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
         continue;
       }
-      const std::string op = n.op == "reduce_mean" ? "reduce_sum" : n.op;
+      const Op op = n.op == Op::reduce_mean ? Op::reduce_sum : n.op;
       int v = local.op(op, ins, attrs, fresh(n.name + ".local"));
       for (std::size_t k = 0; k < over.size(); ++k)
-        v = allreduce(v, over[k], n.op == "reduce_max" ? "max" : "sum", n.op != "reduce_mean" && k + 1 == over.size() ? n.name : fresh(n.name + ".sum"));
-      if (n.op == "reduce_mean") v = local.op("mul", {v, local.scalar(1.0 / double(full))}, {}, n.name);
+        v = allreduce(v, over[k], n.op == Op::reduce_max ? "max" : "sum", n.op != Op::reduce_mean && k + 1 == over.size() ? n.name : fresh(n.name + ".sum"));
+      if (n.op == Op::reduce_mean) v = local.op(Op::mul, {v, local.scalar(1.0 / double(full))}, {}, n.name);
       map[std::size_t(y)] = v;
       continue;
     }
-    if ((n.op == "log_softmax" || n.op == "softmax") && split(n.inputs[0]).size() > 0) {
+    if ((n.op == Op::log_softmax || n.op == Op::softmax) && split(n.inputs[0]).size() > 0) {
       const int x = n.inputs[0];
       const std::size_t rank = split(x).size();
       std::int64_t axis = n.intAttr("axis", -1);
@@ -609,9 +600,9 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
         const double n0 = double(g.values[std::size_t(x)].shape[std::size_t(axis)]);
         Pad py = unknown(y);
         for (std::size_t d = 0; d < rank; ++d)
-          if (pad[std::size_t(x)][d]) py[d] = n.op == "softmax" ? 1.0 / n0 : -std::log(n0);
+          if (pad[std::size_t(x)][d]) py[d] = n.op == Op::softmax ? 1.0 / n0 : -std::log(n0);
         // A masked class: softmax 0, log-softmax about -1e30 (exp gives 0, times a zero target 0).
-        if (over >= 0 && paddedDim(x, std::size_t(axis))) py[std::size_t(axis)] = n.op == "softmax" ? 0.0 : -1e30;
+        if (over >= 0 && paddedDim(x, std::size_t(axis))) py[std::size_t(axis)] = n.op == Op::softmax ? 0.0 : -1e30;
         pad[std::size_t(y)] = py;
       }
       if (over >= 0) {
@@ -626,16 +617,16 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
           ms[std::size_t(axis)] = b.local[std::size_t(axis)];
           std::vector<double> mask(std::size_t(ms[std::size_t(axis)]), 0.0);
           for (std::int64_t k = b.real[std::size_t(axis)]; k < ms[std::size_t(axis)]; ++k) mask[std::size_t(k)] = -1e30;
-          xin = local.op("add", {xin, local.constant(fresh(n.name + ".mask"), ms, mask)}, {}, fresh(n.name + ".masked"));
+          xin = local.op(Op::add, {xin, local.constant(fresh(n.name + ".mask"), ms, mask)}, {}, fresh(n.name + ".masked"));
         }
-        const int m = allreduce(local.op("reduce_max", {xin}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".max")),
+        const int m = allreduce(local.op(Op::reduce_max, {xin}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".max")),
                                 over, "max", fresh(n.name + ".gmax"));
-        const int shifted = local.op("sub", {xin, m}, {}, fresh(n.name + ".shifted"));
-        const int e = local.op("exp", {shifted}, {}, fresh(n.name + ".exp"));
-        const int s = allreduce(local.op("reduce_sum", {e}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".sum")),
+        const int shifted = local.op(Op::sub, {xin, m}, {}, fresh(n.name + ".shifted"));
+        const int e = local.op(Op::exp, {shifted}, {}, fresh(n.name + ".exp"));
+        const int s = allreduce(local.op(Op::reduce_sum, {e}, {{"axes", ax}, {"keepdims", std::int64_t(1)}}, fresh(n.name + ".sum")),
                                 over, "sum", fresh(n.name + ".gsum"));
-        if (n.op == "softmax") map[std::size_t(y)] = local.op("div", {e, s}, {}, n.name);
-        else map[std::size_t(y)] = local.op("sub", {shifted, local.op("log", {s}, {}, fresh(n.name + ".log"))}, {}, n.name);
+        if (n.op == Op::softmax) map[std::size_t(y)] = local.op(Op::div, {e, s}, {}, n.name);
+        else map[std::size_t(y)] = local.op(Op::sub, {shifted, local.op(Op::log, {s}, {}, fresh(n.name + ".log"))}, {}, n.name);
         continue;
       }
     }
@@ -647,7 +638,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       for (int v : vs)
         for (std::size_t d = 0; d < 2 && d < rankOf(v); ++d)
           if (paddedDim(v, d)) {
-            const bool weight = (n.op == "conv2d" || n.op == "conv2d_grad_input") ? v == n.inputs[1] : n.op == "conv2d_grad_weight" && v == y;
+            const bool weight = (n.op == Op::conv2d || n.op == Op::conv2d_grad_input) ? v == n.inputs[1] : n.op == Op::conv2d_grad_weight && v == y;
             const std::string what = d == 1 ? "its channels" : weight ? "its filters" : "its examples";
             refuse(n, what + " (" + std::to_string(g.values[std::size_t(v)].shape[d]) +
                           " of '" + g.values[std::size_t(v)].name + "') do not split evenly over the grid's " +
@@ -656,14 +647,14 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
       int over = -1;  // the grid axis splitting the contracted dimension
       bool agree = true;
       const Split& sa = split(n.inputs[0]);
-      if (n.op == "conv2d" || n.op == "conv2d_grad_input") {
+      if (n.op == Op::conv2d || n.op == Op::conv2d_grad_input) {
         const Split& sw = split(n.inputs[1]);
-        const std::size_t k = n.op == "conv2d" ? 1 : 0;  // the weight's contracted dimension: channels, or filters
+        const std::size_t k = n.op == Op::conv2d ? 1 : 0;  // the weight's contracted dimension: channels, or filters
         over = sw[k];
         agree = sa[1] == sw[k] && ys == Split({sa[0], sw[1 - k], -1, -1});
         if (n.intAttr("group", 1) != 1 && (sw[0] >= 0 || sw[1] >= 0)) refuse(n, "a grouped convolution with split channels");
-        if (n.op == "conv2d_grad_input") attrs["input_shape"] = localShape(y);
-      } else if (n.op == "conv2d_grad_weight") {
+        if (n.op == Op::conv2d_grad_input) attrs["input_shape"] = localShape(y);
+      } else if (n.op == Op::conv2d_grad_weight) {
         const Split& sd = split(n.inputs[1]);
         over = sa[0];
         agree = sd[0] == sa[0] && ys == Split({sd[1], sa[1], -1, -1});
@@ -671,7 +662,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
         attrs["weight_shape"] = localShape(y);
       } else {
         agree = ys == Split({sa[0], sa[1], -1, -1});
-        if (n.op == "avg_pool2d_grad") attrs["input_shape"] = localShape(y);
+        if (n.op == Op::avg_pool2d_grad) attrs["input_shape"] = localShape(y);
       }
       if (!agree) refuse(n, "its operands' layouts disagree with the plan");
       pad[std::size_t(y)] = unknown(y);
@@ -681,7 +672,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
         map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
       continue;
     }
-    if (n.op == "reshape" && g.values[std::size_t(n.inputs[0])].shape != g.values[std::size_t(y)].shape &&
+    if (n.op == Op::reshape && g.values[std::size_t(n.inputs[0])].shape != g.values[std::size_t(y)].shape &&
         std::any_of(ys.begin(), ys.end(), [](int a) { return a >= 0; })) {
       const int x = n.inputs[0];
       const auto sy = reshapeSplit(g.values[std::size_t(x)].shape, split(x), g.values[std::size_t(y)].shape, plan.rows, plan.cols);
@@ -699,7 +690,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
                             return std::any_of(split(x).begin(), split(x).end(), [](int a) { return a >= 0; });
                           });
     if (anySplit) {
-      if (elementwise(n.op) || n.op == "softmax" || n.op == "log_softmax") {
+      if (elementwise(n.op) || n.op == Op::softmax || n.op == Op::log_softmax) {
         // An operand laid out differently from the result (e.g. a replicated weight and its
         // reduce-scattered update) is brought to the result's layout: a split dimension the
         // result keeps whole is gathered (2D operands), a whole one the result splits is cut to
@@ -752,15 +743,15 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
                 at[d] = 0;
               }
             }
-            lx = local.op("take", {lx}, {{"index", idx}, {"shape", cut}}, fresh(g.values[std::size_t(x)].name + ".block"));
+            lx = local.op(Op::take, {lx}, {{"index", idx}, {"shape", cut}}, fresh(g.values[std::size_t(x)].name + ".block"));
           }
           ins[k] = lx;
         }
-      } else if (n.op == "transpose" && ys.size() == 2) {
+      } else if (n.op == Op::transpose && ys.size() == 2) {
         // the layout swaps with the dimensions
-      } else if (n.op == "reshape" && g.values[std::size_t(n.inputs[0])].shape == g.values[std::size_t(y)].shape) {
+      } else if (n.op == Op::reshape && g.values[std::size_t(n.inputs[0])].shape == g.values[std::size_t(y)].shape) {
         attrs["shape"] = localShape(y);
-      } else if (n.op == "broadcast_to") {
+      } else if (n.op == Op::broadcast_to) {
         const int x = n.inputs[0];
         const Shape &xs = g.values[std::size_t(x)].shape, &full = g.values[std::size_t(y)].shape;
         const std::size_t off = full.size() - xs.size();
@@ -771,16 +762,16 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
         refuse(n, "no split rule for this op");
       }
     }
-    if (n.op == "broadcast_to") attrs["shape"] = localShape(y);
+    if (n.op == Op::broadcast_to) attrs["shape"] = localShape(y);
     if (elementwise(n.op)) {
       for (std::size_t d = 0; d < rankOf(y); ++d) {
         std::vector<std::optional<double>> seen;
         for (int x : n.inputs) seen.push_back(padSeen(x, y, d));
         pad[std::size_t(y)][d] = padOfOp(n.op, seen);
       }
-    } else if (n.op == "transpose" && rankOf(y) == 2) {
+    } else if (n.op == Op::transpose && rankOf(y) == 2) {
       pad[std::size_t(y)] = {pad[std::size_t(n.inputs[0])][1], pad[std::size_t(n.inputs[0])][0]};
-    } else if (!n.inputs.empty() && n.op != "softmax" && n.op != "log_softmax") {
+    } else if (!n.inputs.empty() && n.op != Op::softmax && n.op != Op::log_softmax) {
       pad[std::size_t(y)] = rankOf(n.inputs[0]) == rankOf(y) ? pad[std::size_t(n.inputs[0])] : unknown(y);  // reshape, broadcast
     }
     map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);

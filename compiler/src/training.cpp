@@ -11,17 +11,17 @@ int addSoftmaxCrossEntropy(Graph& g, int logits, int onehot) {
   if (g.values[std::size_t(onehot)].shape != s)
     throw CompileError("softmax cross-entropy: targets " + shapeText(g.values[std::size_t(onehot)].shape) +
                        " do not match logits " + shapeText(s));
-  const int ls = g.op("log_softmax", {logits}, {{"axis", std::int64_t(1)}});
-  const int total = g.op("reduce_sum", {g.op("mul", {onehot, ls})}, {{"axes", std::vector<std::int64_t>{0, 1}}, {"keepdims", std::int64_t(0)}});
-  return g.op("neg", {g.op("div", {total, g.scalar(double(s[0]))})}, {}, g.freshName("loss"));
+  const int ls = g.op(Op::log_softmax, {logits}, {{"axis", std::int64_t(1)}});
+  const int total = g.op(Op::reduce_sum, {g.op(Op::mul, {onehot, ls})}, {{"axes", std::vector<std::int64_t>{0, 1}}, {"keepdims", std::int64_t(0)}});
+  return g.op(Op::neg, {g.op(Op::div, {total, g.scalar(double(s[0]))})}, {}, g.freshName("loss"));
 }
 
 int addMeanSquaredError(Graph& g, int prediction, int target) {
   const Shape s = g.values[std::size_t(prediction)].shape;
-  const int d = g.op("sub", {prediction, target});
+  const int d = g.op(Op::sub, {prediction, target});
   std::vector<std::int64_t> axes(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) axes[i] = std::int64_t(i);
-  return g.op("reduce_mean", {g.op("mul", {d, d})}, {{"axes", axes}, {"keepdims", std::int64_t(0)}}, g.freshName("loss"));
+  return g.op(Op::reduce_mean, {g.op(Op::mul, {d, d})}, {{"axes", axes}, {"keepdims", std::int64_t(0)}}, g.freshName("loss"));
 }
 
 int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::function<int(Graph&, int)>& combine) {
@@ -35,25 +35,25 @@ int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::fun
     int grad = combine ? combine(g, grads.at(p)) : grads.at(p);
     int next;
     if (o.kind == "sgd") {
-      if (o.weightDecay != 0) grad = g.op("add", {grad, g.op("mul", {g.scalar(o.weightDecay), p})});
+      if (o.weightDecay != 0) grad = g.op(Op::add, {grad, g.op(Op::mul, {g.scalar(o.weightDecay), p})});
       int step = grad;
       if (o.momentum != 0) {
         const int m = g.input(name + ".m", shape);
-        step = g.op("add", {g.op("mul", {g.scalar(o.momentum), m}), grad}, {}, name + ".m.next");
+        step = g.op(Op::add, {g.op(Op::mul, {g.scalar(o.momentum), m}), grad}, {}, name + ".m.next");
         g.markOutput(step);
       }
-      next = g.op("sub", {p, g.op("mul", {g.scalar(o.learningRate), step})}, {}, name + ".next");
+      next = g.op(Op::sub, {p, g.op(Op::mul, {g.scalar(o.learningRate), step})}, {}, name + ".next");
     } else {
       const int m = g.input(name + ".m", shape), v = g.input(name + ".v", shape);
-      const int mNext = g.op("add", {g.op("mul", {g.scalar(o.beta1), m}), g.op("mul", {g.scalar(1 - o.beta1), grad})}, {}, name + ".m.next");
-      const int vNext = g.op("add", {g.op("mul", {g.scalar(o.beta2), v}), g.op("mul", {g.scalar(1 - o.beta2), g.op("mul", {grad, grad})})},
+      const int mNext = g.op(Op::add, {g.op(Op::mul, {g.scalar(o.beta1), m}), g.op(Op::mul, {g.scalar(1 - o.beta1), grad})}, {}, name + ".m.next");
+      const int vNext = g.op(Op::add, {g.op(Op::mul, {g.scalar(o.beta2), v}), g.op(Op::mul, {g.scalar(1 - o.beta2), g.op(Op::mul, {grad, grad})})},
                              {}, name + ".v.next");
       const double c1 = 1.0 - std::pow(o.beta1, double(o.step)), c2 = 1.0 - std::pow(o.beta2, double(o.step));
-      const int mHat = g.op("div", {mNext, g.scalar(c1)});
-      const int vHat = g.op("div", {vNext, g.scalar(c2)});
-      const int adam = g.op("div", {mHat, g.op("add", {g.op("sqrt", {vHat}), g.scalar(o.epsilon)})});
-      const int upd = o.weightDecay != 0 ? g.op("add", {adam, g.op("mul", {g.scalar(o.weightDecay), p})}) : adam;
-      next = g.op("sub", {p, g.op("mul", {g.scalar(o.learningRate), upd})}, {}, name + ".next");
+      const int mHat = g.op(Op::div, {mNext, g.scalar(c1)});
+      const int vHat = g.op(Op::div, {vNext, g.scalar(c2)});
+      const int adam = g.op(Op::div, {mHat, g.op(Op::add, {g.op(Op::sqrt, {vHat}), g.scalar(o.epsilon)})});
+      const int upd = o.weightDecay != 0 ? g.op(Op::add, {adam, g.op(Op::mul, {g.scalar(o.weightDecay), p})}) : adam;
+      next = g.op(Op::sub, {p, g.op(Op::mul, {g.scalar(o.learningRate), upd})}, {}, name + ".next");
       g.markOutput(mNext);
       g.markOutput(vNext);
     }

@@ -5,6 +5,8 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 
@@ -27,7 +29,7 @@ std::vector<double> randomData(std::size_t n, std::mt19937& gen, double lo, doub
 }
 
 /// Checks d(sum(op(params) * R))/d(params) from autodiff against central differences in FP64.
-void checkGradient(const std::string& op, const std::vector<Shape>& shapes, std::map<std::string, Attribute> attrs,
+void checkGradient(Op op, const std::vector<Shape>& shapes, std::map<std::string, Attribute> attrs,
                    double lo, double hi, const std::vector<int>& constantInputs = {}) {
   std::mt19937 gen(7);
   Graph g;
@@ -35,7 +37,7 @@ void checkGradient(const std::string& op, const std::vector<Shape>& shapes, std:
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     auto data = randomData(std::size_t(elementCount(shapes[i])), gen, lo, hi);
     const bool isConst = std::find(constantInputs.begin(), constantInputs.end(), int(i)) != constantInputs.end();
-    if (isConst && op == "where")
+    if (isConst && op == Op::where)
       for (auto& x : data) x = x > (lo + hi) / 2 ? 1.0 : 0.0;
     ins.push_back(isConst ? g.constant("c" + std::to_string(i), shapes[i], data) : g.parameter("p" + std::to_string(i), shapes[i], data));
   }
@@ -44,7 +46,7 @@ void checkGradient(const std::string& op, const std::vector<Shape>& shapes, std:
   const int r = g.constant("r", ys, randomData(std::size_t(elementCount(ys)), gen, -1, 1));
   std::vector<std::int64_t> all(ys.size());
   for (std::size_t i = 0; i < ys.size(); ++i) all[i] = std::int64_t(i);
-  const int loss = g.op("reduce_sum", {g.op("mul", {y, r})}, {{"axes", all}, {"keepdims", std::int64_t(0)}}, "loss");
+  const int loss = g.op(Op::reduce_sum, {g.op(Op::mul, {y, r})}, {{"axes", all}, {"keepdims", std::int64_t(0)}}, "loss");
   const std::vector<int> params = g.parameters;
   const auto grads = addBackward(g, loss, params);
   verify(g);
@@ -73,42 +75,42 @@ void checkGradient(const std::string& op, const std::vector<Shape>& shapes, std:
 
 TEST_CASE("autodiff matches FP64 finite differences for every differentiable op") {
   const Shape s = {3, 4};
-  for (const char* op : {"add", "sub", "mul", "max", "min"}) checkGradient(op, {s, s}, {}, -2, 2);
-  checkGradient("add", {{3, 4}, {4}}, {}, -2, 2);  // broadcasting: the gradient sums back
-  checkGradient("mul", {{3, 1}, {1, 4}}, {}, -2, 2);
-  checkGradient("div", {s, s}, {}, 0.5, 2);
-  checkGradient("pow", {s, s}, {}, 0.5, 2);
-  for (const char* op : {"tanh", "sigmoid", "exp", "erf", "neg", "identity"}) checkGradient(op, {s}, {}, -2, 2);
-  for (const char* op : {"log", "sqrt", "reciprocal"}) checkGradient(op, {s}, {}, 0.5, 2);
-  checkGradient("relu", {s}, {}, 0.1, 2);
-  checkGradient("relu", {s}, {}, -2, -0.1);
-  checkGradient("where", {s, s, s}, {}, -2, 2, {0});
-  checkGradient("matmul", {{3, 5}, {5, 4}}, {}, -1, 1);
-  checkGradient("matmul", {{2, 3, 5}, {5, 4}}, {}, -1, 1);  // batched, B broadcast over the batch
-  checkGradient("transpose", {{2, 3, 4}}, {{"perm", std::vector<std::int64_t>{2, 0, 1}}}, -1, 1);
-  checkGradient("reshape", {{2, 6}}, {{"shape", std::vector<std::int64_t>{3, 4}}}, -1, 1);
-  checkGradient("broadcast_to", {{1, 4}}, {{"shape", std::vector<std::int64_t>{3, 4}}}, -1, 1);
-  checkGradient("sum_to", {{3, 4}}, {{"shape", std::vector<std::int64_t>{1, 4}}}, -1, 1);
-  checkGradient("reduce_sum", {{3, 4}}, {{"axes", std::vector<std::int64_t>{1}}, {"keepdims", std::int64_t(0)}}, -1, 1);
-  checkGradient("reduce_mean", {{3, 4}}, {{"axes", std::vector<std::int64_t>{0}}, {"keepdims", std::int64_t(1)}}, -1, 1);
-  checkGradient("softmax", {s}, {{"axis", std::int64_t(1)}}, -2, 2);
-  checkGradient("log_softmax", {s}, {{"axis", std::int64_t(-1)}}, -2, 2);
+  for (const Op op : {Op::add, Op::sub, Op::mul, Op::max, Op::min}) checkGradient(op, {s, s}, {}, -2, 2);
+  checkGradient(Op::add, {{3, 4}, {4}}, {}, -2, 2);  // broadcasting: the gradient sums back
+  checkGradient(Op::mul, {{3, 1}, {1, 4}}, {}, -2, 2);
+  checkGradient(Op::div, {s, s}, {}, 0.5, 2);
+  checkGradient(Op::pow, {s, s}, {}, 0.5, 2);
+  for (const Op op : {Op::tanh, Op::sigmoid, Op::exp, Op::erf, Op::neg, Op::identity}) checkGradient(op, {s}, {}, -2, 2);
+  for (const Op op : {Op::log, Op::sqrt, Op::reciprocal}) checkGradient(op, {s}, {}, 0.5, 2);
+  checkGradient(Op::relu, {s}, {}, 0.1, 2);
+  checkGradient(Op::relu, {s}, {}, -2, -0.1);
+  checkGradient(Op::where, {s, s, s}, {}, -2, 2, {0});
+  checkGradient(Op::matmul, {{3, 5}, {5, 4}}, {}, -1, 1);
+  checkGradient(Op::matmul, {{2, 3, 5}, {5, 4}}, {}, -1, 1);  // batched, B broadcast over the batch
+  checkGradient(Op::transpose, {{2, 3, 4}}, {{"perm", std::vector<std::int64_t>{2, 0, 1}}}, -1, 1);
+  checkGradient(Op::reshape, {{2, 6}}, {{"shape", std::vector<std::int64_t>{3, 4}}}, -1, 1);
+  checkGradient(Op::broadcast_to, {{1, 4}}, {{"shape", std::vector<std::int64_t>{3, 4}}}, -1, 1);
+  checkGradient(Op::sum_to, {{3, 4}}, {{"shape", std::vector<std::int64_t>{1, 4}}}, -1, 1);
+  checkGradient(Op::reduce_sum, {{3, 4}}, {{"axes", std::vector<std::int64_t>{1}}, {"keepdims", std::int64_t(0)}}, -1, 1);
+  checkGradient(Op::reduce_mean, {{3, 4}}, {{"axes", std::vector<std::int64_t>{0}}, {"keepdims", std::int64_t(1)}}, -1, 1);
+  checkGradient(Op::softmax, {s}, {{"axis", std::int64_t(1)}}, -2, 2);
+  checkGradient(Op::log_softmax, {s}, {{"axis", std::int64_t(-1)}}, -2, 2);
   using V = std::vector<std::int64_t>;
-  checkGradient("conv2d", {{2, 3, 5, 6}, {4, 3, 3, 2}}, {{"strides", V{2, 1}}, {"pads", V{1, 0, 1, 1}}}, -1, 1);
-  checkGradient("conv2d", {{1, 4, 5, 5}, {4, 2, 3, 3}}, {{"group", std::int64_t(2)}, {"dilations", V{2, 1}}}, -1, 1);
-  checkGradient("max_pool2d", {{2, 2, 4, 5}}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}, {"pads", V{0, 0, 0, 1}}}, -1, 1);
-  checkGradient("avg_pool2d", {{2, 2, 4, 5}}, {{"kernel", V{3, 3}}, {"strides", V{1, 2}}, {"pads", V{1, 1, 1, 1}}}, -1, 1);
-  checkGradient("concat", {{2, 3}, {2, 2}}, {{"axis", std::int64_t(1)}}, -1, 1);
-  checkGradient("slice", {{3, 5}}, {{"starts", V{1, 0}}, {"ends", V{3, 4}}}, -1, 1);
-  checkGradient("pad", {{2, 3}}, {{"pads", V{1, 0, 0, 2}}}, -1, 1);
+  checkGradient(Op::conv2d, {{2, 3, 5, 6}, {4, 3, 3, 2}}, {{"strides", V{2, 1}}, {"pads", V{1, 0, 1, 1}}}, -1, 1);
+  checkGradient(Op::conv2d, {{1, 4, 5, 5}, {4, 2, 3, 3}}, {{"group", std::int64_t(2)}, {"dilations", V{2, 1}}}, -1, 1);
+  checkGradient(Op::max_pool2d, {{2, 2, 4, 5}}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}, {"pads", V{0, 0, 0, 1}}}, -1, 1);
+  checkGradient(Op::avg_pool2d, {{2, 2, 4, 5}}, {{"kernel", V{3, 3}}, {"strides", V{1, 2}}, {"pads", V{1, 1, 1, 1}}}, -1, 1);
+  checkGradient(Op::concat, {{2, 3}, {2, 2}}, {{"axis", std::int64_t(1)}}, -1, 1);
+  checkGradient(Op::slice, {{3, 5}}, {{"starts", V{1, 0}}, {"ends", V{3, 4}}}, -1, 1);
+  checkGradient(Op::pad, {{2, 3}}, {{"pads", V{1, 0, 0, 2}}}, -1, 1);
 }
 
 TEST_CASE("gather on data (embeddings): value and gradient") {
   Graph g;
   const int table = g.parameter("table", {4, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
   const int idx = g.constant("idx", {3}, {2, 0, 2});
-  const int y = g.op("gather", {table, idx}, {{"axis", std::int64_t(0)}});
-  const int loss = g.op("reduce_sum", {y}, {{"axes", std::vector<std::int64_t>{0, 1}}, {"keepdims", std::int64_t(0)}});
+  const int y = g.op(Op::gather, {table, idx}, {{"axis", std::int64_t(0)}});
+  const int loss = g.op(Op::reduce_sum, {y}, {{"axes", std::vector<std::int64_t>{0, 1}}, {"keepdims", std::int64_t(0)}});
   const auto grads = addBackward(g, loss, {table});
   const auto t = evaluate(g, {});
   CHECK(t[std::size_t(y)].data == std::vector<double>{5, 6, 1, 2, 5, 6});
@@ -120,14 +122,14 @@ TEST_CASE("spatial ops compute by their definitions") {
   // A 1x1x3x3 image, a 2x2 kernel of ones, stride 1: each output sums a 2x2 window.
   const int x = g.constant("x", {1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
   const int w = g.constant("w", {1, 1, 2, 2}, {1, 1, 1, 1});
-  const int c = g.op("conv2d", {x, w});
-  const int m = g.op("max_pool2d", {x}, {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{1, 1}}});
-  const int a = g.op("avg_pool2d", {x}, {{"kernel", std::vector<std::int64_t>{3, 3}}, {"pads", std::vector<std::int64_t>{1, 1, 1, 1}}});
+  const int c = g.op(Op::conv2d, {x, w});
+  const int m = g.op(Op::max_pool2d, {x}, {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{1, 1}}});
+  const int a = g.op(Op::avg_pool2d, {x}, {{"kernel", std::vector<std::int64_t>{3, 3}}, {"pads", std::vector<std::int64_t>{1, 1, 1, 1}}});
   const auto t = evaluate(g, {});
   CHECK(t[std::size_t(c)].data == std::vector<double>{12, 16, 24, 28});
   CHECK(t[std::size_t(m)].data == std::vector<double>{5, 6, 8, 9});
   CHECK(t[std::size_t(a)].data[0] == doctest::Approx((1 + 2 + 4 + 5) / 4.0));  // padding not counted
-  CHECK_THROWS_WITH(g.op("conv2d", {x, g.constant("w3", {1, 2, 2, 2}, std::vector<double>(8, 1.0))}),
+  CHECK_THROWS_WITH(g.op(Op::conv2d, {x, g.constant("w3", {1, 2, 2, 2}, std::vector<double>(8, 1.0))}),
                     doctest::Contains("(conv2d): x has 1 channels; w expects 2"));
 }
 
@@ -135,9 +137,9 @@ TEST_CASE("the host oracle computes ops by their definitions") {
   Graph g;
   const int a = g.constant("a", {2, 3}, {1, 2, 3, 4, 5, 6});
   const int b = g.constant("b", {3, 2}, {1, 0, 0, 1, 1, 1});
-  const int mm = g.op("matmul", {a, b});
-  const int sm = g.op("softmax", {g.constant("z", {1, 3}, {0, std::log(2.0), std::log(5.0)})}, {{"axis", std::int64_t(1)}});
-  const int st = g.op("sum_to", {a}, {{"shape", std::vector<std::int64_t>{1, 3}}});
+  const int mm = g.op(Op::matmul, {a, b});
+  const int sm = g.op(Op::softmax, {g.constant("z", {1, 3}, {0, std::log(2.0), std::log(5.0)})}, {{"axis", std::int64_t(1)}});
+  const int st = g.op(Op::sum_to, {a}, {{"shape", std::vector<std::int64_t>{1, 3}}});
   const auto t = evaluate(g, {});
   CHECK(t[std::size_t(mm)].data == std::vector<double>{4, 5, 10, 11});
   CHECK(t[std::size_t(sm)].data[2] == doctest::Approx(5.0 / 8.0));
@@ -145,7 +147,7 @@ TEST_CASE("the host oracle computes ops by their definitions") {
   // FP32 mode rounds every result.
   Graph f;
   const int x = f.constant("x", {1}, {0.1});
-  const int y = f.op("add", {x, f.constant("y", {1}, {0.2})});
+  const int y = f.op(Op::add, {x, f.constant("y", {1}, {0.2})});
   CHECK(evaluate(f, {}, {true})[std::size_t(y)].data[0] == double(float(0.1 + 0.2)));
 }
 
@@ -155,7 +157,7 @@ TEST_CASE("a training step: SGD with momentum and AdamW update by their formulas
     const int x = g.input("x", {4, 3});
     const int t = g.input("t", {4, 2});
     const int w = g.parameter("w", {3, 2}, {0.1, -0.2, 0.3, 0.05, -0.1, 0.2});
-    const int loss = addMeanSquaredError(g, g.op("matmul", {x, w}), t);
+    const int loss = addMeanSquaredError(g, g.op(Op::matmul, {x, w}), t);
     OptimizerConfig o;
     o.kind = kind, o.learningRate = 0.1, o.momentum = 0.9, o.weightDecay = 0.01;
     addTrainingStep(g, loss, o);
@@ -168,8 +170,8 @@ TEST_CASE("a training step: SGD with momentum and AdamW update by their formulas
     // The gradient by hand: d/dw mean((xw - t)^2) = 2/8 x^T (xw - t).
     Graph h;
     const int hx = h.constant("x", xs.shape, xs.data), hw = h.constant("w", {3, 2}, g.values[std::size_t(w)].data);
-    const int d = h.op("sub", {h.op("matmul", {hx, hw}), h.constant("t", ts.shape, ts.data)});
-    const int grad = h.op("mul", {h.op("matmul", {h.op("transpose", {hx}, {{"perm", std::vector<std::int64_t>{1, 0}}}), d}), h.scalar(2.0 / 8)});
+    const int d = h.op(Op::sub, {h.op(Op::matmul, {hx, hw}), h.constant("t", ts.shape, ts.data)});
+    const int grad = h.op(Op::mul, {h.op(Op::matmul, {h.op(Op::transpose, {hx}, {{"perm", std::vector<std::int64_t>{1, 0}}}), d}), h.scalar(2.0 / 8)});
     const auto gr = evaluate(h, {})[std::size_t(grad)].data;
     const auto& next = r[std::size_t(g.find("w.next"))].data;
     for (std::size_t k = 0; k < 6; ++k) {
@@ -315,8 +317,8 @@ TEST_CASE("ONNX: an MLP with PyTorch's shape arithmetic imports, folds and compu
   runPipeline(g, standardPasses(), {}, nullptr);
   CHECK(g.parameters.size() == 3);
   for (const Node& n : g.nodes) {
-    CHECK(n.op != "gather");  // the shape arithmetic was folded
-    CHECK(n.op != "concat");
+    CHECK(n.op != Op::gather);  // the shape arithmetic was folded
+    CHECK(n.op != Op::concat);
   }
   const auto t = evaluate(g, {{"x", Tensor{{2, 2, 2}, {1, 2, 3, 4, 0, 0, 0, 1}}}});
   // Row 0: h = [1+4+.5, 2+4-10, 3+4] = [5.5, -4, 7] -> relu [5.5, 0, 7] -> logits [5.5, 15.5]
@@ -388,19 +390,19 @@ TEST_CASE("decomposeSpatial: convolution, max and average pooling, pad, forward 
   Graph g;
   const int x = g.input("x", {2, 3, 7, 6});
   const int w1 = g.parameter("w1", {4, 3, 3, 2}, rnd(72));
-  const int c1 = g.op("conv2d", {x, w1}, {{"strides", V{2, 1}}, {"pads", V{1, 0, 1, 1}}, {"dilations", V{1, 2}}});
-  const int r1 = g.op("relu", {c1});
+  const int c1 = g.op(Op::conv2d, {x, w1}, {{"strides", V{2, 1}}, {"pads", V{1, 0, 1, 1}}, {"dilations", V{1, 2}}});
+  const int r1 = g.op(Op::relu, {c1});
   // Overlapping windows, padding, and ties (relu zeros): the gradient goes to the first maximum.
-  const int p1 = g.op("max_pool2d", {r1}, {{"kernel", V{2, 3}}, {"strides", V{1, 2}}, {"pads", V{0, 1, 1, 0}}});
-  const int p2 = g.op("max_pool2d", {x}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}});
+  const int p1 = g.op(Op::max_pool2d, {r1}, {{"kernel", V{2, 3}}, {"strides", V{1, 2}}, {"pads", V{0, 1, 1, 0}}});
+  const int p2 = g.op(Op::max_pool2d, {x}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}});
   // Average pooling with padding, counted and not; a pad.
-  const int a1 = g.op("avg_pool2d", {c1}, {{"kernel", V{3, 2}}, {"strides", V{2, 1}}, {"pads", V{1, 1, 1, 0}}});
-  const int a2 = g.op("avg_pool2d", {g.op("pad", {x}, {{"pads", V{0, 0, 1, 0, 0, 1, 0, 2}}})},
+  const int a1 = g.op(Op::avg_pool2d, {c1}, {{"kernel", V{3, 2}}, {"strides", V{2, 1}}, {"pads", V{1, 1, 1, 0}}});
+  const int a2 = g.op(Op::avg_pool2d, {g.op(Op::pad, {x}, {{"pads", V{0, 0, 1, 0, 0, 1, 0, 2}}})},
                       {{"kernel", V{2, 2}}, {"pads", V{1, 0, 0, 1}}, {"count_include_pad", std::int64_t(1)}});
   const V all = {0, 1, 2, 3};
-  const auto total = [&](int v) { return g.op("reduce_sum", {v}, {{"axes", all}, {"keepdims", std::int64_t(0)}}); };
-  const int loss = g.op("add", {g.op("add", {total(g.op("mul", {p1, p1})), total(p2)}),
-                                g.op("add", {total(g.op("mul", {a1, a1})), total(g.op("mul", {a2, a2}))})});
+  const auto total = [&](int v) { return g.op(Op::reduce_sum, {v}, {{"axes", all}, {"keepdims", std::int64_t(0)}}); };
+  const int loss = g.op(Op::add, {g.op(Op::add, {total(g.op(Op::mul, {p1, p1})), total(p2)}),
+                                g.op(Op::add, {total(g.op(Op::mul, {a1, a1})), total(g.op(Op::mul, {a2, a2}))})});
   g.markOutput(loss);
   const auto grads = addBackward(g, loss, {x, w1});
   g.markOutput(grads.at(x));
@@ -413,9 +415,7 @@ TEST_CASE("decomposeSpatial: convolution, max and average pooling, pad, forward 
   Graph d = g;
   decomposeSpatial(d);
   verify(d);
-  for (const Node& n : d.nodes) CHECK_MESSAGE(n.op.find("conv") == std::string::npos, n.op);
-  for (const Node& n : d.nodes) CHECK_MESSAGE(n.op.find("pool") == std::string::npos, n.op);
-  for (const Node& n : d.nodes) CHECK_MESSAGE(n.op != "pad", n.op);
+  for (const Node& n : d.nodes) CHECK_MESSAGE((!opHas(n.op, kChannel) && n.op != Op::pad), opName(n.op));
   const auto after = evaluate(d, feeds);
   REQUIRE(d.outputs.size() == 3);
   for (std::size_t k = 0; k < 3; ++k) {
@@ -430,8 +430,8 @@ TEST_CASE("decomposeSpatial: convolution, max and average pooling, pad, forward 
     Graph gg;
     const int gx = gg.input("x", {2, 4, 5, 5});
     const int gw = gg.parameter("w", {4, 4 / groups, 3, 3}, rnd(std::size_t(4 * (4 / groups) * 9)));
-    const int y = gg.op("conv2d", {gx, gw}, {{"group", groups}, {"strides", V{2, 1}}, {"pads", V{1, 0, 0, 1}}});
-    const int l = gg.op("reduce_sum", {gg.op("mul", {y, y})}, {{"axes", all}, {"keepdims", std::int64_t(0)}});
+    const int y = gg.op(Op::conv2d, {gx, gw}, {{"group", groups}, {"strides", V{2, 1}}, {"pads", V{1, 0, 0, 1}}});
+    const int l = gg.op(Op::reduce_sum, {gg.op(Op::mul, {y, y})}, {{"axes", all}, {"keepdims", std::int64_t(0)}});
     gg.markOutput(l);
     const auto gr = addBackward(gg, l, {gx, gw});
     gg.markOutput(gr.at(gx));
@@ -440,7 +440,7 @@ TEST_CASE("decomposeSpatial: convolution, max and average pooling, pad, forward 
     const auto want = evaluate(gg, gf);
     Graph gd = gg;
     decomposeSpatial(gd);
-    for (const Node& n : gd.nodes) CHECK_MESSAGE(n.op.find("conv") == std::string::npos, n.op);
+    for (const Node& n : gd.nodes) CHECK_MESSAGE(!opHas(n.op, kChannel), opName(n.op));
     const auto got = evaluate(gd, gf);
     for (std::size_t k = 0; k < 3; ++k) {
       const auto& a = want[std::size_t(gg.outputs[k])].data;
@@ -507,4 +507,28 @@ TEST_CASE("ONNX: dropout in training mode is a seeded mask fixed at compile time
   CHECK(dropped(0.25f, true, 7) == a);  // the same seed, the same mask
   CHECK(dropped(0.25f, true, 8) != a);  // another seed, another
   CHECK(dropped(0.25f, false, 7) == std::vector<double>(32, 1.0));  // inference: the identity
+}
+
+TEST_CASE("the op table: names round-trip, traits drive the verifier, docs/compiler.md lists it") {
+  for (const OpInfo& i : opTable()) {
+    CHECK(opFromName(i.name) == i.op);
+    CHECK(std::string(opName(i.op)) == i.name);
+  }
+  CHECK_THROWS_WITH_AS(opFromName("frobnicate"), doctest::Contains("unknown op 'frobnicate'"), CompileError);
+  Graph g;
+  const int x = g.input("x", {2, 3});
+  CHECK_THROWS_WITH_AS(g.op(Op::add, {x}), doctest::Contains("takes 2 inputs, got 1"), CompileError);
+  CHECK_THROWS_WITH_AS(g.op(Op::where, {x, x}), doctest::Contains("takes 3 inputs, got 2"), CompileError);
+  CHECK(opHas(Op::conv2d, kChannel));
+  CHECK_FALSE(opHas(Op::reduce_max, kDifferentiable));
+  // The table in the docs is the one the code has (scripts/regen-docs.sh rewrites it).
+  std::ifstream f(TATAMI_SOURCE_DIR "/docs/compiler.md");
+  REQUIRE(f);
+  const std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- op-table begin -->\n";
+  const auto a = doc.find(begin), b = doc.find("<!-- op-table end -->");
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  CHECK_MESSAGE(doc.substr(a + begin.size(), b - a - begin.size()) == opTableMarkdown() + "\n",
+                "docs/compiler.md's op table is stale: run scripts/regen-docs.sh");
 }

@@ -84,16 +84,17 @@ double compare(const Graph& g, const std::map<std::string, Tensor>& feeds, std::
 
 TEST_CASE("lowered ops agree with the oracle one by one") {
   std::mt19937 gen(1);
-  for (const std::string op : {"add", "sub", "mul", "div", "max", "min", "relu", "exp", "log", "sqrt", "sigmoid", "tanh", "erf", "neg",
-                               "reciprocal", "softmax", "log_softmax", "transpose", "matmul"}) {
+  using compiler::Op;
+  for (const Op op : {Op::add, Op::sub, Op::mul, Op::div, Op::max, Op::min, Op::relu, Op::exp, Op::log, Op::sqrt, Op::sigmoid,
+                      Op::tanh, Op::erf, Op::neg, Op::reciprocal, Op::softmax, Op::log_softmax, Op::transpose, Op::matmul}) {
     Graph g;
-    const bool positive = op == "log" || op == "sqrt" || op == "div" || op == "reciprocal";
+    const bool positive = op == compiler::Op::log || op == compiler::Op::sqrt || op == compiler::Op::div || op == compiler::Op::reciprocal;
     const int a = g.input("a", {5, 7});
     int y;
-    if (op == "matmul") y = g.op(op, {a, g.input("b", {7, 3})});
-    else if (op == "transpose") y = g.op(op, {a}, {{"perm", std::vector<std::int64_t>{1, 0}}});
-    else if (op == "softmax" || op == "log_softmax") y = g.op(op, {a}, {{"axis", std::int64_t(1)}});
-    else if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "max" || op == "min") y = g.op(op, {a, g.input("b", {5, 7})});
+    if (op == compiler::Op::matmul) y = g.op(op, {a, g.input("b", {7, 3})});
+    else if (op == compiler::Op::transpose) y = g.op(op, {a}, {{"perm", std::vector<std::int64_t>{1, 0}}});
+    else if (op == compiler::Op::softmax || op == compiler::Op::log_softmax) y = g.op(op, {a}, {{"axis", std::int64_t(1)}});
+    else if (op == compiler::Op::add || op == compiler::Op::sub || op == compiler::Op::mul || op == compiler::Op::div || op == compiler::Op::max || op == compiler::Op::min) y = g.op(op, {a, g.input("b", {5, 7})});
     else y = g.op(op, {a});
     g.markOutput(y);
     std::map<std::string, Tensor> feeds = {{"a", Tensor{{5, 7}, random(35, gen, positive ? 0.5 : -2, 2)}}};
@@ -115,8 +116,8 @@ TEST_CASE("a lowered MLP training step (forward, backward, SGD with momentum) ma
   const int b1 = g.parameter("b1", {12}, random(12, gen, -0.1, 0.1));
   const int w2 = g.parameter("w2", {12, 4}, random(48, gen, -0.3, 0.3));
   const int b2 = g.parameter("b2", {4}, random(4, gen, -0.1, 0.1));
-  const int h = g.op("relu", {g.op("add", {g.op("matmul", {x, w1}), b1})});
-  const int logits = g.op("add", {g.op("matmul", {h, w2}), b2});
+  const int h = g.op(compiler::Op::relu, {g.op(compiler::Op::add, {g.op(compiler::Op::matmul, {x, w1}), b1})});
+  const int logits = g.op(compiler::Op::add, {g.op(compiler::Op::matmul, {h, w2}), b2});
   const int loss = addSoftmaxCrossEntropy(g, logits, t);
   OptimizerConfig o;
   o.learningRate = 0.1, o.momentum = 0.9, o.weightDecay = 1e-4;
@@ -144,9 +145,9 @@ TEST_CASE("a lowered CNN training step (conv, relu, max pool, dense; backward; S
   const int w1 = g.parameter("w1", {4, 1, 3, 3}, random(36, gen, -0.5, 0.5));
   const int b1 = g.parameter("b1", {1, 4, 1, 1}, random(4, gen, -0.1, 0.1));
   const int w2 = g.parameter("w2", {64, 3}, random(192, gen, -0.3, 0.3));
-  const int c1 = g.op("add", {g.op("conv2d", {x, w1}, {{"pads", V{1, 1, 1, 1}}}), b1});
-  const int p1 = g.op("max_pool2d", {g.op("relu", {c1})}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}});
-  const int logits = g.op("matmul", {g.op("reshape", {p1}, {{"shape", V{2, 64}}}), w2});
+  const int c1 = g.op(compiler::Op::add, {g.op(compiler::Op::conv2d, {x, w1}, {{"pads", V{1, 1, 1, 1}}}), b1});
+  const int p1 = g.op(compiler::Op::max_pool2d, {g.op(compiler::Op::relu, {c1})}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}});
+  const int logits = g.op(compiler::Op::matmul, {g.op(compiler::Op::reshape, {p1}, {{"shape", V{2, 64}}}), w2});
   const int loss = addSoftmaxCrossEntropy(g, logits, t);
   OptimizerConfig o;
   o.learningRate = 0.1;
@@ -175,16 +176,16 @@ TEST_CASE("a lowered self-attention training step (batched matmuls, 3D transpose
   const int wv = g.parameter("wv", {8, 8}, random(64, gen, -0.4, 0.4));
   const int gamma = g.parameter("gamma", {8}, random(8, gen, 0.8, 1.2));
   const int wo = g.parameter("wo", {8, 3}, random(24, gen, -0.4, 0.4));
-  const int q = g.op("matmul", {x, wq}), k = g.op("matmul", {x, wk}), v = g.op("matmul", {x, wv});
-  const int kt = g.op("transpose", {k}, {{"perm", V{0, 2, 1}}});
-  const int scores = g.op("mul", {g.op("matmul", {q, kt}), g.scalar(1.0 / std::sqrt(8.0))});
-  const int attn = g.op("softmax", {scores}, {{"axis", std::int64_t(-1)}});
-  const int h = g.op("add", {x, g.op("mul", {g.op("matmul", {attn, v}), gamma})});
+  const int q = g.op(compiler::Op::matmul, {x, wq}), k = g.op(compiler::Op::matmul, {x, wk}), v = g.op(compiler::Op::matmul, {x, wv});
+  const int kt = g.op(compiler::Op::transpose, {k}, {{"perm", V{0, 2, 1}}});
+  const int scores = g.op(compiler::Op::mul, {g.op(compiler::Op::matmul, {q, kt}), g.scalar(1.0 / std::sqrt(8.0))});
+  const int attn = g.op(compiler::Op::softmax, {scores}, {{"axis", std::int64_t(-1)}});
+  const int h = g.op(compiler::Op::add, {x, g.op(compiler::Op::mul, {g.op(compiler::Op::matmul, {attn, v}), gamma})});
   // GELU as PyTorch exports it below opset 20: 0.5 x (1 + erf(x / sqrt 2)).
-  const int erf = g.op("erf", {g.op("mul", {h, g.scalar(1.0 / std::sqrt(2.0))})});
-  const int gelu = g.op("mul", {g.op("mul", {h, g.scalar(0.5)}), g.op("add", {erf, g.scalar(1.0)})});
-  const int pooled = g.op("reduce_mean", {gelu}, {{"axes", V{1}}, {"keepdims", std::int64_t(0)}});
-  const int loss = addSoftmaxCrossEntropy(g, g.op("matmul", {pooled, wo}), t);
+  const int erf = g.op(compiler::Op::erf, {g.op(compiler::Op::mul, {h, g.scalar(1.0 / std::sqrt(2.0))})});
+  const int gelu = g.op(compiler::Op::mul, {g.op(compiler::Op::mul, {h, g.scalar(0.5)}), g.op(compiler::Op::add, {erf, g.scalar(1.0)})});
+  const int pooled = g.op(compiler::Op::reduce_mean, {gelu}, {{"axes", V{1}}, {"keepdims", std::int64_t(0)}});
+  const int loss = addSoftmaxCrossEntropy(g, g.op(compiler::Op::matmul, {pooled, wo}), t);
   OptimizerConfig o;
   o.learningRate = 0.1;
   addTrainingStep(g, loss, o);
@@ -207,9 +208,9 @@ TEST_CASE("a lowered step with pad and average pooling (forward and backward) ma
   const int x = g.input("x", {2, 2, 5, 5});
   const int t = g.input("target", {2, 3});
   const int w = g.parameter("w", {2, 2, 1, 1}, random(4, gen, -0.5, 0.5));
-  const int c = g.op("conv2d", {g.op("pad", {x}, {{"pads", V{0, 0, 1, 0, 0, 0, 0, 1}}}), w});
-  const int a = g.op("avg_pool2d", {c}, {{"kernel", V{3, 3}}, {"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}});
-  const int logits = g.op("matmul", {g.op("reshape", {a}, {{"shape", V{2, 18}}}), g.parameter("fc", {18, 3}, random(54, gen, -0.3, 0.3))});
+  const int c = g.op(compiler::Op::conv2d, {g.op(compiler::Op::pad, {x}, {{"pads", V{0, 0, 1, 0, 0, 0, 0, 1}}}), w});
+  const int a = g.op(compiler::Op::avg_pool2d, {c}, {{"kernel", V{3, 3}}, {"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}});
+  const int logits = g.op(compiler::Op::matmul, {g.op(compiler::Op::reshape, {a}, {{"shape", V{2, 18}}}), g.parameter("fc", {18, 3}, random(54, gen, -0.3, 0.3))});
   OptimizerConfig o;
   o.learningRate = 0.1;
   addTrainingStep(g, addSoftmaxCrossEntropy(g, logits, t), o);
@@ -240,10 +241,10 @@ TEST_CASE("a lowered training step of a CNN with batch norm (as PyTorch exports 
 
 TEST_CASE("lowering refuses what it cannot do, naming the node and the shortfall") {
   Graph g;
-  g.markOutput(g.op("softmax", {g.input("x", {4, 3})}, {{"axis", std::int64_t(0)}}, "y"));
+  g.markOutput(g.op(compiler::Op::softmax, {g.input("x", {4, 3})}, {{"axis", std::int64_t(0)}}, "y"));
   CHECK_THROWS_WITH(lowerToCore(g, ArchConfig{}), "node 'y' (softmax): no lowering yet: softmax other than along the last axis");
   Graph big;
-  big.markOutput(big.op("relu", {big.input("huge", {1024, 1024})}, {}, "r"));
+  big.markOutput(big.op(compiler::Op::relu, {big.input("huge", {1024, 1024})}, {}, "r"));
   CHECK_THROWS_WITH(lowerToCore(big, ArchConfig{}), doctest::Contains("SRAM: tensor 'huge' needs 4194304 bytes, but the largest free block of the core's 1310720 bytes is 1310720 (0 in use): short by 2883584 bytes"));
 }
 
@@ -259,11 +260,11 @@ Graph mlpStep(std::int64_t batch, bool parallel) {
   const int b1 = g.parameter("b1", {12}, random(12, gen, -0.1, 0.1));
   const int w2 = g.parameter("w2", {12, 4}, random(48, gen, -0.3, 0.3));
   const int b2 = g.parameter("b2", {4}, random(4, gen, -0.1, 0.1));
-  const int h = g.op("relu", {g.op("add", {g.op("matmul", {x, w1}), b1})});
-  const int loss = addSoftmaxCrossEntropy(g, g.op("add", {g.op("matmul", {h, w2}), b2}), t);
+  const int h = g.op(compiler::Op::relu, {g.op(compiler::Op::add, {g.op(compiler::Op::matmul, {x, w1}), b1})});
+  const int loss = addSoftmaxCrossEntropy(g, g.op(compiler::Op::add, {g.op(compiler::Op::matmul, {h, w2}), b2}), t);
   OptimizerConfig o;
   o.learningRate = 0.1, o.momentum = 0.9;
-  addTrainingStep(g, loss, o, parallel ? std::function<int(Graph&, int)>([](Graph& gg, int v) { return gg.op("allreduce_mean", {v}); })
+  addTrainingStep(g, loss, o, parallel ? std::function<int(Graph&, int)>([](Graph& gg, int v) { return gg.op(compiler::Op::allreduce_mean, {v}); })
                                        : std::function<int(Graph&, int)>());
   runPipeline(g, standardPasses(), {}, nullptr);
   return g;
@@ -340,7 +341,7 @@ TEST_CASE("mixed precision: matmuls on the matrix unit (BF16 operands, FP32 accu
   for (const auto& dims : std::vector<std::array<std::int64_t, 3>>{{5, 7, 3}, {16, 32, 16}, {33, 50, 20}}) {
     Graph g;
     const int a = g.input("a", {dims[0], dims[1]}), b = g.input("b", {dims[1], dims[2]});
-    g.markOutput(g.op("matmul", {a, b}));
+    g.markOutput(g.op(compiler::Op::matmul, {a, b}));
     std::map<std::string, Tensor> feeds = {
         {"a", Tensor{{dims[0], dims[1]}, random(std::size_t(dims[0] * dims[1]), gen, -1, 1)}},
         {"b", Tensor{{dims[1], dims[2]}, random(std::size_t(dims[1] * dims[2]), gen, -1, 1)}}};
@@ -355,7 +356,7 @@ TEST_CASE("mixed precision: matmuls on the matrix unit (BF16 operands, FP32 accu
   const int t = g.input("target", {32, 16});
   const int w1 = g.parameter("w1", {64, 64}, random(4096, gen2, -0.2, 0.2));
   const int w2 = g.parameter("w2", {64, 16}, random(1024, gen2, -0.2, 0.2));
-  const int loss = addSoftmaxCrossEntropy(g, g.op("matmul", {g.op("relu", {g.op("matmul", {x, w1})}), w2}), t);
+  const int loss = addSoftmaxCrossEntropy(g, g.op(compiler::Op::matmul, {g.op(compiler::Op::relu, {g.op(compiler::Op::matmul, {x, w1})}), w2}), t);
   OptimizerConfig o;
   o.learningRate = 0.1;
   addTrainingStep(g, loss, o);
@@ -378,7 +379,7 @@ TEST_CASE("the cost model's estimates stay within 25% of the measured cycles of 
     const int t = g.input("target", {32, 10});
     const int w1 = g.parameter("w1", {96, 48}, random(96 * 48, gen, -0.2, 0.2));
     const int w2 = g.parameter("w2", {48, 10}, random(480, gen, -0.2, 0.2));
-    const int loss = addSoftmaxCrossEntropy(g, g.op("matmul", {g.op("relu", {g.op("matmul", {x, w1})}), w2}), t);
+    const int loss = addSoftmaxCrossEntropy(g, g.op(compiler::Op::matmul, {g.op(compiler::Op::relu, {g.op(compiler::Op::matmul, {x, w1})}), w2}), t);
     OptimizerConfig o;
     addTrainingStep(g, loss, o);
     runPipeline(g, standardPasses(), {}, nullptr);

@@ -33,7 +33,7 @@ Graph twoLayerStep() {
   const int w1 = g.parameter("w1", {40, 24}, rnd(960));
   const int b1 = g.parameter("b1", {24}, rnd(24));
   const int w2 = g.parameter("w2", {24, 6}, rnd(144));
-  const int y = g.op("matmul", {g.op("relu", {g.op("add", {g.op("matmul", {x, w1}), b1})}), w2});
+  const int y = g.op(compiler::Op::matmul, {g.op(compiler::Op::relu, {g.op(compiler::Op::add, {g.op(compiler::Op::matmul, {x, w1}), b1})}), w2});
   OptimizerConfig o;
   o.momentum = 0.9;
   addTrainingStep(g, addSoftmaxCrossEntropy(g, y, g.input("target", {8, 6})), o);
@@ -61,13 +61,13 @@ TEST_CASE("the grid plan splits features over the rows, examples over the column
   // Each layer's product is summed by a reduce-scatter of its examples: the hidden layer ends
   // split (examples over the grid rows, features over the columns), the logits the other way.
   for (const Node& n : g.nodes)
-    if (n.op == "matmul" && n.inputs[1] == g.find("w1")) CHECK(split(g.values[std::size_t(n.outputs[0])].name.c_str()) == std::vector<int>{0, 1});
+    if (n.op == compiler::Op::matmul && n.inputs[1] == g.find("w1")) CHECK(split(g.values[std::size_t(n.outputs[0])].name.c_str()) == std::vector<int>{0, 1});
   CHECK(split("w2.next") == std::vector<int>{1, 0});
   const Graph local = localGraph(g, plan, 1, 2);
   CHECK(local.values[std::size_t(local.find("w2"))].shape == Shape{8, 3});
   CHECK(local.values[std::size_t(local.find("x"))].shape == Shape{3, 20});
   std::map<std::string, int> collectives;
-  for (const Node& n : local.nodes) ++collectives[n.op];
+  for (const Node& n : local.nodes) ++collectives[opName(n.op)];
   // Reduce-scatters: both layers' products and the hidden layer's gradient. Gathers: the inputs of
   // both layers forward, the logits' gradient (shared by the hidden gradient and w2's gradient),
   // and again, for the weight gradients, the hidden activations, the hidden gradient and x.
@@ -79,7 +79,7 @@ TEST_CASE("blocks that do not divide evenly are padded with zeros and put back w
   Graph g;
   const int x = g.input("x", {2, 5});
   const int w = g.parameter("w", {5, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
-  g.markOutput(g.op("matmul", {x, w}));
+  g.markOutput(g.op(compiler::Op::matmul, {x, w}));
   const GridPlan plan = planGrid(g, 2, 2);
   const Block last = blockOf(g, plan, w, 1, 1);  // rows 3..4 of 5 (block 3, one padded), column 2 (block 2)
   CHECK(last.begin == std::vector<std::int64_t>{3, 2});
@@ -180,18 +180,18 @@ Graph cnnStep(std::int64_t f1, bool strided = false) {
   const int x = g.input("x", {4, 3, 8, 8});
   const int w1 = g.parameter("w1", {f1, 3, 3, 3}, rnd(f1 * 27));
   const int b1 = g.parameter("b1", {f1}, rnd(f1));
-  const int c1 = g.op("add", {g.op("conv2d", {x, w1}, conv, "conv1"), g.op("reshape", {b1}, {{"shape", Shape{1, f1, 1, 1}}})});
-  const int p1 = g.op("max_pool2d", {g.op("relu", {c1})},
+  const int c1 = g.op(compiler::Op::add, {g.op(compiler::Op::conv2d, {x, w1}, conv, "conv1"), g.op(compiler::Op::reshape, {b1}, {{"shape", Shape{1, f1, 1, 1}}})});
+  const int p1 = g.op(compiler::Op::max_pool2d, {g.op(compiler::Op::relu, {c1})},
                       {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{2, 2}}}, "pool1");
   const int w2 = g.parameter("w2", {16, f1, 3, 3}, rnd(16 * f1 * 9));
   std::map<std::string, Attribute> conv2 = conv;
   if (strided) conv2["strides"] = std::vector<std::int64_t>{2, 2};
-  int r2 = g.op("relu", {g.op("conv2d", {p1, w2}, conv2, "conv2")});  // [4,16,4,4], or [4,16,2,2] strided
+  int r2 = g.op(compiler::Op::relu, {g.op(compiler::Op::conv2d, {p1, w2}, conv2, "conv2")});  // [4,16,4,4], or [4,16,2,2] strided
   if (strided)
-    r2 = g.op("avg_pool2d", {r2}, {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{2, 2}}}, "pool2");
+    r2 = g.op(compiler::Op::avg_pool2d, {r2}, {{"kernel", std::vector<std::int64_t>{2, 2}}, {"strides", std::vector<std::int64_t>{2, 2}}}, "pool2");
   const std::int64_t features = strided ? 16 : 256;
   const int w3 = g.parameter("w3", {features, 5}, rnd(features * 5));
-  const int y = g.op("matmul", {g.op("reshape", {r2}, {{"shape", Shape{4, features}}}, "flat"), w3});
+  const int y = g.op(compiler::Op::matmul, {g.op(compiler::Op::reshape, {r2}, {{"shape", Shape{4, features}}}, "flat"), w3});
   OptimizerConfig o;
   o.momentum = 0.9;
   addTrainingStep(g, addSoftmaxCrossEntropy(g, y, g.input("target", {4, 5})), o);
@@ -224,7 +224,7 @@ TEST_CASE("convolutions split over a grid: examples over the columns, channels a
   CHECK(local.values[std::size_t(local.find("w1"))].shape == Shape{16, 3, 3, 3});
   CHECK(local.values[std::size_t(local.find("x"))].shape == Shape{2, 3, 8, 8});
   const Node& conv2 = local.nodes[std::size_t(local.values[std::size_t(local.find("conv2"))].producer)];
-  CHECK(conv2.op == "allreduce");
+  CHECK(conv2.op == compiler::Op::allreduce);
   CHECK(conv2.intAttr("axis", -1) == 0);
   const double err = gridAgainstOracle(g, 2, 2, 1e-6);
   MESSAGE("CNN (32 filters) on 2x2: worst relative error " << err);
@@ -258,20 +258,20 @@ TEST_CASE("padding that would enter a sum or a maximum is masked; what cannot be
   Graph g;
   const int x = g.input("x", {8, 6});
   const int w = g.parameter("w", {6, 5}, std::vector<double>(30, 0.1));
-  const int e = g.op("exp", {g.op("matmul", {x, w})}, {}, "e");
-  g.markOutput(g.op("reduce_sum", {e}, {{"axes", std::vector<std::int64_t>{1}}}, "total"));
-  g.markOutput(g.op("reduce_max", {g.op("log", {e})}, {{"axes", std::vector<std::int64_t>{1}}}, "largest"));
+  const int e = g.op(compiler::Op::exp, {g.op(compiler::Op::matmul, {x, w})}, {}, "e");
+  g.markOutput(g.op(compiler::Op::reduce_sum, {e}, {{"axes", std::vector<std::int64_t>{1}}}, "total"));
+  g.markOutput(g.op(compiler::Op::reduce_max, {g.op(compiler::Op::log, {e})}, {{"axes", std::vector<std::int64_t>{1}}}, "largest"));
   const Graph local = localGraph(g, planGrid(g, 2, 2), 0, 1);
   int masks = 0;
-  for (const Node& n : local.nodes) masks += n.op == "where";
+  for (const Node& n : local.nodes) masks += n.op == compiler::Op::where;
   CHECK(masks == 2);
   const double err = gridAgainstOracle(g, 2, 2, 1e-6);
   MESSAGE("sum and maximum across padded columns on 2x2: worst relative error " << err);
   // A flatten of a tensor split on both dimensions would mix the blocks: refused.
   Graph flat;
   const int fx = flat.input("x", {8, 6});
-  const int fy = flat.op("matmul", {fx, flat.parameter("w", {6, 4}, std::vector<double>(24, 0.1))});
-  flat.markOutput(flat.op("reshape", {fy}, {{"shape", Shape{32}}}, "flat"));
+  const int fy = flat.op(compiler::Op::matmul, {fx, flat.parameter("w", {6, 4}, std::vector<double>(24, 0.1))});
+  flat.markOutput(flat.op(compiler::Op::reshape, {fy}, {{"shape", Shape{32}}}, "flat"));
   CHECK_THROWS_WITH_AS(localGraph(flat, planGrid(flat, 2, 2), 0, 0), "node 'flat' (reshape): cannot be split over the grid: no split rule for this op",
                        CompileError);
   CHECK_THROWS_WITH_AS(planGrid(g, 0, 2), "a tensor-parallel grid needs at least one row and one column", CompileError);

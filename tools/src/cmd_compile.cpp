@@ -116,7 +116,7 @@ std::vector<PassInfo> trainingPipeline(const CompileRequest& r, bool parallel = 
                         g.outputs.clear();
                         const int l = r.loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
                         std::function<int(Graph&, int)> combine;
-                        if (parallel) combine = [](Graph& gg, int v) { return gg.op("allreduce_mean", {v}); };
+                        if (parallel) combine = [](Graph& gg, int v) { return gg.op(compiler::Op::allreduce_mean, {v}); };
                         addTrainingStep(g, l, r.optimizer, combine);
                       }});
     passes.push_back({"fold-constants-2", "fold what the training step made constant", foldConstants});
@@ -153,7 +153,7 @@ std::map<std::string, Tensor> seededInputs(const Graph& g, const std::string& lo
   // Inputs that index a gather (token ids) get integers in [0, extent) of the axis they index.
   std::map<int, std::int64_t> indexExtent;
   for (const Node& n : g.nodes)
-    if (n.op == "gather" && g.values[std::size_t(n.inputs[1])].kind == ValueKind::Input) {
+    if (n.op == compiler::Op::gather && g.values[std::size_t(n.inputs[1])].kind == ValueKind::Input) {
       const Shape& ds = g.values[std::size_t(n.inputs[0])].shape;
       std::int64_t axis = n.intAttr("axis", 0);
       if (axis < 0) axis += std::int64_t(ds.size());
@@ -422,7 +422,8 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
       ("grid", po::value<std::string>(&grid)->value_name("RxC"),
        "tensor parallel over an RxC grid of the slice's active cores (the slice defaults to the whole first die)")
       ("explain", "print, per op, the partition, the cost model's estimated cycles and what bounds it")
-      ("list-passes", "list the passes of the pipeline and exit");
+      ("list-passes", "list the passes of the pipeline and exit")
+      ("list-ops", "print the IR's op table (operands, attributes, meaning, gradient) as Markdown and exit");
   machine.addTo(desc);
   po::positional_options_description pos;
   pos.add("model", 1);
@@ -434,6 +435,10 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
                  "it for one core, a data-parallel slice or a tensor-parallel grid and write a bundle.",
                  out))
     return kExitOk;
+  if (vm.count("list-ops")) {
+    out << opTableMarkdown();
+    return kExitOk;
+  }
   if (vm.count("list-passes")) {
     for (const auto& p : trainingPipeline(r)) out << p.name << "  " << p.description << "\n";
     return kExitOk;

@@ -194,7 +194,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     step.outputs.clear();
     const int loss = addLoss(step, logits, target);
     std::function<int(Graph&, int)> combine;
-    if (cores > 1 && !onGrid) combine = [](Graph& g, int v) { return g.op("allreduce_mean", {v}); };
+    if (cores > 1 && !onGrid) combine = [](Graph& g, int v) { return g.op(compiler::Op::allreduce_mean, {v}); };
     addTrainingStep(step, loss, opt, combine);
     runPipeline(step, standardPasses(), {}, nullptr);
     if (onGrid) {

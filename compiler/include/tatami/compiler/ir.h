@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "tatami/compiler/ops.h"
+
 namespace tatami::compiler {
 
 using Shape = std::vector<std::int64_t>;
@@ -29,7 +31,7 @@ struct Value {
 using Attribute = std::variant<std::int64_t, double, std::string, std::vector<std::int64_t>>;
 
 struct Node {
-  std::string op;
+  Op op = Op::identity;
   std::string name;
   std::vector<int> inputs, outputs;
   std::map<std::string, Attribute> attrs;
@@ -57,7 +59,7 @@ class Graph {
   int constant(const std::string& name, const Shape& shape, std::vector<double> data);
   int scalar(double v);
   /// Adds a node with one output; its shape is inferred.
-  int op(const std::string& op, const std::vector<int>& inputs, std::map<std::string, Attribute> attrs = {},
+  int op(Op op, const std::vector<int>& inputs, std::map<std::string, Attribute> attrs = {},
          const std::string& name = "");
   void markOutput(int value);
   int find(const std::string& valueName) const;  ///< -1 if none
@@ -72,8 +74,6 @@ class Graph {
 Shape inferShape(const Graph& g, const Node& n);
 /// Checks the graph: every input defined before use, shapes consistent, ops known.
 void verify(const Graph& g);
-/// The ops the IR knows.
-const std::vector<std::string>& knownOps();
 
 /// Text form: one value or node per line (see docs/compiler.md).
 std::string printGraph(const Graph& g, bool withData = false);
