@@ -413,6 +413,7 @@ Graph Decomposer::run() {
     if (val.kind == ValueKind::Input) map[v] = out_.input(val.name, val.shape);
     else if (val.kind == ValueKind::Parameter) map[v] = out_.parameter(val.name, val.shape, val.data);
     else if (val.kind == ValueKind::Constant) map[v] = out_.constant(val.name, val.shape, val.data);
+    if (map[v] >= 0) out_.setRole(map[v], val.role, val.of);
   }
   for (const Node& n : g_.nodes) {
     std::vector<int> in;
@@ -430,7 +431,7 @@ Graph Decomposer::run() {
     if (out_.values[std::size_t(y)].name != name && out_.find(name) < 0) out_.values[std::size_t(y)].name = name;
     map[std::size_t(n.outputs[0])] = y;
   }
-  for (int o : g_.outputs) out_.markOutput(map[std::size_t(o)]);
+  for (int o : g_.outputs) out_.markOutput(map[std::size_t(o)], g_.values[std::size_t(o)].role, g_.values[std::size_t(o)].of);
   return std::move(out_);
 }
 

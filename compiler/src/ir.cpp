@@ -156,6 +156,52 @@ Shape inferShape(const Graph& g, const Node& n) {
   bad(n, "has no shape rule");
 }
 
+const char* roleName(Role r) {
+  switch (r) {
+    case Role::None: return "none";
+    case Role::Batch: return "batch";
+    case Role::Target: return "target";
+    case Role::Parameter: return "parameter";
+    case Role::OptimizerState: return "state";
+    case Role::Update: return "update";
+    case Role::Loss: return "loss";
+    case Role::Metric: return "metric";
+  }
+  return "none";
+}
+
+Role roleFromName(const std::string& name) {
+  for (Role r : {Role::None, Role::Batch, Role::Target, Role::Parameter, Role::OptimizerState, Role::Update, Role::Loss, Role::Metric})
+    if (name == roleName(r)) return r;
+  throw CompileError("unknown role '" + name + "' (batch, target, parameter, state, update, loss, metric)");
+}
+
+void Graph::setRole(int value, Role role, const std::string& of) {
+  Value& v = values.at(std::size_t(value));
+  if ((role == Role::OptimizerState || role == Role::Update) && of.empty())
+    throw CompileError("value '" + v.name + "': role " + roleName(role) + " needs the value it belongs to");
+  v.role = role;
+  v.of = of;
+}
+
+void Graph::markOutput(int value, Role role, const std::string& of) {
+  setRole(value, role, of);
+  markOutput(value);
+}
+
+std::vector<int> Graph::withRole(Role role) const {
+  std::vector<int> r;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (values[i].role == role) r.push_back(int(i));
+  return r;
+}
+
+int Graph::findRole(Role role, const std::string& of) const {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (values[i].role == role && values[i].of == of) return int(i);
+  return -1;
+}
+
 int Graph::addValue(Value v) {
   if (find(v.name) >= 0) throw CompileError("value '" + v.name + "' is defined twice");
   values.push_back(std::move(v));
@@ -176,7 +222,7 @@ std::string Graph::freshName(const std::string& stem) {
 }
 
 int Graph::input(const std::string& n, const Shape& shape) {
-  const int v = addValue({n, shape, ValueKind::Input, {}, -1});
+  const int v = addValue({n, shape, ValueKind::Input, {}, -1, Role::Batch, {}});
   inputs.push_back(v);
   return v;
 }
@@ -184,7 +230,7 @@ int Graph::input(const std::string& n, const Shape& shape) {
 int Graph::parameter(const std::string& n, const Shape& shape, std::vector<double> init) {
   if (std::int64_t(init.size()) != elementCount(shape))
     throw CompileError("parameter '" + n + "': " + std::to_string(init.size()) + " initial values for shape " + shapeText(shape));
-  const int v = addValue({n, shape, ValueKind::Parameter, std::move(init), -1});
+  const int v = addValue({n, shape, ValueKind::Parameter, std::move(init), -1, Role::Parameter, {}});
   parameters.push_back(v);
   return v;
 }
@@ -192,7 +238,7 @@ int Graph::parameter(const std::string& n, const Shape& shape, std::vector<doubl
 int Graph::constant(const std::string& n, const Shape& shape, std::vector<double> data) {
   if (std::int64_t(data.size()) != elementCount(shape))
     throw CompileError("constant '" + n + "': " + std::to_string(data.size()) + " values for shape " + shapeText(shape));
-  return addValue({n, shape, ValueKind::Constant, std::move(data), -1});
+  return addValue({n, shape, ValueKind::Constant, std::move(data), -1, Role::None, {}});
 }
 
 int Graph::scalar(double v) { return constant(freshName("c"), {}, {v}); }
@@ -204,7 +250,7 @@ int Graph::op(Op o, const std::vector<int>& ins, std::map<std::string, Attribute
   n.attrs = std::move(attrs);
   n.name = nm.empty() ? freshName(opName(o)) : nm;
   const Shape s = inferShape(*this, n);
-  const int out = addValue({n.name, s, ValueKind::Intermediate, {}, int(nodes.size())});
+  const int out = addValue({n.name, s, ValueKind::Intermediate, {}, int(nodes.size()), Role::None, {}});
   n.outputs = {out};
   nodes.push_back(std::move(n));
   return out;
@@ -262,6 +308,11 @@ std::string attrText(const Attribute& a) {
   return t + "]";
 }
 
+/// " ROLE" or " ROLE(%of)", after an input's shape or an output's name.
+std::string roleText(const Value& v) {
+  return " " + std::string(roleName(v.role)) + (v.of.empty() ? "" : "(%" + v.of + ")");
+}
+
 }  // namespace
 
 std::string printGraph(const Graph& g, bool withData) {
@@ -271,6 +322,7 @@ std::string printGraph(const Graph& g, bool withData) {
     if (v.kind == ValueKind::Intermediate) continue;
     os << (v.kind == ValueKind::Input ? "input" : v.kind == ValueKind::Parameter ? "param" : "const") << " %" << v.name
        << " f32" << shapeText(v.shape);
+    if (v.kind == ValueKind::Input && v.role != Role::Batch) os << roleText(v);
     if (v.kind == ValueKind::Constant || withData) {
       os << " =";
       for (double d : v.data) os << " " << numText(d);
@@ -288,7 +340,12 @@ std::string printGraph(const Graph& g, bool withData) {
     }
     os << "\n";
   }
-  for (int o : g.outputs) os << "output %" << g.values[std::size_t(o)].name << "\n";
+  for (int o : g.outputs) {
+    const Value& v = g.values[std::size_t(o)];
+    os << "output %" << v.name;
+    if (v.role != Role::None) os << roleText(v);
+    os << "\n";
+  }
   return os.str();
 }
 
@@ -333,7 +390,41 @@ struct Cursor {
     skip();
     return i >= s.size() || s[i] == '#';
   }
+  bool peek(char c) {
+    skip();
+    return i < s.size() && s[i] == c;
+  }
 };
+
+/// A role after an input's shape or an output's name: `target`, `state(%w)`, `update(%w)`,
+/// `loss`, `metric`. `word` is the role's name when the caller has read it already.
+void parseRole(Cursor& c, Graph& g, int v, std::string word = "") {
+  if (word.empty()) {
+    if (c.atEnd()) return;
+    word = c.word();
+  }
+  Role role;
+  try {
+    role = roleFromName(word);
+  } catch (const CompileError& e) {
+    c.fail(e.what());
+  }
+  std::string of;
+  if (c.eat('(')) {
+    c.expect('%');
+    of = c.word();
+    c.expect(')');
+  }
+  const bool isInput = g.values[std::size_t(v)].kind == ValueKind::Input;
+  const bool fits = isInput ? (role == Role::Batch || role == Role::Target || role == Role::OptimizerState)
+                            : (role == Role::Update || role == Role::Loss || role == Role::Metric || role == Role::None);
+  if (!fits) c.fail(std::string("role '") + roleName(role) + "' is not a role of an " + (isInput ? "input" : "output"));
+  try {
+    g.setRole(v, role, of);
+  } catch (const CompileError& e) {
+    c.fail(e.what());
+  }
+}
 
 Shape parseShape(Cursor& c) {
   if (c.word() != "f32") c.fail("expected the element type f32");
@@ -413,15 +504,21 @@ Graph parseGraph(const std::string& text, const std::string& origin) {
         const int v = g.find(name);
         if (v < 0) c.fail("unknown value '%" + name + "'");
         g.markOutput(v);
+        parseRole(c, g, v);
       } else if (kw == "input" || kw == "param" || kw == "const") {
         c.expect('%');
         const std::string name = c.word();
         const Shape s = parseShape(c);
+        std::string roleWord;
+        if (kw == "input" && !c.atEnd() && !c.peek('=')) roleWord = c.word();
         std::vector<double> data;
         if (c.eat('='))
           while (!c.atEnd()) data.push_back(c.number());
         try {
-          if (kw == "input") g.input(name, s);
+          if (kw == "input") {
+            const int v = g.input(name, s);
+            if (!roleWord.empty()) parseRole(c, g, v, roleWord);
+          }
           else if (kw == "param") g.parameter(name, s, data.empty() ? std::vector<double>(std::size_t(elementCount(s)), 0.0) : data);
           else g.constant(name, s, data);
         } catch (const CompileError& e) {

@@ -36,7 +36,7 @@ class Allocator {
   Allocator(std::uint64_t capacity, std::int64_t tables) : capacity_(capacity), counting_(tables < 0) {
     const std::uint64_t reserved = tables < 0 ? 0 : roundUp(std::uint64_t(tables), kVec);
     if (reserved >= capacity)
-      throw CompileError("SRAM: the program's constant tables need " + std::to_string(reserved) + " bytes, more than the core's " +
+      throw SramOverflow("SRAM: the program's constant tables need " + std::to_string(reserved) + " bytes, more than the core's " +
                          std::to_string(capacity) + " bytes");
     free_[0] = capacity - reserved;
     used_ = peak_ = reserved;
@@ -54,7 +54,7 @@ class Allocator {
       }
     std::uint64_t largest = 0;
     for (const auto& [a, s] : free_) largest = std::max(largest, s);
-    throw CompileError("SRAM: tensor '" + what + "' needs " + std::to_string(bytes) + " bytes, but the largest free block of the core's " +
+    throw SramOverflow("SRAM: tensor '" + what + "' needs " + std::to_string(bytes) + " bytes, but the largest free block of the core's " +
                        std::to_string(capacity_) + " bytes is " + std::to_string(largest) + " (" + std::to_string(used_) +
                        " in use): short by " + std::to_string(bytes - largest) + " bytes");
   }
@@ -1339,17 +1339,13 @@ LoweredProgram Lowering::run() {
   };
   // Inputs, parameters and constants first (constants that are scalars become immediates too).
   if (ctx_.stream) {
-    // Parameters, optimizer state (inputs named like "w.m", "w.v") and the updates (outputs
-    // named "*.next") live in HBM, each at its own address.
+    // Parameters, optimizer state and their updates (by their roles) live in HBM, each at its
+    // own address.
     std::uint64_t next = ctx_.hbmBase;
-    const auto endsWith = [](const std::string& s, const std::string& tail) {
-      return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-    };
     for (std::size_t v = 0; v < g_.values.size(); ++v) {
       const Value& val = g_.values[v];
-      const bool home = val.kind == ValueKind::Parameter ||
-                        (val.kind == ValueKind::Input && (endsWith(val.name, ".m") || endsWith(val.name, ".v"))) ||
-                        (outputs.count(int(v)) && endsWith(val.name, ".next"));
+      const bool home = val.role == Role::Parameter || (val.kind == ValueKind::Input && val.role == Role::OptimizerState) ||
+                        (outputs.count(int(v)) && val.role == Role::Update);
       if (!home) continue;
       hbm_[int(v)] = next;
       next += roundUp(count(int(v)) * 4, 64);

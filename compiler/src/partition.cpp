@@ -498,6 +498,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     if (val.kind == ValueKind::Input) map[v] = local.input(val.name, b.local);
     else if (val.kind == ValueKind::Parameter) map[v] = local.parameter(val.name, b.local, sliceBlock(b, val.shape, val.data));
     else map[v] = local.constant(val.name, b.local, sliceBlock(b, val.shape, val.data));
+    local.setRole(map[v], val.role, val.of);
   }
   for (const Node& n : g.nodes) {
     ++nodeIndex;
@@ -776,7 +777,7 @@ Graph localGraph(const Graph& g, const GridPlan& plan, int r, int c) {
     }
     map[std::size_t(y)] = local.op(n.op, ins, attrs, n.name);
   }
-  for (int o : g.outputs) local.markOutput(map[std::size_t(o)]);
+  for (int o : g.outputs) local.markOutput(map[std::size_t(o)], g.values[std::size_t(o)].role, g.values[std::size_t(o)].of);
   eliminateDeadCode(local);  // e.g. a local transpose whose user gathered its input instead
   return local;
 }

@@ -5,6 +5,12 @@
 
 namespace tatami::compiler {
 
+int addTarget(Graph& g, int prediction) {
+  const int t = g.input("target", g.values[std::size_t(prediction)].shape);
+  g.setRole(t, Role::Target);
+  return t;
+}
+
 int addSoftmaxCrossEntropy(Graph& g, int logits, int onehot) {
   const Shape s = g.values[std::size_t(logits)].shape;
   if (s.size() != 2) throw CompileError("softmax cross-entropy needs logits of shape [batch, classes], got " + shapeText(s));
@@ -28,7 +34,7 @@ int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::fun
   if (o.kind != "sgd" && o.kind != "adamw") throw CompileError("unknown optimizer '" + o.kind + "' (sgd, adamw)");
   const std::vector<int> params = g.parameters;
   const std::map<int, int> grads = addBackward(g, loss, params);
-  g.markOutput(combine ? combine(g, loss) : loss);
+  g.markOutput(combine ? combine(g, loss) : loss, Role::Loss);
   for (int p : params) {
     const std::string name = g.values[std::size_t(p)].name;
     const Shape shape = g.values[std::size_t(p)].shape;
@@ -39,12 +45,15 @@ int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::fun
       int step = grad;
       if (o.momentum != 0) {
         const int m = g.input(name + ".m", shape);
+        g.setRole(m, Role::OptimizerState, name);
         step = g.op(Op::add, {g.op(Op::mul, {g.scalar(o.momentum), m}), grad}, {}, name + ".m.next");
-        g.markOutput(step);
+        g.markOutput(step, Role::Update, name + ".m");
       }
       next = g.op(Op::sub, {p, g.op(Op::mul, {g.scalar(o.learningRate), step})}, {}, name + ".next");
     } else {
       const int m = g.input(name + ".m", shape), v = g.input(name + ".v", shape);
+      g.setRole(m, Role::OptimizerState, name);
+      g.setRole(v, Role::OptimizerState, name);
       const int mNext = g.op(Op::add, {g.op(Op::mul, {g.scalar(o.beta1), m}), g.op(Op::mul, {g.scalar(1 - o.beta1), grad})}, {}, name + ".m.next");
       const int vNext = g.op(Op::add, {g.op(Op::mul, {g.scalar(o.beta2), v}), g.op(Op::mul, {g.scalar(1 - o.beta2), g.op(Op::mul, {grad, grad})})},
                              {}, name + ".v.next");
@@ -54,10 +63,10 @@ int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::fun
       const int adam = g.op(Op::div, {mHat, g.op(Op::add, {g.op(Op::sqrt, {vHat}), g.scalar(o.epsilon)})});
       const int upd = o.weightDecay != 0 ? g.op(Op::add, {adam, g.op(Op::mul, {g.scalar(o.weightDecay), p})}) : adam;
       next = g.op(Op::sub, {p, g.op(Op::mul, {g.scalar(o.learningRate), upd})}, {}, name + ".next");
-      g.markOutput(mNext);
-      g.markOutput(vNext);
+      g.markOutput(mNext, Role::Update, name + ".m");
+      g.markOutput(vNext, Role::Update, name + ".v");
     }
-    g.markOutput(next);
+    g.markOutput(next, Role::Update, name);
   }
   return loss;
 }

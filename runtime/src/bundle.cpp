@@ -1,6 +1,7 @@
 // Bundle files (docs/bundle.md): writing, reading with line numbers in errors, and running.
 #include "tatami/runtime/bundle.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -94,7 +95,9 @@ void writeBundle(const std::string& path, const Bundle& b) {
   };
   o << "config " << lineCount(b.configIni) << "\n" << b.configIni << (b.configIni.empty() || b.configIni.back() == '\n' ? "" : "\n");
   for (const auto& t : b.tensors) {
-    o << "tensor " << t.name << " " << t.role << " " << (t.shape.empty() ? "scalar" : joinDims(t.shape, 'x')) << "\n";
+    o << "tensor " << t.name << " " << t.role << " " << (t.shape.empty() ? "scalar" : joinDims(t.shape, 'x'));
+    if (!t.purpose.empty()) o << " " << t.purpose << (t.of.empty() ? "" : " " + t.of);
+    o << "\n";
     for (const auto& p : t.pieces)
       o << "piece " << p.core << " " << p.addr << " " << joinDims(p.block.begin, ',') << " " << joinDims(p.block.real, ',') << " "
         << joinDims(p.block.local, ',') << (p.hbm ? " hbm" : "") << "\n";
@@ -153,6 +156,14 @@ Bundle readBundle(const std::string& path) {
       if (t.role != "input" && t.role != "parameter" && t.role != "state" && t.role != "output")
         r.fail("tensor '" + t.name + "': role '" + t.role + "' is not input, parameter, state or output");
       if (shape != "scalar") t.shape = r.dims(shape, 'x');
+      if (fields >> t.purpose) {
+        static const char* const purposes[] = {"batch", "target", "parameter", "state", "update", "loss", "metric"};
+        if (std::find(std::begin(purposes), std::end(purposes), t.purpose) == std::end(purposes))
+          r.fail("tensor '" + t.name + "': purpose '" + t.purpose + "' is not batch, target, parameter, state, update, loss or metric");
+        fields >> t.of;
+        if ((t.purpose == "state" || t.purpose == "update") && t.of.empty())
+          r.fail("tensor '" + t.name + "': its purpose " + t.purpose + " needs the tensor it belongs to");
+      }
       b.tensors.push_back(t);
     } else if (key == "piece") {
       if (b.tensors.empty()) r.fail("a piece before any tensor");

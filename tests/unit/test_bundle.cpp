@@ -83,13 +83,23 @@ TEST_CASE("a step compiled to bundles for one core, a slice and a grid gives the
   CHECK(g.find("w1.m")->role == "state");
   CHECK(g.find("w1")->role == "parameter");
   CHECK(g.find("w1.next")->role == "output");
+  // What each tensor is to the step, from the compiler's value roles (not from the names).
+  CHECK(x->purpose == "batch");
+  CHECK(g.find("target")->purpose == "target");
+  CHECK(g.find("w1")->purpose == "parameter");
+  CHECK(g.find("w1.m")->purpose == "state");
+  CHECK(g.find("w1.m")->of == "w1");
+  CHECK(g.find("w1.next")->purpose == "update");
+  CHECK(g.find("w1.next")->of == "w1");
+  CHECK(g.find("w1.m.next")->of == "w1.m");
 }
 
 TEST_CASE("a bundle survives writing and reading unchanged") {
   runtime::Bundle b;
   b.model = "m.onnx", b.step = "loss xent", b.configIni = "[core]\nthreads = 4\n";
-  b.tensors.push_back({"x", "input", {4, 3}, {{0, 64, {{0, 0}, {2, 3}, {2, 3}}}, {1, 64, {{2, 0}, {2, 3}, {2, 3}}}}});
-  b.tensors.push_back({"loss", "output", {}, {{0, 128, {{}, {}, {}}}}});
+  b.tensors.push_back({"x", "input", "batch", "", {4, 3}, {{0, 64, {{0, 0}, {2, 3}, {2, 3}}}, {1, 64, {{2, 0}, {2, 3}, {2, 3}}}}});
+  b.tensors.push_back({"loss", "output", "", "", {}, {{0, 128, {{}, {}, {}}}}});
+  b.tensors.push_back({"w.next", "output", "update", "w", {3}, {{0, 256, {{0}, {3}, {3}}}}});
   b.programs = {{0, "    halt\n"}, {1, "    li r1, 2\n    halt\n"}};
   runtime::writeBundle("b_roundtrip.bundle", b);
   CHECK(runtime::isBundleFile("b_roundtrip.bundle"));
@@ -97,7 +107,11 @@ TEST_CASE("a bundle survives writing and reading unchanged") {
   CHECK(r.model == b.model);
   CHECK(r.step == b.step);
   CHECK(r.configIni == b.configIni);
-  REQUIRE(r.tensors.size() == 2);
+  REQUIRE(r.tensors.size() == 3);
+  CHECK(r.tensors[0].purpose == "batch");
+  CHECK(r.tensors[1].purpose.empty());
+  CHECK(r.tensors[2].purpose == "update");
+  CHECK(r.tensors[2].of == "w");
   CHECK(r.tensors[0].pieces[1].core == 1);
   CHECK(r.tensors[0].pieces[1].block.begin == std::vector<std::int64_t>{2, 0});
   CHECK(r.tensors[1].shape.empty());
@@ -116,6 +130,9 @@ TEST_CASE("malformed bundles are refused with the file and line") {
   };
   CHECK(refused("tatami-bundle 2\n") == "b_bad.bundle:1: not a bundle: the first line must be 'tatami-bundle 1'");
   CHECK(refused("tatami-bundle 1\ntensor x weights 4x3\n") == "b_bad.bundle:2: tensor 'x': role 'weights' is not input, parameter, state or output");
+  CHECK(refused("tatami-bundle 1\ntensor x input 4x3 weights\n") ==
+        "b_bad.bundle:2: tensor 'x': purpose 'weights' is not batch, target, parameter, state, update, loss or metric");
+  CHECK(refused("tatami-bundle 1\ntensor x output 4x3 update\n") == "b_bad.bundle:2: tensor 'x': its purpose update needs the tensor it belongs to");
   CHECK(refused("tatami-bundle 1\ntensor x input 4x3\npiece 0 0 3,0 2,3 2,3\n") ==
         "b_bad.bundle:3: piece of 'x': its block does not fit the tensor in dimension 0");
   CHECK(refused("tatami-bundle 1\nprogram 0 3\n    halt\n") == "b_bad.bundle:3: the file ends inside a block of 3 lines");

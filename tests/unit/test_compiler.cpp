@@ -532,3 +532,38 @@ TEST_CASE("the op table: names round-trip, traits drive the verifier, docs/compi
   CHECK_MESSAGE(doc.substr(a + begin.size(), b - a - begin.size()) == opTableMarkdown() + "\n",
                 "docs/compiler.md's op table is stale: run scripts/regen-docs.sh");
 }
+
+TEST_CASE("value roles: set by the training step, kept by the text form and by the passes") {
+  Graph g = parseGraph("graph t\ninput %x f32[4,3]\nparam %w f32[3,2]\n%y = matmul %x, %w\noutput %y\n", "t.tir");
+  const int y = g.outputs.front();
+  g.outputs.clear();
+  OptimizerConfig adam;
+  adam.kind = "adamw";
+  addTrainingStep(g, addMeanSquaredError(g, y, addTarget(g, y)), adam);
+  CHECK(g.values[std::size_t(g.find("x"))].role == Role::Batch);
+  CHECK(g.values[std::size_t(g.find("target"))].role == Role::Target);
+  CHECK(g.values[std::size_t(g.find("w"))].role == Role::Parameter);
+  const int m = g.findRole(Role::OptimizerState, "w");
+  REQUIRE(m >= 0);
+  CHECK(g.withRole(Role::OptimizerState).size() == 2);
+  CHECK(g.values[std::size_t(g.findRole(Role::Update, "w"))].name == "w.next");
+  CHECK(g.findRole(Role::Update, g.values[std::size_t(m)].name) >= 0);
+  CHECK(g.withRole(Role::Loss).size() == 1);
+  // The text form carries the roles, and reads them back.
+  const std::string text = printGraph(g);
+  CHECK(text.find("input %target f32[4,2] target\n") != std::string::npos);
+  CHECK(text.find("input %w.m f32[3,2] state(%w)\n") != std::string::npos);
+  CHECK(text.find("output %w.next update(%w)\n") != std::string::npos);
+  Graph back = parseGraph(text, "back.tir");
+  CHECK(printGraph(back) == text);
+  CHECK(back.values[std::size_t(back.find("w.v.next"))].of == "w.v");
+  // A pass that rebuilds the graph keeps them.
+  runPipeline(back, standardPasses(), {}, nullptr);
+  CHECK(back.values[std::size_t(back.findRole(Role::Update, "w"))].name == "w.next");
+  CHECK(back.findRole(Role::Target) >= 0);
+  // Roles that do not fit are refused with the line.
+  CHECK_THROWS_WITH_AS(parseGraph("graph t\ninput %x f32[2] loss\n", "r.tir"), doctest::Contains("r.tir:2:"), CompileError);
+  CHECK_THROWS_WITH_AS(parseGraph("graph t\ninput %x f32[2] loss\n", "r.tir"), doctest::Contains("role 'loss' is not a role of an input"), CompileError);
+  CHECK_THROWS_WITH_AS(parseGraph("graph t\ninput %x f32[2] state\n", "r.tir"), doctest::Contains("needs the value it belongs to"), CompileError);
+  CHECK_THROWS_WITH_AS(parseGraph("graph t\ninput %x f32[2] weights\n", "r.tir"), doctest::Contains("unknown role 'weights'"), CompileError);
+}

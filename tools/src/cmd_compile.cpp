@@ -112,7 +112,7 @@ std::vector<PassInfo> trainingPipeline(const CompileRequest& r, bool parallel = 
     passes.push_back({"training-step", "add the loss, the backward graph and the optimizer update", [r, parallel](Graph& g) {
                         if (g.outputs.empty()) throw CompileError("the model has no output to train");
                         const int y = g.outputs.front();
-                        const int target = g.input("target", g.values[std::size_t(y)].shape);
+                        const int target = addTarget(g, y);
                         g.outputs.clear();
                         const int l = r.loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
                         std::function<int(Graph&, int)> combine;
@@ -190,14 +190,12 @@ runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const
 }
 
 
-/// The role a value of the training-step graph plays in a bundle.
+/// How the runtime treats a value of the training-step graph in a bundle (from its role).
 std::string roleOf(const Graph& g, int v) {
   const Value& val = g.values[std::size_t(v)];
   if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end()) return "output";
-  if (val.kind == ValueKind::Parameter) return "parameter";
-  const std::string& n = val.name;
-  const bool state = (n.size() > 2 && (n.compare(n.size() - 2, 2, ".m") == 0 || n.compare(n.size() - 2, 2, ".v") == 0));
-  return state ? "state" : "input";
+  if (val.role == Role::Parameter) return "parameter";
+  return val.role == Role::OptimizerState ? "state" : "input";
 }
 
 /// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
@@ -217,7 +215,9 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
     runtime::BundleTensor t;
     t.name = g.values[std::size_t(v)].name;
     t.role = roleOf(g, v);
-    t.shape = g.values[std::size_t(v)].shape;
+    const Value& val = g.values[std::size_t(v)];
+    if (val.role != Role::None) t.purpose = roleName(val.role), t.of = val.of;
+    t.shape = val.shape;
     for (std::size_t k = 0; k < cores.size(); ++k) {
       const auto found = lowered[k].layout.find(t.name);
       if (found == lowered[k].layout.end())
@@ -249,9 +249,9 @@ std::int64_t dipCount(const ArchConfig& c) {
 LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreContext ctx, std::int64_t k) {
   try {
     return lowerToCore(g, config, ctx);
-  } catch (const CompileError& e) {
+  } catch (const SramOverflow&) {
     const std::int64_t dips = dipCount(config);
-    if (std::string(e.what()).rfind("SRAM:", 0) != 0 || dips == 0) throw;
+    if (dips == 0) throw;
     ctx.stream = true;
     ctx.hbmBase = std::uint64_t(k % dips) * (std::uint64_t(config.dip.hbm_gib) << 30) + std::uint64_t(k / dips) * (256ull << 20);
     return lowerToCore(g, config, ctx);

@@ -190,7 +190,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     const std::string inputName = step.values[std::size_t(step.inputs.front())].name;
     if (elementCount(step.values[std::size_t(step.inputs.front())].shape) != shard * std::int64_t(train.pixels))
       throw CompileError(model + ": input '" + inputName + "' does not hold " + std::to_string(train.pixels) + " pixels per example");
-    const int target = step.input("target", ls);
+    const int target = addTarget(step, logits);
     step.outputs.clear();
     const int loss = addLoss(step, logits, target);
     std::function<int(Graph&, int)> combine;
@@ -214,20 +214,22 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       oracleStep = importOnnx(model, whole);
       foldConstants(oracleStep);
       const int y = oracleStep.outputs.front();
-      const int oracleTarget = oracleStep.input("target", oracleStep.values[std::size_t(y)].shape);
+      const int oracleTarget = addTarget(oracleStep, y);
       oracleStep.outputs.clear();
       addTrainingStep(oracleStep, addLoss(oracleStep, y, oracleTarget), opt);
       runPipeline(oracleStep, standardPasses(), {}, nullptr);
     }
+  } catch (const SramOverflow& e) {
+    err << "tatami train: " << e.what() << "\n";
+    err << "  (each core holds its share of the batch: " << batch << " examples over " << ring.size()
+          << " core(s); spread it over more cores with --slice or --grid, or lower --batch)\n";
+    return kExitBadInput;
   } catch (const CompileError& e) {
     err << "tatami train: " << e.what() << "\n";
-    if (std::string(e.what()).rfind("SRAM:", 0) == 0)
-      err << "  (each core holds its share of the batch: " << batch << " examples over " << ring.size()
-          << " core(s); spread it over more cores with --slice or --grid, or lower --batch)\n";
     return kExitBadInput;
   }
   const std::string inputName = step.values[std::size_t(step.inputs.front())].name;
-  const std::int64_t classes = step.values[std::size_t(step.find("target"))].shape[1];
+  const std::int64_t classes = step.values[std::size_t(step.findRole(Role::Target))].shape[1];
 
   // The weights and optimizer state, on the host between steps.
   std::map<std::string, std::vector<float>> state;
@@ -237,7 +239,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   for (int i : step.inputs) {
     const Value& v = step.values[std::size_t(i)];
-    if (v.name != inputName && v.name != "target") state[v.name].assign(std::size_t(elementCount(v.shape)), 0.0f);
+    if (v.role == Role::OptimizerState) state[v.name].assign(std::size_t(elementCount(v.shape)), 0.0f);
   }
   const std::string lossName = step.values[std::size_t(step.outputs.front())].name;
   // What identifies the run: a checkpoint resumes only the same one.
@@ -429,10 +431,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
           placeBlock(b, v.shape, std::vector<double>(f.begin(), f.end()), whole);
         }
         if (v.name == lossName) lastLoss = whole.at(0);
-        else if (v.name.size() > 5 && v.name.compare(v.name.size() - 5, 5, ".next") == 0) {
-          auto& w = state.at(v.name.substr(0, v.name.size() - 5));
-          w.assign(whole.begin(), whole.end());
-        }
+        else if (v.role == Role::Update) state.at(v.of).assign(whole.begin(), whole.end());
       }
     }
     for (const auto& img : r.outputs) {
@@ -445,8 +444,9 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
         lastLoss = l;
         continue;
       }
-      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".next") == 0) {
-        auto& w = state.at(name.substr(0, name.size() - 5));
+      const int v = step.find(name);
+      if (v >= 0 && step.values[std::size_t(v)].role == Role::Update) {
+        auto& w = state.at(step.values[std::size_t(v)].of);
         std::memcpy(w.data(), img.bytes.data(), w.size() * 4);
       }
     }
@@ -470,7 +470,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       const auto res = evaluate(oracleStep, feeds);
       oracleLossSum += res[std::size_t(oracleStep.outputs.front())].data[0];
       for (auto& [name, w] : oracleState) {
-        const int v = oracleStep.find(name + ".next");
+        const int v = oracleStep.findRole(Role::Update, name);
         if (v >= 0) w = res[std::size_t(v)].data;
       }
     }

@@ -20,12 +20,30 @@ std::string shapeText(const Shape& s);
 
 enum class ValueKind : std::uint8_t { Input, Parameter, Constant, Intermediate };
 
+/// What a value is to a training step, set where the value is made (the front end, the loss, the
+/// optimizer) and carried by every pass; nothing finds a role from a name.
+enum class Role : std::uint8_t {
+  None,            ///< an intermediate, a constant, or an output with no training meaning
+  Batch,           ///< an input fed with each batch (the default of an input)
+  Target,          ///< an input: the batch's targets (one-hot classes or regression values)
+  Parameter,       ///< a trained weight (the role of every parameter)
+  OptimizerState,  ///< an input: optimizer state (momentum, second moment) of parameter `of`
+  Update,          ///< an output: the next value of `of` (a parameter or an optimizer state)
+  Loss,            ///< an output: the step's loss
+  Metric,          ///< an output: a figure reported beside the loss
+};
+const char* roleName(Role r);
+/// The role called `name` (as roleName gives it); throws CompileError when there is none.
+Role roleFromName(const std::string& name);
+
 struct Value {
   std::string name;
   Shape shape;
   ValueKind kind = ValueKind::Intermediate;
   std::vector<double> data;  ///< constants, and the initial values of parameters
   int producer = -1;         ///< node index, for intermediates
+  Role role = Role::None;
+  std::string of;  ///< OptimizerState and Update: the name of the value they belong to
 };
 
 using Attribute = std::variant<std::int64_t, double, std::string, std::vector<std::int64_t>>;
@@ -46,6 +64,13 @@ class CompileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The step does not fit a core's SRAM (the message names the tensor and the bytes short): a
+/// caller may place it otherwise (more cores, weights streamed from HBM).
+class SramOverflow : public CompileError {
+ public:
+  using CompileError::CompileError;
+};
+
 class Graph {
  public:
   std::string name = "graph";
@@ -62,6 +87,14 @@ class Graph {
   int op(Op op, const std::vector<int>& inputs, std::map<std::string, Attribute> attrs = {},
          const std::string& name = "");
   void markOutput(int value);
+  /// Marks an output with its role (Loss, Update of `of`, Metric).
+  void markOutput(int value, Role role, const std::string& of = "");
+  /// Sets a value's role (and what it belongs to).
+  void setRole(int value, Role role, const std::string& of = "");
+  /// The values with a role, in value order.
+  std::vector<int> withRole(Role role) const;
+  /// The value with `role` that belongs to `of` (-1 if none): e.g. the Update of a parameter.
+  int findRole(Role role, const std::string& of = "") const;
   int find(const std::string& valueName) const;  ///< -1 if none
   std::string freshName(const std::string& stem);
 

@@ -18,6 +18,8 @@ std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt);
 /// Softmax cross-entropy of logits [batch, classes] against one-hot targets of the same shape,
 /// averaged over the batch: a scalar.
 int addSoftmaxCrossEntropy(Graph& g, int logits, int onehot);
+/// The input "target" (Role::Target), shaped like `prediction`.
+int addTarget(Graph& g, int prediction);
 /// Mean squared error over all elements: a scalar.
 int addMeanSquaredError(Graph& g, int prediction, int target);
 
@@ -30,9 +32,11 @@ struct OptimizerConfig {
   std::int64_t step = 1;      ///< adamw bias correction uses this step number
 };
 
-/// A whole training step: loss, backward over every parameter, and the update. The updated
-/// parameters (and optimizer state) become graph outputs named "<param>.next" (state inputs are
-/// added as inputs named "<param>.m" / "<param>.v"). Returns the loss value.
+/// A whole training step: loss, backward over every parameter, and the update. The loss is an
+/// output with Role::Loss; optimizer state comes in as inputs with Role::OptimizerState of their
+/// parameter (named "<param>.m" / "<param>.v" for reading); every updated parameter and state is
+/// an output with Role::Update of what it replaces (named "<param>.next", "<param>.m.next").
+/// Returns the loss value.
 /// `combine`, if given, is applied to every gradient and to the loss before they are used (data
 /// parallelism passes an all-reduce here).
 int addTrainingStep(Graph& g, int loss, const OptimizerConfig& optimizer,

@@ -36,6 +36,10 @@ struct BundleTensor {
   /// input: fed by the caller (zeros if not given); parameter: initial values in the programs
   /// (.init), replaced when fed; state: optimizer state, zeros unless fed; output: read back.
   std::string role;
+  /// What the tensor is to the training step (the compiler's value role): batch, target,
+  /// parameter, state, update, loss or metric; empty when the bundle does not say. `of`: for state
+  /// and update, the tensor it belongs to (an update replaces `of` for the next step).
+  std::string purpose, of;
   std::vector<std::int64_t> shape;  ///< the full tensor
   std::vector<TensorPiece> pieces;  ///< replicated tensors have a piece on every core holding them
 };
