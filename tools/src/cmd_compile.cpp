@@ -25,19 +25,16 @@
 #include <iomanip>
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
+#include "tatami/driver/job.h"
+#include "tatami/driver/placement.h"
+#include "tatami/driver/step.h"
 
 namespace tatami::cli {
 
 namespace {
 
 using namespace tatami::compiler;
-
-struct CompileRequest {
-  std::string model, loss = "none", slice = "1x1", precision = "mixed";
-  std::int64_t batch = 0;
-  OptimizerConfig optimizer;
-  std::vector<std::string> printAfter;
-};
+using namespace tatami::driver;
 
 void addTrainingOptions(po::options_description& desc, CompileRequest& r) {
   desc.add_options()
@@ -79,224 +76,6 @@ void printCostTable(const LoweredProgram& lp, const std::vector<std::uint64_t>* 
 }
 
 /// The cores of the requested slice, in ring order.
-std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
-  if (r.slice == "die") {
-    // The whole first die: the most of its cores, in ring order, that the batch splits over.
-    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
-    std::vector<int> ring = sliceRing(config, int(config.die.rows), int(config.die.cols));
-    std::size_t k = 1;
-    if (!tir && r.batch > 0)
-      for (std::size_t c = std::min<std::size_t>(ring.size(), std::size_t(r.batch)); c >= 1; --c)
-        if (std::size_t(r.batch) % c == 0) {
-          k = c;
-          break;
-        }
-    ring.resize(k);
-    return ring;
-  }
-  const auto x = r.slice.find('x');
-  int rows = 0, cols = 0;
-  try {
-    if (x == std::string::npos) throw std::invalid_argument("");
-    rows = std::stoi(r.slice.substr(0, x));
-    cols = std::stoi(r.slice.substr(x + 1));
-  } catch (const std::exception&) {
-    throw UsageError("--slice '" + r.slice + "': expected ROWSxCOLS, e.g. 2x2");
-  }
-  return sliceRing(config, rows, cols);
-}
-
-std::vector<PassInfo> trainingPipeline(const CompileRequest& r, bool parallel = false) {
-  std::vector<PassInfo> passes = {{"fold-constants", "evaluate nodes whose inputs are all constants", foldConstants}};
-  if (r.loss != "none") {
-    passes.push_back({"training-step", "add the loss, the backward graph and the optimizer update", [r, parallel](Graph& g) {
-                        if (g.outputs.empty()) throw CompileError("the model has no output to train");
-                        const int y = g.outputs.front();
-                        const int target = addTarget(g, y);
-                        g.outputs.clear();
-                        const int l = r.loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
-                        std::function<int(Graph&, int)> combine;
-                        if (parallel) combine = [](Graph& gg, int v) { return gg.op(compiler::Op::allreduce_mean, {v}); };
-                        addTrainingStep(g, l, r.optimizer, combine);
-                      }});
-    passes.push_back({"fold-constants-2", "fold what the training step made constant", foldConstants});
-  }
-  passes.push_back({"dce", "remove nodes that no output depends on", eliminateDeadCode});
-  return passes;
-}
-
-/// The training-step graph for `batch` rows (0: the model's own); `parallel` adds the all-reduces.
-Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batch = 0, bool parallel = false) {
-  if (r.loss != "none" && r.loss != "xent" && r.loss != "mse") throw UsageError("--loss '" + r.loss + "': expected xent, mse or none");
-  if (r.model.empty()) throw UsageError("no model given");
-  Graph g;
-  if (r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0) {
-    std::ifstream f(r.model);
-    if (!f) throw CompileError("cannot read IR file '" + r.model + "'");
-    std::ostringstream text;
-    text << f.rdbuf();
-    g = parseGraph(text.str(), r.model);
-  } else {
-    ImportOptions io;
-    io.batch = batch ? batch : r.batch;
-    g = importOnnx(r.model, io);
-  }
-  verify(g);
-  runPipeline(g, trainingPipeline(r, parallel), r.printAfter, out);
-  return g;
-}
-
-/// Seeded inputs for a whole batch: uniform in [-1, 1); a target for xent is one-hot (class i
-/// mod classes).
-std::map<std::string, Tensor> seededInputs(const Graph& g, const std::string& loss, std::uint64_t seed) {
-  std::map<std::string, Tensor> feeds;
-  // Inputs that index a gather (token ids) get integers in [0, extent) of the axis they index.
-  std::map<int, std::int64_t> indexExtent;
-  for (const Node& n : g.nodes)
-    if (n.op == compiler::Op::gather && g.values[std::size_t(n.inputs[1])].kind == ValueKind::Input) {
-      const Shape& ds = g.values[std::size_t(n.inputs[0])].shape;
-      std::int64_t axis = n.intAttr("axis", 0);
-      if (axis < 0) axis += std::int64_t(ds.size());
-      indexExtent[n.inputs[1]] = ds[std::size_t(axis)];
-    }
-  std::uint64_t tensorId = 0;
-  for (int in : g.inputs) {
-    const Value& v = g.values[std::size_t(in)];
-    Tensor t{v.shape, std::vector<double>(std::size_t(elementCount(v.shape)))};
-    if (indexExtent.count(in)) {
-      for (std::size_t i = 0; i < t.data.size(); ++i) t.data[i] = double(roundingBits(seed, tensorId, i) % std::uint64_t(indexExtent.at(in)));
-    } else if (v.name == "target" && loss == "xent" && v.shape.size() == 2) {
-      for (std::int64_t i = 0; i < v.shape[0]; ++i) t.data[std::size_t(i * v.shape[1] + i % v.shape[1])] = 1.0;
-    } else {
-      for (std::size_t i = 0; i < t.data.size(); ++i)
-        t.data[i] = double(float(-1.0 + 2.0 * double(roundingBits(seed, tensorId, i)) / 4294967296.0));
-    }
-    ++tensorId;
-    feeds[v.name] = t;
-  }
-  return feeds;
-}
-
-/// An FP32 SRAM image of `values` at `addr`.
-runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const std::vector<double>& values) {
-  runtime::SramImage img;
-  img.name = name;
-  img.addr = addr;
-  img.shape = {std::uint64_t(values.size())};
-  std::vector<float> f(values.begin(), values.end());
-  img.bytes.resize(f.size() * 4);
-  std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
-  return img;
-}
-
-
-/// How the runtime treats a value of the training-step graph in a bundle (from its role).
-std::string roleOf(const Graph& g, int v) {
-  const Value& val = g.values[std::size_t(v)];
-  if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end()) return "output";
-  if (val.role == Role::Parameter) return "parameter";
-  return val.role == Role::OptimizerState ? "state" : "input";
-}
-
-/// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
-/// pieces each core holds, and every core's program. `blockOn(k, value)` gives core k's block.
-runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement, const ArchConfig& config, const Graph& g,
-                           const std::vector<int>& cores, const std::vector<LoweredProgram>& lowered,
-                           const std::function<TensorBlock(std::size_t, int)>& blockOn) {
-  runtime::Bundle b;
-  b.model = r.model;
-  b.step = "loss " + r.loss + ", optimizer " + r.optimizer.kind + ", batch " + std::to_string(r.batch) + ", precision " + r.precision +
-           ", " + placement;
-  b.configIni = toIni(config);
-  std::vector<int> values(g.inputs.begin(), g.inputs.end());
-  values.insert(values.end(), g.parameters.begin(), g.parameters.end());
-  values.insert(values.end(), g.outputs.begin(), g.outputs.end());
-  for (int v : values) {
-    runtime::BundleTensor t;
-    t.name = g.values[std::size_t(v)].name;
-    t.role = roleOf(g, v);
-    const Value& val = g.values[std::size_t(v)];
-    if (val.role != Role::None) t.purpose = roleName(val.role), t.of = val.of;
-    t.shape = val.shape;
-    for (std::size_t k = 0; k < cores.size(); ++k) {
-      const auto found = lowered[k].layout.find(t.name);
-      if (found == lowered[k].layout.end())
-        throw CompileError("internal: tensor '" + t.name + "' of the step has no place in core " + std::to_string(cores[k]) + "'s program");
-      const TensorPlacement& at = found->second;
-      t.pieces.push_back({cores[k], at.addr, blockOn(k, v), at.hbm});
-    }
-    b.tensors.push_back(std::move(t));
-  }
-  for (std::size_t k = 0; k < cores.size(); ++k) {
-    b.programs.emplace_back(cores[k], lowered[k].tasm);
-    b.hbmInit.insert(b.hbmInit.end(), lowered[k].hbmInit.begin(), lowered[k].hbmInit.end());
-  }
-  return b;
-}
-
-/// The whole tensor as a block.
-TensorBlock wholeBlock(const Shape& s) { return {std::vector<std::int64_t>(s.size(), 0), s, s}; }
-
-
-/// The number of interface processors (with HBM) the system has.
-std::int64_t dipCount(const ArchConfig& c) {
-  return (c.system.die_rows / c.tile.die_rows) * (c.system.die_cols / c.tile.die_cols) * c.dip.per_tile;
-}
-
-/// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
-/// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB
-/// of DIP k mod DIPs).
-LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreContext ctx, std::int64_t k) {
-  try {
-    return lowerToCore(g, config, ctx);
-  } catch (const SramOverflow&) {
-    const std::int64_t dips = dipCount(config);
-    if (dips == 0) throw;
-    ctx.stream = true;
-    ctx.hbmBase = std::uint64_t(k % dips) * (std::uint64_t(config.dip.hbm_gib) << 30) + std::uint64_t(k / dips) * (256ull << 20);
-    return lowerToCore(g, config, ctx);
-  }
-}
-
-/// The relative error ||got - want|| / ||want|| (the plain norm of got when want is zero).
-/// Elements that are NaN on both sides agree; a NaN on one side only makes the error infinite.
-double relativeError(const std::vector<double>& got, const std::vector<double>& want) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    if (std::isnan(got[i]) || std::isnan(want[i])) {
-      if (std::isnan(got[i]) != std::isnan(want[i])) return std::numeric_limits<double>::infinity();
-      continue;
-    }
-    num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
-
-/// A tensor-parallel grid: RxC from --grid, laid on the cores of --slice (the whole first die
-/// unless a slice is given).
-struct GridSpec {
-  int rows = 0, cols = 0;
-  std::vector<int> cores;
-};
-GridSpec gridOf(const std::string& grid, const CompileRequest& r, bool sliceGiven, const ArchConfig& config) {
-  GridSpec spec;
-  const auto x = grid.find('x');
-  try {
-    if (x == std::string::npos) throw std::invalid_argument("");
-    spec.rows = std::stoi(grid.substr(0, x)), spec.cols = std::stoi(grid.substr(x + 1));
-  } catch (const std::exception&) {
-    throw UsageError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 4x4");
-  }
-  int sliceRows = int(config.die.rows), sliceCols = int(config.die.cols);
-  if (sliceGiven) {
-    sliceOf(r, config);  // checks the text and the size
-    sliceRows = std::stoi(r.slice.substr(0, r.slice.find('x'))), sliceCols = std::stoi(r.slice.substr(r.slice.find('x') + 1));
-  }
-  spec.cores = gridCores(config, sliceRows, sliceCols, spec.rows, spec.cols);
-  return spec;
-}
-
 /// Each op of a grid position's program labelled with its result's layout in the full graph: per
 /// dimension split over the grid's rows (r), its columns (c), or whole (-).
 void labelGridOps(const Graph& g, const GridPlan& plan, const std::string& grid, LoweredProgram& lp) {
@@ -487,50 +266,9 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
           << lp.sramPeakBytes << " of " << config.core.sram_kib * 1024 << " bytes)\n";
       return kExitOk;
     }
-    runtime::Bundle bundle;
-    std::uint64_t peak = 0;
-    if (!grid.empty()) {
-      const GridSpec spec = gridOf(grid, r, !vm["slice"].defaulted(), config);
-      const int cols = spec.cols;
-      const GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
-      bundle = makeBundle(r, "tensor parallel over a " + grid + " grid", config, g, job.cores, job.lowered,
-                          [&](std::size_t k, int v) { return blockOf(g, job.plan, v, int(k) / cols, int(k) % cols); });
-      for (const auto& lp : job.lowered) peak = std::max(peak, lp.sramPeakBytes);
-    } else {
-      const std::vector<int> ring = sliceOf(r, config);
-      const std::int64_t cores = std::int64_t(ring.size());
-      Graph part = g;
-      std::int64_t shard = 0;
-      if (cores > 1) {
-        if (r.batch <= 0 || r.batch % cores)
-          throw UsageError("a data-parallel slice needs --batch, a multiple of the slice's " + std::to_string(cores) + " active cores");
-        shard = r.batch / cores;
-        part = compileModel(r, nullptr, shard, true);
-        // The loss is reported through an all-reduce: give that value the loss's name (and the
-        // per-core loss the other), so the bundle names the same tensors as the model.
-        for (std::size_t i = 0; i < g.outputs.size() && i < part.outputs.size(); ++i) {
-          const std::string& want = g.values[std::size_t(g.outputs[i])].name;
-          Value& have = part.values[std::size_t(part.outputs[i])];
-          if (have.name == want) continue;
-          const int other = part.find(want);
-          if (other >= 0) part.values[std::size_t(other)].name = have.name;
-          have.name = want;
-        }
-      }
-      std::vector<LoweredProgram> lowered;
-      for (std::int64_t k = 0; k < cores; ++k) lowered.push_back(lowerOrStream(part, config, {int(k), ring, r.precision}, k));
-      for (const auto& lp : lowered) peak = std::max(peak, lp.sramPeakBytes);
-      // Batch-shaped inputs are split by examples; everything else is whole on every core.
-      bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
-                          [&](std::size_t k, int v) {
-                            const Shape& full = g.values[std::size_t(v)].shape;
-                            const Shape& local = part.values[std::size_t(part.find(g.values[std::size_t(v)].name))].shape;
-                            TensorBlock b = wholeBlock(full);
-                            if (cores > 1 && !full.empty() && full[0] == r.batch && !local.empty() && local[0] == shard)
-                              b.begin[0] = std::int64_t(k) * shard, b.real[0] = b.local[0] = shard;
-                            return b;
-                          });
-    }
+    const CompiledJob job = compileJob(r, config, grid, !vm["slice"].defaulted());
+    const runtime::Bundle& bundle = job.bundle;
+    const std::uint64_t peak = job.sramPeakBytes;
     runtime::writeBundle(output, bundle);
     out << "wrote " << output << " (" << bundle.programs.size() << " program(s), " << bundle.tensors.size() << " tensors; SRAM peak "
         << peak << " of " << config.core.sram_kib * 1024 << " bytes per core)\n";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tatami/arch/config.h"
+#include "tatami/driver/step.h"
 #include "tatami/tools/cli.h"
 
 namespace tatami::cli {
@@ -33,11 +34,9 @@ struct MachineOptions {
   std::string origin() const;
 };
 
-/// Bad usage: the message is printed with a hint to --help, exit code 2.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+/// Bad usage: the message is printed with a hint to --help, exit code 2. The driver's request
+/// errors are usage errors of the command line.
+using UsageError = driver::RequestError;
 
 /// Parses `args` against `desc` (and positional names, if any). Returns false and prints help
 /// to `out` when --help was given. Throws UsageError on bad options.

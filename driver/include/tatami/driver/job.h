@@ -1,0 +1,40 @@
+// A compiled job as the runtime takes it: the bundle (programs, every tensor's role and place) of
+// a training step on one core, a data-parallel slice or a tensor-parallel grid.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tatami/arch/blocks.h"
+#include "tatami/arch/config.h"
+#include "tatami/compiler/lower.h"
+#include "tatami/driver/step.h"
+#include "tatami/runtime/bundle.h"
+
+namespace tatami::driver {
+
+struct CompiledJob {
+  runtime::Bundle bundle;
+  std::uint64_t sramPeakBytes = 0;  ///< the most any core's program uses
+};
+
+/// Compiles r's step into a bundle: on a tensor-parallel grid when `grid` ("RxC") is given (on
+/// the cores of r.slice when `sliceGiven`, else the first die), else data parallel over r.slice
+/// (one core for 1x1). Throws RequestError or compiler::CompileError.
+CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const std::string& grid = "", bool sliceGiven = false);
+
+/// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
+/// pieces each core holds, and every core's program. `blockOn(k, value)` gives core k's block.
+runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement, const ArchConfig& config, const compiler::Graph& g,
+                           const std::vector<int>& cores, const std::vector<compiler::LoweredProgram>& lowered,
+                           const std::function<TensorBlock(std::size_t, int)>& blockOn);
+
+/// An FP32 SRAM image of `values` at `addr`.
+runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const std::vector<double>& values);
+
+/// A block that is the whole tensor.
+TensorBlock wholeBlock(const compiler::Shape& s);
+
+}  // namespace tatami::driver

@@ -1,0 +1,35 @@
+// Where a compiled step runs: a data-parallel slice of cores (a ring), a tensor-parallel grid, and
+// the fallback that streams weights from HBM when a core's SRAM is too small.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tatami/arch/config.h"
+#include "tatami/compiler/lower.h"
+#include "tatami/driver/step.h"
+
+namespace tatami::driver {
+
+/// The cores of r.slice in ring order; "die": as many of the first die's cores as divide the
+/// batch (one for a .tir model or without a batch). Throws RequestError for a malformed slice.
+std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config);
+
+/// A tensor-parallel grid: RxC from --grid, laid on the cores of the slice (the whole first die
+/// unless a slice is given).
+struct GridSpec {
+  int rows = 0, cols = 0;
+  std::vector<int> cores;
+};
+GridSpec gridOf(const std::string& grid, const CompileRequest& r, bool sliceGiven, const ArchConfig& config);
+
+/// The number of interface processors (with HBM) the system has.
+std::int64_t dipCount(const ArchConfig& c);
+
+/// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
+/// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB
+/// of DIP k mod DIPs).
+compiler::LoweredProgram lowerOrStream(const compiler::Graph& g, const ArchConfig& config, compiler::CoreContext ctx, std::int64_t k);
+
+}  // namespace tatami::driver

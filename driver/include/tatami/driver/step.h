@@ -1,0 +1,54 @@
+// What a user asks the compiler for, above the compiler and the runtime: the training step of a
+// model (loss, optimizer, batch, precision) built through the named passes, the seeded inputs a
+// check or a regression feeds it, and the comparison against the host oracle.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tatami/compiler/interpreter.h"
+#include "tatami/compiler/ir.h"
+#include "tatami/compiler/pipeline.h"
+#include "tatami/compiler/training.h"
+
+namespace tatami::driver {
+
+/// A request that cannot be met as given (a bad --slice text, a batch that does not split over
+/// the cores): the message names the option.
+class RequestError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One compiled training step: the model, how it is trained and where it is placed.
+struct CompileRequest {
+  std::string model;               ///< an ONNX model (.onnx) or text IR (.tir)
+  std::string loss = "none";       ///< xent, mse, or none (the model as it is)
+  std::string slice = "1x1";       ///< RxC, or "die": the whole first die
+  std::string precision = "mixed"; ///< mixed (BF16 matmuls, FP32 master weights) or fp32
+  std::int64_t batch = 0;          ///< the size of symbolic input dimensions
+  compiler::OptimizerConfig optimizer;
+  std::vector<std::string> printAfter;  ///< passes after which the IR is printed ("all")
+};
+
+/// The passes that turn the imported model into its training step, by name (`--print-after`).
+/// `parallel`: gradients and the loss are averaged over a data-parallel slice.
+std::vector<compiler::PassInfo> trainingPipeline(const CompileRequest& r, bool parallel = false);
+
+/// Reads the model and runs the training pipeline; IR printed to `out` after r.printAfter.
+/// `batch` overrides r.batch (a data-parallel core's share).
+compiler::Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batch = 0, bool parallel = false);
+
+/// Seeded inputs for a whole batch: uniform in [-1, 1); a target for xent is one-hot (class i
+/// mod classes); an input that indexes a gather takes integers in range.
+std::map<std::string, compiler::Tensor> seededInputs(const compiler::Graph& g, const std::string& loss, std::uint64_t seed);
+
+/// The relative error ||got - want|| / ||want|| (the plain norm of got when want is zero).
+/// Elements that are NaN on both sides agree; a NaN on one side only makes the error infinite.
+double relativeError(const std::vector<double>& got, const std::vector<double>& want);
+
+}  // namespace tatami::driver

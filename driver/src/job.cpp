@@ -1,0 +1,132 @@
+// Compiling a step into a bundle for a placement: one core, a data-parallel slice, or a grid.
+#include "tatami/driver/job.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "tatami/compiler/partition.h"
+#include "tatami/driver/placement.h"
+
+namespace tatami::driver {
+
+using namespace tatami::compiler;
+
+namespace {
+
+/// How the runtime treats a value of the training-step graph in a bundle (from its role).
+std::string roleOf(const Graph& g, int v) {
+  const Value& val = g.values[std::size_t(v)];
+  if (std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end()) return "output";
+  if (val.role == Role::Parameter) return "parameter";
+  return val.role == Role::OptimizerState ? "state" : "input";
+}
+
+
+/// A data-parallel slice (or one core): each core takes batch / cores examples; gradients and the
+/// loss are all-reduced over the ring.
+CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, const Graph& g) {
+  CompiledJob job;
+  const std::vector<int> ring = sliceOf(r, config);
+  const std::int64_t cores = std::int64_t(ring.size());
+  Graph part = g;
+  std::int64_t shard = 0;
+  if (cores > 1) {
+    if (r.batch <= 0 || r.batch % cores)
+      throw RequestError("a data-parallel slice needs --batch, a multiple of the slice's " + std::to_string(cores) + " active cores");
+    shard = r.batch / cores;
+    part = compileModel(r, nullptr, shard, true);
+    // The loss is reported through an all-reduce: give that value the loss's name (and the
+    // per-core loss the other), so the bundle names the same tensors as the model.
+    for (std::size_t i = 0; i < g.outputs.size() && i < part.outputs.size(); ++i) {
+      const std::string& want = g.values[std::size_t(g.outputs[i])].name;
+      Value& have = part.values[std::size_t(part.outputs[i])];
+      if (have.name == want) continue;
+      const int other = part.find(want);
+      if (other >= 0) part.values[std::size_t(other)].name = have.name;
+      have.name = want;
+    }
+  }
+  std::vector<LoweredProgram> lowered;
+  for (std::int64_t k = 0; k < cores; ++k) lowered.push_back(lowerOrStream(part, config, {int(k), ring, r.precision}, k));
+  for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
+  // Batch-shaped inputs are split by examples; everything else is whole on every core.
+  job.bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
+                          [&](std::size_t k, int v) {
+                            const Shape& full = g.values[std::size_t(v)].shape;
+                            const Shape& local = part.values[std::size_t(part.find(g.values[std::size_t(v)].name))].shape;
+                            TensorBlock b = wholeBlock(full);
+                            if (cores > 1 && !full.empty() && full[0] == r.batch && !local.empty() && local[0] == shard)
+                              b.begin[0] = std::int64_t(k) * shard, b.real[0] = b.local[0] = shard;
+                            return b;
+                          });
+  return job;
+}
+
+}  // namespace
+
+CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven) {
+  const Graph g = compileModel(r, nullptr);
+  if (grid.empty()) return compileOnSlice(r, config, g);
+  CompiledJob job;
+  const GridSpec spec = gridOf(grid, r, sliceGiven, config);
+  const int cols = spec.cols;
+  const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
+  job.bundle = makeBundle(r, "tensor parallel over a " + grid + " grid", config, g, placed.cores, placed.lowered,
+                          [&](std::size_t k, int v) { return blockOf(g, placed.plan, v, int(k) / cols, int(k) % cols); });
+  for (const auto& lp : placed.lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
+  return job;
+}
+
+/// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
+/// pieces each core holds, and every core's program. `blockOn(k, value)` gives core k's block.
+runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement, const ArchConfig& config, const Graph& g,
+                           const std::vector<int>& cores, const std::vector<LoweredProgram>& lowered,
+                           const std::function<TensorBlock(std::size_t, int)>& blockOn) {
+  runtime::Bundle b;
+  b.model = r.model;
+  b.step = "loss " + r.loss + ", optimizer " + r.optimizer.kind + ", batch " + std::to_string(r.batch) + ", precision " + r.precision +
+           ", " + placement;
+  b.configIni = toIni(config);
+  std::vector<int> values(g.inputs.begin(), g.inputs.end());
+  values.insert(values.end(), g.parameters.begin(), g.parameters.end());
+  values.insert(values.end(), g.outputs.begin(), g.outputs.end());
+  for (int v : values) {
+    runtime::BundleTensor t;
+    t.name = g.values[std::size_t(v)].name;
+    t.role = roleOf(g, v);
+    const Value& val = g.values[std::size_t(v)];
+    if (val.role != Role::None) t.purpose = roleName(val.role), t.of = val.of;
+    t.shape = val.shape;
+    for (std::size_t k = 0; k < cores.size(); ++k) {
+      const auto found = lowered[k].layout.find(t.name);
+      if (found == lowered[k].layout.end())
+        throw CompileError("internal: tensor '" + t.name + "' of the step has no place in core " + std::to_string(cores[k]) + "'s program");
+      const TensorPlacement& at = found->second;
+      t.pieces.push_back({cores[k], at.addr, blockOn(k, v), at.hbm});
+    }
+    b.tensors.push_back(std::move(t));
+  }
+  for (std::size_t k = 0; k < cores.size(); ++k) {
+    b.programs.emplace_back(cores[k], lowered[k].tasm);
+    b.hbmInit.insert(b.hbmInit.end(), lowered[k].hbmInit.begin(), lowered[k].hbmInit.end());
+  }
+  return b;
+}
+
+runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const std::vector<double>& values) {
+  runtime::SramImage img;
+  img.name = name;
+  img.addr = addr;
+  img.shape = {std::uint64_t(values.size())};
+  std::vector<float> f(values.begin(), values.end());
+  img.bytes.resize(f.size() * 4);
+  std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
+  return img;
+}
+
+
+TensorBlock wholeBlock(const Shape& s) { return {std::vector<std::int64_t>(s.size(), 0), s, s}; }
+
+
+
+}  // namespace tatami::driver

@@ -1,0 +1,76 @@
+// Placement: slices, grids, and streaming from HBM when SRAM is short.
+#include "tatami/driver/placement.h"
+
+#include <algorithm>
+
+#include "tatami/compiler/partition.h"
+
+namespace tatami::driver {
+
+using namespace tatami::compiler;
+
+std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
+  if (r.slice == "die") {
+    // The whole first die: the most of its cores, in ring order, that the batch splits over.
+    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+    std::vector<int> ring = sliceRing(config, int(config.die.rows), int(config.die.cols));
+    std::size_t k = 1;
+    if (!tir && r.batch > 0)
+      for (std::size_t c = std::min<std::size_t>(ring.size(), std::size_t(r.batch)); c >= 1; --c)
+        if (std::size_t(r.batch) % c == 0) {
+          k = c;
+          break;
+        }
+    ring.resize(k);
+    return ring;
+  }
+  const auto x = r.slice.find('x');
+  int rows = 0, cols = 0;
+  try {
+    if (x == std::string::npos) throw std::invalid_argument("");
+    rows = std::stoi(r.slice.substr(0, x));
+    cols = std::stoi(r.slice.substr(x + 1));
+  } catch (const std::exception&) {
+    throw RequestError("--slice '" + r.slice + "': expected ROWSxCOLS, e.g. 2x2");
+  }
+  return sliceRing(config, rows, cols);
+}
+
+std::int64_t dipCount(const ArchConfig& c) {
+  return (c.system.die_rows / c.tile.die_rows) * (c.system.die_cols / c.tile.die_cols) * c.dip.per_tile;
+}
+
+/// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
+/// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB
+/// of DIP k mod DIPs).
+LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreContext ctx, std::int64_t k) {
+  try {
+    return lowerToCore(g, config, ctx);
+  } catch (const SramOverflow&) {
+    const std::int64_t dips = dipCount(config);
+    if (dips == 0) throw;
+    ctx.stream = true;
+    ctx.hbmBase = std::uint64_t(k % dips) * (std::uint64_t(config.dip.hbm_gib) << 30) + std::uint64_t(k / dips) * (256ull << 20);
+    return lowerToCore(g, config, ctx);
+  }
+}
+
+GridSpec gridOf(const std::string& grid, const CompileRequest& r, bool sliceGiven, const ArchConfig& config) {
+  GridSpec spec;
+  const auto x = grid.find('x');
+  try {
+    if (x == std::string::npos) throw std::invalid_argument("");
+    spec.rows = std::stoi(grid.substr(0, x)), spec.cols = std::stoi(grid.substr(x + 1));
+  } catch (const std::exception&) {
+    throw RequestError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 4x4");
+  }
+  int sliceRows = int(config.die.rows), sliceCols = int(config.die.cols);
+  if (sliceGiven) {
+    sliceOf(r, config);  // checks the text and the size
+    sliceRows = std::stoi(r.slice.substr(0, r.slice.find('x'))), sliceCols = std::stoi(r.slice.substr(r.slice.find('x') + 1));
+  }
+  spec.cores = gridCores(config, sliceRows, sliceCols, spec.rows, spec.cols);
+  return spec;
+}
+
+}  // namespace tatami::driver
