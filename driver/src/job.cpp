@@ -66,8 +66,13 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
 
 CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven) {
   const Graph g = compileModel(r, nullptr);
-  if (grid.empty()) return compileOnSlice(r, config, g);
+  if (grid.empty()) {
+    CompiledJob job = compileOnSlice(r, config, g);
+    job.step = g;
+    return job;
+  }
   CompiledJob job;
+  job.step = g;
   const GridSpec spec = gridOf(grid, r, sliceGiven, config);
   const int cols = spec.cols;
   const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);

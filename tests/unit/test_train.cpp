@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "tatami/runtime/results.h"
@@ -76,4 +77,18 @@ TEST_CASE("in FP32, training on the emulator follows the host oracle on the same
   const double diff = std::stod(text.substr(at + 23));
   INFO(text);
   CHECK(diff < 0.01);
+}
+
+TEST_CASE("a timing-only training step costs exactly the cycles of the full step") {
+  const auto cyclesPerStep = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--steps", "2", "--slice", "2x2", "--batch", "32", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string out;
+    REQUIRE(train(args, &out) == 0);
+    const auto j = nlohmann::json::parse(out.substr(out.find('{'), out.rfind('}') - out.find('{') + 1));
+    return j.at("cycles_per_step").get<double>();
+  };
+  const double full = cyclesPerStep({}), timing = cyclesPerStep({"--timing-only"});
+  CHECK(full > 0);
+  CHECK(timing == full);
 }

@@ -16,6 +16,7 @@
 namespace tatami::driver {
 
 struct CompiledJob {
+  compiler::Graph step;  ///< the whole training step (before placement): the oracle's graph
   runtime::Bundle bundle;
   std::uint64_t sramPeakBytes = 0;  ///< the most any core's program uses
 };
