@@ -130,3 +130,19 @@ TEST_CASE("disabled cores keep their routers") {
   // (1,0) -> (1,2) passes through the disabled (1,1).
   CHECK(net.send(0, net.node(1, 0), net.node(1, 2), 64, TrafficClass::Request).arrivalCycle == 3 + 1);
 }
+
+TEST_CASE("a link used by one traffic class and then by the other has buffers for both") {
+  // Responses (class 1) cross (0,2) -> (0,1) -> (0,0) first; then requests (class 0) use the same
+  // links. Each class's buffer slots are made when that class first uses the link (they were
+  // made per link, so the second class found none and the model crashed).
+  Network net(mesh(4, 4));
+  const int a = net.node(0, 2), b = net.node(0, 0);
+  const auto response = net.send(0, a, b, 4096, TrafficClass::Response);
+  CHECK(response.arrivalCycle == net.zeroLoadCycles(a, b, 4096));
+  const auto request = net.send(0, a, b, 4096, TrafficClass::Request);
+  // Behind the response on every link of the path: 64 more packets of serialization.
+  CHECK(request.arrivalCycle == response.arrivalCycle + 64);
+  // Alone, the request class gets the zero-load latency.
+  Network alone(mesh(4, 4));
+  CHECK(alone.send(0, a, b, 4096, TrafficClass::Request).arrivalCycle == net.zeroLoadCycles(a, b, 4096));
+}

@@ -101,7 +101,7 @@ Network::Network(const ArchConfig& c)
       if (l.exists && ((l.from == a && l.to == b) || (l.from == b && l.to == a)) && l.from != l.to) l.dead = true;
   }
   stats_.assign(links_.size(), LinkStats{});
-  touched_.assign(links_.size(), false);
+  for (auto& perClass : touched_) perClass.assign(links_.size(), false);
   busy_.assign(links_.size(), PortTimeline{});
   // Buffer slots are made when a link is first used: a tile has 54,000 links, most runs touch few.
   for (auto& perClass : slots_) perClass.resize(links_.size());
@@ -197,6 +197,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   const std::uint64_t t0 = injectCycle * kSubCycles;
   for (int l : path) busy_[std::size_t(l)].retire(t0);
   auto& slots = slots_[int(cls)];
+  std::vector<bool>& touched = touched_[int(cls)];
   const std::uint64_t packets = std::max<std::uint64_t>(1, (bytes + kPacketBytes - 1) / kPacketBytes);
   std::vector<std::uint64_t>& prevEnd = prevEnd_;
   prevEnd.assign(hops, 0);
@@ -206,7 +207,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   for (std::size_t k = 0; k < hops; ++k) {
     const Link& link = links_[std::size_t(path[k])];
     serFull_[k] = serialize(link, kPacketBytes), serLast_[k] = serialize(link, lastBytes);
-    if (link.bufferSlots && !touched_[std::size_t(path[k])]) slots[std::size_t(path[k])].assign(link.bufferSlots, 0);
+    if (link.bufferSlots && !touched[std::size_t(path[k])]) slots[std::size_t(path[k])].assign(link.bufferSlots, 0);
   }
   std::uint64_t arrival = 0, injected = 0;
   for (std::uint64_t j = 0; j < packets; ++j) {
@@ -225,7 +226,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       busy_[std::size_t(l)].reserve(s, ser);
       LinkStats& st = stats_[std::size_t(l)];
       st.packets += 1, st.bytes += pb, st.busySub += ser;
-      touched_[std::size_t(l)] = true;
+      touched[std::size_t(l)] = true;
       if (link.bufferSlots) {
         // Packets in the buffer ahead: slots still taken at s (sampled on deep buffers, which
         // only die-edge crossings have, to keep the cost per packet bounded).

@@ -107,7 +107,9 @@ class Network {
   std::vector<Link> links_;
   std::vector<LinkStats> stats_;
   std::vector<PortTimeline> busy_;
-  std::vector<bool> touched_;             ///< a packet has used the link (its buffer slots exist)
+  /// Per class: a packet of that class has used the link, so its buffer slots exist (each class
+  /// has its own buffers; a link first used by one class is new to the other).
+  std::vector<bool> touched_[2];
   std::vector<int> path_;                 ///< scratch: the route of the transfer being booked
   std::vector<std::uint64_t> prevEnd_;    ///< scratch: per hop, the end of the previous packet
   std::vector<std::uint64_t> serFull_, serLast_;  ///< scratch: per hop, a full and the last packet's serialization
