@@ -146,3 +146,28 @@ TEST_CASE("a link used by one traffic class and then by the other has buffers fo
   Network alone(mesh(4, 4));
   CHECK(alone.send(0, a, b, 4096, TrafficClass::Request).arrivalCycle == net.zeroLoadCycles(a, b, 4096));
 }
+
+TEST_CASE("links wider than the core's ports: zero-load latency is the narrowest link's serialization") {
+  // 128 B/cycle mesh links between 64 B/cycle injection and ejection ports: the ports are the
+  // narrowest link, so the latency is the 64 B/cycle one (a faster link in between used to add a
+  // cycle: the head waited for the tail before entering it and never caught up).
+  const int bytes[] = {64, 640, 100};
+  for (int b : bytes) {
+    Network narrow(mesh(4, 4));
+    ArchConfig wideConfig = mesh(4, 4);
+    setParam(wideConfig, "die.link_bytes_per_cycle", "128", "test");
+    validate(wideConfig);
+    Network wide(wideConfig);
+    const int a = narrow.node(0, 0), z = narrow.node(3, 3);
+    INFO(b << " bytes");
+    CHECK(wide.send(0, a, z, std::uint64_t(b), TrafficClass::Request).arrivalCycle ==
+          narrow.send(0, a, z, std::uint64_t(b), TrafficClass::Request).arrivalCycle);
+    CHECK(wide.zeroLoadCycles(a, z, std::uint64_t(b)) == narrow.zeroLoadCycles(a, z, std::uint64_t(b)));
+  }
+  // And with ports as wide as the links, a packet serializes in half a cycle per hop.
+  ArchConfig all = mesh(4, 4);
+  for (const char* k : {"die.link_bytes_per_cycle", "core.noc_read_bytes_per_cycle", "core.noc_write_bytes_per_cycle"}) setParam(all, k, "128", "test");
+  validate(all);
+  Network fast(all);
+  CHECK(fast.send(0, fast.node(0, 0), fast.node(3, 3), 640, TrafficClass::Request).arrivalCycle == 7 + 5);
+}

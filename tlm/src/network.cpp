@@ -214,15 +214,22 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
     const bool last = j + 1 == packets;
     const std::uint64_t pb = last ? lastBytes : kPacketBytes;
     const std::vector<std::uint64_t>& sers = last ? serLast_ : serFull_;
-    std::uint64_t t = t0;  // the whole transfer is ready in the source SRAM at issue
+    // Where the packet's head and tail are when it reaches this hop's router; the whole transfer
+    // is ready in the source SRAM at issue.
+    std::uint64_t head = t0, tail = t0;
     for (std::size_t k = 0; k < hops; ++k) {
       const int l = path[k];
       const Link& link = links_[std::size_t(l)];
       const std::uint64_t ser = sers[k];
-      std::uint64_t earliest = std::max(t, prevEnd[k]);
+      // The head goes on when it has arrived, the link's previous packet is through and the
+      // buffer ahead has a credit; the booking ends no earlier than the tail has arrived (a
+      // faster link after a slower one waits for the bytes, cut-through).
+      std::uint64_t headStart = std::max(head, prevEnd[k]);
       auto& heap = slots[std::size_t(l)];
-      if (link.bufferSlots) earliest = std::max(earliest, heap.front());  // a credit for the buffer ahead
-      const std::uint64_t s = busy_[std::size_t(l)].earliestFree(earliest, ser);
+      if (link.bufferSlots) headStart = std::max(headStart, heap.front());
+      const std::uint64_t tailBound = tail > ser ? tail - ser : 0;
+      const std::uint64_t slack = tailBound > headStart ? tailBound - headStart : 0;
+      const std::uint64_t s = busy_[std::size_t(l)].earliestFree(headStart + slack, ser);
       busy_[std::size_t(l)].reserve(s, ser);
       LinkStats& st = stats_[std::size_t(l)];
       st.packets += 1, st.bytes += pb, st.busySub += ser;
@@ -252,9 +259,10 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       if (k + 1 == hops) {
         arrival = std::max(arrival, s + ser + link.latencySub);
       } else {
-        // The next hop starts when the head arrives, and cannot finish before the tail has.
-        const std::uint64_t nextSer = sers[k + 1];
-        t = s + link.latencySub + (ser > nextSer ? ser - nextSer : 0);
+        // The head left when it could (the booking only waited for the tail); the tail left
+        // at the end of the booking.
+        head = s - slack + link.latencySub;
+        tail = s + ser + link.latencySub;
       }
     }
   }
