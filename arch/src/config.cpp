@@ -65,8 +65,8 @@ const std::vector<Entry>& entries() {
 #define TATAMI_CHOICE(section, name, def, choices, desc)                                           \
   {{#section, #name, ParamKind::Choice, "", def, 0.0, 0.0, choices, desc},                         \
    [](ArchConfig& c) -> ValueRef { return &c.section.name; }},
-#define TATAMI_COORDS(section, name, def, desc)                                                    \
-  {{#section, #name, ParamKind::Coords, "(row,col)", def, 0.0, 0.0, "", desc},                     \
+#define TATAMI_COORDS(section, name, def, valid, desc)                                             \
+  {{#section, #name, ParamKind::Coords, "(row,col)", def, 0.0, 0.0, valid, desc},                  \
    [](ArchConfig& c) -> ValueRef { return &c.section.name; }},
 #include "tatami/arch/params.def"
 #undef TATAMI_SECTION_BEGIN
@@ -266,6 +266,7 @@ void validate(const ArchConfig& c) {
     throw ConfigError("die.dead_links: " + std::to_string(dl.size()) +
                       " positions listed; links are pairs of adjacent positions, so the count must be even");
   const std::int64_t sysRows = c.die.rows * c.system.die_rows, sysCols = c.die.cols * c.system.die_cols;
+  std::set<std::pair<GridPos, GridPos>> links;
   for (std::size_t i = 0; i < dl.size(); i += 2) {
     const GridPos a = dl[i], b = dl[i + 1];
     const std::string link = "die.dead_links: (" + std::to_string(a.row) + "," + std::to_string(a.col) + ")-(" +
@@ -276,6 +277,15 @@ void validate(const ArchConfig& c) {
                           std::to_string(sysCols) + " grid of positions");
     if (std::abs(a.row - b.row) + std::abs(a.col - b.col) != 1)
       throw ConfigError(link + " does not join two adjacent positions");
+    if (!links.insert(std::minmax(a, b)).second) throw ConfigError(link + " is listed twice");
+  }
+  std::set<GridPos> rtl;
+  for (const auto& p : c.sim.rtl_listed) {
+    const std::string where = "sim.rtl_listed: (" + std::to_string(p.row) + "," + std::to_string(p.col) + ")";
+    if (p.row < 0 || p.row >= sysRows || p.col < 0 || p.col >= sysCols)
+      throw ConfigError(where + " lies outside the system's " + std::to_string(sysRows) + " x " + std::to_string(sysCols) +
+                        " grid of positions");
+    if (!rtl.insert(p).second) throw ConfigError(where + " is listed twice");
   }
   if (c.core.sram_kib * 1024 % c.core.sram_port_bytes != 0)
     throw ConfigError("core.sram_kib = " + std::to_string(c.core.sram_kib) +

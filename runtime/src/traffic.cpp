@@ -23,6 +23,13 @@ double unit(std::uint32_t bits) { return double(bits) / 4294967296.0; }
 
 }  // namespace
 
+GridPos permutationDestination(const std::string& pattern, int rows, int cols, GridPos p) {
+  if (pattern == "bitcomp") return {rows - 1 - p.row, cols - 1 - p.col};
+  if (pattern != "transpose") throw std::invalid_argument("'" + pattern + "' is not a permutation pattern");
+  const int k = p.col * rows + p.row;
+  return {k / cols, k % cols};
+}
+
 TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& o) {
   if (std::find(trafficPatterns().begin(), trafficPatterns().end(), o.pattern) == trafficPatterns().end())
     throw std::invalid_argument("unknown traffic pattern '" + o.pattern + "' (uniform, transpose, bitcomp, hotspot, neighbor)");
@@ -53,10 +60,9 @@ TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& o) {
       if (dst == src) dst = active.back();
     } else if (o.pattern == "hotspot") {
       dst = hotspot;
-    } else if (o.pattern == "transpose") {
-      dst = net.node(p.col % rows, p.row % cols);
-    } else if (o.pattern == "bitcomp") {
-      dst = net.node(rows - 1 - p.row, cols - 1 - p.col);
+    } else if (o.pattern == "transpose" || o.pattern == "bitcomp") {
+      const GridPos to = permutationDestination(o.pattern, rows, cols, p);
+      dst = net.node(to.row, to.col);
     } else if (o.pattern == "neighbor") {
       int candidates[4], n = 0;
       const int dr[4] = {-1, 0, 1, 0}, dc[4] = {0, 1, 0, -1};

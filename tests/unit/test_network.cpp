@@ -121,6 +121,15 @@ TEST_CASE("dead links: the other dimension order, or unroutable with both end po
                        tlm::NetworkError);
   CHECK_THROWS_WITH_AS(config({{"die.dead_links", "(0,0) (1,1)"}}),
                        "die.dead_links: (0,0)-(1,1) does not join two adjacent positions", ConfigError);
+  // Positions are system-wide: outside the system's grid, or a link listed twice (either way
+  // round), is refused.
+  CHECK_THROWS_WITH_AS(config({{"die.dead_links", "(17,19) (18,19)"}}),
+                       "die.dead_links: (17,19)-(18,19) lies outside the system's 18 x 20 grid of positions", ConfigError);
+  CHECK_THROWS_WITH_AS(config({{"die.dead_links", "(0,1) (0,2) (0,2) (0,1)"}}), "die.dead_links: (0,2)-(0,1) is listed twice", ConfigError);
+  CHECK_NOTHROW(config({{"system.die_rows", "2"}, {"die.dead_links", "(17,19) (18,19)"}}));  // across the edge to the second die
+  CHECK_THROWS_WITH_AS(config({{"sim.rtl_listed", "(0,0) (0,0)"}}), "sim.rtl_listed: (0,0) is listed twice", ConfigError);
+  CHECK_THROWS_WITH_AS(config({{"sim.rtl_listed", "(18,0)"}}), "sim.rtl_listed: (18,0) lies outside the system's 18 x 20 grid of positions",
+                       ConfigError);
 }
 
 TEST_CASE("disabled cores keep their routers") {

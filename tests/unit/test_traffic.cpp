@@ -1,6 +1,7 @@
 // Synthetic traffic: throughput follows offered load, then saturates near the k x k mesh bound;
 // buffering and pattern move the saturation point; all-to-all completes; bad options are refused.
 #include <doctest/doctest.h>
+#include <set>
 
 #include "tatami/runtime/traffic.h"
 #include "tatami/tlm/network.h"
@@ -100,4 +101,28 @@ TEST_CASE("bad traffic options are refused with the reason") {
   o.pattern = "uniform";
   o.rate = 1.5;
   CHECK_THROWS_WITH(runtime::runTraffic(mesh(4), o), "injection rate 1.500000 is outside (0, 1] packets per node per cycle");
+}
+
+TEST_CASE("permutation patterns are permutations on any mesh, the transpose on a square one") {
+  for (const auto& [rows, cols] : std::vector<std::pair<int, int>>{{8, 8}, {18, 20}, {4, 16}, {5, 3}})
+    for (const char* pattern : {"transpose", "bitcomp"}) {
+      INFO(pattern << " on " << rows << " x " << cols);
+      std::set<std::pair<int, int>> hit;
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) {
+          const GridPos to = runtime::permutationDestination(pattern, rows, cols, {r, c});
+          CHECK((to.row >= 0 && to.row < rows && to.col >= 0 && to.col < cols));
+          hit.insert({to.row, to.col});
+        }
+      CHECK(hit.size() == std::size_t(rows * cols));  // every position is some position's destination
+    }
+  // On a square mesh the transpose swaps row and column.
+  const GridPos t = runtime::permutationDestination("transpose", 8, 8, {2, 5});
+  CHECK(t.row == 5);
+  CHECK(t.col == 2);
+  // On the D1 die (18 x 20) the old mapping (c mod rows, r mod cols) sent (0,0) and (0,18) to the same
+  // core; now (0,18) goes to position 18 x 18 = 324 in row-major order: (16, 4).
+  const GridPos d = runtime::permutationDestination("transpose", 18, 20, {0, 18});
+  CHECK(d.row == 16);
+  CHECK(d.col == 4);
 }

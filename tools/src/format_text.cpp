@@ -24,7 +24,7 @@ std::string allowedText(const ParamSpec& p) {
              std::to_string(static_cast<long long>(p.maxValue));
     case ParamKind::Real: return readable(p.minValue, 6) + ".." + readable(p.maxValue, 6);
     case ParamKind::Choice: return p.choices;
-    case ParamKind::Coords: return "positions inside die.rows x die.cols, each at most once";
+    case ParamKind::Coords: return p.choices;
   }
   return "";
 }

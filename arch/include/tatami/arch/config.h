@@ -28,7 +28,7 @@ std::string formatGridPosList(const GridPosList& list);
 #define TATAMI_INT(section, name, unit, def, lo, hi, desc) std::int64_t name = def;
 #define TATAMI_REAL(section, name, unit, def, lo, hi, desc) double name = def;
 #define TATAMI_CHOICE(section, name, def, choices, desc) std::string name = def;
-#define TATAMI_COORDS(section, name, def, desc) GridPosList name = parseGridPosList(def);
+#define TATAMI_COORDS(section, name, def, valid, desc) GridPosList name = parseGridPosList(def);
 #define TATAMI_SECTION_END(section) } section;
 
 /// Every architecture parameter, with the D1 preset as defaults.
@@ -61,7 +61,7 @@ struct ParamSpec {
   const char* defaultText;   // the default as written in an INI file
   double minValue;           // Int and Real only
   double maxValue;
-  const char* choices;       // Choice only: "a|b"
+  const char* choices;       // Choice: "a|b"; Coords: which lists are valid
   const char* description;
   std::string key() const { return std::string(section) + "." + name; }
 };

@@ -35,6 +35,12 @@ struct TrafficPoint {
 /// Patterns `tatami traffic` knows.
 const std::vector<std::string>& trafficPatterns();
 
+/// The destination position of (row, col) under a permutation pattern on a rows x cols mesh:
+/// "bitcomp" mirrors both coordinates; "transpose" sends the k-th position in column-major order
+/// to the k-th in row-major order, (r, c) -> ((c rows + r) / cols, (c rows + r) mod cols): the
+/// matrix transpose on a square mesh, and a permutation on any other.
+GridPos permutationDestination(const std::string& pattern, int rows, int cols, GridPos from);
+
 /// Runs one offered rate on a fresh network built from `config`. Throws std::invalid_argument on
 /// bad options (unknown pattern, rate outside (0, 1], ...).
 TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& options);
