@@ -5,10 +5,9 @@
 #include <doctest/doctest.h>
 
 #include "tatami/arch/assembler.h"
-#include "tatami/tlm/core_timing.h"
+#include "tatami/arch/core_timing.h"
 
 using namespace tatami;
-using tlm::Usage;
 
 namespace {
 
@@ -16,11 +15,11 @@ Usage usageOf(const std::string& line, const std::vector<std::uint64_t>& regs, c
   const Program p = assemble(line + "\n", "u.tasm");
   ThreadState t;
   for (std::size_t i = 0; i < regs.size(); ++i) t.r[i + 1] = regs[i];
-  const tlm::CoreTiming timing(config);
+  const CoreTiming timing(config);
   return timing.usage(p.code[0], resolveOperands(t, p.code[0]));
 }
 
-std::vector<std::uint64_t> v(const tlm::PortCycles& p) { return p.toVector(); }
+std::vector<std::uint64_t> v(const PortCycles& p) { return p.toVector(); }
 
 }  // namespace
 

@@ -18,7 +18,7 @@
 #include "tatami/arch/config.h"
 #include "tatami/arch/program.h"
 #include "tatami/arch/semantics.h"
-#include "tatami/tlm/core_timing.h"
+#include "tatami/arch/core_timing.h"
 #include "tatami/tlm/rtl_datapath.h"
 #include "tatami/tlm/port_timeline.h"
 #include "tatami/tlm/remote.h"

@@ -12,7 +12,7 @@
 #include "tatami/arch/isa.h"
 #include "tatami/arch/semantics.h"
 
-namespace tatami::tlm {
+namespace tatami {
 
 /// Port bookings of one kind, one per port used (at most one per port; no allocation).
 class PortCycles {
@@ -62,4 +62,4 @@ class CoreTiming {
   std::uint64_t portBytes_;
 };
 
-}  // namespace tatami::tlm
+}  // namespace tatami

@@ -1,9 +1,9 @@
 // Per-instruction timing formulas (docs/timing.md, "Core").
-#include "tatami/tlm/core_timing.h"
+#include "tatami/arch/core_timing.h"
 
 #include <algorithm>
 
-namespace tatami::tlm {
+namespace tatami {
 
 CoreTiming::CoreTiming(const ArchConfig& config) : c_(config), portBytes_(std::uint64_t(config.core.sram_port_bytes)) {}
 
@@ -119,4 +119,4 @@ Usage CoreTiming::usage(const Instruction& inst, const Operands& o) const {
   return u;
 }
 
-}  // namespace tatami::tlm
+}  // namespace tatami

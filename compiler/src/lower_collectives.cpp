@@ -1,0 +1,246 @@
+// Collectives over rings of cores: the data-parallel all-reduce (one ring, or two levels in groups) and the grid's all-reduce, all-gather and reduce-scatter along a grid line.
+#include "lowering.h"
+
+namespace tatami::compiler::lowering {
+
+void Lowering::allreduce(const Node& n, std::uint64_t dst) {
+  // `allreduce_mean` runs over the data-parallel ring; `allreduce` over this core's line of the
+  // tensor-parallel grid along its `axis` (sum, or max with reduce="max"). Each kind of ring has
+  // its own semaphores (data arrived, receiver free, all-gather chunk arrived), so a neighbour
+  // already in the next all-reduce of another line never feeds this one.
+  const int x = n.inputs[0];
+  if (n.op == Op::allreduce_mean && groupsOf(x).first) return allreduceInGroups(n, dst, groupsOf(x).first);
+  const std::vector<int>& ring = ringOf(n);
+  const std::uint64_t p = ring.size();
+  const bool isMax = n.op == Op::allreduce && n.attrs.count("reduce") && std::get<std::string>(n.attrs.at("reduce")) == "max";
+  const int sem = semOf(n);
+  const std::string arrived = std::to_string(sem), freed = std::to_string(sem + 1), gathered = std::to_string(sem + 2);
+  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  if (p > 1) {
+    // Ring all-reduce: P-1 reduce-scatter steps, then P-1 all-gather steps, chunk by chunk. A
+    // core first tells its predecessor that its receive buffer is ready, and again after each
+    // chunk it has consumed but the last; a core puts a chunk only when told so.
+    const std::uint64_t chunk = chunkOf(x, p), bytes = chunk * 4;
+    const std::uint64_t recv = temp(chunk, n.name + ".recv");
+    const int r = rankOf(n);
+    const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
+    const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
+    li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(chunk));
+    line("sincr r21, " + freed + ", 1");
+    for (std::uint64_t step = 0; step + 1 < p; ++step) {
+      const std::uint64_t send = mod(long(r) - long(step)), into = mod(long(r) - long(step) - 1);
+      line("swait " + freed + ", 1");
+      li(24, std::int64_t(dst + send * bytes));
+      line("put r20, r23, r24, r22, " + arrived);
+      line("swait " + arrived + ", 1");
+      li(25, std::int64_t(dst + into * bytes));
+      line(std::string(isMax ? "vmax" : "vadd") + ".f32 r25, r25, r23, r4");
+      if (step + 2 < p) line("sincr r21, " + freed + ", 1");
+    }
+    {
+      // 2(P-1) ring steps, each a chunk to the next core (serialization at the link's bytes per
+      // cycle, a hop or so) and about 6 cycles of signalling, and P-1 adds; neighbouring cores'
+      // steps overlap (calibrated on the transformer example's rings of 4 to 32 cores).
+      const double hop = double(c_.die.hop_latency_cycles) + double(bytes) / double(c_.die.link_bytes_per_cycle);
+      cost(double(2 * (p - 1)) * (hop + 6) + double(p - 1) * (lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
+    }
+    for (std::uint64_t step = 0; step + 1 < p; ++step) {
+      const std::uint64_t send = mod(long(r) + 1 - long(step));
+      li(24, std::int64_t(dst + send * bytes));
+      line("put r20, r24, r24, r22, " + gathered);
+      line("swait " + gathered + ", 1");
+    }
+  }
+  if (n.op == Op::allreduce_mean) vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+}
+
+void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t groupSize) {
+  // The data-parallel ring cut into R groups of C consecutive cores (neighbours on the mesh):
+  // (1) a ring reduce-scatter inside each group leaves core j of a group the group's sum of
+  // chunk j; (2) the cores j of all groups all-reduce that chunk over a ring of R; (3) a ring
+  // all-gather inside each group. 2(C-1) + 2(R-1) ring steps instead of 2(CR-1), the same bytes
+  // per core. Semaphores: 1-3 inside groups, 10-12 across them.
+  const int x = n.inputs[0];
+  const std::uint64_t p = ctx_.ring.size(), C = groupSize, R = p / C, c1 = groupsOf(x).second, c2 = c1 / R;
+  const std::uint64_t b1 = c1 * 4, b2 = c2 * 4;
+  const std::uint64_t rank = std::uint64_t(ctx_.rank), group = rank / C, pos = rank % C;
+  const auto groupCore = [&](std::uint64_t k) { return ctx_.ring[std::size_t(group * C + k % C)]; };
+  const auto crossCore = [&](std::uint64_t g) { return ctx_.ring[std::size_t((g % R) * C + pos)]; };
+  const auto mod = [](long v, std::uint64_t m) { return std::uint64_t(((v % long(m)) + long(m)) % long(m)); };
+  if (C * c1 > count(x)) vfill(dst + roundUp(count(x), 16) * 4, 0.0, C * c1 - roundUp(count(x), 16));
+  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  const std::uint64_t recv = temp(c1, n.name + ".recv");
+  // (1) reduce-scatter inside the group, ending with chunk `pos`.
+  li(20, groupCore(pos + 1)), li(21, groupCore(pos + C - 1)), li(22, std::int64_t(b1)), li(23, std::int64_t(recv)), li(4, std::int64_t(c1));
+  line("sincr r21, 2, 1");
+  for (std::uint64_t step = 0; step + 1 < C; ++step) {
+    line("swait 2, 1");
+    li(24, std::int64_t(dst + mod(long(pos) - long(step) - 1, C) * b1));
+    line("put r20, r23, r24, r22, 1");
+    line("swait 1, 1");
+    li(25, std::int64_t(dst + mod(long(pos) - long(step) - 2, C) * b1));
+    line("vadd.f32 r25, r25, r23, r4");
+    if (step + 2 < C) line("sincr r21, 2, 1");
+  }
+  // (2) all-reduce chunk `pos` across the groups, in R pieces.
+  const std::uint64_t mine = dst + pos * b1;
+  li(20, crossCore(group + 1)), li(21, crossCore(group + R - 1)), li(22, std::int64_t(b2)), li(23, std::int64_t(recv)), li(4, std::int64_t(c2));
+  line("sincr r21, 11, 1");
+  for (std::uint64_t step = 0; step + 1 < R; ++step) {
+    line("swait 11, 1");
+    li(24, std::int64_t(mine + mod(long(group) - long(step), R) * b2));
+    line("put r20, r23, r24, r22, 10");
+    line("swait 10, 1");
+    li(25, std::int64_t(mine + mod(long(group) - long(step) - 1, R) * b2));
+    line("vadd.f32 r25, r25, r23, r4");
+    if (step + 2 < R) line("sincr r21, 11, 1");
+  }
+  for (std::uint64_t step = 0; step + 1 < R; ++step) {
+    li(24, std::int64_t(mine + mod(long(group) + 1 - long(step), R) * b2));
+    line("put r20, r24, r24, r22, 12");
+    line("swait 12, 1");
+  }
+  // (3) all-gather inside the group.
+  li(20, groupCore(pos + 1)), li(22, std::int64_t(b1));
+  for (std::uint64_t step = 0; step + 1 < C; ++step) {
+    li(24, std::int64_t(dst + mod(long(pos) - long(step), C) * b1));
+    line("put r20, r24, r24, r22, 3");
+    line("swait 3, 1");
+  }
+  {
+    const double link = double(c_.die.link_bytes_per_cycle), hopc = double(c_.die.hop_latency_cycles);
+    const double step1 = hopc + double(b1) / link + 6, step2 = 3 * hopc + double(b2) / link + 6;
+    cost(double(2 * (C - 1)) * step1 + double(C - 1) * (lines(b1) + double(c_.core.vector_latency_cycles)) + double(2 * (R - 1)) * step2 +
+             double(R - 1) * (lines(b2) + double(c_.core.vector_latency_cycles)),
+         "mesh");
+  }
+  vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+}
+
+void Lowering::allgather(const Node& n, std::uint64_t dst) {
+  // Ring all-gather of row blocks along this core's grid line: block k of the result comes from
+  // the line's core k (every core has the same layout, so a put names its own addresses). Blocks
+  // that are not whole 64-byte vectors travel in a scratch buffer of vector-aligned slots and are
+  // packed at the end. The result's rows past `size` are the padding of the last blocks.
+  const int x = n.inputs[0];
+  const std::vector<int>& ring = ringOf(n);
+  const std::uint64_t p = ring.size(), chunk = count(x), stride = roundUp(chunk, 16), bytes = stride * 4;
+  const bool packed = stride == chunk;
+  const int r = rankOf(n), sem = semOf(n);
+  const std::string freed = std::to_string(sem + 1), gathered = std::to_string(sem + 2);
+  const std::uint64_t slots = packed ? dst : temp(p * stride, n.name + ".slots");
+  dma2d(slots + std::uint64_t(r) * bytes, addr(x), 1, chunk * 4, 0, 0);
+  if (p > 1) {
+    const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
+    li(20, next), li(21, prev), li(22, std::int64_t(bytes));
+    line("sincr r21, " + freed + ", 1");  // my buffer is ready for my predecessor's blocks
+    line("swait " + freed + ", 1");
+    const auto blockAt = [&](std::uint64_t step) { return std::uint64_t((long(r) - long(step) + long(p) * 2) % long(p)); };
+    if (p > 2 && stride % 32 == 0) {
+      // In two halves: the first half of a block travels on as soon as it has arrived, while the
+      // second is still on its way (semaphores 20-21 along grid axis 0, 24-25 along axis 1).
+      const std::uint64_t halfBytes = bytes / 2;
+      const int base = 20 + 4 * int(n.intAttr("axis", 0));
+      li(22, std::int64_t(halfBytes));
+      for (int h = 0; h < 2; ++h) {
+        li(24, std::int64_t(slots + blockAt(0) * bytes + std::uint64_t(h) * halfBytes));
+        line("put r20, r24, r24, r22, " + std::to_string(base + h));
+      }
+      for (std::uint64_t step = 0; step + 1 < p; ++step)
+        for (int h = 0; h < 2; ++h) {
+          line("swait " + std::to_string(base + h) + ", 1");
+          if (step + 2 < p) {
+            li(24, std::int64_t(slots + blockAt(step + 1) * bytes + std::uint64_t(h) * halfBytes));
+            line("put r20, r24, r24, r22, " + std::to_string(base + h));
+          }
+        }
+    } else {
+      for (std::uint64_t step = 0; step + 1 < p; ++step) {
+        li(24, std::int64_t(slots + blockAt(step) * bytes));
+        line("put r20, r24, r24, r22, " + gathered);
+        line("swait " + gathered + ", 1");
+      }
+    }
+    const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
+    cost(double(p - 1) * (hop + 12) + 24, "mesh");
+  }
+  if (!packed) dma2d(dst, slots, p, chunk * 4, chunk * 4, bytes);
+}
+
+void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
+  // Ring reduce-scatter of row blocks: the input (the whole extent, summed over the line) is cut
+  // into blocks of the output's rows, each in a vector-aligned slot (zeros for the padding rows
+  // of the last blocks); after P-1 steps this core's slot `rank` holds its block, summed.
+  const int x = n.inputs[0];
+  const std::vector<int>& ring = ringOf(n);
+  const std::uint64_t p = ring.size(), chunk = count(n.outputs[0]), stride = roundUp(chunk, 16), bytes = stride * 4;
+  const int r = rankOf(n), sem = semOf(n);
+  const std::string arrived = std::to_string(sem), freed = std::to_string(sem + 1);
+  const bool inPlace = inPlaceScatter_.count(x) > 0;
+  const std::uint64_t slots = inPlace ? addr(x) : temp(p * stride, n.name + ".slots"), recv = temp(stride, n.name + ".recv");
+  const std::uint64_t have = count(x), whole = std::min<std::uint64_t>(p, have / chunk), rest = have - whole * chunk;
+  if (inPlace) {
+    // The input's rows already sit in whole-vector blocks (its size is whole vectors too);
+    // zeros after them for the padding.
+    if (p * chunk > have) vfill(slots + have * 4, 0.0, p * chunk - have);
+  } else {
+    if (p * chunk > have) vfill(slots + whole * bytes, 0.0, (p - whole) * stride);  // the padding rows
+    if (whole) dma2d(slots, addr(x), whole, chunk * 4, bytes, chunk * 4);
+    if (rest) dma2d(slots + whole * bytes, addr(x) + whole * chunk * 4, 1, rest * 4, 0, 0);
+  }
+  const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
+  const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
+  if (p > 2 && stride % 32 == 0) {
+    // In two halves, pipelined: the first half of a block goes on to the next core as soon as it
+    // is added, while the second half is still arriving. Each half has its own receive buffer
+    // and semaphores (arrived, free): 20-23 along grid axis 0, 24-27 along axis 1.
+    const std::uint64_t half = stride / 2, halfBytes = half * 4;
+    const int base = 20 + 4 * int(n.intAttr("axis", 0));
+    const auto A = [&](int h) { return std::to_string(base + h); };
+    const auto F = [&](int h) { return std::to_string(base + 2 + h); };
+    li(20, next), li(21, prev), li(22, std::int64_t(halfBytes)), li(4, std::int64_t(half));
+    li(26, std::int64_t(recv)), li(27, std::int64_t(recv + halfBytes));
+    const auto putHalf = [&](std::uint64_t block, int h) {
+      line("swait " + F(h) + ", 1");
+      li(24, std::int64_t(slots + block * bytes + std::uint64_t(h) * halfBytes));
+      line("put r20, r" + std::to_string(26 + h) + ", r24, r22, " + A(h));
+    };
+    line("sincr r21, " + F(0) + ", 1");
+    line("sincr r21, " + F(1) + ", 1");
+    putHalf(mod(long(r) - 1), 0);
+    putHalf(mod(long(r) - 1), 1);
+    for (std::uint64_t step = 0; step + 1 < p; ++step) {
+      const std::uint64_t into = mod(long(r) - long(step) - 2);
+      for (int h = 0; h < 2; ++h) {
+        line("swait " + A(h) + ", 1");
+        li(25, std::int64_t(slots + into * bytes + std::uint64_t(h) * halfBytes));
+        line("vadd.f32 r25, r25, r" + std::to_string(26 + h) + ", r4");
+        if (step + 2 < p) {
+          line("sincr r21, " + F(h) + ", 1");
+          putHalf(into, h);  // what was just added travels on
+        }
+      }
+    }
+    const double hop = double(c_.die.hop_latency_cycles) * 3 + double(halfBytes) / double(c_.die.link_bytes_per_cycle);
+    cost(double(p - 1) * (hop + 12 + lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
+  } else if (p > 1) {
+    li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(stride));
+    line("sincr r21, " + freed + ", 1");
+    for (std::uint64_t step = 0; step + 1 < p; ++step) {
+      const std::uint64_t send = mod(long(r) - long(step) - 1), into = mod(long(r) - long(step) - 2);
+      line("swait " + freed + ", 1");
+      li(24, std::int64_t(slots + send * bytes));
+      line("put r20, r23, r24, r22, " + arrived);
+      line("swait " + arrived + ", 1");
+      li(25, std::int64_t(slots + into * bytes));
+      line("vadd.f32 r25, r25, r23, r4");
+      if (step + 2 < p) line("sincr r21, " + freed + ", 1");
+    }
+    const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
+    cost(double(p - 1) * (hop + 12 + lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
+  }
+  dma2d(dst, slots + std::uint64_t(r) * bytes, 1, chunk * 4, 0, 0);
+}
+
+
+}  // namespace tatami::compiler::lowering

@@ -1,0 +1,192 @@
+// Matrix products: on the matrix unit (BF16 panels, FP32 accumulation) or the vector unit (FP32).
+#include "lowering.h"
+
+namespace tatami::compiler::lowering {
+
+void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
+  // C = A B on the matrix unit. Both operands go to the matrix unit as BF16 panels of K rows
+  // (padded to even with zeros) by 16 of their other index: A's panels are 16 of its rows, B's
+  // 16 of its columns. An operand stored with K as its row index (B, or a fused transpose of
+  // A) gives a panel by one strided DMA and a conversion; one stored with K as its column index
+  // (A, or a fused transpose of B) by a transpose and a conversion. Each 16 x 16 C tile is one
+  // mmaz (+ mma for K beyond 4096) into a tile buffer, copied into C's rows by DMA two tiles
+  // later. The one thread issues in order, so the preparation of the next row block's A panel
+  // is interleaved with this block's matrix instructions and the matrix unit stays busy; the
+  // core's hazard checks order the DMA copies, panel writes and matrix reads.
+  const int a = n.inputs[0], b = n.inputs[1];
+  const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
+  const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
+  const std::uint64_t panelBytes = Kp * 32;  // Kp rows of 16 BF16
+  // A row block's panel is used by that block's tiles only: two panels in rotation.
+  const std::uint64_t aSlots = std::min<std::uint64_t>(mb, 2);
+  const std::uint64_t aPanels = alloc_.allocate(aSlots * panelBytes, n.name + ".a_panels");
+  const std::uint64_t bPanels = alloc_.allocate(nb * panelBytes, n.name + ".b_panels");
+  temps_.push_back({aPanels, aSlots * panelBytes});
+  temps_.push_back({bPanels, nb * panelBytes});
+  const std::uint64_t trans[2] = {temp(16 * Kp, n.name + ".trans0"), temp(16 * Kp, n.name + ".trans1")};
+  // A zero-padded copy of a partial row block, for operands read by rows (only when needed).
+  const bool padRows = (!transposed_.count(a) && (M % 16 || K != Kp)) || (transposed_.count(b) && (N % 16 || K != Kp));
+  const std::uint64_t block = padRows ? temp(16 * Kp, n.name + ".block") : 0;
+  constexpr std::uint64_t kTiles = 4;  // C tile buffers in rotation
+  const std::uint64_t tiles = temp(256 * kTiles, n.name + ".tiles");
+  const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
+  const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
+  // Where an operand's element (k, i) is: kMajor: base + (k * ld + i) * 4, else base + (i * ld + k) * 4.
+  struct Operand {
+    std::uint64_t base, ld, extent;
+    bool kMajor;
+  };
+  const Operand opA = transposed_.count(a) ? Operand{addr(a), M, M, true} : Operand{addr(a), K, M, false};
+  const Operand opB = transposed_.count(b) ? Operand{addr(b), K, N, false} : Operand{addr(b), N, N, true};
+
+  // The steps that build panel `ib` of an operand into `panel`: loading it (FP32, K x 16) into
+  // scratch `t`, then converting it to BF16 (each step one vector or DMA instruction).
+  const auto loadSteps = [&](const Operand& o, std::uint64_t ib, std::uint64_t t) {
+    std::vector<std::function<void()>> steps;
+    const std::uint64_t count16 = std::min<std::uint64_t>(16, o.extent - ib * 16);
+    if (o.kMajor) {
+      if (count16 < 16 || K != Kp) steps.push_back([=] { vfill(t, 0.0, 16 * Kp); });
+      steps.push_back([=] { dma2dAsync(t, o.base + ib * 64, K, count16 * 4, 64, o.ld * 4); });  // Kp x 16 FP32
+    } else {
+      std::uint64_t src = o.base + ib * 16 * o.ld * 4;
+      if (count16 < 16 || K != Kp) {  // a zero-padded copy first
+        steps.push_back([=] { vfill(block, 0.0, 16 * Kp); });
+        steps.push_back([=] { dma2dAsync(block, src, count16, K * 4, Kp * 4, o.ld * 4); });
+        src = block;
+      }
+      // Converted before it is transposed: each instruction then writes at most half the lines
+      // of a tile's matrix work, and fits between the matrix unit's result write-backs.
+      steps.push_back([=] {
+        li(1, std::int64_t(t)), li(2, std::int64_t(src)), li(4, std::int64_t(16 * Kp));
+        line("vcvt.f32.bf16 r1, r2, r4");  // 16 x Kp BF16
+        vectorCost(16 * Kp, 1);
+      });
+    }
+    return steps;
+  };
+  const auto convertStep = [&](const Operand& o, std::uint64_t panel, std::uint64_t t) {
+    return std::function<void()>([=] {
+      if (o.kMajor) {
+        li(1, std::int64_t(panel)), li(2, std::int64_t(t)), li(4, std::int64_t(16 * Kp));
+        line("vcvt.f32.bf16 r1, r2, r4");
+      } else {
+        li(1, std::int64_t(panel)), li(2, std::int64_t(t)), li(3, 16), li(4, std::int64_t(Kp));
+        line("vtr.bf16 r1, r2, r3, r4");  // Kp x 16
+      }
+      vectorCost(8 * Kp, 1);
+    });
+  };
+  const auto run = [](const std::vector<std::function<void()>>& steps) {
+    for (const auto& step : steps) step();
+  };
+  const auto before = est_;  // the instructions below are estimated as a whole, at the end
+  // A thread waits while the unit it issues to is busy, so B's loads (DMA) are spread over the
+  // first row block: panel jb + 2 is loaded while tile (0, jb) computes, and panel jb + 1,
+  // loaded a tile earlier, is converted then, in time for the next tile.
+  // Two load buffers suffice: panel jb + 2 reuses panel jb's, converted a tile earlier.
+  const std::uint64_t bScratch[2] = {temp(16 * Kp, n.name + ".b_load0"), nb > 1 ? temp(16 * Kp, n.name + ".b_load1") : 0};
+  run(loadSteps(opB, 0, bScratch[0]));
+  if (nb > 1) run(loadSteps(opB, 1, bScratch[1]));
+  run(loadSteps(opA, 0, trans[0]));
+  run({convertStep(opA, aPanels, trans[0]), convertStep(opB, bPanels, bScratch[0])});
+  std::uint64_t t = 0;
+  std::vector<std::array<std::uint64_t, 4>> copies;  // (tile buffer, C address, rows, cols) of the tiles to copy out
+  const auto copyOut = [&](const std::array<std::uint64_t, 4>& c) { dma2dAsync(c[1], c[0], c[2], c[3] * 4, N * 4, 64); };
+  for (std::uint64_t ib = 0; ib < mb; ++ib) {
+    std::vector<std::function<void()>> next;
+    if (ib + 1 < mb) {
+      next = loadSteps(opA, ib + 1, trans[(ib + 1) % 2]);
+      next.push_back(convertStep(opA, aPanels + ((ib + 1) % aSlots) * panelBytes, trans[(ib + 1) % 2]));
+    }
+    std::size_t stepAt = 0;
+    for (std::uint64_t jb = 0; jb < nb; ++jb, ++t) {
+      const std::uint64_t tile = tiles + (t % kTiles) * 1024;
+      for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
+        const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
+        li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + (ib % aSlots) * panelBytes + k0 * 32));
+        li(3, std::int64_t(bPanels + jb * panelBytes + k0 * 32)), li(4, std::int64_t(kc));
+        line(std::string(k0 == 0 ? "mmaz" : "mma") + ".bf16 r1, r2, r3, r4");
+      }
+      const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
+      copies.push_back({tile, dst + (ib * 16 * N + jb * 16) * 4, rows, cols});
+      if (copies.size() > 2) copyOut(copies[copies.size() - 3]);
+      if (ib == 0 && jb + 2 < nb) run(loadSteps(opB, jb + 2, bScratch[(jb + 2) % 2]));
+      if (ib == 0 && jb + 1 < nb) convertStep(opB, bPanels + (jb + 1) * panelBytes, bScratch[(jb + 1) % 2])();
+      // Steps spread over the block (a step waits for the one before: with a tile between them
+      // it does not hold up the thread); in the first block the vector unit converts B first.
+      const std::uint64_t spacing = std::max<std::uint64_t>(1, nb / std::max<std::uint64_t>(1, next.size()));
+      if (stepAt < next.size() && ib > 0 && jb % spacing == 0) next[stepAt++]();
+    }
+    while (stepAt < next.size()) next[stepAt++]();
+  }
+  for (std::size_t i = copies.size() > 2 ? copies.size() - 2 : 0; i < copies.size(); ++i) copyOut(copies[i]);
+  est_ = before;
+  // The estimate: B panels, the first A panel, then per row block the matrix work or the next A
+  // panel's preparation, whichever is longer, and the last tile's result and copy.
+  const double convert = lines(16 * Kp * 4) + double(c_.core.vector_latency_cycles);
+  const double copy = dmaCycles(K, 64);
+  const auto prep = [&](const Operand& o, bool partial) {
+    const std::uint64_t copyRows = partial && o.extent % 16 ? o.extent % 16 : 16;  // the rows a padded copy moves
+    const double pad = (partial || K != Kp) ? convert + (o.kMajor ? 0.0 : dmaCycles(copyRows, K * 4)) : 0.0;
+    // Read by rows: a conversion of FP32 lines, then a transpose of half as many BF16 lines.
+    const double transposeBf16 = lines(16 * Kp * 2) + double(c_.core.vector_latency_cycles);
+    return (o.kMajor ? std::max(copy, convert) : convert + transposeBf16) + pad;
+  };
+  // B's first panel before any tile; each later one is prepared while a tile of the first row
+  // block computes (the longer of the two paces that block).
+  const double bFirst = (opB.kMajor ? copy : 0.0) + prep(opB, false) + (N % 16 ? convert : 0.0);
+  // With small K the DMA engine paces it: a B panel's load and a tile's copy per tile.
+  const double dmaPace = (opB.kMajor ? copy : 0.0) + dmaCycles(std::min<std::uint64_t>(16, M), 64) + 24 * double(c_.core.scalar_cycles);
+  const double firstBlock = tileCycles + double(nb - 1) * std::max({tileCycles, prep(opB, false), dmaPace});
+  const double aPrep = prep(opA, false) + (opA.kMajor ? copy : 0.0);
+  const double aLastPad = prep(opA, M % 16 != 0) - prep(opA, false);  // the last block's zero-padded copy
+  // A block with little matrix work waits for its panel: the preparation and the scalar set-up
+  // of its instructions (about 22 issue cycles) are exposed.
+  // ... or, with small K, the DMA engine: the block's tile copies and its A panel's load.
+  const double dmaPerBlock = double(nb) * dmaCycles(16, 64) + (opA.kMajor ? copy : 0.0);
+  const double perBlock = std::max({double(nb) * tileCycles, aPrep + 22 * double(c_.core.scalar_cycles), dmaPerBlock});
+  cost(bFirst + aPrep + aLastPad + firstBlock + double(mb - 1) * perBlock + double(c_.core.matrix_latency_cycles) + lines(1024) +
+           dmaCycles(16, 64),
+       "compute");
+}
+
+void Lowering::matmul(const Node& n, std::uint64_t dst) {
+  const int a = n.inputs[0], b = n.inputs[1];
+  if (shape(a).size() != 2 || shape(b).size() != 2) unsupported(n, "batched matmul");
+  if (ctx_.precision == "mixed") return matmulMixed(n, dst);
+  const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
+  const std::uint64_t Np = roundUp(N, 16);
+  // B and C with rows padded to whole vectors.
+  const std::uint64_t bp = temp(K * Np, n.name + ".b_rows"), cp = temp(M * Np, n.name + ".c_rows"), prod = temp(Np, n.name + ".prod");
+  vfill(bp, 0.0, K * Np);
+  vfill(cp, 0.0, M * Np);
+  dma2d(bp, addr(b), K, N * 4, Np * 4, N * 4);
+  // for i: for k: C[i,:] += A[i,k] * B[k,:]
+  const std::string li_ = label(), lk = label();
+  li(10, 0), li(11, std::int64_t(M)), li(14, std::int64_t(K)), li(15, std::int64_t(addr(a))), li(16, std::int64_t(cp));
+  li(4, std::int64_t(Np));
+  code_ << li_ << ":\n";
+  line("li r12, 0");
+  li(17, std::int64_t(bp));
+  code_ << lk << ":\n";
+  line("lw r3, [r15]");
+  li(1, std::int64_t(prod));
+  line("vmuls.f32 r1, r17, r3, r4");
+  line("vadd.f32 r16, r16, r1, r4");
+  line("add r15, r15, 4");
+  line("add r17, r17, " + std::to_string(Np * 4));
+  line("add r12, r12, 1");
+  line("blt r12, r14, " + lk);
+  line("add r16, r16, " + std::to_string(Np * 4));
+  line("add r10, r10, 1");
+  line("blt r10, r11, " + li_);
+  {
+    // Per (i, k): vmuls then a dependent vadd, each Np/16 vectors plus the pipeline latency.
+    const double v = lines(Np * 4) + double(c_.core.vector_latency_cycles);
+    cost(double(M) * double(K) * 2 * v, "compute");
+  }
+  dma2d(dst, cp, M, N * 4, N * 4, Np * 4);
+}
+
+
+}  // namespace tatami::compiler::lowering

@@ -1,0 +1,212 @@
+// Internal: lowering one core's graph to its tile program. The Lowering class walks the graph
+// in order; the memory planner (memory_planner.h) places every value in SRAM; the op lowerings
+// are split by kind: lower.cpp (the walk, elementwise ops, reductions, softmax), lower_matmul.cpp,
+// lower_gather.cpp (gathers, broadcasts, takes, embeddings) and lower_collectives.cpp (all-reduce,
+// all-gather, reduce-scatter over rings of cores).
+#pragma once
+
+#include "tatami/compiler/lower.h"
+#include "tatami/arch/isa.h"
+#include "tatami/compiler/pipeline.h"
+
+#include "strided.h"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "memory_planner.h"
+
+namespace tatami::compiler::lowering {
+
+class Lowering {
+ public:
+  Lowering(const Graph& g, const ArchConfig& c, const CoreContext& ctx, std::int64_t tableBytes)
+      : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024, tableBytes), ctx_(ctx), c_(c) {}
+  std::uint64_t tableBytes() const { return alloc_.tableBytes(); }
+  LoweredProgram run();
+
+ private:
+  // The walk (lower.cpp): where values live, and when they are placed and released.
+  void place(int v);                  ///< a new buffer for v (sized for what its producer needs)
+  bool resident(int x) const;         ///< x's bytes are in SRAM now
+  /// Whether buffer b still holds a value used after node i (or `also`); `onlyResident`: not
+  /// counting values whose home is HBM.
+  bool bufferNeeded(int b, std::size_t i, int also, bool onlyResident) const;
+  void releaseBuffer(int b);
+  void assignHbmHomes();
+  void placeGraphInputs(LoweredProgram& out);
+  void findFusedTransposes();
+  void findInPlaceScatters();
+  void streamIn(int in, LoweredProgram& out);
+  int dyingOperandToReuse(const Node& n, std::size_t i) const;
+  void emitNode(const Node& n, LoweredProgram& out);
+  void releaseDeadInputs(const Node& n, std::size_t i);
+  void streamOut(const Node& n, std::size_t i);
+  void placeOutputs(LoweredProgram& out);
+  std::map<int, std::size_t> lastUse_;  // value -> index of the last node that reads it
+  std::set<int> outputs_;
+  int nextBuffer_ = 0;
+
+ private:
+  std::uint64_t count(int v) const { return std::uint64_t(elementCount(g_.values[std::size_t(v)].shape)); }
+  std::uint64_t padded(int v) const { return roundUp(count(v), 16); }
+  const Shape& shape(int v) const { return g_.values[std::size_t(v)].shape; }
+  std::uint64_t addr(int v) const { return addr_.at(buffer_.at(v)); }
+  bool isScalarConst(int v) const {
+    return g_.values[std::size_t(v)].kind == ValueKind::Constant && count(v) == 1;
+  }
+  double scalarOf(int v) const { return g_.values[std::size_t(v)].data.at(0); }
+  [[noreturn]] void unsupported(const Node& n, const std::string& why) const {
+    throw CompileError("node '" + n.name + "' (" + opName(n.op) + "): no lowering yet: " + why);
+  }
+
+  // Emission helpers.
+  void line(const std::string& s) {
+    code_ << "    " << s << "\n";
+    ++pc_;
+  }
+  /// The cost model: every emitter adds its estimate (cycles at the config's rates) to the op
+  /// being lowered, under the resource that bounds it.
+  void cost(double cycles, const char* bound) {
+    est_[bound] += cycles;
+  }
+  std::string label() { return "L" + std::to_string(labels_++); }
+  void li(int reg, std::int64_t v) {
+    line("li r" + std::to_string(reg) + ", " + std::to_string(v));
+    cost(double(c_.core.scalar_cycles), "compute");
+  }
+  double lines(std::uint64_t bytes) const { return double((bytes + std::uint64_t(c_.core.sram_port_bytes) - 1) / std::uint64_t(c_.core.sram_port_bytes)); }
+  /// A dependent vector instruction over n FP32 elements: its occupancy plus the pipeline latency
+  /// (the next op waits for its result). Two sources share the read ports.
+  void vectorCost(std::uint64_t n, int sources, bool special = false) {
+    const double l = lines(n * 4);
+    const double ports = double(c_.core.sram_read_ports);
+    const double read = l * std::max(1.0, double(sources) / ports);
+    const double compute = special ? l * double(c_.core.vector_special_cycles) : double(n * 4) / double(c_.core.fp32_fma_per_cycle * 4);
+    cost(std::max(read, compute) + double(c_.core.vector_latency_cycles), compute >= read ? "compute" : "sram");
+  }
+  /// d = a OP b over n elements (whole vectors).
+  void vbin(const std::string& op, std::uint64_t d, std::uint64_t a, std::uint64_t b, std::uint64_t n) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(3, std::int64_t(b)), li(4, std::int64_t(n));
+    line(op + ".f32 r1, r2, r3, r4");
+    vectorCost(n, 2);
+  }
+  void vun(const std::string& op, std::uint64_t d, std::uint64_t a, std::uint64_t n) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(4, std::int64_t(n));
+    line(op + ".f32 r1, r2, r4");
+    vectorCost(n, 1, op == "vexp" || op == "vlog" || op == "vrcp" || op == "vrsqrt");
+  }
+  /// d = a OPs c (vadds / vmuls with an immediate FP32 scalar).
+  void vscalar(const std::string& op, std::uint64_t d, std::uint64_t a, double c, std::uint64_t n) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(3, fbits(c)), li(4, std::int64_t(n));
+    line(op + ".f32 r1, r2, r3, r4");
+    vectorCost(n, 1);
+  }
+  void vfill(std::uint64_t d, double c, std::uint64_t n) {
+    li(1, std::int64_t(d)), li(3, fbits(c)), li(4, std::int64_t(n));
+    line("vfill.f32 r1, r3, r4");
+    vectorCost(n, 0);
+  }
+  void dma2d(std::uint64_t d, std::uint64_t s, std::uint64_t rows, std::uint64_t rowBytes, std::uint64_t dstride, std::uint64_t sstride) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(s)), li(3, std::int64_t(rows)), li(4, std::int64_t(rowBytes));
+    li(5, std::int64_t(dstride)), li(6, std::int64_t(sstride));
+    line("dma2d r1, r2, r3, r4, r5, r6, 0");
+    line("swait 0, 1");  // DMA is asynchronous: wait for it before the data is used
+    cost(dmaCycles(rows, rowBytes) + 2 * double(c_.core.scalar_cycles), "sram");
+  }
+  /// The same copy without waiting: the core's hazard checks order it against later
+  /// instructions of the thread that touch its bytes.
+  void dma2dAsync(std::uint64_t d, std::uint64_t s, std::uint64_t rows, std::uint64_t rowBytes, std::uint64_t dstride,
+                  std::uint64_t sstride) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(s)), li(3, std::int64_t(rows)), li(4, std::int64_t(rowBytes));
+    li(5, std::int64_t(dstride)), li(6, std::int64_t(sstride));
+    line("dma2d r1, r2, r3, r4, r5, r6, none");
+    cost(double(c_.core.scalar_cycles), "sram");
+  }
+  double dmaCycles(std::uint64_t rows, std::uint64_t rowBytes) const {
+    const double perRow = std::max(1.0, std::ceil(double(rowBytes) / double(c_.core.noc_read_bytes_per_cycle)));
+    return double(c_.core.dma_setup_cycles) + double(rows) * perRow;
+  }
+  std::uint64_t temp(std::uint64_t elements, const std::string& what) {
+    const std::uint64_t a = alloc_.allocate(roundUp(elements, 16) * 4, what);
+    temps_.push_back({a, roundUp(elements, 16) * 4});
+    return a;
+  }
+  /// wide (M x N) = the column col (M) repeated across.
+  void spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N);
+  /// A buffer holding v broadcast to `out` (v itself if already that shape).
+  std::uint64_t broadcast(const Node& n, int v, const Shape& out);
+  void lowerNode(const Node& n, std::uint64_t dst);
+  void matmul(const Node& n, std::uint64_t dst);
+  void take(const Node& n, std::uint64_t dst);
+  /// gather / gather_grad along an axis with indices known only at run time (embeddings).
+  void gatherRows(const Node& n, std::uint64_t dst);
+  /// The indices of `v` (FP32 values) as i32 in a temporary, negative ones wrapped by `len`.
+  std::uint64_t indicesOf(const Node& n, int v, std::int64_t len);
+  /// dst[i] = src[idx[i]] (FP32 elements; -1 reads fillValue) by one gather DMA.
+  /// x's elements with the kept axes first and the reduced ones last (a gather; x itself when the
+  /// reduced axes already trail), so that each row is one output element's reduction.
+  std::uint64_t reducedLast(const Node& n, int x, const std::vector<bool>& axes);
+  void gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
+                      double fillValue = 0.0);
+  void matmulMixed(const Node& n, std::uint64_t dst);
+  void reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean);
+  void allreduce(const Node& n, std::uint64_t dst);
+  /// A data-parallel all-reduce over many cores in two levels (see allreduceInGroups).
+  void allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t groupSize);
+  /// The group size of a two-level data-parallel all-reduce of value x over the ring (0: one
+  /// ring), and the elements of each group chunk.
+  std::pair<std::uint64_t, std::uint64_t> groupsOf(int x) const {
+    const std::uint64_t p = ctx_.ring.size();
+    if (p < 32) return {0, 0};
+    std::uint64_t best = 0;
+    const double root = std::sqrt(double(p));
+    for (std::uint64_t c = 4; c * 4 <= p; ++c)
+      if (p % c == 0 && (best == 0 || std::fabs(double(c) - root) < std::fabs(double(best) - root))) best = c;
+    if (best == 0) return {0, 0};
+    const std::uint64_t groups = p / best;
+    return {best, roundUp((count(x) + best - 1) / best, 16 * groups)};
+  }
+  void allgather(const Node& n, std::uint64_t dst);
+  void reducescatter(const Node& n, std::uint64_t dst);
+  /// The semaphores of a grid collective (data arrived, receiver free, gathered chunk arrived).
+  int semOf(const Node& n) const { return n.op == Op::allreduce_mean ? 1 : 4 + 3 * int(n.intAttr("axis", 0)); }
+  /// Elements of each ring chunk of an all-reduce of `v` over p cores (whole vectors).
+  std::uint64_t chunkOf(int v, std::uint64_t p) const { return roundUp((count(v) + p - 1) / p, 16); }
+  /// The ring an all-reduce node runs over, and this core's place in it.
+  const std::vector<int>& ringOf(const Node& n) const {
+    return n.op == Op::allreduce_mean ? ctx_.ring : ctx_.lines.at(std::size_t(n.intAttr("axis", 0)));
+  }
+  int rankOf(const Node& n) const { return n.op == Op::allreduce_mean ? ctx_.rank : ctx_.lineRank.at(std::size_t(n.intAttr("axis", 0))); }
+
+  const Graph& g_;
+  Allocator alloc_;
+  CoreContext ctx_;
+  const ArchConfig& c_;
+  std::uint32_t pc_ = 0;
+  std::map<std::string, double> est_;  // the op being lowered: estimated cycles by bound
+  std::ostringstream code_, head_;
+  int labels_ = 0;
+  std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
+  std::map<int, std::uint64_t> addr_, size_;  // buffer id -> address, bytes
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> temps_;
+  std::set<int> transposed_;  // 2D transposes fused into the matmuls that use them (same bytes as their input)
+  std::map<int, std::uint64_t> inPlaceScatter_;  // values reduce-scattered in place -> bytes their buffer needs
+  std::map<int, std::uint64_t> hbm_;             // with ctx_.stream: values whose home is HBM -> HBM address
+  /// Copies between SRAM and HBM through an interface processor, waiting for them.
+  void hbmTransfer(bool read, std::uint64_t sram, std::uint64_t hbm, std::uint64_t bytes) {
+    li(1, std::int64_t(sram)), li(2, std::int64_t(hbm)), li(3, std::int64_t(bytes));
+    line(read ? "hbmrd r1, r2, r3, 0" : "hbmwr r2, r1, r3, 0");
+    line("swait 0, 1");
+    const double bw = std::min<double>(double(c_.core.noc_read_bytes_per_cycle), double(c_.dip.hbm_bytes_per_cycle));
+    cost(double(c_.dip.hbm_latency_cycles) + double(bytes) / bw + 60, "mesh");
+  }
+};
+
+}  // namespace tatami::compiler::lowering
