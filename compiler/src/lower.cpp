@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <ostream>
 #include <sstream>
 
 #include "lowering.h"
@@ -325,6 +326,8 @@ LoweredProgram Lowering::run() {
   if (ctx_.stream) assignHbmHomes();
   placeGraphInputs(out);
   if (ctx_.precision == "mixed") findFusedTransposes();
+  for (int v : transposed_) out.fusedTransposes.push_back(g_.values[std::size_t(v)].name);
+  for (const auto& [v, a] : hbm_) out.hbmHomes.emplace_back(g_.values[std::size_t(v)].name, a);
   findInPlaceScatters();
   for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
     const Node& n = g_.nodes[i];
@@ -539,6 +542,37 @@ void Lowering::placeOutputs(LoweredProgram& out) {
 using lowering::Lowering;
 
 
+namespace {
+
+bool wants(const CoreContext& ctx, const std::string& stage) {
+  if (!ctx.print) return false;
+  for (const auto& p : ctx.printAfter)
+    if (p == stage || p == "all") return true;
+  return false;
+}
+
+void printStages(const CoreContext& ctx, const LoweredProgram& p) {
+  std::ostream& out = *ctx.print;
+  if (wants(ctx, "fuse-transposes")) {
+    out << "# after fuse-transposes: " << p.fusedTransposes.size() << " transpose(s) read transposed by the matrix unit\n";
+    for (const auto& n : p.fusedTransposes) out << "fused %" << n << "\n";
+    out << "\n";
+  }
+  if (wants(ctx, "hbm-residency")) {
+    out << "# after hbm-residency: " << p.hbmHomes.size() << " value(s) homed in HBM\n";
+    for (const auto& [n, a] : p.hbmHomes) out << "hbm %" << n << " " << a << "\n";
+    out << "\n";
+  }
+  if (wants(ctx, "plan-memory")) {
+    out << "# after plan-memory: SRAM peak " << p.sramPeakBytes << " bytes; inputs, parameters and outputs:\n";
+    for (const auto& [n, at] : p.layout) out << (at.hbm ? "hbm  %" : "sram %") << n << " " << at.addr << " " << at.bytes << "\n";
+    out << "\n";
+  }
+  if (wants(ctx, "codegen")) out << "# after codegen\n" << p.tasm << "\n";
+}
+
+}  // namespace
+
 LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreContext& ctx) {
   if (ctx.ring.empty() || ctx.rank < 0 || ctx.rank >= int(ctx.ring.size())) throw CompileError("bad core context");
   Graph decomposed;
@@ -552,8 +586,11 @@ LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreC
   // them at the top of the SRAM.
   Lowering first(*graph, config, ctx, -1);
   LoweredProgram p = first.run();
-  if (first.tableBytes() == 0) return p;
-  return Lowering(*graph, config, ctx, std::int64_t(first.tableBytes())).run();
+  if (first.tableBytes() != 0) p = Lowering(*graph, config, ctx, std::int64_t(first.tableBytes())).run();
+  // Printed once the core's program is made (a caller may lower again, streaming from HBM).
+  if (wants(ctx, "decompose-spatial")) *ctx.print << "# IR after decompose-spatial\n" << printGraph(*graph) << "\n";
+  printStages(ctx, p);
+  return p;
 }
 
 std::vector<int> sliceRing(const ArchConfig& c, int rows, int cols) {

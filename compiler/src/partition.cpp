@@ -5,6 +5,7 @@
 #include "tatami/compiler/pipeline.h"
 
 #include <algorithm>
+#include <ostream>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -803,8 +804,19 @@ std::vector<int> gridCores(const ArchConfig& config, int sliceRows, int sliceCol
   return active;
 }
 
+std::string planText(const Graph& g, const GridPlan& plan) {
+  std::string t;
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    if (plan.split[v].empty()) continue;
+    std::string layout;
+    for (int a : plan.split[v]) layout += std::string(layout.empty() ? "" : ",") + (a < 0 ? "-" : a == 0 ? "r" : "c");
+    t += "%" + g.values[v].name + " " + shapeText(g.values[v].shape) + " [" + layout + "]\n";
+  }
+  return t;
+}
+
 GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,
-                    const std::string& precision, bool initParameters) {
+                    const std::string& precision, bool initParameters, const CoreContext& printing) {
   if (cores.size() != std::size_t(rows) * std::size_t(cols))
     throw CompileError("a " + std::to_string(rows) + "x" + std::to_string(cols) + " grid needs " + std::to_string(rows * cols) + " cores, got " +
                        std::to_string(cores.size()));
@@ -822,6 +834,13 @@ GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<
       for (int k = 0; k < cols; ++k) ctx.lines[1].push_back(cores[std::size_t(r * cols + k)]);
       ctx.lineRank = {r, c};
       job.graphs.push_back(localGraph(g, job.plan, r, c));
+      if (r == 0 && c == 0 && printing.print) {  // the first position's stages, on request
+        ctx.print = printing.print, ctx.printAfter = printing.printAfter;
+        for (const auto& p : printing.printAfter) {
+          if (p == "plan-grid" || p == "all") *printing.print << "# after plan-grid\n" << planText(g, job.plan) << "\n";
+          if (p == "local-graph" || p == "all") *printing.print << "# IR after local-graph (position 0,0)\n" << printGraph(job.graphs.back()) << "\n";
+        }
+      }
       job.lowered.push_back(lowerToCore(job.graphs.back(), config, ctx));
     }
   return job;

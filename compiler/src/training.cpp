@@ -71,4 +71,16 @@ int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::fun
   return loss;
 }
 
+void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel) {
+  if (loss != "xent" && loss != "mse") throw CompileError("unknown loss '" + loss + "' (xent, mse)");
+  if (g.outputs.empty()) throw CompileError("the model has no output to train");
+  const int y = g.outputs.front();
+  const int target = addTarget(g, y);
+  g.outputs.clear();
+  const int l = loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
+  std::function<int(Graph&, int)> combine;
+  if (dataParallel) combine = [](Graph& gg, int v) { return gg.op(Op::allreduce_mean, {v}); };
+  addTrainingStep(g, l, optimizer, combine);
+}
+
 }  // namespace tatami::compiler

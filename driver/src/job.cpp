@@ -24,7 +24,7 @@ std::string roleOf(const Graph& g, int v) {
 
 /// A data-parallel slice (or one core): each core takes batch / cores examples; gradients and the
 /// loss are all-reduced over the ring.
-CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, const Graph& g) {
+CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
   CompiledJob job;
   const std::vector<int> ring = sliceOf(r, config);
   const std::int64_t cores = std::int64_t(ring.size());
@@ -47,7 +47,11 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
     }
   }
   std::vector<LoweredProgram> lowered;
-  for (std::int64_t k = 0; k < cores; ++k) lowered.push_back(lowerOrStream(part, config, {int(k), ring, r.precision}, k));
+  for (std::int64_t k = 0; k < cores; ++k) {
+    CoreContext ctx(int(k), ring, r.precision);
+    if (k == 0) ctx.print = print, ctx.printAfter = r.printAfter;
+    lowered.push_back(lowerOrStream(part, config, ctx, k));
+  }
   for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
   // Batch-shaped inputs are split by examples; everything else is whole on every core.
   job.bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
@@ -64,10 +68,10 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
 
 }  // namespace
 
-CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven) {
+CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven, std::ostream* print) {
   const Graph g = compileModel(r, nullptr);
   if (grid.empty()) {
-    CompiledJob job = compileOnSlice(r, config, g);
+    CompiledJob job = compileOnSlice(r, config, g, print);
     job.step = g;
     return job;
   }
@@ -75,7 +79,9 @@ CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const 
   job.step = g;
   const GridSpec spec = gridOf(grid, r, sliceGiven, config);
   const int cols = spec.cols;
-  const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
+  CoreContext printing;
+  printing.print = print, printing.printAfter = r.printAfter;
+  const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, printing);
   job.bundle = makeBundle(r, "tensor parallel over a " + grid + " grid", config, g, placed.cores, placed.lowered,
                           [&](std::size_t k, int v) { return blockOf(g, placed.plan, v, int(k) / cols, int(k) % cols); });
   for (const auto& lp : placed.lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);

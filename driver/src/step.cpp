@@ -8,28 +8,47 @@
 
 #include "tatami/arch/philox.h"
 #include "tatami/compiler/onnx_import.h"
+#include "tatami/compiler/passes.h"
 
 namespace tatami::driver {
 
 using namespace tatami::compiler;
 
 std::vector<PassInfo> trainingPipeline(const CompileRequest& r, bool parallel) {
-  std::vector<PassInfo> passes = {{"fold-constants", "evaluate nodes whose inputs are all constants", foldConstants}};
+  std::vector<PassInfo> passes = {passByName("fold-constants")};
   if (r.loss != "none") {
-    passes.push_back({"training-step", "add the loss, the backward graph and the optimizer update", [r, parallel](Graph& g) {
-                        if (g.outputs.empty()) throw CompileError("the model has no output to train");
-                        const int y = g.outputs.front();
-                        const int target = addTarget(g, y);
-                        g.outputs.clear();
-                        const int l = r.loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
-                        std::function<int(Graph&, int)> combine;
-                        if (parallel) combine = [](Graph& gg, int v) { return gg.op(compiler::Op::allreduce_mean, {v}); };
-                        addTrainingStep(g, l, r.optimizer, combine);
-                      }});
-    passes.push_back({"fold-constants-2", "fold what the training step made constant", foldConstants});
+    PassOptions step = {{"loss", r.loss}, {"optimizer", r.optimizer.kind}, {"parallel", parallel ? "1" : "0"}};
+    std::ostringstream num;
+    num.precision(17);
+    const auto put = [&](const char* key, double v) {
+      num.str("");
+      num << v;
+      step[key] = num.str();
+    };
+    put("lr", r.optimizer.learningRate), put("momentum", r.optimizer.momentum), put("weight_decay", r.optimizer.weightDecay);
+    PassInfo training = passByName("training-step", step);
+    training.run = [r, parallel](Graph& g) { buildTrainingStep(g, r.loss, r.optimizer, parallel); };  // the exact doubles
+    passes.push_back(training);
+    PassInfo again = passByName("fold-constants");
+    again.name = "fold-constants-2", again.description = "fold what the training step made constant";
+    passes.push_back(again);
   }
-  passes.push_back({"dce", "remove nodes that no output depends on", eliminateDeadCode});
+  passes.push_back(passByName("dce"));
   return passes;
+}
+
+std::vector<std::pair<std::string, std::string>> placementStages(bool grid) {
+  std::vector<std::pair<std::string, std::string>> s;
+  if (grid) {
+    s.push_back({"plan-grid", "choose the grid axis that splits each dimension of every tensor (partition.h)"});
+    s.push_back({"local-graph", "each grid position's graph: its blocks, and the collectives where a split is contracted"});
+  }
+  s.push_back({"decompose-spatial", "convolutions, pooling, padding, batched matmuls and N-D transposes as gathers and 2D matmuls"});
+  s.push_back({"fuse-transposes", "2D transposes read transposed by the matrix unit instead of made"});
+  s.push_back({"hbm-residency", "with too little SRAM: parameters, optimizer state and updates homed in HBM and streamed"});
+  s.push_back({"plan-memory", "SRAM address and bytes of every input, parameter and output (intermediates are placed and freed by liveness, in place where they can), and the peak"});
+  s.push_back({"codegen", "the tile program of one core (.tasm), with the cost model's estimate per op"});
+  return s;
 }
 
 /// The training-step graph for `batch` rows (0: the model's own); `parallel` adds the all-reduces.

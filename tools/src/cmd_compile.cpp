@@ -194,7 +194,9 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   addTrainingOptions(desc, r);
   desc.add_options()
       ("print-after", po::value<std::vector<std::string>>(&r.printAfter)->composing()->value_name("PASS"),
-       "print the IR after this pass (repeatable; 'all' for every pass)")
+       "print what this pass or stage made (repeatable; 'all' for every one; see --print-pipeline): the IR after a "
+       "graph pass, decompose-spatial or local-graph, the grid plan, the fused transposes, the HBM homes, the memory plan "
+       "or the program of the first core")
       ("output,o", po::value<std::string>(&output)->value_name("BUNDLE"),
        "lower the step and write a bundle (docs/bundle.md) that `tatami run` loads: the configuration, one program per core "
        "and every tensor's place; a name ending in .tasm writes the one-core tile program instead (layout in FILE.tasm.layout)")
@@ -202,6 +204,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
        "tensor parallel over an RxC grid of the slice's active cores (the slice defaults to the whole first die)")
       ("explain", "print, per op, the partition, the cost model's estimated cycles and what bounds it")
       ("list-passes", "list the passes of the pipeline and exit")
+      ("print-pipeline", "list every stage, the graph passes then placement and lowering (for --grid: with its planning), and exit")
       ("list-ops", "print the IR's op table (operands, attributes, meaning, gradient) as Markdown and exit");
   machine.addTo(desc);
   po::positional_options_description pos;
@@ -218,9 +221,24 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
     out << opTableMarkdown();
     return kExitOk;
   }
-  if (vm.count("list-passes")) {
-    for (const auto& p : trainingPipeline(r)) out << p.name << "  " << p.description << "\n";
+  const bool parallelSlice = r.slice != "1x1" && grid.empty();
+  std::vector<std::pair<std::string, std::string>> stages;
+  for (const auto& p : trainingPipeline(r, parallelSlice)) stages.emplace_back(p.name, p.description);
+  const auto later = placementStages(!grid.empty());
+  stages.insert(stages.end(), later.begin(), later.end());
+  if (vm.count("list-passes") || vm.count("print-pipeline")) {
+    for (const auto& [name, what] : stages) {
+      std::string n = name;
+      n.resize(std::max<std::size_t>(19, n.size() + 1), ' ');
+      out << n << what << "\n";
+    }
     return kExitOk;
+  }
+  bool printsLater = false;
+  for (const auto& want : r.printAfter) {
+    const bool known = want == "all" || std::any_of(stages.begin(), stages.end(), [&](const auto& st) { return st.first == want; });
+    if (!known) throw UsageError("--print-after '" + want + "': no such pass or stage here (see --print-pipeline)");
+    printsLater = printsLater || want == "all" || std::any_of(later.begin(), later.end(), [&](const auto& st) { return st.first == want; });
   }
   const ArchConfig config = machine.resolve();
   try {
@@ -249,6 +267,14 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
     }
     if (output.empty()) {
       if (r.printAfter.empty()) out << printGraph(g);
+      if (printsLater) {
+        CompileRequest quiet = r;  // the graph passes have printed already
+        quiet.printAfter.clear();
+        for (const auto& want : r.printAfter)
+          if (want == "all" || std::any_of(later.begin(), later.end(), [&](const auto& st) { return st.first == want; }))
+            quiet.printAfter.push_back(want);
+        compileJob(quiet, config, grid, !vm["slice"].defaulted(), &out);
+      }
       return kExitOk;
     }
     if (output.size() > 5 && output.compare(output.size() - 5, 5, ".tasm") == 0) {

@@ -201,7 +201,11 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       job = placeOnGrid(step, config, ring, int(cores) / gridCols, gridCols, precision, false);  // weights come in each step
       lowered = job.lowered;
     } else {
-      for (std::int64_t k = 0; k < cores; ++k) lowered.push_back(lowerToCore(step, config, {int(k), ring, precision, false}));
+      for (std::int64_t k = 0; k < cores; ++k) {
+        CoreContext ctx(int(k), ring, precision);
+        ctx.initParameters = false;  // the weights come in each step
+        lowered.push_back(lowerToCore(step, config, ctx));
+      }
     }
     for (const auto& lp : lowered) programs.push_back(assemble(lp.tasm, model + " (lowered)"));
     ImportOptions evalIo;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <iosfwd>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -38,11 +39,16 @@ struct LoweredProgram {
   std::uint64_t sramPeakBytes = 0;
   /// With CoreContext::stream: the parameters' initial values, to load into HBM before the run.
   std::vector<std::pair<std::uint64_t, std::vector<float>>> hbmInit;
+  std::vector<std::string> fusedTransposes;  ///< transposes the matrix unit reads transposed (not made)
+  std::vector<std::pair<std::string, std::uint64_t>> hbmHomes;  ///< values homed in HBM, at their address
 };
 
 /// Where the core sits among the cores of a data-parallel job: `ring` lists their core ids in the
 /// order of the all-reduce ring; `rank` is this core's place in it. One core: ring {id}, rank 0.
 struct CoreContext {
+  CoreContext() = default;
+  CoreContext(int rank_, std::vector<int> ring_, std::string precision_ = "mixed")
+      : rank(rank_), ring(std::move(ring_)), precision(std::move(precision_)) {}
   int rank = 0;
   std::vector<int> ring = {0};
   /// "mixed": matmuls on the matrix unit with BF16 operands and FP32 accumulation (master weights
@@ -60,6 +66,10 @@ struct CoreContext {
   /// as soon as it is made, so only the tensors of the op at hand take SRAM (needs DIPs).
   bool stream = false;
   std::uint64_t hbmBase = 0;
+  /// Print what these lowering stages made (decompose-spatial, fuse-transposes, hbm-residency,
+  /// plan-memory, codegen; "all") to `print`.
+  std::vector<std::string> printAfter;
+  std::ostream* print = nullptr;
 };
 
 /// Lowers the graph for one core of `config`. `allreduce_mean` nodes become a ring all-reduce over

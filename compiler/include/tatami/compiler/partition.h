@@ -76,7 +76,13 @@ struct GridJob {
 
 /// Plans `g` on a rows x cols grid whose positions (row-major) are `cores` (system-wide ids),
 /// builds each position's graph and lowers it with its grid lines for the all-reduces.
+/// `printing.print`: the first position's plan-grid, local-graph and lowering stages are printed
+/// after those in printing.printAfter.
 GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,
-                    const std::string& precision, bool initParameters = true);
+                    const std::string& precision, bool initParameters = true, const CoreContext& printing = {});
+
+/// Each tensor's layout, one per line: `%name [shape] [r,-]` (per dimension split over the grid's
+/// rows r, its columns c, or whole -).
+std::string planText(const Graph& g, const GridPlan& plan);
 
 }  // namespace tatami::compiler

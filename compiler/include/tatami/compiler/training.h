@@ -42,4 +42,10 @@ struct OptimizerConfig {
 int addTrainingStep(Graph& g, int loss, const OptimizerConfig& optimizer,
                     const std::function<int(Graph&, int)>& combine = {});
 
+/// The `training-step` pass: the model's first output becomes the prediction; a target input,
+/// the loss (`xent`: softmax cross-entropy, `mse`), the backward graph and the optimizer update
+/// replace the outputs. `dataParallel`: the gradients and the loss are averaged over the cores of
+/// a data-parallel slice (`allreduce_mean`) before they are used. Throws CompileError.
+void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel);
+
 }  // namespace tatami::compiler

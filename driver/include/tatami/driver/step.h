@@ -39,6 +39,11 @@ struct CompileRequest {
 /// `parallel`: gradients and the loss are averaged over a data-parallel slice.
 std::vector<compiler::PassInfo> trainingPipeline(const CompileRequest& r, bool parallel = false);
 
+/// The stages after the graph passes, in order, with what each does: on a grid its planning and
+/// the local graphs, then per core the lowering's stages. `--print-after` reaches each of them
+/// (for the first core), `--print-pipeline` lists them.
+std::vector<std::pair<std::string, std::string>> placementStages(bool grid);
+
 /// Reads the model and runs the training pipeline; IR printed to `out` after r.printAfter.
 /// `batch` overrides r.batch (a data-parallel core's share).
 compiler::Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batch = 0, bool parallel = false);
