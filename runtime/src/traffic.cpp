@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 
 #include "tatami/arch/philox.h"
+#include "tatami/tlm/flit_network.h"
 #include "tatami/tlm/network.h"
 
 namespace tatami::runtime {
@@ -20,6 +22,86 @@ const std::vector<std::string>& trafficPatterns() {
 namespace {
 
 double unit(std::uint32_t bits) { return double(bits) / 4294967296.0; }
+
+/// Mean and 99th percentile of the latencies, and the rates over the measurement window.
+void summarize(TrafficPoint& point, std::vector<double>& latencies, std::uint64_t generated, std::uint64_t delivered, std::size_t senders,
+               std::uint64_t measureCycles) {
+  const double nodeCycles = double(senders) * double(measureCycles);
+  point.offeredRate = double(generated) / nodeCycles;
+  point.acceptedRate = double(delivered) / nodeCycles;
+  point.transfersMeasured = latencies.size();
+  if (latencies.empty()) return;
+  double sum = 0;
+  for (double l : latencies) sum += l;
+  point.avgLatencyCycles = sum / double(latencies.size());
+  std::sort(latencies.begin(), latencies.end());
+  point.p99LatencyCycles = latencies[std::min(latencies.size() - 1, std::size_t(double(latencies.size()) * 0.99))];
+}
+
+using Creator = std::function<int(int, std::uint64_t)>;
+
+/// The fast model: each transfer is booked when created; its arrival is known at once.
+TrafficPoint runFast(const ArchConfig& config, const TrafficOptions& o, const std::vector<int>& senders, tlm::Network& net, const Creator& created) {
+  TrafficPoint point;
+  const std::uint64_t bytes = o.packets * tlm::kPacketBytes;
+  const std::uint64_t windowEnd = o.warmupCycles + o.measureCycles;
+  std::vector<double> latencies;
+  std::uint64_t delivered = 0, generated = 0;
+  std::vector<int> order = senders;
+  for (std::uint64_t cycle = 0; cycle < windowEnd; ++cycle) {
+    if (cycle % 256 == 0) net.retire(cycle);
+    if (config.die.arbitration != "oldest_first")
+      std::sort(order.begin(), order.end(), [&](int a, int b) { return net.arbitrationKey(cycle, a) < net.arbitrationKey(cycle, b); });
+    for (int src : order) {
+      const int dst = created(src, cycle);
+      if (dst < 0) continue;
+      const tlm::Delivery d = net.send(cycle, src, dst, bytes, tlm::TrafficClass::Request);
+      point.packetHops += o.packets * std::uint64_t(d.routers + 1);
+      if (cycle >= o.warmupCycles) {
+        generated += o.packets;
+        latencies.push_back(double(d.arrivalCycle - cycle));
+      }
+      if (d.arrivalCycle >= o.warmupCycles && d.arrivalCycle < windowEnd) delivered += o.packets;
+    }
+  }
+  summarize(point, latencies, generated, delivered, senders.size(), o.measureCycles);
+  return point;
+}
+
+/// The flit-level reference: transfers wait in their sources' queues; the network is stepped
+/// cycle by cycle. After the window, traffic goes on (the load stays) until every transfer
+/// created in the window has arrived, or for at most 4 more windows; a transfer still out then
+/// counts with its age at that point (a lower bound: the network is past saturation).
+TrafficPoint runFlit(const ArchConfig& config, const TrafficOptions& o, const std::vector<int>& senders, const Creator& created) {
+  TrafficPoint point;
+  tlm::FlitNetwork net(config);
+  const std::uint64_t windowEnd = o.warmupCycles + o.measureCycles, drainEnd = windowEnd + 4 * o.measureCycles;
+  std::vector<std::uint64_t> createdAt;
+  std::vector<double> latencies;
+  std::uint64_t delivered = 0, generated = 0, measuredOut = 0;
+  for (std::uint64_t cycle = 0; cycle < windowEnd || (measuredOut > 0 && cycle < drainEnd); ++cycle) {
+    for (int src : senders) {
+      const int dst = created(src, cycle);
+      if (dst < 0) continue;
+      const std::uint64_t id = net.send(src, dst, o.packets);
+      createdAt.push_back(cycle < o.warmupCycles || cycle >= windowEnd ? ~0ull : cycle);
+      if (createdAt[id] != ~0ull) generated += o.packets, ++measuredOut;
+    }
+    net.step();
+    for (const auto& a : net.takeArrivals()) {
+      if (a.cycle >= o.warmupCycles && a.cycle < windowEnd) delivered += o.packets;
+      if (createdAt[a.transfer] == ~0ull) continue;
+      latencies.push_back(double(a.cycle - createdAt[a.transfer]));
+      createdAt[a.transfer] = ~0ull;
+      --measuredOut;
+    }
+  }
+  for (std::uint64_t c : createdAt)
+    if (c != ~0ull) latencies.push_back(double(drainEnd - c));
+  point.packetHops = net.flitHops();
+  summarize(point, latencies, generated, delivered, senders.size(), o.measureCycles);
+  return point;
+}
 
 }  // namespace
 
@@ -83,42 +165,14 @@ TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& o) {
   const double transferProbability = o.rate / double(o.packets);
   if (transferProbability > 1.0)
     throw std::invalid_argument("rate / transfer size exceeds one transfer per node per cycle");
-  const std::uint64_t bytes = o.packets * tlm::kPacketBytes;
-  const std::uint64_t windowEnd = o.warmupCycles + o.measureCycles;
-
-  TrafficPoint point;
+  // A transfer starts at src in `cycle` when the node's draw says so and the pattern gives it a
+  // destination (-1: none).
+  const auto created = [&](int src, std::uint64_t cycle) {
+    if (unit(roundingBits(o.seed, 2 * std::uint64_t(src), cycle)) >= transferProbability) return -1;
+    return destination(src, cycle);
+  };
+  TrafficPoint point = config.sim.network == "flit" ? runFlit(config, o, senders, created) : runFast(config, o, senders, net, created);
   point.nodes = int(senders.size());
-  std::vector<double> latencies;
-  std::uint64_t delivered = 0, generated = 0;
-  std::vector<int> order = senders;
-  for (std::uint64_t cycle = 0; cycle < windowEnd; ++cycle) {
-    if (cycle % 256 == 0) net.retire(cycle);
-    if (config.die.arbitration != "oldest_first")
-      std::sort(order.begin(), order.end(), [&](int a, int b) { return net.arbitrationKey(cycle, a) < net.arbitrationKey(cycle, b); });
-    for (int src : order) {
-      if (unit(roundingBits(o.seed, 2 * std::uint64_t(src), cycle)) >= transferProbability) continue;
-      const int dst = destination(src, cycle);
-      if (dst < 0) continue;
-      const tlm::Delivery d = net.send(cycle, src, dst, bytes, tlm::TrafficClass::Request);
-      point.packetHops += o.packets * std::uint64_t(d.routers + 1);
-      if (cycle >= o.warmupCycles) {
-        generated += o.packets;
-        latencies.push_back(double(d.arrivalCycle - cycle));
-      }
-      if (d.arrivalCycle >= o.warmupCycles && d.arrivalCycle < windowEnd) delivered += o.packets;
-    }
-  }
-  const double nodeCycles = double(senders.size()) * double(o.measureCycles);
-  point.offeredRate = double(generated) / nodeCycles;
-  point.acceptedRate = double(delivered) / nodeCycles;
-  point.transfersMeasured = latencies.size();
-  if (!latencies.empty()) {
-    double sum = 0;
-    for (double l : latencies) sum += l;
-    point.avgLatencyCycles = sum / double(latencies.size());
-    std::sort(latencies.begin(), latencies.end());
-    point.p99LatencyCycles = latencies[std::min(latencies.size() - 1, std::size_t(double(latencies.size()) * 0.99))];
-  }
   point.hostSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return point;
 }
