@@ -53,6 +53,10 @@ double RunResult::matrixUtilization(const ArchConfig& c) const {
 RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& programs, const RunOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   if (programs.empty()) throw std::runtime_error("no program to run");
+  if (config.sim.network != "fast")
+    throw ConfigError("sim.network = " + config.sim.network +
+                                ": the flit-level network is the reference for synthetic traffic (tatami traffic, tatami validate); "
+                                "programs and compiled steps run on the fast model (sim.network = fast)");
   freshKernel();
   tlm::CoreOptions coreOptions;
   coreOptions.timingOnly = options.timingOnly;

@@ -177,4 +177,50 @@ TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& o) {
   return point;
 }
 
+double throughputBound(const ArchConfig& config, const TrafficOptions& o) {
+  const tlm::Network net(config);
+  const std::vector<int> active = net.activeNodes();
+  const int rows = net.rows(), cols = net.cols(), n = int(active.size());
+  const int hotspot = o.hotspotNode >= 0 ? o.hotspotNode : net.node(rows / 2, cols / 2);
+  // Each sender's destinations with their probabilities, as the generator draws them.
+  const auto uniformFrom = [&](int src, double weight, std::vector<std::pair<int, double>>& out) {
+    for (int k = 0; k + 1 < n; ++k) out.push_back({active[std::size_t(k)] == src ? active.back() : active[std::size_t(k)], weight / double(n - 1)});
+  };
+  std::vector<double> load(net.links().size(), 0.0);
+  for (int src : active) {
+    std::vector<std::pair<int, double>> to;
+    const GridPos p = net.position(src);
+    if (o.pattern == "uniform") {
+      uniformFrom(src, 1.0, to);
+    } else if (o.pattern == "hotspot") {
+      uniformFrom(src, 1.0 - o.hotspotFraction, to);
+      to.push_back({hotspot, o.hotspotFraction});
+    } else if (o.pattern == "transpose" || o.pattern == "bitcomp") {
+      const GridPos d = permutationDestination(o.pattern, rows, cols, p);
+      to.push_back({net.node(d.row, d.col), 1.0});
+    } else if (o.pattern == "neighbor") {
+      std::vector<int> near;
+      const int dr[4] = {-1, 0, 1, 0}, dc[4] = {0, 1, 0, -1};
+      for (int k = 0; k < 4; ++k) {
+        const int r = p.row + dr[k], c = p.col + dc[k];
+        if (r >= 0 && r < rows && c >= 0 && c < cols && net.isActive(net.node(r, c))) near.push_back(net.node(r, c));
+      }
+      for (int d : near) to.push_back({d, 1.0 / double(near.size())});
+    }
+    for (const auto& [dst, w] : to) {
+      if (dst == src || !net.isActive(dst) || w <= 0) continue;
+      for (int l : net.route(src, dst)) load[std::size_t(l)] += w;
+    }
+  }
+  // A link carries its bytes per cycle / 64 packets per cycle.
+  double bound = 1e30;
+  for (std::size_t l = 0; l < load.size(); ++l) {
+    if (load[l] <= 0) continue;
+    const tlm::Link& link = net.links()[l];
+    const double packetsPerCycle = double(link.serDen) * double(tlm::kSubCycles) / double(link.serNum) / double(tlm::kPacketBytes);
+    bound = std::min(bound, packetsPerCycle / load[l]);
+  }
+  return bound;
+}
+
 }  // namespace tatami::runtime

@@ -172,9 +172,11 @@ void FlitNetwork::allocateVcs(int r) {
     const int n = kPorts * vcs_;
     std::sort(askers[p].begin(), askers[p].end(), [&](int a, int b) { return (a - o.vaPointer + n) % n < (b - o.vaPointer + n) % n; });
     for (int i : askers[p]) {
+      // A free VC, the one with the most credits (the emptiest buffer downstream); ties to the
+      // lowest number.
       int granted = -1;
-      for (int vc = 0; vc < vcs_ && granted < 0; ++vc)
-        if (!o.held[std::size_t(vc)]) granted = vc;
+      for (int vc = 0; vc < vcs_; ++vc)
+        if (!o.held[std::size_t(vc)] && (granted < 0 || o.credits[std::size_t(vc)] > o.credits[std::size_t(granted)])) granted = vc;
       if (granted < 0) break;
       o.held[std::size_t(granted)] = true;
       router.vcs[std::size_t(i)].outVc = granted;

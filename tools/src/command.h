@@ -51,6 +51,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
 int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace tatami::cli

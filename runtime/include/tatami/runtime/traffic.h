@@ -41,6 +41,13 @@ const std::vector<std::string>& trafficPatterns();
 /// matrix transpose on a square mesh, and a permutation on any other.
 GridPos permutationDestination(const std::string& pattern, int rows, int cols, GridPos from);
 
+/// The throughput bound of a pattern under the configured routing: the largest offered rate
+/// (packets per sending node per cycle) at which no link, injection port or ejection port is
+/// asked for more than its bandwidth, from the exact channel loads of the pattern's destination
+/// distribution (Dally and Towles, ch. 3). No network can accept more; a model that does is
+/// wrong.
+double throughputBound(const ArchConfig& config, const TrafficOptions& options);
+
 /// Runs one offered rate on a fresh network built from `config`. Throws std::invalid_argument on
 /// bad options (unknown pattern, rate outside (0, 1], ...).
 TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& options);

@@ -1,0 +1,17 @@
+# Regenerates the validation report and compares it with docs/validation.md, all but the host-time
+# section (not deterministic). Run as: cmake -DTATAMI=... -DDOC=... -DOUT=... -P validation_fresh.cmake
+execute_process(COMMAND ${TATAMI} validate -o ${OUT} RESULT_VARIABLE rc ERROR_VARIABLE progress)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "tatami validate failed (${rc}): ${progress}")
+endif()
+foreach(f DOC OUT)
+  file(READ ${${f}} text)
+  string(FIND "${text}" "<!-- host-time begin -->" cut)
+  if(cut EQUAL -1)
+    message(FATAL_ERROR "${${f}} has no host-time section")
+  endif()
+  string(SUBSTRING "${text}" 0 ${cut} ${f}_text)
+endforeach()
+if(NOT DOC_text STREQUAL OUT_text)
+  message(FATAL_ERROR "docs/validation.md is stale: run scripts/validate.sh (the new report is ${OUT})")
+endif()

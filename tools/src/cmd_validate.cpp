@@ -1,0 +1,123 @@
+// `tatami validate`: the network validation report (docs/validation.md): zero-load latency of
+// both network models against the formula, and the fast model against the flit-level reference
+// on synthetic traffic (saturation, latency), both against each pattern's throughput bound.
+#include <fstream>
+#include <future>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+#include "command.h"
+#include "format_text.h"
+#include "tatami/runtime/validation.h"
+
+namespace tatami::cli {
+
+namespace {
+
+std::string num(double v, int digits = 3) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+
+std::string pct(double ratio) { return (ratio >= 1 ? "+" : "") + num(100.0 * (ratio - 1.0), 1) + "%"; }
+
+void printZeroLoad(std::ostream& out) {
+  out << "## Zero-load latency against the formula\n\n"
+         "One transfer alone, from the DMA issue to the last byte in the destination SRAM, in cycles; the formula is\n"
+         "docs/timing.md's: routers x hop latency + die crossings x d2d latency + ceil(bytes / narrowest width).\n\n"
+         "| transfer | formula | fast | flit | |\n|---|---|---|---|---|\n";
+  for (const auto& z : runtime::zeroLoadCases())
+    out << "| " << z.what << " | " << z.formula << " | " << z.fast << " | " << z.flit << " | "
+        << (z.fast == z.formula && z.flit == z.formula ? "equal" : "DIFFERS") << " |\n";
+  out << "\n";
+}
+
+void printPatterns(const std::vector<runtime::PatternValidation>& rows, std::ostream& out) {
+  out << "## Fast model against the flit-level reference\n\n"
+         "Offered load in 64 B packets per sending node per cycle, one-packet transfers, XY routing, 8-packet buffers "
+         "(the flit model: 2 virtual channels of 4). Saturation: the largest accepted rate over a sweep of offered rates "
+         "at";
+  for (double f : runtime::sweepFractions()) out << " " << num(f, 1);
+  out << " of the pattern's bound, the same definition for both models. Bound: the largest offered rate no link "
+         "can refuse, from the exact channel loads of the pattern under XY routing. Latency: mean cycles from creation to "
+         "arrival at 10%, 50% and 80% of the flit model's saturation. Targets: saturation within 10%, latency within "
+         "15% below 80% of saturation.\n\n"
+         "| mesh | pattern | bound | saturation fast | saturation flit | fast vs flit | latency 10% fast / flit | 50% | 80% | "
+         "targets |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& v : rows) {
+    const double sat = v.saturationFast / v.saturationFlit;
+    bool latencyOk = true;
+    for (int k = 0; k < 3; ++k) latencyOk = latencyOk && std::abs(v.latencyFast[k] / v.latencyFlit[k] - 1.0) <= 0.15;
+    const bool satOk = std::abs(sat - 1.0) <= 0.10;
+    out << "| " << v.mesh << " | " << v.pattern << " | " << num(v.bound) << " | " << num(v.saturationFast) << " | "
+        << num(v.saturationFlit) << " | " << pct(sat) << " |";
+    for (int k = 0; k < 3; ++k) out << " " << num(v.latencyFast[k], 1) << " / " << num(v.latencyFlit[k], 1) << " |";
+    out << " " << (satOk ? "saturation ok" : "saturation MISSES") << ", " << (latencyOk ? "latency ok" : "latency MISSES")
+        << (v.aboveBound() ? ", ABOVE BOUND" : "") << " |\n";
+  }
+  out << "\n";
+}
+
+}  // namespace
+
+int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  std::string output;
+  runtime::TrafficOptions base;
+  base.warmupCycles = 500, base.measureCycles = 2000;
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  desc.add_options()
+      ("help,h", "show this help")
+      ("output,o", po::value<std::string>(&output)->value_name("FILE"), "write the report here (default: stdout)")
+      ("warmup", po::value<std::uint64_t>(&base.warmupCycles)->default_value(500), "warm-up cycles of each traffic run")
+      ("measure", po::value<std::uint64_t>(&base.measureCycles)->default_value(2000), "measurement window of each traffic run")
+      ("jobs,j", po::value<unsigned>(&jobs), "meshes and patterns validated at once (default: the host's cores)");
+  po::variables_map vm;
+  if (!parseArgs(args, desc, nullptr, vm,
+                 "Usage: tatami validate [-o docs/validation.md] [--jobs N]\n"
+                 "The network's validation report: both models' zero-load latency against the formula, and the fast\n"
+                 "reservation model against the flit-level reference on uniform, transpose, bit-complement, hotspot and\n"
+                 "neighbour traffic on 8x8 and 16x16 meshes and on two and four dies.",
+                 out))
+    return kExitOk;
+  if (jobs == 0) throw UsageError("--jobs must be at least 1");
+  std::vector<std::pair<runtime::NamedConfig, std::string>> work;
+  for (const auto& mesh : runtime::validationMeshes())
+    for (const auto& pattern : runtime::trafficPatterns()) work.push_back({mesh, pattern});
+  std::vector<runtime::PatternValidation> rows(work.size());
+  for (std::size_t first = 0; first < work.size(); first += jobs) {
+    std::vector<std::future<runtime::PatternValidation>> running;
+    for (std::size_t k = first; k < std::min(work.size(), first + jobs); ++k)
+      running.push_back(std::async(std::launch::async, runtime::validatePattern, work[k].first, work[k].second, base));
+    for (std::size_t k = 0; k < running.size(); ++k) {
+      rows[first + k] = running[k].get();
+      err << "validate: " << rows[first + k].mesh << " " << rows[first + k].pattern << " done\n";
+    }
+  }
+  std::ostringstream report;
+  report << "# Validation of the network model\n\n"
+            "Regenerated by `scripts/validate.sh` (`tatami validate -o docs/validation.md`); CI regenerates it and a test fails "
+            "when this file is stale (every figure is deterministic; host times are in the last section, which the test "
+            "skips). The flit-level reference is `sim.network = flit` (docs/network.md).\n\n";
+  printZeroLoad(report);
+  printPatterns(rows, report);
+  report << "<!-- host-time begin -->\n## Speed\n\nHost seconds of each model over the whole sweep of the row (this machine; "
+            "not deterministic):\n\n| mesh | pattern | fast s | flit s | flit / fast |\n|---|---|---|---|---|\n";
+  for (const auto& v : rows)
+    report << "| " << v.mesh << " | " << v.pattern << " | " << num(v.hostSecondsFast, 2) << " | " << num(v.hostSecondsFlit, 2) << " | "
+           << num(v.hostSecondsFlit / std::max(1e-9, v.hostSecondsFast), 1) << "x |\n";
+  report << "<!-- host-time end -->\n";
+  if (output.empty()) {
+    out << report.str();
+    return kExitOk;
+  }
+  std::ofstream f(output);
+  f << report.str();
+  if (!f) throw std::runtime_error("cannot write '" + output + "'");
+  return kExitOk;
+}
+
+}  // namespace tatami::cli
