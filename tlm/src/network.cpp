@@ -101,10 +101,8 @@ Network::Network(const ArchConfig& c)
       if (l.exists && ((l.from == a && l.to == b) || (l.from == b && l.to == a)) && l.from != l.to) l.dead = true;
   }
   stats_.assign(links_.size(), LinkStats{});
-  for (auto& perClass : touched_) perClass.assign(links_.size(), false);
   busy_.assign(links_.size(), PortTimeline{});
-  // Buffer slots are made when a link is first used: a tile has 54,000 links, most runs touch few.
-  for (auto& perClass : slots_) perClass.resize(links_.size());
+  for (auto& perClass : held_) perClass.resize(links_.size());
 }
 
 std::vector<int> Network::activeNodes(const ArchConfig& c) {
@@ -196,8 +194,17 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   for (int l : path) d.crossings += links_[std::size_t(l)].crossing ? 1 : 0;
   const std::uint64_t t0 = injectCycle * kSubCycles;
   for (int l : path) busy_[std::size_t(l)].retire(t0);
-  auto& slots = slots_[int(cls)];
-  std::vector<bool>& touched = touched_[int(cls)];
+  const int c = int(cls);
+  for (int l : path)
+    if (links_[std::size_t(l)].bufferSlots) {
+      // Intervals over by t0 matter to no later booking (bookings come in issue order): drop
+      // their ends and as many starts at or before t0 (each counts once on both sides for any
+      // time from t0 on, so which starts go does not change a count).
+      HeldSlots& h = held_[c][std::size_t(l)];
+      const std::size_t over = std::size_t(std::upper_bound(h.ends.begin(), h.ends.end(), t0) - h.ends.begin());
+      h.ends.erase(h.ends.begin(), h.ends.begin() + long(over));
+      h.starts.erase(h.starts.begin(), h.starts.begin() + long(over));
+    }
   const std::uint64_t packets = std::max<std::uint64_t>(1, (bytes + kPacketBytes - 1) / kPacketBytes);
   std::vector<std::uint64_t>& prevEnd = prevEnd_;
   prevEnd.assign(hops, 0);
@@ -207,7 +214,6 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   for (std::size_t k = 0; k < hops; ++k) {
     const Link& link = links_[std::size_t(path[k])];
     serFull_[k] = serialize(link, kPacketBytes), serLast_[k] = serialize(link, lastBytes);
-    if (link.bufferSlots && !touched[std::size_t(path[k])]) slots[std::size_t(path[k])].assign(link.bufferSlots, 0);
   }
   std::uint64_t arrival = 0, injected = 0;
   for (std::uint64_t j = 0; j < packets; ++j) {
@@ -225,34 +231,23 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       // buffer ahead has a credit; the booking ends no earlier than the tail has arrived (a
       // faster link after a slower one waits for the bytes, cut-through).
       std::uint64_t headStart = std::max(head, prevEnd[k]);
-      auto& heap = slots[std::size_t(l)];
-      if (link.bufferSlots) headStart = std::max(headStart, heap.front());
       const std::uint64_t tailBound = tail > ser ? tail - ser : 0;
-      const std::uint64_t slack = tailBound > headStart ? tailBound - headStart : 0;
-      const std::uint64_t s = busy_[std::size_t(l)].earliestFree(headStart + slack, ser);
+      std::uint64_t slack = 0, s = 0;
+      for (;;) {
+        if (link.bufferSlots) headStart = creditFrom(c, l, headStart);
+        slack = tailBound > headStart ? tailBound - headStart : 0;
+        s = busy_[std::size_t(l)].earliestFree(headStart + slack, ser);
+        if (!link.bufferSlots || heldAt(c, l, s) < link.bufferSlots) break;
+        headStart = s;  // the link was free later, when the buffer was full: look again from there
+      }
       busy_[std::size_t(l)].reserve(s, ser);
       LinkStats& st = stats_[std::size_t(l)];
       st.packets += 1, st.bytes += pb, st.busySub += ser;
-      touched[std::size_t(l)] = true;
-      if (link.bufferSlots) {
-        // Packets in the buffer ahead: slots still taken at s (sampled on deep buffers, which
-        // only die-edge crossings have, to keep the cost per packet bounded).
-        if (link.bufferSlots <= 64 || st.packets % 16 == 1) {
-          std::uint32_t queued = 0;
-          for (std::uint64_t free : heap) queued += free > s ? 1 : 0;
-          st.peakQueue = std::max(st.peakQueue, queued);
-        }
-        std::pop_heap(heap.begin(), heap.end(), std::greater<>());
-        heap.pop_back();
-      }
       // Leaving the buffer behind returns its credit after the link's latency.
-      if (k > 0) {
-        const int prev = path[k - 1];
-        if (links_[std::size_t(prev)].bufferSlots) {
-          auto& back = slots[std::size_t(prev)];
-          back.push_back(s + links_[std::size_t(prev)].latencySub);
-          std::push_heap(back.begin(), back.end(), std::greater<>());
-        }
+      if (k > 0 && links_[std::size_t(path[k - 1])].bufferSlots) closeOpen(s + links_[std::size_t(path[k - 1])].latencySub);
+      if (link.bufferSlots) {
+        st.peakQueue = std::max(st.peakQueue, heldAt(c, l, s));  // packets in the buffer ahead at s
+        openClass_ = c, openLink_ = l, openFrom_ = s;
       }
       prevEnd[k] = s + ser;
       if (k == 0) injected = std::max(injected, s + ser);
@@ -269,6 +264,44 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   d.injectedCycle = (injected + kSubCycles - 1) / kSubCycles;
   d.arrivalCycle = (arrival + kSubCycles - 1) / kSubCycles;
   return d;
+}
+
+std::uint32_t Network::heldAt(int cls, int link, std::uint64_t t) const {
+  const HeldSlots& h = held_[cls][std::size_t(link)];
+  const auto started = std::upper_bound(h.starts.begin(), h.starts.end(), t) - h.starts.begin();
+  const auto ended = std::upper_bound(h.ends.begin(), h.ends.end(), t) - h.ends.begin();
+  const std::uint32_t open = (openClass_ == cls && openLink_ == link && openFrom_ <= t) ? 1 : 0;
+  return std::uint32_t(started - ended) + open;
+}
+
+std::uint64_t Network::creditFrom(int cls, int link, std::uint64_t t) const {
+  const std::uint32_t slots = links_[std::size_t(link)].bufferSlots;
+  std::uint32_t held = heldAt(cls, link, t);
+  if (held < slots) return t;
+  // Walk the starts and ends after t in time order, counting: the first end that brings the
+  // count below the slots is the earliest credit.
+  const HeldSlots& h = held_[cls][std::size_t(link)];
+  auto start = std::upper_bound(h.starts.begin(), h.starts.end(), t);
+  auto end = std::upper_bound(h.ends.begin(), h.ends.end(), t);
+  const bool openLater = openClass_ == cls && openLink_ == link && openFrom_ > t;
+  bool openCounted = !openLater;
+  while (end != h.ends.end()) {
+    const std::uint64_t nextStart = start != h.starts.end() ? *start : ~std::uint64_t(0);
+    const std::uint64_t at = std::min({*end, nextStart, openCounted ? ~std::uint64_t(0) : openFrom_});
+    // Everything at `at` at once: starts and the open interval in, ends out.
+    while (start != h.starts.end() && *start == at) ++held, ++start;
+    if (!openCounted && openFrom_ == at) ++held, openCounted = true;
+    while (end != h.ends.end() && *end == at) --held, ++end;
+    if (held < slots) return at;
+  }
+  return t;  // only this transfer's own open interval holds: nothing to wait for
+}
+
+void Network::closeOpen(std::uint64_t until) {
+  HeldSlots& h = held_[openClass_][std::size_t(openLink_)];
+  h.starts.insert(std::upper_bound(h.starts.begin(), h.starts.end(), openFrom_), openFrom_);
+  h.ends.insert(std::upper_bound(h.ends.begin(), h.ends.end(), until), until);
+  openClass_ = openLink_ = -1;
 }
 
 void Network::retire(std::uint64_t cycle) {

@@ -107,14 +107,27 @@ class Network {
   std::vector<Link> links_;
   std::vector<LinkStats> stats_;
   std::vector<PortTimeline> busy_;
-  /// Per class: a packet of that class has used the link, so its buffer slots exist (each class
-  /// has its own buffers; a link first used by one class is new to the other).
-  std::vector<bool> touched_[2];
+  /// The buffer ahead of a link, per class: the interval each packet holds a slot in it, from
+  /// when it is sent on the link until its credit is back upstream (open while the packet's next
+  /// hop is being booked). Kept from the earliest transfer being booked on; a packet takes a slot
+  /// when fewer than the buffer's slots are held at that time, so a booking for later in
+  /// simulated time never holds a slot before it is used.
+  /// Per class and link: the starts and the ends of the closed intervals, each sorted; the
+  /// slots held at t are the starts at or before t less the ends at or before t.
+  struct HeldSlots {
+    std::vector<std::uint64_t> starts, ends;
+  };
+  std::vector<HeldSlots> held_[2];
+  /// The one interval still open (the packet's next hop is being booked): its class, link, start.
+  int openClass_ = -1, openLink_ = -1;
+  std::uint64_t openFrom_ = 0;
+  std::uint32_t heldAt(int cls, int link, std::uint64_t t) const;
+  /// The earliest time from `t` on when fewer than the link's buffer slots are held.
+  std::uint64_t creditFrom(int cls, int link, std::uint64_t t) const;
+  void closeOpen(std::uint64_t until);
   std::vector<int> path_;                 ///< scratch: the route of the transfer being booked
   std::vector<std::uint64_t> prevEnd_;    ///< scratch: per hop, the end of the previous packet
   std::vector<std::uint64_t> serFull_, serLast_;  ///< scratch: per hop, a full and the last packet's serialization
-  /// Credit slots of the buffer ahead of each link, per class: min-heaps of the times they free.
-  std::vector<std::vector<std::uint64_t>> slots_[2];
   int edgeCount_ = 0;
   std::vector<std::string> edgeNames_;
 };
