@@ -86,6 +86,8 @@ const Entry* findEntry(const std::string& key) {
 }
 
 std::string formatReal(double v) {
+  // Whole numbers as whole numbers (2000, not 2e+03).
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
   std::ostringstream os;
   os.precision(17);
   os << v;
@@ -309,5 +311,11 @@ std::string toIni(const ArchConfig& config) {
   }
   return os.str();
 }
+
+double edgeBytesPerCycle(const ArchConfig& c) { return c.die.edge_gb_per_s / c.core.clock_ghz; }
+double hbmBytesPerCycle(const ArchConfig& c) { return c.dip.hbm_gb_per_s / c.core.clock_ghz; }
+double dipLinkBytesPerCycle(const ArchConfig& c) { return c.dip.link_gb_per_s / c.core.clock_ghz; }
+std::int64_t d2dLatencyCycles(const ArchConfig& c) { return std::max<std::int64_t>(1, std::llround(c.die.d2d_latency_ns * c.core.clock_ghz)); }
+std::int64_t hbmLatencyCycles(const ArchConfig& c) { return std::llround(c.dip.hbm_latency_ns * c.core.clock_ghz); }
 
 }  // namespace tatami

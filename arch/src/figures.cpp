@@ -37,7 +37,19 @@ MachineFigures computeFigures(const ArchConfig& c) {
   f.bisectionBytesPerCycle = double(f.bisectionLinks * c.die.link_bytes_per_cycle);
   f.bisectionTbpsPerDirection = double(f.bisectionLinks * c.die.link_bytes_per_cycle) * hz / 1e12;
   f.linkGbps = double(c.die.link_bytes_per_cycle) * hz / 1e9;
-  f.edgeTbpsPerDirection = double(c.die.edge_bytes_per_cycle) * hz / 1e12;
+  f.edgeTbpsPerDirection = c.die.edge_gb_per_s / 1000.0;
+  f.edgeBytesPerCycle = edgeBytesPerCycle(c);
+  f.d2dLatencyCycles = d2dLatencyCycles(c);
+  f.hbmBytesPerCycle = hbmBytesPerCycle(c);
+  f.dipLinkBytesPerCycle = dipLinkBytesPerCycle(c);
+  f.hbmLatencyCycles = hbmLatencyCycles(c);
+  const std::int64_t macs = c.core.matrix_units * c.core.matrix_dim * c.core.matrix_dim;
+  const auto fed = [&](std::int64_t size) { return std::min(macs, 16 * 16 * c.core.sram_port_bytes / (2 * 16 * size)); };
+  f.feedBf16MacsPerCycle = fed(2), f.feedCfp8MacsPerCycle = fed(1);
+  f.feedBf16TflopsPerCore = 2.0 * double(f.feedBf16MacsPerCycle) * hz / 1e12;
+  f.feedCfp8TflopsPerCore = 2.0 * double(f.feedCfp8MacsPerCycle) * hz / 1e12;
+  f.feedBf16TflopsPerDie = f.feedBf16TflopsPerCore * double(f.activeCoresPerDie);
+  f.feedCfp8TflopsPerDie = f.feedCfp8TflopsPerCore * double(f.activeCoresPerDie);
   return f;
 }
 

@@ -204,8 +204,8 @@ class Lowering {
     li(1, std::int64_t(sram)), li(2, std::int64_t(hbm)), li(3, std::int64_t(bytes));
     line(read ? "hbmrd r1, r2, r3, 0" : "hbmwr r2, r1, r3, 0");
     line("swait 0, 1");
-    const double bw = std::min<double>(double(c_.core.noc_read_bytes_per_cycle), double(c_.dip.hbm_bytes_per_cycle));
-    cost(double(c_.dip.hbm_latency_cycles) + double(bytes) / bw + 60, "mesh");
+    const double bw = std::min<double>(double(c_.core.noc_read_bytes_per_cycle), hbmBytesPerCycle(c_));
+    cost(double(hbmLatencyCycles(c_)) + double(bytes) / bw + 60, "mesh");
   }
 };
 

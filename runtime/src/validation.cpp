@@ -95,7 +95,7 @@ std::vector<ZeroLoadCase> zeroLoadCases() {
       crossings += link.crossing ? 1 : 0;
     }
     const std::uint64_t routers = route.size() - 1;
-    z.formula = routers * std::uint64_t(c.die.hop_latency_cycles) + crossings * std::uint64_t(c.die.d2d_latency_cycles) +
+    z.formula = routers * std::uint64_t(c.die.hop_latency_cycles) + crossings * std::uint64_t(d2dLatencyCycles(c)) +
                 std::uint64_t(std::ceil(double(bytes) / narrowest - 1e-9));
     tlm::Network fresh(c);
     z.fast = fresh.send(0, src, dst, bytes, tlm::TrafficClass::Request).arrivalCycle;

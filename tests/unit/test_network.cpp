@@ -195,3 +195,20 @@ TEST_CASE("a booking for later in simulated time does not hold buffers before it
   CHECK(local.arrivalCycle == net.zeroLoadCycles(net.node(0, 4), net.node(0, 7), 4096));
   CHECK(local.arrivalCycle == 68);
 }
+
+TEST_CASE("what lives outside the core's clock is physical: raising the clock leaves its rates and latencies in ns") {
+  // Two 4x4 dies; one packet from (0,3) across the edge to (0,4). At 2 GHz the crossing takes
+  // 100 ns = 200 cycles; at 4 GHz the same 100 ns are 400 cycles, while hops stay 1 cycle each.
+  for (const char* ghz : {"2", "4"}) {
+    Network net(config({{"die.rows", "4"}, {"die.cols", "4"}, {"die.disabled_cores", ""}, {"system.die_cols", "2"}, {"core.clock_ghz", ghz}}));
+    const std::uint64_t d2d = std::string(ghz) == "2" ? 200 : 400;
+    INFO(ghz << " GHz");
+    CHECK(net.send(0, net.node(0, 3), net.node(0, 4), 64, TrafficClass::Request).arrivalCycle == 2 * 1 + d2d + 1);
+  }
+  ArchConfig fast = config({{"core.clock_ghz", "4"}});
+  CHECK(edgeBytesPerCycle(fast) == 500.0);
+  CHECK(hbmBytesPerCycle(fast) == 200.0);
+  CHECK(dipLinkBytesPerCycle(fast) == 225.0);
+  CHECK(d2dLatencyCycles(fast) == 400);
+  CHECK(hbmLatencyCycles(fast) == 400);
+}

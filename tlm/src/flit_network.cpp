@@ -43,12 +43,12 @@ FlitNetwork::FlitNetwork(const ArchConfig& c)
       o.toNode = nr * cols_ + nc;
       o.toPort = opposite(d);
       const bool crossing = nr / dieRows_ != row / dieRows_ || nc / dieCols_ != col / dieCols_;
-      o.latency = hopCycles_ + (crossing ? std::uint64_t(c.die.d2d_latency_cycles) : 0);
+      o.latency = hopCycles_ + (crossing ? std::uint64_t(d2dLatencyCycles(c)) : 0);
       o.bytesPerCycle = double(c.die.link_bytes_per_cycle);
       int downstreamDepth = depth;
       if (crossing) {
         const double sharing = (d == kEast || d == kWest) ? double(dieRows_) : double(dieCols_);
-        o.bytesPerCycle = std::min(o.bytesPerCycle, double(c.die.edge_bytes_per_cycle) / sharing);
+        o.bytesPerCycle = std::min(o.bytesPerCycle, edgeBytesPerCycle(c) / sharing);
         if (c.die.edge_buffer_packets > 0) {
           downstreamDepth = std::max(1, int(c.die.edge_buffer_packets) / vcs_);
         } else {

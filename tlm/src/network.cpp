@@ -2,6 +2,7 @@
 #include "tatami/tlm/network.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 namespace tatami::tlm {
@@ -39,9 +40,12 @@ Network::Network(const ArchConfig& c)
 
   links_.assign(std::size_t(n) * kLinksPerNode, Link{});
   const std::uint64_t hop = std::uint64_t(c.die.hop_latency_cycles) * kSubCycles;
-  const std::uint64_t d2d = std::uint64_t(c.die.d2d_latency_cycles) * kSubCycles;
+  const std::uint64_t d2d = std::uint64_t(d2dLatencyCycles(c)) * kSubCycles;
   const std::uint64_t linkBytes = std::uint64_t(c.die.link_bytes_per_cycle);
-  const std::uint64_t edgeBytes = std::uint64_t(c.die.edge_bytes_per_cycle);
+  // The edge is set in GB/s: in bytes per cycle it is edge_gb_per_s / clock_ghz, kept exact as
+  // the ratio of the two in thousandths (serialization is bytes x num / den sub-cycles).
+  const std::uint64_t edgeMilliGBps = std::uint64_t(std::llround(c.die.edge_gb_per_s * 1000.0));
+  const std::uint64_t clockMHz = std::uint64_t(std::llround(c.core.clock_ghz * 1000.0));
 
   // Directed die edges: for each die, east/west/north/south neighbours.
   const int dies = int(c.system.die_rows * c.system.die_cols);
@@ -73,9 +77,9 @@ Network::Network(const ArchConfig& c)
         l.edge = edgeId(dieIndex, d);
         // The edge's bandwidth is shared by the mesh links that cross it.
         const std::uint64_t sharing = std::uint64_t((d == Direction::East || d == Direction::West) ? dieRows_ : dieCols_);
-        if (edgeBytes < linkBytes * sharing) {
-          l.serNum = kSubCycles * sharing;
-          l.serDen = edgeBytes;
+        if (edgeMilliGBps < linkBytes * sharing * clockMHz) {
+          l.serNum = kSubCycles * sharing * clockMHz;
+          l.serDen = edgeMilliGBps;
         }
         std::uint64_t slots = std::uint64_t(c.die.edge_buffer_packets);
         if (slots == 0) {

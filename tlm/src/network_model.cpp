@@ -2,6 +2,7 @@
 #include "tatami/tlm/network_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -278,10 +279,13 @@ void NetworkModel::handleHbm(RemoteTransfer& r) {
     hbmAccess(dip, offset, buf.data(), r.bytes, true);
     dip.bytesWritten += r.bytes;
   }
-  const auto ceilDiv = [](std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; };
-  const std::uint64_t linkCycles = std::max<std::uint64_t>(1, ceilDiv(r.bytes, std::uint64_t(config_.dip.link_bytes_per_cycle)));
-  const std::uint64_t hbmCycles = std::max<std::uint64_t>(1, ceilDiv(r.bytes, std::uint64_t(config_.dip.hbm_bytes_per_cycle)));
-  const std::uint64_t latency = std::uint64_t(config_.dip.hbm_latency_cycles);
+  // The DIP's link and HBM are set in GB/s: their cycles at the core's clock (rounded up).
+  const auto cyclesFor = [&](double bytesPerCycle) {
+    return std::max<std::uint64_t>(1, std::uint64_t(std::ceil(double(r.bytes) / bytesPerCycle - 1e-9)));
+  };
+  const std::uint64_t linkCycles = cyclesFor(dipLinkBytesPerCycle(config_));
+  const std::uint64_t hbmCycles = cyclesFor(hbmBytesPerCycle(config_));
+  const std::uint64_t latency = std::uint64_t(hbmLatencyCycles(config_));
   try {
     if (read) {
       // Request to the DIP's router and over its link; HBM; the data back over the link and mesh.

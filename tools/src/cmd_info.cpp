@@ -57,6 +57,15 @@ nlohmann::ordered_json figuresJson(const MachineFigures& f) {
       {"bisection_tbps_per_direction", f.bisectionTbpsPerDirection},
       {"link_gbps_per_direction", f.linkGbps},
       {"die_edge_tbps_per_direction", f.edgeTbpsPerDirection},
+      {"die_edge_bytes_per_cycle", f.edgeBytesPerCycle},
+      {"d2d_latency_cycles", f.d2dLatencyCycles},
+      {"hbm_bytes_per_cycle", f.hbmBytesPerCycle},
+      {"dip_link_bytes_per_cycle", f.dipLinkBytesPerCycle},
+      {"hbm_latency_cycles", f.hbmLatencyCycles},
+      {"fed_bf16_tflops_per_core", f.feedBf16TflopsPerCore},
+      {"fed_cfp8_tflops_per_core", f.feedCfp8TflopsPerCore},
+      {"fed_bf16_tflops_per_die", f.feedBf16TflopsPerDie},
+      {"fed_cfp8_tflops_per_die", f.feedCfp8TflopsPerDie},
   };
 }
 
@@ -103,7 +112,24 @@ void printText(const ArchConfig& config, const MachineFigures& f, const std::str
   row("on-die bisection", readable(f.bisectionTbpsPerDirection) + " TB/s per direction (" +
                               std::to_string(f.bisectionLinks) + " links x " +
                               std::to_string(config.die.link_bytes_per_cycle) + " B/cycle)");
-  row("die edge", readable(f.edgeTbpsPerDirection) + " TB/s per direction");
+  const std::string at = " at " + readable(config.core.clock_ghz) + " GHz";
+  row("die edge", readable(f.edgeTbpsPerDirection) + " TB/s per direction = " + readable(f.edgeBytesPerCycle) + " B/cycle" + at);
+  row("die-to-die latency", readable(config.die.d2d_latency_ns) + " ns = " + std::to_string(f.d2dLatencyCycles) + " cycles");
+  row("HBM per DIP", readable(config.dip.hbm_gb_per_s) + " GB/s = " + readable(f.hbmBytesPerCycle) + " B/cycle; latency " +
+                         readable(config.dip.hbm_latency_ns) + " ns = " + std::to_string(f.hbmLatencyCycles) + " cycles");
+  row("DIP link", readable(config.dip.link_gb_per_s) + " GB/s = " + readable(f.dipLinkBytesPerCycle) + " B/cycle");
+  // The matrix units' peak counts MACs; what the SRAM read port feeds them bounds what a program
+  // can reach.
+  const auto fedRow = [&](const char* type, std::int64_t fedMacs, double perCore, double perDie) {
+    const std::int64_t macs = config.core.matrix_units * config.core.matrix_dim * config.core.matrix_dim;
+    row(std::string("fed peak ") + type + " per core",
+        readable(perCore) + " TFLOPS, " + readable(perDie) + " per die" +
+            (fedMacs < macs ? " (below the units' " + std::to_string(macs) + " MAC/cycle: A and B stream through one " +
+                                  std::to_string(config.core.sram_port_bytes) + " B read port, " + std::to_string(fedMacs) + " MAC/cycle)"
+                            : " (the read port feeds the units' full rate)"));
+  };
+  fedRow("BF16", f.feedBf16MacsPerCycle, f.feedBf16TflopsPerCore, f.feedBf16TflopsPerDie);
+  fedRow("CFP8", f.feedCfp8MacsPerCycle, f.feedCfp8TflopsPerCore, f.feedCfp8TflopsPerDie);
 }
 
 }  // namespace

@@ -92,4 +92,12 @@ void validate(const ArchConfig& config);
 /// The whole resolved config as an INI file, every parameter with its description.
 std::string toIni(const ArchConfig& config);
 
+/// What lives outside the core's clock domain is set in physical units (GB/s, ns); these give it
+/// in the core's cycles at core.clock_ghz, so raising the clock does not make memory faster.
+double edgeBytesPerCycle(const ArchConfig& c);     ///< die.edge_gb_per_s / core.clock_ghz
+double hbmBytesPerCycle(const ArchConfig& c);      ///< dip.hbm_gb_per_s / core.clock_ghz
+double dipLinkBytesPerCycle(const ArchConfig& c);  ///< dip.link_gb_per_s / core.clock_ghz
+std::int64_t d2dLatencyCycles(const ArchConfig& c);  ///< die.d2d_latency_ns x core.clock_ghz, rounded
+std::int64_t hbmLatencyCycles(const ArchConfig& c);  ///< dip.hbm_latency_ns x core.clock_ghz, rounded
+
 }  // namespace tatami

@@ -37,6 +37,16 @@ struct MachineFigures {
   double bisectionTbpsPerDirection = 0;
   double linkGbps = 0;  ///< one mesh link, per direction
   double edgeTbpsPerDirection = 0;
+  double edgeBytesPerCycle = 0;  ///< die.edge_gb_per_s at the core's clock
+  std::int64_t d2dLatencyCycles = 0;
+  double hbmBytesPerCycle = 0, dipLinkBytesPerCycle = 0;
+  std::int64_t hbmLatencyCycles = 0;
+  /// What the matrix units can be fed: their A and B panels stream through one SRAM read port
+  /// (docs/timing.md, "mma"), 2 x 16 operands of `size` bytes per k step, so at most
+  /// 16 x 16 x port bytes / (2 x 16 x size) MACs per cycle, whatever the units could do.
+  std::int64_t feedBf16MacsPerCycle = 0, feedCfp8MacsPerCycle = 0;
+  double feedBf16TflopsPerCore = 0, feedCfp8TflopsPerCore = 0;
+  double feedBf16TflopsPerDie = 0, feedCfp8TflopsPerDie = 0;
 };
 
 /// Computes the derived figures. Expects a validated config.

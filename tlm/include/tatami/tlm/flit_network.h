@@ -9,7 +9,7 @@
 //
 // Timing, chosen so that both models mean the same configuration: a packet is one 64 B flit; a
 // flit granted the switch in cycle t is in the next router's input buffer at t + the link's
-// latency (die.hop_latency_cycles, plus die.d2d_latency_cycles across a die edge) and may be
+// latency (die.hop_latency_cycles, plus die.d2d_latency_ns in cycles across a die edge) and may be
 // allocated there sim.flit_router_cycles later; a link sends at most one flit per cycle and no
 // faster than its bytes per cycle allow (a die-edge crossing: its share of the edge, by a token
 // bucket); the injection port takes core.noc_read_bytes_per_cycle, the ejection port gives
