@@ -1,8 +1,10 @@
-// Lowering a graph to a tile program for one core (the first stage of lowering: placement on a
-// slice of the mesh, tiling across cores and the matrix-unit path come next). Every tensor lives
-// in SRAM as a dense row-major FP32 array, 64 B aligned, its length rounded up to whole vectors;
-// ops become vector instructions and DMA (FP32 throughout, so the result follows the host oracle
-// to FP32 rounding). SRAM is allocated by liveness.
+// Lowering one core's graph to its tile program. Every tensor lives in SRAM as a dense row-major
+// FP32 array, 64 B aligned, its length rounded up to whole vectors (or in HBM, streamed through
+// SRAM, when CoreContext::stream). Elementwise ops, reductions and softmax become vector
+// instructions and DMA in FP32; matmuls run on the matrix unit with BF16 operand panels and FP32
+// accumulation ("mixed", the default) or on the vector unit in FP32 ("fp32"); collectives run
+// over rings of cores with put and semaphores (docs/abi.md). SRAM is planned by liveness
+// (memory_planner.h); the cost model estimates every op (LoweredProgram::ops).
 #pragma once
 
 #include <array>
