@@ -31,8 +31,9 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   Graph part = g;
   std::int64_t shard = 0;
   if (cores > 1) {
-    if (r.batch <= 0 || r.batch % cores)
-      throw RequestError("a data-parallel slice needs --batch, a multiple of the slice's " + std::to_string(cores) + " active cores");
+    if (r.batch <= 0) throw RequestError("--slice over several cores needs --batch (split across the cores)");
+    if (r.batch % cores)
+      throw RequestError("--batch " + std::to_string(r.batch) + " is not a multiple of the slice's " + std::to_string(cores) + " active cores");
     shard = r.batch / cores;
     part = compileModel(r, nullptr, shard, true);
     // The loss is reported through an all-reduce: give that value the loss's name (and the
@@ -53,6 +54,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
     lowered.push_back(lowerOrStream(part, config, ctx, k));
   }
   for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
+  job.lowered = lowered;
   // Batch-shaped inputs are split by examples; everything else is whole on every core.
   job.bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
                           [&](std::size_t k, int v) {
@@ -85,6 +87,8 @@ CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const 
   job.bundle = makeBundle(r, "tensor parallel over a " + grid + " grid", config, g, placed.cores, placed.lowered,
                           [&](std::size_t k, int v) { return blockOf(g, placed.plan, v, int(k) / cols, int(k) % cols); });
   for (const auto& lp : placed.lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
+  job.lowered = placed.lowered;
+  job.plan = placed.plan;
   return job;
 }
 
@@ -122,6 +126,32 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
     b.hbmInit.insert(b.hbmInit.end(), lowered[k].hbmInit.begin(), lowered[k].hbmInit.end());
   }
   return b;
+}
+
+StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven, std::uint64_t seed,
+                    runtime::RunOptions options) {
+  StepCheck c;
+  c.job = compileJob(r, config, grid, sliceGiven);
+  const std::map<std::string, Tensor> feeds = seededInputs(c.job.step, r.loss, seed);
+  std::vector<runtime::NamedArray> named;
+  for (const auto& [name, t] : feeds) named.push_back({name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.data});
+  c.run = runtime::runBundle(config, c.job.bundle, named, options);
+  if (!c.run.run.error.empty()) return c;
+  EvalOptions fp32;
+  fp32.roundToFloat = true;
+  const Graph& g = c.job.step;
+  const auto oracle = evaluate(g, feeds, fp32);
+  for (int o : g.outputs) {
+    const std::string& name = g.values[std::size_t(o)].name;
+    const auto& want = oracle[std::size_t(o)].data;
+    std::vector<double> got(want.size(), 0.0);
+    for (const auto& a : c.run.outputs)
+      if (a.name == name) got = a.data;
+    const double rel = relativeError(got, want);
+    c.worst = std::max(c.worst, rel);
+    c.errors.emplace_back(name, rel);
+  }
+  return c;
 }
 
 runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const std::vector<double>& values) {

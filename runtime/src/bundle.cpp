@@ -2,6 +2,7 @@
 #include "tatami/runtime/bundle.h"
 
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -274,6 +275,9 @@ BundleRun runBundle(const ArchConfig& config, const Bundle& bundle, const std::v
     for (auto d : t.shape) n *= d;
     NamedArray a{t.name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), std::vector<double>(std::size_t(n), 0.0)};
     bool any = false;
+    // Replicated pieces (a weight's update on every core of a slice, a block on a grid line) must
+    // hold the same bits: the first copy of each block is kept and the others compared with it.
+    std::map<std::vector<std::int64_t>, std::pair<int, std::vector<float>>> first;
     for (const auto& p : t.pieces) {
       const std::string key = all.size() > 1 ? "c" + std::to_string(p.core) + "." + t.name : t.name;
       std::int64_t count = 1;
@@ -282,7 +286,18 @@ BundleRun runBundle(const ArchConfig& config, const Bundle& bundle, const std::v
         if (img.name == key && img.bytes.size() >= std::size_t(count) * 4) {
           std::vector<float> f(static_cast<std::size_t>(count));
           std::memcpy(f.data(), img.bytes.data(), f.size() * 4);
-          placeBlock(p.block, t.shape, std::vector<double>(f.begin(), f.end()), a.data);
+          const auto seen = first.find(p.block.begin);
+          if (seen == first.end()) {
+            placeBlock(p.block, t.shape, std::vector<double>(f.begin(), f.end()), a.data);
+            first.emplace(p.block.begin, std::make_pair(p.core, std::move(f)));
+          } else if (std::memcmp(seen->second.second.data(), f.data(), std::min(f.size(), seen->second.second.size()) * 4) != 0) {
+            std::size_t i = 0;
+            while (i < f.size() && std::memcmp(&f[i], &seen->second.second[i], 4) == 0) ++i;
+            out.run.error += (out.run.error.empty() ? "" : "\n") + std::string("output '") + t.name + "': its copies on core " +
+                             std::to_string(seen->second.first) + " and core " + std::to_string(p.core) + " differ (element " +
+                             std::to_string(i) + " of the block: " + std::to_string(seen->second.second[i]) + " vs " +
+                             std::to_string(f[i]) + ")";
+          }
           any = true;
         }
     }

@@ -195,3 +195,20 @@ TEST_CASE("a step too large for SRAM streams its weights from HBM and computes t
     CHECK(a.outputs[k].data == b.outputs[k].data);
   }
 }
+
+TEST_CASE("replicated outputs must agree: a bundle run names the output, the cores and the first difference") {
+  const auto bundleWith = [](const char* second) {
+    runtime::Bundle b;
+    b.model = "replicas", b.configIni = toIni(ArchConfig{});
+    b.tensors.push_back({"y", "output", "update", "w", {4}, {{0, 64, {{0}, {4}, {4}}}, {1, 64, {{0}, {4}, {4}}}}});
+    b.programs = {{0, ".init 64 f32 values 1 2 3 4\n.output y 64 f32 4\n    halt\n"},
+                  {1, std::string(".init 64 f32 values ") + second + "\n.output y 64 f32 4\n    halt\n"}};
+    return b;
+  };
+  const runtime::BundleRun same = runtime::runBundle(ArchConfig{}, bundleWith("1 2 3 4"), {});
+  CHECK(same.run.error.empty());
+  REQUIRE(same.outputs.size() == 1);
+  CHECK(same.outputs[0].data == std::vector<double>{1, 2, 3, 4});
+  const runtime::BundleRun differ = runtime::runBundle(ArchConfig{}, bundleWith("1 2 3 5"), {});
+  CHECK(differ.run.error == "output 'y': its copies on core 0 and core 1 differ (element 3 of the block: 4.000000 vs 5.000000)");
+}

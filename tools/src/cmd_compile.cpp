@@ -104,81 +104,6 @@ std::vector<std::uint64_t> measuredPerOp(const LoweredProgram& lp, const runtime
   return measured;
 }
 
-/// `tatami check --grid RxC`: one training step placed tensor-parallel on the grid, run on the
-/// emulator, every output's blocks put together and compared with the oracle on the full graph.
-int checkGrid(const CompileRequest& r, const std::string& grid, const GridSpec& spec, const ArchConfig& config, std::uint64_t seed,
-              bool json, bool explain, std::ostream& out, std::ostream& err) {
-  const int cols = spec.cols;
-  const Graph g = compileModel(r, nullptr);
-  GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
-  std::vector<Program> programs;
-  for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, r.model + " (lowered)"));
-  const std::map<std::string, Tensor> feeds = seededInputs(g, r.loss, seed);
-  std::vector<runtime::CoreProgram> all;
-  for (std::size_t k = 0; k < job.cores.size(); ++k) {
-    all.emplace_back(job.cores[k], &programs[k]);
-    for (int in : g.inputs) {
-      const Value& v = g.values[std::size_t(in)];
-      const Block b = blockOf(g, job.plan, in, int(k) / cols, int(k) % cols);
-      all.back().inputs.push_back(floatImage(v.name, job.lowered[k].layout.at(v.name).addr, sliceBlock(b, v.shape, feeds.at(v.name).data)));
-    }
-  }
-  runtime::RunOptions runOptions;
-  runOptions.trace = explain;
-  const runtime::RunResult run = runtime::runPrograms(config, all, runOptions);
-  if (!run.error.empty()) {
-    err << "tatami check: the emulator run failed: " << run.error << "\n";
-    return kExitRunFailed;
-  }
-  if (explain) {
-    labelGridOps(g, job.plan, grid, job.lowered[0]);
-    const std::vector<std::uint64_t> measured = measuredPerOp(job.lowered[0], run);
-    printCostTable(job.lowered[0], &measured, out);
-    out << "measured: " << run.stats.cycles << " cycles per step\n";
-  }
-  EvalOptions fp32;
-  fp32.roundToFloat = true;
-  const auto oracle = evaluate(g, feeds, fp32);
-  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
-  double worst = 0;
-  if (!json) out << "tensor                          relative error\n";
-  for (int o : g.outputs) {
-    const Value& v = g.values[std::size_t(o)];
-    std::vector<double> assembled(oracle[std::size_t(o)].data.size(), 0.0);
-    for (std::size_t k = 0; k < job.cores.size(); ++k) {
-      const Block b = blockOf(g, job.plan, o, int(k) / cols, int(k) % cols);
-      const std::string key = job.cores.size() > 1 ? "c" + std::to_string(job.cores[k]) + "." + v.name : v.name;
-      std::vector<double> local(std::size_t(elementCount(b.local)), 0.0);
-      for (const auto& img : run.outputs)
-        if (img.name == key && img.bytes.size() >= local.size() * 4) {
-          std::vector<float> f(local.size());
-          std::memcpy(f.data(), img.bytes.data(), f.size() * 4);
-          local.assign(f.begin(), f.end());
-        }
-      placeBlock(b, v.shape, local, assembled);
-    }
-    const double rel = relativeError(assembled, oracle[std::size_t(o)].data);
-    worst = std::max(worst, rel);
-    tensors.push_back({{"tensor", v.name}, {"rel_error", rel}});
-    if (!json) {
-      std::string n = v.name;
-      n.resize(32, ' ');
-      out << n << rel << "\n";
-    }
-  }
-  const double util = run.matrixUtilization(config);
-  if (json) {
-    out << nlohmann::ordered_json{{"max_rel_error", worst}, {"cycles", run.stats.cycles}, {"cores", job.cores.size()},
-                                  {"grid", grid}, {"matrix_utilization", util}, {"tensors", tensors}}
-               .dump(2)
-        << "\n";
-  } else {
-    out << "max relative error " << worst << "; " << run.stats.cycles << " cycles on a " << grid << " grid of cores; matrix utilization "
-        << util << "\n";
-  }
-  return kExitOk;
-}
-
 }  // namespace
 
 }  // namespace tatami::cli
@@ -335,113 +260,45 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return kExitOk;
   const ArchConfig config = machine.resolve();
   try {
-    if (!grid.empty()) {
-      return checkGrid(r, grid, gridOf(grid, r, !vm["slice"].defaulted(), config), config, seed, vm.count("json") > 0, vm.count("explain") > 0,
-                       out, err);
-    }
-    const std::vector<int> ring = sliceOf(r, config);
-    const std::int64_t cores = std::int64_t(ring.size());
-    const Graph g = compileModel(r, nullptr);
-    Graph part = g;
-    std::int64_t shard = 0;
-    if (cores > 1) {
-      const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
-      if (tir || r.batch <= 0) throw UsageError("--slice over several cores needs an ONNX model and --batch (split across the cores)");
-      if (r.batch % cores) throw UsageError("--batch " + std::to_string(r.batch) + " is not a multiple of the slice's " + std::to_string(cores) + " active cores");
-      shard = r.batch / cores;
-      part = compileModel(r, nullptr, shard, true);
-    }
-    std::vector<LoweredProgram> lowered;
-    std::vector<Program> programs;
-    for (std::int64_t k = 0; k < cores; ++k) {
-      if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
-      lowered.push_back(lowerOrStream(part, config, {int(k), ring, r.precision}, k));
-      programs.push_back(assemble(lowered.back().tasm, r.model + " (lowered)"));
-    }
-    // Each core gets its rows of batch-shaped inputs and all of the others.
-    std::map<std::string, Tensor> feeds;
-    std::vector<runtime::CoreProgram> all;
-    for (std::int64_t k = 0; k < cores; ++k) all.emplace_back(ring[std::size_t(k)], &programs[std::size_t(k)]);
-    const std::map<std::string, Tensor> full = seededInputs(g, r.loss, seed);
-    std::vector<runtime::SramImage> hbmInputs;
-    for (int in : g.inputs) {
-      const Value& v = g.values[std::size_t(in)];
-      const Tensor& t = full.at(v.name);
-      const Shape& ps = part.values[std::size_t(part.find(v.name))].shape;
-      const bool sharded = cores > 1 && !v.shape.empty() && v.shape[0] == r.batch && !ps.empty() && ps[0] == shard;
-      const std::size_t per = std::size_t(elementCount(ps));
-      for (std::int64_t k = 0; k < cores; ++k) {
-        const std::size_t from = sharded ? std::size_t(k) * per : 0;
-        const TensorPlacement& at = lowered[std::size_t(k)].layout.at(v.name);
-        runtime::SramImage img = floatImage(v.name, at.addr, std::vector<double>(t.data.begin() + long(from), t.data.begin() + long(from + per)));
-        if (at.hbm) hbmInputs.push_back(std::move(img));  // streamed from HBM by the program
-        else all[std::size_t(k)].inputs.push_back(std::move(img));
-      }
-      feeds[v.name] = t;
-    }
+    if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
+    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+    if (grid.empty() && tir && sliceOf(r, config).size() > 1)
+      throw UsageError("--slice over several cores needs an ONNX model and --batch (split across the cores)");
     runtime::RunOptions runOptions;
     runOptions.rtlCheck = vm.count("rtl-check") > 0;
-    runOptions.hbmInputs = std::move(hbmInputs);
-    for (std::int64_t k = 0; k < cores; ++k) {
-      const LoweredProgram& lp = lowered[std::size_t(k)];
-      for (const auto& [hbmAddr, values] : lp.hbmInit)
-        runOptions.hbmInputs.push_back(floatImage("init", hbmAddr, std::vector<double>(values.begin(), values.end())));
-      for (std::size_t oi = 0; oi < part.outputs.size(); ++oi) {
-        const Value& ov = part.values[std::size_t(part.outputs[oi])];
-        const TensorPlacement& at = lp.layout.at(ov.name);
-        if (!at.hbm) continue;
-        runtime::SramImage dump;
-        dump.name = cores > 1 ? "c" + std::to_string(ring[std::size_t(k)]) + "." + ov.name : ov.name;
-        dump.addr = at.addr, dump.shape = {std::uint64_t(elementCount(ov.shape))};
-        runOptions.hbmDumps.push_back(dump);
-      }
-    }
     runOptions.trace = vm.count("explain") > 0;
-    const runtime::RunResult run = runtime::runPrograms(config, all, runOptions);
-    if (!run.error.empty()) {
-      err << "tatami check: the emulator run failed: " << run.error << "\n";
+    StepCheck c = checkStep(r, config, grid, !vm["slice"].defaulted(), seed, runOptions);
+    if (!c.run.run.error.empty()) {
+      err << "tatami check: the emulator run failed: " << c.run.run.error << "\n";
       return kExitRunFailed;
     }
+    const runtime::RunResult& run = c.run.run;
     if (vm.count("explain")) {
-      const std::vector<std::uint64_t> measured = measuredPerOp(lowered[0], run);
-      printCostTable(lowered[0], &measured, out);
+      if (!grid.empty()) labelGridOps(c.job.step, c.job.plan, grid, c.job.lowered[0]);
+      const std::vector<std::uint64_t> measured = measuredPerOp(c.job.lowered[0], run);
+      printCostTable(c.job.lowered[0], &measured, out);
       out << "measured: " << run.stats.cycles << " cycles per step\n";
     }
-    EvalOptions fp32;
-    fp32.roundToFloat = true;
-    const auto oracle = evaluate(g, feeds, fp32);
-    nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
-    double worst = 0;
-    if (!vm.count("json")) out << "tensor                          relative error\n";
-    for (std::size_t oi = 0; oi < g.outputs.size(); ++oi) {
-      const std::string& name = g.values[std::size_t(g.outputs[oi])].name;
-      const std::string& partName = part.values[std::size_t(part.outputs[oi])].name;
-      const auto& want = oracle[std::size_t(g.outputs[oi])].data;
-      double rel = 0;
-      // Every core holds the result: the worst of them counts.
-      for (std::int64_t k = 0; k < cores; ++k) {
-        const std::string key = cores > 1 ? "c" + std::to_string(ring[std::size_t(k)]) + "." + partName : partName;
-        std::vector<float> got(want.size(), 0.0f);
-        for (const auto& img : run.outputs)
-          if (img.name == key && img.bytes.size() >= got.size() * 4) std::memcpy(got.data(), img.bytes.data(), got.size() * 4);
-        rel = std::max(rel, relativeError(std::vector<double>(got.begin(), got.end()), want));
-      }
-      worst = std::max(worst, rel);
-      tensors.push_back({{"tensor", name}, {"rel_error", rel}});
-      if (!vm.count("json")) {
-        std::string n = name;
-        n.resize(32, ' ');
-        out << n << rel << "\n";
-      }
-    }
+    const std::size_t cores = c.job.bundle.programs.size();
+    const double util = run.matrixUtilization(config);
     if (vm.count("json")) {
-      out << nlohmann::ordered_json{{"max_rel_error", worst}, {"cycles", run.stats.cycles}, {"cores", cores},
-                                    {"matrix_utilization", run.matrixUtilization(config)}, {"tensors", tensors}}
-                 .dump(2)
-          << "\n";
-    } else {
-      out << "max relative error " << worst << "; " << run.stats.cycles << " cycles on " << cores << " core(s)\n";
+      nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+      for (const auto& [name, rel] : c.errors) tensors.push_back({{"tensor", name}, {"rel_error", rel}});
+      nlohmann::ordered_json j = {{"max_rel_error", c.worst}, {"cycles", run.stats.cycles}, {"cores", cores}};
+      if (!grid.empty()) j["grid"] = grid;
+      j["matrix_utilization"] = util;
+      j["tensors"] = tensors;
+      out << j.dump(2) << "\n";
+      return kExitOk;
     }
+    out << "tensor                          relative error\n";
+    for (const auto& [name, rel] : c.errors) {
+      std::string n = name;
+      n.resize(std::max<std::size_t>(32, n.size() + 1), ' ');
+      out << n << rel << "\n";
+    }
+    out << "max relative error " << c.worst << "; " << run.stats.cycles << " cycles on "
+        << (grid.empty() ? std::to_string(cores) + " core(s)" : "a " + grid + " grid of cores") << "; matrix utilization " << util << "\n";
   } catch (const CompileError& e) {
     err << "tatami check: " << e.what() << "\n";
     return kExitBadInput;

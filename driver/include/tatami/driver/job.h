@@ -10,6 +10,7 @@
 #include "tatami/arch/blocks.h"
 #include "tatami/arch/config.h"
 #include "tatami/compiler/lower.h"
+#include "tatami/compiler/partition.h"
 #include "tatami/driver/step.h"
 #include "tatami/runtime/bundle.h"
 
@@ -19,7 +20,20 @@ struct CompiledJob {
   compiler::Graph step;  ///< the whole training step (before placement): the oracle's graph
   runtime::Bundle bundle;
   std::uint64_t sramPeakBytes = 0;  ///< the most any core's program uses
+  std::vector<compiler::LoweredProgram> lowered;  ///< per core, in the bundle's order (ops, estimates)
+  compiler::GridPlan plan;                        ///< on a grid: each tensor's layout
 };
+
+/// One step compiled, run once on the emulator from seeded inputs, and compared with the host
+/// oracle (FP32) on the whole graph: the relative error of every output.
+struct StepCheck {
+  CompiledJob job;
+  runtime::BundleRun run;
+  std::vector<std::pair<std::string, double>> errors;  ///< per output of the step, in order
+  double worst = 0;
+};
+StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven, std::uint64_t seed,
+                    runtime::RunOptions options = {});
 
 /// Compiles r's step into a bundle: on a tensor-parallel grid when `grid` ("RxC") is given (on
 /// the cores of r.slice when `sliceGiven`, else the first die), else data parallel over r.slice
