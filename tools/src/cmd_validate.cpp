@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "format_text.h"
+#include "tatami/driver/sensitivity.h"
 #include "tatami/runtime/validation.h"
 
 namespace tatami::cli {
@@ -61,6 +62,31 @@ void printPatterns(const std::vector<runtime::PatternValidation>& rows, std::ost
   out << "\n";
 }
 
+void printSensitivity(const driver::Sensitivity& s, std::ostream& out) {
+  out << "## Sensitivity: one parameter at a time\n\n"
+         "Cycles of four workloads on two 8x8 dies side by side (every core active), at the D1 preset's other values "
+         "and with one parameter changed; timing only (the same cycles as a full run). Each change has the direction "
+         "physics expects (cycles must not fall, must not rise, or must stay); a row that breaks it says WRONG, and "
+         "the report's test fails.\n\n| change |";
+  for (const auto& w : s.workloads) out << " " << w << " |";
+  out << " expected | |\n|---|";
+  for (std::size_t i = 0; i < s.workloads.size(); ++i) out << "---|";
+  out << "---|---|\n| (preset) |";
+  for (auto c : s.baseline) out << " " << c << " |";
+  out << " | |\n";
+  for (const auto& row : s.rows) {
+    out << "| `" << row.key << " = " << row.value << "` |";
+    for (std::size_t w = 0; w < row.cycles.size(); ++w) {
+      const double ratio = s.baseline[w] ? double(row.cycles[w]) / double(s.baseline[w]) : 0.0;
+      out << " " << row.cycles[w] << " (" << pct(ratio) << ") |";
+    }
+    out << " " << (row.expected == 2 ? "either way" : row.expected > 0 ? "not fewer" : row.expected < 0 ? "not more" : "the same") << ": "
+        << row.why << " | "
+        << (row.holds ? "holds" : "WRONG") << " |\n";
+  }
+  out << "\n";
+}
+
 }  // namespace
 
 int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -69,12 +95,14 @@ int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::os
   runtime::TrafficOptions base;
   base.warmupCycles = 500, base.measureCycles = 2000;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  std::string sourceDir = ".";
   desc.add_options()
       ("help,h", "show this help")
       ("output,o", po::value<std::string>(&output)->value_name("FILE"), "write the report here (default: stdout)")
       ("warmup", po::value<std::uint64_t>(&base.warmupCycles)->default_value(500), "warm-up cycles of each traffic run")
       ("measure", po::value<std::uint64_t>(&base.measureCycles)->default_value(2000), "measurement window of each traffic run")
-      ("jobs,j", po::value<unsigned>(&jobs), "meshes and patterns validated at once (default: the host's cores)");
+      ("jobs,j", po::value<unsigned>(&jobs), "meshes and patterns validated at once (default: the host's cores)")
+      ("source", po::value<std::string>(&sourceDir)->default_value("."), "the repository (its examples/ are the sensitivity workloads)");
   po::variables_map vm;
   if (!parseArgs(args, desc, nullptr, vm,
                  "Usage: tatami validate [-o docs/validation.md] [--jobs N]\n"
@@ -104,6 +132,7 @@ int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::os
             "skips). The flit-level reference is `sim.network = flit` (docs/network.md).\n\n";
   printZeroLoad(report);
   printPatterns(rows, report);
+  printSensitivity(driver::sensitivity(sourceDir), report);
   report << "<!-- host-time begin -->\n## Speed\n\nHost seconds of each model over the whole sweep of the row (this machine; "
             "not deterministic):\n\n| mesh | pattern | fast s | flit s | flit / fast |\n|---|---|---|---|---|\n";
   for (const auto& v : rows)
