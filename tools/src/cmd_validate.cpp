@@ -10,7 +10,11 @@
 
 #include "command.h"
 #include "format_text.h"
+#include "run_report.h"
+#include "tatami/arch/assembler.h"
+#include "tatami/driver/job.h"
 #include "tatami/driver/sensitivity.h"
+#include "tatami/runtime/run.h"
 #include "tatami/runtime/validation.h"
 
 namespace tatami::cli {
@@ -20,6 +24,12 @@ namespace {
 std::string num(double v, int digits = 3) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+
+std::string sci(double v) {
+  std::ostringstream os;
+  os << std::scientific << std::setprecision(2) << v;
   return os.str();
 }
 
@@ -58,6 +68,38 @@ void printPatterns(const std::vector<runtime::PatternValidation>& rows, std::ost
     for (int k = 0; k < 3; ++k) out << " " << num(v.latencyFast[k], 1) << " / " << num(v.latencyFlit[k], 1) << " |";
     out << " " << (satOk ? "saturation ok" : "saturation MISSES") << ", " << (latencyOk ? "latency ok" : "latency MISSES")
         << (v.aboveBound() ? ", ABOVE BOUND" : "") << " |\n";
+  }
+  out << "\n";
+}
+
+/// The core's RTL datapath against the C++ one, and compiled steps against the host oracle.
+void printAgreement(const std::string& sourceDir, std::ostream& out) {
+  out << "## RTL against the C++ core, compiled steps against the oracle\n\n"
+         "| check | cycles | values |\n|---|---|---|\n";
+  const Program gemm = loadProgramFile(sourceDir + "/examples/gemm/gemm.tasm");
+  runtime::RunOptions o;
+  ArchConfig cpp, rtl;
+  setParam(rtl, "sim.rtl_cores", "all", "validate");
+  const runtime::RunResult a = runtime::runPrograms(cpp, {{0, &gemm}}, o);
+  std::string rtlRow;
+  try {
+    const runtime::RunResult b = runtime::runPrograms(rtl, {{0, &gemm}}, o);
+    rtlRow = "| GEMM 256^3 on an RTL core vs a C++ core | " + std::to_string(b.stats.cycles) + " vs " + std::to_string(a.stats.cycles) +
+             (a.stats.cycles == b.stats.cycles ? " (equal)" : " (DIFFER)") + " | output hash " + hashText(b.outputHash) + " vs " +
+             hashText(a.outputHash) + (a.outputHash == b.outputHash ? " (bit-identical)" : " (DIFFER)") + " |\n";
+  } catch (const std::exception& e) {
+    rtlRow = "| GEMM on an RTL core | not in this build: " + std::string(e.what()) + " | |\n";
+  }
+  out << rtlRow;
+  for (const auto& [slice, grid] : std::vector<std::pair<std::string, std::string>>{{"1x1", ""}, {"2x2", ""}, {"2x2", "2x2"}}) {
+    driver::CompileRequest r;
+    r.model = sourceDir + "/examples/fashion_mnist/mlp.onnx";
+    r.loss = "xent", r.batch = 16, r.slice = slice, r.precision = "fp32";
+    r.optimizer.momentum = 0.9;
+    const driver::StepCheck c = driver::checkStep(r, ArchConfig{}, grid, true, 1);
+    out << "| MLP step (FP32, batch 16) " << (grid.empty() ? "on a " + slice + " slice" : "on a " + grid + " grid")
+        << " vs the host oracle in FP32 | " << c.run.run.stats.cycles << " | largest relative error over every output "
+        << (c.run.run.error.empty() ? sci(c.worst) : "(run failed: " + c.run.run.error + ")") << " |\n";
   }
   out << "\n";
 }
@@ -132,6 +174,7 @@ int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::os
             "skips). The flit-level reference is `sim.network = flit` (docs/network.md).\n\n";
   printZeroLoad(report);
   printPatterns(rows, report);
+  printAgreement(sourceDir, report);
   printSensitivity(driver::sensitivity(sourceDir), report);
   report << "<!-- host-time begin -->\n## Speed\n\nHost seconds of each model over the whole sweep of the row (this machine; "
             "not deterministic):\n\n| mesh | pattern | fast s | flit s | flit / fast |\n|---|---|---|---|---|\n";
