@@ -94,7 +94,9 @@ int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ost
   std::vector<PlotSeries> plot;
   std::ostringstream csv;
   csv << "series,pattern,offered_rate,accepted_rate,avg_latency_cycles,p99_latency_cycles,transfers,packet_hops,host_seconds\n";
-  out << std::left << std::setw(30) << "series" << std::setw(10) << "offered" << std::setw(10) << "accepted"
+  // With --json, stdout is the JSON alone; the table (the progress) goes to stderr.
+  std::ostream& text = vm.count("json") ? err : out;
+  text << std::left << std::setw(30) << "series" << std::setw(10) << "offered" << std::setw(10) << "accepted"
       << std::setw(12) << "avg lat" << std::setw(10) << "p99 lat" << std::setw(10) << "host s" << "packet-hops/s\n";
   for (const std::string& value : seriesValues) {
     MachineOptions m = machine;
@@ -114,7 +116,7 @@ int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ost
         err << "tatami traffic: " << e.what() << "\n";
         return kExitRunFailed;
       }
-      out << std::setw(30) << name << std::setw(10) << readable(p.offeredRate, 4) << std::setw(10)
+      text << std::setw(30) << name << std::setw(10) << readable(p.offeredRate, 4) << std::setw(10)
           << readable(p.acceptedRate, 4) << std::setw(12) << readable(p.avgLatencyCycles, 1) << std::setw(10)
           << readable(p.p99LatencyCycles, 0) << std::setw(10) << readable(p.hostSeconds, 3)
           << readable(double(p.packetHops) / p.hostSeconds / 1e6, 2) << " M\n";
