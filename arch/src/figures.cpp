@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "tatami/arch/core_timing.h"
+
 namespace tatami {
 
 MachineFigures computeFigures(const ArchConfig& c) {
@@ -43,9 +45,17 @@ MachineFigures computeFigures(const ArchConfig& c) {
   f.hbmBytesPerCycle = hbmBytesPerCycle(c);
   f.dipLinkBytesPerCycle = dipLinkBytesPerCycle(c);
   f.hbmLatencyCycles = hbmLatencyCycles(c);
-  const std::int64_t macs = c.core.matrix_units * c.core.matrix_dim * c.core.matrix_dim;
-  const auto fed = [&](std::int64_t size) { return std::min(macs, 16 * 16 * c.core.sram_port_bytes / (2 * 16 * size)); };
-  f.feedBf16MacsPerCycle = fed(2), f.feedCfp8MacsPerCycle = fed(1);
+  // What an mmaz of a deep K sustains under the core's own timing formulas (CoreTiming): the
+  // larger of its compute and its operand stream through the read port.
+  const CoreTiming timing(c);
+  const auto fed = [&](DType type) {
+    Instruction mmaz;
+    mmaz.op = Op::Mmaz, mmaz.type = type;
+    Operands o;
+    o.n = 4096;
+    return std::int64_t(16 * 16 * o.n / timing.usage(mmaz, o).occupancy);
+  };
+  f.feedBf16MacsPerCycle = fed(DType::Bf16), f.feedCfp8MacsPerCycle = fed(DType::E4m3);
   f.feedBf16TflopsPerCore = 2.0 * double(f.feedBf16MacsPerCycle) * hz / 1e12;
   f.feedCfp8TflopsPerCore = 2.0 * double(f.feedCfp8MacsPerCycle) * hz / 1e12;
   f.feedBf16TflopsPerDie = f.feedBf16TflopsPerCore * double(f.activeCoresPerDie);

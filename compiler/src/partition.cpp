@@ -804,14 +804,16 @@ std::vector<int> gridCores(const ArchConfig& config, int sliceRows, int sliceCol
   return active;
 }
 
+std::string layoutText(const GridPlan& plan, int value) {
+  std::string layout;
+  for (int a : plan.split[std::size_t(value)]) layout += std::string(layout.empty() ? "" : ",") + (a < 0 ? "-" : a == 0 ? "r" : "c");
+  return layout;
+}
+
 std::string planText(const Graph& g, const GridPlan& plan) {
   std::string t;
-  for (std::size_t v = 0; v < g.values.size(); ++v) {
-    if (plan.split[v].empty()) continue;
-    std::string layout;
-    for (int a : plan.split[v]) layout += std::string(layout.empty() ? "" : ",") + (a < 0 ? "-" : a == 0 ? "r" : "c");
-    t += "%" + g.values[v].name + " " + shapeText(g.values[v].shape) + " [" + layout + "]\n";
-  }
+  for (std::size_t v = 0; v < g.values.size(); ++v)
+    if (!plan.split[v].empty()) t += "%" + g.values[v].name + " " + shapeText(g.values[v].shape) + " [" + layoutText(plan, int(v)) + "]\n";
   return t;
 }
 

@@ -13,6 +13,8 @@ using namespace tatami::compiler;
 
 namespace {
 
+TensorBlock wholeBlock(const Shape& s) { return {std::vector<std::int64_t>(s.size(), 0), s, s}; }
+
 /// How the runtime treats a value of the training-step graph in a bundle (from its role).
 std::string roleOf(const Graph& g, int v) {
   const Value& val = g.values[std::size_t(v)];
@@ -154,19 +156,6 @@ StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, const std
   return c;
 }
 
-runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const std::vector<double>& values) {
-  runtime::SramImage img;
-  img.name = name;
-  img.addr = addr;
-  img.shape = {std::uint64_t(values.size())};
-  std::vector<float> f(values.begin(), values.end());
-  img.bytes.resize(f.size() * 4);
-  std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
-  return img;
-}
-
-
-TensorBlock wholeBlock(const Shape& s) { return {std::vector<std::int64_t>(s.size(), 0), s, s}; }
 
 
 

@@ -4,22 +4,15 @@
 #include "tatami/arch/assembler.h"
 #include "tatami/driver/job.h"
 #include "tatami/runtime/run.h"
+#include "tatami/runtime/validation.h"
 
 namespace tatami::driver {
 
 namespace {
 
 /// The workloads' machine: two 8x8 dies side by side, every core active (so a slice can be laid on
-/// one die or across the edge), with interface processors' rates in the configuration.
-ArchConfig base() {
-  ArchConfig c;
-  setParam(c, "die.rows", "8", "sensitivity");
-  setParam(c, "die.cols", "8", "sensitivity");
-  setParam(c, "die.disabled_cores", "", "sensitivity");
-  setParam(c, "system.die_cols", "2", "sensitivity");
-  validate(c);
-  return c;
-}
+/// one die or across the edge).
+ArchConfig base() { return runtime::meshConfig(8, 8, 1, 2); }
 
 std::uint64_t gemmCycles(const ArchConfig& c, const std::string& sourceDir) {
   const Program p = loadProgramFile(sourceDir + "/examples/gemm/gemm.tasm");

@@ -12,17 +12,6 @@ namespace tatami::runtime {
 
 namespace {
 
-ArchConfig meshConfig(int rows, int cols, int dieRows, int dieCols) {
-  ArchConfig c;
-  setParam(c, "die.rows", std::to_string(rows), "validation");
-  setParam(c, "die.cols", std::to_string(cols), "validation");
-  setParam(c, "die.disabled_cores", "", "validation");
-  setParam(c, "system.die_rows", std::to_string(dieRows), "validation");
-  setParam(c, "system.die_cols", std::to_string(dieCols), "validation");
-  validate(c);
-  return c;
-}
-
 ArchConfig withNetwork(ArchConfig c, const std::string& model) {
   setParam(c, "sim.network", model, "validation");
   return c;
@@ -40,6 +29,17 @@ std::uint64_t flitAlone(const ArchConfig& c, int src, int dst, std::uint64_t pac
 }
 
 }  // namespace
+
+ArchConfig meshConfig(int rows, int cols, int dieRows, int dieCols) {
+  ArchConfig c;
+  setParam(c, "die.rows", std::to_string(rows), "validation");
+  setParam(c, "die.cols", std::to_string(cols), "validation");
+  setParam(c, "die.disabled_cores", "", "validation");
+  setParam(c, "system.die_rows", std::to_string(dieRows), "validation");
+  setParam(c, "system.die_cols", std::to_string(dieCols), "validation");
+  validate(c);
+  return c;
+}
 
 std::vector<NamedConfig> validationMeshes() {
   return {{"8x8", meshConfig(8, 8, 1, 1)},

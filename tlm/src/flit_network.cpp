@@ -1,5 +1,6 @@
 // The flit-level reference network (see flit_network.h): every flit, every hop, every cycle.
 #include "tatami/tlm/flit_network.h"
+#include "tatami/tlm/network.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +11,7 @@ namespace tatami::tlm {
 
 namespace {
 
-constexpr double kFlitBytes = 64;
+constexpr double kFlitBytes = double(kPacketBytes);  // a flit is a packet
 constexpr int kNorth = 0, kEast = 1, kSouth = 2, kWest = 3;
 constexpr int opposite(int d) { return (d + 2) % 4; }
 

@@ -81,10 +81,7 @@ void printCostTable(const LoweredProgram& lp, const std::vector<std::uint64_t>* 
 void labelGridOps(const Graph& g, const GridPlan& plan, const std::string& grid, LoweredProgram& lp) {
   for (auto& oc : lp.ops) {
     const int v = g.find(oc.node);
-    std::string layout;
-    if (v >= 0)
-      for (int a : plan.split[std::size_t(v)]) layout += std::string(layout.empty() ? "" : ",") + (a < 0 ? "-" : a == 0 ? "r" : "c");
-    oc.partition = "grid " + grid + (v >= 0 ? " [" + layout + "]" : "");
+    oc.partition = "grid " + grid + (v >= 0 ? " [" + layoutText(plan, v) + "]" : "");
   }
 }
 

@@ -154,6 +154,14 @@ int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::os
                  out))
     return kExitOk;
   if (jobs == 0) throw UsageError("--jobs must be at least 1");
+  if (base.measureCycles == 0) throw UsageError("--measure must be at least one cycle");
+  if (!std::ifstream(sourceDir + "/examples/gemm/gemm.tasm"))
+    throw UsageError("--source '" + sourceDir + "' is not the repository (no examples/gemm/gemm.tasm there)");
+  std::ofstream file;
+  if (!output.empty()) {  // opened now: a path that cannot be written stops the run before it starts
+    file.open(output);
+    if (!file) throw UsageError("cannot write '" + output + "'");
+  }
   std::vector<std::pair<runtime::NamedConfig, std::string>> work;
   for (const auto& mesh : runtime::validationMeshes())
     for (const auto& pattern : runtime::trafficPatterns()) work.push_back({mesh, pattern});
@@ -186,9 +194,9 @@ int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::os
     out << report.str();
     return kExitOk;
   }
-  std::ofstream f(output);
-  f << report.str();
-  if (!f) throw std::runtime_error("cannot write '" + output + "'");
+  file << report.str();
+  file.close();
+  if (!file) throw std::runtime_error("cannot write '" + output + "'");
   return kExitOk;
 }
 

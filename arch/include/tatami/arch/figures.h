@@ -41,9 +41,8 @@ struct MachineFigures {
   std::int64_t d2dLatencyCycles = 0;
   double hbmBytesPerCycle = 0, dipLinkBytesPerCycle = 0;
   std::int64_t hbmLatencyCycles = 0;
-  /// What the matrix units can be fed: their A and B panels stream through one SRAM read port
-  /// (docs/timing.md, "mma"), 2 x 16 operands of `size` bytes per k step, so at most
-  /// 16 x 16 x port bytes / (2 x 16 x size) MACs per cycle, whatever the units could do.
+  /// What the matrix units can be fed: the MACs per cycle of a deep mmaz under the core's timing
+  /// formulas, whose A and B panels stream through one SRAM read port (docs/timing.md, "mma").
   std::int64_t feedBf16MacsPerCycle = 0, feedCfp8MacsPerCycle = 0;
   double feedBf16TflopsPerCore = 0, feedCfp8TflopsPerCore = 0;
   double feedBf16TflopsPerDie = 0, feedCfp8TflopsPerDie = 0;

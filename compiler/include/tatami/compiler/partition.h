@@ -81,6 +81,8 @@ struct GridJob {
 GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,
                     const std::string& precision, bool initParameters = true, const CoreContext& printing = {});
 
+/// One tensor's layout: per dimension r (split over the grid's rows), c (its columns) or -.
+std::string layoutText(const GridPlan& plan, int value);
 /// Each tensor's layout, one per line: `%name [shape] [r,-]` (per dimension split over the grid's
 /// rows r, its columns c, or whole -).
 std::string planText(const Graph& g, const GridPlan& plan);

@@ -49,10 +49,5 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
                            const std::vector<int>& cores, const std::vector<compiler::LoweredProgram>& lowered,
                            const std::function<TensorBlock(std::size_t, int)>& blockOn);
 
-/// An FP32 SRAM image of `values` at `addr`.
-runtime::SramImage floatImage(const std::string& name, std::uint64_t addr, const std::vector<double>& values);
-
-/// A block that is the whole tensor.
-TensorBlock wholeBlock(const compiler::Shape& s);
 
 }  // namespace tatami::driver

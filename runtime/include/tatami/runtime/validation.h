@@ -39,6 +39,9 @@ struct NamedConfig {
   ArchConfig config;
 };
 
+/// The preset with a rows x cols die, every core active, dieRows x dieCols dies.
+ArchConfig meshConfig(int rows, int cols, int dieRows, int dieCols);
+
 /// The meshes of the report: 8x8 and 16x16 dies, two and four 8x8 dies.
 std::vector<NamedConfig> validationMeshes();
 /// The fractions of the bound the sweep offers.
