@@ -72,7 +72,8 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
 
 }  // namespace
 
-CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven, std::ostream* print) {
+CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::ostream* print) {
+  const std::string& grid = r.grid;
   const Graph g = compileModel(r, nullptr);
   if (grid.empty()) {
     CompiledJob job = compileOnSlice(r, config, g, print);
@@ -81,7 +82,7 @@ CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const 
   }
   CompiledJob job;
   job.step = g;
-  const GridSpec spec = gridOf(grid, r, sliceGiven, config);
+  const GridSpec spec = gridOf(r, config);
   const int cols = spec.cols;
   CoreContext printing;
   printing.print = print, printing.printAfter = r.printAfter;
@@ -130,10 +131,9 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
   return b;
 }
 
-StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven, std::uint64_t seed,
-                    runtime::RunOptions options) {
+StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, std::uint64_t seed, runtime::RunOptions options) {
   StepCheck c;
-  c.job = compileJob(r, config, grid, sliceGiven);
+  c.job = compileJob(r, config);
   const std::map<std::string, Tensor> feeds = seededInputs(c.job.step, r.loss, seed);
   std::vector<runtime::NamedArray> named;
   for (const auto& [name, t] : feeds) named.push_back({name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.data});

@@ -24,6 +24,7 @@ std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
     ring.resize(k);
     return ring;
   }
+  if (r.slice.empty()) return sliceRing(config, 1, 1);
   const auto x = r.slice.find('x');
   int rows = 0, cols = 0;
   try {
@@ -55,8 +56,9 @@ LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreConte
   }
 }
 
-GridSpec gridOf(const std::string& grid, const CompileRequest& r, bool sliceGiven, const ArchConfig& config) {
+GridSpec gridOf(const CompileRequest& r, const ArchConfig& config) {
   GridSpec spec;
+  const std::string& grid = r.grid;
   const auto x = grid.find('x');
   try {
     if (x == std::string::npos) throw std::invalid_argument("");
@@ -65,7 +67,7 @@ GridSpec gridOf(const std::string& grid, const CompileRequest& r, bool sliceGive
     throw RequestError("--grid '" + grid + "': expected ROWSxCOLS, e.g. 4x4");
   }
   int sliceRows = int(config.die.rows), sliceCols = int(config.die.cols);
-  if (sliceGiven) {
+  if (!r.slice.empty() && r.slice != "die") {
     sliceOf(r, config);  // checks the text and the size
     sliceRows = std::stoi(r.slice.substr(0, r.slice.find('x'))), sliceCols = std::stoi(r.slice.substr(r.slice.find('x') + 1));
   }

@@ -30,7 +30,7 @@ std::uint64_t stepCycles(const ArchConfig& c, const std::string& sourceDir, cons
   r.batch = batch;
   r.slice = slice;
   r.optimizer.momentum = 0.9;
-  const CompiledJob job = compileJob(r, c, "", true);
+  const CompiledJob job = compileJob(r, c);
   runtime::RunOptions o;
   o.timingOnly = true;
   const runtime::BundleRun run = runtime::runBundle(c, job.bundle, {}, o);

@@ -14,6 +14,12 @@ namespace tatami::driver {
 
 using namespace tatami::compiler;
 
+OptimizerConfig defaultOptimizer() {
+  OptimizerConfig o;
+  o.learningRate = 0.1;
+  return o;
+}
+
 std::vector<PassInfo> trainingPipeline(const CompileRequest& r, bool parallel) {
   std::vector<PassInfo> passes = {passByName("fold-constants")};
   if (r.loss != "none") {

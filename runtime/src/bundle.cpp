@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tatami/arch/assembler.h"
+#include "tatami/runtime/session.h"
 
 namespace tatami::runtime {
 
@@ -215,95 +216,8 @@ Bundle readBundle(const std::string& path) {
 }
 
 BundleRun runBundle(const ArchConfig& config, const Bundle& bundle, const std::vector<NamedArray>& feeds, RunOptions options) {
-  std::vector<Program> programs;
-  programs.reserve(bundle.programs.size());
-  for (const auto& [core, text] : bundle.programs) programs.push_back(assemble(text, "bundle program of core " + std::to_string(core)));
-  std::vector<CoreProgram> all;
-  for (std::size_t k = 0; k < programs.size(); ++k) all.emplace_back(bundle.programs[k].first, &programs[k]);
-  const auto programOf = [&](int core) -> CoreProgram& {
-    for (auto& cp : all)
-      if (cp.core == core) return cp;
-    throw BundleError("a piece names core " + std::to_string(core) + ", which runs no program of the bundle");
-  };
-  for (const auto& feed : feeds) {
-    const BundleTensor* t = bundle.find(feed.name);
-    if (!t) throw BundleError("'" + feed.name + "' is not a tensor of the bundle");
-    if (t->role == "output") throw BundleError("'" + feed.name + "' is an output of the bundle; it cannot be fed");
-    std::vector<std::int64_t> shape(feed.shape.begin(), feed.shape.end());
-    if (shape != t->shape) {
-      std::string want, got;
-      for (auto d : t->shape) want += (want.empty() ? "" : "x") + std::to_string(d);
-      for (auto d : shape) got += (got.empty() ? "" : "x") + std::to_string(d);
-      throw BundleError("'" + feed.name + "' has shape " + (got.empty() ? "scalar" : got) + "; the bundle expects " +
-                        (want.empty() ? "scalar" : want));
-    }
-    for (const auto& p : t->pieces) {
-      const std::vector<double> block = sliceBlock(p.block, t->shape, feed.data);
-      SramImage img;
-      img.name = feed.name, img.addr = p.addr, img.shape = {block.size()};
-      std::vector<float> f(block.begin(), block.end());
-      img.bytes.resize(f.size() * 4);
-      std::memcpy(img.bytes.data(), f.data(), img.bytes.size());
-      if (p.hbm) options.hbmInputs.push_back(std::move(img));
-      else programOf(p.core).inputs.push_back(std::move(img));
-    }
-  }
-  for (const auto& [addr, values] : bundle.hbmInit) {
-    SramImage img;
-    img.name = "hbm-init", img.addr = addr, img.shape = {values.size()};
-    img.bytes.resize(values.size() * 4);
-    std::memcpy(img.bytes.data(), values.data(), img.bytes.size());
-    options.hbmInputs.insert(options.hbmInputs.begin(), std::move(img));  // before anything fed
-  }
-  for (const auto& t : bundle.tensors)
-    for (const auto& p : t.pieces)
-      if (t.role == "output" && p.hbm) {
-        SramImage dump;
-        dump.name = (all.size() > 1 ? "c" + std::to_string(p.core) + "." : "") + t.name;
-        dump.addr = p.addr;
-        std::uint64_t count = 1;
-        for (auto d : p.block.local) count *= std::uint64_t(d);
-        dump.shape = {count};
-        options.hbmDumps.push_back(dump);
-      }
-  BundleRun out;
-  out.run = runPrograms(config, all, options);
-  if (options.timingOnly) return out;
-  for (const auto& t : bundle.tensors) {
-    if (t.role != "output") continue;
-    std::int64_t n = 1;
-    for (auto d : t.shape) n *= d;
-    NamedArray a{t.name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), std::vector<double>(std::size_t(n), 0.0)};
-    bool any = false;
-    // Replicated pieces (a weight's update on every core of a slice, a block on a grid line) must
-    // hold the same bits: the first copy of each block is kept and the others compared with it.
-    std::map<std::vector<std::int64_t>, std::pair<int, std::vector<float>>> first;
-    for (const auto& p : t.pieces) {
-      const std::string key = all.size() > 1 ? "c" + std::to_string(p.core) + "." + t.name : t.name;
-      std::int64_t count = 1;
-      for (auto d : p.block.local) count *= d;
-      for (const auto& img : out.run.outputs)
-        if (img.name == key && img.bytes.size() >= std::size_t(count) * 4) {
-          std::vector<float> f(static_cast<std::size_t>(count));
-          std::memcpy(f.data(), img.bytes.data(), f.size() * 4);
-          const auto seen = first.find(p.block.begin);
-          if (seen == first.end()) {
-            placeBlock(p.block, t.shape, std::vector<double>(f.begin(), f.end()), a.data);
-            first.emplace(p.block.begin, std::make_pair(p.core, std::move(f)));
-          } else if (std::memcmp(seen->second.second.data(), f.data(), std::min(f.size(), seen->second.second.size()) * 4) != 0) {
-            std::size_t i = 0;
-            while (i < f.size() && std::memcmp(&f[i], &seen->second.second[i], 4) == 0) ++i;
-            out.run.error += (out.run.error.empty() ? "" : "\n") + std::string("output '") + t.name + "': its copies on core " +
-                             std::to_string(seen->second.first) + " and core " + std::to_string(p.core) + " differ (element " +
-                             std::to_string(i) + " of the block: " + std::to_string(seen->second.second[i]) + " vs " +
-                             std::to_string(f[i]) + ")";
-          }
-          any = true;
-        }
-    }
-    if (any) out.outputs.push_back(std::move(a));
-  }
-  return out;
+  Session session(config, bundle);
+  return session.run(feeds, options);
 }
 
 }  // namespace tatami::runtime

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "step_options.h"
 #include <algorithm>
 #include <functional>
 #include <cmath>
@@ -35,25 +36,6 @@ namespace {
 
 using namespace tatami::compiler;
 using namespace tatami::driver;
-
-void addTrainingOptions(po::options_description& desc, CompileRequest& r) {
-  desc.add_options()
-      ("model", po::value<std::string>(&r.model), "an ONNX model (.onnx) or text IR (.tir)")
-      ("batch", po::value<std::int64_t>(&r.batch)->default_value(0), "the size of symbolic input dimensions (the batch)")
-      ("loss", po::value<std::string>(&r.loss)->default_value(r.loss),
-       "add a training step with this loss on the model's first output: xent (softmax cross-entropy), mse, or none")
-      ("optimizer", po::value<std::string>(&r.optimizer.kind)->default_value("sgd"), "sgd or adamw")
-      ("lr", po::value<double>(&r.optimizer.learningRate)->default_value(0.01), "learning rate")
-      ("momentum", po::value<double>(&r.optimizer.momentum)->default_value(0.0), "SGD momentum")
-      ("weight-decay", po::value<double>(&r.optimizer.weightDecay)->default_value(0.0),
-       "weight decay (L2 for SGD, decoupled for AdamW)")
-      ("precision", po::value<std::string>(&r.precision)->default_value("mixed"),
-       "mixed: matmuls on the matrix unit with BF16 operands, FP32 accumulation and FP32 master weights; fp32: FP32 throughout")
-      ("slice", po::value<std::string>(&r.slice)->default_value("die"),
-       "the RxC rectangle of cores (top-left of the system) the step runs on, data parallel: each core takes "
-       "batch/cores rows and the gradients are all-reduced over a ring. Default 'die': the whole first die, as many "
-       "of its active cores (in ring order) as divide --batch (one core for a .tir model or without --batch)");
-}
 
 /// The cost model's table: one row per op; `measured` (if given) beside the estimate.
 void printCostTable(const LoweredProgram& lp, const std::vector<std::uint64_t>* measured, std::ostream& out) {
@@ -111,9 +93,9 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   po::options_description desc("Options");
   CompileRequest r;
   MachineOptions machine;
-  std::string output, grid;
+  std::string output;
   desc.add_options()("help,h", "show this help");
-  addTrainingOptions(desc, r);
+  addStepOptions(desc, r);
   desc.add_options()
       ("print-after", po::value<std::vector<std::string>>(&r.printAfter)->composing()->value_name("PASS"),
        "print what this pass or stage made (repeatable; 'all' for every one; see --print-pipeline): the IR after a "
@@ -122,8 +104,6 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
       ("output,o", po::value<std::string>(&output)->value_name("BUNDLE"),
        "lower the step and write a bundle (docs/bundle.md) that `tatami run` loads: the configuration, one program per core "
        "and every tensor's place; a name ending in .tasm writes the one-core tile program instead (layout in FILE.tasm.layout)")
-      ("grid", po::value<std::string>(&grid)->value_name("RxC"),
-       "tensor parallel over an RxC grid of the slice's active cores (the slice defaults to the whole first die)")
       ("explain", "print, per op, the partition, the cost model's estimated cycles and what bounds it")
       ("list-passes", "list the passes of the pipeline and exit")
       ("print-pipeline", "list every stage, the graph passes then placement and lowering (for --grid: with its planning), and exit")
@@ -143,10 +123,11 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
     out << opTableMarkdown();
     return kExitOk;
   }
-  const bool parallelSlice = r.slice != "1x1" && grid.empty();
+  const bool parallelSlice = !r.slice.empty() && r.slice != "1x1" && r.grid.empty();
+  checkStepOptions(r);
   std::vector<std::pair<std::string, std::string>> stages;
   for (const auto& p : trainingPipeline(r, parallelSlice)) stages.emplace_back(p.name, p.description);
-  const auto later = placementStages(!grid.empty());
+  const auto later = placementStages(!r.grid.empty());
   stages.insert(stages.end(), later.begin(), later.end());
   if (vm.count("list-passes") || vm.count("print-pipeline")) {
     for (const auto& [name, what] : stages) {
@@ -165,12 +146,12 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   const ArchConfig config = machine.resolve();
   try {
     const Graph g = compileModel(r, &out);
-    if (vm.count("explain") && !grid.empty()) {
+    if (vm.count("explain") && !r.grid.empty()) {
       // The first grid position's program; each op's partition is its result's layout: per
       // dimension, split over the grid's rows (r), its columns (c), or whole (-).
-      const GridSpec spec = gridOf(grid, r, !vm["slice"].defaulted(), config);
+      const GridSpec spec = gridOf(r, config);
       GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
-      labelGridOps(g, job.plan, grid, job.lowered[0]);
+      labelGridOps(g, job.plan, r.grid, job.lowered[0]);
       printCostTable(job.lowered[0], nullptr, out);
       return kExitOk;
     }
@@ -195,12 +176,12 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
         for (const auto& want : r.printAfter)
           if (want == "all" || std::any_of(later.begin(), later.end(), [&](const auto& st) { return st.first == want; }))
             quiet.printAfter.push_back(want);
-        compileJob(quiet, config, grid, !vm["slice"].defaulted(), &out);
+        compileJob(quiet, config, &out);
       }
       return kExitOk;
     }
     if (output.size() > 5 && output.compare(output.size() - 5, 5, ".tasm") == 0) {
-      if (sliceOf(r, config).size() > 1 || !grid.empty()) throw UsageError("-o FILE.tasm writes one core's program; use -o BUNDLE for a slice or a grid");
+      if (sliceOf(r, config).size() > 1 || !r.grid.empty()) throw UsageError("-o FILE.tasm writes one core's program; use -o BUNDLE for a slice or a grid");
       CoreContext ctx;
       ctx.precision = r.precision;
       const LoweredProgram lp = lowerToCore(g, config, ctx);
@@ -214,7 +195,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
           << lp.sramPeakBytes << " of " << config.core.sram_kib * 1024 << " bytes)\n";
       return kExitOk;
     }
-    const CompiledJob job = compileJob(r, config, grid, !vm["slice"].defaulted());
+    const CompiledJob job = compileJob(r, config);
     const runtime::Bundle& bundle = job.bundle;
     const std::uint64_t peak = job.sramPeakBytes;
     runtime::writeBundle(output, bundle);
@@ -230,17 +211,12 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
 int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description desc("Options");
   CompileRequest r;
-  r.loss = "xent";
   MachineOptions machine;
   std::uint64_t seed = 1;
-  std::string grid;
   desc.add_options()("help,h", "show this help");
-  addTrainingOptions(desc, r);
+  addStepOptions(desc, r);
   desc.add_options()
       ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the random inputs and targets")
-      ("grid", po::value<std::string>(&grid)->value_name("RxC"),
-       "tensor parallel instead: every weight split over an RxC grid of the slice's active cores (row-major; "
-       "the slice defaults to the whole first die)")
       ("explain", "also print, per op, the cost model's estimate beside the cycles measured on the first core")
       ("rtl-check", "on RTL cores (--set sim.rtl_cores=all|listed): check every RTL instruction against the reference "
                     "semantics and the timing model")
@@ -255,23 +231,23 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
                  "and report the relative error of every output, gradient and updated weight.",
                  out))
     return kExitOk;
+  checkStepOptions(r);
   const ArchConfig config = machine.resolve();
   try {
-    if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
     const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
-    if (grid.empty() && tir && sliceOf(r, config).size() > 1)
+    if (r.grid.empty() && tir && sliceOf(r, config).size() > 1)
       throw UsageError("--slice over several cores needs an ONNX model and --batch (split across the cores)");
     runtime::RunOptions runOptions;
     runOptions.rtlCheck = vm.count("rtl-check") > 0;
     runOptions.trace = vm.count("explain") > 0;
-    StepCheck c = checkStep(r, config, grid, !vm["slice"].defaulted(), seed, runOptions);
+    StepCheck c = checkStep(r, config, seed, runOptions);
     if (!c.run.run.error.empty()) {
       err << "tatami check: the emulator run failed: " << c.run.run.error << "\n";
       return kExitRunFailed;
     }
     const runtime::RunResult& run = c.run.run;
     if (vm.count("explain")) {
-      if (!grid.empty()) labelGridOps(c.job.step, c.job.plan, grid, c.job.lowered[0]);
+      if (!r.grid.empty()) labelGridOps(c.job.step, c.job.plan, r.grid, c.job.lowered[0]);
       const std::vector<std::uint64_t> measured = measuredPerOp(c.job.lowered[0], run);
       printCostTable(c.job.lowered[0], &measured, out);
       out << "measured: " << run.stats.cycles << " cycles per step\n";
@@ -282,7 +258,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
       for (const auto& [name, rel] : c.errors) tensors.push_back({{"tensor", name}, {"rel_error", rel}});
       nlohmann::ordered_json j = {{"max_rel_error", c.worst}, {"cycles", run.stats.cycles}, {"cores", cores}};
-      if (!grid.empty()) j["grid"] = grid;
+      if (!r.grid.empty()) j["grid"] = r.grid;
       j["matrix_utilization"] = util;
       j["tensors"] = tensors;
       out << j.dump(2) << "\n";
@@ -295,7 +271,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       out << n << rel << "\n";
     }
     out << "max relative error " << c.worst << "; " << run.stats.cycles << " cycles on "
-        << (grid.empty() ? std::to_string(cores) + " core(s)" : "a " + grid + " grid of cores") << "; matrix utilization " << util << "\n";
+        << (r.grid.empty() ? std::to_string(cores) + " core(s)" : "a " + r.grid + " grid of cores") << "; matrix utilization " << util << "\n";
   } catch (const CompileError& e) {
     err << "tatami check: " << e.what() << "\n";
     return kExitBadInput;

@@ -94,9 +94,9 @@ void printAgreement(const std::string& sourceDir, std::ostream& out) {
   for (const auto& [slice, grid] : std::vector<std::pair<std::string, std::string>>{{"1x1", ""}, {"2x2", ""}, {"2x2", "2x2"}}) {
     driver::CompileRequest r;
     r.model = sourceDir + "/examples/fashion_mnist/mlp.onnx";
-    r.loss = "xent", r.batch = 16, r.slice = slice, r.precision = "fp32";
+    r.loss = "xent", r.batch = 16, r.slice = slice, r.grid = grid, r.precision = "fp32";
     r.optimizer.momentum = 0.9;
-    const driver::StepCheck c = driver::checkStep(r, ArchConfig{}, grid, true, 1);
+    const driver::StepCheck c = driver::checkStep(r, ArchConfig{}, 1);
     out << "| MLP step (FP32, batch 16) " << (grid.empty() ? "on a " + slice + " slice" : "on a " + grid + " grid")
         << " vs the host oracle in FP32 | " << c.run.run.stats.cycles << " | largest relative error over every output "
         << (c.run.run.error.empty() ? sci(c.worst) : "(run failed: " + c.run.run.error + ")") << " |\n";

@@ -15,8 +15,6 @@ namespace {
 
 struct CaseSpec {
   driver::CompileRequest request;
-  std::string grid;
-  bool sliceGiven = false;
   std::uint64_t seed = 1;
 };
 
@@ -26,7 +24,6 @@ CaseSpec readSpec(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw UsageError("cannot read '" + path + "'");
   CaseSpec c;
-  c.request.loss = "xent";
   std::string line;
   int number = 0;
   while (std::getline(f, line)) {
@@ -51,8 +48,8 @@ CaseSpec readSpec(const std::string& path) {
       else if (key == "momentum") r.optimizer.momentum = std::stod(value);
       else if (key == "weight_decay") r.optimizer.weightDecay = std::stod(value);
       else if (key == "precision") r.precision = value;
-      else if (key == "slice") r.slice = value, c.sliceGiven = true;
-      else if (key == "grid") c.grid = value;
+      else if (key == "slice") r.slice = value;
+      else if (key == "grid") r.grid = value;
       else if (key == "seed") c.seed = std::stoull(value);
       else throw UsageError(where + "unknown key '" + key + "' (model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid, seed)");
     } catch (const std::logic_error&) {
@@ -76,7 +73,7 @@ std::string hashOf(const std::vector<double>& values) {
 
 nlohmann::ordered_json runCompiledCase(const std::string& specPath, const ArchConfig& config, bool timingOnly) {
   const CaseSpec spec = readSpec(specPath);
-  const driver::CompiledJob job = driver::compileJob(spec.request, config, spec.grid, spec.sliceGiven);
+  const driver::CompiledJob job = driver::compileJob(spec.request, config);
   std::vector<runtime::NamedArray> feeds;
   for (const auto& [name, t] : driver::seededInputs(job.step, spec.request.loss, spec.seed))
     feeds.push_back({name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.data});

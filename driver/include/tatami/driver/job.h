@@ -32,16 +32,14 @@ struct StepCheck {
   std::vector<std::pair<std::string, double>> errors;  ///< per output of the step, in order
   double worst = 0;
 };
-StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, const std::string& grid, bool sliceGiven, std::uint64_t seed,
-                    runtime::RunOptions options = {});
+StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, std::uint64_t seed, runtime::RunOptions options = {});
 
-/// Compiles r's step into a bundle: on a tensor-parallel grid when `grid` ("RxC") is given (on
-/// the cores of r.slice when `sliceGiven`, else the first die), else data parallel over r.slice
-/// (one core for 1x1). Throws RequestError or compiler::CompileError.
+/// Compiles r's step into a bundle: on a tensor-parallel grid when r.grid ("RxC") is given (on
+/// the cores of r.slice, else the first die), else data parallel over r.slice (one core for 1x1
+/// or none). Throws RequestError or compiler::CompileError.
 /// The stages after the graph passes named in r.printAfter are printed to `print` (for the first
 /// core, or grid position).
-CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, const std::string& grid = "", bool sliceGiven = false,
-                       std::ostream* print = nullptr);
+CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::ostream* print = nullptr);
 
 /// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
 /// pieces each core holds, and every core's program. `blockOn(k, value)` gives core k's block.

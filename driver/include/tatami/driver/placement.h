@@ -12,17 +12,18 @@
 
 namespace tatami::driver {
 
-/// The cores of r.slice in ring order; "die": as many of the first die's cores as divide the
-/// batch (one for a .tir model or without a batch). Throws RequestError for a malformed slice.
+/// The cores of r.slice in ring order (empty: one core); "die": as many of the first die's cores
+/// as divide the batch (one for a .tir model or without a batch). Throws RequestError for a
+/// malformed slice.
 std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config);
 
-/// A tensor-parallel grid: RxC from --grid, laid on the cores of the slice (the whole first die
-/// unless a slice is given).
+/// A tensor-parallel grid: RxC from r.grid, laid on the cores of r.slice (empty: the whole first
+/// die).
 struct GridSpec {
   int rows = 0, cols = 0;
   std::vector<int> cores;
 };
-GridSpec gridOf(const std::string& grid, const CompileRequest& r, bool sliceGiven, const ArchConfig& config);
+GridSpec gridOf(const CompileRequest& r, const ArchConfig& config);
 
 /// The number of interface processors (with HBM) the system has.
 std::int64_t dipCount(const ArchConfig& c);

@@ -24,14 +24,21 @@ class RequestError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// One compiled training step: the model, how it is trained and where it is placed.
+/// The optimizer a request starts with: SGD at learning rate 0.1, no momentum, no weight decay.
+compiler::OptimizerConfig defaultOptimizer();
+
+/// One compiled training step: the model, how it is trained and where it is placed. The member
+/// initializers are the one set of defaults `train`, `check` and `compile` share.
 struct CompileRequest {
   std::string model;               ///< an ONNX model (.onnx) or text IR (.tir)
-  std::string loss = "none";       ///< xent, mse, or none (the model as it is)
-  std::string slice = "1x1";       ///< RxC, or "die": the whole first die
+  std::string loss = "xent";       ///< xent, mse, or none (the model as it is)
+  /// RxC cores at the top left of the system, or "die" (the whole first die, as many cores as
+  /// divide the batch). Empty: one core for data parallel, the whole first die for a grid.
+  std::string slice;
+  std::string grid;                ///< RxC: tensor parallel over a grid of the slice's cores; empty: data parallel
   std::string precision = "mixed"; ///< mixed (BF16 matmuls, FP32 master weights) or fp32
-  std::int64_t batch = 0;          ///< the size of symbolic input dimensions
-  compiler::OptimizerConfig optimizer;
+  std::int64_t batch = 64;         ///< the size of symbolic input dimensions (the whole batch)
+  compiler::OptimizerConfig optimizer = defaultOptimizer();
   std::vector<std::string> printAfter;  ///< passes after which the IR is printed ("all")
 };
 

@@ -1,0 +1,50 @@
+// The run file of `tatami train` (HDF5, docs/formats.md): a checkpoint to resume from, and the
+// record of a finished run. One schema for both:
+//   next_step [1]; loss [steps]; cycles [steps]; epoch_accuracy [epochs]
+//   weights/NAME (parameters, for readers), state/NAME (every carried tensor, to resume)
+//   stats/core_K/{unit_busy_cycles [5], stall_cycles [5], cycles [1]}; stats/link_{packets,bytes,busy_cycles}
+//   attributes: run (what identifies the run), config (INI), summary (JSON), stats_units, stats_link_names
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tatami/arch/config.h"
+#include "tatami/runtime/run.h"
+
+namespace tatami::driver {
+
+/// A data or run file that cannot be used: the message names the file and the problem.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where a training run stands: what it has done and what it carries into the next step.
+struct TrainState {
+  std::int64_t nextStep = 0;
+  std::vector<double> loss, cycles, epochAccuracy;         ///< per step, per step, per epoch
+  std::map<std::string, std::vector<double>> carried;      ///< parameters and optimizer state
+  std::set<std::string> parameters;                        ///< which carried tensors are weights
+};
+
+struct RunFileSummary {
+  std::string runKey;    ///< what identifies the run (a checkpoint resumes only the same one)
+  std::string configIni;
+  std::string summaryJson;
+  const runtime::RunResult* lastStep = nullptr;  ///< its statistics are written when given
+};
+
+/// Writes the run file (replacing it; never half written). Throws std::runtime_error.
+void writeRunFile(const std::string& path, const TrainState& state, const RunFileSummary& about);
+
+/// Reads a checkpoint into `state`: the histories and every carried tensor it names. Throws
+/// DataError when the file is unreadable, of another run (its key differs from `runKey`), or
+/// holds a tensor that is not carried or has another size.
+void readRunFile(const std::string& path, const std::string& runKey, TrainState& state);
+
+}  // namespace tatami::driver

@@ -1,0 +1,81 @@
+// The run file schema of training (checkpoints and finished runs): writing and reading.
+#include "tatami/driver/checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include "tatami/runtime/results.h"
+
+namespace tatami::driver {
+
+namespace {
+
+/// The last step's statistics: per core (unit busy cycles, stall cycles by cause) and per link.
+void addStatistics(const runtime::RunResult& run, std::vector<runtime::NamedArray>& arrays, std::string& linkNamesJson) {
+  const Unit units[] = {Unit::Scalar, Unit::Sync, Unit::Vector, Unit::Matrix, Unit::Dma};
+  for (const auto& [core, st] : run.perCore) {
+    std::vector<double> busy, stalls(5, 0.0);
+    for (Unit u : units) busy.push_back(double(st.unitBusy[std::size_t(u)]));
+    for (const auto& th : st.threads)
+      stalls[0] += double(th.stallHazard), stalls[1] += double(th.stallUnit), stalls[2] += double(th.stallPort),
+          stalls[3] += double(th.stallSemaphore), stalls[4] += double(th.stallBarrier);
+    const std::string c = "stats/core_" + std::to_string(core);
+    arrays.push_back({c + "/unit_busy_cycles", {5}, busy});
+    arrays.push_back({c + "/stall_cycles", {5}, stalls});
+    arrays.push_back({c + "/cycles", {1}, {double(st.cycles)}});
+  }
+  nlohmann::json names = nlohmann::json::array();
+  std::vector<double> packets, bytes, busy;
+  for (const auto& l : run.network.links)
+    names.push_back(l.name), packets.push_back(double(l.packets)), bytes.push_back(double(l.bytes)), busy.push_back(double(l.busyCycles));
+  arrays.push_back({"stats/link_packets", {packets.size()}, packets});
+  arrays.push_back({"stats/link_bytes", {bytes.size()}, bytes});
+  arrays.push_back({"stats/link_busy_cycles", {busy.size()}, busy});
+  linkNamesJson = names.dump();
+}
+
+}  // namespace
+
+void writeRunFile(const std::string& path, const TrainState& state, const RunFileSummary& about) {
+  std::vector<runtime::NamedArray> arrays = {{"next_step", {1}, {double(state.nextStep)}},
+                                             {"loss", {state.loss.size()}, state.loss},
+                                             {"cycles", {state.cycles.size()}, state.cycles},
+                                             {"epoch_accuracy", {state.epochAccuracy.size()}, state.epochAccuracy}};
+  for (const auto& [name, w] : state.carried) {
+    if (state.parameters.count(name)) arrays.push_back({"weights/" + name, {w.size()}, w});
+    arrays.push_back({"state/" + name, {w.size()}, w});
+  }
+  std::string linkNames = "[]";
+  if (about.lastStep) addStatistics(*about.lastStep, arrays, linkNames);
+  runtime::writeArrays(path, arrays,
+                       {{"run", about.runKey},
+                        {"config", about.configIni},
+                        {"summary", about.summaryJson},
+                        {"stats_units", "unit_busy_cycles: scalar, sync, vector, matrix, dma; stall_cycles: hazard, unit, port, semaphore, barrier"},
+                        {"stats_link_names", linkNames}});
+}
+
+void readRunFile(const std::string& path, const std::string& runKey, TrainState& state) {
+  std::map<std::string, std::string> attrs;
+  std::vector<runtime::NamedArray> arrays;
+  try {
+    arrays = runtime::readArrays(path, &attrs);
+  } catch (const std::runtime_error& e) {
+    throw DataError(e.what());
+  }
+  if (attrs["run"] != runKey)
+    throw DataError("checkpoint '" + path + "' is of another run:\n  it has: " + attrs["run"] + "\n  this is: " + runKey);
+  for (const auto& a : arrays) {
+    if (a.name == "next_step" && !a.data.empty()) state.nextStep = std::int64_t(a.data.front());
+    else if (a.name == "loss") state.loss = a.data;
+    else if (a.name == "cycles") state.cycles = a.data;
+    else if (a.name == "epoch_accuracy") state.epochAccuracy = a.data;
+    else if (a.name.rfind("state/", 0) == 0) {
+      const auto it = state.carried.find(a.name.substr(6));
+      if (it == state.carried.end() || it->second.size() != a.data.size())
+        throw DataError("checkpoint '" + path + "': '" + a.name + "' does not fit the model");
+      it->second = a.data;
+    }
+  }
+}
+
+}  // namespace tatami::driver

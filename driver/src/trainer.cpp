@@ -1,0 +1,232 @@
+// The training loop: data order, batches by purpose, steps in a runtime session, the host oracle,
+// evaluation, checkpoints.
+#include "tatami/driver/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tatami/arch/philox.h"
+#include "tatami/compiler/interpreter.h"
+#include "tatami/compiler/onnx_import.h"
+
+namespace tatami::driver {
+
+using namespace tatami::compiler;
+
+namespace {
+
+/// A seeded shuffle of 0..n-1 for one epoch (Fisher-Yates with Philox draws).
+std::vector<std::uint32_t> shuffled(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<std::uint32_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = std::uint32_t(i);
+  for (std::size_t i = n; i-- > 1;) {
+    const std::uint64_t r = (std::uint64_t(roundingBits(seed, epoch, 2 * i)) << 32) | roundingBits(seed, epoch, 2 * i + 1);
+    std::swap(order[i], order[std::size_t(r % (i + 1))]);
+  }
+  return order;
+}
+
+runtime::LabelledImages load(const std::string& data, const std::string& split) {
+  try {
+    return runtime::loadImageDataset(data, split);
+  } catch (const std::runtime_error& e) {
+    throw DataError(e.what());
+  }
+}
+
+std::vector<std::uint64_t> dims(const std::vector<std::int64_t>& shape) { return {shape.begin(), shape.end()}; }
+
+}  // namespace
+
+/// The host's FP64 copy of the training step, on its own weights, fed the same batches.
+struct Trainer::Oracle {
+  const Graph& step;
+  std::map<std::string, std::vector<double>> state;
+  double lossSum = 0;
+
+  double run(const std::vector<runtime::NamedArray>& batch) {
+    std::map<std::string, Tensor> feeds;
+    for (const auto& a : batch) feeds[a.name] = Tensor{step.values[std::size_t(step.find(a.name))].shape, a.data};
+    for (const auto& [name, w] : state) feeds[name] = Tensor{step.values[std::size_t(step.find(name))].shape, w};
+    const auto res = compiler::evaluate(step, feeds);
+    for (auto& [name, w] : state) {
+      const int v = step.findRole(Role::Update, name);
+      if (v >= 0) w = res[std::size_t(v)].data;
+    }
+    const double loss = res[std::size_t(step.findRole(Role::Loss))].data.at(0);
+    lossSum += loss;
+    return loss;
+  }
+};
+
+Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(request)), config_(config) {
+  if (r_.step.loss != "xent" && r_.step.loss != "mse") throw RequestError("--loss '" + r_.step.loss + "': expected xent or mse");
+  if (r_.timingOnly && r_.oracle) throw RequestError("--timing-only trains nothing: it does not combine with --oracle");
+  if (r_.step.batch <= 0) throw RequestError("--batch " + std::to_string(r_.step.batch) + ": expected a positive number of examples");
+  train_ = load(r_.data, "train");
+  test_ = load(r_.evalData.empty() ? r_.data : r_.evalData, "t10k");
+  if (test_.pixels != train_.pixels)
+    throw DataError("the evaluation set has " + std::to_string(test_.pixels) + " values per example, the training set " +
+                    std::to_string(train_.pixels));
+  if (train_.count == 0 || test_.count == 0)
+    throw DataError("'" + r_.data + "' has an empty " + (train_.count == 0 ? "training" : "test") + " split");
+  stepsPerEpoch_ = std::int64_t(train_.count) / r_.step.batch;
+  if (stepsPerEpoch_ == 0)
+    throw RequestError("--batch " + std::to_string(r_.step.batch) + " is larger than the training set's " + std::to_string(train_.count) +
+                       " examples");
+  totalSteps_ = r_.steps > 0 ? r_.steps : stepsPerEpoch_ * r_.epochs;
+  // The test split is evaluated on the host in batches of the largest divisor of its size up to 500.
+  evalBatch_ = std::min<std::size_t>(500, test_.count);
+  while (evalBatch_ > 1 && test_.count % evalBatch_) --evalBatch_;
+
+  job_ = compileJob(r_.step, config_);
+  const Graph& g = job_.step;
+  const auto batchInputs = std::count_if(g.inputs.begin(), g.inputs.end(), [&](int v) { return g.values[std::size_t(v)].role == Role::Batch; });
+  const int x = g.findRole(Role::Batch), target = g.findRole(Role::Target);
+  if (batchInputs != 1 || target < 0) throw CompileError(r_.step.model + ": expected one input (the examples) and class logits as the first output");
+  if (elementCount(g.values[std::size_t(x)].shape) != r_.step.batch * std::int64_t(train_.pixels))
+    throw CompileError(r_.step.model + ": input '" + g.values[std::size_t(x)].name + "' does not hold " + std::to_string(train_.pixels) +
+                       " values per example");
+  classes_ = g.values[std::size_t(target)].shape.at(1);
+  session_ = std::make_unique<runtime::Session>(config_, job_.bundle);
+  for (int p : g.parameters) {
+    const Value& v = g.values[std::size_t(p)];
+    std::vector<double>& w = session_->carried()[v.name];
+    w.resize(v.data.size());
+    std::transform(v.data.begin(), v.data.end(), w.begin(), [](double d) { return double(float(d)); });  // FP32 master weights
+    state_.parameters.insert(v.name);
+  }
+  ImportOptions evalIo;
+  evalIo.batch = std::int64_t(evalBatch_);
+  forward_ = importOnnx(r_.step.model, evalIo);
+  if (r_.oracle) oracle_.reset(new Oracle{g, session_->carried(), 0});
+}
+
+Trainer::~Trainer() = default;
+
+std::string Trainer::runKey() const {
+  const CompileRequest& s = r_.step;
+  std::ostringstream key;
+  key << "model=" << s.model << " data=" << r_.data << " batch=" << s.batch << " slice=" << (s.slice.empty() ? "1x1" : s.slice)
+      << (s.grid.empty() ? "" : " grid=" + s.grid) << " precision=" << s.precision << " optimizer=" << s.optimizer.kind
+      << " lr=" << s.optimizer.learningRate << " momentum=" << s.optimizer.momentum << " weight_decay=" << s.optimizer.weightDecay
+      << " seed=" << r_.seed << " config=" << std::hash<std::string>()(toIni(config_));
+  return key.str();
+}
+
+std::vector<runtime::NamedArray> Trainer::batchAt(std::int64_t step) {
+  const std::int64_t epoch = step / stepsPerEpoch_, inEpoch = step % stepsPerEpoch_;
+  if (epoch != orderEpoch_) order_ = shuffled(train_.count, r_.seed, std::uint64_t(epoch)), orderEpoch_ = epoch;
+  const runtime::BundleTensor* x = session_->withPurpose("batch");
+  const runtime::BundleTensor* t = session_->withPurpose("target");
+  runtime::NamedArray xs{x->name, dims(x->shape), std::vector<double>(std::size_t(r_.step.batch) * train_.pixels)};
+  runtime::NamedArray ts{t->name, dims(t->shape), std::vector<double>(std::size_t(r_.step.batch * classes_), 0.0)};
+  for (std::int64_t i = 0; i < r_.step.batch; ++i) {
+    const std::uint32_t e = order_[std::size_t(inEpoch * r_.step.batch + i)];
+    std::copy_n(train_.images.begin() + long(std::size_t(e) * train_.pixels), train_.pixels, xs.data.begin() + long(std::size_t(i) * train_.pixels));
+    ts.data[std::size_t(i * classes_ + train_.labels[e])] = 1.0;
+  }
+  return {xs, ts};
+}
+
+StepRecord Trainer::runStep(std::int64_t step, bool trace) {
+  StepRecord rec;
+  rec.step = step, rec.epoch = step / stepsPerEpoch_;
+  const std::vector<runtime::NamedArray> batch = batchAt(step);
+  runtime::RunOptions options;
+  options.trace = trace;
+  options.timingOnly = r_.timingOnly;
+  runtime::Session::Step s = session_->step(batch, options);
+  rec.loss = s.loss;
+  rec.run = std::move(s.result.run);
+  if (oracle_ && rec.run.error.empty()) oracle_->run(batch);
+  return rec;
+}
+
+double Trainer::evaluate() const {
+  std::size_t correct = 0;
+  const Value& in = forward_.values[std::size_t(forward_.inputs.front())];
+  EvalOptions fp32;
+  fp32.roundToFloat = true;
+  for (std::size_t start = 0; start + evalBatch_ <= test_.count; start += evalBatch_) {
+    std::map<std::string, Tensor> feeds;
+    feeds[in.name] = Tensor{in.shape, std::vector<double>(test_.images.begin() + long(start * test_.pixels),
+                                                          test_.images.begin() + long((start + evalBatch_) * test_.pixels))};
+    for (int p : forward_.parameters) {
+      const Value& v = forward_.values[std::size_t(p)];
+      feeds[v.name] = Tensor{v.shape, session_->carried().at(v.name)};
+    }
+    const auto r = compiler::evaluate(forward_, feeds, fp32);
+    const auto& logits = r[std::size_t(forward_.outputs.front())].data;
+    for (std::size_t i = 0; i < evalBatch_; ++i) {
+      const auto row = logits.begin() + long(i * std::size_t(classes_));
+      if (std::size_t(std::max_element(row, row + classes_) - row) == test_.labels[start + i]) ++correct;
+    }
+  }
+  return double(correct) / double(test_.count);
+}
+
+void Trainer::save(const std::string& path, double accuracy, double hostSeconds, const runtime::RunResult* last) const {
+  TrainState s = state_;
+  s.carried = session_->carried();
+  const nlohmann::ordered_json summary = {{"steps", s.nextStep}, {"final_loss", s.loss.empty() ? 0.0 : s.loss.back()},
+                                          {"test_accuracy", accuracy}, {"host_seconds", hostSeconds}};
+  writeRunFile(path, s, {runKey(), toIni(config_), summary.dump(), last});
+}
+
+TrainSummary Trainer::run(const TrainLoopOptions& o) {
+  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - created_).count(); };
+  if (!o.resume.empty()) {
+    state_.carried = session_->carried();
+    readRunFile(o.resume, runKey(), state_);
+    session_->carried() = state_.carried;
+    if (oracle_) oracle_->state = state_.carried;
+  }
+  TrainSummary sum;
+  runtime::RunResult last;
+  double lossSum = 0;
+  std::uint64_t cycles = 0, matrixFlops = 0, allFlops = 0;
+  const std::int64_t first = state_.nextStep;
+  for (std::int64_t s = first; s < totalSteps_; ++s) {
+    StepRecord rec = runStep(s, o.traceFirstStep && s == first);
+    if (!rec.run.error.empty()) {
+      sum.error = "step " + std::to_string(s) + " failed on the emulator: " + rec.run.error;
+      break;
+    }
+    state_.nextStep = s + 1;
+    state_.loss.push_back(rec.loss), state_.cycles.push_back(double(rec.run.stats.cycles));
+    lossSum += rec.loss, sum.finalLoss = rec.loss, ++sum.steps;
+    cycles += rec.run.stats.cycles, matrixFlops += rec.run.stats.matrixFlops;
+    allFlops += rec.run.stats.matrixFlops + rec.run.stats.vectorFlops;
+    if (o.onStep) o.onStep(rec);
+    const std::int64_t inEpoch = s % stepsPerEpoch_;
+    if (inEpoch + 1 == stepsPerEpoch_ || s + 1 == totalSteps_) {
+      EpochRecord e;
+      e.epoch = rec.epoch + 1, e.meanLoss = lossSum / double(inEpoch + 1), e.accuracy = sum.accuracy = evaluate();
+      state_.epochAccuracy.push_back(e.accuracy);
+      if (oracle_) e.oracleMeanLoss = oracle_->lossSum / double(inEpoch + 1), oracle_->lossSum = 0;
+      lossSum = 0;
+      sum.epochs.push_back(e);
+      if (o.onEpoch) o.onEpoch(e);
+    }
+    last = std::move(rec.run);
+    sum.stopped = o.stop && o.stop->load();
+    if (!o.checkpoint.empty() && ((s + 1) % o.checkpointEvery == 0 || sum.stopped)) save(o.checkpoint, sum.accuracy, seconds(), &last);
+    if (sum.stopped) break;
+  }
+  sum.hostSeconds = seconds();
+  sum.nextStep = state_.nextStep;
+  if (!o.checkpoint.empty() && !sum.stopped) save(o.checkpoint, sum.accuracy, sum.hostSeconds, &last);
+  if (!o.output.empty()) save(o.output, sum.accuracy, sum.hostSeconds, &last);
+  const double peak = 2.0 * double(config_.core.matrix_units * config_.core.matrix_dim * config_.core.matrix_dim);
+  sum.cyclesPerStep = sum.steps ? double(cycles) / double(sum.steps) : 0;
+  sum.matrixUtilization = cycles ? double(matrixFlops) / (peak * double(cores()) * double(cycles)) : 0;
+  sum.flopsPerStep = sum.steps ? double(allFlops) / double(sum.steps) : 0;
+  return sum;
+}
+
+}  // namespace tatami::driver

@@ -1,0 +1,50 @@
+// The step options shared by train, check and compile.
+#include "step_options.h"
+
+#include <sstream>
+
+namespace tatami::cli {
+
+namespace {
+
+std::string shown(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+void addStepOptions(po::options_description& desc, driver::CompileRequest& r) {
+  const driver::CompileRequest d;  // the defaults
+  desc.add_options()
+      ("model", po::value<std::string>(&r.model), "an ONNX model (.onnx) or text IR (.tir)")
+      ("batch", po::value<std::int64_t>(&r.batch)->default_value(d.batch),
+       "examples per step: the size of the model's symbolic batch dimension (split over a slice's cores)")
+      ("loss", po::value<std::string>(&r.loss)->default_value(d.loss),
+       "the loss on the model's first output: xent (softmax cross-entropy), mse (mean squared error against the "
+       "target), or none (compile and check only: the model as it is, no training step)")
+      ("optimizer", po::value<std::string>(&r.optimizer.kind)->default_value(d.optimizer.kind), "sgd or adamw")
+      ("lr", po::value<double>(&r.optimizer.learningRate)->default_value(d.optimizer.learningRate, shown(d.optimizer.learningRate)),
+       "learning rate")
+      ("momentum", po::value<double>(&r.optimizer.momentum)->default_value(d.optimizer.momentum), "SGD momentum")
+      ("weight-decay", po::value<double>(&r.optimizer.weightDecay)->default_value(d.optimizer.weightDecay),
+       "weight decay (L2 for SGD, decoupled for AdamW)")
+      ("precision", po::value<std::string>(&r.precision)->default_value(d.precision),
+       "mixed: matmuls on the matrix unit with BF16 operands, FP32 accumulation and FP32 master weights; fp32: FP32 throughout")
+      ("slice", po::value<std::string>(&r.slice)->value_name("RxC"),
+       "the RxC rectangle of cores (top left of the system) the step runs on, data parallel: each core takes "
+       "batch/cores examples and the gradients are all-reduced over a ring; 'die': as many of the first die's active "
+       "cores (in ring order) as divide --batch. Default: one core (with --grid: the whole first die)")
+      ("grid", po::value<std::string>(&r.grid)->value_name("RxC"),
+       "tensor parallel instead (docs/compiler.md): the whole batch in one step, its examples, features and channels "
+       "split over an RxC grid of the slice's active cores (row-major)");
+}
+
+void checkStepOptions(const driver::CompileRequest& r) {
+  if (r.loss != "xent" && r.loss != "mse" && r.loss != "none") throw UsageError("--loss '" + r.loss + "': expected xent, mse or none");
+  if (r.optimizer.kind != "sgd" && r.optimizer.kind != "adamw") throw UsageError("--optimizer '" + r.optimizer.kind + "': expected sgd or adamw");
+  if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
+}
+
+}  // namespace tatami::cli
