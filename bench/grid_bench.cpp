@@ -170,7 +170,7 @@ int sc_main(int argc, char** argv) {
     return 1;
   }
   std::vector<Program> programs;
-  for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, g.name));
+  for (const auto& lp : job.lowered) programs.push_back(lp.program);
   const double compileSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::uint64_t peak = 0;
   for (const auto& lp : job.lowered) peak = std::max(peak, lp.sramPeakBytes);

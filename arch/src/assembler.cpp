@@ -244,7 +244,7 @@ void Asm::directive(const Line& l, Program& p) {
         bool ok;
         const double v = parseDouble(w[k].text, ok);
         if (!ok) fail(l.number, w[k].col, "expected a number, got '" + w[k].text + "'");
-        b.values.push_back(v);
+        b.values.push_back(b.type == DType::F32 ? double(float(v)) : v);  // what SRAM will hold
       }
     } else if (w[3].text == "random") {
       need(8, ".init ADDR TYPE random COUNT SEED LO HI");
@@ -446,20 +446,18 @@ std::string instructionText(const Instruction& inst, const Program* program) {
 
 std::string disassemble(const Program& p) {
   std::ostringstream os;
-  // Branch targets without a label get one, so that the text assembles back.
-  Program named = p;
-  for (const auto& inst : p.code) {
-    const std::string ops = opInfo(inst.op).operands;
-    if (ops.find('L') == std::string::npos) continue;
-    bool has = false;
-    for (const auto& l : named.labels) has = has || l.pc == inst.imm;
-    if (!has) named.labels.push_back({"_L" + std::to_string(inst.imm), std::uint32_t(inst.imm)});
-  }
-  for (const auto& t : p.threads) {
-    bool has = false;
-    for (const auto& l : named.labels) has = has || l.pc == t.pc;
-    if (!has) named.labels.push_back({"_L" + std::to_string(t.pc), t.pc});
-  }
+  // Labels by position (in the program's order); branch targets and thread entries without a
+  // label get one, so that the text assembles back.
+  std::map<std::uint32_t, std::vector<std::string>> named;
+  for (const auto& l : p.labels) named[l.pc].push_back(l.name);
+  const auto nameAt = [&](std::uint32_t pc) -> const std::string& {
+    auto& names = named[pc];
+    if (names.empty()) names.push_back("_L" + std::to_string(pc));
+    return names.front();
+  };
+  for (const auto& inst : p.code)
+    if (std::string(opInfo(inst.op).operands).find('L') != std::string::npos) nameAt(std::uint32_t(inst.imm));
+  for (const auto& t : p.threads) nameAt(t.pc);
   for (const auto& o : p.outputs) {
     os << ".output " << o.name << " " << o.addr << " " << dtypeName(o.type) << " ";
     for (std::size_t i = 0; i < o.shape.size(); ++i) os << (i ? "x" : "") << o.shape[i];
@@ -471,23 +469,26 @@ std::string disassemble(const Program& p) {
       os << " random " << b.count << " " << b.seed << " " << formatDouble(b.lo) << " " << formatDouble(b.hi);
     } else {
       os << " values";
-      for (double v : b.values) os << " " << formatDouble(v);
+      char buf[32];
+      for (double v : b.values) {
+        // FP32 values (stored as FP32 when assembled) in the 9 digits that identify a float.
+        if (b.type == DType::F32) std::snprintf(buf, sizeof buf, "%.9g", v), os << " " << buf;
+        else os << " " << formatDouble(v);
+      }
     }
     os << "\n";
   }
-  for (std::uint32_t pc = 0; pc < p.code.size(); ++pc) {
-    for (const auto& l : named.labels)
-      if (l.pc == pc) os << l.name << ":\n";
-    os << "  " << instructionText(p.code[pc], &named) << "\n";
+  for (std::uint32_t pc = 0; pc <= p.code.size(); ++pc) {
+    const auto at = named.find(pc);
+    if (at != named.end())
+      for (const auto& name : at->second) os << name << ":\n";
+    if (pc == p.code.size()) break;
+    const Instruction& inst = p.code[pc];
+    Program target;  // the one label a branch names
+    if (std::string(opInfo(inst.op).operands).find('L') != std::string::npos) target.labels.push_back({nameAt(std::uint32_t(inst.imm)), std::uint32_t(inst.imm)});
+    os << "  " << instructionText(inst, &target) << "\n";
   }
-  for (const auto& l : named.labels)
-    if (l.pc == p.code.size()) os << l.name << ":\n";
-  for (const auto& t : p.threads) {
-    std::string name;
-    for (const auto& l : named.labels)
-      if (l.pc == t.pc && name.empty()) name = l.name;
-    os << ".thread " << t.thread << " " << name << "\n";
-  }
+  for (const auto& t : p.threads) os << ".thread " << t.thread << " " << nameAt(t.pc) << "\n";
   return os.str();
 }
 

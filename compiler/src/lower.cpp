@@ -50,21 +50,21 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
   vectorCost(count(x), 1);
   if (all || s.size() <= 1) {
     li(3, 1), li(4, std::int64_t(count(x)));
-    line("vrowsum.f32 r1, r2, r3, r4");
+    emit_.emit(tatami::Op::Vrowsum, DType::F32, {R(1), R(2), R(3), R(4)});
   } else if (std::is_sorted(axes.begin(), axes.end())) {  // trailing axes: sums of rows
     li(3, std::int64_t(count(x) / reduced)), li(4, std::int64_t(reduced));
-    line("vrowsum.f32 r1, r2, r3, r4");
+    emit_.emit(tatami::Op::Vrowsum, DType::F32, {R(1), R(2), R(3), R(4)});
   } else if (s.size() == 2 && axes[0] && !axes[1]) {
     li(3, s[0]), li(4, s[1]);
-    line("vcolsum.f32 r1, r2, r3, r4");
+    emit_.emit(tatami::Op::Vcolsum, DType::F32, {R(1), R(2), R(3), R(4)});
   } else {
     // Any other axes: the kept axes first and the reduced ones last, then rows sum.
     const std::uint64_t permuted = reducedLast(n, x, axes);
     li(1, std::int64_t(dst)), li(2, std::int64_t(permuted));
     li(3, std::int64_t(count(x) / reduced)), li(4, std::int64_t(reduced));
-    line("vrowsum.f32 r1, r2, r3, r4");
+    emit_.emit(tatami::Op::Vrowsum, DType::F32, {R(1), R(2), R(3), R(4)});
   }
-  if (mean) vscalar("vmuls", dst, dst, 1.0 / double(reduced), padded(n.outputs[0]));
+  if (mean) vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(reduced), padded(n.outputs[0]));
 }
 
 
@@ -78,63 +78,68 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     const int a = in(0), b = in(1);
     if (isScalarConst(b) && (op == Op::add || op == Op::sub || op == Op::mul || op == Op::div) && count(a) == count(out)) {
       const double c = scalarOf(b);
-      if (op == Op::add) vscalar("vadds", dst, addr(a), c, np);
-      else if (op == Op::sub) vscalar("vadds", dst, addr(a), -c, np);
-      else if (op == Op::mul) vscalar("vmuls", dst, addr(a), c, np);
-      else vscalar("vmuls", dst, addr(a), 1.0 / c, np);
+      if (op == Op::add) vscalar(tatami::Op::Vadds, dst, addr(a), c, np);
+      else if (op == Op::sub) vscalar(tatami::Op::Vadds, dst, addr(a), -c, np);
+      else if (op == Op::mul) vscalar(tatami::Op::Vmuls, dst, addr(a), c, np);
+      else vscalar(tatami::Op::Vmuls, dst, addr(a), 1.0 / c, np);
       return;
     }
     if (isScalarConst(a) && (op == Op::add || op == Op::mul) && count(b) == count(out)) {
-      vscalar(op == Op::add ? "vadds" : "vmuls", dst, addr(b), scalarOf(a), np);
+      vscalar(op == Op::add ? tatami::Op::Vadds : tatami::Op::Vmuls, dst, addr(b), scalarOf(a), np);
       return;
     }
     if (isScalarConst(a) && op == Op::sub && count(b) == count(out)) {  // c - b
-      vscalar("vmuls", dst, addr(b), -1.0, np);
-      vscalar("vadds", dst, dst, scalarOf(a), np);
+      vscalar(tatami::Op::Vmuls, dst, addr(b), -1.0, np);
+      vscalar(tatami::Op::Vadds, dst, dst, scalarOf(a), np);
       return;
     }
     const std::uint64_t pa = broadcast(n, a, os), pb = broadcast(n, b, os);
     if (op == Op::div) {
       const std::uint64_t r = temp(count(out), n.name + ".rcp");
-      vun("vrcp", r, pb, np);
-      vbin("vmul", dst, pa, r, np);
+      vun(tatami::Op::Vrcp, r, pb, np);
+      vbin(tatami::Op::Vmul, dst, pa, r, np);
       return;
     }
-    vbin(op == Op::add ? "vadd" : op == Op::sub ? "vsub" : op == Op::mul ? "vmul" : op == Op::max ? "vmax" : "vmin", dst, pa, pb, np);
+    vbin(op == Op::add   ? tatami::Op::Vadd
+         : op == Op::sub ? tatami::Op::Vsub
+         : op == Op::mul ? tatami::Op::Vmul
+         : op == Op::max ? tatami::Op::Vmax
+                         : tatami::Op::Vmin,
+         dst, pa, pb, np);
     return;
   }
   if (op == Op::relu || op == Op::relu_grad) {
     const std::uint64_t zero = temp(count(out), n.name + ".zero");
     vfill(zero, 0.0, np);
     if (op == Op::relu) {
-      vbin("vmax", dst, addr(in(0)), zero, np);
+      vbin(tatami::Op::Vmax, dst, addr(in(0)), zero, np);
     } else {
       const std::uint64_t dy = broadcast(n, in(0), os), x = broadcast(n, in(1), os);
       const std::uint64_t mask = temp(count(out), n.name + ".mask");
-      vbin("vcmplt", mask, zero, x, np);
+      vbin(tatami::Op::Vcmplt, mask, zero, x, np);
       li(1, std::int64_t(dst)), li(2, std::int64_t(mask)), li(3, std::int64_t(dy)), li(5, std::int64_t(zero)), li(4, std::int64_t(np));
-      line("vsel.f32 r1, r2, r3, r5, r4");
+      emit_.emit(tatami::Op::Vsel, DType::F32, {R(1), R(2), R(3), R(5), R(4)});
       vectorCost(np, 3);
     }
     return;
   }
-  if (op == Op::exp || op == Op::log) return vun(op == Op::exp ? "vexp" : "vlog", dst, addr(in(0)), np);
-  if (op == Op::reciprocal) return vun("vrcp", dst, addr(in(0)), np);
-  if (op == Op::neg) return vscalar("vmuls", dst, addr(in(0)), -1.0, np);
+  if (op == Op::exp || op == Op::log) return vun(op == Op::exp ? tatami::Op::Vexp : tatami::Op::Vlog, dst, addr(in(0)), np);
+  if (op == Op::reciprocal) return vun(tatami::Op::Vrcp, dst, addr(in(0)), np);
+  if (op == Op::neg) return vscalar(tatami::Op::Vmuls, dst, addr(in(0)), -1.0, np);
   if (op == Op::sqrt) {
-    vun("vrsqrt", dst, addr(in(0)), np);
-    vun("vrcp", dst, dst, np);
+    vun(tatami::Op::Vrsqrt, dst, addr(in(0)), np);
+    vun(tatami::Op::Vrcp, dst, dst, np);
     return;
   }
   if (op == Op::sigmoid || op == Op::tanh) {
     // sigmoid(x) = 1 / (1 + e^-x); tanh(x) = 2 sigmoid(2x) - 1
-    vscalar("vmuls", dst, addr(in(0)), op == Op::tanh ? -2.0 : -1.0, np);
-    vun("vexp", dst, dst, np);
-    vscalar("vadds", dst, dst, 1.0, np);
-    vun("vrcp", dst, dst, np);
+    vscalar(tatami::Op::Vmuls, dst, addr(in(0)), op == Op::tanh ? -2.0 : -1.0, np);
+    vun(tatami::Op::Vexp, dst, dst, np);
+    vscalar(tatami::Op::Vadds, dst, dst, 1.0, np);
+    vun(tatami::Op::Vrcp, dst, dst, np);
     if (op == Op::tanh) {
-      vscalar("vmuls", dst, dst, 2.0, np);
-      vscalar("vadds", dst, dst, -1.0, np);
+      vscalar(tatami::Op::Vmuls, dst, dst, 2.0, np);
+      vscalar(tatami::Op::Vadds, dst, dst, -1.0, np);
     }
     return;
   }
@@ -143,29 +148,29 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     // erf(a) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-a^2); the sign of x restored.
     const std::uint64_t x = addr(in(0)), a = temp(np, n.name + ".abs"), t = temp(np, n.name + ".t");
     const std::uint64_t q = temp(np, n.name + ".poly"), e = temp(np, n.name + ".gauss");
-    vscalar("vmuls", a, x, -1.0, np);
-    vbin("vmax", a, a, x, np);
-    vscalar("vmuls", t, a, 0.3275911, np);
-    vscalar("vadds", t, t, 1.0, np);
-    vun("vrcp", t, t, np);
-    vscalar("vmuls", q, t, 1.061405429, np);
+    vscalar(tatami::Op::Vmuls, a, x, -1.0, np);
+    vbin(tatami::Op::Vmax, a, a, x, np);
+    vscalar(tatami::Op::Vmuls, t, a, 0.3275911, np);
+    vscalar(tatami::Op::Vadds, t, t, 1.0, np);
+    vun(tatami::Op::Vrcp, t, t, np);
+    vscalar(tatami::Op::Vmuls, q, t, 1.061405429, np);
     for (const double c : {-1.453152027, 1.421413741, -0.284496736}) {
-      vscalar("vadds", q, q, c, np);
-      vbin("vmul", q, q, t, np);
+      vscalar(tatami::Op::Vadds, q, q, c, np);
+      vbin(tatami::Op::Vmul, q, q, t, np);
     }
-    vscalar("vadds", q, q, 0.254829592, np);
-    vbin("vmul", q, q, t, np);
-    vbin("vmul", e, a, a, np);
-    vscalar("vmuls", e, e, -1.0, np);
-    vun("vexp", e, e, np);
-    vbin("vmul", q, q, e, np);
-    vscalar("vmuls", q, q, -1.0, np);
-    vscalar("vadds", q, q, 1.0, np);  // erf(|x|)
+    vscalar(tatami::Op::Vadds, q, q, 0.254829592, np);
+    vbin(tatami::Op::Vmul, q, q, t, np);
+    vbin(tatami::Op::Vmul, e, a, a, np);
+    vscalar(tatami::Op::Vmuls, e, e, -1.0, np);
+    vun(tatami::Op::Vexp, e, e, np);
+    vbin(tatami::Op::Vmul, q, q, e, np);
+    vscalar(tatami::Op::Vmuls, q, q, -1.0, np);
+    vscalar(tatami::Op::Vadds, q, q, 1.0, np);  // erf(|x|)
     vfill(e, 0.0, np);
-    vbin("vcmplt", t, x, e, np);      // x < 0
-    vscalar("vmuls", a, q, -1.0, np);
+    vbin(tatami::Op::Vcmplt, t, x, e, np);      // x < 0
+    vscalar(tatami::Op::Vmuls, a, q, -1.0, np);
     li(1, std::int64_t(dst)), li(2, std::int64_t(t)), li(3, std::int64_t(a)), li(5, std::int64_t(q)), li(4, std::int64_t(np));
-    line("vsel.f32 r1, r2, r3, r5, r4");
+    emit_.emit(tatami::Op::Vsel, DType::F32, {R(1), R(2), R(3), R(5), R(4)});
     vectorCost(np, 2);
     return;
   }
@@ -177,8 +182,8 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
       const double c = scalarOf(b);
       if (c == 0.0) return vfill(dst, 1.0, np);
       if (c == 0.5) {
-        vun("vrsqrt", dst, addr(a), np);
-        return vun("vrcp", dst, dst, np);
+        vun(tatami::Op::Vrsqrt, dst, addr(a), np);
+        return vun(tatami::Op::Vrcp, dst, dst, np);
       }
       if (c == std::floor(c) && std::fabs(c) <= 64) {
         std::uint64_t e = std::uint64_t(std::fabs(c));
@@ -187,25 +192,25 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
         bool started = false;
         while (e) {
           if (e & 1) {
-            if (started) vbin("vmul", dst, dst, sq, np);
+            if (started) vbin(tatami::Op::Vmul, dst, dst, sq, np);
             else dma2d(dst, sq, 1, np * 4, 0, 0), started = true;
           }
           e >>= 1;
-          if (e) vbin("vmul", sq, sq, sq, np);
+          if (e) vbin(tatami::Op::Vmul, sq, sq, sq, np);
         }
-        if (c < 0) vun("vrcp", dst, dst, np);
+        if (c < 0) vun(tatami::Op::Vrcp, dst, dst, np);
         return;
       }
     }
     const std::uint64_t pa = broadcast(n, a, os), pb = broadcast(n, b, os);
-    vun("vlog", dst, pa, np);
-    vbin("vmul", dst, dst, pb, np);
-    return vun("vexp", dst, dst, np);
+    vun(tatami::Op::Vlog, dst, pa, np);
+    vbin(tatami::Op::Vmul, dst, dst, pb, np);
+    return vun(tatami::Op::Vexp, dst, dst, np);
   }
   if (op == Op::where) {
     const std::uint64_t c = broadcast(n, in(0), os), a = broadcast(n, in(1), os), b = broadcast(n, in(2), os);
     li(1, std::int64_t(dst)), li(2, std::int64_t(c)), li(3, std::int64_t(a)), li(5, std::int64_t(b)), li(4, std::int64_t(np));
-    line("vsel.f32 r1, r2, r3, r5, r4");
+    emit_.emit(tatami::Op::Vsel, DType::F32, {R(1), R(2), R(3), R(5), R(4)});
     vectorCost(np, 3);
     return;
   }
@@ -247,7 +252,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     const auto perm = n.intsAttr("perm");
     if (perm != std::vector<std::int64_t>{1, 0}) unsupported(n, "transposes other than 2D");
     li(1, std::int64_t(dst)), li(2, std::int64_t(addr(in(0)))), li(3, shape(in(0))[0]), li(4, shape(in(0))[1]);
-    line("vtr.f32 r1, r2, r3, r4");
+    emit_.emit(tatami::Op::Vtr, DType::F32, {R(1), R(2), R(3), R(4)});
     vectorCost(count(out), 1);
     return;
   }
@@ -271,7 +276,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
       if (axes[d]) reduced *= std::uint64_t(s[d]);
     const std::uint64_t src = reducedLast(n, in(0), axes);
     li(1, std::int64_t(dst)), li(2, std::int64_t(src)), li(3, std::int64_t(count(in(0)) / reduced)), li(4, std::int64_t(reduced));
-    line("vrowmax.f32 r1, r2, r3, r4");
+    emit_.emit(tatami::Op::Vrowmax, DType::F32, {R(1), R(2), R(3), R(4)});
     vectorCost(count(in(0)), 1);
     return;
   }
@@ -290,24 +295,24 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     const std::uint64_t N = std::uint64_t(s.back()), M = count(in(0)) / N;  // rows of the last axis
     const std::uint64_t rowv = temp(M, n.name + ".row"), wide = temp(M * N, n.name + ".wide"), d = temp(M * N, n.name + ".shifted");
     li(1, std::int64_t(rowv)), li(2, std::int64_t(addr(in(0)))), li(3, std::int64_t(M)), li(4, std::int64_t(N));
-    line("vrowmax.f32 r1, r2, r3, r4");
+    emit_.emit(tatami::Op::Vrowmax, DType::F32, {R(1), R(2), R(3), R(4)});
     vectorCost(M * N, 1);
     const auto spread = [&](std::uint64_t col) { spreadColumn(col, wide, M, N); };
     spread(rowv);
-    vbin("vsub", d, addr(in(0)), wide, np);
+    vbin(tatami::Op::Vsub, d, addr(in(0)), wide, np);
     const std::uint64_t e = op == Op::softmax ? dst : temp(M * N, n.name + ".exp");
-    vun("vexp", e, d, np);
+    vun(tatami::Op::Vexp, e, d, np);
     li(1, std::int64_t(rowv)), li(2, std::int64_t(e)), li(3, std::int64_t(M)), li(4, std::int64_t(N));
-    line("vrowsum.f32 r1, r2, r3, r4");
+    emit_.emit(tatami::Op::Vrowsum, DType::F32, {R(1), R(2), R(3), R(4)});
     vectorCost(M * N, 1);
     if (op == Op::softmax) {
-      vun("vrcp", rowv, rowv, roundUp(M, 16));
+      vun(tatami::Op::Vrcp, rowv, rowv, roundUp(M, 16));
       spread(rowv);
-      vbin("vmul", dst, e, wide, np);
+      vbin(tatami::Op::Vmul, dst, e, wide, np);
     } else {
-      vun("vlog", rowv, rowv, roundUp(M, 16));
+      vun(tatami::Op::Vlog, rowv, rowv, roundUp(M, 16));
       spread(rowv);
-      vbin("vsub", dst, d, wide, np);
+      vbin(tatami::Op::Vsub, dst, d, wide, np);
     }
     return;
   }
@@ -346,8 +351,9 @@ LoweredProgram Lowering::run() {
     if (!hbm_.empty()) streamOut(n, i);
   }
   placeOutputs(out);
-  code_ << "    halt\n";
-  out.tasm = "; " + g_.name + ": lowered for one core by tatami compile\n" + head_.str() + code_.str();
+  emit_.emit(tatami::Op::Halt, {});
+  out.program = emit_.finish();
+  out.tasm = emit_.text(g_.name + ": lowered for one core by tatami compile");
   out.sramPeakBytes = alloc_.peak();
   return out;
 }
@@ -411,10 +417,9 @@ void Lowering::placeGraphInputs(LoweredProgram& out) {
     place(int(v));
     out.layout[val.name] = {addr(int(v)), size_.at(buffer_.at(int(v)))};
     if (val.kind != ValueKind::Input && !val.data.empty() && (ctx_.initParameters || val.kind != ValueKind::Parameter)) {
-      head_ << ".init " << addr(int(v)) << " f32 values";
-      char buf[32];
-      for (double d : val.data) std::snprintf(buf, sizeof buf, " %.9g", double(float(d))), head_ << buf;
-      head_ << "\n";
+      std::vector<double> values(val.data.size());
+      std::transform(val.data.begin(), val.data.end(), values.begin(), [](double d) { return double(float(d)); });
+      emit_.init(addr(int(v)), DType::F32, std::move(values));
     }
   }
 }
@@ -448,7 +453,7 @@ void Lowering::findInPlaceScatters() {
 
 void Lowering::streamIn(int in, LoweredProgram& out) {
   place(in);
-  code_ << "; " << g_.values[std::size_t(in)].name << " from HBM\n";
+  emit_.note(g_.values[std::size_t(in)].name + " from HBM");
   est_.clear();
   hbmTransfer(true, addr(in), hbm_.at(in), count(in) * 4);
   OpCost oc;
@@ -480,12 +485,12 @@ int Lowering::dyingOperandToReuse(const Node& n, std::size_t i) const {
 
 void Lowering::emitNode(const Node& n, LoweredProgram& out) {
   const int v = n.outputs[0];
-  code_ << "; " << n.name << " = " << opName(n.op) << " " << shapeText(shape(v)) << "\n";
+  emit_.note(n.name + " = " + opName(n.op) + " " + shapeText(shape(v)));
   est_.clear();
-  const std::uint32_t first = pc_;
+  const std::uint32_t first = emit_.pc();
   lowerNode(n, addr(v));
   OpCost oc;
-  oc.node = n.name, oc.op = opName(n.op), oc.shape = shapeText(shape(v)), oc.firstPc = first, oc.endPc = pc_;
+  oc.node = n.name, oc.op = opName(n.op), oc.shape = shapeText(shape(v)), oc.firstPc = first, oc.endPc = emit_.pc();
   double best = -1;
   for (const auto& [bound, c] : est_) {
     oc.cycles += c;
@@ -509,7 +514,7 @@ void Lowering::releaseDeadInputs(const Node& n, std::size_t i) {
 void Lowering::streamOut(const Node& n, std::size_t i) {
   const int v = n.outputs[0];
   if (hbm_.count(v)) {  // an update: written back at once
-    code_ << "; " << g_.values[std::size_t(v)].name << " to HBM\n";
+    emit_.note(g_.values[std::size_t(v)].name + " to HBM");
     hbmTransfer(false, addr(v), hbm_.at(v), count(v) * 4);
   }
   // Values streamed in (or written back) leave SRAM after the op unless something else still
@@ -531,9 +536,9 @@ void Lowering::placeOutputs(LoweredProgram& out) {
       continue;
     }
     out.layout[val.name] = {addr(o), roundUp(count(o), 16) * 4};
-    std::string dims;
-    for (std::size_t d = 0; d < val.shape.size(); ++d) dims += (d ? "x" : "") + std::to_string(val.shape[d]);
-    head_ << ".output " << val.name << " " << addr(o) << " f32 " << (dims.empty() ? "1" : dims) << "\n";
+    std::vector<std::uint64_t> dims(val.shape.begin(), val.shape.end());
+    if (dims.empty()) dims = {1};
+    emit_.output(val.name, addr(o), DType::F32, dims);
   }
 }
 

@@ -14,7 +14,7 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
   const std::uint64_t p = ring.size();
   const bool isMax = n.op == Op::allreduce && n.attrs.count("reduce") && std::get<std::string>(n.attrs.at("reduce")) == "max";
   const int sem = semOf(n);
-  const std::string arrived = std::to_string(sem), freed = std::to_string(sem + 1), gathered = std::to_string(sem + 2);
+  const int arrived = sem, freed = sem + 1, gathered = sem + 2;
   dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
   if (p > 1) {
     // Ring all-reduce: P-1 reduce-scatter steps, then P-1 all-gather steps, chunk by chunk. A
@@ -26,16 +26,16 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
     const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
     const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
     li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(chunk));
-    line("sincr r21, " + freed + ", 1");
+    emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) - long(step)), into = mod(long(r) - long(step) - 1);
-      line("swait " + freed + ", 1");
+      emit_.emit(tatami::Op::Swait, {freed, 1});
       li(24, std::int64_t(dst + send * bytes));
-      line("put r20, r23, r24, r22, " + arrived);
-      line("swait " + arrived + ", 1");
+      emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), arrived});
+      emit_.emit(tatami::Op::Swait, {arrived, 1});
       li(25, std::int64_t(dst + into * bytes));
-      line(std::string(isMax ? "vmax" : "vadd") + ".f32 r25, r25, r23, r4");
-      if (step + 2 < p) line("sincr r21, " + freed + ", 1");
+      emit_.emit(isMax ? tatami::Op::Vmax : tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+      if (step + 2 < p) emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
     }
     {
       // 2(P-1) ring steps, each a chunk to the next core (serialization at the link's bytes per
@@ -47,74 +47,74 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) + 1 - long(step));
       li(24, std::int64_t(dst + send * bytes));
-      line("put r20, r24, r24, r22, " + gathered);
-      line("swait " + gathered + ", 1");
+      emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), gathered});
+      emit_.emit(tatami::Op::Swait, {gathered, 1});
     }
   }
-  if (n.op == Op::allreduce_mean) vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+  if (n.op == Op::allreduce_mean) vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
 void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t groupSize) {
-  // The data-parallel ring cut into R groups of C consecutive cores (neighbours on the mesh):
+  // The data-parallel ring cut into G groups of C consecutive cores (neighbours on the mesh):
   // (1) a ring reduce-scatter inside each group leaves core j of a group the group's sum of
-  // chunk j; (2) the cores j of all groups all-reduce that chunk over a ring of R; (3) a ring
-  // all-gather inside each group. 2(C-1) + 2(R-1) ring steps instead of 2(CR-1), the same bytes
+  // chunk j; (2) the cores j of all groups all-reduce that chunk over a ring of G; (3) a ring
+  // all-gather inside each group. 2(C-1) + 2(G-1) ring steps instead of 2(CG-1), the same bytes
   // per core. Semaphores: 1-3 inside groups, 10-12 across them.
   const int x = n.inputs[0];
-  const std::uint64_t p = ctx_.ring.size(), C = groupSize, R = p / C, c1 = groupsOf(x).second, c2 = c1 / R;
+  const std::uint64_t p = ctx_.ring.size(), C = groupSize, G = p / C, c1 = groupsOf(x).second, c2 = c1 / G;
   const std::uint64_t b1 = c1 * 4, b2 = c2 * 4;
   const std::uint64_t rank = std::uint64_t(ctx_.rank), group = rank / C, pos = rank % C;
   const auto groupCore = [&](std::uint64_t k) { return ctx_.ring[std::size_t(group * C + k % C)]; };
-  const auto crossCore = [&](std::uint64_t g) { return ctx_.ring[std::size_t((g % R) * C + pos)]; };
+  const auto crossCore = [&](std::uint64_t g) { return ctx_.ring[std::size_t((g % G) * C + pos)]; };
   const auto mod = [](long v, std::uint64_t m) { return std::uint64_t(((v % long(m)) + long(m)) % long(m)); };
   if (C * c1 > count(x)) vfill(dst + roundUp(count(x), 16) * 4, 0.0, C * c1 - roundUp(count(x), 16));
   dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
   const std::uint64_t recv = temp(c1, n.name + ".recv");
   // (1) reduce-scatter inside the group, ending with chunk `pos`.
   li(20, groupCore(pos + 1)), li(21, groupCore(pos + C - 1)), li(22, std::int64_t(b1)), li(23, std::int64_t(recv)), li(4, std::int64_t(c1));
-  line("sincr r21, 2, 1");
+  emit_.emit(tatami::Op::Sincr, {R(21), 2, 1});
   for (std::uint64_t step = 0; step + 1 < C; ++step) {
-    line("swait 2, 1");
+    emit_.emit(tatami::Op::Swait, {2, 1});
     li(24, std::int64_t(dst + mod(long(pos) - long(step) - 1, C) * b1));
-    line("put r20, r23, r24, r22, 1");
-    line("swait 1, 1");
+    emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), 1});
+    emit_.emit(tatami::Op::Swait, {1, 1});
     li(25, std::int64_t(dst + mod(long(pos) - long(step) - 2, C) * b1));
-    line("vadd.f32 r25, r25, r23, r4");
-    if (step + 2 < C) line("sincr r21, 2, 1");
+    emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+    if (step + 2 < C) emit_.emit(tatami::Op::Sincr, {R(21), 2, 1});
   }
-  // (2) all-reduce chunk `pos` across the groups, in R pieces.
+  // (2) all-reduce chunk `pos` across the groups, in G pieces.
   const std::uint64_t mine = dst + pos * b1;
-  li(20, crossCore(group + 1)), li(21, crossCore(group + R - 1)), li(22, std::int64_t(b2)), li(23, std::int64_t(recv)), li(4, std::int64_t(c2));
-  line("sincr r21, 11, 1");
-  for (std::uint64_t step = 0; step + 1 < R; ++step) {
-    line("swait 11, 1");
-    li(24, std::int64_t(mine + mod(long(group) - long(step), R) * b2));
-    line("put r20, r23, r24, r22, 10");
-    line("swait 10, 1");
-    li(25, std::int64_t(mine + mod(long(group) - long(step) - 1, R) * b2));
-    line("vadd.f32 r25, r25, r23, r4");
-    if (step + 2 < R) line("sincr r21, 11, 1");
+  li(20, crossCore(group + 1)), li(21, crossCore(group + G - 1)), li(22, std::int64_t(b2)), li(23, std::int64_t(recv)), li(4, std::int64_t(c2));
+  emit_.emit(tatami::Op::Sincr, {R(21), 11, 1});
+  for (std::uint64_t step = 0; step + 1 < G; ++step) {
+    emit_.emit(tatami::Op::Swait, {11, 1});
+    li(24, std::int64_t(mine + mod(long(group) - long(step), G) * b2));
+    emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), 10});
+    emit_.emit(tatami::Op::Swait, {10, 1});
+    li(25, std::int64_t(mine + mod(long(group) - long(step) - 1, G) * b2));
+    emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+    if (step + 2 < G) emit_.emit(tatami::Op::Sincr, {R(21), 11, 1});
   }
-  for (std::uint64_t step = 0; step + 1 < R; ++step) {
-    li(24, std::int64_t(mine + mod(long(group) + 1 - long(step), R) * b2));
-    line("put r20, r24, r24, r22, 12");
-    line("swait 12, 1");
+  for (std::uint64_t step = 0; step + 1 < G; ++step) {
+    li(24, std::int64_t(mine + mod(long(group) + 1 - long(step), G) * b2));
+    emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), 12});
+    emit_.emit(tatami::Op::Swait, {12, 1});
   }
   // (3) all-gather inside the group.
   li(20, groupCore(pos + 1)), li(22, std::int64_t(b1));
   for (std::uint64_t step = 0; step + 1 < C; ++step) {
     li(24, std::int64_t(dst + mod(long(pos) - long(step), C) * b1));
-    line("put r20, r24, r24, r22, 3");
-    line("swait 3, 1");
+    emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), 3});
+    emit_.emit(tatami::Op::Swait, {3, 1});
   }
   {
     const double link = double(c_.die.link_bytes_per_cycle), hopc = double(c_.die.hop_latency_cycles);
     const double step1 = hopc + double(b1) / link + 6, step2 = 3 * hopc + double(b2) / link + 6;
-    cost(double(2 * (C - 1)) * step1 + double(C - 1) * (lines(b1) + double(c_.core.vector_latency_cycles)) + double(2 * (R - 1)) * step2 +
-             double(R - 1) * (lines(b2) + double(c_.core.vector_latency_cycles)),
+    cost(double(2 * (C - 1)) * step1 + double(C - 1) * (lines(b1) + double(c_.core.vector_latency_cycles)) + double(2 * (G - 1)) * step2 +
+             double(G - 1) * (lines(b2) + double(c_.core.vector_latency_cycles)),
          "mesh");
   }
-  vscalar("vmuls", dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+  vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
 void Lowering::allgather(const Node& n, std::uint64_t dst) {
@@ -127,14 +127,14 @@ void Lowering::allgather(const Node& n, std::uint64_t dst) {
   const std::uint64_t p = ring.size(), chunk = count(x), stride = roundUp(chunk, 16), bytes = stride * 4;
   const bool packed = stride == chunk;
   const int r = rankOf(n), sem = semOf(n);
-  const std::string freed = std::to_string(sem + 1), gathered = std::to_string(sem + 2);
+  const int freed = sem + 1, gathered = sem + 2;
   const std::uint64_t slots = packed ? dst : temp(p * stride, n.name + ".slots");
   dma2d(slots + std::uint64_t(r) * bytes, addr(x), 1, chunk * 4, 0, 0);
   if (p > 1) {
     const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
     li(20, next), li(21, prev), li(22, std::int64_t(bytes));
-    line("sincr r21, " + freed + ", 1");  // my buffer is ready for my predecessor's blocks
-    line("swait " + freed + ", 1");
+    emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});  // my buffer is ready for my predecessor's blocks
+    emit_.emit(tatami::Op::Swait, {freed, 1});
     const auto blockAt = [&](std::uint64_t step) { return std::uint64_t((long(r) - long(step) + long(p) * 2) % long(p)); };
     if (p > 2 && stride % 32 == 0) {
       // In two halves: the first half of a block travels on as soon as it has arrived, while the
@@ -144,21 +144,21 @@ void Lowering::allgather(const Node& n, std::uint64_t dst) {
       li(22, std::int64_t(halfBytes));
       for (int h = 0; h < 2; ++h) {
         li(24, std::int64_t(slots + blockAt(0) * bytes + std::uint64_t(h) * halfBytes));
-        line("put r20, r24, r24, r22, " + std::to_string(base + h));
+        emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), base + h});
       }
       for (std::uint64_t step = 0; step + 1 < p; ++step)
         for (int h = 0; h < 2; ++h) {
-          line("swait " + std::to_string(base + h) + ", 1");
+          emit_.emit(tatami::Op::Swait, {base + h, 1});
           if (step + 2 < p) {
             li(24, std::int64_t(slots + blockAt(step + 1) * bytes + std::uint64_t(h) * halfBytes));
-            line("put r20, r24, r24, r22, " + std::to_string(base + h));
+            emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), base + h});
           }
         }
     } else {
       for (std::uint64_t step = 0; step + 1 < p; ++step) {
         li(24, std::int64_t(slots + blockAt(step) * bytes));
-        line("put r20, r24, r24, r22, " + gathered);
-        line("swait " + gathered + ", 1");
+        emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), gathered});
+        emit_.emit(tatami::Op::Swait, {gathered, 1});
       }
     }
     const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
@@ -175,7 +175,7 @@ void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
   const std::vector<int>& ring = ringOf(n);
   const std::uint64_t p = ring.size(), chunk = count(n.outputs[0]), stride = roundUp(chunk, 16), bytes = stride * 4;
   const int r = rankOf(n), sem = semOf(n);
-  const std::string arrived = std::to_string(sem), freed = std::to_string(sem + 1);
+  const int arrived = sem, freed = sem + 1;
   const bool inPlace = inPlaceScatter_.count(x) > 0;
   const std::uint64_t slots = inPlace ? addr(x) : temp(p * stride, n.name + ".slots"), recv = temp(stride, n.name + ".recv");
   const std::uint64_t have = count(x), whole = std::min<std::uint64_t>(p, have / chunk), rest = have - whole * chunk;
@@ -196,27 +196,27 @@ void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
     // and semaphores (arrived, free): 20-23 along grid axis 0, 24-27 along axis 1.
     const std::uint64_t half = stride / 2, halfBytes = half * 4;
     const int base = 20 + 4 * int(n.intAttr("axis", 0));
-    const auto A = [&](int h) { return std::to_string(base + h); };
-    const auto F = [&](int h) { return std::to_string(base + 2 + h); };
+    const auto A = [&](int h) { return int(base) + h; };
+    const auto F = [&](int h) { return int(base) + 2 + h; };
     li(20, next), li(21, prev), li(22, std::int64_t(halfBytes)), li(4, std::int64_t(half));
     li(26, std::int64_t(recv)), li(27, std::int64_t(recv + halfBytes));
     const auto putHalf = [&](std::uint64_t block, int h) {
-      line("swait " + F(h) + ", 1");
+      emit_.emit(tatami::Op::Swait, {F(h), 1});
       li(24, std::int64_t(slots + block * bytes + std::uint64_t(h) * halfBytes));
-      line("put r20, r" + std::to_string(26 + h) + ", r24, r22, " + A(h));
+      emit_.emit(tatami::Op::Put, {R(20), R(26 + h), R(24), R(22), A(h)});
     };
-    line("sincr r21, " + F(0) + ", 1");
-    line("sincr r21, " + F(1) + ", 1");
+    emit_.emit(tatami::Op::Sincr, {R(21), F(0), 1});
+    emit_.emit(tatami::Op::Sincr, {R(21), F(1), 1});
     putHalf(mod(long(r) - 1), 0);
     putHalf(mod(long(r) - 1), 1);
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t into = mod(long(r) - long(step) - 2);
       for (int h = 0; h < 2; ++h) {
-        line("swait " + A(h) + ", 1");
+        emit_.emit(tatami::Op::Swait, {A(h), 1});
         li(25, std::int64_t(slots + into * bytes + std::uint64_t(h) * halfBytes));
-        line("vadd.f32 r25, r25, r" + std::to_string(26 + h) + ", r4");
+        emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(26 + h), R(4)});
         if (step + 2 < p) {
-          line("sincr r21, " + F(h) + ", 1");
+          emit_.emit(tatami::Op::Sincr, {R(21), F(h), 1});
           putHalf(into, h);  // what was just added travels on
         }
       }
@@ -225,16 +225,16 @@ void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
     cost(double(p - 1) * (hop + 12 + lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
   } else if (p > 1) {
     li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(stride));
-    line("sincr r21, " + freed + ", 1");
+    emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) - long(step) - 1), into = mod(long(r) - long(step) - 2);
-      line("swait " + freed + ", 1");
+      emit_.emit(tatami::Op::Swait, {freed, 1});
       li(24, std::int64_t(slots + send * bytes));
-      line("put r20, r23, r24, r22, " + arrived);
-      line("swait " + arrived + ", 1");
+      emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), arrived});
+      emit_.emit(tatami::Op::Swait, {arrived, 1});
       li(25, std::int64_t(slots + into * bytes));
-      line("vadd.f32 r25, r25, r23, r4");
-      if (step + 2 < p) line("sincr r21, " + freed + ", 1");
+      emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+      if (step + 2 < p) emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
     }
     const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
     cost(double(p - 1) * (hop + 12 + lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");

@@ -5,16 +5,16 @@ namespace tatami::compiler::lowering {
 
 void Lowering::spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N) {
   // wide[i, :] = col[i]: one DMA per row, its source stride 0 repeating the element.
-  const std::string loop = label();
+  const LabelId loop = emit_.newLabel();
   li(10, 0), li(11, std::int64_t(M)), li(12, std::int64_t(col)), li(13, std::int64_t(wide));
   li(3, std::int64_t(N)), li(4, 4), li(5, 4), li(6, 0);
-  code_ << loop << ":\n";
-  line("dma2d r13, r12, r3, r4, r5, r6, 0");
-  line("swait 0, 1");
-  line("add r12, r12, 4");
-  line("add r13, r13, " + std::to_string(N * 4));
-  line("add r10, r10, 1");
-  line("blt r10, r11, " + loop);
+  emit_.bind(loop);
+  emit_.emit(tatami::Op::Dma2d, {R(13), R(12), R(3), R(4), R(5), R(6), 0});
+  emit_.emit(tatami::Op::Swait, {0, 1});
+  emit_.emit(tatami::Op::Add, {R(12), R(12), 4});
+  emit_.emit(tatami::Op::Add, {R(13), R(13), N * 4});
+  emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+  emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
   cost(double(M) * (dmaCycles(N, 4) + 6 * double(c_.core.scalar_cycles)), "sram");
 }
 
@@ -25,10 +25,10 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
   const std::uint64_t t = temp(total, n.name + ".broadcast");
   if (elementCount(s) == 1) {
     li(7, std::int64_t(addr(v)));
-    line("lw r3, [r7]");
+    emit_.emit(tatami::Op::Lw, {R(3), Mem{R(7)}});
     cost(double(c_.core.scalar_cycles), "compute");
     li(1, std::int64_t(t)), li(4, std::int64_t(roundUp(total, 16)));
-    line("vfill.f32 r1, r3, r4");
+    emit_.emit(tatami::Op::Vfill, DType::F32, {R(1), R(3), R(4)});
     vectorCost(roundUp(total, 16), 0);
     return t;
   }
@@ -62,18 +62,18 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
     }
     if (block && inner >= 16) {
       const std::uint64_t rowElems = roundUp(inner, 16), rows = temp(mid * rowElems, n.name + ".rows");
-      const std::string loop = label();
+      const LabelId loop = emit_.newLabel();
       li(1, std::int64_t(rows)), li(4, std::int64_t(rowElems)), li(5, std::int64_t(outer)), li(6, std::int64_t(inner * 4));
       li(7, std::int64_t(mid * inner * 4)), li(8, 0), li(10, 0), li(11, std::int64_t(mid)), li(12, std::int64_t(addr(v))), li(13, std::int64_t(t));
-      code_ << loop << ":\n";
-      line("lw r3, [r12]");
-      line("vfill.f32 r1, r3, r4");
-      line("dma2d r13, r1, r5, r6, r7, r8, none");
-      line("add r12, r12, 4");
-      line("add r1, r1, " + std::to_string(rowElems * 4));
-      line("add r13, r13, " + std::to_string(inner * 4));
-      line("add r10, r10, 1");
-      line("blt r10, r11, " + loop);
+      emit_.bind(loop);
+      emit_.emit(tatami::Op::Lw, {R(3), Mem{R(12)}});
+      emit_.emit(tatami::Op::Vfill, DType::F32, {R(1), R(3), R(4)});
+      emit_.emit(tatami::Op::Dma2d, {R(13), R(1), R(5), R(6), R(7), R(8), kNoSemaphore});
+      emit_.emit(tatami::Op::Add, {R(12), R(12), 4});
+      emit_.emit(tatami::Op::Add, {R(1), R(1), rowElems * 4});
+      emit_.emit(tatami::Op::Add, {R(13), R(13), inner * 4});
+      emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+      emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
       const double fill = lines(rowElems * 4) + double(c_.core.vector_latency_cycles) + 8 * double(c_.core.scalar_cycles);
       cost(double(mid) * std::max(fill, dmaCycles(outer, inner * 4)) + dmaCycles(outer, inner * 4), "sram");
       return t;
@@ -188,15 +188,15 @@ void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::u
   if (batchedTranspose(idx, rows, cols, base) && (src + std::uint64_t(base) * 4) % vec == 0 && dst % vec == 0 &&
       (idx.size() == rows * cols || rows * cols * 4 % vec == 0)) {
     const std::uint64_t blocks = idx.size() / (rows * cols), bytes = rows * cols * 4;
-    const std::string loop = label();
+    const LabelId loop = emit_.newLabel();
     li(1, std::int64_t(dst)), li(2, std::int64_t(src + std::uint64_t(base) * 4)), li(3, std::int64_t(rows)), li(4, std::int64_t(cols));
     li(10, 0), li(11, std::int64_t(blocks));
-    code_ << loop << ":\n";
-    line("vtr.f32 r1, r2, r3, r4");
-    line("add r1, r1, " + std::to_string(bytes));
-    line("add r2, r2, " + std::to_string(bytes));
-    line("add r10, r10, 1");
-    line("blt r10, r11, " + loop);
+    emit_.bind(loop);
+    emit_.emit(tatami::Op::Vtr, DType::F32, {R(1), R(2), R(3), R(4)});
+    emit_.emit(tatami::Op::Add, {R(1), R(1), bytes});
+    emit_.emit(tatami::Op::Add, {R(2), R(2), bytes});
+    emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+    emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
     for (std::uint64_t b = 0; b < blocks; ++b) vectorCost(rows * cols, 1);
     (void)what, (void)fillValue;
     return;
@@ -209,19 +209,19 @@ void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::u
   std::vector<std::int64_t> starts;
   if (stridedRuns(idx, run, runRows, stride, starts) && run >= 4 && stride >= 0) {
     const std::uint64_t table = alloc_.allocateStatic(starts.size() * 4);
-    head_ << ".init " << table << " i32 values";
-    for (std::int64_t first : starts) head_ << ' ' << src + std::uint64_t(first) * 4;
-    head_ << "\n";
-    const std::string loop = label();
+    std::vector<double> addrs;
+    for (std::int64_t first : starts) addrs.push_back(double(src + std::uint64_t(first) * 4));
+    emit_.init(table, DType::I32, std::move(addrs));
+    const LabelId loop = emit_.newLabel();
     li(1, std::int64_t(dst)), li(3, std::int64_t(table)), li(4, std::int64_t(runRows)), li(5, std::int64_t(run * 4));
     li(6, std::int64_t(run * 4)), li(7, stride * 4), li(10, 0), li(11, std::int64_t(starts.size()));
-    code_ << loop << ":\n";
-    line("lw r2, [r3]");
-    line("dma2d r1, r2, r4, r5, r6, r7, none");
-    line("add r1, r1, " + std::to_string(runRows * run * 4));
-    line("add r3, r3, 4");
-    line("add r10, r10, 1");
-    line("blt r10, r11, " + loop);
+    emit_.bind(loop);
+    emit_.emit(tatami::Op::Lw, {R(2), Mem{R(3)}});
+    emit_.emit(tatami::Op::Dma2d, {R(1), R(2), R(4), R(5), R(6), R(7), kNoSemaphore});
+    emit_.emit(tatami::Op::Add, {R(1), R(1), runRows * run * 4});
+    emit_.emit(tatami::Op::Add, {R(3), R(3), 4});
+    emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+    emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
     cost(double(starts.size()) * std::max(dmaCycles(runRows, run * 4), 6 * double(c_.core.scalar_cycles)), "sram");
     (void)what, (void)fillValue;
     return;
@@ -240,29 +240,29 @@ void Lowering::gatherElements(const std::string& what, std::uint64_t dst, std::u
       break;
     }
   const std::uint64_t table = alloc_.allocateStatic(L * 4);
-  head_ << ".init " << table << " i32 values";
-  for (std::uint64_t k = 0; k < L; ++k) head_ << ' ' << src / 4 + std::uint64_t(idx[k] < 0 ? valid : idx[k]);
-  head_ << "\n";
+  std::vector<double> elements;
+  for (std::uint64_t k = 0; k < L; ++k) elements.push_back(double(src / 4 + std::uint64_t(idx[k] < 0 ? valid : idx[k])));
+  emit_.init(table, DType::I32, std::move(elements));
   std::uint64_t mask = 0, fill = 0;
   if (hasFill) {
     mask = alloc_.allocateStatic(roundUp(L, 16) * 4);
-    head_ << ".init " << mask << " i32 values";
-    for (std::uint64_t k = 0; k < L; ++k) head_ << (idx[k] < 0 ? " 0" : " 1");
-    head_ << "\n";
+    std::vector<double> keep;
+    for (std::uint64_t k = 0; k < L; ++k) keep.push_back(idx[k] < 0 ? 0.0 : 1.0);
+    emit_.init(mask, DType::I32, std::move(keep));
     fill = temp(L, what + ".fill");
     vfill(fill, fillValue, roundUp(L, 16));
   }
-  const std::string loop = label();
+  const LabelId loop = emit_.newLabel();
   li(1, std::int64_t(dst)), li(2, 0), li(3, std::int64_t(table)), li(4, std::int64_t(L)), li(5, 4);
   li(6, std::int64_t(mask)), li(7, std::int64_t(fill)), li(8, std::int64_t(roundUp(L, 16))), li(10, 0), li(11, std::int64_t(blocks));
-  code_ << loop << ":\n";
-  line("gather r1, r2, r3, r4, r5, 0");
-  line("swait 0, 1");
-  if (hasFill) line("vsel.f32 r1, r6, r1, r7, r8");
-  line("add r1, r1, " + std::to_string(L * 4));
-  line("add r2, r2, " + std::to_string(shift * 4));
-  line("add r10, r10, 1");
-  line("blt r10, r11, " + loop);
+  emit_.bind(loop);
+  emit_.emit(tatami::Op::Gather, {R(1), R(2), R(3), R(4), R(5), 0});
+  emit_.emit(tatami::Op::Swait, {0, 1});
+  if (hasFill) emit_.emit(tatami::Op::Vsel, DType::F32, {R(1), R(6), R(1), R(7), R(8)});
+  emit_.emit(tatami::Op::Add, {R(1), R(1), L * 4});
+  emit_.emit(tatami::Op::Add, {R(2), R(2), shift * 4});
+  emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+  emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
   const double rd = double(c_.core.noc_read_bytes_per_cycle);
   const double perBlock = double(c_.core.dma_setup_cycles) + std::ceil(double(L) * 4 / rd) + double(L) + 5 * double(c_.core.scalar_cycles);
   cost(double(blocks) * perBlock, "sram");
@@ -273,19 +273,19 @@ std::uint64_t Lowering::indicesOf(const Node& n, int v, std::int64_t len) {
   const std::uint64_t np = padded(v);
   const std::uint64_t idx = temp(np, n.name + ".indices"), zero = temp(np, n.name + ".zero"), wrapped = temp(np, n.name + ".wrapped");
   li(1, std::int64_t(idx)), li(2, std::int64_t(addr(v))), li(4, std::int64_t(np));
-  line("vcvt.f32.i32 r1, r2, r4");  // truncates, as the oracle's integer conversion
+  emit_.emit(tatami::Op::Vcvt, DType::I32, {R(1), R(2), R(4)}, DType::F32);  // truncates, as the oracle's integer conversion
   vectorCost(np, 1);
   li(1, std::int64_t(zero)), li(3, 0), li(4, std::int64_t(np));
-  line("vfill.i32 r1, r3, r4");
+  emit_.emit(tatami::Op::Vfill, DType::I32, {R(1), R(3), R(4)});
   vectorCost(np, 0);
   li(1, std::int64_t(wrapped)), li(2, std::int64_t(idx)), li(3, len), li(4, std::int64_t(np));
-  line("vadds.i32 r1, r2, r3, r4");  // i + len, for the negative ones
+  emit_.emit(tatami::Op::Vadds, DType::I32, {R(1), R(2), R(3), R(4)});  // i + len, for the negative ones
   vectorCost(np, 1);
   li(1, std::int64_t(zero)), li(2, std::int64_t(idx)), li(3, std::int64_t(zero)), li(4, std::int64_t(np));
-  line("vcmplt.i32 r1, r2, r3, r4");  // the mask of negative indices (over the zeros)
+  emit_.emit(tatami::Op::Vcmplt, DType::I32, {R(1), R(2), R(3), R(4)});  // the mask of negative indices (over the zeros)
   vectorCost(np, 2);
   li(1, std::int64_t(idx)), li(2, std::int64_t(zero)), li(3, std::int64_t(wrapped)), li(5, std::int64_t(idx)), li(4, std::int64_t(np));
-  line("vsel.i32 r1, r2, r3, r5, r4");
+  emit_.emit(tatami::Op::Vsel, DType::I32, {R(1), R(2), R(3), R(5), R(4)});
   vectorCost(np, 3);
   return idx;
 }
@@ -308,8 +308,8 @@ void Lowering::gatherRows(const Node& n, std::uint64_t dst) {
     for (std::uint64_t o = 0; o < outer; ++o) {
       li(1, std::int64_t(dst + o * ni * rowBytes)), li(2, std::int64_t(addr(n.inputs[0]) + o * std::uint64_t(len) * rowBytes));
       li(3, std::int64_t(idx)), li(4, std::int64_t(ni)), li(5, std::int64_t(rowBytes));
-      line("gather r1, r2, r3, r4, r5, 0");
-      line("swait 0, 1");
+      emit_.emit(tatami::Op::Gather, {R(1), R(2), R(3), R(4), R(5), 0});
+      emit_.emit(tatami::Op::Swait, {0, 1});
       cost(double(c_.core.dma_setup_cycles) + double(ni) * std::max(1.0, std::ceil(double(rowBytes) / double(c_.core.noc_read_bytes_per_cycle))),
            "sram");
     }
@@ -320,26 +320,26 @@ void Lowering::gatherRows(const Node& n, std::uint64_t dst) {
   const std::uint64_t vecs = roundUp(inner, 16);
   const std::uint64_t acc = aligned ? 0 : temp(vecs, n.name + ".row"), add = aligned ? 0 : temp(vecs, n.name + ".dy_row");
   for (std::uint64_t o = 0; o < outer; ++o) {
-    const std::string loop = label();
+    const LabelId loop = emit_.newLabel();
     li(10, 0), li(11, std::int64_t(ni)), li(12, std::int64_t(idx)), li(13, std::int64_t(addr(n.inputs[0]) + o * ni * rowBytes));
     li(14, std::int64_t(dst + o * std::uint64_t(len) * rowBytes)), li(15, std::int64_t(rowBytes)), li(16, std::int64_t(vecs));
     li(17, std::int64_t(acc)), li(18, std::int64_t(add)), li(19, 1), li(20, 0);
-    code_ << loop << ":\n";
-    line("lw r3, [r12]");
-    line("mul r4, r3, r15");
-    line("add r4, r4, r14");  // the row of the result this index adds into
+    emit_.bind(loop);
+    emit_.emit(tatami::Op::Lw, {R(3), Mem{R(12)}});
+    emit_.emit(tatami::Op::Mul, {R(4), R(3), R(15)});
+    emit_.emit(tatami::Op::Add, {R(4), R(4), R(14)});  // the row of the result this index adds into
     if (aligned) {
-      line("vadd.f32 r4, r4, r13, r16");
+      emit_.emit(tatami::Op::Vadd, DType::F32, {R(4), R(4), R(13), R(16)});
     } else {
-      line("dma2d r17, r4, r19, r15, r20, r20, none");
-      line("dma2d r18, r13, r19, r15, r20, r20, none");
-      line("vadd.f32 r17, r17, r18, r16");
-      line("dma2d r4, r17, r19, r15, r20, r20, none");
+      emit_.emit(tatami::Op::Dma2d, {R(17), R(4), R(19), R(15), R(20), R(20), kNoSemaphore});
+      emit_.emit(tatami::Op::Dma2d, {R(18), R(13), R(19), R(15), R(20), R(20), kNoSemaphore});
+      emit_.emit(tatami::Op::Vadd, DType::F32, {R(17), R(17), R(18), R(16)});
+      emit_.emit(tatami::Op::Dma2d, {R(4), R(17), R(19), R(15), R(20), R(20), kNoSemaphore});
     }
-    line("add r12, r12, 4");
-    line("add r13, r13, " + std::to_string(rowBytes));
-    line("add r10, r10, 1");
-    line("blt r10, r11, " + loop);
+    emit_.emit(tatami::Op::Add, {R(12), R(12), 4});
+    emit_.emit(tatami::Op::Add, {R(13), R(13), rowBytes});
+    emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+    emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
     const double row = lines(vecs * 4) + double(c_.core.vector_latency_cycles) + 7 * double(c_.core.scalar_cycles);
     cost(double(ni) * (aligned ? row : row + 3 * dmaCycles(1, rowBytes)), "compute");
   }

@@ -58,7 +58,7 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
       // of a tile's matrix work, and fits between the matrix unit's result write-backs.
       steps.push_back([=] {
         li(1, std::int64_t(t)), li(2, std::int64_t(src)), li(4, std::int64_t(16 * Kp));
-        line("vcvt.f32.bf16 r1, r2, r4");  // 16 x Kp BF16
+        emit_.emit(tatami::Op::Vcvt, DType::Bf16, {R(1), R(2), R(4)}, DType::F32);  // 16 x Kp BF16
         vectorCost(16 * Kp, 1);
       });
     }
@@ -68,10 +68,10 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
     return std::function<void()>([=] {
       if (o.kMajor) {
         li(1, std::int64_t(panel)), li(2, std::int64_t(t)), li(4, std::int64_t(16 * Kp));
-        line("vcvt.f32.bf16 r1, r2, r4");
+        emit_.emit(tatami::Op::Vcvt, DType::Bf16, {R(1), R(2), R(4)}, DType::F32);
       } else {
         li(1, std::int64_t(panel)), li(2, std::int64_t(t)), li(3, 16), li(4, std::int64_t(Kp));
-        line("vtr.bf16 r1, r2, r3, r4");  // Kp x 16
+        emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});  // Kp x 16
       }
       vectorCost(8 * Kp, 1);
     });
@@ -105,7 +105,7 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
         const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
         li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + (ib % aSlots) * panelBytes + k0 * 32));
         li(3, std::int64_t(bPanels + jb * panelBytes + k0 * 32)), li(4, std::int64_t(kc));
-        line(std::string(k0 == 0 ? "mmaz" : "mma") + ".bf16 r1, r2, r3, r4");
+        emit_.emit(k0 == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
       }
       const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
       copies.push_back({tile, dst + (ib * 16 * N + jb * 16) * 4, rows, cols});
@@ -162,24 +162,24 @@ void Lowering::matmul(const Node& n, std::uint64_t dst) {
   vfill(cp, 0.0, M * Np);
   dma2d(bp, addr(b), K, N * 4, Np * 4, N * 4);
   // for i: for k: C[i,:] += A[i,k] * B[k,:]
-  const std::string li_ = label(), lk = label();
+  const LabelId li_ = emit_.newLabel(), lk = emit_.newLabel();
   li(10, 0), li(11, std::int64_t(M)), li(14, std::int64_t(K)), li(15, std::int64_t(addr(a))), li(16, std::int64_t(cp));
   li(4, std::int64_t(Np));
-  code_ << li_ << ":\n";
-  line("li r12, 0");
+  emit_.bind(li_);
+  emit_.emit(tatami::Op::Li, {R(12), 0});
   li(17, std::int64_t(bp));
-  code_ << lk << ":\n";
-  line("lw r3, [r15]");
+  emit_.bind(lk);
+  emit_.emit(tatami::Op::Lw, {R(3), Mem{R(15)}});
   li(1, std::int64_t(prod));
-  line("vmuls.f32 r1, r17, r3, r4");
-  line("vadd.f32 r16, r16, r1, r4");
-  line("add r15, r15, 4");
-  line("add r17, r17, " + std::to_string(Np * 4));
-  line("add r12, r12, 1");
-  line("blt r12, r14, " + lk);
-  line("add r16, r16, " + std::to_string(Np * 4));
-  line("add r10, r10, 1");
-  line("blt r10, r11, " + li_);
+  emit_.emit(tatami::Op::Vmuls, DType::F32, {R(1), R(17), R(3), R(4)});
+  emit_.emit(tatami::Op::Vadd, DType::F32, {R(16), R(16), R(1), R(4)});
+  emit_.emit(tatami::Op::Add, {R(15), R(15), 4});
+  emit_.emit(tatami::Op::Add, {R(17), R(17), Np * 4});
+  emit_.emit(tatami::Op::Add, {R(12), R(12), 1});
+  emit_.emit(tatami::Op::Blt, {R(12), R(14), lk});
+  emit_.emit(tatami::Op::Add, {R(16), R(16), Np * 4});
+  emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+  emit_.emit(tatami::Op::Blt, {R(10), R(11), li_});
   {
     // Per (i, k): vmuls then a dependent vadd, each Np/16 vectors plus the pipeline latency.
     const double v = lines(Np * 4) + double(c_.core.vector_latency_cycles);

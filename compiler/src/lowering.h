@@ -1,6 +1,6 @@
 // Internal: lowering one core's graph to its tile program. The Lowering class walks the graph
-// in order; the memory planner (memory_planner.h) places every value in SRAM; the op lowerings
-// are split by kind: lower.cpp (the walk, elementwise ops, reductions, softmax), lower_matmul.cpp,
+// in order; the memory planner (memory_planner.h) places every value in SRAM; instructions go
+// through the typed emitter (emitter.h); the op lowerings are split by kind: lower.cpp (the walk, elementwise ops, reductions, softmax), lower_matmul.cpp,
 // lower_gather.cpp (gathers, broadcasts, takes, embeddings) and lower_collectives.cpp (all-reduce,
 // all-gather, reduce-scatter over rings of cores).
 #pragma once
@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "tatami/compiler/emitter.h"
 #include "memory_planner.h"
 
 namespace tatami::compiler::lowering {
@@ -67,18 +68,13 @@ class Lowering {
   }
 
   // Emission helpers.
-  void line(const std::string& s) {
-    code_ << "    " << s << "\n";
-    ++pc_;
-  }
   /// The cost model: every emitter adds its estimate (cycles at the config's rates) to the op
   /// being lowered, under the resource that bounds it.
   void cost(double cycles, const char* bound) {
     est_[bound] += cycles;
   }
-  std::string label() { return "L" + std::to_string(labels_++); }
   void li(int reg, std::int64_t v) {
-    line("li r" + std::to_string(reg) + ", " + std::to_string(v));
+    emit_.emit(tatami::Op::Li, {R(reg), v});
     cost(double(c_.core.scalar_cycles), "compute");
   }
   double lines(std::uint64_t bytes) const { return double((bytes + std::uint64_t(c_.core.sram_port_bytes) - 1) / std::uint64_t(c_.core.sram_port_bytes)); }
@@ -92,32 +88,32 @@ class Lowering {
     cost(std::max(read, compute) + double(c_.core.vector_latency_cycles), compute >= read ? "compute" : "sram");
   }
   /// d = a OP b over n elements (whole vectors).
-  void vbin(const std::string& op, std::uint64_t d, std::uint64_t a, std::uint64_t b, std::uint64_t n) {
+  void vbin(tatami::Op op, std::uint64_t d, std::uint64_t a, std::uint64_t b, std::uint64_t n) {
     li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(3, std::int64_t(b)), li(4, std::int64_t(n));
-    line(op + ".f32 r1, r2, r3, r4");
+    emit_.emit(op, DType::F32, {R(1), R(2), R(3), R(4)});
     vectorCost(n, 2);
   }
-  void vun(const std::string& op, std::uint64_t d, std::uint64_t a, std::uint64_t n) {
+  void vun(tatami::Op op, std::uint64_t d, std::uint64_t a, std::uint64_t n) {
     li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(4, std::int64_t(n));
-    line(op + ".f32 r1, r2, r4");
-    vectorCost(n, 1, op == "vexp" || op == "vlog" || op == "vrcp" || op == "vrsqrt");
+    emit_.emit(op, DType::F32, {R(1), R(2), R(4)});
+    vectorCost(n, 1, op == tatami::Op::Vexp || op == tatami::Op::Vlog || op == tatami::Op::Vrcp || op == tatami::Op::Vrsqrt);
   }
   /// d = a OPs c (vadds / vmuls with an immediate FP32 scalar).
-  void vscalar(const std::string& op, std::uint64_t d, std::uint64_t a, double c, std::uint64_t n) {
+  void vscalar(tatami::Op op, std::uint64_t d, std::uint64_t a, double c, std::uint64_t n) {
     li(1, std::int64_t(d)), li(2, std::int64_t(a)), li(3, fbits(c)), li(4, std::int64_t(n));
-    line(op + ".f32 r1, r2, r3, r4");
+    emit_.emit(op, DType::F32, {R(1), R(2), R(3), R(4)});
     vectorCost(n, 1);
   }
   void vfill(std::uint64_t d, double c, std::uint64_t n) {
     li(1, std::int64_t(d)), li(3, fbits(c)), li(4, std::int64_t(n));
-    line("vfill.f32 r1, r3, r4");
+    emit_.emit(tatami::Op::Vfill, DType::F32, {R(1), R(3), R(4)});
     vectorCost(n, 0);
   }
   void dma2d(std::uint64_t d, std::uint64_t s, std::uint64_t rows, std::uint64_t rowBytes, std::uint64_t dstride, std::uint64_t sstride) {
     li(1, std::int64_t(d)), li(2, std::int64_t(s)), li(3, std::int64_t(rows)), li(4, std::int64_t(rowBytes));
     li(5, std::int64_t(dstride)), li(6, std::int64_t(sstride));
-    line("dma2d r1, r2, r3, r4, r5, r6, 0");
-    line("swait 0, 1");  // DMA is asynchronous: wait for it before the data is used
+    emit_.emit(tatami::Op::Dma2d, {R(1), R(2), R(3), R(4), R(5), R(6), 0});
+    emit_.emit(tatami::Op::Swait, {0, 1});  // DMA is asynchronous: wait for it before the data is used
     cost(dmaCycles(rows, rowBytes) + 2 * double(c_.core.scalar_cycles), "sram");
   }
   /// The same copy without waiting: the core's hazard checks order it against later
@@ -126,7 +122,7 @@ class Lowering {
                   std::uint64_t sstride) {
     li(1, std::int64_t(d)), li(2, std::int64_t(s)), li(3, std::int64_t(rows)), li(4, std::int64_t(rowBytes));
     li(5, std::int64_t(dstride)), li(6, std::int64_t(sstride));
-    line("dma2d r1, r2, r3, r4, r5, r6, none");
+    emit_.emit(tatami::Op::Dma2d, {R(1), R(2), R(3), R(4), R(5), R(6), kNoSemaphore});
     cost(double(c_.core.scalar_cycles), "sram");
   }
   double dmaCycles(std::uint64_t rows, std::uint64_t rowBytes) const {
@@ -189,10 +185,8 @@ class Lowering {
   Allocator alloc_;
   CoreContext ctx_;
   const ArchConfig& c_;
-  std::uint32_t pc_ = 0;
   std::map<std::string, double> est_;  // the op being lowered: estimated cycles by bound
-  std::ostringstream code_, head_;
-  int labels_ = 0;
+  Emitter emit_;
   std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
   std::map<int, std::uint64_t> addr_, size_;  // buffer id -> address, bytes
   std::vector<std::pair<std::uint64_t, std::uint64_t>> temps_;
@@ -202,8 +196,9 @@ class Lowering {
   /// Copies between SRAM and HBM through an interface processor, waiting for them.
   void hbmTransfer(bool read, std::uint64_t sram, std::uint64_t hbm, std::uint64_t bytes) {
     li(1, std::int64_t(sram)), li(2, std::int64_t(hbm)), li(3, std::int64_t(bytes));
-    line(read ? "hbmrd r1, r2, r3, 0" : "hbmwr r2, r1, r3, 0");
-    line("swait 0, 1");
+    if (read) emit_.emit(tatami::Op::HbmRead, {R(1), R(2), R(3), 0});
+    else emit_.emit(tatami::Op::HbmWrite, {R(2), R(1), R(3), 0});
+    emit_.emit(tatami::Op::Swait, {0, 1});
     const double bw = std::min<double>(double(c_.core.noc_read_bytes_per_cycle), hbmBytesPerCycle(c_));
     cost(double(hbmLatencyCycles(c_)) + double(bytes) / bw + 60, "mesh");
   }

@@ -34,6 +34,7 @@ class Reader {
     ++lineNo_;
     return true;
   }
+  int line() const { return lineNo_; }
   [[noreturn]] void fail(const std::string& why) const {
     throw BundleError(path_ + ":" + std::to_string(lineNo_) + ": " + why);
   }
@@ -113,8 +114,10 @@ void writeBundle(const std::string& path, const Bundle& b) {
     }
     o << "\n";
   }
-  for (const auto& [core, text] : b.programs)
-    o << "program " << core << " " << lineCount(text) << "\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n");
+  for (const auto& p : b.programs) {
+    const std::string text = p.text.empty() ? disassemble(p.program) : p.text;
+    o << "program " << p.core << " " << lineCount(text) << "\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n");
+  }
   o << "end\n";
   std::ofstream f(path);
   f << o.str();
@@ -202,7 +205,13 @@ Bundle readBundle(const std::string& path) {
       std::string core, count;
       if (!(fields >> core >> count)) r.fail("expected 'program CORE LINES'");
       const int c = int(r.number(core));
-      b.programs.emplace_back(c, block(r.number(count)));
+      const int first = r.line() + 1;
+      const std::string text = block(r.number(count));
+      try {
+        b.programs.emplace_back(c, assemble(text, path + ": program of core " + std::to_string(c) + " (from line " + std::to_string(first) + ")"), text);
+      } catch (const ProgramError& e) {
+        throw BundleError(e.what());
+      }
     } else if (key == "end") {
       ended = true;
       break;

@@ -4,7 +4,6 @@
 
 #include <cstring>
 
-#include "tatami/arch/assembler.h"
 
 namespace tatami::runtime {
 
@@ -71,8 +70,6 @@ bool gather(const BundleTensor& t, std::size_t programs, const RunResult& run, N
 }  // namespace
 
 Session::Session(const ArchConfig& config, Bundle bundle) : config_(config), bundle_(std::move(bundle)) {
-  programs_.reserve(bundle_.programs.size());
-  for (const auto& [core, text] : bundle_.programs) programs_.push_back(assemble(text, "bundle program of core " + std::to_string(core)));
   for (const auto& t : bundle_.tensors)
     if (t.purpose == "parameter" || t.purpose == "state") carried_[t.name].assign(std::size_t(product(t.shape)), 0.0);
 }
@@ -85,7 +82,7 @@ const BundleTensor* Session::withPurpose(const std::string& purpose) const {
 
 BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options) const {
   std::vector<CoreProgram> all;
-  for (std::size_t k = 0; k < programs_.size(); ++k) all.emplace_back(bundle_.programs[k].first, &programs_[k]);
+  for (const auto& p : bundle_.programs) all.emplace_back(p.core, &p.program);
   const auto programOf = [&](int core) -> CoreProgram& {
     for (auto& cp : all)
       if (cp.core == core) return cp;

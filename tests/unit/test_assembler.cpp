@@ -83,7 +83,9 @@ TEST_CASE("directives: threads, init blocks and outputs") {
       ".thread 2 worker\n",
       "t.tasm");
   REQUIRE(p.inits.size() == 2);
-  CHECK(p.inits[0].values == std::vector<double>{1.5, -2, 3e-3});
+  // FP32 values are held as the FP32 numbers SRAM will hold (3e-3 is not one).
+  CHECK(p.inits[0].values == std::vector<double>{1.5, -2, double(3e-3f)});
+  CHECK(p.inits[0].values[2] != 3e-3);
   CHECK(p.inits[1].kind == InitBlock::Kind::Random);
   CHECK(p.inits[1].count == 100);
   CHECK(p.outputs[0].shape == std::vector<std::uint64_t>{16, 16});

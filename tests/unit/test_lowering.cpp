@@ -8,6 +8,7 @@
 
 #include "tatami/arch/assembler.h"
 #include "tatami/compiler/interpreter.h"
+#include "tatami/compiler/emitter.h"
 #include "tatami/compiler/lower.h"
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
@@ -42,7 +43,9 @@ double compare(const Graph& g, const std::map<std::string, Tensor>& feeds, std::
   CoreContext ctx;
   ctx.precision = precision;
   const LoweredProgram lp = lowerToCore(g, config, ctx);
-  const Program program = assemble(lp.tasm, "lowered.tasm");
+  const Program program = lp.program;
+  // The program's text (with the lowering's notes) is the same program.
+  REQUIRE(assemble(lp.tasm, "lowered.tasm") == program);
   runtime::RunOptions options;
   for (const auto& [name, t] : feeds) {
     runtime::SramImage img;
@@ -293,7 +296,7 @@ TEST_CASE("data parallel over a 2 x 2 slice: a ring all-reduce of gradients; the
   std::vector<LoweredProgram> lowered;
   for (std::size_t r = 0; r < ring.size(); ++r) {
     lowered.push_back(lowerToCore(part, config, {int(r), ring, "fp32"}));
-    programs.push_back(assemble(lowered.back().tasm, "core.tasm"));
+    programs.push_back(lowered.back().program);
   }
   std::vector<runtime::CoreProgram> all;
   for (std::size_t r = 0; r < ring.size(); ++r) {
@@ -395,7 +398,7 @@ TEST_CASE("the cost model's estimates stay within 25% of the measured cycles of 
     img.bytes.resize(xs.size() * 4);
     std::memcpy(img.bytes.data(), xs.data(), img.bytes.size());
     options.inputs.push_back(img);
-    const auto r = runtime::runProgram(config, assemble(lp.tasm, "cost.tasm"), options);
+    const auto r = runtime::runProgram(config, lp.program, options);
     REQUIRE(r.error.empty());
     std::vector<std::uint64_t> endAt(lp.ops.size(), 0);
     for (const auto& sl : r.traces[0].slices)
@@ -416,4 +419,40 @@ TEST_CASE("the cost model's estimates stay within 25% of the measured cycles of 
     CHECK(estimated / double(r.stats.cycles) > 0.75);
     CHECK(estimated / double(r.stats.cycles) < 1.25);
   }
+}
+
+TEST_CASE("the emitter builds typed instructions, checks operands against the opcode, resolves labels") {
+  using namespace tatami::compiler;
+  Emitter e;
+  const LabelId top = e.newLabel(), after = e.newLabel();
+  e.emit(tatami::Op::Li, {R(10), 0});
+  e.bind(top);
+  e.note("the loop");
+  e.emit(tatami::Op::Vadd, DType::F32, {R(1), R(2), R(3), R(4)});
+  e.emit(tatami::Op::Add, {R(10), R(10), 1});
+  e.emit(tatami::Op::Blt, {R(10), R(11), top});
+  e.emit(tatami::Op::Dma2d, {R(1), R(2), R(3), R(4), R(5), R(6), kNoSemaphore});
+  e.emit(tatami::Op::Jmp, {after});
+  e.bind(after);
+  e.emit(tatami::Op::Halt, {});
+  e.init(64, DType::F32, {1.5, -2});
+  e.output("y", 64, DType::F32, {2});
+  const Program p = e.finish();
+  REQUIRE(p.code.size() == 7);
+  CHECK(p.code[3].imm == 1);  // blt back to the loop's first instruction
+  CHECK(p.code[5].imm == 6);  // jmp forward
+  CHECK(p.code[4].imm == -1);
+  CHECK(instructionText(p.code[1]) == "vadd.f32 r1, r2, r3, r4");
+  CHECK(instructionText(p.code[2]) == "add r10, r10, 1");
+  const std::string text = e.text("test");
+  CHECK(text.find("; the loop\n    vadd.f32 r1, r2, r3, r4") != std::string::npos);
+  CHECK(assemble(text, "emitted.tasm") == p);
+  CHECK_THROWS_WITH_AS(e.emit(tatami::Op::Vadd, DType::F32, {R(1), R(2), R(3)}), "internal: emitting 'vadd': takes 4 operands, got 3",
+                       CompileError);
+  CHECK_THROWS_WITH_AS(e.emit(tatami::Op::Add, {5, R(1), R(2)}), "internal: emitting 'add': operand 1 must be a register", CompileError);
+  CHECK_THROWS_WITH_AS(e.emit(tatami::Op::Vexp, DType::I32, {R(1), R(2), R(3)}), "internal: emitting 'vexp': type i32", CompileError);
+  CHECK_THROWS_WITH_AS(e.emit(tatami::Op::Swait, {300, 1}), "internal: emitting 'swait': literal 300 is not in 0..255", CompileError);
+  Emitter dangling;
+  dangling.emit(tatami::Op::Jmp, {dangling.newLabel()});
+  CHECK_THROWS_WITH_AS(dangling.finish(), "internal: label L0 is used but never bound", CompileError);
 }

@@ -115,7 +115,7 @@ double gridAgainstOracle(const Graph& g, int rows, int cols, double tolerance) {
   const std::vector<int> cores = gridCores(config, int(config.die.rows), int(config.die.cols), rows, cols);
   const GridJob job = placeOnGrid(g, config, cores, rows, cols, "fp32");
   std::vector<Program> programs;
-  for (const auto& lp : job.lowered) programs.push_back(assemble(lp.tasm, "grid"));
+  for (const auto& lp : job.lowered) programs.push_back(lp.program);
   std::vector<runtime::CoreProgram> all;
   for (std::size_t k = 0; k < cores.size(); ++k) {
     all.emplace_back(cores[k], &programs[k]);

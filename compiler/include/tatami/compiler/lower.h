@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tatami/arch/config.h"
+#include "tatami/arch/program.h"
 #include "tatami/compiler/ir.h"
 
 namespace tatami::compiler {
@@ -36,7 +37,8 @@ struct OpCost {
 
 struct LoweredProgram {
   std::vector<OpCost> ops;                         ///< in program order
-  std::string tasm;                                ///< the program, with .init for parameters and constants
+  Program program;                                 ///< the tile program, with .init for parameters and constants
+  std::string tasm;                                ///< its text (.tasm), with notes naming each op
   std::map<std::string, TensorPlacement> layout;   ///< every input, parameter and output by name
   std::uint64_t sramPeakBytes = 0;
   /// With CoreContext::stream: the parameters' initial values, to load into HBM before the run.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tatami/arch/blocks.h"
+#include "tatami/arch/program.h"
 #include "tatami/runtime/results.h"
 #include "tatami/runtime/run.h"
 
@@ -44,12 +45,22 @@ struct BundleTensor {
   std::vector<TensorPiece> pieces;  ///< replicated tensors have a piece on every core holding them
 };
 
+/// One core's tile program. `text`, when not empty, is its .tasm with the compiler's notes (what
+/// the file holds); else the file holds the program disassembled.
+struct BundleProgram {
+  BundleProgram(int core_, Program program_, std::string text_ = "")
+      : core(core_), program(std::move(program_)), text(std::move(text_)) {}
+  int core = 0;
+  Program program;
+  std::string text;
+};
+
 struct Bundle {
   std::string model;       ///< what it was compiled from
   std::string step;        ///< how: loss, optimizer, batch, precision, placement (informational)
   std::string configIni;   ///< the architecture configuration (INI text, as `tatami info --ini`)
   std::vector<BundleTensor> tensors;
-  std::vector<std::pair<int, std::string>> programs;  ///< (core id, tile program text)
+  std::vector<BundleProgram> programs;
   /// HBM contents to load before a run (FP32 values at global HBM addresses): the initial values
   /// of parameters kept in HBM, which a program's .init cannot reach.
   std::vector<std::pair<std::uint64_t, std::vector<float>>> hbmInit;
@@ -60,7 +71,8 @@ struct Bundle {
 bool isBundleFile(const std::string& path);
 /// Writes the bundle (replacing the file). Throws std::runtime_error if it cannot be written.
 void writeBundle(const std::string& path, const Bundle& bundle);
-/// Reads a bundle; throws BundleError naming the file and line of anything malformed.
+/// Reads a bundle (assembling its programs); throws BundleError naming the file and line of
+/// anything malformed, a program that does not assemble included.
 Bundle readBundle(const std::string& path);
 
 struct BundleRun {

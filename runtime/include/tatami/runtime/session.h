@@ -17,8 +17,7 @@ namespace tatami::runtime {
 
 class Session {
  public:
-  /// Assembles every program of the bundle once. Throws ProgramError for a program that does not
-  /// assemble. The carried tensors start at zero.
+  /// The carried tensors start at zero.
   Session(const ArchConfig& config, Bundle bundle);
 
   const Bundle& bundle() const { return bundle_; }
@@ -48,7 +47,6 @@ class Session {
  private:
   ArchConfig config_;
   Bundle bundle_;
-  std::vector<Program> programs_;
   std::map<std::string, std::vector<double>> carried_;
 };
 

@@ -1,0 +1,120 @@
+// The typed instruction emitter: operands checked against the opcode table, labels resolved,
+// the text made from the program.
+#include "tatami/compiler/emitter.h"
+
+#include <sstream>
+
+#include "tatami/arch/assembler.h"
+#include "tatami/compiler/ir.h"
+
+namespace tatami::compiler {
+
+namespace {
+
+[[noreturn]] void bad(tatami::Op op, const std::string& why) {
+  throw CompileError(std::string("internal: emitting '") + tatami::opInfo(op).mnemonic + "': " + why);
+}
+
+}  // namespace
+
+void Emitter::emit(tatami::Op op, DType type, std::initializer_list<Operand> operands, DType type2) {
+  const tatami::OpInfo& info = tatami::opInfo(op);
+  const std::string letters = info.operands;
+  if (operands.size() != letters.size())
+    bad(op, "takes " + std::to_string(letters.size()) + " operands, got " + std::to_string(operands.size()));
+  if (info.types == TypeSet::NONE ? type != DType::None : !typeAllowed(info.types, type)) bad(op, std::string("type ") + dtypeName(type));
+  Instruction inst;
+  inst.op = op, inst.type = type, inst.type2 = type2;
+  std::size_t field = 0;
+  const auto* o = operands.begin();
+  for (char letter : letters) {
+    const Operand& x = *o++;
+    const auto need = [&](Operand::Kind k, const char* what) {
+      if (x.kind() != k) bad(op, std::string("operand ") + std::to_string(o - operands.begin()) + " must be " + what);
+    };
+    switch (letter) {
+      case 'd': need(Operand::Kind::Register, "a register"), inst.r[field++] = x.reg(); break;
+      case 'x':
+        if (x.kind() == Operand::Kind::Register) {
+          inst.r[field++] = x.reg();
+        } else {
+          need(Operand::Kind::Number, "a register or a number");
+          inst.immOperand = true, inst.imm = x.value(), ++field;
+        }
+        break;
+      case 's':
+        need(Operand::Kind::Number, "a literal");
+        if (x.value() < 0 || x.value() > 255) bad(op, "literal " + std::to_string(x.value()) + " is not in 0..255");
+        inst.r[field++] = std::uint8_t(x.value());
+        break;
+      case 'i': need(Operand::Kind::Number, "a number"), inst.imm = x.value(); break;
+      case 'L': need(Operand::Kind::Label, "a label"), labelUses_.emplace_back(pc(), int(x.value())); break;
+      case 'M': need(Operand::Kind::Memory, "a memory operand"), inst.r[field++] = x.reg(), inst.imm = x.value(); break;
+      default: bad(op, std::string("unknown operand letter ") + letter);
+    }
+  }
+  program_.code.push_back(inst);
+}
+
+LabelId Emitter::newLabel() {
+  labelPc_.push_back(-1);
+  return LabelId{int(labelPc_.size()) - 1};
+}
+
+void Emitter::bind(LabelId label) {
+  labelPc_.at(std::size_t(label.id)) = pc();
+  program_.labels.push_back({"L" + std::to_string(label.id), pc()});
+}
+
+void Emitter::note(const std::string& text) { notes_[pc()].push_back(text); }
+
+void Emitter::init(std::uint64_t addr, DType type, std::vector<double> values) {
+  InitBlock b;
+  b.addr = std::uint32_t(addr), b.type = type, b.values = std::move(values);
+  program_.inits.push_back(std::move(b));
+}
+
+void Emitter::output(const std::string& name, std::uint64_t addr, DType type, std::vector<std::uint64_t> shape) {
+  program_.outputs.push_back({name, std::uint32_t(addr), type, std::move(shape)});
+}
+
+Program Emitter::finish() const {
+  Program p = program_;
+  for (const auto& [at, id] : labelUses_) {
+    if (labelPc_.at(std::size_t(id)) < 0) throw CompileError("internal: label L" + std::to_string(id) + " is used but never bound");
+    p.code[at].imm = labelPc_[std::size_t(id)];
+  }
+  return p;
+}
+
+std::string Emitter::text(const std::string& header) const {
+  const Program p = finish();
+  std::ostringstream os;
+  os << "; " << header << "\n";
+  Program directives;  // the .output and .init lines, as the disassembler writes them
+  directives.outputs = p.outputs, directives.inits = p.inits;
+  os << disassemble(directives);
+  std::multimap<std::uint32_t, std::string> labels;
+  for (const auto& l : p.labels) labels.emplace(l.pc, l.name);
+  for (std::uint32_t pc = 0; pc <= p.code.size(); ++pc) {
+    for (auto [it, end] = labels.equal_range(pc); it != end; ++it) os << it->second << ":\n";
+    const auto n = notes_.find(pc);
+    if (n != notes_.end())
+      for (const auto& note : n->second) os << "; " << note << "\n";
+    if (pc == p.code.size()) break;
+    const Instruction& inst = p.code[pc];
+    Program target;  // the one label a branch names
+    if (std::string(tatami::opInfo(inst.op).operands).find('L') != std::string::npos) {
+      const auto at = labels.find(std::uint32_t(inst.imm));
+      if (at != labels.end()) target.labels.push_back({at->second, at->first});
+    }
+    os << "    " << instructionText(inst, &target) << "\n";
+  }
+  for (const auto& t : p.threads) {
+    const auto at = labels.find(t.pc);
+    os << ".thread " << t.thread << " " << (at == labels.end() ? "" : at->second) << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace tatami::compiler
