@@ -34,6 +34,8 @@ int transposeLast(Graph& g, int v) {
 
 }  // namespace
 
+// Long by design: one case per differentiable op (its gradient rule, as ops.def states it), side by side so that every gradient rule is found in one place; each case is a few lines
+// and the helpers it calls hold the work.
 std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt) {
   if (!shapeOf(g, loss).empty())
     throw CompileError("the loss '" + g.values[std::size_t(loss)].name + "' must be a scalar, not " + shapeText(shapeOf(g, loss)));

@@ -68,6 +68,8 @@ std::vector<bool> axesMask(const Node& n, std::size_t rank) {
 
 }  // namespace
 
+// Long by design: one case per op (its host evaluation), side by side so that the oracle's meaning of every op reads as one reference; each case is a few lines
+// and the helpers it calls hold the work.
 std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>& feeds, const EvalOptions& options) {
   std::vector<Tensor> t(g.values.size());
   for (std::size_t i = 0; i < g.values.size(); ++i) {

@@ -68,6 +68,8 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
 }
 
 
+// Long by design: one case per IR op (the lowering entry of the op table), side by side so that every op's lowering is found in one place; each case is a few lines
+// and the helpers it calls hold the work.
 void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
   const Op op = n.op;
   const int out = n.outputs[0];
@@ -364,8 +366,8 @@ void Lowering::place(int v) {
   const bool ring = pn && (pn->op == Op::allreduce_mean || pn->op == Op::allreduce);
   const std::uint64_t p = ring ? ringOf(*pn).size() : 1;
   std::uint64_t bytes = ring ? chunkOf(pn->inputs[0], p) * 4 * p : roundUp(count(v), 16) * 4;
-  if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).first)
-    bytes = std::max(bytes, groupsOf(pn->inputs[0]).first * groupsOf(pn->inputs[0]).second * 4);
+  if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).size)
+    bytes = std::max(bytes, groupsOf(pn->inputs[0]).size * groupsOf(pn->inputs[0]).chunk * 4);
   if (pn && pn->op == Op::allgather) bytes = std::max(bytes, roundUp(count(pn->inputs[0]) * ringOf(*pn).size(), 16) * 4);
   // A value only a reduce-scatter reads is reduced in place: room for the padding rows of its
   // last blocks (see reducescatter).
@@ -487,6 +489,7 @@ void Lowering::emitNode(const Node& n, LoweredProgram& out) {
   const int v = n.outputs[0];
   emit_.note(n.name + " = " + opName(n.op) + " " + shapeText(shape(v)));
   est_.clear();
+  choice_.clear();
   const std::uint32_t first = emit_.pc();
   lowerNode(n, addr(v));
   OpCost oc;
@@ -497,6 +500,7 @@ void Lowering::emitNode(const Node& n, LoweredProgram& out) {
     if (c > best) best = c, oc.bound = bound;
   }
   oc.partition = ctx_.ring.size() > 1 ? "data parallel over " + std::to_string(ctx_.ring.size()) + " cores" : "one core";
+  oc.choice = choice_;
   out.ops.push_back(oc);
   for (const auto& [a, bytes] : temps_) alloc_.release(a, bytes);
   temps_.clear();

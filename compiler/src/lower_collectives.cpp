@@ -9,7 +9,8 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
   // its own semaphores (data arrived, receiver free, all-gather chunk arrived), so a neighbour
   // already in the next all-reduce of another line never feeds this one.
   const int x = n.inputs[0];
-  if (n.op == Op::allreduce_mean && groupsOf(x).first) return allreduceInGroups(n, dst, groupsOf(x).first);
+  if (n.op == Op::allreduce_mean) choice_ = groupsOf(x).why;
+  if (n.op == Op::allreduce_mean && groupsOf(x).size) return allreduceInGroups(n, dst, groupsOf(x).size);
   const std::vector<int>& ring = ringOf(n);
   const std::uint64_t p = ring.size();
   const bool isMax = n.op == Op::allreduce && n.attrs.count("reduce") && std::get<std::string>(n.attrs.at("reduce")) == "max";
@@ -37,13 +38,9 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
       emit_.emit(isMax ? tatami::Op::Vmax : tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
       if (step + 2 < p) emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
     }
-    {
-      // 2(P-1) ring steps, each a chunk to the next core (serialization at the link's bytes per
-      // cycle, a hop or so) and about 6 cycles of signalling, and P-1 adds; neighbouring cores'
-      // steps overlap (calibrated on the transformer example's rings of 4 to 32 cores).
-      const double hop = double(c_.die.hop_latency_cycles) + double(bytes) / double(c_.die.link_bytes_per_cycle);
-      cost(double(2 * (p - 1)) * (hop + 6) + double(p - 1) * (lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
-    }
+    // Data-parallel rings are snakes of mesh neighbours; a grid line's ring waits each step for
+    // its wrap-around link, p - 1 hops long.
+    cost(ringAllreduceCycles(c_, p, bytes, n.op == Op::allreduce_mean ? 1.0 : double(p - 1)), "mesh");
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) + 1 - long(step));
       li(24, std::int64_t(dst + send * bytes));
@@ -61,7 +58,7 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
   // all-gather inside each group. 2(C-1) + 2(G-1) ring steps instead of 2(CG-1), the same bytes
   // per core. Semaphores: 1-3 inside groups, 10-12 across them.
   const int x = n.inputs[0];
-  const std::uint64_t p = ctx_.ring.size(), C = groupSize, G = p / C, c1 = groupsOf(x).second, c2 = c1 / G;
+  const std::uint64_t p = ctx_.ring.size(), C = groupSize, G = p / C, c1 = groupsOf(x).chunk, c2 = c1 / G;
   const std::uint64_t b1 = c1 * 4, b2 = c2 * 4;
   const std::uint64_t rank = std::uint64_t(ctx_.rank), group = rank / C, pos = rank % C;
   const auto groupCore = [&](std::uint64_t k) { return ctx_.ring[std::size_t(group * C + k % C)]; };
@@ -107,14 +104,25 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
     emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), 3});
     emit_.emit(tatami::Op::Swait, {3, 1});
   }
-  {
-    const double link = double(c_.die.link_bytes_per_cycle), hopc = double(c_.die.hop_latency_cycles);
-    const double step1 = hopc + double(b1) / link + 6, step2 = 3 * hopc + double(b2) / link + 6;
-    cost(double(2 * (C - 1)) * step1 + double(C - 1) * (lines(b1) + double(c_.core.vector_latency_cycles)) + double(2 * (G - 1)) * step2 +
-             double(G - 1) * (lines(b2) + double(c_.core.vector_latency_cycles)),
-         "mesh");
-  }
+  cost(groupedAllreduceCycles(c_, p, C, b1, b2), "mesh");
   vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+}
+
+Lowering::AllreducePlan Lowering::groupsOf(int x) const {
+  const std::uint64_t p = ctx_.ring.size();
+  AllreducePlan best;
+  best.cycles = ringAllreduceCycles(c_, p, chunkOf(x, p) * 4, 1);
+  std::ostringstream why;
+  why << "one ring of " << p << ": est " << std::llround(best.cycles);
+  for (std::uint64_t size = 4; size * 4 <= p; ++size) {
+    if (p % size) continue;
+    const std::uint64_t groups = p / size, chunk = roundUp((count(x) + size - 1) / size, 16 * groups);
+    const double est = groupedAllreduceCycles(c_, p, size, chunk * 4, chunk / groups * 4);
+    why << "; " << groups << " groups of " << size << ": est " << std::llround(est);
+    if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est;
+  }
+  best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) : "one ring") + " (" + why.str() + ")";
+  return best;
 }
 
 void Lowering::allgather(const Node& n, std::uint64_t dst) {
@@ -161,8 +169,7 @@ void Lowering::allgather(const Node& n, std::uint64_t dst) {
         emit_.emit(tatami::Op::Swait, {gathered, 1});
       }
     }
-    const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
-    cost(double(p - 1) * (hop + 12) + 24, "mesh");
+    cost(double(p - 1) * ringStepCycles(c_, bytes, double(p - 1)), "mesh");  // each step waits for the wrap-around
   }
   if (!packed) dma2d(dst, slots, p, chunk * 4, chunk * 4, bytes);
 }
@@ -221,8 +228,7 @@ void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
         }
       }
     }
-    const double hop = double(c_.die.hop_latency_cycles) * 3 + double(halfBytes) / double(c_.die.link_bytes_per_cycle);
-    cost(double(p - 1) * (hop + 12 + lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
+    cost(double(p - 1) * (ringStepCycles(c_, halfBytes, double(p - 1)) + addCycles(c_, bytes)), "mesh");
   } else if (p > 1) {
     li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(stride));
     emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
@@ -236,8 +242,7 @@ void Lowering::reducescatter(const Node& n, std::uint64_t dst) {
       emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
       if (step + 2 < p) emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
     }
-    const double hop = double(c_.die.hop_latency_cycles) * 3 + double(bytes) / double(c_.die.link_bytes_per_cycle);
-    cost(double(p - 1) * (hop + 12 + lines(bytes) + double(c_.core.vector_latency_cycles)), "mesh");
+    cost(double(p - 1) * (ringStepCycles(c_, bytes, double(p - 1)) + addCycles(c_, bytes)), "mesh");
   }
   dma2d(dst, slots + std::uint64_t(r) * bytes, 1, chunk * 4, 0, 0);
 }

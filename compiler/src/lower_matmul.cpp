@@ -31,17 +31,12 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   const std::uint64_t tiles = temp(256 * kTiles, n.name + ".tiles");
   const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
   const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
-  // Where an operand's element (k, i) is: kMajor: base + (k * ld + i) * 4, else base + (i * ld + k) * 4.
-  struct Operand {
-    std::uint64_t base, ld, extent;
-    bool kMajor;
-  };
-  const Operand opA = transposed_.count(a) ? Operand{addr(a), M, M, true} : Operand{addr(a), K, M, false};
-  const Operand opB = transposed_.count(b) ? Operand{addr(b), K, N, false} : Operand{addr(b), N, N, true};
+  const PanelOperand opA = transposed_.count(a) ? PanelOperand{addr(a), M, M, true} : PanelOperand{addr(a), K, M, false};
+  const PanelOperand opB = transposed_.count(b) ? PanelOperand{addr(b), K, N, false} : PanelOperand{addr(b), N, N, true};
 
   // The steps that build panel `ib` of an operand into `panel`: loading it (FP32, K x 16) into
   // scratch `t`, then converting it to BF16 (each step one vector or DMA instruction).
-  const auto loadSteps = [&](const Operand& o, std::uint64_t ib, std::uint64_t t) {
+  const auto loadSteps = [&](const PanelOperand& o, std::uint64_t ib, std::uint64_t t) {
     std::vector<std::function<void()>> steps;
     const std::uint64_t count16 = std::min<std::uint64_t>(16, o.extent - ib * 16);
     if (o.kMajor) {
@@ -64,7 +59,7 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
     }
     return steps;
   };
-  const auto convertStep = [&](const Operand& o, std::uint64_t panel, std::uint64_t t) {
+  const auto convertStep = [&](const PanelOperand& o, std::uint64_t panel, std::uint64_t t) {
     return std::function<void()>([=] {
       if (o.kMajor) {
         li(1, std::int64_t(panel)), li(2, std::int64_t(t)), li(4, std::int64_t(16 * Kp));
@@ -121,11 +116,16 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   }
   for (std::size_t i = copies.size() > 2 ? copies.size() - 2 : 0; i < copies.size(); ++i) copyOut(copies[i]);
   est_ = before;
+  cost(matmulMixedCycles(opA, opB, K, tileCycles), "compute");
+}
+
+double Lowering::matmulMixedCycles(const PanelOperand& opA, const PanelOperand& opB, std::uint64_t K, double tileCycles) const {
+  const std::uint64_t Kp = roundUp(K, 2), M = opA.extent, N = opB.extent, mb = (M + 15) / 16, nb = (N + 15) / 16;
   // The estimate: B panels, the first A panel, then per row block the matrix work or the next A
   // panel's preparation, whichever is longer, and the last tile's result and copy.
   const double convert = lines(16 * Kp * 4) + double(c_.core.vector_latency_cycles);
   const double copy = dmaCycles(K, 64);
-  const auto prep = [&](const Operand& o, bool partial) {
+  const auto prep = [&](const PanelOperand& o, bool partial) {
     const std::uint64_t copyRows = partial && o.extent % 16 ? o.extent % 16 : 16;  // the rows a padded copy moves
     const double pad = (partial || K != Kp) ? convert + (o.kMajor ? 0.0 : dmaCycles(copyRows, K * 4)) : 0.0;
     // Read by rows: a conversion of FP32 lines, then a transpose of half as many BF16 lines.
@@ -145,9 +145,8 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   // ... or, with small K, the DMA engine: the block's tile copies and its A panel's load.
   const double dmaPerBlock = double(nb) * dmaCycles(16, 64) + (opA.kMajor ? copy : 0.0);
   const double perBlock = std::max({double(nb) * tileCycles, aPrep + 22 * double(c_.core.scalar_cycles), dmaPerBlock});
-  cost(bFirst + aPrep + aLastPad + firstBlock + double(mb - 1) * perBlock + double(c_.core.matrix_latency_cycles) + lines(1024) +
-           dmaCycles(16, 64),
-       "compute");
+  return bFirst + aPrep + aLastPad + firstBlock + double(mb - 1) * perBlock + double(c_.core.matrix_latency_cycles) + lines(1024) +
+         dmaCycles(16, 64);
 }
 
 void Lowering::matmul(const Node& n, std::uint64_t dst) {

@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "collective_cost.h"
 #include "tatami/compiler/emitter.h"
 #include "memory_planner.h"
 
@@ -152,23 +153,28 @@ class Lowering {
   void gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
                       double fillValue = 0.0);
   void matmulMixed(const Node& n, std::uint64_t dst);
+  /// Where a matmul operand's element (k, i) is: kMajor: base + (k * ld + i) * 4, else
+  /// base + (i * ld + k) * 4; `extent` is its other index's (M for A, N for B).
+  struct PanelOperand {
+    std::uint64_t base, ld, extent;
+    bool kMajor;
+  };
+  /// The cost model's estimate of matmulMixed's instructions (they overlap: estimated as a whole).
+  double matmulMixedCycles(const PanelOperand& a, const PanelOperand& b, std::uint64_t K, double tileCycles) const;
   void reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean);
   void allreduce(const Node& n, std::uint64_t dst);
   /// A data-parallel all-reduce over many cores in two levels (see allreduceInGroups).
   void allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t groupSize);
-  /// The group size of a two-level data-parallel all-reduce of value x over the ring (0: one
-  /// ring), and the elements of each group chunk.
-  std::pair<std::uint64_t, std::uint64_t> groupsOf(int x) const {
-    const std::uint64_t p = ctx_.ring.size();
-    if (p < 32) return {0, 0};
-    std::uint64_t best = 0;
-    const double root = std::sqrt(double(p));
-    for (std::uint64_t c = 4; c * 4 <= p; ++c)
-      if (p % c == 0 && (best == 0 || std::fabs(double(c) - root) < std::fabs(double(best) - root))) best = c;
-    if (best == 0) return {0, 0};
-    const std::uint64_t groups = p / best;
-    return {best, roundUp((count(x) + best - 1) / best, 16 * groups)};
-  }
+  /// How the cost model runs the data-parallel all-reduce of value x: in groups of `size`
+  /// cores (0: one ring), the elements of each group chunk, the estimate, and why.
+  struct AllreducePlan {
+    std::uint64_t size = 0, chunk = 0;
+    double cycles = 0;
+    std::string why;
+  };
+  /// The cheaper of one ring and every two-level split into groups of C (4 <= C <= p/4, C
+  /// divides p), by the estimates of collective_cost.h.
+  AllreducePlan groupsOf(int x) const;
   void allgather(const Node& n, std::uint64_t dst);
   void reducescatter(const Node& n, std::uint64_t dst);
   /// The semaphores of a grid collective (data arrived, receiver free, gathered chunk arrived).
@@ -185,7 +191,8 @@ class Lowering {
   Allocator alloc_;
   CoreContext ctx_;
   const ArchConfig& c_;
-  std::map<std::string, double> est_;  // the op being lowered: estimated cycles by bound
+  std::map<std::string, double> est_;
+  std::string choice_;  // the op being lowered: a choice the cost model made, and why  // the op being lowered: estimated cycles by bound
   Emitter emit_;
   std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
   std::map<int, std::uint64_t> addr_, size_;  // buffer id -> address, bytes
@@ -199,8 +206,7 @@ class Lowering {
     if (read) emit_.emit(tatami::Op::HbmRead, {R(1), R(2), R(3), 0});
     else emit_.emit(tatami::Op::HbmWrite, {R(2), R(1), R(3), 0});
     emit_.emit(tatami::Op::Swait, {0, 1});
-    const double bw = std::min<double>(double(c_.core.noc_read_bytes_per_cycle), hbmBytesPerCycle(c_));
-    cost(double(hbmLatencyCycles(c_)) + double(bytes) / bw + 60, "mesh");
+    cost(hbmTransferCycles(c_, bytes), "mesh");
   }
 };
 

@@ -165,6 +165,8 @@ std::vector<double> Importer::tensorData(const onnx::TensorProto& t) const {
   return out;
 }
 
+// Long by design: one case per ONNX operator the importer accepts, side by side so that what each becomes in the IR reads as one table; each case is a few lines
+// and the helpers it calls hold the work.
 void Importer::node(const onnx::NodeProto& n) {
   const std::string& t = n.op_type();
   static const std::map<std::string, Op> unary = {{"Relu", Op::relu}, {"Tanh", Op::tanh}, {"Sigmoid", Op::sigmoid},

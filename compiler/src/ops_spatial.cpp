@@ -129,6 +129,8 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
   bad(n, "not a spatial op");
 }
 
+// Long by design: one case per spatial op (convolutions, pools, padding and their gradients), side by side so that the host oracle's definitions read as one reference; each case is a few lines
+// and the helpers it calls hold the work.
 void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y) {
   const Op op = n.op;
   std::fill(y.data.begin(), y.data.end(), 0.0);

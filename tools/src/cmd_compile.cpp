@@ -52,6 +52,7 @@ void printCostTable(const LoweredProgram& lp, const std::vector<std::uint64_t>* 
       out << std::setw(11) << m << std::setw(10) << (m ? readable(oc.cycles / double(m), 2) : std::string("-"));
     }
     out << "\n";
+    if (!oc.choice.empty()) out << "  chosen: " << oc.choice << "\n";
     total += oc.cycles;
   }
   out << "total: estimated " << std::llround(total) << " cycles per step; SRAM peak " << lp.sramPeakBytes << " bytes\n";

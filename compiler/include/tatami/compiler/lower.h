@@ -33,6 +33,7 @@ struct OpCost {
   double cycles = 0;                     ///< estimated, from the architecture config
   std::string bound;                     ///< "compute", "sram" (port bandwidth) or "mesh"
   std::string partition;                 ///< how the op is split over the cores
+  std::string choice;                    ///< a choice the cost model made for it, with the estimates that decided
 };
 
 struct LoweredProgram {
