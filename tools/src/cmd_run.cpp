@@ -121,6 +121,36 @@ int runBundleFile(const std::string& path, const MachineOptions& machine, const 
   return kExitOk;
 }
 
+/// --core ID=FILE: the core id (a number or "(row,col)").
+int coreOf(const std::string& spec, const ArchConfig& config) {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos) throw UsageError("--core '" + spec + "': expected ID=FILE, e.g. 5=b.tasm or (0,5)=b.tasm");
+  const std::string id = spec.substr(0, eq);
+  try {
+    if (!id.empty() && id[0] == '(') {
+      const GridPosList p = parseGridPosList(id);
+      if (p.size() != 1) throw ConfigError("");
+      return p[0].row * int(config.die.cols * config.system.die_cols) + p[0].col;
+    }
+    return std::stoi(id);
+  } catch (const std::exception&) {
+    throw UsageError("--core '" + spec + "': '" + id + "' is not a core id or (row,col)");
+  }
+}
+
+/// --waves-window FROM:TO.
+void setWavesWindow(const std::string& window, runtime::RunOptions& options) {
+  const auto colon = window.find(':');
+  try {
+    if (colon == std::string::npos) throw std::invalid_argument("");
+    options.rtlWavesFrom = std::stoull(window.substr(0, colon));
+    options.rtlWavesTo = std::stoull(window.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw UsageError("--waves-window '" + window + "': expected FROM:TO, e.g. 0:2000");
+  }
+  if (options.rtlWavesTo <= options.rtlWavesFrom) throw UsageError("--waves-window '" + window + "': TO must be above FROM");
+}
+
 }  // namespace
 
 int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -175,25 +205,10 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   }
   // Further programs on other cores.
   std::vector<std::pair<int, Program>> more;
-  const int systemCols = int(config.die.cols * config.system.die_cols);
   for (const auto& spec : corePrograms) {
-    const auto eq = spec.find('=');
-    if (eq == std::string::npos) throw UsageError("--core '" + spec + "': expected ID=FILE, e.g. 5=b.tasm or (0,5)=b.tasm");
-    const std::string id = spec.substr(0, eq), file = spec.substr(eq + 1);
-    int core = -1;
+    const int core = coreOf(spec, config);
     try {
-      if (!id.empty() && id[0] == '(') {
-        const GridPosList p = parseGridPosList(id);
-        if (p.size() != 1) throw ConfigError("");
-        core = p[0].row * systemCols + p[0].col;
-      } else {
-        core = std::stoi(id);
-      }
-    } catch (const std::exception&) {
-      throw UsageError("--core '" + spec + "': '" + id + "' is not a core id or (row,col)");
-    }
-    try {
-      more.emplace_back(core, loadProgramFile(file));
+      more.emplace_back(core, loadProgramFile(spec.substr(spec.find('=') + 1)));
     } catch (const ProgramError& e) {
       err << "tatami run: " << e.what() << "\n";
       return kExitBadInput;
@@ -204,17 +219,7 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
   options.trace = !tracePath.empty();
   options.rtlCheck = vm.count("rtl-check") > 0;
   options.rtlWaves = wavesPrefix;
-  if (!wavesWindow.empty()) {
-    const auto colon = wavesWindow.find(':');
-    try {
-      if (colon == std::string::npos) throw std::invalid_argument("");
-      options.rtlWavesFrom = std::stoull(wavesWindow.substr(0, colon));
-      options.rtlWavesTo = std::stoull(wavesWindow.substr(colon + 1));
-    } catch (const std::exception&) {
-      throw UsageError("--waves-window '" + wavesWindow + "': expected FROM:TO, e.g. 0:2000");
-    }
-    if (options.rtlWavesTo <= options.rtlWavesFrom) throw UsageError("--waves-window '" + wavesWindow + "': TO must be above FROM");
-  }
+  if (!wavesWindow.empty()) setWavesWindow(wavesWindow, options);
   for (const auto& d : dumps) options.dumps.push_back(parseDump(d));
   try {
     if (!inputPath.empty()) options.inputs = runtime::readSramImages(inputPath);

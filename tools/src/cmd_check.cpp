@@ -1,0 +1,92 @@
+// `tatami check`: one compiled training step on the emulator against the host oracle from the
+// same seeded inputs: the relative error of every output, gradient and updated weight.
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "command.h"
+#include "cost_table.h"
+#include "step_options.h"
+#include "tatami/driver/job.h"
+#include "tatami/driver/placement.h"
+
+namespace tatami::cli {
+
+using namespace tatami::compiler;
+using namespace tatami::driver;
+
+int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  CompileRequest r;
+  MachineOptions machine;
+  std::uint64_t seed = 1;
+  desc.add_options()("help,h", "show this help");
+  addStepOptions(desc, r);
+  desc.add_options()
+      ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the random inputs and targets")
+      ("explain", "also print, per op, the cost model's estimate beside the cycles measured on the first core")
+      ("rtl-check", "on RTL cores (--set sim.rtl_cores=all|listed): check every RTL instruction against the reference "
+                    "semantics and the timing model")
+      ("json", "print one JSON object");
+  machine.addTo(desc);
+  po::positional_options_description pos;
+  pos.add("model", 1);
+  po::variables_map vm;
+  if (!parseArgs(args, desc, &pos, vm,
+                 "Usage: tatami check MODEL [--batch N] [--loss xent|mse] [--optimizer ...] [--json]\n"
+                 "Compile one training step, run it on the emulator and on the host oracle from the same seeded inputs,\n"
+                 "and report the relative error of every output, gradient and updated weight.",
+                 out))
+    return kExitOk;
+  checkStepOptions(r);
+  const ArchConfig config = machine.resolve();
+  try {
+    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+    if (r.grid.empty() && tir && sliceOf(r, config).size() > 1)
+      throw UsageError("--slice over several cores needs an ONNX model and --batch (split across the cores)");
+    runtime::RunOptions runOptions;
+    runOptions.rtlCheck = vm.count("rtl-check") > 0;
+    runOptions.trace = vm.count("explain") > 0;
+    StepCheck c = checkStep(r, config, seed, runOptions);
+    if (!c.run.run.error.empty()) {
+      err << "tatami check: the emulator run failed: " << c.run.run.error << "\n";
+      return kExitRunFailed;
+    }
+    const runtime::RunResult& run = c.run.run;
+    if (vm.count("explain")) {
+      if (!r.grid.empty()) labelGridOps(c.job.step, c.job.plan, r.grid, c.job.lowered[0]);
+      const std::vector<std::uint64_t> measured = measuredPerOp(c.job.lowered[0], run);
+      printCostTable(c.job.lowered[0], &measured, out);
+      out << "measured: " << run.stats.cycles << " cycles per step\n";
+    }
+    const std::size_t cores = c.job.bundle.programs.size();
+    const double util = run.matrixUtilization(config);
+    if (vm.count("json")) {
+      nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+      for (const auto& [name, rel] : c.errors) tensors.push_back({{"tensor", name}, {"rel_error", rel}});
+      nlohmann::ordered_json j = {{"max_rel_error", c.worst}, {"cycles", run.stats.cycles}, {"cores", cores}};
+      if (!r.grid.empty()) j["grid"] = r.grid;
+      j["matrix_utilization"] = util;
+      j["tensors"] = tensors;
+      out << j.dump(2) << "\n";
+      return kExitOk;
+    }
+    out << "tensor                          relative error\n";
+    for (const auto& [name, rel] : c.errors) {
+      std::string n = name;
+      n.resize(std::max<std::size_t>(32, n.size() + 1), ' ');
+      out << n << rel << "\n";
+    }
+    out << "max relative error " << c.worst << "; " << run.stats.cycles << " cycles on "
+        << (r.grid.empty() ? std::to_string(cores) + " core(s)" : "a " + r.grid + " grid of cores") << "; matrix utilization " << util << "\n";
+  } catch (const CompileError& e) {
+    err << "tatami check: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const ProgramError& e) {
+    err << "tatami check: internal: the lowered program does not assemble: " << e.what() << "\n";
+    return kExitRunFailed;
+  }
+  return kExitOk;
+}
+
+
+}  // namespace tatami::cli
