@@ -1,0 +1,86 @@
+// `tatami run BUNDLE`: a compiled bundle with whole tensors in and out.
+#include "run_bundle_file.h"
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "run_report.h"
+#include "tatami/runtime/bundle.h"
+#include "tatami/runtime/hdf5_io.h"
+#include "tatami/runtime/results.h"
+#include "tatami/tools/config_files.h"
+
+namespace tatami::cli {
+
+/// `tatami run BUNDLE`: full tensors in (HDF5 arrays by name), every core's program, full
+/// tensors out. The bundle's configuration is used; one given with --config/--set must equal it.
+int runBundleFile(const std::string& path, const MachineOptions& machine, const po::variables_map& vm, const std::string& inputPath,
+                  const std::string& outputPath, std::ostream& out, std::ostream& err) {
+  runtime::Bundle bundle;
+  try {
+    bundle = runtime::readBundle(path);
+  } catch (const runtime::BundleError& e) {
+    err << "tatami run: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  ArchConfig config;
+  applyIni(config, bundle.configIni, path + " (its configuration)");
+  validate(config);
+  if (!machine.configFile.empty() || !machine.overrides.empty()) {
+    const std::string asked = toIni(machine.resolve()), compiled = toIni(config);
+    if (asked != compiled) {
+      std::istringstream a(asked), c(compiled);
+      std::string la, lc;
+      while (std::getline(a, la) && std::getline(c, lc) && la == lc) {
+      }
+      err << "tatami run: the bundle was compiled for another configuration: '" << lc << "' in the bundle, '" << la << "' here; "
+          << "recompile it, or run it without --config/--set\n";
+      return kExitBadInput;
+    }
+  }
+  std::vector<runtime::NamedArray> feeds;
+  try {
+    if (!inputPath.empty()) feeds = runtime::readArrays(inputPath);
+  } catch (const std::runtime_error& e) {
+    err << "tatami run: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  runtime::RunOptions options;
+  options.timingOnly = vm.count("timing-only") > 0;
+  options.rtlCheck = vm.count("rtl-check") > 0;
+  runtime::BundleRun result;
+  try {
+    result = runtime::runBundle(config, bundle, feeds, options);
+  } catch (const std::runtime_error& e) {
+    err << "tatami run: " << path << ": " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  auto summary = runJson(config, result.run, options.timingOnly);
+  summary["bundle"] = path;
+  nlohmann::ordered_json fed = nlohmann::ordered_json::array();
+  for (const auto& f : feeds) fed.push_back(f.name);
+  summary["fed"] = fed;
+  if (!outputPath.empty()) {
+    try {
+      runtime::writeArrays(outputPath, result.outputs, {{"config", bundle.configIni}, {"bundle", path}, {"summary", summary.dump()}});
+    } catch (const std::runtime_error& e) {
+      err << "tatami run: " << e.what() << "\n";
+      return kExitRunFailed;
+    }
+  }
+  if (vm.count("json")) {
+    out << summary.dump(2) << "\n";
+  } else {
+    out << "bundle " << path << ": " << bundle.model << " (" << bundle.step << ")\n";
+    printRunText(config, result.run, options.timingOnly, out);
+    for (const auto& o : result.outputs)
+      if (o.data.size() == 1) out << "  " << o.name << " = " << o.data[0] << "\n";
+  }
+  if (!result.run.error.empty()) {
+    err << "tatami run: " << result.run.error << "\n";
+    return kExitRunFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace tatami::cli
