@@ -10,7 +10,7 @@
 #include "tatami/arch/assembler.h"
 #include "tatami/runtime/bundle.h"
 #include "tatami/tools/cli.h"
-#include "tatami/tools/config_files.h"
+#include "tatami/arch/config_files.h"
 
 using namespace tatami;
 
@@ -184,7 +184,7 @@ TEST_CASE("a step too large for SRAM streams its weights from HBM and computes t
   for (std::size_t i = 0; i < 32; ++i) target[i * 10 + i % 10] = 1.0;
   const std::vector<runtime::NamedArray> feeds = {{"input", {32, 1, 28, 28}, x}, {"target", {32, 10}, target}};
   ArchConfig tileConfig;
-  cli::applyIni(tileConfig, streamed.configIni, "s_stream.bundle");
+  applyIni(tileConfig, streamed.configIni, "s_stream.bundle");
   const runtime::BundleRun a = runtime::runBundle(ArchConfig{}, resident, feeds), b = runtime::runBundle(tileConfig, streamed, feeds);
   REQUIRE(a.run.error.empty());
   REQUIRE(b.run.error.empty());

@@ -1,10 +1,9 @@
 // INI presets and --set overrides as the command line reads them.
 #include <doctest/doctest.h>
 
-#include "tatami/tools/config_files.h"
+#include "tatami/arch/config_files.h"
 
 using namespace tatami;
-using namespace tatami::cli;
 
 TEST_CASE("an INI preset sets parameters by section") {
   ArchConfig c;
@@ -30,7 +29,10 @@ TEST_CASE("INI errors name the file and line") {
   CHECK_THROWS_WITH_AS(applyIni(c, "[core]\nthreads = 2\nsram_kb = 10\n", "p.ini"),
                        doctest::Contains("p.ini:3: unknown parameter 'core.sram_kb'"), ConfigError);
   CHECK_THROWS_WITH_AS(applyIni(c, "[core]\nthreads = 2\nthis line is wrong\n", "p.ini"),
-                       doctest::Contains("p.ini:3: "), ConfigError);
+                       "p.ini:3: 'this line is wrong' is not a 'key = value' line (expected 'key = value' lines under [section] headers)",
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(applyIni(c, "; a comment\n[core\nthreads = 2\n", "p.ini"),
+                       "p.ini:2: malformed section header '[core' (expected [section])", ConfigError);
   CHECK_THROWS_WITH_AS(applyIni(c, "[core]\nthreads = 9\n", "p.ini"),
                        "p.ini:2: core.threads = '9' is out of range; allowed: an integer in [1, 4] threads",
                        ConfigError);

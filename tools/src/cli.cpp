@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "command.h"
-#include "tatami/tools/config_files.h"
+#include "tatami/arch/config_files.h"
 
 namespace tatami::cli {
 

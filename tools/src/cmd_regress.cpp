@@ -14,7 +14,7 @@
 #include "run_report.h"
 #include "tatami/arch/assembler.h"
 #include "tatami/tlm/network.h"
-#include "tatami/tools/config_files.h"
+#include "tatami/arch/config_files.h"
 
 namespace fs = std::filesystem;
 

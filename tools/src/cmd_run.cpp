@@ -12,7 +12,7 @@
 #include "tatami/arch/assembler.h"
 #include "tatami/runtime/bundle.h"
 #include "tatami/runtime/hdf5_io.h"
-#include "tatami/tools/config_files.h"
+#include "tatami/arch/config_files.h"
 #include "tatami/tlm/network.h"
 
 namespace tatami::cli {

@@ -12,7 +12,7 @@
 #include "svg_plot.h"
 #include "tatami/runtime/traffic.h"
 #include "tatami/tlm/network.h"
-#include "tatami/tools/config_files.h"
+#include "tatami/arch/config_files.h"
 
 namespace tatami::cli {
 

@@ -8,7 +8,7 @@
 #include "tatami/runtime/bundle.h"
 #include "tatami/runtime/hdf5_io.h"
 #include "tatami/runtime/results.h"
-#include "tatami/tools/config_files.h"
+#include "tatami/arch/config_files.h"
 
 namespace tatami::cli {
 
