@@ -8,21 +8,66 @@
 #include "step_options.h"
 #include "tatami/driver/job.h"
 #include "tatami/driver/placement.h"
+#include "tatami/driver/checkpoint.h"
+#include "tatami/driver/reference.h"
 
 namespace tatami::cli {
 
 using namespace tatami::compiler;
 using namespace tatami::driver;
 
+namespace {
+
+/// --reference: the oracle against PyTorch, the emulator against the oracle.
+int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::string& path, const runtime::RunOptions& options, bool json,
+                 std::ostream& out, std::ostream& err) {
+  ReferenceCheck c;
+  try {
+    c = checkReference(r, config, path, options);
+  } catch (const DataError& e) {
+    err << "tatami check: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  if (!c.run.run.error.empty()) {
+    err << "tatami check: the emulator run failed: " << c.run.run.error << "\n";
+    return kExitRunFailed;
+  }
+  if (json) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (const auto& row : c.rows) rows.push_back({{"tensor", row.tensor}, {"against", row.against}, {"rel_error", row.relError}});
+    out << nlohmann::ordered_json{{"oracle_vs_pytorch", c.worstPytorch}, {"emulator_vs_oracle", c.worstOracle},
+                                  {"cycles", c.run.run.stats.cycles}, {"cores", c.job.bundle.programs.size()}, {"lr", c.lr}, {"tensors", rows}}
+               .dump(2)
+        << "\n";
+    return kExitOk;
+  }
+  out << "tensor                          against   relative error\n";
+  for (const auto& row : c.rows) {
+    std::string n = row.tensor, a = row.against;
+    n.resize(std::max<std::size_t>(32, n.size() + 1), ' '), a.resize(10, ' ');
+    out << n << a << row.relError << "\n";
+  }
+  out << "the oracle against PyTorch: worst " << c.worstPytorch << "; the emulator against the oracle: worst " << c.worstOracle << "; "
+      << c.run.run.stats.cycles << " cycles on " << c.job.bundle.programs.size() << " core(s)\n";
+  return kExitOk;
+}
+
+}  // namespace
+
 int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description desc("Options");
   CompileRequest r;
   MachineOptions machine;
   std::uint64_t seed = 1;
+  std::string reference;
   desc.add_options()("help,h", "show this help");
   addStepOptions(desc, r);
   desc.add_options()
       ("seed", po::value<std::uint64_t>(&seed)->default_value(1), "seed of the random inputs and targets")
+      ("reference", po::value<std::string>(&reference)->value_name("REF.h5"),
+       "PyTorch's results for one batch (scripts/export_zoo.py): the oracle is held to its logits, loss, gradients and "
+       "updated weights (softmax cross-entropy, SGD at its learning rate; --loss, --optimizer and --lr are taken from "
+       "it), then the emulator to the oracle on that batch")
       ("explain", "also print, per op, the cost model's estimate beside the cycles measured on the first core")
       ("rtl-check", "on RTL cores (--set sim.rtl_cores=all|listed): check every RTL instruction against the reference "
                     "semantics and the timing model")
@@ -46,6 +91,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     runtime::RunOptions runOptions;
     runOptions.rtlCheck = vm.count("rtl-check") > 0;
     runOptions.trace = vm.count("explain") > 0;
+    if (!reference.empty()) return checkAgainst(r, config, reference, runOptions, vm.count("json") > 0, out, err);
     StepCheck c = checkStep(r, config, seed, runOptions);
     if (!c.run.run.error.empty()) {
       err << "tatami check: the emulator run failed: " << c.run.run.error << "\n";

@@ -1,0 +1,33 @@
+// A model's training step held to PyTorch's own results (the model zoo, scripts/export_zoo.py):
+// the host oracle (FP64) against PyTorch's logits, loss, gradients and weights after one SGD step
+// on the same batch, then the emulator against the oracle (FP32), as `tatami check` does.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tatami/arch/config.h"
+#include "tatami/driver/job.h"
+
+namespace tatami::driver {
+
+struct ReferenceRow {
+  std::string tensor;  ///< loss, output, grad/NAME, updated/NAME, or an output of the step
+  std::string against; ///< "pytorch" (the oracle against PyTorch) or "oracle" (the emulator against the oracle)
+  double relError = 0; ///< ||got - want||_2 / ||want||_2 over the tensor's elements
+};
+
+struct ReferenceCheck {
+  CompiledJob job;
+  runtime::BundleRun run;
+  std::vector<ReferenceRow> rows;
+  double worstPytorch = 0, worstOracle = 0;
+  double lr = 0;
+};
+
+/// Reads the reference file `refPath` (its batch, targets and learning rate), builds the step of
+/// r.model with softmax cross-entropy and SGD at that rate, placed as r says, and compares. Throws
+/// DataError for an unreadable or incomplete reference, RequestError or CompileError otherwise.
+ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const std::string& refPath, runtime::RunOptions options = {});
+
+}  // namespace tatami::driver

@@ -1,0 +1,106 @@
+// Holding the oracle to PyTorch's saved results, and the emulator to the oracle.
+#include "tatami/driver/reference.h"
+
+#include <algorithm>
+#include <map>
+
+#include "tatami/driver/checkpoint.h"
+#include "tatami/runtime/results.h"
+
+namespace tatami::driver {
+
+using namespace tatami::compiler;
+
+namespace {
+
+using Arrays = std::map<std::string, runtime::NamedArray>;
+
+const runtime::NamedArray& need(const Arrays& a, const std::string& name, const std::string& path) {
+  const auto it = a.find(name);
+  if (it == a.end()) throw DataError("reference '" + path + "' has no '" + name + "'");
+  return it->second;
+}
+
+/// The inputs of the step from the reference: the batch under its input's name, the targets.
+std::map<std::string, Tensor> feedsOf(const Graph& g, const Arrays& a, const std::string& path) {
+  std::map<std::string, Tensor> feeds;
+  for (int in : g.inputs) {
+    const Value& v = g.values[std::size_t(in)];
+    if (v.role == Role::OptimizerState) continue;
+    const runtime::NamedArray& x = need(a, v.role == Role::Target ? "target" : "input/" + v.name, path);
+    if (std::int64_t(x.data.size()) != elementCount(v.shape))
+      throw DataError("reference '" + path + "': '" + x.name + "' holds " + std::to_string(x.data.size()) + " values; the step's '" + v.name +
+                      "' is " + shapeText(v.shape));
+    feeds[v.name] = Tensor{v.shape, x.data};
+  }
+  return feeds;
+}
+
+}  // namespace
+
+ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const std::string& refPath, runtime::RunOptions options) {
+  std::map<std::string, std::string> attrs;
+  Arrays a;
+  try {
+    for (auto& x : runtime::readArrays(refPath, &attrs)) a[x.name] = std::move(x);
+  } catch (const std::runtime_error& e) {
+    throw DataError(e.what());
+  }
+  ReferenceCheck c;
+  try {
+    c.lr = std::stod(attrs.at("lr"));
+  } catch (const std::exception&) {
+    throw DataError("reference '" + refPath + "' has no learning rate (attribute 'lr')");
+  }
+  const runtime::NamedArray& target = need(a, "target", refPath);
+  if (target.shape.size() != 2) throw DataError("reference '" + refPath + "': 'target' must be [batch, classes]");
+  r.loss = "xent", r.batch = std::int64_t(target.shape[0]);
+  r.optimizer = defaultOptimizer();
+  r.optimizer.learningRate = c.lr;
+  c.job = compileJob(r, config);
+  const Graph& g = c.job.step;
+  const std::map<std::string, Tensor> feeds = feedsOf(g, a, refPath);
+  const auto row = [&](const std::string& name, const std::string& against, const std::vector<double>& got, const std::vector<double>& want) {
+    const double e = got.size() == want.size() ? relativeError(got, want) : std::numeric_limits<double>::infinity();
+    c.rows.push_back({name, against, e});
+    (against == "pytorch" ? c.worstPytorch : c.worstOracle) = std::max(against == "pytorch" ? c.worstPytorch : c.worstOracle, e);
+  };
+  // The oracle in FP64 against PyTorch: the logits (the model alone), the loss, and per parameter
+  // its gradient ((w - w') / lr, exact enough in FP64) and its updated value.
+  CompileRequest forward = r;
+  forward.loss = "none";
+  const Graph f = compileModel(forward, nullptr);
+  std::map<std::string, Tensor> forwardFeeds;
+  for (int in : f.inputs) forwardFeeds[f.values[std::size_t(in)].name] = feeds.at(f.values[std::size_t(in)].name);
+  row("output", "pytorch", evaluate(f, forwardFeeds)[std::size_t(f.outputs.front())].data, need(a, "output", refPath).data);
+  const std::vector<Tensor> oracle = evaluate(g, feeds);
+  row("loss", "pytorch", oracle[std::size_t(g.findRole(Role::Loss))].data, need(a, "loss", refPath).data);
+  for (int p : g.parameters) {
+    const Value& w = g.values[std::size_t(p)];
+    const int next = g.findRole(Role::Update, w.name);
+    if (next < 0 || !a.count("grad/" + w.name)) continue;
+    const std::vector<double>& updated = oracle[std::size_t(next)].data;
+    std::vector<double> grad(updated.size());
+    for (std::size_t i = 0; i < grad.size(); ++i) grad[i] = (w.data[i] - updated[i]) / c.lr;
+    row("grad/" + w.name, "pytorch", grad, need(a, "grad/" + w.name, refPath).data);
+    row("updated/" + w.name, "pytorch", updated, need(a, "updated/" + w.name, refPath).data);
+  }
+  // The emulator against the oracle in FP32, on the same batch.
+  std::vector<runtime::NamedArray> named;
+  for (const auto& [name, t] : feeds) named.push_back({name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.data});
+  c.run = runtime::runBundle(config, c.job.bundle, named, options);
+  if (!c.run.run.error.empty()) return c;
+  EvalOptions fp32;
+  fp32.roundToFloat = true;
+  const std::vector<Tensor> oracle32 = evaluate(g, feeds, fp32);
+  for (int o : g.outputs) {
+    const std::string& name = g.values[std::size_t(o)].name;
+    std::vector<double> got;
+    for (const auto& out : c.run.outputs)
+      if (out.name == name) got = out.data;
+    row(name, "oracle", got, oracle32[std::size_t(o)].data);
+  }
+  return c;
+}
+
+}  // namespace tatami::driver

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""The model zoo: models as people write them in PyTorch, exported with torch.onnx.export, each with
+PyTorch's own results for one training step saved beside it (models/NAME.onnx, models/NAME.ref.h5).
+
+The reference file holds one batch and what PyTorch computes from it in FP32:
+  input/NAME      the batch, under the ONNX input's name
+  target          one-hot targets [batch, classes] (softmax cross-entropy, mean over the batch)
+  output          the logits
+  loss            [1]
+  grad/NAME       the gradient of every parameter, under its ONNX initializer's name and layout
+  updated/NAME    the parameter after one SGD step (no momentum, no weight decay)
+  attributes: lr, opset, batch, torch (version)
+`tatami check MODEL --reference REF` holds the host oracle to these, then the emulator to the oracle.
+
+Needs Debian's python3-torch, python3-onnx and python3-h5py (use /usr/bin/python3). The tests never
+run it: its outputs are committed.
+
+Usage: scripts/export_zoo.py [--out models] [--only NAME...]
+"""
+import argparse
+import os
+
+import h5py
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+BATCH = 16
+LR = 0.1
+
+
+class Mlp(nn.Module):
+    def __init__(self, act, width=32, inputs=64, classes=10, norm=False, dropout=False):
+        super().__init__()
+        self.fc1 = nn.Linear(inputs, width)
+        self.norm = nn.LayerNorm(width) if norm else nn.Identity()
+        self.act = act
+        self.drop = nn.Dropout(0.1) if dropout else nn.Identity()
+        self.fc2 = nn.Linear(width, width)
+        self.fc3 = nn.Linear(width, classes)
+
+    def forward(self, x):
+        x = self.drop(self.act(self.norm(self.fc1(x))))
+        x = self.act(self.fc2(x))
+        return self.fc3(x)
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 on 28x28 images (padding 2 on the first convolution), average pooling, tanh."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.c2 = nn.Conv2d(6, 16, 5)
+        self.pool = nn.AvgPool2d(2)
+        self.f1 = nn.Linear(16 * 5 * 5, 120)
+        self.f2 = nn.Linear(120, 84)
+        self.f3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = self.pool(torch.tanh(self.c1(x)))
+        x = self.pool(torch.tanh(self.c2(x)))
+        x = torch.flatten(x, 1)
+        x = torch.tanh(self.f1(x))
+        x = torch.tanh(self.f2(x))
+        return self.f3(x)
+
+
+class Encoder(nn.Module):
+    """nn.TransformerEncoderLayer over token embeddings, mean-pooled, classified."""
+
+    def __init__(self, batch_first=True, norm_first=False, d=32, heads=4, tokens=8, vocab=16, classes=4):
+        super().__init__()
+        self.batch_first = batch_first
+        self.embed = nn.Linear(vocab, d)
+        self.layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=64, dropout=0.0, batch_first=batch_first,
+                                                norm_first=norm_first)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, x):
+        h = self.embed(x)
+        if not self.batch_first:
+            h = h.transpose(0, 1)
+        h = self.layer(h)
+        if not self.batch_first:
+            h = h.transpose(0, 1)
+        return self.head(h.mean(dim=1))
+
+
+def zoo():
+    """name -> (model, input shape without the batch, classes, opset)"""
+    return {
+        "mlp_relu": (Mlp(nn.ReLU()), (64,), 10, 17),
+        "mlp_gelu": (Mlp(nn.GELU()), (64,), 10, 17),
+        "mlp_gelu_tanh": (Mlp(nn.GELU(approximate="tanh")), (64,), 10, 17),
+        "mlp_silu": (Mlp(nn.SiLU()), (64,), 10, 17),
+        "mlp_tanh": (Mlp(nn.Tanh()), (64,), 10, 17),
+        "mlp_sigmoid": (Mlp(nn.Sigmoid()), (64,), 10, 17),
+        "mlp_relu6": (Mlp(nn.ReLU6()), (64,), 10, 17),
+        "mlp_dropout": (Mlp(nn.ReLU(), dropout=True), (64,), 10, 17),
+        "mlp_layernorm": (Mlp(nn.ReLU(), norm=True), (64,), 10, 17),
+        "mlp_layernorm_op13": (Mlp(nn.ReLU(), norm=True), (64,), 10, 13),
+        "lenet5": (LeNet5(), (1, 28, 28), 10, 17),
+        "encoder": (Encoder(), (8, 16), 4, 17),
+        "encoder_op13": (Encoder(), (8, 16), 4, 13),
+        "encoder_seq_first": (Encoder(batch_first=False), (8, 16), 4, 17),
+        "encoder_pre_norm": (Encoder(norm_first=True), (8, 16), 4, 17),
+    }
+
+
+def export(name, model, shape, classes, opset, out):
+    torch.manual_seed(0)
+    for p in model.parameters():  # deterministic initial weights
+        with torch.no_grad():
+            p.copy_(torch.randn_like(p) * (1.0 / max(1, p.shape[-1]) ** 0.5))
+    model.eval()  # dropout is the identity: the step is deterministic
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand((BATCH,) + shape, generator=gen) * 2 - 1
+    labels = torch.arange(BATCH) % classes
+    onnx_path = os.path.join(out, name + ".onnx")
+    torch.onnx.export(model, (x,), onnx_path, input_names=["x"], output_names=["logits"], opset_version=opset,
+                      dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=True)
+    m = onnx.load(onnx_path)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    params = {n: p for n, p in model.named_parameters()}
+    logits = model(x)
+    loss = nn.functional.cross_entropy(logits, labels)
+    loss.backward()
+    # Each trainable initializer of the ONNX file, matched with the parameter it holds (by name, or
+    # by value when the exporter renamed or transposed it).
+    matched = {}
+    for iname, value in inits.items():
+        if iname in params and params[iname].detach().numpy().shape == value.shape:
+            matched[iname] = (params[iname], False)
+            continue
+        for pname, p in params.items():
+            pv = p.detach().numpy()
+            if pv.shape == value.shape and np.array_equal(pv, value):
+                matched[iname] = (p, False)
+                break
+            if pv.ndim == 2 and pv.T.shape == value.shape and np.array_equal(pv.T, value):
+                matched[iname] = (p, True)
+                break
+    with h5py.File(os.path.join(out, name + ".ref.h5"), "w") as f:
+        f["input/x"] = x.numpy().astype(np.float64)
+        f["target"] = nn.functional.one_hot(labels, classes).numpy().astype(np.float64)
+        f["output"] = logits.detach().numpy().astype(np.float64)
+        f["loss"] = np.array([loss.item()], dtype=np.float64)
+        for iname, (p, transposed) in matched.items():
+            g = p.grad.numpy()
+            w = p.detach().numpy() - LR * g  # one SGD step, as torch.optim.SGD(lr) takes it
+            f["grad/" + iname] = (g.T if transposed else g).astype(np.float64)
+            f["updated/" + iname] = (w.T if transposed else w).astype(np.float64)
+        f.attrs["lr"] = str(LR)
+        f.attrs["opset"] = str(opset)
+        f.attrs["batch"] = str(BATCH)
+        f.attrs["torch"] = str(torch.__version__)
+    ops = sorted({n.op_type for n in m.graph.node})
+    return ops, len(matched)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default="models")
+    p.add_argument("--only", nargs="*")
+    a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    rows = []
+    for name, (model, shape, classes, opset) in zoo().items():
+        if a.only and name not in a.only:
+            continue
+        ops, params = export(name, model, shape, classes, opset, a.out)
+        rows.append(f"| `{name}` | {opset} | {params} | {', '.join(ops)} |")
+        print(name, opset, params, " ".join(ops))
+    with open(os.path.join(a.out, "ops.md"), "w") as f:
+        f.write("| model | opset | parameters | ONNX ops |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
