@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "tatami/compiler/interpreter.h"
@@ -40,6 +41,10 @@ class Importer {
     if (!isConst(v)) fail(n, "input " + std::to_string(k) + " ('" + n.input(k) + "') must be known at compile time");
     return g_.values[std::size_t(v)].data;
   }
+  int constantInput(const onnx::NodeProto& n, int k) const {
+    constData(n, k);  // refuses a value known only at run time
+    return value(n, k);
+  }
   const Shape& shapeOf(int v) const { return g_.values[std::size_t(v)].shape; }
   std::int64_t intAttr(const onnx::NodeProto& n, const std::string& key, std::int64_t fallback) const {
     for (const auto& a : n.attribute())
@@ -65,6 +70,19 @@ class Importer {
     if (k < n.output_size() && !n.output(k).empty()) names_[n.output(k)] = v;
   }
   int constant(const Shape& s, std::vector<double> data) { return g_.constant(g_.freshName("const"), s, std::move(data)); }
+  /// Integer-typed values (ONNX int64, int32, bool ...: shapes, indices, masks): their arithmetic
+  /// follows the integer rules (Div truncates toward zero), and Cast to an integer type truncates.
+  std::set<int> integer_;
+  bool isInteger(int v) const { return integer_.count(v) > 0; }
+  static bool integerType(std::int32_t t) {
+    return t != onnx::TensorProto::FLOAT && t != onnx::TensorProto::DOUBLE && t != onnx::TensorProto::FLOAT16 &&
+           t != onnx::TensorProto::BFLOAT16 && t != onnx::TensorProto::UNDEFINED;
+  }
+  int integerConstant(const Shape& s, std::vector<double> data) {
+    const int v = constant(s, std::move(data));
+    integer_.insert(v);
+    return v;
+  }
   int op(const onnx::NodeProto& n, Op o, const std::vector<int>& ins, std::map<std::string, Attribute> attrs = {}) {
     try {
       const int v = g_.op(o, ins, std::move(attrs), g_.freshName(n.name().empty() ? std::string(opName(o)) : n.name()));
@@ -80,6 +98,16 @@ class Importer {
         out.kind = ValueKind::Constant;
         out.producer = -1;
         g_.nodes.pop_back();
+      }
+      // An op of integer operands gives integers; integer division truncates toward zero.
+      bool allInteger = !ins.empty();
+      for (int i : ins) allInteger = allInteger && isInteger(i);
+      if (allInteger) {
+        integer_.insert(v);
+        if (o == Op::div) {
+          if (!allConst) fail(n, "integer division of values known only at run time");
+          for (double& d : g_.values[std::size_t(v)].data) d = std::trunc(d);
+        }
       }
       return v;
     } catch (const CompileError& e) {
@@ -172,7 +200,7 @@ void Importer::node(const onnx::NodeProto& n) {
   static const std::map<std::string, Op> unary = {{"Relu", Op::relu}, {"Tanh", Op::tanh}, {"Sigmoid", Op::sigmoid},
                                                            {"Exp", Op::exp},   {"Log", Op::log},   {"Sqrt", Op::sqrt},
                                                            {"Erf", Op::erf},   {"Neg", Op::neg},   {"Reciprocal", Op::reciprocal},
-                                                           {"Identity", Op::identity}, {"Cast", Op::identity}};
+                                                           {"Identity", Op::identity}};
   static const std::map<std::string, Op> binary = {{"Add", Op::add}, {"Sub", Op::sub}, {"Mul", Op::mul},
                                                             {"Div", Op::div}, {"Pow", Op::pow}, {"Max", Op::max}, {"Min", Op::min}};
   if (!n.domain().empty() && n.domain() != "ai.onnx") fail(n, "operators of domain '" + n.domain() + "' are not supported");
@@ -180,6 +208,28 @@ void Importer::node(const onnx::NodeProto& n) {
     bind(n, 0, op(n, unary.at(t), {value(n, 0)}));
   } else if (binary.count(t)) {
     bind(n, 0, op(n, binary.at(t), {value(n, 0), value(n, 1)}));
+  } else if (t == "Cast") {
+    // To an integer type: truncation toward zero (known values) and integer arithmetic after; to
+    // a floating-point type: the values as they are (the IR computes in FP32).
+    const int x = value(n, 0);
+    const bool toInteger = integerType(std::int32_t(intAttr(n, "to", onnx::TensorProto::FLOAT)));
+    if (toInteger && !isConst(x) && !isInteger(x)) fail(n, "a cast to an integer type of values known only at run time");
+    if (toInteger && isConst(x)) {
+      std::vector<double> d = g_.values[std::size_t(x)].data;
+      for (double& e : d) e = std::trunc(e);
+      bind(n, 0, integerConstant(shapeOf(x), std::move(d)));
+    } else {
+      const int y = op(n, Op::identity, {x});
+      if (!toInteger) integer_.erase(y);
+      bind(n, 0, y);
+    }
+  } else if (t == "Clip") {
+    // min and max: inputs 1 and 2 from opset 11 (either may be absent or empty), known at
+    // compile time; absent bounds do not clip.
+    int y = value(n, 0);
+    if (hasInput(n, 1)) y = op(n, Op::max, {y, constantInput(n, 1)});
+    if (hasInput(n, 2)) y = op(n, Op::min, {y, constantInput(n, 2)});
+    bind(n, 0, y == value(n, 0) ? op(n, Op::identity, {y}) : y);
   } else if (t == "Dropout") {
     // Inference form (training_mode absent or false): the identity. Training mode: a seeded mask,
     // fixed at compile time: element i is kept (and scaled by 1 / (1 - ratio)) when the Philox
@@ -317,14 +367,14 @@ void Importer::node(const onnx::NodeProto& n) {
     for (const auto& a : n.attribute()) {
       if (a.name() == "value") {
         Shape s(a.t().dims().begin(), a.t().dims().end());
-        bind(n, 0, constant(s, tensorData(a.t())));
+        bind(n, 0, integerType(a.t().data_type()) ? integerConstant(s, tensorData(a.t())) : constant(s, tensorData(a.t())));
         return;
       }
       if (a.name() == "value_float") return bind(n, 0, constant({}, {double(a.f())}));
-      if (a.name() == "value_int") return bind(n, 0, constant({}, {double(a.i())}));
+      if (a.name() == "value_int") return bind(n, 0, integerConstant({}, {double(a.i())}));
       if (a.name() == "value_ints") {
         std::vector<double> v(a.ints().begin(), a.ints().end());
-        return bind(n, 0, constant({std::int64_t(v.size())}, v));
+        return bind(n, 0, integerConstant({std::int64_t(v.size())}, v));
       }
     }
     fail(n, "has no value attribute this importer understands");
@@ -333,12 +383,14 @@ void Importer::node(const onnx::NodeProto& n) {
     Shape s;
     for (double d : dims) s.push_back(std::int64_t(d));
     double fill = 0;
+    bool integer = false;  // the default value is a float 0
     for (const auto& a : n.attribute())
-      if (a.name() == "value") fill = tensorData(a.t()).at(0);
-    bind(n, 0, constant(s, std::vector<double>(std::size_t(elementCount(s)), fill)));
+      if (a.name() == "value") fill = tensorData(a.t()).at(0), integer = integerType(a.t().data_type());
+    const std::vector<double> data(std::size_t(elementCount(s)), fill);
+    bind(n, 0, integer ? integerConstant(s, data) : constant(s, data));
   } else if (t == "Shape") {
     const Shape& s = shapeOf(value(n, 0));
-    bind(n, 0, constant({std::int64_t(s.size())}, std::vector<double>(s.begin(), s.end())));
+    bind(n, 0, integerConstant({std::int64_t(s.size())}, std::vector<double>(s.begin(), s.end())));
   } else if (t == "Gather") {
     const int data = value(n, 0), idx = value(n, 1);
     const std::int64_t axis = axisOf(n, intAttr(n, "axis", 0), shapeOf(data).size());
@@ -456,6 +508,7 @@ Graph Importer::run(const onnx::ModelProto& model) {
     // Floating-point initializers are trained; integer ones (shapes, indices) are constants.
     const bool trained = init.data_type() == onnx::TensorProto::FLOAT || init.data_type() == onnx::TensorProto::DOUBLE;
     names_[init.name()] = trained ? g_.parameter(init.name(), s, std::move(data)) : g_.constant(init.name(), s, std::move(data));
+    if (integerType(init.data_type())) integer_.insert(names_[init.name()]);
   }
   for (const auto& in : gp.input())
     if (!names_.count(in.name())) names_[in.name()] = g_.input(in.name(), tensorShape(in));

@@ -567,3 +567,77 @@ TEST_CASE("value roles: set by the training step, kept by the text form and by t
   CHECK_THROWS_WITH_AS(parseGraph("graph t\ninput %x f32[2] state\n", "r.tir"), doctest::Contains("needs the value it belongs to"), CompileError);
   CHECK_THROWS_WITH_AS(parseGraph("graph t\ninput %x f32[2] weights\n", "r.tir"), doctest::Contains("unknown role 'weights'"), CompileError);
 }
+
+namespace {
+
+/// x [2, 5] -> Clip(x, min, max) and shape arithmetic as PyTorch's attention exports it: the
+/// width 5 over an int64 2 (Div truncates: 2), over a float 2 (2.5), and a float Cast to int64.
+onnx::ModelProto integerModel(bool withMax) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("ints");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int d : {2, 5}) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  // Integer scalars as initializers, float ones as Constant nodes (float initializers are trained).
+  const auto scalar = [&](const std::string& name, int type, double v) {
+    onnx::TensorProto* t;
+    if (type == onnx::TensorProto::INT64) {
+      t = g->add_initializer();
+    } else {
+      auto* n = g->add_node();
+      n->set_op_type("Constant"), n->set_name(name), n->add_output(name);
+      auto* a = n->add_attribute();
+      a->set_name("value"), a->set_type(onnx::AttributeProto::TENSOR);
+      t = a->mutable_t();
+    }
+    t->set_name(name);
+    t->set_data_type(type);
+    if (type == onnx::TensorProto::INT64) t->add_int64_data(std::int64_t(v));
+    else t->add_float_data(float(v));
+  };
+  scalar("two_i", onnx::TensorProto::INT64, 2);
+  scalar("two_f", onnx::TensorProto::FLOAT, 2);
+  scalar("lo", onnx::TensorProto::FLOAT, -0.5);
+  scalar("hi", onnx::TensorProto::FLOAT, 0.25);
+  scalar("one_i", onnx::TensorProto::INT64, 1);
+  const auto node = [&](const std::string& op, std::vector<std::string> ins, const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op), n->set_name(out);
+    for (auto& i : ins) n->add_input(i);
+    n->add_output(out);
+    return n;
+  };
+  node("Shape", {"x"}, "shape");
+  node("Gather", {"shape", "one_i"}, "width");     // int64 5
+  node("Div", {"width", "two_i"}, "half_i");      // int64: 2
+  node("Cast", {"width"}, "width_f")->add_attribute()->set_name("to");
+  g->mutable_node(g->node_size() - 1)->mutable_attribute(0)->set_i(onnx::TensorProto::FLOAT);
+  g->mutable_node(g->node_size() - 1)->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
+  node("Div", {"width_f", "two_f"}, "half_f");    // float: 2.5
+  auto* cast = node("Cast", {"half_f"}, "half_cast");  // to int64: 2
+  auto* to = cast->add_attribute();
+  to->set_name("to"), to->set_type(onnx::AttributeProto::INT), to->set_i(onnx::TensorProto::INT64);
+  node("Clip", withMax ? std::vector<std::string>{"x", "lo", "hi"} : std::vector<std::string>{"x", "lo"}, "clipped");
+  for (const char* out : {"half_i", "half_f", "half_cast", "clipped"}) g->add_output()->set_name(out);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX: integer arithmetic follows ONNX (Div truncates, Cast to int64 truncates); Clip with optional bounds") {
+  for (bool withMax : {true, false}) {
+    Graph g = importOnnxBytes(integerModel(withMax).SerializeAsString(), "ints.onnx");
+    const std::vector<double> x = {-1, -0.25, 0, 0.5, 2, 3, -3, 0.1, 0.3, -0.6};
+    const auto t = evaluate(g, {{"x", Tensor{{2, 5}, x}}});
+    CHECK(t[std::size_t(g.outputs[0])].data == std::vector<double>{2});    // 5 / 2 in int64
+    CHECK(t[std::size_t(g.outputs[1])].data == std::vector<double>{2.5});  // 5.0 / 2.0
+    CHECK(t[std::size_t(g.outputs[2])].data == std::vector<double>{2});    // (int64) 2.5
+    const auto& c = t[std::size_t(g.outputs[3])].data;
+    for (std::size_t i = 0; i < x.size(); ++i) CHECK(c[i] == std::min(std::max(x[i], -0.5), withMax ? 0.25 : 1e300));
+  }
+}

@@ -35,11 +35,12 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
   if (json) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (const auto& row : c.rows) rows.push_back({{"tensor", row.tensor}, {"against", row.against}, {"rel_error", row.relError}});
-    out << nlohmann::ordered_json{{"oracle_vs_pytorch", c.worstPytorch}, {"emulator_vs_oracle", c.worstOracle},
+    out << nlohmann::ordered_json{{"pass", c.passes()}, {"oracle_vs_pytorch", c.worstPytorch}, {"pytorch_tolerance", c.pytorchTolerance},
+                                  {"emulator_vs_oracle", c.worstOracle}, {"emulator_tolerance", c.oracleTolerance},
                                   {"cycles", c.run.run.stats.cycles}, {"cores", c.job.bundle.programs.size()}, {"lr", c.lr}, {"tensors", rows}}
                .dump(2)
         << "\n";
-    return kExitOk;
+    return c.passes() ? kExitOk : kExitRunFailed;
   }
   out << "tensor                          against   relative error\n";
   for (const auto& row : c.rows) {
@@ -49,7 +50,10 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
   }
   out << "the oracle against PyTorch: worst " << c.worstPytorch << "; the emulator against the oracle: worst " << c.worstOracle << "; "
       << c.run.run.stats.cycles << " cycles on " << c.job.bundle.programs.size() << " core(s)\n";
-  return kExitOk;
+  if (c.passes()) return kExitOk;
+  err << "tatami check: outside the tolerances (the oracle against PyTorch " << c.pytorchTolerance << ", the emulator against the oracle "
+      << c.oracleTolerance << ")\n";
+  return kExitRunFailed;
 }
 
 }  // namespace
