@@ -89,6 +89,82 @@ class Encoder(nn.Module):
         return self.head(h.mean(dim=1))
 
 
+class Vgg(nn.Module):
+    """A VGG-style stack: two 3x3 convolutions per stage, max pooling, on 1x16x16 images."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                                      nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Linear(16 * 4 * 4, 10)
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class Block(nn.Module):
+    """A residual block: 3x3 convolutions with batch norm (training mode), a stride-2 1x1 shortcut."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout)) if stride != 1 or cin != cout else nn.Identity()
+
+    def forward(self, x):
+        y = torch.relu(self.b1(self.c1(x)))
+        return torch.relu(self.b2(self.c2(y)) + self.short(x))
+
+
+class ResNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.layer1 = Block(8, 8, 1)
+        self.layer2 = Block(8, 16, 2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.layer2(self.layer1(self.stem(x)))), 1))
+
+
+class MobileBlock(nn.Module):
+    """A MobileNet-style block: pointwise expansion, depthwise 3x3 (groups), Hardswish, ReLU6."""
+
+    def __init__(self):
+        super().__init__()
+        self.expand = nn.Conv2d(1, 8, 1)
+        self.depthwise = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.project = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(8 * 9 * 9, 10)
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True)
+
+    def forward(self, x):
+        x = nn.functional.hardswish(self.expand(x))
+        x = nn.functional.relu6(self.depthwise(x))
+        x = self.pool(self.project(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+class Attention(nn.Module):
+    """nn.MultiheadAttention with a causal mask over a sequence, mean-pooled, classified."""
+
+    def __init__(self, d=32, heads=4, tokens=8, vocab=16, classes=4):
+        super().__init__()
+        self.embed = nn.Linear(vocab, d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.register_buffer("mask", torch.triu(torch.full((tokens, tokens), float("-inf")), diagonal=1))
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, x):
+        h = self.embed(x)
+        a, _ = self.attn(h, h, h, attn_mask=self.mask, need_weights=False)
+        return self.head((h + a).mean(dim=1))
+
+
 def zoo():
     """name -> (model, input shape without the batch, classes, opset)"""
     return {
@@ -107,6 +183,10 @@ def zoo():
         "encoder_op13": (Encoder(), (8, 16), 4, 13),
         "encoder_seq_first": (Encoder(batch_first=False), (8, 16), 4, 17),
         "encoder_pre_norm": (Encoder(norm_first=True), (8, 16), 4, 17),
+        "vgg": (Vgg(), (1, 16, 16), 10, 17),
+        "resnet": (ResNet(), (3, 16, 16), 10, 17),
+        "mobile_block": (MobileBlock(), (1, 16, 16), 10, 17),
+        "attention_causal": (Attention(), (8, 16), 4, 17),
     }
 
 
@@ -115,13 +195,20 @@ def export(name, model, shape, classes, opset, out):
     for p in model.parameters():  # deterministic initial weights
         with torch.no_grad():
             p.copy_(torch.randn_like(p) * (1.0 / max(1, p.shape[-1]) ** 0.5))
-    model.eval()  # dropout is the identity: the step is deterministic
+    # Dropout is the identity (eval), so the step is deterministic; batch norm trains on the
+    # batch's statistics (train mode), as a training step does.
+    model.eval()
+    for mod in model.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.train()
     gen = torch.Generator().manual_seed(1)
     x = torch.rand((BATCH,) + shape, generator=gen) * 2 - 1
     labels = torch.arange(BATCH) % classes
     onnx_path = os.path.join(out, name + ".onnx")
+    training = any(isinstance(mod, nn.BatchNorm2d) for mod in model.modules())
     torch.onnx.export(model, (x,), onnx_path, input_names=["x"], output_names=["logits"], opset_version=opset,
-                      dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=True)
+                      dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=not training,
+                      training=torch.onnx.TrainingMode.PRESERVE)
     m = onnx.load(onnx_path)
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
     params = {n: p for n, p in model.named_parameters()}

@@ -230,6 +230,15 @@ void Importer::node(const onnx::NodeProto& n) {
     if (hasInput(n, 1)) y = op(n, Op::max, {y, constantInput(n, 1)});
     if (hasInput(n, 2)) y = op(n, Op::min, {y, constantInput(n, 2)});
     bind(n, 0, y == value(n, 0) ? op(n, Op::identity, {y}) : y);
+  } else if (t == "HardSigmoid" || t == "HardSwish") {
+    // HardSigmoid: max(0, min(1, alpha x + beta)) (alpha 0.2, beta 0.5); HardSwish: x times the
+    // HardSigmoid with alpha 1/6, beta 1/2.
+    const int x = value(n, 0);
+    const bool swish = t == "HardSwish";
+    const double alpha = swish ? 1.0 / 6.0 : floatAttr(n, "alpha", 0.2), beta = swish ? 0.5 : floatAttr(n, "beta", 0.5);
+    const int lin = op(n, Op::add, {op(n, Op::mul, {x, g_.scalar(alpha)}), g_.scalar(beta)});
+    const int hs = op(n, Op::min, {op(n, Op::max, {lin, g_.scalar(0.0)}), g_.scalar(1.0)});
+    bind(n, 0, swish ? op(n, Op::mul, {x, hs}) : hs);
   } else if (t == "Dropout") {
     // Inference form (training_mode absent or false): the identity. Training mode: a seeded mask,
     // fixed at compile time: element i is kept (and scaled by 1 / (1 - ratio)) when the Philox

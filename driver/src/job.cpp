@@ -24,6 +24,25 @@ std::string roleOf(const Graph& g, int v) {
 }
 
 
+/// A model whose forward pass reduces over the examples (batch normalization's statistics) would
+/// compute them over each core's share alone on a data-parallel slice: refused, naming the node.
+void refuseBatchCoupling(const CompileRequest& r, std::int64_t shard) {
+  CompileRequest forward = r;
+  forward.loss = "none";
+  const Graph f = compileModel(forward, nullptr, shard);
+  for (const Node& n : f.nodes) {
+    if (n.op != compiler::Op::reduce_mean && n.op != compiler::Op::reduce_sum && n.op != compiler::Op::reduce_max) continue;
+    const Shape& xs = f.values[std::size_t(n.inputs[0])].shape;
+    if (xs.empty() || xs[0] != shard || xs.size() < 2) continue;
+    if (n.attrs.count("axes") == 0) continue;
+    const auto& axes = std::get<std::vector<std::int64_t>>(n.attrs.at("axes"));
+    if (std::find(axes.begin(), axes.end(), 0) != axes.end() || std::find(axes.begin(), axes.end(), -std::int64_t(xs.size())) != axes.end())
+      throw RequestError("node '" + n.name + "' reduces over the examples of the batch (e.g. batch normalization's statistics): on a "
+                         "data-parallel slice each core would see only its " + std::to_string(shard) +
+                         " examples; run it on one core or on a grid (--grid)");
+  }
+}
+
 /// A data-parallel slice (or one core): each core takes batch / cores examples; gradients and the
 /// loss are all-reduced over the ring.
 CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
@@ -37,6 +56,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
     if (r.batch % cores)
       throw RequestError("--batch " + std::to_string(r.batch) + " is not a multiple of the slice's " + std::to_string(cores) + " active cores");
     shard = r.batch / cores;
+    refuseBatchCoupling(r, shard);
     part = compileModel(r, nullptr, shard, true);
     // The loss is reported through an all-reduce: give that value the loss's name (and the
     // per-core loss the other), so the bundle names the same tensors as the model.
