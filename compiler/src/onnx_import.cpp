@@ -46,6 +46,37 @@ class Importer {
     return value(n, k);
   }
   const Shape& shapeOf(int v) const { return g_.values[std::size_t(v)].shape; }
+  /// Pooling with ceil_mode: the end pads grown so that floor mode gives the ceil-mode output size
+  /// (the last window starting inside the input or its begin padding, as ONNX and PyTorch count).
+  /// An average that counts padding divides the windows that reach past the original end padding
+  /// by the elements inside it: `divisorFix` gets the factor for every output position (left
+  /// empty when none differs from 1).
+  std::vector<std::int64_t> ceilModePads(const onnx::NodeProto& n, const Shape& xs, bool includePad, std::vector<double>& divisorFix) const {
+    const std::vector<std::int64_t> k = intsAttr(n, "kernel_shape");
+    std::vector<std::int64_t> s = intsAttr(n, "strides"), p = intsAttr(n, "pads");
+    if (k.size() != 2 || xs.size() != 4) fail(n, "ceil_mode is supported for 2D pooling of NCHW tensors");
+    if (s.empty()) s = {1, 1};
+    if (p.empty()) p = {0, 0, 0, 0};
+    std::vector<std::int64_t> grown = p, out(2);
+    for (std::size_t d = 0; d < 2; ++d) {
+      const std::int64_t in = xs[2 + d] + p[d] + p[d + 2];
+      std::int64_t o = (in - k[d] + s[d] - 1) / s[d] + 1;
+      if ((o - 1) * s[d] >= xs[2 + d] + p[d]) --o;
+      out[d] = o;
+      grown[d + 2] += std::max<std::int64_t>(0, (o - 1) * s[d] + k[d] - in);
+    }
+    if (!includePad) return grown;
+    bool any = false;
+    for (std::int64_t i = 0; i < out[0]; ++i)
+      for (std::int64_t j = 0; j < out[1]; ++j) {
+        const std::int64_t h = std::min(i * s[0] + k[0], xs[2] + p[0] + p[2]) - i * s[0];
+        const std::int64_t w = std::min(j * s[1] + k[1], xs[3] + p[1] + p[3]) - j * s[1];
+        divisorFix.push_back(double(k[0] * k[1]) / double(h * w));
+        any = any || divisorFix.back() != 1.0;
+      }
+    if (!any) divisorFix.clear();
+    return grown;
+  }
   std::int64_t intAttr(const onnx::NodeProto& n, const std::string& key, std::int64_t fallback) const {
     for (const auto& a : n.attribute())
       if (a.name() == key) return a.i();
@@ -477,9 +508,17 @@ void Importer::node(const onnx::NodeProto& n) {
     std::map<std::string, Attribute> at = {{"kernel", intsAttr(n, "kernel_shape")}};
     if (!intsAttr(n, "strides").empty()) at["strides"] = intsAttr(n, "strides");
     if (!intsAttr(n, "pads").empty()) at["pads"] = intsAttr(n, "pads");
-    if (intAttr(n, "ceil_mode", 0)) fail(n, "ceil_mode is not supported");
-    if (t == "AveragePool") at["count_include_pad"] = intAttr(n, "count_include_pad", 0);
-    bind(n, 0, op(n, t == "MaxPool" ? Op::max_pool2d : Op::avg_pool2d, {value(n, 0)}, at));
+    const bool includePad = t == "AveragePool" && intAttr(n, "count_include_pad", 0) != 0;
+    if (t == "AveragePool") at["count_include_pad"] = std::int64_t(includePad);
+    const int x = value(n, 0);
+    std::vector<double> divisorFix;  // ceil_mode: the last windows' divisors (see ceilModePads)
+    if (intAttr(n, "ceil_mode", 0)) at["pads"] = ceilModePads(n, shapeOf(x), includePad, divisorFix);
+    int y = op(n, t == "MaxPool" ? Op::max_pool2d : Op::avg_pool2d, {x}, at);
+    if (!divisorFix.empty()) {
+      const Shape& ys = shapeOf(y);
+      y = op(n, Op::mul, {y, constant({1, 1, ys[2], ys[3]}, divisorFix)});
+    }
+    bind(n, 0, y);
   } else if (t == "GlobalAveragePool") {
     bind(n, 0, op(n, Op::reduce_mean, {value(n, 0)}, {{"axes", std::vector<std::int64_t>{2, 3}}, {"keepdims", std::int64_t(1)}}));
   } else if (t == "BatchNormalization") {
