@@ -165,6 +165,32 @@ class Attention(nn.Module):
         return self.head((h + a).mean(dim=1))
 
 
+class TinyGpt(nn.Module):
+    """A tiny GPT: token and learned position embeddings, one pre-norm block of causal
+    self-attention and MLP, a language-model head; logits for every position, flattened to
+    [batch * tokens, vocab] for the cross-entropy."""
+
+    def __init__(self, vocab=16, tokens=8, d=32, heads=4):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Parameter(torch.zeros(tokens, d))
+        self.n1 = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.n2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+        self.nf = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab)
+        self.register_buffer("mask", torch.triu(torch.full((tokens, tokens), float("-inf")), diagonal=1))
+        self.vocab = vocab
+
+    def forward(self, x):
+        h = self.tok(x) + self.pos
+        a = self.n1(h)
+        h = h + self.attn(a, a, a, attn_mask=self.mask, need_weights=False)[0]
+        h = h + self.mlp(self.n2(h))
+        return self.head(self.nf(h)).reshape(-1, self.vocab)
+
+
 def zoo():
     """name -> (model, input shape without the batch, classes, opset)"""
     return {
@@ -187,6 +213,7 @@ def zoo():
         "resnet": (ResNet(), (3, 16, 16), 10, 17),
         "mobile_block": (MobileBlock(), (1, 16, 16), 10, 17),
         "attention_causal": (Attention(), (8, 16), 4, 17),
+        "tiny_gpt": (TinyGpt(), (8,), 16, 17),
     }
 
 
@@ -202,8 +229,13 @@ def export(name, model, shape, classes, opset, out):
         if isinstance(mod, nn.BatchNorm2d):
             mod.train()
     gen = torch.Generator().manual_seed(1)
-    x = torch.rand((BATCH,) + shape, generator=gen) * 2 - 1
-    labels = torch.arange(BATCH) % classes
+    tokens = isinstance(model, TinyGpt)
+    if tokens:  # token ids; the target of each position is the next token of a repeating sequence
+        x = torch.randint(0, classes, (BATCH,) + shape, generator=gen)
+        labels = ((x + 1) % classes).reshape(-1)
+    else:
+        x = torch.rand((BATCH,) + shape, generator=gen) * 2 - 1
+        labels = torch.arange(BATCH) % classes
     onnx_path = os.path.join(out, name + ".onnx")
     training = any(isinstance(mod, nn.BatchNorm2d) for mod in model.modules())
     torch.onnx.export(model, (x,), onnx_path, input_names=["x"], output_names=["logits"], opset_version=opset,

@@ -10,7 +10,7 @@ table="| model | placement | oracle vs PyTorch | emulator vs oracle, mixed | emu
 for onnx in models/*.onnx; do
   m="$(basename "$onnx" .onnx)"
   placement=()
-  case "$m" in lenet5|vgg|resnet|mobile_block) placement=(--slice 4x4) ;; esac  # as tests/cli/CMakeLists.txt places them
+  case "$m" in lenet5|vgg|resnet|mobile_block) placement=(--slice 4x4) ;; tiny_gpt) placement=(--slice 2x2) ;; esac  # as tests/cli/CMakeLists.txt places them
   mixed="$(./build/tatami check "$onnx" --reference "models/$m.ref.h5" "${placement[@]}" --json 2>&1 || true)"
   fp32="$(./build/tatami check "$onnx" --reference "models/$m.ref.h5" "${placement[@]}" --precision fp32 --json 2>&1 || true)"
   table+=$'\n'"$(python3 -c "

@@ -77,14 +77,18 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   }
   for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
   job.lowered = lowered;
-  // Batch-shaped inputs are split by examples; everything else is whole on every core.
+  // Tensors whose leading dimension shrinks with the share of the batch (the examples, or a row
+  // per example and position) are split by those rows; everything else is whole on every core.
   job.bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
                           [&](std::size_t k, int v) {
                             const Shape& full = g.values[std::size_t(v)].shape;
                             const Shape& local = part.values[std::size_t(part.find(g.values[std::size_t(v)].name))].shape;
                             TensorBlock b = wholeBlock(full);
-                            if (cores > 1 && !full.empty() && full[0] == r.batch && !local.empty() && local[0] == shard)
-                              b.begin[0] = std::int64_t(k) * shard, b.real[0] = b.local[0] = shard;
+                            if (full.empty() || local.size() != full.size() || local == full) return b;
+                            if (local[0] * cores != full[0] || !std::equal(full.begin() + 1, full.end(), local.begin() + 1))
+                              throw CompileError("internal: '" + g.values[std::size_t(v)].name + "' is " + shapeText(full) + " for the batch and " +
+                                                 shapeText(local) + " for a core's share of it: not a split by rows");
+                            b.begin[0] = std::int64_t(k) * local[0], b.real[0] = b.local[0] = local[0];
                             return b;
                           });
   return job;
@@ -140,7 +144,13 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
       if (found == lowered[k].layout.end())
         throw CompileError("internal: tensor '" + t.name + "' of the step has no place in core " + std::to_string(cores[k]) + "'s program");
       const TensorPlacement& at = found->second;
-      t.pieces.push_back({cores[k], at.addr, blockOn(k, v), at.hbm});
+      const TensorBlock block = blockOn(k, v);
+      std::uint64_t bytes = 4;
+      for (auto d : block.local) bytes *= std::uint64_t(d);
+      if (bytes > at.bytes)
+        throw CompileError("internal: core " + std::to_string(cores[k]) + "'s block of '" + t.name + "' is " + std::to_string(bytes) +
+                           " bytes; its program holds " + std::to_string(at.bytes) + " for it");
+      t.pieces.push_back({cores[k], at.addr, block, at.hbm});
     }
     b.tensors.push_back(std::move(t));
   }

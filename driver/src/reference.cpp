@@ -55,7 +55,13 @@ ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const 
   }
   const runtime::NamedArray& target = need(a, "target", refPath);
   if (target.shape.size() != 2) throw DataError("reference '" + refPath + "': 'target' must be [batch, classes]");
-  r.loss = "xent", r.batch = std::int64_t(target.shape[0]);
+  // The batch: the leading dimension of the inputs (a language model's targets have a row per
+  // position, not per example).
+  r.batch = 0;
+  for (const auto& [name, x] : a)
+    if (name.rfind("input/", 0) == 0 && !x.shape.empty()) r.batch = std::int64_t(x.shape[0]);
+  if (r.batch == 0) throw DataError("reference '" + refPath + "' has no input (input/NAME)");
+  r.loss = "xent";
   r.optimizer = defaultOptimizer();
   r.optimizer.learningRate = c.lr;
   // The reference must fit the step before it is placed.
