@@ -641,3 +641,59 @@ TEST_CASE("ONNX: integer arithmetic follows ONNX (Div truncates, Cast to int64 t
     for (std::size_t i = 0; i < x.size(); ++i) CHECK(c[i] == std::min(std::max(x[i], -0.5), withMax ? 0.25 : 1e300));
   }
 }
+
+namespace {
+
+/// One pooling node with ceil_mode on a 1x1xSxS input.
+onnx::ModelProto poolModel(const std::string& op, int size, int kernel, int stride, int pad, int includePad) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("pool");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int d : {1, 1, size, size}) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  auto* n = g->add_node();
+  n->set_op_type(op), n->set_name("p"), n->add_input("x"), n->add_output("y");
+  const auto ints = [&](const char* name, std::vector<std::int64_t> v) {
+    auto* a = n->add_attribute();
+    a->set_name(name), a->set_type(onnx::AttributeProto::INTS);
+    for (auto x : v) a->add_ints(x);
+  };
+  const auto one = [&](const char* name, std::int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(name), a->set_type(onnx::AttributeProto::INT), a->set_i(v);
+  };
+  ints("kernel_shape", {kernel, kernel}), ints("strides", {stride, stride}), ints("pads", {pad, pad, pad, pad});
+  one("ceil_mode", 1);
+  if (op == "AveragePool") one("count_include_pad", includePad);
+  g->add_output()->set_name("y");
+  return m;
+}
+
+std::vector<double> pooled(const std::string& op, int size, int kernel, int stride, int pad, int includePad) {
+  Graph g = importOnnxBytes(poolModel(op, size, kernel, stride, pad, includePad).SerializeAsString(), "pool.onnx");
+  std::vector<double> x(std::size_t(size * size));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = double(i);
+  return evaluate(g, {{"x", Tensor{{1, 1, size, size}, x}}})[std::size_t(g.outputs[0])].data;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX: pooling with ceil_mode gives PyTorch's sizes and values (torch.nn.functional, arange inputs)") {
+  const auto near = [](const std::vector<double>& got, const std::vector<double>& want) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-6));
+  };
+  // avg_pool2d(arange(25).reshape(1,1,5,5), 3, stride=2, padding=1, ceil_mode=True, count_include_pad=...)
+  near(pooled("AveragePool", 5, 3, 2, 1, 1), {1.3333333730697632, 3.0, 2.6666667461395264, 7.0, 12.0, 9.0, 8.0, 13.0, 9.333333015441895});
+  near(pooled("AveragePool", 5, 3, 2, 1, 0), {3.0, 4.5, 6.0, 10.5, 12.0, 13.5, 18.0, 19.5, 21.0});
+  // 4x4: ceil mode adds a window past the floor-mode size
+  near(pooled("AveragePool", 4, 3, 2, 1, 1),
+       {1.1111111640930176, 2.6666667461395264, 1.6666666269302368, 5.666666507720947, 10.0, 5.5, 4.166666507720947, 7.0, 3.75});
+  // max_pool2d(arange(25).reshape(1,1,5,5), 2, stride=2, ceil_mode=True)
+  near(pooled("MaxPool", 5, 2, 2, 0, 0), {6.0, 8.0, 9.0, 16.0, 18.0, 19.0, 21.0, 23.0, 24.0});
+}
