@@ -96,16 +96,59 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
 
 }  // namespace
 
+namespace {
+
+/// No placement given: one core, else the smallest slice whose cores the step fits.
+CompiledJob placeAutomatically(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
+  std::vector<std::string> weighed;
+  try {
+    CompiledJob job = compileOnSlice(r, config, g, print);
+    job.placement = "one core";
+    return job;
+  } catch (const SramOverflow& e) {
+    weighed.push_back("one core: " + std::string(e.what()));
+    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+    for (int rows = 1, cols = 2; !tir && rows <= int(config.die.rows) && cols <= int(config.die.cols);
+         rows < cols ? rows *= 2 : cols *= 2) {
+      CompileRequest slice = r;
+      slice.slice = std::to_string(rows) + "x" + std::to_string(cols);
+      const std::int64_t cores = std::int64_t(sliceOf(slice, config).size());
+      if (cores < 2 || r.batch % cores) {
+        weighed.push_back(slice.slice + ": the batch of " + std::to_string(r.batch) + " does not divide over its " + std::to_string(cores) + " cores");
+        continue;
+      }
+      try {
+        CompiledJob job = compileOnSlice(slice, config, g, print);
+        job.placement = "data parallel over a " + slice.slice + " slice (chosen: the step does not fit one core)";
+        job.weighed = weighed;
+        return job;
+      } catch (const SramOverflow& o) {
+        weighed.push_back(slice.slice + ": " + o.what());
+      } catch (const RequestError& o) {
+        weighed.push_back(slice.slice + ": " + o.what());
+        break;  // refused for every slice alike (e.g. batch statistics)
+      }
+    }
+    std::string all;
+    for (const auto& w : weighed) all += "\n  " + w;
+    throw SramOverflow("the step fits no placement tried (give --slice or --grid to choose one):" + all);
+  }
+}
+
+}  // namespace
+
 CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::ostream* print) {
   const std::string& grid = r.grid;
   const Graph g = compileModel(r, nullptr);
   if (grid.empty()) {
-    CompiledJob job = compileOnSlice(r, config, g, print);
+    CompiledJob job = r.slice.empty() ? placeAutomatically(r, config, g, print) : compileOnSlice(r, config, g, print);
+    if (job.placement.empty()) job.placement = job.bundle.programs.size() > 1 ? "data parallel over a " + r.slice + " slice" : "one core";
     job.step = g;
     return job;
   }
   CompiledJob job;
   job.step = g;
+  job.placement = "tensor parallel over a " + grid + " grid";
   const GridSpec spec = gridOf(r, config);
   const int cols = spec.cols;
   CoreContext printing;

@@ -37,7 +37,8 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
     for (const auto& row : c.rows) rows.push_back({{"tensor", row.tensor}, {"against", row.against}, {"rel_error", row.relError}});
     out << nlohmann::ordered_json{{"pass", c.passes()}, {"oracle_vs_pytorch", c.worstPytorch}, {"pytorch_tolerance", c.pytorchTolerance},
                                   {"emulator_vs_oracle", c.worstOracle}, {"emulator_tolerance", c.oracleTolerance},
-                                  {"cycles", c.run.run.stats.cycles}, {"cores", c.job.bundle.programs.size()}, {"lr", c.lr}, {"tensors", rows}}
+                                  {"cycles", c.run.run.stats.cycles}, {"cores", c.job.bundle.programs.size()},
+                                  {"placement", c.job.placement}, {"lr", c.lr}, {"tensors", rows}}
                .dump(2)
         << "\n";
     return c.passes() ? kExitOk : kExitRunFailed;
@@ -49,7 +50,8 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
     out << n << a << row.relError << "\n";
   }
   out << "the oracle against PyTorch: worst " << c.worstPytorch << "; the emulator against the oracle: worst " << c.worstOracle << "; "
-      << c.run.run.stats.cycles << " cycles on " << c.job.bundle.programs.size() << " core(s)\n";
+      << c.run.run.stats.cycles << " cycles, " << c.job.placement << "\n";
+  for (const auto& w : c.job.weighed) out << "  not " << w << "\n";
   if (c.passes()) return kExitOk;
   err << "tatami check: outside the tolerances (the oracle against PyTorch " << c.pytorchTolerance << ", the emulator against the oracle "
       << c.oracleTolerance << ")\n";
@@ -113,7 +115,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (vm.count("json")) {
       nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
       for (const auto& [name, rel] : c.errors) tensors.push_back({{"tensor", name}, {"rel_error", rel}});
-      nlohmann::ordered_json j = {{"max_rel_error", c.worst}, {"cycles", run.stats.cycles}, {"cores", cores}};
+      nlohmann::ordered_json j = {{"max_rel_error", c.worst}, {"cycles", run.stats.cycles}, {"cores", cores}, {"placement", c.job.placement}};
       if (!r.grid.empty()) j["grid"] = r.grid;
       j["matrix_utilization"] = util;
       j["tensors"] = tensors;
@@ -126,8 +128,9 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       n.resize(std::max<std::size_t>(32, n.size() + 1), ' ');
       out << n << rel << "\n";
     }
-    out << "max relative error " << c.worst << "; " << run.stats.cycles << " cycles on "
-        << (r.grid.empty() ? std::to_string(cores) + " core(s)" : "a " + r.grid + " grid of cores") << "; matrix utilization " << util << "\n";
+    out << "max relative error " << c.worst << "; " << run.stats.cycles << " cycles, " << c.job.placement << " (" << cores
+        << " core(s)); matrix utilization " << util << "\n";
+    for (const auto& w : c.job.weighed) out << "  not " << w << "\n";
   } catch (const CompileError& e) {
     err << "tatami check: " << e.what() << "\n";
     return kExitBadInput;

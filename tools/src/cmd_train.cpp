@@ -112,7 +112,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     driver::Trainer trainer(c.request, config);
     if (!c.json)
       out << "training " << step.model << " on " << c.request.data << ": " << trainer.trainExamples() << " examples, batch " << step.batch
-          << " over " << trainer.cores() << " core(s), " << trainer.totalSteps() << " steps, " << step.precision << " precision\n"
+          << " over " << trainer.cores() << " core(s) (" << trainer.job().placement << "), " << trainer.totalSteps() << " steps, " << step.precision << " precision\n"
           << "  step      loss    cycles/step  sim us/step  achieved TFLOPS  host s\n";
     const auto t0 = std::chrono::steady_clock::now();
     c.loop.traceFirstStep = !c.tracePath.empty();

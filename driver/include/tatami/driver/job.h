@@ -22,6 +22,10 @@ struct CompiledJob {
   std::uint64_t sramPeakBytes = 0;  ///< the most any core's program uses
   std::vector<compiler::LoweredProgram> lowered;  ///< per core, in the bundle's order (ops, estimates)
   compiler::GridPlan plan;                        ///< on a grid: each tensor's layout
+  /// Where the step runs ("one core", "data parallel over a 2x2 slice", ...), and, when it was
+  /// chosen automatically, every placement weighed and why the others lost.
+  std::string placement;
+  std::vector<std::string> weighed;
 };
 
 /// One step compiled, run once on the emulator from seeded inputs, and compared with the host
@@ -35,8 +39,11 @@ struct StepCheck {
 StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, std::uint64_t seed, runtime::RunOptions options = {});
 
 /// Compiles r's step into a bundle: on a tensor-parallel grid when r.grid ("RxC") is given (on
-/// the cores of r.slice, else the first die), else data parallel over r.slice (one core for 1x1
-/// or none). Throws RequestError or compiler::CompileError.
+/// the cores of r.slice, else the first die), else data parallel over r.slice. With neither, on
+/// one core if the step fits there (streaming from HBM when the configuration has it), else on the
+/// smallest data-parallel slice (1x2, 2x2, 2x4, 4x4, ... of the first die, the batch divided
+/// evenly) whose cores it fits. Throws RequestError or compiler::CompileError (SramOverflow when
+/// it fits nowhere, naming what did not fit on one core).
 /// The stages after the graph passes named in r.printAfter are printed to `print` (for the first
 /// core, or grid position).
 CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::ostream* print = nullptr);
