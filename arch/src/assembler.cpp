@@ -7,6 +7,7 @@
 #include <functional>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -118,10 +119,28 @@ std::int64_t Asm::eval(const Token& t, int line) const {
     while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
   };
   const auto bad = [&](const std::string& why) { fail(line, t.col + int(i), why + " in '" + s + "'"); };
+  // Every step is checked: a result outside 64 bits is an error, not a wrap (or a trap).
+  const auto checked = [&](bool overflowed, std::int64_t v) {
+    if (overflowed) bad("a value outside 64 bits");
+    return v;
+  };
+  int depth = 0;  // nested parentheses and signs, bounded so that no input exhausts the stack
+  constexpr int kMaxDepth = 64;
   unary = [&]() -> std::int64_t {
     skip();
     if (i >= s.size()) bad("expected a number");
-    if (s[i] == '-') { ++i; return -unary(); }
+    if (++depth > kMaxDepth) bad("more than " + std::to_string(kMaxDepth) + " nested parentheses or signs");
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth};
+    if (s[i] == '-') {
+      ++i;
+      std::int64_t r = 0;
+      const std::int64_t x = unary();
+      const bool over = __builtin_sub_overflow(std::int64_t(0), x, &r);
+      return checked(over, r);
+    }
     if (s[i] == '+') { ++i; return unary(); }
     if (s[i] == '(') {
       ++i;
@@ -160,11 +179,16 @@ std::int64_t Asm::eval(const Token& t, int line) const {
     std::int64_t v = unary();
     for (;;) {
       skip();
-      if (i < s.size() && s[i] == '*') { ++i; v *= unary(); }
-      else if (i < s.size() && s[i] == '/') {
+      if (i < s.size() && s[i] == '*') {
+        ++i;
+        const std::int64_t x = unary();
+        const bool over = __builtin_mul_overflow(v, x, &v);
+        checked(over, v);
+      } else if (i < s.size() && s[i] == '/') {
         ++i;
         const std::int64_t d = unary();
         if (d == 0) bad("division by zero");
+        if (d == -1 && v == std::numeric_limits<std::int64_t>::min()) bad("a value outside 64 bits");
         v /= d;
       } else return v;
     }
@@ -173,11 +197,28 @@ std::int64_t Asm::eval(const Token& t, int line) const {
     std::int64_t v = term();
     for (;;) {
       skip();
-      if (i < s.size() && s[i] == '+') { ++i; v += term(); }
-      else if (i < s.size() && s[i] == '-') { ++i; v -= term(); }
-      else if (i + 1 < s.size() && s[i] == '<' && s[i + 1] == '<') { i += 2; v <<= term(); }
-      else if (i + 1 < s.size() && s[i] == '>' && s[i + 1] == '>') { i += 2; v >>= term(); }
-      else return v;
+      if (i < s.size() && s[i] == '+') {
+        ++i;
+        const std::int64_t x = term();
+        const bool over = __builtin_add_overflow(v, x, &v);
+        checked(over, v);
+      } else if (i < s.size() && s[i] == '-') {
+        ++i;
+        const std::int64_t x = term();
+        const bool over = __builtin_sub_overflow(v, x, &v);
+        checked(over, v);
+      } else if (i + 1 < s.size() && (s[i] == '<' || s[i] == '>') && s[i + 1] == s[i]) {
+        const bool left = s[i] == '<';
+        i += 2;
+        const std::int64_t k = term();
+        if (k < 0 || k > 63) bad("a shift by " + std::to_string(k) + " (0..63)");
+        if (left) {
+          if (v < 0 || (k > 0 && (std::uint64_t(v) >> (63 - k)) != 0)) bad("a value outside 64 bits");
+          v = std::int64_t(std::uint64_t(v) << k);
+        } else {
+          v >>= k;
+        }
+      } else return v;
     }
   };
   const std::int64_t v = expr();

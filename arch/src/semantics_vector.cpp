@@ -164,6 +164,8 @@ StepResult executeVector(CoreState& core, ThreadState& t, const Instruction& ins
   if (inst.op == Op::Vtr) {
     // A pure data movement: done in timing-only runs too.
     const std::uint64_t size = std::uint64_t(dtypeSize(type));
+    if (o.rows != 0 && o.cols > kSramAddressLimit / size / o.rows)
+      throw ExecError("vtr of " + std::to_string(o.rows) + " x " + std::to_string(o.cols) + " elements is larger than any SRAM");
     std::vector<std::uint8_t> src(o.rows * o.cols * size), dst(src.size());
     core.sram.read(o.a, src.data(), src.size());
     for (std::uint64_t i = 0; i < o.rows; ++i)

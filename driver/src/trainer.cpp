@@ -74,6 +74,7 @@ Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(
                     std::to_string(train_.pixels));
   if (train_.count == 0 || test_.count == 0)
     throw DataError("'" + r_.data + "' has an empty " + (train_.count == 0 ? "training" : "test") + " split");
+  if (r_.epochs < 0 || r_.steps < 0) throw RequestError("--epochs and --steps must not be negative");
   stepsPerEpoch_ = std::int64_t(train_.count) / r_.step.batch;
   if (stepsPerEpoch_ == 0)
     throw RequestError("--batch " + std::to_string(r_.step.batch) + " is larger than the training set's " + std::to_string(train_.count) +
@@ -92,6 +93,13 @@ Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(
     throw CompileError(r_.step.model + ": input '" + g.values[std::size_t(x)].name + "' does not hold " + std::to_string(train_.pixels) +
                        " values per example");
   classes_ = g.values[std::size_t(target)].shape.at(1);
+  // Every label must name one of the model's classes (a one-hot row of the target).
+  for (const auto* split : {&train_, &test_})
+    for (std::size_t i = 0; i < split->count; ++i)
+      if (std::int64_t(split->labels[i]) >= classes_)
+        throw DataError("'" + (split == &test_ && !r_.evalData.empty() ? r_.evalData : r_.data) + "': example " + std::to_string(i) + " of the " +
+                        (split == &train_ ? "training" : "test") + " split has label " + std::to_string(split->labels[i]) + "; the model has " +
+                        std::to_string(classes_) + " classes (0.." + std::to_string(classes_ - 1) + ")");
   session_ = std::make_unique<runtime::Session>(config_, job_.bundle);
   for (int p : g.parameters) {
     const Value& v = g.values[std::size_t(p)];
@@ -183,14 +191,22 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
   if (!o.resume.empty()) {
     state_.carried = session_->carried();
     readRunFile(o.resume, runKey(), state_);
+    const std::size_t done = std::size_t(state_.nextStep);
+    if (state_.nextStep < 0 || state_.nextStep > totalSteps_ || state_.loss.size() != done || state_.cycles.size() != done)
+      throw DataError("checkpoint '" + o.resume + "': next step " + std::to_string(state_.nextStep) + " with " + std::to_string(state_.loss.size()) +
+                      " losses and " + std::to_string(state_.cycles.size()) + " cycle counts does not fit a run of " +
+                      std::to_string(totalSteps_) + " steps");
     session_->carried() = state_.carried;
     if (oracle_) oracle_->state = state_.carried;
   }
   TrainSummary sum;
   runtime::RunResult last;
   double lossSum = 0;
+  // Resumed inside an epoch: its mean loss counts the steps before the checkpoint too.
+  for (std::int64_t s = state_.nextStep - state_.nextStep % stepsPerEpoch_; s < state_.nextStep; ++s) lossSum += state_.loss[std::size_t(s)];
   std::uint64_t cycles = 0, matrixFlops = 0, allFlops = 0;
   const std::int64_t first = state_.nextStep;
+  std::int64_t ran = 0;
   for (std::int64_t s = first; s < totalSteps_; ++s) {
     StepRecord rec = runStep(s, o.traceFirstStep && s == first);
     if (!rec.run.error.empty()) {
@@ -199,7 +215,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
     }
     state_.nextStep = s + 1;
     state_.loss.push_back(rec.loss), state_.cycles.push_back(double(rec.run.stats.cycles));
-    lossSum += rec.loss, sum.finalLoss = rec.loss, ++sum.steps;
+    lossSum += rec.loss, sum.finalLoss = rec.loss, ++ran;
     cycles += rec.run.stats.cycles, matrixFlops += rec.run.stats.matrixFlops;
     allFlops += rec.run.stats.matrixFlops + rec.run.stats.vectorFlops;
     if (o.onStep) o.onStep(rec);
@@ -207,6 +223,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
     if (inEpoch + 1 == stepsPerEpoch_ || s + 1 == totalSteps_) {
       EpochRecord e;
       e.epoch = rec.epoch + 1, e.meanLoss = lossSum / double(inEpoch + 1), e.accuracy = sum.accuracy = evaluate();
+      e.steps = inEpoch + 1, e.stepsPerEpoch = stepsPerEpoch_;
       state_.epochAccuracy.push_back(e.accuracy);
       if (oracle_) e.oracleMeanLoss = oracle_->lossSum / double(inEpoch + 1), oracle_->lossSum = 0;
       lossSum = 0;
@@ -223,9 +240,13 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
   if (!o.checkpoint.empty() && !sum.stopped) save(o.checkpoint, sum.accuracy, sum.hostSeconds, &last);
   if (!o.output.empty()) save(o.output, sum.accuracy, sum.hostSeconds, &last);
   const double peak = 2.0 * double(config_.core.matrix_units * config_.core.matrix_dim * config_.core.matrix_dim);
-  sum.cyclesPerStep = sum.steps ? double(cycles) / double(sum.steps) : 0;
+  sum.steps = state_.nextStep;
+  double allCycles = 0;
+  for (double c : state_.cycles) allCycles += c;
+  sum.cyclesPerStep = sum.steps ? allCycles / double(sum.steps) : 0;
+  if (sum.steps && ran == 0) sum.finalLoss = state_.loss.back();
   sum.matrixUtilization = cycles ? double(matrixFlops) / (peak * double(cores()) * double(cycles)) : 0;
-  sum.flopsPerStep = sum.steps ? double(allFlops) / double(sum.steps) : 0;
+  sum.flopsPerStep = ran ? double(allFlops) / double(ran) : 0;
   return sum;
 }
 

@@ -120,6 +120,12 @@ TEST_CASE("assembler errors name the file, line, column and reason") {
   CHECK(err("  li r1, 3 +\n") == "bad.tasm:1:13: expected a number in '3 +'");
   CHECK(err("  li r1, FOO\n") == "bad.tasm:1:10: unknown name 'FOO' in 'FOO'");
   CHECK(err("  sinc 300, 1\n") == "bad.tasm:1:8: expected a literal 0..255, got 300");
+  // Integer expressions never wrap, trap or exhaust the stack.
+  CHECK(err("  li r1, 9223372036854775807 + 1\n  halt\n") == "bad.tasm:1:33: a value outside 64 bits in '9223372036854775807 + 1'");
+  CHECK(err(".equ M (-9223372036854775807-1)\n  li r1, M / -1\n  halt\n") == "bad.tasm:2:16: a value outside 64 bits in 'M / -1'");
+  CHECK(err("  li r1, 1 << 64\n  halt\n") == "bad.tasm:1:17: a shift by 64 (0..63) in '1 << 64'");
+  CHECK(err("  li r1, " + std::string(100, '(') + "1" + std::string(100, ')') + "\n  halt\n").find("more than 64 nested parentheses") !=
+        std::string::npos);
   CHECK(err(".bogus 1\n halt\n") == "bad.tasm:1:1: unknown directive '.bogus' (.equ, .thread, .init, .output)");
   CHECK(err(".thread 5 x\nx: halt\n") == "bad.tasm:1:9: thread must be 0..3");
   CHECK(err("; nothing\n") == "bad.tasm: the program has no instructions");

@@ -43,10 +43,45 @@ TEST_CASE("training resumes from a checkpoint to exactly the same weights") {
     if (arr.name == "loss") loss = arr.data;
   REQUIRE(loss.size() == 12);
   CHECK(loss.back() < loss.front());
+  // The resumed run reports the whole run: its steps, and the epoch's mean loss over all of them.
+  std::string straight, resumed;
+  REQUIRE(train({"--steps", "12", "--json"}, &straight) == 0);
+  REQUIRE(train({"--steps", "12", "--resume", "t_ck.h5", "--json"}, &resumed) == 0);
+  const auto a1 = nlohmann::json::parse(straight), b1 = nlohmann::json::parse(resumed);
+  CHECK(b1["steps"] == 12);
+  CHECK(b1["epochs"][0]["steps"] == 12);
+  CHECK(b1["epochs"][0]["mean_loss"] == a1["epochs"][0]["mean_loss"]);
+  CHECK(b1["final_loss"] == a1["final_loss"]);
+  CHECK(b1["cycles_per_step"] == a1["cycles_per_step"]);
   std::string text;
   CHECK(train({"--steps", "12", "--lr", "0.5", "--resume", "t_ck.h5"}, &text) == 2);
   CHECK(text.find("is of another run") != std::string::npos);
   for (const char* f : {"t_full.h5", "t_ck.h5", "t_resumed.h5"}) std::remove(f);
+}
+
+TEST_CASE("bad training options and data are refused by name, never crash") {
+  std::string text;
+  std::ostringstream out, err;
+  CHECK(cli::run({"tatami", "train", TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx", "--log-every", "0"}, out, err) == 2);
+  CHECK(err.str().find("--log-every 0: expected 1 or more steps") != std::string::npos);
+  CHECK(train({"--checkpoint-every", "0"}, &text) == 2);
+  CHECK(text.find("--checkpoint-every 0: expected 1 or more steps") != std::string::npos);
+  // A label beyond the model's 10 classes.
+  std::vector<double> images(64 * 784, 0.0), labels(64, 1.0);
+  labels[5] = 255;
+  runtime::writeArrays("t_labels.h5", {{"train_images", {64, 784}, images}, {"train_labels", {64}, labels},
+                                       {"test_images", {64, 784}, images}, {"test_labels", {64}, std::vector<double>(64, 0.0)}}, {});
+  CHECK(train({"--data", "t_labels.h5", "--steps", "1"}, &text) == 2);
+  CHECK(text.find("'t_labels.h5': example 5 of the training split has label 255; the model has 10 classes (0..9)") != std::string::npos);
+  // A checkpoint whose next step does not fit the run.
+  runtime::writeArrays("t_bad_ck.h5", {{"next_step", {1}, {-5.0}}}, {});
+  std::map<std::string, std::string> attrs;
+  REQUIRE(train({"--steps", "2", "--checkpoint", "t_key.h5"}) == 0);
+  runtime::readArrays("t_key.h5", &attrs);
+  runtime::writeArrays("t_bad_ck.h5", {{"next_step", {1}, {-5.0}}}, {{"run", attrs["run"]}});
+  CHECK(train({"--steps", "2", "--resume", "t_bad_ck.h5"}, &text) == 2);
+  CHECK(text.find("checkpoint 't_bad_ck.h5': next step -5 with 0 losses and 0 cycle counts does not fit a run of 2 steps") != std::string::npos);
+  for (const char* f : {"t_labels.h5", "t_bad_ck.h5", "t_key.h5"}) std::remove(f);
 }
 
 TEST_CASE("training data from an HDF5 file; bad data files are refused by name") {

@@ -56,7 +56,9 @@ void addTrainOptions(po::options_description& desc, TrainCli& c) {
 }
 
 void printEpoch(const driver::EpochRecord& e, bool oracle, std::ostream& out) {
-  out << "epoch " << e.epoch << ": mean loss " << readable(e.meanLoss, 4) << ", test accuracy " << readable(100 * e.accuracy, 2) << "%";
+  out << "epoch " << e.epoch;
+  if (e.steps < e.stepsPerEpoch) out << " (" << e.steps << " of its " << e.stepsPerEpoch << " steps)";
+  out << ": mean loss " << readable(e.meanLoss, 4) << ", test accuracy " << readable(100 * e.accuracy, 2) << "%";
   if (oracle)
     out << "; host oracle on the same batches: mean loss " << readable(e.oracleMeanLoss, 4) << " ("
         << readable(100 * std::fabs(e.meanLoss - e.oracleMeanLoss) / e.oracleMeanLoss, 3) << "% apart)";
@@ -72,7 +74,7 @@ void printSummary(const driver::TrainSummary& s, std::size_t cores, bool oracle,
   }
   nlohmann::ordered_json epochs = nlohmann::ordered_json::array();
   for (const auto& e : s.epochs) {
-    nlohmann::ordered_json j = {{"epoch", e.epoch}, {"mean_loss", e.meanLoss}, {"test_accuracy", e.accuracy}};
+    nlohmann::ordered_json j = {{"epoch", e.epoch}, {"steps", e.steps}, {"mean_loss", e.meanLoss}, {"test_accuracy", e.accuracy}};
     if (oracle) j["oracle_mean_loss"] = e.oracleMeanLoss, j["relative_difference"] = std::fabs(e.meanLoss - e.oracleMeanLoss) / e.oracleMeanLoss;
     epochs.push_back(j);
   }
@@ -105,6 +107,8 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (step.model.empty()) throw UsageError("no model given");
   if (step.loss != "xent" && step.loss != "mse") throw UsageError("--loss '" + step.loss + "': expected xent or mse");
   checkStepOptions(step);
+  if (c.logEvery < 1) throw UsageError("--log-every " + std::to_string(c.logEvery) + ": expected 1 or more steps");
+  if (c.loop.checkpointEvery < 1) throw UsageError("--checkpoint-every " + std::to_string(c.loop.checkpointEvery) + ": expected 1 or more steps");
   if (c.request.timingOnly && (c.request.oracle || !c.loop.checkpoint.empty() || !c.loop.resume.empty()))
     throw UsageError("--timing-only trains nothing: it does not combine with --oracle, --checkpoint or --resume");
   const ArchConfig config = machine.resolve();
@@ -124,7 +128,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       out << std::setw(6) << r.step << std::setw(10) << readable(r.loss, 4) << std::setw(15) << r.run.stats.cycles << std::setw(13)
           << readable(sim * 1e6, 2) << std::setw(17) << readable(double(r.run.stats.matrixFlops + r.run.stats.vectorFlops) / sim / 1e12, 3)
-          << std::setw(8) << readable(host, 1) << "\n";
+          << std::setw(8) << readable(host, 1) << std::endl;  // a line at a time, also into a file
     };
     c.loop.onEpoch = [&](const driver::EpochRecord& e) {
       if (!c.json) printEpoch(e, c.request.oracle, out);

@@ -42,6 +42,7 @@ struct StepRecord {
 /// One epoch done (or the run ended inside one).
 struct EpochRecord {
   std::int64_t epoch = 0;  ///< from 1
+  std::int64_t steps = 0, stepsPerEpoch = 0;  ///< steps of the epoch run (fewer when the run stops inside it)
   double meanLoss = 0, accuracy = 0;
   double oracleMeanLoss = std::numeric_limits<double>::quiet_NaN();  ///< with TrainRequest::oracle
 };
@@ -59,13 +60,13 @@ struct TrainLoopOptions {
 };
 
 struct TrainSummary {
-  std::int64_t steps = 0;  ///< run in this call
+  std::int64_t steps = 0;  ///< of the run, those before a resume included
   std::int64_t nextStep = 0;  ///< the step a resumed run would start at
   double finalLoss = std::numeric_limits<double>::quiet_NaN();
   double accuracy = 0;
-  double cyclesPerStep = 0;
-  double matrixUtilization = 0;  ///< useful matrix FLOPs / (peak x cores x cycles), over the steps run
-  double flopsPerStep = 0;       ///< matrix and vector
+  double cyclesPerStep = 0;      ///< over every step of the run
+  double matrixUtilization = 0;  ///< useful matrix FLOPs / (peak x cores x cycles), over the steps run in this call
+  double flopsPerStep = 0;       ///< matrix and vector, over the steps run in this call
   double hostSeconds = 0;        ///< since the trainer was made (loading and compiling included)
   bool stopped = false;          ///< ended early by TrainLoopOptions::stop
   std::string error;             ///< the emulator's fault, with the step it happened in
