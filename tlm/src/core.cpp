@@ -43,7 +43,8 @@ CoreModel::CoreModel(const sc_core::sc_module_name& name, const ArchConfig& conf
       state_(std::uint64_t(config.core.sram_kib) * 1024, int(config.core.threads)),
       readPorts_(std::size_t(config.core.sram_read_ports)),
       writePorts_(std::size_t(config.core.sram_write_ports)),
-      quantum_(std::uint64_t(config.sim.quantum_cycles)) {
+      quantum_(std::uint64_t(config.sim.quantum_cycles)),
+      maxCycles_(std::uint64_t(config.sim.max_cycles)) {
   debugSocket.register_transport_dbg(this, &CoreModel::transportDbg);
   fromNetwork.register_b_transport(this, &CoreModel::receiveSignal);
   if (rtl_ && !options.rtlWaves.empty()) rtl_->traceTo(options.rtlWaves, options.rtlWavesFrom, options.rtlWavesTo);
@@ -231,6 +232,9 @@ void CoreModel::step(int th, std::uint64_t now) {
   if (pc >= program_.code.size()) fault(th, pc, "ran past the end of the program (missing halt?)");
   if (stats_.instructions >= options_.maxInstructions)
     fault(th, pc, "instruction limit of " + std::to_string(options_.maxInstructions) + " reached");
+  if (now >= maxCycles_)
+    fault(th, pc, "still running at cycle " + std::to_string(now) + " (sim.max_cycles = " + std::to_string(maxCycles_) +
+                      "): a runaway program (no halt reached?)");
   const Instruction& inst = program_.code[pc];
 
   // Retire bookkeeping that can no longer delay anything.

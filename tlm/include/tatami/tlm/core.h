@@ -156,6 +156,7 @@ class CoreModel : public sc_core::sc_module {
   std::vector<PortTimeline> readPorts_, writePorts_;
   PortTimeline nocRead_, nocWrite_;
   std::uint64_t quantum_;
+  std::uint64_t maxCycles_;  ///< sim.max_cycles: a thread still issuing at this cycle is a runaway
   std::priority_queue<SemEvent, std::vector<SemEvent>, std::greater<SemEvent>> events_;
   std::uint64_t eventSeq_ = 0;
   std::uint64_t lastCompletion_ = 0;
