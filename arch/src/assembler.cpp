@@ -229,7 +229,8 @@ std::int64_t Asm::eval(const Token& t, int line) const {
 
 int Asm::reg(const Token& t, int line) const {
   const std::string& s = t.text;
-  if (s.size() >= 2 && s[0] == 'r' && std::all_of(s.begin() + 1, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (s.size() >= 2 && s.size() <= 3 && s[0] == 'r' &&
+      std::all_of(s.begin() + 1, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     const int n = std::stoi(s.substr(1));
     if (n < kRegisters) return n;
   }

@@ -2,6 +2,7 @@
 // exists and each value is allowed.
 #include "tatami/arch/config_files.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -40,6 +41,9 @@ void applyIni(ArchConfig& config, const std::string& iniText, const std::string&
 }
 
 void applyIniFile(ArchConfig& config, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw ConfigError("config file '" + path + "' is not a regular file");
   std::ifstream in(path);
   if (!in) throw ConfigError("cannot read config file '" + path + "'");
   std::ostringstream text;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -213,6 +214,11 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
       sum.error = "step " + std::to_string(s) + " failed on the emulator: " + rec.run.error;
       break;
     }
+    if (!r_.timingOnly && !std::isfinite(rec.loss)) {
+      sum.error = "step " + std::to_string(s) + ": the loss is " + std::to_string(rec.loss) +
+                  " (not a finite number): the weights have diverged (a lower --lr?) or the data holds NaN or infinity";
+      break;
+    }
     state_.nextStep = s + 1;
     state_.loss.push_back(rec.loss), state_.cycles.push_back(double(rec.run.stats.cycles));
     lossSum += rec.loss, sum.finalLoss = rec.loss, ++ran;
@@ -222,7 +228,9 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
     const std::int64_t inEpoch = s % stepsPerEpoch_;
     if (inEpoch + 1 == stepsPerEpoch_ || s + 1 == totalSteps_) {
       EpochRecord e;
-      e.epoch = rec.epoch + 1, e.meanLoss = lossSum / double(inEpoch + 1), e.accuracy = sum.accuracy = evaluate();
+      // Timing only: the weights did not train; there is no accuracy to report.
+      e.epoch = rec.epoch + 1, e.meanLoss = lossSum / double(inEpoch + 1);
+      e.accuracy = sum.accuracy = r_.timingOnly ? std::numeric_limits<double>::quiet_NaN() : evaluate();
       e.steps = inEpoch + 1, e.stepsPerEpoch = stepsPerEpoch_;
       state_.epochAccuracy.push_back(e.accuracy);
       if (oracle_) e.oracleMeanLoss = oracle_->lossSum / double(inEpoch + 1), oracle_->lossSum = 0;

@@ -120,6 +120,7 @@ TEST_CASE("assembler errors name the file, line, column and reason") {
   CHECK(err("  li r1, 3 +\n") == "bad.tasm:1:13: expected a number in '3 +'");
   CHECK(err("  li r1, FOO\n") == "bad.tasm:1:10: unknown name 'FOO' in 'FOO'");
   CHECK(err("  sinc 300, 1\n") == "bad.tasm:1:8: expected a literal 0..255, got 300");
+  CHECK(err("  li r18446744073709551615, 1\n  halt\n") == "bad.tasm:1:6: expected a register r0..r31, got 'r18446744073709551615'");
   // Integer expressions never wrap, trap or exhaust the stack.
   CHECK(err("  li r1, 9223372036854775807 + 1\n  halt\n") == "bad.tasm:1:33: a value outside 64 bits in '9223372036854775807 + 1'");
   CHECK(err(".equ M (-9223372036854775807-1)\n  li r1, M / -1\n  halt\n") == "bad.tasm:2:16: a value outside 64 bits in 'M / -1'");

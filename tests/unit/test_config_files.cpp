@@ -40,6 +40,8 @@ TEST_CASE("INI errors name the file and line") {
                        doctest::Contains("'core.threads' is set twice"), ConfigError);
   CHECK_THROWS_WITH_AS(applyIniFile(c, "/nonexistent/x.ini"), "cannot read config file '/nonexistent/x.ini'",
                        ConfigError);
+  CHECK_THROWS_WITH_AS(applyIniFile(c, TATAMI_SOURCE_DIR "/configs"), "config file '" TATAMI_SOURCE_DIR "/configs' is not a regular file",
+                       ConfigError);
 }
 
 TEST_CASE("--set overrides apply in order after the file") {

@@ -2,6 +2,7 @@
 // weights of an uninterrupted one; a checkpoint of another run is refused.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -81,7 +82,15 @@ TEST_CASE("bad training options and data are refused by name, never crash") {
   runtime::writeArrays("t_bad_ck.h5", {{"next_step", {1}, {-5.0}}}, {{"run", attrs["run"]}});
   CHECK(train({"--steps", "2", "--resume", "t_bad_ck.h5"}, &text) == 2);
   CHECK(text.find("checkpoint 't_bad_ck.h5': next step -5 with 0 losses and 0 cycle counts does not fit a run of 2 steps") != std::string::npos);
-  for (const char* f : {"t_labels.h5", "t_bad_ck.h5", "t_key.h5"}) std::remove(f);
+  // NaN pixels: the loss stops being a number, and training stops saying so (exit 1).
+  std::vector<double> nan(64 * 784, std::nan(""));
+  runtime::writeArrays("t_nan.h5", {{"train_images", {64, 784}, nan}, {"train_labels", {64}, std::vector<double>(64, 1.0)},
+                                    {"test_images", {64, 784}, images}, {"test_labels", {64}, std::vector<double>(64, 0.0)}}, {});
+  CHECK(train({"--data", "t_nan.h5", "--steps", "1"}, &text) == 1);
+  CHECK(text.find("step 0: the loss is nan (not a finite number)") != std::string::npos);
+  CHECK(train({"--lr", "nan"}, &text) == 2);
+  CHECK(text.find("--lr nan: expected a finite positive number") != std::string::npos);
+  for (const char* f : {"t_labels.h5", "t_bad_ck.h5", "t_key.h5", "t_nan.h5"}) std::remove(f);
 }
 
 TEST_CASE("training data from an HDF5 file; bad data files are refused by name") {

@@ -1,6 +1,7 @@
 // The step options shared by train, check and compile.
 #include "step_options.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace tatami::cli {
@@ -45,6 +46,13 @@ void checkStepOptions(const driver::CompileRequest& r) {
   if (r.loss != "xent" && r.loss != "mse" && r.loss != "none") throw UsageError("--loss '" + r.loss + "': expected xent, mse or none");
   if (r.optimizer.kind != "sgd" && r.optimizer.kind != "adamw") throw UsageError("--optimizer '" + r.optimizer.kind + "': expected sgd or adamw");
   if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
+  const auto finite = [](const char* flag, double v, bool positive) {
+    if (!std::isfinite(v) || v < 0 || (positive && v == 0))
+      throw UsageError(std::string(flag) + " " + std::to_string(v) + ": expected a finite " + (positive ? "positive" : "non-negative") + " number");
+  };
+  finite("--lr", r.optimizer.learningRate, true);
+  finite("--momentum", r.optimizer.momentum, false);
+  finite("--weight-decay", r.optimizer.weightDecay, false);
 }
 
 }  // namespace tatami::cli
