@@ -2,6 +2,7 @@
 #   -DCMD="prog|arg|arg"  -DRC=<expected exit code>
 #   [-DOUT_REGEX=...] [-DERR_REGEX=...]   regexes that stdout / stderr must match (| separated: all)
 #   [-DOUT_FILE=path]                     stdout must equal this file exactly
+#   [-DJSON=1]                            stdout must be one JSON value and nothing else
 string(REPLACE "|" ";" cmd "${CMD}")
 execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc STREQUAL "${RC}")
@@ -22,6 +23,12 @@ foreach(stream OUT ERR)
     endforeach()
   endif()
 endforeach()
+if(JSON)
+  string(JSON kind ERROR_VARIABLE bad TYPE "${out}")
+  if(bad)
+    message(FATAL_ERROR "stdout is not JSON alone (${bad}):\n${out}")
+  endif()
+endif()
 if(DEFINED OUT_FILE)
   file(READ "${OUT_FILE}" want)
   if(NOT out STREQUAL want)
