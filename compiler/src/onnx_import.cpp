@@ -41,6 +41,132 @@ class Importer {
     if (!isConst(v)) fail(n, "input " + std::to_string(k) + " ('" + n.input(k) + "') must be known at compile time");
     return g_.values[std::size_t(v)].data;
   }
+  /// Elementwise activations as compositions of IR ops (their gradients follow from those).
+  bool activation(const onnx::NodeProto& n) {
+    const std::string& t = n.op_type();
+    static const std::set<std::string> known = {"LeakyRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Abs"};
+    if (!known.count(t)) return false;
+    const int x = value(n, 0);
+    const auto scalar = [&](double v) { return g_.scalar(v); };
+    const auto abs = [&](int v) { return op(n, Op::max, {v, op(n, Op::neg, {v})}); };
+    // alpha (exp(min(x, 0) / c) c - 1): the negative branch of Elu (c = 1) and Celu (c = alpha).
+    const auto negativeBranch = [&](double alpha, double c) {
+      const int m = op(n, Op::min, {x, scalar(0.0)});
+      const int e = op(n, Op::exp, {c == 1.0 ? m : op(n, Op::mul, {m, scalar(1.0 / c)})});
+      return op(n, Op::mul, {op(n, Op::sub, {e, scalar(1.0)}), scalar(alpha * c)});
+    };
+    int y = -1;
+    if (t == "LeakyRelu") {
+      const double alpha = floatAttr(n, "alpha", 0.01);
+      if (alpha < 0 || alpha > 1) fail(n, "alpha " + std::to_string(alpha) + " outside [0, 1]");
+      y = op(n, Op::max, {x, op(n, Op::mul, {x, scalar(alpha)})});
+    } else if (t == "Elu") {
+      y = op(n, Op::add, {op(n, Op::relu, {x}), negativeBranch(floatAttr(n, "alpha", 1.0), 1.0)});
+    } else if (t == "Celu") {
+      const double alpha = floatAttr(n, "alpha", 1.0);
+      y = op(n, Op::add, {op(n, Op::relu, {x}), negativeBranch(1.0, alpha)});
+    } else if (t == "Selu") {
+      const double alpha = floatAttr(n, "alpha", 1.67326319217681884765625), gamma = floatAttr(n, "gamma", 1.05070102214813232421875);
+      y = op(n, Op::mul, {op(n, Op::add, {op(n, Op::relu, {x}), negativeBranch(alpha, 1.0)}), scalar(gamma)});
+    } else if (t == "Softplus") {
+      // log(1 + e^x) = relu(x) + log(1 + e^-|x|): no overflow for large x.
+      const int tail = op(n, Op::log, {op(n, Op::add, {op(n, Op::exp, {op(n, Op::neg, {abs(x)})}), scalar(1.0)})});
+      y = op(n, Op::add, {op(n, Op::relu, {x}), tail});
+    } else if (t == "Softsign") {
+      y = op(n, Op::div, {x, op(n, Op::add, {abs(x), scalar(1.0)})});
+    } else {
+      y = abs(x);
+    }
+    bind(n, 0, y);
+    return true;
+  }
+
+  /// Comparisons, logic, Mod, Range and Trilu on values known at compile time (masks and index
+  /// arithmetic, as exporters emit them): computed here, numpy broadcasting, booleans as 0/1
+  /// integers. An operand known only at run time stops with the node's name.
+  bool constantOnly(const onnx::NodeProto& n) {
+    const std::string& t = n.op_type();
+    static const std::set<std::string> binary = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Mod"};
+    if (binary.count(t)) {
+      const int a = constantInput(n, 0), b = constantInput(n, 1);
+      const Shape &as = shapeOf(a), &bs = shapeOf(b);
+      Shape out(std::max(as.size(), bs.size()), 1);
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        const std::int64_t da = i + as.size() >= out.size() ? as[i + as.size() - out.size()] : 1;
+        const std::int64_t db = i + bs.size() >= out.size() ? bs[i + bs.size() - out.size()] : 1;
+        if (da != db && da != 1 && db != 1) fail(n, "operands " + shapeText(as) + " and " + shapeText(bs) + " do not broadcast");
+        out[i] = std::max(da, db);
+      }
+      const auto at = [&](const Shape& s, const std::vector<double>& d, std::int64_t flat) {
+        std::int64_t idx = 0, stride = 1, rest = flat;
+        std::vector<std::int64_t> coord(out.size());
+        for (std::size_t i = out.size(); i-- > 0;) coord[i] = rest % out[i], rest /= out[i];
+        for (std::size_t i = s.size(); i-- > 0;) {
+          const std::int64_t c = s[i] == 1 ? 0 : coord[i + out.size() - s.size()];
+          idx += c * stride, stride *= s[i];
+        }
+        return d[std::size_t(idx)];
+      };
+      const std::vector<double> &ad = g_.values[std::size_t(a)].data, &bd = g_.values[std::size_t(b)].data;
+      std::vector<double> r(std::size_t(elementCount(out)));
+      const bool fmod = t == "Mod" && intAttr(n, "fmod", 0) != 0;
+      for (std::size_t i = 0; i < r.size(); ++i) {
+        const double x = at(as, ad, std::int64_t(i)), y = at(bs, bd, std::int64_t(i));
+        if (t == "Equal") r[i] = x == y;
+        else if (t == "Less") r[i] = x < y;
+        else if (t == "Greater") r[i] = x > y;
+        else if (t == "LessOrEqual") r[i] = x <= y;
+        else if (t == "GreaterOrEqual") r[i] = x >= y;
+        else if (t == "And") r[i] = (x != 0) && (y != 0);
+        else if (t == "Or") r[i] = (x != 0) || (y != 0);
+        else if (t == "Xor") r[i] = (x != 0) != (y != 0);
+        else {
+          if (y == 0) fail(n, "modulo by zero");
+          // fmod: the sign of the dividend (C); else the sign of the divisor (Python, integers).
+          r[i] = fmod ? std::fmod(x, y) : x - y * std::floor(x / y);
+        }
+      }
+      const bool integer = t != "Mod" || (isInteger(a) && isInteger(b));
+      bind(n, 0, integer ? integerConstant(out, std::move(r)) : constant(out, std::move(r)));
+      return true;
+    }
+    if (t == "Not") {
+      const int a = constantInput(n, 0);
+      std::vector<double> r = g_.values[std::size_t(a)].data;
+      for (double& v : r) v = v == 0;
+      bind(n, 0, integerConstant(shapeOf(a), std::move(r)));
+      return true;
+    }
+    if (t == "Range") {
+      const double start = constData(n, 0).at(0), limit = constData(n, 1).at(0), delta = constData(n, 2).at(0);
+      if (delta == 0) fail(n, "delta is zero");
+      const double count = std::max(0.0, std::ceil((limit - start) / delta));
+      if (count > double(std::int64_t(1) << 32)) fail(n, "more than 2^32 elements");
+      std::vector<double> r(static_cast<std::size_t>(count));
+      for (std::size_t i = 0; i < r.size(); ++i) r[i] = start + double(i) * delta;
+      const bool integer = isInteger(value(n, 0)) && isInteger(value(n, 1)) && isInteger(value(n, 2));
+      const Shape shape = {std::int64_t(r.size())};
+      bind(n, 0, integer ? integerConstant(shape, std::move(r)) : constant(shape, std::move(r)));
+      return true;
+    }
+    if (t == "Trilu") {
+      const int a = constantInput(n, 0);
+      const Shape& s = shapeOf(a);
+      if (s.size() < 2) fail(n, "needs a tensor of rank 2 or more");
+      const std::int64_t k = hasInput(n, 1) ? std::int64_t(constData(n, 1).at(0)) : 0;
+      const bool upper = intAttr(n, "upper", 1) != 0;
+      std::vector<double> r = g_.values[std::size_t(a)].data;
+      const std::int64_t rows = s[s.size() - 2], cols = s.back();
+      for (std::size_t e = 0; e < r.size(); ++e) {
+        const std::int64_t i = (std::int64_t(e) / cols) % rows, j = std::int64_t(e) % cols;
+        if (upper ? j - i < k : j - i > k) r[e] = 0;
+      }
+      bind(n, 0, isInteger(a) ? integerConstant(s, std::move(r)) : constant(s, std::move(r)));
+      return true;
+    }
+    return false;
+  }
+
   int constantInput(const onnx::NodeProto& n, int k) const {
     constData(n, k);  // refuses a value known only at run time
     return value(n, k);
@@ -235,7 +361,9 @@ void Importer::node(const onnx::NodeProto& n) {
   static const std::map<std::string, Op> binary = {{"Add", Op::add}, {"Sub", Op::sub}, {"Mul", Op::mul},
                                                             {"Div", Op::div}, {"Pow", Op::pow}, {"Max", Op::max}, {"Min", Op::min}};
   if (!n.domain().empty() && n.domain() != "ai.onnx") fail(n, "operators of domain '" + n.domain() + "' are not supported");
-  if (unary.count(t)) {
+  if (activation(n) || constantOnly(n)) {
+    return;
+  } else if (unary.count(t)) {
     bind(n, 0, op(n, unary.at(t), {value(n, 0)}));
   } else if (binary.count(t)) {
     bind(n, 0, op(n, binary.at(t), {value(n, 0), value(n, 1)}));

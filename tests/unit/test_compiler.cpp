@@ -697,3 +697,55 @@ TEST_CASE("ONNX: pooling with ceil_mode gives PyTorch's sizes and values (torch.
   // max_pool2d(arange(25).reshape(1,1,5,5), 2, stride=2, ceil_mode=True)
   near(pooled("MaxPool", 5, 2, 2, 0, 0), {6.0, 8.0, 9.0, 16.0, 18.0, 19.0, 21.0, 23.0, 24.0});
 }
+
+TEST_CASE("ONNX: comparisons, logic, Mod, Range and Trilu on known values fold to constants (numpy broadcasting)") {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("consts");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  tt->mutable_shape()->add_dim()->set_dim_value(3);
+  const auto ints = [&](const std::string& name, std::vector<std::int64_t> dims, std::vector<std::int64_t> v) {
+    auto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(onnx::TensorProto::INT64);
+    for (auto d : dims) t->add_dims(d);
+    for (auto x : v) t->add_int64_data(x);
+  };
+  ints("a", {2, 3}, {-7, 0, 5, 3, 3, -3});
+  ints("b", {3}, {3, 0, 3});
+  ints("three", {}, {3});
+  ints("zero", {}, {0});
+  ints("one", {}, {1});
+  ints("sq", {3, 3}, {1, 1, 1, 1, 1, 1, 1, 1, 1});
+  const auto node = [&](const std::string& op, std::vector<std::string> ins, const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op), n->set_name(out);
+    for (auto& i : ins) n->add_input(i);
+    n->add_output(out);
+    return n;
+  };
+  node("Equal", {"a", "b"}, "eq");
+  node("Less", {"a", "b"}, "lt");
+  node("Not", {"lt"}, "ge");
+  node("Range", {"zero", "three", "one"}, "range");
+  node("Trilu", {"sq"}, "upper");  // upper = 1 by default: j >= i kept
+  auto* lower = node("Trilu", {"sq"}, "lower");
+  auto* at = lower->add_attribute();
+  at->set_name("upper"), at->set_type(onnx::AttributeProto::INT), at->set_i(0);
+  node("Mod", {"a", "three"}, "mod");  // integers: the sign of the divisor
+  node("Add", {"x", "range"}, "y");    // a known value used with the input
+  for (const char* o : {"eq", "ge", "upper", "lower", "mod", "y"}) g->add_output()->set_name(o);
+  Graph graph = importOnnxBytes(m.SerializeAsString(), "consts.onnx");
+  const auto t = evaluate(graph, {{"x", Tensor{{3}, {0.5, 0.5, 0.5}}}});
+  const auto out = [&](std::size_t k) { return t[std::size_t(graph.outputs[k])].data; };
+  CHECK(out(0) == std::vector<double>{0, 1, 0, 1, 0, 0});
+  CHECK(out(1) == std::vector<double>{0, 1, 1, 1, 1, 0});  // not (a < b)
+  CHECK(out(2) == std::vector<double>{1, 1, 1, 0, 1, 1, 0, 0, 1});
+  CHECK(out(3) == std::vector<double>{1, 0, 0, 1, 1, 0, 1, 1, 1});
+  CHECK(out(4) == std::vector<double>{2, 0, 2, 0, 0, 0});
+  CHECK(out(5) == std::vector<double>{0.5, 1.5, 2.5});
+}
