@@ -209,6 +209,10 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
   const std::int64_t first = state_.nextStep;
   std::int64_t ran = 0;
   for (std::int64_t s = first; s < totalSteps_; ++s) {
+    if (o.stop && o.stop->load()) {  // stopped before this step (e.g. while compiling)
+      sum.stopped = true;
+      break;
+    }
     StepRecord rec = runStep(s, o.traceFirstStep && s == first);
     if (!rec.run.error.empty()) {
       sum.error = "step " + std::to_string(s) + " failed on the emulator: " + rec.run.error;
@@ -245,7 +249,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
   }
   sum.hostSeconds = seconds();
   sum.nextStep = state_.nextStep;
-  if (!o.checkpoint.empty() && !sum.stopped) save(o.checkpoint, sum.accuracy, sum.hostSeconds, &last);
+  if (!o.checkpoint.empty() && (!sum.stopped || ran == 0)) save(o.checkpoint, sum.accuracy, sum.hostSeconds, &last);
   if (!o.output.empty()) save(o.output, sum.accuracy, sum.hostSeconds, &last);
   const double peak = 2.0 * double(config_.core.matrix_units * config_.core.matrix_dim * config_.core.matrix_dim);
   sum.steps = state_.nextStep;

@@ -21,6 +21,17 @@ namespace {
 std::atomic<bool> interrupted{false};
 extern "C" void onInterrupt(int) { interrupted = true; }
 
+/// SIGINT and SIGTERM set `interrupted` while it lives (loading and compiling included): the
+/// training loop ends after the step it is in, keeping every completed step.
+struct InterruptScope {
+  void (*previousInt)(int), (*previousTerm)(int);
+  InterruptScope() : previousInt(std::signal(SIGINT, onInterrupt)), previousTerm(std::signal(SIGTERM, onInterrupt)) { interrupted = false; }
+  ~InterruptScope() {
+    std::signal(SIGINT, previousInt);
+    std::signal(SIGTERM, previousTerm);
+  }
+};
+
 struct TrainCli {
   driver::TrainRequest request;
   driver::TrainLoopOptions loop;
@@ -112,6 +123,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (c.request.timingOnly && (c.request.oracle || !c.loop.checkpoint.empty() || !c.loop.resume.empty()))
     throw UsageError("--timing-only trains nothing: it does not combine with --oracle, --checkpoint or --resume");
   const ArchConfig config = machine.resolve();
+  const InterruptScope signals;
   try {
     driver::Trainer trainer(c.request, config);
     if (!c.json)
@@ -133,18 +145,16 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     c.loop.onEpoch = [&](const driver::EpochRecord& e) {
       if (!c.json) printEpoch(e, c.request.oracle, out);
     };
-    interrupted = false;
-    const auto previous = std::signal(SIGINT, onInterrupt);
     const driver::TrainSummary s = trainer.run(c.loop);
-    std::signal(SIGINT, previous);
     if (!s.error.empty()) {
       err << "tatami train: " << s.error << "\n";
       return kExitRunFailed;
     }
     if (s.stopped) {
-      err << "tatami train: interrupted after step " << s.nextStep - 1 << "; every completed step is kept"
+      err << "tatami train: interrupted "
+          << (s.nextStep > 0 ? "after step " + std::to_string(s.nextStep - 1) + "; every completed step is kept" : "before the first step")
           << (c.loop.checkpoint.empty() ? "" : " (resume with --resume " + c.loop.checkpoint + ")") << "\n";
-      return kExitRunFailed;
+      return kExitInterrupted;
     }
     printSummary(s, trainer.cores(), c.request.oracle, c.json, out);
   } catch (const compiler::SramOverflow& e) {

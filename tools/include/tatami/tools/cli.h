@@ -8,7 +8,7 @@
 
 namespace tatami::cli {
 
-enum ExitCode : int { kExitOk = 0, kExitRunFailed = 1, kExitBadInput = 2 };
+enum ExitCode : int { kExitOk = 0, kExitRunFailed = 1, kExitBadInput = 2, kExitInterrupted = 3 };
 
 /// Runs `tatami` with the given arguments (args[0] is the program name), writing to out/err.
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
