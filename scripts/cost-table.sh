@@ -24,12 +24,5 @@ f=lambda n: format(n, ',')
 print(f'| $s | $cores | {f(te)} | {f(tm)} | {te/tm:.2f} | {f(me)} | {f(mm)} | {me/mm:.2f} |')")"
   echo "cost table: $s done" >&2
 done
-python3 - "$root/docs/compiler.md" "$table" <<'PY'
-import sys
-path, table = sys.argv[1], sys.argv[2]
-s = open(path).read()
-a = s.index("<!-- cost-table begin -->\n") + len("<!-- cost-table begin -->\n")
-b = s.index("<!-- cost-table end -->")
-open(path, "w").write(s[:a] + table + "\n" + s[b:])
-PY
+printf '%s\n' "$table" | python3 "$root/scripts/fill-markers.py" "$root/docs/compiler.md" cost-table
 echo "regenerated the cost model's table in docs/compiler.md" >&2

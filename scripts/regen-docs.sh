@@ -9,12 +9,5 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 echo "regenerated docs/config.md and configs/d1.ini" >&2
 # The op table in docs/compiler.md, between its markers.
 table="$("$root/build/tatami" compile --list-ops)"
-python3 - "$root/docs/compiler.md" "$table" <<'PY'
-import sys
-path, table = sys.argv[1], sys.argv[2]
-s = open(path).read()
-a = s.index("<!-- op-table begin -->\n") + len("<!-- op-table begin -->\n")
-b = s.index("<!-- op-table end -->")
-open(path, "w").write(s[:a] + table + "\n\n" + s[b:])
-PY
+printf '%s\n' "$table" | python3 "$root/scripts/fill-markers.py" "$root/docs/compiler.md" op-table
 echo "regenerated the op table in docs/compiler.md" >&2

@@ -30,12 +30,5 @@ print('| \`$m\` | %s | %s | %s | %s | %s |' % (where, pt, ma, mb, cycles))
 " "$mixed" "$fp32")"
   echo "zoo table: $m done" >&2
 done
-python3 - "$root/docs/models.md" "$table" <<'PY'
-import sys
-path, table = sys.argv[1], sys.argv[2]
-s = open(path).read()
-a = s.index("<!-- zoo-table begin -->\n") + len("<!-- zoo-table begin -->\n")
-b = s.index("<!-- zoo-table end -->")
-open(path, "w").write(s[:a] + table + "\n" + s[b:])
-PY
+printf '%s\n' "$table" | python3 "$root/scripts/fill-markers.py" "$root/docs/models.md" zoo-table
 echo "regenerated the zoo's table in docs/models.md" >&2

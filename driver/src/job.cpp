@@ -204,32 +204,35 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
   return b;
 }
 
-StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, std::uint64_t seed, runtime::RunOptions options) {
-  StepCheck c;
-  c.job = compileJob(r, config);
-  const std::map<std::string, Tensor> feeds = seededInputs(c.job.step, r.loss, seed);
+std::vector<std::pair<std::string, double>> runAgainstOracle(const CompiledJob& job, const ArchConfig& config,
+                                                             const std::map<std::string, Tensor>& feeds, const runtime::RunOptions& options,
+                                                             runtime::BundleRun& run) {
   std::vector<runtime::NamedArray> named;
   for (const auto& [name, t] : feeds) named.push_back({name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.data});
-  c.run = runtime::runBundle(config, c.job.bundle, named, options);
-  if (!c.run.run.error.empty()) return c;
+  run = runtime::runBundle(config, job.bundle, named, options);
+  std::vector<std::pair<std::string, double>> errors;
+  if (!run.run.error.empty()) return errors;
   EvalOptions fp32;
   fp32.roundToFloat = true;
-  const Graph& g = c.job.step;
+  const Graph& g = job.step;
   const auto oracle = evaluate(g, feeds, fp32);
   for (int o : g.outputs) {
     const std::string& name = g.values[std::size_t(o)].name;
     const auto& want = oracle[std::size_t(o)].data;
     std::vector<double> got(want.size(), 0.0);
-    for (const auto& a : c.run.outputs)
-      if (a.name == name) got = a.data;
-    const double rel = relativeError(got, want);
-    c.worst = std::max(c.worst, rel);
-    c.errors.emplace_back(name, rel);
+    for (const auto& a : run.outputs)
+      if (a.name == name && a.data.size() == want.size()) got = a.data;
+    errors.emplace_back(name, relativeError(got, want));
   }
-  return c;
+  return errors;
 }
 
-
-
+StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, std::uint64_t seed, runtime::RunOptions options) {
+  StepCheck c;
+  c.job = compileJob(r, config);
+  c.errors = runAgainstOracle(c.job, config, seededInputs(c.job.step, r.loss, seed), options, c.run);
+  for (const auto& [name, rel] : c.errors) c.worst = std::max(c.worst, rel);
+  return c;
+}
 
 }  // namespace tatami::driver

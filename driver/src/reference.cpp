@@ -94,19 +94,9 @@ ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const 
     row("updated/" + w.name, "pytorch", updated, need(a, "updated/" + w.name, refPath).data);
   }
   // The emulator against the oracle in FP32, on the same batch.
-  std::vector<runtime::NamedArray> named;
-  for (const auto& [name, t] : feeds) named.push_back({name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.data});
-  c.run = runtime::runBundle(config, c.job.bundle, named, options);
-  if (!c.run.run.error.empty()) return c;
-  EvalOptions fp32;
-  fp32.roundToFloat = true;
-  const std::vector<Tensor> oracle32 = evaluate(g, feeds, fp32);
-  for (int o : g.outputs) {
-    const std::string& name = g.values[std::size_t(o)].name;
-    std::vector<double> got;
-    for (const auto& out : c.run.outputs)
-      if (out.name == name) got = out.data;
-    row(name, "oracle", got, oracle32[std::size_t(o)].data);
+  for (const auto& [name, rel] : runAgainstOracle(c.job, config, feeds, options, c.run)) {
+    c.rows.push_back({name, "oracle", rel});
+    c.worstOracle = std::max(c.worstOracle, rel);
   }
   return c;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,13 @@ struct StepCheck {
   std::vector<std::pair<std::string, double>> errors;  ///< per output of the step, in order
   double worst = 0;
 };
+/// Runs the job's bundle on `feeds` (into `run`) and compares every output of the step with the
+/// host oracle in FP32 on the same inputs: the relative error of each, in the step's order (none
+/// when the run faulted).
+std::vector<std::pair<std::string, double>> runAgainstOracle(const CompiledJob& job, const ArchConfig& config,
+                                                             const std::map<std::string, compiler::Tensor>& feeds,
+                                                             const runtime::RunOptions& options, runtime::BundleRun& run);
+
 StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, std::uint64_t seed, runtime::RunOptions options = {});
 
 /// Compiles r's step into a bundle: on a tensor-parallel grid when r.grid ("RxC") is given (on
