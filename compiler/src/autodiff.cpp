@@ -100,6 +100,10 @@ std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt) 
       accumulate(a, g.op(Op::neg, {dy}));
     } else if (op == Op::identity) {
       accumulate(a, dy);
+    } else if (op == Op::allreduce_mean) {
+      // y = mean over the cores of x: every core's x reaches every core's y, so x's gradient is
+      // the mean over the cores of y's gradients (the losses the cores differentiate average).
+      accumulate(a, g.op(Op::allreduce_mean, {dy}));
     } else if (op == Op::where) {
       const int c = n.inputs[0], x = n.inputs[1], z = n.inputs[2];
       const int zero = g.scalar(0.0);

@@ -357,6 +357,7 @@ LoweredProgram Lowering::run() {
   out.program = emit_.finish();
   out.tasm = emit_.text(g_.name + ": lowered for one core by tatami compile");
   out.sramPeakBytes = alloc_.peak();
+  out.collectives = collectives_;
   return out;
 }
 

@@ -3,6 +3,15 @@
 
 namespace tatami::compiler::lowering {
 
+CollectiveBuffers Lowering::peerBuffers(int core, const CollectiveBuffers& mine) const {
+  const auto found = ctx_.peerCollectives.find(core);
+  if (found == ctx_.peerCollectives.end()) return mine;
+  if (collectives_.size() > found->second.size())
+    throw CompileError("internal: core " + std::to_string(core) + " has " + std::to_string(found->second.size()) +
+                       " data-parallel all-reduces; this core more");
+  return found->second[collectives_.size() - 1];
+}
+
 void Lowering::allreduce(const Node& n, std::uint64_t dst) {
   // `allreduce_mean` runs over the data-parallel ring; `allreduce` over this core's line of the
   // tensor-parallel grid along its `axis` (sum, or max with reduce="max"). Each kind of ring has
@@ -26,7 +35,10 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
     const int r = rankOf(n);
     const int next = ring[std::size_t((r + 1) % int(p))], prev = ring[std::size_t((r + int(p) - 1) % int(p))];
     const auto mod = [p](long v) { return std::uint64_t(((v % long(p)) + long(p)) % long(p)); };
-    li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(recv)), li(4, std::int64_t(chunk));
+    if (n.op == Op::allreduce_mean) collectives_.push_back({dst, recv});
+    // The next core's buffers (its own layout when the shares of the batch differ).
+    const CollectiveBuffers there = n.op == Op::allreduce_mean ? peerBuffers(next, {dst, recv}) : CollectiveBuffers{dst, recv};
+    li(20, next), li(21, prev), li(22, std::int64_t(bytes)), li(23, std::int64_t(there.recv)), li(4, std::int64_t(chunk));
     emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) - long(step)), into = mod(long(r) - long(step) - 1);
@@ -35,7 +47,8 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
       emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), arrived});
       emit_.emit(tatami::Op::Swait, {arrived, 1});
       li(25, std::int64_t(dst + into * bytes));
-      emit_.emit(isMax ? tatami::Op::Vmax : tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+      if (there.recv != recv) li(26, std::int64_t(recv));
+      emit_.emit(isMax ? tatami::Op::Vmax : tatami::Op::Vadd, DType::F32, {R(25), R(25), R(there.recv != recv ? 26 : 23), R(4)});
       if (step + 2 < p) emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
     }
     // Data-parallel rings are snakes of mesh neighbours; a grid line's ring waits each step for
@@ -44,7 +57,8 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) + 1 - long(step));
       li(24, std::int64_t(dst + send * bytes));
-      emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), gathered});
+      if (there.dst != dst) li(26, std::int64_t(there.dst + send * bytes));
+      emit_.emit(tatami::Op::Put, {R(20), R(there.dst != dst ? 26 : 24), R(24), R(22), gathered});
       emit_.emit(tatami::Op::Swait, {gathered, 1});
     }
   }
@@ -67,41 +81,52 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
   if (C * c1 > count(x)) vfill(dst + roundUp(count(x), 16) * 4, 0.0, C * c1 - roundUp(count(x), 16));
   dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
   const std::uint64_t recv = temp(c1, n.name + ".recv");
+  collectives_.push_back({dst, recv});
+  // A put names the receiver's addresses: its own layout when the shares of the batch differ
+  // (register 26 then holds the remote address; the local one stays in 23 or 24).
+  const CollectiveBuffers inGroup = peerBuffers(groupCore(pos + 1), {dst, recv}), across = peerBuffers(crossCore(group + 1), {dst, recv});
+  const auto remote = [&](std::uint64_t local, std::uint64_t there, int reg) {
+    if (there == local) return R(reg);
+    li(26, std::int64_t(there));
+    return R(26);
+  };
   // (1) reduce-scatter inside the group, ending with chunk `pos`.
   li(20, groupCore(pos + 1)), li(21, groupCore(pos + C - 1)), li(22, std::int64_t(b1)), li(23, std::int64_t(recv)), li(4, std::int64_t(c1));
   emit_.emit(tatami::Op::Sincr, {R(21), 2, 1});
   for (std::uint64_t step = 0; step + 1 < C; ++step) {
     emit_.emit(tatami::Op::Swait, {2, 1});
     li(24, std::int64_t(dst + mod(long(pos) - long(step) - 1, C) * b1));
-    emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), 1});
+    emit_.emit(tatami::Op::Put, {R(20), remote(recv, inGroup.recv, 23), R(24), R(22), 1});
     emit_.emit(tatami::Op::Swait, {1, 1});
     li(25, std::int64_t(dst + mod(long(pos) - long(step) - 2, C) * b1));
     emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
     if (step + 2 < C) emit_.emit(tatami::Op::Sincr, {R(21), 2, 1});
   }
   // (2) all-reduce chunk `pos` across the groups, in G pieces.
-  const std::uint64_t mine = dst + pos * b1;
+  const std::uint64_t mine = dst + pos * b1, theirs = across.dst + pos * b1;
   li(20, crossCore(group + 1)), li(21, crossCore(group + G - 1)), li(22, std::int64_t(b2)), li(23, std::int64_t(recv)), li(4, std::int64_t(c2));
   emit_.emit(tatami::Op::Sincr, {R(21), 11, 1});
   for (std::uint64_t step = 0; step + 1 < G; ++step) {
     emit_.emit(tatami::Op::Swait, {11, 1});
     li(24, std::int64_t(mine + mod(long(group) - long(step), G) * b2));
-    emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), 10});
+    emit_.emit(tatami::Op::Put, {R(20), remote(recv, across.recv, 23), R(24), R(22), 10});
     emit_.emit(tatami::Op::Swait, {10, 1});
     li(25, std::int64_t(mine + mod(long(group) - long(step) - 1, G) * b2));
     emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
     if (step + 2 < G) emit_.emit(tatami::Op::Sincr, {R(21), 11, 1});
   }
   for (std::uint64_t step = 0; step + 1 < G; ++step) {
-    li(24, std::int64_t(mine + mod(long(group) + 1 - long(step), G) * b2));
-    emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), 12});
+    const std::uint64_t at = mod(long(group) + 1 - long(step), G) * b2;
+    li(24, std::int64_t(mine + at));
+    emit_.emit(tatami::Op::Put, {R(20), remote(mine + at, theirs + at, 24), R(24), R(22), 12});
     emit_.emit(tatami::Op::Swait, {12, 1});
   }
   // (3) all-gather inside the group.
   li(20, groupCore(pos + 1)), li(22, std::int64_t(b1));
   for (std::uint64_t step = 0; step + 1 < C; ++step) {
-    li(24, std::int64_t(dst + mod(long(pos) - long(step), C) * b1));
-    emit_.emit(tatami::Op::Put, {R(20), R(24), R(24), R(22), 3});
+    const std::uint64_t at = mod(long(pos) - long(step), C) * b1;
+    li(24, std::int64_t(dst + at));
+    emit_.emit(tatami::Op::Put, {R(20), remote(dst + at, inGroup.dst + at, 24), R(24), R(22), 3});
     emit_.emit(tatami::Op::Swait, {3, 1});
   }
   cost(groupedAllreduceCycles(c_, p, C, b1, b2), "mesh");

@@ -50,7 +50,7 @@ const std::vector<PassCatalogEntry>& passCatalog() {
   static const std::vector<PassCatalogEntry> c = {
       {"fold-constants", "evaluate nodes whose inputs are all constants", ""},
       {"training-step", "add the target, the loss, the backward graph and the optimizer update (data parallel: averaged gradients and loss)",
-       "loss=xent|mse optimizer=sgd|adamw lr= momentum= weight_decay= parallel=0|1"},
+       "loss=xent|mse optimizer=sgd|adamw lr= momentum= weight_decay= parallel=0|1 weight="},
       {"dce", "remove nodes that no output depends on", ""},
       {"local-graph", "the graph one position of a rows x cols grid runs: its blocks, and the collectives where a split is contracted",
        "rows= cols= r= c="},
@@ -82,7 +82,8 @@ PassInfo passByName(const std::string& name, const PassOptions& options) {
     opt.momentum = o.number("momentum", opt.momentum);
     opt.weightDecay = o.number("weight_decay", opt.weightDecay);
     const bool parallel = o.number("parallel", 0) != 0;
-    p.run = [loss, opt, parallel](Graph& g) { buildTrainingStep(g, loss, opt, parallel); };
+    const double weight = o.number("weight", 1.0);
+    p.run = [loss, opt, parallel, weight](Graph& g) { buildTrainingStep(g, loss, opt, parallel, weight); };
   } else if (name == "local-graph") {
     const int rows = int(o.number("rows", 2)), cols = int(o.number("cols", 2)), r = int(o.number("r", 0)), c = int(o.number("c", 0));
     if (rows < 1 || cols < 1 || r < 0 || r >= rows || c < 0 || c >= cols)

@@ -71,13 +71,14 @@ int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::fun
   return loss;
 }
 
-void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel) {
+void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel, double weight) {
   if (loss != "xent" && loss != "mse") throw CompileError("unknown loss '" + loss + "' (xent, mse)");
   if (g.outputs.empty()) throw CompileError("the model has no output to train");
   const int y = g.outputs.front();
   const int target = addTarget(g, y);
   g.outputs.clear();
-  const int l = loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
+  int l = loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
+  if (weight != 1.0) l = g.op(Op::mul, {l, g.scalar(weight)}, {}, g.freshName("loss_share"));
   std::function<int(Graph&, int)> combine;
   if (dataParallel) combine = [](Graph& gg, int v) { return gg.op(Op::allreduce_mean, {v}); };
   addTrainingStep(g, l, optimizer, combine);

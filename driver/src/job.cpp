@@ -24,71 +24,75 @@ std::string roleOf(const Graph& g, int v) {
 }
 
 
-/// A model whose forward pass reduces over the examples (batch normalization's statistics) would
-/// compute them over each core's share alone on a data-parallel slice: refused, naming the node.
-void refuseBatchCoupling(const CompileRequest& r, std::int64_t shard) {
-  CompileRequest forward = r;
-  forward.loss = "none";
-  const Graph f = compileModel(forward, nullptr, shard);
-  for (const Node& n : f.nodes) {
-    if (n.op != compiler::Op::reduce_mean && n.op != compiler::Op::reduce_sum && n.op != compiler::Op::reduce_max) continue;
-    const Shape& xs = f.values[std::size_t(n.inputs[0])].shape;
-    if (xs.empty() || xs[0] != shard || xs.size() < 2) continue;
-    if (n.attrs.count("axes") == 0) continue;
-    const auto& axes = std::get<std::vector<std::int64_t>>(n.attrs.at("axes"));
-    if (std::find(axes.begin(), axes.end(), 0) != axes.end() || std::find(axes.begin(), axes.end(), -std::int64_t(xs.size())) != axes.end())
-      throw RequestError("node '" + n.name + "' reduces over the examples of the batch (e.g. batch normalization's statistics): on a "
-                         "data-parallel slice each core would see only its " + std::to_string(shard) +
-                         " examples; run it on one core or on a grid (--grid)");
-  }
-}
-
-/// A data-parallel slice (or one core): each core takes batch / cores examples; gradients and the
-/// loss are all-reduced over the ring.
+/// A data-parallel slice (or one core): core k takes its share of the batch (shareOf: the first
+/// batch % cores cores one example more); statistics over the examples, gradients and the loss
+/// are averaged over the ring, weighted by the shares.
 CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
   CompiledJob job;
   const std::vector<int> ring = sliceOf(r, config);
   const std::int64_t cores = std::int64_t(ring.size());
-  Graph part = g;
-  std::int64_t shard = 0;
+  std::map<std::int64_t, Graph> parts;  // by examples per core (at most two sizes)
   if (cores > 1) {
     if (r.batch <= 0) throw RequestError("--slice over several cores needs --batch (split across the cores)");
-    if (r.batch % cores)
-      throw RequestError("--batch " + std::to_string(r.batch) + " is not a multiple of the slice's " + std::to_string(cores) + " active cores");
-    shard = r.batch / cores;
-    refuseBatchCoupling(r, shard);
-    part = compileModel(r, nullptr, shard, true);
-    // The loss is reported through an all-reduce: give that value the loss's name (and the
-    // per-core loss the other), so the bundle names the same tensors as the model.
-    for (std::size_t i = 0; i < g.outputs.size() && i < part.outputs.size(); ++i) {
-      const std::string& want = g.values[std::size_t(g.outputs[i])].name;
-      Value& have = part.values[std::size_t(part.outputs[i])];
-      if (have.name == want) continue;
-      const int other = part.find(want);
-      if (other >= 0) part.values[std::size_t(other)].name = have.name;
-      have.name = want;
+    if (r.batch < cores)
+      throw RequestError("--batch " + std::to_string(r.batch) + " is smaller than the slice's " + std::to_string(cores) +
+                         " active cores: each core needs at least one example");
+    for (std::int64_t k = 0; k < cores; ++k) {
+      const BatchShare share = shareOf(r.batch, cores, k);
+      if (parts.count(share.examples)) continue;
+      Graph part = compileModel(r, nullptr, share);
+      // The loss is reported through an all-reduce: give that value the loss's name (and the
+      // per-core loss the other), so the bundle names the same tensors as the model.
+      for (std::size_t i = 0; i < g.outputs.size() && i < part.outputs.size(); ++i) {
+        const std::string& want = g.values[std::size_t(g.outputs[i])].name;
+        Value& have = part.values[std::size_t(part.outputs[i])];
+        if (have.name == want) continue;
+        const int other = part.find(want);
+        if (other >= 0) part.values[std::size_t(other)].name = have.name;
+        have.name = want;
+      }
+      parts.emplace(share.examples, std::move(part));
     }
+  }
+  const auto partOf = [&](std::int64_t k) -> const Graph& { return cores > 1 ? parts.at(shareOf(r.batch, cores, k).examples) : g; };
+  // With two shares, two graphs lay out SRAM differently: a core's puts name its ring
+  // neighbour's all-reduce buffers, learnt from one lowering of each graph.
+  std::map<int, std::vector<CollectiveBuffers>> buffersOfCore;
+  if (parts.size() > 1) {
+    std::map<std::int64_t, std::vector<CollectiveBuffers>> byShare;
+    for (std::int64_t k = 0; k < cores; ++k) {
+      const std::int64_t examples = shareOf(r.batch, cores, k).examples;
+      if (!byShare.count(examples)) byShare[examples] = lowerOrStream(partOf(k), config, CoreContext(int(k), ring, r.precision), k).collectives;
+    }
+    for (std::int64_t k = 0; k < cores; ++k) buffersOfCore[ring[std::size_t(k)]] = byShare.at(shareOf(r.batch, cores, k).examples);
   }
   std::vector<LoweredProgram> lowered;
   for (std::int64_t k = 0; k < cores; ++k) {
     CoreContext ctx(int(k), ring, r.precision);
     if (k == 0) ctx.print = print, ctx.printAfter = r.printAfter;
-    lowered.push_back(lowerOrStream(part, config, ctx, k));
+    for (const auto& [core, buffers] : buffersOfCore)
+      if (core != ring[std::size_t(k)]) ctx.peerCollectives[core] = buffers;
+    lowered.push_back(lowerOrStream(partOf(k), config, ctx, k));
   }
   for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
   job.lowered = lowered;
   // Tensors whose leading dimension shrinks with the share of the batch (the examples, or a row
   // per example and position) are split by those rows; everything else is whole on every core.
+  std::vector<std::int64_t> firstExample(std::size_t(cores), 0);
+  for (std::int64_t k = 1; k < cores; ++k) firstExample[std::size_t(k)] = firstExample[std::size_t(k - 1)] + shareOf(r.batch, cores, k - 1).examples;
   job.bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
                           [&](std::size_t k, int v) {
                             const Shape& full = g.values[std::size_t(v)].shape;
+                            const Graph& part = partOf(std::int64_t(k));
                             const Shape& local = part.values[std::size_t(part.find(g.values[std::size_t(v)].name))].shape;
                             TensorBlock b = wholeBlock(full);
                             if (full.empty() || local.size() != full.size() || local == full) return b;
-                            if (local[0] * cores != full[0] || !std::equal(full.begin() + 1, full.end(), local.begin() + 1))
+                            const std::int64_t examples = shareOf(r.batch, cores, std::int64_t(k)).examples;
+                            const std::int64_t rowsPerExample = local[0] / examples;
+                            if (local[0] % examples || rowsPerExample * r.batch != full[0] || !std::equal(full.begin() + 1, full.end(), local.begin() + 1))
                               throw CompileError("internal: '" + g.values[std::size_t(v)].name + "' is " + shapeText(full) + " for the batch and " +
                                                  shapeText(local) + " for a core's share of it: not a split by rows");
-                            b.begin[0] = std::int64_t(k) * local[0], b.real[0] = b.local[0] = local[0];
+                            b.begin[0] = firstExample[k] * rowsPerExample, b.real[0] = b.local[0] = local[0];
                             return b;
                           });
   return job;
@@ -113,9 +117,10 @@ CompiledJob placeAutomatically(const CompileRequest& r, const ArchConfig& config
       CompileRequest slice = r;
       slice.slice = std::to_string(rows) + "x" + std::to_string(cols);
       const std::int64_t cores = std::int64_t(sliceOf(slice, config).size());
-      if (cores < 2 || r.batch % cores) {
-        weighed.push_back(slice.slice + ": the batch of " + std::to_string(r.batch) + " does not divide over its " + std::to_string(cores) + " cores");
-        continue;
+      if (cores < 2) continue;
+      if (r.batch < cores) {
+        weighed.push_back(slice.slice + ": the batch of " + std::to_string(r.batch) + " has fewer examples than its " + std::to_string(cores) + " cores");
+        break;
       }
       try {
         CompiledJob job = compileOnSlice(slice, config, g, print);

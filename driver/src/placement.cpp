@@ -11,17 +11,10 @@ using namespace tatami::compiler;
 
 std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
   if (r.slice == "die") {
-    // The whole first die: the most of its cores, in ring order, that the batch splits over.
+    // The whole first die, in ring order: as many of its cores as the batch has examples.
     const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
     std::vector<int> ring = sliceRing(config, int(config.die.rows), int(config.die.cols));
-    std::size_t k = 1;
-    if (!tir && r.batch > 0)
-      for (std::size_t c = std::min<std::size_t>(ring.size(), std::size_t(r.batch)); c >= 1; --c)
-        if (std::size_t(r.batch) % c == 0) {
-          k = c;
-          break;
-        }
-    ring.resize(k);
+    ring.resize(!tir && r.batch > 0 ? std::min<std::size_t>(ring.size(), std::size_t(r.batch)) : 1);
     return ring;
   }
   if (r.slice.empty()) return sliceRing(config, 1, 1);

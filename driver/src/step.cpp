@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "tatami/arch/philox.h"
@@ -20,8 +21,44 @@ OptimizerConfig defaultOptimizer() {
   return o;
 }
 
-std::vector<PassInfo> trainingPipeline(const CompileRequest& r, bool parallel) {
+BatchShare shareOf(std::int64_t batch, std::int64_t cores, std::int64_t k) {
+  return {batch / cores + (k < batch % cores ? 1 : 0), cores};
+}
+
+namespace {
+
+bool isTextIr(const std::string& model) { return model.size() > 4 && model.compare(model.size() - 4, 4, ".tir") == 0; }
+
+/// The values of the model whose leading dimension follows the batch (the examples' rows): those
+/// whose first dimension differs between the model imported for `share` examples and for the
+/// whole batch.
+std::set<std::string> exampleRows(const CompileRequest& r, const Graph& shard) {
+  std::set<std::string> rows;
+  if (isTextIr(r.model)) return rows;
+  ImportOptions io;
+  io.batch = r.batch;
+  const Graph whole = importOnnx(r.model, io);
+  for (const Value& v : shard.values) {
+    const int w = whole.find(v.name);
+    if (w < 0 || v.shape.empty()) continue;
+    const Shape& ws = whole.values[std::size_t(w)].shape;
+    if (ws.size() == v.shape.size() && ws[0] != v.shape[0]) rows.insert(v.name);
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::vector<PassInfo> trainingPipeline(const CompileRequest& r, const BatchShare& share) {
+  const bool parallel = share.cores > 1;
+  const double weight = share.weight(r.batch);
   std::vector<PassInfo> passes = {passByName("fold-constants")};
+  if (parallel) {
+    PassInfo sync{"sync-batch-statistics",
+                  "data parallel: reductions over the examples (batch normalization's statistics) over the whole batch of the slice", {}};
+    sync.run = [r, share, weight](Graph& g) { syncBatchStatistics(g, exampleRows(r, g), share.cores, weight); };
+    passes.push_back(sync);
+  }
   if (r.loss != "none") {
     PassOptions step = {{"loss", r.loss}, {"optimizer", r.optimizer.kind}, {"parallel", parallel ? "1" : "0"}};
     std::ostringstream num;
@@ -32,8 +69,9 @@ std::vector<PassInfo> trainingPipeline(const CompileRequest& r, bool parallel) {
       step[key] = num.str();
     };
     put("lr", r.optimizer.learningRate), put("momentum", r.optimizer.momentum), put("weight_decay", r.optimizer.weightDecay);
+    put("weight", weight);
     PassInfo training = passByName("training-step", step);
-    training.run = [r, parallel](Graph& g) { buildTrainingStep(g, r.loss, r.optimizer, parallel); };  // the exact doubles
+    training.run = [r, parallel, weight](Graph& g) { buildTrainingStep(g, r.loss, r.optimizer, parallel, weight); };  // the exact doubles
     passes.push_back(training);
     PassInfo again = passByName("fold-constants");
     again.name = "fold-constants-2", again.description = "fold what the training step made constant";
@@ -57,12 +95,12 @@ std::vector<std::pair<std::string, std::string>> placementStages(bool grid) {
   return s;
 }
 
-/// The training-step graph for `batch` rows (0: the model's own); `parallel` adds the all-reduces.
-Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batch, bool parallel) {
+/// The training-step graph for a core's share of the batch (none: the whole batch on one core).
+Graph compileModel(const CompileRequest& r, std::ostream* out, const BatchShare& share) {
   if (r.loss != "none" && r.loss != "xent" && r.loss != "mse") throw RequestError("--loss '" + r.loss + "': expected xent, mse or none");
   if (r.model.empty()) throw RequestError("no model given");
   Graph g;
-  if (r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0) {
+  if (isTextIr(r.model)) {
     std::ifstream f(r.model);
     if (!f) throw CompileError("cannot read IR file '" + r.model + "'");
     std::ostringstream text;
@@ -70,11 +108,11 @@ Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batc
     g = parseGraph(text.str(), r.model);
   } else {
     ImportOptions io;
-    io.batch = batch ? batch : r.batch;
+    io.batch = share.examples ? share.examples : r.batch;
     g = importOnnx(r.model, io);
   }
   verify(g);
-  runPipeline(g, trainingPipeline(r, parallel), r.printAfter, out);
+  runPipeline(g, trainingPipeline(r, share), r.printAfter, out);
   return g;
 }
 

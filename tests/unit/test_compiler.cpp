@@ -749,3 +749,59 @@ TEST_CASE("ONNX: comparisons, logic, Mod, Range and Trilu on known values fold t
   CHECK(out(4) == std::vector<double>{2, 0, 2, 0, 0, 0});
   CHECK(out(5) == std::vector<double>{0.5, 1.5, 2.5});
 }
+
+TEST_CASE("sync-batch-statistics: a statistic over the examples is weighted by the share and all-reduced, forward and backward") {
+  Graph g;
+  const int x = g.input("x", {4, 3});
+  const int w = g.parameter("w", {3}, {1.0, 2.0, 3.0});
+  const int xw = g.op(Op::mul, {x, w}, {}, "xw");
+  const int mean = g.op(Op::reduce_mean, {xw}, {{"axes", std::vector<std::int64_t>{0}}, {"keepdims", std::int64_t(1)}}, "mean");
+  const int rows = g.op(Op::reduce_sum, {xw}, {{"axes", std::vector<std::int64_t>{1}}, {"keepdims", std::int64_t(1)}}, "rows");
+  const int centred = g.op(Op::sub, {xw, mean}, {}, "centred");
+  g.markOutput(g.op(Op::add, {centred, rows}, {}, "y"));
+  syncBatchStatistics(g, {"xw"}, 2, 1.5);
+  verify(g);
+  // The mean over the examples now reaches its consumer through the weighted all-reduce; the sum
+  // over each row (axis 1) is untouched.
+  const Node& sub = g.nodes[std::size_t(g.values[std::size_t(g.find("centred"))].producer)];
+  const Node& synced = g.nodes[std::size_t(g.values[std::size_t(sub.inputs[1])].producer)];
+  CHECK(synced.op == Op::allreduce_mean);
+  const Node& weighted = g.nodes[std::size_t(g.values[std::size_t(synced.inputs[0])].producer)];
+  CHECK(weighted.op == Op::mul);
+  CHECK(weighted.inputs[0] == g.find("mean"));
+  CHECK(g.values[std::size_t(weighted.inputs[1])].data == std::vector<double>{1.5});
+  int syncs = 0;
+  for (const Node& n : g.nodes) syncs += n.op == Op::allreduce_mean;
+  CHECK(syncs == 1);
+  // The oracle takes an all-reduce as one replica's identity: the consumer sees 1.5 x the mean.
+  const Tensor xs{{4, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}};
+  const auto t = evaluate(g, {{"x", xs}});
+  const auto& c = t[std::size_t(g.find("centred"))].data;
+  CHECK(c[0] == doctest::Approx(1.0 - 1.5 * 5.5));
+  CHECK(c[11] == doctest::Approx(36.0 - 1.5 * 7.5 * 3));
+  // Backward: the gradient of an all-reduce is the all-reduce of the gradient.
+  const int loss = g.op(Op::reduce_sum, {g.outputs[0]}, {{"axes", std::vector<std::int64_t>{0, 1}}, {"keepdims", std::int64_t(0)}});
+  addBackward(g, loss, {w});
+  syncs = 0;
+  for (const Node& n : g.nodes) syncs += n.op == Op::allreduce_mean;
+  CHECK(syncs == 2);
+
+  // A sum over the examples is the cores' sums: the average times the cores.
+  Graph s;
+  const int sx = s.input("x", {4, 3});
+  s.markOutput(s.op(Op::reduce_sum, {sx}, {{"axes", std::vector<std::int64_t>{0}}, {"keepdims", std::int64_t(0)}}, "total"));
+  syncBatchStatistics(s, {"x"}, 4, 0.5);
+  const Node& times = s.nodes[std::size_t(s.values[std::size_t(s.outputs[0])].producer)];
+  CHECK(times.op == Op::mul);
+  CHECK(s.values[std::size_t(times.inputs[1])].data == std::vector<double>{4.0});
+
+  // A maximum over the examples has no collective on a slice.
+  Graph m;
+  const int mx = m.input("x", {4, 3});
+  m.markOutput(m.op(Op::reduce_max, {mx}, {{"axes", std::vector<std::int64_t>{-2}}, {"keepdims", std::int64_t(0)}}, "peak"));
+  CHECK_THROWS_WITH_AS(syncBatchStatistics(m, {"x"}, 2, 1.0), doctest::Contains("node 'peak' takes a maximum over the examples"), CompileError);
+  // Values whose rows are not the examples are left alone.
+  const std::size_t before = m.nodes.size();
+  syncBatchStatistics(m, {"y"}, 2, 1.0);
+  CHECK(m.nodes.size() == before);
+}

@@ -37,9 +37,9 @@ void explain(const CompileRequest& r, const Graph& g, const ArchConfig& config, 
   CoreContext ctx{0, ring, r.precision};
   Graph part = g;
   if (ring.size() > 1) {
-    if (r.batch <= 0 || r.batch % std::int64_t(ring.size()))
-      throw UsageError("--explain over a slice needs --batch, a multiple of the slice's " + std::to_string(ring.size()) + " cores");
-    part = compileModel(r, nullptr, r.batch / std::int64_t(ring.size()), true);
+    if (r.batch < std::int64_t(ring.size()))
+      throw UsageError("--explain over a slice needs --batch, at least the slice's " + std::to_string(ring.size()) + " cores");
+    part = compileModel(r, nullptr, shareOf(r.batch, std::int64_t(ring.size()), 0));
   }
   printCostTable(lowerOrStream(part, config, ctx, 0), nullptr, out);
 }
@@ -99,7 +99,7 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   const bool parallelSlice = !r.slice.empty() && r.slice != "1x1" && r.grid.empty();
   checkStepOptions(r);
   std::vector<std::pair<std::string, std::string>> stages;
-  for (const auto& p : trainingPipeline(r, parallelSlice)) stages.emplace_back(p.name, p.description);
+  for (const auto& p : trainingPipeline(r, parallelSlice ? BatchShare{1, 2} : BatchShare{})) stages.emplace_back(p.name, p.description);
   const auto later = placementStages(!r.grid.empty());
   stages.insert(stages.end(), later.begin(), later.end());
   if (vm.count("list-passes") || vm.count("print-pipeline")) {

@@ -36,6 +36,12 @@ struct OpCost {
   std::string choice;                    ///< a choice the cost model made for it, with the estimates that decided
 };
 
+/// Where a data-parallel all-reduce's buffers lie in a core's SRAM: its result (`dst`, where the
+/// ring's chunks are summed and gathered) and its receive buffer.
+struct CollectiveBuffers {
+  std::uint64_t dst = 0, recv = 0;
+};
+
 struct LoweredProgram {
   std::vector<OpCost> ops;                         ///< in program order
   Program program;                                 ///< the tile program, with .init for parameters and constants
@@ -46,6 +52,7 @@ struct LoweredProgram {
   std::vector<std::pair<std::uint64_t, std::vector<float>>> hbmInit;
   std::vector<std::string> fusedTransposes;  ///< transposes the matrix unit reads transposed (not made)
   std::vector<std::pair<std::string, std::uint64_t>> hbmHomes;  ///< values homed in HBM, at their address
+  std::vector<CollectiveBuffers> collectives;  ///< each allreduce_mean's buffers, in program order
 };
 
 /// Where the core sits among the cores of a data-parallel job: `ring` lists their core ids in the
@@ -75,6 +82,10 @@ struct CoreContext {
   /// plan-memory, codegen; "all") to `print`.
   std::vector<std::string> printAfter;
   std::ostream* print = nullptr;
+  /// Cores of the ring whose SRAM layout differs from this core's (an uneven data-parallel
+  /// split compiles two graphs): each one's LoweredProgram::collectives, by core id, so that a
+  /// put names the receiver's addresses. Cores not listed have this core's layout.
+  std::map<int, std::vector<CollectiveBuffers>> peerCollectives;
 };
 
 /// Lowers the graph for one core of `config`. `allreduce_mean` nodes become a ring all-reduce over

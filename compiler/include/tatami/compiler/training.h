@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,17 @@ int addTrainingStep(Graph& g, int loss, const OptimizerConfig& optimizer,
 /// The `training-step` pass: the model's first output becomes the prediction; a target input,
 /// the loss (`xent`: softmax cross-entropy, `mse`), the backward graph and the optimizer update
 /// replace the outputs. `dataParallel`: the gradients and the loss are averaged over the cores of
-/// a data-parallel slice (`allreduce_mean`) before they are used. Throws CompileError.
-void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel);
+/// a data-parallel slice (`allreduce_mean`) before they are used; `weight` (this core's examples
+/// x cores / batch, 1 for an even split) scales this core's loss first, so that the average over
+/// the cores is the batch's mean when the shares differ. Throws CompileError.
+void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel, double weight = 1.0);
+
+/// Data parallelism with statistics over the examples (batch normalization in training mode):
+/// every reduce_mean or reduce_sum over axis 0 of a value whose rows are the examples (named in
+/// `exampleRows`) becomes the whole batch's: the core's own statistic, weighted by its share
+/// (`weight`, as above) and averaged over the `cores` of the slice (`allreduce_mean`, times the
+/// cores for a sum). The gradient of an average over the cores is the average of the gradients,
+/// so the backward pass is synchronized as well. Throws CompileError for a maximum over examples.
+void syncBatchStatistics(Graph& g, const std::set<std::string>& exampleRows, std::int64_t cores, double weight);
 
 }  // namespace tatami::compiler

@@ -49,8 +49,8 @@ StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, std::uint
 /// Compiles r's step into a bundle: on a tensor-parallel grid when r.grid ("RxC") is given (on
 /// the cores of r.slice, else the first die), else data parallel over r.slice. With neither, on
 /// one core if the step fits there (streaming from HBM when the configuration has it), else on the
-/// smallest data-parallel slice (1x2, 2x2, 2x4, 4x4, ... of the first die, the batch divided
-/// evenly) whose cores it fits. Throws RequestError or compiler::CompileError (SramOverflow when
+/// smallest data-parallel slice (1x2, 2x2, 2x4, 4x4, ... of the first die; a batch that does not
+/// divide evenly is split unevenly, see shareOf) whose cores it fits. Throws RequestError or compiler::CompileError (SramOverflow when
 /// it fits nowhere, naming what did not fit on one core).
 /// The stages after the graph passes named in r.printAfter are printed to `print` (for the first
 /// core, or grid position).

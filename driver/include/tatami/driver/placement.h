@@ -13,7 +13,7 @@
 namespace tatami::driver {
 
 /// The cores of r.slice in ring order (empty: one core); "die": as many of the first die's cores
-/// as divide the batch (one for a .tir model or without a batch). Throws RequestError for a
+/// as the batch has examples (one for a .tir model or without a batch). Throws RequestError for a
 /// malformed slice.
 std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config);
 

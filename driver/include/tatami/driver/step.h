@@ -33,7 +33,7 @@ struct CompileRequest {
   std::string model;               ///< an ONNX model (.onnx) or text IR (.tir)
   std::string loss = "xent";       ///< xent, mse, or none (the model as it is)
   /// RxC cores at the top left of the system, or "die" (the whole first die, as many cores as
-  /// divide the batch). Empty: one core for data parallel, the whole first die for a grid.
+  /// the batch has examples). Empty: one core for data parallel, the whole first die for a grid.
   std::string slice;
   std::string grid;                ///< RxC: tensor parallel over a grid of the slice's cores; empty: data parallel
   std::string precision = "mixed"; ///< mixed (BF16 matmuls, FP32 master weights) or fp32
@@ -42,9 +42,21 @@ struct CompileRequest {
   std::vector<std::string> printAfter;  ///< passes after which the IR is printed ("all")
 };
 
+/// One data-parallel core's share of the batch: `examples` of the request's batch, on one of
+/// `cores` cores (the first batch % cores cores take one example more than the others).
+struct BatchShare {
+  std::int64_t examples = 0;  ///< 0: the whole batch, on one core
+  std::int64_t cores = 1;
+  /// This core's loss weight: its examples x cores / batch (1 when the batch divides evenly).
+  double weight(std::int64_t batch) const { return examples ? double(examples) * double(cores) / double(batch) : 1.0; }
+};
+/// Core k's share when `batch` examples are split over `cores` cores.
+BatchShare shareOf(std::int64_t batch, std::int64_t cores, std::int64_t k);
+
 /// The passes that turn the imported model into its training step, by name (`--print-after`).
-/// `parallel`: gradients and the loss are averaged over a data-parallel slice.
-std::vector<compiler::PassInfo> trainingPipeline(const CompileRequest& r, bool parallel = false);
+/// On a data-parallel core (share.cores > 1): statistics over the examples are synchronized over
+/// the slice, and gradients and the loss are averaged over it, weighted by the core's share.
+std::vector<compiler::PassInfo> trainingPipeline(const CompileRequest& r, const BatchShare& share = {});
 
 /// The stages after the graph passes, in order, with what each does: on a grid its planning and
 /// the local graphs, then per core the lowering's stages. `--print-after` reaches each of them
@@ -52,8 +64,8 @@ std::vector<compiler::PassInfo> trainingPipeline(const CompileRequest& r, bool p
 std::vector<std::pair<std::string, std::string>> placementStages(bool grid);
 
 /// Reads the model and runs the training pipeline; IR printed to `out` after r.printAfter.
-/// `batch` overrides r.batch (a data-parallel core's share).
-compiler::Graph compileModel(const CompileRequest& r, std::ostream* out, std::int64_t batch = 0, bool parallel = false);
+/// `share`: a data-parallel core's share of r.batch (its examples replace r.batch).
+compiler::Graph compileModel(const CompileRequest& r, std::ostream* out, const BatchShare& share = {});
 
 /// Seeded inputs for a whole batch: uniform in [-1, 1); a target for xent is one-hot (class i
 /// mod classes); an input that indexes a gather takes integers in range.
