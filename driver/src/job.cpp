@@ -24,6 +24,8 @@ std::string roleOf(const Graph& g, int v) {
 }
 
 
+}  // namespace
+
 /// A data-parallel slice (or one core): core k takes its share of the batch (shareOf: the first
 /// batch % cores cores one example more); statistics over the examples, gradients and the loss
 /// are averaged over the ring, weighted by the shares.
@@ -80,7 +82,8 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   // per example and position) are split by those rows; everything else is whole on every core.
   std::vector<std::int64_t> firstExample(std::size_t(cores), 0);
   for (std::int64_t k = 1; k < cores; ++k) firstExample[std::size_t(k)] = firstExample[std::size_t(k - 1)] + shareOf(r.batch, cores, k - 1).examples;
-  job.bundle = makeBundle(r, cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core", config, g, ring, lowered,
+  job.placement = cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core";
+  job.bundle = makeBundle(r, job.placement, config, g, ring, lowered,
                           [&](std::size_t k, int v) {
                             const Shape& full = g.values[std::size_t(v)].shape;
                             const Graph& part = partOf(std::int64_t(k));
@@ -98,72 +101,28 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   return job;
 }
 
-}  // namespace
-
-namespace {
-
-/// No placement given: one core, else the smallest slice whose cores the step fits.
-CompiledJob placeAutomatically(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
-  std::vector<std::string> weighed;
-  try {
-    CompiledJob job = compileOnSlice(r, config, g, print);
-    job.placement = "one core";
-    return job;
-  } catch (const SramOverflow& e) {
-    weighed.push_back("one core: " + std::string(e.what()));
-    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
-    for (int rows = 1, cols = 2; !tir && rows <= int(config.die.rows) && cols <= int(config.die.cols);
-         rows < cols ? rows *= 2 : cols *= 2) {
-      CompileRequest slice = r;
-      slice.slice = std::to_string(rows) + "x" + std::to_string(cols);
-      const std::int64_t cores = std::int64_t(sliceOf(slice, config).size());
-      if (cores < 2) continue;
-      if (r.batch < cores) {
-        weighed.push_back(slice.slice + ": the batch of " + std::to_string(r.batch) + " has fewer examples than its " + std::to_string(cores) + " cores");
-        break;
-      }
-      try {
-        CompiledJob job = compileOnSlice(slice, config, g, print);
-        job.placement = "data parallel over a " + slice.slice + " slice (chosen: the step does not fit one core)";
-        job.weighed = weighed;
-        return job;
-      } catch (const SramOverflow& o) {
-        weighed.push_back(slice.slice + ": " + o.what());
-      } catch (const RequestError& o) {
-        weighed.push_back(slice.slice + ": " + o.what());
-        break;  // refused for every slice alike (e.g. batch statistics)
-      }
-    }
-    std::string all;
-    for (const auto& w : weighed) all += "\n  " + w;
-    throw SramOverflow("the step fits no placement tried (give --slice or --grid to choose one):" + all);
-  }
-}
-
-}  // namespace
-
-CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::ostream* print) {
-  const std::string& grid = r.grid;
-  const Graph g = compileModel(r, nullptr);
-  if (grid.empty()) {
-    CompiledJob job = r.slice.empty() ? placeAutomatically(r, config, g, print) : compileOnSlice(r, config, g, print);
-    if (job.placement.empty()) job.placement = job.bundle.programs.size() > 1 ? "data parallel over a " + r.slice + " slice" : "one core";
-    job.step = g;
-    return job;
-  }
+CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
   CompiledJob job;
-  job.step = g;
-  job.placement = "tensor parallel over a " + grid + " grid";
+  job.placement = "tensor parallel over a " + r.grid + " grid";
   const GridSpec spec = gridOf(r, config);
   const int cols = spec.cols;
   CoreContext printing;
   printing.print = print, printing.printAfter = r.printAfter;
   const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, printing);
-  job.bundle = makeBundle(r, "tensor parallel over a " + grid + " grid", config, g, placed.cores, placed.lowered,
+  job.bundle = makeBundle(r, job.placement, config, g, placed.cores, placed.lowered,
                           [&](std::size_t k, int v) { return blockOf(g, placed.plan, v, int(k) / cols, int(k) % cols); });
   for (const auto& lp : placed.lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
   job.lowered = placed.lowered;
   job.plan = placed.plan;
+  return job;
+}
+
+CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::ostream* print) {
+  const Graph g = compileModel(r, nullptr);
+  CompiledJob job = !r.grid.empty()      ? compileOnGrid(r, config, g, print)
+                    : !r.slice.empty()   ? compileOnSlice(r, config, g, print)
+                                         : placeAutomatically(r, config, g, print);
+  job.step = g;
   return job;
 }
 

@@ -51,7 +51,7 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
   }
   out << "the oracle against PyTorch: worst " << c.worstPytorch << "; the emulator against the oracle: worst " << c.worstOracle << "; "
       << c.run.run.stats.cycles << " cycles, " << c.job.placement << "\n";
-  for (const auto& w : c.job.weighed) out << "  not " << w << "\n";
+  for (const auto& w : c.job.weighed) out << "  weighed " << w << "\n";
   if (c.passes()) return kExitOk;
   err << "tatami check: outside the tolerances (the oracle against PyTorch " << c.pytorchTolerance << ", the emulator against the oracle "
       << c.oracleTolerance << ")\n";
@@ -130,7 +130,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
     out << "max relative error " << c.worst << "; " << run.stats.cycles << " cycles, " << c.job.placement << " (" << cores
         << " core(s)); matrix utilization " << util << "\n";
-    for (const auto& w : c.job.weighed) out << "  not " << w << "\n";
+    for (const auto& w : c.job.weighed) out << "  weighed " << w << "\n";
   } catch (const CompileError& e) {
     err << "tatami check: " << e.what() << "\n";
     return kExitBadInput;

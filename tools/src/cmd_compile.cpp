@@ -33,6 +33,21 @@ void explain(const CompileRequest& r, const Graph& g, const ArchConfig& config, 
     printCostTable(job.lowered[0], nullptr, out);
     return;
   }
+  if (r.slice.empty()) {
+    // No placement given: the one the cost model chooses, every candidate weighed, then the
+    // winner's cost table (its first core, or grid position).
+    const CompiledJob job = compileJob(r, config);
+    out << "placement: " << job.placement << "\n";
+    for (const auto& w : job.weighed) out << "  weighed " << w << "\n";
+    if (!job.plan.split.empty()) {
+      LoweredProgram first = job.lowered[0];
+      labelGridOps(g, job.plan, std::to_string(job.plan.rows) + "x" + std::to_string(job.plan.cols), first);
+      printCostTable(first, nullptr, out);
+    } else {
+      printCostTable(job.lowered[0], nullptr, out);
+    }
+    return;
+  }
   const std::vector<int> ring = sliceOf(r, config);
   CoreContext ctx{0, ring, r.precision};
   Graph part = g;

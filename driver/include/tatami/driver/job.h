@@ -24,10 +24,24 @@ struct CompiledJob {
   std::vector<compiler::LoweredProgram> lowered;  ///< per core, in the bundle's order (ops, estimates)
   compiler::GridPlan plan;                        ///< on a grid: each tensor's layout
   /// Where the step runs ("one core", "data parallel over a 2x2 slice", ...), and, when it was
-  /// chosen automatically, every placement weighed and why the others lost.
+  /// chosen automatically, why it won and every placement weighed (its estimate, or why not).
   std::string placement;
   std::vector<std::string> weighed;
 };
+
+/// A placement the automatic search weighs: the flags that give it, its cores, and the cost
+/// model's estimate of a step (the slowest core's program), or why it cannot run.
+struct PlacementCandidate {
+  std::string slice, grid;  ///< as --slice and --grid take them (both empty: one core)
+  std::int64_t cores = 1;
+  double estimate = 0;      ///< cycles per step; 0 when it does not fit or cannot be built
+  std::string why;          ///< why it cannot (the compiler's message)
+  std::string name() const;  ///< "one core", "data parallel over a 2x2 slice", "tensor parallel over a 2x2 grid"
+};
+
+/// A placement with more cores wins only when its estimate beats the fastest placement on fewer
+/// cores by more than this fraction: more of the machine is used only when it pays.
+constexpr double kPlacementGain = 0.10;
 
 /// One step compiled, run once on the emulator from seeded inputs, and compared with the host
 /// oracle (FP32) on the whole graph: the relative error of every output.
@@ -47,14 +61,34 @@ std::vector<std::pair<std::string, double>> runAgainstOracle(const CompiledJob& 
 StepCheck checkStep(const CompileRequest& r, const ArchConfig& config, std::uint64_t seed, runtime::RunOptions options = {});
 
 /// Compiles r's step into a bundle: on a tensor-parallel grid when r.grid ("RxC") is given (on
-/// the cores of r.slice, else the first die), else data parallel over r.slice. With neither, on
-/// one core if the step fits there (streaming from HBM when the configuration has it), else on the
-/// smallest data-parallel slice (1x2, 2x2, 2x4, 4x4, ... of the first die; a batch that does not
-/// divide evenly is split unevenly, see shareOf) whose cores it fits. Throws RequestError or compiler::CompileError (SramOverflow when
-/// it fits nowhere, naming what did not fit on one core).
+/// the cores of r.slice, else the first die), else data parallel over r.slice. With neither, the
+/// placement is chosen by the cost model (placeAutomatically). Throws RequestError or
+/// compiler::CompileError (SramOverflow when it fits nowhere).
 /// The stages after the graph passes named in r.printAfter are printed to `print` (for the first
 /// core, or grid position).
 CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::ostream* print = nullptr);
+
+/// Data parallel over r.slice (empty: one core) for the step `g`: core k takes shareOf(batch,
+/// cores, k) examples (streaming from HBM where SRAM is short and the configuration has it).
+CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g, std::ostream* print = nullptr);
+/// Tensor parallel over the r.grid grid of r.slice's cores (empty: the first die).
+CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g, std::ostream* print = nullptr);
+
+/// The placements the automatic search weighs for `g`, each with its estimate: one core;
+/// data-parallel slices of the first die (1x2, 2x2, 2x4, 4x4, ..., then the whole die) while a
+/// core has at least one example; tensor-parallel grids (2x2, 2x4, 4x4, ...) of the first die.
+/// A sequence stops where its estimates stop falling, where it cannot be built (an op without a
+/// split rule), and for grids after two in a row that do not fit.
+std::vector<PlacementCandidate> weighPlacements(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g);
+
+/// The winner among weighed candidates: the fewest cores among those whose estimate is within
+/// kPlacementGain of the fastest (ties: the faster). -1 when none fits.
+int choosePlacement(const std::vector<PlacementCandidate>& candidates);
+
+/// No placement given: weighs the candidates, compiles the winner, and says why it won
+/// (CompiledJob::placement, ::weighed). Throws SramOverflow naming every candidate's reason when
+/// none fits.
+CompiledJob placeAutomatically(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g, std::ostream* print = nullptr);
 
 /// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
 /// pieces each core holds, and every core's program. `blockOn(k, value)` gives core k's block.
