@@ -47,6 +47,17 @@ class Mlp(nn.Module):
         return self.fc3(x)
 
 
+class FashionMlp(nn.Module):
+    """The MLP people write for 28x28 images: Flatten, 784-128-64-10 with ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 class LeNet5(nn.Module):
     """LeNet-5 on 28x28 images (padding 2 on the first convolution), average pooling, tanh."""
 
@@ -132,14 +143,17 @@ class ResNet(nn.Module):
 
 
 class MobileBlock(nn.Module):
-    """A MobileNet-style block: pointwise expansion, depthwise 3x3 (groups), Hardswish, ReLU6."""
+    """A MobileNet-style block: pointwise expansion, depthwise 3x3 (groups; stride 2 on 28x28
+    images, as MobileNets downsample), Hardswish, ReLU6."""
 
-    def __init__(self):
+    def __init__(self, size=16, stride=1):
         super().__init__()
         self.expand = nn.Conv2d(1, 8, 1)
-        self.depthwise = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.depthwise = nn.Conv2d(8, 8, 3, stride=stride, padding=1, groups=8)
         self.project = nn.Conv2d(8, 8, 1)
-        self.fc = nn.Linear(8 * 9 * 9, 10)
+        inner = (size - 1) // stride + 1
+        pooled = -(-(inner + 2 - 3) // 2) + 1  # ceil_mode
+        self.fc = nn.Linear(8 * pooled * pooled, 10)
         self.pool = nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True)
 
     def forward(self, x):
@@ -210,6 +224,7 @@ def zoo():
         "mlp_dropout": (Mlp(nn.ReLU(), dropout=True), (64,), 10, 17),
         "mlp_layernorm": (Mlp(nn.ReLU(), norm=True), (64,), 10, 17),
         "mlp_layernorm_op13": (Mlp(nn.ReLU(), norm=True), (64,), 10, 13),
+        "mlp_fashion": (FashionMlp(), (1, 28, 28), 10, 17),
         "lenet5": (LeNet5(), (1, 28, 28), 10, 17),
         "encoder": (Encoder(), (8, 16), 4, 17),
         "encoder_op13": (Encoder(), (8, 16), 4, 13),
@@ -218,6 +233,7 @@ def zoo():
         "vgg": (Vgg(), (1, 16, 16), 10, 17),
         "resnet": (ResNet(), (3, 16, 16), 10, 17),
         "mobile_block": (MobileBlock(), (1, 16, 16), 10, 17),
+        "mobile_fashion": (MobileBlock(28, stride=2), (1, 28, 28), 10, 17),
         "attention_causal": (Attention(), (8, 16), 4, 17),
         "tiny_gpt": (TinyGpt(), (8,), 16, 17),
     }
@@ -269,15 +285,18 @@ def export(name, model, shape, classes, opset, out):
                 matched[iname] = (p, True)
                 break
     with h5py.File(os.path.join(out, name + ".ref.h5"), "w") as f:
-        f["input/x"] = x.numpy().astype(np.float64)
-        f["target"] = nn.functional.one_hot(labels, classes).numpy().astype(np.float64)
-        f["output"] = logits.detach().numpy().astype(np.float64)
-        f["loss"] = np.array([loss.item()], dtype=np.float64)
+        def put(name, array):  # PyTorch's FP32 values, exactly, compressed
+            f.create_dataset(name, data=np.asarray(array, dtype=np.float32), compression="gzip", compression_opts=9)
+
+        put("input/x", x.numpy())
+        put("target", nn.functional.one_hot(labels, classes).numpy())
+        put("output", logits.detach().numpy())
+        put("loss", np.array([loss.item()]))
         for iname, (p, transposed) in matched.items():
             g = p.grad.numpy()
             w = p.detach().numpy() - LR * g  # one SGD step, as torch.optim.SGD(lr) takes it
-            f["grad/" + iname] = (g.T if transposed else g).astype(np.float64)
-            f["updated/" + iname] = (w.T if transposed else w).astype(np.float64)
+            put("grad/" + iname, g.T if transposed else g)
+            put("updated/" + iname, w.T if transposed else w)
         f.attrs["lr"] = str(LR)
         f.attrs["opset"] = str(opset)
         f.attrs["batch"] = str(BATCH)
@@ -292,15 +311,21 @@ def main():
     p.add_argument("--only", nargs="*")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    rows = []
+    table = os.path.join(a.out, "ops.md")
+    rows = {}  # with --only, the other models keep their rows
+    if a.only and os.path.exists(table):
+        for line in open(table).read().splitlines()[2:]:
+            rows[line.split("`")[1]] = line
     for name, (model, shape, classes, opset) in zoo().items():
         if a.only and name not in a.only:
             continue
         ops, params = export(name, model, shape, classes, opset, a.out)
-        rows.append(f"| `{name}` | {opset} | {params} | {', '.join(ops)} |")
+        rows[name] = f"| `{name}` | {opset} | {params} | {', '.join(ops)} |"
         print(name, opset, params, " ".join(ops))
-    with open(os.path.join(a.out, "ops.md"), "w") as f:
-        f.write("| model | opset | parameters | ONNX ops |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    order = list(zoo())
+    with open(table, "w") as f:
+        f.write("| model | opset | parameters | ONNX ops |\n|---|---|---|---|\n" +
+                "\n".join(rows[n] for n in order if n in rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,13 @@ Needs Debian's python3-torch and python3-onnx (use /usr/bin/python3).
 
 Usage: scripts/pytorch_reference.py [--model examples/fashion_mnist/mlp.onnx] [--epochs 2]
        [--batch 64] [--lr 0.1] [--seed 1]
+       scripts/pytorch_reference.py --model models/lenet5.onnx ...   (a model of the zoo: its class
+       from scripts/export_zoo.py, its weights from the ONNX file's initializers, by name)
 """
 import argparse
 import gzip
+import importlib.util
+import os
 import struct
 
 import numpy as np
@@ -36,10 +40,21 @@ def main():
     torch.manual_seed(a.seed)
 
     weights = {t.name: torch.tensor(numpy_helper.to_array(t).copy()) for t in onnx.load(a.model).graph.initializer}
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
-    with torch.no_grad():
-        model[1].weight.copy_(weights["fc1.weight"]), model[1].bias.copy_(weights["fc1.bias"])
-        model[3].weight.copy_(weights["fc2.weight"]), model[3].bias.copy_(weights["fc2.bias"])
+    name = os.path.splitext(os.path.basename(a.model))[0]
+    if os.path.dirname(os.path.abspath(a.model)).endswith("models"):
+        spec = importlib.util.spec_from_file_location("zoo", os.path.join(os.path.dirname(__file__), "export_zoo.py"))
+        zoo = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(zoo)
+        model = zoo.zoo()[name][0]
+        model.eval()  # dropout off, as in the exported step
+        with torch.no_grad():
+            for pname, p in model.named_parameters():
+                p.copy_(weights[pname])
+    else:
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+        with torch.no_grad():
+            model[1].weight.copy_(weights["fc1.weight"]), model[1].bias.copy_(weights["fc1.bias"])
+            model[3].weight.copy_(weights["fc2.weight"]), model[3].bias.copy_(weights["fc2.bias"])
 
     def load(split):
         x = torch.tensor(read_idx(f"{a.data}/{split}-images-idx3-ubyte.gz"), dtype=torch.float32) / 255.0

@@ -68,7 +68,8 @@ bool weigh(PlacementCandidate& c, const CompileRequest& r, const ArchConfig& con
 std::string PlacementCandidate::name() const {
   if (!grid.empty()) return "tensor parallel over a " + grid + " grid";
   if (slice.empty()) return "one core";
-  return "data parallel over a " + (slice == "die" ? "whole-die (" + std::to_string(cores) + " cores)" : slice) + " slice";
+  if (slice == "die") return "data parallel over the whole die, " + std::to_string(cores) + " cores";
+  return "data parallel over a " + slice + " slice";
 }
 
 std::vector<PlacementCandidate> weighPlacements(const CompileRequest& r, const ArchConfig& config, const Graph& g) {
@@ -92,8 +93,7 @@ std::vector<PlacementCandidate> weighPlacements(const CompileRequest& r, const A
     at.slice = slice;
     PlacementCandidate c;
     c.slice = slice, c.cores = std::int64_t(sliceOf(at, config).size());
-    if (c.cores <= lastCores) continue;
-    if (c.cores > r.batch) break;
+    if (c.cores <= lastCores || c.cores > r.batch) continue;  // the whole die last: as many cores as examples
     const bool further = weigh(c, r, config, g);
     all.push_back(c);
     lastCores = c.cores;

@@ -90,17 +90,26 @@ Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(
   const auto batchInputs = std::count_if(g.inputs.begin(), g.inputs.end(), [&](int v) { return g.values[std::size_t(v)].role == Role::Batch; });
   const int x = g.findRole(Role::Batch), target = g.findRole(Role::Target);
   if (batchInputs != 1 || target < 0) throw CompileError(r_.step.model + ": expected one input (the examples) and class logits as the first output");
+  classes_ = g.values[std::size_t(target)].shape.at(1);
+  // A row of the target per label: one per example, or one per position of a sequence (a
+  // language model's logits for every position, [batch x positions, vocabulary]).
+  const std::int64_t rows = g.values[std::size_t(target)].shape.at(0);
+  for (const auto* split : {&train_, &test_})
+    if (rows != r_.step.batch * std::int64_t(split->labelsPerExample))
+      throw DataError("'" + (split == &test_ && !r_.evalData.empty() ? r_.evalData : r_.data) + "': the " + (split == &train_ ? "training" : "test") +
+                      " split has " + std::to_string(split->labelsPerExample) + " label(s) per example; the model's logits have " +
+                      std::to_string(rows) + " rows for a batch of " + std::to_string(r_.step.batch));
   if (elementCount(g.values[std::size_t(x)].shape) != r_.step.batch * std::int64_t(train_.pixels))
     throw CompileError(r_.step.model + ": input '" + g.values[std::size_t(x)].name + "' does not hold " + std::to_string(train_.pixels) +
                        " values per example");
-  classes_ = g.values[std::size_t(target)].shape.at(1);
   // Every label must name one of the model's classes (a one-hot row of the target).
   for (const auto* split : {&train_, &test_})
-    for (std::size_t i = 0; i < split->count; ++i)
+    for (std::size_t i = 0; i < split->labels.size(); ++i)
       if (std::int64_t(split->labels[i]) >= classes_)
-        throw DataError("'" + (split == &test_ && !r_.evalData.empty() ? r_.evalData : r_.data) + "': example " + std::to_string(i) + " of the " +
-                        (split == &train_ ? "training" : "test") + " split has label " + std::to_string(split->labels[i]) + "; the model has " +
-                        std::to_string(classes_) + " classes (0.." + std::to_string(classes_ - 1) + ")");
+        throw DataError("'" + (split == &test_ && !r_.evalData.empty() ? r_.evalData : r_.data) + "': example " +
+                        std::to_string(i / split->labelsPerExample) + " of the " + (split == &train_ ? "training" : "test") + " split has label " +
+                        std::to_string(split->labels[i]) + "; the model has " + std::to_string(classes_) + " classes (0.." +
+                        std::to_string(classes_ - 1) + ")");
   session_ = std::make_unique<runtime::Session>(config_, job_.bundle);
   for (int p : g.parameters) {
     const Value& v = g.values[std::size_t(p)];
@@ -133,11 +142,13 @@ std::vector<runtime::NamedArray> Trainer::batchAt(std::int64_t step) {
   const runtime::BundleTensor* x = session_->withPurpose("batch");
   const runtime::BundleTensor* t = session_->withPurpose("target");
   runtime::NamedArray xs{x->name, dims(x->shape), std::vector<double>(std::size_t(r_.step.batch) * train_.pixels)};
-  runtime::NamedArray ts{t->name, dims(t->shape), std::vector<double>(std::size_t(r_.step.batch * classes_), 0.0)};
+  const std::size_t per = train_.labelsPerExample;
+  runtime::NamedArray ts{t->name, dims(t->shape), std::vector<double>(std::size_t(r_.step.batch) * per * std::size_t(classes_), 0.0)};
   for (std::int64_t i = 0; i < r_.step.batch; ++i) {
     const std::uint32_t e = order_[std::size_t(inEpoch * r_.step.batch + i)];
     std::copy_n(train_.images.begin() + long(std::size_t(e) * train_.pixels), train_.pixels, xs.data.begin() + long(std::size_t(i) * train_.pixels));
-    ts.data[std::size_t(i * classes_ + train_.labels[e])] = 1.0;
+    for (std::size_t j = 0; j < per; ++j)
+      ts.data[(std::size_t(i) * per + j) * std::size_t(classes_) + train_.labels[std::size_t(e) * per + j]] = 1.0;
   }
   return {xs, ts};
 }
@@ -171,12 +182,13 @@ double Trainer::evaluate() const {
     }
     const auto r = compiler::evaluate(forward_, feeds, fp32);
     const auto& logits = r[std::size_t(forward_.outputs.front())].data;
-    for (std::size_t i = 0; i < evalBatch_; ++i) {
+    const std::size_t per = test_.labelsPerExample;
+    for (std::size_t i = 0; i < evalBatch_ * per; ++i) {
       const auto row = logits.begin() + long(i * std::size_t(classes_));
-      if (std::size_t(std::max_element(row, row + classes_) - row) == test_.labels[start + i]) ++correct;
+      if (std::size_t(std::max_element(row, row + classes_) - row) == test_.labels[start * per + i]) ++correct;
     }
   }
-  return double(correct) / double(test_.count);
+  return double(correct) / double(test_.count * test_.labelsPerExample);
 }
 
 void Trainer::save(const std::string& path, double accuracy, double hostSeconds, const runtime::RunResult* last) const {

@@ -72,11 +72,13 @@ LabelledImages loadImageDataset(const std::string& name, const std::string& spli
       if (a.name == prefix + "_labels") labels = &a;
     }
     if (!images || !labels)
-      throw std::runtime_error("'" + name + "' needs datasets '" + prefix + "_images' [N, ...] and '" + prefix + "_labels' [N]");
-    if (images->shape.size() < 2 || labels->shape.size() != 1 || images->shape[0] != labels->shape[0])
+      throw std::runtime_error("'" + name + "' needs datasets '" + prefix + "_images' [N, ...] and '" + prefix + "_labels' [N] or [N, T]");
+    if (images->shape.size() < 2 || labels->shape.empty() || labels->shape.size() > 2 || images->shape[0] != labels->shape[0])
       throw std::runtime_error("'" + name + "': " + prefix + "_images and " + prefix + "_labels do not match");
     LabelledImages d;
     d.count = images->shape[0];
+    d.labelsPerExample = labels->shape.size() == 2 ? labels->shape[1] : 1;
+    if (d.labelsPerExample == 0) throw std::runtime_error("'" + name + "': " + prefix + "_labels has no label per example");
     d.pixels = images->data.size() / d.count;
     d.images.assign(images->data.begin(), images->data.end());
     for (double l : labels->data) {
