@@ -58,6 +58,54 @@ class FashionMlp(nn.Module):
         return self.net(x)
 
 
+class GatedMlp(nn.Module):
+    """An MLP with a gated linear unit, PReLU (a learned slope), Hardtanh and Mish."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 64)
+        self.prelu = nn.PReLU()
+        self.fc2 = nn.Linear(32, 32)
+        self.fc3 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.prelu(nn.functional.glu(self.fc1(x), dim=1))
+        return self.fc3(nn.functional.mish(nn.functional.hardtanh(self.fc2(x))))
+
+
+class Conv1dNet(nn.Module):
+    """A 1D convolutional net over sequences of feature vectors: Conv1d, InstanceNorm1d, a
+    strided and dilated Conv1d, mean over time."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv1d(4, 8, 3, padding=1)
+        self.n1 = nn.InstanceNorm1d(8, affine=True)
+        self.c2 = nn.Conv1d(8, 8, 3, stride=2, dilation=2, padding=2)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.n1(self.c1(x)))
+        return self.fc(torch.relu(self.c2(x)).mean(dim=2))
+
+
+class UpsampleNet(nn.Module):
+    """A small encoder-decoder: a stride-2 convolution, GroupNorm, nearest upsampling back to the
+    input size, a 1x1 convolution, global average pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(1, 8, 3, stride=2, padding=1)
+        self.norm = nn.GroupNorm(2, 8)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.mix = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.up(torch.relu(self.norm(self.down(x))))
+        return self.fc(torch.relu(self.mix(x)).mean(dim=(2, 3)))
+
+
 class LeNet5(nn.Module):
     """LeNet-5 on 28x28 images (padding 2 on the first convolution), average pooling, tanh."""
 
@@ -224,7 +272,11 @@ def zoo():
         "mlp_dropout": (Mlp(nn.ReLU(), dropout=True), (64,), 10, 17),
         "mlp_layernorm": (Mlp(nn.ReLU(), norm=True), (64,), 10, 17),
         "mlp_layernorm_op13": (Mlp(nn.ReLU(), norm=True), (64,), 10, 13),
+        "mlp_fixed_batch": (Mlp(nn.ReLU()), (64,), 10, 17),  # exported without a dynamic batch axis
+        "mlp_gated": (GatedMlp(), (64,), 10, 17),
         "mlp_fashion": (FashionMlp(), (1, 28, 28), 10, 17),
+        "conv1d": (Conv1dNet(), (4, 16), 10, 17),
+        "upsample_groupnorm": (UpsampleNet(), (1, 12, 12), 10, 17),
         "lenet5": (LeNet5(), (1, 28, 28), 10, 17),
         "encoder": (Encoder(), (8, 16), 4, 17),
         "encoder_op13": (Encoder(), (8, 16), 4, 13),
@@ -261,7 +313,8 @@ def export(name, model, shape, classes, opset, out):
     onnx_path = os.path.join(out, name + ".onnx")
     training = any(isinstance(mod, nn.BatchNorm2d) for mod in model.modules())
     torch.onnx.export(model, (x,), onnx_path, input_names=["x"], output_names=["logits"], opset_version=opset,
-                      dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=not training,
+                      dynamic_axes=None if name.endswith("fixed_batch") else {"x": {0: "batch"}, "logits": {0: "batch"}},
+                      do_constant_folding=not training,
                       training=torch.onnx.TrainingMode.PRESERVE)
     m = onnx.load(onnx_path)
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}

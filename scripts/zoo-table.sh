@@ -29,4 +29,5 @@ print('| \`$m\` | %s | %s | %s | %s | %s |' % (where, pt, ma, mb, cycles))
   echo "zoo table: $m done" >&2
 done
 printf '%s\n' "$table" | python3 "$root/scripts/fill-markers.py" "$root/docs/models.md" zoo-table
-echo "regenerated the zoo's table in docs/models.md" >&2
+python3 "$root/scripts/fill-markers.py" "$root/docs/models.md" ops-table < "$root/models/ops.md"
+echo "regenerated the zoo's tables in docs/models.md" >&2

@@ -44,7 +44,7 @@ class Importer {
   /// Elementwise activations as compositions of IR ops (their gradients follow from those).
   bool activation(const onnx::NodeProto& n) {
     const std::string& t = n.op_type();
-    static const std::set<std::string> known = {"LeakyRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Abs"};
+    static const std::set<std::string> known = {"LeakyRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Abs", "PRelu"};
     if (!known.count(t)) return false;
     const int x = value(n, 0);
     const auto scalar = [&](double v) { return g_.scalar(v); };
@@ -56,7 +56,10 @@ class Importer {
       return op(n, Op::mul, {op(n, Op::sub, {e, scalar(1.0)}), scalar(alpha * c)});
     };
     int y = -1;
-    if (t == "LeakyRelu") {
+    if (t == "PRelu") {
+      // relu(x) + slope min(x, 0): the slope (a learned parameter) broadcasts, numpy style.
+      y = op(n, Op::add, {op(n, Op::relu, {x}), op(n, Op::mul, {value(n, 1), op(n, Op::min, {x, scalar(0.0)})})});
+    } else if (t == "LeakyRelu") {
       const double alpha = floatAttr(n, "alpha", 0.01);
       if (alpha < 0 || alpha > 1) fail(n, "alpha " + std::to_string(alpha) + " outside [0, 1]");
       y = op(n, Op::max, {x, op(n, Op::mul, {x, scalar(alpha)})});
@@ -151,7 +154,7 @@ class Importer {
     }
     if (t == "Trilu") {
       const int a = constantInput(n, 0);
-      const Shape& s = shapeOf(a);
+      const Shape s = shapeOf(a);
       if (s.size() < 2) fail(n, "needs a tensor of rank 2 or more");
       const std::int64_t k = hasInput(n, 1) ? std::int64_t(constData(n, 1).at(0)) : 0;
       const bool upper = intAttr(n, "upper", 1) != 0;
@@ -447,7 +450,7 @@ void Importer::node(const onnx::NodeProto& n) {
     bind(n, 0, op(n, Op::transpose, {x}, {{"perm", perm}}));
   } else if (t == "Flatten") {
     const int x = value(n, 0);
-    const Shape& s = shapeOf(x);
+    const Shape s = shapeOf(x);
     const std::int64_t axis = axisOf(n, intAttr(n, "axis", 1), s.size() + 1);
     std::int64_t outer = 1, inner = 1;
     for (std::size_t i = 0; i < s.size(); ++i) (std::int64_t(i) < axis ? outer : inner) *= s[i];
@@ -473,7 +476,7 @@ void Importer::node(const onnx::NodeProto& n) {
     } else {
       for (double d : spec) target.push_back(std::int64_t(d));
       // Expand broadcasts both ways: the result has the broadcast of the two shapes.
-      const Shape& s = shapeOf(x);
+      const Shape s = shapeOf(x);
       const std::size_t r = std::max(s.size(), target.size());
       Shape out(r);
       for (std::size_t i = 0; i < r; ++i) {
@@ -517,7 +520,7 @@ void Importer::node(const onnx::NodeProto& n) {
     bind(n, 0, op(n, o, {x}, {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}}));
   } else if (t == "LayerNormalization") {
     const int x = value(n, 0), scale = value(n, 1);
-    const Shape& s = shapeOf(x);
+    const Shape s = shapeOf(x);
     const std::int64_t axis = axisOf(n, intAttr(n, "axis", -1), s.size());
     std::vector<std::int64_t> axes;
     for (std::size_t i = std::size_t(axis); i < s.size(); ++i) axes.push_back(std::int64_t(i));
@@ -557,7 +560,7 @@ void Importer::node(const onnx::NodeProto& n) {
     const std::vector<double> data(std::size_t(elementCount(s)), fill);
     bind(n, 0, integer ? integerConstant(s, data) : constant(s, data));
   } else if (t == "Shape") {
-    const Shape& s = shapeOf(value(n, 0));
+    const Shape s = shapeOf(value(n, 0));
     bind(n, 0, integerConstant({std::int64_t(s.size())}, std::vector<double>(s.begin(), s.end())));
   } else if (t == "Gather") {
     const int data = value(n, 0), idx = value(n, 1);
@@ -571,7 +574,7 @@ void Importer::node(const onnx::NodeProto& n) {
     bind(n, 0, op(n, Op::concat, ins, {{"axis", intAttr(n, "axis", 0)}}));
   } else if (t == "Slice") {
     const int x = value(n, 0);
-    const Shape& xs = shapeOf(x);
+    const Shape xs = shapeOf(x);
     const std::vector<double>& starts = constData(n, 1);
     const std::vector<double>& ends = constData(n, 2);
     std::vector<std::int64_t> axes;
@@ -594,7 +597,7 @@ void Importer::node(const onnx::NodeProto& n) {
     bind(n, 0, op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}}));
   } else if (t == "Split") {
     const int x = value(n, 0);
-    const Shape& xs = shapeOf(x);
+    const Shape xs = shapeOf(x);
     const std::int64_t axis = axisOf(n, intAttr(n, "axis", 0), xs.size());
     std::vector<std::int64_t> sizes;
     if (hasInput(n, 1))
@@ -618,17 +621,34 @@ void Importer::node(const onnx::NodeProto& n) {
     for (double v : constData(n, 1)) pads.push_back(std::int64_t(v));
     bind(n, 0, op(n, Op::pad, {x}, {{"pads", pads}}));
   } else if (t == "Conv") {
-    const int x = value(n, 0), w = value(n, 1);
+    int x = value(n, 0), w = value(n, 1);
     for (const auto& a : n.attribute())
       if (a.name() == "auto_pad" && a.s() != "NOTSET") fail(n, "auto_pad is not supported (PyTorch writes explicit pads)");
+    // A 1D convolution ([N, C, L], nn.Conv1d) is a 2D one over [N, C, 1, L].
+    const Shape xs = shapeOf(x);
+    const bool oneD = xs.size() == 3;
+    if (xs.size() != 3 && xs.size() != 4) fail(n, "only 1D and 2D convolutions are supported (input " + shapeText(xs) + ")");
     std::map<std::string, Attribute> at = {{"group", intAttr(n, "group", 1)}};
-    if (!intsAttr(n, "strides").empty()) at["strides"] = intsAttr(n, "strides");
-    if (!intsAttr(n, "pads").empty()) at["pads"] = intsAttr(n, "pads");
-    if (!intsAttr(n, "dilations").empty()) at["dilations"] = intsAttr(n, "dilations");
+    const auto widen = [&](std::vector<std::int64_t> v, std::int64_t one) { return oneD ? std::vector<std::int64_t>{one, v.at(0)} : v; };
+    if (!intsAttr(n, "strides").empty()) at["strides"] = widen(intsAttr(n, "strides"), 1);
+    if (!intsAttr(n, "dilations").empty()) at["dilations"] = widen(intsAttr(n, "dilations"), 1);
+    if (!intsAttr(n, "pads").empty()) {
+      const auto pads = intsAttr(n, "pads");
+      at["pads"] = oneD ? std::vector<std::int64_t>{0, pads.at(0), 0, pads.at(1)} : pads;
+    }
+    if (oneD) {
+      const Shape ws = shapeOf(w);
+      x = op(n, Op::reshape, {x}, {{"shape", std::vector<std::int64_t>{xs[0], xs[1], 1, xs[2]}}});
+      w = op(n, Op::reshape, {w}, {{"shape", std::vector<std::int64_t>{ws[0], ws[1], 1, ws[2]}}});
+    }
     int y = op(n, Op::conv2d, {x, w}, at);
     if (hasInput(n, 2)) {
       const std::int64_t o = shapeOf(w)[0];
       y = op(n, Op::add, {y, op(n, Op::reshape, {value(n, 2)}, {{"shape", std::vector<std::int64_t>{1, o, 1, 1}}})});
+    }
+    if (oneD) {
+      const Shape ys = shapeOf(y);
+      y = op(n, Op::reshape, {y}, {{"shape", std::vector<std::int64_t>{ys[0], ys[1], ys[3]}}});
     }
     bind(n, 0, y);
   } else if (t == "MaxPool" || t == "AveragePool") {
@@ -643,17 +663,60 @@ void Importer::node(const onnx::NodeProto& n) {
     if (intAttr(n, "ceil_mode", 0)) at["pads"] = ceilModePads(n, shapeOf(x), includePad, divisorFix);
     int y = op(n, t == "MaxPool" ? Op::max_pool2d : Op::avg_pool2d, {x}, at);
     if (!divisorFix.empty()) {
-      const Shape& ys = shapeOf(y);
+      const Shape ys = shapeOf(y);
       y = op(n, Op::mul, {y, constant({1, 1, ys[2], ys[3]}, divisorFix)});
     }
     bind(n, 0, y);
   } else if (t == "GlobalAveragePool") {
     bind(n, 0, op(n, Op::reduce_mean, {value(n, 0)}, {{"axes", std::vector<std::int64_t>{2, 3}}, {"keepdims", std::int64_t(1)}}));
+  } else if (t == "InstanceNormalization") {
+    // Each example's and channel's own statistics over the spatial axes (nn.InstanceNorm*d, and
+    // nn.GroupNorm as PyTorch exports it: a reshape to [N, groups, ...] around this).
+    const int x = value(n, 0), scale = value(n, 1), bias = value(n, 2);
+    const Shape xs = shapeOf(x);
+    if (xs.size() < 3) fail(n, "needs an input of rank 3 or more, got " + shapeText(xs));
+    Shape cshape(xs.size(), 1);
+    cshape[1] = xs[1];
+    std::vector<std::int64_t> axes;
+    for (std::size_t d = 2; d < xs.size(); ++d) axes.push_back(std::int64_t(d));
+    const Attribute ax = axes, keep = std::int64_t(1);
+    const int mean = op(n, Op::reduce_mean, {x}, {{"axes", ax}, {"keepdims", keep}});
+    const int d = op(n, Op::sub, {x, mean});
+    const int var = op(n, Op::reduce_mean, {op(n, Op::mul, {d, d})}, {{"axes", ax}, {"keepdims", keep}});
+    const int norm = op(n, Op::div, {d, op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+    const int s4 = op(n, Op::reshape, {scale}, {{"shape", cshape}}), b4 = op(n, Op::reshape, {bias}, {{"shape", cshape}});
+    bind(n, 0, op(n, Op::add, {op(n, Op::mul, {norm, s4}), b4}));
+  } else if (t == "Resize" || t == "Upsample") {
+    // Nearest-neighbour upsampling by whole factors per axis (nn.Upsample(scale_factor=k),
+    // F.interpolate(mode="nearest")): each element repeated, as a broadcast of a new axis after
+    // every scaled one.
+    std::string mode = "nearest";
+    for (const auto& a : n.attribute())
+      if (a.name() == "mode") mode = a.s();
+    if (mode != "nearest") fail(n, "only mode 'nearest' is supported (got '" + mode + "')");
+    const int x = value(n, 0);
+    const Shape xs = shapeOf(x);
+    std::vector<double> scales;
+    const int scaleInput = t == "Upsample" ? 1 : 2;
+    if (hasInput(n, scaleInput) && !constData(n, scaleInput).empty()) scales = constData(n, scaleInput);
+    else if (t == "Resize" && hasInput(n, 3))
+      for (std::size_t i = 0; i < constData(n, 3).size() && i < xs.size(); ++i) scales.push_back(constData(n, 3)[i] / double(xs[i]));
+    if (scales.size() != xs.size()) fail(n, "needs a scale (or size) per axis of the " + shapeText(xs) + " input");
+    Shape split, repeated, out;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const double k = scales[i];
+      if (k < 1 || k != std::floor(k)) fail(n, "scale " + std::to_string(k) + " on axis " + std::to_string(i) + " is not a whole factor");
+      split.push_back(xs[i]), repeated.push_back(xs[i]);
+      if (k > 1) split.push_back(1), repeated.push_back(std::int64_t(k));
+      out.push_back(xs[i] * std::int64_t(k));
+    }
+    const int wide = op(n, Op::broadcast_to, {op(n, Op::reshape, {x}, {{"shape", split}})}, {{"shape", repeated}});
+    bind(n, 0, op(n, Op::reshape, {wide}, {{"shape", out}}));
   } else if (t == "BatchNormalization") {
     // Training: normalize with the batch's own statistics over N, H, W (what a training step
     // computes); the running statistics are not updated by the compiled step.
     const int x = value(n, 0), scale = value(n, 1), bias = value(n, 2);
-    const Shape& xs = shapeOf(x);
+    const Shape xs = shapeOf(x);
     Shape cshape(xs.size(), 1);
     cshape[1] = xs[1];
     std::vector<std::int64_t> axes = {0};

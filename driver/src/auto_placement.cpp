@@ -25,7 +25,7 @@ double estimateSlice(const CompileRequest& r, const ArchConfig& config, const Gr
   const std::vector<int> ring = sliceOf(r, config);
   const std::int64_t cores = std::int64_t(ring.size());
   if (cores == 1) return programCycles(lowerOrStream(g, config, CoreContext(0, ring, r.precision), 0));
-  const Graph part = compileModel(r, nullptr, shareOf(r.batch, cores, 0));
+  const Graph part = compileShare(r, g, shareOf(r.batch, cores, 0));
   return programCycles(lowerOrStream(part, config, CoreContext(0, ring, r.precision), 0));
 }
 
@@ -76,7 +76,7 @@ std::vector<PlacementCandidate> weighPlacements(const CompileRequest& r, const A
   std::vector<PlacementCandidate> all;
   all.emplace_back();
   weigh(all.back(), r, config, g);
-  const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+  const bool tir = isTextIr(r.model);
   const int dieRows = int(config.die.rows), dieCols = int(config.die.cols);
   // Data parallel: slices that double, then the whole die, while each core has an example and
   // the estimates fall.

@@ -26,6 +26,18 @@ std::string roleOf(const Graph& g, int v) {
 
 }  // namespace
 
+Graph compileShare(const CompileRequest& r, const Graph& whole, const BatchShare& share) {
+  Graph part = compileModel(r, nullptr, share);
+  const int mine = part.findRole(Role::Batch), all = whole.findRole(Role::Batch);
+  // (A text-IR model has no batch to shrink: every core of a slice runs the whole graph.)
+  const bool tir = isTextIr(r.model);
+  if (!tir && mine >= 0 && all >= 0 && share.examples != r.batch && part.values[std::size_t(mine)].shape == whole.values[std::size_t(all)].shape)
+    throw RequestError("input '" + whole.values[std::size_t(all)].name + "' has a fixed batch dimension (" +
+                       shapeText(whole.values[std::size_t(all)].shape) + " in the model): a data-parallel slice needs a symbolic one "
+                       "(torch.onnx.export with dynamic_axes); run it on one core or a grid");
+  return part;
+}
+
 /// A data-parallel slice (or one core): core k takes its share of the batch (shareOf: the first
 /// batch % cores cores one example more); statistics over the examples, gradients and the loss
 /// are averaged over the ring, weighted by the shares.
@@ -42,7 +54,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
     for (std::int64_t k = 0; k < cores; ++k) {
       const BatchShare share = shareOf(r.batch, cores, k);
       if (parts.count(share.examples)) continue;
-      Graph part = compileModel(r, nullptr, share);
+      Graph part = compileShare(r, g, share);
       // The loss is reported through an all-reduce: give that value the loss's name (and the
       // per-core loss the other), so the bundle names the same tensors as the model.
       for (std::size_t i = 0; i < g.outputs.size() && i < part.outputs.size(); ++i) {

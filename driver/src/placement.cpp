@@ -12,7 +12,7 @@ using namespace tatami::compiler;
 std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
   if (r.slice == "die") {
     // The whole first die, in ring order: as many of its cores as the batch has examples.
-    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+    const bool tir = isTextIr(r.model);
     std::vector<int> ring = sliceRing(config, int(config.die.rows), int(config.die.cols));
     ring.resize(!tir && r.batch > 0 ? std::min<std::size_t>(ring.size(), std::size_t(r.batch)) : 1);
     return ring;

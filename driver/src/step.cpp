@@ -25,9 +25,9 @@ BatchShare shareOf(std::int64_t batch, std::int64_t cores, std::int64_t k) {
   return {batch / cores + (k < batch % cores ? 1 : 0), cores};
 }
 
-namespace {
-
 bool isTextIr(const std::string& model) { return model.size() > 4 && model.compare(model.size() - 4, 4, ".tir") == 0; }
+
+namespace {
 
 /// The values of the model whose leading dimension follows the batch (the examples' rows): those
 /// whose first dimension differs between the model imported for `share` examples and for the

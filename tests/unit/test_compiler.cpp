@@ -805,3 +805,107 @@ TEST_CASE("sync-batch-statistics: a statistic over the examples is weighted by t
   syncBatchStatistics(m, {"y"}, 2, 1.0);
   CHECK(m.nodes.size() == before);
 }
+
+namespace {
+
+struct Input {
+  std::string name;
+  std::vector<std::int64_t> dims;
+  std::vector<float> init;  // empty: a graph input; else an initializer (a parameter)
+  bool constant = false;    // with init: a Constant node instead (known at compile time)
+};
+
+/// One node of `op` (opset 17) over `inputs`, with integer-list and float attributes; outputs y0, y1, ...
+onnx::ModelProto oneNodeModel(const std::string& op, const std::vector<Input>& inputs, int outputs,
+                              const std::map<std::string, std::vector<std::int64_t>>& ints = {},
+                              const std::map<std::string, std::string>& strings = {}, const std::map<std::string, std::int64_t>& one = {}) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name(op);
+  for (const auto& in : inputs)
+    if (in.constant) {
+      auto* c = g->add_node();
+      c->set_op_type("Constant"), c->set_name(in.name + "_const"), c->add_output(in.name);
+      auto* a = c->add_attribute();
+      a->set_name("value"), a->set_type(onnx::AttributeProto::TENSOR);
+      auto* t = a->mutable_t();
+      t->set_data_type(onnx::TensorProto::FLOAT);
+      for (auto d : in.dims) t->add_dims(d);
+      for (float f : in.init) t->add_float_data(f);
+    }
+  auto* n = g->add_node();
+  n->set_op_type(op), n->set_name("node");
+  for (const auto& in : inputs) {
+    n->add_input(in.name);
+    if (in.name.empty() || in.constant) continue;
+    if (in.init.empty()) {
+      auto* v = g->add_input();
+      v->set_name(in.name);
+      auto* tt = v->mutable_type()->mutable_tensor_type();
+      tt->set_elem_type(onnx::TensorProto::FLOAT);
+      for (auto d : in.dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    } else {
+      auto* t = g->add_initializer();
+      t->set_name(in.name), t->set_data_type(onnx::TensorProto::FLOAT);
+      for (auto d : in.dims) t->add_dims(d);
+      for (float f : in.init) t->add_float_data(f);
+    }
+  }
+  for (const auto& [name, v] : ints) {
+    auto* a = n->add_attribute();
+    a->set_name(name), a->set_type(onnx::AttributeProto::INTS);
+    for (auto x : v) a->add_ints(x);
+  }
+  for (const auto& [name, v] : one) {
+    auto* a = n->add_attribute();
+    a->set_name(name), a->set_type(onnx::AttributeProto::INT), a->set_i(v);
+  }
+  for (const auto& [name, v] : strings) {
+    auto* a = n->add_attribute();
+    a->set_name(name), a->set_type(onnx::AttributeProto::STRING), a->set_s(v);
+  }
+  for (int k = 0; k < outputs; ++k) n->add_output("y" + std::to_string(k)), g->add_output()->set_name("y" + std::to_string(k));
+  return m;
+}
+
+std::vector<std::vector<double>> runOneNode(const onnx::ModelProto& m, const Tensor& x) {
+  const Graph g = importOnnxBytes(m.SerializeAsString(), "node.onnx");
+  const auto t = evaluate(g, {{"x", x}});
+  std::vector<std::vector<double>> out;
+  for (int o : g.outputs) out.push_back(t[std::size_t(o)].data);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX: Split into several outputs, PRelu, InstanceNormalization, Resize (nearest), 1D Conv by their definitions") {
+  // Split on axis 1 into two outputs (the values it adds must not move the input's shape under it).
+  const auto split = runOneNode(oneNodeModel("Split", {{"x", {2, 4}, {}}}, 2, {}, {}, {{"axis", 1}}), Tensor{{2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}});
+  CHECK(split[0] == std::vector<double>{1, 2, 5, 6});
+  CHECK(split[1] == std::vector<double>{3, 4, 7, 8});
+  // PRelu: x where x >= 0, slope x elsewhere.
+  const auto prelu = runOneNode(oneNodeModel("PRelu", {{"x", {5}, {}}, {"slope", {1}, {0.25f}}}, 1), Tensor{{5}, {-2, -1, 0, 1, 2}});
+  CHECK(prelu[0] == std::vector<double>{-0.5, -0.25, 0, 1, 2});
+  // InstanceNormalization: each example's and channel's statistics over the spatial axes.
+  const auto inorm = runOneNode(oneNodeModel("InstanceNormalization", {{"x", {1, 2, 1, 2}, {}}, {"s", {2}, {1, 2}}, {"b", {2}, {0, 1}}}, 1),
+                                Tensor{{1, 2, 1, 2}, {1, 3, 2, 6}});
+  const double e = 1e-5;
+  CHECK(inorm[0][0] == doctest::Approx(-1 / std::sqrt(1 + e)));
+  CHECK(inorm[0][1] == doctest::Approx(1 / std::sqrt(1 + e)));
+  CHECK(inorm[0][2] == doctest::Approx(-2 * 2 / std::sqrt(4 + e) + 1));
+  CHECK(inorm[0][3] == doctest::Approx(2 * 2 / std::sqrt(4 + e) + 1));
+  // Resize, nearest, by whole factors: each element repeated.
+  const auto up = runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 2}, {}}, {"", {}, {}}, {"scales", {4}, {1, 1, 2, 2}, true}}, 1, {}, {{"mode", "nearest"}}),
+                             Tensor{{1, 1, 1, 2}, {1, 2}});
+  CHECK(up[0] == std::vector<double>{1, 1, 2, 2, 1, 1, 2, 2});
+  CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 2}, {}}, {"", {}, {}}, {"scales", {4}, {1, 1, 2, 2}, true}}, 1, {},
+                                               {{"mode", "linear"}}),
+                                  Tensor{{1, 1, 1, 2}, {1, 2}}),
+                       doctest::Contains("only mode 'nearest' is supported (got 'linear')"), CompileError);
+  // A 1D convolution (nn.Conv1d): [N, C, L] with 1D pads and strides.
+  const auto conv = runOneNode(oneNodeModel("Conv", {{"x", {1, 1, 4}, {}}, {"w", {1, 1, 2}, {1, -1}}}, 1, {{"pads", {1, 1}}, {"strides", {1}}}),
+                               Tensor{{1, 1, 4}, {1, 2, 3, 4}});
+  CHECK(conv[0] == std::vector<double>{-1, -1, -1, -1, 4});
+}

@@ -91,7 +91,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   checkStepOptions(r);
   const ArchConfig config = machine.resolve();
   try {
-    const bool tir = r.model.size() > 4 && r.model.compare(r.model.size() - 4, 4, ".tir") == 0;
+    const bool tir = isTextIr(r.model);
     if (r.grid.empty() && tir && sliceOf(r, config).size() > 1)
       throw UsageError("--slice over several cores needs an ONNX model and --batch (split across the cores)");
     runtime::RunOptions runOptions;

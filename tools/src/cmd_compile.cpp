@@ -114,7 +114,9 @@ int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ost
   const bool parallelSlice = !r.slice.empty() && r.slice != "1x1" && r.grid.empty();
   checkStepOptions(r);
   std::vector<std::pair<std::string, std::string>> stages;
-  for (const auto& p : trainingPipeline(r, parallelSlice ? BatchShare{1, 2} : BatchShare{})) stages.emplace_back(p.name, p.description);
+  // A data-parallel core's pipeline has the sync and the averaging (any share of several cores lists them).
+  const BatchShare aCoreOfSeveral{1, 2};
+  for (const auto& p : trainingPipeline(r, parallelSlice ? aCoreOfSeveral : BatchShare{})) stages.emplace_back(p.name, p.description);
   const auto later = placementStages(!r.grid.empty());
   stages.insert(stages.end(), later.begin(), later.end());
   if (vm.count("list-passes") || vm.count("print-pipeline")) {

@@ -71,6 +71,9 @@ CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::o
 /// Data parallel over r.slice (empty: one core) for the step `g`: core k takes shareOf(batch,
 /// cores, k) examples (streaming from HBM where SRAM is short and the configuration has it).
 CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g, std::ostream* print = nullptr);
+/// A data-parallel core's step graph for its share of the batch; throws RequestError when the
+/// model's batch dimension is fixed (the share would hold the whole batch).
+compiler::Graph compileShare(const CompileRequest& r, const compiler::Graph& whole, const BatchShare& share);
 /// Tensor parallel over the r.grid grid of r.slice's cores (empty: the first die).
 CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g, std::ostream* print = nullptr);
 

@@ -50,6 +50,9 @@ struct BatchShare {
   /// This core's loss weight: its examples x cores / batch (1 when the batch divides evenly).
   double weight(std::int64_t batch) const { return examples ? double(examples) * double(cores) / double(batch) : 1.0; }
 };
+/// A model in the compiler's text IR (.tir): its shapes are fixed, it has no batch to split.
+bool isTextIr(const std::string& model);
+
 /// Core k's share when `batch` examples are split over `cores` cores.
 BatchShare shareOf(std::int64_t batch, std::int64_t cores, std::int64_t k);
 
