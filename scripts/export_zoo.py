@@ -74,18 +74,19 @@ class GatedMlp(nn.Module):
 
 
 class Conv1dNet(nn.Module):
-    """A 1D convolutional net over sequences of feature vectors: Conv1d, InstanceNorm1d, a
-    strided and dilated Conv1d, mean over time."""
+    """A 1D convolutional net over sequences of feature vectors: Conv1d, InstanceNorm1d,
+    MaxPool1d, a strided and dilated Conv1d, mean over time."""
 
     def __init__(self):
         super().__init__()
         self.c1 = nn.Conv1d(4, 8, 3, padding=1)
         self.n1 = nn.InstanceNorm1d(8, affine=True)
+        self.pool = nn.MaxPool1d(2)
         self.c2 = nn.Conv1d(8, 8, 3, stride=2, dilation=2, padding=2)
         self.fc = nn.Linear(8, 10)
 
     def forward(self, x):
-        x = torch.relu(self.n1(self.c1(x)))
+        x = self.pool(torch.relu(self.n1(self.c1(x))))
         return self.fc(torch.relu(self.c2(x)).mean(dim=2))
 
 
@@ -104,6 +105,36 @@ class UpsampleNet(nn.Module):
     def forward(self, x):
         x = self.up(torch.relu(self.norm(self.down(x))))
         return self.fc(torch.relu(self.mix(x)).mean(dim=(2, 3)))
+
+
+class AutoEncoder(nn.Module):
+    """A convolutional autoencoder head: a stride-2 convolution, a stride-2 transposed convolution
+    (output_padding 1) back to 12x12, zero padding, softmax over the channels, a classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(1, 4, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1)
+        self.pad = nn.ZeroPad2d((1, 0, 1, 0))
+        self.fc = nn.Linear(3 * 13 * 13, 10)
+
+    def forward(self, x):
+        x = self.pad(self.up(torch.relu(self.down(x))))
+        return self.fc(torch.flatten(torch.softmax(x, dim=1), 1))
+
+
+class MaskedMlp(nn.Module):
+    """Masks computed at run time (torch.where on a comparison), F.normalize (ReduceL2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        h = torch.where(h > 0, h, 0.1 * h)
+        return self.fc2(nn.functional.normalize(h, dim=1))
 
 
 class LeNet5(nn.Module):
@@ -277,6 +308,8 @@ def zoo():
         "mlp_fashion": (FashionMlp(), (1, 28, 28), 10, 17),
         "conv1d": (Conv1dNet(), (4, 16), 10, 17),
         "upsample_groupnorm": (UpsampleNet(), (1, 12, 12), 10, 17),
+        "autoencoder": (AutoEncoder(), (1, 12, 12), 10, 17),
+        "mlp_masked": (MaskedMlp(), (64,), 10, 17),
         "lenet5": (LeNet5(), (1, 28, 28), 10, 17),
         "encoder": (Encoder(), (8, 16), 4, 17),
         "encoder_op13": (Encoder(), (8, 16), 4, 13),

@@ -81,6 +81,17 @@ std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt) 
       accumulate(b, sumTo(g, g.op(Op::mul, {dy, g.op(Op::sub, {g.scalar(1.0), pick})}), shapeOf(g, b)));
     } else if (op == Op::relu) {
       accumulate(a, g.op(Op::relu_grad, {dy, a}));
+    } else if (op == Op::relu_grad) {
+      // Linear in its first operand; piecewise constant (no gradient) in the second.
+      accumulate(a, g.op(Op::relu_grad, {dy, b}));
+    } else if (op == Op::conv2d_grad_input) {
+      // z = A_w^T x (A_w: the convolution by w, a transposed convolution): dx = A_w dz, and the
+      // gradient for w is the convolution's weight gradient with dz as its input and x as its dy.
+      Attrs fwd = n.attrs, gw = n.attrs;
+      fwd.erase("input_shape"), gw.erase("input_shape");
+      gw["weight_shape"] = shapeOf(g, b);
+      accumulate(a, g.op(Op::conv2d, {dy, b}, fwd));
+      accumulate(b, g.op(Op::conv2d_grad_weight, {dy, a}, gw));
     } else if (op == Op::tanh) {
       accumulate(a, g.op(Op::mul, {dy, g.op(Op::sub, {g.scalar(1.0), g.op(Op::mul, {out, out})})}));
     } else if (op == Op::sigmoid) {

@@ -90,9 +90,13 @@ class Importer {
   bool constantOnly(const onnx::NodeProto& n) {
     const std::string& t = n.op_type();
     static const std::set<std::string> binary = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Mod"};
+    if ((binary.count(t) && t != "Mod" && !(isConst(value(n, 0)) && isConst(value(n, 1)))) || (t == "Not" && !isConst(value(n, 0)))) {
+      bind(n, 0, runtimeMask(n));
+      return true;
+    }
     if (binary.count(t)) {
       const int a = constantInput(n, 0), b = constantInput(n, 1);
-      const Shape &as = shapeOf(a), &bs = shapeOf(b);
+      const Shape as = shapeOf(a), bs = shapeOf(b);
       Shape out(std::max(as.size(), bs.size()), 1);
       for (std::size_t i = 0; i < out.size(); ++i) {
         const std::int64_t da = i + as.size() >= out.size() ? as[i + as.size() - out.size()] : 1;
@@ -170,6 +174,69 @@ class Importer {
     return false;
   }
 
+  /// A comparison or logic op on values known only at run time, as a 0/1 mask made of IR ops:
+  /// a > b is relu_grad(1, a - b) (1 where a - b > 0); the others follow (a < b is b > a, a >= b
+  /// is 1 - (a < b), a == b is 1 - (a > b) - (a < b); and, or, xor, not on 0/1 values). No
+  /// gradient flows through a mask (relu_grad's gradient for its second operand is zero).
+  int runtimeMask(const onnx::NodeProto& n) {
+    const std::string& t = n.op_type();
+    const int a = value(n, 0);
+    if (t == "Not") return op(n, Op::sub, {g_.scalar(1.0), a});
+    const int b = value(n, 1);
+    const auto greater = [&](int x, int y) {
+      const int diff = op(n, Op::sub, {x, y});
+      const Shape ds = shapeOf(diff);
+      return op(n, Op::relu_grad, {constant(ds, std::vector<double>(std::size_t(elementCount(ds)), 1.0)), diff});
+    };
+    const auto complement = [&](int m) { return op(n, Op::sub, {g_.scalar(1.0), m}); };
+    if (t == "Greater") return greater(a, b);
+    if (t == "Less") return greater(b, a);
+    if (t == "GreaterOrEqual") return complement(greater(b, a));
+    if (t == "LessOrEqual") return complement(greater(a, b));
+    if (t == "Equal") return complement(op(n, Op::add, {greater(a, b), greater(b, a)}));
+    if (t == "And") return op(n, Op::mul, {a, b});
+    if (t == "Or") return op(n, Op::max, {a, b});
+    if (t == "Xor") {
+      const int d = op(n, Op::sub, {a, b});
+      return op(n, Op::max, {d, op(n, Op::neg, {d})});
+    }
+    fail(n, "no run-time form");
+  }
+  /// Slice with any steps on a constant, by ONNX's rules (negative steps walk backwards).
+  int slicedConstant(const onnx::NodeProto& n, int x, const std::vector<double>& starts, const std::vector<double>& ends,
+                     const std::vector<std::int64_t>& axes, const std::vector<double>& steps) {
+    const Shape xs = shapeOf(x);
+    std::vector<std::vector<std::int64_t>> picks(xs.size());
+    for (std::size_t d = 0; d < xs.size(); ++d)
+      for (std::int64_t i = 0; i < xs[d]; ++i) picks[d].push_back(i);
+    for (std::size_t k = 0; k < axes.size(); ++k) {
+      const std::int64_t len = xs[std::size_t(axes[k])], step = std::int64_t(steps.at(k));
+      if (step == 0) fail(n, "step 0");
+      const auto clampTo = [](double v, double lo, double hi) { return std::int64_t(std::max(lo, std::min(hi, v))); };
+      double b = starts[k] < 0 ? starts[k] + double(len) : starts[k], e = ends[k] < 0 ? ends[k] + double(len) : ends[k];
+      std::vector<std::int64_t> p;
+      if (step > 0) {
+        for (std::int64_t i = clampTo(b, 0, double(len)); i < clampTo(e, 0, double(len)); i += step) p.push_back(i);
+      } else {
+        for (std::int64_t i = clampTo(b, -1, double(len - 1)); i > clampTo(e, -1, double(len - 1)); i += step) p.push_back(i);
+      }
+      picks[std::size_t(axes[k])] = p;
+    }
+    Shape out;
+    for (const auto& p : picks) out.push_back(std::int64_t(p.size()));
+    const std::vector<double>& src = g_.values[std::size_t(x)].data;
+    std::vector<double> r(std::size_t(elementCount(out)));
+    for (std::size_t flat = 0; flat < r.size(); ++flat) {
+      std::size_t rest = flat, at = 0, stride = 1;
+      for (std::size_t d = out.size(); d-- > 0;) {
+        const std::size_t c = rest % std::size_t(out[d]);
+        rest /= std::size_t(out[d]);
+        at += std::size_t(picks[d][c]) * stride, stride *= std::size_t(xs[d]);
+      }
+      r[flat] = src[at];
+    }
+    return isInteger(x) ? integerConstant(out, std::move(r)) : constant(out, std::move(r));
+  }
   int constantInput(const onnx::NodeProto& n, int k) const {
     constData(n, k);  // refuses a value known only at run time
     return value(n, k);
@@ -441,7 +508,20 @@ void Importer::node(const onnx::NodeProto& n) {
     }
     bind(n, 0, y);
   } else if (t == "Softmax" || t == "LogSoftmax") {
-    bind(n, 0, op(n, t == "Softmax" ? Op::softmax : Op::log_softmax, {value(n, 0)}, {{"axis", intAttr(n, "axis", -1)}}));
+    // Along the last axis; another axis (opset 13+ semantics: that one axis) is moved last and back.
+    const int x = value(n, 0);
+    const std::size_t rank = shapeOf(x).size();
+    const std::int64_t axis = axisOf(n, intAttr(n, "axis", -1), rank);
+    const Op o = t == "Softmax" ? Op::softmax : Op::log_softmax;
+    if (rank == 0 || axis == std::int64_t(rank) - 1) {
+      bind(n, 0, op(n, o, {x}, {{"axis", std::int64_t(-1)}}));
+    } else {
+      std::vector<std::int64_t> perm;
+      for (std::size_t i = 0; i < rank; ++i) perm.push_back(std::int64_t(i));
+      std::swap(perm[std::size_t(axis)], perm.back());  // its own inverse
+      const int moved = op(n, Op::transpose, {x}, {{"perm", perm}});
+      bind(n, 0, op(n, Op::transpose, {op(n, o, {moved}, {{"axis", std::int64_t(-1)}})}, {{"perm", perm}}));
+    }
   } else if (t == "Transpose") {
     const int x = value(n, 0);
     std::vector<std::int64_t> perm = intsAttr(n, "perm");
@@ -509,6 +589,17 @@ void Importer::node(const onnx::NodeProto& n) {
       s = out;
     }
     bind(n, 0, op(n, Op::reshape, {x}, {{"shape", s}}));
+  } else if (t == "ReduceL2" || t == "ReduceL1" || t == "ReduceSumSquare") {
+    // sqrt(sum x^2), sum |x|, sum x^2 over the axes (F.normalize exports ReduceL2).
+    const int x = value(n, 0);
+    std::vector<std::int64_t> axes = intsAttr(n, "axes");
+    if (hasInput(n, 1))
+      for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
+    if (axes.empty())
+      for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
+    const int term = t == "ReduceL1" ? op(n, Op::max, {x, op(n, Op::neg, {x})}) : op(n, Op::mul, {x, x});
+    const int sum = op(n, Op::reduce_sum, {term}, {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}});
+    bind(n, 0, t == "ReduceL2" ? op(n, Op::sqrt, {sum}) : sum);
   } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") {
     const int x = value(n, 0);
     std::vector<std::int64_t> axes = intsAttr(n, "axes");
@@ -582,9 +673,12 @@ void Importer::node(const onnx::NodeProto& n) {
       for (double a : constData(n, 3)) axes.push_back(axisOf(n, std::int64_t(a), xs.size()));
     else
       for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(std::int64_t(i));
-    if (hasInput(n, 4))
-      for (double st : constData(n, 4))
-        if (st != 1) fail(n, "only step 1 is supported");
+    if (hasInput(n, 4) && std::any_of(constData(n, 4).begin(), constData(n, 4).end(), [](double st) { return st != 1; })) {
+      // Other steps (a reversed pad list, as exporters write for nn.ZeroPad2d) on known values.
+      if (!isConst(x)) fail(n, "a step other than 1 is supported only on values known at compile time");
+      bind(n, 0, slicedConstant(n, x, starts, ends, axes, constData(n, 4)));
+      return;
+    }
     std::vector<std::int64_t> st(xs.size(), 0), en(xs.begin(), xs.end());
     for (std::size_t i = 0; i < axes.size(); ++i) {
       const std::int64_t len = xs[std::size_t(axes[i])];
@@ -651,14 +745,58 @@ void Importer::node(const onnx::NodeProto& n) {
       y = op(n, Op::reshape, {y}, {{"shape", std::vector<std::int64_t>{ys[0], ys[1], ys[3]}}});
     }
     bind(n, 0, y);
+  } else if (t == "ConvTranspose") {
+    // The transpose of a convolution is its gradient for the input: x plays the output gradient
+    // and the weight [C_in, C_out / group, kh, kw] the convolution's weight.
+    const int x = value(n, 0), w = value(n, 1);
+    const Shape xs = shapeOf(x), ws = shapeOf(w);
+    if (xs.size() != 4) fail(n, "only 2D transposed convolutions are supported (input " + shapeText(xs) + ")");
+    for (const auto& a : n.attribute())
+      if ((a.name() == "auto_pad" && a.s() != "NOTSET") || a.name() == "output_shape")
+        fail(n, "'" + a.name() + "' is not supported (PyTorch writes explicit pads)");
+    const std::int64_t group = intAttr(n, "group", 1);
+    std::vector<std::int64_t> strides = intsAttr(n, "strides"), pads = intsAttr(n, "pads"), dil = intsAttr(n, "dilations"),
+                              extra = intsAttr(n, "output_padding");
+    if (strides.empty()) strides = {1, 1};
+    if (pads.empty()) pads = {0, 0, 0, 0};
+    if (dil.empty()) dil = {1, 1};
+    if (extra.empty()) extra = {0, 0};
+    Shape out = {xs[0], ws[1] * group, 0, 0};
+    for (int d = 0; d < 2; ++d) {
+      out[std::size_t(2 + d)] = (xs[std::size_t(2 + d)] - 1) * strides[std::size_t(d)] - pads[std::size_t(d)] - pads[std::size_t(d + 2)] +
+                                dil[std::size_t(d)] * (ws[std::size_t(2 + d)] - 1) + extra[std::size_t(d)] + 1;
+      if (extra[std::size_t(d)] >= strides[std::size_t(d)] && extra[std::size_t(d)] >= dil[std::size_t(d)])
+        fail(n, "output_padding must be smaller than the stride or the dilation");
+    }
+    int y = op(n, Op::conv2d_grad_input, {x, w},
+               {{"strides", strides}, {"pads", pads}, {"dilations", dil}, {"group", group}, {"input_shape", out}});
+    if (hasInput(n, 2)) y = op(n, Op::add, {y, op(n, Op::reshape, {value(n, 2)}, {{"shape", std::vector<std::int64_t>{1, out[1], 1, 1}}})});
+    bind(n, 0, y);
   } else if (t == "MaxPool" || t == "AveragePool") {
     if (n.output_size() > 1 && !n.output(1).empty()) fail(n, "the indices output is not supported");
-    std::map<std::string, Attribute> at = {{"kernel", intsAttr(n, "kernel_shape")}};
-    if (!intsAttr(n, "strides").empty()) at["strides"] = intsAttr(n, "strides");
-    if (!intsAttr(n, "pads").empty()) at["pads"] = intsAttr(n, "pads");
+    for (auto d : intsAttr(n, "dilations"))
+      if (d != 1) fail(n, "dilations other than 1 are not supported");
+    int x = value(n, 0);
+    // A 1D pool ([N, C, L], nn.MaxPool1d, nn.AvgPool1d) is a 2D one over [N, C, 1, L].
+    const Shape xs0 = shapeOf(x);
+    const bool oneD = xs0.size() == 3;
+    const auto widen = [&](std::vector<std::int64_t> v, std::int64_t one) { return oneD && !v.empty() ? std::vector<std::int64_t>{one, v.at(0)} : v; };
+    std::map<std::string, Attribute> at = {{"kernel", widen(intsAttr(n, "kernel_shape"), 1)}};
+    if (!intsAttr(n, "strides").empty()) at["strides"] = widen(intsAttr(n, "strides"), 1);
+    if (!intsAttr(n, "pads").empty()) {
+      const auto pads = intsAttr(n, "pads");
+      at["pads"] = oneD ? std::vector<std::int64_t>{0, pads.at(0), 0, pads.at(1)} : pads;
+    }
     const bool includePad = t == "AveragePool" && intAttr(n, "count_include_pad", 0) != 0;
     if (t == "AveragePool") at["count_include_pad"] = std::int64_t(includePad);
-    const int x = value(n, 0);
+    if (oneD) {
+      if (intAttr(n, "ceil_mode", 0)) fail(n, "ceil_mode on a 1D pool is not supported");
+      x = op(n, Op::reshape, {x}, {{"shape", std::vector<std::int64_t>{xs0[0], xs0[1], 1, xs0[2]}}});
+      const int pooled = op(n, t == "MaxPool" ? Op::max_pool2d : Op::avg_pool2d, {x}, at);
+      const Shape ys = shapeOf(pooled);
+      bind(n, 0, op(n, Op::reshape, {pooled}, {{"shape", std::vector<std::int64_t>{ys[0], ys[1], ys[3]}}}));
+      return;
+    }
     std::vector<double> divisorFix;  // ceil_mode: the last windows' divisors (see ceilModePads)
     if (intAttr(n, "ceil_mode", 0)) at["pads"] = ceilModePads(n, shapeOf(x), includePad, divisorFix);
     int y = op(n, t == "MaxPool" ? Op::max_pool2d : Op::avg_pool2d, {x}, at);

@@ -909,3 +909,48 @@ TEST_CASE("ONNX: Split into several outputs, PRelu, InstanceNormalization, Resiz
                                Tensor{{1, 1, 4}, {1, 2, 3, 4}});
   CHECK(conv[0] == std::vector<double>{-1, -1, -1, -1, 4});
 }
+
+TEST_CASE("ONNX: run-time comparisons as masks, ReduceL2, softmax on an inner axis, ConvTranspose, Slice with steps on constants") {
+  const Tensor x{{2, 3}, {-1, 0, 2, 3, -4, 0.5}};
+  // Greater / Less / Equal against a constant, at run time: 0/1 masks.
+  const auto gt = runOneNode(oneNodeModel("Greater", {{"x", {2, 3}, {}}, {"zero", {1}, {0}, true}}, 1), x);
+  CHECK(gt[0] == std::vector<double>{0, 0, 1, 1, 0, 1});
+  const auto le = runOneNode(oneNodeModel("LessOrEqual", {{"x", {2, 3}, {}}, {"zero", {1}, {0}, true}}, 1), x);
+  CHECK(le[0] == std::vector<double>{1, 1, 0, 0, 1, 0});
+  const auto eq = runOneNode(oneNodeModel("Equal", {{"x", {2, 3}, {}}, {"zero", {1}, {0}, true}}, 1), x);
+  CHECK(eq[0] == std::vector<double>{0, 1, 0, 0, 0, 0});
+  // ReduceL2 over axis 1 (F.normalize's norm), keeping it.
+  const auto l2 = runOneNode(oneNodeModel("ReduceL2", {{"x", {2, 3}, {}}, {"axes", {1}, {1}, true}}, 1), x);
+  CHECK(l2[0][0] == doctest::Approx(std::sqrt(5.0)));
+  CHECK(l2[0][1] == doctest::Approx(std::sqrt(25.25)));
+  // Softmax over axis 0 of a [2, 3]: each column sums to 1.
+  onnx::ModelProto sm = oneNodeModel("Softmax", {{"x", {2, 3}, {}}}, 1, {}, {}, {{"axis", 0}});
+  const auto s = runOneNode(sm, x);
+  for (int c = 0; c < 3; ++c) CHECK(s[0][std::size_t(c)] + s[0][std::size_t(3 + c)] == doctest::Approx(1.0));
+  CHECK(s[0][0] == doctest::Approx(std::exp(-1.0) / (std::exp(-1.0) + std::exp(3.0))));
+  // ConvTranspose, stride 2: each input element spreads the kernel over its 2x2 block.
+  const auto up = runOneNode(oneNodeModel("ConvTranspose", {{"x", {1, 1, 1, 2}, {}}, {"w", {1, 1, 2, 2}, {1, 2, 3, 4}}}, 1, {{"strides", {2, 2}}}),
+                             Tensor{{1, 1, 1, 2}, {1, 10}});
+  CHECK(up[0] == std::vector<double>{1, 2, 10, 20, 3, 4, 30, 40});
+  // Slice with step -1 on a constant (how exporters reverse a pad list), added to x so that the
+  // graph has an input; on a run-time value a step other than 1 is refused by name.
+  onnx::ModelProto rev = oneNodeModel("Add", {{"x", {4}, {}}, {"reversed", {}, {}}}, 1);
+  auto* g = rev.mutable_graph();
+  for (const auto& [name, data] : std::vector<std::pair<std::string, std::vector<float>>>{
+           {"c", {1, 2, 3, 4}}, {"st", {-1}}, {"en", {-5}}, {"ax", {0}}, {"step", {-1}}}) {
+    auto* c = g->add_node();
+    c->set_op_type("Constant"), c->set_name(name + "_const"), c->add_output(name);
+    auto* at = c->add_attribute();
+    at->set_name("value"), at->set_type(onnx::AttributeProto::TENSOR);
+    at->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
+    at->mutable_t()->add_dims(std::int64_t(data.size()));
+    for (float f : data) at->mutable_t()->add_float_data(f);
+  }
+  auto* sl = g->add_node();
+  sl->set_op_type("Slice"), sl->set_name("slice"), sl->add_output("reversed");
+  for (const char* in : {"c", "st", "en", "ax", "step"}) sl->add_input(in);
+  g->mutable_input()->RemoveLast();  // 'reversed' is the slice's, not a graph input
+  for (int i = 0; i + 1 < g->node_size(); ++i) g->mutable_node()->SwapElements(i, i + 1);  // the add last
+  const auto reversed = runOneNode(rev, Tensor{{4}, {0, 0, 0, 0}});
+  CHECK(reversed[0] == std::vector<double>{4, 3, 2, 1});
+}
