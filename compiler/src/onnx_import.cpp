@@ -26,7 +26,7 @@ class Importer {
 
  private:
   [[noreturn]] void fail(const onnx::NodeProto& n, const std::string& why) const {
-    throw CompileError(origin_ + ": node '" + n.name() + "' (" + n.op_type() + "): " + why);
+    throw CompileError(origin_ + ": node '" + n.name() + "' (" + n.op_type() + ", opset " + std::to_string(opset_) + "): " + why);
   }
   int value(const onnx::NodeProto& n, int k) const {
     if (k >= n.input_size() || n.input(k).empty()) fail(n, "input " + std::to_string(k) + " is missing");
@@ -351,6 +351,7 @@ class Importer {
   }
 
   std::string origin_;
+  std::int64_t opset_ = 0;  ///< the model's default-domain opset
   ImportOptions opts_;
   Graph g_;
   std::map<std::string, int> names_;
@@ -877,6 +878,7 @@ Graph Importer::run(const onnx::ModelProto& model) {
     if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
   if (opset < 13 || opset > 17)
     throw CompileError(origin_ + ": opset " + std::to_string(opset) + " is outside the supported range 13..17");
+  opset_ = opset;
   const onnx::GraphProto& gp = model.graph();
   g_.name = gp.name().empty() ? "model" : gp.name();
   for (const auto& init : gp.initializer()) {

@@ -326,7 +326,7 @@ TEST_CASE("ONNX: an MLP with PyTorch's shape arithmetic imports, folds and compu
   CHECK(p[1] == doctest::Approx(1.0 / (1.0 + std::exp(-10.0))));
 }
 
-TEST_CASE("ONNX errors name the file, the node and the op") {
+TEST_CASE("ONNX errors name the file, the node, the op and the opset") {
   onnx::ModelProto m = mlpModel(17);
   onnx::ModelProto m2 = m;
   auto* lstm = m.mutable_graph()->add_node();
@@ -336,13 +336,13 @@ TEST_CASE("ONNX errors name the file, the node and the op") {
   lstm->add_output("y");
   ImportOptions o;
   o.batch = 2;
-  CHECK_THROWS_WITH(importOnnxBytes(m.SerializeAsString(), "m.onnx", o), "m.onnx: node 'lstm1' (LSTM): unsupported op");
+  CHECK_THROWS_WITH(importOnnxBytes(m.SerializeAsString(), "m.onnx", o), "m.onnx: node 'lstm1' (LSTM, opset 17): unsupported op");
   auto* conv = m2.mutable_graph()->add_node();
   conv->set_op_type("Conv");
   conv->set_name("conv1");
   conv->add_input("x");
   conv->add_output("y");
-  CHECK_THROWS_WITH(importOnnxBytes(m2.SerializeAsString(), "m.onnx", o), "m.onnx: node 'conv1' (Conv): input 1 is missing");
+  CHECK_THROWS_WITH(importOnnxBytes(m2.SerializeAsString(), "m.onnx", o), "m.onnx: node 'conv1' (Conv, opset 17): input 1 is missing");
   CHECK_THROWS_WITH(importOnnxBytes(mlpModel(11).SerializeAsString(), "old.onnx", o),
                     "old.onnx: opset 11 is outside the supported range 13..17");
   CHECK_THROWS_WITH(importOnnxBytes(mlpModel(17).SerializeAsString(), "m.onnx", {}),
