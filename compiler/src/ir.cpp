@@ -432,13 +432,23 @@ void parseRole(Cursor& c, Graph& g, int v, std::string word = "") {
   }
 }
 
+std::string shapeNumber(double d) {
+  std::ostringstream o;
+  o << d;
+  return o.str();
+}
+
 Shape parseShape(Cursor& c) {
   if (c.word() != "f32") c.fail("expected the element type f32");
   c.expect('[');
   Shape s;
   if (!c.eat(']')) {
-    do s.push_back(std::int64_t(c.number()));
-    while (c.eat(','));
+    do {
+      const double d = c.number();
+      if (d < 0 || d != std::floor(d) || d > double(std::int64_t(1) << 48))
+        c.fail("dimension " + shapeNumber(d) + " is not a whole number in 0..2^48");
+      s.push_back(std::int64_t(d));
+    } while (c.eat(','));
     c.expect(']');
   }
   return s;

@@ -107,7 +107,9 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
   if (op == Op::gather) {
     if (in.size() != 2) bad(n, "takes 2 inputs (data, indices)");
     std::int64_t axis = n.intAttr("axis", 0);
-    if (axis < 0) axis += std::int64_t(in[0].size());
+    const std::int64_t rank = std::int64_t(in[0].size());
+    if (axis < -rank || axis >= rank) bad(n, "axis " + std::to_string(axis) + " is outside the data's rank " + std::to_string(rank));
+    if (axis < 0) axis += rank;
     Shape out(in[0].begin(), in[0].begin() + axis);
     out.insert(out.end(), in[1].begin(), in[1].end());
     out.insert(out.end(), in[0].begin() + axis + 1, in[0].end());
