@@ -290,7 +290,15 @@ StepResult execute(CoreState& core, int thread, const Instruction& inst, const E
         throw ExecError("CFP8 bias " + std::to_string(inst.imm) + " is outside the 6-bit range [0, 63]");
       (inst.type == DType::E4m3 ? t.biasE4m3 : t.biasE5m2) = int(inst.imm);
       break;
-    case Op::Sinc: core.sem[std::size_t(semIndex())] += semCount(); break;
+    case Op::Sinc: {
+      auto& sem = core.sem[std::size_t(semIndex())];
+      std::int64_t sum = 0;
+      if (__builtin_add_overflow(sem, semCount(), &sum))
+        throw ExecError("semaphore " + std::to_string(inst.r[0]) + " would overflow a signed 64-bit count (" + std::to_string(sem) + " + " +
+                        std::to_string(semCount()) + ")");
+      sem = sum;
+      break;
+    }
     case Op::Swait: {
       auto& s = core.sem[std::size_t(semIndex())];
       if (s >= semCount()) s -= semCount();
