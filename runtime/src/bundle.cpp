@@ -1,6 +1,8 @@
 // Bundle files (docs/bundle.md): writing, reading with line numbers in errors, and running.
 #include "tatami/runtime/bundle.h"
 
+#include "tatami/runtime/output_file.h"
+
 #include <algorithm>
 #include <map>
 #include <cstdio>
@@ -119,9 +121,7 @@ void writeBundle(const std::string& path, const Bundle& b) {
     o << "program " << p.core << " " << lineCount(text) << "\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n");
   }
   o << "end\n";
-  std::ofstream f(path);
-  f << o.str();
-  if (!f) throw std::runtime_error("cannot write bundle '" + path + "'");
+  writeOutputFile(path, o.str());
 }
 
 Bundle readBundle(const std::string& path) {

@@ -1,6 +1,8 @@
 // HDF5 reading and writing of SRAM regions (the C++ API of the serial HDF5 library).
 #include "tatami/runtime/hdf5_io.h"
 
+#include "tatami/runtime/output_file.h"
+
 #include <H5Cpp.h>
 
 #include <stdexcept>
@@ -93,27 +95,30 @@ std::vector<SramImage> readSramImages(const std::string& path) {
 void writeSramImages(const std::string& path, const std::vector<SramImage>& images,
                      const std::vector<std::pair<std::string, std::string>>& rootAttributes) {
   static Quiet quiet;
-  try {
-    H5::H5File file(path, H5F_ACC_TRUNC);
-    const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
-    const H5::DataSpace scalar(H5S_SCALAR);
-    for (const auto& [k, v] : rootAttributes) {
-      H5::Group root = file.openGroup("/");
-      root.createAttribute(k, str, scalar).write(str, v);
+  writeOutputFileVia(path, [&](const std::string& tmp) {
+    try {
+      H5::H5File file(tmp, H5F_ACC_TRUNC);
+      const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
+      const H5::DataSpace scalar(H5S_SCALAR);
+      for (const auto& [k, v] : rootAttributes) {
+        H5::Group root = file.openGroup("/");
+        root.createAttribute(k, str, scalar).write(str, v);
+      }
+      for (const auto& img : images) {
+        if (img.bytes.empty()) continue;
+        std::vector<hsize_t> dims(img.shape.begin(), img.shape.end());
+        H5::DataSpace space(int(dims.size()), dims.data());
+        H5::DataSet ds = file.createDataSet(img.name, storageType(img.type), space);
+        ds.write(img.bytes.data(), storageType(img.type));
+        const std::uint64_t addr = img.addr;
+        ds.createAttribute("address", H5::PredType::NATIVE_UINT64, scalar).write(H5::PredType::NATIVE_UINT64, &addr);
+        ds.createAttribute("format", str, scalar).write(str, std::string(dtypeName(img.type)));
+      }
+      file.close();
+    } catch (const H5::Exception& e) {
+      throw OutputError("cannot write HDF5 file '" + path + "': " + e.getDetailMsg());
     }
-    for (const auto& img : images) {
-      if (img.bytes.empty()) continue;
-      std::vector<hsize_t> dims(img.shape.begin(), img.shape.end());
-      H5::DataSpace space(int(dims.size()), dims.data());
-      H5::DataSet ds = file.createDataSet(img.name, storageType(img.type), space);
-      ds.write(img.bytes.data(), storageType(img.type));
-      const std::uint64_t addr = img.addr;
-      ds.createAttribute("address", H5::PredType::NATIVE_UINT64, scalar).write(H5::PredType::NATIVE_UINT64, &addr);
-      ds.createAttribute("format", str, scalar).write(str, std::string(dtypeName(img.type)));
-    }
-  } catch (const H5::Exception& e) {
-    throw std::runtime_error("cannot write HDF5 file '" + path + "': " + e.getDetailMsg());
-  }
+  });
 }
 
 }  // namespace tatami::runtime

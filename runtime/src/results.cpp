@@ -1,6 +1,8 @@
 // HDF5 result and checkpoint files.
 #include "tatami/runtime/results.h"
 
+#include "tatami/runtime/output_file.h"
+
 #include <H5Cpp.h>
 
 #include <cstdio>
@@ -11,28 +13,28 @@ namespace tatami::runtime {
 
 void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays, const std::map<std::string, std::string>& attributes) {
   H5::Exception::dontPrint();
-  const std::string tmp = path + ".partial";
-  try {
-    H5::H5File file(tmp, H5F_ACC_TRUNC);
-    const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
-    const H5::DataSpace scalar(H5S_SCALAR);
-    H5::Group root = file.openGroup("/");
-    for (const auto& [k, v] : attributes) root.createAttribute(k, str, scalar).write(str, v);
-    H5::LinkCreatPropList links;
-    links.setCreateIntermediateGroup(true);
-    for (const auto& a : arrays) {
-      std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
-      if (dims.empty()) dims.push_back(a.data.size());
-      H5::DataSpace space(int(dims.size()), dims.data());
-      H5::DataSet ds = file.createDataSet(a.name, H5::PredType::NATIVE_DOUBLE, space, H5::DSetCreatPropList::DEFAULT,
-                                          H5::DSetAccPropList::DEFAULT, links);
-      if (!a.data.empty()) ds.write(a.data.data(), H5::PredType::NATIVE_DOUBLE);
+  writeOutputFileVia(path, [&](const std::string& tmp) {
+    try {
+      H5::H5File file(tmp, H5F_ACC_TRUNC);
+      const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
+      const H5::DataSpace scalar(H5S_SCALAR);
+      H5::Group root = file.openGroup("/");
+      for (const auto& [k, v] : attributes) root.createAttribute(k, str, scalar).write(str, v);
+      H5::LinkCreatPropList links;
+      links.setCreateIntermediateGroup(true);
+      for (const auto& a : arrays) {
+        std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
+        if (dims.empty()) dims.push_back(a.data.size());
+        H5::DataSpace space(int(dims.size()), dims.data());
+        H5::DataSet ds = file.createDataSet(a.name, H5::PredType::NATIVE_DOUBLE, space, H5::DSetCreatPropList::DEFAULT,
+                                            H5::DSetAccPropList::DEFAULT, links);
+        if (!a.data.empty()) ds.write(a.data.data(), H5::PredType::NATIVE_DOUBLE);
+      }
+      file.close();
+    } catch (const H5::Exception& e) {
+      throw OutputError("cannot write '" + path + "': " + e.getDetailMsg());
     }
-  } catch (const H5::Exception& e) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot write '" + path + "': " + e.getDetailMsg());
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot write '" + path + "'");
+  });
 }
 
 std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes) {

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "tatami/runtime/output_file.h"
 #include "tatami/arch/config_files.h"
 
 namespace tatami::cli {
@@ -97,6 +98,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return kExitBadInput;
     } catch (const ConfigError& e) {
       err << "tatami " << name << ": config error: " << e.what() << "\n";
+      return kExitBadInput;
+    } catch (const runtime::OutputError& e) {  // an output that cannot be written, named
+      err << "tatami " << name << ": " << e.what() << "\n";
       return kExitBadInput;
     } catch (const std::exception& e) {
       err << "tatami " << name << ": error: " << e.what() << "\n";

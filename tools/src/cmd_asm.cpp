@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "command.h"
+#include "tatami/runtime/output_file.h"
 #include "tatami/arch/assembler.h"
 
 namespace tatami::cli {
@@ -33,16 +34,11 @@ int cmdAsm(const std::vector<std::string>& args, std::ostream& out, std::ostream
     out << disassemble(program);
     return kExitOk;
   }
-  std::ofstream f(outPath, std::ios::binary);
   if (outPath.size() >= 5 && outPath.compare(outPath.size() - 5, 5, ".tasm") == 0) {
-    f << disassemble(program);
+    runtime::writeOutputFile(outPath, disassemble(program));
   } else {
     const auto bytes = encodeBinary(program);
-    f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-  }
-  if (!f) {
-    err << "tatami asm: cannot write '" << outPath << "'\n";
-    return kExitRunFailed;
+    runtime::writeOutputFile(outPath, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   }
   return kExitOk;
 }

@@ -8,6 +8,7 @@
 #include "command.h"
 #include "cost_table.h"
 #include "step_options.h"
+#include "tatami/runtime/output_file.h"
 #include "tatami/compiler/ops.h"
 #include "tatami/driver/job.h"
 #include "tatami/driver/placement.h"
@@ -65,12 +66,11 @@ void writeOneCoreProgram(const CompileRequest& r, const Graph& g, const ArchConf
   CoreContext ctx;
   ctx.precision = r.precision;
   const LoweredProgram lp = lowerToCore(g, config, ctx);
-  std::ofstream f(output);
-  f << lp.tasm;
-  std::ofstream layout(output + ".layout");
+  std::ostringstream layout;
   layout << "# tensor  address  bytes (SRAM of core 0)\n";
   for (const auto& [name, p] : lp.layout) layout << name << " " << p.addr << " " << p.bytes << "\n";
-  if (!f || !layout) throw std::runtime_error("cannot write '" + output + "'");
+  runtime::writeOutputFile(output, lp.tasm);
+  runtime::writeOutputFile(output + ".layout", layout.str());
   out << "wrote " << output << " (" << std::count(lp.tasm.begin(), lp.tasm.end(), '\n') << " lines; SRAM peak " << lp.sramPeakBytes << " of "
       << config.core.sram_kib * 1024 << " bytes)\n";
 }

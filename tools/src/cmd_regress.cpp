@@ -12,6 +12,7 @@
 #include "format_text.h"
 #include "regress_compiled.h"
 #include "run_report.h"
+#include "tatami/runtime/output_file.h"
 #include "tatami/arch/assembler.h"
 #include "tatami/tlm/network.h"
 #include "tatami/arch/config_files.h"
@@ -159,9 +160,7 @@ int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ost
       }
     }
     if (update) {
-      std::ofstream f(c.golden);
-      f << nlohmann::ordered_json{{"case", c.name}, {"metrics", now}}.dump(2) << "\n";
-      if (!f) throw std::runtime_error("cannot write '" + c.golden.string() + "'");
+      runtime::writeOutputFile(c.golden.string(), nlohmann::ordered_json{{"case", c.name}, {"metrics", now}}.dump(2) + "\n");
       if (!hasGolden) out << c.name << ": golden written (" << now["cycles"] << " cycles)\n";
       else if (printChanges(c.name, golden, now, out)) out << c.name << ": unchanged (" << now["cycles"] << " cycles)\n";
       else out << c.name << ": golden rewritten\n";

@@ -9,6 +9,7 @@
 #include "run_options.h"
 #include "run_report.h"
 #include "trace_json.h"
+#include "tatami/runtime/output_file.h"
 #include "tatami/arch/assembler.h"
 #include "tatami/runtime/bundle.h"
 #include "tatami/runtime/hdf5_io.h"
@@ -55,6 +56,8 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
                  out))
     return kExitOk;
   if (programPath.empty()) throw UsageError("no program given");
+  for (const std::string* path : {&outputPath, &tracePath})  // before the run, not after it
+    if (!path->empty()) runtime::checkOutputPath(*path);
   if (runtime::isBundleFile(programPath)) {
     if (!corePrograms.empty() || !dumps.empty() || !tracePath.empty()) throw UsageError("--core, --dump and --trace do not apply to a bundle");
     return runBundleFile(programPath, machine, vm, inputPath, outputPath, out, err);
@@ -107,9 +110,7 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
                              {{"config", toIni(config)}, {"program", programPath}, {"summary", summary.dump()}});
   // The summary attribute carries the per-link and per-die-edge statistics (see "network").
   if (!tracePath.empty()) {
-    std::ofstream f(tracePath);
-    f << traceJson(config, result);
-    if (!f) err << "tatami run: cannot write '" << tracePath << "'\n";
+    runtime::writeOutputFile(tracePath, traceJson(config, result));
   }
   if (vm.count("json")) out << summary.dump(2) << "\n";
   else printRunText(config, result, options.timingOnly, out);

@@ -10,6 +10,7 @@
 #include "command.h"
 #include "format_text.h"
 #include "svg_plot.h"
+#include "tatami/runtime/output_file.h"
 #include "tatami/runtime/traffic.h"
 #include "tatami/tlm/network.h"
 #include "tatami/arch/config_files.h"
@@ -76,6 +77,8 @@ int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ost
                  "Synthetic traffic on the mesh of the configured system: accepted throughput and latency.",
                  out))
     return kExitOk;
+  for (const std::string* path : {&csvPath, &plotPath})  // before the sweep, not after it
+    if (!path->empty()) runtime::checkOutputPath(*path);
   const std::vector<double> rateList = rates.empty() ? std::vector<double>{t.rate} : parseRates(rates);
   std::string seriesKey;
   std::vector<std::string> seriesValues = {""};
@@ -139,19 +142,15 @@ int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
   if (vm.count("json")) out << results.dump(2) << "\n";
   if (!csvPath.empty()) {
-    std::ofstream f(csvPath);
-    f << csv.str();
-    if (!f) throw std::runtime_error("cannot write '" + csvPath + "'");
+    runtime::writeOutputFile(csvPath, csv.str());
   }
   if (!plotPath.empty()) {
-    std::ofstream f(plotPath);
     // Clip the saturated tail so that the knee of each curve is readable.
     double minLatency = 1e30;
     for (const auto& s : plot)
       for (double y : s.y) minLatency = std::min(minLatency, y);
-    f << svgLineChart(t.pattern + " traffic: latency versus offered load", "offered load (packets/node/cycle)",
-                      "average latency (cycles)", plot, std::max(40.0, 8.0 * minLatency));
-    if (!f) throw std::runtime_error("cannot write '" + plotPath + "'");
+    runtime::writeOutputFile(plotPath, svgLineChart(t.pattern + " traffic: latency versus offered load", "offered load (packets/node/cycle)",
+                                                   "average latency (cycles)", plot, std::max(40.0, 8.0 * minLatency)));
   }
   return kExitOk;
 }

@@ -12,6 +12,7 @@
 #include "format_text.h"
 #include "step_options.h"
 #include "trace_json.h"
+#include "tatami/runtime/output_file.h"
 #include "tatami/driver/trainer.h"
 
 namespace tatami::cli {
@@ -122,6 +123,9 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (c.loop.checkpointEvery < 1) throw UsageError("--checkpoint-every " + std::to_string(c.loop.checkpointEvery) + ": expected 1 or more steps");
   if (c.request.timingOnly && (c.request.oracle || !c.loop.checkpoint.empty() || !c.loop.resume.empty()))
     throw UsageError("--timing-only trains nothing: it does not combine with --oracle, --checkpoint or --resume");
+  // Outputs that cannot be written stop the run before it starts, not after hours of it.
+  for (const std::string* path : {&c.loop.output, &c.loop.checkpoint, &c.tracePath})
+    if (!path->empty()) runtime::checkOutputPath(*path);
   const ArchConfig config = machine.resolve();
   const InterruptScope signals;
   try {
@@ -134,7 +138,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     c.loop.traceFirstStep = !c.tracePath.empty();
     c.loop.stop = &interrupted;
     c.loop.onStep = [&](const driver::StepRecord& r) {
-      if (!r.run.traces.empty()) std::ofstream(c.tracePath) << traceJson(config, r.run);
+      if (!r.run.traces.empty()) runtime::writeOutputFile(c.tracePath, traceJson(config, r.run));
       if (c.json || (r.step % c.logEvery != 0 && r.step + 1 != trainer.totalSteps())) return;
       const double sim = double(r.run.stats.cycles) / (config.core.clock_ghz * 1e9);
       const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -12,6 +12,7 @@
 #include "format_text.h"
 #include "run_report.h"
 #include "validation_report.h"
+#include "tatami/runtime/output_file.h"
 #include "tatami/arch/assembler.h"
 #include "tatami/driver/job.h"
 #include "tatami/driver/sensitivity.h"
@@ -46,11 +47,7 @@ int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::os
   if (base.measureCycles == 0) throw UsageError("--measure must be at least one cycle");
   if (!std::ifstream(sourceDir + "/examples/gemm/gemm.tasm"))
     throw UsageError("--source '" + sourceDir + "' is not the repository (no examples/gemm/gemm.tasm there)");
-  std::ofstream file;
-  if (!output.empty()) {  // opened now: a path that cannot be written stops the run before it starts
-    file.open(output);
-    if (!file) throw UsageError("cannot write '" + output + "'");
-  }
+  if (!output.empty()) runtime::checkOutputPath(output);  // a path that cannot be written stops the run before it starts
   std::vector<std::pair<runtime::NamedConfig, std::string>> work;
   for (const auto& mesh : runtime::validationMeshes())
     for (const auto& pattern : runtime::trafficPatterns()) work.push_back({mesh, pattern});
@@ -83,9 +80,7 @@ int cmdValidate(const std::vector<std::string>& args, std::ostream& out, std::os
     out << report.str();
     return kExitOk;
   }
-  file << report.str();
-  file.close();
-  if (!file) throw std::runtime_error("cannot write '" + output + "'");
+  runtime::writeOutputFile(output, report.str());
   return kExitOk;
 }
 

@@ -61,12 +61,7 @@ int runBundleFile(const std::string& path, const MachineOptions& machine, const 
   for (const auto& f : feeds) fed.push_back(f.name);
   summary["fed"] = fed;
   if (!outputPath.empty()) {
-    try {
-      runtime::writeArrays(outputPath, result.outputs, {{"config", bundle.configIni}, {"bundle", path}, {"summary", summary.dump()}});
-    } catch (const std::runtime_error& e) {
-      err << "tatami run: " << e.what() << "\n";
-      return kExitRunFailed;
-    }
+    runtime::writeArrays(outputPath, result.outputs, {{"config", bundle.configIni}, {"bundle", path}, {"summary", summary.dump()}});
   }
   if (vm.count("json")) {
     out << summary.dump(2) << "\n";
