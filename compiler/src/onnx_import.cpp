@@ -590,26 +590,24 @@ void Importer::node(const onnx::NodeProto& n) {
       s = out;
     }
     bind(n, 0, op(n, Op::reshape, {x}, {{"shape", s}}));
-  } else if (t == "ReduceL2" || t == "ReduceL1" || t == "ReduceSumSquare") {
-    // sqrt(sum x^2), sum |x|, sum x^2 over the axes (F.normalize exports ReduceL2).
+  } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax" || t == "ReduceL2" || t == "ReduceL1" || t == "ReduceSumSquare") {
+    // Axes from the attribute or (opset 13+ for ReduceSum, 18 for the others) the second input;
+    // none: every axis. ReduceL2, ReduceL1, ReduceSumSquare: sqrt(sum x^2), sum |x|, sum x^2
+    // (F.normalize exports ReduceL2).
     const int x = value(n, 0);
     std::vector<std::int64_t> axes = intsAttr(n, "axes");
     if (hasInput(n, 1))
       for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
     if (axes.empty())
       for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
-    const int term = t == "ReduceL1" ? op(n, Op::max, {x, op(n, Op::neg, {x})}) : op(n, Op::mul, {x, x});
-    const int sum = op(n, Op::reduce_sum, {term}, {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}});
-    bind(n, 0, t == "ReduceL2" ? op(n, Op::sqrt, {sum}) : sum);
-  } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") {
-    const int x = value(n, 0);
-    std::vector<std::int64_t> axes = intsAttr(n, "axes");
-    if (hasInput(n, 1))
-      for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
-    if (axes.empty())
-      for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
-    const Op o = t == "ReduceMean" ? Op::reduce_mean : t == "ReduceSum" ? Op::reduce_sum : Op::reduce_max;
-    bind(n, 0, op(n, o, {x}, {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}}));
+    const std::map<std::string, Attribute> at = {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}};
+    if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") {
+      bind(n, 0, op(n, t == "ReduceMean" ? Op::reduce_mean : t == "ReduceSum" ? Op::reduce_sum : Op::reduce_max, {x}, at));
+    } else {
+      const int term = t == "ReduceL1" ? op(n, Op::max, {x, op(n, Op::neg, {x})}) : op(n, Op::mul, {x, x});
+      const int sum = op(n, Op::reduce_sum, {term}, at);
+      bind(n, 0, t == "ReduceL2" ? op(n, Op::sqrt, {sum}) : sum);
+    }
   } else if (t == "LayerNormalization") {
     const int x = value(n, 0), scale = value(n, 1);
     const Shape s = shapeOf(x);

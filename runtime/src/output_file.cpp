@@ -90,6 +90,19 @@ std::string temporaryBeside(const std::string& target, int& fd, const std::strin
   return name;
 }
 
+/// Puts the finished temporary file in the target's place. mkstemp made it 0600: it takes the
+/// replaced file's permissions, or the usual ones (0666 less the umask) for a new file.
+void replaceWith(const std::string& tmp, const std::string& target, mode_t kind, const std::string& path) {
+  mode_t mode = kind & 07777;
+  if (kind == 0) {
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    mode = 0666 & ~mask;
+  }
+  ::chmod(tmp.c_str(), mode);
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) throw OutputError("cannot write '" + path + "': " + reason());
+}
+
 }  // namespace
 
 void writeOutputFile(const std::string& path, const std::string& bytes) {
@@ -106,14 +119,7 @@ void writeOutputFile(const std::string& path, const std::string& bytes) {
     const int closed = ::close(fd);
     fd = -1;
     if (closed != 0) throw OutputError("cannot write '" + path + "': " + reason());
-    // mkstemp makes the file 0600; an output gets the usual permissions (or keeps the old ones).
-    const mode_t mode = kind != 0 ? (kind & 07777) : [] {
-      const mode_t mask = ::umask(0);
-      ::umask(mask);
-      return mode_t(0666 & ~mask);
-    }();
-    ::chmod(tmp.c_str(), mode);
-    if (std::rename(tmp.c_str(), target.c_str()) != 0) throw OutputError("cannot write '" + path + "': " + reason());
+    replaceWith(tmp, target, kind, path);
   } catch (...) {
     if (fd >= 0) ::close(fd);
     std::remove(tmp.c_str());
@@ -150,13 +156,7 @@ void writeOutputFileVia(const std::string& path, const std::function<void(const 
       std::remove(tmp.c_str());
       return;
     }
-    const mode_t mode = kind != 0 ? (kind & 07777) : [] {
-      const mode_t mask = ::umask(0);
-      ::umask(mask);
-      return mode_t(0666 & ~mask);
-    }();
-    ::chmod(tmp.c_str(), mode);
-    if (std::rename(tmp.c_str(), target.c_str()) != 0) throw OutputError("cannot write '" + path + "': " + reason());
+    replaceWith(tmp, target, kind, path);
   } catch (...) {
     std::remove(tmp.c_str());
     throw;
