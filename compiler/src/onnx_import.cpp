@@ -485,12 +485,21 @@ void Importer::node(const onnx::NodeProto& n) {
       std::uint64_t tensor = 1469598103934665603ull;
       for (char ch : n.output(0)) tensor = (tensor ^ std::uint8_t(ch)) * 1099511628211ull;
       const std::uint64_t seed = std::uint64_t(intAttr(n, "seed", 0));
-      std::vector<double> keep(std::size_t(elementCount(shapeOf(x)))), scale(keep.size());
+      const Shape xs = shapeOf(x);
+      std::vector<double> keep(std::size_t(elementCount(xs))), scale(keep.size());
+      // On a data-parallel core the element numbers are the whole batch's (its rows from the
+      // core's first example), so that every core draws the mask the one-core step draws.
+      std::uint64_t first = 0;
+      if (opts_.firstExample > 0) {
+        if (xs.empty() || xs[0] != opts_.batch)
+          fail(n, "a training-mode dropout whose first axis is not the batch cannot be split over a data-parallel slice");
+        first = std::uint64_t(opts_.firstExample) * (keep.size() / std::uint64_t(xs[0]));
+      }
       for (std::size_t i = 0; i < keep.size(); ++i) {
-        keep[i] = double(roundingBits(seed, tensor, i)) / 4294967296.0 >= ratio ? 1.0 : 0.0;
+        keep[i] = double(roundingBits(seed, tensor, first + i)) / 4294967296.0 >= ratio ? 1.0 : 0.0;
         scale[i] = keep[i] / (1.0 - ratio);
       }
-      bind(n, 0, op(n, Op::mul, {x, constant(shapeOf(x), scale)}));
+      bind(n, 0, op(n, Op::mul, {x, g_.constant(g_.freshName("dropout_mask"), xs, scale)}));
       bind(n, 1, constant(shapeOf(x), keep));
     }
   } else if (t == "MatMul") {

@@ -45,7 +45,11 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   CompiledJob job;
   const std::vector<int> ring = sliceOf(r, config);
   const std::int64_t cores = std::int64_t(ring.size());
-  std::map<std::int64_t, Graph> parts;  // by examples per core (at most two sizes)
+  // One graph per share size (at most two), or per core when the model draws a mask per
+  // example (training-mode dropout: each core's rows of the whole batch's mask).
+  const bool perCore = std::any_of(g.values.begin(), g.values.end(), [](const Value& v) { return v.name.rfind("dropout_mask", 0) == 0; });
+  const auto keyOf = [&](std::int64_t k) { return perCore ? k : shareOf(r.batch, cores, k).examples; };
+  std::map<std::int64_t, Graph> parts;
   if (cores > 1) {
     if (r.batch <= 0) throw RequestError("--slice over several cores needs --batch (split across the cores)");
     if (r.batch < cores)
@@ -53,7 +57,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
                          " active cores: each core needs at least one example");
     for (std::int64_t k = 0; k < cores; ++k) {
       const BatchShare share = shareOf(r.batch, cores, k);
-      if (parts.count(share.examples)) continue;
+      if (parts.count(keyOf(k))) continue;
       Graph part = compileShare(r, g, share);
       // The loss is reported through an all-reduce: give that value the loss's name (and the
       // per-core loss the other), so the bundle names the same tensors as the model.
@@ -65,14 +69,14 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
         if (other >= 0) part.values[std::size_t(other)].name = have.name;
         have.name = want;
       }
-      parts.emplace(share.examples, std::move(part));
+      parts.emplace(keyOf(k), std::move(part));
     }
   }
-  const auto partOf = [&](std::int64_t k) -> const Graph& { return cores > 1 ? parts.at(shareOf(r.batch, cores, k).examples) : g; };
+  const auto partOf = [&](std::int64_t k) -> const Graph& { return cores > 1 ? parts.at(keyOf(k)) : g; };
   // With two shares, two graphs lay out SRAM differently: a core's puts name its ring
   // neighbour's all-reduce buffers, learnt from one lowering of each graph.
   std::map<int, std::vector<CollectiveBuffers>> buffersOfCore;
-  if (parts.size() > 1) {
+  if (cores > 1 && r.batch % cores) {
     std::map<std::int64_t, std::vector<CollectiveBuffers>> byShare;
     for (std::int64_t k = 0; k < cores; ++k) {
       const std::int64_t examples = shareOf(r.batch, cores, k).examples;
@@ -92,8 +96,6 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   job.lowered = lowered;
   // Tensors whose leading dimension shrinks with the share of the batch (the examples, or a row
   // per example and position) are split by those rows; everything else is whole on every core.
-  std::vector<std::int64_t> firstExample(std::size_t(cores), 0);
-  for (std::int64_t k = 1; k < cores; ++k) firstExample[std::size_t(k)] = firstExample[std::size_t(k - 1)] + shareOf(r.batch, cores, k - 1).examples;
   job.placement = cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core";
   job.bundle = makeBundle(r, job.placement, config, g, ring, lowered,
                           [&](std::size_t k, int v) {
@@ -107,7 +109,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
                             if (local[0] % examples || rowsPerExample * r.batch != full[0] || !std::equal(full.begin() + 1, full.end(), local.begin() + 1))
                               throw CompileError("internal: '" + g.values[std::size_t(v)].name + "' is " + shapeText(full) + " for the batch and " +
                                                  shapeText(local) + " for a core's share of it: not a split by rows");
-                            b.begin[0] = firstExample[k] * rowsPerExample, b.real[0] = b.local[0] = local[0];
+                            b.begin[0] = shareOf(r.batch, cores, std::int64_t(k)).first * rowsPerExample, b.real[0] = b.local[0] = local[0];
                             return b;
                           });
   return job;

@@ -22,7 +22,8 @@ OptimizerConfig defaultOptimizer() {
 }
 
 BatchShare shareOf(std::int64_t batch, std::int64_t cores, std::int64_t k) {
-  return {batch / cores + (k < batch % cores ? 1 : 0), cores};
+  const std::int64_t base = batch / cores, extra = batch % cores;
+  return {base + (k < extra ? 1 : 0), cores, k * base + std::min(k, extra)};
 }
 
 bool isTextIr(const std::string& model) { return model.size() > 4 && model.compare(model.size() - 4, 4, ".tir") == 0; }
@@ -109,6 +110,7 @@ Graph compileModel(const CompileRequest& r, std::ostream* out, const BatchShare&
   } else {
     ImportOptions io;
     io.batch = share.examples ? share.examples : r.batch;
+    io.firstExample = share.first;
     g = importOnnx(r.model, io);
   }
   verify(g);

@@ -453,8 +453,9 @@ TEST_CASE("decomposeSpatial: convolution, max and average pooling, pad, forward 
 
 namespace {
 
-/// x [4, 8] -> Dropout(ratio, training_mode, seed) -> y, as PyTorch exports a model in training mode.
-onnx::ModelProto dropoutModel(float ratio, bool training, std::int64_t seed) {
+/// x [4, 8] (or [batch, 8]) -> Dropout(ratio, training_mode, seed) -> y, as PyTorch exports a
+/// model in training mode.
+onnx::ModelProto dropoutModel(float ratio, bool training, std::int64_t seed, bool symbolicBatch = false) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(13);
@@ -463,7 +464,8 @@ onnx::ModelProto dropoutModel(float ratio, bool training, std::int64_t seed) {
   in->set_name("x");
   auto* tt = in->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(onnx::TensorProto::FLOAT);
-  tt->mutable_shape()->add_dim()->set_dim_value(4);
+  if (symbolicBatch) tt->mutable_shape()->add_dim()->set_dim_param("batch");
+  else tt->mutable_shape()->add_dim()->set_dim_value(4);
   tt->mutable_shape()->add_dim()->set_dim_value(8);
   // The ratio and the mode as Constant nodes, as the exporter writes them.
   const auto constant = [&](const char* name, onnx::TensorProto_DataType type, float value) {
@@ -507,6 +509,15 @@ TEST_CASE("ONNX: dropout in training mode is a seeded mask fixed at compile time
   CHECK(dropped(0.25f, true, 7) == a);  // the same seed, the same mask
   CHECK(dropped(0.25f, true, 8) != a);  // another seed, another
   CHECK(dropped(0.25f, false, 7) == std::vector<double>(32, 1.0));  // inference: the identity
+  // A data-parallel core's share draws the whole batch's rows: examples 1..2 of 4.
+  const std::string bytes = dropoutModel(0.25f, true, 7, true).SerializeAsString();
+  ImportOptions whole, share;
+  whole.batch = 4, share.batch = 2, share.firstExample = 1;
+  Graph gw = importOnnxBytes(bytes, "drop.onnx", whole), gs = importOnnxBytes(bytes, "drop.onnx", share);
+  const auto all = evaluate(gw, {{"x", Tensor{{4, 8}, std::vector<double>(32, 1.0)}}})[std::size_t(gw.outputs[0])].data;
+  const auto part = evaluate(gs, {{"x", Tensor{{2, 8}, std::vector<double>(16, 1.0)}}})[std::size_t(gs.outputs[0])].data;
+  CHECK(all == a);
+  CHECK(part == std::vector<double>(all.begin() + 8, all.begin() + 24));
 }
 
 TEST_CASE("the op table: names round-trip, traits drive the verifier, docs/compiler.md lists it") {

@@ -10,6 +10,9 @@ namespace tatami::compiler {
 
 struct ImportOptions {
   std::int64_t batch = 0;  ///< the size of symbolic (or zero) input dimensions; 0: refuse them
+  /// A data-parallel core's share of the batch starts at this example: a training-mode Dropout's
+  /// mask is then the whole batch's rows from here (its constants are named "dropout_mask...").
+  std::int64_t firstExample = 0;
 };
 
 /// Reads an .onnx file. Throws CompileError naming the file, the node and the op for anything

@@ -47,6 +47,7 @@ struct CompileRequest {
 struct BatchShare {
   std::int64_t examples = 0;  ///< 0: the whole batch, on one core
   std::int64_t cores = 1;
+  std::int64_t first = 0;     ///< the share's first example in the whole batch
   /// This core's loss weight: its examples x cores / batch (1 when the batch divides evenly).
   double weight(std::int64_t batch) const { return examples ? double(examples) * double(cores) / double(batch) : 1.0; }
 };
