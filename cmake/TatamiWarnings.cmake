@@ -1,7 +1,7 @@
 # Warnings for Tatami's own code only (never put on verilated or generated targets).
 add_library(tatami_warnings INTERFACE)
-target_compile_options(tatami_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
-                       -Wno-unused-parameter)
+target_compile_options(tatami_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-unused-parameter
+                       $<IF:$<CXX_COMPILER_ID:GNU>,-Wshadow=local,-Wshadow-uncaptured-local>)
 option(TATAMI_WERROR "Treat warnings as errors" ON)
 if(TATAMI_WERROR)
   target_compile_options(tatami_warnings INTERFACE -Werror)

@@ -116,6 +116,7 @@ GridPosList parseGridPosList(const std::string& text) {
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
     if (start == i || (i == start + 1 && text[start] == '-'))
       throw ConfigError("expected an integer at character " + std::to_string(start + 1));
+    if (i - start > 9) throw ConfigError("the integer at character " + std::to_string(start + 1) + " has too many digits");
     v = std::stoi(text.substr(start, i - start));
     while (i < text.size() && text[i] == ' ') ++i;
   };

@@ -477,6 +477,11 @@ Graph parseGraph(const std::string& text, const std::string& origin) {
         } while (c.eat(',') && c.eat('%'));
       }
       std::map<std::string, Attribute> attrs;
+      // An integer attribute must be a whole number a 64-bit integer holds exactly (|v| < 2^53).
+      const auto integer = [&](double v) {
+        if (!(std::fabs(v) < 9007199254740992.0) || v != std::floor(v)) c.fail("integer attribute value " + shapeNumber(v) + " is out of range");
+        return std::int64_t(v);
+      };
       if (c.eat('{')) {
         do {
           const std::string key = c.word();
@@ -485,7 +490,7 @@ Graph parseGraph(const std::string& text, const std::string& origin) {
           if (c.eat('[')) {
             std::vector<std::int64_t> v;
             if (!c.eat(']')) {
-              do v.push_back(std::int64_t(c.number()));
+              do v.push_back(integer(c.number()));
               while (c.eat(','));
               c.expect(']');
             }
@@ -499,7 +504,7 @@ Graph parseGraph(const std::string& text, const std::string& origin) {
             const std::size_t b = c.i;
             const double v = c.number();
             const std::string tok = line.substr(b, c.i - b);
-            if (tok.find_first_of(".eEn") == std::string::npos) attrs[key] = std::int64_t(v);
+            if (tok.find_first_of(".eEn") == std::string::npos) attrs[key] = integer(v);
             else attrs[key] = v;
           }
         } while (c.eat(','));
@@ -535,7 +540,13 @@ Graph parseGraph(const std::string& text, const std::string& origin) {
             const int v = g.input(name, s);
             if (!roleWord.empty()) parseRole(c, g, v, roleWord);
           }
-          else if (kw == "param") g.parameter(name, s, data.empty() ? std::vector<double>(std::size_t(elementCount(s)), 0.0) : data);
+          else if (kw == "param") {
+            // A parameter without values starts at zero: up to 2^28 elements (what a tile's SRAM
+            // could hold many times over); a larger one is surely a typo.
+            if (data.empty() && elementCount(s) > (std::int64_t(1) << 28))
+              throw CompileError("parameter '" + name + "' " + shapeText(s) + " has no values and more than 2^28 elements");
+            g.parameter(name, s, data.empty() ? std::vector<double>(std::size_t(elementCount(s)), 0.0) : data);
+          }
           else g.constant(name, s, data);
         } catch (const CompileError& e) {
           c.fail(e.what());

@@ -27,6 +27,13 @@ struct Window {
 Window window(const Node& n, std::int64_t kh, std::int64_t kw) {
   const auto s = ints(n, "strides", {1, 1}), p = ints(n, "pads", {0, 0, 0, 0}), d = ints(n, "dilations", {1, 1});
   if (s.size() != 2 || p.size() != 4 || d.size() != 2) bad(n, "strides, dilations need 2 entries and pads 4");
+  const auto within = [&](std::int64_t v, std::int64_t lo, const char* what) {
+    if (v < lo || v > (std::int64_t(1) << 24)) bad(n, std::string(what) + " " + std::to_string(v) + " is outside " + std::to_string(lo) + "..2^24");
+  };
+  within(kh, 1, "kernel height"), within(kw, 1, "kernel width");
+  for (auto v : s) within(v, 1, "stride");
+  for (auto v : d) within(v, 1, "dilation");
+  for (auto v : p) within(v, 0, "pad");
   return {kh, kw, s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1]};
 }
 
@@ -48,20 +55,33 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
   const auto rank4 = [&](const Shape& s, const char* what) {
     if (s.size() != 4) bad(n, std::string(what) + " must be NCHW (rank 4), got " + shapeText(s));
   };
+  // The convolution x * w -> y that conv2d computes and its gradients invert: checked whole.
+  const auto convolution = [&](const Shape& x, const Shape& w) {
+    rank4(x, "x");
+    rank4(w, "w");
+    const std::int64_t group = n.intAttr("group", 1);
+    if (group < 1 || group > x[1]) bad(n, "group " + std::to_string(group) + " is outside 1.." + std::to_string(x[1]));
+    if (x[1] != w[1] * group) bad(n, "x has " + std::to_string(x[1]) + " channels; w expects " + std::to_string(w[1] * group));
+    if (w[0] % group) bad(n, "output channels are not a multiple of the group count");
+    const Window win = window(n, w[2], w[3]);
+    const Shape out = {x[0], w[0], win.outH(x[2]), win.outW(x[3])};
+    if (out[2] <= 0 || out[3] <= 0) bad(n, "the window does not fit the input " + shapeText(x));
+    return out;
+  };
   if (op == Op::conv2d) {
     if (in.size() != 2) bad(n, "takes 2 inputs (x, w)");
-    rank4(in[0], "x");
-    rank4(in[1], "w");
-    const std::int64_t group = n.intAttr("group", 1);
-    if (in[0][1] != in[1][1] * group) bad(n, "x has " + std::to_string(in[0][1]) + " channels; w expects " + std::to_string(in[1][1] * group));
-    if (in[1][0] % group) bad(n, "output channels are not a multiple of the group count");
-    const Window w = window(n, in[1][2], in[1][3]);
-    const Shape out = {in[0][0], in[1][0], w.outH(in[0][2]), w.outW(in[0][3])};
-    if (out[2] <= 0 || out[3] <= 0) bad(n, "the window does not fit the input " + shapeText(in[0]));
-    return out;
+    return convolution(in[0], in[1]);
   }
-  if (op == Op::conv2d_grad_input) return n.intsAttr("input_shape");
-  if (op == Op::conv2d_grad_weight) return n.intsAttr("weight_shape");
+  if (op == Op::conv2d_grad_input || op == Op::conv2d_grad_weight) {
+    // grad_input(dy, w) -> x of input_shape; grad_weight(x, dy) -> w of weight_shape.
+    if (in.size() != 2) bad(n, "takes 2 inputs");
+    const bool gi = op == Op::conv2d_grad_input;
+    const Shape made = n.intsAttr(gi ? "input_shape" : "weight_shape");
+    const Shape& dy = in[gi ? 0 : 1];
+    if (convolution(gi ? made : in[0], gi ? in[1] : made) != dy)
+      bad(n, "its convolution of " + shapeText(gi ? made : in[0]) + " by " + shapeText(gi ? in[1] : made) + " does not give dy " + shapeText(dy));
+    return made;
+  }
   if (op == Op::max_pool2d || op == Op::avg_pool2d) {
     if (in.size() != 1) bad(n, "takes 1 input");
     rank4(in[0], "x");
