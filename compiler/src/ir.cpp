@@ -541,10 +541,10 @@ Graph parseGraph(const std::string& text, const std::string& origin) {
             if (!roleWord.empty()) parseRole(c, g, v, roleWord);
           }
           else if (kw == "param") {
-            // A parameter without values starts at zero: up to 2^28 elements (what a tile's SRAM
-            // could hold many times over); a larger one is surely a typo.
-            if (data.empty() && elementCount(s) > (std::int64_t(1) << 28))
-              throw CompileError("parameter '" + name + "' " + shapeText(s) + " has no values and more than 2^28 elements");
+            // A parameter without values starts at zero: up to 2^24 elements (64 MiB in FP32, fifty
+            // cores' SRAM; text-IR graphs are small and hand-written); a larger one is surely a typo.
+            if (data.empty() && elementCount(s) > (std::int64_t(1) << 24))
+              throw CompileError("parameter '" + name + "' " + shapeText(s) + " has no values and more than 2^24 elements");
             g.parameter(name, s, data.empty() ? std::vector<double>(std::size_t(elementCount(s)), 0.0) : data);
           }
           else g.constant(name, s, data);
