@@ -237,6 +237,14 @@ class Importer {
     }
     return isInteger(x) ? integerConstant(out, std::move(r)) : constant(out, std::move(r));
   }
+  /// (x - mean) / sqrt(var + epsilon) over `axes`: batch, instance and layer normalization.
+  int normalized(const onnx::NodeProto& n, int x, const std::vector<std::int64_t>& axes) {
+    const Attribute ax = axes, keep = std::int64_t(1);
+    const int mean = op(n, Op::reduce_mean, {x}, {{"axes", ax}, {"keepdims", keep}});
+    const int d = op(n, Op::sub, {x, mean});
+    const int var = op(n, Op::reduce_mean, {op(n, Op::mul, {d, d})}, {{"axes", ax}, {"keepdims", keep}});
+    return op(n, Op::div, {d, op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+  }
   int constantInput(const onnx::NodeProto& n, int k) const {
     constData(n, k);  // refuses a value known only at run time
     return value(n, k);
@@ -623,11 +631,7 @@ void Importer::node(const onnx::NodeProto& n) {
     const std::int64_t axis = axisOf(n, intAttr(n, "axis", -1), s.size());
     std::vector<std::int64_t> axes;
     for (std::size_t i = std::size_t(axis); i < s.size(); ++i) axes.push_back(std::int64_t(i));
-    const Attribute ax = axes, keep = std::int64_t(1);
-    const int mean = op(n, Op::reduce_mean, {x}, {{"axes", ax}, {"keepdims", keep}});
-    const int d = op(n, Op::sub, {x, mean});
-    const int var = op(n, Op::reduce_mean, {op(n, Op::mul, {d, d})}, {{"axes", ax}, {"keepdims", keep}});
-    const int norm = op(n, Op::div, {d, op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+    const int norm = normalized(n, x, axes);
     int y = op(n, Op::mul, {norm, scale});
     if (hasInput(n, 2)) y = op(n, Op::add, {y, value(n, 2)});
     bind(n, 0, y);
@@ -825,11 +829,7 @@ void Importer::node(const onnx::NodeProto& n) {
     cshape[1] = xs[1];
     std::vector<std::int64_t> axes;
     for (std::size_t d = 2; d < xs.size(); ++d) axes.push_back(std::int64_t(d));
-    const Attribute ax = axes, keep = std::int64_t(1);
-    const int mean = op(n, Op::reduce_mean, {x}, {{"axes", ax}, {"keepdims", keep}});
-    const int d = op(n, Op::sub, {x, mean});
-    const int var = op(n, Op::reduce_mean, {op(n, Op::mul, {d, d})}, {{"axes", ax}, {"keepdims", keep}});
-    const int norm = op(n, Op::div, {d, op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+    const int norm = normalized(n, x, axes);
     const int s4 = op(n, Op::reshape, {scale}, {{"shape", cshape}}), b4 = op(n, Op::reshape, {bias}, {{"shape", cshape}});
     bind(n, 0, op(n, Op::add, {op(n, Op::mul, {norm, s4}), b4}));
   } else if (t == "Resize" || t == "Upsample") {
@@ -867,11 +867,7 @@ void Importer::node(const onnx::NodeProto& n) {
     cshape[1] = xs[1];
     std::vector<std::int64_t> axes = {0};
     for (std::size_t d = 2; d < xs.size(); ++d) axes.push_back(std::int64_t(d));
-    const Attribute ax = axes, keep = std::int64_t(1);
-    const int mean = op(n, Op::reduce_mean, {x}, {{"axes", ax}, {"keepdims", keep}});
-    const int d = op(n, Op::sub, {x, mean});
-    const int var = op(n, Op::reduce_mean, {op(n, Op::mul, {d, d})}, {{"axes", ax}, {"keepdims", keep}});
-    const int norm = op(n, Op::div, {d, op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+    const int norm = normalized(n, x, axes);
     const int s4 = op(n, Op::reshape, {scale}, {{"shape", cshape}}), b4 = op(n, Op::reshape, {bias}, {{"shape", cshape}});
     bind(n, 0, op(n, Op::add, {op(n, Op::mul, {norm, s4}), b4}));
   } else {
