@@ -655,34 +655,83 @@ TEST_CASE("ONNX: integer arithmetic follows ONNX (Div truncates, Cast to int64 t
 
 namespace {
 
-/// One pooling node with ceil_mode on a 1x1xSxS input.
-onnx::ModelProto poolModel(const std::string& op, int size, int kernel, int stride, int pad, int includePad) {
+struct Input {
+  std::string name;
+  std::vector<std::int64_t> dims;
+  std::vector<float> init;  // empty: a graph input; else an initializer (a parameter)
+  bool constant = false;    // with init: a Constant node instead (known at compile time)
+};
+
+/// One node of `op` (opset 17) over `inputs`, with integer-list and float attributes; outputs y0, y1, ...
+onnx::ModelProto oneNodeModel(const std::string& op, const std::vector<Input>& inputs, int outputs,
+                              const std::map<std::string, std::vector<std::int64_t>>& ints = {},
+                              const std::map<std::string, std::string>& strings = {}, const std::map<std::string, std::int64_t>& one = {}) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(17);
   auto* g = m.mutable_graph();
-  g->set_name("pool");
-  auto* in = g->add_input();
-  in->set_name("x");
-  auto* tt = in->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int d : {1, 1, size, size}) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  g->set_name(op);
+  for (const auto& in : inputs)
+    if (in.constant) {
+      auto* c = g->add_node();
+      c->set_op_type("Constant"), c->set_name(in.name + "_const"), c->add_output(in.name);
+      auto* a = c->add_attribute();
+      a->set_name("value"), a->set_type(onnx::AttributeProto::TENSOR);
+      auto* t = a->mutable_t();
+      t->set_data_type(onnx::TensorProto::FLOAT);
+      for (auto d : in.dims) t->add_dims(d);
+      for (float f : in.init) t->add_float_data(f);
+    }
   auto* n = g->add_node();
-  n->set_op_type(op), n->set_name("p"), n->add_input("x"), n->add_output("y");
-  const auto ints = [&](const char* name, std::vector<std::int64_t> v) {
+  n->set_op_type(op), n->set_name("node");
+  for (const auto& in : inputs) {
+    n->add_input(in.name);
+    if (in.name.empty() || in.constant) continue;
+    if (in.init.empty()) {
+      auto* v = g->add_input();
+      v->set_name(in.name);
+      auto* tt = v->mutable_type()->mutable_tensor_type();
+      tt->set_elem_type(onnx::TensorProto::FLOAT);
+      for (auto d : in.dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    } else {
+      auto* t = g->add_initializer();
+      t->set_name(in.name), t->set_data_type(onnx::TensorProto::FLOAT);
+      for (auto d : in.dims) t->add_dims(d);
+      for (float f : in.init) t->add_float_data(f);
+    }
+  }
+  for (const auto& [name, v] : ints) {
     auto* a = n->add_attribute();
     a->set_name(name), a->set_type(onnx::AttributeProto::INTS);
     for (auto x : v) a->add_ints(x);
-  };
-  const auto one = [&](const char* name, std::int64_t v) {
+  }
+  for (const auto& [name, v] : one) {
     auto* a = n->add_attribute();
     a->set_name(name), a->set_type(onnx::AttributeProto::INT), a->set_i(v);
-  };
-  ints("kernel_shape", {kernel, kernel}), ints("strides", {stride, stride}), ints("pads", {pad, pad, pad, pad});
-  one("ceil_mode", 1);
-  if (op == "AveragePool") one("count_include_pad", includePad);
-  g->add_output()->set_name("y");
+  }
+  for (const auto& [name, v] : strings) {
+    auto* a = n->add_attribute();
+    a->set_name(name), a->set_type(onnx::AttributeProto::STRING), a->set_s(v);
+  }
+  for (int k = 0; k < outputs; ++k) n->add_output("y" + std::to_string(k)), g->add_output()->set_name("y" + std::to_string(k));
   return m;
+}
+
+std::vector<std::vector<double>> runOneNode(const onnx::ModelProto& m, const Tensor& x) {
+  const Graph g = importOnnxBytes(m.SerializeAsString(), "node.onnx");
+  const auto t = evaluate(g, {{"x", x}});
+  std::vector<std::vector<double>> out;
+  for (int o : g.outputs) out.push_back(t[std::size_t(o)].data);
+  return out;
+}
+
+
+/// One pooling node with ceil_mode on a 1x1xSxS input.
+onnx::ModelProto poolModel(const std::string& op, int size, int kernel, int stride, int pad, int includePad) {
+  std::map<std::string, std::int64_t> one = {{"ceil_mode", 1}};
+  if (op == "AveragePool") one["count_include_pad"] = includePad;
+  return oneNodeModel(op, {{"x", {1, 1, size, size}, {}}}, 1,
+                      {{"kernel_shape", {kernel, kernel}}, {"strides", {stride, stride}}, {"pads", {pad, pad, pad, pad}}}, {}, one);
 }
 
 std::vector<double> pooled(const std::string& op, int size, int kernel, int stride, int pad, int includePad) {
@@ -817,79 +866,6 @@ TEST_CASE("sync-batch-statistics: a statistic over the examples is weighted by t
   CHECK(m.nodes.size() == before);
 }
 
-namespace {
-
-struct Input {
-  std::string name;
-  std::vector<std::int64_t> dims;
-  std::vector<float> init;  // empty: a graph input; else an initializer (a parameter)
-  bool constant = false;    // with init: a Constant node instead (known at compile time)
-};
-
-/// One node of `op` (opset 17) over `inputs`, with integer-list and float attributes; outputs y0, y1, ...
-onnx::ModelProto oneNodeModel(const std::string& op, const std::vector<Input>& inputs, int outputs,
-                              const std::map<std::string, std::vector<std::int64_t>>& ints = {},
-                              const std::map<std::string, std::string>& strings = {}, const std::map<std::string, std::int64_t>& one = {}) {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name(op);
-  for (const auto& in : inputs)
-    if (in.constant) {
-      auto* c = g->add_node();
-      c->set_op_type("Constant"), c->set_name(in.name + "_const"), c->add_output(in.name);
-      auto* a = c->add_attribute();
-      a->set_name("value"), a->set_type(onnx::AttributeProto::TENSOR);
-      auto* t = a->mutable_t();
-      t->set_data_type(onnx::TensorProto::FLOAT);
-      for (auto d : in.dims) t->add_dims(d);
-      for (float f : in.init) t->add_float_data(f);
-    }
-  auto* n = g->add_node();
-  n->set_op_type(op), n->set_name("node");
-  for (const auto& in : inputs) {
-    n->add_input(in.name);
-    if (in.name.empty() || in.constant) continue;
-    if (in.init.empty()) {
-      auto* v = g->add_input();
-      v->set_name(in.name);
-      auto* tt = v->mutable_type()->mutable_tensor_type();
-      tt->set_elem_type(onnx::TensorProto::FLOAT);
-      for (auto d : in.dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
-    } else {
-      auto* t = g->add_initializer();
-      t->set_name(in.name), t->set_data_type(onnx::TensorProto::FLOAT);
-      for (auto d : in.dims) t->add_dims(d);
-      for (float f : in.init) t->add_float_data(f);
-    }
-  }
-  for (const auto& [name, v] : ints) {
-    auto* a = n->add_attribute();
-    a->set_name(name), a->set_type(onnx::AttributeProto::INTS);
-    for (auto x : v) a->add_ints(x);
-  }
-  for (const auto& [name, v] : one) {
-    auto* a = n->add_attribute();
-    a->set_name(name), a->set_type(onnx::AttributeProto::INT), a->set_i(v);
-  }
-  for (const auto& [name, v] : strings) {
-    auto* a = n->add_attribute();
-    a->set_name(name), a->set_type(onnx::AttributeProto::STRING), a->set_s(v);
-  }
-  for (int k = 0; k < outputs; ++k) n->add_output("y" + std::to_string(k)), g->add_output()->set_name("y" + std::to_string(k));
-  return m;
-}
-
-std::vector<std::vector<double>> runOneNode(const onnx::ModelProto& m, const Tensor& x) {
-  const Graph g = importOnnxBytes(m.SerializeAsString(), "node.onnx");
-  const auto t = evaluate(g, {{"x", x}});
-  std::vector<std::vector<double>> out;
-  for (int o : g.outputs) out.push_back(t[std::size_t(o)].data);
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("ONNX: Split into several outputs, PRelu, InstanceNormalization, Resize (nearest), 1D Conv by their definitions") {
   // Split on axis 1 into two outputs (the values it adds must not move the input's shape under it).
