@@ -29,6 +29,7 @@
 #include <string>
 
 #include "tatami/arch/assembler.h"
+#include "tatami/compiler/flops.h"
 #include "tatami/compiler/interpreter.h"
 #include "tatami/compiler/partition.h"
 #include "tatami/compiler/pipeline.h"
@@ -105,23 +106,6 @@ Graph cnn(std::int64_t channels, std::int64_t layers, std::int64_t batch, std::m
   return g;
 }
 
-/// FLOPs of the graph's matrix work: matmuls, and convolutions with their gradients (as the
-/// matmuls they lower to).
-double matrixFlops(const Graph& g) {
-  double flops = 0;
-  for (const Node& n : g.nodes) {
-    const auto shape = [&](int v) -> const Shape& { return g.values[std::size_t(v)].shape; };
-    if (n.op == compiler::Op::matmul && shape(n.inputs[0]).size() == 2) {
-      flops += 2.0 * double(shape(n.inputs[0])[0]) * double(shape(n.inputs[0])[1]) * double(shape(n.inputs[1])[1]);
-    } else if (n.op == compiler::Op::conv2d || n.op == compiler::Op::conv2d_grad_input || n.op == compiler::Op::conv2d_grad_weight) {
-      // 2 x (output positions x filters) x (channels x kernel) for each
-      const Shape& out = n.op == compiler::Op::conv2d ? shape(n.outputs[0]) : shape(n.op == compiler::Op::conv2d_grad_input ? n.inputs[0] : n.inputs[1]);
-      const Shape w = n.op == compiler::Op::conv2d_grad_weight ? Shape(n.intsAttr("weight_shape")) : shape(n.inputs[1]);
-      flops += 2.0 * double(out[0] * out[1] * out[2] * out[3]) * double(w[1] * w[2] * w[3]);
-    }
-  }
-  return flops;
-}
 
 }  // namespace
 
@@ -189,7 +173,7 @@ int sc_main(int argc, char** argv) {
   }
   for (int p : g.parameters) state[g.values[std::size_t(p)].name] = g.values[std::size_t(p)].data;
   const int loss = g.outputs.front();
-  const double flops = matrixFlops(g);
+  const double flops = double(compiler::matrixFlops(g));  // the graph's, before padding to tiles
   std::printf("%s: %lld layers of %lld, batch %lld, grid %s (%zu of %zu active cores), SRAM peak %llu bytes per core, compiled in %.1f s\n",
               isCnn ? "CNN" : "wide MLP", (long long)layers, (long long)width, (long long)batch, grid.c_str(), cores.size(),
               sliceRing(config, config.die.rows, config.die.cols).size(), (unsigned long long)peak, compileSeconds);

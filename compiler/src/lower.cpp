@@ -491,6 +491,7 @@ void Lowering::emitNode(const Node& n, LoweredProgram& out) {
   emit_.note(n.name + " = " + opName(n.op) + " " + shapeText(shape(v)));
   est_.clear();
   choice_.clear();
+  usefulFlops_ = 0;
   const std::uint32_t first = emit_.pc();
   lowerNode(n, addr(v));
   OpCost oc;
@@ -502,6 +503,7 @@ void Lowering::emitNode(const Node& n, LoweredProgram& out) {
   }
   oc.partition = ctx_.ring.size() > 1 ? "data parallel over " + std::to_string(ctx_.ring.size()) + " cores" : "one core";
   oc.choice = choice_;
+  oc.usefulFlops = usefulFlops_;
   out.ops.push_back(oc);
   for (const auto& [a, bytes] : temps_) alloc_.release(a, bytes);
   temps_.clear();
@@ -582,6 +584,12 @@ void printStages(const CoreContext& ctx, const LoweredProgram& p) {
 }
 
 }  // namespace
+
+std::uint64_t LoweredProgram::usefulMatrixFlops() const {
+  std::uint64_t sum = 0;
+  for (const OpCost& op : ops) sum += op.usefulFlops;
+  return sum;
+}
 
 LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreContext& ctx) {
   if (ctx.ring.empty() || ctx.rank < 0 || ctx.rank >= int(ctx.ring.size())) throw CompileError("bad core context");

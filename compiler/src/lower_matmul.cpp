@@ -16,6 +16,7 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   const int a = n.inputs[0], b = n.inputs[1];
   const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
   const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
+  usefulFlops_ = 2 * M * N * K;  // what the graph asks for; the unit issues 2 x 256 x Kp per tile
   const std::uint64_t panelBytes = Kp * 32;  // Kp rows of 16 BF16
   // A row block's panel is used by that block's tiles only: two panels in rotation.
   const std::uint64_t aSlots = std::min<std::uint64_t>(mb, 2);

@@ -191,12 +191,13 @@ class Lowering {
   Allocator alloc_;
   CoreContext ctx_;
   const ArchConfig& c_;
-  std::map<std::string, double> est_;
+  std::map<std::string, double> est_;  // the op being lowered: estimated cycles by bound
+  std::uint64_t usefulFlops_ = 0;      // the op being lowered: the matrix FLOPs its graph shapes ask for
   std::vector<CollectiveBuffers> collectives_;  // each allreduce_mean's buffers so far
   /// Core `core`'s buffers for the allreduce_mean being lowered (this core's own, `mine`, unless
   /// CoreContext::peerCollectives gives that core another layout).
   CollectiveBuffers peerBuffers(int core, const CollectiveBuffers& mine) const;
-  std::string choice_;  // the op being lowered: a choice the cost model made, and why  // the op being lowered: estimated cycles by bound
+  std::string choice_;  // the op being lowered: a choice the cost model made, and why
   Emitter emit_;
   std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
   std::map<int, std::uint64_t> addr_, size_;  // buffer id -> address, bytes

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tatami/compiler/flops.h"
 #include "tatami/compiler/partition.h"
 #include "tatami/driver/placement.h"
 
@@ -150,6 +151,8 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
   b.step = "loss " + r.loss + ", optimizer " + r.optimizer.kind + ", batch " + std::to_string(r.batch) + ", precision " + r.precision +
            ", " + placement;
   b.configIni = toIni(config);
+  // In FP32 the matrix products run on the vector units: the matrix units have no useful work.
+  b.usefulMatrixFlops = r.precision == "mixed" ? matrixFlops(g) : 0;
   std::vector<int> values(g.inputs.begin(), g.inputs.end());
   values.insert(values.end(), g.parameters.begin(), g.parameters.end());
   values.insert(values.end(), g.outputs.begin(), g.outputs.end());

@@ -217,7 +217,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
   double lossSum = 0;
   // Resumed inside an epoch: its mean loss counts the steps before the checkpoint too.
   for (std::int64_t s = state_.nextStep - state_.nextStep % stepsPerEpoch_; s < state_.nextStep; ++s) lossSum += state_.loss[std::size_t(s)];
-  std::uint64_t cycles = 0, matrixFlops = 0, allFlops = 0;
+  std::uint64_t cycles = 0, usefulFlops = 0, matrixFlops = 0, allFlops = 0;
   const std::int64_t first = state_.nextStep;
   std::int64_t ran = 0;
   for (std::int64_t s = first; s < totalSteps_; ++s) {
@@ -238,7 +238,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
     state_.nextStep = s + 1;
     state_.loss.push_back(rec.loss), state_.cycles.push_back(double(rec.run.stats.cycles));
     lossSum += rec.loss, sum.finalLoss = rec.loss, ++ran;
-    cycles += rec.run.stats.cycles, matrixFlops += rec.run.stats.matrixFlops;
+    cycles += rec.run.stats.cycles, usefulFlops += rec.run.usefulFlops(), matrixFlops += rec.run.stats.matrixFlops;
     allFlops += rec.run.stats.matrixFlops + rec.run.stats.vectorFlops;
     if (o.onStep) o.onStep(rec);
     const std::int64_t inEpoch = s % stepsPerEpoch_;
@@ -269,8 +269,11 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
   for (double c : state_.cycles) allCycles += c;
   sum.cyclesPerStep = sum.steps ? allCycles / double(sum.steps) : 0;
   if (sum.steps && ran == 0) sum.finalLoss = state_.loss.back();
-  sum.matrixUtilization = cycles ? double(matrixFlops) / (peak * double(cores()) * double(cycles)) : 0;
-  sum.flopsPerStep = ran ? double(allFlops) / double(ran) : 0;
+  const double capacity = peak * double(cores()) * double(cycles);
+  sum.matrixUtilization = cycles ? double(usefulFlops) / capacity : 0;
+  sum.issuedUtilization = cycles ? double(matrixFlops) / capacity : 0;
+  sum.usefulFlopsPerStep = ran ? double(usefulFlops) / double(ran) : 0;
+  sum.issuedFlopsPerStep = ran ? double(allFlops) / double(ran) : 0;
   return sum;
 }
 

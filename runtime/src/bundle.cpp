@@ -93,6 +93,7 @@ void writeBundle(const std::string& path, const Bundle& b) {
   o << kMagic << "\n";
   o << "model " << b.model << "\n";
   o << "step " << b.step << "\n";
+  if (b.usefulMatrixFlops) o << "useful-matrix-flops " << *b.usefulMatrixFlops << "\n";
   const auto lineCount = [](const std::string& text) {
     std::size_t n = 0;
     for (char c : text) n += c == '\n';
@@ -152,6 +153,8 @@ Bundle readBundle(const std::string& path) {
       b.model = rest;
     } else if (key == "step") {
       b.step = rest;
+    } else if (key == "useful-matrix-flops") {
+      b.usefulMatrixFlops = r.number(rest);
     } else if (key == "config") {
       b.configIni = block(r.number(rest));
     } else if (key == "tensor") {

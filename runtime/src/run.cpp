@@ -25,6 +25,11 @@ void freshKernel() {
   sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
 }
 
+double ofPeak(const ArchConfig& c, std::uint64_t flops, int cores, std::uint64_t cycles) {
+  const double peak = 2.0 * double(c.core.matrix_units * c.core.matrix_dim * c.core.matrix_dim);
+  return cycles == 0 ? 0 : double(flops) / (peak * cores * double(cycles));
+}
+
 }  // namespace
 
 std::uint64_t fnv1a(const std::vector<std::uint8_t>& bytes, std::uint64_t hash) {
@@ -44,11 +49,9 @@ std::uint64_t fnv1a(const std::vector<std::uint8_t>& bytes, std::uint64_t hash) 
   return (hash ^ bytes.size()) * kPrime;
 }
 
-double RunResult::matrixUtilization(const ArchConfig& c) const {
-  const double peak = 2.0 * double(c.core.matrix_units * c.core.matrix_dim * c.core.matrix_dim);
-  if (stats.cycles == 0) return 0;
-  return double(stats.matrixFlops) / (peak * coresUsed * double(stats.cycles));
-}
+double RunResult::matrixUtilization(const ArchConfig& c) const { return ofPeak(c, usefulFlops(), coresUsed, stats.cycles); }
+
+double RunResult::issuedUtilization(const ArchConfig& c) const { return ofPeak(c, stats.matrixFlops, coresUsed, stats.cycles); }
 
 RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& programs, const RunOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();

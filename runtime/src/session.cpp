@@ -115,6 +115,7 @@ BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options)
       }
   BundleRun out;
   out.run = runPrograms(config_, all, options);
+  out.run.usefulMatrixFlops = bundle_.usefulMatrixFlops;
   if (options.timingOnly) return out;
   for (const auto& t : bundle_.tensors) {
     if (t.role != "output") continue;

@@ -102,12 +102,14 @@ TEST_CASE("a bundle survives writing and reading unchanged") {
   b.tensors.push_back({"loss", "output", "", "", {}, {{0, 128, {{}, {}, {}}}}});
   b.tensors.push_back({"w.next", "output", "update", "w", {3}, {{0, 256, {{0}, {3}, {3}}}}});
   b.programs = {{0, assemble("    halt\n", "a")}, {1, assemble("    li r1, 2\n    halt\n", "b")}};
+  b.usefulMatrixFlops = 123456789012ull;
   runtime::writeBundle("b_roundtrip.bundle", b);
   CHECK(runtime::isBundleFile("b_roundtrip.bundle"));
   const runtime::Bundle r = runtime::readBundle("b_roundtrip.bundle");
   CHECK(r.model == b.model);
   CHECK(r.step == b.step);
   CHECK(r.configIni == b.configIni);
+  CHECK(r.usefulMatrixFlops == b.usefulMatrixFlops);
   REQUIRE(r.tensors.size() == 3);
   CHECK(r.tensors[0].purpose == "batch");
   CHECK(r.tensors[1].purpose.empty());
@@ -120,6 +122,25 @@ TEST_CASE("a bundle survives writing and reading unchanged") {
   CHECK(r.programs[1].core == 1);
   CHECK(r.programs[0].program == b.programs[0].program);
   CHECK(r.programs[1].program == b.programs[1].program);
+}
+
+TEST_CASE("a compiled step's run counts the graph's useful matrix FLOPs beside the padded ones the units issue") {
+  REQUIRE(tatamiCli({"compile", kModel, "--loss", "xent", "-o", "b_mixed.bundle"}) == 0);
+  const runtime::Bundle b = runtime::readBundle("b_mixed.bundle");
+  // Forward x[4,3] w1[3,5] and a[4,5] w2[5,2]; backward a^T dy (dW2), dy w2^T (da), x^T dh
+  // (dW1): 2 x (60 + 40 + 40 + 40 + 60) multiply-adds. x needs no gradient.
+  REQUIRE(b.usefulMatrixFlops);
+  CHECK(*b.usefulMatrixFlops == 480);
+  ArchConfig config;
+  const runtime::BundleRun r = runtime::runBundle(config, b, {});
+  REQUIRE(r.run.error.empty());
+  CHECK(r.run.usefulFlops() == 480);
+  // Each product is one 16x16 tile over K rounded up to even: 2 x 256 x (4 + 6 + 4 + 2 + 4).
+  CHECK(r.run.stats.matrixFlops == 2 * 256 * 20);
+  CHECK(r.run.matrixUtilization(config) == doctest::Approx(r.run.issuedUtilization(config) * 480.0 / 10240.0));
+  // In FP32 the products run on the vector units: no useful matrix work.
+  REQUIRE(tatamiCli({"compile", kModel, "--loss", "xent", "--precision", "fp32", "-o", "b_fp32.bundle"}) == 0);
+  CHECK(runtime::readBundle("b_fp32.bundle").usefulMatrixFlops == std::uint64_t(0));
 }
 
 TEST_CASE("malformed bundles are refused with the file and line") {

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "tatami/compiler/flops.h"
 #include "tatami/compiler/interpreter.h"
 #include "tatami/compiler/ir.h"
 #include "tatami/compiler/onnx_import.h"
@@ -940,4 +941,36 @@ TEST_CASE("ONNX: run-time comparisons as masks, ReduceL2, softmax on an inner ax
   for (int i = 0; i + 1 < g->node_size(); ++i) g->mutable_node()->SwapElements(i, i + 1);  // the add last
   const auto reversed = runOneNode(rev, Tensor{{4}, {0, 0, 0, 0}});
   CHECK(reversed[0] == std::vector<double>{4, 3, 2, 1});
+}
+
+TEST_CASE("matrixFlops: 2 x the multiply-adds of matrix products and convolutions, from logical shapes") {
+  using V = std::vector<std::int64_t>;
+  Graph g;
+  const int a = g.input("a", {4, 3}), b = g.input("b", {3, 2}), bb = g.input("bb", {2, 4, 3}), c = g.input("c", {3, 5});
+  const int mm = g.op(Op::matmul, {a, b});     // [4,2]: 8 dot products of length 3
+  const int bmm = g.op(Op::matmul, {bb, c});   // [2,4,5]: 40 dot products of length 3
+  // Two groups of 3 channels, 4 filters, 3x3, stride 2, padding 1: y [2,4,4,4], each of its 128
+  // elements 3 x 3 x 3 = 27 products (padding positions count: they are in the definition).
+  const int x = g.input("x", {2, 6, 8, 8}), w = g.input("w", {4, 3, 3, 3});
+  const std::map<std::string, Attribute> geo = {{"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}, {"group", std::int64_t(2)}};
+  const int y = g.op(Op::conv2d, {x, w}, geo);
+  REQUIRE(g.values[std::size_t(y)].shape == Shape{2, 4, 4, 4});
+  auto gi = geo, gw = geo;
+  gi["input_shape"] = V{2, 6, 8, 8}, gw["weight_shape"] = V{4, 3, 3, 3};
+  const int dy = g.input("dy", {2, 4, 4, 4});
+  const int dx = g.op(Op::conv2d_grad_input, {dy, w}, gi);
+  const int dw = g.op(Op::conv2d_grad_weight, {x, dy}, gw);
+  const int r = g.op(Op::relu, {mm});
+  const auto flops = [&](int v) {
+    for (const Node& n : g.nodes)
+      if (n.outputs[0] == v) return matrixFlops(g, n);
+    return std::uint64_t(~0ull);
+  };
+  CHECK(flops(mm) == 2 * 8 * 3);
+  CHECK(flops(bmm) == 2 * 40 * 3);
+  CHECK(flops(y) == 2 * 128 * 27);
+  CHECK(flops(dx) == 2 * 128 * 27);  // the same products as the forward convolution
+  CHECK(flops(dw) == 2 * 128 * 27);
+  CHECK(flops(r) == 0);
+  CHECK(matrixFlops(g) == 48 + 240 + 3 * 6912);
 }

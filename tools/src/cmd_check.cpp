@@ -118,6 +118,9 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       nlohmann::ordered_json j = {{"max_rel_error", c.worst}, {"cycles", run.stats.cycles}, {"cores", cores}, {"placement", c.job.placement}};
       if (!r.grid.empty()) j["grid"] = r.grid;
       j["matrix_utilization"] = util;
+      j["issued_utilization"] = run.issuedUtilization(config);
+      j["useful_matrix_flops"] = run.usefulFlops();
+      j["issued_matrix_flops"] = run.stats.matrixFlops;
       j["tensors"] = tensors;
       out << j.dump(2) << "\n";
       return kExitOk;
@@ -129,7 +132,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       out << n << rel << "\n";
     }
     out << "max relative error " << c.worst << "; " << run.stats.cycles << " cycles, " << c.job.placement << " (" << cores
-        << " core(s)); matrix utilization " << util << "\n";
+        << " core(s)); matrix utilization " << util << " of useful work (issued " << run.issuedUtilization(config) << ")\n";
     for (const auto& w : c.job.weighed) out << "  weighed " << w << "\n";
   } catch (const CompileError& e) {
     err << "tatami check: " << e.what() << "\n";

@@ -80,7 +80,8 @@ void printEpoch(const driver::EpochRecord& e, bool oracle, std::ostream& out) {
 void printSummary(const driver::TrainSummary& s, std::size_t cores, bool oracle, bool json, std::ostream& out) {
   if (!json) {
     out << "done: " << s.steps << " steps, final loss " << readable(s.finalLoss, 4) << ", test accuracy " << readable(100 * s.accuracy, 2)
-        << "%, " << readable(s.cyclesPerStep, 0) << " cycles per step, matrix utilization " << readable(s.matrixUtilization, 4) << ", "
+        << "%, " << readable(s.cyclesPerStep, 0) << " cycles per step, matrix utilization " << readable(s.matrixUtilization, 4)
+        << " (issued " << readable(s.issuedUtilization, 4) << "), "
         << readable(s.hostSeconds, 1) << " s on the host\n";
     return;
   }
@@ -91,8 +92,9 @@ void printSummary(const driver::TrainSummary& s, std::size_t cores, bool oracle,
     epochs.push_back(j);
   }
   out << nlohmann::ordered_json{{"steps", s.steps}, {"final_loss", s.finalLoss}, {"test_accuracy", s.accuracy},
-                                {"cycles_per_step", s.cyclesPerStep}, {"matrix_utilization", s.matrixUtilization}, {"cores", cores},
-                                {"flops_per_step", s.flopsPerStep}, {"host_seconds", s.hostSeconds}, {"epochs", epochs}}
+                                {"cycles_per_step", s.cyclesPerStep}, {"matrix_utilization", s.matrixUtilization},
+                                {"issued_utilization", s.issuedUtilization}, {"cores", cores}, {"useful_matrix_flops_per_step", s.usefulFlopsPerStep},
+                                {"issued_flops_per_step", s.issuedFlopsPerStep}, {"host_seconds", s.hostSeconds}, {"epochs", epochs}}
              .dump(2)
       << "\n";
 }
@@ -133,7 +135,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     if (!c.json)
       out << "training " << step.model << " on " << c.request.data << ": " << trainer.trainExamples() << " examples, batch " << step.batch
           << " over " << trainer.cores() << " core(s) (" << trainer.job().placement << "), " << trainer.totalSteps() << " steps, " << step.precision << " precision\n"
-          << "  step      loss    cycles/step  sim us/step  achieved TFLOPS  host s\n";
+          << "  step      loss    cycles/step  sim us/step  useful TFLOPS  host s\n";
     const auto t0 = std::chrono::steady_clock::now();
     c.loop.traceFirstStep = !c.tracePath.empty();
     c.loop.stop = &interrupted;
@@ -143,7 +145,7 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
       const double sim = double(r.run.stats.cycles) / (config.core.clock_ghz * 1e9);
       const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       out << std::setw(6) << r.step << std::setw(10) << readable(r.loss, 4) << std::setw(15) << r.run.stats.cycles << std::setw(13)
-          << readable(sim * 1e6, 2) << std::setw(17) << readable(double(r.run.stats.matrixFlops + r.run.stats.vectorFlops) / sim / 1e12, 3)
+          << readable(sim * 1e6, 2) << std::setw(15) << readable(double(r.run.usefulFlops()) / sim / 1e12, 3)
           << std::setw(8) << readable(host, 1) << std::endl;  // a line at a time, also into a file
     };
     c.loop.onEpoch = [&](const driver::EpochRecord& e) {

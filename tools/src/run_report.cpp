@@ -35,9 +35,12 @@ nlohmann::ordered_json runJson(const ArchConfig& config, const runtime::RunResul
   j["cycles"] = s.cycles;
   j["simulated_seconds"] = double(s.cycles) / (config.core.clock_ghz * 1e9);
   j["flop_count"] = s.matrixFlops + s.vectorFlops;
-  j["matrix_flops"] = s.matrixFlops;
+  j["useful_matrix_flops"] = r.usefulFlops();
+  j["useful_from"] = r.usefulMatrixFlops ? "graph" : "program";
+  j["issued_matrix_flops"] = s.matrixFlops;
   j["vector_flops"] = s.vectorFlops;
   j["matrix_utilization"] = r.matrixUtilization(config);
+  j["issued_utilization"] = r.issuedUtilization(config);
   j["cores_used"] = r.coresUsed;
   j["instructions"] = s.instructions;
   j["timing_only"] = timingOnly;
@@ -108,7 +111,8 @@ nlohmann::ordered_json regressionMetrics(const runtime::RunResult& r) {
   m["stall_port_cycles"] = port;
   m["stall_semaphore_cycles"] = sem;
   m["stall_barrier_cycles"] = bar;
-  m["matrix_flops"] = s.matrixFlops;
+  if (r.usefulMatrixFlops) m["useful_matrix_flops"] = *r.usefulMatrixFlops;
+  m["issued_matrix_flops"] = s.matrixFlops;
   m["vector_flops"] = s.vectorFlops;
   m["output_hash"] = hashText(r.outputHash);
   return m;
@@ -124,9 +128,12 @@ void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool ti
   out << "cycles              " << s.cycles << " (" << readable(double(s.cycles) / (config.core.clock_ghz * 1e3), 3)
       << " us at " << readable(config.core.clock_ghz) << " GHz)" << (timingOnly ? "  [timing only]" : "") << "\n";
   out << "instructions        " << s.instructions << "\n";
-  out << "FLOPs               " << s.matrixFlops + s.vectorFlops << " (matrix " << s.matrixFlops << ", vector "
+  out << "FLOPs issued        " << s.matrixFlops + s.vectorFlops << " (matrix " << s.matrixFlops << ", vector "
       << s.vectorFlops << ")\n";
-  out << "matrix utilization  " << readable(r.matrixUtilization(config), 4) << "\n";
+  out << "matrix FLOPs useful " << r.usefulFlops()
+      << (r.usefulMatrixFlops ? " (the graph's matrix products, before padding to tiles)" : " (a program without a graph: as issued)") << "\n";
+  out << "matrix utilization  " << readable(r.matrixUtilization(config), 4) << " of useful work (issued "
+      << readable(r.issuedUtilization(config), 4) << ")\n";
   out << "unit busy cycles:" << (cores > 1 ? " (summed over " + std::to_string(r.perCore.size()) + " cores)" : std::string()) << "\n";
   for (Unit u : kUnits) {
     std::string name = unitName(u);

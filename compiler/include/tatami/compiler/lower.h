@@ -34,6 +34,9 @@ struct OpCost {
   std::string bound;                     ///< "compute", "sram" (port bandwidth) or "mesh"
   std::string partition;                 ///< how the op is split over the cores
   std::string choice;                    ///< a choice the cost model made for it, with the estimates that decided
+  /// The matrix-unit FLOPs the graph asks of this op: 2 M N K of its logical shapes, before
+  /// padding to whole tiles (0 for ops that do not run on the matrix unit).
+  std::uint64_t usefulFlops = 0;
 };
 
 /// Where a data-parallel all-reduce's buffers lie in a core's SRAM: its result (`dst`, where the
@@ -53,6 +56,8 @@ struct LoweredProgram {
   std::vector<std::string> fusedTransposes;  ///< transposes the matrix unit reads transposed (not made)
   std::vector<std::pair<std::string, std::uint64_t>> hbmHomes;  ///< values homed in HBM, at their address
   std::vector<CollectiveBuffers> collectives;  ///< each allreduce_mean's buffers, in program order
+  /// The matrix FLOPs the graph asks of this core (the sum of ops[].usefulFlops).
+  std::uint64_t usefulMatrixFlops() const;
 };
 
 /// Where the core sits among the cores of a data-parallel job: `ring` lists their core ids in the

@@ -65,8 +65,10 @@ struct TrainSummary {
   double finalLoss = std::numeric_limits<double>::quiet_NaN();
   double accuracy = 0;
   double cyclesPerStep = 0;      ///< over every step of the run
-  double matrixUtilization = 0;  ///< useful matrix FLOPs / (peak x cores x cycles), over the steps run in this call
-  double flopsPerStep = 0;       ///< matrix and vector, over the steps run in this call
+  double matrixUtilization = 0;   ///< useful matrix FLOPs / (peak x cores x cycles), over the steps run in this call
+  double issuedUtilization = 0;   ///< the same with the FLOPs the matrix units issued (padding to tiles included)
+  double usefulFlopsPerStep = 0;  ///< the model's matrix FLOPs (RunResult::usefulFlops), over the steps run in this call
+  double issuedFlopsPerStep = 0;  ///< issued by the matrix and vector units, over the steps run in this call
   double hostSeconds = 0;        ///< since the trainer was made (loading and compiling included)
   bool stopped = false;          ///< ended early by TrainLoopOptions::stop
   std::string error;             ///< the emulator's fault, with the step it happened in

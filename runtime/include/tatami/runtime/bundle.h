@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -59,6 +60,10 @@ struct Bundle {
   std::string model;       ///< what it was compiled from
   std::string step;        ///< how: loss, optimizer, batch, precision, placement (informational)
   std::string configIni;   ///< the architecture configuration (INI text, as `tatami info --ini`)
+  /// The FLOPs of the model's matrix products and convolutions that the programs run on the
+  /// matrix units, from the graph's logical shapes (before padding to tiles); unset when the
+  /// bundle does not say (its runs then count the issued FLOPs as useful).
+  std::optional<std::uint64_t> usefulMatrixFlops;
   std::vector<BundleTensor> tensors;
   std::vector<BundleProgram> programs;
   /// HBM contents to load before a run (FP32 values at global HBM addresses): the initial values

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,8 +87,15 @@ struct RunResult {
     std::vector<std::string> instructionText;  ///< by pc
   };
   std::vector<CoreTrace> traces;
-  /// Matrix FLOPs / (peak matrix FLOPs per cycle x cores used x cycles).
+  /// The matrix FLOPs the work asked for (a compiled step: its graph's matrix products and
+  /// convolutions, before padding to tiles); unset for programs without a graph, whose issued
+  /// FLOPs (stats.matrixFlops, padding included) are their work.
+  std::optional<std::uint64_t> usefulMatrixFlops;
+  std::uint64_t usefulFlops() const { return usefulMatrixFlops ? *usefulMatrixFlops : stats.matrixFlops; }
+  /// Useful matrix FLOPs / (peak matrix FLOPs per cycle x cores used x cycles).
   double matrixUtilization(const ArchConfig& config) const;
+  /// Issued matrix FLOPs (padding included) / the same peak.
+  double issuedUtilization(const ArchConfig& config) const;
 };
 
 /// Runs programs on their cores of the system `config` describes (every other active core holds
