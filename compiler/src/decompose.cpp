@@ -113,7 +113,7 @@ std::vector<std::int64_t> rowsToPlanes(std::int64_t n, std::int64_t f, std::int6
 
 class Decomposer {
  public:
-  explicit Decomposer(const Graph& g) : g_(g) { out_.name = g.name; }
+  Decomposer(const Graph& g, bool keepImplicitGemm) : g_(g), keepImplicitGemm_(keepImplicitGemm) { out_.name = g.name; }
   Graph run();
 
  private:
@@ -140,6 +140,7 @@ class Decomposer {
   int transpose(const Node& n, const std::vector<int>& in);
 
   const Graph& g_;
+  bool keepImplicitGemm_ = false;
   Graph out_;
 };
 
@@ -419,7 +420,8 @@ Graph Decomposer::run() {
     std::vector<int> in;
     for (int v : n.inputs) in.push_back(map[std::size_t(v)]);
     int y;
-    if (n.op == Op::conv2d || n.op == Op::conv2d_grad_input || n.op == Op::conv2d_grad_weight) y = conv(n, in);
+    if (keepImplicitGemm_ && convAsImplicitGemm(g_, n)) y = out_.op(n.op, in, n.attrs, g_.values[std::size_t(n.outputs[0])].name);
+    else if (n.op == Op::conv2d || n.op == Op::conv2d_grad_input || n.op == Op::conv2d_grad_weight) y = conv(n, in);
     else if (n.op == Op::max_pool2d || n.op == Op::max_pool2d_grad) y = pool(n, in);
     else if (n.op == Op::avg_pool2d || n.op == Op::avg_pool2d_grad) y = averagePool(n, in);
     else if (n.op == Op::pad) y = pad(n, in);
@@ -448,8 +450,8 @@ bool needsDecomposition(const Graph& g) {
   return false;
 }
 
-void decomposeSpatial(Graph& g) {
-  if (needsDecomposition(g)) g = Decomposer(g).run();
+void decomposeSpatial(Graph& g, bool keepImplicitGemm) {
+  if (needsDecomposition(g)) g = Decomposer(g, keepImplicitGemm).run();
 }
 
 }  // namespace tatami::compiler

@@ -247,6 +247,8 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     return;
   }
   if (op == Op::matmul) return matmul(n, dst);
+  if (ctx_.precision == "mixed" && convAsImplicitGemm(g_, n))
+    return op == Op::conv2d_grad_weight ? convWeightGradient(n, dst) : convImplicitGemm(n, dst);
   if (op == Op::allreduce_mean || op == Op::allreduce) return allreduce(n, dst);
   if (op == Op::allgather) return allgather(n, dst);
   if (op == Op::reducescatter) return reducescatter(n, dst);
@@ -597,7 +599,8 @@ LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreC
   const Graph* graph = &g;
   if (needsDecomposition(g)) {
     decomposed = g;  // spatial ops, batched matmuls and N-D transposes run as gathers and matmuls
-    decomposeSpatial(decomposed);
+    // (in mixed precision, convolutions of stride 1 stay: the matrix unit runs them as implicit GEMM)
+    decomposeSpatial(decomposed, ctx.precision == "mixed");
     graph = &decomposed;
   }
   // The first pass learns how many bytes the constant tables take (if any); the second keeps

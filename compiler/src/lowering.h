@@ -1,7 +1,7 @@
 // Internal: lowering one core's graph to its tile program. The Lowering class walks the graph
 // in order; the memory planner (memory_planner.h) places every value in SRAM; instructions go
 // through the typed emitter (emitter.h); the op lowerings are split by kind: lower.cpp (the walk, elementwise ops, reductions, softmax), lower_matmul.cpp,
-// lower_gather.cpp (gathers, broadcasts, takes, embeddings) and lower_collectives.cpp (all-reduce,
+// lower_conv.cpp (convolutions as implicit GEMM), lower_gather.cpp (gathers, broadcasts, takes, embeddings) and lower_collectives.cpp (all-reduce,
 // all-gather, reduce-scatter over rings of cores).
 #pragma once
 
@@ -130,6 +130,15 @@ class Lowering {
     const double perRow = std::max(1.0, std::ceil(double(rowBytes) / double(c_.core.noc_read_bytes_per_cycle)));
     return double(c_.core.dma_setup_cycles) + double(rows) * perRow;
   }
+  /// Frees a temporary before the op ends (a later write to its bytes waits for earlier reads).
+  void releaseTemp(std::uint64_t a) {
+    for (auto it = temps_.begin(); it != temps_.end(); ++it)
+      if (it->first == a) {
+        alloc_.release(it->first, it->second);
+        temps_.erase(it);
+        return;
+      }
+  }
   std::uint64_t temp(std::uint64_t elements, const std::string& what) {
     const std::uint64_t a = alloc_.allocate(roundUp(elements, 16) * 4, what);
     temps_.push_back({a, roundUp(elements, 16) * 4});
@@ -141,6 +150,23 @@ class Lowering {
   std::uint64_t broadcast(const Node& n, int v, const Shape& out);
   void lowerNode(const Node& n, std::uint64_t dst);
   void matmul(const Node& n, std::uint64_t dst);
+  /// conv2d and conv2d_grad_input of stride 1 on the matrix unit (lower_conv.cpp).
+  void convImplicitGemm(const Node& n, std::uint64_t dst);
+  /// conv2d_grad_weight of stride 1 on the matrix unit, contracting over the positions.
+  void convWeightGradient(const Node& n, std::uint64_t dst);
+  /// BF16 copy of `count` FP32 elements at 64-byte-aligned `from` (vcvt works on whole BF16
+  /// vectors: a tail goes through a zero-padded scratch line); returns the estimate.
+  double toBf16(std::uint64_t to, std::uint64_t from, std::uint64_t count, const std::string& what);
+  /// Value v in BF16 in a temporary, with `slack` zero elements after it (rounded up).
+  std::uint64_t bf16Input(int v, std::uint64_t slack, const std::string& what, double& cycles);
+  /// A convolution operand's channels [c0, c0 + cn) as BF16 planes of the padded width Wp:
+  /// element (b, c, p = i Wp + j) at base + (b exStride + c chanStride + p) x 2. Without padding
+  /// the BF16 input itself (s16, shape s); else a zero-padded copy at xp (N cn Hp Wp + slack).
+  struct Bf16Planes {
+    std::uint64_t base, exStride, chanStride;
+  };
+  Bf16Planes bf16Planes(const Shape& s, std::uint64_t s16, std::uint64_t c0, std::uint64_t cn, const std::array<std::uint64_t, 4>& pad,
+                        std::uint64_t slack, std::uint64_t xp, double& cycles);
   void take(const Node& n, std::uint64_t dst);
   /// gather / gather_grad along an axis with indices known only at run time (embeddings).
   void gatherRows(const Node& n, std::uint64_t dst);

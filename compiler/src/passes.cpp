@@ -73,7 +73,7 @@ PassInfo passByName(const std::string& name, const PassOptions& options) {
   } else if (name == "verify") {
     p.run = [](Graph& g) { verify(g); };
   } else if (name == "decompose-spatial") {
-    p.run = decomposeSpatial;
+    p.run = [](Graph& g) { decomposeSpatial(g); };
   } else if (name == "training-step") {
     OptimizerConfig opt;
     const std::string loss = o.text("loss", "xent");

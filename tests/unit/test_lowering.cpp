@@ -9,6 +9,7 @@
 #include "tatami/arch/assembler.h"
 #include "tatami/compiler/interpreter.h"
 #include "tatami/compiler/emitter.h"
+#include "tatami/compiler/flops.h"
 #include "tatami/compiler/lower.h"
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
@@ -372,6 +373,66 @@ TEST_CASE("mixed precision: matmuls on the matrix unit (BF16 operands, FP32 accu
                              &cycles, "mixed", 2e-2, &util);
   MESSAGE("mixed-precision MLP step: worst relative error " << err << ", " << cycles << " cycles, matrix utilization " << util);
   CHECK(util > 0);
+}
+
+TEST_CASE("convolutions of stride 1 as implicit GEMM on the matrix unit: padding, dilation, groups, both gradients, exact") {
+  // Operands that BF16 holds exactly (multiples of 1/2 up to 2) and sums that FP32 holds exactly:
+  // whatever the order of accumulation, the matrix unit must give the oracle's bits.
+  std::mt19937 gen(12);
+  std::uniform_int_distribution<int> halves(-4, 4);
+  const auto exact = [&](std::size_t n) {
+    std::vector<double> v(n);
+    for (auto& x : v) x = 0.5 * halves(gen);
+    return v;
+  };
+  using V = std::vector<std::int64_t>;
+  struct Case {
+    Shape x, w;
+    V pads, dilations;
+    std::int64_t group;
+  };
+  // One channel (K odd, padded to even); several output blocks of 16 and K past 4096 (two mma);
+  // groups with dilation and uneven padding; depthwise; no padding (the BF16 input read in place).
+  const std::vector<Case> cases = {
+      {{2, 1, 9, 11}, {8, 1, 3, 3}, {1, 1, 1, 1}, {1, 1}, 1},
+      {{1, 456, 5, 4}, {16, 456, 3, 3}, {1, 1, 1, 1}, {1, 1}, 1},
+      {{2, 6, 7, 9}, {20, 3, 3, 2}, {1, 0, 2, 1}, {2, 1}, 2},
+      {{1, 4, 6, 6}, {4, 1, 3, 3}, {1, 1, 1, 1}, {1, 1}, 4},
+      {{3, 5, 8, 21}, {18, 5, 2, 3}, {0, 0, 0, 0}, {1, 2}, 1},
+  };
+  for (const Case& c : cases) {
+    Graph g;
+    const int x = g.input("x", c.x), w = g.input("w", c.w);
+    const std::map<std::string, Attribute> geo = {{"pads", c.pads}, {"dilations", c.dilations}, {"strides", V{1, 1}}, {"group", c.group}};
+    const int y = g.op(compiler::Op::conv2d, {x, w}, geo, "y");
+    const Shape ys = g.values[std::size_t(y)].shape;
+    auto gi = geo, gw = geo;
+    gi["input_shape"] = V(c.x.begin(), c.x.end());
+    gw["weight_shape"] = V(c.w.begin(), c.w.end());
+    const int dy = g.input("dy", ys);
+    g.markOutput(y);
+    g.markOutput(g.op(compiler::Op::conv2d_grad_input, {dy, w}, gi, "dx"));
+    g.markOutput(g.op(compiler::Op::conv2d_grad_weight, {x, dy}, gw, "dw"));
+    for (const Node& node : g.nodes) REQUIRE(convAsImplicitGemm(g, node));
+    std::map<std::string, Tensor> feeds = {{"x", Tensor{c.x, exact(std::size_t(elementCount(c.x)))}},
+                                           {"w", Tensor{c.w, exact(std::size_t(elementCount(c.w)))}},
+                                           {"dy", Tensor{ys, exact(std::size_t(elementCount(ys)))}}};
+    INFO("x ", shapeText(c.x), " w ", shapeText(c.w), " group ", c.group);
+    std::uint64_t cycles = 0;
+    CHECK(compare(g, feeds, &cycles, "mixed", 0.0) == 0.0);
+    // Not gathers: the program has no index table.
+    const ArchConfig config;
+    CoreContext ctx;
+    const LoweredProgram lp = lowerToCore(g, config, ctx);
+    for (const OpCost& op : lp.ops) CHECK(op.op != "take");
+    CHECK(lp.ops.size() == 3);
+    CHECK(lp.ops[0].usefulFlops == matrixFlops(g, g.nodes[0]));
+  }
+  // A stride of 2 is not implicit GEMM (yet): it decomposes to gathers.
+  Graph g;
+  const int y = g.op(compiler::Op::conv2d, {g.input("x", {1, 2, 6, 6}), g.input("w", {2, 2, 3, 3})}, {{"strides", V{2, 2}}});
+  (void)y;
+  CHECK(!convAsImplicitGemm(g, g.nodes[0]));
 }
 
 TEST_CASE("the cost model's estimates stay within 25% of the measured cycles of every sizeable op") {

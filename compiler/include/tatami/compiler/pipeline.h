@@ -33,8 +33,12 @@ void eliminateDeadCode(Graph& g);
 /// Rewrites convolution and max pooling (and their gradients) as window gathers (`take` with
 /// index tables), matmul and elementwise ops, which a core runs; the values stay the same.
 /// Also: matmuls of rank > 2 become 2D matmuls (one per batch entry, or one over the flattened
-/// rows when the right operand is 2D), transposes of rank > 2 a `take`.
-void decomposeSpatial(Graph& g);
+/// rows when the right operand is 2D), transposes of rank > 2 a `take`. `keepImplicitGemm`:
+/// convolutions the matrix unit runs as implicit GEMM (convAsImplicitGemm) stay as they are.
+void decomposeSpatial(Graph& g, bool keepImplicitGemm = false);
+/// Whether node `n` is a convolution (or its input gradient) of stride 1, which the lowering
+/// runs on the matrix unit as implicit GEMM in mixed precision (lower_conv.cpp).
+bool convAsImplicitGemm(const Graph& g, const Node& n);
 /// Whether decomposeSpatial has anything to rewrite in `g`.
 bool needsDecomposition(const Graph& g);
 

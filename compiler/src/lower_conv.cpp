@@ -1,0 +1,456 @@
+// Convolutions on the matrix unit as implicit GEMM: stride 1, any padding, dilation and groups;
+// the forward convolution and its input gradient (a convolution of the padded output gradient
+// with the flipped kernel). No im2col buffer and no index table: each B panel (K rows of 16 output
+// positions) is cut from the BF16 input by strided DMA, one descriptor per kernel offset, while
+// the matrix unit works on the panel before it.
+//
+// Positions run over the padded plane with its full width Wp (p = i Wp + j): for a kernel offset
+// (r, q) the 16 inputs of positions p0..p0+15 are then 16 consecutive elements, input p0 + r dh Wp
+// + q dw of every channel. Positions with j >= Wo are computed and dropped; the K rows are ordered
+// (kernel offset, channel), so the A panels hold the weights in that order.
+#include "lowering.h"
+
+#include <deque>
+
+#include "tatami/compiler/flops.h"
+
+namespace tatami::compiler {
+
+namespace {
+
+bool allOnes(const Node& n, const char* key) {
+  if (!n.attrs.count(key)) return true;
+  for (std::int64_t v : n.intsAttr(key))
+    if (v != 1) return false;
+  return true;
+}
+
+}  // namespace
+
+bool convAsImplicitGemm(const Graph& g, const Node& n) {
+  if (n.op != Op::conv2d && n.op != Op::conv2d_grad_input && n.op != Op::conv2d_grad_weight) return false;
+  if (!allOnes(n, "strides")) return false;
+  const Shape& w = g.values[std::size_t(n.op == Op::conv2d_grad_weight ? n.outputs[0] : n.inputs[1])].shape;
+  if (w.size() != 4) return false;
+  if (n.op == Op::conv2d_grad_input) {  // the flipped kernel's padding must not be negative
+    const auto p = n.attrs.count("pads") ? n.intsAttr("pads") : std::vector<std::int64_t>{0, 0, 0, 0};
+    const auto d = n.attrs.count("dilations") ? n.intsAttr("dilations") : std::vector<std::int64_t>{1, 1};
+    const std::int64_t eh = d[0] * (w[2] - 1), ew = d[1] * (w[3] - 1);
+    if (p[0] > eh || p[2] > eh || p[1] > ew || p[3] > ew) return false;
+  }
+  return true;
+}
+
+namespace lowering {
+
+double Lowering::toBf16(std::uint64_t to, std::uint64_t from, std::uint64_t count, const std::string& what) {
+  const double vec = double(c_.core.vector_latency_cycles);
+  double cycles = 0;
+  const std::uint64_t whole = count / 32 * 32;
+  if (whole) {
+    li(1, std::int64_t(to)), li(2, std::int64_t(from)), li(4, std::int64_t(whole));
+    emit_.emit(tatami::Op::Vcvt, DType::Bf16, {R(1), R(2), R(4)}, DType::F32);
+    cycles += lines(whole * 4) + vec;
+  }
+  if (count > whole) {
+    const std::uint64_t scratch = temp(32, what + ".tail");
+    vfill(scratch, 0.0, 32);
+    dma2d(scratch, from + whole * 4, 1, (count - whole) * 4, 0, 0);
+    li(1, std::int64_t(to + whole * 2)), li(2, std::int64_t(scratch)), li(4, 32);
+    emit_.emit(tatami::Op::Vcvt, DType::Bf16, {R(1), R(2), R(4)}, DType::F32);
+    cycles += 2 * (2 + vec) + dmaCycles(1, 128);
+  }
+  return cycles;
+}
+
+std::uint64_t Lowering::bf16Input(int v, std::uint64_t slack, const std::string& what, double& cycles) {
+  const std::uint64_t n = count(v), whole = roundUp(n, 32);
+  const std::uint64_t to = temp((whole + roundUp(slack, 32)) / 2, what + ".in_bf16");
+  cycles += toBf16(to, addr(v), n, what);
+  li(1, std::int64_t(to + whole * 2)), li(3, 0), li(4, std::int64_t(roundUp(slack, 32)));
+  emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+  cycles += lines(roundUp(slack, 32) * 2) + double(c_.core.vector_latency_cycles);
+  return to;
+}
+
+Lowering::Bf16Planes Lowering::bf16Planes(const Shape& s, std::uint64_t s16, std::uint64_t c0, std::uint64_t cn,
+                                          const std::array<std::uint64_t, 4>& pad, std::uint64_t slack, std::uint64_t xp, double& cycles) {
+  const std::uint64_t N = std::uint64_t(s[0]), C = std::uint64_t(s[1]), H = std::uint64_t(s[2]), W = std::uint64_t(s[3]);
+  const std::uint64_t Hp = H + pad[0] + pad[2], Wp = W + pad[1] + pad[3];
+  if (!(pad[0] || pad[1] || pad[2] || pad[3])) return {s16 + c0 * H * W * 2, C * H * W, H * W};
+  const std::uint64_t fill = roundUp(N * cn * Hp * Wp + slack, 32);
+  li(1, std::int64_t(xp)), li(3, 0), li(4, std::int64_t(fill));
+  emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+  cycles += lines(fill * 2) + double(c_.core.vector_latency_cycles);
+  for (std::uint64_t b = 0; b < N; ++b)
+    for (std::uint64_t c = 0; c < cn; ++c) {
+      dma2dAsync(xp + (((b * cn + c) * Hp + pad[0]) * Wp + pad[1]) * 2, s16 + ((b * C + c0 + c) * H * W) * 2, H, W * 2, Wp * 2, W * 2);
+      cycles += dmaCycles(H, W * 2);
+    }
+  return {xp, cn * Hp * Wp, Hp * Wp};
+}
+
+void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
+  const bool forward = n.op == Op::conv2d;
+  const int src = n.inputs[0], wv = n.inputs[1];
+  const Shape& ss = shape(src);  // x [N, C, H, W], or dy [N, F, oh, ow] for the input gradient
+  const Shape& ws = shape(wv);   // [F, C/G, kh, kw]
+  const Shape& os = shape(n.outputs[0]);
+  const std::uint64_t N = std::uint64_t(ss[0]), Cs = std::uint64_t(ss[1]), Hs = std::uint64_t(ss[2]), Ws = std::uint64_t(ss[3]);
+  const std::uint64_t Co = std::uint64_t(os[1]), Ho = std::uint64_t(os[2]), Wo = std::uint64_t(os[3]);
+  const std::uint64_t F = std::uint64_t(ws[0]), Cw = std::uint64_t(ws[1]), kh = std::uint64_t(ws[2]), kw = std::uint64_t(ws[3]);
+  const std::uint64_t G = std::uint64_t(n.intAttr("group", 1)), Fg = F / G;
+  const auto pads = n.attrs.count("pads") ? n.intsAttr("pads") : std::vector<std::int64_t>{0, 0, 0, 0};
+  const auto dil = n.attrs.count("dilations") ? n.intsAttr("dilations") : std::vector<std::int64_t>{1, 1};
+  const std::uint64_t dh = std::uint64_t(dil[0]), dw = std::uint64_t(dil[1]), khkw = kh * kw;
+  // The input gradient pads dy by the dilated kernel's extent less the forward padding.
+  const std::uint64_t pt = forward ? std::uint64_t(pads[0]) : dh * (kh - 1) - std::uint64_t(pads[0]);
+  const std::uint64_t pl = forward ? std::uint64_t(pads[1]) : dw * (kw - 1) - std::uint64_t(pads[1]);
+  const std::uint64_t pb = forward ? std::uint64_t(pads[2]) : dh * (kh - 1) - std::uint64_t(pads[2]);
+  const std::uint64_t pr = forward ? std::uint64_t(pads[3]) : dw * (kw - 1) - std::uint64_t(pads[3]);
+  const std::uint64_t Hp = Hs + pt + pb, Wp = Ws + pl + pr;
+  const std::uint64_t Csg = Cs / G, Cog = Co / G;  // channels read and made per group
+  const std::uint64_t K = khkw * Csg, Kp = roundUp(K, 2), mb = (Cog + 15) / 16;
+  const std::uint64_t nbEx = (Ho * Wp + 15) / 16;  // position blocks per example
+  const bool padded = pt || pl || pb || pr;
+  usefulFlops_ = matrixFlops(g_, n);
+
+  const auto before = est_;  // estimated as a whole, at the end
+  double setup = 0;
+  const auto bf16Temp = [&](std::uint64_t elements, const std::string& what) { return temp((elements + 1) / 2, what); };
+  const double vec = double(c_.core.vector_latency_cycles);
+
+  // The input in BF16, once for every group, with zeroed slack after it: panels of the last
+  // positions read past the last plane.
+  const std::uint64_t slack = 32 + dw * (kw - 1);
+  const std::uint64_t s16 = bf16Input(src, slack, n.name, setup);
+
+  // Per group: the padded input (unless there is no padding), the A panels, then the panels of
+  // positions streamed through three B slots.
+  const std::uint64_t xp = padded ? bf16Temp(roundUp(N * Csg * Hp * Wp + slack, 32), n.name + ".padded") : 0;
+  const std::uint64_t panelBytes = Kp * 32;
+  const std::uint64_t aPanels = alloc_.allocate(mb * panelBytes, n.name + ".a_panels");
+  temps_.push_back({aPanels, mb * panelBytes});
+  const std::uint64_t wCount = Fg * Cw * khkw;
+  // A group's weights not 64-byte aligned are copied first (vcvt reads aligned vectors).
+  const bool copyWeights = G > 1 && (wCount * 4) % 64 != 0;
+  const std::uint64_t wAligned = copyWeights ? temp(wCount, n.name + ".w_group") : 0;
+  const std::uint64_t wt16 = bf16Temp(roundUp(wCount, 32), n.name + ".w_t_bf16");
+  // Two B slots: panel i+1 is loaded into the slot of panel i-1, whose matrix instructions have
+  // finished reading by the time panel i's start.
+  constexpr std::uint64_t kSlots = 2, kTiles = 4;
+  const std::uint64_t slots = alloc_.allocate(kSlots * panelBytes, n.name + ".b_panels");
+  temps_.push_back({slots, kSlots * panelBytes});
+  const std::uint64_t tiles = temp(256 * kTiles, n.name + ".tiles");
+  const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
+  const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
+  const double sc = double(c_.core.scalar_cycles);
+  double main = 0;
+  std::uint64_t t = 0;  // tiles so far (the tile buffers rotate over the whole op)
+  // Per tile, its copies out (buffer, C address, rows, first position, positions, row stride), two
+  // tiles behind its matrix instruction: the result is back by then.
+  using Copy = std::array<std::uint64_t, 6>;
+  std::deque<std::vector<Copy>> pending;
+
+  const auto copyOut = [&](const std::vector<Copy>& tileCopies, double& dma, double& issue) {
+    for (const Copy& c : tileCopies) {
+      dma2dAsync(c[1], c[0] + c[3] * 4, c[2], c[4] * 4, c[5], 64);
+      dma += dmaCycles(c[2], c[4] * 4), issue += 7 * double(c_.core.scalar_cycles);
+    }
+  };
+  for (std::uint64_t g = 0; g < G; ++g) {
+    const Bf16Planes planes = bf16Planes(ss, s16, g * Csg, Csg, {pt, pl, pb, pr}, slack, xp, setup);
+    if (padded && G == 1) releaseTemp(s16);  // copied into the padded planes
+    const std::uint64_t exStride = planes.exStride, chanStride = planes.chanStride, base = planes.base;
+    // A panels: row (kernel offset rq, channel k) of panel ob holds the weights of outputs
+    // ob*16..+15. The weights transposed so that those 16 are consecutive, in BF16, then one
+    // strided DMA per kernel offset and panel.
+    std::uint64_t wsrc = addr(wv) + g * wCount * 4;
+    if (copyWeights) {
+      dma2dAsync(wAligned, wsrc, 1, wCount * 4, 0, 0);
+      wsrc = wAligned, setup += dmaCycles(1, wCount * 4);
+    }
+    // In BF16, then transposed so that the 16 outputs of a panel row are consecutive:
+    // forward: w_g [Fg, Cw*khkw] -> [Cw*khkw, Fg]; element (rq, c, f) at (c*khkw + rq)*Fg + f.
+    // input gradient: w_g [Fg*Cw, khkw] -> [khkw, Fg*Cw]; element (rq, f, c) at ((khkw-1-rq)*Fg + f)*Cw + c.
+    // (w16 is freed once transposed: a later write to its bytes waits for the transpose's reads)
+    const std::uint64_t w16Bytes = roundUp(roundUp(wCount, 32) * 2, 64), w16 = alloc_.allocate(w16Bytes, n.name + ".w_bf16");
+    setup += toBf16(w16, wsrc, wCount, n.name);
+    li(1, std::int64_t(wt16)), li(2, std::int64_t(w16)), li(3, std::int64_t(forward ? Fg : Fg * Cw)), li(4, std::int64_t(forward ? Cw * khkw : khkw));
+    emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
+    alloc_.release(w16, w16Bytes);
+    li(1, std::int64_t(aPanels)), li(3, 0), li(4, std::int64_t(mb * Kp * 16));
+    emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+    setup += lines(wCount * 2) + lines(mb * panelBytes) + 2 * vec;
+    const std::uint64_t ld = forward ? Fg : Cw, k2Stride = forward ? khkw : 1;
+    for (std::uint64_t ob = 0; ob < mb; ++ob) {
+      const std::uint64_t o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
+      for (std::uint64_t rq = 0; rq < khkw; ++rq) {
+        const std::uint64_t row = forward ? rq : (khkw - 1 - rq) * Fg;
+        dma2dAsync(aPanels + ob * panelBytes + rq * Csg * 32, wt16 + (row * ld + o0) * 2, Csg, oc * 2, 32, k2Stride * ld * 2);
+        setup += dmaCycles(Csg, oc * 2);
+      }
+    }
+    if (g == 0 && K != Kp) {  // the zero row that pads K to even
+      li(1, std::int64_t(slots)), li(3, 0), li(4, std::int64_t(kSlots * Kp * 16));
+      emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+      setup += lines(kSlots * panelBytes) + vec;
+    }
+
+    // The panels of positions, example by example: panel i is loaded while panel i-1 computes.
+    const std::uint64_t panels = N * nbEx;
+    const auto loadSteps = [&](std::uint64_t i) {
+      std::vector<std::function<void()>> steps;
+      const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
+      // One DMA of Csg channel rows per kernel offset; with one channel, one of kw rows (the
+      // offsets q dw apart) per kernel row.
+      const std::uint64_t perDma = Csg == 1 ? kw : 1;
+      for (std::uint64_t rq = 0; rq < khkw; rq += perDma) {
+        const std::uint64_t off = (rq / kw) * dh * Wp + (rq % kw) * dw;
+        const std::uint64_t from = base + (b * exStride + off + p0) * 2;
+        if (Csg == 1) steps.push_back([=] { dma2dAsync(slot + rq * 32, from, kw, 32, 32, dw * 2); });
+        else steps.push_back([=] { dma2dAsync(slot + rq * Csg * 32, from, Csg, 32, 32, chanStride * 2); });
+      }
+      return steps;
+    };
+    const double loadDma = Csg == 1 ? double(kh) * dmaCycles(kw, 32) : double(khkw) * dmaCycles(Csg, 32);
+    for (const auto& step : loadSteps(0)) step();
+    setup += loadDma + double(loadSteps(0).size()) * 7 * sc;
+    for (std::uint64_t i = 0; i < panels; ++i) {
+      const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
+      std::vector<std::function<void()>> next;
+      if (i + 1 < panels) next = loadSteps(i + 1);
+      const std::uint64_t perTile = (next.size() + mb - 1) / mb;
+      std::size_t stepAt = 0;
+      double dma = next.empty() ? 0.0 : loadDma, issue = double(next.size()) * 7 * sc;
+      for (std::uint64_t ob = 0; ob < mb; ++ob, ++t) {
+        const std::uint64_t tile = tiles + (t % kTiles) * 1024, o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
+        for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
+          const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
+          li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + ob * panelBytes + k0 * 32));
+          li(3, std::int64_t(slot + k0 * 32)), li(4, std::int64_t(kc));
+          emit_.emit(k0 == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
+          issue += 5 * sc;
+        }
+        // The tile's valid positions, in runs along rows of the output plane.
+        std::vector<Copy> runs;
+        for (std::uint64_t p = p0; p < p0 + 16;) {
+          const std::uint64_t i0 = p / Wp, j0 = p % Wp;
+          if (i0 >= Ho) break;
+          if (j0 >= Wo) {
+            p += Wp - j0;
+            continue;
+          }
+          const std::uint64_t len = std::min(Wo - j0, p0 + 16 - p);
+          runs.push_back({tile, dst + (((b * Co + g * Cog + o0) * Ho + i0) * Wo + j0) * 4, oc, p - p0, len, Ho * Wo * 4});
+          p += len;
+        }
+        pending.push_back(std::move(runs));
+        if (pending.size() > 2) {
+          copyOut(pending.front(), dma, issue);
+          pending.pop_front();
+        }
+        for (std::uint64_t s = 0; s < perTile && stepAt < next.size(); ++s) next[stepAt++]();
+      }
+      while (stepAt < next.size()) next[stepAt++]();
+      main += std::max({double(mb) * tileCycles, dma, issue});
+    }
+  }
+  double tail = double(c_.core.matrix_latency_cycles) + lines(1024);
+  for (const auto& tileCopies : pending) copyOut(tileCopies, tail, tail);
+  est_ = before;
+  cost(setup + main + tail, "compute");
+}
+
+void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
+  // dW[f, c, r, q] = sum over examples b and positions p of dy[b, f, p] x[b, c, p + r dh Wp + q dw],
+  // with dy laid out at the padded width (zero where j >= Wo): a product contracting over the
+  // positions, in chunks of kChunk. Per chunk, every operand panel (K = the chunk's positions by
+  // 16 filters, or by 16 columns of x) is cut by strided DMA as 16 rows and transposed by the
+  // vector unit, while the matrix unit accumulates the previous chunk into the C tiles, which stay
+  // in SRAM until the end. The columns of x: with 16 channels or more, (kernel offset, block of 16
+  // channels), one DMA of 16 channel rows each, and C is reordered at the end; with fewer, dW's
+  // own (channel, r, q) order, one DMA per run of q, and C is dW.
+  const int xv = n.inputs[0], dyv = n.inputs[1];
+  const Shape& xs = shape(xv);
+  const Shape& ys = shape(dyv);
+  const Shape& wsh = shape(n.outputs[0]);  // [F, C/G, kh, kw]
+  const std::uint64_t N = std::uint64_t(xs[0]);
+  const std::uint64_t F = std::uint64_t(ys[1]), Ho = std::uint64_t(ys[2]), Wo = std::uint64_t(ys[3]);
+  const std::uint64_t Cg = std::uint64_t(wsh[1]), kh = std::uint64_t(wsh[2]), kw = std::uint64_t(wsh[3]), khkw = kh * kw;
+  const std::uint64_t G = std::uint64_t(n.intAttr("group", 1)), Fg = F / G;
+  const auto pads = n.attrs.count("pads") ? n.intsAttr("pads") : std::vector<std::int64_t>{0, 0, 0, 0};
+  const auto dil = n.attrs.count("dilations") ? n.intsAttr("dilations") : std::vector<std::int64_t>{1, 1};
+  const std::uint64_t dh = std::uint64_t(dil[0]), dw = std::uint64_t(dil[1]);
+  const std::array<std::uint64_t, 4> pad = {std::uint64_t(pads[0]), std::uint64_t(pads[1]), std::uint64_t(pads[2]), std::uint64_t(pads[3])};
+  const std::uint64_t Hp = std::uint64_t(xs[2]) + pad[0] + pad[2], Wp = std::uint64_t(xs[3]) + pad[1] + pad[3];
+  const std::uint64_t Pb = roundUp(Ho * Wp, 2);  // positions per example, even (the last is zero in dy)
+  const bool packed = Cg < 16;
+  const std::uint64_t fBlocks = (Fg + 15) / 16, cBlocks = (Cg + 15) / 16;
+  const std::uint64_t columns = packed ? (Cg * khkw + 15) / 16 : khkw * cBlocks;
+  usefulFlops_ = matrixFlops(g_, n);
+  const auto before = est_;
+  double setup = 0, main = 0;
+  const double vec = double(c_.core.vector_latency_cycles), sc = double(c_.core.scalar_cycles);
+  const auto bf16Temp = [&](std::uint64_t elements, const std::string& what) { return temp((elements + 1) / 2, what); };
+
+  // x in BF16 planes (per group); dy in BF16 at the padded width, zero elsewhere.
+  const std::uint64_t slack = 32 + (Hp - Ho) * Wp + dw * (kw - 1);
+  const std::uint64_t x16 = bf16Input(xv, slack, n.name + ".x", setup);
+  const bool padded = pad[0] || pad[1] || pad[2] || pad[3];
+  const std::uint64_t xp = padded ? bf16Temp(roundUp(N * Cg * Hp * Wp + slack, 32), n.name + ".padded") : 0;
+  // One group: its planes are made (and the BF16 copy they come from freed) before dy's.
+  Bf16Planes planes{};
+  if (G == 1) {
+    planes = bf16Planes(xs, x16, 0, Cg, pad, slack, xp, setup);
+    if (padded) releaseTemp(x16);
+  }
+  const std::uint64_t dy16 = bf16Input(dyv, 0, n.name + ".dy", setup);
+  const std::uint64_t dywCount = roundUp(N * F * Pb, 32);
+  const std::uint64_t dyw = bf16Temp(dywCount, n.name + ".dy_wide");
+  li(1, std::int64_t(dyw)), li(3, 0), li(4, std::int64_t(dywCount));
+  emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+  setup += lines(dywCount * 2) + vec;
+  for (std::uint64_t b = 0; b < N; ++b)
+    for (std::uint64_t f = 0; f < F; ++f) {
+      dma2dAsync(dyw + (b * F + f) * Pb * 2, dy16 + (b * F + f) * Ho * Wo * 2, Ho, Wo * 2, Wp * 2, Wo * 2);
+      setup += dmaCycles(Ho, Wo * 2);
+    }
+  releaseTemp(dy16);
+
+  // The C tiles (filter block, column block j) of a pass stay in SRAM for every chunk; a pass
+  // takes at most kPassFilterBlocks filter blocks and as many column blocks as the tile and panel
+  // budgets allow (the SRAM the op takes is bounded by them, not by the image).
+  constexpr std::uint64_t kChunk = 128, kTileBudget = 256, kPanelBudget = 48, kPassFilterBlocks = 8;
+  const std::uint64_t fPerPass = std::min(fBlocks, kPassFilterBlocks);
+  const std::uint64_t jPerPass = std::max<std::uint64_t>(1, std::min({columns, kTileBudget / fPerPass, kPanelBudget - fPerPass}));
+  const std::uint64_t tiles = temp(256 * fPerPass * jPerPass, n.name + ".tiles");
+  const std::uint64_t panelBytes = kChunk * 32, panelsPerChunk = fPerPass + jPerPass;
+  // Two sets of panels: the next chunk's are made while this one's are multiplied.
+  const std::uint64_t panels = alloc_.allocate(2 * panelsPerChunk * panelBytes, n.name + ".panels");
+  temps_.push_back({panels, 2 * panelsPerChunk * panelBytes});
+  // The 16 rows a panel is cut as: two buffers in rotation for full blocks, and for blocks of
+  // fewer rows (the last block of filters, of channels or of columns) two more, zeroed once, whose
+  // rows past the block's stay zero.
+  const std::uint64_t rowsBytes = 16 * kChunk * 2;
+  const std::uint64_t rowBufs = alloc_.allocate(4 * rowsBytes, n.name + ".rows");
+  temps_.push_back({rowBufs, 4 * rowsBytes});
+  li(1, std::int64_t(rowBufs + 2 * rowsBytes)), li(3, 0), li(4, std::int64_t(2 * 16 * kChunk));
+  emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+  setup += lines(2 * rowsBytes) + vec;
+  // Unpacked: C in [F, khkw, Cg] order, transposed per filter into dW's [F, Cg, khkw] at the end.
+  const std::uint64_t rowLen = roundUp(khkw * Cg, 16);
+  const std::uint64_t staged = packed ? 0 : temp(Fg * rowLen, n.name + ".staged");
+  const std::uint64_t perFilter = packed ? 0 : temp(2 * rowLen, n.name + ".per_filter");  // two in rotation
+  const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
+
+  for (std::uint64_t g = 0; g < G; ++g) {
+    if (G > 1) planes = bf16Planes(xs, x16, g * Cg, Cg, pad, slack, xp, setup);
+    for (std::uint64_t f0b = 0; f0b < fBlocks; f0b += fPerPass)
+      for (std::uint64_t j0 = 0; j0 < columns; j0 += jPerPass) {
+        const std::uint64_t fbn = std::min(fPerPass, fBlocks - f0b), jn = std::min(jPerPass, columns - j0);
+        std::vector<std::array<std::uint64_t, 3>> chunks;  // (example, first position, positions)
+        for (std::uint64_t b = 0; b < N; ++b)
+          for (std::uint64_t p0 = 0; p0 < Pb; p0 += kChunk) chunks.push_back({b, p0, std::min(kChunk, Pb - p0)});
+        // Panel j of chunk set s: j < fbn the filter blocks of dy, then the column blocks j0.. of x.
+        const auto panelAt = [&](std::uint64_t set, std::uint64_t j) { return panels + (set * panelsPerChunk + j) * panelBytes; };
+        std::uint64_t full = 0, part = 0;  // buffers used so far, of each kind
+        // One panel: DMAs of row runs (first row, source, rows, source row stride in elements)
+        // into a row buffer, then its transpose into the panel. Returns the DMA estimate.
+        using Run = std::array<std::uint64_t, 4>;
+        double chunkDma = 0, chunkVector = 0, chunkIssue = 0;
+        const auto cut = [&](std::vector<std::function<void()>>& steps, std::uint64_t to, std::uint64_t kc, std::uint64_t rows,
+                             const std::vector<Run>& runs) {
+          const std::uint64_t buf = rowBufs + (rows < 16 ? 2 + part++ % 2 : full++ % 2) * rowsBytes;
+          for (const Run& r : runs) {
+            steps.push_back([=] { dma2dAsync(buf + r[0] * kc * 2, r[1], r[2], kc * 2, kc * 2, r[3] * 2); });
+            chunkDma += dmaCycles(r[2], kc * 2), chunkIssue += 7 * sc;
+          }
+          steps.push_back([=] {
+            li(1, std::int64_t(to)), li(2, std::int64_t(buf)), li(3, 16), li(4, std::int64_t(kc));
+            emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
+          });
+          // The thread waits for the DMAs before it issues the transpose (a hazard).
+          chunkVector += lines(16 * kc * 2) + vec, chunkIssue += 5 * sc + dmaCycles(runs.back()[2], kc * 2);
+        };
+        const auto makeSteps = [&](std::uint64_t ci) {
+          std::vector<std::function<void()>> steps;
+          const std::uint64_t b = chunks[ci][0], p0 = chunks[ci][1], kc = chunks[ci][2], set = ci % 2;
+          chunkDma = chunkVector = chunkIssue = 0;
+          for (std::uint64_t fb = 0; fb < fbn; ++fb) {
+            const std::uint64_t f0 = (f0b + fb) * 16, rows = std::min<std::uint64_t>(16, Fg - f0);
+            cut(steps, panelAt(set, fb), kc, rows, {{0, dyw + ((b * F + g * Fg + f0) * Pb + p0) * 2, rows, Pb}});
+          }
+          const std::uint64_t exBase = planes.base + (b * planes.exStride + p0) * 2;
+          for (std::uint64_t j = j0; j < j0 + jn; ++j) {
+            std::vector<Run> runs;
+            std::uint64_t rows = 0;
+            if (!packed) {  // column block (kernel offset, 16 channels): 16 channel rows
+              const std::uint64_t rq = j / cBlocks, c0 = (j % cBlocks) * 16, off = (rq / kw) * dh * Wp + (rq % kw) * dw;
+              rows = std::min<std::uint64_t>(16, Cg - c0);
+              runs.push_back({0, exBase + (c0 * planes.chanStride + off) * 2, rows, planes.chanStride});
+            } else {  // columns (c, r, q) of dW: a run of q per (c, r)
+              const std::uint64_t first = j * 16, last = std::min(first + 16, Cg * khkw);
+              rows = last - first;
+              for (std::uint64_t col = first; col < last;) {
+                const std::uint64_t c = col / khkw, r = (col % khkw) / kw, q = col % kw, len = std::min(kw - q, last - col);
+                runs.push_back({col - first, exBase + (c * planes.chanStride + r * dh * Wp + q * dw) * 2, len, dw});
+                col += len;
+              }
+            }
+            cut(steps, panelAt(set, fbn + j - j0), kc, rows, runs);
+          }
+          return steps;
+        };
+        for (const auto& step : makeSteps(0)) step();
+        setup += std::max(chunkDma, chunkVector) + chunkIssue;
+        const std::uint64_t passTiles = fbn * jn;
+        for (std::uint64_t ci = 0; ci < chunks.size(); ++ci) {
+          const std::uint64_t set = ci % 2, kc = chunks[ci][2];
+          std::vector<std::function<void()>> next;
+          chunkDma = chunkVector = chunkIssue = 0;
+          if (ci + 1 < chunks.size()) next = makeSteps(ci + 1);
+          const std::uint64_t perTile = (next.size() + passTiles - 1) / passTiles;
+          std::size_t stepAt = 0;
+          for (std::uint64_t fb = 0; fb < fbn; ++fb)
+            for (std::uint64_t j = 0; j < jn; ++j) {
+              li(1, std::int64_t(tiles + (fb * jPerPass + j) * 1024)), li(2, std::int64_t(panelAt(set, fb)));
+              li(3, std::int64_t(panelAt(set, fbn + j))), li(4, std::int64_t(kc));
+              emit_.emit(ci == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
+              for (std::uint64_t s = 0; s < perTile && stepAt < next.size(); ++s) next[stepAt++]();
+            }
+          while (stepAt < next.size()) next[stepAt++]();
+          const double matrix = double(passTiles) * (std::max(256.0 * double(kc) / macs, lines(2 * kc * 32)) + 5 * sc);
+          main += std::max({matrix, chunkDma, chunkVector, chunkIssue + double(passTiles) * 5 * sc});
+        }
+        // The tiles out: into dW itself (packed) or into staged [F, khkw, Cg] rows.
+        for (std::uint64_t fb = 0; fb < fbn; ++fb)
+          for (std::uint64_t j = j0; j < j0 + jn; ++j) {
+            const std::uint64_t f0 = (f0b + fb) * 16, rows = std::min<std::uint64_t>(16, Fg - f0);
+            const std::uint64_t tile = tiles + (fb * jPerPass + j - j0) * 1024;
+            if (packed) {
+              const std::uint64_t c0 = j * 16, cols = std::min<std::uint64_t>(16, Cg * khkw - c0);
+              dma2dAsync(dst + ((g * Fg + f0) * Cg * khkw + c0) * 4, tile, rows, cols * 4, Cg * khkw * 4, 64);
+            } else {
+              const std::uint64_t rq = j / cBlocks, c0 = (j % cBlocks) * 16;
+              dma2dAsync(staged + (f0 * rowLen + rq * Cg + c0) * 4, tile, rows, std::min<std::uint64_t>(16, Cg - c0) * 4, rowLen * 4, 64);
+            }
+            main += dmaCycles(16, 64) + 7 * sc;
+          }
+      }
+    // Unpacked: staged [Fg, khkw, Cg] -> dW[g] [Fg, Cg, khkw], a transpose and a copy per filter.
+    for (std::uint64_t f = 0; !packed && f < Fg; ++f) {
+      const std::uint64_t buf = perFilter + (f % 2) * rowLen * 4;
+      li(1, std::int64_t(buf)), li(2, std::int64_t(staged + f * rowLen * 4)), li(3, std::int64_t(khkw)), li(4, std::int64_t(Cg));
+      emit_.emit(tatami::Op::Vtr, DType::F32, {R(1), R(2), R(3), R(4)});
+      dma2dAsync(dst + ((g * Fg + f) * Cg * khkw) * 4, buf, 1, khkw * Cg * 4, 0, 0);
+      main += std::max(lines(khkw * Cg * 4) + vec, dmaCycles(1, khkw * Cg * 4)) + 11 * sc;
+    }
+  }
+  est_ = before;
+  cost(setup + main + double(c_.core.matrix_latency_cycles) + lines(1024), "compute");
+}
+
+}  // namespace lowering
+
+}  // namespace tatami::compiler
