@@ -113,7 +113,7 @@ std::vector<std::int64_t> rowsToPlanes(std::int64_t n, std::int64_t f, std::int6
 
 class Decomposer {
  public:
-  Decomposer(const Graph& g, bool keepImplicitGemm) : g_(g), keepImplicitGemm_(keepImplicitGemm) { out_.name = g.name; }
+  Decomposer(const Graph& g, KeepNative keep) : g_(g), keep_(keep) { out_.name = g.name; }
   Graph run();
 
  private:
@@ -140,7 +140,7 @@ class Decomposer {
   int transpose(const Node& n, const std::vector<int>& in);
 
   const Graph& g_;
-  bool keepImplicitGemm_ = false;
+  KeepNative keep_;
   Graph out_;
 };
 
@@ -420,7 +420,8 @@ Graph Decomposer::run() {
     std::vector<int> in;
     for (int v : n.inputs) in.push_back(map[std::size_t(v)]);
     int y;
-    if (keepImplicitGemm_ && convAsImplicitGemm(g_, n)) y = out_.op(n.op, in, n.attrs, g_.values[std::size_t(n.outputs[0])].name);
+    if ((keep_.implicitGemm && convAsImplicitGemm(g_, n)) || (keep_.vectorPooling && poolAsVectors(g_, n)))
+      y = out_.op(n.op, in, n.attrs, g_.values[std::size_t(n.outputs[0])].name);
     else if (n.op == Op::conv2d || n.op == Op::conv2d_grad_input || n.op == Op::conv2d_grad_weight) y = conv(n, in);
     else if (n.op == Op::max_pool2d || n.op == Op::max_pool2d_grad) y = pool(n, in);
     else if (n.op == Op::avg_pool2d || n.op == Op::avg_pool2d_grad) y = averagePool(n, in);
@@ -450,8 +451,8 @@ bool needsDecomposition(const Graph& g) {
   return false;
 }
 
-void decomposeSpatial(Graph& g, bool keepImplicitGemm) {
-  if (needsDecomposition(g)) g = Decomposer(g, keepImplicitGemm).run();
+void decomposeSpatial(Graph& g, KeepNative keep) {
+  if (needsDecomposition(g)) g = Decomposer(g, keep).run();
 }
 
 }  // namespace tatami::compiler

@@ -247,6 +247,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     return;
   }
   if (op == Op::matmul) return matmul(n, dst);
+  if (poolAsVectors(g_, n)) return poolByVectors(n, dst);
   if (ctx_.precision == "mixed" && convAsImplicitGemm(g_, n))
     return op == Op::conv2d_grad_weight ? convWeightGradient(n, dst) : convImplicitGemm(n, dst);
   if (op == Op::allreduce_mean || op == Op::allreduce) return allreduce(n, dst);
@@ -599,8 +600,11 @@ LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreC
   const Graph* graph = &g;
   if (needsDecomposition(g)) {
     decomposed = g;  // spatial ops, batched matmuls and N-D transposes run as gathers and matmuls
-    // (in mixed precision, convolutions of stride 1 stay: the matrix unit runs them as implicit GEMM)
-    decomposeSpatial(decomposed, ctx.precision == "mixed");
+    // (convolutions of stride 1 in mixed precision stay: the matrix unit runs them as implicit
+    // GEMM; so does pooling whose windows tile the input: vector operations run it)
+    KeepNative keep;
+    keep.implicitGemm = ctx.precision == "mixed", keep.vectorPooling = true;
+    decomposeSpatial(decomposed, keep);
     graph = &decomposed;
   }
   // The first pass learns how many bytes the constant tables take (if any); the second keeps

@@ -321,25 +321,32 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
   // The C tiles (filter block, column block j) of a pass stay in SRAM for every chunk; a pass
   // takes at most kPassFilterBlocks filter blocks and as many column blocks as the tile and panel
   // budgets allow (the SRAM the op takes is bounded by them, not by the image).
-  constexpr std::uint64_t kChunk = 128, kTileBudget = 256, kPanelBudget = 48, kPassFilterBlocks = 8;
-  const std::uint64_t fPerPass = std::min(fBlocks, kPassFilterBlocks);
-  const std::uint64_t jPerPass = std::max<std::uint64_t>(1, std::min({columns, kTileBudget / fPerPass, kPanelBudget - fPerPass}));
+  // Budgets: at most 1/20 of the SRAM in tiles and 1/8 in panels (on the D1 core's 1,280 KiB:
+  // 64 tiles and two sets of 10 panels), within what is free once the other buffers are placed
+  // (a third of it for tiles, the rest for panels).
+  constexpr std::uint64_t kChunk = 128, kPassFilterBlocks = 8;
+  const std::uint64_t sram = std::uint64_t(c_.core.sram_kib) * 1024, panelBytes = kChunk * 32, rowsBytes = 16 * kChunk * 2;
+  const std::uint64_t rowLen = roundUp(khkw * Cg, 16);
+  const std::uint64_t others = 4 * rowsBytes + (packed ? 0 : (Fg + 2) * rowLen * 4) + 4096;
+  const std::uint64_t avail = alloc_.largestFree() > others ? alloc_.largestFree() - others : 0;
+  const std::uint64_t tileBudget = std::max<std::uint64_t>(1, std::min(sram / 20, avail / 3) / 1024);
+  const std::uint64_t panelBudget = std::max<std::uint64_t>(2, std::min(sram / 8, avail - std::min(avail, tileBudget * 1024)) / (2 * panelBytes));
+  const std::uint64_t fPerPass = std::max<std::uint64_t>(1, std::min({fBlocks, kPassFilterBlocks, panelBudget / 2, tileBudget}));
+  const std::uint64_t jPerPass = std::max<std::uint64_t>(1, std::min({columns, tileBudget / fPerPass, panelBudget - fPerPass}));
   const std::uint64_t tiles = temp(256 * fPerPass * jPerPass, n.name + ".tiles");
-  const std::uint64_t panelBytes = kChunk * 32, panelsPerChunk = fPerPass + jPerPass;
+  const std::uint64_t panelsPerChunk = fPerPass + jPerPass;
   // Two sets of panels: the next chunk's are made while this one's are multiplied.
   const std::uint64_t panels = alloc_.allocate(2 * panelsPerChunk * panelBytes, n.name + ".panels");
   temps_.push_back({panels, 2 * panelsPerChunk * panelBytes});
   // The 16 rows a panel is cut as: two buffers in rotation for full blocks, and for blocks of
   // fewer rows (the last block of filters, of channels or of columns) two more, zeroed once, whose
   // rows past the block's stay zero.
-  const std::uint64_t rowsBytes = 16 * kChunk * 2;
   const std::uint64_t rowBufs = alloc_.allocate(4 * rowsBytes, n.name + ".rows");
   temps_.push_back({rowBufs, 4 * rowsBytes});
   li(1, std::int64_t(rowBufs + 2 * rowsBytes)), li(3, 0), li(4, std::int64_t(2 * 16 * kChunk));
   emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
   setup += lines(2 * rowsBytes) + vec;
   // Unpacked: C in [F, khkw, Cg] order, transposed per filter into dW's [F, Cg, khkw] at the end.
-  const std::uint64_t rowLen = roundUp(khkw * Cg, 16);
   const std::uint64_t staged = packed ? 0 : temp(Fg * rowLen, n.name + ".staged");
   const std::uint64_t perFilter = packed ? 0 : temp(2 * rowLen, n.name + ".per_filter");  // two in rotation
   const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);

@@ -66,6 +66,11 @@ class Allocator {
     }
   }
   std::uint64_t peak() const { return peak_; }
+  std::uint64_t largestFree() const {
+    std::uint64_t largest = 0;
+    for (const auto& [a, s] : free_) largest = std::max(largest, s);
+    return largest;
+  }
   /// A block for the program's whole life (index tables written at load time) in the reserved
   /// region at the top of the SRAM, which no tensor uses.
   std::uint64_t allocateStatic(std::uint64_t bytes) {

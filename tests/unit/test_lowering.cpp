@@ -435,6 +435,60 @@ TEST_CASE("convolutions of stride 1 as implicit GEMM on the matrix unit: padding
   CHECK(!convAsImplicitGemm(g, g.nodes[0]));
 }
 
+TEST_CASE("pooling whose windows tile the input, by vector operations: max (first maximum, ties), average, gradients") {
+  // Values from a few integers: windows hold ties, and the gradient must go to the first maximum
+  // in row-major order, as the oracle's.
+  std::mt19937 gen(13);
+  std::uniform_int_distribution<int> few(-2, 2);
+  const auto ints = [&](std::size_t n) {
+    std::vector<double> v(n);
+    for (auto& x : v) x = few(gen);
+    return v;
+  };
+  using V = std::vector<std::int64_t>;
+  struct Case {
+    Shape x;
+    V kernel;
+  };
+  // 2x2 on even planes; 3x2 with rows and columns no window covers (dropped); 1x3; 2x1.
+  for (const Case& c : std::vector<Case>{{{2, 3, 6, 8}, {2, 2}}, {{1, 2, 7, 9}, {3, 2}}, {{2, 2, 4, 9}, {1, 3}}, {{1, 3, 5, 4}, {2, 1}}}) {
+    for (const compiler::Op op : {compiler::Op::max_pool2d, compiler::Op::avg_pool2d}) {
+      Graph g;
+      const int x = g.input("x", c.x);
+      const std::map<std::string, Attribute> window = {{"kernel", c.kernel}, {"strides", c.kernel}};
+      const int y = g.op(op, {x}, window, "y");
+      const Shape ys = g.values[std::size_t(y)].shape;
+      const int dy = g.input("dy", ys);
+      g.markOutput(y);
+      if (op == compiler::Op::max_pool2d) {
+        g.markOutput(g.op(compiler::Op::max_pool2d_grad, {x, dy}, window, "dx"));
+      } else {
+        auto a = window;
+        a["input_shape"] = V(c.x.begin(), c.x.end());
+        g.markOutput(g.op(compiler::Op::avg_pool2d_grad, {dy}, a, "dx"));
+      }
+      for (const Node& node : g.nodes) REQUIRE(poolAsVectors(g, node));
+      std::map<std::string, Tensor> feeds = {{"x", Tensor{c.x, ints(std::size_t(elementCount(c.x)))}},
+                                             {"dy", Tensor{ys, ints(std::size_t(elementCount(ys)))}}};
+      INFO(opName(op), " x ", shapeText(c.x), " kernel ", c.kernel[0], "x", c.kernel[1]);
+      // Max: exact. Average: a sum times 1/count, one rounding from the oracle's division.
+      const double tolerance = op == compiler::Op::max_pool2d ? 0.0 : 1e-7;
+      CHECK(compare(g, feeds, nullptr, "fp32", tolerance) <= tolerance);
+      const ArchConfig config;
+      CoreContext ctx;
+      ctx.precision = "fp32";
+      for (const OpCost& oc : lowerToCore(g, config, ctx).ops) CHECK(oc.op != "take");
+    }
+  }
+  // Overlapping windows (stride below the kernel) or padding still decompose to gathers.
+  Graph g;
+  const int x = g.input("x", {1, 1, 6, 6});
+  g.op(compiler::Op::max_pool2d, {x}, {{"kernel", V{3, 3}}, {"strides", V{2, 2}}});
+  g.op(compiler::Op::max_pool2d, {x}, {{"kernel", V{2, 2}}, {"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}});
+  CHECK(!poolAsVectors(g, g.nodes[0]));
+  CHECK(!poolAsVectors(g, g.nodes[1]));
+}
+
 TEST_CASE("the cost model's estimates stay within 25% of the measured cycles of every sizeable op") {
   for (const std::string precision : {"fp32", "mixed"}) {
     std::mt19937 gen(6);

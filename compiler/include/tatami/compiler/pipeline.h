@@ -33,12 +33,19 @@ void eliminateDeadCode(Graph& g);
 /// Rewrites convolution and max pooling (and their gradients) as window gathers (`take` with
 /// index tables), matmul and elementwise ops, which a core runs; the values stay the same.
 /// Also: matmuls of rank > 2 become 2D matmuls (one per batch entry, or one over the flattened
-/// rows when the right operand is 2D), transposes of rank > 2 a `take`. `keepImplicitGemm`:
-/// convolutions the matrix unit runs as implicit GEMM (convAsImplicitGemm) stay as they are.
-void decomposeSpatial(Graph& g, bool keepImplicitGemm = false);
+/// rows when the right operand is 2D), transposes of rank > 2 a `take`. What `keep` names stays
+/// as it is: the lowering runs it natively.
+struct KeepNative {
+  bool implicitGemm = false;   ///< convolutions the matrix unit runs as implicit GEMM (convAsImplicitGemm)
+  bool vectorPooling = false;  ///< pooling by vector operations (poolAsVectors)
+};
+void decomposeSpatial(Graph& g, KeepNative keep = {});
 /// Whether node `n` is a convolution (or its input gradient) of stride 1, which the lowering
 /// runs on the matrix unit as implicit GEMM in mixed precision (lower_conv.cpp).
 bool convAsImplicitGemm(const Graph& g, const Node& n);
+/// Whether node `n` is max or average pooling (or a gradient) whose windows tile the input
+/// (stride = kernel, no padding), which the lowering runs by vector operations (lower_pool.cpp).
+bool poolAsVectors(const Graph& g, const Node& n);
 /// Whether decomposeSpatial has anything to rewrite in `g`.
 bool needsDecomposition(const Graph& g);
 
