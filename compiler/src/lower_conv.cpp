@@ -16,27 +16,23 @@
 
 namespace tatami::compiler {
 
-namespace {
-
-bool allOnes(const Node& n, const char* key) {
-  if (!n.attrs.count(key)) return true;
-  for (std::int64_t v : n.intsAttr(key))
-    if (v != 1) return false;
-  return true;
-}
-
-}  // namespace
-
 bool convAsImplicitGemm(const Graph& g, const Node& n) {
   if (n.op != Op::conv2d && n.op != Op::conv2d_grad_input && n.op != Op::conv2d_grad_weight) return false;
-  if (!allOnes(n, "strides")) return false;
   const Shape& w = g.values[std::size_t(n.op == Op::conv2d_grad_weight ? n.outputs[0] : n.inputs[1])].shape;
   if (w.size() != 4) return false;
-  if (n.op == Op::conv2d_grad_input) {  // the flipped kernel's padding must not be negative
+  // A stride the same along both axes (the planes are split into phases by it).
+  const auto s = n.attrs.count("strides") ? n.intsAttr("strides") : std::vector<std::int64_t>{1, 1};
+  if (s.size() != 2 || s[0] != s[1] || s[0] < 1) return false;
+  if (n.op == Op::conv2d_grad_input) {  // dy's padding at both ends must not be negative
     const auto p = n.attrs.count("pads") ? n.intsAttr("pads") : std::vector<std::int64_t>{0, 0, 0, 0};
     const auto d = n.attrs.count("dilations") ? n.intsAttr("dilations") : std::vector<std::int64_t>{1, 1};
-    const std::int64_t eh = d[0] * (w[2] - 1), ew = d[1] * (w[3] - 1);
-    if (p[0] > eh || p[2] > eh || p[1] > ew || p[3] > ew) return false;
+    const Shape& dy = g.values[std::size_t(n.inputs[0])].shape;
+    const Shape& x = g.values[std::size_t(n.outputs[0])].shape;
+    for (int a = 0; a < 2; ++a) {
+      const std::int64_t start = d[std::size_t(a)] * (w[std::size_t(2 + a)] - 1) - p[std::size_t(a)];
+      const std::int64_t end = x[std::size_t(2 + a)] - 1 + p[std::size_t(a)] - (dy[std::size_t(2 + a)] - 1) * s[0];
+      if (start < 0 || end < 0) return false;
+    }
   }
   return true;
 }
@@ -74,20 +70,75 @@ std::uint64_t Lowering::bf16Input(int v, std::uint64_t slack, const std::string&
 }
 
 Lowering::Bf16Planes Lowering::bf16Planes(const Shape& s, std::uint64_t s16, std::uint64_t c0, std::uint64_t cn,
-                                          const std::array<std::uint64_t, 4>& pad, std::uint64_t slack, std::uint64_t xp, double& cycles) {
+                                          const std::array<std::uint64_t, 4>& pad, std::uint64_t dilate, std::uint64_t stride,
+                                          std::uint64_t slack, const std::string& what, double& cycles) {
   const std::uint64_t N = std::uint64_t(s[0]), C = std::uint64_t(s[1]), H = std::uint64_t(s[2]), W = std::uint64_t(s[3]);
-  const std::uint64_t Hp = H + pad[0] + pad[2], Wp = W + pad[1] + pad[3];
-  if (!(pad[0] || pad[1] || pad[2] || pad[3])) return {s16 + c0 * H * W * 2, C * H * W, H * W};
-  const std::uint64_t fill = roundUp(N * cn * Hp * Wp + slack, 32);
-  li(1, std::int64_t(xp)), li(3, 0), li(4, std::int64_t(fill));
-  emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
-  cycles += lines(fill * 2) + double(c_.core.vector_latency_cycles);
+  const std::uint64_t Hd = (H - 1) * dilate + 1, Wd = (W - 1) * dilate + 1;  // with the inserted zeros
+  const std::uint64_t Hp = roundUp(Hd + pad[0] + pad[2], stride), Wp = roundUp(Wd + pad[1] + pad[3], stride);
+  const bool padded = pad[0] || pad[1] || pad[2] || pad[3] || dilate > 1 || Hp != Hd + pad[0] + pad[2] || Wp != Wd + pad[1] + pad[3];
+  if (!padded && stride == 1) return {s16 + c0 * H * W * 2, C * H * W, H * W, W, 1, 0, false};
+  const double vec = double(c_.core.vector_latency_cycles);
+  const auto bf16Temp = [&](std::uint64_t elements, const std::string& name) { return temp((elements + 1) / 2, name); };
+  const auto fillZero = [&](std::uint64_t at, std::uint64_t elements) {
+    li(1, std::int64_t(at)), li(3, 0), li(4, std::int64_t(roundUp(elements, 32)));
+    emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+    cycles += lines(roundUp(elements, 32) * 2) + vec;
+  };
+  const auto transposeBf16 = [&](std::uint64_t d, std::uint64_t src, std::uint64_t rows, std::uint64_t cols) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(src)), li(3, std::int64_t(rows)), li(4, std::int64_t(cols));
+    emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
+    cycles += 2 * lines(rows * cols * 2) + vec;
+  };
+  const std::uint64_t planes = N * cn;
+  // The source rows: the input's, or with dilate - 1 zeros between columns (a transpose makes
+  // the columns rows, placed dilate apart by one strided DMA, and back).
+  std::uint64_t rows = s16 + c0 * H * W * 2, rowLen = W, exStride = C * H * W;
+  if (dilate > 1) {
+    const std::uint64_t packed = bf16Temp(roundUp(planes * H * W, 32), what + ".rows");
+    for (std::uint64_t b = 0; b < N; ++b) {
+      dma2dAsync(packed + b * cn * H * W * 2, s16 + (b * C + c0) * H * W * 2, 1, cn * H * W * 2, 0, 0);
+      cycles += dmaCycles(1, cn * H * W * 2);
+    }
+    const std::uint64_t t = bf16Temp(roundUp(planes * H * W, 32), what + ".cols"), tz = bf16Temp(roundUp(Wd * planes * H, 32), what + ".cols_dilated");
+    transposeBf16(t, packed, planes * H, W);
+    fillZero(tz, Wd * planes * H);
+    dma2dAsync(tz, t, W, planes * H * 2, dilate * planes * H * 2, planes * H * 2);
+    cycles += dmaCycles(W, planes * H * 2);
+    rows = bf16Temp(roundUp(planes * H * Wd, 32), what + ".rows_dilated");
+    transposeBf16(rows, tz, Wd, planes * H);
+    rowLen = Wd, exStride = cn * H * Wd;
+  }
+  // The padded planes [planes, Hp, Wp], rows of the source dilate apart.
+  const std::uint64_t xp = bf16Temp(roundUp(planes * Hp * Wp + (stride == 1 ? slack : 0), 32), what + ".padded");
+  fillZero(xp, planes * Hp * Wp + (stride == 1 ? slack : 0));
   for (std::uint64_t b = 0; b < N; ++b)
     for (std::uint64_t c = 0; c < cn; ++c) {
-      dma2dAsync(xp + (((b * cn + c) * Hp + pad[0]) * Wp + pad[1]) * 2, s16 + ((b * C + c0 + c) * H * W) * 2, H, W * 2, Wp * 2, W * 2);
-      cycles += dmaCycles(H, W * 2);
+      const std::uint64_t from = rows + (b * exStride + c * H * rowLen) * 2;
+      dma2dAsync(xp + (((b * cn + c) * Hp + pad[0]) * Wp + pad[1]) * 2, from, H, rowLen * 2, dilate * Wp * 2, rowLen * 2);
+      cycles += dmaCycles(H, rowLen * 2);
     }
-  return {xp, cn * Hp * Wp, Hp * Wp};
+  if (dilate > 1) releaseTemp(rows);  // (the other dilation temporaries stay to the op's end)
+  if (stride == 1) return {xp, cn * Hp * Wp, Hp * Wp, Wp, 1, 0, true};
+  // Phases: the columns made rows (a transpose), columns b, b + s, ... picked by one DMA and
+  // transposed back, then rows a, a + s, ... of every plane picked by one DMA (Hp is a multiple of s).
+  const std::uint64_t Hq = Hp / stride, Wq = Wp / stride, rowsX = planes * Hp;
+  const std::uint64_t phaseElems = roundUp(planes * Hq * Wq + slack, 32);
+  const std::uint64_t out = bf16Temp(stride * stride * phaseElems, what + ".phases");
+  fillZero(out, stride * stride * phaseElems);
+  const std::uint64_t t = bf16Temp(roundUp(Wp * rowsX, 32), what + ".t"), tb = bf16Temp(roundUp(Wq * rowsX, 32), what + ".t_phase");
+  const std::uint64_t xb = bf16Temp(roundUp(rowsX * Wq, 32), what + ".x_phase");
+  transposeBf16(t, xp, rowsX, Wp);
+  for (std::uint64_t b = 0; b < stride; ++b) {
+    dma2dAsync(tb, t + b * rowsX * 2, Wq, rowsX * 2, rowsX * 2, stride * rowsX * 2);
+    cycles += dmaCycles(Wq, rowsX * 2);
+    transposeBf16(xb, tb, Wq, rowsX);
+    for (std::uint64_t a = 0; a < stride; ++a) {
+      dma2dAsync(out + (a * stride + b) * phaseElems * 2, xb + a * Wq * 2, planes * Hq, Wq * 2, Wq * 2, stride * Wq * 2);
+      cycles += dmaCycles(planes * Hq, Wq * 2);
+    }
+  }
+  releaseTemp(xb), releaseTemp(tb), releaseTemp(t), releaseTemp(xp);
+  return {out, cn * Hq * Wq, Hq * Wq, Wq, stride, phaseElems * 2, true};
 }
 
 void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
@@ -103,16 +154,19 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
   const auto pads = n.attrs.count("pads") ? n.intsAttr("pads") : std::vector<std::int64_t>{0, 0, 0, 0};
   const auto dil = n.attrs.count("dilations") ? n.intsAttr("dilations") : std::vector<std::int64_t>{1, 1};
   const std::uint64_t dh = std::uint64_t(dil[0]), dw = std::uint64_t(dil[1]), khkw = kh * kw;
-  // The input gradient pads dy by the dilated kernel's extent less the forward padding.
+  const auto strides = n.attrs.count("strides") ? n.intsAttr("strides") : std::vector<std::int64_t>{1, 1};
+  const std::uint64_t sh = std::uint64_t(strides[0]), sw = std::uint64_t(strides[1]);
+  // The forward convolution reads x with its padding and stride. The input gradient is a
+  // convolution of stride 1 of dy with stride - 1 zeros inserted between its elements, padded by
+  // the dilated kernel's extent less the forward padding at the start and to the input's size at
+  // the end, by the flipped kernel (convAsImplicitGemm checks that these pads are not negative).
+  const std::uint64_t stride = forward ? sh : 1, dilate = forward ? 1 : sh;
   const std::uint64_t pt = forward ? std::uint64_t(pads[0]) : dh * (kh - 1) - std::uint64_t(pads[0]);
   const std::uint64_t pl = forward ? std::uint64_t(pads[1]) : dw * (kw - 1) - std::uint64_t(pads[1]);
-  const std::uint64_t pb = forward ? std::uint64_t(pads[2]) : dh * (kh - 1) - std::uint64_t(pads[2]);
-  const std::uint64_t pr = forward ? std::uint64_t(pads[3]) : dw * (kw - 1) - std::uint64_t(pads[3]);
-  const std::uint64_t Hp = Hs + pt + pb, Wp = Ws + pl + pr;
+  const std::uint64_t pb = forward ? std::uint64_t(pads[2]) : Ho - 1 + std::uint64_t(pads[0]) - (Hs - 1) * sh;
+  const std::uint64_t pr = forward ? std::uint64_t(pads[3]) : Wo - 1 + std::uint64_t(pads[1]) - (Ws - 1) * sw;
   const std::uint64_t Csg = Cs / G, Cog = Co / G;  // channels read and made per group
   const std::uint64_t K = khkw * Csg, Kp = roundUp(K, 2), mb = (Cog + 15) / 16;
-  const std::uint64_t nbEx = (Ho * Wp + 15) / 16;  // position blocks per example
-  const bool padded = pt || pl || pb || pr;
   usefulFlops_ = matrixFlops(g_, n);
 
   const auto before = est_;  // estimated as a whole, at the end
@@ -125,9 +179,8 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
   const std::uint64_t slack = 32 + dw * (kw - 1);
   const std::uint64_t s16 = bf16Input(src, slack, n.name, setup);
 
-  // Per group: the padded input (unless there is no padding), the A panels, then the panels of
-  // positions streamed through three B slots.
-  const std::uint64_t xp = padded ? bf16Temp(roundUp(N * Csg * Hp * Wp + slack, 32), n.name + ".padded") : 0;
+  // Per group: the source planes, the A panels, then the panels of positions streamed through
+  // two B slots.
   const std::uint64_t panelBytes = Kp * 32;
   const std::uint64_t aPanels = alloc_.allocate(mb * panelBytes, n.name + ".a_panels");
   temps_.push_back({aPanels, mb * panelBytes});
@@ -158,10 +211,13 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
       dma += dmaCycles(c[2], c[4] * 4), issue += 7 * double(c_.core.scalar_cycles);
     }
   };
+  Bf16Planes planes;
   for (std::uint64_t g = 0; g < G; ++g) {
-    const Bf16Planes planes = bf16Planes(ss, s16, g * Csg, Csg, {pt, pl, pb, pr}, slack, xp, setup);
-    if (padded && G == 1) releaseTemp(s16);  // copied into the padded planes
-    const std::uint64_t exStride = planes.exStride, chanStride = planes.chanStride, base = planes.base;
+    if (g > 0 && planes.owned) releaseTemp(planes.base);  // the previous group's
+    planes = bf16Planes(ss, s16, g * Csg, Csg, {pt, pl, pb, pr}, dilate, stride, slack + 2 * Ws, n.name, setup);
+    if (planes.owned && G == 1) releaseTemp(s16);  // copied into the planes
+    const std::uint64_t exStride = planes.exStride, chanStride = planes.chanStride, Wp = planes.width;
+    const std::uint64_t nbEx = (Ho * Wp + 15) / 16;  // position blocks per example, at the planes' width
     // A panels: row (kernel offset rq, channel k) of panel ob holds the weights of outputs
     // ob*16..+15. The weights transposed so that those 16 are consecutive, in BF16, then one
     // strided DMA per kernel offset and panel.
@@ -202,18 +258,17 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
     const auto loadSteps = [&](std::uint64_t i) {
       std::vector<std::function<void()>> steps;
       const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
-      // One DMA of Csg channel rows per kernel offset; with one channel, one of kw rows (the
-      // offsets q dw apart) per kernel row.
-      const std::uint64_t perDma = Csg == 1 ? kw : 1;
-      for (std::uint64_t rq = 0; rq < khkw; rq += perDma) {
-        const std::uint64_t off = (rq / kw) * dh * Wp + (rq % kw) * dw;
-        const std::uint64_t from = base + (b * exStride + off + p0) * 2;
-        if (Csg == 1) steps.push_back([=] { dma2dAsync(slot + rq * 32, from, kw, 32, 32, dw * 2); });
+      // One DMA of Csg channel rows per kernel offset; with one channel and no phases, one of kw
+      // rows (the offsets q dw apart) per kernel row.
+      const bool rowRuns = Csg == 1 && planes.stride == 1;
+      for (std::uint64_t rq = 0; rq < khkw; rq += rowRuns ? kw : 1) {
+        const std::uint64_t from = planes.tap((rq / kw) * dh, (rq % kw) * dw) + (b * exStride + p0) * 2;
+        if (rowRuns) steps.push_back([=] { dma2dAsync(slot + rq * 32, from, kw, 32, 32, dw * 2); });
         else steps.push_back([=] { dma2dAsync(slot + rq * Csg * 32, from, Csg, 32, 32, chanStride * 2); });
       }
       return steps;
     };
-    const double loadDma = Csg == 1 ? double(kh) * dmaCycles(kw, 32) : double(khkw) * dmaCycles(Csg, 32);
+    const double loadDma = Csg == 1 && planes.stride == 1 ? double(kh) * dmaCycles(kw, 32) : double(khkw) * dmaCycles(Csg, 32);
     for (const auto& step : loadSteps(0)) step();
     setup += loadDma + double(loadSteps(0).size()) * 7 * sc;
     for (std::uint64_t i = 0; i < panels; ++i) {
@@ -283,7 +338,9 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
   const auto dil = n.attrs.count("dilations") ? n.intsAttr("dilations") : std::vector<std::int64_t>{1, 1};
   const std::uint64_t dh = std::uint64_t(dil[0]), dw = std::uint64_t(dil[1]);
   const std::array<std::uint64_t, 4> pad = {std::uint64_t(pads[0]), std::uint64_t(pads[1]), std::uint64_t(pads[2]), std::uint64_t(pads[3])};
-  const std::uint64_t Hp = std::uint64_t(xs[2]) + pad[0] + pad[2], Wp = std::uint64_t(xs[3]) + pad[1] + pad[3];
+  const std::uint64_t stride = std::uint64_t(n.attrs.count("strides") ? n.intsAttr("strides")[0] : 1);  // both the same
+  // Positions run over the planes' width: the padded width, or with a stride its phases'.
+  const std::uint64_t Wp = roundUp(std::uint64_t(xs[3]) + pad[1] + pad[3], stride) / stride;
   const std::uint64_t Pb = roundUp(Ho * Wp, 2);  // positions per example, even (the last is zero in dy)
   const bool packed = Cg < 16;
   const std::uint64_t fBlocks = (Fg + 15) / 16, cBlocks = (Cg + 15) / 16;
@@ -294,16 +351,15 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
   const double vec = double(c_.core.vector_latency_cycles), sc = double(c_.core.scalar_cycles);
   const auto bf16Temp = [&](std::uint64_t elements, const std::string& what) { return temp((elements + 1) / 2, what); };
 
-  // x in BF16 planes (per group); dy in BF16 at the padded width, zero elsewhere.
-  const std::uint64_t slack = 32 + (Hp - Ho) * Wp + dw * (kw - 1);
+  // x in BF16 planes (per group); dy in BF16 at the planes' width, zero elsewhere. Panels of the
+  // last positions read past a plane by at most (kw - 1) dw / stride + 1 elements.
+  const std::uint64_t slack = 32 + dw * kw;
   const std::uint64_t x16 = bf16Input(xv, slack, n.name + ".x", setup);
-  const bool padded = pad[0] || pad[1] || pad[2] || pad[3];
-  const std::uint64_t xp = padded ? bf16Temp(roundUp(N * Cg * Hp * Wp + slack, 32), n.name + ".padded") : 0;
   // One group: its planes are made (and the BF16 copy they come from freed) before dy's.
   Bf16Planes planes{};
   if (G == 1) {
-    planes = bf16Planes(xs, x16, 0, Cg, pad, slack, xp, setup);
-    if (padded) releaseTemp(x16);
+    planes = bf16Planes(xs, x16, 0, Cg, pad, 1, stride, slack, n.name + ".x", setup);
+    if (planes.owned) releaseTemp(x16);
   }
   const std::uint64_t dy16 = bf16Input(dyv, 0, n.name + ".dy", setup);
   const std::uint64_t dywCount = roundUp(N * F * Pb, 32);
@@ -352,7 +408,10 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
   const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
 
   for (std::uint64_t g = 0; g < G; ++g) {
-    if (G > 1) planes = bf16Planes(xs, x16, g * Cg, Cg, pad, slack, xp, setup);
+    if (G > 1) {
+      if (planes.owned) releaseTemp(planes.base);  // the previous group's
+      planes = bf16Planes(xs, x16, g * Cg, Cg, pad, 1, stride, slack, n.name + ".x", setup);
+    }
     for (std::uint64_t f0b = 0; f0b < fBlocks; f0b += fPerPass)
       for (std::uint64_t j0 = 0; j0 < columns; j0 += jPerPass) {
         const std::uint64_t fbn = std::min(fPerPass, fBlocks - f0b), jn = std::min(jPerPass, columns - j0);
@@ -388,20 +447,21 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
             const std::uint64_t f0 = (f0b + fb) * 16, rows = std::min<std::uint64_t>(16, Fg - f0);
             cut(steps, panelAt(set, fb), kc, rows, {{0, dyw + ((b * F + g * Fg + f0) * Pb + p0) * 2, rows, Pb}});
           }
-          const std::uint64_t exBase = planes.base + (b * planes.exStride + p0) * 2;
+          const std::uint64_t exOffset = (b * planes.exStride + p0) * 2;
           for (std::uint64_t j = j0; j < j0 + jn; ++j) {
             std::vector<Run> runs;
             std::uint64_t rows = 0;
             if (!packed) {  // column block (kernel offset, 16 channels): 16 channel rows
-              const std::uint64_t rq = j / cBlocks, c0 = (j % cBlocks) * 16, off = (rq / kw) * dh * Wp + (rq % kw) * dw;
+              const std::uint64_t rq = j / cBlocks, c0 = (j % cBlocks) * 16;
               rows = std::min<std::uint64_t>(16, Cg - c0);
-              runs.push_back({0, exBase + (c0 * planes.chanStride + off) * 2, rows, planes.chanStride});
-            } else {  // columns (c, r, q) of dW: a run of q per (c, r)
+              runs.push_back({0, planes.tap((rq / kw) * dh, (rq % kw) * dw) + exOffset + c0 * planes.chanStride * 2, rows, planes.chanStride});
+            } else {  // columns (c, r, q) of dW: a run of q per (c, r) (with phases, of one)
               const std::uint64_t first = j * 16, last = std::min(first + 16, Cg * khkw);
               rows = last - first;
               for (std::uint64_t col = first; col < last;) {
-                const std::uint64_t c = col / khkw, r = (col % khkw) / kw, q = col % kw, len = std::min(kw - q, last - col);
-                runs.push_back({col - first, exBase + (c * planes.chanStride + r * dh * Wp + q * dw) * 2, len, dw});
+                const std::uint64_t c = col / khkw, r = (col % khkw) / kw, q = col % kw;
+                const std::uint64_t len = planes.stride == 1 ? std::min(kw - q, last - col) : 1;
+                runs.push_back({col - first, planes.tap(r * dh, q * dw) + exOffset + c * planes.chanStride * 2, len, dw});
                 col += len;
               }
             }

@@ -161,14 +161,23 @@ class Lowering {
   double toBf16(std::uint64_t to, std::uint64_t from, std::uint64_t count, const std::string& what);
   /// Value v in BF16 in a temporary, with `slack` zero elements after it (rounded up).
   std::uint64_t bf16Input(int v, std::uint64_t slack, const std::string& what, double& cycles);
-  /// A convolution operand's channels [c0, c0 + cn) as BF16 planes of the padded width Wp:
-  /// element (b, c, p = i Wp + j) at base + (b exStride + c chanStride + p) x 2. Without padding
-  /// the BF16 input itself (s16, shape s); else a zero-padded copy at xp (N cn Hp Wp + slack).
+  /// A convolution operand's channels [c0, c0 + cn) as BF16 planes: element (b, c, p = i width +
+  /// j) of phase (a, b') at base + (a stride + b') phaseBytes + (b exStride + c chanStride + p) x 2.
+  /// Without padding, dilation or stride: the BF16 input itself (s16, shape s). Else a zeroed copy
+  /// in a temporary (`owned`): padded, with `dilate` - 1 zeros between the input's elements (an
+  /// input gradient's dy), and for a stride s > 1 split into s x s phases (row i, column j of
+  /// phase (a, b') is padded element (i s + a, j s + b')), so that every kernel tap reads a
+  /// stride-1 window of one phase. `slack` zero elements follow each phase.
   struct Bf16Planes {
-    std::uint64_t base, exStride, chanStride;
+    std::uint64_t base = 0, exStride = 0, chanStride = 0, width = 0, stride = 1, phaseBytes = 0;
+    bool owned = false;
+    /// The address of position 0 (example 0, channel 0) for the tap at padded offset (rOff, qOff).
+    std::uint64_t tap(std::uint64_t rOff, std::uint64_t qOff) const {
+      return base + ((rOff % stride) * stride + qOff % stride) * phaseBytes + ((rOff / stride) * width + qOff / stride) * 2;
+    }
   };
   Bf16Planes bf16Planes(const Shape& s, std::uint64_t s16, std::uint64_t c0, std::uint64_t cn, const std::array<std::uint64_t, 4>& pad,
-                        std::uint64_t slack, std::uint64_t xp, double& cycles);
+                        std::uint64_t dilate, std::uint64_t stride, std::uint64_t slack, const std::string& what, double& cycles);
   void take(const Node& n, std::uint64_t dst);
   /// gather / gather_grad along an axis with indices known only at run time (embeddings).
   void gatherRows(const Node& n, std::uint64_t dst);
