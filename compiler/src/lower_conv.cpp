@@ -198,7 +198,7 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
   const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
   const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
   const double sc = double(c_.core.scalar_cycles);
-  double main = 0;
+  double main = 0, matrixSum = 0, dmaSum = 0;
   std::uint64_t t = 0;  // tiles so far (the tile buffers rotate over the whole op)
   // Per tile, its copies out (buffer, C address, rows, first position, positions, row stride), two
   // tiles behind its matrix instruction: the result is back by then.
@@ -309,12 +309,14 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
       }
       while (stepAt < next.size()) next[stepAt++]();
       main += std::max({double(mb) * tileCycles, dma, issue});
+      matrixSum += double(mb) * tileCycles, dmaSum += dma;
     }
   }
   double tail = double(c_.core.matrix_latency_cycles) + lines(1024);
   for (const auto& tileCopies : pending) copyOut(tileCopies, tail, tail);
   est_ = before;
-  cost(setup + main + tail, "compute");
+  // The bound: the matrix unit, or the DMA engine cutting the panels (small K: few channels).
+  cost(setup + main + tail, dmaSum > matrixSum ? "sram" : "compute");
 }
 
 void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
@@ -347,7 +349,7 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
   const std::uint64_t columns = packed ? (Cg * khkw + 15) / 16 : khkw * cBlocks;
   usefulFlops_ = matrixFlops(g_, n);
   const auto before = est_;
-  double setup = 0, main = 0;
+  double setup = 0, main = 0, matrixSum = 0, dmaSum = 0;
   const double vec = double(c_.core.vector_latency_cycles), sc = double(c_.core.scalar_cycles);
   const auto bf16Temp = [&](std::uint64_t elements, const std::string& what) { return temp((elements + 1) / 2, what); };
 
@@ -489,6 +491,7 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
           while (stepAt < next.size()) next[stepAt++]();
           const double matrix = double(passTiles) * (std::max(256.0 * double(kc) / macs, lines(2 * kc * 32)) + 5 * sc);
           main += std::max({matrix, chunkDma, chunkVector, chunkIssue + double(passTiles) * 5 * sc});
+          matrixSum += matrix, dmaSum += std::max(chunkDma, chunkVector);
         }
         // The tiles out: into dW itself (packed) or into staged [F, khkw, Cg] rows.
         for (std::uint64_t fb = 0; fb < fbn; ++fb)
@@ -515,7 +518,7 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
     }
   }
   est_ = before;
-  cost(setup + main + double(c_.core.matrix_latency_cycles) + lines(1024), "compute");
+  cost(setup + main + double(c_.core.matrix_latency_cycles) + lines(1024), dmaSum > matrixSum ? "sram" : "compute");
 }
 
 }  // namespace lowering

@@ -106,7 +106,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     const runtime::RunResult& run = c.run.run;
     if (vm.count("explain")) {
       if (!r.grid.empty()) labelGridOps(c.job.step, c.job.plan, r.grid, c.job.lowered[0]);
-      const std::vector<std::uint64_t> measured = measuredPerOp(c.job.lowered[0], run);
+      const std::vector<OpMeasure> measured = measuredPerOp(c.job.lowered[0], run);
       printCostTable(c.job.lowered[0], &measured, out);
       out << "measured: " << run.stats.cycles << " cycles per step\n";
     }

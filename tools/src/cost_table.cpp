@@ -12,24 +12,42 @@ namespace tatami::cli {
 
 using namespace tatami::compiler;
 
-void printCostTable(const LoweredProgram& lp, const std::vector<std::uint64_t>* measured, std::ostream& out) {
-  out << "op                        shape          partition                  bound     estimate" << (measured ? "   measured  est/meas" : "")
-      << "\n";
+std::string OpMeasure::limit() const {
+  std::size_t most = 0;
+  for (std::size_t u = 1; u < busy.size(); ++u)
+    if (busy[u] > busy[most]) most = u;
+  return cycles && double(busy[most]) >= 0.6 * double(cycles) ? unitName(Unit(most)) : "latency";
+}
+
+void printCostTable(const LoweredProgram& lp, const std::vector<OpMeasure>* measured, std::ostream& out) {
+  out << "op                        shape          partition                  bound     estimate"
+      << (measured ? "   measured  est/meas  MFLOP  FLOP/cyc  matrix vector  dma  limit" : "") << "\n";
   double total = 0;
+  const auto share = [](std::uint64_t busy, std::uint64_t cycles) {
+    return cycles ? std::to_string(std::llround(100.0 * double(busy) / double(cycles))) + "%" : std::string("-");
+  };
   for (std::size_t i = 0; i < lp.ops.size(); ++i) {
     const auto& oc = lp.ops[i];
     std::string name = oc.op + " " + oc.node, shape = oc.shape, partition = oc.partition, bound = oc.bound;
     name.resize(26, ' '), shape.resize(15, ' '), partition.resize(27, ' '), bound.resize(10, ' ');
     out << name << shape << partition << bound << std::setw(8) << std::llround(oc.cycles);
     if (measured) {
-      const std::uint64_t m = (*measured)[i];
-      out << std::setw(11) << m << std::setw(10) << (m ? readable(oc.cycles / double(m), 2) : std::string("-"));
+      const OpMeasure& m = (*measured)[i];
+      out << std::setw(11) << m.cycles << std::setw(10) << (m.cycles ? readable(oc.cycles / double(m.cycles), 2) : std::string("-"))
+          << std::setw(7) << (oc.usefulFlops ? readable(double(oc.usefulFlops) / 1e6, 2) : std::string("-")) << std::setw(10)
+          << (oc.usefulFlops && m.cycles ? readable(double(oc.usefulFlops) / double(m.cycles), 0) : std::string("-")) << std::setw(8)
+          << share(m.busy[std::size_t(Unit::Matrix)], m.cycles) << std::setw(7) << share(m.busy[std::size_t(Unit::Vector)], m.cycles)
+          << std::setw(5) << share(m.busy[std::size_t(Unit::Dma)], m.cycles) << "  " << m.limit();
     }
     out << "\n";
     if (!oc.choice.empty()) out << "  chosen: " << oc.choice << "\n";
     total += oc.cycles;
   }
   out << "total: estimated " << std::llround(total) << " cycles per step; SRAM peak " << lp.sramPeakBytes << " bytes\n";
+  if (measured)
+    out << "(MFLOP: the op's useful matrix FLOPs, FLOP/cyc: per measured cycle (the peak: 2 x matrix_units x matrix_dim^2); "
+           "matrix, vector, dma: the units' busy cycles on the op's instructions, of its measured cycles; limit: the unit busy "
+           "60% of them or more, else latency)\n";
 }
 
 void labelGridOps(const Graph& g, const GridPlan& plan, const std::string& grid, LoweredProgram& lp) {
@@ -39,19 +57,22 @@ void labelGridOps(const Graph& g, const GridPlan& plan, const std::string& grid,
   }
 }
 
-std::vector<std::uint64_t> measuredPerOp(const LoweredProgram& lp, const runtime::RunResult& run) {
-  std::vector<std::uint64_t> endAt(lp.ops.size(), 0), measured;
+std::vector<OpMeasure> measuredPerOp(const LoweredProgram& lp, const runtime::RunResult& run) {
+  std::vector<std::uint64_t> endAt(lp.ops.size(), 0);
+  std::vector<OpMeasure> measured(lp.ops.size());
   for (const auto& sl : run.traces.front().slices)
     for (std::size_t i = 0; i < lp.ops.size(); ++i)
-      if (sl.pc >= lp.ops[i].firstPc && sl.pc < lp.ops[i].endPc) endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
+      if (sl.pc >= lp.ops[i].firstPc && sl.pc < lp.ops[i].endPc) {
+        endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
+        measured[i].busy[std::size_t(sl.unit)] += sl.cycles;
+      }
   std::uint64_t before = 0;
   for (std::size_t i = 0; i < lp.ops.size(); ++i) {
     const std::uint64_t end = std::max(endAt[i], before);
-    measured.push_back(end - before);
+    measured[i].cycles = end - before;
     before = end;
   }
   return measured;
 }
-
 
 }  // namespace tatami::cli

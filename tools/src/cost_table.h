@@ -3,6 +3,7 @@
 // and the choices the cost model made.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -14,15 +15,26 @@
 
 namespace tatami::cli {
 
-/// The cost model's table: one row per op; `measured` (if given) beside the estimate.
-void printCostTable(const compiler::LoweredProgram& lp, const std::vector<std::uint64_t>* measured, std::ostream& out);
+/// What one op did on the first core of a traced run: the cycles it took (how far it moved the
+/// end of the work done so far) and the busy cycles of each unit on its instructions.
+struct OpMeasure {
+  std::uint64_t cycles = 0;
+  std::array<std::uint64_t, kUnitCount> busy{};
+  /// What limited it: the unit busy for at least 60% of its cycles (the busiest), else "latency"
+  /// (dependences, issue, semaphore and network waits).
+  std::string limit() const;
+};
+
+/// The cost model's table: one row per op; `measured` (if given) beside the estimate, with the
+/// op's roofline position: its useful matrix FLOPs, FLOPs per cycle, its units' busy shares and
+/// what limited it.
+void printCostTable(const compiler::LoweredProgram& lp, const std::vector<OpMeasure>* measured, std::ostream& out);
 
 /// Each op of a grid position's program labelled with its result's layout in the full graph: per
 /// dimension split over the grid's rows (r), its columns (c), or whole (-).
 void labelGridOps(const compiler::Graph& g, const compiler::GridPlan& plan, const std::string& grid, compiler::LoweredProgram& lp);
 
-/// The cycles each op of `lp` took on the first core of a traced run: how far it moved the end of
-/// the work done so far.
-std::vector<std::uint64_t> measuredPerOp(const compiler::LoweredProgram& lp, const runtime::RunResult& run);
+/// Each op of `lp` on the first core of a traced run.
+std::vector<OpMeasure> measuredPerOp(const compiler::LoweredProgram& lp, const runtime::RunResult& run);
 
 }  // namespace tatami::cli
