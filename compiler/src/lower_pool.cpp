@@ -72,6 +72,40 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
   const tatami::Op combine = isMax ? tatami::Op::Vmax : tatami::Op::Vadd;
   const std::uint64_t part = temp(std::max(Wo * Rx, Rout * Wo), n.name + ".part");  // one window row or column, packed
 
+  // Stage 1 backwards: dX1 [Rx, Wo] to the windows' columns, dT [W, Rx] (zero where no window
+  // is; the maximum's to the first column equal to its row's maximum, the average's to every one),
+  // transposed back to [Rx, W]. T and CM: the forward's columns and their maxima.
+  std::uint64_t T = 0, CM = 0, zero = 0, mask = 0;
+  const auto backAlongRows = [&](std::uint64_t dX1) {
+    if (kw == 1) return dX1;
+    const std::uint64_t dCM = temp(Wo * Rx, n.name + ".dcols"), dT = temp(W * Rx, n.name + ".dt");
+    transpose(dCM, dX1, Rx, Wo);
+    if (W != Wo * kw) vfill(dT, 0.0, roundUp(W * Rx, 16));
+    for (std::uint64_t q = 0; q < kw; ++q) {
+      if (!isMax) {
+        place(dT, dCM, q, kw, Wo, Rx * 4);
+        continue;
+      }
+      pick(part, T, q, kw, Wo, Rx * 4);
+      binary(tatami::Op::Vcmpeq, mask, part, CM, Wo * Rx);
+      select(part, mask, dCM, zero, Wo * Rx);
+      if (q + 1 < kw) select(dCM, mask, zero, dCM, Wo * Rx);
+      place(dT, part, q, kw, Wo, Rx * 4);
+    }
+    const std::uint64_t dX = Hc == H ? dst : temp(Rx * W, n.name + ".dx");
+    transpose(dX, dT, W, Rx);
+    return dX;
+  };
+  // The gradient in x's layout: the rows no window covers are zero.
+  const auto toInput = [&](std::uint64_t dX) {
+    if (Hc != H) {
+      vfill(dst, 0.0, padded(n.outputs[0]));
+      dma(dst, dX, planes, Hc * W * 4, H * W * 4, Hc * W * 4);
+    } else if (dX != dst) {
+      dma(dst, dX, 1, Rx * W * 4, 0, 0);
+    }
+  };
+
   if (grad && !isMax) {
     // The average's gradient: dy / (kh kw) to every element of its window.
     const int dyv = n.inputs[0];
@@ -82,21 +116,7 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
       for (std::uint64_t a = 0; a < kh; ++a) place(dX1, d1, a, kh, Rout, Wo * 4);
       d1 = dX1;
     }
-    std::uint64_t dX = d1;
-    if (kw > 1) {  // dT [W, Rx]: every column of its window, zero where no window is
-      const std::uint64_t dCM = temp(Wo * Rx, n.name + ".dcols"), dT = temp(W * Rx, n.name + ".dt");
-      transpose(dCM, d1, Rx, Wo);
-      if (W != Wo * kw) vfill(dT, 0.0, roundUp(W * Rx, 16));
-      for (std::uint64_t q = 0; q < kw; ++q) place(dT, dCM, q, kw, Wo, Rx * 4);
-      dX = Hc == H ? dst : temp(Rx * W, n.name + ".dx");
-      transpose(dX, dT, W, Rx);
-    }
-    if (Hc != H) {
-      vfill(dst, 0.0, padded(n.outputs[0]));
-      dma(dst, dX, planes, Hc * W * 4, H * W * 4, Hc * W * 4);
-    } else if (dX != dst) {
-      dma(dst, dX, 1, Rx * W * 4, 0, 0);
-    }
+    toInput(backAlongRows(d1));
     return;
   }
 
@@ -107,7 +127,7 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
     dma(X, addr(n.inputs[0]), planes, Hc * W * 4, Hc * W * 4, H * W * 4);
   }
   // Stage 1, along the rows: CM [Wo, Rx] from T = X^T, then X1 = CM^T [Rx, Wo].
-  std::uint64_t T = 0, CM = 0, X1 = X;
+  std::uint64_t X1 = X;
   if (kw > 1) {
     T = temp(W * Rx, n.name + ".t");
     transpose(T, X, Rx, W);
@@ -138,7 +158,7 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
 
   // The maximum's gradient, stage 2 backwards: each window's dy to the first of its rows whose
   // maximum is the window's (`rest` keeps what is not yet routed).
-  const std::uint64_t zero = temp(std::max(Wo * Rx, Rout * Wo), n.name + ".zero"), mask = temp(std::max(Wo * Rx, Rout * Wo), n.name + ".mask");
+  zero = temp(std::max(Wo * Rx, Rout * Wo), n.name + ".zero"), mask = temp(std::max(Wo * Rx, Rout * Wo), n.name + ".mask");
   vfill(zero, 0.0, roundUp(std::max(Wo * Rx, Rout * Wo), 16));
   const std::uint64_t rest = temp(Rout * Wo, n.name + ".rest");
   dma(rest, addr(n.inputs[1]), 1, Rout * Wo * 4, 0, 0);
@@ -153,29 +173,7 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
       place(dX1, part, a, kh, Rout, Wo * 4);
     }
   }
-  // Stage 1 backwards: each row's share to the first of its window's columns equal to the row's
-  // maximum, then back to the input's layout.
-  std::uint64_t dX = dX1;
-  if (kw > 1) {
-    const std::uint64_t dCM = temp(Wo * Rx, n.name + ".dcols"), dT = temp(W * Rx, n.name + ".dt");
-    transpose(dCM, dX1, Rx, Wo);
-    if (W != Wo * kw) vfill(dT, 0.0, roundUp(W * Rx, 16));
-    for (std::uint64_t q = 0; q < kw; ++q) {
-      pick(part, T, q, kw, Wo, Rx * 4);
-      binary(tatami::Op::Vcmpeq, mask, part, CM, Wo * Rx);
-      select(part, mask, dCM, zero, Wo * Rx);
-      if (q + 1 < kw) select(dCM, mask, zero, dCM, Wo * Rx);
-      place(dT, part, q, kw, Wo, Rx * 4);
-    }
-    dX = Hc == H ? dst : temp(Rx * W, n.name + ".dx");
-    transpose(dX, dT, W, Rx);
-  }
-  if (Hc != H) {
-    vfill(dst, 0.0, padded(n.outputs[0]));
-    dma(dst, dX, planes, Hc * W * 4, H * W * 4, Hc * W * 4);
-  } else if (dX != dst) {
-    dma(dst, dX, 1, Rx * W * 4, 0, 0);
-  }
+  toInput(backAlongRows(dX1));
 }
 
 }  // namespace lowering
