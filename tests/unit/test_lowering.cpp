@@ -496,6 +496,59 @@ TEST_CASE("pooling whose windows tile the input, by vector operations: max (firs
   CHECK(!poolAsVectors(g, g.nodes[1]));
 }
 
+TEST_CASE("implicit GEMM and vector pooling on random geometries give the oracle's bits") {
+  // A fixed seed: the same 32 convolutions every run (stride 1 to 3, uneven padding, dilation,
+  // groups, 1 to 20 channels and filters per group: both weight-gradient layouts, kernels up to 4,
+  // planes down to the kernel's extent), each with a pooling window that tiles its output.
+  std::mt19937 gen(2026);
+  const auto pickInt = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen); };
+  std::uniform_int_distribution<int> halves(-4, 4);
+  const auto exact = [&](std::size_t n) {
+    std::vector<double> v(n);
+    for (auto& x : v) x = 0.5 * halves(gen);
+    return v;
+  };
+  using V = std::vector<std::int64_t>;
+  int tried = 0;
+  while (tried < 32) {
+    const std::int64_t groups = pickInt(1, 3), cg = pickInt(1, 20), fg = pickInt(1, 20), kh = pickInt(1, 4), kw = pickInt(1, 4);
+    const std::int64_t stride = pickInt(1, 3), dh = pickInt(1, 2), dw = pickInt(1, 2);
+    const V pads = {pickInt(0, 2), pickInt(0, 2), pickInt(0, 2), pickInt(0, 2)};
+    const std::int64_t h = pickInt(1, 11), w = pickInt(1, 11), n = pickInt(1, 2);
+    const std::int64_t oh = (h + pads[0] + pads[2] - dh * (kh - 1) - 1) / stride + 1, ow = (w + pads[1] + pads[3] - dw * (kw - 1) - 1) / stride + 1;
+    if (h + pads[0] + pads[2] < dh * (kh - 1) + 1 || w + pads[1] + pads[3] < dw * (kw - 1) + 1 || oh < 1 || ow < 1) continue;
+    Graph g;
+    const Shape xs = {n, groups * cg, h, w}, wsh = {groups * fg, cg, kh, kw};
+    const int x = g.input("x", xs), wt = g.input("w", wsh);
+    const std::map<std::string, Attribute> geo = {{"pads", pads}, {"dilations", V{dh, dw}}, {"strides", V{stride, stride}}, {"group", groups}};
+    const int y = g.op(compiler::Op::conv2d, {x, wt}, geo, "y");
+    const Shape ys = g.values[std::size_t(y)].shape;
+    auto gi = geo, gw = geo;
+    gi["input_shape"] = V(xs.begin(), xs.end());
+    gw["weight_shape"] = V(wsh.begin(), wsh.end());
+    const int dy = g.input("dy", ys);
+    g.markOutput(y);
+    g.markOutput(g.op(compiler::Op::conv2d_grad_weight, {x, dy}, gw, "dw"));
+    const int dx = g.op(compiler::Op::conv2d_grad_input, {dy, wt}, gi, "dx");
+    g.markOutput(dx);
+    // Pooling of the convolution's output with a window that tiles it (where one fits).
+    const std::int64_t pk = pickInt(1, 3);
+    if (ys[2] >= pk && ys[3] >= pk) {
+      const std::map<std::string, Attribute> window = {{"kernel", V{pk, pk}}, {"strides", V{pk, pk}}};
+      const int p = g.op(compiler::Op::max_pool2d, {y}, window, "p");
+      g.markOutput(p);
+      g.markOutput(g.op(compiler::Op::max_pool2d_grad, {y, g.op(compiler::Op::relu, {p}, {}, "dp")}, window, "dpool"));
+    }
+    ++tried;
+    std::map<std::string, Tensor> feeds = {{"x", Tensor{xs, exact(std::size_t(elementCount(xs)))}},
+                                           {"w", Tensor{wsh, exact(std::size_t(elementCount(wsh)))}},
+                                           {"dy", Tensor{ys, exact(std::size_t(elementCount(ys)))}}};
+    INFO("x ", shapeText(xs), " w ", shapeText(wsh), " pads ", pads[0], ",", pads[1], ",", pads[2], ",", pads[3], " dilation ", dh, "x", dw,
+         " stride ", stride, " groups ", groups, " pool ", pk);
+    CHECK(compare(g, feeds, nullptr, "mixed", 0.0) == 0.0);
+  }
+}
+
 namespace {
 
 /// Lowers `g` on one core, runs it with a trace, and checks every op of 500 measured cycles or
