@@ -90,6 +90,10 @@ Usage CoreTiming::usage(const Instruction& inst, const Operands& o) const {
           readCycles = o.rows * std::max<std::uint64_t>(1, ceilDiv(o.cols, rd));
           writeCycles = o.rows * std::max<std::uint64_t>(1, ceilDiv(o.cols, wr));
           break;
+        case Op::Dma3d:
+          readCycles = o.planes * o.rows * std::max<std::uint64_t>(1, ceilDiv(o.cols, rd));
+          writeCycles = o.planes * o.rows * std::max<std::uint64_t>(1, ceilDiv(o.cols, wr));
+          break;
         case Op::Put:
         case Op::Get:
           readCycles = ceilDiv(o.n, rd);

@@ -77,6 +77,10 @@ Operands resolveOperands(const ThreadState& t, const Instruction& inst) {
     case Op::Mmaz: o.c = R(0), o.a = R(1), o.b = R(2), o.n = R(3); break;
     case Op::Dma: o.d = R(0), o.a = R(1), o.n = R(2); break;
     case Op::Dma2d: o.d = R(0), o.a = R(1), o.rows = R(2), o.cols = R(3), o.dstride = R(4), o.sstride = R(5); break;
+    case Op::Dma3d:  // shape: bytes (bits 0-23), rows (24-43), planes (44-63); strides: row (low 32), plane (high 32)
+      o.d = R(0), o.a = R(1), o.cols = R(2) & 0xFFFFFF, o.rows = (R(2) >> 24) & 0xFFFFF, o.planes = R(2) >> 44;
+      o.dstride = R(3) & 0xFFFFFFFF, o.dplane = R(3) >> 32, o.sstride = R(4) & 0xFFFFFFFF, o.splane = R(4) >> 32;
+      break;
     case Op::Gather:
     case Op::Scatter: o.d = R(0), o.a = R(1), o.idx = R(2), o.n = R(3), o.elem = R(4); break;
     case Op::Put:
@@ -129,6 +133,11 @@ AccessList accessesOf(const Instruction& inst, const Operands& o) {
       if (o.rows == 0) return {};
       return {{o.a, (o.rows - 1) * o.sstride + o.cols, false}, {o.d, (o.rows - 1) * o.dstride + o.cols, true}};
     }
+    case Op::Dma3d: {
+      if (o.rows == 0 || o.planes == 0) return {};
+      return {{o.a, (o.planes - 1) * o.splane + (o.rows - 1) * o.sstride + o.cols, false},
+              {o.d, (o.planes - 1) * o.dplane + (o.rows - 1) * o.dstride + o.cols, true}};
+    }
     case Op::Gather: return {{o.idx, o.n * 4, false}, {o.d, o.n * o.elem, true}};
     case Op::Scatter: return {{o.idx, o.n * 4, false}, {o.a, o.n * o.elem, false}};
     case Op::Put: return {{o.a, o.n, false}};
@@ -178,6 +187,24 @@ StepResult executeDma(CoreState& core, const Instruction& inst, const Operands& 
         core.sram.read(o.a + row * o.sstride, buf.data(), o.cols);
         core.sram.write(o.d + row * o.dstride, buf.data(), o.cols);
       }
+      break;
+    case Op::Dma3d:
+      if (o.cols == 0) break;
+      if (o.planes * o.rows > (std::uint64_t(1) << 24))
+        throw ExecError("dma3d of " + std::to_string(o.planes) + " planes of " + std::to_string(o.rows) +
+                        " rows: more than 2^24 rows in one transfer");
+      // Every row in range first, then the copy.
+      for (std::uint64_t plane = 0; plane < o.planes; ++plane)
+        for (std::uint64_t row = 0; row < o.rows; ++row) {
+          checkRange(core, o.a + plane * o.splane + row * o.sstride, o.cols, "dma3d source row");
+          checkRange(core, o.d + plane * o.dplane + row * o.dstride, o.cols, "dma3d destination row");
+        }
+      buf.resize(o.cols);
+      for (std::uint64_t plane = 0; plane < o.planes; ++plane)
+        for (std::uint64_t row = 0; row < o.rows; ++row) {
+          core.sram.read(o.a + plane * o.splane + row * o.sstride, buf.data(), o.cols);
+          core.sram.write(o.d + plane * o.dplane + row * o.dstride, buf.data(), o.cols);
+        }
       break;
     case Op::Gather:
     case Op::Scatter: {
@@ -323,6 +350,7 @@ StepResult execute(CoreState& core, int thread, const Instruction& inst, const E
     case Op::Bar: res.kind = StepResult::Kind::Barrier; break;
     case Op::Dma:
     case Op::Dma2d:
+    case Op::Dma3d:
     case Op::Gather:
     case Op::Scatter:
     case Op::Put:

@@ -258,17 +258,25 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
     const auto loadSteps = [&](std::uint64_t i) {
       std::vector<std::function<void()>> steps;
       const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
-      // One DMA of Csg channel rows per kernel offset; with one channel and no phases, one of kw
-      // rows (the offsets q dw apart) per kernel row.
-      const bool rowRuns = Csg == 1 && planes.stride == 1;
-      for (std::uint64_t rq = 0; rq < khkw; rq += rowRuns ? kw : 1) {
+      // Without phases, one DMA per kernel row: kw planes (the offsets q dw apart) of Csg channel
+      // rows; with one channel, one DMA for the whole panel: kh planes (dh rows of the plane
+      // apart) of kw rows. With phases, one of Csg channel rows per kernel offset.
+      const bool perRow = planes.stride == 1 && Csg * kw < (1u << 20);
+      if (perRow && Csg == 1) {
+        const std::uint64_t from = planes.tap(0, 0) + (b * exStride + p0) * 2;
+        steps.push_back([=] { dma3dAsync(slot, from, kh, kw, 32, kw * 32, 32, dh * Wp * 2, dw * 2); });
+        return steps;
+      }
+      for (std::uint64_t rq = 0; rq < khkw; rq += perRow ? kw : 1) {
         const std::uint64_t from = planes.tap((rq / kw) * dh, (rq % kw) * dw) + (b * exStride + p0) * 2;
-        if (rowRuns) steps.push_back([=] { dma2dAsync(slot + rq * 32, from, kw, 32, 32, dw * 2); });
+        if (perRow) steps.push_back([=] { dma3dAsync(slot + rq * Csg * 32, from, kw, Csg, 32, Csg * 32, 32, dw * 2, chanStride * 2); });
         else steps.push_back([=] { dma2dAsync(slot + rq * Csg * 32, from, Csg, 32, 32, chanStride * 2); });
       }
       return steps;
     };
-    const double loadDma = Csg == 1 && planes.stride == 1 ? double(kh) * dmaCycles(kw, 32) : double(khkw) * dmaCycles(Csg, 32);
+    const double loadDma = planes.stride != 1 ? double(khkw) * dmaCycles(Csg, 32)
+                           : Csg == 1         ? dmaCycles(khkw, 32)
+                                              : double(kh) * dmaCycles(kw * Csg, 32);
     for (const auto& step : loadSteps(0)) step();
     setup += loadDma + double(loadSteps(0).size()) * 7 * sc;
     for (std::uint64_t i = 0; i < panels; ++i) {

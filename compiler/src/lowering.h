@@ -126,6 +126,15 @@ class Lowering {
     emit_.emit(tatami::Op::Dma2d, {R(1), R(2), R(3), R(4), R(5), R(6), kNoSemaphore});
     cost(double(c_.core.scalar_cycles), "sram");
   }
+  /// planes x rows of rowBytes without waiting (dma3d: strides below 2^32, rows and planes below
+  /// 2^20, rows below 2^24 bytes).
+  void dma3dAsync(std::uint64_t d, std::uint64_t s, std::uint64_t planes, std::uint64_t rows, std::uint64_t rowBytes,
+                  std::uint64_t dplane, std::uint64_t drow, std::uint64_t splane, std::uint64_t srow) {
+    li(1, std::int64_t(d)), li(2, std::int64_t(s)), li(3, std::int64_t(rowBytes | rows << 24 | planes << 44));
+    li(4, std::int64_t(drow | dplane << 32)), li(5, std::int64_t(srow | splane << 32));
+    emit_.emit(tatami::Op::Dma3d, {R(1), R(2), R(3), R(4), R(5), kNoSemaphore});
+    cost(double(c_.core.scalar_cycles), "sram");
+  }
   double dmaCycles(std::uint64_t rows, std::uint64_t rowBytes) const {
     const double perRow = std::max(1.0, std::ceil(double(rowBytes) / double(c_.core.noc_read_bytes_per_cycle)));
     return double(c_.core.dma_setup_cycles) + double(rows) * perRow;

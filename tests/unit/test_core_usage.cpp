@@ -95,6 +95,11 @@ TEST_CASE("DMA instructions: setup and NoC cycles") {
   u = usageOf("dma2d r1, r2, r3, r4, r5, r6, none", {0, 0, 10, 100, 128, 128});  // 10 rows x 2 cycles
   CHECK(u.nocReadCycles == 20);
   CHECK(u.occupancy == 36);
+  // 3 planes of 4 rows of 100 B: 12 rows x 2 cycles, after the 16 cycles of setup.
+  u = usageOf("dma3d r1, r2, r3, r4, r5, none", {0, 0, 100 | (std::uint64_t(4) << 24) | (std::uint64_t(3) << 44), 128, 128});
+  CHECK(u.nocReadCycles == 24);
+  CHECK(u.nocWriteCycles == 24);
+  CHECK(u.occupancy == 40);
   u = usageOf("gather r1, r2, r3, r4, r5, none", {0, 0, 0, 100, 8});  // 400 B of indices: 7, then 100
   CHECK(u.nocReadCycles == 107);
   CHECK(u.nocWriteCycles == 100);

@@ -352,6 +352,29 @@ TEST_CASE("DMA copies, strided copies, gathers and scatters") {
   CHECK(c.sem[0] == 0);
 }
 
+TEST_CASE("dma3d: planes of strided rows, every row checked against the SRAM first") {
+  // Source: 24 ints 0..23 at 0. Two planes (plane stride 48 B) of three rows (row stride 8 B) of
+  // 4 B: ints 0, 2, 4 and 12, 14, 16, written to rows 16 B apart in planes 64 B apart at 256.
+  std::string init = ".init 0 i32 values";
+  for (int i = 0; i < 24; ++i) init += " " + std::to_string(i);
+  const std::uint64_t shape = 4 | (std::uint64_t(3) << 24) | (std::uint64_t(2) << 44);
+  const std::uint64_t dst = 16 | (std::uint64_t(64) << 32), src = 8 | (std::uint64_t(48) << 32);
+  const std::string copy = "  li r1, 256\n  li r2, 0\n  li r3, " + std::to_string(shape) + "\n  li r4, " + std::to_string(dst) +
+                           "\n  li r5, " + std::to_string(src) + "\n  dma3d r1, r2, r3, r4, r5, 0\n  swait 0, 1\n  halt\n";
+  const CoreState c = runText(init + "\n" + copy);
+  const std::vector<std::int32_t> rows = {ints(c, 256, 1)[0], ints(c, 272, 1)[0], ints(c, 288, 1)[0],
+                                          ints(c, 320, 1)[0], ints(c, 336, 1)[0], ints(c, 352, 1)[0]};
+  CHECK(rows == std::vector<std::int32_t>{0, 2, 4, 12, 14, 16});
+  CHECK(ints(c, 260, 3) == std::vector<std::int32_t>{0, 0, 0});  // between rows: untouched
+  // A row past the SRAM is refused before anything is copied; so is a transfer of over 2^24 rows.
+  CHECK(runError("  li r1, 65500\n  li r3, " + std::to_string(shape) + "\n  li r4, " + std::to_string(dst) +
+                 "\n  dma3d r1, r2, r3, r4, r4, none\n  halt\n")
+            .find("dma3d destination row") != std::string::npos);
+  const std::uint64_t huge = 4 | (std::uint64_t(1 << 19) << 24) | (std::uint64_t(1 << 19) << 44);
+  CHECK(runError("  li r3, " + std::to_string(huge) + "\n  dma3d r1, r2, r3, r4, r4, none\n  halt\n").find("more than 2^24 rows") !=
+        std::string::npos);
+}
+
 TEST_CASE("threads: fork, semaphores and barriers") {
   const CoreState c = runText(
       "  li r1, 5\n  fork 1, worker\n  swait 3, 1\n  bar\n  li r2, 104\n  st r1, [r2]\n  halt\n"

@@ -41,7 +41,8 @@ struct Operands {
   std::uint64_t d = 0, a = 0, b = 0, c = 0;  ///< SRAM addresses (mma: c = C tile)
   std::uint64_t n = 0;                       ///< elements (vector), K (mma), bytes (dma), count (gather)
   std::uint64_t rows = 0, cols = 0;          ///< vrow*/vcolsum/vtr shape; dma2d rows and row bytes
-  std::uint64_t dstride = 0, sstride = 0;    ///< dma2d strides in bytes
+  std::uint64_t dstride = 0, sstride = 0;    ///< dma2d/dma3d row strides in bytes
+  std::uint64_t planes = 0, dplane = 0, splane = 0;  ///< dma3d planes of rows and their strides in bytes
   std::uint64_t idx = 0, elem = 0;           ///< gather/scatter index list address and element bytes
   std::uint64_t scalar = 0;                  ///< vadds/vmuls/vfill/viota scalar
   std::uint64_t tensor = 0, elemBase = 0;    ///< vcvtsr stochastic rounding key
