@@ -29,6 +29,15 @@ std::vector<double> random(std::size_t n, std::mt19937& gen, double lo, double h
   return v;
 }
 
+/// n values that BF16 holds exactly (multiples of 1/2 from -2 to 2): their products and sums of
+/// a few thousand are exact in FP32, whatever the order.
+std::vector<double> bf16Exact(std::size_t n, std::mt19937& gen) {
+  std::uniform_int_distribution<int> halves(-4, 4);
+  std::vector<double> v(n);
+  for (auto& x : v) x = 0.5 * halves(gen);
+  return v;
+}
+
 /// Feeds the graph's remaining inputs (optimizer state such as momentum buffers) small random values.
 void feedOptimizerState(const Graph& g, std::map<std::string, Tensor>& feeds, std::mt19937& gen) {
   for (const Value& v : g.values)
@@ -379,12 +388,7 @@ TEST_CASE("convolutions as implicit GEMM on the matrix unit: padding, dilation, 
   // Operands that BF16 holds exactly (multiples of 1/2 up to 2) and sums that FP32 holds exactly:
   // whatever the order of accumulation, the matrix unit must give the oracle's bits.
   std::mt19937 gen(12);
-  std::uniform_int_distribution<int> halves(-4, 4);
-  const auto exact = [&](std::size_t n) {
-    std::vector<double> v(n);
-    for (auto& x : v) x = 0.5 * halves(gen);
-    return v;
-  };
+  const auto exact = [&](std::size_t n) { return bf16Exact(n, gen); };
   using V = std::vector<std::int64_t>;
   struct Case {
     Shape x, w;
@@ -502,12 +506,7 @@ TEST_CASE("implicit GEMM and vector pooling on random geometries give the oracle
   // planes down to the kernel's extent), each with a pooling window that tiles its output.
   std::mt19937 gen(2026);
   const auto pickInt = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen); };
-  std::uniform_int_distribution<int> halves(-4, 4);
-  const auto exact = [&](std::size_t n) {
-    std::vector<double> v(n);
-    for (auto& x : v) x = 0.5 * halves(gen);
-    return v;
-  };
+  const auto exact = [&](std::size_t n) { return bf16Exact(n, gen); };
   using V = std::vector<std::int64_t>;
   int tried = 0;
   while (tried < 32) {
