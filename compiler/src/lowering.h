@@ -1,7 +1,7 @@
 // Internal: lowering one core's graph to its tile program. The Lowering class walks the graph
 // in order; the memory planner (memory_planner.h) places every value in SRAM; instructions go
 // through the typed emitter (emitter.h); the op lowerings are split by kind: lower.cpp (the walk, elementwise ops, reductions, softmax), lower_matmul.cpp,
-// lower_conv.cpp (convolutions as implicit GEMM), lower_pool.cpp (pooling by vector operations), lower_gather.cpp (gathers, broadcasts, takes, embeddings) and lower_collectives.cpp (all-reduce,
+// lower_conv.cpp and lower_conv_weight.cpp (convolutions as implicit GEMM), lower_pool.cpp (pooling by vector operations), lower_gather.cpp (gathers, broadcasts, takes, embeddings) and lower_collectives.cpp (all-reduce,
 // all-gather, reduce-scatter over rings of cores).
 #pragma once
 
@@ -159,11 +159,11 @@ class Lowering {
   std::uint64_t broadcast(const Node& n, int v, const Shape& out);
   void lowerNode(const Node& n, std::uint64_t dst);
   void matmul(const Node& n, std::uint64_t dst);
-  /// conv2d and conv2d_grad_input of stride 1 on the matrix unit (lower_conv.cpp).
+  /// conv2d and conv2d_grad_input on the matrix unit (lower_conv.cpp; convAsImplicitGemm says which).
   void convImplicitGemm(const Node& n, std::uint64_t dst);
   /// Pooling whose windows tile the input, and its gradients, by vector operations (lower_pool.cpp).
   void poolByVectors(const Node& n, std::uint64_t dst);
-  /// conv2d_grad_weight of stride 1 on the matrix unit, contracting over the positions.
+  /// conv2d_grad_weight on the matrix unit, contracting over the positions (lower_conv_weight.cpp).
   void convWeightGradient(const Node& n, std::uint64_t dst);
   /// BF16 copy of `count` FP32 elements at 64-byte-aligned `from` (vcvt works on whole BF16
   /// vectors: a tail goes through a zero-padded scratch line); returns the estimate.
