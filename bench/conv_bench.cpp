@@ -67,6 +67,7 @@ int sc_main(int argc, char** argv) {
   std::printf("  %llu cycles (cost model %.0f, %.2f of measured), SRAM peak %llu bytes, %llu instructions\n",
               (unsigned long long)r.stats.cycles, lp.ops[0].cycles, lp.ops[0].cycles / double(r.stats.cycles),
               (unsigned long long)lp.sramPeakBytes, (unsigned long long)lp.program.code.size());
+  if (!lp.ops[0].choice.empty()) std::printf("  chosen: %s\n", lp.ops[0].choice.c_str());
   std::printf("  useful %llu FLOPs, issued %llu: matrix utilization %.3f of useful work (issued %.3f)\n",
               (unsigned long long)*r.usefulMatrixFlops, (unsigned long long)r.stats.matrixFlops, r.matrixUtilization(config),
               r.issuedUtilization(config));

@@ -249,7 +249,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
   if (op == Op::matmul) return matmul(n, dst);
   if (poolAsVectors(g_, n)) return poolByVectors(n, dst);
   if (ctx_.precision == "mixed" && convAsImplicitGemm(g_, n))
-    return op == Op::conv2d_grad_weight ? convWeightGradient(n, dst) : convImplicitGemm(n, dst);
+    return op == Op::conv2d_grad_weight ? convWeightGradientChosen(n, dst) : convImplicitGemm(n, dst);
   if (op == Op::allreduce_mean || op == Op::allreduce) return allreduce(n, dst);
   if (op == Op::allgather) return allgather(n, dst);
   if (op == Op::reducescatter) return reducescatter(n, dst);

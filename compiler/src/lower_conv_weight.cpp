@@ -9,10 +9,10 @@
 
 namespace tatami::compiler::lowering {
 
-void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
+void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk) {
   // dW[f, c, r, q] = sum over examples b and positions p of dy[b, f, p] x[b, c, p + r dh Wp + q dw],
   // with dy laid out at the padded width (zero where j >= Wo): a product contracting over the
-  // positions, in chunks of kChunk. Per chunk, every operand panel (K = the chunk's positions by
+  // positions, in chunks of kChunk (chosen by the cost model, convWeightGradientChosen). Per chunk, every operand panel (K = the chunk's positions by
   // 16 filters, or by 16 columns of x) is cut by strided DMA as 16 rows and transposed by the
   // vector unit, while the matrix unit accumulates the previous chunk into the C tiles, which stay
   // in SRAM until the end. The columns of x: with 16 channels or more, (kernel offset, block of 16
@@ -72,7 +72,7 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
   // Budgets: at most 1/20 of the SRAM in tiles and 1/8 in panels (on the D1 core's 1,280 KiB:
   // 64 tiles and two sets of 10 panels), within what is free once the other buffers are placed
   // (a third of it for tiles, the rest for panels).
-  constexpr std::uint64_t kChunk = 128, kPassFilterBlocks = 8;
+  constexpr std::uint64_t kPassFilterBlocks = 8;
   const std::uint64_t sram = std::uint64_t(c_.core.sram_kib) * 1024, panelBytes = kChunk * 32, rowsBytes = 16 * kChunk * 2;
   const std::uint64_t rowLen = roundUp(khkw * Cg, 16);
   const std::uint64_t others = 4 * rowsBytes + (packed ? 0 : (Fg + 2) * rowLen * 4) + 4096;
@@ -209,6 +209,22 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst) {
   }
   est_ = before;
   cost(setup + main + double(c_.core.matrix_latency_cycles) + lines(1024), dmaSum > matrixSum ? "sram" : "compute");
+}
+
+void Lowering::convWeightGradientChosen(const Node& n, std::uint64_t dst) {
+  // The chunk of positions the cost model estimates fastest: a longer chunk amortizes each
+  // panel's DMA set-up and each matrix instruction's latency, a shorter one takes less SRAM.
+  std::uint64_t best = 0;
+  double bestCycles = 0;
+  std::string weighed;
+  for (const std::uint64_t chunk : {64, 128, 256}) {
+    const double cycles = estimateOnly([&] { convWeightGradient(n, dst, chunk); });
+    weighed += (weighed.empty() ? "" : ", ") + std::to_string(chunk) + ": " + (cycles < 0 ? std::string("SRAM too small") : std::to_string(std::llround(cycles)));
+    if (cycles >= 0 && (best == 0 || cycles < bestCycles)) best = chunk, bestCycles = cycles;
+  }
+  if (best == 0) best = 64;  // none fits: the smallest, which names the shortfall
+  convWeightGradient(n, dst, best);
+  choice_ = "chunks of " + std::to_string(best) + " positions (estimated cycles by chunk: " + weighed + ")";
 }
 
 }  // namespace tatami::compiler::lowering

@@ -163,8 +163,30 @@ class Lowering {
   void convImplicitGemm(const Node& n, std::uint64_t dst);
   /// Pooling whose windows tile the input, and its gradients, by vector operations (lower_pool.cpp).
   void poolByVectors(const Node& n, std::uint64_t dst);
-  /// conv2d_grad_weight on the matrix unit, contracting over the positions (lower_conv_weight.cpp).
-  void convWeightGradient(const Node& n, std::uint64_t dst);
+  /// conv2d_grad_weight on the matrix unit, contracting over the positions in chunks of kChunk
+  /// (lower_conv_weight.cpp); the Chosen form takes the chunk the cost model estimates fastest.
+  void convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk);
+  void convWeightGradientChosen(const Node& n, std::uint64_t dst);
+  /// The cost model's estimate of what `lower` emits (-1 if it does not fit the SRAM); the
+  /// program, the SRAM plan and the op's estimate are left as they were.
+  template <class F>
+  double estimateOnly(F&& lower) {
+    const Emitter emitted = emit_;
+    const Allocator planned = alloc_;
+    const auto temps = temps_;
+    const auto est = est_;
+    const std::uint64_t useful = usefulFlops_;
+    est_.clear();
+    double cycles = 0;
+    try {
+      lower();
+      for (const auto& [bound, c] : est_) cycles += c;
+    } catch (const SramOverflow&) {
+      cycles = -1;
+    }
+    emit_ = emitted, alloc_ = planned, temps_ = temps, est_ = est, usefulFlops_ = useful;
+    return cycles;
+  }
   /// BF16 copy of `count` FP32 elements at 64-byte-aligned `from` (vcvt works on whole BF16
   /// vectors: a tail goes through a zero-padded scratch line); returns the estimate.
   double toBf16(std::uint64_t to, std::uint64_t from, std::uint64_t count, const std::string& what);
