@@ -113,23 +113,25 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
         // Panel j of chunk set s: j < fbn the filter blocks of dy, then the column blocks j0.. of x.
         const auto panelAt = [&](std::uint64_t set, std::uint64_t j) { return panels + (set * panelsPerChunk + j) * panelBytes; };
         std::uint64_t full = 0, part = 0;  // buffers used so far, of each kind
-        // One panel: DMAs of row runs (first row, source, rows, source row stride in elements)
-        // into a row buffer, then its transpose into the panel. Returns the DMA estimate.
-        using Run = std::array<std::uint64_t, 4>;
+        // One panel: DMAs of row runs (first row, source, rows, source row stride in elements,
+        // planes of such rows and their source stride in elements) into a row buffer, then its
+        // transpose into the panel.
+        using Run = std::array<std::uint64_t, 6>;
         double chunkDma = 0, chunkVector = 0, chunkIssue = 0;
         const auto cut = [&](std::vector<std::function<void()>>& steps, std::uint64_t to, std::uint64_t kc, std::uint64_t rows,
                              const std::vector<Run>& runs) {
           const std::uint64_t buf = rowBufs + (rows < 16 ? 2 + part++ % 2 : full++ % 2) * rowsBytes;
           for (const Run& r : runs) {
-            steps.push_back([=] { dma2dAsync(buf + r[0] * kc * 2, r[1], r[2], kc * 2, kc * 2, r[3] * 2); });
-            chunkDma += dmaCycles(r[2], kc * 2), chunkIssue += 7 * sc;
+            if (r[4] > 1) steps.push_back([=] { dma3dAsync(buf + r[0] * kc * 2, r[1], r[4], r[2], kc * 2, r[2] * kc * 2, kc * 2, r[5] * 2, r[3] * 2); });
+            else steps.push_back([=] { dma2dAsync(buf + r[0] * kc * 2, r[1], r[2], kc * 2, kc * 2, r[3] * 2); });
+            chunkDma += dmaCycles(r[2] * r[4], kc * 2), chunkIssue += 7 * sc;
           }
           steps.push_back([=] {
             li(1, std::int64_t(to)), li(2, std::int64_t(buf)), li(3, 16), li(4, std::int64_t(kc));
             emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
           });
           // The thread waits for the DMAs before it issues the transpose (a hazard).
-          chunkVector += lines(16 * kc * 2) + vec, chunkIssue += 5 * sc + dmaCycles(runs.back()[2], kc * 2);
+          chunkVector += lines(16 * kc * 2) + vec, chunkIssue += 5 * sc + dmaCycles(runs.back()[2] * runs.back()[4], kc * 2);
         };
         const auto makeSteps = [&](std::uint64_t ci) {
           std::vector<std::function<void()>> steps;
@@ -137,7 +139,7 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
           chunkDma = chunkVector = chunkIssue = 0;
           for (std::uint64_t fb = 0; fb < fbn; ++fb) {
             const std::uint64_t f0 = (f0b + fb) * 16, rows = std::min<std::uint64_t>(16, Fg - f0);
-            cut(steps, panelAt(set, fb), kc, rows, {{0, dyw + ((b * F + g * Fg + f0) * Pb + p0) * 2, rows, Pb}});
+            cut(steps, panelAt(set, fb), kc, rows, {{0, dyw + ((b * F + g * Fg + f0) * Pb + p0) * 2, rows, Pb, 1, 0}});
           }
           const std::uint64_t exOffset = (b * planes.exStride + p0) * 2;
           for (std::uint64_t j = j0; j < j0 + jn; ++j) {
@@ -146,14 +148,22 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
             if (!packed) {  // column block (kernel offset, 16 channels): 16 channel rows
               const std::uint64_t rq = j / cBlocks, c0 = (j % cBlocks) * 16;
               rows = std::min<std::uint64_t>(16, Cg - c0);
-              runs.push_back({0, planes.tap((rq / kw) * dh, (rq % kw) * dw) + exOffset + c0 * planes.chanStride * 2, rows, planes.chanStride});
-            } else {  // columns (c, r, q) of dW: a run of q per (c, r) (with phases, of one)
+              runs.push_back({0, planes.tap((rq / kw) * dh, (rq % kw) * dw) + exOffset + c0 * planes.chanStride * 2, rows, planes.chanStride, 1, 0});
+            } else {  // columns (c, r, q) of dW: whole kernel rows of one channel in one dma3d, a
+                      // part of one in a dma2d (with phases, one element each)
               const std::uint64_t first = j * 16, last = std::min(first + 16, Cg * khkw);
               rows = last - first;
               for (std::uint64_t col = first; col < last;) {
                 const std::uint64_t c = col / khkw, r = (col % khkw) / kw, q = col % kw;
+                const std::uint64_t from = planes.tap(r * dh, q * dw) + exOffset + c * planes.chanStride * 2;
+                const std::uint64_t wholeRows = q == 0 && planes.stride == 1 ? std::min(kh - r, (last - col) / kw) : 0;
+                if (wholeRows > 1) {
+                  runs.push_back({col - first, from, kw, dw, wholeRows, dh * Wp});
+                  col += wholeRows * kw;
+                  continue;
+                }
                 const std::uint64_t len = planes.stride == 1 ? std::min(kw - q, last - col) : 1;
-                runs.push_back({col - first, planes.tap(r * dh, q * dw) + exOffset + c * planes.chanStride * 2, len, dw});
+                runs.push_back({col - first, from, len, dw, 1, 0});
                 col += len;
               }
             }
