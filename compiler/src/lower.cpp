@@ -600,8 +600,8 @@ LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreC
   const Graph* graph = &g;
   if (needsDecomposition(g)) {
     decomposed = g;  // spatial ops, batched matmuls and N-D transposes run as gathers and matmuls
-    // (convolutions of stride 1 in mixed precision stay: the matrix unit runs them as implicit
-    // GEMM; so does pooling whose windows tile the input: vector operations run it)
+    // (in mixed precision convolutions stay where the matrix unit runs them as implicit GEMM;
+    // so does pooling whose windows tile the input: vector operations run it)
     KeepNative keep;
     keep.implicitGemm = ctx.precision == "mixed", keep.vectorPooling = true;
     decomposeSpatial(decomposed, keep);

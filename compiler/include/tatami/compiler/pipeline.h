@@ -40,8 +40,9 @@ struct KeepNative {
   bool vectorPooling = false;  ///< pooling by vector operations (poolAsVectors)
 };
 void decomposeSpatial(Graph& g, KeepNative keep = {});
-/// Whether node `n` is a convolution (or its input gradient) of stride 1, which the lowering
-/// runs on the matrix unit as implicit GEMM in mixed precision (lower_conv.cpp).
+/// Whether node `n` is a convolution or one of its gradients that the lowering runs on the
+/// matrix unit as implicit GEMM in mixed precision (lower_conv.cpp): a stride equal along both
+/// axes, and for the input gradient dy's padding not negative.
 bool convAsImplicitGemm(const Graph& g, const Node& n);
 /// Whether node `n` is max or average pooling (or a gradient) whose windows tile the input
 /// (stride = kernel, no padding), which the lowering runs by vector operations (lower_pool.cpp).
