@@ -80,7 +80,6 @@ Lowering::Bf16Planes Lowering::bf16Planes(const Shape& s, std::uint64_t s16, std
   const bool padded = pad[0] || pad[1] || pad[2] || pad[3] || dilate > 1 || Hp != Hd + pad[0] + pad[2] || Wp != Wd + pad[1] + pad[3];
   if (!padded && stride == 1) return {s16 + c0 * H * W * 2, C * H * W, H * W, W, 1, 0, false};
   const double vec = double(c_.core.vector_latency_cycles);
-  const auto bf16Temp = [&](std::uint64_t elements, const std::string& name) { return temp((elements + 1) / 2, name); };
   const auto fillZero = [&](std::uint64_t at, std::uint64_t elements) {
     li(1, std::int64_t(at)), li(3, 0), li(4, std::int64_t(roundUp(elements, 32)));
     emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
@@ -173,7 +172,6 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
 
   const auto before = est_;  // estimated as a whole, at the end
   double setup = 0;
-  const auto bf16Temp = [&](std::uint64_t elements, const std::string& what) { return temp((elements + 1) / 2, what); };
   const double vec = double(c_.core.vector_latency_cycles);
 
   // The input in BF16, once for every group, with zeroed slack after it: panels of the last

@@ -41,7 +41,6 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
   const auto before = est_;
   double setup = 0, main = 0, matrixSum = 0, dmaSum = 0;
   const double vec = double(c_.core.vector_latency_cycles), sc = double(c_.core.scalar_cycles);
-  const auto bf16Temp = [&](std::uint64_t elements, const std::string& what) { return temp((elements + 1) / 2, what); };
 
   // x in BF16 planes (per group); dy in BF16 at the planes' width, zero elsewhere. Panels of the
   // last positions read past a plane by at most (kw - 1) dw / stride + 1 elements.

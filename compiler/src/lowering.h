@@ -139,6 +139,8 @@ class Lowering {
     const double perRow = std::max(1.0, std::ceil(double(rowBytes) / double(c_.core.noc_read_bytes_per_cycle)));
     return double(c_.core.dma_setup_cycles) + double(rows) * perRow;
   }
+  /// A temporary of `elements` BF16 elements (whole vectors).
+  std::uint64_t bf16Temp(std::uint64_t elements, const std::string& what) { return temp((elements + 1) / 2, what); }
   /// Frees a temporary before the op ends (a later write to its bytes waits for earlier reads).
   void releaseTemp(std::uint64_t a) {
     for (auto it = temps_.begin(); it != temps_.end(); ++it)

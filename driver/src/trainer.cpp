@@ -2,6 +2,8 @@
 // evaluation, checkpoints.
 #include "tatami/driver/trainer.h"
 
+#include "tatami/arch/figures.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -263,7 +265,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
   sum.nextStep = state_.nextStep;
   if (!o.checkpoint.empty() && (!sum.stopped || ran == 0)) save(o.checkpoint, sum.accuracy, sum.hostSeconds, &last);
   if (!o.output.empty()) save(o.output, sum.accuracy, sum.hostSeconds, &last);
-  const double peak = 2.0 * double(config_.core.matrix_units * config_.core.matrix_dim * config_.core.matrix_dim);
+  const double peak = double(computeFigures(config_).bf16FlopPerCyclePerCore);
   sum.steps = state_.nextStep;
   double allCycles = 0;
   for (double c : state_.cycles) allCycles += c;

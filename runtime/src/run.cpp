@@ -2,6 +2,8 @@
 // loads inputs and reads outputs through the core's TLM debug socket.
 #include "tatami/runtime/run.h"
 
+#include "tatami/arch/figures.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -26,7 +28,7 @@ void freshKernel() {
 }
 
 double ofPeak(const ArchConfig& c, std::uint64_t flops, int cores, std::uint64_t cycles) {
-  const double peak = 2.0 * double(c.core.matrix_units * c.core.matrix_dim * c.core.matrix_dim);
+  const double peak = double(computeFigures(c).bf16FlopPerCyclePerCore);
   return cycles == 0 ? 0 : double(flops) / (peak * cores * double(cycles));
 }
 
