@@ -348,6 +348,7 @@ StepResult execute(CoreState& core, int thread, const Instruction& inst, const E
       break;
     }
     case Op::Bar: res.kind = StepResult::Kind::Barrier; break;
+    case Op::Fence: break;  // timing only: the core holds the thread until its work completes
     case Op::Dma:
     case Op::Dma2d:
     case Op::Dma3d:

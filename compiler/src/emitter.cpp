@@ -78,6 +78,31 @@ void Emitter::output(const std::string& name, std::uint64_t addr, DType type, st
   program_.outputs.push_back({name, std::uint32_t(addr), type, std::move(shape)});
 }
 
+void Emitter::append(const Emitter& other, const std::function<void(Instruction&)>& fix) {
+  const std::uint32_t base = pc();
+  const int labelBase = int(labelPc_.size());
+  for (Instruction inst : other.program_.code) {
+    if (fix) fix(inst);
+    program_.code.push_back(inst);
+  }
+  for (std::int64_t at : other.labelPc_) labelPc_.push_back(at < 0 ? -1 : at + base);
+  for (const auto& [at, id] : other.labelUses_) labelUses_.emplace_back(at + base, id + labelBase);
+  for (const auto& l : other.program_.labels) {
+    // Labels are named by their id: "L<id>" of the other emitter becomes "L<id + labelBase>".
+    program_.labels.push_back({"L" + std::to_string(std::stoi(l.name.substr(1)) + labelBase), l.pc + base});
+  }
+  for (const auto& block : other.program_.inits) program_.inits.push_back(block);
+  for (const auto& decl : other.program_.outputs) program_.outputs.push_back(decl);
+  for (const auto& [at, texts] : other.notes_)
+    for (const auto& t : texts) notes_[at + base].push_back(t);
+}
+
+void Emitter::startThread(int thread) {
+  const LabelId start = newLabel();
+  bind(start);
+  program_.threads.push_back({std::uint8_t(thread), pc()});
+}
+
 Program Emitter::finish() const {
   Program p = program_;
   for (const auto& [at, id] : labelUses_) {

@@ -339,9 +339,19 @@ LoweredProgram Lowering::run() {
   for (int v : transposed_) out.fusedTransposes.push_back(g_.values[std::size_t(v)].name);
   for (const auto& [v, a] : hbm_) out.hbmHomes.emplace_back(g_.values[std::size_t(v)].name, a);
   findInPlaceScatters();
+  // Each node's code (with the HBM transfers around it) is a segment of its own; once all are
+  // lowered, the segments are planned over the core's hardware threads (thread_schedule.h).
+  std::vector<Segment> segments;
+  Emitter head = std::move(emit_);
+  alloc_.takeAllocated();
+  if (c_.core.threads > 1) alloc_.setCooling(kCoolingOps);
   for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
     const Node& n = g_.nodes[i];
     const int v = n.outputs[0];
+    alloc_.nextSegment();
+    emit_ = Emitter{};
+    Segment seg;
+    seg.firstOp = out.ops.size();
     for (int in : n.inputs)
       if (hbm_.count(in) && !resident(in)) streamIn(in, out);
     if (n.op == Op::reshape || n.op == Op::identity || transposed_.count(v)) {
@@ -352,11 +362,25 @@ LoweredProgram Lowering::run() {
       else place(v);
       emitNode(n, out);
     }
+    std::vector<int> touched(n.inputs.begin(), n.inputs.end());
+    touched.push_back(v);
+    for (int x : touched)
+      if (resident(x)) seg.needs.bytes.emplace_back(addr(x), addr(x) + size_.at(buffer_.at(x)));
     releaseDeadInputs(n, i);
+    est_.clear();
     if (!hbm_.empty()) streamOut(n, i);
+    if (emit_.pc() == 0) continue;  // no code: an alias of its input
+    for (const auto& r : alloc_.takeAllocated()) seg.needs.bytes.push_back(r);
+    seg.endOp = out.ops.size();
+    for (const auto& [bound, c] : est_) seg.needs.cycles += c;  // the write-back to HBM
+    for (std::size_t o = seg.firstOp; o < seg.endOp; ++o) seg.needs.cycles += out.ops[o].cycles;
+    seg.code = std::move(emit_);
+    classify(seg);
+    segments.push_back(std::move(seg));
   }
+  emit_ = std::move(head);
   placeOutputs(out);
-  emit_.emit(tatami::Op::Halt, {});
+  assembleThreads(segments, out);
   out.program = emit_.finish();
   out.tasm = emit_.text(g_.name + ": lowered for one core by tatami compile");
   out.sramPeakBytes = alloc_.peak();
@@ -461,9 +485,11 @@ void Lowering::streamIn(int in, LoweredProgram& out) {
   place(in);
   emit_.note(g_.values[std::size_t(in)].name + " from HBM");
   est_.clear();
+  const std::uint32_t first = emit_.pc();
   hbmTransfer(true, addr(in), hbm_.at(in), count(in) * 4);
   OpCost oc;
   oc.node = g_.values[std::size_t(in)].name, oc.op = "hbm_read", oc.shape = shapeText(shape(in)), oc.bound = "mesh";
+  oc.firstPc = first, oc.endPc = emit_.pc();
   for (const auto& [bound, c] : est_) oc.cycles += c;
   oc.partition = "streamed";
   out.ops.push_back(oc);

@@ -23,8 +23,13 @@
 #include "collective_cost.h"
 #include "tatami/compiler/emitter.h"
 #include "memory_planner.h"
+#include "tatami/compiler/thread_schedule.h"
 
 namespace tatami::compiler::lowering {
+
+/// With more than one hardware thread, bytes an op frees are reused only this many ops later
+/// (while SRAM allows): neighbouring ops then seldom share bytes, and can run side by side.
+constexpr int kCoolingOps = 4;
 
 class Lowering {
  public:
@@ -51,6 +56,17 @@ class Lowering {
   void releaseDeadInputs(const Node& n, std::size_t i);
   void streamOut(const Node& n, std::size_t i);
   void placeOutputs(LoweredProgram& out);
+  /// One node's code, the ops it reports and what the thread plan needs to know of it.
+  struct Segment {
+    Emitter code;
+    SegmentNeeds needs;
+    std::size_t firstOp = 0, endOp = 0;  ///< its entries in LoweredProgram::ops
+  };
+  /// Which unit the segment mostly occupies, and whether it must stay on thread 0 (lower_threads.cpp).
+  static void classify(Segment& seg);
+  /// The program from its segments: each thread's segments in order with the waits and signals
+  /// of the thread plan, then halt (lower_threads.cpp).
+  void assembleThreads(const std::vector<Segment>& segments, LoweredProgram& out);
   std::map<int, std::size_t> lastUse_;  // value -> index of the last node that reads it
   std::set<int> outputs_;
   int nextBuffer_ = 0;

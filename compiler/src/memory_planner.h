@@ -5,7 +5,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <map>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "tatami/compiler/ir.h"
@@ -38,6 +41,7 @@ class Allocator {
   }
   std::uint64_t allocate(std::uint64_t bytes, const std::string& what) {
     bytes = roundUp(std::max<std::uint64_t>(bytes, kVec), kVec);
+    if (largestFree() < bytes) thaw(std::numeric_limits<long>::max());  // short of room: blocks still cooling are used at once
     for (auto it = free_.begin(); it != free_.end(); ++it)
       if (it->second >= bytes) {
         const std::uint64_t addr = it->first, left = it->second - bytes;
@@ -45,6 +49,7 @@ class Allocator {
         if (left) free_[addr + bytes] = left;
         used_ += bytes;
         peak_ = std::max(peak_, used_);
+        allocated_.emplace_back(addr, addr + bytes);
         return addr;
       }
     std::uint64_t largest = 0;
@@ -55,6 +60,36 @@ class Allocator {
   }
   void release(std::uint64_t addr, std::uint64_t bytes) {
     bytes = roundUp(std::max<std::uint64_t>(bytes, kVec), kVec);
+    if (cooling_ > 0) {
+      cool_.push_back({addr, bytes, segment_});
+      return;
+    }
+    freeBlock(addr, bytes);
+  }
+  /// Freed blocks are reused only `segments` ops later (while SRAM allows), so that ops next to
+  /// each other in the program seldom share bytes and can run on different threads.
+  void setCooling(int segments) { cooling_ = segments; }
+  /// The next op begins: blocks that have cooled long enough become free.
+  void nextSegment() {
+    ++segment_;
+    thaw(segment_ - cooling_);
+  }
+
+ private:
+  struct Cooling {
+    std::uint64_t addr, bytes;
+    long segment;
+  };
+  /// Frees the cooling blocks released at or before segment `upTo`.
+  void thaw(long upTo) {
+    if (cool_.empty()) return;
+    std::vector<Cooling> keep;
+    for (const Cooling& c : cool_)
+      if (c.segment <= upTo) freeBlock(c.addr, c.bytes);
+      else keep.push_back(c);
+    cool_ = std::move(keep);
+  }
+  void freeBlock(std::uint64_t addr, std::uint64_t bytes) {
     used_ -= bytes;
     auto it = free_.emplace(addr, bytes).first;
     // Merge with the neighbours.
@@ -65,6 +100,8 @@ class Allocator {
       if (prev->first + prev->second == it->first) prev->second += it->second, free_.erase(it);
     }
   }
+
+ public:
   std::uint64_t peak() const { return peak_; }
   std::uint64_t largestFree() const {
     std::uint64_t largest = 0;
@@ -81,12 +118,18 @@ class Allocator {
     return staticTop_;
   }
   std::uint64_t tableBytes() const { return tableBytes_; }
+  /// The ranges [first, end) allocated since the last call (which bytes an op's code may touch).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> takeAllocated() { return std::exchange(allocated_, {}); }
 
  private:
   std::uint64_t capacity_, used_ = 0, peak_ = 0, tableBytes_ = 0;
   std::uint64_t staticTop_ = capacity_;
   bool counting_;
   std::map<std::uint64_t, std::uint64_t> free_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> allocated_;
+  int cooling_ = 0;
+  long segment_ = 1;
+  std::vector<Cooling> cool_;
 };
 
 

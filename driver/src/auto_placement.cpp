@@ -14,11 +14,8 @@ using namespace tatami::compiler;
 
 namespace {
 
-double programCycles(const LoweredProgram& lp) {
-  double total = 0;
-  for (const OpCost& op : lp.ops) total += op.cycles;
-  return total;
-}
+/// The cost model's step: its ops placed on the core's threads.
+double programCycles(const LoweredProgram& lp) { return lp.estimatedCycles; }
 
 /// A data-parallel slice's step: core 0's program (the largest share, so the slowest core).
 double estimateSlice(const CompileRequest& r, const ArchConfig& config, const Graph& g) {

@@ -55,7 +55,7 @@ Sensitivity sensitivity(const std::string& sourceDir) {
       {"core.matrix_dim", "4", +1, "a quarter of the MACs per unit", {}, true},
       {"core.fp32_fma_per_cycle", "32", -1, "wider FP32 vectors", {}, true},
       {"core.dma_setup_cycles", "64", +1, "every DMA starts later", {}, true},
-      {"core.threads", "1", 0, "compiled programs and the GEMM use one thread", {}, true},
+      {"core.threads", "1", +1, "one thread: no op overlaps another (these FP32 MLP steps are chains, each op needs the last)", {}, true},
       {"die.link_bytes_per_cycle", "32", +1, "narrower mesh links serialize each packet longer", {}, true},
       {"die.hop_latency_cycles", "4", +1, "every router adds latency", {}, true},
       {"die.buffer_packets", "2", +1, "fewer credits: streams stall on the round trip", {}, true},

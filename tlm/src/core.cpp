@@ -155,6 +155,13 @@ std::uint64_t CoreModel::hazardTime(const ThreadCtl& t, const AccessList& access
   return at;
 }
 
+std::uint64_t CoreModel::drainTime(const ThreadCtl& t) const {
+  std::uint64_t at = 0;
+  for (const Pending& w : t.pendingWrites) at = std::max(at, w.done);
+  for (const Pending& r : t.pendingReads) at = std::max(at, r.done);
+  return at;
+}
+
 CoreModel::PortChoice CoreModel::choosePorts(const Usage& u, std::uint64_t from) const {
   // Try every rotation of the read and write groups over the ports; keep the earliest start
   // (the lowest rotation on a tie, so the choice never depends on anything but the state).
@@ -280,7 +287,8 @@ void CoreModel::step(int th, std::uint64_t now) {
 
   // The start cycle, and what held it back.
   ThreadStats& st = stats_.threads[std::size_t(th)];
-  const std::uint64_t s1 = std::max(t.ready, hazardTime(t, accesses));
+  // A fence waits for everything the thread has in flight; other instructions for what they touch.
+  const std::uint64_t s1 = std::max(t.ready, inst.op == Op::Fence ? drainTime(t) : hazardTime(t, accesses));
   const std::uint64_t s2 = sharedUnit(u.unit) ? std::max(s1, unitFree_[std::size_t(u.unit)]) : s1;
   const PortChoice ports = choosePorts(u, s2);
   const std::uint64_t s = ports.start;

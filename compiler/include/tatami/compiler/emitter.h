@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <type_traits>
@@ -71,6 +72,12 @@ class Emitter {
   void init(std::uint64_t addr, DType type, std::vector<double> values);
   void output(const std::string& name, std::uint64_t addr, DType type, std::vector<std::uint64_t> shape);
   std::uint32_t pc() const { return std::uint32_t(program_.code.size()); }
+  const std::vector<Instruction>& code() const { return program_.code; }
+  /// Appends another emitter's code (its labels and notes moved to their new place) and
+  /// directives, each instruction first passed through `fix`.
+  void append(const Emitter& other, const std::function<void(Instruction&)>& fix = {});
+  /// Hardware thread `thread` starts at the next instruction (a .thread directive).
+  void startThread(int thread);
 
   /// The finished program (labels resolved). Throws CompileError for a label never bound.
   Program finish() const;

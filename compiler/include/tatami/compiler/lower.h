@@ -37,6 +37,9 @@ struct OpCost {
   /// The matrix-unit FLOPs the graph asks of this op: 2 M N K of its logical shapes, before
   /// padding to whole tiles (0 for ops that do not run on the matrix unit).
   std::uint64_t usefulFlops = 0;
+  int thread = 0;           ///< the hardware thread that runs it
+  bool waits = false;       ///< it first waits for ops on other threads (the wait is not its time)
+  double start = 0;         ///< when the cost model expects it to start (cycles from the step's start)
 };
 
 /// Where a data-parallel all-reduce's buffers lie in a core's SRAM: its result (`dst`, where the
@@ -56,6 +59,10 @@ struct LoweredProgram {
   std::vector<std::string> fusedTransposes;  ///< transposes the matrix unit reads transposed (not made)
   std::vector<std::pair<std::string, std::uint64_t>> hbmHomes;  ///< values homed in HBM, at their address
   std::vector<CollectiveBuffers> collectives;  ///< each allreduce_mean's buffers, in program order
+  /// The cost model's cycles for the whole program: when the last of its threads is done (the
+  /// ops' estimates placed on their threads, with the waits between threads).
+  double estimatedCycles = 0;
+  int threadsUsed = 1;  ///< hardware threads the program runs on
   /// The matrix FLOPs the graph asks of this core (the sum of ops[].usefulFlops).
   std::uint64_t usefulMatrixFlops() const;
 };

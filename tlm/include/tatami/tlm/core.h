@@ -129,6 +129,8 @@ class CoreModel : public sc_core::sc_module {
   void receiveSignal(::tlm::tlm_generic_payload& payload, sc_core::sc_time& delay);
   bool anyThreadWaitsForSemaphore() const;
   std::uint64_t hazardTime(const ThreadCtl& t, const AccessList& accesses) const;
+  /// The cycle at which everything thread t has in flight has completed (fence).
+  std::uint64_t drainTime(const ThreadCtl& t) const;
   struct PortChoice {
     std::uint64_t start;
     std::size_t readRotation, writeRotation;
