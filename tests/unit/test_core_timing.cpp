@@ -3,6 +3,8 @@
 // semaphores and threads; faults and deadlocks; timing-only runs.
 #include <doctest/doctest.h>
 
+#include <regex>
+
 #include "tatami/arch/assembler.h"
 #include "tatami/runtime/run.h"
 
@@ -209,4 +211,22 @@ TEST_CASE("a trace holds every instruction; each unit's slices add up to its bus
   CHECK(sum == r.stats.unitBusy);
   CHECK(r.traces[0].slices.size() == r.stats.instructions);
   CHECK(r.traces[0].instructionText[5] == "mma.bf16 r3, r1, r2, r4");
+}
+
+TEST_CASE("fence holds its thread until everything it issued is complete; a signal after it tells another thread") {
+  // Thread 0: li at 0..3; the vadd of 1,024 elements starts at 4, reads 64 lines on both ports
+  // and completes at 4 + 64 + 4 (latency) = 72. The fence starts then (hazard stall 72 - 5 = 67),
+  // takes 1 cycle; sinc at 73 is visible at 74. Thread 1 waits in swait until 74 (issued then,
+  // 1 cycle), li 75, halt 76: the run ends at 77. With a nop in place of the fence the signal
+  // comes at 7 and the run ends with the vadd, at 72.
+  const std::string program =
+      "  li r1, 0\n  li r2, 4096\n  li r3, 8192\n  li r4, 1024\n  vadd.f32 r3, r1, r2, r4\n  FENCE\n  sinc 48, 1\n  halt\n"
+      "t1:\n  swait 48, 1\n  li r5, 1\n  halt\n.thread 1 t1\n";
+  const auto fenced = run(std::regex_replace(program, std::regex("FENCE"), "fence"));
+  REQUIRE(fenced.error.empty());
+  CHECK(fenced.stats.cycles == 77);
+  CHECK(fenced.stats.threads[0].stallHazard == 67);
+  const auto unfenced = run(std::regex_replace(program, std::regex("FENCE"), "nop"));
+  REQUIRE(unfenced.error.empty());
+  CHECK(unfenced.stats.cycles == 72);
 }
