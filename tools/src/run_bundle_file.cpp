@@ -8,12 +8,14 @@
 #include "tatami/runtime/bundle.h"
 #include "tatami/runtime/hdf5_io.h"
 #include "tatami/runtime/results.h"
+#include "tatami/runtime/timing_variant.h"
 #include "tatami/arch/config_files.h"
 
 namespace tatami::cli {
 
 /// `tatami run BUNDLE`: full tensors in (HDF5 arrays by name), every core's program, full
-/// tensors out. The bundle's configuration is used; one given with --config/--set must equal it.
+/// tensors out. Under the bundle's configuration, or a timing variant of it (--set on top of it,
+/// or --config) that changes no parameter the programs depend on.
 int runBundleFile(const std::string& path, const MachineOptions& machine, const po::variables_map& vm, const std::string& inputPath,
                   const std::string& outputPath, std::ostream& out, std::ostream& err) {
   runtime::Bundle bundle;
@@ -23,18 +25,27 @@ int runBundleFile(const std::string& path, const MachineOptions& machine, const 
     err << "tatami run: " << e.what() << "\n";
     return kExitBadInput;
   }
-  ArchConfig config;
-  applyIni(config, bundle.configIni, path + " (its configuration)");
-  validate(config);
+  ArchConfig compiled;
+  applyIni(compiled, bundle.configIni, path + " (its configuration)");
+  validate(compiled);
+  // A timing variant: --set on top of the bundle's configuration (or --config, whole); only
+  // parameters the programs do not depend on may differ.
+  ArchConfig config = compiled;
+  std::vector<runtime::ChangedParam> changed;
   if (!machine.configFile.empty() || !machine.overrides.empty()) {
-    const std::string asked = toIni(machine.resolve()), compiled = toIni(config);
-    if (asked != compiled) {
-      std::istringstream a(asked), c(compiled);
-      std::string la, lc;
-      while (std::getline(a, la) && std::getline(c, lc) && la == lc) {
+    try {
+      if (!machine.configFile.empty()) {
+        config = machine.resolve();
+      } else {
+        for (const auto& o : machine.overrides) applyOverride(config, o);
+        validate(config);
       }
-      err << "tatami run: the bundle was compiled for another configuration: '" << lc << "' in the bundle, '" << la << "' here; "
-          << "recompile it, or run it without --config/--set\n";
+      changed = runtime::timingVariant(compiled, config);
+    } catch (const ConfigError& e) {
+      err << "tatami run: " << e.what() << "\n";
+      return kExitBadInput;
+    } catch (const runtime::BundleError& e) {
+      err << "tatami run: " << path << ": " << e.what() << "\n";
       return kExitBadInput;
     }
   }
@@ -60,6 +71,11 @@ int runBundleFile(const std::string& path, const MachineOptions& machine, const 
   nlohmann::ordered_json fed = nlohmann::ordered_json::array();
   for (const auto& f : feeds) fed.push_back(f.name);
   summary["fed"] = fed;
+  if (!changed.empty()) {
+    nlohmann::ordered_json variant = nlohmann::ordered_json::object();
+    for (const auto& c : changed) variant[c.key] = {{"compiled", c.compiled}, {"now", c.now}};
+    summary["timing_variant"] = variant;
+  }
   if (!outputPath.empty()) {
     runtime::writeArrays(outputPath, result.outputs, {{"config", bundle.configIni}, {"bundle", path}, {"summary", summary.dump()}});
   }
@@ -67,6 +83,7 @@ int runBundleFile(const std::string& path, const MachineOptions& machine, const 
     out << summary.dump(2) << "\n";
   } else {
     out << "bundle " << path << ": " << bundle.model << " (" << bundle.step << ")\n";
+    for (const auto& c : changed) out << "  timing variant: " << c.key << " = " << c.now << " (compiled with " << c.compiled << ")\n";
     printRunText(config, result.run, options.timingOnly, out);
     for (const auto& o : result.outputs)
       if (o.data.size() == 1) out << "  " << o.name << " = " << o.data[0] << "\n";
