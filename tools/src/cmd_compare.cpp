@@ -1,0 +1,302 @@
+// `tatami compare`: two results side by side. Either two result files (the --json output of run,
+// check or train, or a results HDF5 file of run/train --output), or one workload (a model's
+// training step) under two configurations: every metric with its ratio, the step's unit and
+// stall breakdown, and the per-op cycles on the first core with the biggest movers first.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <ostream>
+
+#include "command.h"
+#include "cost_table.h"
+#include "format_text.h"
+#include "run_report.h"
+#include "step_options.h"
+#include "tatami/arch/config_files.h"
+#include "tatami/driver/job.h"
+#include "tatami/runtime/bundle.h"
+#include "tatami/runtime/results.h"
+
+namespace tatami::cli {
+
+using namespace tatami::compiler;
+using namespace tatami::driver;
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+/// A result file's summary: a JSON document, or the `summary` attribute of a results HDF5 file.
+Json loadResult(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("cannot read result file '" + path + "'");
+  char first = 0;
+  in >> std::ws;
+  in.get(first);
+  if (first == '{') {
+    in.unget();
+    try {
+      return Json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw UsageError(path + ": not a JSON result: " + e.what());
+    }
+  }
+  std::map<std::string, std::string> attributes;
+  try {
+    runtime::readArrays(path, &attributes);
+  } catch (const std::exception& e) {
+    throw UsageError(path + ": neither a JSON result nor a results HDF5 file: " + e.what());
+  }
+  const auto s = attributes.find("summary");
+  if (s == attributes.end()) throw UsageError(path + ": a HDF5 file without a run summary (write it with run or train --output)");
+  try {
+    return Json::parse(s->second);
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(path + ": its summary is not JSON: " + e.what());
+  }
+}
+
+/// The numeric leaves of a result, by their path ("units.dma.busy_cycles").
+void flatten(const Json& j, const std::string& prefix, std::vector<std::pair<std::string, double>>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if (k == "outputs" || k == "thread") continue;  // where outputs lie, and a record's own key: not metrics
+      flatten(v, prefix.empty() ? k : prefix + "." + k, out);
+    }
+  } else if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      const Json& e = j[i];
+      // Arrays of records keyed by a name or a thread number keep the key in the path.
+      std::string key = std::to_string(i);
+      if (e.is_object() && e.contains("thread")) key = "thread" + e["thread"].dump();
+      else if (e.is_object() && e.contains("tensor") && e["tensor"].is_string()) key = e["tensor"].get<std::string>();
+      flatten(e, prefix + "." + key, out);
+    }
+  } else if (j.is_number()) {
+    out.emplace_back(prefix, j.get<double>());
+  }
+}
+
+std::string ratioText(double a, double b) {
+  if (a == b) return "1";
+  if (a == 0) return "-";
+  return readable(b / a, 3);
+}
+
+/// Every metric both results have, with B / A.
+/// The metrics of either result, in A's order then B's own: (name, A's value if any, B's if any).
+struct MetricRow {
+  std::string name;
+  bool hasA = false, hasB = false;
+  double a = 0, b = 0;
+};
+std::vector<MetricRow> metricRows(const Json& a, const Json& b) {
+  std::vector<std::pair<std::string, double>> fa, fb;
+  flatten(a, "", fa), flatten(b, "", fb);
+  std::vector<MetricRow> rows;
+  std::map<std::string, std::size_t> at;
+  for (const auto& [k, v] : fa) at[k] = rows.size(), rows.push_back({k, true, false, v, 0});
+  for (const auto& [k, v] : fb) {
+    if (!at.count(k)) at[k] = rows.size(), rows.push_back({k, false, false, 0, 0});
+    rows[at[k]].hasB = true, rows[at[k]].b = v;
+  }
+  return rows;
+}
+
+void printMetrics(const Json& a, const Json& b, const std::string& nameA, const std::string& nameB, std::ostream& out) {
+  const std::vector<MetricRow> rows = metricRows(a, b);
+  std::size_t width = 6;
+  for (const auto& r : rows) width = std::max(width, r.name.size() + 2);
+  out << std::left << std::setw(int(width)) << "metric" << std::right << std::setw(16) << nameA << std::setw(16) << nameB << std::setw(10)
+      << "B/A" << "\n";
+  for (const auto& r : rows)
+    out << std::left << std::setw(int(width)) << r.name << std::right << std::setw(16) << (r.hasA ? readable(r.a, 6) : "-") << std::setw(16)
+        << (r.hasB ? readable(r.b, 6) : "-") << std::setw(10) << (r.hasA && r.hasB ? ratioText(r.a, r.b) : "-") << "\n";
+}
+
+Json metricsJson(const Json& a, const Json& b) {
+  Json rows = Json::array();
+  for (const auto& r : metricRows(a, b)) {
+    Json row = {{"metric", r.name}, {"a", r.hasA ? Json(r.a) : Json(nullptr)}, {"b", r.hasB ? Json(r.b) : Json(nullptr)}};
+    row["ratio"] = r.hasA && r.hasB && r.a != 0 ? Json(r.b / r.a) : Json(nullptr);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+/// One side of a workload comparison: the step compiled and run (timing only) with a trace.
+struct Side {
+  ArchConfig config;
+  driver::CompiledJob job;
+  runtime::BundleRun run;
+  std::vector<OpMeasure> perOp;
+  Json summary = Json::object();
+  std::string error;  ///< why the step cannot be compiled under this configuration (then nothing else is set)
+};
+
+Side runSide(const CompileRequest& r, const ArchConfig& config) {
+  Side s;
+  s.config = config;
+  try {
+    s.job = driver::compileJob(r, config);
+  } catch (const CompileError& e) {
+    s.error = e.what();
+    return s;
+  }
+  runtime::RunOptions options;
+  options.timingOnly = true;
+  options.trace = true;
+  s.run = runtime::runBundle(config, s.job.bundle, {}, options);
+  if (!s.run.run.error.empty()) throw std::runtime_error("the run failed: " + s.run.run.error);
+  s.perOp = measuredPerOp(s.job.lowered[0], s.run.run);
+  s.summary = runJson(config, s.run.run, true);
+  s.summary["placement"] = s.job.placement;
+  s.summary["sram_peak_bytes"] = s.job.sramPeakBytes;
+  return s;
+}
+
+struct OpRow {
+  std::string name;
+  std::int64_t a = -1, b = -1;  // -1: not in that program
+};
+
+/// The first core's ops of both sides, matched by op and node name, the biggest movers first.
+std::vector<OpRow> opRows(const Side& A, const Side& B) {
+  std::map<std::string, OpRow> rows;
+  std::vector<std::string> order;
+  const auto add = [&](const Side& s, bool first) {
+    if (!s.error.empty()) return;
+    std::map<std::string, int> seen;
+    for (std::size_t i = 0; i < s.job.lowered[0].ops.size(); ++i) {
+      const OpCost& oc = s.job.lowered[0].ops[i];
+      std::string key = oc.op + " " + oc.node;
+      if (seen[key]++) key += " #" + std::to_string(seen[key]);
+      if (!rows.count(key)) order.push_back(key), rows[key].name = key;
+      (first ? rows[key].a : rows[key].b) = std::int64_t(s.perOp[i].cycles);
+    }
+  };
+  add(A, true), add(B, false);
+  std::vector<OpRow> out;
+  for (const auto& k : order) out.push_back(rows[k]);
+  const auto moved = [](const OpRow& r) { return std::llabs(std::max<std::int64_t>(r.b, 0) - std::max<std::int64_t>(r.a, 0)); };
+  std::stable_sort(out.begin(), out.end(), [&](const OpRow& x, const OpRow& y) { return moved(x) > moved(y); });
+  return out;
+}
+
+std::string describeChange(const std::vector<std::string>& sets, const std::string& file) {
+  std::string s = file.empty() ? "" : file;
+  for (const auto& o : sets) s += (s.empty() ? "" : ", ") + o;
+  return s.empty() ? "the same configuration" : s;
+}
+
+}  // namespace
+
+int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  CompileRequest r;
+  MachineOptions machine;
+  std::vector<std::string> inputs, vs;
+  std::string vsConfig;
+  std::size_t opsShown = 20;
+  desc.add_options()("help,h", "show this help");
+  addStepOptions(desc, r);
+  desc.add_options()
+      ("vs", po::value<std::vector<std::string>>(&vs)->composing()->value_name("KEY=VALUE"),
+       "B is A with this parameter changed (repeatable); A is --config/--set")
+      ("vs-config", po::value<std::string>(&vsConfig)->value_name("FILE"), "B's configuration: this INI file (then its --vs changes)")
+      ("ops", po::value<std::size_t>(&opsShown)->default_value(20), "per-op rows shown, the biggest movers first (0: all)")
+      ("json", "print one JSON object");
+  machine.addTo(desc);
+  po::options_description hidden;
+  hidden.add_options()("input", po::value<std::vector<std::string>>(&inputs));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("input", 2);
+  po::variables_map vm;
+  const std::string usage =
+      "Usage: tatami compare A.json B.json          (results: --json of run/check/train, or --output HDF5 files)\n"
+      "       tatami compare MODEL [step options] [--config A.ini] [--set K=V] --vs K=V [--vs K=V] [--vs-config B.ini]\n"
+      "Two results side by side: every metric of both with B/A. For a model, its training step is compiled and run\n"
+      "(timing only) under A and under B, and the first core's per-op cycles are listed with the biggest movers first.";
+  try {
+    po::command_line_parser parser(args);
+    parser.options(all).positional(pos);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      out << usage << "\n\n" << desc << "\n";
+      return kExitOk;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  const bool json = vm.count("json") > 0;
+  if (inputs.size() == 2) {
+    if (!vs.empty() || !vsConfig.empty()) throw UsageError("--vs and --vs-config compare a model under two configurations, not two results");
+    const Json a = loadResult(inputs[0]), b = loadResult(inputs[1]);
+    if (json) {
+      out << Json{{"a", inputs[0]}, {"b", inputs[1]}, {"metrics", metricsJson(a, b)}}.dump(2) << "\n";
+      return kExitOk;
+    }
+    out << "A: " << inputs[0] << "\nB: " << inputs[1] << "\n";
+    printMetrics(a, b, "A", "B", out);
+    return kExitOk;
+  }
+  if (inputs.size() != 1) throw UsageError("give two result files, or one model with --vs or --vs-config");
+  if (vs.empty() && vsConfig.empty()) throw UsageError("comparing a model needs B's changes: --vs KEY=VALUE or --vs-config FILE");
+  r.model = inputs[0];
+  checkStepOptions(r);
+  const ArchConfig configA = machine.resolve();
+  ArchConfig configB = vsConfig.empty() ? configA : resolveConfig(vsConfig, {});
+  for (const auto& o : vs) applyOverride(configB, o);
+  validate(configB);
+  try {
+    const Side A = runSide(r, configA), B = runSide(r, configB);
+    const std::vector<OpRow> rows = opRows(A, B);
+    const std::size_t shown = opsShown == 0 ? rows.size() : std::min(opsShown, rows.size());
+    if (json) {
+      Json ops = Json::array();
+      for (std::size_t i = 0; i < shown; ++i)
+        ops.push_back({{"op", rows[i].name}, {"a", rows[i].a < 0 ? Json(nullptr) : Json(rows[i].a)},
+                       {"b", rows[i].b < 0 ? Json(nullptr) : Json(rows[i].b)}});
+      const auto where = [](const Side& s) { return s.error.empty() ? s.job.placement : "cannot run: " + s.error; };
+      out << Json{{"model", r.model}, {"a", machine.origin()}, {"b", describeChange(vs, vsConfig)}, {"a_placement", where(A)},
+                  {"b_placement", where(B)}, {"metrics", metricsJson(A.summary, B.summary)}, {"ops", ops}}
+                 .dump(2)
+          << "\n";
+      return kExitOk;
+    }
+    out << "model " << r.model << ", one training step (timing only)\n";
+    out << "A: " << machine.origin() << "; " << (A.error.empty() ? A.job.placement : "cannot run: " + A.error) << "\n";
+    out << "B: " << describeChange(vs, vsConfig) << " (on A's other values); " << (B.error.empty() ? B.job.placement : "cannot run: " + B.error)
+        << "\n\n";
+    printMetrics(A.summary, B.summary, "A", "B", out);
+    out << "\nper op on the first core (measured cycles), the biggest movers first:\n";
+    std::size_t width = 24;
+    for (std::size_t i = 0; i < shown; ++i) width = std::max(width, rows[i].name.size() + 2);
+    out << std::left << std::setw(int(width)) << "op" << std::right << std::setw(12) << "A" << std::setw(12) << "B" << std::setw(10) << "B-A"
+        << std::setw(9) << "B/A" << "\n";
+    const auto cell = [](std::int64_t v) { return v < 0 ? std::string("-") : std::to_string(v); };
+    for (std::size_t i = 0; i < shown; ++i) {
+      const OpRow& row = rows[i];
+      const std::int64_t d = std::max<std::int64_t>(row.b, 0) - std::max<std::int64_t>(row.a, 0);
+      out << std::left << std::setw(int(width)) << row.name << std::right << std::setw(12) << cell(row.a) << std::setw(12) << cell(row.b)
+          << std::setw(10) << (d > 0 ? "+" : "") + std::to_string(d) << std::setw(9)
+          << (row.a > 0 && row.b >= 0 ? readable(double(row.b) / double(row.a), 3) : std::string("-")) << "\n";
+    }
+    if (shown < rows.size()) out << "(" << rows.size() - shown << " more ops; --ops 0 shows all)\n";
+  } catch (const CompileError& e) {
+    err << "tatami compare: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::runtime_error& e) {
+    err << "tatami compare: " << e.what() << "\n";
+    return kExitRunFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace tatami::cli
