@@ -175,7 +175,11 @@ TEST_CASE("running a bundle checks what it is fed and the configuration") {
                        runtime::BundleError);
   std::string text;
   CHECK(tatamiCli({"run", "b_feed.bundle", "--set", "core.sram_kib=2048"}, &text) == 2);
-  CHECK(text.find("the bundle was compiled for another configuration: 'sram_kib") != std::string::npos);
+  CHECK(text.find("core.sram_kib = 2048 differs from the bundle's core.sram_kib = 1280, and the compiled programs depend on it (its SRAM "
+                  "layout)") != std::string::npos);
+  // A timing parameter is a variant the bundle runs under.
+  CHECK(tatamiCli({"run", "b_feed.bundle", "--timing-only", "--set", "core.vector_latency_cycles=9"}, &text) == 0);
+  CHECK(text.find("timing variant: core.vector_latency_cycles = 9 (compiled with") != std::string::npos);
 }
 
 TEST_CASE("a step too large for SRAM streams its weights from HBM and computes the same numbers") {
