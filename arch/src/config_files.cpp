@@ -51,11 +51,11 @@ void applyIniFile(ArchConfig& config, const std::string& path) {
   applyIni(config, text.str(), path);
 }
 
-void applyOverride(ArchConfig& config, const std::string& assignment) {
+void applyOverride(ArchConfig& config, const std::string& assignment, const std::string& flag) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw ConfigError("--set '" + assignment + "': expected section.key=value (e.g. core.sram_kib=2048)");
-  setParam(config, trim(assignment.substr(0, eq)), assignment.substr(eq + 1), "--set " + assignment);
+    throw ConfigError(flag + " '" + assignment + "': expected section.key=value (e.g. core.sram_kib=2048)");
+  setParam(config, trim(assignment.substr(0, eq)), assignment.substr(eq + 1), flag + " " + assignment);
 }
 
 ArchConfig resolveConfig(const std::string& configFile, const std::vector<std::string>& overrides) {

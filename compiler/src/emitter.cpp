@@ -63,7 +63,6 @@ LabelId Emitter::newLabel() {
 
 void Emitter::bind(LabelId label) {
   labelPc_.at(std::size_t(label.id)) = pc();
-  program_.labels.push_back({"L" + std::to_string(label.id), pc()});
 }
 
 void Emitter::note(const std::string& text) { notes_[pc()].push_back(text); }
@@ -87,10 +86,6 @@ void Emitter::append(const Emitter& other, const std::function<void(Instruction&
   }
   for (std::int64_t at : other.labelPc_) labelPc_.push_back(at < 0 ? -1 : at + base);
   for (const auto& [at, id] : other.labelUses_) labelUses_.emplace_back(at + base, id + labelBase);
-  for (const auto& l : other.program_.labels) {
-    // Labels are named by their id: "L<id>" of the other emitter becomes "L<id + labelBase>".
-    program_.labels.push_back({"L" + std::to_string(std::stoi(l.name.substr(1)) + labelBase), l.pc + base});
-  }
   for (const auto& block : other.program_.inits) program_.inits.push_back(block);
   for (const auto& decl : other.program_.outputs) program_.outputs.push_back(decl);
   for (const auto& [at, texts] : other.notes_)
@@ -100,11 +95,14 @@ void Emitter::append(const Emitter& other, const std::function<void(Instruction&
 void Emitter::startThread(int thread) {
   const LabelId start = newLabel();
   bind(start);
-  program_.threads.push_back({std::uint8_t(thread), pc()});
+  program_.threads.push_back({thread, pc()});
 }
 
 Program Emitter::finish() const {
   Program p = program_;
+  // Every bound label, named by its id.
+  for (std::size_t id = 0; id < labelPc_.size(); ++id)
+    if (labelPc_[id] >= 0) p.labels.push_back({"L" + std::to_string(id), std::uint32_t(labelPc_[id])});
   for (const auto& [at, id] : labelUses_) {
     if (labelPc_.at(std::size_t(id)) < 0) throw CompileError("internal: label L" + std::to_string(id) + " is used but never bound");
     p.code[at].imm = labelPc_[std::size_t(id)];

@@ -11,8 +11,10 @@
 #include "tatami/compiler/emitter.h"
 #include "tatami/compiler/flops.h"
 #include "tatami/compiler/lower.h"
+#include "tatami/driver/op_measure.h"
 #include "tatami/compiler/pipeline.h"
 #include "tatami/compiler/training.h"
+#include "tatami/driver/op_measure.h"
 #include "tatami/runtime/run.h"
 #include "tatami/compiler/onnx_import.h"
 #include "onnx_models.h"
@@ -562,22 +564,10 @@ void checkEstimates(const Graph& g, const std::string& precision) {
   options.timingOnly = true;
   const auto r = runtime::runProgram(config, lp.program, options);
   REQUIRE(r.error.empty());
-  // An op's cycles: from the end of the previous op on its thread (or its first instruction
-  // when it first waited for another thread) to its last completion.
-  std::vector<std::uint64_t> endAt(lp.ops.size(), 0), firstAt(lp.ops.size(), UINT64_MAX);
-  for (const auto& sl : r.traces[0].slices)
-    for (std::size_t i = 0; i < lp.ops.size(); ++i)
-      if (sl.pc >= lp.ops[i].firstPc && sl.pc < lp.ops[i].endPc) {
-        endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
-        firstAt[i] = std::min(firstAt[i], sl.start);
-      }
-  std::map<int, std::uint64_t> before;
+  const std::vector<driver::OpMeasure> perOp = driver::measuredPerOp(lp, r);
   const double estimated = lp.estimatedCycles;
   for (std::size_t i = 0; i < lp.ops.size(); ++i) {
-    std::uint64_t& prev = before[lp.ops[i].thread];
-    const std::uint64_t from = lp.ops[i].waits && firstAt[i] != UINT64_MAX ? std::max(prev, firstAt[i]) : prev;
-    const std::uint64_t end = std::max(endAt[i], from), measured = end - from;
-    prev = end;
+    const std::uint64_t measured = perOp[i].cycles;
     if (measured < 500) continue;
     INFO(precision, " op ", lp.ops[i].op, " ", lp.ops[i].node, " estimated ", lp.ops[i].cycles, " measured ", measured);
     CHECK(lp.ops[i].cycles / double(measured) > 0.75);

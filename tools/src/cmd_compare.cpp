@@ -252,7 +252,7 @@ int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ost
   checkStepOptions(r);
   const ArchConfig configA = machine.resolve();
   ArchConfig configB = vsConfig.empty() ? configA : resolveConfig(vsConfig, {});
-  for (const auto& o : vs) applyOverride(configB, o);
+  for (const auto& o : vs) applyOverride(configB, o, "--vs");
   validate(configB);
   try {
     const Side A = runSide(r, configA), B = runSide(r, configB);

@@ -3,7 +3,6 @@
 // and the choices the cost model made.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -11,19 +10,13 @@
 
 #include "tatami/compiler/lower.h"
 #include "tatami/compiler/partition.h"
+#include "tatami/driver/op_measure.h"
 #include "tatami/runtime/run.h"
 
 namespace tatami::cli {
 
-/// What one op did on the first core of a traced run: the cycles it took (how far it moved the
-/// end of the work done so far) and the busy cycles of each unit on its instructions.
-struct OpMeasure {
-  std::uint64_t cycles = 0;
-  std::array<std::uint64_t, kUnitCount> busy{};
-  /// What limited it: the unit busy for at least 60% of its cycles (the busiest), else "latency"
-  /// (dependences, issue, semaphore and network waits).
-  std::string limit() const;
-};
+using driver::OpMeasure;
+using driver::measuredPerOp;
 
 /// The cost model's table: one row per op; `measured` (if given) beside the estimate, with the
 /// op's roofline position: its useful matrix FLOPs, FLOPs per cycle, its units' busy shares and
@@ -33,8 +26,5 @@ void printCostTable(const compiler::LoweredProgram& lp, const std::vector<OpMeas
 /// Each op of a grid position's program labelled with its result's layout in the full graph: per
 /// dimension split over the grid's rows (r), its columns (c), or whole (-).
 void labelGridOps(const compiler::Graph& g, const compiler::GridPlan& plan, const std::string& grid, compiler::LoweredProgram& lp);
-
-/// Each op of `lp` on the first core of a traced run.
-std::vector<OpMeasure> measuredPerOp(const compiler::LoweredProgram& lp, const runtime::RunResult& run);
 
 }  // namespace tatami::cli

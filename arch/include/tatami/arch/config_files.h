@@ -18,8 +18,8 @@ void applyIni(ArchConfig& config, const std::string& iniText, const std::string&
 /// Reads and applies an INI file. Throws ConfigError if it cannot be read.
 void applyIniFile(ArchConfig& config, const std::string& path);
 
-/// Applies one `section.key=value` override.
-void applyOverride(ArchConfig& config, const std::string& assignment);
+/// Applies one `section.key=value` override; errors name it as given with `flag`.
+void applyOverride(ArchConfig& config, const std::string& assignment, const std::string& flag = "--set");
 
 /// Defaults, then `configFile` (if not empty), then each override; validated.
 ArchConfig resolveConfig(const std::string& configFile, const std::vector<std::string>& overrides);
