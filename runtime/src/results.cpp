@@ -37,6 +37,38 @@ void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays,
   });
 }
 
+void writeTable(const std::string& path, const std::vector<TableColumn>& columns, const std::map<std::string, std::string>& attributes) {
+  H5::Exception::dontPrint();
+  writeOutputFileVia(path, [&](const std::string& tmp) {
+    try {
+      H5::H5File file(tmp, H5F_ACC_TRUNC);
+      const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
+      const H5::DataSpace scalar(H5S_SCALAR);
+      H5::Group root = file.openGroup("/");
+      std::map<std::string, std::string> attrs = attributes;
+      for (const auto& c : columns) attrs["columns"] += c.name + "\n";
+      for (const auto& [k, v] : attrs) root.createAttribute(k, str, scalar).write(str, v);
+      H5::Group table = file.createGroup("table");
+      for (const auto& c : columns) {
+        const hsize_t rows = c.text.empty() ? c.numbers.size() : c.text.size();
+        H5::DataSpace space(1, &rows);
+        if (c.text.empty()) {
+          H5::DataSet ds = table.createDataSet(c.name, H5::PredType::NATIVE_DOUBLE, space);
+          if (rows) ds.write(c.numbers.data(), H5::PredType::NATIVE_DOUBLE);
+        } else {
+          std::vector<const char*> ptrs;
+          for (const auto& t : c.text) ptrs.push_back(t.c_str());
+          H5::DataSet ds = table.createDataSet(c.name, str, space);
+          if (rows) ds.write(ptrs.data(), str);
+        }
+      }
+      file.close();
+    } catch (const H5::Exception& e) {
+      throw OutputError("cannot write '" + path + "': " + e.getDetailMsg());
+    }
+  });
+}
+
 std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes) {
   H5::Exception::dontPrint();
   std::vector<NamedArray> out;

@@ -59,27 +59,6 @@ Json loadResult(const std::string& path) {
   }
 }
 
-/// The numeric leaves of a result, by their path ("units.dma.busy_cycles").
-void flatten(const Json& j, const std::string& prefix, std::vector<std::pair<std::string, double>>& out) {
-  if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) {
-      if (k == "outputs" || k == "thread") continue;  // where outputs lie, and a record's own key: not metrics
-      flatten(v, prefix.empty() ? k : prefix + "." + k, out);
-    }
-  } else if (j.is_array()) {
-    for (std::size_t i = 0; i < j.size(); ++i) {
-      const Json& e = j[i];
-      // Arrays of records keyed by a name or a thread number keep the key in the path.
-      std::string key = std::to_string(i);
-      if (e.is_object() && e.contains("thread")) key = "thread" + e["thread"].dump();
-      else if (e.is_object() && e.contains("tensor") && e["tensor"].is_string()) key = e["tensor"].get<std::string>();
-      flatten(e, prefix + "." + key, out);
-    }
-  } else if (j.is_number()) {
-    out.emplace_back(prefix, j.get<double>());
-  }
-}
-
 std::string ratioText(double a, double b) {
   if (a == b) return "1";
   if (a == 0) return "-";
@@ -94,8 +73,7 @@ struct MetricRow {
   double a = 0, b = 0;
 };
 std::vector<MetricRow> metricRows(const Json& a, const Json& b) {
-  std::vector<std::pair<std::string, double>> fa, fb;
-  flatten(a, "", fa), flatten(b, "", fb);
+  const auto fa = metricLeaves(a), fb = metricLeaves(b);
   std::vector<MetricRow> rows;
   std::map<std::string, std::size_t> at;
   for (const auto& [k, v] : fa) at[k] = rows.size(), rows.push_back({k, true, false, v, 0});

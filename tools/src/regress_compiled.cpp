@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "command.h"
+#include "step_options.h"
 #include "run_report.h"
 #include "tatami/driver/job.h"
 #include "tatami/runtime/bundle.h"
@@ -38,22 +39,13 @@ CaseSpec readSpec(const std::string& path) {
     if (trim(line).empty()) continue;
     if (eq == std::string::npos) throw UsageError(where + "expected 'key = value'");
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    driver::CompileRequest& r = c.request;
+    if (setStepKey(c.request, key, value, where)) continue;
+    if (key != "seed")
+      throw UsageError(where + "unknown key '" + key + "' (model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid, seed)");
     try {
-      if (key == "model") r.model = value;
-      else if (key == "batch") r.batch = std::stoll(value);
-      else if (key == "loss") r.loss = value;
-      else if (key == "optimizer") r.optimizer.kind = value;
-      else if (key == "lr") r.optimizer.learningRate = std::stod(value);
-      else if (key == "momentum") r.optimizer.momentum = std::stod(value);
-      else if (key == "weight_decay") r.optimizer.weightDecay = std::stod(value);
-      else if (key == "precision") r.precision = value;
-      else if (key == "slice") r.slice = value;
-      else if (key == "grid") r.grid = value;
-      else if (key == "seed") c.seed = std::stoull(value);
-      else throw UsageError(where + "unknown key '" + key + "' (model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid, seed)");
+      c.seed = std::stoull(value);
     } catch (const std::logic_error&) {
-      throw UsageError(where + "'" + key + "' = '" + value + "' is not a number");
+      throw UsageError(where + "'seed' = '" + value + "' is not a number");
     }
   }
   if (c.request.model.empty()) throw UsageError(path + ": no model given");

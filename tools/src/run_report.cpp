@@ -169,4 +169,35 @@ void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool ti
   out << "host time           " << readable(r.hostSeconds, 3) << " s\n";
 }
 
+namespace {
+
+/// The numeric leaves of a result, by their path ("units.dma.busy_cycles").
+void flatten(const nlohmann::ordered_json& j, const std::string& prefix, std::vector<std::pair<std::string, double>>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if (k == "outputs" || k == "thread") continue;  // where outputs lie, and a record's own key: not metrics
+      flatten(v, prefix.empty() ? k : prefix + "." + k, out);
+    }
+  } else if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      const nlohmann::ordered_json& e = j[i];
+      // Arrays of records keyed by a name or a thread number keep the key in the path.
+      std::string key = std::to_string(i);
+      if (e.is_object() && e.contains("thread")) key = "thread" + e["thread"].dump();
+      else if (e.is_object() && e.contains("tensor") && e["tensor"].is_string()) key = e["tensor"].get<std::string>();
+      flatten(e, prefix + "." + key, out);
+    }
+  } else if (j.is_number()) {
+    out.emplace_back(prefix, j.get<double>());
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, double>> metricLeaves(const nlohmann::ordered_json& j) {
+  std::vector<std::pair<std::string, double>> out;
+  flatten(j, "", out);
+  return out;
+}
+
 }  // namespace tatami::cli

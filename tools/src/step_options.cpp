@@ -55,4 +55,23 @@ void checkStepOptions(const driver::CompileRequest& r) {
   finite("--weight-decay", r.optimizer.weightDecay, false);
 }
 
+bool setStepKey(driver::CompileRequest& r, const std::string& key, const std::string& value, const std::string& where) {
+  try {
+    if (key == "model") r.model = value;
+    else if (key == "batch") r.batch = std::stoll(value);
+    else if (key == "loss") r.loss = value;
+    else if (key == "optimizer") r.optimizer.kind = value;
+    else if (key == "lr") r.optimizer.learningRate = std::stod(value);
+    else if (key == "momentum") r.optimizer.momentum = std::stod(value);
+    else if (key == "weight_decay") r.optimizer.weightDecay = std::stod(value);
+    else if (key == "precision") r.precision = value;
+    else if (key == "slice") r.slice = value;
+    else if (key == "grid") r.grid = value;
+    else return false;
+  } catch (const std::logic_error&) {
+    throw UsageError(where + "'" + key + "' = '" + value + "' is not a number");
+  }
+  return true;
+}
+
 }  // namespace tatami::cli

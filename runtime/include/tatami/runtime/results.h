@@ -20,6 +20,18 @@ struct NamedArray {
 void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays,
                  const std::map<std::string, std::string>& attributes);
 
+/// A column of a tidy table: numbers, or (when `text` is not empty) strings, one per row.
+struct TableColumn {
+  std::string name;
+  std::vector<double> numbers;
+  std::vector<std::string> text;
+};
+
+/// Writes a table: group "table" holds one 1-D dataset per column (64-bit floats, or variable-
+/// length strings), in order; the root attribute "columns" lists their names, one per line.
+/// Replaced atomically like writeArrays. Throws std::runtime_error.
+void writeTable(const std::string& path, const std::vector<TableColumn>& columns, const std::map<std::string, std::string>& attributes);
+
 /// Reads every array written by writeArrays, and the attributes. Throws std::runtime_error
 /// naming the file for anything missing or malformed.
 std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes = nullptr);
