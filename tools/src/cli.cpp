@@ -19,6 +19,7 @@ const std::vector<Command>& commands() {
       {"train", "Train a model on the emulated machine (Fashion-MNIST) and evaluate it", cmdTrain},
       {"check", "Run one compiled training step on the emulator and on the host oracle; compare", cmdCheck},
       {"traffic", "Synthetic traffic on the mesh: throughput and latency, sweeps and plots", cmdTraffic},
+      {"sweep", "Run a sweep (workloads x parameter axes) in parallel, resumably, into one table", cmdSweep},
       {"compare", "Two results, or a model's step under two configurations, side by side", cmdCompare},
       {"regress", "Run the regression cases and compare their figures with the goldens", cmdRegress},
       {"validate", "The network's validation report: fast model against the flit-level reference", cmdValidate},

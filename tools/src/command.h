@@ -49,6 +49,7 @@ int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream
 int cmdAsm(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmdSweep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

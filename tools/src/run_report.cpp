@@ -181,10 +181,13 @@ void flatten(const nlohmann::ordered_json& j, const std::string& prefix, std::ve
   } else if (j.is_array()) {
     for (std::size_t i = 0; i < j.size(); ++i) {
       const nlohmann::ordered_json& e = j[i];
-      // Arrays of records keyed by a name or a thread number keep the key in the path.
-      std::string key = std::to_string(i);
+      // Records keyed by a thread number or a tensor name keep the key in the path; records by
+      // position (every link, router, die edge) are a picture of the mesh, not metrics to set side by side.
+      std::string key;
       if (e.is_object() && e.contains("thread")) key = "thread" + e["thread"].dump();
       else if (e.is_object() && e.contains("tensor") && e["tensor"].is_string()) key = e["tensor"].get<std::string>();
+      else if (e.is_object()) continue;
+      else key = std::to_string(i);
       flatten(e, prefix + "." + key, out);
     }
   } else if (j.is_number()) {

@@ -18,7 +18,8 @@ nlohmann::ordered_json runJson(const ArchConfig& config, const runtime::RunResul
 nlohmann::ordered_json regressionMetrics(const runtime::RunResult& r);
 /// A readable report for the console.
 /// The numeric leaves of a result (a run's JSON, a check's, a train's), by their path
-/// ("units.dma.busy_cycles", "threads.thread0.stall_cycles.unit"); where outputs lie is left out.
+/// ("units.dma.busy_cycles", "threads.thread0.stall_cycles.unit"); where outputs lie, and the
+/// per-link, per-router and per-edge records, are left out.
 std::vector<std::pair<std::string, double>> metricLeaves(const nlohmann::ordered_json& j);
 void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool timingOnly, std::ostream& out);
 std::string hashText(std::uint64_t h);
