@@ -10,6 +10,7 @@
 #include <iomanip>
 #include <map>
 #include <ostream>
+#include <sstream>
 
 #include "command.h"
 #include "cost_table.h"
@@ -17,6 +18,7 @@
 #include "run_report.h"
 #include "step_options.h"
 #include "tatami/arch/config_files.h"
+#include "tatami/driver/gpu_baseline.h"
 #include "tatami/driver/job.h"
 #include "tatami/runtime/bundle.h"
 #include "tatami/runtime/results.h"
@@ -170,6 +172,65 @@ std::string describeChange(const std::vector<std::string>& sets, const std::stri
   return s.empty() ? "the same configuration" : s;
 }
 
+/// The emulated wafer's step beside N GPUs' estimated one: time, examples per second, and per watt.
+int compareWithGpus(const CompileRequest& r, const MachineOptions& machine, const std::string& gpuFile, int gpus, bool json, std::ostream& out,
+                    std::ostream& err) {
+  const GpuSpec gpu = readGpuSpec(gpuFile);
+  const ArchConfig config = machine.resolve();
+  const Side wafer = runSide(r, config);
+  if (!wafer.error.empty()) {
+    err << "tatami compare: the step cannot run on the wafer: " << wafer.error << "\n";
+    return kExitBadInput;
+  }
+  const GpuEstimate g = estimateOnGpus(r, gpu, gpus);
+  std::vector<int> cores;
+  for (const auto& p : wafer.job.bundle.programs) cores.push_back(p.core);
+  const int dies = diesUsed(config, cores);
+  const double waferSeconds = double(wafer.run.run.stats.cycles) / (config.core.clock_ghz * 1e9);
+  const double waferWatts = double(dies) * config.die.power_w, gpuWatts = double(gpus) * gpu.powerW;
+  const double batch = double(r.batch);
+  const auto perSecond = [&](double s) { return s > 0 ? batch / s : 0.0; };
+  if (json) {
+    out << Json{{"model", r.model},
+                {"batch", r.batch},
+                {"wafer", {{"config", machine.origin()}, {"placement", wafer.job.placement}, {"cycles", wafer.run.run.stats.cycles},
+                           {"step_seconds", waferSeconds}, {"dies", dies}, {"power_w", waferWatts},
+                           {"examples_per_second", perSecond(waferSeconds)}, {"examples_per_second_per_w", perSecond(waferSeconds) / waferWatts}}},
+                {"gpus", {{"gpu", gpu.name}, {"count", gpus}, {"estimate", "roofline"}, {"compute_seconds", g.computeSeconds},
+                          {"allreduce_seconds", g.allreduceSeconds}, {"step_seconds", g.stepSeconds}, {"power_w", gpuWatts},
+                          {"fits_hbm", g.fits}, {"examples_per_second", perSecond(g.stepSeconds)},
+                          {"examples_per_second_per_w", perSecond(g.stepSeconds) / gpuWatts}}}}
+               .dump(2)
+        << "\n";
+    return kExitOk;
+  }
+  out << "model " << r.model << ", one training step of batch " << r.batch << "\n";
+  out << "wafer: " << machine.origin() << "; " << wafer.job.placement << "; " << wafer.run.run.stats.cycles << " cycles at "
+      << readable(config.core.clock_ghz) << " GHz; " << dies << " die(s) x die.power_w " << readable(config.die.power_w) << " W\n";
+  out << "GPUs:  " << gpus << " x " << gpu.name << " (" << gpuFile << "), data parallel; an ESTIMATE by the roofline, not a simulation: "
+      << "each op the longer of its FLOPs at peak and its bytes at HBM bandwidth, then a ring all-reduce over the links"
+      << (g.fits ? "" : "; the step's tensors do NOT fit the GPU's HBM") << "\n";
+  out << "       (a lower bound for the GPUs: no kernel launch, no cache misses beyond the roofline, no overlap lost); compute "
+      << g.computeSeconds * 1e6 << " us + all-reduce " << g.allreduceSeconds * 1e6 << " us per step\n\n";
+  const auto sig = [](double v) {
+    std::ostringstream os;
+    os.precision(4);
+    os << v;
+    return os.str();
+  };
+  const auto row = [&](const std::string& name, double a, double b) {
+    std::string n = name;
+    n.resize(30, ' ');
+    out << n << std::setw(14) << sig(a) << std::setw(14) << sig(b) << std::setw(13) << (a > 0 ? sig(b / a) : "-") << "\n";
+  };
+  out << "                                       wafer          GPUs   GPUs/wafer\n";
+  row("step time (us)", waferSeconds * 1e6, g.stepSeconds * 1e6);
+  row("examples per second", perSecond(waferSeconds), perSecond(g.stepSeconds));
+  row("power (W)", waferWatts, gpuWatts);
+  row("examples per second per kW", perSecond(waferSeconds) / waferWatts * 1000, perSecond(g.stepSeconds) / gpuWatts * 1000);
+  return kExitOk;
+}
+
 }  // namespace
 
 int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -179,12 +240,17 @@ int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ost
   std::vector<std::string> inputs, vs;
   std::string vsConfig;
   std::size_t opsShown = 20;
+  std::string gpuFile;
+  int gpus = 1;
   desc.add_options()("help,h", "show this help");
   addStepOptions(desc, r);
   desc.add_options()
       ("vs", po::value<std::vector<std::string>>(&vs)->composing()->value_name("KEY=VALUE"),
        "B is A with this parameter changed (repeatable); A is --config/--set")
       ("vs-config", po::value<std::string>(&vsConfig)->value_name("FILE"), "B's configuration: this INI file (then its --vs changes)")
+      ("gpu", po::value<std::string>(&gpuFile)->value_name("FILE"),
+       "B is GPUs described by FILE (configs/gpu/*.ini), the step estimated by the roofline (docs/gpu.md)")
+      ("gpus", po::value<int>(&gpus)->default_value(1), "with --gpu: GPUs, data parallel over the batch")
       ("ops", po::value<std::size_t>(&opsShown)->default_value(20), "per-op rows shown, the biggest movers first (0: all)")
       ("json", "print one JSON object");
   machine.addTo(desc);
@@ -224,10 +290,14 @@ int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ost
     printMetrics(a, b, "A", "B", out);
     return kExitOk;
   }
-  if (inputs.size() != 1) throw UsageError("give two result files, or one model with --vs or --vs-config");
-  if (vs.empty() && vsConfig.empty()) throw UsageError("comparing a model needs B's changes: --vs KEY=VALUE or --vs-config FILE");
+  if (inputs.size() != 1) throw UsageError("give two result files, or one model with --vs, --vs-config or --gpu");
+  if (!gpuFile.empty() && (!vs.empty() || !vsConfig.empty())) throw UsageError("--gpu compares with GPUs; --vs and --vs-config with another wafer: one of them");
+  if (vs.empty() && vsConfig.empty() && gpuFile.empty())
+    throw UsageError("comparing a model needs B: --vs KEY=VALUE, --vs-config FILE or --gpu FILE");
+  if (vm.count("gpus") && !vm["gpus"].defaulted() && gpuFile.empty()) throw UsageError("--gpus needs --gpu FILE");
   r.model = inputs[0];
   checkStepOptions(r);
+  if (!gpuFile.empty()) return compareWithGpus(r, machine, gpuFile, gpus, json, out, err);
   const ArchConfig configA = machine.resolve();
   ArchConfig configB = vsConfig.empty() ? configA : resolveConfig(vsConfig, {});
   for (const auto& o : vs) applyOverride(configB, o, "--vs");
