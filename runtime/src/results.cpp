@@ -52,15 +52,18 @@ void writeTable(const std::string& path, const std::vector<TableColumn>& columns
       for (const auto& c : columns) {
         const hsize_t rows = c.text.empty() ? c.numbers.size() : c.text.size();
         H5::DataSpace space(1, &rows);
+        H5::DataSet ds;
         if (c.text.empty()) {
-          H5::DataSet ds = table.createDataSet(c.name, H5::PredType::NATIVE_DOUBLE, space);
+          ds = table.createDataSet(c.name, H5::PredType::NATIVE_DOUBLE, space);
           if (rows) ds.write(c.numbers.data(), H5::PredType::NATIVE_DOUBLE);
         } else {
           std::vector<const char*> ptrs;
           for (const auto& t : c.text) ptrs.push_back(t.c_str());
-          H5::DataSet ds = table.createDataSet(c.name, str, space);
+          ds = table.createDataSet(c.name, str, space);
           if (rows) ds.write(ptrs.data(), str);
         }
+        if (!c.unit.empty()) ds.createAttribute("unit", str, scalar).write(str, c.unit);
+        if (!c.description.empty()) ds.createAttribute("description", str, scalar).write(str, c.description);
       }
       file.close();
     } catch (const H5::Exception& e) {

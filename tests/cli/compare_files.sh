@@ -10,8 +10,10 @@ gemm="$2/examples/gemm/gemm.tasm"
 "$tatami" run "$gemm" --timing-only --json > "$work/a.json" || fail "run A exited $?"
 "$tatami" run "$gemm" --timing-only --set core.matrix_latency_cycles=64 --json > "$work/b.json" || fail "run B exited $?"
 out=$("$tatami" compare "$work/a.json" "$work/b.json") || fail "compare exited $?"
-echo "$out" | grep -Eq "^cycles +65608 +65664 +1.001$" || fail "no cycles row with both values and B/A: $out"
-echo "$out" | grep -Eq "^units.matrix.busy_cycles +65536 +65536 +1$" || fail "no matrix busy row: $out"
+echo "$out" | grep -Eq "^cycles +cycles +65608 +65664 +1.001$" || fail "no cycles row with both values and B/A: $out"
+echo "$out" | grep -Eq "^units.matrix.busy_cycles +cycles +65536 +65536 +1$" || fail "no matrix busy row: $out"
+echo "$out" | grep -Eq "^cycles +cycles +65608" || fail "no unit beside cycles: $out"
+echo "$out" | grep -q "(undeclared)" && fail "a metric without a declaration in tools/src/metrics.def: $(echo "$out" | grep undeclared)"
 json=$("$tatami" compare "$work/a.json" "$work/b.json" --json) || fail "compare --json exited $?"
 echo "$json" | grep -q '"metric": "cycles",' || fail "no cycles metric in the JSON: $json"
 # Results HDF5 files (run --output): their summary attribute.
@@ -19,7 +21,7 @@ echo "$json" | grep -q '"metric": "cycles",' || fail "no cycles metric in the JS
 "$tatami" run "$work/step.bundle" --output "$work/a.h5" >/dev/null || fail "run of the bundle exited $?"
 "$tatami" run "$work/step.bundle" --set core.dma_setup_cycles=64 --output "$work/b.h5" >/dev/null || fail "its timing variant exited $?"
 out=$("$tatami" compare "$work/a.h5" "$work/b.h5") || fail "compare of HDF5 results exited $?"
-echo "$out" | grep -Eq "^cycles +28177 +43266 +1.536$" || fail "no cycles row from the HDF5 summaries: $out"
+echo "$out" | grep -Eq "^cycles +cycles +28177 +43266 +1.536$" || fail "no cycles row from the HDF5 summaries: $out"
 # --vs is for a model, not for two files.
 "$tatami" compare "$work/a.json" "$work/b.json" --vs core.threads=1 2>/dev/null
 [ $? -eq 2 ] || fail "--vs with two result files was not refused"

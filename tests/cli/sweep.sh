@@ -27,6 +27,8 @@ c0=$(sed -n 2p "$work/all.csv" | cut -d, -f"$col"); c6=$(sed -n 8p "$work/all.cs
 grep -q "^9,uniform,8,16," "$work/all.csv" || fail "no traffic row"
 h5dump -n "$work/all.h5" | grep -q "/table/cycles" || fail "no cycles column in the HDF5 table"
 h5dump -n "$work/all.h5" | grep -q "/table/workload" || fail "no workload column in the HDF5 table"
+h5dump -a /table/avg_latency_cycles/unit "$work/all.h5" | grep -q '"cycles"' || fail "the latency column has no unit attribute"
+h5dump -a /table/core.dma_setup_cycles/description "$work/all.h5" | grep -q "an axis of the sweep" || fail "the axis column has no description"
 
 # Stopped part way: SIGINT once a point is kept, exit 3, the finished points stay.
 "$tatami" sweep "$spec" --jobs 1 -o "$work/part" > /dev/null 2> "$work/err" &

@@ -15,6 +15,7 @@
 #include "command.h"
 #include "cost_table.h"
 #include "format_text.h"
+#include "metrics.h"
 #include "run_report.h"
 #include "step_options.h"
 #include "tatami/arch/config_files.h"
@@ -90,17 +91,22 @@ void printMetrics(const Json& a, const Json& b, const std::string& nameA, const 
   const std::vector<MetricRow> rows = metricRows(a, b);
   std::size_t width = 6;
   for (const auto& r : rows) width = std::max(width, r.name.size() + 2);
-  out << std::left << std::setw(int(width)) << "metric" << std::right << std::setw(16) << nameA << std::setw(16) << nameB << std::setw(10)
-      << "B/A" << "\n";
-  for (const auto& r : rows)
-    out << std::left << std::setw(int(width)) << r.name << std::right << std::setw(16) << (r.hasA ? readable(r.a, 6) : "-") << std::setw(16)
-        << (r.hasB ? readable(r.b, 6) : "-") << std::setw(10) << (r.hasA && r.hasB ? ratioText(r.a, r.b) : "-") << "\n";
+  out << std::left << std::setw(int(width)) << "metric" << std::setw(14) << "unit" << std::right << std::setw(16) << nameA << std::setw(16)
+      << nameB << std::setw(10) << "B/A" << "\n";
+  for (const auto& r : rows) {
+    const MetricInfo* m = findMetric(r.name);
+    out << std::left << std::setw(int(width)) << r.name << std::setw(14) << (m ? m->unit : "(undeclared)") << std::right << std::setw(16)
+        << (r.hasA ? readable(r.a, 6) : "-") << std::setw(16) << (r.hasB ? readable(r.b, 6) : "-") << std::setw(10)
+        << (r.hasA && r.hasB ? ratioText(r.a, r.b) : "-") << "\n";
+  }
 }
 
 Json metricsJson(const Json& a, const Json& b) {
   Json rows = Json::array();
   for (const auto& r : metricRows(a, b)) {
-    Json row = {{"metric", r.name}, {"a", r.hasA ? Json(r.a) : Json(nullptr)}, {"b", r.hasB ? Json(r.b) : Json(nullptr)}};
+    const MetricInfo* m = findMetric(r.name);
+    Json row = {{"metric", r.name}, {"unit", m ? m->unit : "(undeclared)"}, {"a", r.hasA ? Json(r.a) : Json(nullptr)},
+                {"b", r.hasB ? Json(r.b) : Json(nullptr)}};
     row["ratio"] = r.hasA && r.hasB && r.a != 0 ? Json(r.b / r.a) : Json(nullptr);
     rows.push_back(row);
   }

@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "command.h"
+#include "metrics.h"
 #include "format_text.h"
 #include "tatami/arch/figures.h"
 
@@ -142,17 +143,25 @@ int cmdInfo(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ("json", "print one JSON object with unrounded figures and the resolved config")
       ("describe", "list every parameter with unit, default, allowed range and description")
       ("markdown", "with --describe: print docs/config.md")
-      ("ini", "print the resolved config as an INI preset");
+      ("ini", "print the resolved config as an INI preset")
+      ("metrics", "print every metric results report, with its unit and meaning (docs/metrics.md)");
   machine.addTo(desc);
   po::variables_map vm;
   if (!parseArgs(args, desc, nullptr, vm,
-                 "Usage: tatami info [--json | --describe [--markdown] | --ini] [--config FILE] [--set K=V]...\n"
+                 "Usage: tatami info [--json | --describe [--markdown] | --ini | --metrics] [--config FILE] [--set K=V]...\n"
                  "Print the resolved architecture config and the figures derived from it.",
                  out))
     return kExitOk;
   if (vm.count("markdown") && !vm.count("describe")) throw UsageError("--markdown needs --describe");
-  if (vm.count("json") + vm.count("describe") + vm.count("ini") > 1)
-    throw UsageError("--json, --describe and --ini exclude each other");
+  if (vm.count("json") + vm.count("describe") + vm.count("ini") + vm.count("metrics") > 1)
+    throw UsageError("--json, --describe, --ini and --metrics exclude each other");
+  if (vm.count("metrics")) {
+    out << "# Metrics\n\nWhat every result reports (`run`, `check` and `train` with `--json`, `compare`, `sweep`'s tables), with its\n"
+           "unit, from one declaration (`tools/src/metrics.def`); `*` stands for one name. Regenerate with\n"
+           "`tatami info --metrics > docs/metrics.md` (scripts/regen-docs.sh).\n\n"
+        << metricTableMarkdown();
+    return kExitOk;
+  }
 
   if (vm.count("describe")) {
     out << (vm.count("markdown") ? describeMarkdown() : describeText());

@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "metrics.h"
 #include "sweep_spec.h"
 #include "tatami/runtime/output_file.h"
 #include "tatami/runtime/results.h"
@@ -72,6 +73,12 @@ int runPoint(const SweepSpec& spec, const std::vector<SweepPoint>& points, std::
   return kExitOk;
 }
 
+runtime::TableColumn column(const std::string& name) {
+  runtime::TableColumn c;
+  c.name = name;
+  return c;
+}
+
 std::string csvField(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string q = "\"";
@@ -109,11 +116,15 @@ std::size_t writeTables(const SweepSpec& spec, const std::vector<SweepPoint>& po
     }
   }
   std::vector<runtime::TableColumn> cols;
-  cols.push_back({"point", {}, {}});
-  cols.push_back({"workload", {}, {}});
-  for (const auto& a : spec.axes) cols.push_back({a.key, {}, {}});
-  for (const auto& m : metrics) cols.push_back({m, {}, {}});
-  if (anyError) cols.push_back({"error", {}, {}});
+  cols.push_back(column("point"));
+  cols.push_back(column("workload"));
+  for (const auto& a : spec.axes) cols.push_back(column(a.key));
+  for (const auto& m : metrics) cols.push_back(column(m));
+  if (anyError) cols.push_back(column("error"));
+  for (auto& c : cols) {
+    if (const MetricInfo* m = findMetric(c.name)) c.unit = m->unit, c.description = m->description;
+    else if (const ParamSpec* p = findParam(c.name)) c.unit = p->unit, c.description = std::string("the machine parameter (an axis of the sweep): ") + p->description;
+  }
   std::vector<std::vector<std::string>> csv;
   for (const Json& r : rows) {
     std::vector<std::string> line;

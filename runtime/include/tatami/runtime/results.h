@@ -25,6 +25,7 @@ struct TableColumn {
   std::string name;
   std::vector<double> numbers;
   std::vector<std::string> text;
+  std::string unit, description;  ///< written as the dataset's attributes when not empty
 };
 
 /// Writes a table: group "table" holds one 1-D dataset per column (64-bit floats, or variable-
