@@ -11,6 +11,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libopenblas-dev zlib1g-dev
   dataset-fashion-mnist
+  chromium                      # the report test renders its pages headless
 )
 
 missing=()

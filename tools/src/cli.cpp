@@ -20,6 +20,7 @@ const std::vector<Command>& commands() {
       {"check", "Run one compiled training step on the emulator and on the host oracle; compare", cmdCheck},
       {"traffic", "Synthetic traffic on the mesh: throughput and latency, sweeps and plots", cmdTraffic},
       {"sweep", "Run a sweep (workloads x parameter axes) in parallel, resumably, into one table", cmdSweep},
+      {"report", "One HTML page of a compiled step (breakdown, roofline, heat maps) or of a sweep", cmdReport},
       {"compare", "Two results, or a model's step under two configurations, side by side", cmdCompare},
       {"regress", "Run the regression cases and compare their figures with the goldens", cmdRegress},
       {"validate", "The network's validation report: fast model against the flit-level reference", cmdValidate},

@@ -50,6 +50,7 @@ int cmdAsm(const std::vector<std::string>& args, std::ostream& out, std::ostream
 int cmdCompile(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdSweep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdTraffic(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tatami report (docs/report.md): a compiled step's page and a sweep's page are self-contained
+# (no script, nothing fetched) and render in headless Chromium with their heat maps, mesh and
+# roofline in the rendered DOM, no console error, and a screenshot that is not blank.
+# Usage: report.sh TATAMI SOURCE_DIR
+set -u
+tatami="$1"
+src="$2"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cd "$src"
+browser="$(command -v chromium || command -v chromium-browser || true)"
+[ -n "$browser" ] || fail "no chromium (scripts/install-deps.sh installs it)"
+
+"$tatami" report examples/fashion_mnist/mlp.onnx --batch 16 --slice 2x2 -o "$work/step.html" > "$work/out" || fail "report exited $?"
+grep -q "wrote $work/step.html (.* ops, 4 cores, [1-9][0-9]* links)" "$work/out" || fail "$(cat "$work/out")"
+"$tatami" sweep tests/sweep/gemm_latencies.ini --jobs 2 -o "$work/sweep" > /dev/null 2>&1 || fail "the sweep exited $?"
+"$tatami" report "$work/sweep.csv" -o "$work/sweep.html" > "$work/out" || fail "the sweep's report exited $?"
+grep -q "wrote $work/sweep.html ([1-9][0-9]* plots of 18 points)" "$work/out" || fail "$(cat "$work/out")"
+
+for page in step sweep; do
+  html="$work/$page.html"
+  grep -qi "<script" "$html" && fail "$page.html has a script"
+  grep -Eqi "(src|href)=" "$html" && fail "$page.html links to something"
+  dom=$("$browser" --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 --dump-dom "file://$html" 2> "$work/$page.log") ||
+    fail "chromium could not load $page.html"
+  grep -Eq "Uncaught|CONSOLE.*(error|Error)" "$work/$page.log" && fail "console errors on $page.html: $(grep -E 'Uncaught|CONSOLE' "$work/$page.log")"
+  if [ "$page" = step ]; then
+    for id in breakdown-units breakdown-stalls roofline heat-matrix heat-vector heat-dma heat-sram mesh-links; do
+      echo "$dom" | grep -q "id=\"$id\"" || fail "the rendered step page has no #$id"
+    done
+    # Four cores ran: each heat map has four coloured cells (the rest grey).
+    [ "$(echo "$dom" | grep -o '<svg id="heat-sram"' | wc -l)" -eq 1 ] || fail "no SRAM heat map"
+  else
+    echo "$dom" | grep -q 'class="sweep-plot"' || fail "the rendered sweep page has no plot"
+  fi
+  "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,2400 --screenshot="$work/$page.png" \
+    "file://$html" > /dev/null 2>&1 || fail "no screenshot of $page.html"
+  size=$(stat -c %s "$work/$page.png")
+  [ "$size" -gt 30000 ] || fail "the screenshot of $page.html is $size bytes: blank?"
+done
+echo ok

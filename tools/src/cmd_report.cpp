@@ -1,0 +1,368 @@
+// `tatami report`: one self-contained HTML page (inline SVG, no scripts, nothing fetched) of a
+// compiled step run on the emulator: the configuration, the step's breakdown by unit and stall,
+// each op's measured cycles and FLOPs per cycle against the matrix peak (with what limited it),
+// heat maps of the die (each core's busy share of the matrix, vector and DMA units, its SRAM
+// peak) and of the mesh (each link's utilization and peak queue); or of a sweep's table: each
+// metric against each axis.
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <ostream>
+#include <sstream>
+
+#include "command.h"
+#include "cost_table.h"
+#include "format_text.h"
+#include "metrics.h"
+#include "run_report.h"
+#include "step_options.h"
+#include "svg_plot.h"
+#include "tatami/arch/figures.h"
+#include "tatami/driver/job.h"
+#include "tatami/runtime/bundle.h"
+#include "tatami/runtime/output_file.h"
+
+namespace tatami::cli {
+
+using namespace tatami::compiler;
+using namespace tatami::driver;
+
+namespace {
+
+std::string esc(const std::string& s) {
+  std::string o;
+  for (char c : s) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '"' ? "&quot;" : std::string(1, c);
+  return o;
+}
+
+std::string num(double v) {
+  std::ostringstream os;
+  os.precision(4);
+  os << v;
+  return os.str();
+}
+
+/// White to dark blue for 0..1.
+std::string shade(double f) {
+  f = std::clamp(f, 0.0, 1.0);
+  const int r = int(255 - 215 * f), g = int(255 - 170 * f), b = int(255 - 75 * f);
+  std::ostringstream os;
+  os << "rgb(" << r << "," << g << "," << b << ")";
+  return os.str();
+}
+
+/// A rows x cols heat map of `value` (0..1 after dividing by `full`), cells labelled on hover.
+std::string heatMap(const std::string& id, const std::string& title, int rows, int cols, const std::map<int, double>& value, double full,
+                    const std::string& unit) {
+  const int cell = std::max(6, std::min(24, 480 / std::max(rows, cols)));
+  const int w = cols * cell + 20, h = rows * cell + 50;
+  std::ostringstream os;
+  os << "<figure><svg id='" << id << "' xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h << "'>";
+  os << "<text x='0' y='14' font-size='13'>" << esc(title) << "</text>";
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const auto it = value.find(r * cols + c);
+      const double v = it == value.end() ? 0 : it->second;
+      os << "<rect x='" << c * cell << "' y='" << 20 + r * cell << "' width='" << cell - 1 << "' height='" << cell - 1 << "' fill='"
+         << (it == value.end() ? "#eee" : shade(full > 0 ? v / full : 0)) << "'><title>(" << r << "," << c << "): "
+         << (it == value.end() ? "idle" : num(v) + " " + unit) << "</title></rect>";
+    }
+  os << "<text x='0' y='" << 20 + rows * cell + 18 << "' font-size='11'>white 0, dark " << num(full) << " " << esc(unit)
+     << "; grey: no program</text></svg></figure>\n";
+  return os.str();
+}
+
+/// Horizontal bars (name, value) scaled to the largest.
+std::string bars(const std::string& id, const std::string& title, const std::vector<std::pair<std::string, double>>& rows, const std::string& unit) {
+  double most = 1;
+  for (const auto& r : rows) most = std::max(most, r.second);
+  const int h = 24 + 18 * int(rows.size());
+  std::ostringstream os;
+  os << "<figure><svg id='" << id << "' xmlns='http://www.w3.org/2000/svg' width='720' height='" << h << "'>";
+  os << "<text x='0' y='14' font-size='13'>" << esc(title) << "</text>";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const double y = 22 + 18 * double(i), w = 420 * rows[i].second / most;
+    os << "<text x='0' y='" << y + 12 << "' font-size='11'>" << esc(rows[i].first) << "</text><rect x='200' y='" << y << "' width='" << w
+       << "' height='14' fill='#3a6ea5'/><text x='" << 206 + w << "' y='" << y + 12 << "' font-size='11'>" << num(rows[i].second) << " "
+       << esc(unit) << "</text>";
+  }
+  os << "</svg></figure>\n";
+  return os.str();
+}
+
+/// "(r,c)->(r,c)" -> both positions; false for injection and ejection ports.
+bool parseLink(const std::string& name, int& r0, int& c0, int& r1, int& c1) {
+  return std::sscanf(name.c_str(), "(%d,%d)->(%d,%d)", &r0, &c0, &r1, &c1) == 4;
+}
+
+/// The mesh: each link drawn between its routers, coloured by utilization, width by peak queue.
+std::string meshMap(const runtime::NetworkSummary& n, int rows, int cols, std::uint64_t cycles) {
+  const int cell = std::max(10, std::min(36, 640 / std::max(rows, cols)));
+  std::ostringstream os;
+  os << "<figure><svg id='mesh-links' xmlns='http://www.w3.org/2000/svg' width='" << cols * cell + 20 << "' height='" << rows * cell + 50
+     << "'><text x='0' y='14' font-size='13'>Mesh links: utilization (busy cycles / step cycles), line width by peak queue</text>";
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c)
+      os << "<circle cx='" << 10 + c * cell << "' cy='" << 30 + r * cell << "' r='1.5' fill='#999'/>";
+  std::size_t drawn = 0;
+  for (const auto& l : n.links) {
+    int r0, c0, r1, c1;
+    if (!parseLink(l.name, r0, c0, r1, c1)) continue;
+    const double u = cycles ? double(l.busyCycles) / double(cycles) : 0;
+    // Offset the two directions of a link so both show.
+    const double dx = (r1 - r0) * 2.0, dy = (c1 - c0) * -2.0;
+    os << "<line x1='" << 10 + c0 * cell + dx << "' y1='" << 30 + r0 * cell + dy << "' x2='" << 10 + c1 * cell + dx << "' y2='"
+       << 30 + r1 * cell + dy << "' stroke='" << shade(u) << "' stroke-width='" << 1.5 + std::min(4.0, double(l.peakQueue) / 2)
+       << "'><title>" << esc(l.name) << ": " << num(100 * u) << "% busy, peak queue " << l.peakQueue << ", " << l.packets
+       << " packets</title></line>";
+    ++drawn;
+  }
+  os << "<text x='0' y='" << 30 + rows * cell + 10 << "' font-size='11'>" << drawn
+     << " links carried traffic; white 0%, dark 100% busy</text></svg></figure>\n";
+  return os.str();
+}
+
+const char* kStyle =
+    "<style>body{font-family:sans-serif;margin:24px;max-width:1100px}table{border-collapse:collapse;font-size:12px}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eef}td:first-child{text-align:left}"
+    "figure{display:inline-block;margin:8px 16px 8px 0;vertical-align:top}.note{color:#555;font-size:12px}</style>";
+
+int reportStep(const CompileRequest& r, const MachineOptions& machine, const std::string& outPath, std::ostream& out, std::ostream& err) {
+  const ArchConfig config = machine.resolve();
+  const driver::CompiledJob job = driver::compileJob(r, config);
+  runtime::RunOptions options;
+  options.timingOnly = true;
+  options.trace = true;
+  const runtime::BundleRun run = runtime::runBundle(config, job.bundle, {}, options);
+  if (!run.run.error.empty()) {
+    err << "tatami report: the run failed: " << run.run.error << "\n";
+    return kExitRunFailed;
+  }
+  const runtime::RunResult& res = run.run;
+  const std::uint64_t cycles = res.stats.cycles;
+  const int cols = int(config.die.cols * config.system.die_cols), rows = int(config.die.rows * config.system.die_rows);
+  std::ostringstream h;
+  h << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tatami report: " << esc(r.model) << "</title>" << kStyle << "</head><body>";
+  h << "<h1>Training step of " << esc(r.model) << "</h1>";
+  h << "<p>" << esc(job.placement) << "; batch " << r.batch << ", " << esc(r.precision) << " precision; " << cycles << " cycles ("
+    << num(double(cycles) / config.core.clock_ghz / 1000) << " us at " << num(config.core.clock_ghz) << " GHz), timing only. Made by "
+    << "<code>tatami report</code>.</p>";
+  // Configuration: what differs from the D1 preset, then the figures.
+  h << "<h2>Configuration</h2><table><tr><th>parameter</th><th>value</th><th>D1 preset</th></tr>";
+  const ArchConfig d1;
+  int differing = 0;
+  for (const ParamSpec& p : paramSpecs()) {
+    const std::string now = paramText(config, p.key()), base = paramText(d1, p.key());
+    if (now == base) continue;
+    ++differing;
+    h << "<tr><td>" << esc(p.key()) << "</td><td>" << esc(now) << "</td><td>" << esc(base) << "</td></tr>";
+  }
+  if (!differing) h << "<tr><td colspan='3'>the D1 preset, unchanged</td></tr>";
+  h << "</table>";
+  // Breakdown.
+  h << "<h2>Step breakdown</h2><p class='note'>Busy cycles of each unit and stall cycles of the threads, summed over the "
+    << res.coresUsed << " cores that ran (each core has " << cycles << " cycles in the step).</p>";
+  std::vector<std::pair<std::string, double>> busy, stalls;
+  for (int u = 0; u < kUnitCount; ++u) busy.emplace_back(unitName(Unit(u)), double(res.stats.unitBusy[std::size_t(u)]));
+  double hz = 0, un = 0, po = 0, se = 0, ba = 0;
+  for (const auto& t : res.stats.threads) hz += double(t.stallHazard), un += double(t.stallUnit), po += double(t.stallPort), se += double(t.stallSemaphore), ba += double(t.stallBarrier);
+  stalls = {{"hazard (waiting for a result)", hz}, {"unit busy", un}, {"SRAM port busy", po}, {"semaphore (DMA, other cores)", se}, {"barrier", ba}};
+  h << bars("breakdown-units", "Unit busy cycles", busy, "cycles") << bars("breakdown-stalls", "Thread stall cycles", stalls, "cycles");
+  // Per op on the first core.
+  const LoweredProgram& lp = job.lowered[0];
+  const std::vector<OpMeasure> measured = measuredPerOp(lp, res);
+  const double peak = 2.0 * double(config.core.matrix_units) * double(config.core.matrix_dim) * double(config.core.matrix_dim);
+  PlotSeries perOp{"useful FLOP per cycle", {}, {}}, peakLine{"matrix peak", {}, {}};
+  for (std::size_t i = 0; i < lp.ops.size(); ++i) {
+    perOp.x.push_back(double(i));
+    perOp.y.push_back(measured[i].cycles ? double(lp.ops[i].usefulFlops) / double(measured[i].cycles) : 0);
+  }
+  peakLine.x = {0, double(std::max<std::size_t>(1, lp.ops.size() - 1))}, peakLine.y = {peak, peak};
+  h << "<h2>Ops on the first core: roofline position</h2><p class='note'>Each op's useful matrix FLOPs per measured cycle against "
+       "the core's matrix peak (2 x matrix_units x matrix_dim^2 = "
+    << num(peak)
+    << "), and the unit that limited it (busy 60% of its cycles or more; else latency). Bytes moved per memory level are not yet "
+       "measured per op, so this is the compute side of the roofline only.</p>";
+  h << "<figure id='roofline'>" << svgLineChart("FLOP per cycle by op (program order)", "op", "useful FLOP / cycle", {perOp, peakLine}, peak * 1.05)
+    << "</figure>";
+  h << "<table><tr><th>op</th><th>thread</th><th>measured cycles</th><th>estimate</th><th>useful MFLOP</th><th>FLOP/cycle</th>"
+       "<th>matrix</th><th>vector</th><th>dma</th><th>limit</th></tr>";
+  std::vector<std::size_t> order(lp.ops.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return measured[a].cycles > measured[b].cycles; });
+  for (std::size_t k = 0; k < std::min<std::size_t>(order.size(), 40); ++k) {
+    const std::size_t i = order[k];
+    const OpMeasure& m = measured[i];
+    const auto share = [&](Unit u) { return m.cycles ? num(100.0 * double(m.busy[std::size_t(u)]) / double(m.cycles)) + "%" : std::string("-"); };
+    h << "<tr><td>" << esc(lp.ops[i].op + " " + lp.ops[i].node) << "</td><td>" << lp.ops[i].thread << "</td><td>" << m.cycles << "</td><td>"
+      << std::llround(lp.ops[i].cycles) << "</td><td>" << num(double(lp.ops[i].usefulFlops) / 1e6) << "</td><td>" << num(perOp.y[i])
+      << "</td><td>" << share(Unit::Matrix) << "</td><td>" << share(Unit::Vector) << "</td><td>" << share(Unit::Dma) << "</td><td>"
+      << m.limit() << "</td></tr>";
+  }
+  h << "</table><p class='note'>The 40 longest ops of " << lp.ops.size() << ".</p>";
+  // Die heat maps.
+  h << "<h2>The die" << (config.system.die_rows * config.system.die_cols > 1 ? "s" : "") << "</h2>";
+  std::map<int, double> matrix, vector, dma, sram;
+  for (const auto& [core, st] : res.perCore) {
+    matrix[core] = double(st.unitBusy[std::size_t(Unit::Matrix)]) / double(std::max<std::uint64_t>(1, cycles));
+    vector[core] = double(st.unitBusy[std::size_t(Unit::Vector)]) / double(std::max<std::uint64_t>(1, cycles));
+    dma[core] = double(st.unitBusy[std::size_t(Unit::Dma)]) / double(std::max<std::uint64_t>(1, cycles));
+  }
+  for (std::size_t k = 0; k < job.bundle.programs.size() && k < job.lowered.size(); ++k)
+    sram[job.bundle.programs[k].core] = double(job.lowered[k].sramPeakBytes) / 1024.0;
+  h << heatMap("heat-matrix", "Matrix unit busy share", rows, cols, matrix, 1.0, "of the step")
+    << heatMap("heat-vector", "Vector unit busy share", rows, cols, vector, 1.0, "of the step")
+    << heatMap("heat-dma", "DMA engine busy share", rows, cols, dma, 1.0, "of the step")
+    << heatMap("heat-sram", "SRAM high-water mark", rows, cols, sram, double(config.core.sram_kib), "KiB");
+  h << "<h2>The mesh</h2>" << meshMap(res.network, rows, cols, cycles);
+  h << "<p class='note'>" << res.network.packets << " packets, " << res.network.bytes << " bytes injected.</p>";
+  h << "</body></html>\n";
+  runtime::writeOutputFile(outPath, h.str());
+  out << "wrote " << outPath << " (" << lp.ops.size() << " ops, " << res.coresUsed << " cores, " << res.network.links.size() << " links)\n";
+  return kExitOk;
+}
+
+/// A sweep's CSV table: each numeric metric against each numeric axis.
+int reportSweep(const std::string& csvPath, const std::string& outPath, std::ostream& out, std::ostream& err) {
+  std::ifstream in(csvPath);
+  if (!in) {
+    err << "tatami report: cannot read '" << csvPath << "'\n";
+    return kExitBadInput;
+  }
+  // Fields are numbers or text; text may be quoted (with "" for a quote).
+  const auto split = [](const std::string& line) {
+    std::vector<std::string> f;
+    std::string cur;
+    bool q = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (q && c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
+      else if (c == '"') q = !q;
+      else if (c == ',' && !q) f.push_back(cur), cur.clear();
+      else cur += c;
+    }
+    f.push_back(cur);
+    return f;
+  };
+  std::string line;
+  if (!std::getline(in, line)) {
+    err << "tatami report: '" << csvPath << "' is empty\n";
+    return kExitBadInput;
+  }
+  const std::vector<std::string> header = split(line);
+  std::vector<std::vector<std::string>> rows;
+  while (std::getline(in, line))
+    if (!line.empty()) rows.push_back(split(line));
+  std::vector<std::size_t> axes;
+  for (std::size_t c = 0; c < header.size(); ++c)
+    if (findParam(header[c])) axes.push_back(c);
+  if (header.size() < 2 || header[0] != "point" || header[1] != "workload" || axes.empty()) {
+    err << "tatami report: '" << csvPath << "' is not a sweep's table (point, workload, the axes, the metrics)\n";
+    return kExitBadInput;
+  }
+  const auto number = [](const std::string& s, double& v) {
+    try {
+      std::size_t used = 0;
+      v = std::stod(s, &used);
+      return used == s.size();
+    } catch (const std::logic_error&) {
+      return false;
+    }
+  };
+  std::ostringstream h;
+  h << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tatami report: " << esc(csvPath) << "</title>" << kStyle << "</head><body>";
+  h << "<h1>Sweep " << esc(csvPath) << "</h1><p>" << rows.size() << " points. Each metric against each axis, one line per workload "
+    << "and value of the other axes. Made by <code>tatami report</code>.</p>";
+  const std::vector<std::string> shown = {"cycles", "matrix_utilization", "accepted_rate", "avg_latency_cycles"};
+  int plots = 0;
+  for (const std::string& metric : shown) {
+    const auto mc = std::find(header.begin(), header.end(), metric);
+    if (mc == header.end()) continue;
+    const std::size_t m = std::size_t(mc - header.begin());
+    std::set<std::string> workloads;
+    for (const auto& row : rows)
+      if (row.size() == header.size()) workloads.insert(row[1]);
+    for (std::size_t a : axes) {
+      // One line per workload (when there are several) and value of the other axes, in the
+      // table's order; the legend holds the values, the title names the axes.
+      std::vector<PlotSeries> list;
+      std::map<std::string, std::size_t> at;
+      std::string others;
+      for (std::size_t b : axes)
+        if (b != a) others += (others.empty() ? "" : ", ") + header[b];
+      double most = 0;
+      for (const auto& row : rows) {
+        double x = 0, y = 0;
+        if (row.size() != header.size() || !number(row[a], x) || !number(row[m], y)) continue;
+        std::string key = workloads.size() > 1 ? row[1] : "";
+        for (std::size_t b : axes)
+          if (b != a) key += (key.empty() ? "" : ", ") + row[b];
+        if (key.empty()) key = row[1];
+        if (!at.count(key)) at[key] = list.size(), list.push_back({key, {}, {}});
+        list[at[key]].x.push_back(x), list[at[key]].y.push_back(y);
+        most = std::max(most, y);
+      }
+      if (list.empty()) continue;
+      const MetricInfo* info = findMetric(metric);
+      h << "<figure class='sweep-plot'>"
+        << svgLineChart(metric + " against " + header[a] + (others.empty() ? "" : " (lines: " + others + ")"), header[a],
+                        metric + (info ? " (" + std::string(info->unit) + ")" : ""), list, most * 1.1 + 1e-12)
+        << "</figure>";
+      ++plots;
+    }
+  }
+  h << "</body></html>\n";
+  runtime::writeOutputFile(outPath, h.str());
+  out << "wrote " << outPath << " (" << plots << " plots of " << rows.size() << " points)\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description desc("Options");
+  CompileRequest r;
+  MachineOptions machine;
+  std::string outPath, input;
+  desc.add_options()("help,h", "show this help")("output,o", po::value<std::string>(&outPath)->value_name("FILE"), "the HTML page (required)");
+  addStepOptions(desc, r);
+  machine.addTo(desc);
+  po::options_description all;
+  all.add(desc).add_options()("input", po::value<std::string>(&input));
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  po::variables_map vm;
+  const std::string usage =
+      "Usage: tatami report MODEL [step options] [--config FILE] [--set K=V] -o report.html\n"
+      "       tatami report SWEEP.csv -o report.html\n"
+      "One self-contained HTML page: a compiled step run on the emulator (configuration, breakdown, per-op roofline position,\n"
+      "heat maps of the die and the mesh), or a sweep's table (each metric against each axis).";
+  try {
+    po::command_line_parser parser(args);
+    parser.options(all).positional(pos);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      out << usage << "\n\n" << desc << "\n";
+      return kExitOk;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (input.empty()) throw UsageError("no model or sweep table given");
+  if (outPath.empty()) throw UsageError("-o FILE: where to write the page");
+  runtime::checkOutputPath(outPath);
+  if (input.size() > 4 && input.substr(input.size() - 4) == ".csv") return reportSweep(input, outPath, out, err);
+  r.model = input;
+  checkStepOptions(r);
+  try {
+    return reportStep(r, machine, outPath, out, err);
+  } catch (const CompileError& e) {
+    err << "tatami report: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+}
+
+}  // namespace tatami::cli
