@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tatami report (docs/report.md): a compiled step's page and a sweep's page are self-contained
+# tatami report (docs/report.md): a compiled step's, a training run's and a sweep's pages are self-contained
 # (no script, nothing fetched) and render in headless Chromium with their heat maps, mesh and
 # roofline in the rendered DOM, no console error, and a screenshot that is not blank.
 # Usage: report.sh TATAMI SOURCE_DIR
@@ -19,7 +19,13 @@ grep -q "wrote $work/step.html (.* ops, 4 cores, [1-9][0-9]* links)" "$work/out"
 "$tatami" report "$work/sweep.csv" -o "$work/sweep.html" > "$work/out" || fail "the sweep's report exited $?"
 grep -q "wrote $work/sweep.html ([1-9][0-9]* plots of 18 points)" "$work/out" || fail "$(cat "$work/out")"
 
-for page in step sweep; do
+"$tatami" train examples/fashion_mnist/mlp.onnx --data fashion-mnist --steps 5 --slice 2x2 --output "$work/run.h5" > /dev/null 2>&1 ||
+  fail "training exited $?"
+"$tatami" report "$work/run.h5" -o "$work/train.html" > "$work/out" || fail "the training run's report exited $?"
+grep -q "wrote $work/train.html (5 steps, 4 cores, [1-9][0-9]* links)" "$work/out" || fail "$(cat "$work/out")"
+"$tatami" report "$src/README.md" -o "$work/x.html" > /dev/null 2>&1 && fail "a README was reported as a model"
+
+for page in step sweep train; do
   html="$work/$page.html"
   grep -qi "<script" "$html" && fail "$page.html has a script"
   grep -Eqi "(src|href)=" "$html" && fail "$page.html links to something"
@@ -32,6 +38,10 @@ for page in step sweep; do
     done
     # Four cores ran: each heat map has four coloured cells (the rest grey).
     [ "$(echo "$dom" | grep -o '<svg id="heat-sram"' | wc -l)" -eq 1 ] || fail "no SRAM heat map"
+  elif [ "$page" = train ]; then
+    for id in loss-curve cycles-curve heat-matrix mesh-links; do
+      echo "$dom" | grep -q "id=\"$id\"" || fail "the rendered training page has no #$id"
+    done
   else
     echo "$dom" | grep -q 'class="sweep-plot"' || fail "the rendered sweep page has no plot"
   fi

@@ -4,6 +4,8 @@
 // heat maps of the die (each core's busy share of the matrix, vector and DMA units, its SRAM
 // peak) and of the mesh (each link's utilization and peak queue); or of a sweep's table: each
 // metric against each axis.
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -22,7 +24,9 @@
 #include "tatami/arch/figures.h"
 #include "tatami/driver/job.h"
 #include "tatami/runtime/bundle.h"
+#include "tatami/arch/config_files.h"
 #include "tatami/runtime/output_file.h"
+#include "tatami/runtime/results.h"
 
 namespace tatami::cli {
 
@@ -224,6 +228,94 @@ int reportStep(const CompileRequest& r, const MachineOptions& machine, const std
   return kExitOk;
 }
 
+/// A training run's results file (tatami train --output): the loss curve, cycles per step, the
+/// accuracy per epoch, and the last step's heat maps of the cores and the mesh.
+int reportTraining(const std::string& path, const std::string& outPath, std::ostream& out, std::ostream& err) {
+  std::map<std::string, std::string> attrs;
+  std::vector<runtime::NamedArray> arrays;
+  try {
+    arrays = runtime::readArrays(path, &attrs);
+  } catch (const std::exception& e) {
+    err << "tatami report: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  std::map<std::string, const runtime::NamedArray*> by;
+  for (const auto& a : arrays) by[a.name] = &a;
+  if (!by.count("loss") || !by.count("cycles") || !attrs.count("config")) {
+    err << "tatami report: '" << path << "' is not a training run's results (tatami train --output): it has no loss, cycles or config\n";
+    return kExitBadInput;
+  }
+  ArchConfig config;
+  try {
+    applyIni(config, attrs.at("config"), path + " (its configuration)");
+  } catch (const ConfigError& e) {
+    err << "tatami report: " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  const auto& loss = by.at("loss")->data;
+  const auto& cycles = by.at("cycles")->data;
+  std::ostringstream h;
+  h << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tatami report: " << esc(path) << "</title>" << kStyle << "</head><body>";
+  h << "<h1>Training run " << esc(path) << "</h1><p>" << loss.size() << " steps. Made by <code>tatami report</code>.</p>";
+  if (attrs.count("summary")) {
+    h << "<h2>Summary</h2><table><tr><th>figure</th><th>value</th></tr>";
+    try {
+      const auto j = nlohmann::ordered_json::parse(attrs.at("summary"));
+      for (const auto& [k, v] : j.items())
+        if (v.is_primitive()) h << "<tr><td>" << esc(k) << "</td><td>" << esc(v.is_string() ? v.get<std::string>() : v.dump()) << "</td></tr>";
+    } catch (const nlohmann::json::exception&) {
+      h << "<tr><td colspan='2'>(its summary is not JSON)</td></tr>";
+    }
+    h << "</table>";
+  }
+  PlotSeries lossCurve{"loss", {}, {}}, cycleCurve{"cycles per step", {}, {}};
+  double lossMax = 0, cycleMax = 0;
+  for (std::size_t i = 0; i < loss.size(); ++i) {
+    if (!std::isfinite(loss[i])) continue;
+    lossCurve.x.push_back(double(i)), lossCurve.y.push_back(loss[i]), lossMax = std::max(lossMax, loss[i]);
+  }
+  for (std::size_t i = 0; i < cycles.size(); ++i) cycleCurve.x.push_back(double(i)), cycleCurve.y.push_back(cycles[i]), cycleMax = std::max(cycleMax, cycles[i]);
+  h << "<h2>Loss</h2><figure id='loss-curve'>" << svgLineChart("training loss per step", "step", "loss", {lossCurve}, lossMax * 1.1 + 1e-12)
+    << "</figure><figure id='cycles-curve'>" << svgLineChart("simulated cycles per step", "step", "cycles", {cycleCurve}, cycleMax * 1.1 + 1)
+    << "</figure>";
+  if (by.count("epoch_accuracy") && !by.at("epoch_accuracy")->data.empty()) {
+    h << "<table><tr><th>epoch</th><th>test accuracy</th></tr>";
+    const auto& acc = by.at("epoch_accuracy")->data;
+    for (std::size_t e = 0; e < acc.size(); ++e) h << "<tr><td>" << e + 1 << "</td><td>" << num(100 * acc[e]) << "%</td></tr>";
+    h << "</table>";
+  }
+  // The last step's cores: stats/core_<id>/unit_busy_cycles (scalar, sync, vector, matrix, dma).
+  const int cols = int(config.die.cols * config.system.die_cols), rows = int(config.die.rows * config.system.die_rows);
+  std::map<int, double> matrix, vector, dma;
+  const double stepCycles = cycles.empty() ? 1 : std::max(1.0, cycles.back());
+  for (const auto& a : arrays) {
+    int core = -1;
+    if (std::sscanf(a.name.c_str(), "stats/core_%d/unit_busy_cycles", &core) != 1 || a.data.size() != 5) continue;
+    vector[core] = a.data[2] / stepCycles, matrix[core] = a.data[3] / stepCycles, dma[core] = a.data[4] / stepCycles;
+  }
+  h << "<h2>The last step on the die" << (config.system.die_rows * config.system.die_cols > 1 ? "s" : "") << "</h2>"
+    << heatMap("heat-matrix", "Matrix unit busy share", rows, cols, matrix, 1.0, "of the step")
+    << heatMap("heat-vector", "Vector unit busy share", rows, cols, vector, 1.0, "of the step")
+    << heatMap("heat-dma", "DMA engine busy share", rows, cols, dma, 1.0, "of the step");
+  runtime::NetworkSummary net;
+  if (attrs.count("stats_link_names") && by.count("stats/link_busy_cycles")) {
+    try {
+      const auto names = nlohmann::json::parse(attrs.at("stats_link_names"));
+      const auto& busy = by.at("stats/link_busy_cycles")->data;
+      for (std::size_t i = 0; i < names.size() && i < busy.size(); ++i) {
+        runtime::NetworkSummary::LinkRow l;
+        l.name = names[i].get<std::string>(), l.busyCycles = std::uint64_t(busy[i]);
+        net.links.push_back(l);
+      }
+    } catch (const nlohmann::json::exception&) {
+    }
+  }
+  h << "<h2>The mesh in the last step</h2>" << meshMap(net, rows, cols, std::uint64_t(stepCycles)) << "</body></html>\n";
+  runtime::writeOutputFile(outPath, h.str());
+  out << "wrote " << outPath << " (" << loss.size() << " steps, " << matrix.size() << " cores, " << net.links.size() << " links)\n";
+  return kExitOk;
+}
+
 /// A sweep's CSV table: each numeric metric against each numeric axis.
 int reportSweep(const std::string& csvPath, const std::string& outPath, std::ostream& out, std::ostream& err) {
   std::ifstream in(csvPath);
@@ -336,9 +428,11 @@ int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostr
   po::variables_map vm;
   const std::string usage =
       "Usage: tatami report MODEL [step options] [--config FILE] [--set K=V] -o report.html\n"
-      "       tatami report SWEEP.csv -o report.html\n"
+      "       tatami report SWEEP.csv -o report.html            (a sweep's table)\n"
+      "       tatami report RUN.h5 -o report.html               (a training run: tatami train --output)\n"
       "One self-contained HTML page: a compiled step run on the emulator (configuration, breakdown, per-op roofline position,\n"
-      "heat maps of the die and the mesh), or a sweep's table (each metric against each axis).";
+      "heat maps of the die and the mesh), a training run (loss curve, cycles per step, the last step's heat maps), or a\n"
+      "sweep's table (each metric against each axis).";
   try {
     po::command_line_parser parser(args);
     parser.options(all).positional(pos);
@@ -355,6 +449,7 @@ int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (outPath.empty()) throw UsageError("-o FILE: where to write the page");
   runtime::checkOutputPath(outPath);
   if (input.size() > 4 && input.substr(input.size() - 4) == ".csv") return reportSweep(input, outPath, out, err);
+  if (input.size() > 3 && input.substr(input.size() - 3) == ".h5") return reportTraining(input, outPath, out, err);
   r.model = input;
   checkStepOptions(r);
   try {
