@@ -60,10 +60,13 @@ std::string MachineOptions::origin() const {
 
 bool parseArgs(const std::vector<std::string>& args, const po::options_description& desc,
                const po::positional_options_description* positional, po::variables_map& vm,
-               const std::string& usage, std::ostream& out) {
+               const std::string& usage, std::ostream& out, const po::options_description* hidden) {
   try {
+    po::options_description all;
+    all.add(desc);
+    if (hidden) all.add(*hidden);
     po::command_line_parser parser(args);
-    parser.options(desc);
+    parser.options(all);
     if (positional) parser.positional(*positional);
     po::store(parser.run(), vm);
     if (vm.count("help")) {

@@ -262,8 +262,6 @@ int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ost
   machine.addTo(desc);
   po::options_description hidden;
   hidden.add_options()("input", po::value<std::vector<std::string>>(&inputs));
-  po::options_description all;
-  all.add(desc).add(hidden);
   po::positional_options_description pos;
   pos.add("input", 2);
   po::variables_map vm;
@@ -272,18 +270,7 @@ int cmdCompare(const std::vector<std::string>& args, std::ostream& out, std::ost
       "       tatami compare MODEL [step options] [--config A.ini] [--set K=V] --vs K=V [--vs K=V] [--vs-config B.ini]\n"
       "Two results side by side: every metric of both with B/A. For a model, its training step is compiled and run\n"
       "(timing only) under A and under B, and the first core's per-op cycles are listed with the biggest movers first.";
-  try {
-    po::command_line_parser parser(args);
-    parser.options(all).positional(pos);
-    po::store(parser.run(), vm);
-    if (vm.count("help")) {
-      out << usage << "\n\n" << desc << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  if (!parseArgs(args, desc, &pos, vm, usage, out, &hidden)) return kExitOk;
   const bool json = vm.count("json") > 0;
   if (inputs.size() == 2) {
     if (!vs.empty() || !vsConfig.empty()) throw UsageError("--vs and --vs-config compare a model under two configurations, not two results");

@@ -421,8 +421,8 @@ int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostr
   desc.add_options()("help,h", "show this help")("output,o", po::value<std::string>(&outPath)->value_name("FILE"), "the HTML page (required)");
   addStepOptions(desc, r);
   machine.addTo(desc);
-  po::options_description all;
-  all.add(desc).add_options()("input", po::value<std::string>(&input));
+  po::options_description hidden;
+  hidden.add_options()("input", po::value<std::string>(&input));
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
@@ -433,18 +433,7 @@ int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "One self-contained HTML page: a compiled step run on the emulator (configuration, breakdown, per-op roofline position,\n"
       "heat maps of the die and the mesh), a training run (loss curve, cycles per step, the last step's heat maps), or a\n"
       "sweep's table (each metric against each axis).";
-  try {
-    po::command_line_parser parser(args);
-    parser.options(all).positional(pos);
-    po::store(parser.run(), vm);
-    if (vm.count("help")) {
-      out << usage << "\n\n" << desc << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  if (!parseArgs(args, desc, &pos, vm, usage, out, &hidden)) return kExitOk;
   if (input.empty()) throw UsageError("no model or sweep table given");
   if (outPath.empty()) throw UsageError("-o FILE: where to write the page");
   runtime::checkOutputPath(outPath);

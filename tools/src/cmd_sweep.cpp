@@ -228,25 +228,14 @@ int cmdSweep(const std::vector<std::string>& args, std::ostream& out, std::ostre
       ("point", po::value<long>(&point)->value_name("K"), "run point K alone and keep its result in DIR (what each process runs)");
   po::positional_options_description pos;
   pos.add("spec", 1);
-  po::options_description all;
-  all.add(desc).add_options()("spec", po::value<std::string>(&specPath));
+  po::options_description hidden;
+  hidden.add_options()("spec", po::value<std::string>(&specPath));
   po::variables_map vm;
   const std::string usage =
       "Usage: tatami sweep SPEC [--jobs N] [-o PREFIX] [--emit-jobs FILE | --collect]\n"
       "Runs every point of a sweep (workloads x parameter axes, docs/sweep.md) in parallel processes, keeps each\n"
       "point's result as it finishes (run it again to resume), and writes one table: PREFIX.csv and PREFIX.h5.";
-  try {
-    po::command_line_parser parser(args);
-    parser.options(all).positional(pos);
-    po::store(parser.run(), vm);
-    if (vm.count("help")) {
-      out << usage << "\n\n" << desc << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  if (!parseArgs(args, desc, &pos, vm, usage, out, &hidden)) return kExitOk;
   if (specPath.empty()) throw UsageError("no sweep spec given");
   if (jobs == 0 || jobs > 256) throw UsageError("--jobs " + std::to_string(jobs) + ": between 1 and 256");
   if (vm.count("point") && point < 0) throw UsageError("--point " + std::to_string(point) + ": a point number from 0");

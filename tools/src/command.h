@@ -40,9 +40,10 @@ using UsageError = driver::RequestError;
 
 /// Parses `args` against `desc` (and positional names, if any). Returns false and prints help
 /// to `out` when --help was given. Throws UsageError on bad options.
+/// `hidden` options (positional operands) are parsed but not listed in the help.
 bool parseArgs(const std::vector<std::string>& args, const po::options_description& desc,
                const po::positional_options_description* positional, po::variables_map& vm,
-               const std::string& usage, std::ostream& out);
+               const std::string& usage, std::ostream& out, const po::options_description* hidden = nullptr);
 
 int cmdInfo(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmdRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
