@@ -1,17 +1,21 @@
 // HDF5 result and checkpoint files.
 #include "tatami/runtime/results.h"
 
-#include "tatami/runtime/output_file.h"
-
 #include <H5Cpp.h>
 
 #include <cstdio>
 #include <functional>
 #include <stdexcept>
 
+#include "tatami/runtime/output_file.h"
+
 namespace tatami::runtime {
 
-void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays, const std::map<std::string, std::string>& attributes) {
+namespace {
+
+/// Writes an HDF5 file replaced atomically: the root's string attributes, then `body`'s datasets.
+void writeHdf5(const std::string& path, const std::map<std::string, std::string>& attributes,
+               const std::function<void(H5::H5File&)>& body) {
   H5::Exception::dontPrint();
   writeOutputFileVia(path, [&](const std::string& tmp) {
     try {
@@ -20,16 +24,7 @@ void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays,
       const H5::DataSpace scalar(H5S_SCALAR);
       H5::Group root = file.openGroup("/");
       for (const auto& [k, v] : attributes) root.createAttribute(k, str, scalar).write(str, v);
-      H5::LinkCreatPropList links;
-      links.setCreateIntermediateGroup(true);
-      for (const auto& a : arrays) {
-        std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
-        if (dims.empty()) dims.push_back(a.data.size());
-        H5::DataSpace space(int(dims.size()), dims.data());
-        H5::DataSet ds = file.createDataSet(a.name, H5::PredType::NATIVE_DOUBLE, space, H5::DSetCreatPropList::DEFAULT,
-                                            H5::DSetAccPropList::DEFAULT, links);
-        if (!a.data.empty()) ds.write(a.data.data(), H5::PredType::NATIVE_DOUBLE);
-      }
+      body(file);
       file.close();
     } catch (const H5::Exception& e) {
       throw OutputError("cannot write '" + path + "': " + e.getDetailMsg());
@@ -37,37 +32,45 @@ void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays,
   });
 }
 
+}  // namespace
+
+void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays, const std::map<std::string, std::string>& attributes) {
+  writeHdf5(path, attributes, [&](H5::H5File& file) {
+    H5::LinkCreatPropList links;
+    links.setCreateIntermediateGroup(true);
+    for (const auto& a : arrays) {
+      std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
+      if (dims.empty()) dims.push_back(a.data.size());
+      H5::DataSpace space(int(dims.size()), dims.data());
+      H5::DataSet ds = file.createDataSet(a.name, H5::PredType::NATIVE_DOUBLE, space, H5::DSetCreatPropList::DEFAULT,
+                                          H5::DSetAccPropList::DEFAULT, links);
+      if (!a.data.empty()) ds.write(a.data.data(), H5::PredType::NATIVE_DOUBLE);
+    }
+  });
+}
+
 void writeTable(const std::string& path, const std::vector<TableColumn>& columns, const std::map<std::string, std::string>& attributes) {
-  H5::Exception::dontPrint();
-  writeOutputFileVia(path, [&](const std::string& tmp) {
-    try {
-      H5::H5File file(tmp, H5F_ACC_TRUNC);
-      const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
-      const H5::DataSpace scalar(H5S_SCALAR);
-      H5::Group root = file.openGroup("/");
-      std::map<std::string, std::string> attrs = attributes;
-      for (const auto& c : columns) attrs["columns"] += c.name + "\n";
-      for (const auto& [k, v] : attrs) root.createAttribute(k, str, scalar).write(str, v);
-      H5::Group table = file.createGroup("table");
-      for (const auto& c : columns) {
-        const hsize_t rows = c.text.empty() ? c.numbers.size() : c.text.size();
-        H5::DataSpace space(1, &rows);
-        H5::DataSet ds;
-        if (c.text.empty()) {
-          ds = table.createDataSet(c.name, H5::PredType::NATIVE_DOUBLE, space);
-          if (rows) ds.write(c.numbers.data(), H5::PredType::NATIVE_DOUBLE);
-        } else {
-          std::vector<const char*> ptrs;
-          for (const auto& t : c.text) ptrs.push_back(t.c_str());
-          ds = table.createDataSet(c.name, str, space);
-          if (rows) ds.write(ptrs.data(), str);
-        }
-        if (!c.unit.empty()) ds.createAttribute("unit", str, scalar).write(str, c.unit);
-        if (!c.description.empty()) ds.createAttribute("description", str, scalar).write(str, c.description);
+  std::map<std::string, std::string> attrs = attributes;
+  for (const auto& c : columns) attrs["columns"] += c.name + "\n";
+  writeHdf5(path, attrs, [&](H5::H5File& file) {
+    const H5::StrType str(H5::PredType::C_S1, H5T_VARIABLE);
+    const H5::DataSpace scalar(H5S_SCALAR);
+    H5::Group table = file.createGroup("table");
+    for (const auto& c : columns) {
+      const hsize_t rows = c.text.empty() ? c.numbers.size() : c.text.size();
+      H5::DataSpace space(1, &rows);
+      H5::DataSet ds;
+      if (c.text.empty()) {
+        ds = table.createDataSet(c.name, H5::PredType::NATIVE_DOUBLE, space);
+        if (rows) ds.write(c.numbers.data(), H5::PredType::NATIVE_DOUBLE);
+      } else {
+        std::vector<const char*> ptrs;
+        for (const auto& t : c.text) ptrs.push_back(t.c_str());
+        ds = table.createDataSet(c.name, str, space);
+        if (rows) ds.write(ptrs.data(), str);
       }
-      file.close();
-    } catch (const H5::Exception& e) {
-      throw OutputError("cannot write '" + path + "': " + e.getDetailMsg());
+      if (!c.unit.empty()) ds.createAttribute("unit", str, scalar).write(str, c.unit);
+      if (!c.description.empty()) ds.createAttribute("description", str, scalar).write(str, c.description);
     }
   });
 }
