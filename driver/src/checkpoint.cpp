@@ -39,7 +39,8 @@ void writeRunFile(const std::string& path, const TrainState& state, const RunFil
   std::vector<runtime::NamedArray> arrays = {{"next_step", {1}, {double(state.nextStep)}},
                                              {"loss", {state.loss.size()}, state.loss},
                                              {"cycles", {state.cycles.size()}, state.cycles},
-                                             {"epoch_accuracy", {state.epochAccuracy.size()}, state.epochAccuracy}};
+                                             {"epoch_accuracy", {state.epochAccuracy.size()}, state.epochAccuracy},
+                                             {"host/seconds", {1}, {about.hostSeconds}}};
   for (const auto& [name, w] : state.carried) {
     if (state.parameters.count(name)) arrays.push_back({"weights/" + name, {w.size()}, w});
     arrays.push_back({"state/" + name, {w.size()}, w});
@@ -48,6 +49,7 @@ void writeRunFile(const std::string& path, const TrainState& state, const RunFil
   if (about.lastStep) addStatistics(*about.lastStep, arrays, linkNames);
   runtime::writeArrays(path, arrays,
                        {{"run", about.runKey},
+                        {"step", about.stepJson},
                         {"config", about.configIni},
                         {"summary", about.summaryJson},
                         {"stats_units", "unit_busy_cycles: scalar, sync, vector, matrix, dma; stall_cycles: hazard, unit, port, semaphore, barrier"},

@@ -121,4 +121,18 @@ GpuEstimate estimateOnGpus(const CompileRequest& r, const GpuSpec& gpu, int gpus
   return e;
 }
 
+WaferBesideGpus besideGpus(const ArchConfig& config, const std::vector<int>& cores, std::uint64_t cycles, std::int64_t batch,
+                           const GpuEstimate& g, const GpuSpec& gpu) {
+  WaferBesideGpus w;
+  w.dies = diesUsed(config, cores);
+  const auto figures = [&](double seconds, double watts) {
+    StepFigures f{seconds, watts, seconds > 0 ? double(batch) / seconds : 0.0, 0.0};
+    f.examplesPerSecondPerW = watts > 0 ? f.examplesPerSecond / watts : 0.0;
+    return f;
+  };
+  w.wafer = figures(double(cycles) / (config.core.clock_ghz * 1e9), double(w.dies) * config.die.power_w);
+  w.gpus = figures(g.stepSeconds, double(g.gpus) * gpu.powerW);
+  return w;
+}
+
 }  // namespace tatami::driver

@@ -26,6 +26,9 @@ std::vector<OpMeasure> measuredPerOp(const LoweredProgram& lp, const runtime::Ru
         endAt[i] = std::max(endAt[i], sl.start + sl.cycles);
         firstAt[i] = std::min(firstAt[i], sl.start);
         measured[i].busy[std::size_t(sl.unit)] += sl.cycles;
+        measured[i].sramBytes += sl.sramBytes;
+        measured[i].meshBytes += sl.meshBytes;
+        measured[i].hbmBytes += sl.hbmBytes;
       }
   std::map<int, std::uint64_t> before;  // by thread
   for (std::size_t i = 0; i < lp.ops.size(); ++i) {

@@ -1,6 +1,8 @@
 // The training step as the user asks for it: model, loss, optimizer, passes; seeded inputs; errors.
 #include "tatami/driver/step.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -159,5 +161,48 @@ double relativeError(const std::vector<double>& got, const std::vector<double>& 
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
+
+std::string requestToJson(const CompileRequest& r) {
+  const compiler::OptimizerConfig& o = r.optimizer;
+  return nlohmann::ordered_json{{"model", r.model},
+                                {"loss", r.loss},
+                                {"slice", r.slice},
+                                {"grid", r.grid},
+                                {"precision", r.precision},
+                                {"batch", r.batch},
+                                {"optimizer",
+                                 {{"kind", o.kind},
+                                  {"learning_rate", o.learningRate},
+                                  {"momentum", o.momentum},
+                                  {"weight_decay", o.weightDecay},
+                                  {"beta1", o.beta1},
+                                  {"beta2", o.beta2},
+                                  {"epsilon", o.epsilon}}}}
+      .dump();
+}
+
+CompileRequest requestFromJson(const std::string& json) {
+  CompileRequest r;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(json);
+    j.at("model").get_to(r.model);
+    j.at("loss").get_to(r.loss);
+    j.at("slice").get_to(r.slice);
+    j.at("grid").get_to(r.grid);
+    j.at("precision").get_to(r.precision);
+    j.at("batch").get_to(r.batch);
+    const nlohmann::json& o = j.at("optimizer");
+    o.at("kind").get_to(r.optimizer.kind);
+    o.at("learning_rate").get_to(r.optimizer.learningRate);
+    o.at("momentum").get_to(r.optimizer.momentum);
+    o.at("weight_decay").get_to(r.optimizer.weightDecay);
+    o.at("beta1").get_to(r.optimizer.beta1);
+    o.at("beta2").get_to(r.optimizer.beta2);
+    o.at("epsilon").get_to(r.optimizer.epsilon);
+  } catch (const nlohmann::json::exception& e) {
+    throw RequestError(std::string("the step's request is not valid: ") + e.what());
+  }
+  return r;
+}
 
 }  // namespace tatami::driver

@@ -197,8 +197,8 @@ void Trainer::save(const std::string& path, double accuracy, double hostSeconds,
   TrainState s = state_;
   s.carried = session_->carried();
   const nlohmann::ordered_json summary = {{"steps", s.nextStep}, {"final_loss", s.loss.empty() ? 0.0 : s.loss.back()},
-                                          {"test_accuracy", accuracy}, {"host_seconds", hostSeconds}};
-  writeRunFile(path, s, {runKey(), toIni(config_), summary.dump(), last});
+                                          {"test_accuracy", accuracy}};
+  writeRunFile(path, s, {runKey(), toIni(config_), summary.dump(), requestToJson(r_.step), hostSeconds, last});
 }
 
 TrainSummary Trainer::run(const TrainLoopOptions& o) {

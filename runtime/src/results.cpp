@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <set>
 #include <stdexcept>
 
 #include "tatami/runtime/output_file.h"
@@ -36,14 +37,23 @@ void writeHdf5(const std::string& path, const std::map<std::string, std::string>
 
 void writeArrays(const std::string& path, const std::vector<NamedArray>& arrays, const std::map<std::string, std::string>& attributes) {
   writeHdf5(path, attributes, [&](H5::H5File& file) {
-    H5::LinkCreatPropList links;
-    links.setCreateIntermediateGroup(true);
+    // No object records when it was made, so that the same results give the same bytes.
+    H5::DSetCreatPropList datasets;
+    H5Pset_obj_track_times(datasets.getId(), false);
+    H5::PropList groups(H5Pcreate(H5P_GROUP_CREATE));
+    H5Pset_obj_track_times(groups.getId(), false);
+    std::set<std::string> made;
     for (const auto& a : arrays) {
+      // Its groups first, each once.
+      for (std::size_t slash = a.name.find('/', 1); slash != std::string::npos; slash = a.name.find('/', slash + 1)) {
+        const std::string group = a.name.substr(0, slash);
+        if (made.insert(group).second && !file.nameExists(group))
+          H5Gclose(H5Gcreate2(file.getId(), group.c_str(), H5P_DEFAULT, groups.getId(), H5P_DEFAULT));
+      }
       std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
       if (dims.empty()) dims.push_back(a.data.size());
       H5::DataSpace space(int(dims.size()), dims.data());
-      H5::DataSet ds = file.createDataSet(a.name, H5::PredType::NATIVE_DOUBLE, space, H5::DSetCreatPropList::DEFAULT,
-                                          H5::DSetAccPropList::DEFAULT, links);
+      H5::DataSet ds = file.createDataSet(a.name, H5::PredType::NATIVE_DOUBLE, space, datasets);
       if (!a.data.empty()) ds.write(a.data.data(), H5::PredType::NATIVE_DOUBLE);
     }
   });

@@ -3,9 +3,11 @@
 // semaphores and threads; faults and deadlocks; timing-only runs.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <regex>
 
 #include "tatami/arch/assembler.h"
+#include "tatami/arch/config_files.h"
 #include "tatami/runtime/run.h"
 
 using namespace tatami;
@@ -211,6 +213,42 @@ TEST_CASE("a trace holds every instruction; each unit's slices add up to its bus
   CHECK(sum == r.stats.unitBusy);
   CHECK(r.traces[0].slices.size() == r.stats.instructions);
   CHECK(r.traces[0].instructionText[5] == "mma.bf16 r3, r1, r2, r4");
+  // The bytes each instruction moved through the SRAM ports: the mma reads A and B (256 x 16
+  // BF16 each, 8 KiB) and reads and writes its 16 x 16 FP32 C (1 KiB each); the DMA reads and
+  // writes 4 KiB through the NoC port; the vexp reads and writes 16 FP32 (one 64 B line each);
+  // scalar instructions move none. Nothing crossed the mesh or reached HBM.
+  std::map<std::uint32_t, std::uint32_t> sram;
+  for (const auto& s : r.traces[0].slices) {
+    CHECK(s.meshBytes == 0);
+    CHECK(s.hbmBytes == 0);
+    if (s.thread == 0) sram[s.pc] = s.sramBytes;
+  }
+  CHECK(sram.at(5) == 8192 + 8192 + 1024 + 1024);
+  CHECK(sram.at(7) == 4096 + 4096);
+  CHECK(sram.at(9) == 64 + 64);
+  CHECK(sram.at(0) == 0);
+}
+
+TEST_CASE("a trace counts the bytes of puts and HBM reads at their levels") {
+  ArchConfig config;
+  // One die as a whole training tile, with an interface processor (HBM) on its edge.
+  for (const char* s : {"tile.die_rows=1", "tile.die_cols=1", "dip.per_tile=1"}) applyOverride(config, s);
+  runtime::RunOptions options;
+  options.trace = true;
+  // Core 0 puts 1 KiB into core 1 (whose semaphore 2 counts it) and reads 512 B from HBM.
+  const Program p = assemble("  li r1, 0\n  li r2, 1\n  li r3, 4096\n  li r4, 1024\n  put r2, r3, r1, r4, 2\n  fence\n"
+                             "  li r5, 512\n  hbmrd r1, r1, r5, 3\n  swait 3, 1\n  halt\n",
+                             "t.tasm");
+  const auto r = runtime::runProgram(config, p, options);
+  REQUIRE(r.error.empty());
+  std::map<std::uint32_t, tatami::tlm::TraceSlice> at;
+  for (const auto& s : r.traces[0].slices) at[s.pc] = s;
+  CHECK(at.at(4).meshBytes == 1024);
+  CHECK(at.at(4).sramBytes == 1024);
+  CHECK(at.at(4).hbmBytes == 0);
+  CHECK(at.at(7).hbmBytes == 512);
+  CHECK(at.at(7).meshBytes == 0);
+  CHECK(at.at(7).sramBytes == 512);
 }
 
 TEST_CASE("fence holds its thread until everything it issued is complete; a signal after it tells another thread") {

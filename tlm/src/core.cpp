@@ -325,7 +325,7 @@ void CoreModel::step(int th, std::uint64_t now) {
   stats_.instructions += 1;
   stats_.unitInstructions[std::size_t(u.unit)] += 1;
   stats_.unitBusy[std::size_t(u.unit)] += u.occupancy;
-  if (options_.trace) trace_.push_back({s, u.occupancy, u.unit, std::uint8_t(th), pc});
+  if (options_.trace) trace_.push_back(traceSlice(inst, ops, u, s, th, pc));
   stats_.matrixFlops += r.matrixFlops;
   stats_.vectorFlops += r.vectorFlops;
   if (sharedUnit(u.unit)) unitFree_[std::size_t(u.unit)] = s + u.occupancy;
@@ -353,6 +353,22 @@ void CoreModel::step(int th, std::uint64_t now) {
     t.blockedSince = t.ready;
   }
   releaseBarrierIfComplete();
+}
+
+TraceSlice CoreModel::traceSlice(const Instruction& inst, const Operands& ops, const Usage& u, std::uint64_t start, int thread,
+                                 std::uint32_t pc) const {
+  TraceSlice t{start, u.occupancy, u.unit, std::uint8_t(thread), pc};
+  std::uint64_t sram = 0;
+  for (std::uint64_t c : u.readPortCycles) sram += c * std::uint64_t(config_.core.sram_port_bytes);
+  for (std::uint64_t c : u.writePortCycles) sram += c * std::uint64_t(config_.core.sram_port_bytes);
+  sram += u.nocReadCycles * std::uint64_t(config_.core.noc_read_bytes_per_cycle) +
+          u.nocWriteCycles * std::uint64_t(config_.core.noc_write_bytes_per_cycle);
+  std::uint64_t mesh = 0, hbm = 0;
+  if (inst.op == Op::Put || inst.op == Op::Get) mesh = ops.n, sram += ops.n;
+  if (inst.op == Op::HbmRead || inst.op == Op::HbmWrite) hbm = ops.n, sram += ops.n;
+  const auto clamp = [](std::uint64_t v) { return std::uint32_t(std::min<std::uint64_t>(v, UINT32_MAX)); };
+  t.sramBytes = clamp(sram), t.meshBytes = clamp(mesh), t.hbmBytes = clamp(hbm);
+  return t;
 }
 
 void CoreModel::receiveSignal(::tlm::tlm_generic_payload& p, sc_core::sc_time&) {

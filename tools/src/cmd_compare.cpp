@@ -48,18 +48,24 @@ Json loadResult(const std::string& path) {
     }
   }
   std::map<std::string, std::string> attributes;
+  std::vector<runtime::NamedArray> arrays;
   try {
-    runtime::readArrays(path, &attributes);
+    arrays = runtime::readArrays(path, &attributes);
   } catch (const std::exception& e) {
     throw UsageError(path + ": neither a JSON result nor a results HDF5 file: " + e.what());
   }
   const auto s = attributes.find("summary");
   if (s == attributes.end()) throw UsageError(path + ": a HDF5 file without a run summary (write it with run or train --output)");
+  Json summary;
   try {
-    return Json::parse(s->second);
+    summary = Json::parse(s->second);
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(path + ": its summary is not JSON: " + e.what());
   }
+  // The host time is kept apart from the simulated figures (host/seconds).
+  for (const auto& a : arrays)
+    if (a.name == "host/seconds" && a.data.size() == 1 && summary.is_object()) summary["host_seconds"] = a.data[0];
+  return summary;
 }
 
 std::string ratioText(double a, double b) {
@@ -191,21 +197,18 @@ int compareWithGpus(const CompileRequest& r, const MachineOptions& machine, cons
   const GpuEstimate g = estimateOnGpus(r, gpu, gpus);
   std::vector<int> cores;
   for (const auto& p : wafer.job.bundle.programs) cores.push_back(p.core);
-  const int dies = diesUsed(config, cores);
-  const double waferSeconds = double(wafer.run.run.stats.cycles) / (config.core.clock_ghz * 1e9);
-  const double waferWatts = double(dies) * config.die.power_w, gpuWatts = double(gpus) * gpu.powerW;
-  const double batch = double(r.batch);
-  const auto perSecond = [&](double s) { return s > 0 ? batch / s : 0.0; };
+  const WaferBesideGpus w = besideGpus(config, cores, wafer.run.run.stats.cycles, r.batch, g, gpu);
+  const int dies = w.dies;
   if (json) {
     out << Json{{"model", r.model},
                 {"batch", r.batch},
                 {"wafer", {{"config", machine.origin()}, {"placement", wafer.job.placement}, {"cycles", wafer.run.run.stats.cycles},
-                           {"step_seconds", waferSeconds}, {"dies", dies}, {"power_w", waferWatts},
-                           {"examples_per_second", perSecond(waferSeconds)}, {"examples_per_second_per_w", perSecond(waferSeconds) / waferWatts}}},
+                           {"step_seconds", w.wafer.seconds}, {"dies", dies}, {"power_w", w.wafer.watts},
+                           {"examples_per_second", w.wafer.examplesPerSecond}, {"examples_per_second_per_w", w.wafer.examplesPerSecondPerW}}},
                 {"gpus", {{"gpu", gpu.name}, {"count", gpus}, {"estimate", "roofline"}, {"compute_seconds", g.computeSeconds},
-                          {"allreduce_seconds", g.allreduceSeconds}, {"step_seconds", g.stepSeconds}, {"power_w", gpuWatts},
-                          {"fits_hbm", g.fits}, {"examples_per_second", perSecond(g.stepSeconds)},
-                          {"examples_per_second_per_w", perSecond(g.stepSeconds) / gpuWatts}}}}
+                          {"allreduce_seconds", g.allreduceSeconds}, {"step_seconds", g.stepSeconds}, {"power_w", w.gpus.watts},
+                          {"fits_hbm", g.fits}, {"examples_per_second", w.gpus.examplesPerSecond},
+                          {"examples_per_second_per_w", w.gpus.examplesPerSecondPerW}}}}
                .dump(2)
         << "\n";
     return kExitOk;
@@ -230,10 +233,10 @@ int compareWithGpus(const CompileRequest& r, const MachineOptions& machine, cons
     out << n << std::setw(14) << sig(a) << std::setw(14) << sig(b) << std::setw(13) << (a > 0 ? sig(b / a) : "-") << "\n";
   };
   out << "                                       wafer          GPUs   GPUs/wafer\n";
-  row("step time (us)", waferSeconds * 1e6, g.stepSeconds * 1e6);
-  row("examples per second", perSecond(waferSeconds), perSecond(g.stepSeconds));
-  row("power (W)", waferWatts, gpuWatts);
-  row("examples per second per kW", perSecond(waferSeconds) / waferWatts * 1000, perSecond(g.stepSeconds) / gpuWatts * 1000);
+  row("step time (us)", w.wafer.seconds * 1e6, w.gpus.seconds * 1e6);
+  row("examples per second", w.wafer.examplesPerSecond, w.gpus.examplesPerSecond);
+  row("power (W)", w.wafer.watts, w.gpus.watts);
+  row("examples per second per kW", w.wafer.examplesPerSecondPerW * 1000, w.gpus.examplesPerSecondPerW * 1000);
   return kExitOk;
 }
 

@@ -22,6 +22,7 @@
 #include "step_options.h"
 #include "svg_plot.h"
 #include "tatami/arch/figures.h"
+#include "tatami/driver/gpu_baseline.h"
 #include "tatami/driver/job.h"
 #include "tatami/runtime/bundle.h"
 #include "tatami/arch/config_files.h"
@@ -133,7 +134,98 @@ const char* kStyle =
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eef}td:first-child{text-align:left}"
     "figure{display:inline-block;margin:8px 16px 8px 0;vertical-align:top}.note{color:#555;font-size:12px}</style>";
 
-int reportStep(const CompileRequest& r, const MachineOptions& machine, const std::string& outPath, std::ostream& out, std::ostream& err) {
+/// The first core's ops of a traced run: the roofline (FLOPs against bytes at each level) and a
+/// table of the 40 longest.
+std::string opsSection(const LoweredProgram& lp, const runtime::RunResult& res, const ArchConfig& config) {
+  std::ostringstream h;
+  const std::vector<OpMeasure> measured = measuredPerOp(lp, res);
+  const double peak = 2.0 * double(config.core.matrix_units) * double(config.core.matrix_dim) * double(config.core.matrix_dim);
+  // The roofs a core's op can meet: its SRAM ports (vector/matrix ports and the DMA's NoC port),
+  // its way onto the mesh, and HBM (one interface processor's whole bandwidth: an upper bound).
+  const auto& c = config.core;
+  const std::vector<Roof> roofs = {
+      {"SRAM ports", double((c.sram_read_ports + c.sram_write_ports) * c.sram_port_bytes + c.noc_read_bytes_per_cycle + c.noc_write_bytes_per_cycle)},
+      {"mesh (core port)", double(std::min(c.noc_read_bytes_per_cycle, config.die.link_bytes_per_cycle) +
+                                  std::min(c.noc_write_bytes_per_cycle, config.die.link_bytes_per_cycle))},
+      {"HBM", config.dip.hbm_gb_per_s / c.clock_ghz}};
+  std::vector<std::pair<std::string, std::vector<RooflinePoint>>> points = {
+      {"ops vs SRAM bytes", {}}, {"ops vs mesh bytes", {}}, {"ops vs HBM bytes", {}}};
+  std::vector<double> flopsPerCycle(lp.ops.size(), 0);
+  std::vector<std::string> roofBound(lp.ops.size(), "-");
+  for (std::size_t i = 0; i < lp.ops.size(); ++i) {
+    const OpMeasure& m = measured[i];
+    const double flops = double(lp.ops[i].usefulFlops);
+    flopsPerCycle[i] = m.cycles ? flops / double(m.cycles) : 0;
+    if (flops <= 0 || !m.cycles) continue;
+    // The roof the op sits under: the lowest of the peak and each level's bandwidth x intensity.
+    double lowest = peak;
+    roofBound[i] = "compute";
+    const std::uint64_t bytes[3] = {m.sramBytes, m.meshBytes, m.hbmBytes};
+    for (std::size_t l = 0; l < 3; ++l) {
+      if (!bytes[l]) continue;
+      const double intensity = flops / double(bytes[l]);
+      points[l].second.push_back({intensity, flopsPerCycle[i], lp.ops[i].op + " " + lp.ops[i].node});
+      if (intensity * roofs[l].bytesPerCycle < lowest) lowest = intensity * roofs[l].bytesPerCycle, roofBound[i] = roofs[l].name;
+    }
+  }
+  h << "<h2>Ops on the first core: the roofline</h2><p class='note'>Each op with matrix work is a point per level it moved bytes "
+       "at: its useful matrix FLOPs over those bytes (arithmetic intensity) against the useful FLOPs per cycle it reached "
+       "(measured). Roofs: the core's matrix peak (2 x matrix_units x matrix_dim^2 = "
+    << num(peak) << " FLOP/cycle) and each level's bandwidth: the SRAM ports (read and write ports of sram_port_bytes, and the "
+       "DMA's NoC port), the core's port onto the mesh, and one interface processor's HBM (an upper bound for one core). "
+       "Bytes are counted per instruction as the timing model moves them (whole port lines). An op under the roofs by far "
+       "is limited by latency and dependences, not by a bandwidth.</p>";
+  h << "<figure id='roofline'>" << svgRoofline("Roofline of the first core's ops", peak, roofs, points) << "</figure>";
+  h << "<table><tr><th>op</th><th>thread</th><th>measured cycles</th><th>estimate</th><th>useful MFLOP</th><th>FLOP/cycle</th>"
+       "<th>SRAM KiB</th><th>mesh KiB</th><th>HBM KiB</th><th>roof</th><th>matrix</th><th>vector</th><th>dma</th><th>busiest</th></tr>";
+  std::vector<std::size_t> order(lp.ops.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return measured[a].cycles > measured[b].cycles; });
+  for (std::size_t k = 0; k < std::min<std::size_t>(order.size(), 40); ++k) {
+    const std::size_t i = order[k];
+    const OpMeasure& m = measured[i];
+    const auto share = [&](Unit u) { return m.cycles ? num(100.0 * double(m.busy[std::size_t(u)]) / double(m.cycles)) + "%" : std::string("-"); };
+    const auto kib = [](std::uint64_t b) { return num(double(b) / 1024.0); };
+    h << "<tr><td>" << esc(lp.ops[i].op + " " + lp.ops[i].node) << "</td><td>" << lp.ops[i].thread << "</td><td>" << m.cycles << "</td><td>"
+      << std::llround(lp.ops[i].cycles) << "</td><td>" << num(double(lp.ops[i].usefulFlops) / 1e6) << "</td><td>" << num(flopsPerCycle[i])
+      << "</td><td>" << kib(m.sramBytes) << "</td><td>" << kib(m.meshBytes) << "</td><td>" << kib(m.hbmBytes) << "</td><td>"
+      << esc(roofBound[i]) << "</td><td>" << share(Unit::Matrix) << "</td><td>" << share(Unit::Vector) << "</td><td>" << share(Unit::Dma)
+      << "</td><td>" << m.limit() << "</td></tr>";
+  }
+  h << "</table><p class='note'>The 40 longest ops of " << lp.ops.size() << ".</p>";
+  return h.str();
+}
+
+/// The step beside `gpus` GPUs described by `gpuFile` (driver/gpu_baseline.h): a table and what
+/// the estimate is.
+std::string gpuSection(const CompileRequest& r, const ArchConfig& config, const driver::CompiledJob& job, std::uint64_t cycles,
+                       const std::string& gpuFile, int gpus) {
+  const driver::GpuSpec gpu = driver::readGpuSpec(gpuFile);
+  const driver::GpuEstimate g = driver::estimateOnGpus(r, gpu, gpus);
+  std::vector<int> cores;
+  for (const auto& p : job.bundle.programs) cores.push_back(p.core);
+  const driver::WaferBesideGpus w = driver::besideGpus(config, cores, cycles, r.batch, g, gpu);
+  std::ostringstream h;
+  h << "<h2>Beside GPUs: an estimate</h2><p class='note'>The same step, data parallel over " << gpus << " x " << esc(gpu.name) << " ("
+    << esc(gpuFile) << "), ESTIMATED by the roofline, not simulated: each op the longer of its FLOPs at the GPU's peak and its bytes "
+    << "at its HBM bandwidth, then a ring all-reduce of the gradients over its links (a lower bound for the GPUs: no kernel launch, "
+    << "no cache misses beyond the roofline). Compute " << num(g.computeSeconds * 1e6) << " us + all-reduce " << num(g.allreduceSeconds * 1e6)
+    << " us per step" << (g.fits ? "" : "; the step's tensors do NOT fit the GPU's HBM") << ". The wafer's power is its " << w.dies
+    << " die(s) at die.power_w = " << num(config.die.power_w) << " W (docs/gpu.md).</p>";
+  h << "<table id='gpu-table'><tr><th></th><th>wafer (emulated)</th><th>GPUs (estimated)</th><th>GPUs / wafer</th></tr>";
+  const auto row = [&](const std::string& name, double a, double b) {
+    h << "<tr><td>" << name << "</td><td>" << num(a) << "</td><td>" << num(b) << "</td><td>" << (a > 0 ? num(b / a) : "-") << "</td></tr>";
+  };
+  row("step time (us)", w.wafer.seconds * 1e6, w.gpus.seconds * 1e6);
+  row("examples per second", w.wafer.examplesPerSecond, w.gpus.examplesPerSecond);
+  row("power (W)", w.wafer.watts, w.gpus.watts);
+  row("examples per second per kW", w.wafer.examplesPerSecondPerW * 1000, w.gpus.examplesPerSecondPerW * 1000);
+  h << "</table>";
+  return h.str();
+}
+
+int reportStep(const CompileRequest& r, const MachineOptions& machine, const std::string& gpuFile, int gpus, const std::string& outPath,
+               std::ostream& out, std::ostream& err) {
   const ArchConfig config = machine.resolve();
   const driver::CompiledJob job = driver::compileJob(r, config);
   runtime::RunOptions options;
@@ -174,38 +266,7 @@ int reportStep(const CompileRequest& r, const MachineOptions& machine, const std
   for (const auto& t : res.stats.threads) hz += double(t.stallHazard), un += double(t.stallUnit), po += double(t.stallPort), se += double(t.stallSemaphore), ba += double(t.stallBarrier);
   stalls = {{"hazard (waiting for a result)", hz}, {"unit busy", un}, {"SRAM port busy", po}, {"semaphore (DMA, other cores)", se}, {"barrier", ba}};
   h << bars("breakdown-units", "Unit busy cycles", busy, "cycles") << bars("breakdown-stalls", "Thread stall cycles", stalls, "cycles");
-  // Per op on the first core.
-  const LoweredProgram& lp = job.lowered[0];
-  const std::vector<OpMeasure> measured = measuredPerOp(lp, res);
-  const double peak = 2.0 * double(config.core.matrix_units) * double(config.core.matrix_dim) * double(config.core.matrix_dim);
-  PlotSeries perOp{"useful FLOP per cycle", {}, {}}, peakLine{"matrix peak", {}, {}};
-  for (std::size_t i = 0; i < lp.ops.size(); ++i) {
-    perOp.x.push_back(double(i));
-    perOp.y.push_back(measured[i].cycles ? double(lp.ops[i].usefulFlops) / double(measured[i].cycles) : 0);
-  }
-  peakLine.x = {0, double(std::max<std::size_t>(1, lp.ops.size() - 1))}, peakLine.y = {peak, peak};
-  h << "<h2>Ops on the first core: roofline position</h2><p class='note'>Each op's useful matrix FLOPs per measured cycle against "
-       "the core's matrix peak (2 x matrix_units x matrix_dim^2 = "
-    << num(peak)
-    << "), and the unit that limited it (busy 60% of its cycles or more; else latency). Bytes moved per memory level are not yet "
-       "measured per op, so this is the compute side of the roofline only.</p>";
-  h << "<figure id='roofline'>" << svgLineChart("FLOP per cycle by op (program order)", "op", "useful FLOP / cycle", {perOp, peakLine}, peak * 1.05)
-    << "</figure>";
-  h << "<table><tr><th>op</th><th>thread</th><th>measured cycles</th><th>estimate</th><th>useful MFLOP</th><th>FLOP/cycle</th>"
-       "<th>matrix</th><th>vector</th><th>dma</th><th>limit</th></tr>";
-  std::vector<std::size_t> order(lp.ops.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return measured[a].cycles > measured[b].cycles; });
-  for (std::size_t k = 0; k < std::min<std::size_t>(order.size(), 40); ++k) {
-    const std::size_t i = order[k];
-    const OpMeasure& m = measured[i];
-    const auto share = [&](Unit u) { return m.cycles ? num(100.0 * double(m.busy[std::size_t(u)]) / double(m.cycles)) + "%" : std::string("-"); };
-    h << "<tr><td>" << esc(lp.ops[i].op + " " + lp.ops[i].node) << "</td><td>" << lp.ops[i].thread << "</td><td>" << m.cycles << "</td><td>"
-      << std::llround(lp.ops[i].cycles) << "</td><td>" << num(double(lp.ops[i].usefulFlops) / 1e6) << "</td><td>" << num(perOp.y[i])
-      << "</td><td>" << share(Unit::Matrix) << "</td><td>" << share(Unit::Vector) << "</td><td>" << share(Unit::Dma) << "</td><td>"
-      << m.limit() << "</td></tr>";
-  }
-  h << "</table><p class='note'>The 40 longest ops of " << lp.ops.size() << ".</p>";
+  h << opsSection(job.lowered[0], res, config);
   // Die heat maps.
   h << "<h2>The die" << (config.system.die_rows * config.system.die_cols > 1 ? "s" : "") << "</h2>";
   std::map<int, double> matrix, vector, dma, sram;
@@ -222,10 +283,39 @@ int reportStep(const CompileRequest& r, const MachineOptions& machine, const std
     << heatMap("heat-sram", "SRAM high-water mark", rows, cols, sram, double(config.core.sram_kib), "KiB");
   h << "<h2>The mesh</h2>" << meshMap(res.network, rows, cols, cycles);
   h << "<p class='note'>" << res.network.packets << " packets, " << res.network.bytes << " bytes injected.</p>";
+  if (!gpuFile.empty()) h << gpuSection(r, config, job, cycles, gpuFile, gpus);
   h << "</body></html>\n";
   runtime::writeOutputFile(outPath, h.str());
-  out << "wrote " << outPath << " (" << lp.ops.size() << " ops, " << res.coresUsed << " cores, " << res.network.links.size() << " links)\n";
+  out << "wrote " << outPath << " (" << job.lowered[0].ops.size() << " ops, " << res.coresUsed << " cores, " << res.network.links.size() << " links)\n";
   return kExitOk;
+}
+
+/// A training run's step compiled again from the request its run file keeps (attribute `step`)
+/// and run once, timing only, with a trace: the roofline of its first core's ops. Without the
+/// request or the model file, a note says why there is none.
+std::string stepOpsSection(const std::map<std::string, std::string>& attrs, const ArchConfig& config, std::uint64_t lastStepCycles) {
+  std::ostringstream h;
+  h << "<h2>The step's ops</h2>";
+  if (!attrs.count("step")) return h.str() + "<p class='note'>This run file keeps no step request (written before it was kept): no roofline.</p>";
+  try {
+    const CompileRequest r = driver::requestFromJson(attrs.at("step"));
+    if (!std::ifstream(r.model))
+      return h.str() + "<p class='note'>The model " + esc(r.model) + " is not readable from here, so the step cannot be compiled again for "
+             "its roofline (run tatami report where tatami train ran).</p>";
+    const driver::CompiledJob job = driver::compileJob(r, config);
+    runtime::RunOptions options;
+    options.timingOnly = true;
+    options.trace = true;
+    const runtime::BundleRun run = runtime::runBundle(config, job.bundle, {}, options);
+    if (!run.run.error.empty()) return h.str() + "<p class='note'>The step compiled again failed to run: " + esc(run.run.error) + "</p>";
+    h << "<p class='note'>The step compiled again from the run's request (" << esc(job.placement) << ") and run once, timing only: "
+      << run.run.stats.cycles << " cycles"
+      << (run.run.stats.cycles == lastStepCycles ? ", as the run's last step." : "; the run's last step took " + std::to_string(lastStepCycles) + ".")
+      << "</p>" << opsSection(job.lowered[0], run.run, config);
+  } catch (const std::exception& e) {
+    h << "<p class='note'>The step could not be compiled again: " << esc(e.what()) << "</p>";
+  }
+  return h.str();
 }
 
 /// A training run's results file (tatami train --output): the loss curve, cycles per step, the
@@ -266,6 +356,8 @@ int reportTraining(const std::string& path, const std::string& outPath, std::ost
     } catch (const nlohmann::json::exception&) {
       h << "<tr><td colspan='2'>(its summary is not JSON)</td></tr>";
     }
+    if (by.count("host/seconds") && by.at("host/seconds")->data.size() == 1)
+      h << "<tr><td>host seconds (the simulation's time, not the machine's)</td><td>" << num(by.at("host/seconds")->data[0]) << "</td></tr>";
     h << "</table>";
   }
   PlotSeries lossCurve{"loss", {}, {}}, cycleCurve{"cycles per step", {}, {}};
@@ -310,7 +402,8 @@ int reportTraining(const std::string& path, const std::string& outPath, std::ost
     } catch (const nlohmann::json::exception&) {
     }
   }
-  h << "<h2>The mesh in the last step</h2>" << meshMap(net, rows, cols, std::uint64_t(stepCycles)) << "</body></html>\n";
+  h << "<h2>The mesh in the last step</h2>" << meshMap(net, rows, cols, std::uint64_t(stepCycles));
+  h << stepOpsSection(attrs, config, cycles.empty() ? 0 : std::uint64_t(cycles.back())) << "</body></html>\n";
   runtime::writeOutputFile(outPath, h.str());
   out << "wrote " << outPath << " (" << loss.size() << " steps, " << matrix.size() << " cores, " << net.links.size() << " links)\n";
   return kExitOk;
@@ -417,8 +510,12 @@ int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostr
   po::options_description desc("Options");
   CompileRequest r;
   MachineOptions machine;
-  std::string outPath, input;
-  desc.add_options()("help,h", "show this help")("output,o", po::value<std::string>(&outPath)->value_name("FILE"), "the HTML page (required)");
+  std::string outPath, input, gpuFile;
+  int gpus = 1;
+  desc.add_options()("help,h", "show this help")("output,o", po::value<std::string>(&outPath)->value_name("FILE"), "the HTML page (required)")
+      ("gpu", po::value<std::string>(&gpuFile)->value_name("FILE"),
+       "a model's page also sets the step beside GPUs described by FILE (configs/gpu/*.ini), estimated by the roofline (docs/gpu.md)")
+      ("gpus", po::value<int>(&gpus)->default_value(1), "with --gpu: GPUs, data parallel over the batch");
   addStepOptions(desc, r);
   machine.addTo(desc);
   po::options_description hidden;
@@ -427,7 +524,7 @@ int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostr
   pos.add("input", 1);
   po::variables_map vm;
   const std::string usage =
-      "Usage: tatami report MODEL [step options] [--config FILE] [--set K=V] -o report.html\n"
+      "Usage: tatami report MODEL [step options] [--config FILE] [--set K=V] [--gpu FILE [--gpus N]] -o report.html\n"
       "       tatami report SWEEP.csv -o report.html            (a sweep's table)\n"
       "       tatami report RUN.h5 -o report.html               (a training run: tatami train --output)\n"
       "One self-contained HTML page: a compiled step run on the emulator (configuration, breakdown, per-op roofline position,\n"
@@ -437,13 +534,19 @@ int cmdReport(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (input.empty()) throw UsageError("no model or sweep table given");
   if (outPath.empty()) throw UsageError("-o FILE: where to write the page");
   runtime::checkOutputPath(outPath);
-  if (input.size() > 4 && input.substr(input.size() - 4) == ".csv") return reportSweep(input, outPath, out, err);
-  if (input.size() > 3 && input.substr(input.size() - 3) == ".h5") return reportTraining(input, outPath, out, err);
+  const bool table = input.size() > 4 && input.substr(input.size() - 4) == ".csv", run = input.size() > 3 && input.substr(input.size() - 3) == ".h5";
+  if ((table || run) && !gpuFile.empty()) throw UsageError("--gpu sets a model's step beside GPUs; give a model, not " + input);
+  if (vm.count("gpus") && !vm["gpus"].defaulted() && gpuFile.empty()) throw UsageError("--gpus needs --gpu FILE");
+  if (table) return reportSweep(input, outPath, out, err);
+  if (run) return reportTraining(input, outPath, out, err);
   r.model = input;
   checkStepOptions(r);
   try {
-    return reportStep(r, machine, outPath, out, err);
+    return reportStep(r, machine, gpuFile, gpus, outPath, out, err);
   } catch (const CompileError& e) {
+    err << "tatami report: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const driver::RequestError& e) {
     err << "tatami report: " << e.what() << "\n";
     return kExitBadInput;
   }

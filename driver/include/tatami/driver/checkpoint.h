@@ -1,9 +1,11 @@
-// The run file of `tatami train` (HDF5, docs/formats.md): a checkpoint to resume from, and the
+// The run file of `tatami train` (HDF5, docs/results.md): a checkpoint to resume from, and the
 // record of a finished run. One schema for both:
 //   next_step [1]; loss [steps]; cycles [steps]; epoch_accuracy [epochs]
 //   weights/NAME (parameters, for readers), state/NAME (every carried tensor, to resume)
 //   stats/core_K/{unit_busy_cycles [5], stall_cycles [5], cycles [1]}; stats/link_{packets,bytes,busy_cycles}
-//   attributes: run (what identifies the run), config (INI), summary (JSON), stats_units, stats_link_names
+//   host/seconds [1]: the host time the run took, the one figure two identical runs differ in
+//   attributes: run (what identifies the run), step (the compiled step's request, JSON), config (INI),
+//   summary (JSON), stats_units, stats_link_names
 #pragma once
 
 #include <cstdint>
@@ -35,7 +37,9 @@ struct TrainState {
 struct RunFileSummary {
   std::string runKey;    ///< what identifies the run (a checkpoint resumes only the same one)
   std::string configIni;
-  std::string summaryJson;
+  std::string summaryJson;  ///< simulated figures only (host time apart, in hostSeconds)
+  std::string stepJson;     ///< the step's CompileRequest (requestToJson), to compile it again
+  double hostSeconds = 0;
   const runtime::RunResult* lastStep = nullptr;  ///< its statistics are written when given
 };
 

@@ -58,4 +58,20 @@ int diesUsed(const ArchConfig& config, const std::vector<int>& cores);
 /// r's step, data parallel over `gpus` GPUs (each its share of the batch, as the slices split it).
 GpuEstimate estimateOnGpus(const CompileRequest& r, const GpuSpec& gpu, int gpus);
 
+/// One side of the comparison: a step's time, power and throughput.
+struct StepFigures {
+  double seconds = 0, watts = 0;
+  double examplesPerSecond = 0, examplesPerSecondPerW = 0;
+};
+
+/// The emulated wafer's step (`cycles` on `cores`) beside the GPUs' estimate `g`, for `batch`
+/// examples: the wafer's power is that of the dies it uses (die.power_w each), the GPUs' that of
+/// `g.gpus` boards.
+struct WaferBesideGpus {
+  StepFigures wafer, gpus;
+  int dies = 0;
+};
+WaferBesideGpus besideGpus(const ArchConfig& config, const std::vector<int>& cores, std::uint64_t cycles, std::int64_t batch,
+                           const GpuEstimate& g, const GpuSpec& gpu);
+
 }  // namespace tatami::driver

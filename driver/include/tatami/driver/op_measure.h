@@ -18,6 +18,9 @@ namespace tatami::driver {
 struct OpMeasure {
   std::uint64_t cycles = 0;
   std::array<std::uint64_t, kUnitCount> busy{};
+  /// Bytes its instructions moved through the SRAM ports, over the mesh (put, get) and to or from
+  /// HBM (see tlm::TraceSlice).
+  std::uint64_t sramBytes = 0, meshBytes = 0, hbmBytes = 0;
   /// What limited it: the unit busy for at least 60% of its cycles (the busiest), else "latency"
   /// (dependences, issue, semaphore and network waits).
   std::string limit() const;

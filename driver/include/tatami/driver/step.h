@@ -71,6 +71,12 @@ std::vector<std::pair<std::string, std::string>> placementStages(bool grid);
 /// `share`: a data-parallel core's share of r.batch (its examples replace r.batch).
 compiler::Graph compileModel(const CompileRequest& r, std::ostream* out, const BatchShare& share = {});
 
+/// A request as JSON (model, loss, slice, grid, precision, batch, optimizer), and back: what a run
+/// file keeps so that its step can be compiled again (tatami report). requestFromJson throws
+/// RequestError naming a field that is missing or of the wrong type.
+std::string requestToJson(const CompileRequest& r);
+CompileRequest requestFromJson(const std::string& json);
+
 /// Seeded inputs for a whole batch: uniform in [-1, 1); a target for xent is one-hot (class i
 /// mod classes); an input that indexes a gather takes integers in range.
 std::map<std::string, compiler::Tensor> seededInputs(const compiler::Graph& g, const std::string& loss, std::uint64_t seed);

@@ -51,6 +51,10 @@ struct TraceSlice {
   Unit unit = Unit::Scalar;
   std::uint8_t thread = 0;
   std::uint32_t pc = 0;
+  /// Bytes the instruction moved at each level: through the core's SRAM ports (vector and matrix
+  /// ports by whole port lines, the DMA's NoC port), over the mesh to or from another core
+  /// (put, get), and to or from HBM (hbmrd, hbmwr).
+  std::uint32_t sramBytes = 0, meshBytes = 0, hbmBytes = 0;
 };
 
 struct CoreOptions {
@@ -131,6 +135,9 @@ class CoreModel : public sc_core::sc_module {
   std::uint64_t hazardTime(const ThreadCtl& t, const AccessList& accesses) const;
   /// The cycle at which everything thread t has in flight has completed (fence).
   std::uint64_t drainTime(const ThreadCtl& t) const;
+  /// The trace's record of an instruction that started at `start`, with the bytes it moved.
+  TraceSlice traceSlice(const Instruction& inst, const Operands& ops, const Usage& u, std::uint64_t start, int thread,
+                        std::uint32_t pc) const;
   struct PortChoice {
     std::uint64_t start;
     std::size_t readRotation, writeRotation;
