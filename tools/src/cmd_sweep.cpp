@@ -23,6 +23,7 @@
 
 #include "command.h"
 #include "metrics.h"
+#include "progress.h"
 #include "sweep_spec.h"
 #include "tatami/runtime/output_file.h"
 #include "tatami/runtime/results.h"
@@ -201,15 +202,6 @@ pid_t startPoint(const std::string& self, const std::string& specPath, std::size
   return pid;
 }
 
-std::string clockText(double seconds) {
-  const long s = long(seconds + 0.5);
-  std::ostringstream os;
-  if (s >= 3600) os << s / 3600 << "h" << (s % 3600) / 60 << "m";
-  else if (s >= 60) os << s / 60 << "m" << s % 60 << "s";
-  else os << s << "s";
-  return os.str();
-}
-
 }  // namespace
 
 int cmdSweep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -291,8 +283,8 @@ int cmdSweep(const std::vector<std::string>& args, std::ostream& out, std::ostre
     sigaction(SIGINT, &action, &oldInt);
     sigaction(SIGTERM, &action, &oldTerm);
     const std::string self = selfPath();
-    const bool tty = isatty(2);
-    const auto t0 = std::chrono::steady_clock::now();
+    const bool tty = stderrIsTerminal();
+    ProgressBar bar(err, todo.size(), "points", tty);
     std::map<pid_t, std::size_t> running;
     std::size_t next = 0, done = 0, failed = 0;
     while ((next < todo.size() && !stopRequested) || !running.empty()) {
@@ -317,19 +309,15 @@ int cmdSweep(const std::vector<std::string>& args, std::ostream& out, std::ostre
       if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) || !finished(dir, points[k])) {
         if (!stopRequested) {
           ++failed;
-          err << (tty ? "\n" : "") << "tatami sweep: point " << k << " did not finish (see " << dir << "/point-" << k << ".log)\n";
+          bar.clear();
+          err << "tatami sweep: point " << k << " did not finish (see " << dir << "/point-" << k << ".log)\n";
         }
         continue;
       }
       ++done;
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const double eta = elapsed / double(done) * double(todo.size() - done - failed);
-      const int width = 30, filled = int(double(width) * double(done) / double(todo.size()));
-      err << (tty ? "\r" : "") << "[" << std::string(std::size_t(filled), '#') << std::string(std::size_t(width - filled), '.') << "] "
-          << done << "/" << todo.size() << " points, " << clockText(elapsed) << " elapsed, ETA " << clockText(eta) << (tty ? "" : "\n")
-          << std::flush;
+      bar.update(done, failed);
     }
-    if (tty) err << "\n";
+    bar.finish();
     sigaction(SIGINT, &oldInt, nullptr);
     sigaction(SIGTERM, &oldTerm, nullptr);
     if (stopRequested) {

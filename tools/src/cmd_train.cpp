@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "format_text.h"
+#include "progress.h"
 #include "step_options.h"
 #include "trace_json.h"
 #include "tatami/runtime/output_file.h"
@@ -131,27 +132,39 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const ArchConfig config = machine.resolve();
   const InterruptScope signals;
   try {
+    if (c.json) err << "compiling the step and loading " << c.request.data << "..." << std::endl;
+    else out << "compiling the step and loading " << c.request.data << "..." << std::endl;
     driver::Trainer trainer(c.request, config);
-    if (!c.json)
-      out << "training " << step.model << " on " << c.request.data << ": " << trainer.trainExamples() << " examples, batch " << step.batch
-          << " over " << trainer.cores() << " core(s) (" << trainer.job().placement << "), " << trainer.totalSteps() << " steps, " << step.precision << " precision\n"
-          << "  step      loss    cycles/step  sim us/step  useful TFLOPS  host s\n";
+    // Progress: the step table on stdout, or on stderr when stdout carries the JSON summary; on a
+    // terminal also a bar with the time left on stderr.
+    std::ostream& progress = c.json ? err : out;
+    ProgressBar bar(err, std::size_t(trainer.totalSteps()), "steps", stderrIsTerminal());
+    progress << "training " << step.model << " on " << c.request.data << ": " << trainer.trainExamples() << " examples, batch " << step.batch
+             << " over " << trainer.cores() << " core(s) (" << trainer.job().placement << "), " << trainer.totalSteps() << " steps, "
+             << step.precision << " precision\n"
+             << "  step      loss    cycles/step  sim us/step  useful TFLOPS  host s" << std::endl;
     const auto t0 = std::chrono::steady_clock::now();
     c.loop.traceFirstStep = !c.tracePath.empty();
     c.loop.stop = &interrupted;
     c.loop.onStep = [&](const driver::StepRecord& r) {
       if (!r.run.traces.empty()) runtime::writeOutputFile(c.tracePath, traceJson(config, r.run));
-      if (c.json || (r.step % c.logEvery != 0 && r.step + 1 != trainer.totalSteps())) return;
-      const double sim = double(r.run.stats.cycles) / (config.core.clock_ghz * 1e9);
-      const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      out << std::setw(6) << r.step << std::setw(10) << readable(r.loss, 4) << std::setw(15) << r.run.stats.cycles << std::setw(13)
-          << readable(sim * 1e6, 2) << std::setw(15) << readable(double(r.run.usefulFlops()) / sim / 1e12, 3)
-          << std::setw(8) << readable(host, 1) << std::endl;  // a line at a time, also into a file
+      if (r.step % c.logEvery == 0 || r.step + 1 == trainer.totalSteps()) {
+        const double sim = double(r.run.stats.cycles) / (config.core.clock_ghz * 1e9);
+        const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        bar.clear();
+        progress << std::setw(6) << r.step << std::setw(10) << readable(r.loss, 4) << std::setw(15) << r.run.stats.cycles << std::setw(13)
+                 << readable(sim * 1e6, 2) << std::setw(15) << readable(double(r.run.usefulFlops()) / sim / 1e12, 3) << std::setw(8)
+                 << readable(host, 1) << std::endl;  // a line at a time, also into a file
+      }
+      if (bar.terminal()) bar.update(std::size_t(r.step + 1));
     };
     c.loop.onEpoch = [&](const driver::EpochRecord& e) {
-      if (!c.json) printEpoch(e, c.request.oracle, out);
+      bar.clear();
+      printEpoch(e, c.request.oracle, progress);
+      progress.flush();
     };
     const driver::TrainSummary s = trainer.run(c.loop);
+    bar.finish();
     if (!s.error.empty()) {
       err << "tatami train: " << s.error << "\n";
       return kExitRunFailed;
