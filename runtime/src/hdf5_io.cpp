@@ -1,6 +1,7 @@
 // HDF5 reading and writing of SRAM regions (the C++ API of the serial HDF5 library).
 #include "tatami/runtime/hdf5_io.h"
 
+#include "hdf5_guard.h"
 #include "tatami/runtime/output_file.h"
 
 #include <H5Cpp.h>
@@ -39,7 +40,9 @@ std::string readStringAttr(const H5::H5Object& obj, const char* name) {
 
 }  // namespace
 
-std::vector<SramImage> readSramImages(const std::string& path) {
+namespace {
+
+std::vector<SramImage> readSramImagesHere(const std::string& path) {
   static Quiet quiet;
   std::vector<SramImage> out;
   H5::H5File file;
@@ -48,48 +51,83 @@ std::vector<SramImage> readSramImages(const std::string& path) {
   } catch (const H5::Exception&) {
     throw std::runtime_error("cannot open HDF5 file '" + path + "' (missing, or not an HDF5 file)");
   }
-  const hsize_t n = file.getNumObjs();
-  for (hsize_t i = 0; i < n; ++i) {
-    const std::string name = file.getObjnameByIdx(i);
-    const std::string where = path + ": dataset '" + name + "'";
-    if (file.getObjTypeByIdx(i) != H5G_DATASET) continue;
-    H5::DataSet ds = file.openDataSet(name);
-    SramImage img;
-    img.name = name;
-    if (!ds.attrExists("address")) throw std::runtime_error(where + " has no 'address' attribute (its SRAM byte address)");
-    {
-      H5::Attribute a = ds.openAttribute("address");
-      std::uint64_t addr = 0;
-      a.read(H5::PredType::NATIVE_UINT64, &addr);
-      img.addr = addr;
+  std::string where = "'" + path + "'";
+  try {
+    const hsize_t n = file.getNumObjs();
+    std::uint64_t total = 0;
+    for (hsize_t i = 0; i < n; ++i) {
+      const std::string name = file.getObjnameByIdx(i);
+      where = path + ": dataset '" + name + "'";
+      if (file.getObjTypeByIdx(i) != H5G_DATASET) continue;
+      H5::DataSet ds = file.openDataSet(name);
+      SramImage img;
+      img.name = name;
+      if (!ds.attrExists("address")) throw std::runtime_error(where + " has no 'address' attribute (its SRAM byte address)");
+      {
+        // A whole number, not negative: read as what it is, never converted with clamping.
+        H5::Attribute a = ds.openAttribute("address");
+        if (a.getTypeClass() != H5T_INTEGER || a.getSpace().getSimpleExtentNpoints() != 1)
+          throw std::runtime_error(where + ": its 'address' attribute must be one integer");
+        if (a.getIntType().getSign() == H5T_SGN_2) {
+          std::int64_t addr = 0;
+          a.read(H5::PredType::NATIVE_INT64, &addr);
+          if (addr < 0) throw std::runtime_error(where + ": its 'address' attribute is negative (" + std::to_string(addr) + ")");
+          img.addr = std::uint64_t(addr);
+        } else {
+          std::uint64_t addr = 0;
+          a.read(H5::PredType::NATIVE_UINT64, &addr);
+          img.addr = addr;
+        }
+      }
+      const H5::DataType dt = ds.getDataType();
+      const H5T_class_t cls = dt.getClass();
+      const std::size_t size = dt.getSize();
+      if (ds.attrExists("format")) {
+        H5::Attribute f = ds.openAttribute("format");
+        if (f.getTypeClass() != H5T_STRING || f.getSpace().getSimpleExtentType() != H5S_SCALAR)
+          throw std::runtime_error(where + ": its 'format' attribute must be one string (f32, bf16, e4m3, e5m2, i32)");
+        img.type = typeFromName(readStringAttr(ds, "format"));
+        if (img.type == DType::None) throw std::runtime_error(where + ": unknown 'format' attribute (f32, bf16, e4m3, e5m2, i32)");
+      } else if (cls == H5T_FLOAT && size == 4) {
+        img.type = DType::F32;
+      } else if (cls == H5T_INTEGER && size == 4) {
+        img.type = DType::I32;
+      } else {
+        throw std::runtime_error(where + ": element type must be 32-bit float or integer, or carry a 'format' attribute");
+      }
+      if (std::size_t(dtypeSize(img.type)) != size)
+        throw std::runtime_error(where + ": its elements are " + std::to_string(size) + " bytes but format " + dtypeName(img.type) + " has " +
+                                 std::to_string(dtypeSize(img.type)));
+      H5::DataSpace space = ds.getSpace();
+      const int rank = space.getSimpleExtentNdims();
+      if (rank < 0 || rank > 32) throw std::runtime_error(where + " has rank " + std::to_string(rank) + " (at most 32)");
+      std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+      space.getSimpleExtentDims(dims.data());
+      // Bytes, checked before anything is allocated: no SRAM image is larger than the host.
+      std::uint64_t bytes = size;
+      for (auto d : dims) {
+        if (d && bytes > maxHdf5Elements() / d) throw std::runtime_error(where + " is larger than this host could hold (its shape overflows)");
+        bytes *= d;
+        img.shape.push_back(d);
+      }
+      if (bytes > maxHdf5Elements() - total) throw std::runtime_error(where + " has " + std::to_string(bytes) + " bytes: more than this host can hold");
+      total += bytes;
+      img.bytes.resize(bytes);
+      ds.read(img.bytes.data(), storageType(img.type));
+      out.push_back(std::move(img));
     }
-    const H5::DataType dt = ds.getDataType();
-    const H5T_class_t cls = dt.getClass();
-    const std::size_t size = dt.getSize();
-    if (ds.attrExists("format")) {
-      img.type = typeFromName(readStringAttr(ds, "format"));
-      if (img.type == DType::None) throw std::runtime_error(where + ": unknown 'format' attribute (f32, bf16, e4m3, e5m2, i32)");
-    } else if (cls == H5T_FLOAT && size == 4) {
-      img.type = DType::F32;
-    } else if (cls == H5T_INTEGER && size == 4) {
-      img.type = DType::I32;
-    } else {
-      throw std::runtime_error(where + ": element type must be 32-bit float or integer, or carry a 'format' attribute");
-    }
-    if (std::size_t(dtypeSize(img.type)) != size)
-      throw std::runtime_error(where + ": its elements are " + std::to_string(size) + " bytes but format " +
-                               dtypeName(img.type) + " has " + std::to_string(dtypeSize(img.type)));
-    H5::DataSpace space = ds.getSpace();
-    const int rank = space.getSimpleExtentNdims();
-    std::vector<hsize_t> dims(std::size_t(std::max(rank, 0)));
-    space.getSimpleExtentDims(dims.data());
-    std::uint64_t count = 1;
-    for (auto d : dims) img.shape.push_back(d), count *= d;
-    img.bytes.resize(count * size);
-    ds.read(img.bytes.data(), storageType(img.type));
-    out.push_back(std::move(img));
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error("cannot read " + where + ": " + e.getDetailMsg());
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<SramImage> readSramImages(const std::string& path) {
+  // First in a child process: a file whose metadata crashes or hangs the library is refused.
+  checkHdf5InChild(path, [&] { readSramImagesHere(path); });
+  return readSramImagesHere(path);
 }
 
 void writeSramImages(const std::string& path, const std::vector<SramImage>& images,

@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "hdf5_guard.h"
 #include "tatami/runtime/output_file.h"
 
 namespace tatami::runtime {
@@ -85,47 +86,87 @@ void writeTable(const std::string& path, const std::vector<TableColumn>& columns
   });
 }
 
-std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes) {
+namespace {
+
+/// Elements of a dataspace of `dims`, refused by name when the rank or the count is beyond reason.
+std::uint64_t checkedCount(const std::vector<hsize_t>& dims, const std::string& where, std::uint64_t& total) {
+  std::uint64_t count = 1;
+  for (hsize_t d : dims) {
+    if (d && count > maxHdf5Elements() / d)
+      throw std::runtime_error(where + " has more elements than this host could hold (its shape overflows)");
+    count *= d;
+  }
+  if (count > maxHdf5Elements() - total)
+    throw std::runtime_error(where + " has " + std::to_string(count) + " elements: more than half of this host's memory can hold as doubles");
+  total += count;
+  return count;
+}
+
+std::vector<NamedArray> readArraysHere(const std::string& path, std::map<std::string, std::string>* attributes) {
   H5::Exception::dontPrint();
   std::vector<NamedArray> out;
+  std::string where = "'" + path + "'";
   try {
     H5::H5File file(path, H5F_ACC_RDONLY);
     if (attributes) {
       H5::Group root = file.openGroup("/");
       for (int i = 0; i < root.getNumAttrs(); ++i) {
         H5::Attribute a = root.openAttribute(unsigned(i));
+        where = "'" + path + "': attribute '" + a.getName() + "'";
+        if (a.getTypeClass() != H5T_STRING) continue;  // only text attributes are read
+        if (a.getSpace().getSimpleExtentType() != H5S_SCALAR) throw std::runtime_error(where + " is not a single string");
         std::string v;
         a.read(a.getStrType(), v);
         (*attributes)[a.getName()] = v;
       }
     }
-    std::function<void(H5::Group&, const std::string&)> walk = [&](H5::Group& g, const std::string& prefix) {
+    std::uint64_t total = 0;
+    std::function<void(H5::Group&, const std::string&, int)> walk = [&](H5::Group& g, const std::string& prefix, int depth) {
+      if (depth > 32) throw std::runtime_error("'" + path + "': groups nested more than 32 deep at '" + prefix + "'");
       for (hsize_t i = 0; i < g.getNumObjs(); ++i) {
         const std::string name = g.getObjnameByIdx(i);
-        if (g.getObjTypeByIdx(i) == H5G_GROUP) {
+        where = "'" + path + "': '" + prefix + name + "'";
+        const H5G_obj_t kind = g.getObjTypeByIdx(i);
+        if (kind == H5G_GROUP) {
           H5::Group sub = g.openGroup(name);
-          walk(sub, prefix + name + "/");
+          walk(sub, prefix + name + "/", depth + 1);
           continue;
         }
+        if (kind != H5G_DATASET) continue;
         H5::DataSet ds = g.openDataSet(name);
+        const H5T_class_t cls = ds.getTypeClass();
+        if (cls != H5T_INTEGER && cls != H5T_FLOAT) throw std::runtime_error(where + " does not hold numbers");
         H5::DataSpace space = ds.getSpace();
-        std::vector<hsize_t> dims(std::size_t(space.getSimpleExtentNdims()));
+        const int rank = space.getSimpleExtentNdims();
+        if (rank < 0 || rank > 32) throw std::runtime_error(where + " has rank " + std::to_string(rank) + " (at most 32)");
+        std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
         space.getSimpleExtentDims(dims.data());
         NamedArray a;
         a.name = prefix + name;
-        std::uint64_t count = 1;
-        for (auto d : dims) a.shape.push_back(d), count *= d;
+        const std::uint64_t count = checkedCount(dims, where, total);
+        for (auto d : dims) a.shape.push_back(d);
         a.data.resize(count);
         if (count) ds.read(a.data.data(), H5::PredType::NATIVE_DOUBLE);
         out.push_back(std::move(a));
       }
     };
     H5::Group root = file.openGroup("/");
-    walk(root, "");
+    walk(root, "", 0);
   } catch (const H5::Exception& e) {
-    throw std::runtime_error("cannot read '" + path + "': " + e.getDetailMsg());
+    throw std::runtime_error("cannot read " + where + ": " + e.getDetailMsg());
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes) {
+  // First in a child process: a file whose metadata crashes or hangs the library is refused.
+  checkHdf5InChild(path, [&] {
+    std::map<std::string, std::string> attrs;
+    readArraysHere(path, attributes ? &attrs : nullptr);
+  });
+  return readArraysHere(path, attributes);
 }
 
 }  // namespace tatami::runtime

@@ -3,6 +3,8 @@
 #   [-DOUT_REGEX=...] [-DERR_REGEX=...]   regexes that stdout / stderr must match (| separated: all)
 #   [-DOUT_FILE=path]                     stdout must equal this file exactly
 #   [-DJSON=1]                            stdout must be one JSON value and nothing else
+#   [-DUSAGE=1]                           a usage error: stderr ends with the hint to --help, which
+#                                         no other error (exit code 2 or not) may print
 string(REPLACE "|" ";" cmd "${CMD}")
 execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc STREQUAL "${RC}")
@@ -23,6 +25,11 @@ foreach(stream OUT ERR)
     endforeach()
   endif()
 endforeach()
+if(USAGE AND NOT err MATCHES "Try 'tatami[a-z ]* --help'")
+  message(FATAL_ERROR "a usage error without the hint to --help:\n${err}")
+elseif(NOT USAGE AND err MATCHES "Try 'tatami")
+  message(FATAL_ERROR "the hint to --help follows an error that is not a usage error:\n${err}")
+endif()
 if(JSON)
   string(JSON kind ERROR_VARIABLE bad TYPE "${out}")
   if(bad)

@@ -105,6 +105,12 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     } catch (const ConfigError& e) {
       err << "tatami " << name << ": config error: " << e.what() << "\n";
       return kExitBadInput;
+    } catch (const driver::RequestError& e) {
+      err << "tatami " << name << ": " << e.what() << "\n";
+      return kExitBadInput;
+    } catch (const InputError& e) {
+      err << "tatami " << name << ": " << e.what() << "\n";
+      return kExitBadInput;
     } catch (const runtime::OutputError& e) {  // an output that cannot be written, named
       err << "tatami " << name << ": " << e.what() << "\n";
       return kExitBadInput;

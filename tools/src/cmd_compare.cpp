@@ -35,7 +35,7 @@ namespace {
 /// A result file's summary: a JSON document, or the `summary` attribute of a results HDF5 file.
 Json loadResult(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("cannot read result file '" + path + "'");
+  if (!in) throw InputError("cannot read result file '" + path + "'");
   char first = 0;
   in >> std::ws;
   in.get(first);
@@ -44,7 +44,7 @@ Json loadResult(const std::string& path) {
     try {
       return Json::parse(in);
     } catch (const nlohmann::json::exception& e) {
-      throw UsageError(path + ": not a JSON result: " + e.what());
+      throw InputError(path + ": not a JSON result: " + e.what());
     }
   }
   std::map<std::string, std::string> attributes;
@@ -52,15 +52,15 @@ Json loadResult(const std::string& path) {
   try {
     arrays = runtime::readArrays(path, &attributes);
   } catch (const std::exception& e) {
-    throw UsageError(path + ": neither a JSON result nor a results HDF5 file: " + e.what());
+    throw InputError(path + ": neither a JSON result nor a results HDF5 file: " + e.what());
   }
   const auto s = attributes.find("summary");
-  if (s == attributes.end()) throw UsageError(path + ": a HDF5 file without a run summary (write it with run or train --output)");
+  if (s == attributes.end()) throw InputError(path + ": a HDF5 file without a run summary (write it with run or train --output)");
   Json summary;
   try {
     summary = Json::parse(s->second);
   } catch (const nlohmann::json::exception& e) {
-    throw UsageError(path + ": its summary is not JSON: " + e.what());
+    throw InputError(path + ": its summary is not JSON: " + e.what());
   }
   // The host time is kept apart from the simulated figures (host/seconds).
   for (const auto& a : arrays)

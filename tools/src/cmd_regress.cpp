@@ -50,7 +50,7 @@ std::vector<CaseFiles> findCases(const fs::path& root, const std::string& only) 
         c.others.emplace_back(std::stoi(name.substr(4)), f.path());
     }
     std::sort(c.others.begin(), c.others.end());
-    if (!fs::exists(c.program) && !fs::exists(c.compile)) throw UsageError("case '" + c.name + "' has neither program.tasm nor compile.ini");
+    if (!fs::exists(c.program) && !fs::exists(c.compile)) throw InputError("case '" + c.name + "' has neither program.tasm nor compile.ini");
     cases.push_back(c);
   }
   std::sort(cases.begin(), cases.end(), [](const CaseFiles& a, const CaseFiles& b) { return a.name < b.name; });
@@ -138,6 +138,8 @@ int cmdRegress(const std::vector<std::string>& args, std::ostream& out, std::ost
       err << "tatami regress: " << e.what() << "\n";
       return kExitBadInput;
     } catch (const UsageError&) {
+      throw;
+    } catch (const InputError&) {
       throw;
     } catch (const std::exception& e) {
       out << c.name << ": run failed: " << e.what() << "\n";

@@ -233,10 +233,7 @@ int cmdSweep(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (vm.count("point") && point < 0) throw UsageError("--point " + std::to_string(point) + ": a point number from 0");
   SweepSpec spec;
   try {
-    spec = readSweepSpec(specPath);  // a bad spec is bad input, not bad usage: no hint to --help
-  } catch (const UsageError& e) {
-    err << "tatami sweep: " << e.what() << "\n";
-    return kExitBadInput;
+    spec = readSweepSpec(specPath);  // a bad spec is bad input (InputError), not bad usage: no hint to --help
   } catch (const ConfigError& e) {
     err << "tatami sweep: " << e.what() << "\n";
     return kExitBadInput;

@@ -34,9 +34,21 @@ struct MachineOptions {
   std::string origin() const;
 };
 
-/// Bad usage: the message is printed with a hint to --help, exit code 2. The driver's request
-/// errors are usage errors of the command line.
-using UsageError = driver::RequestError;
+/// Bad usage: the command line cannot be parsed or contradicts itself (an unknown option, a
+/// missing operand, a value of the wrong form, flags that exclude each other). The message is
+/// printed with a hint to --help, exit code 2. A request the driver refuses for what it asks of
+/// the model, the data or the machine (driver::RequestError) names the flag, without the hint.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// An input file whose contents are wrong (a result, spec or case file): the message names the
+/// file and the problem; exit code 2, with no hint to --help (the command line was right).
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 /// Parses `args` against `desc` (and positional names, if any). Returns false and prints help
 /// to `out` when --help was given. Throws UsageError on bad options.

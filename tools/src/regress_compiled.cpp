@@ -23,7 +23,7 @@ struct CaseSpec {
 /// directory `tatami regress` runs in).
 CaseSpec readSpec(const std::string& path) {
   std::ifstream f(path);
-  if (!f) throw UsageError("cannot read '" + path + "'");
+  if (!f) throw InputError("cannot read '" + path + "'");
   CaseSpec c;
   std::string line;
   int number = 0;
@@ -37,18 +37,18 @@ CaseSpec readSpec(const std::string& path) {
       return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
     };
     if (trim(line).empty()) continue;
-    if (eq == std::string::npos) throw UsageError(where + "expected 'key = value'");
+    if (eq == std::string::npos) throw InputError(where + "expected 'key = value'");
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
     if (setStepKey(c.request, key, value, where)) continue;
     if (key != "seed")
-      throw UsageError(where + "unknown key '" + key + "' (model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid, seed)");
+      throw InputError(where + "unknown key '" + key + "' (model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid, seed)");
     try {
       c.seed = std::stoull(value);
     } catch (const std::logic_error&) {
-      throw UsageError(where + "'seed' = '" + value + "' is not a number");
+      throw InputError(where + "'seed' = '" + value + "' is not a number");
     }
   }
-  if (c.request.model.empty()) throw UsageError(path + ": no model given");
+  if (c.request.model.empty()) throw InputError(path + ": no model given");
   return c;
 }
 

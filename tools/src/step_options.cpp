@@ -69,7 +69,7 @@ bool setStepKey(driver::CompileRequest& r, const std::string& key, const std::st
     else if (key == "grid") r.grid = value;
     else return false;
   } catch (const std::logic_error&) {
-    throw UsageError(where + "'" + key + "' = '" + value + "' is not a number");
+    throw InputError(where + "'" + key + "' = '" + value + "' is not a number");
   }
   return true;
 }

@@ -39,11 +39,11 @@ std::vector<std::string> rangeValues(const std::string& text, const std::string&
     if (parts.size() != 3) throw std::invalid_argument("parts");
     from = std::stod(parts[0]), to = std::stod(parts[1]), step = std::stod(parts[2]);
   } catch (const std::logic_error&) {
-    throw UsageError(where + "range '" + text + "': expected FROM:TO:STEP (numbers)");
+    throw InputError(where + "range '" + text + "': expected FROM:TO:STEP (numbers)");
   }
   if (!(step > 0) || !std::isfinite(from) || !std::isfinite(to) || to < from)
-    throw UsageError(where + "range '" + text + "': needs FROM <= TO and a STEP above 0");
-  if ((to - from) / step > 10000) throw UsageError(where + "range '" + text + "': more than 10,000 values");
+    throw InputError(where + "range '" + text + "': needs FROM <= TO and a STEP above 0");
+  if ((to - from) / step > 10000) throw InputError(where + "range '" + text + "': more than 10,000 values");
   std::vector<std::string> out;
   for (long i = 0;; ++i) {
     const double v = from + double(i) * step;
@@ -60,7 +60,7 @@ std::vector<std::string> rangeValues(const std::string& text, const std::string&
 
 SweepSpec readSweepSpec(const std::string& path) {
   std::ifstream f(path);
-  if (!f) throw UsageError("cannot read sweep spec '" + path + "'");
+  if (!f) throw InputError("cannot read sweep spec '" + path + "'");
   SweepSpec spec;
   spec.path = path;
   std::string line, section, arg;
@@ -71,48 +71,48 @@ SweepSpec readSweepSpec(const std::string& path) {
     line = trim(line.substr(0, line.find('#')));
     if (line.empty()) continue;
     if (line.front() == '[') {
-      if (line.back() != ']') throw UsageError(where + "a section header ends with ']'");
+      if (line.back() != ']') throw InputError(where + "a section header ends with ']'");
       const std::string head = trim(line.substr(1, line.size() - 2));
       const auto space = head.find(' ');
       section = head.substr(0, space), arg = space == std::string::npos ? "" : trim(head.substr(space + 1));
       if (section == "sweep") {
-        if (!arg.empty()) throw UsageError(where + "[sweep] takes no name");
+        if (!arg.empty()) throw InputError(where + "[sweep] takes no name");
       } else if (section == "axis") {
-        if (!findParam(arg)) throw UsageError(where + "[axis " + arg + "]: no machine parameter '" + arg + "' (tatami info --describe lists them)");
+        if (!findParam(arg)) throw InputError(where + "[axis " + arg + "]: no machine parameter '" + arg + "' (tatami info --describe lists them)");
         for (const auto& a : spec.axes)
-          if (a.key == arg) throw UsageError(where + "[axis " + arg + "] is given twice");
+          if (a.key == arg) throw InputError(where + "[axis " + arg + "] is given twice");
         spec.axes.push_back({arg, {}});
       } else if (section == "workload") {
-        if (arg.empty()) throw UsageError(where + "a workload needs a name: [workload NAME]");
+        if (arg.empty()) throw InputError(where + "a workload needs a name: [workload NAME]");
         for (const auto& w : spec.workloads)
-          if (w.name == arg) throw UsageError(where + "[workload " + arg + "] is given twice");
+          if (w.name == arg) throw InputError(where + "[workload " + arg + "] is given twice");
         spec.workloads.push_back({});
         spec.workloads.back().name = arg;
       } else {
-        throw UsageError(where + "unknown section [" + head + "] (sweep, axis KEY, workload NAME)");
+        throw InputError(where + "unknown section [" + head + "] (sweep, axis KEY, workload NAME)");
       }
       continue;
     }
     const auto eq = line.find('=');
-    if (eq == std::string::npos) throw UsageError(where + "expected 'key = value'");
+    if (eq == std::string::npos) throw InputError(where + "expected 'key = value'");
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (section.empty()) throw UsageError(where + "'" + key + "' before any section ([sweep], [axis KEY], [workload NAME])");
+    if (section.empty()) throw InputError(where + "'" + key + "' before any section ([sweep], [axis KEY], [workload NAME])");
     if (section == "sweep") {
       if (key == "config") spec.configFile = value;
       else if (key == "set") {
         for (const auto& s : splitList(value, ';')) spec.sets.push_back(s);
       } else if (key == "combine") {
-        if (value != "cross" && value != "zip") throw UsageError(where + "combine = '" + value + "': cross or zip");
+        if (value != "cross" && value != "zip") throw InputError(where + "combine = '" + value + "': cross or zip");
         spec.zip = value == "zip";
       } else {
-        throw UsageError(where + "unknown key '" + key + "' in [sweep] (config, set, combine)");
+        throw InputError(where + "unknown key '" + key + "' in [sweep] (config, set, combine)");
       }
     } else if (section == "axis") {
       SweepAxis& a = spec.axes.back();
-      if (!a.values.empty()) throw UsageError(where + "[axis " + a.key + "] has its values already");
+      if (!a.values.empty()) throw InputError(where + "[axis " + a.key + "] has its values already");
       if (key == "values") a.values = splitList(value, ',');
       else if (key == "range") a.values = rangeValues(value, where);
-      else throw UsageError(where + "unknown key '" + key + "' in [axis " + a.key + "] (values, range)");
+      else throw InputError(where + "unknown key '" + key + "' in [axis " + a.key + "] (values, range)");
       ArchConfig probe;
       for (const auto& v : a.values) setParam(probe, a.key, v, where + a.key);  // each value must be valid alone
     } else {
@@ -125,32 +125,32 @@ SweepSpec readSweepSpec(const std::string& path) {
         else if (key == "warmup") w.traffic.warmupCycles = std::stoull(value);
         else if (key == "measure") w.traffic.measureCycles = std::stoull(value);
         else if (!setStepKey(w.request, key, value, where))
-          throw UsageError(where + "unknown key '" + key + "' in [workload " + w.name +
+          throw InputError(where + "unknown key '" + key + "' in [workload " + w.name +
                            "] (a model: model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid; a program: "
                            "program; traffic: traffic, rate, packets, warmup, measure)");
       } catch (const std::logic_error&) {
-        throw UsageError(where + "'" + key + "' = '" + value + "' is not a number");
+        throw InputError(where + "'" + key + "' = '" + value + "' is not a number");
       }
     }
   }
-  if (spec.workloads.empty()) throw UsageError(path + ": no workload ([workload NAME] with model, program or traffic)");
+  if (spec.workloads.empty()) throw InputError(path + ": no workload ([workload NAME] with model, program or traffic)");
   for (const auto& w : spec.workloads) {
     if (w.kind == SweepWorkload::Kind::Model && w.request.model.empty())
-      throw UsageError(path + ": [workload " + w.name + "] names no model, program or traffic");
+      throw InputError(path + ": [workload " + w.name + "] names no model, program or traffic");
     if (w.kind == SweepWorkload::Kind::Model) checkStepOptions(w.request);
   }
   for (const auto& a : spec.axes)
-    if (a.values.empty()) throw UsageError(path + ": [axis " + a.key + "] has no values (values = a, b, c or range = FROM:TO:STEP)");
+    if (a.values.empty()) throw InputError(path + ": [axis " + a.key + "] has no values (values = a, b, c or range = FROM:TO:STEP)");
   if (spec.zip)
     for (const auto& a : spec.axes)
       if (a.values.size() != spec.axes.front().values.size())
-        throw UsageError(path + ": combine = zip needs axes of one length: " + spec.axes.front().key + " has " +
+        throw InputError(path + ": combine = zip needs axes of one length: " + spec.axes.front().key + " has " +
                          std::to_string(spec.axes.front().values.size()) + " values, " + a.key + " " + std::to_string(a.values.size()));
   // The base must resolve (and so must every point; checked when it runs).
   try {
     resolveConfig(spec.configFile, spec.sets);
   } catch (const ConfigError& e) {
-    throw UsageError(path + ": the base configuration: " + e.what());
+    throw InputError(path + ": the base configuration: " + e.what());
   }
   return spec;
 }

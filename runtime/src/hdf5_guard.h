@@ -1,0 +1,21 @@
+// Internal: HDF5 files from outside are read first in a child process, so that a file whose
+// metadata crashes or hangs the HDF5 library (which walks it without bounds checks we could add)
+// ends in an error naming the file, not in a crash or a hang of tatami.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace tatami::runtime {
+
+/// Runs `read` (which reads `path` and throws std::runtime_error for what it refuses) in a forked
+/// child. Returns when it succeeded there; throws std::runtime_error with the child's message,
+/// or naming the signal that killed it, or when it took longer than a limit that grows with the
+/// file's size (10 s + 1 s per 20 MB).
+void checkHdf5InChild(const std::string& path, const std::function<void()>& read);
+
+/// The most elements one file may ask to have read: half of the host's physical memory in
+/// doubles, so that a corrupt or hostile size is refused by name instead of exhausting memory.
+std::uint64_t maxHdf5Elements();
+
+}  // namespace tatami::runtime
