@@ -5,6 +5,7 @@
 
 #include "tatami/runtime/results.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <fstream>
@@ -19,6 +20,9 @@ std::vector<std::uint8_t> readAll(const std::string& path) {
   if (!f) throw std::runtime_error("cannot open data file '" + path + "'");
   std::vector<std::uint8_t> out;
   std::uint8_t buf[1 << 16];
+  // A compressed file may expand without bound: stop at what the host could hold.
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const std::uint64_t limit = pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) / 2 : (std::uint64_t(1) << 32);
   for (;;) {
     const int n = gzread(f, buf, sizeof buf);
     if (n < 0) {
@@ -28,6 +32,10 @@ std::vector<std::uint8_t> readAll(const std::string& path) {
       throw std::runtime_error("data file '" + path + "' is not readable: " + why);
     }
     if (n == 0) break;
+    if (out.size() + std::size_t(n) > limit) {
+      gzclose(f);
+      throw std::runtime_error("data file '" + path + "' expands to more than half of this host's memory");
+    }
     out.insert(out.end(), buf, buf + n);
   }
   gzclose(f);
@@ -51,6 +59,7 @@ IdxArray readIdx(const std::string& path) {
     const std::uint32_t v = std::uint32_t(b[4 + 4 * d]) << 24 | std::uint32_t(b[5 + 4 * d]) << 16 |
                             std::uint32_t(b[6 + 4 * d]) << 8 | std::uint32_t(b[7 + 4 * d]);
     a.dims.push_back(v);
+    if (v && count > b.size() / v) throw std::runtime_error("'" + path + "': header promises more data than the file has");
     count *= v;
   }
   const std::size_t header = 4 + 4 * rank;

@@ -22,6 +22,16 @@ int train(std::vector<std::string> args, std::string* text = nullptr) {
   return rc;
 }
 
+/// A run with --json: its standard output, which holds the JSON summary alone (progress goes to
+/// standard error).
+nlohmann::json trainJson(std::vector<std::string> args) {
+  args.insert(args.begin(), {"tatami", "train", TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx", "--json"});
+  std::ostringstream out, err;
+  REQUIRE(cli::run(args, out, err) == 0);
+  CHECK(err.str().find("training ") != std::string::npos);
+  return nlohmann::json::parse(out.str());
+}
+
 std::map<std::string, std::vector<double>> weights(const std::string& path) {
   std::map<std::string, std::vector<double>> w;
   for (const auto& a : runtime::readArrays(path))
@@ -45,10 +55,7 @@ TEST_CASE("training resumes from a checkpoint to exactly the same weights") {
   REQUIRE(loss.size() == 12);
   CHECK(loss.back() < loss.front());
   // The resumed run reports the whole run: its steps, and the epoch's mean loss over all of them.
-  std::string straight, resumed;
-  REQUIRE(train({"--steps", "12", "--json"}, &straight) == 0);
-  REQUIRE(train({"--steps", "12", "--resume", "t_ck.h5", "--json"}, &resumed) == 0);
-  const auto a1 = nlohmann::json::parse(straight), b1 = nlohmann::json::parse(resumed);
+  const auto a1 = trainJson({"--steps", "12"}), b1 = trainJson({"--steps", "12", "--resume", "t_ck.h5"});
   CHECK(b1["steps"] == 12);
   CHECK(b1["epochs"][0]["steps"] == 12);
   CHECK(b1["epochs"][0]["mean_loss"] == a1["epochs"][0]["mean_loss"]);

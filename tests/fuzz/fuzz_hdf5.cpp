@@ -1,0 +1,32 @@
+// libFuzzer target: HDF5 files as tatami reads them from outside: named arrays (run inputs of a
+// bundle, results, datasets), SRAM images (run --input) and a training checkpoint (--resume).
+// Each read goes first through a child process (runtime/src/hdf5_guard.h), so a crash or a loop
+// of the HDF5 library on corrupt metadata is an error here, as it is for users. A
+// std::runtime_error is the expected answer to bad input; anything else is a finding.
+#include <cstdint>
+#include <stdexcept>
+
+#include "file_input.h"
+#include "tatami/driver/checkpoint.h"
+#include "tatami/runtime/hdf5_io.h"
+#include "tatami/runtime/results.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string path = writeFuzzFile(data, size, ".h5");
+  try {
+    std::map<std::string, std::string> attributes;
+    tatami::runtime::readArrays(path, &attributes);
+  } catch (const std::runtime_error&) {
+  }
+  try {
+    tatami::runtime::readSramImages(path);
+  } catch (const std::runtime_error&) {
+  }
+  try {
+    tatami::driver::TrainState state;
+    state.carried["w"] = std::vector<double>(4);
+    tatami::driver::readRunFile(path, "model=m", state);
+  } catch (const std::runtime_error&) {
+  }
+  return 0;
+}
