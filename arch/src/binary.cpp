@@ -175,6 +175,13 @@ Program decodeBinary(const std::vector<std::uint8_t>& bytes, const std::string& 
       }
       if (c == 'd' || c == 'x' || c == 's' || c == 'M') ++field;
     }
+    // Fields the instruction does not use hold 0 (as the assembler writes them), so that no
+    // register number outside the file ever reaches the core.
+    for (std::size_t unused = field; unused < i.r.size(); ++unused)
+      if (i.r[unused] != 0)
+        r.fail("instruction " + std::to_string(k) + ": register field " + std::to_string(unused) + " is not used by " + info.mnemonic +
+                   " and must be 0 (it is " + std::to_string(i.r[unused]) + ")",
+               at + 2 + unused);
     p.code.push_back(i);
   }
   const auto nl = r.count("label", 6);

@@ -170,6 +170,12 @@ TEST_CASE("the binary loader rejects malformed files with the offset and the rea
   v[14] = 40;  // li's register field
   CHECK(err(v) == "p.bin: offset 14: instruction 0: register field 40 is not r0..r31");
   v = good;
+  v[15] = 64;  // li's second register field, which it does not use (register 64 would be past the file)
+  CHECK(err(v) == "p.bin: offset 15: instruction 0: register field 1 is not used by li and must be 0 (it is 64)");
+  v = good;
+  v[12 + 3 * 16 + 2] = 255;  // halt uses no register
+  CHECK(err(v) == "p.bin: offset 62: instruction 3: register field 0 is not used by halt and must be 0 (it is 255)");
+  v = good;
   v[12 + 2 * 16 + 8] = 99;  // bne's target
   CHECK(err(v) == "p.bin: instruction 2: branch target 99 is outside the program (0..3)");
   v = good;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The sanitizer job (CI runs it after scripts/test.sh): everything built with AddressSanitizer
+# and UndefinedBehaviorSanitizer (-DTATAMI_SANITIZE=ON, -O1, RTL left out) in build-sanitize/, then
+# the unit and command-line tests under them, any report fatal. Tests left out, and why:
+# TATAMI_SANITIZE_EXCLUDE below (each is a long run of code the other tests already cover).
+# Usage: scripts/test-sanitize.sh [extra ctest arguments]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/install-deps.sh"
+build="$root/build-sanitize"
+export CCACHE_BASEDIR="$root"
+export CCACHE_NOHASHDIR=1
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DTATAMI_SANITIZE=ON -DTATAMI_WITH_VERILATOR=OFF >/dev/null
+fi
+cmake --build "$build"
+# Leaks are checked too; SystemC keeps its kernel to the end of the process (a documented
+# suppression lists what is not ours: tests/sanitize/lsan.supp).
+export ASAN_OPTIONS="abort_on_error=0:detect_stack_use_after_return=0:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export LSAN_OPTIONS="suppressions=$root/tests/sanitize/lsan.supp:print_suppressions=0"
+exclude="${TATAMI_SANITIZE_EXCLUDE:-cli\.(zoo_|train_cnn|train_tiny_gpt|train_transformer|report$|sweep$|identical_results)}"
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" -L "unit|cli" -LE long -E "$exclude" "$@"
