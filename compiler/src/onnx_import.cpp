@@ -373,7 +373,7 @@ Shape Importer::tensorShape(const onnx::ValueInfoProto& vi) const {
     } else {
       if (opts_.batch <= 0)
         throw CompileError(origin_ + ": input '" + vi.name() + "' has a symbolic dimension '" + d.dim_param() +
-                           "': give its size (the batch) as a compile parameter");
+                           "': give its size, the batch, with --batch N");
       s.push_back(opts_.batch);
     }
   }

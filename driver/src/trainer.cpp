@@ -215,6 +215,8 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
     if (oracle_) oracle_->state = state_.carried;
   }
   TrainSummary sum;
+  // Not measured until an epoch ends (an interrupted run may end before): NaN, never 0.
+  sum.accuracy = state_.epochAccuracy.empty() ? std::numeric_limits<double>::quiet_NaN() : state_.epochAccuracy.back();
   runtime::RunResult last;
   double lossSum = 0;
   // Resumed inside an epoch: its mean loss counts the steps before the checkpoint too.

@@ -347,7 +347,7 @@ TEST_CASE("ONNX errors name the file, the node, the op and the opset") {
   CHECK_THROWS_WITH(importOnnxBytes(mlpModel(11).SerializeAsString(), "old.onnx", o),
                     "old.onnx: opset 11 is outside the supported range 13..17");
   CHECK_THROWS_WITH(importOnnxBytes(mlpModel(17).SerializeAsString(), "m.onnx", {}),
-                    "m.onnx: input 'x' has a symbolic dimension 'batch': give its size (the batch) as a compile parameter");
+                    "m.onnx: input 'x' has a symbolic dimension 'batch': give its size, the batch, with --batch N");
   CHECK_THROWS_WITH(importOnnxBytes("garbage", "bad.onnx", o), "bad.onnx: not a valid ONNX model (protobuf parse failed)");
   CHECK_THROWS_WITH(importOnnx("missing.onnx", o), "cannot read ONNX file 'missing.onnx'");
 }

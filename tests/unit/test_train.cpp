@@ -2,11 +2,13 @@
 // weights of an uninterrupted one; a checkpoint of another run is refused.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tatami/driver/trainer.h"
 #include "tatami/runtime/results.h"
 #include "tatami/tools/cli.h"
 
@@ -142,4 +144,27 @@ TEST_CASE("a timing-only training step costs exactly the cycles of the full step
   const double full = cyclesPerStep({}), timing = cyclesPerStep({"--timing-only"});
   CHECK(full > 0);
   CHECK(timing == full);
+}
+
+TEST_CASE("an interrupted run ends with no test accuracy, not 0, in its summary and its file") {
+  driver::TrainRequest request;
+  request.step.model = TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx";
+  request.step.batch = 16;
+  request.steps = 5;
+  driver::Trainer trainer(request, ArchConfig{});
+  std::atomic<bool> stop{false};
+  driver::TrainLoopOptions loop;
+  loop.stop = &stop;
+  loop.onStep = [&](const driver::StepRecord&) { stop = true; };  // as if Ctrl-C came during the first step
+  loop.output = "t_stopped.h5";
+  const driver::TrainSummary s = trainer.run(loop);
+  CHECK(s.stopped);
+  CHECK(s.steps == 1);
+  CHECK(std::isnan(s.accuracy));
+  std::map<std::string, std::string> attrs;
+  runtime::readArrays("t_stopped.h5", &attrs);
+  const auto summary = nlohmann::json::parse(attrs.at("summary"));
+  CHECK(summary["steps"] == 1);
+  CHECK(summary["test_accuracy"].is_null());
+  std::remove("t_stopped.h5");
 }

@@ -71,7 +71,8 @@ void addTrainOptions(po::options_description& desc, TrainCli& c) {
 void printEpoch(const driver::EpochRecord& e, bool oracle, std::ostream& out) {
   out << "epoch " << e.epoch;
   if (e.steps < e.stepsPerEpoch) out << " (" << e.steps << " of its " << e.stepsPerEpoch << " steps)";
-  out << ": mean loss " << readable(e.meanLoss, 4) << ", test accuracy " << readable(100 * e.accuracy, 2) << "%";
+  out << ": mean loss " << readable(e.meanLoss, 4) << ", test accuracy "
+      << (std::isnan(e.accuracy) ? std::string("not measured (timing only)") : readable(100 * e.accuracy, 2) + "%");
   if (oracle)
     out << "; host oracle on the same batches: mean loss " << readable(e.oracleMeanLoss, 4) << " ("
         << readable(100 * std::fabs(e.meanLoss - e.oracleMeanLoss) / e.oracleMeanLoss, 3) << "% apart)";
@@ -80,8 +81,8 @@ void printEpoch(const driver::EpochRecord& e, bool oracle, std::ostream& out) {
 
 void printSummary(const driver::TrainSummary& s, std::size_t cores, bool oracle, bool json, std::ostream& out) {
   if (!json) {
-    out << "done: " << s.steps << " steps, final loss " << readable(s.finalLoss, 4) << ", test accuracy " << readable(100 * s.accuracy, 2)
-        << "%, " << readable(s.cyclesPerStep, 0) << " cycles per step, matrix utilization " << readable(s.matrixUtilization, 4)
+    out << "done: " << s.steps << " steps, final loss " << readable(s.finalLoss, 4) << ", test accuracy "
+        << (std::isnan(s.accuracy) ? std::string("not measured") : readable(100 * s.accuracy, 2) + "%") << ", " << readable(s.cyclesPerStep, 0) << " cycles per step, matrix utilization " << readable(s.matrixUtilization, 4)
         << " (issued " << readable(s.issuedUtilization, 4) << "), "
         << readable(s.hostSeconds, 1) << " s on the host\n";
     return;

@@ -63,7 +63,9 @@ struct TrainSummary {
   std::int64_t steps = 0;  ///< of the run, those before a resume included
   std::int64_t nextStep = 0;  ///< the step a resumed run would start at
   double finalLoss = std::numeric_limits<double>::quiet_NaN();
-  double accuracy = 0;
+  /// Test accuracy after the last epoch that ended; NaN when none did (an interrupted run) or
+  /// the run was timing only.
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
   double cyclesPerStep = 0;      ///< over every step of the run
   double matrixUtilization = 0;   ///< useful matrix FLOPs / (peak x cores x cycles), over the steps run in this call
   double issuedUtilization = 0;   ///< the same with the FLOPs the matrix units issued (padding to tiles included)
