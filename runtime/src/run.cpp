@@ -177,20 +177,22 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
     if (&cp == &programs.front())
       for (const auto& d : options.dumps) regions.push_back(d);
     for (auto& r : regions) {
-      std::uint64_t count = 1;
-      for (auto d : r.shape) count *= d;
+      // Its size first, without overflow: a region larger than the SRAM is refused before any
+      // buffer is made for it.
+      const std::uint64_t sramBytes = core.state().sram.size();
+      std::uint64_t bytes = std::uint64_t(dtypeSize(r.type));
+      for (auto d : r.shape) bytes = d && bytes > sramBytes / d ? sramBytes + 1 : bytes * d;
       // A timing-only run has no floating-point values to report.
       if (options.timingOnly && r.type != DType::I32) {
         result.outputs.push_back(std::move(r));
         continue;
       }
-      r.bytes.resize(count * std::uint64_t(dtypeSize(r.type)));
-      if (!core.state().sram.contains(r.addr, r.bytes.size())) {
-        result.error += (result.error.empty() ? "" : "\n") + std::string("output '") + r.name +
-                        "' lies outside the SRAM (address " + std::to_string(r.addr) + ", " +
-                        std::to_string(r.bytes.size()) + " bytes)";
-        r.bytes.clear();
+      if (bytes > sramBytes || !core.state().sram.contains(r.addr, bytes)) {
+        result.error += (result.error.empty() ? "" : "\n") + std::string("output '") + r.name + "' lies outside the SRAM (address " +
+                        std::to_string(r.addr) + ", " + (bytes > sramBytes ? "more than the SRAM's " + std::to_string(sramBytes) : std::to_string(bytes)) +
+                        " bytes)";
       } else {
+        r.bytes.resize(bytes);
         core.state().sram.read(r.addr, r.bytes.data(), r.bytes.size());
       }
       hash = fnv1a(r.bytes, hash);
