@@ -593,6 +593,7 @@ bool wants(const CoreContext& ctx, const std::string& stage) {
 }
 
 void printStages(const CoreContext& ctx, const LoweredProgram& p) {
+  if (!ctx.print) return;
   std::ostream& out = *ctx.print;
   if (wants(ctx, "fuse-transposes")) {
     out << "# after fuse-transposes: " << p.fusedTransposes.size() << " transpose(s) read transposed by the matrix unit\n";

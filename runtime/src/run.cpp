@@ -20,9 +20,12 @@ namespace tatami::runtime {
 namespace {
 
 void freshKernel() {
-  // One elaboration per kernel: every run gets a new context. The old one is leaked on purpose
-  // (deleting a finished context is not supported by SystemC 2.3).
+  // One elaboration per kernel: every run gets a new context. The old one is kept, never deleted
+  // (deleting a finished context is not supported by SystemC 2.3), and kept reachable, so that
+  // leak checkers see it as what it is: memory held to the end of the process.
+  static auto* finished = new std::vector<sc_core::sc_simcontext*>;  // never destroyed, as they are not
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  if (sc_core::sc_curr_simcontext) finished->push_back(sc_core::sc_curr_simcontext);
   sc_core::sc_curr_simcontext = new sc_core::sc_simcontext();
   sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
 }
