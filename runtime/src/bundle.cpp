@@ -57,6 +57,12 @@ class Reader {
     }
     return v;
   }
+  /// A core id: a number that fits an int.
+  int coreId(const std::string& text) const {
+    const std::uint64_t v = number(text);
+    if (v > std::uint64_t(INT32_MAX)) fail("core " + text + " is not a core id");
+    return int(v);
+  }
   std::uint64_t number(const std::string& text) const {
     try {
       std::size_t used = 0;
@@ -164,6 +170,11 @@ Bundle readBundle(const std::string& path) {
       if (t.role != "input" && t.role != "parameter" && t.role != "state" && t.role != "output")
         r.fail("tensor '" + t.name + "': role '" + t.role + "' is not input, parameter, state or output");
       if (shape != "scalar") t.shape = r.dims(shape, 'x');
+      // At most 2^40 elements (8 TiB of FP64 on the host): a larger shape is no tensor of a step.
+      std::uint64_t elements = 1;
+      for (auto d : t.shape)
+        if (d && elements > (std::uint64_t(1) << 40) / std::uint64_t(d)) r.fail("tensor '" + t.name + "': shape " + shape + " has more than 2^40 elements");
+        else elements *= std::uint64_t(d);
       if (fields >> t.purpose) {
         static const char* const purposes[] = {"batch", "target", "parameter", "state", "update", "loss", "metric"};
         if (std::find(std::begin(purposes), std::end(purposes), t.purpose) == std::end(purposes))
@@ -182,14 +193,14 @@ Bundle readBundle(const std::string& path) {
         if (where != "hbm") r.fail("'" + where + "': a piece ends with 'hbm' or nothing");
         p.hbm = true;
       }
-      p.core = int(r.number(core));
+      p.core = r.coreId(core);
       p.addr = r.number(addr);
       p.block = {r.dims(begin, ','), r.dims(real, ','), r.dims(local, ',')};
       const auto& t = b.tensors.back();
       if (p.block.begin.size() != t.shape.size() || p.block.real.size() != t.shape.size() || p.block.local.size() != t.shape.size())
         r.fail("piece of '" + t.name + "': its block has not the tensor's " + std::to_string(t.shape.size()) + " dimensions");
       for (std::size_t d = 0; d < t.shape.size(); ++d)
-        if (p.block.begin[d] + p.block.real[d] > t.shape[d] || p.block.real[d] > p.block.local[d])
+        if (p.block.real[d] > t.shape[d] || p.block.begin[d] > t.shape[d] - p.block.real[d] || p.block.real[d] > p.block.local[d])
           r.fail("piece of '" + t.name + "': its block does not fit the tensor in dimension " + std::to_string(d));
       b.tensors.back().pieces.push_back(p);
     } else if (key == "hbm-init") {
@@ -207,7 +218,7 @@ Bundle readBundle(const std::string& path) {
     } else if (key == "program") {
       std::string core, count;
       if (!(fields >> core >> count)) r.fail("expected 'program CORE LINES'");
-      const int c = int(r.number(core));
+      const int c = r.coreId(core);
       const int first = r.line() + 1;
       const std::string text = block(r.number(count));
       try {

@@ -163,6 +163,12 @@ TEST_CASE("malformed bundles are refused with the file and line") {
   CHECK(refused("tatami-bundle 1\nprogram 0 3\n    halt\n") == "b_bad.bundle:3: the file ends inside a block of 3 lines");
   CHECK(refused("tatami-bundle 1\nprogram 0 1\n    halt\n") == "b_bad.bundle:3: the file ends without 'end' (truncated?)");
   CHECK(refused("tatami-bundle 1\nmodel m\nfrobnicate 3\n") == "b_bad.bundle:3: unknown entry 'frobnicate'");
+  // Sizes from the file are checked without overflow: a block whose begin and size overflow a
+  // signed 64-bit sum, a shape of more elements than any step has, a core id past an int.
+  CHECK(refused("tatami-bundle 1\ntensor x input 4\npiece 0 0 9223372036854775807 9223372036854775807 9223372036854775807\n") ==
+        "b_bad.bundle:3: piece of 'x': its block does not fit the tensor in dimension 0");
+  CHECK(refused("tatami-bundle 1\ntensor x input 1048576x1048576x2\n") == "b_bad.bundle:2: tensor 'x': shape 1048576x1048576x2 has more than 2^40 elements");
+  CHECK(refused("tatami-bundle 1\ntensor x input 4\npiece 4294967296 0 0 4 4\n") == "b_bad.bundle:3: core 4294967296 is not a core id");
 }
 
 TEST_CASE("running a bundle checks what it is fed and the configuration") {
