@@ -2,13 +2,7 @@
 # Two identical runs write byte-identical result files, apart from the host time (host/seconds, one
 # 8-byte double): tatami train --output and tatami run BUNDLE --output.
 # Usage: identical_results.sh TATAMI SOURCE_DIR
-set -u
-tatami="$1"
-src="$2"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cd "$src"
+source "$(dirname "${BASH_SOURCE[0]}")/script_common.sh"
 
 # At most 8 differing bytes, all consecutive (one double).
 same_but_host() {

@@ -3,13 +3,7 @@
 # (no script, nothing fetched) and render in headless Chromium with their heat maps, mesh and
 # roofline in the rendered DOM, no console error, and a screenshot that is not blank.
 # Usage: report.sh TATAMI SOURCE_DIR
-set -u
-tatami="$1"
-src="$2"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cd "$src"
+source "$(dirname "${BASH_SOURCE[0]}")/script_common.sh"
 browser="$(command -v chromium || command -v chromium-browser || true)"
 [ -n "$browser" ] || fail "no chromium (scripts/install-deps.sh installs it)"
 

@@ -3,13 +3,7 @@
 # into one CSV and HDF5 table; a sweep stopped by SIGINT keeps its finished points (exit 3) and a
 # second run resumes, running only the rest; the job list for GNU Parallel or Slurm and --collect.
 # Usage: sweep.sh TATAMI SOURCE_DIR
-set -u
-tatami="$1"
-src="$2"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-cd "$src"
+source "$(dirname "${BASH_SOURCE[0]}")/script_common.sh"
 spec=tests/sweep/gemm_latencies.ini
 
 # A whole sweep, two at once.
