@@ -22,6 +22,44 @@ std::uint64_t maxHdf5Elements() {
   return memory / 2 / sizeof(double);
 }
 
+std::string readStringAttribute(const H5::Attribute& attribute, const std::string& where) {
+  if (attribute.getTypeClass() != H5T_STRING || attribute.getSpace().getSimpleExtentNpoints() != 1)
+    throw std::runtime_error(where + " is not a single string");
+  const hid_t type = H5Aget_type(attribute.getId());
+  if (type < 0) throw std::runtime_error(where + ": its type cannot be read");
+  std::string value;
+  const htri_t variable = H5Tis_variable_str(type);
+  if (variable > 0) {
+    const hid_t memory = H5Tcopy(H5T_C_S1);
+    H5Tset_size(memory, H5T_VARIABLE);
+    H5Tset_cset(memory, H5Tget_cset(type));  // ASCII or UTF-8, as stored: HDF5 converts neither way
+    char* text = nullptr;
+    const herr_t rc = H5Aread(attribute.getId(), memory, &text);
+    H5Tclose(memory);
+    if (rc < 0 || !text) {
+      H5Tclose(type);
+      throw std::runtime_error(where + ": its string cannot be read (corrupt)");
+    }
+    value = text;
+    H5free_memory(text);
+  } else {
+    const std::size_t size = H5Tget_size(type);
+    if (size == 0 || size > (std::size_t(1) << 30)) {
+      H5Tclose(type);
+      throw std::runtime_error(where + ": a string of " + std::to_string(size) + " bytes");
+    }
+    std::string buffer(size, '\0');
+    const herr_t rc = H5Aread(attribute.getId(), type, buffer.data());
+    if (rc < 0) {
+      H5Tclose(type);
+      throw std::runtime_error(where + ": its string cannot be read (corrupt)");
+    }
+    value = buffer.substr(0, buffer.find('\0'));
+  }
+  H5Tclose(type);
+  return value;
+}
+
 void checkHdf5InChild(const std::string& path, const std::function<void()>& read) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot open HDF5 file '" + path + "': " + std::strerror(errno));
@@ -36,6 +74,10 @@ void checkHdf5InChild(const std::string& path, const std::function<void()>& read
   }
   if (child == 0) {
     close(fds[0]);
+    // What the library (or a sanitizer) prints about a corrupt file is not the user's business:
+    // the answer is the message on the pipe, or how the child ended.
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, 2), close(devnull);
     int rc = 0;
     std::string message;
     try {
@@ -83,8 +125,13 @@ void checkHdf5InChild(const std::string& path, const std::function<void()>& read
   if (WIFSIGNALED(status))
     throw std::runtime_error("reading HDF5 file '" + path + "' crashed the HDF5 library (" + strsignal(WTERMSIG(status)) +
                              "): its metadata is corrupt");
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-    throw std::runtime_error(message.empty() ? "cannot read HDF5 file '" + path + "'" : message);
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    // No message: the child did not answer (a sanitizer ends a crash with an exit code).
+    if (message.empty())
+      throw std::runtime_error("reading HDF5 file '" + path + "' crashed the HDF5 library (it ended without an answer, exit code " +
+                               std::to_string(WEXITSTATUS(status)) + "): its metadata is corrupt");
+    throw std::runtime_error(message);
+  }
 }
 
 }  // namespace tatami::runtime

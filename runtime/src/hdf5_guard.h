@@ -3,6 +3,9 @@
 // ends in an error naming the file, not in a crash or a hang of tatami.
 #pragma once
 
+#include <H5Cpp.h>
+
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -13,6 +16,11 @@ namespace tatami::runtime {
 /// or naming the signal that killed it, or when it took longer than a limit that grows with the
 /// file's size (10 s + 1 s per 20 MB).
 void checkHdf5InChild(const std::string& path, const std::function<void()>& read);
+
+/// A string attribute (fixed or variable length, one value), read through HDF5's C interface so
+/// that a corrupt variable-length string (which the C++ wrapper passes to strlen as a null
+/// pointer) is an error naming `where`, not a crash.
+std::string readStringAttribute(const H5::Attribute& attribute, const std::string& where);
 
 /// The most elements one file may ask to have read: half of the host's physical memory in
 /// doubles, so that a corrupt or hostile size is refused by name instead of exhausting memory.

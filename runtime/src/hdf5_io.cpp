@@ -32,10 +32,7 @@ H5::PredType storageType(DType t) {
 }
 
 std::string readStringAttr(const H5::H5Object& obj, const char* name) {
-  H5::Attribute a = obj.openAttribute(name);
-  std::string v;
-  a.read(a.getStrType(), v);
-  return v;
+  return readStringAttribute(obj.openAttribute(name), std::string("attribute '") + name + "'");
 }
 
 }  // namespace

@@ -114,10 +114,7 @@ std::vector<NamedArray> readArraysHere(const std::string& path, std::map<std::st
         H5::Attribute a = root.openAttribute(unsigned(i));
         where = "'" + path + "': attribute '" + a.getName() + "'";
         if (a.getTypeClass() != H5T_STRING) continue;  // only text attributes are read
-        if (a.getSpace().getSimpleExtentType() != H5S_SCALAR) throw std::runtime_error(where + " is not a single string");
-        std::string v;
-        a.read(a.getStrType(), v);
-        (*attributes)[a.getName()] = v;
+        (*attributes)[a.getName()] = readStringAttribute(a, where);
       }
     }
     std::uint64_t total = 0;
