@@ -119,7 +119,7 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
     if (options.trace) {
       RunResult::CoreTrace t;
       t.core = cp.core;
-      t.slices = core.trace();
+      t.slices = core.traceSlices();
       for (const auto& inst : cp.program->code) t.instructionText.push_back(instructionText(inst, cp.program));
       result.traces.push_back(std::move(t));
     }

@@ -97,7 +97,7 @@ class CoreModel : public sc_core::sc_module {
   void finalizeStats();
 
   const CoreStats& stats() const { return stats_; }
-  const std::vector<TraceSlice>& trace() const { return trace_; }
+  const std::vector<TraceSlice>& traceSlices() const { return trace_; }
   const Program& program() const { return program_; }
   CoreState& state() { return state_; }
   bool finished() const { return finished_; }
