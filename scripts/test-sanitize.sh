@@ -17,8 +17,8 @@ cmake --build "$build"
 # Leaks are checked too (finished SystemC kernels are kept reachable, not leaked: runtime/src/run.cpp).
 export ASAN_OPTIONS="strict_string_checks=1:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-# Left out: the model zoo, the CNN, GPT and transformer training runs, the report (Chromium), the
+# Left out: the model zoo, the CNN, GPT, transformer and HBM-streaming training runs, the report (Chromium), the
 # sweep and the identical-results runs (long runs of what the other tests cover), and the
 # validation report's freshness check (it differs by design without the RTL, and takes 5 minutes).
-exclude="${TATAMI_SANITIZE_EXCLUDE:-cli\.(zoo_|train_cnn|train_tiny_gpt|train_transformer|report$|sweep$|identical_results|validation_report_fresh)}"
+exclude="${TATAMI_SANITIZE_EXCLUDE:-cli\.(zoo_|train_cnn|train_tiny_gpt|train_transformer|report$|sweep$|identical_results|validation_report_fresh|train_hbm_stream)}"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" -L "unit|cli" -LE long -E "$exclude" "$@"
