@@ -43,8 +43,9 @@ class RtlDatapath {
  private:
   struct Blocks;
   std::unique_ptr<Blocks> blocks_;
-  bool tracing_ = false;
-  std::uint64_t traceFrom_ = 0, traceTo_ = 0;
+  // Waveform window (traceTo); unused in a build without Verilator.
+  [[maybe_unused]] bool tracing_ = false;
+  [[maybe_unused]] std::uint64_t traceFrom_ = 0, traceTo_ = 0;
 };
 
 }  // namespace tatami::tlm
