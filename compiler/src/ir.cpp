@@ -256,6 +256,7 @@ int Graph::op(Op o, const std::vector<int>& ins, std::map<std::string, Attribute
   n.attrs = std::move(attrs);
   n.name = nm.empty() ? freshName(opName(o)) : nm;
   const Shape s = inferShape(*this, n);
+  elementCount(s);  // a result of 2^48 elements or more is refused here, before anything multiplies its sizes
   const int out = addValue({n.name, s, ValueKind::Intermediate, {}, int(nodes.size()), Role::None, {}});
   n.outputs = {out};
   nodes.push_back(std::move(n));
@@ -266,13 +267,19 @@ void Graph::markOutput(int value) { outputs.push_back(value); }
 
 void verify(const Graph& g) {
   std::vector<bool> defined(g.values.size(), false);
-  for (std::size_t i = 0; i < g.values.size(); ++i)
+  for (std::size_t i = 0; i < g.values.size(); ++i) {
+    try {
+      elementCount(g.values[i].shape);  // every value below 2^48 elements: later products of its sizes cannot overflow
+    } catch (const CompileError& e) {
+      throw CompileError("value '" + g.values[i].name + "': " + e.what());
+    }
     if (g.values[i].kind != ValueKind::Intermediate) {
       defined[i] = true;
       if (g.values[i].kind != ValueKind::Input && std::int64_t(g.values[i].data.size()) != elementCount(g.values[i].shape))
         throw CompileError("value '" + g.values[i].name + "' holds " + std::to_string(g.values[i].data.size()) +
                            " values for shape " + shapeText(g.values[i].shape));
     }
+  }
   for (const Node& n : g.nodes) {
     for (int i : n.inputs) {
       if (i < 0 || std::size_t(i) >= g.values.size()) bad(n, "refers to a value that does not exist");

@@ -28,6 +28,16 @@ class Importer {
   [[noreturn]] void fail(const onnx::NodeProto& n, const std::string& why) const {
     throw CompileError(origin_ + ": node '" + n.name() + "' (" + n.op_type() + ", opset " + std::to_string(opset_) + "): " + why);
   }
+  /// A size, index or count given as a constant of the model: a whole number a 64-bit integer
+  /// holds exactly (|v| < 2^53), never converted when it is not (which would be undefined).
+  std::int64_t whole(const onnx::NodeProto& n, double v, const char* what) const {
+    if (!(std::fabs(v) < 9007199254740992.0) || v != std::floor(v)) {
+      std::ostringstream text;
+      text << v;
+      fail(n, std::string(what) + " " + text.str() + " is not a whole number below 2^53");
+    }
+    return std::int64_t(v);
+  }
   int value(const onnx::NodeProto& n, int k) const {
     if (k >= n.input_size() || n.input(k).empty()) fail(n, "input " + std::to_string(k) + " is missing");
     const auto it = names_.find(n.input(k));
@@ -160,7 +170,7 @@ class Importer {
       const int a = constantInput(n, 0);
       const Shape s = shapeOf(a);
       if (s.size() < 2) fail(n, "needs a tensor of rank 2 or more");
-      const std::int64_t k = hasInput(n, 1) ? std::int64_t(constData(n, 1).at(0)) : 0;
+      const std::int64_t k = hasInput(n, 1) ? whole(n, constData(n, 1).at(0), "k") : 0;
       const bool upper = intAttr(n, "upper", 1) != 0;
       std::vector<double> r = g_.values[std::size_t(a)].data;
       const std::int64_t rows = s[s.size() - 2], cols = s.back();
@@ -560,19 +570,25 @@ void Importer::node(const onnx::NodeProto& n) {
     if (t == "Reshape") {
       std::int64_t known = 1, infer = -1;
       for (std::size_t i = 0; i < spec.size(); ++i) {
-        std::int64_t d = std::int64_t(spec[i]);
+        std::int64_t d = whole(n, spec[i], "a target dimension");
         if (d == 0 && !intAttr(n, "allowzero", 0)) {
           if (i >= shapeOf(x).size()) fail(n, "dimension 0 copies a dimension the input does not have");
           d = shapeOf(x)[i];
         }
         if (d == -1) infer = std::int64_t(i), d = 1;
+        if (d < 0 || d > (std::int64_t(1) << 48) || (d > 0 && known > (std::int64_t(1) << 48) / d))
+          fail(n, "the target shape's dimension " + std::to_string(i) + " (" + std::to_string(spec[i]) + ") is negative or makes more than 2^48 elements");
         target.push_back(d);
         known *= d;
       }
       if (infer >= 0) target[std::size_t(infer)] = elementCount(shapeOf(x)) / std::max<std::int64_t>(known, 1);
       bind(n, 0, op(n, Op::reshape, {x}, {{"shape", target}}));
     } else {
-      for (double d : spec) target.push_back(std::int64_t(d));
+      for (double d : spec) {
+        const std::int64_t e = whole(n, d, "a target dimension");
+        if (e < 0 || e > (std::int64_t(1) << 48)) fail(n, "target dimension " + std::to_string(e) + " is out of range");
+        target.push_back(e);
+      }
       // Expand broadcasts both ways: the result has the broadcast of the two shapes.
       const Shape s = shapeOf(x);
       const std::size_t r = std::max(s.size(), target.size());
@@ -655,7 +671,7 @@ void Importer::node(const onnx::NodeProto& n) {
   } else if (t == "ConstantOfShape") {
     const std::vector<double>& dims = constData(n, 0);
     Shape s;
-    for (double d : dims) s.push_back(std::int64_t(d));
+    for (double d : dims) s.push_back(whole(n, d, "a dimension"));
     double fill = 0;
     bool integer = false;  // the default value is a float 0
     for (const auto& a : n.attribute())
@@ -707,7 +723,7 @@ void Importer::node(const onnx::NodeProto& n) {
     const std::int64_t axis = axisOf(n, intAttr(n, "axis", 0), xs.size());
     std::vector<std::int64_t> sizes;
     if (hasInput(n, 1))
-      for (double v : constData(n, 1)) sizes.push_back(std::int64_t(v));
+      for (double v : constData(n, 1)) sizes.push_back(whole(n, v, "a size"));
     else
       sizes.assign(std::size_t(n.output_size()), xs[std::size_t(axis)] / n.output_size());
     std::int64_t offset = 0;
@@ -724,7 +740,7 @@ void Importer::node(const onnx::NodeProto& n) {
       if (a.name() == "mode" && a.s() != "constant") fail(n, "only constant padding is supported");
     if (hasInput(n, 2) && !constData(n, 2).empty() && constData(n, 2)[0] != 0) fail(n, "only zero padding is supported");
     std::vector<std::int64_t> pads;
-    for (double v : constData(n, 1)) pads.push_back(std::int64_t(v));
+    for (double v : constData(n, 1)) pads.push_back(whole(n, v, "a pad"));
     bind(n, 0, op(n, Op::pad, {x}, {{"pads", pads}}));
   } else if (t == "Conv") {
     int x = value(n, 0), w = value(n, 1);
