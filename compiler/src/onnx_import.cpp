@@ -391,10 +391,16 @@ Shape Importer::tensorShape(const onnx::ValueInfoProto& vi) const {
 }
 
 std::vector<double> Importer::tensorData(const onnx::TensorProto& t) const {
+  // Its element count, checked (below 2^48, no negative dimension) before anything is allocated;
+  // the values themselves must then be in the file.
   std::int64_t count = 1;
-  for (auto d : t.dims()) count *= d;
+  try {
+    count = elementCount(Shape(t.dims().begin(), t.dims().end()));
+  } catch (const CompileError& e) {
+    throw CompileError(origin_ + ": tensor '" + t.name() + "': " + e.what());
+  }
   std::vector<double> out;
-  out.reserve(std::size_t(count));
+  out.reserve(std::size_t(std::min<std::int64_t>(count, std::int64_t(1) << 20)));
   const std::string& raw = t.raw_data();
   const auto fromRaw = [&](auto sample) {
     using T = decltype(sample);
