@@ -24,7 +24,7 @@ Shape broadcast(const Node& n, const Shape& a, const Shape& b) {
     const std::int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
     const std::int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
     if (da != db && da != 1 && db != 1) bad(n, "shapes " + shapeText(a) + " and " + shapeText(b) + " do not broadcast");
-    out[i] = std::max(da, db);
+    out[i] = da == 1 ? db : da;  // a 1 stretches to the other size, 0 included (numpy: [1] with [0] is [0])
   }
   return out;
 }

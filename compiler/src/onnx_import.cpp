@@ -602,7 +602,7 @@ void Importer::node(const onnx::NodeProto& n) {
       for (std::size_t i = 0; i < r; ++i) {
         const std::int64_t a = i < r - s.size() ? 1 : s[i - (r - s.size())];
         const std::int64_t b = i < r - target.size() ? 1 : target[i - (r - target.size())];
-        out[i] = std::max(a, b);
+        out[i] = a == 1 ? b : a;  // a 1 stretches to the other size, 0 included
       }
       bind(n, 0, op(n, Op::broadcast_to, {x}, {{"shape", out}}));
     }
