@@ -49,7 +49,7 @@ bool gather(const BundleTensor& t, std::size_t programs, const RunResult& run, N
     for (const auto& img : run.outputs) {
       if (img.name != key || img.bytes.size() < std::size_t(count) * 4) continue;
       std::vector<float> f(static_cast<std::size_t>(count));
-      std::memcpy(f.data(), img.bytes.data(), f.size() * 4);
+      if (!f.empty()) std::memcpy(f.data(), img.bytes.data(), f.size() * 4);  // an empty block has no bytes (null data)
       const auto seen = first.find(p.block.begin);
       if (seen == first.end()) {
         placeBlock(p.block, t.shape, std::vector<double>(f.begin(), f.end()), a.data);
