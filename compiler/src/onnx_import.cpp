@@ -333,7 +333,9 @@ class Importer {
       const int v = g_.op(o, ins, std::move(attrs), g_.freshName(n.name().empty() ? std::string(opName(o)) : n.name()));
       bool allConst = true;
       for (int i : ins) allConst = allConst && isConst(i);
-      if (allConst) {  // fold now: shape arithmetic must be known at compile time
+      // Fold now: shape arithmetic must be known at compile time (and is small: a result too big
+      // to fold stays an op).
+      if (allConst && elementCount(g_.values[std::size_t(v)].shape) <= kMaxFoldedElements) {
         Value& out = g_.values[std::size_t(v)];
         Graph one;
         std::vector<int> oneIns;
@@ -350,7 +352,8 @@ class Importer {
       if (allInteger) {
         integer_.insert(v);
         if (o == Op::div) {
-          if (!allConst) fail(n, "integer division of values known only at run time");
+          if (!isConst(v)) fail(n, allConst ? "integer division of more than 2^24 elements (too many to fold)"
+                                            : "integer division of values known only at run time");
           for (double& d : g_.values[std::size_t(v)].data) d = std::trunc(d);
         }
       }
@@ -677,13 +680,19 @@ void Importer::node(const onnx::NodeProto& n) {
   } else if (t == "ConstantOfShape") {
     const std::vector<double>& dims = constData(n, 0);
     Shape s;
-    for (double d : dims) s.push_back(whole(n, d, "a dimension"));
+    for (double d : dims) {
+      const std::int64_t e = whole(n, d, "a dimension");
+      if (e < 0 || e > (std::int64_t(1) << 48)) fail(n, "dimension " + std::to_string(e) + " is out of range");
+      s.push_back(e);
+    }
     double fill = 0;
     bool integer = false;  // the default value is a float 0
     for (const auto& a : n.attribute())
       if (a.name() == "value") fill = tensorData(a.t()).at(0), integer = integerType(a.t().data_type());
-    const std::vector<double> data(std::size_t(elementCount(s)), fill);
-    bind(n, 0, integer ? integerConstant(s, data) : constant(s, data));
+    const int one = integer ? integerConstant({}, {fill}) : constant({}, {fill});
+    // The fill broadcast to the shape: folded when small, an op (not a constant held element by
+    // element) when bigger than kMaxFoldedElements.
+    bind(n, 0, op(n, Op::broadcast_to, {one}, {{"shape", s}}));
   } else if (t == "Shape") {
     const Shape s = shapeOf(value(n, 0));
     bind(n, 0, integerConstant({std::int64_t(s.size())}, std::vector<double>(s.begin(), s.end())));

@@ -50,9 +50,7 @@ void foldConstants(Graph& g) {
     const Node& node = g.nodes[n];
     bool allConst = true;
     for (int i : node.inputs) allConst = allConst && g.values[std::size_t(i)].kind == ValueKind::Constant;
-    // A result of more than 2^24 elements stays an op: folding would hold it in the graph (and
-    // in the program's .init) element by element.
-    if (!allConst || elementCount(g.values[std::size_t(node.outputs[0])].shape) > (std::int64_t(1) << 24)) continue;
+    if (!allConst || elementCount(g.values[std::size_t(node.outputs[0])].shape) > kMaxFoldedElements) continue;
     // Evaluate this one node on a tiny graph of its constant inputs.
     Graph one;
     std::vector<int> ins;

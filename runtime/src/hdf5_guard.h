@@ -14,7 +14,8 @@ namespace tatami::runtime {
 /// Runs `read` (which reads `path` and throws std::runtime_error for what it refuses) in a forked
 /// child. Returns when it succeeded there; throws std::runtime_error with the child's message,
 /// or naming the signal that killed it, or when it took longer than a limit that grows with the
-/// file's size (10 s, or TATAMI_HDF5_SECONDS, + 1 s per 20 MB).
+/// file's size (10 s, or TATAMI_HDF5_SECONDS, + 1 s per 20 MB). TATAMI_HDF5_CHILD=0 runs `read`
+/// in this process instead (for fuzzing the reading code itself, whose coverage a child hides).
 void checkHdf5InChild(const std::string& path, const std::function<void()>& read);
 
 /// A string attribute (fixed or variable length, one value), read through HDF5's C interface so

@@ -18,6 +18,11 @@ using Shape = std::vector<std::int64_t>;
 std::int64_t elementCount(const Shape& s);
 std::string shapeText(const Shape& s);
 
+/// The most elements an op of constant inputs is folded to (by the front end and the graph
+/// passes): a bigger result stays an op, computed on the machine, since folding would hold it
+/// in the graph (and in the program's .init) element by element.
+constexpr std::int64_t kMaxFoldedElements = std::int64_t(1) << 24;
+
 enum class ValueKind : std::uint8_t { Input, Parameter, Constant, Intermediate };
 
 /// What a value is to a training step, set where the value is made (the front end, the loss, the
