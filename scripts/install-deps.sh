@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Tatami builds and runs with. Idempotent: returns at once when all
-# are present. Run as root (or with sudo) on Debian 12.
+# Installs the Debian packages Tatami builds and runs with, and any named as arguments.
+# Idempotent: returns at once when all are present. Run as root (or with sudo) on Debian 12.
 set -euo pipefail
 
 packages=(
@@ -13,6 +13,9 @@ packages=(
   dataset-fashion-mnist
   chromium                      # the report test renders its pages headless
 )
+
+# Extra packages a job needs beyond these (scripts/test-sanitize.sh: clang) come as arguments.
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -54,9 +54,16 @@ void syncBatchStatistics(Graph& g, const std::set<std::string>& exampleRows, std
     const std::string name = g.values[std::size_t(local)].name;
     // The batch's mean is the cores' means weighted by their shares; its sum is the cores' sums'.
     int share = local;
-    if (n.op == Op::reduce_mean && weight != 1.0) share = g.op(Op::mul, {local, g.scalar(weight)}, {}, g.freshName(name + ".share"));
+    // Names are taken before the scalars of the same call: argument order is the compiler's choice.
+    if (n.op == Op::reduce_mean && weight != 1.0) {
+      const std::string shareName = g.freshName(name + ".share");
+      share = g.op(Op::mul, {local, g.scalar(weight)}, {}, shareName);
+    }
     int synced = g.op(Op::allreduce_mean, {share}, {}, g.freshName(name + ".batch"));
-    if (n.op == Op::reduce_sum) synced = g.op(Op::mul, {synced, g.scalar(double(cores))}, {}, g.freshName(name + ".batch_sum"));
+    if (n.op == Op::reduce_sum) {
+      const std::string sumName = g.freshName(name + ".batch_sum");
+      synced = g.op(Op::mul, {synced, g.scalar(double(cores))}, {}, sumName);
+    }
     replaced.push_back({local, synced});
   }
   if (replaced.empty()) return;

@@ -19,7 +19,10 @@ int addSoftmaxCrossEntropy(Graph& g, int logits, int onehot) {
                        " do not match logits " + shapeText(s));
   const int ls = g.op(Op::log_softmax, {logits}, {{"axis", std::int64_t(1)}});
   const int total = g.op(Op::reduce_sum, {g.op(Op::mul, {onehot, ls})}, {{"axes", std::vector<std::int64_t>{0, 1}}, {"keepdims", std::int64_t(0)}});
-  return g.op(Op::neg, {g.op(Op::div, {total, g.scalar(double(s[0]))})}, {}, g.freshName("loss"));
+  // Every name is taken before the ops that the call's other arguments make: the order in which a
+  // compiler evaluates arguments is unspecified, and names must not depend on the compiler.
+  const std::string name = g.freshName("loss");
+  return g.op(Op::neg, {g.op(Op::div, {total, g.scalar(double(s[0]))})}, {}, name);
 }
 
 int addMeanSquaredError(Graph& g, int prediction, int target) {
@@ -27,7 +30,8 @@ int addMeanSquaredError(Graph& g, int prediction, int target) {
   const int d = g.op(Op::sub, {prediction, target});
   std::vector<std::int64_t> axes(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) axes[i] = std::int64_t(i);
-  return g.op(Op::reduce_mean, {g.op(Op::mul, {d, d})}, {{"axes", axes}, {"keepdims", std::int64_t(0)}}, g.freshName("loss"));
+  const std::string name = g.freshName("loss");  // before the ops in the arguments (see above)
+  return g.op(Op::reduce_mean, {g.op(Op::mul, {d, d})}, {{"axes", axes}, {"keepdims", std::int64_t(0)}}, name);
 }
 
 int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::function<int(Graph&, int)>& combine) {
@@ -78,7 +82,10 @@ void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig&
   const int target = addTarget(g, y);
   g.outputs.clear();
   int l = loss == "xent" ? addSoftmaxCrossEntropy(g, y, target) : addMeanSquaredError(g, y, target);
-  if (weight != 1.0) l = g.op(Op::mul, {l, g.scalar(weight)}, {}, g.freshName("loss_share"));
+  if (weight != 1.0) {
+    const std::string name = g.freshName("loss_share");  // before the scalar: a fixed order
+    l = g.op(Op::mul, {l, g.scalar(weight)}, {}, name);
+  }
   std::function<int(Graph&, int)> combine;
   if (dataParallel) combine = [](Graph& gg, int v) { return gg.op(Op::allreduce_mean, {v}); };
   addTrainingStep(g, l, optimizer, combine);

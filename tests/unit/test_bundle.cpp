@@ -65,7 +65,9 @@ TEST_CASE("a step compiled to bundles for one core, a slice and a grid gives the
   const auto one = runStep("b_one.bundle"), slice = runStep("b_slice.bundle"), grid = runStep("b_grid.bundle");
   REQUIRE(one.size() == 7);  // the loss, and for w1, b1, w2: the next weight and momentum
   CHECK(one.at("loss_3")[0] > 0.1);
-  for (const auto& [name, want] : one) {
+  for (const auto& item : one) {
+    const std::string& name = item.first;  // not a binding: INFO captures it
+    const auto& want = item.second;
     INFO(name);
     REQUIRE(slice.count(name));
     REQUIRE(grid.count(name));

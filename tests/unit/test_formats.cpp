@@ -150,7 +150,8 @@ TEST_CASE("stochastic rounding is unbiased and reproducible") {
       {cfp8e4m3(7), 0.2f * 0x1p-9f},  // inside the denormal range
   };
   for (std::size_t t = 0; t < cases.size(); ++t) {
-    const auto& [f, x] = cases[t];
+    const auto& f = cases[t].first;  // not a structured binding: INFO captures them, which C++17 clang refuses
+    const float x = cases[t].second;
     const float down = decode(f, encode(f, x, Rounding::Stochastic, 0xFFFFFFFFu));
     const float up = decode(f, encode(f, x, Rounding::Stochastic, 0));
     const double ulp = double(up) - double(down);

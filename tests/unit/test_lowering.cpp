@@ -414,7 +414,9 @@ TEST_CASE("convolutions as implicit GEMM on the matrix unit: padding, dilation, 
   all.push_back({{{2, 16, 8, 8}, {32, 16, 3, 3}, {1, 1, 1, 1}, {1, 1}, 1}, 2});
   all.push_back({{{2, 16, 9, 7}, {32, 16, 1, 1}, {0, 0, 0, 0}, {1, 1}, 1}, 2});
   all.push_back({{{1, 6, 13, 11}, {4, 3, 2, 3}, {1, 2, 0, 1}, {2, 1}, 2}, 3});
-  for (const auto& [c, stride] : all) {
+  for (const auto& one : all) {
+    const Case& c = one.first;  // named, not bound: INFO captures it (C++17 clang refuses bindings there)
+    const std::int64_t stride = one.second;
     Graph g;
     const int x = g.input("x", c.x), w = g.input("w", c.w);
     const std::map<std::string, Attribute> geo = {{"pads", c.pads}, {"dilations", c.dilations}, {"strides", V{stride, stride}}, {"group", c.group}};

@@ -57,7 +57,9 @@ TEST_CASE("a session carries weights and momentum from step to step as the oracl
     REQUIRE(s.result.run.error.empty());
     const auto want = compiler::evaluate(g, oracle, fp32);
     CHECK(std::fabs(s.loss - want[std::size_t(g.findRole(compiler::Role::Loss))].data[0]) < 1e-6);
-    for (auto& [name, values] : session.carried()) {
+    for (auto& item : session.carried()) {
+      const std::string& name = item.first;  // not a binding: INFO captures it
+      auto& values = item.second;
       const int update = g.findRole(compiler::Role::Update, name);
       REQUIRE(update >= 0);
       const std::vector<double>& expect = want[std::size_t(update)].data;

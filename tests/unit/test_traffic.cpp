@@ -110,8 +110,9 @@ TEST_CASE("bad traffic options are refused with the reason") {
 }
 
 TEST_CASE("permutation patterns are permutations on any mesh, the transpose on a square one") {
-  for (const auto& [rows, cols] : std::vector<std::pair<int, int>>{{8, 8}, {18, 20}, {4, 16}, {5, 3}})
+  for (const auto& size : std::vector<std::pair<int, int>>{{8, 8}, {18, 20}, {4, 16}, {5, 3}})
     for (const char* pattern : {"transpose", "bitcomp"}) {
+      const int rows = size.first, cols = size.second;  // not bindings: INFO captures them
       INFO(pattern << " on " << rows << " x " << cols);
       std::set<std::pair<int, int>> hit;
       for (int r = 0; r < rows; ++r)
