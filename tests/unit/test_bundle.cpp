@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -95,6 +96,7 @@ TEST_CASE("a step compiled to bundles for one core, a slice and a grid gives the
   CHECK(g.find("w1.next")->purpose == "update");
   CHECK(g.find("w1.next")->of == "w1");
   CHECK(g.find("w1.m.next")->of == "w1.m");
+  for (const char* f : {"b_one.bundle", "b_slice.bundle", "b_grid.bundle"}) std::remove(f);
 }
 
 TEST_CASE("a bundle survives writing and reading unchanged") {
