@@ -534,6 +534,35 @@ std::string disassemble(const Program& p) {
   return os.str();
 }
 
+std::string annotatedText(const Program& p, const ProgramNotes& notes, const std::string& header) {
+  std::ostringstream os;
+  os << "; " << header << "\n";
+  Program directives;  // the .output and .init lines, as disassemble writes them
+  directives.outputs = p.outputs, directives.inits = p.inits;
+  os << disassemble(directives);
+  std::multimap<std::uint32_t, std::string> labels;
+  for (const auto& l : p.labels) labels.emplace(l.pc, l.name);
+  for (std::uint32_t pc = 0; pc <= p.code.size(); ++pc) {
+    for (auto [it, end] = labels.equal_range(pc); it != end; ++it) os << it->second << ":\n";
+    const auto n = notes.find(pc);
+    if (n != notes.end())
+      for (const auto& note : n->second) os << "; " << note << "\n";
+    if (pc == p.code.size()) break;
+    const Instruction& inst = p.code[pc];
+    Program target;  // the one label a branch names
+    if (std::string(opInfo(inst.op).operands).find('L') != std::string::npos) {
+      const auto at = labels.find(std::uint32_t(inst.imm));
+      if (at != labels.end()) target.labels.push_back({at->second, at->first});
+    }
+    os << "    " << instructionText(inst, &target) << "\n";
+  }
+  for (const auto& t : p.threads) {
+    const auto at = labels.find(t.pc);
+    os << ".thread " << t.thread << " " << (at == labels.end() ? "" : at->second) << "\n";
+  }
+  return os.str();
+}
+
 Program loadProgramFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ProgramError("cannot read program file '" + path + "'");

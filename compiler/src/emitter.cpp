@@ -2,7 +2,6 @@
 // the text made from the program.
 #include "tatami/compiler/emitter.h"
 
-#include <sstream>
 
 #include "tatami/arch/assembler.h"
 #include "tatami/compiler/ir.h"
@@ -110,34 +109,6 @@ Program Emitter::finish() const {
   return p;
 }
 
-std::string Emitter::text(const std::string& header) const {
-  const Program p = finish();
-  std::ostringstream os;
-  os << "; " << header << "\n";
-  Program directives;  // the .output and .init lines, as the disassembler writes them
-  directives.outputs = p.outputs, directives.inits = p.inits;
-  os << disassemble(directives);
-  std::multimap<std::uint32_t, std::string> labels;
-  for (const auto& l : p.labels) labels.emplace(l.pc, l.name);
-  for (std::uint32_t pc = 0; pc <= p.code.size(); ++pc) {
-    for (auto [it, end] = labels.equal_range(pc); it != end; ++it) os << it->second << ":\n";
-    const auto n = notes_.find(pc);
-    if (n != notes_.end())
-      for (const auto& note : n->second) os << "; " << note << "\n";
-    if (pc == p.code.size()) break;
-    const Instruction& inst = p.code[pc];
-    Program target;  // the one label a branch names
-    if (std::string(tatami::opInfo(inst.op).operands).find('L') != std::string::npos) {
-      const auto at = labels.find(std::uint32_t(inst.imm));
-      if (at != labels.end()) target.labels.push_back({at->second, at->first});
-    }
-    os << "    " << instructionText(inst, &target) << "\n";
-  }
-  for (const auto& t : p.threads) {
-    const auto at = labels.find(t.pc);
-    os << ".thread " << t.thread << " " << (at == labels.end() ? "" : at->second) << "\n";
-  }
-  return os.str();
-}
+std::string Emitter::text(const std::string& header) const { return annotatedText(finish(), notes_, header); }
 
 }  // namespace tatami::compiler

@@ -382,7 +382,8 @@ LoweredProgram Lowering::run() {
   placeOutputs(out);
   assembleThreads(segments, out);
   out.program = emit_.finish();
-  out.tasm = emit_.text(g_.name + ": lowered for one core by tatami compile");
+  out.notes = emit_.notes();
+  out.header = g_.name + ": lowered for one core by tatami compile";
   out.sramPeakBytes = alloc_.peak();
   out.collectives = collectives_;
   return out;
@@ -610,7 +611,7 @@ void printStages(const CoreContext& ctx, const LoweredProgram& p) {
     for (const auto& [n, at] : p.layout) out << (at.hbm ? "hbm  %" : "sram %") << n << " " << at.addr << " " << at.bytes << "\n";
     out << "\n";
   }
-  if (wants(ctx, "codegen")) out << "# after codegen\n" << p.tasm << "\n";
+  if (wants(ctx, "codegen")) out << "# after codegen\n" << p.tasm() << "\n";
 }
 
 }  // namespace

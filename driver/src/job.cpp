@@ -179,7 +179,7 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
     b.tensors.push_back(std::move(t));
   }
   for (std::size_t k = 0; k < cores.size(); ++k) {
-    b.programs.emplace_back(cores[k], lowered[k].program, lowered[k].tasm);
+    b.programs.emplace_back(cores[k], lowered[k].program, lowered[k].notes, lowered[k].header);
     b.hbmInit.insert(b.hbmInit.end(), lowered[k].hbmInit.begin(), lowered[k].hbmInit.end());
   }
   return b;

@@ -124,7 +124,7 @@ void writeBundle(const std::string& path, const Bundle& b) {
     o << "\n";
   }
   for (const auto& p : b.programs) {
-    const std::string text = p.text.empty() ? disassemble(p.program) : p.text;
+    const std::string text = !p.text.empty() ? p.text : !p.header.empty() ? annotatedText(p.program, p.notes, p.header) : disassemble(p.program);
     o << "program " << p.core << " " << lineCount(text) << "\n" << text << (text.empty() || text.back() == '\n' ? "" : "\n");
   }
   o << "end\n";

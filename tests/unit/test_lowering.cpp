@@ -57,7 +57,7 @@ double compare(const Graph& g, const std::map<std::string, Tensor>& feeds, std::
   const LoweredProgram lp = lowerToCore(g, config, ctx);
   const Program program = lp.program;
   // The program's text (with the lowering's notes) is the same program.
-  REQUIRE(assemble(lp.tasm, "lowered.tasm") == program);
+  REQUIRE(assemble(lp.tasm(), "lowered.tasm") == program);
   runtime::RunOptions options;
   for (const auto& [name, t] : feeds) {
     runtime::SramImage img;

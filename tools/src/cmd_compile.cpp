@@ -69,9 +69,10 @@ void writeOneCoreProgram(const CompileRequest& r, const Graph& g, const ArchConf
   std::ostringstream layout;
   layout << "# tensor  address  bytes (SRAM of core 0)\n";
   for (const auto& [name, p] : lp.layout) layout << name << " " << p.addr << " " << p.bytes << "\n";
-  runtime::writeOutputFile(output, lp.tasm);
+  const std::string tasm = lp.tasm();
+  runtime::writeOutputFile(output, tasm);
   runtime::writeOutputFile(output + ".layout", layout.str());
-  out << "wrote " << output << " (" << std::count(lp.tasm.begin(), lp.tasm.end(), '\n') << " lines; SRAM peak " << lp.sramPeakBytes << " of "
+  out << "wrote " << output << " (" << std::count(tasm.begin(), tasm.end(), '\n') << " lines; SRAM peak " << lp.sramPeakBytes << " of "
       << config.core.sram_kib * 1024 << " bytes)\n";
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tatami/arch/assembler.h"
 #include "tatami/arch/program.h"
 
 namespace tatami::compiler {
@@ -84,12 +85,14 @@ class Emitter {
   /// The program as .tasm text: `header` as a first comment, then its directives and code with
   /// the notes; assembles to finish().
   std::string text(const std::string& header) const;
+  /// The notes by pc, as text() prints them.
+  const ProgramNotes& notes() const { return notes_; }
 
  private:
   Program program_;
   std::vector<std::int64_t> labelPc_;                     // by label id; -1 until bound
   std::vector<std::pair<std::uint32_t, int>> labelUses_;  // (pc, label id) to resolve
-  std::map<std::uint32_t, std::vector<std::string>> notes_;
+  ProgramNotes notes_;
 };
 
 }  // namespace tatami::compiler

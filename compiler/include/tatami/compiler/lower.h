@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tatami/arch/assembler.h"
 #include "tatami/arch/config.h"
 #include "tatami/arch/program.h"
 #include "tatami/compiler/ir.h"
@@ -51,7 +52,11 @@ struct CollectiveBuffers {
 struct LoweredProgram {
   std::vector<OpCost> ops;                         ///< in program order
   Program program;                                 ///< the tile program, with .init for parameters and constants
-  std::string tasm;                                ///< its text (.tasm), with notes naming each op
+  ProgramNotes notes;                              ///< comments naming each op, by pc
+  std::string header;                              ///< the text's first comment
+  /// The program as .tasm text with the notes (made when asked: the .init lines of a core's
+  /// weights are most of the text, and a whole die's programs are hundreds of MB of it).
+  std::string tasm() const { return annotatedText(program, notes, header); }
   std::map<std::string, TensorPlacement> layout;   ///< every input, parameter and output by name
   std::uint64_t sramPeakBytes = 0;
   /// With CoreContext::stream: the parameters' initial values, to load into HBM before the run.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tatami/arch/blocks.h"
+#include "tatami/arch/assembler.h"
 #include "tatami/arch/program.h"
 #include "tatami/runtime/results.h"
 #include "tatami/runtime/run.h"
@@ -46,14 +47,19 @@ struct BundleTensor {
   std::vector<TensorPiece> pieces;  ///< replicated tensors have a piece on every core holding them
 };
 
-/// One core's tile program. `text`, when not empty, is its .tasm with the compiler's notes (what
-/// the file holds); else the file holds the program disassembled.
+/// One core's tile program. The file holds `text` when it is not empty (a bundle read back), else
+/// the program with the compiler's `notes` and `header` when there is a header (annotatedText,
+/// made only when the bundle is written), else the program disassembled.
 struct BundleProgram {
   BundleProgram(int core_, Program program_, std::string text_ = "")
       : core(core_), program(std::move(program_)), text(std::move(text_)) {}
+  BundleProgram(int core_, Program program_, ProgramNotes notes_, std::string header_)
+      : core(core_), program(std::move(program_)), notes(std::move(notes_)), header(std::move(header_)) {}
   int core = 0;
   Program program;
   std::string text;
+  ProgramNotes notes;
+  std::string header;
 };
 
 struct Bundle {
