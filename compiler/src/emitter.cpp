@@ -97,8 +97,11 @@ void Emitter::startThread(int thread) {
   program_.threads.push_back({thread, pc()});
 }
 
-Program Emitter::finish() const {
-  Program p = program_;
+Program Emitter::finish() const& { return resolved(program_); }
+
+Program Emitter::finish() && { return resolved(std::move(program_)); }
+
+Program Emitter::resolved(Program p) const {
   // Every bound label, named by its id.
   for (std::size_t id = 0; id < labelPc_.size(); ++id)
     if (labelPc_[id] >= 0) p.labels.push_back({"L" + std::to_string(id), std::uint32_t(labelPc_[id])});

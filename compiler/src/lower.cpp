@@ -381,8 +381,8 @@ LoweredProgram Lowering::run() {
   emit_ = std::move(head);
   placeOutputs(out);
   assembleThreads(segments, out);
-  out.program = emit_.finish();
   out.notes = emit_.notes();
+  out.program = std::move(emit_).finish();
   out.header = g_.name + ": lowered for one core by tatami compile";
   out.sramPeakBytes = alloc_.peak();
   out.collectives = collectives_;

@@ -94,7 +94,6 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
     lowered.push_back(lowerOrStream(partOf(k), config, ctx, k));
   }
   for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
-  job.lowered = lowered;
   // Tensors whose leading dimension shrinks with the share of the batch (the examples, or a row
   // per example and position) are split by those rows; everything else is whole on every core.
   job.placement = cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core";
@@ -113,6 +112,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
                             b.begin[0] = shareOf(r.batch, cores, std::int64_t(k)).first * rowsPerExample, b.real[0] = b.local[0] = local[0];
                             return b;
                           });
+  job.lowered = std::move(lowered);  // moved, not copied: a whole die's programs are hundreds of MB
   return job;
 }
 
@@ -123,12 +123,12 @@ CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, con
   const int cols = spec.cols;
   CoreContext printing;
   printing.print = print, printing.printAfter = r.printAfter;
-  const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, printing);
+  GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, printing);
   job.bundle = makeBundle(r, job.placement, config, g, placed.cores, placed.lowered,
                           [&](std::size_t k, int v) { return blockOf(g, placed.plan, v, int(k) / cols, int(k) % cols); });
   for (const auto& lp : placed.lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
-  job.lowered = placed.lowered;
-  job.plan = placed.plan;
+  job.lowered = std::move(placed.lowered);
+  job.plan = std::move(placed.plan);
   return job;
 }
 

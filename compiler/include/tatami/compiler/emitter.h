@@ -81,7 +81,9 @@ class Emitter {
   void startThread(int thread);
 
   /// The finished program (labels resolved). Throws CompileError for a label never bound.
-  Program finish() const;
+  Program finish() const&;
+  /// The same, taking the program instead of copying it (the emitter is done with).
+  Program finish() &&;
   /// The program as .tasm text: `header` as a first comment, then its directives and code with
   /// the notes; assembles to finish().
   std::string text(const std::string& header) const;
@@ -93,6 +95,7 @@ class Emitter {
   std::vector<std::int64_t> labelPc_;                     // by label id; -1 until bound
   std::vector<std::pair<std::uint32_t, int>> labelUses_;  // (pc, label id) to resolve
   ProgramNotes notes_;
+  Program resolved(Program p) const;  // labels named and branch targets filled in
 };
 
 }  // namespace tatami::compiler
