@@ -3,6 +3,7 @@
 #include "tatami/runtime/session.h"
 
 #include <cstring>
+#include <map>
 
 
 namespace tatami::runtime {
@@ -97,8 +98,14 @@ BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options)
     if (feed.data.size() != std::size_t(product(shape)))
       throw BundleError("'" + feed.name + "' holds " + std::to_string(feed.data.size()) + " values, not the " +
                         std::to_string(product(shape)) + " of its shape");
+    // A replicated block (a weight on every core of a slice) is cut out and converted once.
+    std::map<std::vector<std::vector<std::int64_t>>, SramImage> made;  // by the block's begin, real and local
     for (const auto& p : t->pieces) {
-      SramImage img = floatImage(feed.name, p.addr, sliceBlock(p.block, t->shape, feed.data));
+      const std::vector<std::vector<std::int64_t>> key = {p.block.begin, p.block.real, p.block.local};
+      auto at = made.find(key);
+      if (at == made.end()) at = made.emplace(key, floatImage(feed.name, p.addr, sliceBlock(p.block, t->shape, feed.data))).first;
+      SramImage img = at->second;
+      img.addr = p.addr;
       if (p.hbm) options.hbmInputs.push_back(std::move(img));
       else programOf(p.core).inputs.push_back(std::move(img));
     }
