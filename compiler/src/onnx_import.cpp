@@ -306,6 +306,16 @@ class Importer {
       if (a.name() == key) return true;
     return false;
   }
+  /// A convolution's or pool's per-axis attributes, when present, have one entry per spatial
+  /// axis (pads two), so that nothing reads past them.
+  void checkSpatialAttrs(const onnx::NodeProto& n, std::size_t axes) const {
+    for (const char* key : {"kernel_shape", "strides", "dilations", "output_padding", "pads"}) {
+      const std::size_t want = std::string(key) == "pads" ? 2 * axes : axes;
+      const std::size_t have = intsAttr(n, key).size();
+      if (hasAttr(n, key) && have != want)
+        fail(n, std::string(key) + " has " + std::to_string(have) + " entries; " + std::to_string(axes) + " spatial axes need " + std::to_string(want));
+    }
+  }
   std::vector<std::int64_t> intsAttr(const onnx::NodeProto& n, const std::string& key) const {
     for (const auto& a : n.attribute())
       if (a.name() == key) return {a.ints().begin(), a.ints().end()};
@@ -765,6 +775,9 @@ void Importer::node(const onnx::NodeProto& n) {
     const Shape xs = shapeOf(x);
     const bool oneD = xs.size() == 3;
     if (xs.size() != 3 && xs.size() != 4) fail(n, "only 1D and 2D convolutions are supported (input " + shapeText(xs) + ")");
+    if (shapeOf(w).size() != xs.size())
+      fail(n, "the weight " + shapeText(shapeOf(w)) + " must have the input's rank " + std::to_string(xs.size()) + " (input " + shapeText(xs) + ")");
+    checkSpatialAttrs(n, xs.size() - 2);
     std::map<std::string, Attribute> at = {{"group", intAttr(n, "group", 1)}};
     const auto widen = [&](std::vector<std::int64_t> v, std::int64_t one) { return oneD ? std::vector<std::int64_t>{one, v.at(0)} : v; };
     if (!intsAttr(n, "strides").empty()) at["strides"] = widen(intsAttr(n, "strides"), 1);
@@ -794,6 +807,8 @@ void Importer::node(const onnx::NodeProto& n) {
     const int x = value(n, 0), w = value(n, 1);
     const Shape xs = shapeOf(x), ws = shapeOf(w);
     if (xs.size() != 4) fail(n, "only 2D transposed convolutions are supported (input " + shapeText(xs) + ")");
+    if (ws.size() != 4) fail(n, "the weight " + shapeText(ws) + " must have rank 4");
+    checkSpatialAttrs(n, 2);
     for (const auto& a : n.attribute())
       if ((a.name() == "auto_pad" && a.s() != "NOTSET") || a.name() == "output_shape")
         fail(n, "'" + a.name() + "' is not supported (PyTorch writes explicit pads)");
@@ -823,6 +838,8 @@ void Importer::node(const onnx::NodeProto& n) {
     // A 1D pool ([N, C, L], nn.MaxPool1d, nn.AvgPool1d) is a 2D one over [N, C, 1, L].
     const Shape xs0 = shapeOf(x);
     const bool oneD = xs0.size() == 3;
+    if (xs0.size() != 3 && xs0.size() != 4) fail(n, "only 1D and 2D pooling is supported (input " + shapeText(xs0) + ")");
+    checkSpatialAttrs(n, xs0.size() - 2);
     const auto widen = [&](std::vector<std::int64_t> v, std::int64_t one) { return oneD && !v.empty() ? std::vector<std::int64_t>{one, v.at(0)} : v; };
     std::map<std::string, Attribute> at = {{"kernel", widen(intsAttr(n, "kernel_shape"), 1)}};
     if (!intsAttr(n, "strides").empty()) at["strides"] = widen(intsAttr(n, "strides"), 1);
