@@ -14,7 +14,7 @@ packages=(
   chromium                      # the report test renders its pages headless
 )
 
-# Extra packages a job needs beyond these (scripts/test-sanitize.sh: clang) come as arguments.
+# Extra packages a job needs beyond these (scripts/test-sanitize.sh: clang and its runtimes) come as arguments.
 packages+=("$@")
 
 missing=()

@@ -7,7 +7,7 @@
 # Usage: scripts/test-sanitize.sh [extra ctest arguments for the unit and command-line tests]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$root/scripts/install-deps.sh" clang
+"$root/scripts/install-deps.sh" clang libclang-rt-dev   # libclang-rt-dev: the sanitizer and libFuzzer runtimes (only recommended by clang)
 build="$root/build-sanitize"
 export CCACHE_BASEDIR="$root"
 export CCACHE_NOHASHDIR=1
