@@ -38,12 +38,9 @@ std::int64_t normAxis(const Node& n, std::int64_t axis, std::size_t rank) {
 }  // namespace
 
 std::int64_t elementCount(const Shape& s) {
-  // No tensor the machine can hold has 2^48 elements: a larger count is a malformed shape, refused
-  // before it can wrap around.
-  constexpr std::int64_t kMax = std::int64_t(1) << 48;
   std::int64_t n = 1;
   for (auto d : s) {
-    if (d < 0 || (d > 0 && n > kMax / d)) throw CompileError("shape " + shapeText(s) + " has more than 2^48 elements (or a negative dimension)");
+    if (d < 0 || (d > 0 && n > kMaxElements / d)) throw CompileError("shape " + shapeText(s) + " has more than 2^48 elements (or a negative dimension)");
     n *= d;
   }
   return n;
@@ -452,7 +449,7 @@ Shape parseShape(Cursor& c) {
   if (!c.eat(']')) {
     do {
       const double d = c.number();
-      if (d < 0 || d != std::floor(d) || d > double(std::int64_t(1) << 48))
+      if (d < 0 || d != std::floor(d) || d > double(kMaxElements))
         c.fail("dimension " + shapeNumber(d) + " is not a whole number in 0..2^48");
       s.push_back(std::int64_t(d));
     } while (c.eat(','));

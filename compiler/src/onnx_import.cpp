@@ -38,6 +38,12 @@ class Importer {
     }
     return std::int64_t(v);
   }
+  /// A dimension given as a constant of the model: whole, in 0..kMaxElements.
+  std::int64_t dimension(const onnx::NodeProto& n, double v, const char* what) const {
+    const std::int64_t d = whole(n, v, what);
+    if (d < 0 || d > kMaxElements) fail(n, std::string(what) + " " + std::to_string(d) + " is out of range 0..2^48");
+    return d;
+  }
   int value(const onnx::NodeProto& n, int k) const {
     if (k >= n.input_size() || n.input(k).empty()) fail(n, "input " + std::to_string(k) + " is missing");
     const auto it = names_.find(n.input(k));
@@ -595,7 +601,7 @@ void Importer::node(const onnx::NodeProto& n) {
           d = shapeOf(x)[i];
         }
         if (d == -1) infer = std::int64_t(i), d = 1;
-        if (d < 0 || d > (std::int64_t(1) << 48) || (d > 0 && known > (std::int64_t(1) << 48) / d))
+        if (d < 0 || d > kMaxElements || (d > 0 && known > kMaxElements / d))
           fail(n, "the target shape's dimension " + std::to_string(i) + " (" + std::to_string(spec[i]) + ") is negative or makes more than 2^48 elements");
         target.push_back(d);
         known *= d;
@@ -603,11 +609,7 @@ void Importer::node(const onnx::NodeProto& n) {
       if (infer >= 0) target[std::size_t(infer)] = elementCount(shapeOf(x)) / std::max<std::int64_t>(known, 1);
       bind(n, 0, op(n, Op::reshape, {x}, {{"shape", target}}));
     } else {
-      for (double d : spec) {
-        const std::int64_t e = whole(n, d, "a target dimension");
-        if (e < 0 || e > (std::int64_t(1) << 48)) fail(n, "target dimension " + std::to_string(e) + " is out of range");
-        target.push_back(e);
-      }
+      for (double d : spec) target.push_back(dimension(n, d, "a target dimension"));
       // Expand broadcasts both ways: the result has the broadcast of the two shapes.
       const Shape s = shapeOf(x);
       const std::size_t r = std::max(s.size(), target.size());
@@ -690,11 +692,7 @@ void Importer::node(const onnx::NodeProto& n) {
   } else if (t == "ConstantOfShape") {
     const std::vector<double>& dims = constData(n, 0);
     Shape s;
-    for (double d : dims) {
-      const std::int64_t e = whole(n, d, "a dimension");
-      if (e < 0 || e > (std::int64_t(1) << 48)) fail(n, "dimension " + std::to_string(e) + " is out of range");
-      s.push_back(e);
-    }
+    for (double d : dims) s.push_back(dimension(n, d, "a dimension"));
     double fill = 0;
     bool integer = false;  // the default value is a float 0
     for (const auto& a : n.attribute())

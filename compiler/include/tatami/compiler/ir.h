@@ -15,6 +15,10 @@
 namespace tatami::compiler {
 
 using Shape = std::vector<std::int64_t>;
+/// No tensor the machine can hold has this many elements (2^48): a shape that asks for more, or a
+/// dimension beyond it, is malformed, refused before any product of sizes can wrap around.
+constexpr std::int64_t kMaxElements = std::int64_t(1) << 48;
+/// The element count of `s`; throws CompileError for a negative dimension or kMaxElements or more.
 std::int64_t elementCount(const Shape& s);
 std::string shapeText(const Shape& s);
 
