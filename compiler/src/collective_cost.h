@@ -14,11 +14,11 @@ namespace tatami::compiler::lowering {
 inline double packetCycles(const ArchConfig& c, double hops) { return (hops + 2) * double(c.die.hop_latency_cycles); }
 
 /// One step of a ring collective that moves `bytes` to a neighbour `hops` away: the put's data
-/// (its packet trip and its serialization at the link's bytes per cycle), the receiver's freed
-/// signal back (one packet), and the instructions that issue them (li of the address at
-/// scalar_cycles; put, swait and sincr one cycle each).
+/// (the DMA setup, its packet trip and its serialization at the link's bytes per cycle), the
+/// receiver's freed signal back (one packet, no setup), and the instructions that issue them (li
+/// of the address at scalar_cycles; put, swait and sincr one cycle each).
 inline double ringStepCycles(const ArchConfig& c, std::uint64_t bytes, double hops) {
-  const double data = packetCycles(c, hops) + double(bytes) / double(c.die.link_bytes_per_cycle);
+  const double data = double(c.core.dma_setup_cycles) + packetCycles(c, hops) + double(bytes) / double(c.die.link_bytes_per_cycle);
   const double signal = packetCycles(c, hops);
   return data + signal + double(c.core.scalar_cycles) + 3;
 }

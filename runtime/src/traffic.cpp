@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <stdexcept>
 
@@ -40,30 +41,51 @@ void summarize(TrafficPoint& point, std::vector<double>& latencies, std::uint64_
 
 using Creator = std::function<int(int, std::uint64_t)>;
 
-/// The fast model: each transfer is booked when created; its arrival is known at once.
+/// The fast model: a transfer waits in its source's queue until the source has injected the one
+/// before it, and is booked then (its arrival is known at once), so that bookings stay near the
+/// present however long the queues grow past saturation. As for the flit-level model, traffic
+/// goes on after the window until every transfer created in it is booked, or for at most 4 more
+/// windows; one still queued then counts with its age at that point.
 TrafficPoint runFast(const ArchConfig& config, const TrafficOptions& o, const std::vector<int>& senders, tlm::Network& net, const Creator& created) {
   TrafficPoint point;
   const std::uint64_t bytes = o.packets * tlm::kPacketBytes;
-  const std::uint64_t windowEnd = o.warmupCycles + o.measureCycles;
+  const std::uint64_t windowEnd = o.warmupCycles + o.measureCycles, drainEnd = windowEnd + 4 * o.measureCycles;
   std::vector<double> latencies;
-  std::uint64_t delivered = 0, generated = 0;
+  std::uint64_t delivered = 0, generated = 0, measuredOut = 0;
+  struct Queued {
+    std::uint64_t created;
+    int dst;
+  };
+  std::vector<std::deque<Queued>> queue(std::size_t(net.nodeCount()));
+  std::vector<std::uint64_t> freeAt(std::size_t(net.nodeCount()), 0);  // the source has injected its last transfer
   std::vector<int> order = senders;
-  for (std::uint64_t cycle = 0; cycle < windowEnd; ++cycle) {
+  for (std::uint64_t cycle = 0; cycle < windowEnd || (measuredOut > 0 && cycle < drainEnd); ++cycle) {
     if (cycle % 256 == 0) net.retire(cycle);
     if (config.die.arbitration != "oldest_first")
       std::sort(order.begin(), order.end(), [&](int a, int b) { return net.arbitrationKey(cycle, a) < net.arbitrationKey(cycle, b); });
     for (int src : order) {
+      std::deque<Queued>& q = queue[std::size_t(src)];
       const int dst = created(src, cycle);
-      if (dst < 0) continue;
-      const tlm::Delivery d = net.send(cycle, src, dst, bytes, tlm::TrafficClass::Request);
+      if (dst >= 0) {
+        q.push_back({cycle, dst});
+        if (cycle >= o.warmupCycles && cycle < windowEnd) generated += o.packets, ++measuredOut;
+      }
+      if (q.empty() || freeAt[std::size_t(src)] > cycle) continue;
+      const Queued t = q.front();
+      q.pop_front();
+      const tlm::Delivery d = net.send(cycle, src, t.dst, bytes, tlm::TrafficClass::Request);
+      freeAt[std::size_t(src)] = d.injectedCycle;
       point.packetHops += o.packets * std::uint64_t(d.routers + 1);
-      if (cycle >= o.warmupCycles) {
-        generated += o.packets;
-        latencies.push_back(double(d.arrivalCycle - cycle));
+      if (t.created >= o.warmupCycles && t.created < windowEnd) {
+        latencies.push_back(double(d.arrivalCycle - t.created));
+        --measuredOut;
       }
       if (d.arrivalCycle >= o.warmupCycles && d.arrivalCycle < windowEnd) delivered += o.packets;
     }
   }
+  for (const auto& q : queue)
+    for (const Queued& t : q)
+      if (t.created >= o.warmupCycles && t.created < windowEnd) latencies.push_back(double(drainEnd - t.created));
   summarize(point, latencies, generated, delivered, senders.size(), o.measureCycles);
   return point;
 }

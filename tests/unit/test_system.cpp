@@ -48,15 +48,16 @@ Run run2(const std::string& onCore0, const std::string& onCore15, const ArchConf
 }  // namespace
 
 TEST_CASE("put: the data lands and the semaphore signals at the zero-load arrival") {
-  // put issues at cycle 4: (0,0) -> (3,3) is 7 routers; 640 B serialize in 10 cycles: the last
-  // byte is in core 15's SRAM at 4 + 17 = 21. Core 15's swait returns then; halt at 22.
+  // put issues at cycle 4 and leaves after the DMA setup (16 cycles), at 20: (0,0) -> (3,3) is 7
+  // routers; 640 B serialize in 10 cycles: the last byte is in core 15's SRAM at 20 + 17 = 37.
+  // Core 15's swait returns then; halt at 38.
   const Run r = run2(".init 0 i32 values 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"
                      "  li r1, 0\n  li r2, 4096\n  li r3, 640\n  li r9, 15\n  put r9, r2, r1, r3, 2\n  halt\n",
                      ".output got 4096 i32 16\n  swait 2, 1\n  halt\n");
   REQUIRE(r.result.error.empty());
-  CHECK(r.core(15).cycles == 23);
-  CHECK(r.core(15).threads[0].stallSemaphore == 21);
-  CHECK(r.core(0).unitBusy[std::size_t(Unit::Dma)] == 10);  // the engine streams 10 packets out
+  CHECK(r.core(15).cycles == 39);
+  CHECK(r.core(15).threads[0].stallSemaphore == 37);
+  CHECK(r.core(0).unitBusy[std::size_t(Unit::Dma)] == 16 + 10);  // the setup, then 10 packets streamed out
   std::vector<std::int32_t> got(16);
   std::memcpy(got.data(), r.output("c15.got").bytes.data(), 64);
   CHECK(got[0] == 1);
@@ -64,25 +65,27 @@ TEST_CASE("put: the data lands and the semaphore signals at the zero-load arriva
 }
 
 TEST_CASE("get: a request there, the data back, the local semaphore at arrival") {
-  // Request (one packet) issued at 4: 7 routers + 1 = arrives at 12; 640 B back: 12 + 17 = 29.
+  // Request (one packet) issued at 4, leaves after the 16-cycle setup: 7 routers + 1 = arrives at
+  // 28; 640 B back: 28 + 17 = 45.
   const Run r = run2(".output got 1024 i32 16\n"
                      "  li r1, 1024\n  li r2, 0\n  li r3, 640\n  li r9, 15\n  get r9, r1, r2, r3, 1\n  swait 1, 1\n  halt\n",
                      ".init 0 i32 values 5 6 7\n  halt\n");
   REQUIRE(r.result.error.empty());
-  CHECK(r.core(0).cycles == 31);  // swait returns at 29, halt at 30
+  CHECK(r.core(0).cycles == 47);  // swait returns at 45, halt at 46
+  CHECK(r.core(0).unitBusy[std::size_t(Unit::Dma)] == 16 + 1);  // the setup, then one cycle to send the request
   std::vector<std::int32_t> got(3);
   std::memcpy(got.data(), r.output("c0.got").bytes.data(), 12);
   CHECK(got == std::vector<std::int32_t>{5, 6, 7});
 }
 
 TEST_CASE("a signal never overtakes the data sent before it") {
-  // 64 KiB (1024 packets) then a signal. The data's last byte arrives at 4 + 7 + 1024; the signal
-  // leaves the engine after the data and arrives after it.
+  // 64 KiB (1024 packets) then a signal. The data's last byte arrives at 4 + 16 (setup) + 7 + 1024;
+  // the signal leaves the engine after the data and arrives after it.
   const Run r = run2("  li r1, 0\n  li r2, 4096\n  li r3, 65536\n  li r9, 15\n  put r9, r2, r1, r3, none\n"
                      "  sincr r9, 3, 1\n  halt\n",
                      "  swait 3, 1\n  halt\n");
   REQUIRE(r.result.error.empty());
-  const std::uint64_t dataArrival = 4 + 7 + 1024;
+  const std::uint64_t dataArrival = 4 + 16 + 7 + 1024;
   CHECK(r.core(15).threads[0].stallSemaphore >= dataArrival);
   CHECK(r.core(15).cycles == r.core(15).threads[0].stallSemaphore + 2);
 }

@@ -296,9 +296,11 @@ void CoreModel::step(int th, std::uint64_t now) {
   StepResult r;
   if (remote) {
     const std::uint64_t done = stepRemote(th, inst, ops, s);
-    // The engine is busy while it streams a put's data out; a get or a signal takes one cycle to
-    // send. A get's data is local (for hazards) when it has arrived.
-    u.occupancy = (inst.op == Op::Put || inst.op == Op::HbmWrite) ? std::max<std::uint64_t>(1, done - s) : 1;
+    // The engine is busy while it streams a put's data out; a get takes its setup and one cycle
+    // to send the request, a signal one cycle. A get's data is local (for hazards) when it has
+    // arrived.
+    const std::uint64_t setup = inst.op == Op::Sincr ? 0 : std::uint64_t(config_.core.dma_setup_cycles);
+    u.occupancy = (inst.op == Op::Put || inst.op == Op::HbmWrite) ? std::max<std::uint64_t>(1, done - s) : setup + 1;
     u.completion = inst.op == Op::Sincr ? 1 : std::max<std::uint64_t>(1, done - s);
   } else if (rtl_ && RtlDatapath::supports(inst)) {
     r = stepRtl(th, pc, inst, ops, u, s);
@@ -447,11 +449,13 @@ std::uint64_t CoreModel::stepRemote(int th, const Instruction& inst, const Opera
                         " [" + std::to_string(r.localAddr) + ", " + std::to_string(r.localAddr + r.bytes) +
                         ") does not fit in the SRAM of " + std::to_string(state_.sram.size()) + " bytes");
   }
-  r.issueCycle = s;
+  // A put, get or HBM transfer leaves after the DMA engine's setup, as a local DMA starts its
+  // ports then (docs/timing.md); a signal has no descriptor to set up.
+  r.issueCycle = s + (inst.op == Op::Sincr ? 0 : std::uint64_t(config_.core.dma_setup_cycles));
   r.seq = remoteSeq_++;
-  // The network handles requests at the kernel's present: bring the kernel to the start cycle.
+  // The network handles requests at the kernel's present: bring the kernel to the issue cycle.
   const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
-  if (s > kernelNow) wait(cyclesToTime(s - kernelNow));
+  if (r.issueCycle > kernelNow) wait(cyclesToTime(r.issueCycle - kernelNow));
   ::tlm::tlm_generic_payload p;
   p.set_command(::tlm::TLM_IGNORE_COMMAND);
   p.set_extension(&r);

@@ -107,6 +107,7 @@ Network::Network(const ArchConfig& c)
   stats_.assign(links_.size(), LinkStats{});
   busy_.assign(links_.size(), PortTimeline{});
   for (auto& perClass : held_) perClass.resize(links_.size());
+  inputs_.assign(links_.size(), InputPort{});
 }
 
 std::vector<int> Network::activeNodes(const ArchConfig& c) {
@@ -197,7 +198,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   d.routers = int(hops) - 1;
   for (int l : path) d.crossings += links_[std::size_t(l)].crossing ? 1 : 0;
   const std::uint64_t t0 = injectCycle * kSubCycles;
-  for (int l : path) busy_[std::size_t(l)].retire(t0);
+  for (int l : path) busy_[std::size_t(l)].retire(t0), inputs_[std::size_t(l)].crossbar.retire(t0);
   const int c = int(cls);
   for (int l : path)
     if (links_[std::size_t(l)].bufferSlots) {
@@ -235,16 +236,34 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       // buffer ahead has a credit; the booking ends no earlier than the tail has arrived (a
       // faster link after a slower one waits for the bytes, cut-through).
       std::uint64_t headStart = std::max(head, prevEnd[k]);
+      // The router's input port (none at the source): one packet a cycle, in arrival order.
+      // A packet crosses it in a cycle, or as fast as its link brings packets when that is faster.
+      InputPort* in = k > 0 ? &inputs_[std::size_t(path[k - 1])] : nullptr;
+      const std::uint64_t crossSub = k > 0 ? std::min(kSubCycles, serialize(links_[std::size_t(path[k - 1])], kPacketBytes)) : 0;
+      if (in && in->used[c] && head >= in->lastArrival[c]) headStart = std::max(headStart, in->lastDeparture[c] + crossSub);
       const std::uint64_t tailBound = tail > ser ? tail - ser : 0;
       std::uint64_t slack = 0, s = 0;
       for (;;) {
         if (link.bufferSlots) headStart = creditFrom(c, l, headStart);
         slack = tailBound > headStart ? tailBound - headStart : 0;
         s = busy_[std::size_t(l)].earliestFree(headStart + slack, ser);
+        if (in) {
+          const std::uint64_t crossing = in->crossbar.earliestFree(s - slack, crossSub);
+          if (crossing != s - slack) {
+            headStart = crossing;  // the input port forwards another packet then: look again from the next
+            continue;
+          }
+        }
         if (!link.bufferSlots || heldAt(c, l, s) < link.bufferSlots) break;
         headStart = s;  // the link was free later, when the buffer was full: look again from there
       }
       busy_[std::size_t(l)].reserve(s, ser);
+      if (in) {
+        in->crossbar.reserve(s - slack, crossSub);
+        in->lastArrival[c] = std::max(in->lastArrival[c], head);
+        in->lastDeparture[c] = std::max(in->lastDeparture[c], s - slack);
+        in->used[c] = true;
+      }
       LinkStats& st = stats_[std::size_t(l)];
       st.packets += 1, st.bytes += pb, st.busySub += ser;
       // Leaving the buffer behind returns its credit after the link's latency.

@@ -125,6 +125,17 @@ class Network {
   /// The earliest time from `t` on when fewer than the link's buffer slots are held.
   std::uint64_t creditFrom(int cls, int link, std::uint64_t t) const;
   void closeOpen(std::uint64_t until);
+  /// The input port at the far end of each link (the router's side of it): its crossbar input
+  /// forwards one packet per cycle, and packets of a class leave it in the order they arrived.
+  /// The second is what an input-first separable switch allocator does when its round-robin
+  /// pointer moves only on a grant (docs/network.md): while the packet it offers waits for a busy
+  /// output, the packets behind it wait too, in whichever virtual channel (head-of-line blocking).
+  struct InputPort {
+    PortTimeline crossbar;
+    std::uint64_t lastArrival[2] = {0, 0}, lastDeparture[2] = {0, 0};  ///< per class, of the latest packet
+    bool used[2] = {false, false};
+  };
+  std::vector<InputPort> inputs_;
   std::vector<int> path_;                 ///< scratch: the route of the transfer being booked
   std::vector<std::uint64_t> prevEnd_;    ///< scratch: per hop, the end of the previous packet
   std::vector<std::uint64_t> serFull_, serLast_;  ///< scratch: per hop, a full and the last packet's serialization
