@@ -58,7 +58,9 @@ Sensitivity sensitivity(const std::string& sourceDir) {
       {"core.threads", "1", +1, "one thread: no op overlaps another (these FP32 MLP steps are chains, each op needs the last)", {}, true},
       {"die.link_bytes_per_cycle", "32", +1, "narrower mesh links serialize each packet longer", {}, true},
       {"die.hop_latency_cycles", "4", +1, "every router adds latency", {}, true},
-      {"die.buffer_packets", "2", +1, "fewer credits: streams stall on the round trip", {}, true},
+      // One packet, not two: two nearly cover the credit round trip of 1-cycle hops, and there
+      // the change is second-order and of either sign (docs/network.md, "Input ports").
+      {"die.buffer_packets", "1", +1, "one credit per port: a stream waits a credit round trip for every packet", {}, true},
       {"die.routing", "yx", 2, "the same path lengths, other links shared: contention moves either way", {}, true},
       {"die.edge_gb_per_s", "500", +1, "a quarter of the die edge's bandwidth", {}, true},
       {"die.d2d_latency_ns", "400", +1, "four times the die crossing latency", {}, true},

@@ -206,9 +206,15 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       // their ends and as many starts at or before t0 (each counts once on both sides for any
       // time from t0 on, so which starts go does not change a count).
       HeldSlots& h = held_[c][std::size_t(l)];
-      const std::size_t over = std::size_t(std::upper_bound(h.ends.begin(), h.ends.end(), t0) - h.ends.begin());
-      h.ends.erase(h.ends.begin(), h.ends.begin() + long(over));
-      h.starts.erase(h.starts.begin(), h.starts.begin() + long(over));
+      if (h.head == h.ends.size() || h.ends[h.head] > t0) continue;
+      h.head = firstAfter(h.ends, h.head, t0);
+      if (h.head == h.ends.size()) {
+        h.starts.clear(), h.ends.clear(), h.head = 0;
+      } else if (h.head >= 64 && 2 * h.head >= h.ends.size()) {
+        h.ends.erase(h.ends.begin(), h.ends.begin() + long(h.head));
+        h.starts.erase(h.starts.begin(), h.starts.begin() + long(h.head));
+        h.head = 0;
+      }
     }
   const std::uint64_t packets = std::max<std::uint64_t>(1, (bytes + kPacketBytes - 1) / kPacketBytes);
   std::vector<std::uint64_t>& prevEnd = prevEnd_;
@@ -291,8 +297,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
 
 std::uint32_t Network::heldAt(int cls, int link, std::uint64_t t) const {
   const HeldSlots& h = held_[cls][std::size_t(link)];
-  const auto started = std::upper_bound(h.starts.begin(), h.starts.end(), t) - h.starts.begin();
-  const auto ended = std::upper_bound(h.ends.begin(), h.ends.end(), t) - h.ends.begin();
+  const std::size_t started = firstAfter(h.starts, h.head, t), ended = firstAfter(h.ends, h.head, t);
   const std::uint32_t open = (openClass_ == cls && openLink_ == link && openFrom_ <= t) ? 1 : 0;
   return std::uint32_t(started - ended) + open;
 }
@@ -304,8 +309,8 @@ std::uint64_t Network::creditFrom(int cls, int link, std::uint64_t t) const {
   // Walk the starts and ends after t in time order, counting: the first end that brings the
   // count below the slots is the earliest credit.
   const HeldSlots& h = held_[cls][std::size_t(link)];
-  auto start = std::upper_bound(h.starts.begin(), h.starts.end(), t);
-  auto end = std::upper_bound(h.ends.begin(), h.ends.end(), t);
+  auto start = h.starts.begin() + long(firstAfter(h.starts, h.head, t));
+  auto end = h.ends.begin() + long(firstAfter(h.ends, h.head, t));
   const bool openLater = openClass_ == cls && openLink_ == link && openFrom_ > t;
   bool openCounted = !openLater;
   while (end != h.ends.end()) {
@@ -322,8 +327,8 @@ std::uint64_t Network::creditFrom(int cls, int link, std::uint64_t t) const {
 
 void Network::closeOpen(std::uint64_t until) {
   HeldSlots& h = held_[openClass_][std::size_t(openLink_)];
-  h.starts.insert(std::upper_bound(h.starts.begin(), h.starts.end(), openFrom_), openFrom_);
-  h.ends.insert(std::upper_bound(h.ends.begin(), h.ends.end(), until), until);
+  h.starts.insert(h.starts.begin() + long(firstAfter(h.starts, h.head, openFrom_)), openFrom_);
+  h.ends.insert(h.ends.begin() + long(firstAfter(h.ends, h.head, until)), until);
   openClass_ = openLink_ = -1;
 }
 

@@ -116,6 +116,7 @@ class Network {
   /// slots held at t are the starts at or before t less the ends at or before t.
   struct HeldSlots {
     std::vector<std::uint64_t> starts, ends;
+    std::size_t head = 0;  ///< both are kept from this index (the ones before are over)
   };
   std::vector<HeldSlots> held_[2];
   /// The one interval still open (the packet's next hop is being booked): its class, link, start.

@@ -1,6 +1,10 @@
-// Reservation arithmetic for one shared resource (an SRAM port, a NoC port): the busy intervals
-// ahead of the present, so that an instruction can book a future interval and a later one can
-// still use the gap before it. No simulator event per cycle.
+// Reservation arithmetic for one shared resource (an SRAM port, a NoC port, a mesh link): the busy
+// intervals ahead of the present, so that an instruction can book a future interval and a later
+// one can still use the gap before it. No simulator event per cycle.
+//
+// Most bookings are made at or near the latest one, so the searches look at the last few
+// intervals first and fall back to a binary search; intervals that are over are dropped by
+// moving a start index, the storage compacted now and then.
 #pragma once
 
 #include <algorithm>
@@ -10,6 +14,16 @@
 
 namespace tatami::tlm {
 
+/// The index of the first element of the sorted range [first, v.size()) of v greater than t,
+/// looking at the last few elements before searching.
+inline std::size_t firstAfter(const std::vector<std::uint64_t>& v, std::size_t first, std::uint64_t t) {
+  std::size_t i = v.size();
+  for (int k = 0; k < 4 && i > first; ++k, --i)
+    if (v[i - 1] <= t) return i;
+  if (i == first) return first;
+  return std::size_t(std::upper_bound(v.begin() + long(first), v.begin() + long(i), t) - v.begin());
+}
+
 class PortTimeline {
  public:
   /// The first cycle t >= from at which [t, t + cycles) is free.
@@ -17,11 +31,9 @@ class PortTimeline {
     if (cycles == 0) return from;
     std::uint64_t t = from;
     // Intervals are disjoint and sorted by start, hence by end: skip those that end by `from`.
-    auto it = std::upper_bound(busy_.begin(), busy_.end(), t,
-                               [](std::uint64_t v, const std::pair<std::uint64_t, std::uint64_t>& b) { return v < b.second; });
-    for (; it != busy_.end(); ++it) {
-      if (it->first >= t + cycles) break;
-      t = std::max(t, it->second);
+    for (std::size_t i = firstEndingAfter(from); i < busy_.size(); ++i) {
+      if (busy_[i].first >= t + cycles) break;
+      t = std::max(t, busy_[i].second);
     }
     return t;
   }
@@ -30,12 +42,16 @@ class PortTimeline {
     if (cycles == 0) return;
     busyCycles_ += cycles;
     const std::uint64_t end = start + cycles;
-    const std::size_t i = std::size_t(
-        std::lower_bound(busy_.begin(), busy_.end(), start,
-                         [](const std::pair<std::uint64_t, std::uint64_t>& b, std::uint64_t v) { return b.first < v; }) -
-        busy_.begin());
+    // At or after the last interval: append, or extend it when they touch.
+    if (busy_.size() == head_ || busy_.back().second <= start) {
+      if (busy_.size() > head_ && busy_.back().second == start) busy_.back().second = end;
+      else busy_.push_back({start, end});
+      return;
+    }
+    std::size_t i = busy_.size();
+    while (i > head_ && busy_[i - 1].first >= start) --i;  // the first interval starting at or after `start`
     // Merge with touching neighbours to keep the list short.
-    const bool joinPrev = i > 0 && busy_[i - 1].second == start;
+    const bool joinPrev = i > head_ && busy_[i - 1].second == start;
     const bool joinNext = i < busy_.size() && busy_[i].first == end;
     if (joinPrev && joinNext) {
       busy_[i - 1].second = busy_[i].second;
@@ -50,14 +66,32 @@ class PortTimeline {
   }
   /// Forgets intervals that end at or before `now` (no future request can start earlier).
   void retire(std::uint64_t now) {
-    const auto it = std::upper_bound(busy_.begin(), busy_.end(), now,
-                                     [](std::uint64_t v, const std::pair<std::uint64_t, std::uint64_t>& b) { return v < b.second; });
-    if (it != busy_.begin()) busy_.erase(busy_.begin(), it);
+    if (busy_.size() == head_ || busy_[head_].second > now) return;
+    head_ = firstEndingAfter(now);
+    if (head_ == busy_.size()) {
+      busy_.clear();
+      head_ = 0;
+    } else if (head_ >= 64 && 2 * head_ >= busy_.size()) {
+      busy_.erase(busy_.begin(), busy_.begin() + long(head_));
+      head_ = 0;
+    }
   }
   std::uint64_t busyCycles() const { return busyCycles_; }
 
  private:
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> busy_;  // [start, end), sorted, disjoint
+  /// The index of the first kept interval that ends after t.
+  std::size_t firstEndingAfter(std::uint64_t t) const {
+    std::size_t i = busy_.size();
+    for (int k = 0; k < 4 && i > head_; ++k, --i)
+      if (busy_[i - 1].second <= t) return i;
+    if (i == head_) return head_;
+    return std::size_t(std::upper_bound(busy_.begin() + long(head_), busy_.begin() + long(i), t,
+                                        [](std::uint64_t v, const std::pair<std::uint64_t, std::uint64_t>& b) { return v < b.second; }) -
+                       busy_.begin());
+  }
+
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> busy_;  // [start, end), sorted, disjoint; kept from head_
+  std::size_t head_ = 0;
   std::uint64_t busyCycles_ = 0;
 };
 
