@@ -249,8 +249,11 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       if (in && in->used[c] && head >= in->lastArrival[c]) headStart = std::max(headStart, in->lastDeparture[c] + crossSub);
       const std::uint64_t tailBound = tail > ser ? tail - ser : 0;
       std::uint64_t slack = 0, s = 0;
+      // Fewer intervals kept than slots (the open one included): the buffer cannot be full.
+      const HeldSlots& heldHere = held_[c][std::size_t(l)];
+      const bool mayFill = link.bufferSlots && heldHere.ends.size() - heldHere.head + 1 >= link.bufferSlots;
       for (;;) {
-        if (link.bufferSlots) headStart = creditFrom(c, l, headStart);
+        if (mayFill) headStart = creditFrom(c, l, headStart);
         slack = tailBound > headStart ? tailBound - headStart : 0;
         s = busy_[std::size_t(l)].earliestFree(headStart + slack, ser);
         if (in) {
@@ -260,7 +263,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
             continue;
           }
         }
-        if (!link.bufferSlots || heldAt(c, l, s) < link.bufferSlots) break;
+        if (!mayFill || heldAt(c, l, s) < link.bufferSlots) break;
         headStart = s;  // the link was free later, when the buffer was full: look again from there
       }
       busy_[std::size_t(l)].reserve(s, ser);
