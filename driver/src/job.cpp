@@ -97,6 +97,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   // Tensors whose leading dimension shrinks with the share of the batch (the examples, or a row
   // per example and position) are split by those rows; everything else is whole on every core.
   job.placement = cores > 1 ? "data parallel over a " + r.slice + " slice" : "one core";
+  job.slice = r.slice;
   job.bundle = makeBundle(r, job.placement, config, g, ring, lowered,
                           [&](std::size_t k, int v) {
                             const Shape& full = g.values[std::size_t(v)].shape;
@@ -119,6 +120,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
 CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
   CompiledJob job;
   job.placement = "tensor parallel over a " + r.grid + " grid";
+  job.slice = r.slice, job.grid = r.grid;
   const GridSpec spec = gridOf(r, config);
   const int cols = spec.cols;
   CoreContext printing;

@@ -69,6 +69,7 @@ struct Trainer::Oracle {
 Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(request)), config_(config) {
   if (r_.step.loss != "xent" && r_.step.loss != "mse") throw RequestError("--loss '" + r_.step.loss + "': expected xent or mse");
   if (r_.timingOnly && r_.oracle) throw RequestError("--timing-only trains nothing: it does not combine with --oracle");
+  if (r_.evalOn != "machine" && r_.evalOn != "host") throw RequestError("--eval-on '" + r_.evalOn + "': expected machine or host");
   if (r_.step.batch <= 0) throw RequestError("--batch " + std::to_string(r_.step.batch) + ": expected a positive number of examples");
   train_ = load(r_.data, "train");
   test_ = load(r_.evalData.empty() ? r_.data : r_.evalData, "t10k");
@@ -124,6 +125,21 @@ Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(
   evalIo.batch = std::int64_t(evalBatch_);
   forward_ = importOnnx(r_.step.model, evalIo);
   if (r_.oracle) oracle_.reset(new Oracle{g, session_->carried(), 0});
+  if (r_.evalOn == "machine" && !r_.timingOnly) {
+    // The forward pass alone, at the step's batch, precision and placement.
+    CompileRequest inference = r_.step;
+    inference.loss = "none";
+    inference.slice = job_.slice, inference.grid = job_.grid;
+    inference.printAfter.clear();
+    try {
+      evalJob_ = compileJob(inference, config_);
+    } catch (const CompileError& e) {
+      throw CompileError(std::string("the forward pass for evaluation on the machine: ") + e.what() + " (--eval-on host evaluates on the host)");
+    }
+    evalSession_ = std::make_unique<runtime::Session>(config_, evalJob_.bundle);
+    if (!evalSession_->withPurpose("batch") || evalJob_.step.outputs.empty())
+      throw CompileError(r_.step.model + ": the forward pass has no example input or no output to evaluate on the machine (--eval-on host evaluates on the host)");
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -169,7 +185,48 @@ StepRecord Trainer::runStep(std::int64_t step, bool trace) {
   return rec;
 }
 
-double Trainer::evaluate() const {
+double Trainer::evaluate(std::int64_t* runs, double* cycles) const {
+  if (runs) *runs = 0;
+  if (cycles) *cycles = 0;
+  return evalSession_ ? evaluateOnMachine(runs, cycles) : evaluateOnHost();
+}
+
+double Trainer::evaluateOnMachine(std::int64_t* runs, double* cycles) const {
+  // Batches of the step's size; the last one padded with zeros, whose predictions are not counted.
+  const runtime::BundleTensor* x = evalSession_->withPurpose("batch");
+  const std::string logitsName = evalJob_.step.values[std::size_t(evalJob_.step.outputs.front())].name;
+  const std::size_t batch = std::size_t(r_.step.batch), per = test_.labelsPerExample;
+  std::vector<runtime::NamedArray> feeds;
+  feeds.push_back({x->name, dims(x->shape), std::vector<double>(batch * test_.pixels, 0.0)});
+  for (const runtime::BundleTensor& t : evalSession_->bundle().tensors)
+    if (t.purpose == "parameter") {
+      const auto w = session_->carried().find(t.name);
+      if (w == session_->carried().end())
+        throw std::runtime_error("evaluation on the machine: the training step carries no parameter '" + t.name + "' (--eval-on host evaluates on the host)");
+      feeds.push_back({t.name, dims(t.shape), w->second});
+    }
+  std::size_t correct = 0;
+  for (std::size_t start = 0; start < test_.count; start += batch) {
+    const std::size_t n = std::min(batch, test_.count - start);
+    std::fill(feeds[0].data.begin(), feeds[0].data.end(), 0.0);
+    std::copy_n(test_.images.begin() + long(start * test_.pixels), n * test_.pixels, feeds[0].data.begin());
+    const runtime::BundleRun run = evalSession_->run(feeds);
+    if (!run.run.error.empty())
+      throw std::runtime_error("evaluation on the machine, test examples " + std::to_string(start) + ".." + std::to_string(start + n - 1) +
+                               ": " + run.run.error);
+    if (runs) ++*runs;
+    if (cycles) *cycles += double(run.run.stats.cycles);
+    const auto out = std::find_if(run.outputs.begin(), run.outputs.end(), [&](const runtime::NamedArray& a) { return a.name == logitsName; });
+    if (out == run.outputs.end()) throw std::runtime_error("evaluation on the machine: the run has no output '" + logitsName + "'");
+    for (std::size_t i = 0; i < n * per; ++i) {
+      const auto row = out->data.begin() + long(i * std::size_t(classes_));
+      if (std::size_t(std::max_element(row, row + classes_) - row) == test_.labels[start * per + i]) ++correct;
+    }
+  }
+  return double(correct) / double(test_.count * per);
+}
+
+double Trainer::evaluateOnHost() const {
   std::size_t correct = 0;
   const Value& in = forward_.values[std::size_t(forward_.inputs.front())];
   EvalOptions fp32;
@@ -250,7 +307,8 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
       EpochRecord e;
       // Timing only: the weights did not train; there is no accuracy to report.
       e.epoch = rec.epoch + 1, e.meanLoss = lossSum / double(inEpoch + 1);
-      e.accuracy = sum.accuracy = r_.timingOnly ? std::numeric_limits<double>::quiet_NaN() : evaluate();
+      e.accuracy = sum.accuracy = r_.timingOnly ? std::numeric_limits<double>::quiet_NaN() : evaluate(&e.evalRuns, &e.evalCycles);
+      if (e.evalRuns) e.evalExamples = std::int64_t(test_.count);
       e.steps = inEpoch + 1, e.stepsPerEpoch = stepsPerEpoch_;
       state_.epochAccuracy.push_back(e.accuracy);
       if (oracle_) e.oracleMeanLoss = oracle_->lossSum / double(inEpoch + 1), oracle_->lossSum = 0;

@@ -55,6 +55,9 @@ void addTrainOptions(po::options_description& desc, TrainCli& c) {
       ("seed", po::value<std::uint64_t>(&r.seed)->default_value(r.seed), "seed of the data order")
       ("log-every", po::value<std::int64_t>(&c.logEvery)->default_value(c.logEvery), "print progress every N steps")
       ("json", po::bool_switch(&c.json), "print a JSON summary at the end")
+      ("eval-on", po::value<std::string>(&r.evalOn)->default_value(r.evalOn),
+       "where the test split is evaluated after each epoch: machine (the forward pass compiled for inference, on the "
+       "step's placement, batch and precision; its cycles reported) or host (FP32 on the host, faster)")
       ("oracle", po::bool_switch(&r.oracle), "also train the host oracle (FP64) on the same batches and compare the mean loss per epoch")
       ("timing-only", po::bool_switch(&r.timingOnly), "simulate the steps without floating-point values (for speed; the weights do not train)")
       ("output", po::value<std::string>(&c.loop.output)->value_name("FILE.h5"),
@@ -73,6 +76,9 @@ void printEpoch(const driver::EpochRecord& e, bool oracle, std::ostream& out) {
   if (e.steps < e.stepsPerEpoch) out << " (" << e.steps << " of its " << e.stepsPerEpoch << " steps)";
   out << ": mean loss " << readable(e.meanLoss, 4) << ", test accuracy "
       << (std::isnan(e.accuracy) ? std::string("not measured (timing only)") : readable(100 * e.accuracy, 2) + "%");
+  if (e.evalRuns)
+    out << " (on the machine: " << e.evalRuns << " runs, " << readable(e.evalCycles, 0) << " cycles, "
+        << readable(e.evalCycles / double(e.evalExamples), 1) << " per example)";
   if (oracle)
     out << "; host oracle on the same batches: mean loss " << readable(e.oracleMeanLoss, 4) << " ("
         << readable(100 * std::fabs(e.meanLoss - e.oracleMeanLoss) / e.oracleMeanLoss, 3) << "% apart)";
@@ -89,7 +95,9 @@ void printSummary(const driver::TrainSummary& s, std::size_t cores, bool oracle,
   }
   nlohmann::ordered_json epochs = nlohmann::ordered_json::array();
   for (const auto& e : s.epochs) {
-    nlohmann::ordered_json j = {{"epoch", e.epoch}, {"steps", e.steps}, {"mean_loss", e.meanLoss}, {"test_accuracy", e.accuracy}};
+    nlohmann::ordered_json j = {{"epoch", e.epoch}, {"steps", e.steps}, {"mean_loss", e.meanLoss}, {"test_accuracy", e.accuracy},
+                                {"evaluated_on", e.evalRuns ? "machine" : "host"}};
+    if (e.evalRuns) j["eval_runs"] = e.evalRuns, j["eval_cycles"] = e.evalCycles, j["eval_cycles_per_example"] = e.evalCycles / double(e.evalExamples);
     if (oracle) j["oracle_mean_loss"] = e.oracleMeanLoss, j["relative_difference"] = std::fabs(e.meanLoss - e.oracleMeanLoss) / e.oracleMeanLoss;
     epochs.push_back(j);
   }
@@ -122,6 +130,8 @@ int cmdTrain(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return kExitOk;
   if (step.model.empty()) throw UsageError("no model given");
   if (step.loss != "xent" && step.loss != "mse") throw UsageError("--loss '" + step.loss + "': expected xent or mse");
+  if (c.request.evalOn != "machine" && c.request.evalOn != "host")
+    throw UsageError("--eval-on '" + c.request.evalOn + "': expected machine or host");
   checkStepOptions(step);
   if (c.logEvery < 1) throw UsageError("--log-every " + std::to_string(c.logEvery) + ": expected 1 or more steps");
   if (c.loop.checkpointEvery < 1) throw UsageError("--checkpoint-every " + std::to_string(c.loop.checkpointEvery) + ": expected 1 or more steps");

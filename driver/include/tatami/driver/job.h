@@ -27,6 +27,7 @@ struct CompiledJob {
   /// chosen automatically, why it won and every placement weighed (its estimate, or why not).
   std::string placement;
   std::vector<std::string> weighed;
+  std::string slice, grid;  ///< the --slice and --grid that give this placement (chosen or given)
 };
 
 /// A placement the automatic search weighs: the flags that give it, its cores, and the cost

@@ -1,7 +1,9 @@
 // Training a model on the emulated machine: its step compiled once for a placement (one core, a
 // data-parallel slice, a tensor-parallel grid; streaming weights from HBM when SRAM is too small),
 // then run batch after batch in a runtime session that carries the weights and optimizer state;
-// the test split evaluated on the host after every epoch; the host oracle (FP64) trained on the
+// the test split evaluated after every epoch, by the model's forward pass compiled for inference
+// and run on the machine on the same placement (or on the host, in FP32, when asked); the host
+// oracle (FP64) trained on the
 // same batches when asked; checkpoints to resume from.
 #pragma once
 
@@ -30,6 +32,9 @@ struct TrainRequest {
   std::uint64_t seed = 1;              ///< of the data order
   bool oracle = false;                 ///< also train the host oracle on the same batches
   bool timingOnly = false;             ///< simulate without values (nothing trains)
+  /// Where the test split is evaluated: "machine" (the forward pass compiled for inference, in the
+  /// step's precision, on the step's placement and batch) or "host" (FP32, faster).
+  std::string evalOn = "machine";
 };
 
 /// One step done.
@@ -44,6 +49,10 @@ struct EpochRecord {
   std::int64_t epoch = 0;  ///< from 1
   std::int64_t steps = 0, stepsPerEpoch = 0;  ///< steps of the epoch run (fewer when the run stops inside it)
   double meanLoss = 0, accuracy = 0;
+  /// Evaluated on the machine: its runs (batches; the last one padded) and their cycles in all.
+  std::int64_t evalRuns = 0;
+  double evalCycles = 0;
+  std::int64_t evalExamples = 0;
   double oracleMeanLoss = std::numeric_limits<double>::quiet_NaN();  ///< with TrainRequest::oracle
 };
 
@@ -94,8 +103,11 @@ class Trainer {
   /// Trains from where the state stands (after `options.resume`) to the last step.
   TrainSummary run(const TrainLoopOptions& options);
 
-  /// The fraction of the test split the carried weights classify right (on the host, FP32).
-  double evaluate() const;
+  /// The fraction of the test split the carried weights classify right, on the machine or the
+  /// host (TrainRequest::evalOn); on the machine, `runs` and `cycles` receive its runs and cycles.
+  double evaluate(std::int64_t* runs = nullptr, double* cycles = nullptr) const;
+  /// The inference job evaluation runs on the machine (null when it runs on the host).
+  const CompiledJob* evalJob() const { return evalSession_ ? &evalJob_ : nullptr; }
 
  private:
   struct Oracle;
@@ -109,7 +121,11 @@ class Trainer {
   runtime::LabelledImages train_, test_;
   CompiledJob job_;
   std::unique_ptr<runtime::Session> session_;
-  compiler::Graph forward_;  ///< the model on an evaluation batch
+  compiler::Graph forward_;  ///< the model on an evaluation batch (on the host)
+  CompiledJob evalJob_;      ///< the forward pass for inference (on the machine)
+  std::unique_ptr<runtime::Session> evalSession_;
+  double evaluateOnHost() const;
+  double evaluateOnMachine(std::int64_t* runs, double* cycles) const;
   std::size_t evalBatch_ = 1;
   std::int64_t classes_ = 0, stepsPerEpoch_ = 0, totalSteps_ = 0;
   std::vector<std::uint32_t> order_;
