@@ -20,13 +20,17 @@ namespace tatami::runtime {
 namespace {
 
 void freshKernel() {
-  // One elaboration per kernel: every run gets a new context. The old one is kept, never deleted
-  // (deleting a finished context is not supported by SystemC 2.3), and kept reachable, so that
-  // leak checkers see it as what it is: memory held to the end of the process.
-  static auto* finished = new std::vector<sc_core::sc_simcontext*>;  // never destroyed, as they are not
+  // One elaboration per kernel: every run gets a new context. The last run's context is finished
+  // (its System, with every module and process, was destroyed when the run returned) and is
+  // deleted here, so that a training loop's memory stays flat over any number of steps. The
+  // library's own context (the one current before the first run) is never deleted: SystemC's
+  // static events are registered in it and unregister themselves at exit.
+  static sc_core::sc_simcontext* ours = nullptr;  // the context of the last run, made here
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-  if (sc_core::sc_curr_simcontext) finished->push_back(sc_core::sc_curr_simcontext);
-  sc_core::sc_curr_simcontext = new sc_core::sc_simcontext();
+  sc_core::sc_get_curr_simcontext();  // the library's context exists before any of ours
+  if (ours && sc_core::sc_curr_simcontext == ours) delete ours;
+  ours = new sc_core::sc_simcontext();
+  sc_core::sc_curr_simcontext = ours;
   sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
 }
 
