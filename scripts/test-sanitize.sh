@@ -25,9 +25,10 @@ cmake --build "$build"
 export ASAN_OPTIONS="strict_string_checks=1:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # Left out: the model zoo, the CNN, GPT, transformer and HBM-streaming training runs, the report (Chromium), the
-# sweep and the identical-results runs (long runs of what the other tests cover), and the
+# sweep, the identical-results runs and the machine-versus-host evaluation (long runs of what the
+# other tests cover: train_fashion_mnist evaluates on the machine), and the
 # validation report's freshness check (it differs by design without the RTL, and takes 5 minutes).
-exclude="${TATAMI_SANITIZE_EXCLUDE:-cli\.(zoo_|train_cnn|train_tiny_gpt|train_transformer|report$|sweep$|identical_results|validation_report_fresh|train_hbm_stream)}"
+exclude="${TATAMI_SANITIZE_EXCLUDE:-cli\.(zoo_|train_cnn|train_tiny_gpt|train_transformer|report$|sweep$|identical_results|validation_report_fresh|train_hbm_stream|eval_on$)}"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" -L "unit|cli" -LE long -E "$exclude" "$@"
 # The fuzz targets, each from its corpus (seeds, bad inputs, and what earlier runs found in this tree).
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" -L fuzz

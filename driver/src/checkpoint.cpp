@@ -40,6 +40,7 @@ void writeRunFile(const std::string& path, const TrainState& state, const RunFil
                                              {"loss", {state.loss.size()}, state.loss},
                                              {"cycles", {state.cycles.size()}, state.cycles},
                                              {"epoch_accuracy", {state.epochAccuracy.size()}, state.epochAccuracy},
+                                             {"epoch_eval_cycles", {state.epochEvalCycles.size()}, state.epochEvalCycles},
                                              {"host/seconds", {1}, {about.hostSeconds}}};
   for (const auto& [name, w] : state.carried) {
     if (state.parameters.count(name)) arrays.push_back({"weights/" + name, {w.size()}, w});
@@ -71,6 +72,7 @@ void readRunFile(const std::string& path, const std::string& runKey, TrainState&
     else if (a.name == "loss") state.loss = a.data;
     else if (a.name == "cycles") state.cycles = a.data;
     else if (a.name == "epoch_accuracy") state.epochAccuracy = a.data;
+    else if (a.name == "epoch_eval_cycles") state.epochEvalCycles = a.data;
     else if (a.name.rfind("state/", 0) == 0) {
       const auto it = state.carried.find(a.name.substr(6));
       if (it == state.carried.end() || it->second.size() != a.data.size())

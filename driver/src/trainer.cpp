@@ -311,6 +311,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
       if (e.evalRuns) e.evalExamples = std::int64_t(test_.count);
       e.steps = inEpoch + 1, e.stepsPerEpoch = stepsPerEpoch_;
       state_.epochAccuracy.push_back(e.accuracy);
+      state_.epochEvalCycles.push_back(e.evalCycles);
       if (oracle_) e.oracleMeanLoss = oracle_->lossSum / double(inEpoch + 1), oracle_->lossSum = 0;
       lossSum = 0;
       sum.epochs.push_back(e);

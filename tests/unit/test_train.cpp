@@ -16,8 +16,10 @@ using namespace tatami;
 
 namespace {
 
+// These runs test training, checkpoints and data: the test split is evaluated on the host (FP32,
+// fast); evaluation on the machine has its CLI tests (cli.eval_on, cli.train_fashion_mnist).
 int train(std::vector<std::string> args, std::string* text = nullptr) {
-  args.insert(args.begin(), {"tatami", "train", TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx", "--log-every", "1000"});
+  args.insert(args.begin(), {"tatami", "train", TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx", "--log-every", "1000", "--eval-on", "host"});
   std::ostringstream out, err;
   const int rc = cli::run(args, out, err);
   if (text) *text = out.str() + err.str();
@@ -27,7 +29,7 @@ int train(std::vector<std::string> args, std::string* text = nullptr) {
 /// A run with --json: its standard output, which holds the JSON summary alone (progress goes to
 /// standard error).
 nlohmann::json trainJson(std::vector<std::string> args) {
-  args.insert(args.begin(), {"tatami", "train", TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx", "--json"});
+  args.insert(args.begin(), {"tatami", "train", TATAMI_SOURCE_DIR "/examples/fashion_mnist/mlp.onnx", "--json", "--eval-on", "host"});
   std::ostringstream out, err;
   REQUIRE(cli::run(args, out, err) == 0);
   CHECK(err.str().find("training ") != std::string::npos);

@@ -30,6 +30,7 @@ class DataError : public std::runtime_error {
 struct TrainState {
   std::int64_t nextStep = 0;
   std::vector<double> loss, cycles, epochAccuracy;         ///< per step, per step, per epoch
+  std::vector<double> epochEvalCycles;                     ///< per epoch: the evaluation's cycles on the machine (0: on the host)
   std::map<std::string, std::vector<double>> carried;      ///< parameters and optimizer state
   std::set<std::string> parameters;                        ///< which carried tensors are weights
 };
