@@ -191,6 +191,18 @@ double Trainer::evaluate(std::int64_t* runs, double* cycles) const {
   return evalSession_ ? evaluateOnMachine(runs, cycles) : evaluateOnHost();
 }
 
+std::size_t Trainer::correctRows(const std::vector<double>& logits, std::size_t first, std::size_t examples) const {
+  // A row of logits per label (one per example, or one per position of a sequence); the arg max
+  // (the first on a tie) against the label.
+  const std::size_t per = test_.labelsPerExample, classes = std::size_t(classes_);
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < examples * per; ++i) {
+    const auto row = logits.begin() + long(i * classes);
+    if (std::size_t(std::max_element(row, row + long(classes)) - row) == test_.labels[first * per + i]) ++correct;
+  }
+  return correct;
+}
+
 double Trainer::evaluateOnMachine(std::int64_t* runs, double* cycles) const {
   // Batches of the step's size; the last one padded with zeros, whose predictions are not counted.
   const runtime::BundleTensor* x = evalSession_->withPurpose("batch");
@@ -218,10 +230,7 @@ double Trainer::evaluateOnMachine(std::int64_t* runs, double* cycles) const {
     if (cycles) *cycles += double(run.run.stats.cycles);
     const auto out = std::find_if(run.outputs.begin(), run.outputs.end(), [&](const runtime::NamedArray& a) { return a.name == logitsName; });
     if (out == run.outputs.end()) throw std::runtime_error("evaluation on the machine: the run has no output '" + logitsName + "'");
-    for (std::size_t i = 0; i < n * per; ++i) {
-      const auto row = out->data.begin() + long(i * std::size_t(classes_));
-      if (std::size_t(std::max_element(row, row + classes_) - row) == test_.labels[start * per + i]) ++correct;
-    }
+    correct += correctRows(out->data, start, n);
   }
   return double(correct) / double(test_.count * per);
 }
@@ -241,11 +250,7 @@ double Trainer::evaluateOnHost() const {
     }
     const auto r = compiler::evaluate(forward_, feeds, fp32);
     const auto& logits = r[std::size_t(forward_.outputs.front())].data;
-    const std::size_t per = test_.labelsPerExample;
-    for (std::size_t i = 0; i < evalBatch_ * per; ++i) {
-      const auto row = logits.begin() + long(i * std::size_t(classes_));
-      if (std::size_t(std::max_element(row, row + classes_) - row) == test_.labels[start * per + i]) ++correct;
-    }
+    correct += correctRows(logits, start, evalBatch_);
   }
   return double(correct) / double(test_.count * test_.labelsPerExample);
 }

@@ -126,6 +126,8 @@ class Trainer {
   std::unique_ptr<runtime::Session> evalSession_;
   double evaluateOnHost() const;
   double evaluateOnMachine(std::int64_t* runs, double* cycles) const;
+  /// Of `examples` test examples from `first`, the labels their logits classify right.
+  std::size_t correctRows(const std::vector<double>& logits, std::size_t first, std::size_t examples) const;
   std::size_t evalBatch_ = 1;
   std::int64_t classes_ = 0, stepsPerEpoch_ = 0, totalSteps_ = 0;
   std::vector<std::uint32_t> order_;

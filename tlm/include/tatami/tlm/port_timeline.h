@@ -14,14 +14,20 @@
 
 namespace tatami::tlm {
 
-/// The index of the first element of the sorted range [first, v.size()) of v greater than t,
-/// looking at the last few elements before searching.
-inline std::size_t firstAfter(const std::vector<std::uint64_t>& v, std::size_t first, std::uint64_t t) {
+/// The index of the first element of v from `first` on whose key is greater than t (the keys
+/// sorted), looking at the last few elements before searching.
+template <typename T, typename Key>
+std::size_t firstAfter(const std::vector<T>& v, std::size_t first, std::uint64_t t, Key key) {
   std::size_t i = v.size();
   for (int k = 0; k < 4 && i > first; ++k, --i)
-    if (v[i - 1] <= t) return i;
+    if (key(v[i - 1]) <= t) return i;
   if (i == first) return first;
-  return std::size_t(std::upper_bound(v.begin() + long(first), v.begin() + long(i), t) - v.begin());
+  return std::size_t(std::upper_bound(v.begin() + long(first), v.begin() + long(i), t,
+                                      [&](std::uint64_t value, const T& e) { return value < key(e); }) -
+                     v.begin());
+}
+inline std::size_t firstAfter(const std::vector<std::uint64_t>& v, std::size_t first, std::uint64_t t) {
+  return firstAfter(v, first, t, [](std::uint64_t e) { return e; });
 }
 
 class PortTimeline {
@@ -81,13 +87,7 @@ class PortTimeline {
  private:
   /// The index of the first kept interval that ends after t.
   std::size_t firstEndingAfter(std::uint64_t t) const {
-    std::size_t i = busy_.size();
-    for (int k = 0; k < 4 && i > head_; ++k, --i)
-      if (busy_[i - 1].second <= t) return i;
-    if (i == head_) return head_;
-    return std::size_t(std::upper_bound(busy_.begin() + long(head_), busy_.begin() + long(i), t,
-                                        [](std::uint64_t v, const std::pair<std::uint64_t, std::uint64_t>& b) { return v < b.second; }) -
-                       busy_.begin());
+    return firstAfter(busy_, head_, t, [](const std::pair<std::uint64_t, std::uint64_t>& b) { return b.second; });
   }
 
   std::vector<std::pair<std::uint64_t, std::uint64_t>> busy_;  // [start, end), sorted, disjoint; kept from head_
