@@ -316,6 +316,13 @@ std::string toIni(const ArchConfig& config) {
 double edgeBytesPerCycle(const ArchConfig& c) { return c.die.edge_gb_per_s / c.core.clock_ghz; }
 double hbmBytesPerCycle(const ArchConfig& c) { return c.dip.hbm_gb_per_s / c.core.clock_ghz; }
 double dipLinkBytesPerCycle(const ArchConfig& c) { return c.dip.link_gb_per_s / c.core.clock_ghz; }
+int dieOfCore(const ArchConfig& c, int core) {
+  const std::int64_t cols = c.die.cols * c.system.die_cols;
+  return int((core / cols) / c.die.rows * c.system.die_cols + (core % cols) / c.die.cols);
+}
+std::string dieName(const ArchConfig& c, int die) {
+  return "(" + std::to_string(die / c.system.die_cols) + "," + std::to_string(die % c.system.die_cols) + ")";
+}
 std::int64_t d2dLatencyCycles(const ArchConfig& c) { return std::max<std::int64_t>(1, std::llround(c.die.d2d_latency_ns * c.core.clock_ghz)); }
 std::int64_t hbmLatencyCycles(const ArchConfig& c) { return std::llround(c.dip.hbm_latency_ns * c.core.clock_ghz); }
 

@@ -93,9 +93,8 @@ std::vector<GpuOp> gpuRoofline(const Graph& g, const GpuSpec& gpu, const std::st
 }
 
 int diesUsed(const ArchConfig& config, const std::vector<int>& cores) {
-  const std::int64_t cols = config.die.cols * config.system.die_cols;
-  std::set<std::int64_t> dies;
-  for (int id : cores) dies.insert((id / cols) / config.die.rows * config.system.die_cols + (id % cols) / config.die.cols);
+  std::set<int> dies;
+  for (int id : cores) dies.insert(dieOfCore(config, id));
   return int(dies.size());
 }
 

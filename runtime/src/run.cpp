@@ -125,6 +125,7 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
       t.core = cp.core;
       t.slices = core.traceSlices();
       for (const auto& inst : cp.program->code) t.instructionText.push_back(instructionText(inst, cp.program));
+      t.activity = core.activitySegments();
       result.traces.push_back(std::move(t));
     }
     tlm::CoreStats& sum = result.stats;
@@ -143,6 +144,14 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
       a.stallPort += b.stallPort, a.stallSemaphore += b.stallSemaphore, a.stallBarrier += b.stallBarrier;
     }
     sum.matrixFlops += s.matrixFlops, sum.vectorFlops += s.vectorFlops;
+  }
+  {
+    std::vector<CoreActivity> activity;
+    for (const auto& cp : programs) {
+      const tlm::CoreModel& core = system.core(cp.core);
+      activity.push_back({cp.core, core.stats().cycles, &core.activitySegments(), &core.waits()});
+    }
+    result.breakdown = computeBreakdown(config, activity);
   }
   if (system.network().networkBuilt()) {
     tlm::Network& net = system.network().network();

@@ -177,3 +177,63 @@ TEST_CASE("a run keeps per-link, per-router and per-die-edge statistics") {
   CHECK(r.network.routers.size() == 8);
   for (const auto& l : r.network.links) CHECK(l.packets == 10);
 }
+
+TEST_CASE("breakdown: each core's cycles by activity and the critical path across a put") {
+  // The put of the first test: core 0 issues it at 4 (it leaves at 20, after the DMA setup) and
+  // streams until 30; core 15 waits from 0 and is signalled at 37, then runs swait and halt.
+  const Run r = run2(".init 0 i32 values 1 2 3\n"
+                     "  li r1, 0\n  li r2, 4096\n  li r3, 640\n  li r9, 15\n  put r9, r2, r1, r3, 2\n  halt\n",
+                     "  swait 2, 1\n  halt\n");
+  REQUIRE(r.result.error.empty());
+  using tatami::tlm::Activity;
+  const auto& a0 = r.core(0).activity;
+  CHECK(r.core(0).cycles == 30);
+  CHECK(a0[std::size_t(Activity::Compute)] == 4 + 1);  // four li, then halt while the put streams
+  CHECK(a0[std::size_t(Activity::OnDie)] == 25);       // [4, 30) less halt's cycle
+  const auto& a15 = r.core(15).activity;
+  CHECK(a15[std::size_t(Activity::SyncWait)] == 20);  // until the put was issued at core 0
+  CHECK(a15[std::size_t(Activity::OnDie)] == 17);     // then its data in flight
+  CHECK(a15[std::size_t(Activity::Compute)] == 2);
+  const runtime::Breakdown& b = r.result.breakdown;
+  CHECK(b.cycles == 39);
+  CHECK(b.all.cores == 2);
+  REQUIRE(b.dies.size() == 1);
+  CHECK(b.dies[0].die == "(0,0)");
+  // Mean per core: core 0 idles from 30 to the step's end at 39.
+  CHECK(b.all.cycles[std::size_t(Activity::Compute)] == doctest::Approx((5 + 2) / 2.0));
+  CHECK(b.all.cycles[runtime::kBreakdownColumns - 1] == doctest::Approx(9 / 2.0));
+  double sum = 0;
+  for (double v : b.all.cycles) sum += v;
+  CHECK(sum == doctest::Approx(39));
+  // The path: core 0 until the put leaves at 20 (5 compute: the four li and halt; 15 on-die), the
+  // data in flight (17), core 15 (2).
+  CHECK(b.critical.cores == std::vector<int>{0, 15});
+  CHECK(b.critical.transfers == 1);
+  CHECK(b.critical.cycles[std::size_t(Activity::Compute)] == 7);
+  CHECK(b.critical.cycles[std::size_t(Activity::OnDie)] == 32);
+}
+
+TEST_CASE("breakdown: a transfer to another die counts as die-edge; a put with no waiter is not on the path") {
+  ArchConfig two = mesh4x4();
+  setParam(two, "system.die_cols", "2", "t");
+  validate(two);
+  // Core 0 puts 640 B to core 7 (across the edge), which waits for it; core 1 (same die) gets a
+  // put nobody waits for.
+  const Program a = assemble("  li r3, 640\n  li r9, 7\n  put r9, r0, r0, r3, 1\n  li r8, 1\n  put r8, r0, r0, r3, none\n  halt\n", "a.tasm");
+  const Program b = assemble("  swait 1, 1\n  halt\n", "b.tasm");
+  const auto r = runtime::runPrograms(two, {{0, &a}, {7, &b}}, {});
+  REQUIRE(r.error.empty());
+  using tatami::tlm::Activity;
+  const auto& bd = r.breakdown;
+  REQUIRE(bd.dies.size() == 2);
+  CHECK(bd.dies[0].die == "(0,0)");
+  CHECK(bd.dies[1].die == "(0,1)");
+  CHECK(bd.dies[1].cycles[std::size_t(Activity::DieEdge)] > 0);
+  CHECK(bd.dies[1].cycles[std::size_t(Activity::OnDie)] == 0);
+  CHECK(bd.dies[0].cycles[std::size_t(Activity::DieEdge)] > 0);  // core 0's first put streams across
+  CHECK(bd.critical.cores == std::vector<int>{0, 7});
+  CHECK(bd.critical.cycles[std::size_t(Activity::DieEdge)] > 0);
+  std::uint64_t path = 0;
+  for (std::uint64_t v : bd.critical.cycles) path += v;
+  CHECK(path == bd.cycles);
+}

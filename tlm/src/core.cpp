@@ -203,7 +203,7 @@ void CoreModel::commitPorts(const Usage& u, const PortChoice& c) {
   stats_.nocWriteBusy += u.nocWriteCycles;
 }
 
-void CoreModel::wakeSemaphoreWaiters(int semaphore, std::uint64_t time) {
+void CoreModel::wakeSemaphoreWaiters(int semaphore, std::uint64_t time, const SemEvent* cause) {
   for (int th = 0; th < kThreadsMax; ++th) {
     ThreadCtl& t = ctl_[std::size_t(th)];
     if (t.status == ThreadStatus::WaitSemaphore && t.waitSemaphore == semaphore) {
@@ -211,8 +211,27 @@ void CoreModel::wakeSemaphoreWaiters(int semaphore, std::uint64_t time) {
       t.ready = std::max(t.ready, time);
       stats_.threads[std::size_t(th)].stallSemaphore += t.ready - t.blockedSince;
       t.waitSemaphore = -1;
+      // Until the transfer that ends the wait was issued, the thread waited for its sender (a
+      // synchronization wait); after, for the transfer in flight.
+      if (cause && cause->otherCore >= 0) {
+        const std::uint64_t inFlight = std::min(std::max(t.blockedSince, cause->sent), t.ready);
+        activity_.add(Activity::SyncWait, t.blockedSince, inFlight);
+        activity_.add(cause->carried, inFlight, t.ready);
+        if (t.ready > t.blockedSince) waits_.push_back({t.blockedSince, t.ready, cause->sent, cause->otherCore, cause->carried});
+      } else {
+        activity_.add(Activity::SyncWait, t.blockedSince, t.ready);
+      }
     }
   }
+}
+
+Activity CoreModel::transferActivity(int other) const {
+  return dieOfCore(config_, other) == dieOfCore(config_, coreId_) ? Activity::OnDie : Activity::DieEdge;
+}
+
+void CoreModel::finishActivities() {
+  segments_ = activity_.classify(stats_.cycles);
+  stats_.activity = countActivities(segments_, 0, stats_.cycles);
 }
 
 void CoreModel::releaseBarrierIfComplete() {
@@ -228,6 +247,7 @@ void CoreModel::releaseBarrierIfComplete() {
     if (t.status != ThreadStatus::WaitBarrier) continue;
     t.status = ThreadStatus::Active;
     stats_.threads[std::size_t(th)].stallBarrier += release - t.blockedSince;
+    activity_.add(Activity::SyncWait, t.blockedSince, release);
     t.ready = release;
   }
 }
@@ -268,6 +288,7 @@ void CoreModel::step(int th, std::uint64_t now) {
     stats_.unitInstructions[std::size_t(Unit::Scalar)] += 1;
     stats_.unitBusy[std::size_t(Unit::Scalar)] += cycles;
     if (options_.trace) trace_.push_back({t.ready, cycles, Unit::Scalar, std::uint8_t(th), pc});
+    activity_.add(Activity::Compute, t.ready, t.ready + cycles);
     t.ready += cycles;
     lastCompletion_ = std::max(lastCompletion_, t.ready);
     if (r.kind == StepResult::Kind::Halt) {
@@ -328,6 +349,9 @@ void CoreModel::step(int th, std::uint64_t now) {
   stats_.unitInstructions[std::size_t(u.unit)] += 1;
   stats_.unitBusy[std::size_t(u.unit)] += u.occupancy;
   if (options_.trace) trace_.push_back(traceSlice(inst, ops, u, s, th, pc));
+  if (!remote) activity_.add(Activity::Compute, s, s + std::max(u.occupancy, u.completion));
+  else if (inst.op == Op::HbmRead || inst.op == Op::HbmWrite) activity_.add(Activity::Hbm, s, s + u.completion);
+  else activity_.add(transferActivity(int(ops.core)), s, s + u.completion);
   stats_.matrixFlops += r.matrixFlops;
   stats_.vectorFlops += r.vectorFlops;
   if (sharedUnit(u.unit)) unitFree_[std::size_t(u.unit)] = s + u.occupancy;
@@ -340,7 +364,7 @@ void CoreModel::step(int th, std::uint64_t now) {
 
   if (r.signalSemaphore >= 0) events_.push({s + u.completion, eventSeq_++, r.signalSemaphore, r.signalCount});
   switch (inst.op) {
-    case Op::Sinc: wakeSemaphoreWaiters(inst.r[0], s + u.threadCycles); break;
+    case Op::Sinc: wakeSemaphoreWaiters(inst.r[0], s + u.threadCycles, nullptr); break;
     case Op::Fork: {
       ThreadCtl& other = ctl_[inst.r[0]];
       other.status = ThreadStatus::Active;
@@ -380,7 +404,10 @@ void CoreModel::receiveSignal(::tlm::tlm_generic_payload& p, sc_core::sc_time&) 
     p.set_response_status(::tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
-  events_.push({s->cycle, eventSeq_++, s->semaphore, s->count});
+  SemEvent e{s->cycle, eventSeq_++, s->semaphore, s->count};
+  e.otherCore = s->otherCore, e.sent = s->sentCycle;
+  e.carried = s->hbm ? Activity::Hbm : transferActivity(s->otherCore);
+  events_.push(e);
   incoming_.notify(sc_core::SC_ZERO_TIME);
   p.set_response_status(::tlm::TLM_OK_RESPONSE);
 }
@@ -471,6 +498,7 @@ void CoreModel::finalizeStats() {
   std::uint64_t end = lastCompletion_;
   for (const ThreadCtl& t : ctl_) end = std::max(end, t.ready);
   stats_.cycles = end;
+  finishActivities();
 }
 
 void CoreModel::run() {
@@ -505,7 +533,7 @@ void CoreModel::run() {
         const SemEvent e = events_.top();
         events_.pop();
         state_.sem[std::size_t(e.semaphore)] += e.count;
-        wakeSemaphoreWaiters(e.semaphore, std::max(e.time, lastStep_));
+        wakeSemaphoreWaiters(e.semaphore, std::max(e.time, lastStep_), &e);
         continue;
       }
       const std::uint64_t now = ctl_[std::size_t(chosen)].ready;
@@ -527,6 +555,7 @@ void CoreModel::run() {
     std::uint64_t end = lastCompletion_;
     for (const ThreadCtl& t : ctl_) end = std::max(end, t.ready);
     stats_.cycles = end;
+    finishActivities();
     const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
     if (end > kernelNow) wait(cyclesToTime(end - kernelNow));
     finished_ = true;
@@ -535,6 +564,7 @@ void CoreModel::run() {
     std::uint64_t end = lastCompletion_;
     for (const ThreadCtl& t : ctl_) end = std::max(end, t.ready);
     stats_.cycles = end;
+    finishActivities();
   }
 }
 

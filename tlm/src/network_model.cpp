@@ -172,7 +172,7 @@ bool NetworkModel::copy(int fromCore, std::uint64_t fromAddr, int toCore, std::u
   return true;
 }
 
-void NetworkModel::signal(int core, std::uint64_t cycle, int semaphore, std::int64_t count) {
+void NetworkModel::signal(int core, std::uint64_t cycle, int semaphore, std::int64_t count, const RemoteTransfer& cause) {
   if (!binding_.count(core)) {
     passiveCore(core).sem[std::size_t(semaphore)] += count;  // nobody waits on a core with no program
     return;
@@ -180,6 +180,9 @@ void NetworkModel::signal(int core, std::uint64_t cycle, int semaphore, std::int
   ::tlm::tlm_generic_payload p;
   SignalDelivery s;
   s.cycle = cycle, s.semaphore = semaphore, s.count = count;
+  s.otherCore = core == cause.srcCore ? cause.dstCore : cause.srcCore;
+  s.sentCycle = cause.issueCycle;
+  s.hbm = cause.kind == RemoteTransfer::Kind::HbmRead || cause.kind == RemoteTransfer::Kind::HbmWrite;
   p.set_extension(&s);
   sc_core::sc_time zero = sc_core::SC_ZERO_TIME;
   signals[std::size_t(binding_.at(core))]->b_transport(p, zero);
@@ -205,7 +208,7 @@ void NetworkModel::handle(RemoteTransfer& r) {
         std::uint64_t& last = lastArrival_[key];
         last = std::max(last, d.arrivalCycle);
         r.localDoneCycle = d.injectedCycle;
-        if (r.semaphore >= 0) signal(r.dstCore, d.arrivalCycle, r.semaphore, 1);
+        if (r.semaphore >= 0) signal(r.dstCore, d.arrivalCycle, r.semaphore, 1, r);
         break;
       }
       case RemoteTransfer::Kind::Get: {
@@ -213,7 +216,7 @@ void NetworkModel::handle(RemoteTransfer& r) {
         const Delivery req = network().send(r.issueCycle, r.srcCore, r.dstCore, kControlBytes, TrafficClass::Request);
         const Delivery data = network().send(req.arrivalCycle, r.dstCore, r.srcCore, r.bytes, TrafficClass::Response);
         r.localDoneCycle = data.arrivalCycle;
-        if (r.semaphore >= 0) signal(r.srcCore, data.arrivalCycle, r.semaphore, 1);
+        if (r.semaphore >= 0) signal(r.srcCore, data.arrivalCycle, r.semaphore, 1, r);
         break;
       }
       case RemoteTransfer::Kind::Signal: {
@@ -222,7 +225,7 @@ void NetworkModel::handle(RemoteTransfer& r) {
         std::uint64_t& last = lastArrival_[key];
         last = std::max(last, d.arrivalCycle);
         r.localDoneCycle = d.injectedCycle;
-        signal(r.dstCore, last, r.semaphore, r.count);
+        signal(r.dstCore, last, r.semaphore, r.count, r);
         break;
       }
       case RemoteTransfer::Kind::HbmRead:
@@ -312,7 +315,7 @@ void NetworkModel::handleHbm(RemoteTransfer& r) {
     r.error = e.what();
     return;
   }
-  if (r.semaphore >= 0) signal(r.srcCore, r.localDoneCycle, r.semaphore, 1);
+  if (r.semaphore >= 0) signal(r.srcCore, r.localDoneCycle, r.semaphore, 1, r);
 }
 
 }  // namespace tatami::tlm

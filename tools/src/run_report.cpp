@@ -19,7 +19,63 @@ std::string shapeText(const std::vector<std::uint64_t>& shape) {
   return s;
 }
 
+nlohmann::ordered_json columnsJson(const std::array<double, runtime::kBreakdownColumns>& cycles) {
+  nlohmann::ordered_json j;
+  for (int k = 0; k < runtime::kBreakdownColumns; ++k) j[runtime::breakdownColumnName(k)] = cycles[std::size_t(k)];
+  return j;
+}
+
+std::array<double, runtime::kBreakdownColumns> asDouble(const std::array<std::uint64_t, runtime::kBreakdownColumns>& v) {
+  std::array<double, runtime::kBreakdownColumns> d{};
+  for (std::size_t k = 0; k < v.size(); ++k) d[k] = double(v[k]);
+  return d;
+}
+
+/// "3 -> 7 -> 11": a path's cores, the middle left out when there are many.
+std::string pathText(const std::vector<int>& cores) {
+  std::string out;
+  for (std::size_t i = 0; i < cores.size(); ++i) {
+    if (cores.size() > 8 && i == 3) {
+      out += " -> ... (" + std::to_string(cores.size() - 6) + " more)";
+      i = cores.size() - 4;
+      continue;
+    }
+    out += (i ? " -> " : "") + std::to_string(cores[i]);
+  }
+  return out;
+}
+
 }  // namespace
+
+nlohmann::ordered_json breakdownJson(const runtime::Breakdown& b) {
+  nlohmann::ordered_json j;
+  j["cycles"] = b.cycles;
+  j["all"] = columnsJson(b.all.cycles);
+  j["all"]["cores"] = b.all.cores;
+  nlohmann::ordered_json dies = nlohmann::ordered_json::array();
+  for (const auto& d : b.dies) {
+    nlohmann::ordered_json row = {{"die", d.die}, {"cores", d.cores}};
+    row.update(columnsJson(d.cycles));
+    dies.push_back(row);
+  }
+  j["dies"] = dies;
+  nlohmann::ordered_json path = {{"cores", b.critical.cores}, {"transfers", b.critical.transfers}};
+  path.update(columnsJson(asDouble(b.critical.cycles)));
+  j["critical_path"] = path;
+  return j;
+}
+
+void printBreakdownText(const runtime::Breakdown& b, std::ostream& out) {
+  if (!b.all.cores) return;
+  out << "where cycles went   " << runtime::Breakdown::shares(b.all.cycles, double(b.cycles)) << " (mean of "
+      << b.all.cores << " core" << (b.all.cores > 1 ? "s" : "") << ")\n";
+  if (b.dies.size() > 1)
+    for (const auto& d : b.dies)
+      out << "  die " << d.die << ", " << d.cores << " cores: " << runtime::Breakdown::shares(d.cycles, double(b.cycles)) << "\n";
+  out << "critical path       " << (b.critical.cores.size() > 1 ? "cores " : "core ") << pathText(b.critical.cores) << " ("
+      << b.critical.transfers << " transfer" << (b.critical.transfers == 1 ? "" : "s") << "): "
+      << runtime::Breakdown::shares(asDouble(b.critical.cycles), double(b.cycles)) << "\n";
+}
 
 std::string hashText(std::uint64_t h) {
   char buf[20];
@@ -90,6 +146,7 @@ nlohmann::ordered_json runJson(const ArchConfig& config, const runtime::RunResul
   for (const auto& rr : n.routers) routers.push_back({{"router", rr.name}, {"packets", rr.packets}});
   net["routers"] = routers;
   j["network"] = net;
+  j["breakdown"] = breakdownJson(r.breakdown);
   j["output_hash"] = hashText(r.outputHash);
   j["host_seconds"] = r.hostSeconds;
   return j;
@@ -166,6 +223,7 @@ void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool ti
   }
   if (r.network.hbmBytesRead + r.network.hbmBytesWritten)
     out << "HBM                 " << r.network.hbmBytesRead << " bytes read, " << r.network.hbmBytesWritten << " written\n";
+  printBreakdownText(r.breakdown, out);
   out << "host time           " << readable(r.hostSeconds, 3) << " s\n";
 }
 
@@ -175,7 +233,8 @@ namespace {
 void flatten(const nlohmann::ordered_json& j, const std::string& prefix, std::vector<std::pair<std::string, double>>& out) {
   if (j.is_object()) {
     for (const auto& [k, v] : j.items()) {
-      if (k == "outputs" || k == "thread") continue;  // where outputs lie, and a record's own key: not metrics
+      // Where outputs lie, a record's own key and the ids of a path's cores: not metrics.
+      if (k == "outputs" || k == "thread" || (k == "cores" && v.is_array())) continue;
       flatten(v, prefix.empty() ? k : prefix + "." + k, out);
     }
   } else if (j.is_array()) {
@@ -186,6 +245,7 @@ void flatten(const nlohmann::ordered_json& j, const std::string& prefix, std::ve
       std::string key;
       if (e.is_object() && e.contains("thread")) key = "thread" + e["thread"].dump();
       else if (e.is_object() && e.contains("tensor") && e["tensor"].is_string()) key = e["tensor"].get<std::string>();
+      else if (e.is_object() && e.contains("die") && e["die"].is_string()) key = "die" + e["die"].get<std::string>();
       else if (e.is_object()) continue;
       else key = std::to_string(i);
       flatten(e, prefix + "." + key, out);

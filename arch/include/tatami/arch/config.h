@@ -100,4 +100,10 @@ double dipLinkBytesPerCycle(const ArchConfig& c);  ///< dip.link_gb_per_s / core
 std::int64_t d2dLatencyCycles(const ArchConfig& c);  ///< die.d2d_latency_ns x core.clock_ghz, rounded
 std::int64_t hbmLatencyCycles(const ArchConfig& c);  ///< dip.hbm_latency_ns x core.clock_ghz, rounded
 
+/// The die (row-major over system.die_rows x system.die_cols) that holds core `core`, a system-wide
+/// id counted row-major over every die's grid positions.
+int dieOfCore(const ArchConfig& c, int core);
+/// "(r,c)": a die's position in the system.
+std::string dieName(const ArchConfig& c, int die);
+
 }  // namespace tatami

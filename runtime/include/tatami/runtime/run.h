@@ -9,6 +9,7 @@
 
 #include "tatami/arch/config.h"
 #include "tatami/arch/program.h"
+#include "tatami/runtime/breakdown.h"
 #include "tatami/tlm/core.h"
 
 namespace tatami::runtime {
@@ -80,11 +81,14 @@ struct RunResult {
   double hostSeconds = 0;
   int coresUsed = 1;
   NetworkSummary network;
+  /// Where the cores' cycles went, per die, and the critical path (breakdown.h).
+  Breakdown breakdown;
   /// With RunOptions::trace: per core, the unit slices of every instruction, and its program.
   struct CoreTrace {
     int core = 0;
     std::vector<tlm::TraceSlice> slices;
     std::vector<std::string> instructionText;  ///< by pc
+    std::vector<tlm::ActivitySegment> activity;  ///< what the core's cycles went to (activity.h)
   };
   std::vector<CoreTrace> traces;
   /// The matrix FLOPs the work asked for (a compiled step: its graph's matrix products and

@@ -19,6 +19,7 @@
 #include "tatami/arch/program.h"
 #include "tatami/arch/semantics.h"
 #include "tatami/arch/core_timing.h"
+#include "tatami/tlm/activity.h"
 #include "tatami/tlm/rtl_datapath.h"
 #include "tatami/tlm/port_timeline.h"
 #include "tatami/tlm/remote.h"
@@ -43,6 +44,16 @@ struct CoreStats {
   std::uint64_t nocReadBusy = 0, nocWriteBusy = 0;
   std::array<ThreadStats, kThreadsMax> threads{};
   std::uint64_t matrixFlops = 0, vectorFlops = 0;
+  /// Cycles of [0, cycles) per activity (activity.h), each cycle in one; the rest were idle.
+  std::array<std::uint64_t, kActivities> activity{};
+};
+
+/// A thread's wait that a transfer from elsewhere ended (for the step's critical path): blocked
+/// over [start, end); the transfer was issued at `sent` by or to `otherCore` and is `carried`.
+struct WaitRecord {
+  std::uint64_t start = 0, end = 0, sent = 0;
+  int otherCore = -1;
+  Activity carried = Activity::OnDie;
 };
 
 /// One instruction on one unit, for traces: the unit is busy over [start, start + cycles).
@@ -98,6 +109,10 @@ class CoreModel : public sc_core::sc_module {
 
   const CoreStats& stats() const { return stats_; }
   const std::vector<TraceSlice>& traceSlices() const { return trace_; }
+  /// After the run: [0, stats().cycles) classified by activity (ActivityLog::classify).
+  const std::vector<ActivitySegment>& activitySegments() const { return segments_; }
+  /// After the run: the waits that transfers from elsewhere ended, in order of their end.
+  const std::vector<WaitRecord>& waits() const { return waits_; }
   const Program& program() const { return program_; }
   CoreState& state() { return state_; }
   bool finished() const { return finished_; }
@@ -121,6 +136,11 @@ class CoreModel : public sc_core::sc_module {
     std::uint64_t time, seq;
     int semaphore;
     std::int64_t count;
+    /// A signal from the mesh or HBM: the far end of its transfer (-1: from this core) and when
+    /// the transfer was issued, and what it carried.
+    int otherCore = -1;
+    std::uint64_t sent = 0;
+    Activity carried = Activity::OnDie;
     bool operator>(const SemEvent& o) const { return time != o.time ? time > o.time : seq > o.seq; }
   };
 
@@ -145,7 +165,13 @@ class CoreModel : public sc_core::sc_module {
   /// The earliest start >= from at which all of u's port intervals are free, and the port rotation.
   PortChoice choosePorts(const Usage& u, std::uint64_t from) const;
   void commitPorts(const Usage& u, const PortChoice& choice);
-  void wakeSemaphoreWaiters(int semaphore, std::uint64_t time);
+  /// Wakes the threads waiting for `semaphore` at `time`; `cause` is the signal (null: a sinc of
+  /// this core) that decides how their wait counts in the breakdown.
+  void wakeSemaphoreWaiters(int semaphore, std::uint64_t time, const SemEvent* cause);
+  /// The activity a transfer with core `other` counts as (on-die or die-edge).
+  Activity transferActivity(int other) const;
+  /// Ends the run's bookkeeping at stats_.cycles: classifies the activities.
+  void finishActivities();
   void releaseBarrierIfComplete();
   /// An instruction the RTL datapath implements, on an RTL core (values and datapath cycles from
   /// the RTL; `u` gets its occupancy and completion).
@@ -174,6 +200,9 @@ class CoreModel : public sc_core::sc_module {
   std::uint64_t remoteSeq_ = 0;
   CoreStats stats_;
   std::vector<TraceSlice> trace_;
+  ActivityLog activity_;
+  std::vector<ActivitySegment> segments_;
+  std::vector<WaitRecord> waits_;
   bool finished_ = false;
   std::string error_;
 };

@@ -65,7 +65,9 @@ class NetworkModel : public sc_core::sc_module {
   void handleHbm(RemoteTransfer& r);
   bool movesValues_ = true;
   bool copy(int fromCore, std::uint64_t fromAddr, int toCore, std::uint64_t toAddr, std::uint64_t bytes, std::string& error);
-  void signal(int core, std::uint64_t cycle, int semaphore, std::int64_t count);
+  /// Delivers `count` to semaphore `semaphore` of `core` at `cycle`; `cause` is the transfer that
+  /// signals (the far end and issue cycle ride along, for the step's breakdown).
+  void signal(int core, std::uint64_t cycle, int semaphore, std::int64_t count, const RemoteTransfer& cause);
 
   const ArchConfig& config_;
   std::unique_ptr<Network> net_;

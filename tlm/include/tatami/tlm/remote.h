@@ -36,6 +36,11 @@ struct SignalDelivery : ::tlm::tlm_extension<SignalDelivery> {
   std::uint64_t cycle = 0;
   int semaphore = 0;
   std::int64_t count = 1;
+  /// What the signal ends, for the step's breakdown: the transfer was issued at `sentCycle` by or
+  /// to `otherCore` (the core at the far end of it), or was an HBM transfer (`hbm`).
+  int otherCore = -1;
+  std::uint64_t sentCycle = 0;
+  bool hbm = false;
   ::tlm::tlm_extension_base* clone() const override { return new SignalDelivery(*this); }
   void copy_from(const ::tlm::tlm_extension_base& other) override { *this = static_cast<const SignalDelivery&>(other); }
 };
