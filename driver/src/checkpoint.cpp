@@ -20,6 +20,9 @@ void addStatistics(const runtime::RunResult& run, std::vector<runtime::NamedArra
           stalls[3] += double(th.stallSemaphore), stalls[4] += double(th.stallBarrier);
     const std::string c = "stats/core_" + std::to_string(core);
     arrays.push_back({c + "/unit_busy_cycles", {5}, busy});
+    std::vector<double> activity;
+    for (std::uint64_t v : st.activity) activity.push_back(double(v));
+    arrays.push_back({c + "/activity_cycles", {activity.size()}, activity});
     arrays.push_back({c + "/stall_cycles", {5}, stalls});
     arrays.push_back({c + "/cycles", {1}, {double(st.cycles)}});
   }
@@ -41,6 +44,8 @@ void writeRunFile(const std::string& path, const TrainState& state, const RunFil
                                              {"cycles", {state.cycles.size()}, state.cycles},
                                              {"epoch_accuracy", {state.epochAccuracy.size()}, state.epochAccuracy},
                                              {"epoch_eval_cycles", {state.epochEvalCycles.size()}, state.epochEvalCycles},
+                                             {"step_breakdown", {state.loss.size(), state.breakdownDies.size(), std::size_t(runtime::kBreakdownColumns)}, state.stepBreakdown},
+                                             {"step_critical_path", {state.loss.size(), std::size_t(runtime::kBreakdownColumns)}, state.stepCriticalPath},
                                              {"host/seconds", {1}, {about.hostSeconds}}};
   for (const auto& [name, w] : state.carried) {
     if (state.parameters.count(name)) arrays.push_back({"weights/" + name, {w.size()}, w});
@@ -48,12 +53,19 @@ void writeRunFile(const std::string& path, const TrainState& state, const RunFil
   }
   std::string linkNames = "[]";
   if (about.lastStep) addStatistics(*about.lastStep, arrays, linkNames);
+  std::string columns;
+  for (int k = 0; k < runtime::kBreakdownColumns; ++k) columns += (k ? ", " : "") + std::string(runtime::breakdownColumnName(k));
+  std::string dies;
+  for (const std::string& d : state.breakdownDies) dies += (dies.empty() ? "" : " ") + d;
   runtime::writeArrays(path, arrays,
                        {{"run", about.runKey},
                         {"step", about.stepJson},
                         {"config", about.configIni},
                         {"summary", about.summaryJson},
-                        {"stats_units", "unit_busy_cycles: scalar, sync, vector, matrix, dma; stall_cycles: hazard, unit, port, semaphore, barrier"},
+                        {"stats_units", "unit_busy_cycles: scalar, sync, vector, matrix, dma; stall_cycles: hazard, unit, port, semaphore, barrier; "
+                                        "activity_cycles: the first five columns of step_breakdown"},
+                        {"step_breakdown_columns", columns},
+                        {"step_breakdown_dies", dies},
                         {"stats_link_names", linkNames}});
 }
 
@@ -73,6 +85,8 @@ void readRunFile(const std::string& path, const std::string& runKey, TrainState&
     else if (a.name == "cycles") state.cycles = a.data;
     else if (a.name == "epoch_accuracy") state.epochAccuracy = a.data;
     else if (a.name == "epoch_eval_cycles") state.epochEvalCycles = a.data;
+    else if (a.name == "step_breakdown") state.stepBreakdown = a.data;
+    else if (a.name == "step_critical_path") state.stepCriticalPath = a.data;
     else if (a.name.rfind("state/", 0) == 0) {
       const auto it = state.carried.find(a.name.substr(6));
       if (it == state.carried.end() || it->second.size() != a.data.size())

@@ -263,6 +263,20 @@ void Trainer::save(const std::string& path, double accuracy, double hostSeconds,
   writeRunFile(path, s, {runKey(), toIni(config_), summary.dump(), requestToJson(r_.step), hostSeconds, last});
 }
 
+void Trainer::recordBreakdown(std::int64_t step, const runtime::Breakdown& b) {
+  constexpr std::size_t columns = runtime::kBreakdownColumns;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (state_.breakdownDies.empty())
+    for (const auto& d : b.dies) state_.breakdownDies.push_back(d.die);
+  const std::size_t dies = state_.breakdownDies.size();
+  // A checkpoint written before the breakdown was kept has none for its steps: NaN.
+  state_.stepBreakdown.resize(std::size_t(step) * dies * columns, nan);
+  state_.stepCriticalPath.resize(std::size_t(step) * columns, nan);
+  for (std::size_t d = 0; d < dies; ++d)
+    for (std::size_t k = 0; k < columns; ++k) state_.stepBreakdown.push_back(d < b.dies.size() ? b.dies[d].cycles[k] : nan);
+  for (std::size_t k = 0; k < columns; ++k) state_.stepCriticalPath.push_back(double(b.critical.cycles[k]));
+}
+
 TrainSummary Trainer::run(const TrainLoopOptions& o) {
   const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - created_).count(); };
   if (!o.resume.empty()) {
@@ -302,6 +316,18 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
       break;
     }
     state_.nextStep = s + 1;
+    recordBreakdown(s, rec.run.breakdown);
+    {
+      runtime::Breakdown& m = sum.breakdown;  // sums here, means after the loop
+      const runtime::Breakdown& b = rec.run.breakdown;
+      if (m.dies.empty()) m.dies = b.dies, m.all = b.all;
+      else {
+        for (std::size_t d = 0; d < std::min(m.dies.size(), b.dies.size()); ++d)
+          for (std::size_t k = 0; k < m.dies[d].cycles.size(); ++k) m.dies[d].cycles[k] += b.dies[d].cycles[k];
+        for (std::size_t k = 0; k < m.all.cycles.size(); ++k) m.all.cycles[k] += b.all.cycles[k];
+      }
+      m.critical = b.critical;
+    }
     state_.loss.push_back(rec.loss), state_.cycles.push_back(double(rec.run.stats.cycles));
     lossSum += rec.loss, sum.finalLoss = rec.loss, ++ran;
     cycles += rec.run.stats.cycles, usefulFlops += rec.run.usefulFlops(), matrixFlops += rec.run.stats.matrixFlops;
@@ -326,6 +352,13 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
     sum.stopped = o.stop && o.stop->load();
     if (!o.checkpoint.empty() && ((s + 1) % o.checkpointEvery == 0 || sum.stopped)) save(o.checkpoint, sum.accuracy, seconds(), &last);
     if (sum.stopped) break;
+  }
+  if (ran) {
+    runtime::Breakdown& m = sum.breakdown;
+    for (double& v : m.all.cycles) v /= double(ran);
+    for (auto& d : m.dies)
+      for (double& v : d.cycles) v /= double(ran);
+    m.cycles = std::uint64_t(std::llround(double(cycles) / double(ran)));
   }
   sum.hostSeconds = seconds();
   sum.nextStep = state_.nextStep;

@@ -12,6 +12,7 @@
 #include "format_text.h"
 #include "progress.h"
 #include "step_options.h"
+#include "run_report.h"
 #include "trace_json.h"
 #include "tatami/runtime/output_file.h"
 #include "tatami/driver/trainer.h"
@@ -91,6 +92,7 @@ void printSummary(const driver::TrainSummary& s, std::size_t cores, bool oracle,
         << (std::isnan(s.accuracy) ? std::string("not measured") : readable(100 * s.accuracy, 2) + "%") << ", " << readable(s.cyclesPerStep, 0) << " cycles per step, matrix utilization " << readable(s.matrixUtilization, 4)
         << " (issued " << readable(s.issuedUtilization, 4) << "), "
         << readable(s.hostSeconds, 1) << " s on the host\n";
+    printBreakdownText(s.breakdown, out);
     return;
   }
   nlohmann::ordered_json epochs = nlohmann::ordered_json::array();
@@ -104,7 +106,8 @@ void printSummary(const driver::TrainSummary& s, std::size_t cores, bool oracle,
   out << nlohmann::ordered_json{{"steps", s.steps}, {"final_loss", s.finalLoss}, {"test_accuracy", s.accuracy},
                                 {"cycles_per_step", s.cyclesPerStep}, {"matrix_utilization", s.matrixUtilization},
                                 {"issued_utilization", s.issuedUtilization}, {"cores", cores}, {"useful_matrix_flops_per_step", s.usefulFlopsPerStep},
-                                {"issued_flops_per_step", s.issuedFlopsPerStep}, {"host_seconds", s.hostSeconds}, {"epochs", epochs}}
+                                {"issued_flops_per_step", s.issuedFlopsPerStep}, {"breakdown", breakdownJson(s.breakdown)},
+                                {"host_seconds", s.hostSeconds}, {"epochs", epochs}}
              .dump(2)
       << "\n";
 }

@@ -8,7 +8,8 @@ namespace tatami::cli {
 std::string traceJson(const ArchConfig& config, const runtime::RunResult& result) {
   const double usPerCycle = 1.0 / (config.core.clock_ghz * 1e3);
   nlohmann::json events = nlohmann::json::array();
-  // Track ids: 0..3 the threads (scalar and sync work), 10 vector, 11 matrix, 12 DMA.
+  // Track ids: 0..3 the threads (scalar and sync work), 10 vector, 11 matrix, 12 DMA, 13 what the
+  // core's cycles went to (the step's breakdown: runtime/breakdown.h).
   const auto track = [](const tlm::TraceSlice& s) {
     switch (s.unit) {
       case Unit::Vector: return 10;
@@ -22,7 +23,7 @@ std::string traceJson(const ArchConfig& config, const runtime::RunResult& result
     for (int th = 0; th < kThreadsMax; ++th)
       events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", t.core}, {"tid", th},
                         {"args", {{"name", "thread " + std::to_string(th)}}}});
-    for (const auto& [tid, name] : std::vector<std::pair<int, const char*>>{{10, "vector unit"}, {11, "matrix unit"}, {12, "DMA engine"}})
+    for (const auto& [tid, name] : std::vector<std::pair<int, const char*>>{{10, "vector unit"}, {11, "matrix unit"}, {12, "DMA engine"}, {13, "activity"}})
       events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", t.core}, {"tid", tid}, {"args", {{"name", name}}}});
     for (const auto& s : t.slices) {
       const std::string text = s.pc < t.instructionText.size() ? t.instructionText[s.pc] : "?";
@@ -34,6 +35,27 @@ std::string traceJson(const ArchConfig& config, const runtime::RunResult& result
                         {"dur", double(s.cycles) * usPerCycle},
                         {"args", {{"pc", s.pc}, {"instruction", text}, {"thread", s.thread}, {"cycles", s.cycles}, {"start_cycle", s.start}}}});
     }
+    for (const auto& a : t.activity)
+      events.push_back({{"ph", "X"},
+                        {"name", tlm::activityName(a.activity)},
+                        {"pid", t.core},
+                        {"tid", 13},
+                        {"ts", double(a.start) * usPerCycle},
+                        {"dur", double(a.end - a.start) * usPerCycle},
+                        {"args", {{"cycles", a.end - a.start}, {"start_cycle", a.start}}}});
+  }
+  // The breakdown and the critical path, as an instant event at the start of the step.
+  {
+    const runtime::Breakdown& b = result.breakdown;
+    nlohmann::json mean, path;
+    for (int k = 0; k < runtime::kBreakdownColumns; ++k) {
+      mean[runtime::breakdownColumnName(k)] = b.all.cycles[std::size_t(k)];
+      path[runtime::breakdownColumnName(k)] = b.critical.cycles[std::size_t(k)];
+    }
+    path["cores"] = b.critical.cores;
+    path["transfers"] = b.critical.transfers;
+    events.push_back({{"ph", "i"}, {"s", "g"}, {"name", "step breakdown"}, {"pid", 0}, {"ts", 0.0},
+                      {"args", {{"cycles", b.cycles}, {"mean_per_core", mean}, {"critical_path", path}}}});
   }
   // Per link class: the mean utilization (busy cycles / run cycles) of the links of that class
   // that carried traffic, as a counter over the run, in a process of its own.

@@ -31,6 +31,11 @@ struct TrainState {
   std::int64_t nextStep = 0;
   std::vector<double> loss, cycles, epochAccuracy;         ///< per step, per step, per epoch
   std::vector<double> epochEvalCycles;                     ///< per epoch: the evaluation's cycles on the machine (0: on the host)
+  /// Per step, the breakdown (runtime/breakdown.h): per die, the mean cycles per core in each of
+  /// the kBreakdownColumns columns ([steps][dies][columns], flattened), and the critical path's
+  /// cycles by column ([steps][columns]). breakdownDies names the dies.
+  std::vector<double> stepBreakdown, stepCriticalPath;
+  std::vector<std::string> breakdownDies;
   std::map<std::string, std::vector<double>> carried;      ///< parameters and optimizer state
   std::set<std::string> parameters;                        ///< which carried tensors are weights
 };

@@ -81,6 +81,9 @@ struct TrainSummary {
   double usefulFlopsPerStep = 0;  ///< the model's matrix FLOPs (RunResult::usefulFlops), over the steps run in this call
   double issuedFlopsPerStep = 0;  ///< issued by the matrix and vector units, over the steps run in this call
   double hostSeconds = 0;        ///< since the trainer was made (loading and compiling included)
+  /// Where the cycles went: per die and in all, the mean over the steps run in this call; the
+  /// critical path of the last one (runtime/breakdown.h). Every step's is in the run file.
+  runtime::Breakdown breakdown;
   bool stopped = false;          ///< ended early by TrainLoopOptions::stop
   std::string error;             ///< the emulator's fault, with the step it happened in
   std::vector<EpochRecord> epochs;
@@ -114,6 +117,8 @@ class Trainer {
   std::vector<runtime::NamedArray> batchAt(std::int64_t step);
   StepRecord runStep(std::int64_t step, bool trace);
   void save(const std::string& path, double accuracy, double hostSeconds, const runtime::RunResult* last) const;
+  /// Appends a step's breakdown to the state (its dies named at the first).
+  void recordBreakdown(std::int64_t step, const runtime::Breakdown& b);
 
   std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();  ///< host seconds count from here
   TrainRequest r_;
