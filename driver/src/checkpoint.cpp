@@ -46,6 +46,7 @@ void writeRunFile(const std::string& path, const TrainState& state, const RunFil
                                              {"epoch_eval_cycles", {state.epochEvalCycles.size()}, state.epochEvalCycles},
                                              {"step_breakdown", {state.loss.size(), state.breakdownDies.size(), std::size_t(runtime::kBreakdownColumns)}, state.stepBreakdown},
                                              {"step_critical_path", {state.loss.size(), std::size_t(runtime::kBreakdownColumns)}, state.stepCriticalPath},
+                                             {"step_breakdown_die_cores", {state.breakdownDieCores.size()}, state.breakdownDieCores},
                                              {"host/seconds", {1}, {about.hostSeconds}}};
   for (const auto& [name, w] : state.carried) {
     if (state.parameters.count(name)) arrays.push_back({"weights/" + name, {w.size()}, w});
@@ -87,6 +88,7 @@ void readRunFile(const std::string& path, const std::string& runKey, TrainState&
     else if (a.name == "epoch_eval_cycles") state.epochEvalCycles = a.data;
     else if (a.name == "step_breakdown") state.stepBreakdown = a.data;
     else if (a.name == "step_critical_path") state.stepCriticalPath = a.data;
+    else if (a.name == "step_breakdown_die_cores") state.breakdownDieCores = a.data;
     else if (a.name.rfind("state/", 0) == 0) {
       const auto it = state.carried.find(a.name.substr(6));
       if (it == state.carried.end() || it->second.size() != a.data.size())

@@ -255,11 +255,44 @@ double Trainer::evaluateOnHost() const {
   return double(correct) / double(test_.count * test_.labelsPerExample);
 }
 
+runtime::Breakdown Trainer::runBreakdown(const runtime::RunResult* last) const {
+  constexpr std::size_t columns = runtime::kBreakdownColumns;
+  runtime::Breakdown b;
+  b.all.die = "all";
+  const std::size_t dies = state_.breakdownDies.size();
+  for (std::size_t d = 0; d < dies; ++d) {
+    runtime::Breakdown::Row row;
+    row.die = state_.breakdownDies[d];
+    row.cores = int(state_.breakdownDieCores[d]);
+    b.dies.push_back(row);
+    b.all.cores += row.cores;
+  }
+  // The mean over the steps that have one (a checkpoint from before it was kept has NaN).
+  std::size_t steps = 0;
+  double cycles = 0;
+  for (std::size_t s = 0; s < state_.cycles.size() && (s + 1) * dies * columns <= state_.stepBreakdown.size(); ++s) {
+    const double* v = &state_.stepBreakdown[s * dies * columns];
+    if (dies && std::isnan(v[0])) continue;
+    ++steps, cycles += state_.cycles[s];
+    for (std::size_t d = 0; d < dies; ++d)
+      for (std::size_t k = 0; k < columns; ++k) {
+        b.dies[d].cycles[k] += v[d * columns + k];
+        b.all.cycles[k] += v[d * columns + k] * double(b.dies[d].cores);
+      }
+  }
+  for (auto& row : b.dies)
+    for (double& v : row.cycles) v /= double(std::max<std::size_t>(1, steps));
+  for (double& v : b.all.cycles) v /= double(std::max<std::size_t>(1, steps)) * double(std::max(1, b.all.cores));
+  b.cycles = steps ? std::uint64_t(std::llround(cycles / double(steps))) : 0;
+  if (last) b.critical = last->breakdown.critical;
+  return b;
+}
+
 void Trainer::save(const std::string& path, double accuracy, double hostSeconds, const runtime::RunResult* last) const {
   TrainState s = state_;
   s.carried = session_->carried();
   const nlohmann::ordered_json summary = {{"steps", s.nextStep}, {"final_loss", s.loss.empty() ? 0.0 : s.loss.back()},
-                                          {"test_accuracy", accuracy}};
+                                          {"test_accuracy", accuracy}, {"breakdown", runtime::breakdownJson(runBreakdown(last))}};
   writeRunFile(path, s, {runKey(), toIni(config_), summary.dump(), requestToJson(r_.step), hostSeconds, last});
 }
 
@@ -267,7 +300,7 @@ void Trainer::recordBreakdown(std::int64_t step, const runtime::Breakdown& b) {
   constexpr std::size_t columns = runtime::kBreakdownColumns;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (state_.breakdownDies.empty())
-    for (const auto& d : b.dies) state_.breakdownDies.push_back(d.die);
+    for (const auto& d : b.dies) state_.breakdownDies.push_back(d.die), state_.breakdownDieCores.push_back(double(d.cores));
   const std::size_t dies = state_.breakdownDies.size();
   // A checkpoint written before the breakdown was kept has none for its steps: NaN.
   state_.stepBreakdown.resize(std::size_t(step) * dies * columns, nan);

@@ -92,4 +92,38 @@ Breakdown computeBreakdown(const ArchConfig& config, const std::vector<CoreActiv
   return b;
 }
 
+std::array<double, kBreakdownColumns> asDouble(const std::array<std::uint64_t, kBreakdownColumns>& v) {
+  std::array<double, kBreakdownColumns> d{};
+  for (std::size_t k = 0; k < v.size(); ++k) d[k] = double(v[k]);
+  return d;
+}
+
+namespace {
+
+nlohmann::ordered_json columnsJson(const std::array<double, kBreakdownColumns>& cycles) {
+  nlohmann::ordered_json j;
+  for (int k = 0; k < kBreakdownColumns; ++k) j[breakdownColumnName(k)] = cycles[std::size_t(k)];
+  return j;
+}
+
+}  // namespace
+
+nlohmann::ordered_json breakdownJson(const Breakdown& b) {
+  nlohmann::ordered_json j;
+  j["cycles"] = b.cycles;
+  j["all"] = columnsJson(b.all.cycles);
+  j["all"]["cores"] = b.all.cores;
+  nlohmann::ordered_json dies = nlohmann::ordered_json::array();
+  for (const auto& d : b.dies) {
+    nlohmann::ordered_json row = {{"die", d.die}, {"cores", d.cores}};
+    row.update(columnsJson(d.cycles));
+    dies.push_back(row);
+  }
+  j["dies"] = dies;
+  nlohmann::ordered_json path = {{"cores", b.critical.cores}, {"transfers", b.critical.transfers}};
+  path.update(columnsJson(asDouble(b.critical.cycles)));
+  j["critical_path"] = path;
+  return j;
+}
+
 }  // namespace tatami::runtime

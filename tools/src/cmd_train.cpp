@@ -106,7 +106,7 @@ void printSummary(const driver::TrainSummary& s, std::size_t cores, bool oracle,
   out << nlohmann::ordered_json{{"steps", s.steps}, {"final_loss", s.finalLoss}, {"test_accuracy", s.accuracy},
                                 {"cycles_per_step", s.cyclesPerStep}, {"matrix_utilization", s.matrixUtilization},
                                 {"issued_utilization", s.issuedUtilization}, {"cores", cores}, {"useful_matrix_flops_per_step", s.usefulFlopsPerStep},
-                                {"issued_flops_per_step", s.issuedFlopsPerStep}, {"breakdown", breakdownJson(s.breakdown)},
+                                {"issued_flops_per_step", s.issuedFlopsPerStep}, {"breakdown", runtime::breakdownJson(s.breakdown)},
                                 {"host_seconds", s.hostSeconds}, {"epochs", epochs}}
              .dump(2)
       << "\n";

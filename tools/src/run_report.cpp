@@ -19,18 +19,6 @@ std::string shapeText(const std::vector<std::uint64_t>& shape) {
   return s;
 }
 
-nlohmann::ordered_json columnsJson(const std::array<double, runtime::kBreakdownColumns>& cycles) {
-  nlohmann::ordered_json j;
-  for (int k = 0; k < runtime::kBreakdownColumns; ++k) j[runtime::breakdownColumnName(k)] = cycles[std::size_t(k)];
-  return j;
-}
-
-std::array<double, runtime::kBreakdownColumns> asDouble(const std::array<std::uint64_t, runtime::kBreakdownColumns>& v) {
-  std::array<double, runtime::kBreakdownColumns> d{};
-  for (std::size_t k = 0; k < v.size(); ++k) d[k] = double(v[k]);
-  return d;
-}
-
 /// "3 -> 7 -> 11": a path's cores, the middle left out when there are many.
 std::string pathText(const std::vector<int>& cores) {
   std::string out;
@@ -47,24 +35,6 @@ std::string pathText(const std::vector<int>& cores) {
 
 }  // namespace
 
-nlohmann::ordered_json breakdownJson(const runtime::Breakdown& b) {
-  nlohmann::ordered_json j;
-  j["cycles"] = b.cycles;
-  j["all"] = columnsJson(b.all.cycles);
-  j["all"]["cores"] = b.all.cores;
-  nlohmann::ordered_json dies = nlohmann::ordered_json::array();
-  for (const auto& d : b.dies) {
-    nlohmann::ordered_json row = {{"die", d.die}, {"cores", d.cores}};
-    row.update(columnsJson(d.cycles));
-    dies.push_back(row);
-  }
-  j["dies"] = dies;
-  nlohmann::ordered_json path = {{"cores", b.critical.cores}, {"transfers", b.critical.transfers}};
-  path.update(columnsJson(asDouble(b.critical.cycles)));
-  j["critical_path"] = path;
-  return j;
-}
-
 void printBreakdownText(const runtime::Breakdown& b, std::ostream& out) {
   if (!b.all.cores) return;
   out << "where cycles went   " << runtime::Breakdown::shares(b.all.cycles, double(b.cycles)) << " (mean of "
@@ -74,7 +44,7 @@ void printBreakdownText(const runtime::Breakdown& b, std::ostream& out) {
       out << "  die " << d.die << ", " << d.cores << " cores: " << runtime::Breakdown::shares(d.cycles, double(b.cycles)) << "\n";
   out << "critical path       " << (b.critical.cores.size() > 1 ? "cores " : "core ") << pathText(b.critical.cores) << " ("
       << b.critical.transfers << " transfer" << (b.critical.transfers == 1 ? "" : "s") << "): "
-      << runtime::Breakdown::shares(asDouble(b.critical.cycles), double(b.cycles)) << "\n";
+      << runtime::Breakdown::shares(runtime::asDouble(b.critical.cycles), double(b.cycles)) << "\n";
 }
 
 std::string hashText(std::uint64_t h) {
@@ -146,7 +116,7 @@ nlohmann::ordered_json runJson(const ArchConfig& config, const runtime::RunResul
   for (const auto& rr : n.routers) routers.push_back({{"router", rr.name}, {"packets", rr.packets}});
   net["routers"] = routers;
   j["network"] = net;
-  j["breakdown"] = breakdownJson(r.breakdown);
+  j["breakdown"] = runtime::breakdownJson(r.breakdown);
   j["output_hash"] = hashText(r.outputHash);
   j["host_seconds"] = r.hostSeconds;
   return j;
@@ -168,6 +138,18 @@ nlohmann::ordered_json regressionMetrics(const runtime::RunResult& r) {
   m["stall_port_cycles"] = port;
   m["stall_semaphore_cycles"] = sem;
   m["stall_barrier_cycles"] = bar;
+  // The breakdown: each activity's cycles summed over the cores, and the critical path's.
+  const auto key = [](int column) {
+    std::string k = runtime::breakdownColumnName(column);
+    std::replace(k.begin(), k.end(), '-', '_');
+    return k + "_cycles";
+  };
+  std::array<std::uint64_t, tlm::kActivities> activity{};
+  for (const auto& [core, st] : r.perCore)
+    for (int k = 0; k < tlm::kActivities; ++k) activity[std::size_t(k)] += st.activity[std::size_t(k)];
+  for (int k = 0; k < tlm::kActivities; ++k) m[key(k)] = activity[std::size_t(k)];
+  for (int k = 0; k < runtime::kBreakdownColumns; ++k)
+    m["critical_path_" + key(k)] = r.breakdown.critical.cycles[std::size_t(k)];
   if (r.usefulMatrixFlops) m["useful_matrix_flops"] = *r.usefulMatrixFlops;
   m["issued_matrix_flops"] = s.matrixFlops;
   m["vector_flops"] = s.vectorFlops;

@@ -21,8 +21,7 @@ nlohmann::ordered_json regressionMetrics(const runtime::RunResult& r);
 /// ("units.dma.busy_cycles", "threads.thread0.stall_cycles.unit"); where outputs lie, and the
 /// per-link, per-router and per-edge records, are left out.
 std::vector<std::pair<std::string, double>> metricLeaves(const nlohmann::ordered_json& j);
-/// The step's breakdown (runtime/breakdown.h) as JSON, and as the text report's lines.
-nlohmann::ordered_json breakdownJson(const runtime::Breakdown& b);
+/// The step's breakdown (runtime/breakdown.h) as the text report's lines.
 void printBreakdownText(const runtime::Breakdown& b, std::ostream& out);
 
 void printRunText(const ArchConfig& config, const runtime::RunResult& r, bool timingOnly, std::ostream& out);

@@ -36,6 +36,7 @@ struct TrainState {
   /// cycles by column ([steps][columns]). breakdownDies names the dies.
   std::vector<double> stepBreakdown, stepCriticalPath;
   std::vector<std::string> breakdownDies;
+  std::vector<double> breakdownDieCores;  ///< the cores of each die in the breakdown
   std::map<std::string, std::vector<double>> carried;      ///< parameters and optimizer state
   std::set<std::string> parameters;                        ///< which carried tensors are weights
 };

@@ -117,6 +117,9 @@ class Trainer {
   std::vector<runtime::NamedArray> batchAt(std::int64_t step);
   StepRecord runStep(std::int64_t step, bool trace);
   void save(const std::string& path, double accuracy, double hostSeconds, const runtime::RunResult* last) const;
+  /// The breakdown of every step of the run so far (resumed ones too): the mean per step, the
+  /// critical path of `last` (none when null).
+  runtime::Breakdown runBreakdown(const runtime::RunResult* last) const;
   /// Appends a step's breakdown to the state (its dies named at the first).
   void recordBreakdown(std::int64_t step, const runtime::Breakdown& b);
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tatami/arch/config.h"
 #include "tatami/tlm/activity.h"
 #include "tatami/tlm/core.h"
@@ -51,6 +53,11 @@ struct CoreActivity {
   const std::vector<tlm::ActivitySegment>* segments = nullptr;
   const std::vector<tlm::WaitRecord>* waits = nullptr;
 };
+
+/// The breakdown as JSON: cycles, all (the columns and cores), dies (one record each, with its
+/// name), critical_path (its cores, transfers and columns). Metric names: tools/src/metrics.def.
+nlohmann::ordered_json breakdownJson(const Breakdown& b);
+std::array<double, kBreakdownColumns> asDouble(const std::array<std::uint64_t, kBreakdownColumns>& v);
 
 Breakdown computeBreakdown(const ArchConfig& config, const std::vector<CoreActivity>& cores);
 
