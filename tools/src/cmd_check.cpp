@@ -1,6 +1,8 @@
 // `tatami check`: one compiled training step on the emulator against the host oracle from the
 // same seeded inputs: the relative error of every output, gradient and updated weight.
 #include <nlohmann/json.hpp>
+
+#include "run_report.h"
 #include <ostream>
 
 #include "command.h"
@@ -38,7 +40,8 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
     out << nlohmann::ordered_json{{"pass", c.passes()}, {"oracle_vs_pytorch", c.worstPytorch}, {"pytorch_tolerance", c.pytorchTolerance},
                                   {"emulator_vs_oracle", c.worstOracle}, {"emulator_tolerance", c.oracleTolerance},
                                   {"cycles", c.run.run.stats.cycles}, {"cores", c.job.bundle.programs.size()},
-                                  {"placement", c.job.placement}, {"lr", c.lr}, {"tensors", rows}}
+                                  {"placement", c.job.placement}, {"lr", c.lr}, {"breakdown", runtime::breakdownJson(c.run.run.breakdown)},
+                                  {"tensors", rows}}
                .dump(2)
         << "\n";
     return c.passes() ? kExitOk : kExitRunFailed;
@@ -51,6 +54,7 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
   }
   out << "the oracle against PyTorch: worst " << c.worstPytorch << "; the emulator against the oracle: worst " << c.worstOracle << "; "
       << c.run.run.stats.cycles << " cycles, " << c.job.placement << "\n";
+  printBreakdownText(c.run.run.breakdown, out);
   for (const auto& w : c.job.weighed) out << "  weighed " << w << "\n";
   if (c.passes()) return kExitOk;
   err << "tatami check: outside the tolerances (the oracle against PyTorch " << c.pytorchTolerance << ", the emulator against the oracle "
@@ -121,6 +125,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       j["issued_utilization"] = run.issuedUtilization(config);
       j["useful_matrix_flops"] = run.usefulFlops();
       j["issued_matrix_flops"] = run.stats.matrixFlops;
+      j["breakdown"] = runtime::breakdownJson(run.breakdown);
       j["tensors"] = tensors;
       out << j.dump(2) << "\n";
       return kExitOk;
@@ -133,6 +138,7 @@ int cmdCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
     out << "max relative error " << c.worst << "; " << run.stats.cycles << " cycles, " << c.job.placement << " (" << cores
         << " core(s)); matrix utilization " << util << " of useful work (issued " << run.issuedUtilization(config) << ")\n";
+    printBreakdownText(run.breakdown, out);
     for (const auto& w : c.job.weighed) out << "  weighed " << w << "\n";
   } catch (const CompileError& e) {
     err << "tatami check: " << e.what() << "\n";
