@@ -3,7 +3,12 @@
 // by the collectives' estimates and by the choice between a one-ring and a two-level all-reduce.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include "tatami/arch/config.h"
 
@@ -13,15 +18,27 @@ namespace tatami::compiler::lowering {
 /// ejection port (two more router stages).
 inline double packetCycles(const ArchConfig& c, double hops) { return (hops + 2) * double(c.die.hop_latency_cycles); }
 
-/// One step of a ring collective that moves `bytes` to a neighbour `hops` away: the put's data
-/// (the DMA setup, its packet trip and its serialization at the link's bytes per cycle), the
-/// receiver's freed signal back (one packet, no setup), and the instructions that issue them (li
-/// of the address at scalar_cycles; put, swait and sincr one cycle each).
-inline double ringStepCycles(const ArchConfig& c, std::uint64_t bytes, double hops) {
-  const double data = double(c.core.dma_setup_cycles) + packetCycles(c, hops) + double(bytes) / double(c.die.link_bytes_per_cycle);
-  const double signal = packetCycles(c, hops);
+/// How far a ring's neighbours are: `hops` router hops, and for the slowest step `crossings` die
+/// edges on the way, with `sharing` of the ring's transfers crossing the same edge at once.
+struct RingReach {
+  double hops = 1;
+  int crossings = 0, sharing = 1;
+};
+
+/// One step of a ring collective that moves `bytes` to a neighbour: the put's data (the DMA
+/// setup, its packet trip with each die crossing's latency, and its serialization at the link's
+/// bytes per cycle, or at the die edge's share when that is slower), the receiver's freed signal
+/// back (one packet, no setup), and the instructions that issue them (li of the address at
+/// scalar_cycles; put, swait and sincr one cycle each).
+inline double ringStepCycles(const ArchConfig& c, std::uint64_t bytes, RingReach reach) {
+  const double crossing = double(reach.crossings) * double(d2dLatencyCycles(c));
+  double serialize = double(bytes) / double(c.die.link_bytes_per_cycle);
+  if (reach.crossings) serialize = std::max(serialize, double(reach.sharing) * double(bytes) / edgeBytesPerCycle(c));
+  const double data = double(c.core.dma_setup_cycles) + packetCycles(c, reach.hops) + crossing + serialize;
+  const double signal = packetCycles(c, reach.hops) + crossing;
   return data + signal + double(c.core.scalar_cycles) + 3;
 }
+inline double ringStepCycles(const ArchConfig& c, std::uint64_t bytes, double hops) { return ringStepCycles(c, bytes, RingReach{hops}); }
 
 /// A reduction of `bytes` into the accumulator: the vector unit's pass over its lines, plus the
 /// pipeline latency.
@@ -31,18 +48,49 @@ inline double addCycles(const ArchConfig& c, std::uint64_t bytes) {
 }
 
 /// A ring all-reduce over p cores of chunks of `chunkBytes`: P-1 reduce-scatter steps (each a
-/// step and an add) and P-1 all-gather steps, neighbours `hops` apart.
-inline double ringAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t chunkBytes, double hops) {
+/// step and an add) and P-1 all-gather steps.
+inline double ringAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t chunkBytes, RingReach reach) {
   if (p < 2) return 0;
-  return double(2 * (p - 1)) * ringStepCycles(c, chunkBytes, hops) + double(p - 1) * addCycles(c, chunkBytes);
+  return double(2 * (p - 1)) * ringStepCycles(c, chunkBytes, reach) + double(p - 1) * addCycles(c, chunkBytes);
+}
+inline double ringAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t chunkBytes, double hops) {
+  return ringAllreduceCycles(c, p, chunkBytes, RingReach{hops});
 }
 
 /// The two-level all-reduce over groups of C consecutive cores (G = p / C groups): inside the
-/// groups on chunks of b1 bytes (neighbours one hop apart), across them on chunks of b2 bytes
-/// (the same position of neighbouring groups: C hops apart along the snake).
-inline double groupedAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t C, std::uint64_t b1, std::uint64_t b2) {
+/// groups on chunks of b1 bytes, across them on chunks of b2 bytes (the same position of
+/// neighbouring groups).
+inline double groupedAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t C, std::uint64_t b1, std::uint64_t b2,
+                                     RingReach inside, RingReach across) {
   const std::uint64_t G = p / C;
-  return ringAllreduceCycles(c, C, b1, 1) + ringAllreduceCycles(c, G, b2, double(C));
+  return ringAllreduceCycles(c, C, b1, inside) + ringAllreduceCycles(c, G, b2, across);
+}
+
+/// The die edges a transfer between cores `a` and `b` crosses (XY or YX routing: the difference
+/// of their dies' rows plus that of their columns), and which pair of dies it joins.
+inline int dieCrossings(const ArchConfig& c, int a, int b) {
+  const int cols = int(c.die.cols * c.system.die_cols);
+  const int ra = a / cols / int(c.die.rows), ca = a % cols / int(c.die.cols);
+  const int rb = b / cols / int(c.die.rows), cb = b % cols / int(c.die.cols);
+  return std::abs(ra - rb) + std::abs(ca - cb);
+}
+
+/// The reach of a set of rings that run at once (each a list of cores, closed), neighbours
+/// `hops` apart: the most die edges one step crosses, and how many of the steps cross between
+/// the same two dies.
+inline RingReach ringsReach(const ArchConfig& c, const std::vector<std::vector<int>>& rings, double hops) {
+  RingReach reach{hops};
+  std::map<std::pair<int, int>, int> perEdge;
+  for (const auto& ring : rings)
+    for (std::size_t i = 0; ring.size() > 1 && i < ring.size(); ++i) {
+      const int a = ring[i], b = ring[(i + 1) % ring.size()];
+      const int n = dieCrossings(c, a, b);
+      if (!n) continue;
+      reach.crossings = std::max(reach.crossings, n);
+      const int da = dieOfCore(c, a), db = dieOfCore(c, b);
+      reach.sharing = std::max(reach.sharing, ++perEdge[{std::min(da, db), std::max(da, db)}]);
+    }
+  return reach;
 }
 
 /// A transfer between SRAM and HBM of `bytes`: the DMA setup, the HBM latency, the request's and

@@ -53,7 +53,9 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
     }
     // Data-parallel rings are snakes of mesh neighbours; a grid line's ring waits each step for
     // its wrap-around link, p - 1 hops long.
-    cost(ringAllreduceCycles(c_, p, bytes, n.op == Op::allreduce_mean ? 1.0 : double(p - 1)), "mesh");
+    cost(n.op == Op::allreduce_mean ? ringAllreduceCycles(c_, p, bytes, ringsReach(c_, {ring}, 1.0))
+                                    : ringAllreduceCycles(c_, p, bytes, double(p - 1)),
+         "mesh");
     for (std::uint64_t step = 0; step + 1 < p; ++step) {
       const std::uint64_t send = mod(long(r) + 1 - long(step));
       li(24, std::int64_t(dst + send * bytes));
@@ -129,22 +131,35 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
     emit_.emit(tatami::Op::Put, {R(20), remote(dst + at, inGroup.dst + at, 24), R(24), R(22), 3});
     emit_.emit(tatami::Op::Swait, {3, 1});
   }
-  cost(groupedAllreduceCycles(c_, p, C, b1, b2), "mesh");
+  cost(groupedAllreduceCycles(c_, p, C, b1, b2, groupsOf(x).inside, groupsOf(x).across), "mesh");
   vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
 Lowering::AllreducePlan Lowering::groupsOf(int x) const {
-  const std::uint64_t p = ctx_.ring.size();
+  const std::vector<int>& ring = ctx_.ring;
+  const std::uint64_t p = ring.size();
   AllreducePlan best;
-  best.cycles = ringAllreduceCycles(c_, p, chunkOf(x, p) * 4, 1);
+  best.cycles = ringAllreduceCycles(c_, p, chunkOf(x, p) * 4, ringsReach(c_, {ring}, 1.0));
   std::ostringstream why;
   why << "one ring of " << p << ": est " << std::llround(best.cycles);
-  for (std::uint64_t size = 4; size * 4 <= p; ++size) {
+  const bool spansDies = std::any_of(ring.begin(), ring.end(), [&](int core) { return dieOfCore(c_, core) != dieOfCore(c_, ring.front()); });
+  for (std::uint64_t size = 2; size * 2 <= p; ++size) {
     if (p % size) continue;
-    const std::uint64_t groups = p / size, chunk = roundUp((count(x) + size - 1) / size, 16 * groups);
-    const double est = groupedAllreduceCycles(c_, p, size, chunk * 4, chunk / groups * 4);
+    const std::uint64_t groups = p / size;
+    std::vector<std::vector<int>> inside(groups), across(size);
+    bool withinDies = true;
+    for (std::uint64_t k = 0; k < p; ++k) {
+      inside[k / size].push_back(ring[k]), across[k % size].push_back(ring[k]);
+      withinDies = withinDies && dieOfCore(c_, ring[k]) == dieOfCore(c_, ring[k - k % size]);
+    }
+    // Groups of 4 to p/4 cores; on a ring over several dies also groups that are each within a
+    // die (each die's cores, or parts of them), however few the groups.
+    if (!(size >= 4 && size * 4 <= p) && !(spansDies && withinDies)) continue;
+    const std::uint64_t chunk = roundUp((count(x) + size - 1) / size, 16 * groups);
+    const RingReach in = ringsReach(c_, inside, 1.0), out = ringsReach(c_, across, double(size));
+    const double est = groupedAllreduceCycles(c_, p, size, chunk * 4, chunk / groups * 4, in, out);
     why << "; " << groups << " groups of " << size << ": est " << std::llround(est);
-    if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est;
+    if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est, best.inside = in, best.across = out;
   }
   best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) : "one ring") + " (" + why.str() + ")";
   return best;

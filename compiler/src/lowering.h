@@ -256,10 +256,12 @@ class Lowering {
   struct AllreducePlan {
     std::uint64_t size = 0, chunk = 0;
     double cycles = 0;
+    RingReach inside, across;  ///< of the groups' rings and of the rings across them
     std::string why;
   };
-  /// The cheaper of one ring and every two-level split into groups of C (4 <= C <= p/4, C
-  /// divides p), by the estimates of collective_cost.h.
+  /// The cheaper of one ring and every two-level split into groups of C (C divides p; 4 <= C <=
+  /// p/4, or, on a ring over several dies, any C whose groups each lie within a die), by the
+  /// estimates of collective_cost.h (die crossings included).
   AllreducePlan groupsOf(int x) const;
   void allgather(const Node& n, std::uint64_t dst);
   void reducescatter(const Node& n, std::uint64_t dst);
