@@ -287,6 +287,22 @@ Graph mlpStep(std::int64_t batch, bool parallel) {
 
 }  // namespace
 
+TEST_CASE("a slice over several dies: its ring runs die by die, each die's part a snake") {
+  ArchConfig c;
+  setParam(c, "die.rows", "2", "t");
+  setParam(c, "die.cols", "2", "t");
+  setParam(c, "die.disabled_cores", "", "t");
+  setParam(c, "system.die_rows", "2", "t");
+  setParam(c, "system.die_cols", "2", "t");
+  validate(c);
+  // System positions 4 wide: die (0,0) holds 0 1 4 5, die (0,1) 2 3 6 7, die (1,1) 10 11 14 15,
+  // die (1,0) 8 9 12 13; the dies in a snake: (0,0), (0,1), then (1,1), (1,0).
+  CHECK(sliceRing(c, 4, 4) == std::vector<int>{0, 1, 5, 4, 2, 3, 7, 6, 10, 11, 15, 14, 8, 9, 13, 12});
+  // Part of a die: the slice's rows and columns within it only.
+  CHECK(sliceRing(c, 2, 3) == std::vector<int>{0, 1, 5, 4, 2, 6});
+  CHECK(sliceRing(c, 2, 2) == std::vector<int>{0, 1, 5, 4});  // within one die: one snake, as before
+}
+
 TEST_CASE("data parallel over a 2 x 2 slice: a ring all-reduce of gradients; the step matches the whole-batch oracle") {
   const ArchConfig config;
   const std::int64_t batch = 16;
