@@ -15,8 +15,8 @@ for dies in 1 2 5; do
   batch=$((354 * dies))
   json="$(./build/tatami train $mlp --config configs/tile.ini --slice "$slice" --batch "$batch" --timing-only --steps 1 \
     --eval-on host --json 2>/dev/null)"
-  split="$(./build/tatami compile $mlp --config configs/tile.ini --slice "$slice" --batch "$batch" --explain 2>/dev/null |
-    grep -m1 'chosen:' | sed 's/^ *chosen: //; s/ (.*//')"
+  explain="$(./build/tatami compile $mlp --config configs/tile.ini --slice "$slice" --batch "$batch" --explain 2>/dev/null)"
+  split="$(grep -m1 'chosen:' <<<"$explain" | sed 's/^ *chosen: //; s/ (.*//')"
   table+=$'\n'"$(python3 -c "
 import json, sys
 j = json.loads(sys.argv[1])

@@ -657,23 +657,37 @@ std::vector<int> sliceRing(const ArchConfig& c, int rows, int cols) {
     for (int dc = 0; dc < c.system.die_cols; ++dc)
       for (const GridPos& p : c.die.disabled_cores)
         disabled.insert(int((dr * c.die.rows + p.row) * systemCols + dc * c.die.cols + p.col));
-  // Die by die (the dies in a snake over the system's rows of dies), each die's part of the slice
-  // in a snake over its rows: consecutive cores are mesh neighbours within a die, and the ring
-  // crosses from one die to the next once. A slice within one die is one snake.
+  // Die by die, each die's part of the slice in a snake over its rows: consecutive cores are mesh
+  // neighbours within a die. The dies follow a snake over the system's rows of dies; a single line
+  // of dies is folded (0, 2, 4, ..., then the odd ones back: 0 2 4 3 1), so that no step of a
+  // ring over the dies, its closing one included, crosses more than two die edges. A slice within
+  // one die is one snake.
   const int dieRows = int(c.die.rows), dieCols = int(c.die.cols);
   const int lastDieRow = (rows - 1) / dieRows, lastDieCol = (cols - 1) / dieCols;
+  std::vector<std::pair<int, int>> dies;  // (row, column) of each die in ring order
+  const auto folded = [](int n) {
+    std::vector<int> order;
+    for (int i = 0; i < n; i += 2) order.push_back(i);
+    for (int i = n - 1 - (n % 2); i > 0; i -= 2) order.push_back(i);
+    return order;
+  };
+  if (lastDieRow == 0)
+    for (int dc : folded(lastDieCol + 1)) dies.emplace_back(0, dc);
+  else if (lastDieCol == 0)
+    for (int dr : folded(lastDieRow + 1)) dies.emplace_back(dr, 0);
+  else
+    for (int dr = 0; dr <= lastDieRow; ++dr)
+      for (int k = 0; k <= lastDieCol; ++k) dies.emplace_back(dr, dr % 2 ? lastDieCol - k : k);
   std::vector<int> ring;
-  for (int dr = 0; dr <= lastDieRow; ++dr)
-    for (int k = 0; k <= lastDieCol; ++k) {
-      const int dc = dr % 2 ? lastDieCol - k : k;
-      const int r0 = dr * dieRows, r1 = std::min(rows, r0 + dieRows), c0 = dc * dieCols, c1 = std::min(cols, c0 + dieCols);
-      for (int r = r0; r < r1; ++r)
-        for (int j = 0; j < c1 - c0; ++j) {
-          const int col = (r - r0) % 2 ? c1 - 1 - j : c0 + j;
-          const int id = r * systemCols + col;
-          if (!disabled.count(id)) ring.push_back(id);
-        }
-    }
+  for (const auto& [dr, dc] : dies) {
+    const int r0 = dr * dieRows, r1 = std::min(rows, r0 + dieRows), c0 = dc * dieCols, c1 = std::min(cols, c0 + dieCols);
+    for (int r = r0; r < r1; ++r)
+      for (int j = 0; j < c1 - c0; ++j) {
+        const int col = (r - r0) % 2 ? c1 - 1 - j : c0 + j;
+        const int id = r * systemCols + col;
+        if (!disabled.count(id)) ring.push_back(id);
+      }
+  }
   if (ring.empty()) throw CompileError("the slice has no active core");
   return ring;
 }

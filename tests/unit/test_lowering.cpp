@@ -301,6 +301,11 @@ TEST_CASE("a slice over several dies: its ring runs die by die, each die's part 
   // Part of a die: the slice's rows and columns within it only.
   CHECK(sliceRing(c, 2, 3) == std::vector<int>{0, 1, 5, 4, 2, 6});
   CHECK(sliceRing(c, 2, 2) == std::vector<int>{0, 1, 5, 4});  // within one die: one snake, as before
+  // A line of three dies is folded: dies 0, 2, then 1, so that the ring closes over one edge.
+  setParam(c, "system.die_rows", "1", "t");
+  setParam(c, "system.die_cols", "3", "t");
+  validate(c);
+  CHECK(sliceRing(c, 2, 6) == std::vector<int>{0, 1, 7, 6, 4, 5, 11, 10, 2, 3, 9, 8});
 }
 
 TEST_CASE("data parallel over a 2 x 2 slice: a ring all-reduce of gradients; the step matches the whole-batch oracle") {
