@@ -59,6 +59,27 @@ inline double ringAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uin
   return ringAllreduceCycles(c, p, chunkBytes, RingReach{hops});
 }
 
+/// A ring reduce-scatter over p cores of chunks of `chunkBytes` (P-1 steps, each with its add),
+/// and a ring all-gather (P-1 steps without the freed signal): together a ring all-reduce.
+inline double ringReduceScatterCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t chunkBytes, RingReach reach) {
+  if (p < 2) return 0;
+  return double(p - 1) * (ringStepCycles(c, chunkBytes, reach) + addCycles(c, chunkBytes));
+}
+inline double ringAllgatherCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t chunkBytes, RingReach reach) {
+  if (p < 2) return 0;
+  const double signal = packetCycles(c, reach.hops) + double(reach.crossings) * double(d2dLatencyCycles(c));
+  return double(p - 1) * (ringStepCycles(c, chunkBytes, reach) - signal);
+}
+
+/// The three-level all-reduce: a reduce-scatter in groups of C1 (chunks b1), one among the C2
+/// groups of C1 that make a die's group (chunks b2), a ring all-reduce across the G = p / (C1 C2)
+/// dies' groups (chunks b3), then the all-gathers back.
+inline double threeLevelAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t C1, std::uint64_t C2, std::uint64_t b1,
+                                        std::uint64_t b2, std::uint64_t b3, RingReach r1, RingReach r2, RingReach r3) {
+  return ringReduceScatterCycles(c, C1, b1, r1) + ringReduceScatterCycles(c, C2, b2, r2) + ringAllreduceCycles(c, p / (C1 * C2), b3, r3) +
+         ringAllgatherCycles(c, C2, b2, r2) + ringAllgatherCycles(c, C1, b1, r1);
+}
+
 /// The two-level all-reduce over groups of C consecutive cores (G = p / C groups): inside the
 /// groups on chunks of b1 bytes, across them on chunks of b2 bytes (the same position of
 /// neighbouring groups).

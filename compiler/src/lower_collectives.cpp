@@ -1,4 +1,7 @@
 // Collectives over rings of cores: the data-parallel all-reduce (one ring, or two levels in groups) and the grid's all-reduce, all-gather and reduce-scatter along a grid line.
+#include <functional>
+#include <map>
+
 #include "lowering.h"
 
 namespace tatami::compiler::lowering {
@@ -19,6 +22,7 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
   // already in the next all-reduce of another line never feeds this one.
   const int x = n.inputs[0];
   if (n.op == Op::allreduce_mean) choice_ = groupsOf(x).why;
+  if (n.op == Op::allreduce_mean && groupsOf(x).middle) return allreduceInThreeLevels(n, dst);
   if (n.op == Op::allreduce_mean && groupsOf(x).size) return allreduceInGroups(n, dst, groupsOf(x).size);
   const std::vector<int>& ring = ringOf(n);
   const std::uint64_t p = ring.size();
@@ -135,6 +139,78 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
   vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
+void Lowering::allreduceInThreeLevels(const Node& n, std::uint64_t dst) {
+  // Ring rank r = (g, j2, j1): core j1 of group j2 of die group g, groups of C1 consecutive cores
+  // and C2 groups to a die's group of D = C1 C2. (1) A reduce-scatter among the C1 leaves chunk j1
+  // (c1 elements) summed over the group; (2) one among the C2 cores j1 of the die's groups leaves
+  // piece j2 of it (c2 = c1 / C2) summed over the die; (3) a ring all-reduce of that piece over
+  // the G dies' cores at the same place (chunks c3 = c2 / G); then the all-gathers of (2) and
+  // (1). Semaphores: (1) 1-3, (2) 13-15, (3) 10-12.
+  const int x = n.inputs[0];
+  const AllreducePlan plan = groupsOf(x);
+  const std::uint64_t p = ctx_.ring.size(), C1 = plan.size, C2 = plan.middle, D = C1 * C2, G = p / D;
+  const std::uint64_t c1 = plan.chunk, c2 = c1 / C2, c3 = c2 / G;
+  const std::uint64_t r = std::uint64_t(ctx_.rank), j1 = r % C1, j2 = (r / C1) % C2, g = r / D;
+  const auto mod = [](long v, std::uint64_t m) { return std::uint64_t(((v % long(m)) + long(m)) % long(m)); };
+  if (C1 * c1 > count(x)) vfill(dst + roundUp(count(x), 16) * 4, 0.0, C1 * c1 - roundUp(count(x), 16));
+  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  const std::uint64_t recv = temp(c1, n.name + ".recv");
+  collectives_.push_back({dst, recv});
+  // A ring among `members` (this core at place q): put into the next one's receive buffer, or
+  // into its copy of a place of dst (its own layout when the shares of the batch differ).
+  struct Ring {
+    std::vector<int> members;
+    std::uint64_t q;
+  };
+  const auto ringOf3 = [&](std::uint64_t size, const std::function<std::uint64_t(std::uint64_t)>& rankAt, std::uint64_t q) {
+    Ring ring{{}, q};
+    for (std::uint64_t m = 0; m < size; ++m) ring.members.push_back(ctx_.ring[std::size_t(rankAt(m))]);
+    return ring;
+  };
+  const Ring level1 = ringOf3(C1, [&](std::uint64_t m) { return r - j1 + m; }, j1);
+  const Ring level2 = ringOf3(C2, [&](std::uint64_t m) { return r - j2 * C1 + m * C1; }, j2);
+  const Ring level3 = ringOf3(G, [&](std::uint64_t m) { return m * D + r % D; }, g);
+  const auto next = [](const Ring& ring) { return ring.members[std::size_t((ring.q + 1) % ring.members.size())]; };
+  const auto prev = [](const Ring& ring) { return ring.members[std::size_t((ring.q + ring.members.size() - 1) % ring.members.size())]; };
+  const auto reduceScatter = [&](const Ring& ring, std::uint64_t base, std::uint64_t chunk, int arrived, int freed) {
+    const std::uint64_t C = ring.members.size(), b = chunk * 4;
+    const CollectiveBuffers there = peerBuffers(next(ring), {dst, recv});
+    li(20, next(ring)), li(21, prev(ring)), li(22, std::int64_t(b)), li(23, std::int64_t(recv)), li(4, std::int64_t(chunk));
+    if (there.recv != recv) li(26, std::int64_t(there.recv));
+    emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
+    for (std::uint64_t step = 0; step + 1 < C; ++step) {
+      emit_.emit(tatami::Op::Swait, {freed, 1});
+      li(24, std::int64_t(base + mod(long(ring.q) - long(step) - 1, C) * b));
+      emit_.emit(tatami::Op::Put, {R(20), R(there.recv != recv ? 26 : 23), R(24), R(22), arrived});
+      emit_.emit(tatami::Op::Swait, {arrived, 1});
+      li(25, std::int64_t(base + mod(long(ring.q) - long(step) - 2, C) * b));
+      emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+      if (step + 2 < C) emit_.emit(tatami::Op::Sincr, {R(21), freed, 1});
+    }
+  };
+  const auto allGather = [&](const Ring& ring, std::uint64_t base, std::uint64_t chunk, int gathered) {
+    const std::uint64_t C = ring.members.size(), b = chunk * 4;
+    const CollectiveBuffers there = peerBuffers(next(ring), {dst, recv});
+    li(20, next(ring)), li(22, std::int64_t(b));
+    for (std::uint64_t step = 0; step + 1 < C; ++step) {
+      const std::uint64_t at = base + mod(long(ring.q) - long(step), C) * b;
+      li(24, std::int64_t(at));
+      if (there.dst != dst) li(26, std::int64_t(there.dst + (at - dst)));
+      emit_.emit(tatami::Op::Put, {R(20), R(there.dst != dst ? 26 : 24), R(24), R(22), gathered});
+      emit_.emit(tatami::Op::Swait, {gathered, 1});
+    }
+  };
+  const std::uint64_t base2 = dst + j1 * c1 * 4, base3 = base2 + j2 * c2 * 4;
+  reduceScatter(level1, dst, c1, 1, 2);
+  reduceScatter(level2, base2, c2, 13, 14);
+  reduceScatter(level3, base3, c3, 10, 11);
+  allGather(level3, base3, c3, 12);
+  allGather(level2, base2, c2, 15);
+  allGather(level1, dst, c1, 3);
+  cost(plan.cycles, "mesh");
+  vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+}
+
 Lowering::AllreducePlan Lowering::groupsOf(int x) const {
   const std::vector<int>& ring = ctx_.ring;
   const std::uint64_t p = ring.size();
@@ -161,7 +237,36 @@ Lowering::AllreducePlan Lowering::groupsOf(int x) const {
     why << "; " << groups << " groups of " << size << ": est " << std::llround(est);
     if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est, best.inside = in, best.across = out;
   }
-  best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) : "one ring") + " (" + why.str() + ")";
+  // Three levels on a ring over several dies whose every die holds D of its cores: groups of C1
+  // within a die, C2 = D / C1 of them a die's group, then the dies.
+  std::map<int, std::uint64_t> perDie;
+  for (int core : ring) ++perDie[dieOfCore(c_, core)];
+  const std::uint64_t D = perDie.begin()->second;
+  const bool evenDies = spansDies && std::all_of(perDie.begin(), perDie.end(), [&](const auto& e) { return e.second == D; });
+  bool dieMajor = evenDies;
+  for (std::uint64_t k = 0; dieMajor && k < p; ++k) dieMajor = dieOfCore(c_, ring[k]) == dieOfCore(c_, ring[k - k % D]);
+  for (std::uint64_t C1 = 2; dieMajor && C1 * 2 <= D; ++C1) {
+    if (D % C1) continue;
+    const std::uint64_t C2 = D / C1, G = p / D;
+    const std::uint64_t c1 = roundUp((count(x) + C1 - 1) / C1, 16 * C2 * G);
+    std::vector<std::vector<int>> r1(p / C1), r2(p / C2), r3(D);
+    for (std::uint64_t k = 0; k < p; ++k) {
+      r1[k / C1].push_back(ring[k]);
+      r2[(k / D) * C1 + k % C1].push_back(ring[k]);
+      r3[k % D].push_back(ring[k]);
+    }
+    const RingReach a = ringsReach(c_, r1, 1.0), b = ringsReach(c_, r2, double(C1)), d = ringsReach(c_, r3, double(D));
+    const double est = threeLevelAllreduceCycles(c_, p, C1, C2, c1 * 4, c1 / C2 * 4, c1 / C2 / G * 4, a, b, d);
+    why << "; " << G << " dies x " << C2 << " groups of " << C1 << ": est " << std::llround(est);
+    if (est < best.cycles) {
+      best = AllreducePlan{};
+      best.size = C1, best.middle = C2, best.chunk = c1, best.cycles = est, best.inside = a, best.between = b, best.across = d;
+    }
+  }
+  if (best.middle)
+    best.why = std::to_string(p / (best.size * best.middle)) + " dies x " + std::to_string(best.middle) + " groups of " + std::to_string(best.size) + " (" + why.str() + ")";
+  else
+    best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) : "one ring") + " (" + why.str() + ")";
   return best;
 }
 

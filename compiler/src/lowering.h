@@ -251,12 +251,18 @@ class Lowering {
   void allreduce(const Node& n, std::uint64_t dst);
   /// A data-parallel all-reduce over many cores in two levels (see allreduceInGroups).
   void allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t groupSize);
+  /// The same in three levels on a ring over several dies (groups of groups within each die, then
+  /// the dies): see allreduceInThreeLevels in lower_collectives.cpp.
+  void allreduceInThreeLevels(const Node& n, std::uint64_t dst);
   /// How the cost model runs the data-parallel all-reduce of value x: in groups of `size`
   /// cores (0: one ring), the elements of each group chunk, the estimate, and why.
   struct AllreducePlan {
     std::uint64_t size = 0, chunk = 0;
     double cycles = 0;
     RingReach inside, across;  ///< of the groups' rings and of the rings across them
+    /// Three levels: groups of `size` cores, `middle` of them a die's group (0: two levels).
+    std::uint64_t middle = 0;
+    RingReach between;  ///< three levels: of the rings among a die's groups
     std::string why;
   };
   /// The cheaper of one ring and every two-level split into groups of C (C divides p; 4 <= C <=
