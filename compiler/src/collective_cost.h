@@ -23,6 +23,9 @@ inline double packetCycles(const ArchConfig& c, double hops) { return (hops + 2)
 struct RingReach {
   double hops = 1;
   int crossings = 0, sharing = 1;
+  /// Rings side by side whose steps run over the same mesh links at once (rings of cores `hops`
+  /// apart along a snake, offset by one: up to `hops` of them share a link).
+  double linkSharing = 1;
 };
 
 /// One step of a ring collective that moves `bytes` to a neighbour: the put's data (the DMA
@@ -32,7 +35,7 @@ struct RingReach {
 /// scalar_cycles; put, swait and sincr one cycle each).
 inline double ringStepCycles(const ArchConfig& c, std::uint64_t bytes, RingReach reach) {
   const double crossing = double(reach.crossings) * double(d2dLatencyCycles(c));
-  double serialize = double(bytes) / double(c.die.link_bytes_per_cycle);
+  double serialize = reach.linkSharing * double(bytes) / double(c.die.link_bytes_per_cycle);
   if (reach.crossings) serialize = std::max(serialize, double(reach.sharing) * double(bytes) / edgeBytesPerCycle(c));
   const double data = double(c.core.dma_setup_cycles) + packetCycles(c, reach.hops) + crossing + serialize;
   const double signal = packetCycles(c, reach.hops) + crossing;
@@ -103,6 +106,7 @@ inline int dieCrossings(const ArchConfig& c, int a, int b) {
 /// the same two dies.
 inline RingReach ringsReach(const ArchConfig& c, const std::vector<std::vector<int>>& rings, double hops) {
   RingReach reach{hops};
+  reach.linkSharing = std::max(1.0, std::min(hops, double(rings.size())));
   std::map<std::pair<int, int>, int> perEdge;
   for (const auto& ring : rings)
     for (std::size_t i = 0; ring.size() > 1 && i < ring.size(); ++i) {
