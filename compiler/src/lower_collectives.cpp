@@ -212,6 +212,8 @@ void Lowering::allreduceInThreeLevels(const Node& n, std::uint64_t dst) {
 }
 
 Lowering::AllreducePlan Lowering::groupsOf(int x) const {
+  const auto known = allreducePlans_.find(x);
+  if (known != allreducePlans_.end()) return known->second;
   const std::vector<int>& ring = ctx_.ring;
   const std::uint64_t p = ring.size();
   AllreducePlan best;
@@ -267,6 +269,7 @@ Lowering::AllreducePlan Lowering::groupsOf(int x) const {
     best.why = std::to_string(p / (best.size * best.middle)) + " dies x " + std::to_string(best.middle) + " groups of " + std::to_string(best.size) + " (" + why.str() + ")";
   else
     best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) : "one ring") + " (" + why.str() + ")";
+  allreducePlans_[x] = best;
   return best;
 }
 

@@ -269,6 +269,9 @@ class Lowering {
   /// p/4, or, on a ring over several dies, any C whose groups each lie within a die), by the
   /// estimates of collective_cost.h (die crossings included).
   AllreducePlan groupsOf(int x) const;
+  /// groupsOf's answers by value (it is asked several times per all-reduce, and weighing every
+  /// split of a ring over thousands of cores is not free).
+  mutable std::map<int, AllreducePlan> allreducePlans_;
   void allgather(const Node& n, std::uint64_t dst);
   void reducescatter(const Node& n, std::uint64_t dst);
   /// The semaphores of a grid collective (data arrived, receiver free, gathered chunk arrived).
