@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the die-scaling table in docs/compiler.md (between its markers): the Fashion-MNIST
-# MLP data parallel over 1, 2 and 5 whole D1 dies of configs/tile.ini (one example per core), one
+# MLP data parallel over 1, 2, 5 and 10 whole D1 dies of configs/tile.ini (one example per core), one
 # timing-only training step each (`tatami train ... --timing-only --steps 1 --json`), with the
 # step's breakdown and the all-reduce split the cost model chose (`tatami compile ... --explain`).
 set -euo pipefail
@@ -10,8 +10,9 @@ cd "$root"
 mlp=examples/fashion_mnist/mlp.onnx
 table="| dies | slice | cores | cycles per step | compute | die-edge | on-die | sync-wait | all-reduce (first parameter) |
 |---|---|---|---|---|---|---|---|---|"
-for dies in 1 2 5; do
-  slice="18x$((20 * dies))"
+for run in 1:18x20 2:18x40 5:18x100 10:36x100; do
+  dies="${run%%:*}"
+  slice="${run#*:}"
   batch=$((354 * dies))
   json="$(./build/tatami train $mlp --config configs/tile.ini --slice "$slice" --batch "$batch" --timing-only --steps 1 \
     --eval-on host --json 2>/dev/null)"
