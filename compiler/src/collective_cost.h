@@ -93,12 +93,10 @@ inline double groupedAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::
 }
 
 /// The die edges a transfer between cores `a` and `b` crosses (XY or YX routing: the difference
-/// of their dies' rows plus that of their columns), and which pair of dies it joins.
+/// of their dies' rows plus that of their columns).
 inline int dieCrossings(const ArchConfig& c, int a, int b) {
-  const int cols = int(c.die.cols * c.system.die_cols);
-  const int ra = a / cols / int(c.die.rows), ca = a % cols / int(c.die.cols);
-  const int rb = b / cols / int(c.die.rows), cb = b % cols / int(c.die.cols);
-  return std::abs(ra - rb) + std::abs(ca - cb);
+  const int da = dieOfCore(c, a), db = dieOfCore(c, b), cols = int(c.system.die_cols);
+  return std::abs(da / cols - db / cols) + std::abs(da % cols - db % cols);
 }
 
 /// The reach of a set of rings that run at once (each a list of cores, closed), neighbours

@@ -350,17 +350,6 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
     }
     state_.nextStep = s + 1;
     recordBreakdown(s, rec.run.breakdown);
-    {
-      runtime::Breakdown& m = sum.breakdown;  // sums here, means after the loop
-      const runtime::Breakdown& b = rec.run.breakdown;
-      if (m.dies.empty()) m.dies = b.dies, m.all = b.all;
-      else {
-        for (std::size_t d = 0; d < std::min(m.dies.size(), b.dies.size()); ++d)
-          for (std::size_t k = 0; k < m.dies[d].cycles.size(); ++k) m.dies[d].cycles[k] += b.dies[d].cycles[k];
-        for (std::size_t k = 0; k < m.all.cycles.size(); ++k) m.all.cycles[k] += b.all.cycles[k];
-      }
-      m.critical = b.critical;
-    }
     state_.loss.push_back(rec.loss), state_.cycles.push_back(double(rec.run.stats.cycles));
     lossSum += rec.loss, sum.finalLoss = rec.loss, ++ran;
     cycles += rec.run.stats.cycles, usefulFlops += rec.run.usefulFlops(), matrixFlops += rec.run.stats.matrixFlops;
@@ -386,13 +375,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
     if (!o.checkpoint.empty() && ((s + 1) % o.checkpointEvery == 0 || sum.stopped)) save(o.checkpoint, sum.accuracy, seconds(), &last);
     if (sum.stopped) break;
   }
-  if (ran) {
-    runtime::Breakdown& m = sum.breakdown;
-    for (double& v : m.all.cycles) v /= double(ran);
-    for (auto& d : m.dies)
-      for (double& v : d.cycles) v /= double(ran);
-    m.cycles = std::uint64_t(std::llround(double(cycles) / double(ran)));
-  }
+  sum.breakdown = runBreakdown(ran ? &last : nullptr);
   sum.hostSeconds = seconds();
   sum.nextStep = state_.nextStep;
   if (!o.checkpoint.empty() && (!sum.stopped || ran == 0)) save(o.checkpoint, sum.accuracy, sum.hostSeconds, &last);

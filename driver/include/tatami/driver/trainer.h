@@ -81,8 +81,9 @@ struct TrainSummary {
   double usefulFlopsPerStep = 0;  ///< the model's matrix FLOPs (RunResult::usefulFlops), over the steps run in this call
   double issuedFlopsPerStep = 0;  ///< issued by the matrix and vector units, over the steps run in this call
   double hostSeconds = 0;        ///< since the trainer was made (loading and compiling included)
-  /// Where the cycles went: per die and in all, the mean over the steps run in this call; the
-  /// critical path of the last one (runtime/breakdown.h). Every step's is in the run file.
+  /// Where the cycles went: per die and in all, the mean step of the run (as cyclesPerStep, the
+  /// steps before a resume included); the critical path of the last step run in this call
+  /// (runtime/breakdown.h). Every step's is in the run file.
   runtime::Breakdown breakdown;
   bool stopped = false;          ///< ended early by TrainLoopOptions::stop
   std::string error;             ///< the emulator's fault, with the step it happened in
