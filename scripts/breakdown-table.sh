@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh" tatami >&2
 cd "$root"
 mlp=examples/fashion_mnist/mlp.onnx
-table="| step (\`tatami check\` ...) | cycles | compute | die-edge | on-die | hbm | sync-wait | idle | critical path |
+table="| step (\`tatami check\` ...) | cycles | compute | die-edge | on-die | data-load | sync-wait | idle | critical path |
 |---|---|---|---|---|---|---|---|---|"
 row() {  # label, then the check arguments
   local label="$1"
@@ -17,7 +17,7 @@ row() {  # label, then the check arguments
   table+=$'\n'"$(python3 -c "
 import json, sys
 b = json.loads(sys.argv[1])['breakdown']
-cols = ['compute', 'die-edge', 'on-die', 'hbm', 'sync-wait', 'idle']
+cols = ['compute', 'die-edge', 'on-die', 'data-load', 'sync-wait', 'idle']
 pct = lambda v: '%.1f%%' % (100.0 * v / b['cycles'])
 p = b['critical_path']
 path = ', '.join('%s %s' % (c, pct(p[c])) for c in cols if p[c] > 0)

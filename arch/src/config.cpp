@@ -314,6 +314,11 @@ std::string toIni(const ArchConfig& config) {
 }
 
 double edgeBytesPerCycle(const ArchConfig& c) { return c.die.edge_gb_per_s / c.core.clock_ghz; }
+std::int64_t dipCount(const ArchConfig& c) {
+  const std::int64_t tiles = (c.system.die_rows / c.tile.die_rows) * (c.system.die_cols / c.tile.die_cols);
+  return tiles > 0 ? tiles * c.dip.per_tile : c.dip.edge_sources;
+}
+
 double hbmBytesPerCycle(const ArchConfig& c) { return c.dip.hbm_gb_per_s / c.core.clock_ghz; }
 double dipLinkBytesPerCycle(const ArchConfig& c) { return c.dip.link_gb_per_s / c.core.clock_ghz; }
 int dieOfCore(const ArchConfig& c, int core) {

@@ -335,6 +335,7 @@ LoweredProgram Lowering::run() {
   outputs_.insert(g_.outputs.begin(), g_.outputs.end());
   if (ctx_.stream) assignHbmHomes();
   placeGraphInputs(out);
+  if (ctx_.loadInputs) issueInputLoads(out);
   if (ctx_.precision == "mixed") findFusedTransposes();
   for (int v : transposed_) out.fusedTransposes.push_back(g_.values[std::size_t(v)].name);
   for (const auto& [v, a] : hbm_) out.hbmHomes.emplace_back(g_.values[std::size_t(v)].name, a);
@@ -345,6 +346,7 @@ LoweredProgram Lowering::run() {
   Emitter head = std::move(emit_);
   alloc_.takeAllocated();
   if (c_.core.threads > 1) alloc_.setCooling(kCoolingOps);
+  double elapsed = 0;  // the segments' estimates so far, one after another
   for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
     const Node& n = g_.nodes[i];
     const int v = n.outputs[0];
@@ -352,6 +354,7 @@ LoweredProgram Lowering::run() {
     emit_ = Emitter{};
     Segment seg;
     seg.firstOp = out.ops.size();
+    for (int in : n.inputs) awaitInput(in, seg, elapsed);
     for (int in : n.inputs)
       if (hbm_.count(in) && !resident(in)) streamIn(in, out);
     if (n.op == Op::reshape || n.op == Op::identity || transposed_.count(v)) {
@@ -375,6 +378,7 @@ LoweredProgram Lowering::run() {
     for (const auto& [bound, c] : est_) seg.needs.cycles += c;  // the write-back to HBM
     for (std::size_t o = seg.firstOp; o < seg.endOp; ++o) seg.needs.cycles += out.ops[o].cycles;
     seg.code = std::move(emit_);
+    elapsed += seg.needs.cycles;
     classify(seg);
     segments.push_back(std::move(seg));
   }
@@ -494,6 +498,41 @@ void Lowering::streamIn(int in, LoweredProgram& out) {
   for (const auto& [bound, c] : est_) oc.cycles += c;
   oc.partition = "streamed";
   out.ops.push_back(oc);
+}
+
+void Lowering::issueInputLoads(LoweredProgram& out) {
+  // Each input the step consumes arrives from HBM (the interface processor's copy of the batch):
+  // its read is issued at the start of the program with a semaphore of its own, so that it
+  // overlaps whatever comes before its first use (docs/abi.md).
+  std::uint64_t next = ctx_.inputBase;
+  for (std::size_t v = 0; v < g_.values.size(); ++v) {
+    const Value& val = g_.values[v];
+    if (val.kind != ValueKind::Input || (val.role != Role::Batch && val.role != Role::Target)) continue;
+    if (hbm_.count(int(v)) || !lastUse_.count(int(v)) || count(int(v)) == 0) continue;
+    const int k = int(pendingLoads_.size());
+    if (k >= kInputSemaphores)
+      throw CompileError("the step has more than " + std::to_string(kInputSemaphores) + " inputs to read from HBM ('" + val.name + "')");
+    const std::uint64_t bytes = count(int(v)) * 4, room = roundUp(bytes, 64);
+    if (next + room > ctx_.inputBase + ctx_.inputBytes)
+      throw CompileError("input '" + val.name + "': the step's inputs need more than the " + std::to_string(ctx_.inputBytes) +
+                         " bytes of HBM each core has for them");
+    out.layout[val.name] = {next, room, true};
+    emit_.note(val.name + " from HBM: the step's input");
+    li(1, std::int64_t(addr(int(v)))), li(2, std::int64_t(next)), li(3, std::int64_t(bytes));
+    emit_.emit(tatami::Op::HbmRead, {R(1), R(2), R(3), std::int64_t(kFirstInputSemaphore + k)});
+    pendingLoads_[buffer_.at(int(v))] = {kFirstInputSemaphore + k, hbmTransferCycles(c_, bytes)};
+    next += room;
+  }
+}
+
+void Lowering::awaitInput(int v, Segment& seg, double elapsed) {
+  if (!buffer_.count(v)) return;
+  const auto it = pendingLoads_.find(buffer_.at(v));
+  if (it == pendingLoads_.end()) return;
+  emit_.note(g_.values[std::size_t(v)].name + " has arrived from HBM");
+  emit_.emit(tatami::Op::Swait, {it->second.semaphore, 1});
+  seg.needs.cycles += std::max(0.0, it->second.cycles - elapsed);  // what the ops before it do not hide
+  pendingLoads_.erase(it);
 }
 
 int Lowering::dyingOperandToReuse(const Node& n, std::size_t i) const {

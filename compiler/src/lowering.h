@@ -30,6 +30,8 @@ namespace tatami::compiler::lowering {
 /// With more than one hardware thread, bytes an op frees are reused only this many ops later
 /// (while SRAM allows): neighbouring ops then seldom share bytes, and can run side by side.
 constexpr int kCoolingOps = 4;
+/// The step's inputs read from HBM signal semaphores 30, 31, ... (one each, docs/abi.md).
+constexpr int kFirstInputSemaphore = 30, kInputSemaphores = 8;
 
 class Lowering {
  public:
@@ -62,6 +64,10 @@ class Lowering {
     SegmentNeeds needs;
     std::size_t firstOp = 0, endOp = 0;  ///< its entries in LoweredProgram::ops
   };
+  /// With ctx_.loadInputs: the step's inputs (batch and target, by role) read from HBM, all
+  /// issued at the start; awaitInput waits for one just before its first use (lower.cpp).
+  void issueInputLoads(LoweredProgram& out);
+  void awaitInput(int v, Segment& seg, double elapsed);
   /// Which unit the segment mostly occupies, and whether it must stay on thread 0 (lower_threads.cpp).
   static void classify(Segment& seg);
   /// The program from its segments: each thread's segments in order with the waits and signals
@@ -302,6 +308,11 @@ class Lowering {
   std::set<int> transposed_;  // 2D transposes fused into the matmuls that use them (same bytes as their input)
   std::map<int, std::uint64_t> inPlaceScatter_;  // values reduce-scattered in place -> bytes their buffer needs
   std::map<int, std::uint64_t> hbm_;             // with ctx_.stream: values whose home is HBM -> HBM address
+  struct PendingLoad {
+    int semaphore = 0;
+    double cycles = 0;  // the load's estimate, from the program's start
+  };
+  std::map<int, PendingLoad> pendingLoads_;  // buffer id -> its input's read from HBM, not yet waited for
   /// Copies between SRAM and HBM through an interface processor, waiting for them.
   void hbmTransfer(bool read, std::uint64_t sram, std::uint64_t hbm, std::uint64_t bytes) {
     li(1, std::int64_t(sram)), li(2, std::int64_t(hbm)), li(3, std::int64_t(bytes));

@@ -425,7 +425,8 @@ std::string planText(const Graph& g, const GridPlan& plan) {
 }
 
 GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,
-                    const std::string& precision, bool initParameters, const CoreContext& printing) {
+                    const std::string& precision, bool initParameters, const CoreContext& printing,
+                    const std::function<void(std::size_t position, CoreContext& ctx)>& prepare) {
   if (cores.size() != std::size_t(rows) * std::size_t(cols))
     throw CompileError("a " + std::to_string(rows) + "x" + std::to_string(cols) + " grid needs " + std::to_string(rows * cols) + " cores, got " +
                        std::to_string(cores.size()));
@@ -450,6 +451,7 @@ GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<
           if (p == "local-graph" || p == "all") *printing.print << "# IR after local-graph (position 0,0)\n" << printGraph(job.graphs.back()) << "\n";
         }
       }
+      if (prepare) prepare(std::size_t(r * cols + c), ctx);
       job.lowered.push_back(lowerToCore(job.graphs.back(), config, ctx));
     }
   return job;

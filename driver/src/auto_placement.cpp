@@ -21,15 +21,15 @@ double programCycles(const LoweredProgram& lp) { return lp.estimatedCycles; }
 double estimateSlice(const CompileRequest& r, const ArchConfig& config, const Graph& g) {
   const std::vector<int> ring = sliceOf(r, config);
   const std::int64_t cores = std::int64_t(ring.size());
-  if (cores == 1) return programCycles(lowerOrStream(g, config, CoreContext(0, ring, r.precision), 0));
+  if (cores == 1) return programCycles(lowerOrStream(g, config, coreContext(r, config, ring, 0, 1), 0));
   const Graph part = compileShare(r, g, shareOf(r.batch, cores, 0));
-  return programCycles(lowerOrStream(part, config, CoreContext(0, ring, r.precision), 0));
+  return programCycles(lowerOrStream(part, config, coreContext(r, config, ring, 0, cores), 0));
 }
 
 /// A grid's step: its slowest position's program.
 double estimateGrid(const CompileRequest& r, const ArchConfig& config, const Graph& g) {
   const GridSpec spec = gridOf(r, config);
-  const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true);
+  const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, {}, gridFeed(r, config, spec));
   double slowest = 0;
   for (const auto& lp : placed.lowered) slowest = std::max(slowest, programCycles(lp));
   return slowest;

@@ -81,13 +81,13 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
     std::map<std::int64_t, std::vector<CollectiveBuffers>> byShare;
     for (std::int64_t k = 0; k < cores; ++k) {
       const std::int64_t examples = shareOf(r.batch, cores, k).examples;
-      if (!byShare.count(examples)) byShare[examples] = lowerOrStream(partOf(k), config, CoreContext(int(k), ring, r.precision), k).collectives;
+      if (!byShare.count(examples)) byShare[examples] = lowerOrStream(partOf(k), config, coreContext(r, config, ring, k, cores), k).collectives;
     }
     for (std::int64_t k = 0; k < cores; ++k) buffersOfCore[ring[std::size_t(k)]] = byShare.at(shareOf(r.batch, cores, k).examples);
   }
   std::vector<LoweredProgram> lowered;
   for (std::int64_t k = 0; k < cores; ++k) {
-    CoreContext ctx(int(k), ring, r.precision);
+    CoreContext ctx = coreContext(r, config, ring, k, cores);
     if (k == 0) ctx.print = print, ctx.printAfter = r.printAfter;
     for (const auto& [core, buffers] : buffersOfCore)
       if (core != ring[std::size_t(k)]) ctx.peerCollectives[core] = buffers;
@@ -125,7 +125,7 @@ CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, con
   const int cols = spec.cols;
   CoreContext printing;
   printing.print = print, printing.printAfter = r.printAfter;
-  GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, printing);
+  GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, printing, gridFeed(r, config, spec));
   job.bundle = makeBundle(r, job.placement, config, g, placed.cores, placed.lowered,
                           [&](std::size_t k, int v) { return blockOf(g, placed.plan, v, int(k) / cols, int(k) % cols); });
   for (const auto& lp : placed.lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);

@@ -30,8 +30,33 @@ std::vector<int> sliceOf(const CompileRequest& r, const ArchConfig& config) {
   return sliceRing(config, rows, cols);
 }
 
-std::int64_t dipCount(const ArchConfig& c) {
-  return (c.system.die_rows / c.tile.die_rows) * (c.system.die_cols / c.tile.die_cols) * c.dip.per_tile;
+bool feedsFromDips(const CompileRequest& r, const ArchConfig& config) {
+  if (r.feed == "host") return false;
+  if (r.feed != "dip" && r.feed != "auto") throw RequestError("--feed '" + r.feed + "': expected dip, host or auto");
+  if (dipCount(config) > 0) return true;
+  if (r.feed == "dip")
+    throw RequestError("--feed dip: this system has no interface processor (dip.per_tile on a whole training tile, "
+                       "dip.edge_sources on a smaller system); --feed host writes the inputs into SRAM");
+  return false;
+}
+
+CoreContext coreContext(const CompileRequest& r, const ArchConfig& config, const std::vector<int>& ring, std::int64_t k, std::int64_t cores) {
+  CoreContext ctx(int(k), ring, r.precision);
+  if (!feedsFromDips(r, config)) return ctx;
+  const std::int64_t dips = dipCount(config), perDip = (std::max<std::int64_t>(cores, 1) + dips - 1) / dips;
+  const std::uint64_t half = (std::uint64_t(config.dip.hbm_gib) << 30) / 2;
+  ctx.loadInputs = true;
+  ctx.inputBytes = std::min<std::uint64_t>(16ull << 20, half / std::uint64_t(perDip)) / 64 * 64;
+  ctx.inputBase = std::uint64_t(k % dips) * 2 * half + half + std::uint64_t(k / dips) * ctx.inputBytes;
+  return ctx;
+}
+
+std::function<void(std::size_t, CoreContext&)> gridFeed(const CompileRequest& r, const ArchConfig& config, const GridSpec& spec) {
+  if (!feedsFromDips(r, config)) return {};
+  return [r, &config, cores = spec.cores](std::size_t k, CoreContext& ctx) {
+    const CoreContext feed = coreContext(r, config, {cores[k]}, std::int64_t(k), std::int64_t(cores.size()));
+    ctx.loadInputs = feed.loadInputs, ctx.inputBase = feed.inputBase, ctx.inputBytes = feed.inputBytes;
+  };
 }
 
 /// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,

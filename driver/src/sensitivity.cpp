@@ -64,8 +64,9 @@ Sensitivity sensitivity(const std::string& sourceDir) {
       {"die.routing", "yx", 2, "the same path lengths, other links shared: contention moves either way", {}, true},
       {"die.edge_gb_per_s", "500", +1, "a quarter of the die edge's bandwidth", {}, true},
       {"die.d2d_latency_ns", "400", +1, "four times the die crossing latency", {}, true},
-      {"dip.hbm_gb_per_s", "400", 0, "no workload here streams from HBM", {}, true},
-      {"dip.link_gb_per_s", "450", 0, "no workload here streams from HBM", {}, true},
+      {"dip.hbm_gb_per_s", "400", +1, "each step's batch is read from the edge source's HBM, now at half the rate", {}, true},
+      {"dip.link_gb_per_s", "450", +1, "each step's batch crosses the edge source's link, now at half the rate", {}, true},
+      {"dip.edge_sources", "0", -1, "no data source: the batch is written into SRAM before each step, in no cycle", {}, true},
       {"die.disabled_cores", "(7,7)", 0, "a disabled core outside every slice used", {}, true},
   };
   for (SensitivityRow row : changes) {

@@ -170,6 +170,7 @@ std::string requestToJson(const CompileRequest& r) {
                                 {"grid", r.grid},
                                 {"precision", r.precision},
                                 {"batch", r.batch},
+                                {"feed", r.feed},
                                 {"optimizer",
                                  {{"kind", o.kind},
                                   {"learning_rate", o.learningRate},
@@ -191,6 +192,7 @@ CompileRequest requestFromJson(const std::string& json) {
     j.at("grid").get_to(r.grid);
     j.at("precision").get_to(r.precision);
     j.at("batch").get_to(r.batch);
+    r.feed = j.value("feed", std::string("host"));  // a request saved before steps read their inputs from HBM
     const nlohmann::json& o = j.at("optimizer");
     o.at("kind").get_to(r.optimizer.kind);
     o.at("learning_rate").get_to(r.optimizer.learningRate);

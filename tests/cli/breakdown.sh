@@ -13,7 +13,7 @@ echo "$out" | grep -q "^critical path       cores .* transfers): compute [0-9.]*
 # JSON: the columns of every die add up to the step's cycles.
 json=$("$tatami" check $mlp "${two[@]}" --json) || fail "check --json exited $?"
 cycles=$(echo "$json" | grep -m1 '^  "cycles": ' | grep -o '[0-9]*')
-sums=$(echo "$json" | awk '/"dies": \[/ {in_dies = 1} in_dies && /"(compute|die-edge|on-die|hbm|sync-wait|idle)":/ {gsub(",", ""); s += $2; n++;
+sums=$(echo "$json" | awk '/"dies": \[/ {in_dies = 1} in_dies && /"(compute|die-edge|on-die|data-load|sync-wait|idle)":/ {gsub(",", ""); s += $2; n++;
   if (n == 6) {printf "%.3f\n", s; s = 0; n = 0}} /"critical_path"/ {in_dies = 0}')
 [ "$(echo "$sums" | wc -l)" = 2 ] || fail "expected two dies in the JSON: $json"
 for s in $sums; do

@@ -36,10 +36,10 @@ TEST_CASE("activity log: many overlapping spans out of order merge to the same c
     log.add(Activity::Compute, std::uint64_t(4 * i), std::uint64_t(4 * i + 3));
     log.add(Activity::Compute, std::uint64_t(4 * i + 1), std::uint64_t(4 * i + 2));
   }
-  log.add(Activity::Hbm, 0, 4000);
+  log.add(Activity::DataLoad, 0, 4000);
   const auto seg = log.classify(4000);
   const auto n = countActivities(seg, 0, 4000);
   CHECK(n[std::size_t(Activity::Compute)] == 3000);
-  CHECK(n[std::size_t(Activity::Hbm)] == 1000);
+  CHECK(n[std::size_t(Activity::DataLoad)] == 1000);
   CHECK(seg.size() == 2000);
 }

@@ -9,7 +9,7 @@ const char* activityName(Activity a) {
     case Activity::Compute: return "compute";
     case Activity::DieEdge: return "die-edge";
     case Activity::OnDie: return "on-die";
-    case Activity::Hbm: return "hbm";
+    case Activity::DataLoad: return "data-load";
     case Activity::SyncWait: return "sync-wait";
   }
   return "?";

@@ -350,7 +350,7 @@ void CoreModel::step(int th, std::uint64_t now) {
   stats_.unitBusy[std::size_t(u.unit)] += u.occupancy;
   if (options_.trace) trace_.push_back(traceSlice(inst, ops, u, s, th, pc));
   if (!remote) activity_.add(Activity::Compute, s, s + std::max(u.occupancy, u.completion));
-  else if (inst.op == Op::HbmRead || inst.op == Op::HbmWrite) activity_.add(Activity::Hbm, s, s + u.completion);
+  else if (inst.op == Op::HbmRead || inst.op == Op::HbmWrite) activity_.add(Activity::DataLoad, s, s + u.completion);
   else activity_.add(transferActivity(int(ops.core)), s, s + u.completion);
   stats_.matrixFlops += r.matrixFlops;
   stats_.vectorFlops += r.vectorFlops;
@@ -406,7 +406,7 @@ void CoreModel::receiveSignal(::tlm::tlm_generic_payload& p, sc_core::sc_time&) 
   }
   SemEvent e{s->cycle, eventSeq_++, s->semaphore, s->count};
   e.otherCore = s->otherCore, e.sent = s->sentCycle;
-  e.carried = s->hbm ? Activity::Hbm : transferActivity(s->otherCore);
+  e.carried = s->hbm ? Activity::DataLoad : transferActivity(s->otherCore);
   events_.push(e);
   incoming_.notify(sc_core::SC_ZERO_TIME);
   p.set_response_status(::tlm::TLM_OK_RESPONSE);

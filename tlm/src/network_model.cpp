@@ -69,6 +69,16 @@ std::vector<NetworkModel::Dip>& NetworkModel::dips() {
   const ArchConfig& c = config_;
   const std::int64_t tileRows = c.tile.die_rows * c.die.rows, tileCols = c.tile.die_cols * c.die.cols;
   const std::int64_t tilesDown = c.system.die_rows / c.tile.die_rows, tilesAcross = c.system.die_cols / c.tile.die_cols;
+  if (tilesDown * tilesAcross == 0) {  // smaller than a tile: its edge sources, on its west edge
+    const std::int64_t rows = c.system.die_rows * c.die.rows;
+    for (std::int64_t k = 0; k < c.dip.edge_sources; ++k) {
+      Dip d;
+      d.node = network().node(int((2 * k + 1) * rows / (2 * c.dip.edge_sources)), 0);
+      d.wholeEdge = true;
+      dips_.push_back(std::move(d));
+    }
+    return dips_;
+  }
   for (std::int64_t tr = 0; tr < tilesDown; ++tr)
     for (std::int64_t tc = 0; tc < tilesAcross; ++tc)
       for (std::int64_t k = 0; k < c.dip.per_tile; ++k) {
@@ -242,7 +252,7 @@ void NetworkModel::handleHbm(RemoteTransfer& r) {
   const char* what = read ? "hbmrd" : "hbmwr";
   if (all.empty()) {
     r.error = std::string("no interface processor with HBM in this system (dip.per_tile DIPs come with each whole "
-                          "training tile of tile.die_rows x tile.die_cols dies)");
+                          "training tile of tile.die_rows x tile.die_cols dies; a smaller system has dip.edge_sources)");
     return;
   }
   const std::uint64_t capacity = std::uint64_t(config_.dip.hbm_gib) << 30;
@@ -289,26 +299,29 @@ void NetworkModel::handleHbm(RemoteTransfer& r) {
   const std::uint64_t linkCycles = cyclesFor(dipLinkBytesPerCycle(config_));
   const std::uint64_t hbmCycles = cyclesFor(hbmBytesPerCycle(config_));
   const std::uint64_t latency = std::uint64_t(hbmLatencyCycles(config_));
+  // A tile's DIP joins the mesh at its router; an edge source spans the system's west edge and
+  // joins it at the edge router of the row of the core it serves.
+  const int entry = dip.wholeEdge ? network().node(network().position(r.srcCore).row, 0) : dip.node;
   try {
     if (read) {
       // Request to the DIP's router and over its link; HBM; the data back over the link and mesh.
-      const Delivery req = network().send(r.issueCycle, r.srcCore, dip.node, kControlBytes, TrafficClass::Request);
+      const Delivery req = network().send(r.issueCycle, r.srcCore, entry, kControlBytes, TrafficClass::Request);
       const std::uint64_t atDip = dip.link.earliestFree(req.arrivalCycle, 1) + 1;
       dip.link.reserve(atDip - 1, 1);
       const std::uint64_t h = dip.hbm.earliestFree(atDip, hbmCycles);
       dip.hbm.reserve(h, hbmCycles);
       const std::uint64_t out = dip.link.earliestFree(h + latency, linkCycles);
       dip.link.reserve(out, linkCycles);
-      const Delivery data = network().send(out, dip.node, r.srcCore, r.bytes, TrafficClass::Response);
+      const Delivery data = network().send(out, entry, r.srcCore, r.bytes, TrafficClass::Response);
       r.localDoneCycle = data.arrivalCycle;
     } else {
       // Data to the DIP's router and over its link into HBM; a one-packet acknowledgement back.
-      const Delivery data = network().send(r.issueCycle, r.srcCore, dip.node, r.bytes, TrafficClass::Request);
+      const Delivery data = network().send(r.issueCycle, r.srcCore, entry, r.bytes, TrafficClass::Request);
       const std::uint64_t in = dip.link.earliestFree(data.arrivalCycle, linkCycles);
       dip.link.reserve(in, linkCycles);
       const std::uint64_t h = dip.hbm.earliestFree(in + linkCycles, hbmCycles);
       dip.hbm.reserve(h, hbmCycles);
-      const Delivery ack = network().send(h + hbmCycles + latency, dip.node, r.srcCore, kControlBytes, TrafficClass::Response);
+      const Delivery ack = network().send(h + hbmCycles + latency, entry, r.srcCore, kControlBytes, TrafficClass::Response);
       r.localDoneCycle = ack.arrivalCycle;
     }
   } catch (const NetworkError& e) {

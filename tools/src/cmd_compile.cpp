@@ -29,7 +29,7 @@ void explain(const CompileRequest& r, const Graph& g, const ArchConfig& config, 
     // Each op's partition is its result's layout: per dimension, split over the grid's rows (r),
     // its columns (c), or whole (-).
     const GridSpec spec = gridOf(r, config);
-    GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision);
+    GridJob job = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, {}, gridFeed(r, config, spec));
     labelGridOps(g, job.plan, r.grid, job.lowered[0]);
     printCostTable(job.lowered[0], nullptr, out);
     return;
@@ -50,7 +50,7 @@ void explain(const CompileRequest& r, const Graph& g, const ArchConfig& config, 
     return;
   }
   const std::vector<int> ring = sliceOf(r, config);
-  CoreContext ctx{0, ring, r.precision};
+  const CoreContext ctx = coreContext(r, config, ring, 0, std::int64_t(ring.size()));
   Graph part = g;
   if (ring.size() > 1) {
     if (r.batch < std::int64_t(ring.size()))

@@ -37,6 +37,11 @@ void addStepOptions(po::options_description& desc, driver::CompileRequest& r) {
        "the RxC rectangle of cores (top left of the system) the step runs on, data parallel: each core takes "
        "batch/cores examples and the gradients are all-reduced over a ring; 'die': as many of the first die's active "
        "cores (in ring order) as divide --batch. Default: one core (with --grid: the whole first die)")
+      ("feed", po::value<std::string>(&r.feed)->default_value(d.feed),
+       "where each step's inputs (the batch and the target) come from: dip (the cores read them from an interface "
+       "processor's HBM, counted in the step's cycles: dip.per_tile on a training tile, dip.edge_sources on a smaller "
+       "system such as the D1 preset), host (written into SRAM before the step, in no cycle), or auto (dip when the "
+       "system has an interface processor)")
       ("grid", po::value<std::string>(&r.grid)->value_name("RxC"),
        "tensor parallel instead (docs/compiler.md): the whole batch in one step, its examples, features and channels "
        "split over an RxC grid of the slice's active cores (row-major)");
@@ -46,6 +51,7 @@ void checkStepOptions(const driver::CompileRequest& r) {
   if (r.loss != "xent" && r.loss != "mse" && r.loss != "none") throw UsageError("--loss '" + r.loss + "': expected xent, mse or none");
   if (r.optimizer.kind != "sgd" && r.optimizer.kind != "adamw") throw UsageError("--optimizer '" + r.optimizer.kind + "': expected sgd or adamw");
   if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
+  if (r.feed != "dip" && r.feed != "host" && r.feed != "auto") throw UsageError("--feed '" + r.feed + "': expected dip, host or auto");
   const auto finite = [](const char* flag, double v, bool positive) {
     if (!std::isfinite(v) || v < 0 || (positive && v == 0))
       throw UsageError(std::string(flag) + " " + std::to_string(v) + ": expected a finite " + (positive ? "positive" : "non-negative") + " number");
@@ -67,6 +73,7 @@ bool setStepKey(driver::CompileRequest& r, const std::string& key, const std::st
     else if (key == "precision") r.precision = value;
     else if (key == "slice") r.slice = value;
     else if (key == "grid") r.grid = value;
+    else if (key == "feed") r.feed = value;
     else return false;
   } catch (const std::logic_error&) {
     throw InputError(where + "'" + key + "' = '" + value + "' is not a number");

@@ -100,6 +100,10 @@ double dipLinkBytesPerCycle(const ArchConfig& c);  ///< dip.link_gb_per_s / core
 std::int64_t d2dLatencyCycles(const ArchConfig& c);  ///< die.d2d_latency_ns x core.clock_ghz, rounded
 std::int64_t hbmLatencyCycles(const ArchConfig& c);  ///< dip.hbm_latency_ns x core.clock_ghz, rounded
 
+/// The interface processors of the system: dip.per_tile for each whole training tile, or, in a
+/// system smaller than a tile, dip.edge_sources on its west edge.
+std::int64_t dipCount(const ArchConfig& c);
+
 /// The die (row-major over system.die_rows x system.die_cols) that holds core `core`, a system-wide
 /// id counted row-major over every die's grid positions.
 int dieOfCore(const ArchConfig& c, int core);

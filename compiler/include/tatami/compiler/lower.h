@@ -95,6 +95,13 @@ struct CoreContext {
   /// as soon as it is made, so only the tensors of the op at hand take SRAM (needs DIPs).
   bool stream = false;
   std::uint64_t hbmBase = 0;
+  /// Read the step's inputs (batch and target, by their roles) from HBM: inputBytes bytes from
+  /// global HBM address inputBase on hold them, one after another (64 B aligned); each read is
+  /// issued at the program's start and waited for just before the input's first use, so the
+  /// step's cycles include its data's way in (needs DIPs). Otherwise the inputs are written into
+  /// SRAM before the step.
+  bool loadInputs = false;
+  std::uint64_t inputBase = 0, inputBytes = 0;
   /// Print what these lowering stages made (decompose-spatial, fuse-transposes, hbm-residency,
   /// plan-memory, codegen; "all") to `print`.
   std::vector<std::string> printAfter;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -79,7 +80,8 @@ struct GridJob {
 /// `printing.print`: the first position's plan-grid, local-graph and lowering stages are printed
 /// after those in printing.printAfter.
 GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,
-                    const std::string& precision, bool initParameters = true, const CoreContext& printing = {});
+                    const std::string& precision, bool initParameters = true, const CoreContext& printing = {},
+                    const std::function<void(std::size_t position, CoreContext& ctx)>& prepare = {});
 
 /// One tensor's layout: per dimension r (split over the grid's rows), c (its columns) or -.
 std::string layoutText(const GridPlan& plan, int value);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,18 @@ struct GridSpec {
   std::vector<int> cores;
 };
 GridSpec gridOf(const CompileRequest& r, const ArchConfig& config);
+/// What placeOnGrid's positions need of r.feed: each one's HBM for the step's inputs.
+std::function<void(std::size_t, compiler::CoreContext&)> gridFeed(const CompileRequest& r, const ArchConfig& config, const GridSpec& spec);
 
-/// The number of interface processors (with HBM) the system has.
-std::int64_t dipCount(const ArchConfig& c);
+
+/// Whether the step's inputs come from the DIPs (r.feed, "auto" resolved for this system); throws
+/// RequestError for an unknown value or "dip" on a system without DIPs.
+bool feedsFromDips(const CompileRequest& r, const ArchConfig& config);
+
+/// The lowering context of core `k` (of `cores`, in `ring` for data parallel): its precision and,
+/// when the inputs come from the DIPs, its share of their HBM for them (the upper half of DIP
+/// k mod DIPs, up to 16 MiB a core).
+compiler::CoreContext coreContext(const CompileRequest& r, const ArchConfig& config, const std::vector<int>& ring, std::int64_t k, std::int64_t cores);
 
 /// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
 /// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB

@@ -38,6 +38,10 @@ struct CompileRequest {
   std::string grid;                ///< RxC: tensor parallel over a grid of the slice's cores; empty: data parallel
   std::string precision = "mixed"; ///< mixed (BF16 matmuls, FP32 master weights) or fp32
   std::int64_t batch = 64;         ///< the size of symbolic input dimensions (the whole batch)
+  /// Where each step's inputs come from: "dip" (the cores read them from an interface
+  /// processor's HBM, in the step's cycles), "host" (written into SRAM before the step, in no
+  /// cycle), "auto" (dip when the system has DIPs, dip.per_tile or dip.edge_sources).
+  std::string feed = "auto";
   compiler::OptimizerConfig optimizer = defaultOptimizer();
   std::vector<std::string> printAfter;  ///< passes after which the IR is printed ("all")
 };

@@ -15,11 +15,12 @@ enum class Activity : std::uint8_t {
   Compute,   ///< a matrix, vector or scalar instruction or a DMA within the core's SRAM
   DieEdge,   ///< a transfer to or from a core on another die in flight (put, get, signal)
   OnDie,     ///< a transfer to or from another core of the same die in flight
-  Hbm,       ///< a transfer to or from HBM in flight
+  DataLoad,  ///< a transfer to or from an interface processor's HBM in flight: the step's inputs
+             ///< on their way in (and weights streamed from HBM)
   SyncWait,  ///< a thread waits (semaphore or barrier) for work that has not started yet
 };
 constexpr int kActivities = 5;
-/// "compute", "die-edge", "on-die", "hbm", "sync-wait".
+/// "compute", "die-edge", "on-die", "data-load", "sync-wait".
 const char* activityName(Activity a);
 
 /// A span of cycles [start, end) counted in one activity.

@@ -43,6 +43,7 @@ class NetworkModel : public sc_core::sc_module {
   /// An interface processor: where it joins the mesh, its link and HBM, and the HBM's contents.
   struct Dip {
     int node = 0;                  ///< the edge router it attaches to
+    bool wholeEdge = false;        ///< an edge source: joins at the west-edge router of the row it serves
     PortTimeline link, hbm;        ///< bookings in cycles
     std::map<std::uint64_t, std::unique_ptr<std::uint8_t[]>> pages;  ///< 4 KiB pages, where written
     std::uint64_t bytesRead = 0, bytesWritten = 0;
