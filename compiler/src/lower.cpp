@@ -354,7 +354,6 @@ LoweredProgram Lowering::run() {
     emit_ = Emitter{};
     Segment seg;
     seg.firstOp = out.ops.size();
-    for (int in : n.inputs) awaitInput(in, seg, elapsed);
     for (int in : n.inputs)
       if (hbm_.count(in) && !resident(in)) streamIn(in, out);
     if (n.op == Op::reshape || n.op == Op::identity || transposed_.count(v)) {
@@ -369,19 +368,22 @@ LoweredProgram Lowering::run() {
     touched.push_back(v);
     for (int x : touched)
       if (resident(x)) seg.needs.bytes.emplace_back(addr(x), addr(x) + size_.at(buffer_.at(x)));
-    releaseDeadInputs(n, i);
+    const std::vector<int> dead = releaseDeadInputs(n, i);
     est_.clear();
     if (!hbm_.empty()) streamOut(n, i);
-    if (emit_.pc() == 0) continue;  // no code: an alias of its input
-    for (const auto& r : alloc_.takeAllocated()) seg.needs.bytes.push_back(r);
-    seg.endOp = out.ops.size();
-    for (const auto& [bound, c] : est_) seg.needs.cycles += c;  // the write-back to HBM
-    for (std::size_t o = seg.firstOp; o < seg.endOp; ++o) seg.needs.cycles += out.ops[o].cycles;
-    seg.code = std::move(emit_);
-    elapsed += seg.needs.cycles;
-    classify(seg);
-    segments.push_back(std::move(seg));
+    if (emit_.pc() != 0) {  // else no code: an alias of its input
+      for (const auto& r : alloc_.takeAllocated()) seg.needs.bytes.push_back(r);
+      seg.endOp = out.ops.size();
+      for (const auto& [bound, c] : est_) seg.needs.cycles += c;  // the write-back to HBM
+      for (std::size_t o = seg.firstOp; o < seg.endOp; ++o) seg.needs.cycles += out.ops[o].cycles;
+      seg.code = std::move(emit_);
+      elapsed += seg.needs.cycles;
+      classify(seg);
+      segments.push_back(std::move(seg));
+    }
+    for (int b : dead) segments.push_back(prefetchInput(b, elapsed));
   }
+  awaitPrefetches(segments, elapsed, out);
   emit_ = std::move(head);
   placeOutputs(out);
   assembleThreads(segments, out);
@@ -501,38 +503,69 @@ void Lowering::streamIn(int in, LoweredProgram& out) {
 }
 
 void Lowering::issueInputLoads(LoweredProgram& out) {
-  // Each input the step consumes arrives from HBM (the interface processor's copy of the batch):
-  // its read is issued at the start of the program with a semaphore of its own, so that it
-  // overlaps whatever comes before its first use (docs/abi.md).
+  // Each input the step consumes is in SRAM when the step starts (the last step's prefetch put it
+  // there) and the next step's comes from HBM (the interface processor's copy of the batches): its
+  // read is issued as soon as this step's copy is dead, into the same buffer, with a semaphore
+  // of its own, and waited for at the end of the step (docs/abi.md).
   std::uint64_t next = ctx_.inputBase;
   for (std::size_t v = 0; v < g_.values.size(); ++v) {
     const Value& val = g_.values[v];
     if (val.kind != ValueKind::Input || (val.role != Role::Batch && val.role != Role::Target)) continue;
-    if (hbm_.count(int(v)) || !lastUse_.count(int(v)) || count(int(v)) == 0) continue;
-    const int k = int(pendingLoads_.size());
+    if (hbm_.count(int(v)) || outputs_.count(int(v)) || !lastUse_.count(int(v)) || count(int(v)) == 0) continue;
+    const int k = int(loads_.size());
     if (k >= kInputSemaphores)
       throw CompileError("the step has more than " + std::to_string(kInputSemaphores) + " inputs to read from HBM ('" + val.name + "')");
     const std::uint64_t bytes = count(int(v)) * 4, room = roundUp(bytes, 64);
     if (next + room > ctx_.inputBase + ctx_.inputBytes)
       throw CompileError("input '" + val.name + "': the step's inputs need more than the " + std::to_string(ctx_.inputBytes) +
                          " bytes of HBM each core has for them");
-    out.layout[val.name] = {next, room, true};
-    emit_.note(val.name + " from HBM: the step's input");
-    li(1, std::int64_t(addr(int(v)))), li(2, std::int64_t(next)), li(3, std::int64_t(bytes));
-    emit_.emit(tatami::Op::HbmRead, {R(1), R(2), R(3), std::int64_t(kFirstInputSemaphore + k)});
-    pendingLoads_[buffer_.at(int(v))] = {kFirstInputSemaphore + k, hbmTransferCycles(c_, bytes)};
+    TensorPlacement& at = out.layout[val.name];
+    at.staged = at.addr, at.addr = next, at.hbm = true;
+    loads_[buffer_.at(int(v))] = {int(v), kFirstInputSemaphore + k, next, bytes, false};
     next += room;
   }
 }
 
-void Lowering::awaitInput(int v, Segment& seg, double elapsed) {
-  if (!buffer_.count(v)) return;
-  const auto it = pendingLoads_.find(buffer_.at(v));
-  if (it == pendingLoads_.end()) return;
-  emit_.note(g_.values[std::size_t(v)].name + " has arrived from HBM");
-  emit_.emit(tatami::Op::Swait, {it->second.semaphore, 1});
-  seg.needs.cycles += std::max(0.0, it->second.cycles - elapsed);  // what the ops before it do not hide
-  pendingLoads_.erase(it);
+Lowering::Segment Lowering::prefetchInput(int b, double elapsed) {
+  // This step's copy is dead: the next step's is read into its buffer, a segment of its own
+  // after every reader of the buffer. Nothing waits for it through the thread plan (the step's
+  // end waits on its semaphore), so no fence holds its thread until the data is in.
+  InputLoad& load = loads_.at(b);
+  const std::string& name = g_.values[std::size_t(load.value)].name;
+  emit_ = Emitter{};
+  emit_.note(name + ": the next step's from HBM");
+  li(1, std::int64_t(addr_.at(b))), li(2, std::int64_t(load.hbm)), li(3, std::int64_t(load.bytes));
+  emit_.emit(tatami::Op::HbmRead, {R(1), R(2), R(3), std::int64_t(load.semaphore)});
+  load.issued = true, load.issuedAt = elapsed;
+  Segment seg;
+  seg.needs.bytes.emplace_back(addr_.at(b), addr_.at(b) + size_.at(b));
+  seg.code = std::move(emit_);
+  classify(seg);
+  // Asynchronous: no later op waits for it as the previous op of a unit, and it takes its thread
+  // no time the plan should weigh (a few instructions to issue).
+  seg.needs.units = 0, seg.needs.cycles = 0;
+  return seg;
+}
+
+void Lowering::awaitPrefetches(std::vector<Segment>& segments, double elapsed, LoweredProgram& out) {
+  // The step ends when the next step's inputs are in: a segment of its own that waits for them
+  // (what the step after their reads does not hide is its estimate).
+  if (loads_.empty()) return;
+  emit_ = Emitter{};
+  Segment seg;
+  seg.firstOp = seg.endOp = out.ops.size();
+  double exposed = 0;
+  for (const auto& [b, load] : loads_) {
+    if (!load.issued) continue;
+    emit_.note(g_.values[std::size_t(load.value)].name + ": the next step's has arrived");
+    emit_.emit(tatami::Op::Swait, {load.semaphore, 1});  // no bytes: its semaphore orders it
+    exposed = std::max(exposed, hbmTransferCycles(c_, load.bytes) - (elapsed - load.issuedAt));
+  }
+  if (emit_.pc() == 0) return;
+  seg.needs.cycles = std::max(0.0, exposed);
+  seg.code = std::move(emit_);
+  classify(seg);
+  segments.push_back(std::move(seg));
 }
 
 int Lowering::dyingOperandToReuse(const Node& n, std::size_t i) const {
@@ -547,7 +580,7 @@ int Lowering::dyingOperandToReuse(const Node& n, std::size_t i) const {
   for (int in : n.inputs) {
     if (count(in) != count(v) || g_.values[std::size_t(in)].kind == ValueKind::Constant) continue;
     const int b = buffer_.at(in);
-    bool free = size_.count(b) > 0 && size_.at(b) == roundUp(count(v), 16) * 4;
+    bool free = size_.count(b) > 0 && size_.at(b) == roundUp(count(v), 16) * 4 && !loads_.count(b);
     for (const auto& [val, buf] : buffer_)
       if (buf == b && (outputs_.count(val) || (lastUse_.count(val) && lastUse_.at(val) > i))) free = false;
     if (free) return in;
@@ -578,13 +611,19 @@ void Lowering::emitNode(const Node& n, LoweredProgram& out) {
   temps_.clear();
 }
 
-void Lowering::releaseDeadInputs(const Node& n, std::size_t i) {
-  // Buffers whose values are all dead (never inputs of later nodes, not outputs).
+std::vector<int> Lowering::releaseDeadInputs(const Node& n, std::size_t i) {
+  // Buffers whose values are all dead (never inputs of later nodes, not outputs); a step input's
+  // buffer is kept for the next step's (returned: to read into it now).
+  std::vector<int> inputs;
   for (int in : n.inputs) {
     if (lastUse_.at(in) != i || outputs_.count(in)) continue;
     const int b = buffer_.at(in);
-    if (!bufferNeeded(b, i, n.outputs[0], false) && size_.count(b)) releaseBuffer(b);
+    if (bufferNeeded(b, i, n.outputs[0], false) || !size_.count(b)) continue;
+    const auto load = loads_.find(b);
+    if (load == loads_.end()) releaseBuffer(b);
+    else if (!load->second.issued && std::find(inputs.begin(), inputs.end(), b) == inputs.end()) inputs.push_back(b);
   }
+  return inputs;
 }
 
 void Lowering::streamOut(const Node& n, std::size_t i) {

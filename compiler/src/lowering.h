@@ -55,7 +55,8 @@ class Lowering {
   void streamIn(int in, LoweredProgram& out);
   int dyingOperandToReuse(const Node& n, std::size_t i) const;
   void emitNode(const Node& n, LoweredProgram& out);
-  void releaseDeadInputs(const Node& n, std::size_t i);
+  /// Releases the buffers whose values die at node i; returns the step inputs' among them.
+  std::vector<int> releaseDeadInputs(const Node& n, std::size_t i);
   void streamOut(const Node& n, std::size_t i);
   void placeOutputs(LoweredProgram& out);
   /// One node's code, the ops it reports and what the thread plan needs to know of it.
@@ -64,10 +65,12 @@ class Lowering {
     SegmentNeeds needs;
     std::size_t firstOp = 0, endOp = 0;  ///< its entries in LoweredProgram::ops
   };
-  /// With ctx_.loadInputs: the step's inputs (batch and target, by role) read from HBM, all
-  /// issued at the start; awaitInput waits for one just before its first use (lower.cpp).
+  /// With ctx_.loadInputs: the step's inputs (batch and target, by role) are in SRAM at the
+  /// start; the next step's are read from HBM into the same buffers once this step's are dead
+  /// (prefetchInput), and the step ends when they are in (awaitPrefetches; lower.cpp).
   void issueInputLoads(LoweredProgram& out);
-  void awaitInput(int v, Segment& seg, double elapsed);
+  Segment prefetchInput(int buffer, double elapsed);
+  void awaitPrefetches(std::vector<Segment>& segments, double elapsed, LoweredProgram& out);
   /// Which unit the segment mostly occupies, and whether it must stay on thread 0 (lower_threads.cpp).
   static void classify(Segment& seg);
   /// The program from its segments: each thread's segments in order with the waits and signals
@@ -308,11 +311,13 @@ class Lowering {
   std::set<int> transposed_;  // 2D transposes fused into the matmuls that use them (same bytes as their input)
   std::map<int, std::uint64_t> inPlaceScatter_;  // values reduce-scattered in place -> bytes their buffer needs
   std::map<int, std::uint64_t> hbm_;             // with ctx_.stream: values whose home is HBM -> HBM address
-  struct PendingLoad {
-    int semaphore = 0;
-    double cycles = 0;  // the load's estimate, from the program's start
+  struct InputLoad {
+    int value = 0, semaphore = 0;
+    std::uint64_t hbm = 0, bytes = 0;  // where the next step's copy is, and its size
+    bool issued = false;
+    double issuedAt = 0;  // the estimate of the step's cycles before its read
   };
-  std::map<int, PendingLoad> pendingLoads_;  // buffer id -> its input's read from HBM, not yet waited for
+  std::map<int, InputLoad> loads_;  // buffer id -> the step input it holds, read from HBM for the next step
   /// Copies between SRAM and HBM through an interface processor, waiting for them.
   void hbmTransfer(bool read, std::uint64_t sram, std::uint64_t hbm, std::uint64_t bytes) {
     li(1, std::int64_t(sram)), li(2, std::int64_t(hbm)), li(3, std::int64_t(bytes));

@@ -176,7 +176,7 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
       if (bytes > at.bytes)
         throw CompileError("internal: core " + std::to_string(cores[k]) + "'s block of '" + t.name + "' is " + std::to_string(bytes) +
                            " bytes; its program holds " + std::to_string(at.bytes) + " for it");
-      t.pieces.push_back({cores[k], at.addr, block, at.hbm});
+      t.pieces.push_back({cores[k], at.addr, block, at.hbm, at.staged});
     }
     b.tensors.push_back(std::move(t));
   }

@@ -116,9 +116,9 @@ Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(
   session_ = std::make_unique<runtime::Session>(config_, job_.bundle);
   for (int p : g.parameters) {
     const Value& v = g.values[std::size_t(p)];
-    std::vector<double>& w = session_->carried()[v.name];
-    w.resize(v.data.size());
+    std::vector<double> w(v.data.size());
     std::transform(v.data.begin(), v.data.end(), w.begin(), [](double d) { return double(float(d)); });  // FP32 master weights
+    session_->setCarried(v.name, w);
     state_.parameters.insert(v.name);
   }
   ImportOptions evalIo;
@@ -174,11 +174,15 @@ std::vector<runtime::NamedArray> Trainer::batchAt(std::int64_t step) {
 StepRecord Trainer::runStep(std::int64_t step, bool trace) {
   StepRecord rec;
   rec.step = step, rec.epoch = step / stepsPerEpoch_;
-  const std::vector<runtime::NamedArray> batch = batchAt(step);
+  const std::vector<runtime::NamedArray> batch = nextStep_ == step ? std::move(nextBatch_) : batchAt(step);
+  // The step reads the next one's batch from the interface processor while it runs.
+  const bool more = step + 1 < totalSteps_;
+  nextBatch_ = more ? batchAt(step + 1) : std::vector<runtime::NamedArray>{};
+  nextStep_ = more ? step + 1 : -1;
   runtime::RunOptions options;
   options.trace = trace;
   options.timingOnly = r_.timingOnly;
-  runtime::Session::Step s = session_->step(batch, options);
+  runtime::Session::Step s = session_->step(batch, options, more ? &nextBatch_ : nullptr);
   rec.loss = s.loss;
   rec.run = std::move(s.result.run);
   if (oracle_ && rec.run.error.empty()) oracle_->run(batch);
@@ -210,10 +214,11 @@ double Trainer::evaluateOnMachine(std::int64_t* runs, double* cycles) const {
   const std::size_t batch = std::size_t(r_.step.batch), per = test_.labelsPerExample;
   std::vector<runtime::NamedArray> feeds;
   feeds.push_back({x->name, dims(x->shape), std::vector<double>(batch * test_.pixels, 0.0)});
+  const std::map<std::string, std::vector<double>> carried = session_->carried();  // the weights, read once
   for (const runtime::BundleTensor& t : evalSession_->bundle().tensors)
     if (t.purpose == "parameter") {
-      const auto w = session_->carried().find(t.name);
-      if (w == session_->carried().end())
+      const auto w = carried.find(t.name);
+      if (w == carried.end())
         throw std::runtime_error("evaluation on the machine: the training step carries no parameter '" + t.name + "' (--eval-on host evaluates on the host)");
       feeds.push_back({t.name, dims(t.shape), w->second});
     }
@@ -240,13 +245,14 @@ double Trainer::evaluateOnHost() const {
   const Value& in = forward_.values[std::size_t(forward_.inputs.front())];
   EvalOptions fp32;
   fp32.roundToFloat = true;
+  const std::map<std::string, std::vector<double>> carried = session_->carried();  // the weights, read once
   for (std::size_t start = 0; start + evalBatch_ <= test_.count; start += evalBatch_) {
     std::map<std::string, Tensor> feeds;
     feeds[in.name] = Tensor{in.shape, std::vector<double>(test_.images.begin() + long(start * test_.pixels),
                                                           test_.images.begin() + long((start + evalBatch_) * test_.pixels))};
     for (int p : forward_.parameters) {
       const Value& v = forward_.values[std::size_t(p)];
-      feeds[v.name] = Tensor{v.shape, session_->carried().at(v.name)};
+      feeds[v.name] = Tensor{v.shape, carried.at(v.name)};
     }
     const auto r = compiler::evaluate(forward_, feeds, fp32);
     const auto& logits = r[std::size_t(forward_.outputs.front())].data;
@@ -320,7 +326,7 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
       throw DataError("checkpoint '" + o.resume + "': next step " + std::to_string(state_.nextStep) + " with " + std::to_string(state_.loss.size()) +
                       " losses and " + std::to_string(state_.cycles.size()) + " cycle counts does not fit a run of " +
                       std::to_string(totalSteps_) + " steps");
-    session_->carried() = state_.carried;
+    session_->setCarried(state_.carried);
     if (oracle_) oracle_->state = state_.carried;
   }
   TrainSummary sum;

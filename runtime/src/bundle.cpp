@@ -112,7 +112,7 @@ void writeBundle(const std::string& path, const Bundle& b) {
     o << "\n";
     for (const auto& p : t.pieces)
       o << "piece " << p.core << " " << p.addr << " " << joinDims(p.block.begin, ',') << " " << joinDims(p.block.real, ',') << " "
-        << joinDims(p.block.local, ',') << (p.hbm ? " hbm" : "") << "\n";
+        << joinDims(p.block.local, ',') << (p.hbm ? " hbm" : "") << (p.staged ? " staged " + std::to_string(*p.staged) : "") << "\n";
   }
   for (const auto& [addr, values] : b.hbmInit) {
     o << "hbm-init " << addr << " " << values.size() << "\n";
@@ -187,11 +187,17 @@ Bundle readBundle(const std::string& path) {
     } else if (key == "piece") {
       if (b.tensors.empty()) r.fail("a piece before any tensor");
       std::string core, addr, begin, real, local, where;
-      if (!(fields >> core >> addr >> begin >> real >> local)) r.fail("expected 'piece CORE ADDR BEGIN REAL LOCAL [hbm]'");
+      if (!(fields >> core >> addr >> begin >> real >> local)) r.fail("expected 'piece CORE ADDR BEGIN REAL LOCAL [hbm [staged SRAM_ADDR]]'");
       TensorPiece p;
       if (fields >> where) {
-        if (where != "hbm") r.fail("'" + where + "': a piece ends with 'hbm' or nothing");
+        if (where != "hbm") r.fail("'" + where + "': a piece ends with 'hbm', 'hbm staged SRAM_ADDR' or nothing");
         p.hbm = true;
+        std::string staged, at;
+        if (fields >> staged) {
+          if (staged != "staged" || !(fields >> at)) r.fail("'" + staged + "': after 'hbm' a piece has nothing or 'staged SRAM_ADDR'");
+          p.staged = r.number(at);
+          if (fields >> at) r.fail("'" + at + "': a piece ends after its staged address");
+        }
       }
       p.core = r.coreId(core);
       p.addr = r.number(addr);

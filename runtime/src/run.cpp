@@ -192,6 +192,7 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
     for (const auto& o : cp.program->outputs) regions.push_back({prefix + o.name, o.addr, o.type, o.shape, {}});
     if (&cp == &programs.front())
       for (const auto& d : options.dumps) regions.push_back(d);
+    for (const auto& d : cp.dumps) regions.push_back({prefix + d.name, d.addr, d.type, d.shape, {}});
     for (auto& r : regions) {
       // Its size first, without overflow: a region larger than the SRAM is refused before any
       // buffer is made for it.

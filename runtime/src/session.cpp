@@ -70,9 +70,33 @@ bool gather(const BundleTensor& t, std::size_t programs, const RunResult& run, N
 
 }  // namespace
 
+namespace {
+
+std::vector<std::uint8_t> floatBytes(const std::vector<double>& values) {
+  const std::vector<float> f(values.begin(), values.end());
+  std::vector<std::uint8_t> bytes(f.size() * 4);
+  if (!bytes.empty()) std::memcpy(bytes.data(), f.data(), bytes.size());
+  return bytes;
+}
+
+void checkFeed(const BundleTensor* t, const NamedArray& feed) {
+  if (!t) throw BundleError("'" + feed.name + "' is not a tensor of the bundle");
+  if (t->role == "output") throw BundleError("'" + feed.name + "' is an output of the bundle; it cannot be fed");
+  const std::vector<std::int64_t> shape(feed.shape.begin(), feed.shape.end());
+  if (shape != t->shape) throw BundleError("'" + feed.name + "' has shape " + dimsText(shape) + "; the bundle expects " + dimsText(t->shape));
+  if (feed.data.size() != std::size_t(product(shape)))
+    throw BundleError("'" + feed.name + "' holds " + std::to_string(feed.data.size()) + " values, not the " + std::to_string(product(shape)) +
+                      " of its shape");
+}
+
+}  // namespace
+
 Session::Session(const ArchConfig& config, Bundle bundle) : config_(config), bundle_(std::move(bundle)) {
-  for (const auto& t : bundle_.tensors)
-    if (t.purpose == "parameter" || t.purpose == "state") carried_[t.name].assign(std::size_t(product(t.shape)), 0.0);
+  for (const auto& t : bundle_.tensors) {
+    if (t.purpose != "parameter" && t.purpose != "state") continue;
+    auto& pieces = resident_[t.name];
+    for (const auto& p : t.pieces) pieces.push_back({p.core, p.addr, p.hbm, std::vector<std::uint8_t>(std::size_t(product(p.block.local)) * 4, 0)});
+  }
 }
 
 const BundleTensor* Session::withPurpose(const std::string& purpose) const {
@@ -81,7 +105,7 @@ const BundleTensor* Session::withPurpose(const std::string& purpose) const {
   return nullptr;
 }
 
-BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options) const {
+std::vector<CoreProgram> Session::place(const std::vector<NamedArray>& feeds, const std::vector<NamedArray>* next, RunOptions& options) const {
   std::vector<CoreProgram> all;
   for (const auto& p : bundle_.programs) all.emplace_back(p.core, &p.program);
   const auto programOf = [&](int core) -> CoreProgram& {
@@ -89,22 +113,37 @@ BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options)
       if (cp.core == core) return cp;
     throw BundleError("a piece names core " + std::to_string(core) + ", which runs no program of the bundle");
   };
+  const auto nextOf = [&](const std::string& name) -> const NamedArray* {
+    if (!next) return nullptr;
+    for (const auto& n : *next)
+      if (n.name == name) return &n;
+    throw BundleError("the next step's feeds have no '" + name + "'");
+  };
   for (const auto& feed : feeds) {
     const BundleTensor* t = bundle_.find(feed.name);
-    if (!t) throw BundleError("'" + feed.name + "' is not a tensor of the bundle");
-    if (t->role == "output") throw BundleError("'" + feed.name + "' is an output of the bundle; it cannot be fed");
-    const std::vector<std::int64_t> shape(feed.shape.begin(), feed.shape.end());
-    if (shape != t->shape) throw BundleError("'" + feed.name + "' has shape " + dimsText(shape) + "; the bundle expects " + dimsText(t->shape));
-    if (feed.data.size() != std::size_t(product(shape)))
-      throw BundleError("'" + feed.name + "' holds " + std::to_string(feed.data.size()) + " values, not the " +
-                        std::to_string(product(shape)) + " of its shape");
+    checkFeed(t, feed);
+    const NamedArray* later = nextOf(feed.name);
+    if (later) checkFeed(t, *later);
     // A replicated block (a weight on every core of a slice) is cut out and converted once.
-    std::map<std::vector<std::vector<std::int64_t>>, SramImage> made;  // by the block's begin, real and local
+    std::map<std::vector<std::vector<std::int64_t>>, std::pair<SramImage, SramImage>> made;  // by the block: this step's, the next's
     for (const auto& p : t->pieces) {
       const std::vector<std::vector<std::int64_t>> key = {p.block.begin, p.block.real, p.block.local};
       auto at = made.find(key);
-      if (at == made.end()) at = made.emplace(key, floatImage(feed.name, p.addr, sliceBlock(p.block, t->shape, feed.data))).first;
-      SramImage img = at->second;
+      if (at == made.end()) {
+        SramImage now = floatImage(feed.name, p.addr, sliceBlock(p.block, t->shape, feed.data));
+        SramImage then = later && p.staged ? floatImage(feed.name, p.addr, sliceBlock(p.block, t->shape, later->data)) : now;
+        at = made.emplace(key, std::make_pair(std::move(now), std::move(then))).first;
+      }
+      if (p.staged) {  // the step's copy in SRAM, the next step's in HBM
+        SramImage sram = at->second.first;
+        sram.addr = *p.staged;
+        programOf(p.core).inputs.push_back(std::move(sram));
+        SramImage hbm = at->second.second;
+        hbm.addr = p.addr;
+        options.hbmInputs.push_back(std::move(hbm));
+        continue;
+      }
+      SramImage img = at->second.first;
       img.addr = p.addr;
       if (p.hbm) options.hbmInputs.push_back(std::move(img));
       else programOf(p.core).inputs.push_back(std::move(img));
@@ -120,6 +159,11 @@ BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options)
         dump.shape = {std::uint64_t(product(p.block.local))};
         options.hbmDumps.push_back(dump);
       }
+  return all;
+}
+
+BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options) const {
+  std::vector<CoreProgram> all = place(feeds, nullptr, options);
   BundleRun out;
   out.run = runPrograms(config_, all, options);
   out.run.usefulMatrixFlops = bundle_.usefulMatrixFlops;
@@ -132,20 +176,118 @@ BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options)
   return out;
 }
 
-Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptions& options) {
-  std::vector<NamedArray> all = feeds;
-  for (const auto& [name, values] : carried_) {
+std::map<std::string, std::vector<double>> Session::carried() const {
+  ++carriedReads_;
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [name, pieces] : resident_) {
     const BundleTensor* t = bundle_.find(name);
-    all.push_back({name, std::vector<std::uint64_t>(t->shape.begin(), t->shape.end()), values});
+    std::vector<double>& values = out[name];
+    values.assign(std::size_t(product(t->shape)), 0.0);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      std::vector<float> f(pieces[i].bytes.size() / 4);
+      if (!f.empty()) std::memcpy(f.data(), pieces[i].bytes.data(), f.size() * 4);
+      placeBlock(t->pieces[i].block, t->shape, std::vector<double>(f.begin(), f.end()), values);
+    }
   }
+  return out;
+}
+
+void Session::setCarried(const std::string& name, const std::vector<double>& values) {
+  const auto it = resident_.find(name);
+  if (it == resident_.end()) throw BundleError("'" + name + "' is not a parameter or optimizer state of the bundle");
+  const BundleTensor* t = bundle_.find(name);
+  if (values.size() != std::size_t(product(t->shape)))
+    throw BundleError("'" + name + "' holds " + std::to_string(values.size()) + " values, not the " + std::to_string(product(t->shape)) +
+                      " of its shape " + dimsText(t->shape));
+  for (std::size_t i = 0; i < it->second.size(); ++i) it->second[i].bytes = floatBytes(sliceBlock(t->pieces[i].block, t->shape, values));
+}
+
+void Session::setCarried(const std::map<std::string, std::vector<double>>& all) {
+  for (const auto& [name, values] : all) setCarried(name, values);
+}
+
+Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptions& runOptions, const std::vector<NamedArray>* next) {
+  RunOptions options = runOptions;
+  std::vector<CoreProgram> all = place(feeds, next, options);
+  // The step inputs' SRAM copies as the last step left them (what its reads from HBM brought),
+  // which must be this step's feeds.
+  if (!staged_.empty()) {
+    for (auto& [core, img] : staged_)
+      for (auto& cp : all)
+        for (auto& in : cp.inputs)
+          if (cp.core == core && in.addr == img.addr && in.name == img.name) {
+            if (in.bytes != img.bytes)
+              throw BundleError("'" + img.name + "': the copy core " + std::to_string(core) +
+                                " read from HBM during the last step is not this step's feed (the last step was told another next batch)");
+            in.bytes = std::move(img.bytes);
+          }
+    staged_.clear();
+  }
+  // The carried tensors, as the machine holds them.
+  for (const auto& [name, pieces] : resident_)
+    for (const Resident& r : pieces) {
+      SramImage img;
+      img.name = name, img.addr = r.addr, img.shape = {r.bytes.size() / 4}, img.bytes = r.bytes;
+      if (r.hbm) options.hbmInputs.push_back(std::move(img));
+      else
+        for (auto& cp : all)
+          if (cp.core == r.core) cp.inputs.push_back(img);
+    }
+  // Read back after the run: what the next step finds in SRAM (the staged inputs).
+  if (next)
+    for (const auto& t : bundle_.tensors)
+      for (const auto& p : t.pieces)
+        if (p.staged)
+          for (auto& cp : all)
+            if (cp.core == p.core) cp.dumps.push_back({t.name + ".staged", *p.staged, DType::F32, {std::uint64_t(product(p.block.local))}, {}});
   Step s;
-  s.result = run(all, options);
+  s.result.run = runPrograms(config_, all, options);
+  s.result.run.usefulMatrixFlops = bundle_.usefulMatrixFlops;
   if (!s.result.run.error.empty() || options.timingOnly) return s;
-  for (const auto& out : s.result.outputs) {
-    const BundleTensor* t = bundle_.find(out.name);
-    if (t->purpose == "loss") s.loss = out.data.at(0);
-    if (t->purpose == "update" && carried_.count(t->of)) carried_[t->of] = out.data;
+  // Each update replaces its tensor's pieces as bytes (replicas must agree bit for bit); every
+  // other output is put together for the caller.
+  std::string& error = s.result.run.error;
+  std::map<std::string, std::vector<Resident>> updated;
+  for (const auto& t : bundle_.tensors) {
+    if (t.role != "output") continue;
+    if (t.purpose == "update" && resident_.count(t.of)) {
+      std::vector<Resident> pieces = resident_.at(t.of);
+      std::map<std::vector<std::int64_t>, std::pair<int, const std::vector<std::uint8_t>*>> first;
+      for (std::size_t i = 0; i < t.pieces.size() && i < pieces.size(); ++i) {
+        const std::string key = regionName(all.size(), t.pieces[i].core, t.name);
+        const auto img = std::find_if(s.result.run.outputs.begin(), s.result.run.outputs.end(), [&](const SramImage& o) { return o.name == key; });
+        if (img == s.result.run.outputs.end() || img->bytes.size() < pieces[i].bytes.size()) {
+          error += (error.empty() ? "" : "\n") + std::string("output '") + t.name + "' of core " + std::to_string(t.pieces[i].core) + " is missing";
+          continue;
+        }
+        std::copy_n(img->bytes.begin(), pieces[i].bytes.size(), pieces[i].bytes.begin());
+        const auto seen = first.emplace(t.pieces[i].block.begin, std::make_pair(t.pieces[i].core, &pieces[i].bytes));
+        if (!seen.second && *seen.first->second.second != pieces[i].bytes)
+          error += (error.empty() ? "" : "\n") + std::string("output '") + t.name + "': its copies on core " +
+                   std::to_string(seen.first->second.first) + " and core " + std::to_string(t.pieces[i].core) + " differ";
+      }
+      updated[t.of] = std::move(pieces);
+      continue;
+    }
+    NamedArray a;
+    if (gather(t, all.size(), s.result.run, a, error)) s.result.outputs.push_back(std::move(a));
   }
+  if (!error.empty()) return s;
+  for (auto& [name, pieces] : updated) resident_[name] = std::move(pieces);
+  for (const auto& out : s.result.outputs)
+    if (bundle_.find(out.name)->purpose == "loss") s.loss = out.data.at(0);
+  if (next)
+    for (const auto& t : bundle_.tensors)
+      for (const auto& p : t.pieces)
+        if (p.staged) {
+          const std::string key = regionName(all.size(), p.core, t.name + ".staged");
+          for (const auto& o : s.result.run.outputs)
+            if (o.name == key) {
+              SramImage img = o;
+              img.name = t.name, img.addr = *p.staged;
+              staged_.emplace_back(p.core, std::move(img));
+            }
+        }
   return s;
 }
 

@@ -40,7 +40,7 @@ TEST_CASE("a session carries weights and momentum from step to step as the oracl
   std::map<std::string, compiler::Tensor> oracle = driver::seededInputs(g, "xent", 7);
   for (int p : g.parameters) {
     const compiler::Value& v = g.values[std::size_t(p)];
-    session.carried()[v.name] = std::vector<double>(v.data.begin(), v.data.end());
+    session.setCarried(v.name, std::vector<double>(v.data.begin(), v.data.end()));
     oracle[v.name] = compiler::Tensor{v.shape, v.data};
   }
   std::vector<runtime::NamedArray> batch;

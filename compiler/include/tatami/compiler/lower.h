@@ -11,6 +11,7 @@
 #include <iosfwd>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,14 @@
 namespace tatami::compiler {
 
 struct TensorPlacement {
+  TensorPlacement() = default;
+  TensorPlacement(std::uint64_t addr_, std::uint64_t bytes_, bool hbm_ = false) : addr(addr_), bytes(bytes_), hbm(hbm_) {}
   std::uint64_t addr = 0;
   std::uint64_t bytes = 0;  ///< allocated (rounded up to 64 B)
   bool hbm = false;         ///< addr is a global HBM address (the tensor streams through SRAM)
+  /// A step input read from HBM (CoreContext::loadInputs): where its SRAM copy is, which the step
+  /// finds there at its start (the last step's read put it there).
+  std::optional<std::uint64_t> staged;
 };
 
 /// What the cost model says about one lowered op.
@@ -95,11 +101,12 @@ struct CoreContext {
   /// as soon as it is made, so only the tensors of the op at hand take SRAM (needs DIPs).
   bool stream = false;
   std::uint64_t hbmBase = 0;
-  /// Read the step's inputs (batch and target, by their roles) from HBM: inputBytes bytes from
-  /// global HBM address inputBase on hold them, one after another (64 B aligned); each read is
-  /// issued at the program's start and waited for just before the input's first use, so the
-  /// step's cycles include its data's way in (needs DIPs). Otherwise the inputs are written into
-  /// SRAM before the step.
+  /// The step's inputs (batch and target, by their roles) come from HBM: each is in SRAM when the
+  /// step starts (the last step read it there) and the next step's copy, at global HBM address
+  /// inputBase on (inputBytes bytes hold them, 64 B aligned), is read into the same buffer as soon
+  /// as this step's is dead; the step ends when it is in. So each step's cycles include its
+  /// successor's data on its way in, hidden behind whatever follows the inputs' last use (needs
+  /// DIPs). Otherwise the inputs are written into SRAM before the step.
   bool loadInputs = false;
   std::uint64_t inputBase = 0, inputBytes = 0;
   /// Print what these lowering stages made (decompose-spatial, fuse-transposes, hbm-residency,

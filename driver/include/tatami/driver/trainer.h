@@ -141,6 +141,9 @@ class Trainer {
   std::int64_t classes_ = 0, stepsPerEpoch_ = 0, totalSteps_ = 0;
   std::vector<std::uint32_t> order_;
   std::int64_t orderEpoch_ = -1;
+  /// The batch of step nextStep_, made for the step before it (which read it into the machine).
+  std::vector<runtime::NamedArray> nextBatch_;
+  std::int64_t nextStep_ = -1;
   TrainState state_;
   std::unique_ptr<Oracle> oracle_;
 };

@@ -28,10 +28,16 @@ class BundleError : public std::runtime_error {
 /// One core's block of a tensor, as FP32 at `addr` in that core's SRAM (or, with `hbm`, at
 /// global HBM address `addr`: the core streams it through its SRAM).
 struct TensorPiece {
+  TensorPiece() = default;
+  TensorPiece(int core_, std::uint64_t addr_, TensorBlock block_, bool hbm_ = false, std::optional<std::uint64_t> staged_ = {})
+      : core(core_), addr(addr_), block(std::move(block_)), hbm(hbm_), staged(staged_) {}
   int core = 0;
   std::uint64_t addr = 0;
   TensorBlock block;
   bool hbm = false;
+  /// An input read from HBM by the step itself (the next step's copy, while this one runs): where
+  /// the core holds it in SRAM, which the step finds there at its start.
+  std::optional<std::uint64_t> staged;
 };
 
 struct BundleTensor {

@@ -69,6 +69,7 @@ struct CoreProgram {
   int core = 0;
   const Program* program = nullptr;
   std::vector<SramImage> inputs;  ///< written to this core's SRAM after .init (as RunOptions::inputs for the first)
+  std::vector<SramImage> dumps;   ///< this core's regions to read back after the run, beside its .output ones
 };
 
 struct RunResult {

@@ -25,29 +25,54 @@ class Session {
 
   /// One run: each fed tensor's blocks written to the cores that hold them (a name the bundle does
   /// not know, an output, or a wrong shape throws BundleError), every program run, and the outputs
-  /// put together. Replicated output pieces must hold the same bits (else RunResult::error).
+  /// put together. Replicated output pieces must hold the same bits (else RunResult::error). A
+  /// step input read from HBM (a staged piece) is written both to HBM and to its SRAM copy, as a
+  /// step in a row of them finds it.
   BundleRun run(const std::vector<NamedArray>& feeds, RunOptions options = {}) const;
 
-  /// The tensors carried from step to step, by name: every tensor whose purpose is parameter or
-  /// state, FP32 values as doubles. Set the parameters' initial values here before the first step.
-  std::map<std::string, std::vector<double>>& carried() { return carried_; }
-  const std::map<std::string, std::vector<double>>& carried() const { return carried_; }
+  /// The tensors carried from step to step (every tensor whose purpose is parameter or state),
+  /// FP32 values as doubles, read from the machine's copies: between steps they stay where the
+  /// step left them (SRAM, or HBM when streamed), as bytes, and the host reads them only here
+  /// (checkpoints, evaluation, the end of a run; counted in carriedReads).
+  std::map<std::string, std::vector<double>> carried() const;
+  /// Writes a carried tensor's values (FP32) to every piece of it on the machine: the parameters'
+  /// initial values before the first step, or a checkpoint's. Throws BundleError for a name that
+  /// is not carried or a wrong count.
+  void setCarried(const std::string& name, const std::vector<double>& values);
+  void setCarried(const std::map<std::string, std::vector<double>>& all);
+  std::size_t carriedReads() const { return carriedReads_; }
 
   struct Step {
-    BundleRun result;
+    BundleRun result;  ///< its outputs: the loss and metrics (the updates stay on the machine)
     double loss = std::numeric_limits<double>::quiet_NaN();  ///< the loss output; NaN without one or timing only
   };
   /// One training step: `feeds` (the batch, the target) and the carried tensors in; each carried
-  /// tensor replaced by the output that is its update. A failed or timing-only run changes nothing.
-  Step step(const std::vector<NamedArray>& feeds, const RunOptions& options = {});
+  /// tensor replaced by the output that is its update, on the machine. `next`: the next step's
+  /// feeds, which this step reads from HBM while it runs (inputs with staged pieces); the next
+  /// step then starts from what this one read (and throws BundleError if it is fed otherwise).
+  /// Without `next` the HBM holds `feeds` again. A failed or timing-only run changes nothing.
+  Step step(const std::vector<NamedArray>& feeds, const RunOptions& options = {}, const std::vector<NamedArray>* next = nullptr);
 
   /// The first tensor with this purpose (batch, target, loss, ...), or nullptr.
   const BundleTensor* withPurpose(const std::string& purpose) const;
 
  private:
+  /// The programs with every fed block placed (SRAM images per core, HBM ones in `options`);
+  /// staged pieces' HBM copies from `next` when given.
+  std::vector<CoreProgram> place(const std::vector<NamedArray>& feeds, const std::vector<NamedArray>* next, RunOptions& options) const;
   ArchConfig config_;
   Bundle bundle_;
-  std::map<std::string, std::vector<double>> carried_;
+  /// One piece of a carried tensor as the machine holds it (FP32 bytes of its block).
+  struct Resident {
+    int core = 0;
+    std::uint64_t addr = 0;
+    bool hbm = false;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::map<std::string, std::vector<Resident>> resident_;  ///< by tensor, one per piece
+  /// The SRAM copies of the step inputs that the last step read from HBM (per core, its image).
+  std::vector<std::pair<int, SramImage>> staged_;
+  mutable std::size_t carriedReads_ = 0;
 };
 
 }  // namespace tatami::runtime
