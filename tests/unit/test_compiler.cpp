@@ -206,7 +206,7 @@ TEST_CASE("softmax cross-entropy: value and gradient") {
   CHECK(t[std::size_t(grads.at(z))].data[3] == doctest::Approx((1.0 / 3.0 - 1.0) / 2));
 }
 
-TEST_CASE("text IR: print and parse agree; passes in text form") {
+TEST_CASE("text IR: print and parse agree, passes in text form") {
   const std::string text =
       "graph g\n"
       "input %x f32[2,3]\n"
@@ -641,7 +641,7 @@ onnx::ModelProto integerModel(bool withMax) {
 
 }  // namespace
 
-TEST_CASE("ONNX: integer arithmetic follows ONNX (Div truncates, Cast to int64 truncates); Clip with optional bounds") {
+TEST_CASE("ONNX: integer arithmetic follows ONNX (Div truncates, Cast to int64 truncates), Clip with optional bounds") {
   for (bool withMax : {true, false}) {
     Graph g = importOnnxBytes(integerModel(withMax).SerializeAsString(), "ints.onnx");
     const std::vector<double> x = {-1, -0.25, 0, 0.5, 2, 3, -3, 0.1, 0.3, -0.6};

@@ -196,7 +196,7 @@ TEST_CASE("runs are deterministic") {
   CHECK(a.outputHash == b.outputHash);
 }
 
-TEST_CASE("a trace holds every instruction; each unit's slices add up to its busy cycles") {
+TEST_CASE("a trace holds every instruction, each unit's slices add up to its busy cycles") {
   ArchConfig config;
   runtime::RunOptions options;
   options.trace = true;
@@ -251,7 +251,7 @@ TEST_CASE("a trace counts the bytes of puts and HBM reads at their levels") {
   CHECK(at.at(7).sramBytes == 512);
 }
 
-TEST_CASE("fence holds its thread until everything it issued is complete; a signal after it tells another thread") {
+TEST_CASE("fence holds its thread until everything it issued is complete, a signal after it tells another thread") {
   // Thread 0: li at 0..3; the vadd of 1,024 elements starts at 4, reads 64 lines on both ports
   // and completes at 4 + 64 + 4 (latency) = 72. The fence starts then (hazard stall 72 - 5 = 67),
   // takes 1 cycle; sinc at 73 is visible at 74. Thread 1 waits in swait until 74 (issued then,

@@ -54,7 +54,7 @@ TEST_CASE("a large matmul on the GPU takes exactly the roofline's time: compute 
   CHECK(ops[0].seconds == flops / 67e12);
 }
 
-TEST_CASE("an elementwise op on the GPU is bound by HBM bandwidth; an operand just written comes from L2") {
+TEST_CASE("an elementwise op on the GPU is bound by HBM bandwidth, an operand just written comes from L2") {
   Graph g;
   const int x = g.input("x", {1024, 1024}), y = g.input("y", {1024, 1024});
   const int s = g.op(Op::add, {x, y});

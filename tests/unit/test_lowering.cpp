@@ -151,7 +151,7 @@ TEST_CASE("a lowered MLP training step (forward, backward, SGD with momentum) ma
   CHECK(cycles > 0);
 }
 
-TEST_CASE("a lowered CNN training step (conv, relu, max pool, dense; backward; SGD) matches the oracle") {
+TEST_CASE("a lowered CNN training step (conv, relu, max pool, dense, backward, SGD) matches the oracle") {
   using V = std::vector<std::int64_t>;
   std::mt19937 gen(3);
   Graph g;
@@ -308,7 +308,7 @@ TEST_CASE("a slice over several dies: its ring runs die by die, each die's part 
   CHECK(sliceRing(c, 2, 6) == std::vector<int>{0, 1, 7, 6, 4, 5, 11, 10, 2, 3, 9, 8});
 }
 
-TEST_CASE("data parallel over a 2 x 2 slice: a ring all-reduce of gradients; the step matches the whole-batch oracle") {
+TEST_CASE("data parallel over a 2 x 2 slice: a ring all-reduce of gradients, the step matches the whole-batch oracle") {
   const ArchConfig config;
   const std::int64_t batch = 16;
   const std::vector<int> ring = sliceRing(config, 2, 2);

@@ -47,7 +47,7 @@ TEST_CASE("zero-load latency on a die: routers x hop + serialization at the narr
   CHECK(self.send(5, a, a, 64, TrafficClass::Request).arrivalCycle == 5 + 1 + 1);
 }
 
-TEST_CASE("zero-load latency across dies: crossings add d2d latency; the edge's share serializes") {
+TEST_CASE("zero-load latency across dies: crossings add d2d latency, the edge's share serializes") {
   // Two D1 dies side by side: (0,0) -> (0,39) is 39 hops (40 routers) and one crossing of an
   // east edge shared by 18 links: 1000/18 B/cycle, narrower than the 64 B/cycle links.
   Network net(config({{"system.die_cols", "2"}}));

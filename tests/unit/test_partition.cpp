@@ -232,7 +232,7 @@ TEST_CASE("convolutions split over a grid: examples over the columns, channels a
   CHECK(planGrid(cnnStep(16), 2, 2).split[std::size_t(g.find("w1"))] == std::vector<int>{-1, -1, -1, -1});
 }
 
-TEST_CASE("a strided convolution and average pooling on a grid; channels that do not split evenly are refused") {
+TEST_CASE("a strided convolution and average pooling on a grid, channels that do not split evenly are refused") {
   const Graph g = cnnStep(32, true);
   CHECK(planGrid(g, 2, 2).split[std::size_t(g.find("pool2"))] == std::vector<int>{1, -1, -1, -1});
   const double err = gridAgainstOracle(g, 2, 2, 1e-6);
@@ -252,7 +252,7 @@ TEST_CASE("a CNN with batch norm (as PyTorch exports it) on a 2x2 grid gives the
   MESSAGE("CNN with batch norm on 2x2: worst relative error " << err);
 }
 
-TEST_CASE("padding that would enter a sum or a maximum is masked; what cannot be split is refused, naming the node") {
+TEST_CASE("padding that would enter a sum or a maximum is masked, what cannot be split is refused, naming the node") {
   // y = x w with y's 5 columns split 3 + 2 over two grid columns: exp puts 1 in the padding,
   // which the sum across those columns must not count, nor the maximum its -inf.
   Graph g;

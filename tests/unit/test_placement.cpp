@@ -17,7 +17,7 @@ PlacementCandidate candidate(const std::string& slice, const std::string& grid, 
 
 }  // namespace
 
-TEST_CASE("choosePlacement: the fewest cores within the gain of the fastest; none when nothing fits") {
+TEST_CASE("choosePlacement: the fewest cores within the gain of the fastest, none when nothing fits") {
   // The fastest wins when the others are more than 10% slower.
   CHECK(choosePlacement({candidate("", "", 1, 50000), candidate("2x2", "", 4, 42000), candidate("", "4x4", 16, 11925)}) == 2);
   // Within 10% of the fastest on fewer cores: the smaller placement (more cores do not pay).

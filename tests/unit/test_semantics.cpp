@@ -208,7 +208,7 @@ TEST_CASE("exp, log, reciprocal and rsqrt follow their exact algorithms") {
   }
 }
 
-TEST_CASE("reductions accumulate in order; argmax takes the first maximum") {
+TEST_CASE("reductions accumulate in order, argmax takes the first maximum") {
   // Row 0: 1e8, 1, -1e8, 1 summed in order is ((1e8 + 1) - 1e8) + 1 = 1 in FP32 (a pairwise
   // sum would give 2).
   const CoreState c = runText(

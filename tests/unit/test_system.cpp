@@ -129,7 +129,7 @@ TEST_CASE("remote faults and deadlocks name the cores") {
                     "core 5 is not an active core of this system (ids 0..15, disabled positions excluded)");
 }
 
-TEST_CASE("HBM behind an interface processor: data round-trips; bandwidth and latency cost") {
+TEST_CASE("HBM behind an interface processor: data round-trips, bandwidth and latency cost") {
   ArchConfig tile;
   setParam(tile, "system.die_rows", "5", "t");
   setParam(tile, "system.die_cols", "5", "t");
@@ -154,10 +154,34 @@ TEST_CASE("HBM behind an interface processor: data round-trips; bandwidth and la
   const auto rb = runtime::runPrograms(tile, {{0, &big}}, {});
   REQUIRE(rb.error.empty());
   CHECK(rb.stats.cycles > 1048576 / 400);
-  // Beyond the last DIP, or on a system without a whole tile: a clear fault.
+  // Beyond the last DIP, or on a system without any: a clear fault.
   const Program far = assemble("  li r2, 64\n  li r3, 0x10000000000\n  hbmrd r0, r3, r2, 2\n  halt\n", "f.tasm");
   CHECK(runtime::runPrograms(tile, {{0, &far}}, {}).error.find("is outside the HBM of the system's 5 DIPs") != std::string::npos);
-  CHECK(runtime::runPrograms(ArchConfig{}, {{0, &far}}, {}).error.find("no interface processor with HBM") != std::string::npos);
+  CHECK(runtime::runPrograms(ArchConfig{}, {{0, &far}}, {}).error.find("is outside the HBM of the system's 1 DIPs") != std::string::npos);
+  ArchConfig none;
+  setParam(none, "dip.edge_sources", "0", "t");
+  CHECK(runtime::runPrograms(none, {{0, &far}}, {}).error.find("no interface processor with HBM") != std::string::npos);
+}
+
+TEST_CASE("a die's edge source: data enters at the west edge router of the reader's row, at the source's rate") {
+  // The D1 preset has one edge source (dip.edge_sources): 64 KiB read by core (0,5) and by core
+  // (10,5) take the same time (each enters at its own row's edge router, 5 hops away), and
+  // halving the source's link rate slows a read that its link bounds.
+  const ArchConfig d1;
+  const Program read = assemble("  li r1, 65536\n  li r3, 0\n  hbmrd r0, r3, r1, 2\n  swait 2, 1\n  halt\n", "r.tasm");
+  const int cols = int(d1.die.cols);
+  const auto cycles = [&](const ArchConfig& c, int core) {
+    runtime::RunOptions o;
+    o.hbmInputs.push_back({"x", 0, DType::F32, {16}, std::vector<std::uint8_t>(64, 7)});
+    const auto r = runtime::runPrograms(c, {{core, &read}}, o);
+    REQUIRE(r.error.empty());
+    return r.stats.cycles;
+  };
+  const std::uint64_t top = cycles(d1, 5), lower = cycles(d1, 10 * cols + 5);
+  CHECK(top == lower);
+  ArchConfig slow = d1;
+  setParam(slow, "dip.link_gb_per_s", "100", "t");  // 50 B/cycle at 2 GHz: below the mesh's 64
+  CHECK(cycles(slow, 5) >= top + 65536 / 50 - 65536 / 64);
 }
 
 TEST_CASE("a run keeps per-link, per-router and per-die-edge statistics") {
@@ -213,7 +237,7 @@ TEST_CASE("breakdown: each core's cycles by activity and the critical path acros
   CHECK(b.critical.cycles[std::size_t(Activity::OnDie)] == 32);
 }
 
-TEST_CASE("breakdown: a transfer to another die counts as die-edge; a put with no waiter is not on the path") {
+TEST_CASE("breakdown: a transfer to another die counts as die-edge, a put with no waiter is not on the path") {
   ArchConfig two = mesh4x4();
   setParam(two, "system.die_cols", "2", "t");
   validate(two);

@@ -25,7 +25,7 @@ TEST_CASE("one thread: every op on thread 0 in order, no waits, the estimate is 
   for (const auto& s : p.signalTo) CHECK(s.empty());
 }
 
-TEST_CASE("independent ops on different units overlap on two threads; ops on one unit do not") {
+TEST_CASE("independent ops on different units overlap on two threads, ops on one unit do not") {
   // A matmul and a vector op on disjoint bytes: the vector op runs on thread 1 from cycle 0.
   ThreadPlan p = planThreads({seg(0, 64, 100, kMatrixUnit), seg(64, 128, 60)}, 4, 3);
   CHECK(p.thread == std::vector<int>{0, 1});
@@ -40,7 +40,7 @@ TEST_CASE("independent ops on different units overlap on two threads; ops on one
   CHECK(p.makespan == 120);
 }
 
-TEST_CASE("an op that reads what another thread wrote waits for its signal; a wait is never repeated") {
+TEST_CASE("an op that reads what another thread wrote waits for its signal, a wait is never repeated") {
   // 0: matmul writes [0,64) on thread 0. 1: vector op on [64,128) runs on thread 1. 2: vector op
   // reading [0,64) and [64,128): it needs both; on thread 1 it waits for thread 0's op 0.
   // 3: another op reading [0,64): thread 1 already knows op 0 is done, so no second wait.
@@ -62,7 +62,7 @@ TEST_CASE("an op that reads what another thread wrote waits for its signal; a wa
   CHECK(p.waitFor[3].empty());
 }
 
-TEST_CASE("ops that talk to other cores stay on thread 0; a thread that waited knows what its producer knew") {
+TEST_CASE("ops that talk to other cores stay on thread 0, a thread that waited knows what its producer knew") {
   // 0: matmul on thread 0; 1: vector op on thread 1 (independent); 2: a collective (pinned)
   // reading op 1's bytes: thread 0 waits for thread 1.
   ThreadPlan p = planThreads({seg(0, 64, 100, kMatrixUnit), seg(64, 128, 40), seg(64, 128, 10, kMeshPort, true)}, 4, 3);

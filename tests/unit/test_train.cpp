@@ -104,7 +104,7 @@ TEST_CASE("bad training options and data are refused by name, never crash") {
   for (const char* f : {"t_labels.h5", "t_bad_ck.h5", "t_key.h5", "t_nan.h5"}) std::remove(f);
 }
 
-TEST_CASE("training data from an HDF5 file; bad data files are refused by name") {
+TEST_CASE("training data from an HDF5 file, bad data files are refused by name") {
   // A toy task: class = whether the first pixel is bright; 784 pixels per example.
   std::vector<double> trainImages(512 * 784, 0.0), testImages(500 * 784, 0.0), trainLabels(512), testLabels(500);
   for (int i = 0; i < 512; ++i) trainImages[std::size_t(i * 784)] = (i % 2) ? 1.0 : 0.0, trainLabels[std::size_t(i)] = i % 2;

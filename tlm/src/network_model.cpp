@@ -312,7 +312,11 @@ void NetworkModel::handleHbm(RemoteTransfer& r) {
       dip.hbm.reserve(h, hbmCycles);
       const std::uint64_t out = dip.link.earliestFree(h + latency, linkCycles);
       dip.link.reserve(out, linkCycles);
-      const Delivery data = network().send(out, entry, r.srcCore, r.bytes, TrafficClass::Response);
+      // The data streams from HBM over the link into the mesh: its tail cannot enter the mesh
+      // before it has crossed the slower of the two, so a stream they bound starts later.
+      const std::uint64_t meshCycles = cyclesFor(double(config_.die.link_bytes_per_cycle));
+      const std::uint64_t slowest = std::max(hbmCycles, linkCycles);
+      const Delivery data = network().send(out + (slowest > meshCycles ? slowest - meshCycles : 0), entry, r.srcCore, r.bytes, TrafficClass::Response);
       r.localDoneCycle = data.arrivalCycle;
     } else {
       // Data to the DIP's router and over its link into HBM; a one-packet acknowledgement back.
