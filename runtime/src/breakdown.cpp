@@ -81,12 +81,14 @@ Breakdown computeBreakdown(const ArchConfig& config, const std::vector<CoreActiv
     Breakdown::Row& row = dies[die];
     row.die = dieName(config, die);
     row.cores += 1, b.all.cores += 1;
+    b.dataLoadInFlight += double(c.dataLoadInFlight);
     for (int k = 0; k < kBreakdownColumns; ++k) row.cycles[std::size_t(k)] += double(n[std::size_t(k)]), b.all.cycles[std::size_t(k)] += double(n[std::size_t(k)]);
   }
   const auto mean = [](Breakdown::Row& r) {
     for (double& v : r.cycles) v /= double(std::max(1, r.cores));
   };
   for (auto& [die, row] : dies) mean(row), b.dies.push_back(row);
+  b.dataLoadInFlight /= double(std::max(1, b.all.cores));
   mean(b.all);
   if (!cores.empty()) b.critical = criticalPath(cores, b.cycles);
   return b;
@@ -120,6 +122,7 @@ nlohmann::ordered_json breakdownJson(const Breakdown& b) {
     dies.push_back(row);
   }
   j["dies"] = dies;
+  j["data_load_in_flight"] = b.dataLoadInFlight;
   nlohmann::ordered_json path = {{"cores", b.critical.cores}, {"transfers", b.critical.transfers}};
   path.update(columnsJson(asDouble(b.critical.cycles)));
   j["critical_path"] = path;

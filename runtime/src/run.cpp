@@ -149,7 +149,8 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
     std::vector<CoreActivity> activity;
     for (const auto& cp : programs) {
       const tlm::CoreModel& core = system.core(cp.core);
-      activity.push_back({cp.core, core.stats().cycles, &core.activitySegments(), &core.waits()});
+      activity.push_back({cp.core, core.stats().cycles, &core.activitySegments(), &core.waits(),
+                          core.stats().held[std::size_t(tlm::Activity::DataLoad)]});
     }
     result.breakdown = computeBreakdown(config, activity);
   }

@@ -164,6 +164,12 @@ TEST_CASE("malformed bundles are refused with the file and line") {
   CHECK(refused("tatami-bundle 1\ntensor x output 4x3 update\n") == "b_bad.bundle:2: tensor 'x': its purpose update needs the tensor it belongs to");
   CHECK(refused("tatami-bundle 1\ntensor x input 4x3\npiece 0 0 3,0 2,3 2,3\n") ==
         "b_bad.bundle:3: piece of 'x': its block does not fit the tensor in dimension 0");
+  CHECK(refused("tatami-bundle 1\ntensor x input 4x3\npiece 0 0 0,0 4,3 4,3 sram\n") ==
+        "b_bad.bundle:3: 'sram': a piece ends with 'hbm', 'hbm staged SRAM_ADDR' or nothing");
+  CHECK(refused("tatami-bundle 1\ntensor x input 4x3\npiece 0 0 0,0 4,3 4,3 hbm staged\n") ==
+        "b_bad.bundle:3: 'staged': after 'hbm' a piece has nothing or 'staged SRAM_ADDR'");
+  CHECK(refused("tatami-bundle 1\ntensor x input 4x3\npiece 0 0 0,0 4,3 4,3 hbm staged 64 more\n") ==
+        "b_bad.bundle:3: 'more': a piece ends after its staged address");
   CHECK(refused("tatami-bundle 1\nprogram 0 3\n    halt\n") == "b_bad.bundle:3: the file ends inside a block of 3 lines");
   CHECK(refused("tatami-bundle 1\nprogram 0 1\n    halt\n") == "b_bad.bundle:3: the file ends without 'end' (truncated?)");
   CHECK(refused("tatami-bundle 1\nmodel m\nfrobnicate 3\n") == "b_bad.bundle:3: unknown entry 'frobnicate'");

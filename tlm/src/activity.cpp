@@ -51,9 +51,11 @@ std::vector<ActivitySegment> ActivityLog::classify(std::uint64_t end) {
     normalizedSize_[std::size_t(k)] = v.size();
     Spans next;
     std::size_t c = 0;
+    held_[std::size_t(k)] = 0;
     for (auto [s, e] : v) {
       e = std::min(e, end);
       if (s >= e) continue;
+      held_[std::size_t(k)] += e - s;  // the spans are merged: disjoint
       // The parts of [s, e) that no earlier activity covers.
       while (c < covered.size() && covered[c].second <= s) ++c;
       std::uint64_t at = s;

@@ -232,6 +232,7 @@ Activity CoreModel::transferActivity(int other) const {
 void CoreModel::finishActivities() {
   segments_ = activity_.classify(stats_.cycles);
   stats_.activity = countActivities(segments_, 0, stats_.cycles);
+  stats_.held = activity_.held();
 }
 
 void CoreModel::releaseBarrierIfComplete() {

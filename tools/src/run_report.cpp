@@ -39,6 +39,13 @@ void printBreakdownText(const runtime::Breakdown& b, std::ostream& out) {
   if (!b.all.cores) return;
   out << "where cycles went   " << runtime::Breakdown::shares(b.all.cycles, double(b.cycles)) << " (mean of "
       << b.all.cores << " core" << (b.all.cores > 1 ? "s" : "") << ")\n";
+  if (b.dataLoadInFlight > 0) {
+    const double exposed = b.all.cycles[std::size_t(tlm::Activity::DataLoad)];
+    char line[160];
+    std::snprintf(line, sizeof line, "data in flight      %.0f cycles per core, %.1f%% of them hidden behind other work\n", b.dataLoadInFlight,
+                  100.0 * (b.dataLoadInFlight - exposed) / b.dataLoadInFlight);
+    out << line;
+  }
   if (b.dies.size() > 1)
     for (const auto& d : b.dies)
       out << "  die " << d.die << ", " << d.cores << " cores: " << runtime::Breakdown::shares(d.cycles, double(b.cycles)) << "\n";

@@ -32,6 +32,9 @@ struct Breakdown {
   std::uint64_t cycles = 0;  ///< the step's: its last core's end
   Row all;
   std::vector<Row> dies;  ///< the dies with cores that ran, in die order
+  /// Mean cycles per core with a transfer to or from HBM in flight, hidden or not: the data-load
+  /// column is its exposed part.
+  double dataLoadInFlight = 0;
   /// The chain of cores and transfers that ends the step, walked back from the core that ends
   /// last: at each core, the latest wait that a transfer ended leads to the far end of the
   /// transfer when it was issued.
@@ -52,6 +55,7 @@ struct CoreActivity {
   std::uint64_t cycles = 0;
   const std::vector<tlm::ActivitySegment>* segments = nullptr;
   const std::vector<tlm::WaitRecord>* waits = nullptr;
+  std::uint64_t dataLoadInFlight = 0;  ///< tlm::CoreStats::held of DataLoad
 };
 
 /// The breakdown as JSON: cycles, all (the columns and cores), dies (one record each, with its

@@ -36,6 +36,9 @@ class ActivityLog {
   /// Every cycle of [0, end) that some activity holds for, in the first one that does: disjoint
   /// segments in order of start.
   std::vector<ActivitySegment> classify(std::uint64_t end);
+  /// After classify: per activity, the cycles of [0, end) it held for, whether another came first
+  /// or not (a transfer hidden behind compute counts here, and as compute in the segments).
+  const std::array<std::uint64_t, kActivities>& held() const { return held_; }
 
  private:
   using Spans = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
@@ -43,6 +46,7 @@ class ActivityLog {
   static void normalize(Spans& v);
   std::array<Spans, kActivities> spans_;
   std::array<std::size_t, kActivities> normalizedSize_{};
+  std::array<std::uint64_t, kActivities> held_{};
 };
 
 /// Cycles per activity within [from, to) of segments as classify() returns them.

@@ -46,6 +46,9 @@ struct CoreStats {
   std::uint64_t matrixFlops = 0, vectorFlops = 0;
   /// Cycles of [0, cycles) per activity (activity.h), each cycle in one; the rest were idle.
   std::array<std::uint64_t, kActivities> activity{};
+  /// Cycles each activity went on at all, overlapped or not (ActivityLog::held): the data-load
+  /// entry less its activity entry is the data's way in that compute hid.
+  std::array<std::uint64_t, kActivities> held{};
 };
 
 /// A thread's wait that a transfer from elsewhere ended (for the step's critical path): blocked
