@@ -8,8 +8,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh" tatami >&2
 cd "$root"
 mlp=examples/fashion_mnist/mlp.onnx
-table="| dies | slice | cores | cycles per step | compute | die-edge | on-die | sync-wait | all-reduce (first parameter) |
-|---|---|---|---|---|---|---|---|---|"
+table="| dies | slice | cores | cycles per step | compute | die-edge | on-die | data-load | sync-wait | idle | all-reduce (first parameter) |
+|---|---|---|---|---|---|---|---|---|---|---|"
 for run in 1:18x20 2:18x40 5:18x100 10:36x100; do
   dies="${run%%:*}"
   slice="${run#*:}"
@@ -23,8 +23,8 @@ import json, sys
 j = json.loads(sys.argv[1])
 b = j['breakdown']
 pct = lambda c: '%.1f%%' % (100.0 * b['all'][c] / b['cycles'])
-print('| $dies | $slice | %d | {:,} | %s | %s | %s | %s | %s |'.format(round(j['cycles_per_step'])) % (
-    b['all']['cores'], pct('compute'), pct('die-edge'), pct('on-die'), pct('sync-wait'), sys.argv[2]))
+print('| $dies | $slice | %d | {:,} | %s | %s | %s | %s | %s | %s | %s |'.format(round(j['cycles_per_step'])) % (
+    b['all']['cores'], pct('compute'), pct('die-edge'), pct('on-die'), pct('data-load'), pct('sync-wait'), pct('idle'), sys.argv[2]))
 " "$json" "$split")"
   echo "die scaling: $dies done" >&2
 done
