@@ -139,11 +139,13 @@ TEST_CASE("a step reads the next step's batch from HBM while it runs, and the ne
   const driver::CompiledJob dip = driver::compileJob(r, config);
   r.feed = "host";
   const driver::CompiledJob host = driver::compileJob(r, config);
-  const runtime::BundleTensor* x = runtime::Session(config, dip.bundle).withPurpose("batch");
+  const runtime::Session fromDip(config, dip.bundle), fromHost(config, host.bundle);
+  const runtime::BundleTensor* x = fromDip.withPurpose("batch");
   REQUIRE(x);
   REQUIRE(x->pieces.at(0).staged);
   CHECK(x->pieces.at(0).hbm);
-  CHECK_FALSE(runtime::Session(config, host.bundle).withPurpose("batch")->pieces.at(0).staged);
+  REQUIRE(fromHost.withPurpose("batch"));
+  CHECK_FALSE(fromHost.withPurpose("batch")->pieces.at(0).staged);
   const auto first = tinyBatch(dip.step, 1.0), second = tinyBatch(dip.step, 0.5), third = tinyBatch(dip.step, 0.25);
   // Two steps in a row, the second's batch read by the first, against the same steps fed from the
   // host: the same losses and the same weights, bit for bit; the first step costs more cycles
