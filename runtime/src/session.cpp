@@ -72,13 +72,6 @@ bool gather(const BundleTensor& t, std::size_t programs, const RunResult& run, N
 
 namespace {
 
-std::vector<std::uint8_t> floatBytes(const std::vector<double>& values) {
-  const std::vector<float> f(values.begin(), values.end());
-  std::vector<std::uint8_t> bytes(f.size() * 4);
-  if (!bytes.empty()) std::memcpy(bytes.data(), f.data(), bytes.size());
-  return bytes;
-}
-
 void checkFeed(const BundleTensor* t, const NamedArray& feed) {
   if (!t) throw BundleError("'" + feed.name + "' is not a tensor of the bundle");
   if (t->role == "output") throw BundleError("'" + feed.name + "' is an output of the bundle; it cannot be fed");
@@ -199,7 +192,7 @@ void Session::setCarried(const std::string& name, const std::vector<double>& val
   if (values.size() != std::size_t(product(t->shape)))
     throw BundleError("'" + name + "' holds " + std::to_string(values.size()) + " values, not the " + std::to_string(product(t->shape)) +
                       " of its shape " + dimsText(t->shape));
-  for (std::size_t i = 0; i < it->second.size(); ++i) it->second[i].bytes = floatBytes(sliceBlock(t->pieces[i].block, t->shape, values));
+  for (std::size_t i = 0; i < it->second.size(); ++i) it->second[i].bytes = floatImage(name, 0, sliceBlock(t->pieces[i].block, t->shape, values)).bytes;
 }
 
 void Session::setCarried(const std::map<std::string, std::vector<double>>& all) {
