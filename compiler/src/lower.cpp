@@ -357,10 +357,10 @@ LoweredProgram Lowering::run() {
     for (int in : n.inputs)
       if (hbm_.count(in) && !resident(in)) streamIn(in, out);
     if (n.op == Op::reshape || n.op == Op::identity || transposed_.count(v)) {
-      buffer_[v] = buffer_.at(n.inputs[0]);  // same bytes, another shape (or read transposed)
+      bind(v, buffer_.at(n.inputs[0]));  // same bytes, another shape (or read transposed)
     } else {
       const int reuse = dyingOperandToReuse(n, i);
-      if (reuse >= 0) buffer_[v] = buffer_.at(reuse);
+      if (reuse >= 0) bind(v, buffer_.at(reuse));
       else place(v);
       emitNode(n, out);
     }
@@ -408,16 +408,28 @@ void Lowering::place(int v) {
   // last blocks (see reducescatter).
   if (inPlaceScatter_.count(v)) bytes = std::max(bytes, inPlaceScatter_.at(v));
   const int b = nextBuffer_++;
-  buffer_[v] = b;
+  bind(v, b);
   addr_[b] = alloc_.allocate(bytes, g_.values[std::size_t(v)].name);
   size_[b] = bytes;
 }
 
 bool Lowering::resident(int x) const { return buffer_.count(x) && size_.count(buffer_.at(x)); }
 
+void Lowering::bind(int v, int b) {
+  const auto was = buffer_.find(v);
+  if (was != buffer_.end()) {
+    auto& others = valuesIn_[was->second];
+    others.erase(std::remove(others.begin(), others.end(), v), others.end());
+  }
+  buffer_[v] = b;
+  valuesIn_[b].push_back(v);
+}
+
 bool Lowering::bufferNeeded(int b, std::size_t i, int also, bool onlyResident) const {
-  for (const auto& [val, buf] : buffer_)
-    if (buf == b && !(onlyResident && hbm_.count(val)) && (outputs_.count(val) || (lastUse_.count(val) && lastUse_.at(val) > i) || val == also))
+  const auto in = valuesIn_.find(b);
+  if (in == valuesIn_.end()) return false;
+  for (int val : in->second)
+    if (!(onlyResident && hbm_.count(val)) && (outputs_.count(val) || (lastUse_.count(val) && lastUse_.at(val) > i) || val == also))
       return true;
   return false;
 }
@@ -581,8 +593,7 @@ int Lowering::dyingOperandToReuse(const Node& n, std::size_t i) const {
     if (count(in) != count(v) || g_.values[std::size_t(in)].kind == ValueKind::Constant) continue;
     const int b = buffer_.at(in);
     bool free = size_.count(b) > 0 && size_.at(b) == roundUp(count(v), 16) * 4 && !loads_.count(b);
-    for (const auto& [val, buf] : buffer_)
-      if (buf == b && (outputs_.count(val) || (lastUse_.count(val) && lastUse_.at(val) > i))) free = false;
+    if (bufferNeeded(b, i, -1, false)) free = false;
     if (free) return in;
   }
   return -1;
@@ -723,6 +734,8 @@ LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreC
   printStages(ctx, p);
   return p;
 }
+
+std::shared_ptr<CollectivePlans> newCollectivePlans() { return std::make_shared<CollectivePlans>(); }
 
 std::vector<int> sliceRing(const ArchConfig& c, int rows, int cols) {
   if (rows < 1 || cols < 1 || rows > c.die.rows * c.system.die_rows || cols > c.die.cols * c.system.die_cols)

@@ -211,11 +211,12 @@ void Lowering::allreduceInThreeLevels(const Node& n, std::uint64_t dst) {
   vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
-Lowering::AllreducePlan Lowering::groupsOf(int x) const {
-  const auto known = allreducePlans_.find(x);
-  if (known != allreducePlans_.end()) return known->second;
+AllreducePlan Lowering::groupsOf(int x) const {
   const std::vector<int>& ring = ctx_.ring;
   const std::uint64_t p = ring.size();
+  const auto key = std::make_pair(p, count(x));
+  const auto known = plans_->byRingAndElements.find(key);
+  if (known != plans_->byRingAndElements.end()) return known->second;
   AllreducePlan best;
   best.cycles = ringAllreduceCycles(c_, p, chunkOf(x, p) * 4, ringsReach(c_, {ring}, 1.0));
   std::ostringstream why;
@@ -269,7 +270,7 @@ Lowering::AllreducePlan Lowering::groupsOf(int x) const {
     best.why = std::to_string(p / (best.size * best.middle)) + " dies x " + std::to_string(best.middle) + " groups of " + std::to_string(best.size) + " (" + why.str() + ")";
   else
     best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) : "one ring") + " (" + why.str() + ")";
-  allreducePlans_[x] = best;
+  plans_->byRingAndElements[key] = best;
   return best;
 }
 

@@ -27,6 +27,32 @@
 
 namespace tatami::compiler::lowering {
 
+/// How the cost model runs a data-parallel all-reduce over a ring: in groups of `size` cores (0:
+/// one ring), the elements of each group chunk, the estimate, and why.
+struct AllreducePlan {
+  std::uint64_t size = 0, chunk = 0;
+  double cycles = 0;
+  RingReach inside, across;  ///< of the groups' rings and of the rings across them
+  /// Three levels: groups of `size` cores, `middle` of them a die's group (0: two levels).
+  std::uint64_t middle = 0;
+  RingReach between;  ///< three levels: of the rings among a die's groups
+  std::string why;
+};
+
+}  // namespace tatami::compiler::lowering
+
+namespace tatami::compiler {
+
+/// The plans of one ring, by the ring's length and the all-reduced tensor's elements (all a plan
+/// depends on besides the configuration, which is the step's).
+struct CollectivePlans {
+  std::map<std::pair<std::uint64_t, std::uint64_t>, lowering::AllreducePlan> byRingAndElements;
+};
+
+}  // namespace tatami::compiler
+
+namespace tatami::compiler::lowering {
+
 /// With more than one hardware thread, bytes an op frees are reused only this many ops later
 /// (while SRAM allows): neighbouring ops then seldom share bytes, and can run side by side.
 constexpr int kCoolingOps = 4;
@@ -36,7 +62,8 @@ constexpr int kFirstInputSemaphore = 30, kInputSemaphores = 8;
 class Lowering {
  public:
   Lowering(const Graph& g, const ArchConfig& c, const CoreContext& ctx, std::int64_t tableBytes)
-      : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024, tableBytes), ctx_(ctx), c_(c) {}
+      : g_(g), alloc_(std::uint64_t(c.core.sram_kib) * 1024, tableBytes), ctx_(ctx), c_(c),
+        plans_(ctx.collectivePlans ? ctx.collectivePlans : newCollectivePlans()) {}
   std::uint64_t tableBytes() const { return alloc_.tableBytes(); }
   LoweredProgram run();
 
@@ -47,6 +74,8 @@ class Lowering {
   /// Whether buffer b still holds a value used after node i (or `also`); `onlyResident`: not
   /// counting values whose home is HBM.
   bool bufferNeeded(int b, std::size_t i, int also, bool onlyResident) const;
+  /// Value v lives in buffer b (buffer_ and valuesIn_ kept together).
+  void bind(int v, int b);
   void releaseBuffer(int b);
   void assignHbmHomes();
   void placeGraphInputs(LoweredProgram& out);
@@ -263,24 +292,10 @@ class Lowering {
   /// The same in three levels on a ring over several dies (groups of groups within each die, then
   /// the dies): see allreduceInThreeLevels in lower_collectives.cpp.
   void allreduceInThreeLevels(const Node& n, std::uint64_t dst);
-  /// How the cost model runs the data-parallel all-reduce of value x: in groups of `size`
-  /// cores (0: one ring), the elements of each group chunk, the estimate, and why.
-  struct AllreducePlan {
-    std::uint64_t size = 0, chunk = 0;
-    double cycles = 0;
-    RingReach inside, across;  ///< of the groups' rings and of the rings across them
-    /// Three levels: groups of `size` cores, `middle` of them a die's group (0: two levels).
-    std::uint64_t middle = 0;
-    RingReach between;  ///< three levels: of the rings among a die's groups
-    std::string why;
-  };
   /// The cheaper of one ring and every two-level split into groups of C (C divides p; 4 <= C <=
   /// p/4, or, on a ring over several dies, any C whose groups each lie within a die), by the
   /// estimates of collective_cost.h (die crossings included).
   AllreducePlan groupsOf(int x) const;
-  /// groupsOf's answers by value (it is asked several times per all-reduce, and weighing every
-  /// split of a ring over thousands of cores is not free).
-  mutable std::map<int, AllreducePlan> allreducePlans_;
   void allgather(const Node& n, std::uint64_t dst);
   void reducescatter(const Node& n, std::uint64_t dst);
   /// The semaphores of a grid collective (data arrived, receiver free, gathered chunk arrived).
@@ -297,6 +312,10 @@ class Lowering {
   Allocator alloc_;
   CoreContext ctx_;
   const ArchConfig& c_;
+  /// groupsOf's answers, shared with the other cores of the ring when the caller gives
+  /// CoreContext::collectivePlans (it is asked several times per all-reduce, and weighing every
+  /// split of a ring over thousands of cores is not free).
+  std::shared_ptr<CollectivePlans> plans_;
   std::map<std::string, double> est_;  // the op being lowered: estimated cycles by bound
   std::uint64_t usefulFlops_ = 0;      // the op being lowered: the matrix FLOPs its graph shapes ask for
   std::vector<CollectiveBuffers> collectives_;  // each allreduce_mean's buffers so far
@@ -306,6 +325,7 @@ class Lowering {
   std::string choice_;  // the op being lowered: a choice the cost model made, and why
   Emitter emit_;
   std::map<int, int> buffer_;                 // value -> buffer id (aliases share one)
+  std::map<int, std::vector<int>> valuesIn_;  // buffer id -> the values it holds (buffer_ inverted)
   std::map<int, std::uint64_t> addr_, size_;  // buffer id -> address, bytes
   std::vector<std::pair<std::uint64_t, std::uint64_t>> temps_;
   std::set<int> transposed_;  // 2D transposes fused into the matmuls that use them (same bytes as their input)

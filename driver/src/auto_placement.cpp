@@ -66,6 +66,7 @@ std::string PlacementCandidate::name() const {
   if (!grid.empty()) return "tensor parallel over a " + grid + " grid";
   if (slice.empty()) return "one core";
   if (slice == "die") return "data parallel over the whole die, " + std::to_string(cores) + " cores";
+  if (dies > 1) return "data parallel over " + std::to_string(dies) + " dies (a " + slice + " slice, " + cyclesText(double(cores)) + " cores)";
   return "data parallel over a " + slice + " slice";
 }
 
@@ -96,6 +97,32 @@ std::vector<PlacementCandidate> weighPlacements(const CompileRequest& r, const A
     lastCores = c.cores;
     if (!further || (c.estimate > 0 && previous > 0 && c.estimate >= previous)) break;
     if (c.estimate > 0) previous = c.estimate;
+  }
+  // Data parallel over whole dies, on a system of several: rectangles of dies that double, then
+  // the whole system, while the batch gives each core an example and the estimates fall.
+  const int systemDieRows = int(config.system.die_rows), systemDieCols = int(config.system.die_cols);
+  // (Only when the whole first die was weighed last and was the fastest so far.)
+  const bool wholeDieHelped = !all.back().slice.empty() && all.back().estimate > 0 && all.back().estimate == previous &&
+                              lastCores == std::int64_t(sliceRing(config, dieRows, dieCols).size());
+  if (wholeDieHelped && systemDieRows * systemDieCols > 1) {
+    std::vector<std::pair<int, int>> shapes;  // rows x columns of dies
+    for (int dr = 1, dc = 2; dr <= systemDieRows && dc <= systemDieCols; dr < dc ? dr *= 2 : dc *= 2) shapes.emplace_back(dr, dc);
+    if (systemDieCols < 2)
+      for (int dr = 2; dr <= systemDieRows; dr *= 2) shapes.emplace_back(dr, 1);
+    if (shapes.empty() || shapes.back() != std::make_pair(systemDieRows, systemDieCols)) shapes.emplace_back(systemDieRows, systemDieCols);
+    for (const auto& [dr, dc] : shapes) {
+      PlacementCandidate c;
+      c.slice = shapeName(dr * dieRows, dc * dieCols), c.dies = std::int64_t(dr) * dc;
+      CompileRequest at = r;
+      at.slice = c.slice;
+      c.cores = std::int64_t(sliceOf(at, config).size());
+      if (c.cores <= lastCores || c.cores > r.batch) break;
+      const bool further = weigh(c, r, config, g);
+      all.push_back(c);
+      lastCores = c.cores;
+      if (!further || (c.estimate > 0 && previous > 0 && c.estimate >= previous)) break;
+      if (c.estimate > 0) previous = c.estimate;
+    }
   }
   // Tensor parallel: grids that double on the first die, while the estimates fall (a grid's
   // planner may leave a larger grid's extra positions idle) and until two in a row do not fit.

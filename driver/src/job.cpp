@@ -77,17 +77,22 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   // With two shares, two graphs lay out SRAM differently: a core's puts name its ring
   // neighbour's all-reduce buffers, learnt from one lowering of each graph.
   std::map<int, std::vector<CollectiveBuffers>> buffersOfCore;
+  const auto contextOf = [&, plans = newCollectivePlans()](std::int64_t k) {
+    CoreContext ctx = coreContext(r, config, ring, k, cores);
+    ctx.collectivePlans = plans;  // the ring's all-reduce plans, weighed once for all its cores
+    return ctx;
+  };
   if (cores > 1 && r.batch % cores) {
     std::map<std::int64_t, std::vector<CollectiveBuffers>> byShare;
     for (std::int64_t k = 0; k < cores; ++k) {
       const std::int64_t examples = shareOf(r.batch, cores, k).examples;
-      if (!byShare.count(examples)) byShare[examples] = lowerOrStream(partOf(k), config, coreContext(r, config, ring, k, cores), k).collectives;
+      if (!byShare.count(examples)) byShare[examples] = lowerOrStream(partOf(k), config, contextOf(k), k).collectives;
     }
     for (std::int64_t k = 0; k < cores; ++k) buffersOfCore[ring[std::size_t(k)]] = byShare.at(shareOf(r.batch, cores, k).examples);
   }
   std::vector<LoweredProgram> lowered;
   for (std::int64_t k = 0; k < cores; ++k) {
-    CoreContext ctx = coreContext(r, config, ring, k, cores);
+    CoreContext ctx = contextOf(k);
     if (k == 0) ctx.print = print, ctx.printAfter = r.printAfter;
     for (const auto& [core, buffers] : buffersOfCore)
       if (core != ring[std::size_t(k)]) ctx.peerCollectives[core] = buffers;
@@ -146,7 +151,7 @@ CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::o
 /// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
 /// pieces each core holds, and every core's program. `blockOn(k, value)` gives core k's block.
 runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement, const ArchConfig& config, const Graph& g,
-                           const std::vector<int>& cores, const std::vector<LoweredProgram>& lowered,
+                           const std::vector<int>& cores, std::vector<LoweredProgram>& lowered,
                            const std::function<TensorBlock(std::size_t, int)>& blockOn) {
   runtime::Bundle b;
   b.model = r.model;
@@ -181,7 +186,8 @@ runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement
     b.tensors.push_back(std::move(t));
   }
   for (std::size_t k = 0; k < cores.size(); ++k) {
-    b.programs.emplace_back(cores[k], lowered[k].program, lowered[k].notes, lowered[k].header);
+    b.programs.emplace_back(cores[k], std::move(lowered[k].program), std::move(lowered[k].notes), std::move(lowered[k].header));
+    lowered[k].program = Program{};
     b.hbmInit.insert(b.hbmInit.end(), lowered[k].hbmInit.begin(), lowered[k].hbmInit.end());
   }
   return b;

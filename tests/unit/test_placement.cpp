@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "tatami/arch/config.h"
+#include "tatami/arch/config_files.h"
 #include "tatami/driver/job.h"
 
 using namespace tatami::driver;
@@ -58,4 +59,29 @@ TEST_CASE("weighPlacements: the MLP at batch 64 on the D1 preset, every candidat
   // With a batch of 1 no slice is weighed (a core needs an example).
   r.batch = 1;
   for (const auto& c : weighPlacements(r, config, compileModel(r, nullptr))) CHECK(c.slice.empty());
+}
+
+TEST_CASE("weighPlacements: on a system of several dies, data parallel over whole dies when the batch gives each core an example") {
+  CompileRequest r;
+  r.model = std::string(TATAMI_SOURCE_DIR) + "/examples/fashion_mnist/cnn.onnx";
+  const tatami::ArchConfig config = tatami::resolveConfig(std::string(TATAMI_SOURCE_DIR) + "/configs/mesh2x2_tile2x2.ini", {});
+  r.batch = 16;  // one example on each of the system's 16 cores
+  const auto all = weighPlacements(r, config, compileModel(r, nullptr));
+  std::vector<std::string> names;
+  for (const auto& c : all)
+    if (c.dies > 1) {
+      names.push_back(c.name());
+      CHECK(c.estimate > 0);
+    }
+  // Rectangles of dies that double, the whole system (2x2 dies of 2x2 cores) last.
+  REQUIRE(names.size() == 2);
+  CHECK(names[0] == "data parallel over 2 dies (a 2x4 slice, 8 cores)");
+  CHECK(names[1] == "data parallel over 4 dies (a 4x4 slice, 16 cores)");
+  // The CNN's per-example work dominates its all-reduce: the whole system wins.
+  const auto won = all[std::size_t(choosePlacement(all))];
+  CHECK(won.slice == "4x4");
+  CHECK(won.cores == 16);
+  // A batch smaller than the system's cores: no slice beyond the cores it can fill.
+  r.batch = 8;
+  for (const auto& c : weighPlacements(r, config, compileModel(r, nullptr))) CHECK(c.cores <= 8);
 }

@@ -11,6 +11,7 @@
 #include <iosfwd>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +81,12 @@ struct LoweredProgram {
 
 /// Where the core sits among the cores of a data-parallel job: `ring` lists their core ids in the
 /// order of the all-reduce ring; `rank` is this core's place in it. One core: ring {id}, rank 0.
+/// All-reduce plans weighed once for a ring and shared by its cores' lowerings: a plan depends on
+/// the ring and the tensor's size, not on the core, and weighing it once per core would make
+/// compiling a slice quadratic in its cores. One per compiled step (newCollectivePlans).
+struct CollectivePlans;
+std::shared_ptr<CollectivePlans> newCollectivePlans();
+
 struct CoreContext {
   CoreContext() = default;
   CoreContext(int rank_, std::vector<int> ring_, std::string precision_ = "mixed")
@@ -117,6 +124,8 @@ struct CoreContext {
   /// split compiles two graphs): each one's LoweredProgram::collectives, by core id, so that a
   /// put names the receiver's addresses. Cores not listed have this core's layout.
   std::map<int, std::vector<CollectiveBuffers>> peerCollectives;
+  /// Shared by the cores of one ring (null: this lowering weighs its own).
+  std::shared_ptr<CollectivePlans> collectivePlans;
 };
 
 /// Lowers the graph for one core of `config`. `allreduce_mean` nodes become a ring all-reduce over

@@ -21,7 +21,9 @@ struct CompiledJob {
   compiler::Graph step;  ///< the whole training step (before placement): the oracle's graph
   runtime::Bundle bundle;
   std::uint64_t sramPeakBytes = 0;  ///< the most any core's program uses
-  std::vector<compiler::LoweredProgram> lowered;  ///< per core, in the bundle's order (ops, estimates)
+  /// Per core, in the bundle's order: ops, estimates, SRAM use. Their programs have moved into
+  /// the bundle (a whole die's programs are hundreds of MB; one copy is kept).
+  std::vector<compiler::LoweredProgram> lowered;
   compiler::GridPlan plan;                        ///< on a grid: each tensor's layout
   /// Where the step runs ("one core", "data parallel over a 2x2 slice", ...), and, when it was
   /// chosen automatically, why it won and every placement weighed (its estimate, or why not).
@@ -35,9 +37,12 @@ struct CompiledJob {
 struct PlacementCandidate {
   std::string slice, grid;  ///< as --slice and --grid take them (both empty: one core)
   std::int64_t cores = 1;
+  std::int64_t dies = 1;    ///< the dies a data-parallel slice spans
   double estimate = 0;      ///< cycles per step; 0 when it does not fit or cannot be built
   std::string why;          ///< why it cannot (the compiler's message)
-  std::string name() const;  ///< "one core", "data parallel over a 2x2 slice", "tensor parallel over a 2x2 grid"
+  /// "one core", "data parallel over a 2x2 slice", "data parallel over 2x2 dies (36x40, 1,416
+  /// cores)", "tensor parallel over a 2x2 grid"
+  std::string name() const;
 };
 
 /// A placement with more cores wins only when its estimate beats the fastest placement on fewer
@@ -96,8 +101,9 @@ CompiledJob placeAutomatically(const CompileRequest& r, const ArchConfig& config
 
 /// The bundle of a compiled step: its tensors (inputs, parameters and state, outputs) with the
 /// pieces each core holds, and every core's program. `blockOn(k, value)` gives core k's block.
+/// Each core's program, notes and header move from `lowered` into the bundle.
 runtime::Bundle makeBundle(const CompileRequest& r, const std::string& placement, const ArchConfig& config, const compiler::Graph& g,
-                           const std::vector<int>& cores, const std::vector<compiler::LoweredProgram>& lowered,
+                           const std::vector<int>& cores, std::vector<compiler::LoweredProgram>& lowered,
                            const std::function<TensorBlock(std::size_t, int)>& blockOn);
 
 
