@@ -321,6 +321,7 @@ std::int64_t dipCount(const ArchConfig& c) {
 
 double hbmBytesPerCycle(const ArchConfig& c) { return c.dip.hbm_gb_per_s / c.core.clock_ghz; }
 double dipLinkBytesPerCycle(const ArchConfig& c) { return c.dip.link_gb_per_s / c.core.clock_ghz; }
+double hostLinkBytesPerCycle(const ArchConfig& c) { return c.dip.host_gb_per_s / c.core.clock_ghz; }
 int dieOfCore(const ArchConfig& c, int core) {
   const std::int64_t cols = c.die.cols * c.system.die_cols;
   return int((core / cols) / c.die.rows * c.system.die_cols + (core % cols) / c.die.cols);

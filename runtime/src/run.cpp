@@ -109,6 +109,7 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
       core.state().sram.write(in.addr, in.bytes.data(), in.bytes.size());
     }
   for (const auto& in : options.hbmInputs) system.network().writeHbm(in.addr, in.bytes.data(), in.bytes.size());
+  for (const auto& a : options.hbmArrivals) system.network().holdHbm(a.addr, a.bytes, a.cycle);
   sc_core::sc_start();
 
   // Faults first (the first core's, in id order), then threads left waiting: a deadlock.

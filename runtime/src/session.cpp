@@ -2,6 +2,8 @@
 // (comparing replicated copies bit for bit), and the carried parameters and optimizer state.
 #include "tatami/runtime/session.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -199,6 +201,33 @@ void Session::setCarried(const std::map<std::string, std::vector<double>>& all) 
   for (const auto& [name, values] : all) setCarried(name, values);
 }
 
+std::uint64_t Session::scheduleNextBatch(RunOptions& options) {
+  const double rate = hostLinkBytesPerCycle(config_);
+  // Batch k = steps + 1: the first two are in place before the first step.
+  if (rate <= 0 || host_.steps == 0) return 0;
+  const std::uint64_t capacity = std::uint64_t(config_.dip.hbm_gib) << 30, start = host_.lastEnd;
+  // Its buffer is free once batch k-2 was read, by step k-3 (the step before the last).
+  const std::uint64_t leaves = std::max(host_.lastArrival, host_.steps >= 2 ? host_.endBefore : 0);
+  // Each DIP's host link carries its share, in address order.
+  std::map<std::uint64_t, std::vector<std::pair<std::uint64_t, std::uint64_t>>> byDip;  // DIP -> (address, bytes)
+  for (const auto& t : bundle_.tensors)
+    for (const auto& p : t.pieces)
+      if (p.staged) byDip[p.addr / capacity].emplace_back(p.addr, std::uint64_t(product(p.block.local)) * 4);
+  std::uint64_t last = leaves;
+  for (auto& [dip, pieces] : byDip) {
+    std::sort(pieces.begin(), pieces.end());
+    std::uint64_t sent = 0;
+    for (const auto& [addr, bytes] : pieces) {
+      sent += bytes;
+      const std::uint64_t in = leaves + std::uint64_t(std::ceil(double(sent) / rate - 1e-9));
+      last = std::max(last, in);
+      if (in > start) options.hbmArrivals.push_back({addr, bytes, in - start});
+    }
+  }
+  host_.lastArrival = last;
+  return last > start ? last - start : 0;
+}
+
 Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptions& runOptions, const std::vector<NamedArray>* next) {
   RunOptions options = runOptions;
   std::vector<CoreProgram> all = place(feeds, next, options);
@@ -234,8 +263,14 @@ Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptio
           for (auto& cp : all)
             if (cp.core == p.core) cp.dumps.push_back({t.name + ".staged", *p.staged, DType::F32, {std::uint64_t(product(p.block.local))}, {}});
   Step s;
+  if (next) s.nextBatchArrival = scheduleNextBatch(options);
   s.result.run = runPrograms(config_, all, options);
   s.result.run.usefulMatrixFlops = bundle_.usefulMatrixFlops;
+  if (s.result.run.error.empty()) {
+    host_.endBefore = host_.lastEnd;
+    host_.lastEnd += s.result.run.stats.cycles;
+    ++host_.steps;
+  }
   if (!s.result.run.error.empty() || options.timingOnly) return s;
   // Each update replaces its tensor's pieces as bytes (replicas must agree bit for bit); every
   // other output is put together for the caller.

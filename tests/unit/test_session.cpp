@@ -170,3 +170,51 @@ TEST_CASE("a step reads the next step's batch from HBM while it runs, and the ne
   REQUIRE(a.step(first, {}, &second).result.run.error.empty());
   CHECK_THROWS_WITH_AS(a.step(third), doctest::Contains("is not this step's feed"), runtime::BundleError);
 }
+
+TEST_CASE("the host link: each batch reaches HBM at dip.host_gb_per_s, double-buffered, and a step waits for its next batch") {
+  ArchConfig slow;
+  slow.dip.host_gb_per_s = 0.01;  // 0.005 bytes per cycle at 2 GHz: the tiny batch takes far longer than a step
+  ArchConfig unlimited;
+  unlimited.dip.host_gb_per_s = 0;
+  const driver::CompiledJob job = driver::compileJob(tinyStep(), slow);
+  std::uint64_t bytes = 0;  // the staged inputs' bytes, all from the one edge source
+  for (const auto& t : job.bundle.tensors)
+    for (const auto& p : t.pieces)
+      if (p.staged) {
+        std::uint64_t elements = 1;
+        for (auto d : p.block.local) elements *= std::uint64_t(d);
+        bytes += elements * 4;
+      }
+  REQUIRE(bytes > 0);
+  const std::uint64_t perBatch = std::uint64_t(std::ceil(double(bytes) / (0.01 / 2.0) - 1e-9));
+  runtime::Session a(slow, job.bundle), b(unlimited, job.bundle);
+  for (runtime::Session* s : {&a, &b})
+    for (int p : job.step.parameters) {
+      const compiler::Value& v = job.step.values[std::size_t(p)];
+      s->setCarried(v.name, std::vector<double>(v.data.begin(), v.data.end()));
+    }
+  const std::vector<std::vector<runtime::NamedArray>> batches = {tinyBatch(job.step, 1.0), tinyBatch(job.step, 0.5), tinyBatch(job.step, 0.25),
+                                                                 tinyBatch(job.step, 0.125)};
+  std::vector<runtime::Session::Step> sa, sb;
+  for (std::size_t k = 0; k + 1 < batches.size(); ++k) {
+    sa.push_back(a.step(batches[k], {}, &batches[k + 1]));
+    sb.push_back(b.step(batches[k], {}, &batches[k + 1]));
+    REQUIRE(sa.back().result.run.error.empty());
+    REQUIRE(sb.back().result.run.error.empty());
+    CHECK(sa.back().loss == sb.back().loss);  // only the timing differs
+    CHECK(sb.back().nextBatchArrival == 0);
+  }
+  CHECK(a.carried() == b.carried());
+  const auto cycles = [](const runtime::Session::Step& s) { return s.result.run.stats.cycles; };
+  // Batches 0 and 1 are in place before the first step; batch 2 leaves at once and arrives after
+  // perBatch cycles; batch 3 follows it (its buffer, batch 1's, was free when step 0 ended).
+  CHECK(sa[0].nextBatchArrival == 0);
+  CHECK(cycles(sa[0]) == cycles(sb[0]));
+  REQUIRE(perBatch > cycles(sa[0]));
+  CHECK(sa[1].nextBatchArrival == perBatch - cycles(sa[0]));
+  CHECK(sa[2].nextBatchArrival == 2 * perBatch - cycles(sa[0]) - cycles(sa[1]));
+  // A step ends only once its next batch is in SRAM: after it reached HBM.
+  CHECK(cycles(sa[1]) > sa[1].nextBatchArrival);
+  CHECK(cycles(sa[1]) > cycles(sb[1]));
+  CHECK(cycles(sa[2]) > sa[2].nextBatchArrival);
+}

@@ -125,6 +125,19 @@ void NetworkModel::writeHbm(std::uint64_t addr, const std::uint8_t* data, std::u
   hbmAccess(d, offset, copy.data(), bytes, true);
 }
 
+void NetworkModel::holdHbm(std::uint64_t addr, std::uint64_t bytes, std::uint64_t cycle) {
+  std::uint64_t offset = 0;
+  Dip& d = dipOf(addr, bytes, offset);
+  if (bytes && cycle) d.arrivals.push_back({offset, offset + bytes, cycle});
+}
+
+std::uint64_t NetworkModel::Dip::arrivedBy(std::uint64_t offset, std::uint64_t bytes) const {
+  std::uint64_t cycle = 0;
+  for (const Arrival& a : arrivals)
+    if (offset < a.end && a.begin < offset + bytes) cycle = std::max(cycle, a.cycle);
+  return cycle;
+}
+
 void NetworkModel::readHbm(std::uint64_t addr, std::uint8_t* data, std::uint64_t bytes) {
   std::uint64_t offset = 0;
   Dip& d = dipOf(addr, bytes, offset);
@@ -308,7 +321,7 @@ void NetworkModel::handleHbm(RemoteTransfer& r) {
       const Delivery req = network().send(r.issueCycle, r.srcCore, entry, kControlBytes, TrafficClass::Request);
       const std::uint64_t atDip = dip.link.earliestFree(req.arrivalCycle, 1) + 1;
       dip.link.reserve(atDip - 1, 1);
-      const std::uint64_t h = dip.hbm.earliestFree(atDip, hbmCycles);
+      const std::uint64_t h = dip.hbm.earliestFree(std::max(atDip, dip.arrivedBy(offset, r.bytes)), hbmCycles);
       dip.hbm.reserve(h, hbmCycles);
       const std::uint64_t out = dip.link.earliestFree(h + latency, linkCycles);
       dip.link.reserve(out, linkCycles);

@@ -97,6 +97,7 @@ std::string toIni(const ArchConfig& config);
 double edgeBytesPerCycle(const ArchConfig& c);     ///< die.edge_gb_per_s / core.clock_ghz
 double hbmBytesPerCycle(const ArchConfig& c);      ///< dip.hbm_gb_per_s / core.clock_ghz
 double dipLinkBytesPerCycle(const ArchConfig& c);  ///< dip.link_gb_per_s / core.clock_ghz
+double hostLinkBytesPerCycle(const ArchConfig& c);  ///< dip.host_gb_per_s / core.clock_ghz (0: no limit)
 std::int64_t d2dLatencyCycles(const ArchConfig& c);  ///< die.d2d_latency_ns x core.clock_ghz, rounded
 std::int64_t hbmLatencyCycles(const ArchConfig& c);  ///< dip.hbm_latency_ns x core.clock_ghz, rounded
 

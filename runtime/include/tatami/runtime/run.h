@@ -31,6 +31,12 @@ struct RunOptions {
   /// HBM contents before the run (addr: a global HBM address, as hbmrd uses), and HBM regions to
   /// read back after it (returned in RunResult::outputs after the SRAM ones). Need DIPs.
   std::vector<SramImage> hbmInputs, hbmDumps;
+  /// HBM ranges still arriving from the host when the run starts: no read of one begins at the
+  /// HBM before `cycle` (dip.host_gb_per_s; runtime::Session sets them for the next batch).
+  struct HbmArrival {
+    std::uint64_t addr = 0, bytes = 0, cycle = 0;
+  };
+  std::vector<HbmArrival> hbmArrivals;
   /// On RTL cores (sim.rtl_cores): check every RTL instruction against the reference semantics
   /// and the timing model (tlm::CoreOptions::rtlCheck); rtlFault injects a fault for tests.
   bool rtlCheck = false;

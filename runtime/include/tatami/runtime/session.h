@@ -45,12 +45,21 @@ class Session {
   struct Step {
     BundleRun result;  ///< its outputs: the loss and metrics (the updates stay on the machine)
     double loss = std::numeric_limits<double>::quiet_NaN();  ///< the loss output; NaN without one or timing only
+    /// When the next batch's last byte reached HBM over the host link, in cycles after this step
+    /// began (0: it was there when the step began, or no next batch or host-link limit).
+    std::uint64_t nextBatchArrival = 0;
   };
   /// One training step: `feeds` (the batch, the target) and the carried tensors in; each carried
   /// tensor replaced by the output that is its update, on the machine. `next`: the next step's
   /// feeds, which this step reads from HBM while it runs (inputs with staged pieces); the next
   /// step then starts from what this one read (and throws BundleError if it is fed otherwise).
-  /// Without `next` the HBM holds `feeds` again. A failed or timing-only run changes nothing.
+  /// Without `next` the HBM holds `feeds` again. A failed or timing-only run changes no tensor.
+  ///
+  /// The host writes each batch into the DIPs' HBM over their host links (dip.host_gb_per_s),
+  /// double-buffered: batch k starts on its way when batch k-1 is in and batch k-2's buffer is
+  /// free (read by step k-3), and a step's read of its next batch waits for the bytes it reads.
+  /// The first two batches are there before the first step (as the weights are). Every step that
+  /// runs, timing-only ones included, moves this timeline on by its cycles.
   Step step(const std::vector<NamedArray>& feeds, const RunOptions& options = {}, const std::vector<NamedArray>* next = nullptr);
 
   /// The first tensor with this purpose (batch, target, loss, ...), or nullptr.
@@ -73,6 +82,15 @@ class Session {
   /// The SRAM copies of the step inputs that the last step read from HBM (per core, its image).
   std::vector<std::pair<int, SramImage>> staged_;
   mutable std::size_t carriedReads_ = 0;
+  /// The host link's timeline, in cycles since the first step began: the steps run so far, when
+  /// the last one ended and the one before it, and when the last batch sent was in HBM.
+  struct HostLink {
+    std::int64_t steps = 0;
+    std::uint64_t lastEnd = 0, endBefore = 0, lastArrival = 0;
+  } host_;
+  /// The next batch's arrivals (RunOptions::hbmArrivals) for this step; its last one, relative to
+  /// the step's start, is the step's nextBatchArrival.
+  std::uint64_t scheduleNextBatch(RunOptions& options);
 };
 
 }  // namespace tatami::runtime

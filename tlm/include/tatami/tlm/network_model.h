@@ -47,12 +47,22 @@ class NetworkModel : public sc_core::sc_module {
     PortTimeline link, hbm;        ///< bookings in cycles
     std::map<std::uint64_t, std::unique_ptr<std::uint8_t[]>> pages;  ///< 4 KiB pages, where written
     std::uint64_t bytesRead = 0, bytesWritten = 0;
+    /// HBM ranges [begin, end) (offsets in this DIP) that the host is still writing until `cycle`.
+    struct Arrival {
+      std::uint64_t begin, end, cycle;
+    };
+    std::vector<Arrival> arrivals;
+    /// The first cycle at which [offset, offset + bytes) has all arrived.
+    std::uint64_t arrivedBy(std::uint64_t offset, std::uint64_t bytes) const;
   };
   std::vector<Dip>& dips();
   /// Host access to HBM (global addresses, as hbmrd/hbmwr use): data loaded before a run and
   /// results read after it. Throws std::runtime_error for a range outside the DIPs' HBM.
   void writeHbm(std::uint64_t addr, const std::uint8_t* data, std::uint64_t bytes);
   void readHbm(std::uint64_t addr, std::uint8_t* data, std::uint64_t bytes);
+  /// [addr, addr + bytes) is still arriving from the host until `cycle`: an hbmrd of any of it
+  /// starts its HBM access no earlier (the contents are already there: only the timing waits).
+  void holdHbm(std::uint64_t addr, std::uint64_t bytes, std::uint64_t cycle);
 
  private:
   Dip& dipOf(std::uint64_t addr, std::uint64_t bytes, std::uint64_t& offset);
