@@ -114,6 +114,7 @@ Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(
                         std::to_string(split->labels[i]) + "; the model has " + std::to_string(classes_) + " classes (0.." +
                         std::to_string(classes_ - 1) + ")");
   session_ = std::make_unique<runtime::Session>(config_, std::move(job_.bundle));  // the one copy of the programs
+  job_.lowered = {};  // per-core op tables and estimates: no use to the loop (a whole tile's are GBs)
   for (int p : g.parameters) {
     const Value& v = g.values[std::size_t(p)];
     std::vector<double> w(v.data.size());

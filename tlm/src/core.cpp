@@ -233,6 +233,7 @@ void CoreModel::finishActivities() {
   segments_ = activity_.classify(stats_.cycles);
   stats_.activity = countActivities(segments_, 0, stats_.cycles);
   stats_.held = activity_.held();
+  activity_ = ActivityLog{};  // the spans are in the segments now (a whole tile's logs are GBs)
 }
 
 void CoreModel::releaseBarrierIfComplete() {
