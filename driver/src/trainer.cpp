@@ -213,22 +213,32 @@ double Trainer::evaluateOnMachine(std::int64_t* runs, double* cycles) const {
   const runtime::BundleTensor* x = evalSession_->withPurpose("batch");
   const std::string logitsName = evalJob_.step.values[std::size_t(evalJob_.step.outputs.front())].name;
   const std::size_t batch = std::size_t(r_.step.batch), per = test_.labelsPerExample;
-  std::vector<runtime::NamedArray> feeds;
-  feeds.push_back({x->name, dims(x->shape), std::vector<double>(batch * test_.pixels, 0.0)});
-  const std::map<std::string, std::vector<double>> carried = session_->carried();  // the weights, read once
+  // The weights stay on the machine for the whole pass (read from the training session once);
+  // each batch comes through the data path as a training batch does: read from HBM by the run
+  // before it, the host link's timeline starting afresh with the pass.
+  const std::map<std::string, std::vector<double>> carried = session_->carried();
   for (const runtime::BundleTensor& t : evalSession_->bundle().tensors)
-    if (t.purpose == "parameter") {
-      const auto w = carried.find(t.name);
-      if (w == carried.end())
-        throw std::runtime_error("evaluation on the machine: the training step carries no parameter '" + t.name + "' (--eval-on host evaluates on the host)");
-      feeds.push_back({t.name, dims(t.shape), w->second});
-    }
+    if (t.purpose == "parameter" && !carried.count(t.name))
+      throw std::runtime_error("evaluation on the machine: the training step carries no parameter '" + t.name + "' (--eval-on host evaluates on the host)");
+  std::map<std::string, std::vector<double>> weights;
+  for (const runtime::BundleTensor& t : evalSession_->bundle().tensors)
+    if (t.purpose == "parameter") weights[t.name] = carried.at(t.name);
+  evalSession_->restartBatches();
+  evalSession_->setCarried(weights);
+  const auto batchAt = [&](std::size_t start) {
+    std::vector<runtime::NamedArray> feeds;
+    feeds.push_back({x->name, dims(x->shape), std::vector<double>(batch * test_.pixels, 0.0)});
+    const std::size_t n = std::min(batch, test_.count - start);
+    std::copy_n(test_.images.begin() + long(start * test_.pixels), n * test_.pixels, feeds[0].data.begin());
+    return feeds;
+  };
   std::size_t correct = 0;
+  std::vector<runtime::NamedArray> feeds = batchAt(0);
   for (std::size_t start = 0; start < test_.count; start += batch) {
     const std::size_t n = std::min(batch, test_.count - start);
-    std::fill(feeds[0].data.begin(), feeds[0].data.end(), 0.0);
-    std::copy_n(test_.images.begin() + long(start * test_.pixels), n * test_.pixels, feeds[0].data.begin());
-    const runtime::BundleRun run = evalSession_->run(feeds);
+    const bool last = start + batch >= test_.count;
+    const std::vector<runtime::NamedArray> next = last ? std::vector<runtime::NamedArray>{} : batchAt(start + batch);
+    const runtime::BundleRun run = evalSession_->step(feeds, {}, last ? nullptr : &next).result;
     if (!run.run.error.empty())
       throw std::runtime_error("evaluation on the machine, test examples " + std::to_string(start) + ".." + std::to_string(start + n - 1) +
                                ": " + run.run.error);
@@ -237,6 +247,7 @@ double Trainer::evaluateOnMachine(std::int64_t* runs, double* cycles) const {
     const auto out = std::find_if(run.outputs.begin(), run.outputs.end(), [&](const runtime::NamedArray& a) { return a.name == logitsName; });
     if (out == run.outputs.end()) throw std::runtime_error("evaluation on the machine: the run has no output '" + logitsName + "'");
     correct += correctRows(out->data, start, n);
+    feeds = next;
   }
   return double(correct) / double(test_.count * per);
 }

@@ -62,6 +62,13 @@ class Session {
   /// runs, timing-only ones included, moves this timeline on by its cycles.
   Step step(const std::vector<NamedArray>& feeds, const RunOptions& options = {}, const std::vector<NamedArray>* next = nullptr);
 
+  /// A new stream of batches (an evaluation pass): the next step finds its batch as fed, and the
+  /// host link starts afresh (the stream's first two batches in place, as before the first step).
+  void restartBatches() {
+    staged_.clear();
+    host_ = HostLink{};
+  }
+
   /// The first tensor with this purpose (batch, target, loss, ...), or nullptr.
   const BundleTensor* withPurpose(const std::string& purpose) const;
 
