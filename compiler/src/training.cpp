@@ -34,15 +34,71 @@ int addMeanSquaredError(Graph& g, int prediction, int target) {
   return g.op(Op::reduce_mean, {g.op(Op::mul, {d, d})}, {{"axes", axes}, {"keepdims", std::int64_t(0)}}, name);
 }
 
+namespace {
+
+/// Gradients of at most this many bytes share their data-parallel all-reduce with others (see
+/// combineInBuckets).
+constexpr std::int64_t kBucketBytes = 64 * 1024;
+
+/// Each parameter's gradient combined over the replicas (`combine`: an all-reduce). Every
+/// all-reduce pays its ring steps' DMA setups and round trips whatever its size, and a model's
+/// many small gradients (biases, norms, attention projections) would each pay them: gradients of
+/// up to kBucketBytes are flattened and joined into buckets of up to kBucketBytes, in the order
+/// the backward pass makes them (the last layer's first), each bucket combined at once and cut
+/// apart again; larger ones are combined alone.
+std::map<int, int> combineInBuckets(Graph& g, const std::vector<int>& params, const std::map<int, int>& grads,
+                                    const std::function<int(Graph&, int)>& combine) {
+  std::map<int, int> combined;
+  std::vector<int> bucket;
+  std::int64_t bucketBytes = 0;
+  const auto flush = [&] {
+    if (bucket.size() == 1) combined[bucket[0]] = combine(g, grads.at(bucket[0]));
+    if (bucket.size() > 1) {
+      std::vector<int> flat;
+      for (int p : bucket) {
+        const std::int64_t n = elementCount(g.values[std::size_t(p)].shape);
+        flat.push_back(g.op(Op::reshape, {grads.at(p)}, {{"shape", std::vector<std::int64_t>{n}}}));
+      }
+      const int joined = g.op(Op::concat, flat, {{"axis", std::int64_t(0)}});
+      const int mean = combine(g, joined);
+      std::int64_t at = 0;
+      for (int p : bucket) {
+        const Shape shape = g.values[std::size_t(p)].shape;
+        const std::int64_t n = elementCount(shape);
+        const int part = g.op(Op::slice, {mean}, {{"starts", std::vector<std::int64_t>{at}}, {"ends", std::vector<std::int64_t>{at + n}}});
+        combined[p] = g.op(Op::reshape, {part}, {{"shape", std::vector<std::int64_t>(shape.begin(), shape.end())}});
+        at += n;
+      }
+    }
+    bucket.clear();
+    bucketBytes = 0;
+  };
+  for (auto it = params.rbegin(); it != params.rend(); ++it) {
+    const std::int64_t bytes = elementCount(g.values[std::size_t(*it)].shape) * 4;
+    if (bytes > kBucketBytes) {
+      combined[*it] = combine(g, grads.at(*it));
+      continue;
+    }
+    if (bucketBytes + bytes > kBucketBytes) flush();
+    bucket.push_back(*it);
+    bucketBytes += bytes;
+  }
+  flush();
+  return combined;
+}
+
+}  // namespace
+
 int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::function<int(Graph&, int)>& combine) {
   if (o.kind != "sgd" && o.kind != "adamw") throw CompileError("unknown optimizer '" + o.kind + "' (sgd, adamw)");
   const std::vector<int> params = g.parameters;
   const std::map<int, int> grads = addBackward(g, loss, params);
   g.markOutput(combine ? combine(g, loss) : loss, Role::Loss);
+  const std::map<int, int> combined = combine ? combineInBuckets(g, params, grads, combine) : grads;
   for (int p : params) {
     const std::string name = g.values[std::size_t(p)].name;
     const Shape shape = g.values[std::size_t(p)].shape;
-    int grad = combine ? combine(g, grads.at(p)) : grads.at(p);
+    int grad = combined.at(p);
     int next;
     if (o.kind == "sgd") {
       if (o.weightDecay != 0) grad = g.op(Op::add, {grad, g.op(Op::mul, {g.scalar(o.weightDecay), p})});
