@@ -216,6 +216,7 @@ std::uint64_t Session::scheduleNextBatch(RunOptions& options) {
   std::uint64_t last = leaves;
   for (auto& [dip, pieces] : byDip) {
     std::sort(pieces.begin(), pieces.end());
+    pieces.erase(std::unique(pieces.begin(), pieces.end()), pieces.end());  // a block several cores read is sent once
     std::uint64_t sent = 0;
     for (const auto& [addr, bytes] : pieces) {
       sent += bytes;
