@@ -86,43 +86,38 @@ std::vector<PlacementCandidate> weighPlacements(const CompileRequest& r, const A
     s.push_back("die");
     return s;
   }();
-  for (const std::string& slice : tir ? std::vector<std::string>{} : slices) {
+  // Weighs a data-parallel candidate; false when its sequence stops there (it cannot be built, or
+  // its estimate does not fall). One with no more cores than the last, or more than the batch
+  // has examples, is passed over (the whole die last: as many of its cores as examples).
+  const auto weighSlice = [&](PlacementCandidate c) {
     CompileRequest at = r;
-    at.slice = slice;
-    PlacementCandidate c;
-    c.slice = slice, c.cores = std::int64_t(sliceOf(at, config).size());
-    if (c.cores <= lastCores || c.cores > r.batch) continue;  // the whole die last: as many cores as examples
+    at.slice = c.slice;
+    c.cores = std::int64_t(sliceOf(at, config).size());
+    if (c.cores <= lastCores || c.cores > r.batch) return true;
     const bool further = weigh(c, r, config, g);
     all.push_back(c);
     lastCores = c.cores;
-    if (!further || (c.estimate > 0 && previous > 0 && c.estimate >= previous)) break;
+    if (!further || (c.estimate > 0 && previous > 0 && c.estimate >= previous)) return false;
     if (c.estimate > 0) previous = c.estimate;
+    return true;
+  };
+  for (const std::string& slice : tir ? std::vector<std::string>{} : slices) {
+    PlacementCandidate c;
+    c.slice = slice;
+    if (!weighSlice(c)) break;
   }
-  // Data parallel over whole dies, on a system of several: rectangles of dies that double, then
-  // the whole system, while the batch gives each core an example and the estimates fall.
+  // Data parallel over whole dies, on a system of several, when the whole first die was weighed
+  // last and was the fastest so far: rectangles of dies that double along their shorter side, up
+  // to the whole system.
   const int systemDieRows = int(config.system.die_rows), systemDieCols = int(config.system.die_cols);
-  // (Only when the whole first die was weighed last and was the fastest so far.)
   const bool wholeDieHelped = !all.back().slice.empty() && all.back().estimate > 0 && all.back().estimate == previous &&
                               lastCores == std::int64_t(sliceRing(config, dieRows, dieCols).size());
-  if (wholeDieHelped && systemDieRows * systemDieCols > 1) {
-    std::vector<std::pair<int, int>> shapes;  // rows x columns of dies
-    for (int dr = 1, dc = 2; dr <= systemDieRows && dc <= systemDieCols; dr < dc ? dr *= 2 : dc *= 2) shapes.emplace_back(dr, dc);
-    if (systemDieCols < 2)
-      for (int dr = 2; dr <= systemDieRows; dr *= 2) shapes.emplace_back(dr, 1);
-    if (shapes.empty() || shapes.back() != std::make_pair(systemDieRows, systemDieCols)) shapes.emplace_back(systemDieRows, systemDieCols);
-    for (const auto& [dr, dc] : shapes) {
-      PlacementCandidate c;
-      c.slice = shapeName(dr * dieRows, dc * dieCols), c.dies = std::int64_t(dr) * dc;
-      CompileRequest at = r;
-      at.slice = c.slice;
-      c.cores = std::int64_t(sliceOf(at, config).size());
-      if (c.cores <= lastCores || c.cores > r.batch) break;
-      const bool further = weigh(c, r, config, g);
-      all.push_back(c);
-      lastCores = c.cores;
-      if (!further || (c.estimate > 0 && previous > 0 && c.estimate >= previous)) break;
-      if (c.estimate > 0) previous = c.estimate;
-    }
+  for (int dr = 1, dc = 1; wholeDieHelped && dr * dc < systemDieRows * systemDieCols;) {
+    if ((dc <= dr || dr == systemDieRows) && dc < systemDieCols) dc = std::min(2 * dc, systemDieCols);
+    else dr = std::min(2 * dr, systemDieRows);
+    PlacementCandidate c;
+    c.slice = shapeName(dr * dieRows, dc * dieCols), c.dies = std::int64_t(dr) * dc;
+    if (!weighSlice(c)) break;
   }
   // Tensor parallel: grids that double on the first die, while the estimates fall (a grid's
   // planner may leave a larger grid's extra positions idle) and until two in a row do not fit.

@@ -216,13 +216,12 @@ double Trainer::evaluateOnMachine(std::int64_t* runs, double* cycles) const {
   // The weights stay on the machine for the whole pass (read from the training session once);
   // each batch comes through the data path as a training batch does: read from HBM by the run
   // before it, the host link's timeline starting afresh with the pass.
-  const std::map<std::string, std::vector<double>> carried = session_->carried();
+  std::map<std::string, std::vector<double>> weights = session_->carried();
   for (const runtime::BundleTensor& t : evalSession_->bundle().tensors)
-    if (t.purpose == "parameter" && !carried.count(t.name))
+    if (t.purpose == "parameter" && !weights.count(t.name))
       throw std::runtime_error("evaluation on the machine: the training step carries no parameter '" + t.name + "' (--eval-on host evaluates on the host)");
-  std::map<std::string, std::vector<double>> weights;
-  for (const runtime::BundleTensor& t : evalSession_->bundle().tensors)
-    if (t.purpose == "parameter") weights[t.name] = carried.at(t.name);
+  for (auto it = weights.begin(); it != weights.end();)  // the optimizer state stays behind
+    it = evalSession_->bundle().find(it->first) ? std::next(it) : weights.erase(it);
   evalSession_->restartBatches();
   evalSession_->setCarried(weights);
   const auto batchAt = [&](std::size_t start) {
