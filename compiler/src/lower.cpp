@@ -737,6 +737,40 @@ LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreC
 
 std::shared_ptr<CollectivePlans> newCollectivePlans() { return std::make_shared<CollectivePlans>(); }
 
+std::vector<std::pair<int, int>> dieCycle(int rows, int cols) {
+  if (rows < 1 || cols < 1) throw CompileError("a block of " + std::to_string(rows) + " x " + std::to_string(cols) + " dies");
+  std::vector<std::pair<int, int>> order;
+  if (rows == 1 || cols == 1) {
+    // A line is folded: 0, 2, 4, ..., then the odd ones back (0 2 4 3 1); each step, the closing
+    // one too, crosses two die edges at most.
+    const int n = std::max(rows, cols);
+    const auto at = [&](int i) { return rows == 1 ? std::pair{0, i} : std::pair{i, 0}; };
+    for (int i = 0; i < n; i += 2) order.push_back(at(i));
+    for (int i = n - 1 - (n % 2); i > 0; i -= 2) order.push_back(at(i));
+    return order;
+  }
+  if (rows % 2 && !(cols % 2)) {  // an even number of columns: the transposed block's cycle
+    for (const auto& [r, c] : dieCycle(cols, rows)) order.emplace_back(c, r);
+    return order;
+  }
+  // A comb: along row 0, a snake over the other rows in columns 1 and on, and back up column 0.
+  // With an even number of rows the snake ends in column 1, beside column 0. With an odd number
+  // of both, the last two rows are covered column by column (down, up, ...) from the last column
+  // to column 1, ending at row rows - 2: the one step across a corner, to (rows - 1, 0).
+  for (int c = 0; c < cols; ++c) order.emplace_back(0, c);
+  const int snakeRows = rows % 2 ? rows - 3 : rows - 1;  // rows 1 .. snakeRows, an odd count when even
+  for (int r = 1; r <= snakeRows; ++r)
+    for (int k = 0; k < cols - 1; ++k) order.emplace_back(r, r % 2 ? cols - 1 - k : 1 + k);
+  if (rows % 2)
+    for (int k = 0; k < cols - 1; ++k) {
+      const int c = cols - 1 - k;
+      order.emplace_back(k % 2 ? rows - 1 : rows - 2, c);
+      order.emplace_back(k % 2 ? rows - 2 : rows - 1, c);
+    }
+  for (int r = rows - 1; r >= 1; --r) order.emplace_back(r, 0);
+  return order;
+}
+
 std::vector<int> sliceRing(const ArchConfig& c, int rows, int cols) {
   if (rows < 1 || cols < 1 || rows > c.die.rows * c.system.die_rows || cols > c.die.cols * c.system.die_cols)
     throw CompileError("slice " + std::to_string(rows) + "x" + std::to_string(cols) + " does not fit the system's " +
@@ -749,26 +783,11 @@ std::vector<int> sliceRing(const ArchConfig& c, int rows, int cols) {
       for (const GridPos& p : c.die.disabled_cores)
         disabled.insert(int((dr * c.die.rows + p.row) * systemCols + dc * c.die.cols + p.col));
   // Die by die, each die's part of the slice in a snake over its rows: consecutive cores are mesh
-  // neighbours within a die. The dies follow a snake over the system's rows of dies; a single line
-  // of dies is folded (0, 2, 4, ..., then the odd ones back: 0 2 4 3 1), so that no step of a
-  // ring over the dies, its closing one included, crosses more than two die edges. A slice within
-  // one die is one snake.
+  // neighbours within a die. The dies follow a cycle over the block of dies (dieCycle) in which
+  // each step, the closing one included, crosses one die edge, or two once when the block has an
+  // odd number of dies in each direction. A slice within one die is one snake.
   const int dieRows = int(c.die.rows), dieCols = int(c.die.cols);
-  const int lastDieRow = (rows - 1) / dieRows, lastDieCol = (cols - 1) / dieCols;
-  std::vector<std::pair<int, int>> dies;  // (row, column) of each die in ring order
-  const auto folded = [](int n) {
-    std::vector<int> order;
-    for (int i = 0; i < n; i += 2) order.push_back(i);
-    for (int i = n - 1 - (n % 2); i > 0; i -= 2) order.push_back(i);
-    return order;
-  };
-  if (lastDieRow == 0)
-    for (int dc : folded(lastDieCol + 1)) dies.emplace_back(0, dc);
-  else if (lastDieCol == 0)
-    for (int dr : folded(lastDieRow + 1)) dies.emplace_back(dr, 0);
-  else
-    for (int dr = 0; dr <= lastDieRow; ++dr)
-      for (int k = 0; k <= lastDieCol; ++k) dies.emplace_back(dr, dr % 2 ? lastDieCol - k : k);
+  const std::vector<std::pair<int, int>> dies = dieCycle((rows - 1) / dieRows + 1, (cols - 1) / dieCols + 1);
   std::vector<int> ring;
   for (const auto& [dr, dc] : dies) {
     const int r0 = dr * dieRows, r1 = std::min(rows, r0 + dieRows), c0 = dc * dieCols, c1 = std::min(cols, c0 + dieCols);

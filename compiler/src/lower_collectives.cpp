@@ -77,12 +77,21 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
   // chunk j; (2) the cores j of all groups all-reduce that chunk over a ring of G; (3) a ring
   // all-gather inside each group. 2(C-1) + 2(G-1) ring steps instead of 2(CG-1), the same bytes
   // per core. Semaphores: 1-3 inside groups, 10-12 across them.
+  //
+  // When C does not divide the ring, the first E = P mod C groups have one core more, an extra
+  // (E <= G): before (1) it adds its chunk j - 1 into member j's, the chunk member j sends first,
+  // once every member has said it is ready (semaphores 16 ready, 17 fed); after (2) member j
+  // puts its finished chunk j into the extra's (semaphore 18, C of them).
   const int x = n.inputs[0];
-  const std::uint64_t p = ctx_.ring.size(), C = groupSize, G = p / C, c1 = groupsOf(x).chunk, c2 = c1 / G;
+  const AllreducePlan plan = groupsOf(x);
+  const std::uint64_t p = ctx_.ring.size(), C = groupSize, E = plan.extras, G = (p - E) / C, c1 = plan.chunk, c2 = c1 / G;
   const std::uint64_t b1 = c1 * 4, b2 = c2 * 4;
-  const std::uint64_t rank = std::uint64_t(ctx_.rank), group = rank / C, pos = rank % C;
-  const auto groupCore = [&](std::uint64_t k) { return ctx_.ring[std::size_t(group * C + k % C)]; };
-  const auto crossCore = [&](std::uint64_t g) { return ctx_.ring[std::size_t((g % G) * C + pos)]; };
+  const auto startOf = [&](std::uint64_t g) { return g * C + std::min(g, E); };
+  const std::uint64_t rank = std::uint64_t(ctx_.rank);
+  const std::uint64_t group = rank < E * (C + 1) ? rank / (C + 1) : E + (rank - E * (C + 1)) / C, pos = rank - startOf(group);
+  const bool extra = pos == C, hasExtra = group < E;
+  const auto groupCore = [&](std::uint64_t k) { return ctx_.ring[std::size_t(startOf(group) + k % C)]; };
+  const auto crossCore = [&](std::uint64_t g) { return ctx_.ring[std::size_t(startOf(g % G) + pos)]; };
   const auto mod = [](long v, std::uint64_t m) { return std::uint64_t(((v % long(m)) + long(m)) % long(m)); };
   if (C * c1 > count(x)) vfill(dst + roundUp(count(x), 16) * 4, 0.0, C * c1 - roundUp(count(x), 16));
   dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
@@ -90,14 +99,37 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
   collectives_.push_back({dst, recv});
   // A put names the receiver's addresses: its own layout when the shares of the batch differ
   // (register 26 then holds the remote address; the local one stays in 23 or 24).
-  const CollectiveBuffers inGroup = peerBuffers(groupCore(pos + 1), {dst, recv}), across = peerBuffers(crossCore(group + 1), {dst, recv});
   const auto remote = [&](std::uint64_t local, std::uint64_t there, int reg) {
     if (there == local) return R(reg);
     li(26, std::int64_t(there));
     return R(26);
   };
-  // (1) reduce-scatter inside the group, ending with chunk `pos`.
+  const double estimate = plan.cycles;
+  if (extra) {
+    // Feed each member the chunk it sends first, then wait for the finished chunks.
+    li(22, std::int64_t(b1));
+    emit_.emit(tatami::Op::Swait, {16, int(C)});
+    for (std::uint64_t j = 0; j < C; ++j) {
+      const CollectiveBuffers there = peerBuffers(groupCore(j), {dst, recv});
+      li(20, groupCore(j)), li(23, std::int64_t(there.recv)), li(24, std::int64_t(dst + mod(long(j) - 1, C) * b1));
+      emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), 17});
+    }
+    emit_.emit(tatami::Op::Swait, {18, int(C)});
+    cost(estimate, "mesh");
+    vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+    return;
+  }
+  const CollectiveBuffers inGroup = peerBuffers(groupCore(pos + 1), {dst, recv}), across = peerBuffers(crossCore(group + 1), {dst, recv});
   li(20, groupCore(pos + 1)), li(21, groupCore(pos + C - 1)), li(22, std::int64_t(b1)), li(23, std::int64_t(recv)), li(4, std::int64_t(c1));
+  if (hasExtra) {
+    const int feeder = ctx_.ring[std::size_t(startOf(group) + C)];
+    li(27, feeder);
+    emit_.emit(tatami::Op::Sincr, {R(27), 16, 1});
+    emit_.emit(tatami::Op::Swait, {17, 1});
+    li(25, std::int64_t(dst + mod(long(pos) - 1, C) * b1));
+    emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+  }
+  // (1) reduce-scatter inside the group, ending with chunk `pos`.
   emit_.emit(tatami::Op::Sincr, {R(21), 2, 1});
   for (std::uint64_t step = 0; step + 1 < C; ++step) {
     emit_.emit(tatami::Op::Swait, {2, 1});
@@ -127,6 +159,12 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
     emit_.emit(tatami::Op::Put, {R(20), remote(mine + at, theirs + at, 24), R(24), R(22), 12});
     emit_.emit(tatami::Op::Swait, {12, 1});
   }
+  if (hasExtra) {
+    const int feeder = ctx_.ring[std::size_t(startOf(group) + C)];
+    const std::uint64_t at = pos * b1;
+    li(27, feeder), li(24, std::int64_t(dst + at)), li(22, std::int64_t(b1));
+    emit_.emit(tatami::Op::Put, {R(27), remote(dst + at, peerBuffers(feeder, {dst, recv}).dst + at, 24), R(24), R(22), 18});
+  }
   // (3) all-gather inside the group.
   li(20, groupCore(pos + 1)), li(22, std::int64_t(b1));
   for (std::uint64_t step = 0; step + 1 < C; ++step) {
@@ -135,7 +173,7 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
     emit_.emit(tatami::Op::Put, {R(20), remote(dst + at, inGroup.dst + at, 24), R(24), R(22), 3});
     emit_.emit(tatami::Op::Swait, {3, 1});
   }
-  cost(groupedAllreduceCycles(c_, p, C, b1, b2, groupsOf(x).inside, groupsOf(x).across), "mesh");
+  cost(estimate, "mesh");
   vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
@@ -240,6 +278,26 @@ AllreducePlan Lowering::groupsOf(int x) const {
     why << "; " << groups << " groups of " << size << ": est " << std::llround(est);
     if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est, best.inside = in, best.across = out;
   }
+  // Groups of C that do not divide the ring: the first E = P mod C of the G groups take one core
+  // more, which feeds the group (see allreduceInGroups), when E <= G and no divisor pays better.
+  for (std::uint64_t size = 4; size * 4 <= p; ++size) {
+    const std::uint64_t extras = p % size, groups = p / size;
+    if (!extras || extras > groups) continue;
+    std::vector<std::vector<int>> inside(groups), across(size);
+    for (std::uint64_t g = 0, k = 0; g < groups; ++g) {
+      for (std::uint64_t j = 0; j < size; ++j, ++k) inside[g].push_back(ring[k]), across[j].push_back(ring[k]);
+      k += g < extras;
+    }
+    const std::uint64_t chunk = roundUp((count(x) + size - 1) / size, 16 * groups), bytes = chunk * 4;
+    const RingReach in = ringsReach(c_, inside, 1.0), out = ringsReach(c_, across, double(size));
+    // The feed: the members' ready signals, then C puts of a chunk from one core, and the add.
+    const double feed = 2 * packetCycles(c_, double(size) / 2 + 1) +
+                        double(size) * (double(c_.core.dma_setup_cycles) + double(bytes) / double(c_.die.link_bytes_per_cycle)) +
+                        addCycles(c_, bytes);
+    const double est = feed + groupedAllreduceCycles(c_, p - extras, size, bytes, chunk / groups * 4, in, out);
+    why << "; " << groups << " groups of " << size << " (" << extras << " with one more): est " << std::llround(est);
+    if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est, best.inside = in, best.across = out, best.extras = extras;
+  }
   // Three levels on a ring over several dies whose every die holds D of its cores: groups of C1
   // within a die, C2 = D / C1 of them a die's group, then the dies.
   std::map<int, std::uint64_t> perDie;
@@ -269,7 +327,10 @@ AllreducePlan Lowering::groupsOf(int x) const {
   if (best.middle)
     best.why = std::to_string(p / (best.size * best.middle)) + " dies x " + std::to_string(best.middle) + " groups of " + std::to_string(best.size) + " (" + why.str() + ")";
   else
-    best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) : "one ring") + " (" + why.str() + ")";
+    best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) +
+                                (best.extras ? " (" + std::to_string(best.extras) + " with one more)" : std::string())
+                          : "one ring") +
+               " (" + why.str() + ")";
   plans_->byRingAndElements[key] = best;
   return best;
 }

@@ -31,6 +31,9 @@ namespace tatami::compiler::lowering {
 /// one ring), the elements of each group chunk, the estimate, and why.
 struct AllreducePlan {
   std::uint64_t size = 0, chunk = 0;
+  /// Two levels over a ring that `size` does not divide: the first `extras` groups have one core
+  /// more, which feeds its chunks to the group's members and gets the result back.
+  std::uint64_t extras = 0;
   double cycles = 0;
   RingReach inside, across;  ///< of the groups' rings and of the rings across them
   /// Three levels: groups of `size` cores, `middle` of them a die's group (0: two levels).

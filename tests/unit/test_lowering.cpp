@@ -2,9 +2,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <array>
 #include <random>
+#include <set>
 
 #include "tatami/arch/assembler.h"
 #include "tatami/compiler/interpreter.h"
@@ -301,11 +304,41 @@ TEST_CASE("a slice over several dies: its ring runs die by die, each die's part 
   // Part of a die: the slice's rows and columns within it only.
   CHECK(sliceRing(c, 2, 3) == std::vector<int>{0, 1, 5, 4, 2, 6});
   CHECK(sliceRing(c, 2, 2) == std::vector<int>{0, 1, 5, 4});  // within one die: one snake, as before
-  // A line of three dies is folded: dies 0, 2, then 1, so that the ring closes over one edge.
+  // A line of three dies is folded: dies 0, 2, then 1, so that the ring closes over two edges.
   setParam(c, "system.die_rows", "1", "t");
   setParam(c, "system.die_cols", "3", "t");
   validate(c);
   CHECK(sliceRing(c, 2, 6) == std::vector<int>{0, 1, 7, 6, 4, 5, 11, 10, 2, 3, 9, 8});
+}
+
+TEST_CASE("the tour of a block of dies visits each once and crosses one die edge a step (two, once, when both sides are odd)") {
+  for (int rows = 1; rows <= 6; ++rows)
+    for (int cols = 1; cols <= 6; ++cols) {
+      CAPTURE(rows);
+      CAPTURE(cols);
+      const std::vector<std::pair<int, int>> tour = dieCycle(rows, cols);
+      REQUIRE(tour.size() == std::size_t(rows * cols));
+      CHECK(std::set<std::pair<int, int>>(tour.begin(), tour.end()).size() == tour.size());
+      int longest = 0, corners = 0;
+      for (std::size_t i = 0; i < tour.size(); ++i) {
+        const auto [r0, c0] = tour[i];
+        const auto [r1, c1] = tour[(i + 1) % tour.size()];
+        CHECK((r1 >= 0 && r1 < rows && c1 >= 0 && c1 < cols));
+        const int d = std::abs(r1 - r0) + std::abs(c1 - c0);
+        longest = std::max(longest, d), corners += d == 2;
+      }
+      if (rows * cols == 1) continue;
+      if (rows == 1 || cols == 1) CHECK(longest == (rows * cols == 2 ? 1 : 2));
+      else if (rows % 2 && cols % 2) CHECK((longest == 2 && corners == 1));
+      else CHECK(longest == 1);
+    }
+  // The tile's 5 x 5: the comb along row 0, rows 1-2 snaked, rows 3-4 column by column, column 0 back up.
+  const std::vector<std::pair<int, int>> tile = dieCycle(5, 5);
+  CHECK(std::vector<std::pair<int, int>>(tile.begin(), tile.begin() + 9) ==
+        std::vector<std::pair<int, int>>{{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {1, 4}, {1, 3}, {1, 2}, {1, 1}});
+  CHECK(std::vector<std::pair<int, int>>(tile.end() - 6, tile.end()) ==
+        std::vector<std::pair<int, int>>{{4, 1}, {3, 1}, {4, 0}, {3, 0}, {2, 0}, {1, 0}});
+  CHECK_THROWS_AS(dieCycle(0, 3), CompileError);
 }
 
 TEST_CASE("data parallel over a 2 x 2 slice: a ring all-reduce of gradients, the step matches the whole-batch oracle") {

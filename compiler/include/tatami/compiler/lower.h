@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tatami/arch/assembler.h"
@@ -134,8 +135,14 @@ struct CoreContext {
 /// small. Every core of a ring gets the same layout.
 LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreContext& ctx = {});
 
-/// The cores of an R x C slice at the top-left of the system (disabled positions skipped), in a
-/// snake order (left to right, then right to left on the next row), so ring neighbours are near.
+/// The cores of an R x C slice at the top-left of the system (disabled positions skipped), so ring
+/// neighbours are near: die by die in the order of `dieCycle`, each die's part in a snake order
+/// (left to right, then right to left on the next row).
 std::vector<int> sliceRing(const ArchConfig& config, int rows, int cols);
+
+/// A closed tour of a block of rows x cols dies, as (row, column) pairs, whose steps cross one die
+/// edge each, except one step across a corner (two edges) when both counts are odd and greater
+/// than one; a line of dies is folded (0 2 4 3 1: two edges a step at most).
+std::vector<std::pair<int, int>> dieCycle(int rows, int cols);
 
 }  // namespace tatami::compiler
