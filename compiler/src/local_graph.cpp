@@ -403,8 +403,8 @@ class LocalGraph {
     const Split& ys = split(y);
     const bool splitAny = anySplit(ys) || std::any_of(n.inputs.begin(), n.inputs.end(), [&](int x) { return anySplit(split(x)); });
     if (splitAny) {
-      if (elementwise(n.op) || n.op == Op::softmax || n.op == Op::log_softmax) {
-        toResultLayout(n, ins);
+      if (elementwise(n.op) || n.op == Op::softmax || n.op == Op::log_softmax || n.op == Op::allreduce_mean) {
+        toResultLayout(n, ins);  // (an average over a grid's replicas keeps its operand's block)
       } else if (n.op == Op::transpose && ys.size() == 2) {
         // the layout swaps with the dimensions
       } else if (n.op == Op::reshape && fullShape(n.inputs[0]) == fullShape(y)) {

@@ -242,7 +242,7 @@ class Planner {
         if (auto sx = reshapeSplit(shape(y), of(y), shape(x), rows_, cols_)) need(x, *sx);
       return;
     }
-    if (elementwise(n.op) || n.op == Op::softmax || n.op == Op::log_softmax) {
+    if (elementwise(n.op) || n.op == Op::softmax || n.op == Op::log_softmax || n.op == Op::allreduce_mean) {
       const Shape& ys = shape(y);
       bool any = false;
       Split s(ys.size(), -1);

@@ -89,12 +89,15 @@ std::map<int, int> combineInBuckets(Graph& g, const std::vector<int>& params, co
 
 }  // namespace
 
-int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::function<int(Graph&, int)>& combine) {
+int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::function<int(Graph&, int)>& combine, bool buckets) {
   if (o.kind != "sgd" && o.kind != "adamw") throw CompileError("unknown optimizer '" + o.kind + "' (sgd, adamw)");
   const std::vector<int> params = g.parameters;
   const std::map<int, int> grads = addBackward(g, loss, params);
   g.markOutput(combine ? combine(g, loss) : loss, Role::Loss);
-  const std::map<int, int> combined = combine ? combineInBuckets(g, params, grads, combine) : grads;
+  std::map<int, int> combined = grads;
+  if (combine && buckets) combined = combineInBuckets(g, params, grads, combine);
+  else if (combine)
+    for (auto& [p, grad] : combined) grad = combine(g, grad);
   for (int p : params) {
     const std::string name = g.values[std::size_t(p)].name;
     const Shape shape = g.values[std::size_t(p)].shape;
@@ -131,7 +134,7 @@ int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::fun
   return loss;
 }
 
-void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel, double weight) {
+void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel, double weight, bool buckets) {
   if (loss != "xent" && loss != "mse") throw CompileError("unknown loss '" + loss + "' (xent, mse)");
   if (g.outputs.empty()) throw CompileError("the model has no output to train");
   const int y = g.outputs.front();
@@ -144,7 +147,7 @@ void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig&
   }
   std::function<int(Graph&, int)> combine;
   if (dataParallel) combine = [](Graph& gg, int v) { return gg.op(Op::allreduce_mean, {v}); };
-  addTrainingStep(g, l, optimizer, combine);
+  addTrainingStep(g, l, optimizer, combine, buckets);
 }
 
 }  // namespace tatami::compiler

@@ -29,6 +29,23 @@ std::string roleOf(const Graph& g, int v) {
 
 Graph compileShare(const CompileRequest& r, const Graph& whole, const BatchShare& share) {
   Graph part = compileModel(r, nullptr, share);
+  // The loss is reported through an all-reduce: give that value the loss's name (and the
+  // per-core loss the other), so the bundle names the same tensors as the model.
+  for (std::size_t i = 0; i < whole.outputs.size() && i < part.outputs.size(); ++i) {
+    const std::string& want = whole.values[std::size_t(whole.outputs[i])].name;
+    Value& have = part.values[std::size_t(part.outputs[i])];
+    if (have.name == want) continue;
+    const int other = part.find(want);
+    // (The nodes that make them swap names too: a grid's local graph names values by their node.)
+    const auto renameNode = [&](int v, const std::string& from, const std::string& to) {
+      const int producer = part.values[std::size_t(v)].producer;
+      if (producer >= 0 && part.nodes[std::size_t(producer)].name == from) part.nodes[std::size_t(producer)].name = to;
+    };
+    const std::string was = have.name;
+    renameNode(part.outputs[i], was, want);
+    if (other >= 0) renameNode(other, want, was), part.values[std::size_t(other)].name = was;
+    part.values[std::size_t(part.outputs[i])].name = want;
+  }
   const int mine = part.findRole(Role::Batch), all = whole.findRole(Role::Batch);
   // (A text-IR model has no batch to shrink: every core of a slice runs the whole graph.)
   const bool tir = isTextIr(r.model);
@@ -59,18 +76,7 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
     for (std::int64_t k = 0; k < cores; ++k) {
       const BatchShare share = shareOf(r.batch, cores, k);
       if (parts.count(keyOf(k))) continue;
-      Graph part = compileShare(r, g, share);
-      // The loss is reported through an all-reduce: give that value the loss's name (and the
-      // per-core loss the other), so the bundle names the same tensors as the model.
-      for (std::size_t i = 0; i < g.outputs.size() && i < part.outputs.size(); ++i) {
-        const std::string& want = g.values[std::size_t(g.outputs[i])].name;
-        Value& have = part.values[std::size_t(part.outputs[i])];
-        if (have.name == want) continue;
-        const int other = part.find(want);
-        if (other >= 0) part.values[std::size_t(other)].name = have.name;
-        have.name = want;
-      }
-      parts.emplace(keyOf(k), std::move(part));
+      parts.emplace(keyOf(k), compileShare(r, g, share));
     }
   }
   const auto partOf = [&](std::int64_t k) -> const Graph& { return cores > 1 ? parts.at(keyOf(k)) : g; };
@@ -122,7 +128,73 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
   return job;
 }
 
+namespace {
+
+/// Copies of a grid, one per die: replica i runs the grid on the same cores of the i-th die of
+/// the system's tour (dieCycle), on examples [i B/K, (i+1) B/K) of the batch; every gradient (and
+/// the loss) is averaged over the replicas, block by block (`allreduce_mean` over the ring of
+/// the grid position's cores on every die): data parallel over the dies, tensor parallel within
+/// each.
+CompiledJob compileOnGridReplicas(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
+  const int K = r.replicas;
+  const std::vector<std::pair<int, int>> dies = dieCycle(int(config.system.die_rows), int(config.system.die_cols));
+  if (K > int(dies.size()))
+    throw RequestError("--replicas " + std::to_string(K) + ": the system has " + std::to_string(dies.size()) + " die(s) (system.die_rows x system.die_cols), one replica each");
+  if (r.batch < K || r.batch % K)
+    throw RequestError("--batch " + std::to_string(r.batch) + " does not split evenly over --replicas " + std::to_string(K));
+  const GridSpec spec = gridOf(r, config);
+  for (int core : spec.cores)
+    if (dieOfCore(config, core) != 0) throw RequestError("--replicas: the grid " + r.grid + " must lie within the first die (--slice at most the die)");
+  const int systemCols = int(config.die.cols * config.system.die_cols), positions = spec.rows * spec.cols;
+  std::vector<std::vector<int>> cores(std::size_t(K), std::vector<int>{});
+  for (int i = 0; i < K; ++i)
+    for (int core : spec.cores)
+      cores[std::size_t(i)].push_back((core / systemCols + dies[std::size_t(i)].first * int(config.die.rows)) * systemCols + core % systemCols +
+                                      dies[std::size_t(i)].second * int(config.die.cols));
+  const Graph part = compileShare(r, g, shareOf(r.batch, K, 0));  // the shares are equal: one graph for all
+  const bool dips = feedsFromDips(r, config);
+  const std::shared_ptr<CollectivePlans> plans = newCollectivePlans();
+  CompiledJob job;
+  std::vector<int> all;
+  std::vector<LoweredProgram> lowered;
+  for (int i = 0; i < K; ++i) {
+    CoreContext printing;
+    if (i == 0) printing.print = print, printing.printAfter = r.printAfter;
+    GridJob placed = placeOnGrid(part, config, cores[std::size_t(i)], spec.rows, spec.cols, r.precision, true, printing,
+                                 [&](std::size_t pos, CoreContext& ctx) {
+                                   const std::int64_t k = std::int64_t(i) * positions + std::int64_t(pos);
+                                   if (dips) {
+                                     const CoreContext feed = coreContext(r, config, {cores[std::size_t(i)][pos]}, k, std::int64_t(K) * positions);
+                                     ctx.loadInputs = feed.loadInputs, ctx.inputBase = feed.inputBase, ctx.inputBytes = feed.inputBytes;
+                                   }
+                                   ctx.ring.clear();
+                                   for (int j = 0; j < K; ++j) ctx.ring.push_back(cores[std::size_t(j)][pos]);
+                                   ctx.rank = i, ctx.collectivePlans = plans;
+                                 });
+    all.insert(all.end(), placed.cores.begin(), placed.cores.end());
+    for (auto& lp : placed.lowered) lowered.push_back(std::move(lp));
+    if (i == 0) job.plan = std::move(placed.plan);
+  }
+  for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
+  job.placement = "tensor parallel over a " + r.grid + " grid on each of " + std::to_string(K) + " dies, data parallel over them";
+  job.slice = r.slice, job.grid = r.grid;
+  job.bundle = makeBundle(r, job.placement, config, g, all, lowered, [&](std::size_t k, int v) {
+    const int i = int(k) / positions, pos = int(k) % positions;
+    const int pv = part.find(g.values[std::size_t(v)].name);
+    if (pv < 0) throw CompileError("internal: '" + g.values[std::size_t(v)].name + "' is not in a replica's step");
+    TensorBlock b = blockOf(part, job.plan, pv, pos / spec.cols, pos % spec.cols);
+    const Shape &full = g.values[std::size_t(v)].shape, &share = part.values[std::size_t(pv)].shape;
+    if (!full.empty() && share.size() == full.size() && share[0] != full[0]) b.begin[0] += std::int64_t(i) * share[0];  // the replica's rows
+    return b;
+  });
+  job.lowered = std::move(lowered);
+  return job;
+}
+
+}  // namespace
+
 CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
+  if (r.replicas > 1) return compileOnGridReplicas(r, config, g, print);
   CompiledJob job;
   job.placement = "tensor parallel over a " + r.grid + " grid";
   job.slice = r.slice, job.grid = r.grid;

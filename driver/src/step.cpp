@@ -74,7 +74,8 @@ std::vector<PassInfo> trainingPipeline(const CompileRequest& r, const BatchShare
     put("lr", r.optimizer.learningRate), put("momentum", r.optimizer.momentum), put("weight_decay", r.optimizer.weightDecay);
     put("weight", weight);
     PassInfo training = passByName("training-step", step);
-    training.run = [r, parallel, weight](Graph& g) { buildTrainingStep(g, r.loss, r.optimizer, parallel, weight); };  // the exact doubles
+    // On a grid's replicas each gradient is combined in its own layout: no buckets.
+    training.run = [r, parallel, weight](Graph& g) { buildTrainingStep(g, r.loss, r.optimizer, parallel, weight, r.grid.empty()); };  // the exact doubles
     passes.push_back(training);
     PassInfo again = passByName("fold-constants");
     again.name = "fold-constants-2", again.description = "fold what the training step made constant";
@@ -168,6 +169,7 @@ std::string requestToJson(const CompileRequest& r) {
                                 {"loss", r.loss},
                                 {"slice", r.slice},
                                 {"grid", r.grid},
+                                {"replicas", r.replicas},
                                 {"precision", r.precision},
                                 {"batch", r.batch},
                                 {"feed", r.feed},
@@ -190,6 +192,7 @@ CompileRequest requestFromJson(const std::string& json) {
     j.at("loss").get_to(r.loss);
     j.at("slice").get_to(r.slice);
     j.at("grid").get_to(r.grid);
+    r.replicas = j.value("replicas", 1);
     j.at("precision").get_to(r.precision);
     j.at("batch").get_to(r.batch);
     r.feed = j.value("feed", std::string("host"));  // a request saved before steps read their inputs from HBM

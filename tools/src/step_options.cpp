@@ -44,7 +44,10 @@ void addStepOptions(po::options_description& desc, driver::CompileRequest& r) {
        "system has an interface processor)")
       ("grid", po::value<std::string>(&r.grid)->value_name("RxC"),
        "tensor parallel instead (docs/compiler.md): the whole batch in one step, its examples, features and channels "
-       "split over an RxC grid of the slice's active cores (row-major)");
+       "split over an RxC grid of the slice's active cores (row-major)")
+      ("replicas", po::value<int>(&r.replicas)->default_value(d.replicas)->value_name("K"),
+       "with --grid: K copies of the grid, one per die (the same cores of each of the first K dies), each on batch/K "
+       "examples; their gradients are averaged over the dies (data parallel over dies, tensor parallel within each)");
 }
 
 void checkStepOptions(const driver::CompileRequest& r) {
@@ -52,6 +55,8 @@ void checkStepOptions(const driver::CompileRequest& r) {
   if (r.optimizer.kind != "sgd" && r.optimizer.kind != "adamw") throw UsageError("--optimizer '" + r.optimizer.kind + "': expected sgd or adamw");
   if (r.precision != "mixed" && r.precision != "fp32") throw UsageError("--precision '" + r.precision + "': expected mixed or fp32");
   if (r.feed != "dip" && r.feed != "host" && r.feed != "auto") throw UsageError("--feed '" + r.feed + "': expected dip, host or auto");
+  if (r.replicas < 1) throw UsageError("--replicas " + std::to_string(r.replicas) + ": expected 1 or more");
+  if (r.replicas > 1 && r.grid.empty()) throw UsageError("--replicas " + std::to_string(r.replicas) + " needs --grid (copies of a grid, one per die)");
   const auto finite = [](const char* flag, double v, bool positive) {
     if (!std::isfinite(v) || v < 0 || (positive && v == 0))
       throw UsageError(std::string(flag) + " " + std::to_string(v) + ": expected a finite " + (positive ? "positive" : "non-negative") + " number");
@@ -73,6 +78,7 @@ bool setStepKey(driver::CompileRequest& r, const std::string& key, const std::st
     else if (key == "precision") r.precision = value;
     else if (key == "slice") r.slice = value;
     else if (key == "grid") r.grid = value;
+    else if (key == "replicas") r.replicas = std::stoi(value);
     else if (key == "feed") r.feed = value;
     else return false;
   } catch (const std::logic_error&) {

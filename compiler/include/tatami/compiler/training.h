@@ -39,17 +39,21 @@ struct OptimizerConfig {
 /// an output with Role::Update of what it replaces (named "<param>.next", "<param>.m.next").
 /// Returns the loss value.
 /// `combine`, if given, is applied to every gradient and to the loss before they are used (data
-/// parallelism passes an all-reduce here).
+/// parallelism passes an all-reduce here); small gradients in buckets (flattened, joined, combined
+/// at once and cut apart) unless `buckets` is false (each then combined alone, in its own shape:
+/// what a tensor-parallel grid needs, whose gradients are blocks laid out differently).
 int addTrainingStep(Graph& g, int loss, const OptimizerConfig& optimizer,
-                    const std::function<int(Graph&, int)>& combine = {});
+                    const std::function<int(Graph&, int)>& combine = {}, bool buckets = true);
 
 /// The `training-step` pass: the model's first output becomes the prediction; a target input,
 /// the loss (`xent`: softmax cross-entropy, `mse`), the backward graph and the optimizer update
 /// replace the outputs. `dataParallel`: the gradients and the loss are averaged over the cores of
 /// a data-parallel slice (`allreduce_mean`) before they are used; `weight` (this core's examples
 /// x cores / batch, 1 for an even split) scales this core's loss first, so that the average over
-/// the cores is the batch's mean when the shares differ. Throws CompileError.
-void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel, double weight = 1.0);
+/// the cores is the batch's mean when the shares differ; `buckets` as addTrainingStep's. Throws
+/// CompileError.
+void buildTrainingStep(Graph& g, const std::string& loss, const OptimizerConfig& optimizer, bool dataParallel, double weight = 1.0,
+                       bool buckets = true);
 
 /// Data parallelism with statistics over the examples (batch normalization in training mode):
 /// every reduce_mean or reduce_sum over axis 0 of a value whose rows are the examples (named in

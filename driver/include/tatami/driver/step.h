@@ -36,6 +36,9 @@ struct CompileRequest {
   /// the batch has examples). Empty: one core for data parallel, the whole first die for a grid.
   std::string slice;
   std::string grid;                ///< RxC: tensor parallel over a grid of the slice's cores; empty: data parallel
+  /// With a grid: copies of it, one per die (the first `replicas` dies of the system's tour),
+  /// each on its share of the batch, data parallel over them; 1: one grid.
+  int replicas = 1;
   std::string precision = "mixed"; ///< mixed (BF16 matmuls, FP32 master weights) or fp32
   std::int64_t batch = 64;         ///< the size of symbolic input dimensions (the whole batch)
   /// Where each step's inputs come from: "dip" (the cores read them from an interface
