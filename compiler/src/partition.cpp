@@ -3,6 +3,7 @@
 #include "tatami/compiler/partition.h"
 #include "tatami/arch/isa.h"
 #include "tatami/compiler/pipeline.h"
+#include "tatami/compiler/training.h"
 #include "split_rules.h"
 
 #include <algorithm>
@@ -444,6 +445,7 @@ GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<
       for (int k = 0; k < cols; ++k) ctx.lines[1].push_back(cores[std::size_t(r * cols + k)]);
       ctx.lineRank = {r, c};
       job.graphs.push_back(localGraph(g, job.plan, r, c));
+      bucketAllreduces(job.graphs.back());  // copies of the grid: its gradient blocks averaged over them
       if (r == 0 && c == 0 && printing.print) {  // the first position's stages, on request
         ctx.print = printing.print, ctx.printAfter = printing.printAfter;
         for (const auto& p : printing.printAfter) {

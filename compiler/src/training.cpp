@@ -1,5 +1,7 @@
 // Losses and optimizer updates, as IR.
+#include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "tatami/compiler/training.h"
 
@@ -88,6 +90,55 @@ std::map<int, int> combineInBuckets(Graph& g, const std::vector<int>& params, co
 }
 
 }  // namespace
+
+void bucketAllreduces(Graph& g) {
+  std::vector<Node> old = std::move(g.nodes);
+  g.nodes.clear();
+  const auto bytesOf = [&](int v) { return elementCount(g.values[std::size_t(v)].shape) * 4; };
+  for (std::size_t i = 0; i < old.size();) {
+    // A run of consecutive all-reduces, none reading another's result.
+    std::size_t end = i;
+    std::set<int> made;
+    while (end < old.size() && old[end].op == Op::allreduce_mean && !made.count(old[end].inputs[0])) made.insert(old[end++].outputs[0]);
+    if (end - i < 2) {
+      for (const std::size_t stop = std::max(end, i + 1); i < stop; ++i) g.nodes.push_back(std::move(old[i]));
+      continue;
+    }
+    std::vector<Node*> bucket;
+    std::int64_t bucketBytes = 0;
+    const auto flush = [&] {
+      if (bucket.size() == 1) g.nodes.push_back(std::move(*bucket[0]));
+      if (bucket.size() > 1) {
+        std::vector<int> flat;
+        for (Node* n : bucket) flat.push_back(g.op(Op::reshape, {n->inputs[0]}, {{"shape", std::vector<std::int64_t>{bytesOf(n->inputs[0]) / 4}}}));
+        const int mean = g.op(Op::allreduce_mean, {g.op(Op::concat, flat, {{"axis", std::int64_t(0)}})});
+        std::int64_t at = 0;
+        for (Node* n : bucket) {
+          const std::int64_t count = bytesOf(n->inputs[0]) / 4;
+          const int part = g.op(Op::slice, {mean}, {{"starts", std::vector<std::int64_t>{at}}, {"ends", std::vector<std::int64_t>{at + count}}});
+          const Shape& shape = g.values[std::size_t(n->outputs[0])].shape;
+          // The all-reduce's node becomes the reshape back: its result keeps its value and name.
+          n->op = Op::reshape, n->inputs = {part}, n->attrs = {{"shape", std::vector<std::int64_t>(shape.begin(), shape.end())}};
+          g.nodes.push_back(std::move(*n));
+          at += count;
+        }
+      }
+      bucket.clear(), bucketBytes = 0;
+    };
+    for (; i < end; ++i) {
+      const std::int64_t bytes = bytesOf(old[i].inputs[0]);
+      if (bytes > kBucketBytes) {
+        g.nodes.push_back(std::move(old[i]));
+        continue;
+      }
+      if (bucketBytes + bytes > kBucketBytes) flush();
+      bucket.push_back(&old[i]), bucketBytes += bytes;
+    }
+    flush();
+  }
+  for (std::size_t k = 0; k < g.nodes.size(); ++k)
+    for (int v : g.nodes[k].outputs) g.values[std::size_t(v)].producer = int(k);
+}
 
 int addTrainingStep(Graph& g, int loss, const OptimizerConfig& o, const std::function<int(Graph&, int)>& combine, bool buckets) {
   if (o.kind != "sgd" && o.kind != "adamw") throw CompileError("unknown optimizer '" + o.kind + "' (sgd, adamw)");

@@ -152,6 +152,41 @@ TEST_CASE("the host oracle computes ops by their definitions") {
   CHECK(evaluate(f, {}, {true})[std::size_t(y)].data[0] == double(float(0.1 + 0.2)));
 }
 
+TEST_CASE("consecutive all-reduces share buckets after the fact: one all-reduce for the small ones, results kept by name") {
+  Graph g;
+  const int a = g.constant("a", {2, 3}, {1, 2, 3, 4, 5, 6});
+  const int b = g.constant("b", {4}, {7, 8, 9, 10});
+  const int big = g.constant("big", {20000}, std::vector<double>(20000, 0.5));  // 80,000 bytes: alone
+  const int s = g.constant("s", {}, {3});
+  const int ra = g.op(Op::allreduce_mean, {a}, {}, "ra");
+  const int rb = g.op(Op::allreduce_mean, {b}, {}, "rb");
+  const int rbig = g.op(Op::allreduce_mean, {big}, {}, "rbig");
+  const int rs = g.op(Op::allreduce_mean, {s}, {}, "rs");
+  const int y = g.op(Op::mul, {ra, g.constant("two", {}, {2})});
+  for (int v : {y, rb, rbig, rs}) g.markOutput(v);
+  const std::vector<Tensor> before = evaluate(g, {});
+  bucketAllreduces(g);
+  verify(g);
+  int allreduces = 0, concats = 0;
+  for (const Node& n : g.nodes) allreduces += n.op == Op::allreduce_mean, concats += n.op == Op::concat;
+  CHECK(allreduces == 2);  // a, b and s in one bucket (44 bytes); big alone
+  CHECK(concats == 1);
+  CHECK(g.values[std::size_t(g.nodes[std::size_t(g.values[std::size_t(rb)].producer)].inputs[0])].shape == Shape{4});
+  CHECK(g.nodes[std::size_t(g.values[std::size_t(rb)].producer)].op == Op::reshape);
+  CHECK(g.values[std::size_t(ra)].name == "ra");
+  CHECK(g.values[std::size_t(ra)].shape == Shape{2, 3});
+  const std::vector<Tensor> after = evaluate(g, {});
+  for (int v : {y, rb, rbig, rs}) CHECK(after[std::size_t(v)].data == before[std::size_t(v)].data);
+  // A run broken by another node, or an all-reduce reading another's result, is not joined.
+  Graph h;
+  const int x = h.constant("x", {2}, {1, 2});
+  const int r1 = h.op(Op::allreduce_mean, {x});
+  const int r2 = h.op(Op::allreduce_mean, {r1});
+  h.markOutput(r2);
+  bucketAllreduces(h);
+  CHECK(h.nodes.size() == 2);
+}
+
 TEST_CASE("a training step: SGD with momentum and AdamW update by their formulas") {
   for (const std::string kind : {"sgd", "adamw"}) {
     Graph g;

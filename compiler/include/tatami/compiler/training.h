@@ -45,6 +45,13 @@ struct OptimizerConfig {
 int addTrainingStep(Graph& g, int loss, const OptimizerConfig& optimizer,
                     const std::function<int(Graph&, int)>& combine = {}, bool buckets = true);
 
+/// The same buckets made after the fact: each run of consecutive `allreduce_mean` nodes (none
+/// reading another's result) has its operands of up to 64 KiB flattened, joined, averaged at once
+/// and cut apart again, in buckets of up to 64 KiB; each former all-reduce's result, now a
+/// reshape of its part, keeps its value and name. What a grid's copies on several dies need:
+/// their gradients are blocks that only the local graph gives.
+void bucketAllreduces(Graph& g);
+
 /// The `training-step` pass: the model's first output becomes the prediction; a target input,
 /// the loss (`xent`: softmax cross-entropy, `mse`), the backward graph and the optimizer update
 /// replace the outputs. `dataParallel`: the gradients and the loss are averaged over the cores of
