@@ -1,4 +1,5 @@
 // Collectives over rings of cores: the data-parallel all-reduce (one ring, or two levels in groups) and the grid's all-reduce, all-gather and reduce-scatter along a grid line.
+#include <cmath>
 #include <functional>
 #include <map>
 
@@ -280,7 +281,10 @@ AllreducePlan Lowering::groupsOf(int x) const {
   }
   // Groups of C that do not divide the ring: the first E = P mod C of the G groups take one core
   // more, which feeds the group (see allreduceInGroups), when E <= G and no divisor pays better.
-  for (std::uint64_t size = 4; size * 4 <= p; ++size) {
+  // Sizes from half to twice the square root of P (at least 4, at most P/4): where both levels'
+  // steps are fewest.
+  const std::uint64_t root = std::uint64_t(std::sqrt(double(p)));
+  for (std::uint64_t size = std::max<std::uint64_t>(4, root / 2); size <= 2 * root && size * 4 <= p; ++size) {
     const std::uint64_t extras = p % size, groups = p / size;
     if (!extras || extras > groups) continue;
     std::vector<std::vector<int>> inside(groups), across(size);
