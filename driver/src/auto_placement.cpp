@@ -26,12 +26,17 @@ double estimateSlice(const CompileRequest& r, const ArchConfig& config, const Gr
   return programCycles(lowerOrStream(part, config, coreContext(r, config, ring, 0, cores), 0));
 }
 
-/// A grid's step: its slowest position's program.
+/// A grid's step: its slowest position's program (of the first copy, with copies on other dies).
 double estimateGrid(const CompileRequest& r, const ArchConfig& config, const Graph& g) {
-  const GridSpec spec = gridOf(r, config);
-  const GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, {}, gridFeed(r, config, spec));
+  std::vector<LoweredProgram> lowered;
+  if (r.replicas > 1) {
+    lowered = lowerGridReplica(r, config, g);
+  } else {
+    const GridSpec spec = gridOf(r, config);
+    lowered = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, {}, gridFeed(r, config, spec)).lowered;
+  }
   double slowest = 0;
-  for (const auto& lp : placed.lowered) slowest = std::max(slowest, programCycles(lp));
+  for (const auto& lp : lowered) slowest = std::max(slowest, programCycles(lp));
   return slowest;
 }
 
@@ -47,7 +52,7 @@ std::string shapeName(int rows, int cols) { return std::to_string(rows) + "x" + 
 /// candidate of its kind cannot do better (an op the grid cannot split, a bad request).
 bool weigh(PlacementCandidate& c, const CompileRequest& r, const ArchConfig& config, const Graph& g) {
   CompileRequest at = r;
-  at.slice = c.slice, at.grid = c.grid;
+  at.slice = c.slice, at.grid = c.grid, at.replicas = c.replicas;
   try {
     c.estimate = c.grid.empty() ? estimateSlice(at, config, g) : estimateGrid(at, config, g);
     return true;
@@ -63,6 +68,7 @@ bool weigh(PlacementCandidate& c, const CompileRequest& r, const ArchConfig& con
 }  // namespace
 
 std::string PlacementCandidate::name() const {
+  if (!grid.empty() && replicas > 1) return "tensor parallel over a " + grid + " grid on each of " + std::to_string(replicas) + " dies";
   if (!grid.empty()) return "tensor parallel over a " + grid + " grid";
   if (slice.empty()) return "one core";
   if (slice == "die") return "data parallel over the whole die, " + std::to_string(cores) + " cores";
@@ -132,6 +138,26 @@ std::vector<PlacementCandidate> weighPlacements(const CompileRequest& r, const A
     misses = c.estimate > 0 ? 0 : misses + 1;
     if (c.estimate > 0) previous = c.estimate;
   }
+  // On a system of several dies: copies of the fastest grid, one per die, data parallel over
+  // them, their number doubling (then every die) while it divides the batch and the estimates fall.
+  const auto bestGrid = std::min_element(all.begin(), all.end(), [](const PlacementCandidate& a, const PlacementCandidate& b) {
+    const auto key = [](const PlacementCandidate& c) { return c.grid.empty() || c.estimate <= 0 ? 1e300 : c.estimate; };
+    return key(a) < key(b);
+  });
+  const int systemDies = systemDieRows * systemDieCols;
+  if (!tir && systemDies > 1 && bestGrid != all.end() && !bestGrid->grid.empty() && bestGrid->estimate > 0) {
+    const PlacementCandidate grid = *bestGrid;
+    previous = grid.estimate;
+    for (int k = 2; k <= systemDies; k = k == systemDies ? systemDies + 1 : std::min(2 * k, systemDies)) {
+      if (r.batch % k) continue;
+      PlacementCandidate c = grid;
+      c.replicas = k, c.dies = k, c.cores = grid.cores * k, c.estimate = 0, c.why.clear();
+      const bool further = weigh(c, r, config, g);
+      all.push_back(c);
+      if (!further || c.estimate <= 0 || c.estimate >= previous) break;
+      previous = c.estimate;
+    }
+  }
   return all;
 }
 
@@ -166,7 +192,7 @@ CompiledJob placeAutomatically(const CompileRequest& r, const ArchConfig& config
   }
   const PlacementCandidate& won = candidates[std::size_t(best)];
   CompileRequest at = r;
-  at.slice = won.slice, at.grid = won.grid;
+  at.slice = won.slice, at.grid = won.grid, at.replicas = won.replicas;
   CompiledJob job = won.grid.empty() ? compileOnSlice(at, config, g, print) : compileOnGrid(at, config, g, print);
   std::ostringstream why;
   why << won.name() << " (chosen by the cost model: est " << cyclesText(won.estimate) << " cycles per step, ";

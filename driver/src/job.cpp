@@ -135,24 +135,56 @@ namespace {
 /// the loss) is averaged over the replicas, block by block (`allreduce_mean` over the ring of
 /// the grid position's cores on every die): data parallel over the dies, tensor parallel within
 /// each.
-CompiledJob compileOnGridReplicas(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
+struct Replicas {
+  GridSpec spec;
+  std::vector<std::vector<int>> cores;  ///< per replica, its grid's cores (row-major)
+  Graph part;                           ///< a replica's step (the shares are equal: one for all)
+};
+
+Replicas replicasOf(const CompileRequest& r, const ArchConfig& config, const Graph& g) {
   const int K = r.replicas;
   const std::vector<std::pair<int, int>> dies = dieCycle(int(config.system.die_rows), int(config.system.die_cols));
   if (K > int(dies.size()))
     throw RequestError("--replicas " + std::to_string(K) + ": the system has " + std::to_string(dies.size()) + " die(s) (system.die_rows x system.die_cols), one replica each");
   if (r.batch < K || r.batch % K)
     throw RequestError("--batch " + std::to_string(r.batch) + " does not split evenly over --replicas " + std::to_string(K));
-  const GridSpec spec = gridOf(r, config);
-  for (int core : spec.cores)
+  Replicas out;
+  out.spec = gridOf(r, config);
+  for (int core : out.spec.cores)
     if (dieOfCore(config, core) != 0) throw RequestError("--replicas: the grid " + r.grid + " must lie within the first die (--slice at most the die)");
-  const int systemCols = int(config.die.cols * config.system.die_cols), positions = spec.rows * spec.cols;
-  std::vector<std::vector<int>> cores(std::size_t(K), std::vector<int>{});
+  const int systemCols = int(config.die.cols * config.system.die_cols);
+  out.cores.assign(std::size_t(K), {});
   for (int i = 0; i < K; ++i)
-    for (int core : spec.cores)
-      cores[std::size_t(i)].push_back((core / systemCols + dies[std::size_t(i)].first * int(config.die.rows)) * systemCols + core % systemCols +
-                                      dies[std::size_t(i)].second * int(config.die.cols));
-  const Graph part = compileShare(r, g, shareOf(r.batch, K, 0));  // the shares are equal: one graph for all
+    for (int core : out.spec.cores)
+      out.cores[std::size_t(i)].push_back((core / systemCols + dies[std::size_t(i)].first * int(config.die.rows)) * systemCols +
+                                          core % systemCols + dies[std::size_t(i)].second * int(config.die.cols));
+  out.part = compileShare(r, g, shareOf(r.batch, K, 0));
+  return out;
+}
+
+/// Replica i placed: its grid's programs, each all-reducing over its position's ring of replicas.
+GridJob placeReplica(const CompileRequest& r, const ArchConfig& config, const Replicas& reps, int i, const CoreContext& printing,
+                     const std::shared_ptr<CollectivePlans>& plans) {
+  const int K = int(reps.cores.size()), positions = reps.spec.rows * reps.spec.cols;
   const bool dips = feedsFromDips(r, config);
+  const std::vector<int>& mine = reps.cores[std::size_t(i)];
+  return placeOnGrid(reps.part, config, mine, reps.spec.rows, reps.spec.cols, r.precision, true, printing, [&](std::size_t pos, CoreContext& ctx) {
+    const std::int64_t k = std::int64_t(i) * positions + std::int64_t(pos);
+    if (dips) {
+      const CoreContext feed = coreContext(r, config, {mine[pos]}, k, std::int64_t(K) * positions);
+      ctx.loadInputs = feed.loadInputs, ctx.inputBase = feed.inputBase, ctx.inputBytes = feed.inputBytes;
+    }
+    ctx.ring.clear();
+    for (int j = 0; j < K; ++j) ctx.ring.push_back(reps.cores[std::size_t(j)][pos]);
+    ctx.rank = i, ctx.collectivePlans = plans;
+  });
+}
+
+CompiledJob compileOnGridReplicas(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
+  const Replicas reps = replicasOf(r, config, g);
+  const GridSpec& spec = reps.spec;
+  const Graph& part = reps.part;
+  const int K = r.replicas, positions = spec.rows * spec.cols;
   const std::shared_ptr<CollectivePlans> plans = newCollectivePlans();
   CompiledJob job;
   std::vector<int> all;
@@ -160,24 +192,14 @@ CompiledJob compileOnGridReplicas(const CompileRequest& r, const ArchConfig& con
   for (int i = 0; i < K; ++i) {
     CoreContext printing;
     if (i == 0) printing.print = print, printing.printAfter = r.printAfter;
-    GridJob placed = placeOnGrid(part, config, cores[std::size_t(i)], spec.rows, spec.cols, r.precision, true, printing,
-                                 [&](std::size_t pos, CoreContext& ctx) {
-                                   const std::int64_t k = std::int64_t(i) * positions + std::int64_t(pos);
-                                   if (dips) {
-                                     const CoreContext feed = coreContext(r, config, {cores[std::size_t(i)][pos]}, k, std::int64_t(K) * positions);
-                                     ctx.loadInputs = feed.loadInputs, ctx.inputBase = feed.inputBase, ctx.inputBytes = feed.inputBytes;
-                                   }
-                                   ctx.ring.clear();
-                                   for (int j = 0; j < K; ++j) ctx.ring.push_back(cores[std::size_t(j)][pos]);
-                                   ctx.rank = i, ctx.collectivePlans = plans;
-                                 });
+    GridJob placed = placeReplica(r, config, reps, i, printing, plans);
     all.insert(all.end(), placed.cores.begin(), placed.cores.end());
     for (auto& lp : placed.lowered) lowered.push_back(std::move(lp));
     if (i == 0) job.plan = std::move(placed.plan);
   }
   for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
   job.placement = "tensor parallel over a " + r.grid + " grid on each of " + std::to_string(K) + " dies, data parallel over them";
-  job.slice = r.slice, job.grid = r.grid;
+  job.slice = r.slice, job.grid = r.grid, job.replicas = K;
   job.bundle = makeBundle(r, job.placement, config, g, all, lowered, [&](std::size_t k, int v) {
     const int i = int(k) / positions, pos = int(k) % positions;
     const int pv = part.find(g.values[std::size_t(v)].name);
@@ -192,6 +214,10 @@ CompiledJob compileOnGridReplicas(const CompileRequest& r, const ArchConfig& con
 }
 
 }  // namespace
+
+std::vector<LoweredProgram> lowerGridReplica(const CompileRequest& r, const ArchConfig& config, const Graph& g) {
+  return placeReplica(r, config, replicasOf(r, config, g), 0, {}, newCollectivePlans()).lowered;
+}
 
 CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
   if (r.replicas > 1) return compileOnGridReplicas(r, config, g, print);

@@ -130,7 +130,7 @@ Trainer::Trainer(TrainRequest request, const ArchConfig& config) : r_(std::move(
     // The forward pass alone, at the step's batch, precision and placement.
     CompileRequest inference = r_.step;
     inference.loss = "none";
-    inference.slice = job_.slice, inference.grid = job_.grid;
+    inference.slice = job_.slice, inference.grid = job_.grid, inference.replicas = job_.replicas;
     inference.printAfter.clear();
     try {
       evalJob_ = compileJob(inference, config_);
@@ -149,7 +149,7 @@ std::string Trainer::runKey() const {
   const CompileRequest& s = r_.step;
   std::ostringstream key;
   key << "model=" << s.model << " data=" << r_.data << " batch=" << s.batch << " slice=" << (s.slice.empty() ? "1x1" : s.slice)
-      << (s.grid.empty() ? "" : " grid=" + s.grid) << " precision=" << s.precision << " optimizer=" << s.optimizer.kind
+      << (s.grid.empty() ? "" : " grid=" + s.grid) << (s.replicas > 1 ? " replicas=" + std::to_string(s.replicas) : "") << " precision=" << s.precision << " optimizer=" << s.optimizer.kind
       << " lr=" << s.optimizer.learningRate << " momentum=" << s.optimizer.momentum << " weight_decay=" << s.optimizer.weightDecay
       << " seed=" << r_.seed << " config=" << std::hash<std::string>()(toIni(config_));
   return key.str();

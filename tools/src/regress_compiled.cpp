@@ -41,7 +41,7 @@ CaseSpec readSpec(const std::string& path) {
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
     if (setStepKey(c.request, key, value, where)) continue;
     if (key != "seed")
-      throw InputError(where + "unknown key '" + key + "' (model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid, seed)");
+      throw InputError(where + "unknown key '" + key + "' (model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid, replicas, seed)");
     try {
       c.seed = std::stoull(value);
     } catch (const std::logic_error&) {

@@ -126,7 +126,7 @@ SweepSpec readSweepSpec(const std::string& path) {
         else if (key == "measure") w.traffic.measureCycles = std::stoull(value);
         else if (!setStepKey(w.request, key, value, where))
           throw InputError(where + "unknown key '" + key + "' in [workload " + w.name +
-                           "] (a model: model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid; a program: "
+                           "] (a model: model, batch, loss, optimizer, lr, momentum, weight_decay, precision, slice, grid, replicas; a program: "
                            "program; traffic: traffic, rate, packets, warmup, measure)");
       } catch (const std::logic_error&) {
         throw InputError(where + "'" + key + "' = '" + value + "' is not a number");

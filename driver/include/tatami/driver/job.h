@@ -30,6 +30,7 @@ struct CompiledJob {
   std::string placement;
   std::vector<std::string> weighed;
   std::string slice, grid;  ///< the --slice and --grid that give this placement (chosen or given)
+  int replicas = 1;         ///< and the --replicas
 };
 
 /// A placement the automatic search weighs: the flags that give it, its cores, and the cost
@@ -37,7 +38,8 @@ struct CompiledJob {
 struct PlacementCandidate {
   std::string slice, grid;  ///< as --slice and --grid take them (both empty: one core)
   std::int64_t cores = 1;
-  std::int64_t dies = 1;    ///< the dies a data-parallel slice spans
+  std::int64_t dies = 1;    ///< the dies a data-parallel slice, or a grid's copies, span
+  int replicas = 1;         ///< copies of the grid, one per die (as --replicas)
   double estimate = 0;      ///< cycles per step; 0 when it does not fit or cannot be built
   std::string why;          ///< why it cannot (the compiler's message)
   /// "one core", "data parallel over a 2x2 slice", "data parallel over 2x2 dies (36x40, 1,416
@@ -80,8 +82,15 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
 /// A data-parallel core's step graph for its share of the batch; throws RequestError when the
 /// model's batch dimension is fixed (the share would hold the whole batch).
 compiler::Graph compileShare(const CompileRequest& r, const compiler::Graph& whole, const BatchShare& share);
-/// Tensor parallel over the r.grid grid of r.slice's cores (empty: the first die).
+/// Tensor parallel over the r.grid grid of r.slice's cores (empty: the first die); with
+/// r.replicas > 1, a copy of that grid on each of the first r.replicas dies of the system's tour,
+/// on its share of the batch, data parallel over them (throws RequestError when the grid leaves
+/// the first die, the system has fewer dies or the batch does not split evenly).
 CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g, std::ostream* print = nullptr);
+
+/// The programs of the first copy of a grid with r.replicas copies (one per die; see
+/// compileOnGrid): what the cost model weighs, without lowering every copy.
+std::vector<compiler::LoweredProgram> lowerGridReplica(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g);
 
 /// The placements the automatic search weighs for `g`, each with its estimate: one core;
 /// data-parallel slices of the first die (1x2, 2x2, 2x4, 4x4, ..., then the whole die) while a
