@@ -713,22 +713,45 @@ std::uint64_t LoweredProgram::usefulMatrixFlops() const {
 
 LoweredProgram lowerToCore(const Graph& g, const ArchConfig& config, const CoreContext& ctx) {
   if (ctx.ring.empty() || ctx.rank < 0 || ctx.rank >= int(ctx.ring.size())) throw CompileError("bad core context");
-  Graph decomposed;
+  // What the other cores of the ring learnt of this graph (their lowerings differ by rank only);
+  // the first lowering of a graph learns it holding the lock, the others copy it.
+  std::unique_lock<std::recursive_mutex> lock;
+  if (ctx.collectivePlans) lock = std::unique_lock<std::recursive_mutex>(ctx.collectivePlans->mutex);
+  CollectivePlans::Prepared local;
+  CollectivePlans::Prepared& shared = ctx.collectivePlans ? ctx.collectivePlans->byGraph[{&g, ctx.precision, ctx.stream}] : local;
+  CollectivePlans::Prepared known = shared;
+  if (known.tableBytes >= 0 && lock.owns_lock()) lock.unlock();
   const Graph* graph = &g;
-  if (needsDecomposition(g)) {
-    decomposed = g;  // spatial ops, batched matmuls and N-D transposes run as gathers and matmuls
+  if (known.decomposed) {
+    graph = known.decomposed.get();
+  } else if (known.tableBytes < 0 && needsDecomposition(g)) {
+    auto decomposed = std::make_shared<Graph>(g);  // spatial ops, batched matmuls and N-D transposes run as gathers and matmuls
     // (in mixed precision convolutions stay where the matrix unit runs them as implicit GEMM;
     // so does pooling whose windows tile the input: vector operations run it)
     KeepNative keep;
     keep.implicitGemm = ctx.precision == "mixed", keep.vectorPooling = true;
-    decomposeSpatial(decomposed, keep);
-    graph = &decomposed;
+    decomposeSpatial(*decomposed, keep);
+    known.decomposed = shared.decomposed = decomposed;
+    graph = decomposed.get();
   }
   // The first pass learns how many bytes the constant tables take (if any); the second keeps
-  // them at the top of the SRAM.
-  Lowering first(*graph, config, ctx, -1);
-  LoweredProgram p = first.run();
-  if (first.tableBytes() != 0) p = Lowering(*graph, config, ctx, std::int64_t(first.tableBytes())).run();
+  // them at the top of the SRAM. Known from another core, one pass does.
+  LoweredProgram p;
+  bool done = false;
+  if (known.tableBytes >= 0) {
+    Lowering once(*graph, config, ctx, known.tableBytes);
+    p = once.run();
+    done = std::int64_t(once.tableBytes()) == known.tableBytes;
+  }
+  if (!done) {
+    Lowering first(*graph, config, ctx, -1);
+    p = first.run();
+    known.tableBytes = std::int64_t(first.tableBytes());
+    if (!lock.owns_lock() && ctx.collectivePlans) lock.lock();
+    shared.tableBytes = known.tableBytes;
+    if (lock.owns_lock()) lock.unlock();
+    if (first.tableBytes() != 0) p = Lowering(*graph, config, ctx, known.tableBytes).run();
+  }
   // Printed once the core's program is made (a caller may lower again, streaming from HBM).
   if (wants(ctx, "decompose-spatial")) *ctx.print << "# IR after decompose-spatial\n" << printGraph(*graph) << "\n";
   printStages(ctx, p);

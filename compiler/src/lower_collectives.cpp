@@ -254,6 +254,7 @@ AllreducePlan Lowering::groupsOf(int x) const {
   const std::vector<int>& ring = ctx_.ring;
   const std::uint64_t p = ring.size();
   const auto key = std::make_pair(p, count(x));
+  const std::lock_guard<std::recursive_mutex> hold(plans_->mutex);
   const auto known = plans_->byRingAndElements.find(key);
   if (known != plans_->byRingAndElements.end()) return known->second;
   AllreducePlan best;

@@ -22,6 +22,9 @@
 
 #include "collective_cost.h"
 #include "tatami/compiler/emitter.h"
+#include <mutex>
+#include <tuple>
+
 #include "memory_planner.h"
 #include "tatami/compiler/thread_schedule.h"
 
@@ -47,9 +50,19 @@ struct AllreducePlan {
 namespace tatami::compiler {
 
 /// The plans of one ring, by the ring's length and the all-reduced tensor's elements (all a plan
-/// depends on besides the configuration, which is the step's).
+/// depends on besides the configuration, which is the step's); and what its cores' lowerings of
+/// one graph share whatever their rank: the graph after decompose-spatial and the bytes of its
+/// constant tables (by the graph's address, its precision and whether it streams from HBM).
 struct CollectivePlans {
   std::map<std::pair<std::uint64_t, std::uint64_t>, lowering::AllreducePlan> byRingAndElements;
+  struct Prepared {
+    std::shared_ptr<const Graph> decomposed;  ///< null: the graph needs no decomposition
+    std::int64_t tableBytes = -1;             ///< -1: not known yet
+  };
+  std::map<std::tuple<const Graph*, std::string, bool>, Prepared> byGraph;
+  /// Held while either map is read or filled: the cores of a ring may be lowered on several
+  /// host threads (recursive: a graph's first lowering fills both).
+  std::recursive_mutex mutex;
 };
 
 }  // namespace tatami::compiler

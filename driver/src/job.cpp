@@ -2,7 +2,11 @@
 #include "tatami/driver/job.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <exception>
+#include <functional>
+#include <thread>
 
 #include "tatami/compiler/flops.h"
 #include "tatami/compiler/partition.h"
@@ -15,6 +19,28 @@ using namespace tatami::compiler;
 namespace {
 
 TensorBlock wholeBlock(const Shape& s) { return {std::vector<std::int64_t>(s.size(), 0), s, s}; }
+
+/// fn(k) for k in [first, end), spread over the host's threads; the exception of the lowest k
+/// that threw, if any, is rethrown once all are done.
+void forEachOnHostThreads(std::size_t first, std::size_t end, const std::function<void(std::size_t)>& fn) {
+  if (end <= first) return;
+  const std::size_t workers = std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), end - first);
+  std::atomic<std::size_t> next{first};
+  std::vector<std::exception_ptr> failed(end - first);
+  const auto work = [&] {
+    for (std::size_t k; (k = next++) < end;) try {
+        fn(k);
+      } catch (...) {
+        failed[k - first] = std::current_exception();
+      }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < workers; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : failed)
+    if (e) std::rethrow_exception(e);
+}
 
 /// How the runtime treats a value of the training-step graph in a bundle (from its role).
 std::string roleOf(const Graph& g, int v) {
@@ -96,14 +122,19 @@ CompiledJob compileOnSlice(const CompileRequest& r, const ArchConfig& config, co
     }
     for (std::int64_t k = 0; k < cores; ++k) buffersOfCore[ring[std::size_t(k)]] = byShare.at(shareOf(r.batch, cores, k).examples);
   }
-  std::vector<LoweredProgram> lowered;
-  for (std::int64_t k = 0; k < cores; ++k) {
-    CoreContext ctx = contextOf(k);
+  // Core 0 first (it prints, and learns what the others share: the all-reduce plans, the graph
+  // decomposed), then the others on the host's threads; each core's program depends on its
+  // context alone, so the bundle is the same whatever the threads.
+  std::vector<LoweredProgram> lowered(static_cast<std::size_t>(cores));
+  const auto lowerCore = [&](std::size_t k) {
+    CoreContext ctx = contextOf(std::int64_t(k));
     if (k == 0) ctx.print = print, ctx.printAfter = r.printAfter;
     for (const auto& [core, buffers] : buffersOfCore)
-      if (core != ring[std::size_t(k)]) ctx.peerCollectives[core] = buffers;
-    lowered.push_back(lowerOrStream(partOf(k), config, ctx, k));
-  }
+      if (core != ring[k]) ctx.peerCollectives[core] = buffers;
+    lowered[k] = lowerOrStream(partOf(std::int64_t(k)), config, ctx, std::int64_t(k));
+  };
+  lowerCore(0);
+  forEachOnHostThreads(1, std::size_t(cores), lowerCore);
   for (const auto& lp : lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);
   // Tensors whose leading dimension shrinks with the share of the batch (the examples, or a row
   // per example and position) are split by those rows; everything else is whole on every core.
