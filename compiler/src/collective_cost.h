@@ -92,6 +92,24 @@ inline double groupedAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::
   return ringAllreduceCycles(c, C, b1, inside) + ringAllreduceCycles(c, G, b2, across);
 }
 
+/// The tree all-reduce of `bytes` (the whole vector, uncut) with fan-in F over p ranks: at each
+/// level a leader tells its children it is ready, each child puts its sum into the leader's slot
+/// (the puts arrive one after another at the leader's port) and the leader adds them; then back
+/// down, each leader putting the result to its children one after another. `hops` and
+/// `crossings` per level: how far a leader's children are.
+inline double treeAllreduceCycles(const ArchConfig& c, std::uint64_t F, std::uint64_t bytes, const std::vector<double>& hops,
+                                  const std::vector<int>& crossings) {
+  double cycles = 0;
+  const double serialize = double(bytes) / double(c.die.link_bytes_per_cycle), setup = double(c.core.dma_setup_cycles);
+  for (std::size_t l = 0; l < hops.size(); ++l) {
+    const double trip = packetCycles(c, hops[l]) + double(crossings[l]) * double(d2dLatencyCycles(c));
+    const double up = trip + setup + trip + double(F - 1) * (serialize + addCycles(c, bytes));
+    const double down = double(F - 1) * (setup + serialize) + trip;
+    cycles += up + down + double(c.core.scalar_cycles) * double(F) + 4;
+  }
+  return cycles;
+}
+
 /// The die edges a transfer between cores `a` and `b` crosses (XY or YX routing: the difference
 /// of their dies' rows plus that of their columns).
 inline int dieCrossings(const ArchConfig& c, int a, int b) {

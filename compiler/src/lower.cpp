@@ -403,6 +403,7 @@ void Lowering::place(int v) {
   std::uint64_t bytes = ring ? chunkOf(pn->inputs[0], p) * 4 * p : roundUp(count(v), 16) * 4;
   if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).size)
     bytes = std::max(bytes, groupsOf(pn->inputs[0]).size * groupsOf(pn->inputs[0]).chunk * 4);
+  if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).fanIn) bytes = roundUp(count(v), 16) * 4;  // a tree: the vector alone
   if (pn && pn->op == Op::allgather) bytes = std::max(bytes, roundUp(count(pn->inputs[0]) * ringOf(*pn).size(), 16) * 4);
   // A value only a reduce-scatter reads is reduced in place: room for the padding rows of its
   // last blocks (see reducescatter).

@@ -23,6 +23,7 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
   // already in the next all-reduce of another line never feeds this one.
   const int x = n.inputs[0];
   if (n.op == Op::allreduce_mean) choice_ = groupsOf(x).why;
+  if (n.op == Op::allreduce_mean && groupsOf(x).fanIn) return allreduceTree(n, dst, groupsOf(x).fanIn);
   if (n.op == Op::allreduce_mean && groupsOf(x).middle) return allreduceInThreeLevels(n, dst);
   if (n.op == Op::allreduce_mean && groupsOf(x).size) return allreduceInGroups(n, dst, groupsOf(x).size);
   const std::vector<int>& ring = ringOf(n);
@@ -250,6 +251,69 @@ void Lowering::allreduceInThreeLevels(const Node& n, std::uint64_t dst) {
   vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
+void Lowering::allreduceTree(const Node& n, std::uint64_t dst, std::uint64_t fanIn) {
+  // Ranks in a tree of fan-in F: at level l (stride s = F^l) rank r leads when r is a multiple of
+  // sF, its children the ranks r + js (j = 1 .. F-1) that exist; every other rank is the child
+  // at the one level where it stops being a multiple. Up: a leader signals its children ready
+  // (semaphore 19; its slots belong to this all-reduce), each child puts its sum into the
+  // leader's slot j of that level (semaphores 28, 29, 38, 39, 44-47 by level), the leader adds
+  // them. Down: from rank 0 each leader puts the result into its children's (semaphore 40), the
+  // highest level first. The whole vector travels: what a vector too small to cut into a chunk
+  // per core needs, with slots of (F-1) vectors per level instead of a chunk per core.
+  static const int kUp[] = {28, 29, 38, 39, 44, 45, 46, 47};
+  const int x = n.inputs[0];
+  const std::uint64_t p = ctx_.ring.size(), F = fanIn, r = std::uint64_t(ctx_.rank);
+  const std::uint64_t whole = roundUp(count(x), 16), bytes = whole * 4;
+  std::uint64_t depth = 0;
+  for (std::uint64_t stride = 1; stride < p; stride *= F) ++depth;
+  if (depth > sizeof(kUp) / sizeof(kUp[0])) throw CompileError("internal: a tree of fan-in " + std::to_string(F) + " over " + std::to_string(p) + " cores is too deep");
+  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  const std::uint64_t slots = temp(depth * (F - 1) * whole, n.name + ".slots");
+  collectives_.push_back({dst, slots});
+  const auto core = [&](std::uint64_t rank) { return ctx_.ring[std::size_t(rank)]; };
+  const auto slotOf = [&](std::uint64_t level, std::uint64_t j) { return ((level * (F - 1)) + j - 1) * bytes; };
+  // The levels this rank leads, and the one where it is a child (depth for rank 0).
+  std::uint64_t childLevel = 0, stride = 1;
+  while (childLevel < depth && r % (stride * F) == 0) ++childLevel, stride *= F;
+  const auto childrenAt = [&](std::uint64_t level, std::uint64_t s) {
+    std::vector<std::uint64_t> kids;
+    for (std::uint64_t j = 1; j < F && r + j * s < p; ++j) kids.push_back(r + j * s);
+    return kids;
+  };
+  li(22, std::int64_t(bytes)), li(4, std::int64_t(whole));
+  for (std::uint64_t level = 0, s = 1; level < childLevel; ++level, s *= F)
+    for (std::uint64_t kid : childrenAt(level, s)) li(20, core(kid)), emit_.emit(tatami::Op::Sincr, {R(20), 19, 1});
+  for (std::uint64_t level = 0, s = 1; level < childLevel; ++level, s *= F) {
+    const std::vector<std::uint64_t> kids = childrenAt(level, s);
+    if (kids.empty()) continue;
+    emit_.emit(tatami::Op::Swait, {kUp[level], int(kids.size())});
+    li(25, std::int64_t(dst));
+    for (std::size_t j = 1; j <= kids.size(); ++j) {
+      li(23, std::int64_t(slots + slotOf(level, j)));
+      emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+    }
+  }
+  if (childLevel < depth) {
+    // Up to the leader, then wait for the result.
+    const std::uint64_t span = stride * F, leader = r - r % span, j = (r % span) / stride;
+    const CollectiveBuffers there = peerBuffers(core(leader), {dst, slots});
+    emit_.emit(tatami::Op::Swait, {19, 1});
+    li(20, core(leader)), li(23, std::int64_t(there.recv + slotOf(childLevel, j))), li(24, std::int64_t(dst));
+    emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), kUp[childLevel]});
+    emit_.emit(tatami::Op::Swait, {40, 1});
+  }
+  for (std::uint64_t level = childLevel, s = stride; level-- > 0;) {
+    s /= F;
+    for (std::uint64_t kid : childrenAt(level, s)) {
+      const CollectiveBuffers there = peerBuffers(core(kid), {dst, slots});
+      li(20, core(kid)), li(23, std::int64_t(there.dst)), li(24, std::int64_t(dst));
+      emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), 40});
+    }
+  }
+  cost(groupsOf(x).cycles, "mesh");
+  vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
+}
+
 AllreducePlan Lowering::groupsOf(int x) const {
   const std::vector<int>& ring = ctx_.ring;
   const std::uint64_t p = ring.size();
@@ -329,7 +393,31 @@ AllreducePlan Lowering::groupsOf(int x) const {
       best.size = C1, best.middle = C2, best.chunk = c1, best.cycles = est, best.inside = a, best.between = b, best.across = d;
     }
   }
-  if (best.middle)
+  // From 16 cores, a tree for a vector of up to 4 KiB, whose chunks would be mostly padding (a
+  // chunk per core is at least one 64-byte vector): the whole vector up and down, fan-in 4, 8 or 16.
+  const std::uint64_t whole = roundUp(count(x), 16);
+  for (std::uint64_t F : {4u, 8u, 16u}) {
+    if (whole > 1024 || p < 16 || F > p) continue;
+    std::vector<double> hops;
+    std::vector<int> crossings;
+    for (std::uint64_t stride = 1; stride < p; stride *= F) {
+      int most = 0;
+      for (std::uint64_t leader = 0; leader < p; leader += stride * F)
+        for (std::uint64_t j = 1; j < F && leader + j * stride < p; ++j)
+          most = std::max(most, dieCrossings(c_, ring[std::size_t(leader)], ring[std::size_t(leader + j * stride)]));
+      hops.push_back(std::min(double(stride * F) / 2, double(c_.die.rows + c_.die.cols) / 2));
+      crossings.push_back(most);
+    }
+    const double est = treeAllreduceCycles(c_, F, whole * 4, hops, crossings);
+    why << "; a tree of fan-in " << F << ": est " << std::llround(est);
+    if (est < best.cycles) {
+      best = AllreducePlan{};
+      best.fanIn = F, best.cycles = est;
+    }
+  }
+  if (best.fanIn)
+    best.why = "a tree of fan-in " + std::to_string(best.fanIn) + " (" + why.str() + ")";
+  else if (best.middle)
     best.why = std::to_string(p / (best.size * best.middle)) + " dies x " + std::to_string(best.middle) + " groups of " + std::to_string(best.size) + " (" + why.str() + ")";
   else
     best.why = (best.size ? std::to_string(p / best.size) + " groups of " + std::to_string(best.size) +

@@ -37,6 +37,8 @@ struct AllreducePlan {
   /// Two levels over a ring that `size` does not divide: the first `extras` groups have one core
   /// more, which feeds its chunks to the group's members and gets the result back.
   std::uint64_t extras = 0;
+  /// A tree of this fan-in instead (0: rings): for vectors too small to cut into a chunk per core.
+  std::uint64_t fanIn = 0;
   double cycles = 0;
   RingReach inside, across;  ///< of the groups' rings and of the rings across them
   /// Three levels: groups of `size` cores, `middle` of them a die's group (0: two levels).
@@ -308,6 +310,9 @@ class Lowering {
   /// The same in three levels on a ring over several dies (groups of groups within each die, then
   /// the dies): see allreduceInThreeLevels in lower_collectives.cpp.
   void allreduceInThreeLevels(const Node& n, std::uint64_t dst);
+  /// A data-parallel all-reduce of a small vector up and down a tree of the ring's ranks: see
+  /// allreduceTree in lower_collectives.cpp.
+  void allreduceTree(const Node& n, std::uint64_t dst, std::uint64_t fanIn);
   /// The cheaper of one ring and every two-level split into groups of C (C divides p; 4 <= C <=
   /// p/4, or, on a ring over several dies, any C whose groups each lie within a die), by the
   /// estimates of collective_cost.h (die crossings included).
