@@ -8,8 +8,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh" tatami >&2
 cd "$root"
 mlp=examples/fashion_mnist/mlp.onnx
-table="| dies | slice | cores | cycles per step | compute | die-edge | on-die | data-load | sync-wait | idle | all-reduce (first parameter) |
-|---|---|---|---|---|---|---|---|---|---|---|"
+table="| dies | slice | cores | cycles per step | compute | die-edge | on-die | data-load | sync-wait | idle | all-reduce of fc1's weight gradient | of the loss |
+|---|---|---|---|---|---|---|---|---|---|---|---|"
 for run in 1:18x20 2:18x40 5:18x100 10:36x100; do
   dies="${run%%:*}"
   slice="${run#*:}"
@@ -17,7 +17,9 @@ for run in 1:18x20 2:18x40 5:18x100 10:36x100; do
   json="$(./build/tatami train $mlp --config configs/tile.ini --slice "$slice" --batch "$batch" --timing-only --steps 1 \
     --eval-on host --json 2>/dev/null)"
   explain="$(./build/tatami compile $mlp --config configs/tile.ini --slice "$slice" --batch "$batch" --explain 2>/dev/null)"
-  split="$(grep -m1 'chosen:' <<<"$explain" | sed 's/^ *chosen: //; s/ (.*//')"
+  # How the first layer's weight gradient ([64,784]) and the loss ([]) are all-reduced.
+  split="$(grep -A1 'allreduce_mean.*\[64,784\]' <<<"$explain" | grep -m1 'chosen:' | sed 's/^ *chosen: //; s/ (.*//')"
+  split+=" | $(grep -A1 'allreduce_mean.*\[\] ' <<<"$explain" | grep -m1 'chosen:' | sed 's/^ *chosen: //; s/ (.*//')"
   table+=$'\n'"$(python3 -c "
 import json, sys
 j = json.loads(sys.argv[1])

@@ -97,12 +97,15 @@ inline double groupedAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::
 /// (the puts arrive one after another at the leader's port) and the leader adds them; then back
 /// down, each leader putting the result to its children one after another. `hops` and
 /// `crossings` per level: how far a leader's children are.
+/// `sharing`: trees side by side whose puts cross the same die edge at once.
 inline double treeAllreduceCycles(const ArchConfig& c, std::uint64_t F, std::uint64_t bytes, const std::vector<double>& hops,
-                                  const std::vector<int>& crossings) {
+                                  const std::vector<int>& crossings, double sharing = 1) {
   double cycles = 0;
-  const double serialize = double(bytes) / double(c.die.link_bytes_per_cycle), setup = double(c.core.dma_setup_cycles);
+  const double setup = double(c.core.dma_setup_cycles);
   for (std::size_t l = 0; l < hops.size(); ++l) {
     const double trip = packetCycles(c, hops[l]) + double(crossings[l]) * double(d2dLatencyCycles(c));
+    double serialize = double(bytes) / double(c.die.link_bytes_per_cycle);
+    if (crossings[l]) serialize = std::max(serialize, sharing * double(bytes) / edgeBytesPerCycle(c));
     const double up = trip + setup + trip + double(F - 1) * (serialize + addCycles(c, bytes));
     const double down = double(F - 1) * (setup + serialize) + trip;
     cycles += up + down + double(c.core.scalar_cycles) * double(F) + 4;

@@ -401,9 +401,14 @@ void Lowering::place(int v) {
   const bool ring = pn && (pn->op == Op::allreduce_mean || pn->op == Op::allreduce);
   const std::uint64_t p = ring ? ringOf(*pn).size() : 1;
   std::uint64_t bytes = ring ? chunkOf(pn->inputs[0], p) * 4 * p : roundUp(count(v), 16) * 4;
-  if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).size)
-    bytes = std::max(bytes, groupsOf(pn->inputs[0]).size * groupsOf(pn->inputs[0]).chunk * 4);
-  if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).fanIn) bytes = roundUp(count(v), 16) * 4;  // a tree: the vector alone
+  // The data-parallel all-reduce's buffer: a chunk per core of one ring, a chunk per core of a
+  // group in two or three levels, or the vector alone in a tree (no more than the plan needs:
+  // what keeps a core's SRAM from growing with the cores).
+  if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).size) {
+    const AllreducePlan plan = groupsOf(pn->inputs[0]);
+    bytes = std::max(roundUp(count(v), 16) * 4, plan.size * plan.chunk * 4);
+  }
+  if (pn && pn->op == Op::allreduce_mean && groupsOf(pn->inputs[0]).fanIn) bytes = roundUp(count(v), 16) * 4;
   if (pn && pn->op == Op::allgather) bytes = std::max(bytes, roundUp(count(pn->inputs[0]) * ringOf(*pn).size(), 16) * 4);
   // A value only a reduce-scatter reads is reduced in place: room for the padding rows of its
   // last blocks (see reducescatter).

@@ -97,7 +97,10 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
   const auto mod = [](long v, std::uint64_t m) { return std::uint64_t(((v % long(m)) + long(m)) % long(m)); };
   if (C * c1 > count(x)) vfill(dst + roundUp(count(x), 16) * 4, 0.0, C * c1 - roundUp(count(x), 16));
   dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
-  const std::uint64_t recv = temp(c1, n.name + ".recv");
+  // The receive buffer; with a tree across the groups also its slots (after the reduce-scatter
+  // inside the group, no neighbour puts into it any more).
+  const std::uint64_t F = plan.treeAcross;
+  const std::uint64_t recv = temp(F ? std::max(c1, treeDepth(G, F) * (F - 1) * c1) : c1, n.name + ".recv");
   collectives_.push_back({dst, recv});
   // A put names the receiver's addresses: its own layout when the shares of the batch differ
   // (register 26 then holds the remote address; the local one stays in 23 or 24).
@@ -142,24 +145,30 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
     emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
     if (step + 2 < C) emit_.emit(tatami::Op::Sincr, {R(21), 2, 1});
   }
-  // (2) all-reduce chunk `pos` across the groups, in G pieces.
+  // (2) all-reduce chunk `pos` across the groups: in G pieces over a ring, or whole up and down a tree.
   const std::uint64_t mine = dst + pos * b1, theirs = across.dst + pos * b1;
-  li(20, crossCore(group + 1)), li(21, crossCore(group + G - 1)), li(22, std::int64_t(b2)), li(23, std::int64_t(recv)), li(4, std::int64_t(c2));
-  emit_.emit(tatami::Op::Sincr, {R(21), 11, 1});
-  for (std::uint64_t step = 0; step + 1 < G; ++step) {
-    emit_.emit(tatami::Op::Swait, {11, 1});
-    li(24, std::int64_t(mine + mod(long(group) - long(step), G) * b2));
-    emit_.emit(tatami::Op::Put, {R(20), remote(recv, across.recv, 23), R(24), R(22), 10});
-    emit_.emit(tatami::Op::Swait, {10, 1});
-    li(25, std::int64_t(mine + mod(long(group) - long(step) - 1, G) * b2));
-    emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
-    if (step + 2 < G) emit_.emit(tatami::Op::Sincr, {R(21), 11, 1});
-  }
-  for (std::uint64_t step = 0; step + 1 < G; ++step) {
-    const std::uint64_t at = mod(long(group) + 1 - long(step), G) * b2;
-    li(24, std::int64_t(mine + at));
-    emit_.emit(tatami::Op::Put, {R(20), remote(mine + at, theirs + at, 24), R(24), R(22), 12});
-    emit_.emit(tatami::Op::Swait, {12, 1});
+  if (F) {
+    std::vector<int> members;
+    for (std::uint64_t g = 0; g < G; ++g) members.push_back(crossCore(g));
+    treeAllreduce(members, group, F, mine, c1, {dst, recv});
+  } else {
+    li(20, crossCore(group + 1)), li(21, crossCore(group + G - 1)), li(22, std::int64_t(b2)), li(23, std::int64_t(recv)), li(4, std::int64_t(c2));
+    emit_.emit(tatami::Op::Sincr, {R(21), 11, 1});
+    for (std::uint64_t step = 0; step + 1 < G; ++step) {
+      emit_.emit(tatami::Op::Swait, {11, 1});
+      li(24, std::int64_t(mine + mod(long(group) - long(step), G) * b2));
+      emit_.emit(tatami::Op::Put, {R(20), remote(recv, across.recv, 23), R(24), R(22), 10});
+      emit_.emit(tatami::Op::Swait, {10, 1});
+      li(25, std::int64_t(mine + mod(long(group) - long(step) - 1, G) * b2));
+      emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
+      if (step + 2 < G) emit_.emit(tatami::Op::Sincr, {R(21), 11, 1});
+    }
+    for (std::uint64_t step = 0; step + 1 < G; ++step) {
+      const std::uint64_t at = mod(long(group) + 1 - long(step), G) * b2;
+      li(24, std::int64_t(mine + at));
+      emit_.emit(tatami::Op::Put, {R(20), remote(mine + at, theirs + at, 24), R(24), R(22), 12});
+      emit_.emit(tatami::Op::Swait, {12, 1});
+    }
   }
   if (hasExtra) {
     const int feeder = ctx_.ring[std::size_t(startOf(group) + C)];
@@ -252,66 +261,75 @@ void Lowering::allreduceInThreeLevels(const Node& n, std::uint64_t dst) {
 }
 
 void Lowering::allreduceTree(const Node& n, std::uint64_t dst, std::uint64_t fanIn) {
-  // Ranks in a tree of fan-in F: at level l (stride s = F^l) rank r leads when r is a multiple of
-  // sF, its children the ranks r + js (j = 1 .. F-1) that exist; every other rank is the child
-  // at the one level where it stops being a multiple. Up: a leader signals its children ready
-  // (semaphore 19; its slots belong to this all-reduce), each child puts its sum into the
-  // leader's slot j of that level (semaphores 28, 29, 38, 39, 44-47 by level), the leader adds
-  // them. Down: from rank 0 each leader puts the result into its children's (semaphore 40), the
-  // highest level first. The whole vector travels: what a vector too small to cut into a chunk
-  // per core needs, with slots of (F-1) vectors per level instead of a chunk per core.
-  static const int kUp[] = {28, 29, 38, 39, 44, 45, 46, 47};
   const int x = n.inputs[0];
-  const std::uint64_t p = ctx_.ring.size(), F = fanIn, r = std::uint64_t(ctx_.rank);
-  const std::uint64_t whole = roundUp(count(x), 16), bytes = whole * 4;
-  std::uint64_t depth = 0;
-  for (std::uint64_t stride = 1; stride < p; stride *= F) ++depth;
-  if (depth > sizeof(kUp) / sizeof(kUp[0])) throw CompileError("internal: a tree of fan-in " + std::to_string(F) + " over " + std::to_string(p) + " cores is too deep");
+  const std::uint64_t whole = roundUp(count(x), 16);
   dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
-  const std::uint64_t slots = temp(depth * (F - 1) * whole, n.name + ".slots");
+  const std::uint64_t slots = temp(treeDepth(ctx_.ring.size(), fanIn) * (fanIn - 1) * whole, n.name + ".slots");
   collectives_.push_back({dst, slots});
-  const auto core = [&](std::uint64_t rank) { return ctx_.ring[std::size_t(rank)]; };
+  treeAllreduce(ctx_.ring, std::uint64_t(ctx_.rank), fanIn, dst, whole, {dst, slots});
+  cost(groupsOf(x).cycles, "mesh");
+  vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(ctx_.ring.size()), padded(n.outputs[0]));
+}
+
+std::uint64_t treeDepth(std::uint64_t members, std::uint64_t fanIn) {
+  std::uint64_t depth = 0;
+  for (std::uint64_t stride = 1; stride < members; stride *= fanIn) ++depth;
+  return depth;
+}
+
+void Lowering::treeAllreduce(const std::vector<int>& members, std::uint64_t r, std::uint64_t F, std::uint64_t at, std::uint64_t elements,
+                             const CollectiveBuffers& mine) {
+  // Members in a tree of fan-in F: at level l (stride s = F^l) member r leads when r is a
+  // multiple of sF, its children the members r + js (j = 1 .. F-1) that exist; every other
+  // member is the child at the one level where it stops being a multiple. Up: a leader signals
+  // its children ready (semaphore 19: its slots, at mine.recv, belong to this all-reduce), each
+  // child puts its sum into the leader's slot j of that level (semaphores 28, 29, 38, 39, 44-47
+  // by level) and the leader adds them. Down: from member 0 each leader puts the result into its
+  // children's (semaphore 40), the highest level first. The vector at `at` (of `elements`, a
+  // multiple of 16) travels whole: (F-1) slots of it per level, whatever the members.
+  static const int kUp[] = {28, 29, 38, 39, 44, 45, 46, 47};
+  const std::uint64_t p = members.size(), bytes = elements * 4, depth = treeDepth(p, F);
+  if (depth > sizeof(kUp) / sizeof(kUp[0])) throw CompileError("internal: a tree of fan-in " + std::to_string(F) + " over " + std::to_string(p) + " cores is too deep");
+  const auto core = [&](std::uint64_t m) { return members[std::size_t(m)]; };
   const auto slotOf = [&](std::uint64_t level, std::uint64_t j) { return ((level * (F - 1)) + j - 1) * bytes; };
-  // The levels this rank leads, and the one where it is a child (depth for rank 0).
+  // The levels this member leads, and the one where it is a child (depth for member 0).
   std::uint64_t childLevel = 0, stride = 1;
   while (childLevel < depth && r % (stride * F) == 0) ++childLevel, stride *= F;
-  const auto childrenAt = [&](std::uint64_t level, std::uint64_t s) {
+  const auto childrenAt = [&](std::uint64_t s) {
     std::vector<std::uint64_t> kids;
     for (std::uint64_t j = 1; j < F && r + j * s < p; ++j) kids.push_back(r + j * s);
     return kids;
   };
-  li(22, std::int64_t(bytes)), li(4, std::int64_t(whole));
+  li(22, std::int64_t(bytes)), li(4, std::int64_t(elements));
   for (std::uint64_t level = 0, s = 1; level < childLevel; ++level, s *= F)
-    for (std::uint64_t kid : childrenAt(level, s)) li(20, core(kid)), emit_.emit(tatami::Op::Sincr, {R(20), 19, 1});
+    for (std::uint64_t kid : childrenAt(s)) li(20, core(kid)), emit_.emit(tatami::Op::Sincr, {R(20), 19, 1});
   for (std::uint64_t level = 0, s = 1; level < childLevel; ++level, s *= F) {
-    const std::vector<std::uint64_t> kids = childrenAt(level, s);
+    const std::vector<std::uint64_t> kids = childrenAt(s);
     if (kids.empty()) continue;
     emit_.emit(tatami::Op::Swait, {kUp[level], int(kids.size())});
-    li(25, std::int64_t(dst));
+    li(25, std::int64_t(at));
     for (std::size_t j = 1; j <= kids.size(); ++j) {
-      li(23, std::int64_t(slots + slotOf(level, j)));
+      li(23, std::int64_t(mine.recv + slotOf(level, j)));
       emit_.emit(tatami::Op::Vadd, DType::F32, {R(25), R(25), R(23), R(4)});
     }
   }
   if (childLevel < depth) {
     // Up to the leader, then wait for the result.
     const std::uint64_t span = stride * F, leader = r - r % span, j = (r % span) / stride;
-    const CollectiveBuffers there = peerBuffers(core(leader), {dst, slots});
+    const CollectiveBuffers there = peerBuffers(core(leader), mine);
     emit_.emit(tatami::Op::Swait, {19, 1});
-    li(20, core(leader)), li(23, std::int64_t(there.recv + slotOf(childLevel, j))), li(24, std::int64_t(dst));
+    li(20, core(leader)), li(23, std::int64_t(there.recv + slotOf(childLevel, j))), li(24, std::int64_t(at));
     emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), kUp[childLevel]});
     emit_.emit(tatami::Op::Swait, {40, 1});
   }
   for (std::uint64_t level = childLevel, s = stride; level-- > 0;) {
     s /= F;
-    for (std::uint64_t kid : childrenAt(level, s)) {
-      const CollectiveBuffers there = peerBuffers(core(kid), {dst, slots});
-      li(20, core(kid)), li(23, std::int64_t(there.dst)), li(24, std::int64_t(dst));
+    for (std::uint64_t kid : childrenAt(s)) {
+      const CollectiveBuffers there = peerBuffers(core(kid), mine);
+      li(20, core(kid)), li(23, std::int64_t(there.dst + (at - mine.dst))), li(24, std::int64_t(at));
       emit_.emit(tatami::Op::Put, {R(20), R(23), R(24), R(22), 40});
     }
   }
-  cost(groupsOf(x).cycles, "mesh");
-  vscalar(tatami::Op::Vmuls, dst, dst, 1.0 / double(p), padded(n.outputs[0]));
 }
 
 AllreducePlan Lowering::groupsOf(int x) const {
@@ -342,7 +360,27 @@ AllreducePlan Lowering::groupsOf(int x) const {
     const RingReach in = ringsReach(c_, inside, 1.0), out = ringsReach(c_, across, double(size));
     const double est = groupedAllreduceCycles(c_, p, size, chunk * 4, chunk / groups * 4, in, out);
     why << "; " << groups << " groups of " << size << ": est " << std::llround(est);
-    if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est, best.inside = in, best.across = out;
+    if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est, best.inside = in, best.across = out, best.treeAcross = 0;
+    // The step across the groups as a tree (from 4 groups): chunks of a vector per core, uncut.
+    const std::uint64_t whole = roundUp((count(x) + size - 1) / size, 16);
+    for (std::uint64_t F : {4u, 8u, 16u}) {
+      if (groups < 4 || F > groups || treeDepth(groups, F) * (F - 1) * whole * 4 > kTreeSlotBytes) continue;
+      std::vector<double> hops;
+      std::vector<int> crossings;
+      for (std::uint64_t stride = 1; stride < groups; stride *= F) {
+        int most = 0;
+        for (std::uint64_t leader = 0; leader < groups; leader += stride * F)
+          for (std::uint64_t j = 1; j < F && leader + j * stride < groups; ++j)
+            for (std::uint64_t k = 0; k < size; ++k)
+              most = std::max(most, dieCrossings(c_, ring[std::size_t(leader * size + k)], ring[std::size_t((leader + j * stride) * size + k)]));
+        hops.push_back(std::min(double(stride * F * size) / 2, double(c_.die.rows + c_.die.cols) / 2));
+        crossings.push_back(most);
+      }
+      const double t = ringReduceScatterCycles(c_, size, whole * 4, in) + treeAllreduceCycles(c_, F, whole * 4, hops, crossings, double(size)) +
+                       ringAllgatherCycles(c_, size, whole * 4, in);
+      why << "; " << groups << " groups of " << size << ", a tree of fan-in " << F << " across: est " << std::llround(t);
+      if (t < best.cycles) best.size = size, best.chunk = whole, best.cycles = t, best.inside = in, best.across = out, best.treeAcross = F;
+    }
   }
   // Groups of C that do not divide the ring: the first E = P mod C of the G groups take one core
   // more, which feeds the group (see allreduceInGroups), when E <= G and no divisor pays better.
@@ -365,7 +403,8 @@ AllreducePlan Lowering::groupsOf(int x) const {
                         addCycles(c_, bytes);
     const double est = feed + groupedAllreduceCycles(c_, p - extras, size, bytes, chunk / groups * 4, in, out);
     why << "; " << groups << " groups of " << size << " (" << extras << " with one more): est " << std::llround(est);
-    if (est < best.cycles) best.size = size, best.chunk = chunk, best.cycles = est, best.inside = in, best.across = out, best.extras = extras;
+    if (est < best.cycles)
+      best.size = size, best.chunk = chunk, best.cycles = est, best.inside = in, best.across = out, best.extras = extras, best.treeAcross = 0;
   }
   // Three levels on a ring over several dies whose every die holds D of its cores: groups of C1
   // within a die, C2 = D / C1 of them a die's group, then the dies.
@@ -417,6 +456,9 @@ AllreducePlan Lowering::groupsOf(int x) const {
   }
   if (best.fanIn)
     best.why = "a tree of fan-in " + std::to_string(best.fanIn) + " (" + why.str() + ")";
+  else if (best.treeAcross)
+    best.why = std::to_string(p / best.size) + " groups of " + std::to_string(best.size) + ", a tree of fan-in " + std::to_string(best.treeAcross) +
+               " across (" + why.str() + ")";
   else if (best.middle)
     best.why = std::to_string(p / (best.size * best.middle)) + " dies x " + std::to_string(best.middle) + " groups of " + std::to_string(best.size) + " (" + why.str() + ")";
   else

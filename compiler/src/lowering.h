@@ -39,6 +39,9 @@ struct AllreducePlan {
   std::uint64_t extras = 0;
   /// A tree of this fan-in instead (0: rings): for vectors too small to cut into a chunk per core.
   std::uint64_t fanIn = 0;
+  /// Two levels whose step across the groups is a tree of this fan-in (0: a ring): each core's
+  /// chunk then travels whole, so the chunks need not be cut again by the groups.
+  std::uint64_t treeAcross = 0;
   double cycles = 0;
   RingReach inside, across;  ///< of the groups' rings and of the rings across them
   /// Three levels: groups of `size` cores, `middle` of them a die's group (0: two levels).
@@ -70,6 +73,11 @@ struct CollectivePlans {
 }  // namespace tatami::compiler
 
 namespace tatami::compiler::lowering {
+
+/// The most a tree across groups may take of a core's SRAM for its slots.
+constexpr std::uint64_t kTreeSlotBytes = 32 * 1024;
+/// The levels of a tree of fan-in F over `members` (ceil(log_F members)).
+std::uint64_t treeDepth(std::uint64_t members, std::uint64_t fanIn);
 
 /// With more than one hardware thread, bytes an op frees are reused only this many ops later
 /// (while SRAM allows): neighbouring ops then seldom share bytes, and can run side by side.
@@ -313,6 +321,10 @@ class Lowering {
   /// A data-parallel all-reduce of a small vector up and down a tree of the ring's ranks: see
   /// allreduceTree in lower_collectives.cpp.
   void allreduceTree(const Node& n, std::uint64_t dst, std::uint64_t fanIn);
+  /// The tree all-reduce among `members` (this core the r-th) of the `elements` at `at`, with
+  /// fan-in F; its slots at mine.recv (treeDepth x (F-1) vectors), peers' addresses by peerBuffers.
+  void treeAllreduce(const std::vector<int>& members, std::uint64_t r, std::uint64_t F, std::uint64_t at, std::uint64_t elements,
+                     const CollectiveBuffers& mine);
   /// The cheaper of one ring and every two-level split into groups of C (C divides p; 4 <= C <=
   /// p/4, or, on a ring over several dies, any C whose groups each lie within a die), by the
   /// estimates of collective_cost.h (die crossings included).
