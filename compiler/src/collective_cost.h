@@ -92,32 +92,54 @@ inline double groupedAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::
   return ringAllreduceCycles(c, C, b1, inside) + ringAllreduceCycles(c, G, b2, across);
 }
 
-/// The tree all-reduce of `bytes` (the whole vector, uncut) with fan-in F over p ranks: at each
-/// level a leader tells its children it is ready, each child puts its sum into the leader's slot
-/// (the puts arrive one after another at the leader's port) and the leader adds them; then back
-/// down, each leader putting the result to its children one after another. `hops` and
-/// `crossings` per level: how far a leader's children are.
-/// `sharing`: trees side by side whose puts cross the same die edge at once.
-inline double treeAllreduceCycles(const ArchConfig& c, std::uint64_t F, std::uint64_t bytes, const std::vector<double>& hops,
-                                  const std::vector<int>& crossings, double sharing = 1) {
-  double cycles = 0;
-  const double setup = double(c.core.dma_setup_cycles);
-  for (std::size_t l = 0; l < hops.size(); ++l) {
-    const double trip = packetCycles(c, hops[l]) + double(crossings[l]) * double(d2dLatencyCycles(c));
-    double serialize = double(bytes) / double(c.die.link_bytes_per_cycle);
-    if (crossings[l]) serialize = std::max(serialize, sharing * double(bytes) / edgeBytesPerCycle(c));
-    const double up = trip + setup + trip + double(F - 1) * (serialize + addCycles(c, bytes));
-    const double down = double(F - 1) * (setup + serialize) + trip;
-    cycles += up + down + double(c.core.scalar_cycles) * double(F) + 4;
-  }
-  return cycles;
-}
-
 /// The die edges a transfer between cores `a` and `b` crosses (XY or YX routing: the difference
 /// of their dies' rows plus that of their columns).
 inline int dieCrossings(const ArchConfig& c, int a, int b) {
   const int da = dieOfCore(c, a), db = dieOfCore(c, b), cols = int(c.system.die_cols);
   return std::abs(da / cols - db / cols) + std::abs(da % cols - db % cols);
+}
+
+/// How far a tree's children are from their leader at each level: `hops` router hops (about half
+/// the span of a level's children, at most half a die), and the most die edges one put crosses.
+struct TreeReach {
+  std::vector<double> hops;
+  std::vector<int> crossings;
+};
+
+/// The reach of trees of fan-in F over the groups of `size` consecutive cores of `ring` (size 1:
+/// one tree over the cores), the k-th cores of the groups making the k-th tree.
+inline TreeReach treeReach(const ArchConfig& c, const std::vector<int>& ring, std::uint64_t size, std::uint64_t F) {
+  TreeReach reach;
+  const std::uint64_t members = ring.size() / size;
+  for (std::uint64_t stride = 1; stride < members; stride *= F) {
+    int most = 0;
+    for (std::uint64_t leader = 0; leader < members; leader += stride * F)
+      for (std::uint64_t j = 1; j < F && leader + j * stride < members; ++j)
+        for (std::uint64_t k = 0; k < size; ++k)
+          most = std::max(most, dieCrossings(c, ring[std::size_t(leader * size + k)], ring[std::size_t((leader + j * stride) * size + k)]));
+    reach.hops.push_back(std::min(double(stride * F * size) / 2, double(c.die.rows + c.die.cols) / 2));
+    reach.crossings.push_back(most);
+  }
+  return reach;
+}
+
+/// The tree all-reduce of `bytes` (the whole vector, uncut) with fan-in F: at each level a
+/// leader tells its children it is ready, each child puts its sum into the leader's slot (the
+/// puts arrive one after another at the leader's port) and the leader adds them; then back down,
+/// each leader putting the result to its children one after another. `sharing`: trees side by
+/// side whose puts cross the same die edge at once.
+inline double treeAllreduceCycles(const ArchConfig& c, std::uint64_t F, std::uint64_t bytes, const TreeReach& reach, double sharing = 1) {
+  double cycles = 0;
+  const double setup = double(c.core.dma_setup_cycles);
+  for (std::size_t l = 0; l < reach.hops.size(); ++l) {
+    const double trip = packetCycles(c, reach.hops[l]) + double(reach.crossings[l]) * double(d2dLatencyCycles(c));
+    double serialize = double(bytes) / double(c.die.link_bytes_per_cycle);
+    if (reach.crossings[l]) serialize = std::max(serialize, sharing * double(bytes) / edgeBytesPerCycle(c));
+    const double up = trip + setup + trip + double(F - 1) * (serialize + addCycles(c, bytes));
+    const double down = double(F - 1) * (setup + serialize) + trip;
+    cycles += up + down + double(c.core.scalar_cycles) * double(F) + 4;
+  }
+  return cycles;
 }
 
 /// The reach of a set of rings that run at once (each a list of cores, closed), neighbours

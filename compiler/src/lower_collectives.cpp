@@ -365,18 +365,7 @@ AllreducePlan Lowering::groupsOf(int x) const {
     const std::uint64_t whole = roundUp((count(x) + size - 1) / size, 16);
     for (std::uint64_t F : {4u, 8u, 16u}) {
       if (groups < 4 || F > groups || treeDepth(groups, F) * (F - 1) * whole * 4 > kTreeSlotBytes) continue;
-      std::vector<double> hops;
-      std::vector<int> crossings;
-      for (std::uint64_t stride = 1; stride < groups; stride *= F) {
-        int most = 0;
-        for (std::uint64_t leader = 0; leader < groups; leader += stride * F)
-          for (std::uint64_t j = 1; j < F && leader + j * stride < groups; ++j)
-            for (std::uint64_t k = 0; k < size; ++k)
-              most = std::max(most, dieCrossings(c_, ring[std::size_t(leader * size + k)], ring[std::size_t((leader + j * stride) * size + k)]));
-        hops.push_back(std::min(double(stride * F * size) / 2, double(c_.die.rows + c_.die.cols) / 2));
-        crossings.push_back(most);
-      }
-      const double t = ringReduceScatterCycles(c_, size, whole * 4, in) + treeAllreduceCycles(c_, F, whole * 4, hops, crossings, double(size)) +
+      const double t = ringReduceScatterCycles(c_, size, whole * 4, in) + treeAllreduceCycles(c_, F, whole * 4, treeReach(c_, ring, size, F), double(size)) +
                        ringAllgatherCycles(c_, size, whole * 4, in);
       why << "; " << groups << " groups of " << size << ", a tree of fan-in " << F << " across: est " << std::llround(t);
       if (t < best.cycles) best.size = size, best.chunk = whole, best.cycles = t, best.inside = in, best.across = out, best.treeAcross = F;
@@ -437,17 +426,7 @@ AllreducePlan Lowering::groupsOf(int x) const {
   const std::uint64_t whole = roundUp(count(x), 16);
   for (std::uint64_t F : {4u, 8u, 16u}) {
     if (whole > 1024 || p < 16 || F > p) continue;
-    std::vector<double> hops;
-    std::vector<int> crossings;
-    for (std::uint64_t stride = 1; stride < p; stride *= F) {
-      int most = 0;
-      for (std::uint64_t leader = 0; leader < p; leader += stride * F)
-        for (std::uint64_t j = 1; j < F && leader + j * stride < p; ++j)
-          most = std::max(most, dieCrossings(c_, ring[std::size_t(leader)], ring[std::size_t(leader + j * stride)]));
-      hops.push_back(std::min(double(stride * F) / 2, double(c_.die.rows + c_.die.cols) / 2));
-      crossings.push_back(most);
-    }
-    const double est = treeAllreduceCycles(c_, F, whole * 4, hops, crossings);
+    const double est = treeAllreduceCycles(c_, F, whole * 4, treeReach(c_, ring, 1, F));
     why << "; a tree of fan-in " << F << ": est " << std::llround(est);
     if (est < best.cycles) {
       best = AllreducePlan{};
