@@ -84,7 +84,9 @@ struct LoweredProgram {
 /// order of the all-reduce ring; `rank` is this core's place in it. One core: ring {id}, rank 0.
 /// All-reduce plans weighed once for a ring and shared by its cores' lowerings: a plan depends on
 /// the ring and the tensor's size, not on the core, and weighing it once per core would make
-/// compiling a slice quadratic in its cores. One per compiled step (newCollectivePlans).
+/// compiling a slice quadratic in its cores; likewise each graph's decomposition and constant
+/// tables, known by the graph's address (so the graphs must outlive it). One per compiled step
+/// (newCollectivePlans); its cores may be lowered on several threads at once.
 struct CollectivePlans;
 std::shared_ptr<CollectivePlans> newCollectivePlans();
 
