@@ -94,7 +94,9 @@ std::vector<compiler::LoweredProgram> lowerGridReplica(const CompileRequest& r, 
 
 /// The placements the automatic search weighs for `g`, each with its estimate: one core;
 /// data-parallel slices of the first die (1x2, 2x2, 2x4, 4x4, ..., then the whole die) while a
-/// core has at least one example; tensor-parallel grids (2x2, 2x4, 4x4, ...) of the first die.
+/// core has at least one example; tensor-parallel grids (2x2, 2x4, 4x4, ...) of the first die;
+/// on a system of several dies, copies of the fastest grid on 2, 4, ... dies (then all of them)
+/// while their number divides the batch.
 /// A sequence stops where its estimates stop falling, where it cannot be built (an op without a
 /// split rule), and for grids after two in a row that do not fit.
 std::vector<PlacementCandidate> weighPlacements(const CompileRequest& r, const ArchConfig& config, const compiler::Graph& g);
