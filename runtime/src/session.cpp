@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 
 namespace tatami::runtime {
@@ -38,9 +39,24 @@ std::string regionName(std::size_t programs, int core, const std::string& tensor
   return programs > 1 ? "c" + std::to_string(core) + "." + tensor : tensor;
 }
 
+/// A run's output regions by name (a whole tile's run has one per core and tensor: a search
+/// through all of them for each piece would take time quadratic in the cores).
+using OutputIndex = std::unordered_map<std::string, std::vector<const SramImage*>>;
+OutputIndex indexOutputs(const RunResult& run) {
+  OutputIndex index;
+  index.reserve(run.outputs.size());
+  for (const auto& img : run.outputs) index[img.name].push_back(&img);
+  return index;
+}
+const std::vector<const SramImage*>& regionsNamed(const OutputIndex& index, const std::string& name) {
+  static const std::vector<const SramImage*> none;
+  const auto found = index.find(name);
+  return found == index.end() ? none : found->second;
+}
+
 /// Puts tensor t together from the cores' regions; a replicated block whose copies differ is
 /// reported in `error`. False when no core returned a piece.
-bool gather(const BundleTensor& t, std::size_t programs, const RunResult& run, NamedArray& a, std::string& error) {
+bool gather(const BundleTensor& t, std::size_t programs, const OutputIndex& outputs, NamedArray& a, std::string& error) {
   a = NamedArray{t.name, std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), std::vector<double>(std::size_t(product(t.shape)), 0.0)};
   bool any = false;
   // Replicated pieces (a weight's update on every core of a slice, a block on a grid line) must
@@ -49,8 +65,9 @@ bool gather(const BundleTensor& t, std::size_t programs, const RunResult& run, N
   for (const auto& p : t.pieces) {
     const std::string key = regionName(programs, p.core, t.name);
     const std::int64_t count = product(p.block.local);
-    for (const auto& img : run.outputs) {
-      if (img.name != key || img.bytes.size() < std::size_t(count) * 4) continue;
+    for (const SramImage* region : regionsNamed(outputs, key)) {
+      const SramImage& img = *region;
+      if (img.bytes.size() < std::size_t(count) * 4) continue;
       std::vector<float> f(static_cast<std::size_t>(count));
       if (!f.empty()) std::memcpy(f.data(), img.bytes.data(), f.size() * 4);  // an empty block has no bytes (null data)
       const auto seen = first.find(p.block.begin);
@@ -102,11 +119,12 @@ const BundleTensor* Session::withPurpose(const std::string& purpose) const {
 
 std::vector<CoreProgram> Session::place(const std::vector<NamedArray>& feeds, const std::vector<NamedArray>* next, RunOptions& options) const {
   std::vector<CoreProgram> all;
-  for (const auto& p : bundle_.programs) all.emplace_back(p.core, &p.program);
+  std::unordered_map<int, std::size_t> byCore;
+  for (const auto& p : bundle_.programs) byCore.emplace(p.core, all.size()), all.emplace_back(p.core, &p.program);
   const auto programOf = [&](int core) -> CoreProgram& {
-    for (auto& cp : all)
-      if (cp.core == core) return cp;
-    throw BundleError("a piece names core " + std::to_string(core) + ", which runs no program of the bundle");
+    const auto found = byCore.find(core);
+    if (found == byCore.end()) throw BundleError("a piece names core " + std::to_string(core) + ", which runs no program of the bundle");
+    return all[found->second];
   };
   const auto nextOf = [&](const std::string& name) -> const NamedArray* {
     if (!next) return nullptr;
@@ -163,10 +181,11 @@ BundleRun Session::run(const std::vector<NamedArray>& feeds, RunOptions options)
   out.run = runPrograms(config_, all, options);
   out.run.usefulMatrixFlops = bundle_.usefulMatrixFlops;
   if (options.timingOnly) return out;
+  const OutputIndex outputs = indexOutputs(out.run);
   for (const auto& t : bundle_.tensors) {
     if (t.role != "output") continue;
     NamedArray a;
-    if (gather(t, all.size(), out.run, a, out.run.error)) out.outputs.push_back(std::move(a));
+    if (gather(t, all.size(), outputs, a, out.run.error)) out.outputs.push_back(std::move(a));
   }
   return out;
 }
@@ -232,13 +251,19 @@ std::uint64_t Session::scheduleNextBatch(RunOptions& options) {
 Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptions& runOptions, const std::vector<NamedArray>* next) {
   RunOptions options = runOptions;
   std::vector<CoreProgram> all = place(feeds, next, options);
+  std::unordered_map<int, CoreProgram*> byCore;  // place() made one program per core
+  for (auto& cp : all) byCore.emplace(cp.core, &cp);
+  const auto programOf = [&](int core) -> CoreProgram* {  // null: the core runs no program
+    const auto found = byCore.find(core);
+    return found == byCore.end() ? nullptr : found->second;
+  };
   // The step inputs' SRAM copies as the last step left them (what its reads from HBM brought),
   // which must be this step's feeds.
   if (!staged_.empty()) {
     for (auto& [core, img] : staged_)
-      for (auto& cp : all)
-        for (auto& in : cp.inputs)
-          if (cp.core == core && in.addr == img.addr && in.name == img.name) {
+      if (CoreProgram* cp = programOf(core))
+        for (auto& in : cp->inputs)
+          if (in.addr == img.addr && in.name == img.name) {
             if (in.bytes != img.bytes)
               throw BundleError("'" + img.name + "': the copy core " + std::to_string(core) +
                                 " read from HBM during the last step is not this step's feed (the last step was told another next batch)");
@@ -253,16 +278,15 @@ Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptio
       img.name = name, img.addr = r.addr, img.shape = {r.bytes.size() / 4}, img.bytes = r.bytes;
       if (r.hbm) options.hbmInputs.push_back(std::move(img));
       else
-        for (auto& cp : all)
-          if (cp.core == r.core) cp.inputs.push_back(img);
+        if (CoreProgram* cp = programOf(r.core)) cp->inputs.push_back(img);
     }
   // Read back after the run: what the next step finds in SRAM (the staged inputs).
   if (next)
     for (const auto& t : bundle_.tensors)
       for (const auto& p : t.pieces)
         if (p.staged)
-          for (auto& cp : all)
-            if (cp.core == p.core) cp.dumps.push_back({t.name + ".staged", *p.staged, DType::F32, {std::uint64_t(product(p.block.local))}, {}});
+          if (CoreProgram* cp = programOf(p.core))
+            cp->dumps.push_back({t.name + ".staged", *p.staged, DType::F32, {std::uint64_t(product(p.block.local))}, {}});
   Step s;
   if (next) s.nextBatchArrival = scheduleNextBatch(options);
   s.result.run = runPrograms(config_, all, options);
@@ -276,6 +300,7 @@ Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptio
   // Each update replaces its tensor's pieces as bytes (replicas must agree bit for bit); every
   // other output is put together for the caller.
   std::string& error = s.result.run.error;
+  const OutputIndex outputs = indexOutputs(s.result.run);
   std::map<std::string, std::vector<Resident>> updated;
   for (const auto& t : bundle_.tensors) {
     if (t.role != "output") continue;
@@ -284,8 +309,9 @@ Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptio
       std::map<std::vector<std::int64_t>, std::pair<int, const std::vector<std::uint8_t>*>> first;
       for (std::size_t i = 0; i < t.pieces.size() && i < pieces.size(); ++i) {
         const std::string key = regionName(all.size(), t.pieces[i].core, t.name);
-        const auto img = std::find_if(s.result.run.outputs.begin(), s.result.run.outputs.end(), [&](const SramImage& o) { return o.name == key; });
-        if (img == s.result.run.outputs.end() || img->bytes.size() < pieces[i].bytes.size()) {
+        const std::vector<const SramImage*>& regions = regionsNamed(outputs, key);
+        const SramImage* img = regions.empty() ? nullptr : regions.front();
+        if (!img || img->bytes.size() < pieces[i].bytes.size()) {
           error += (error.empty() ? "" : "\n") + std::string("output '") + t.name + "' of core " + std::to_string(t.pieces[i].core) + " is missing";
           continue;
         }
@@ -299,7 +325,7 @@ Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptio
       continue;
     }
     NamedArray a;
-    if (gather(t, all.size(), s.result.run, a, error)) s.result.outputs.push_back(std::move(a));
+    if (gather(t, all.size(), outputs, a, error)) s.result.outputs.push_back(std::move(a));
   }
   if (!error.empty()) return s;
   for (auto& [name, pieces] : updated) resident_[name] = std::move(pieces);
@@ -310,12 +336,11 @@ Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptio
       for (const auto& p : t.pieces)
         if (p.staged) {
           const std::string key = regionName(all.size(), p.core, t.name + ".staged");
-          for (const auto& o : s.result.run.outputs)
-            if (o.name == key) {
-              SramImage img = o;
-              img.name = t.name, img.addr = *p.staged;
-              staged_.emplace_back(p.core, std::move(img));
-            }
+          for (const SramImage* o : regionsNamed(outputs, key)) {
+            SramImage img = *o;
+            img.name = t.name, img.addr = *p.staged;
+            staged_.emplace_back(p.core, std::move(img));
+          }
         }
   return s;
 }
