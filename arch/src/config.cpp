@@ -330,6 +330,25 @@ std::string dieName(const ArchConfig& c, int die) {
   return "(" + std::to_string(die / c.system.die_cols) + "," + std::to_string(die % c.system.die_cols) + ")";
 }
 std::int64_t d2dLatencyCycles(const ArchConfig& c) { return std::max<std::int64_t>(1, std::llround(c.die.d2d_latency_ns * c.core.clock_ghz)); }
+double tileEdgeBytesPerCycle(const ArchConfig& c) { return c.tile.edge_gb_per_s / c.core.clock_ghz; }
+std::int64_t tileLatencyCycles(const ArchConfig& c) { return std::max<std::int64_t>(1, std::llround(c.tile.edge_latency_ns * c.core.clock_ghz)); }
+
+Crossing dieCrossing(const ArchConfig& c, GridPos a, GridPos b) {
+  Crossing x;
+  const bool eastWest = a.row == b.row;
+  x.betweenTiles = eastWest ? a.col / c.tile.die_cols != b.col / c.tile.die_cols : a.row / c.tile.die_rows != b.row / c.tile.die_rows;
+  // The links that share an edge: a die edge has one per row (east, west) or column of the die.
+  const double dieLinks = double(eastWest ? c.die.rows : c.die.cols);
+  x.linkBytesPerCycle = edgeBytesPerCycle(c) / dieLinks;
+  x.latencyCycles = d2dLatencyCycles(c);
+  if (x.betweenTiles) {
+    const double tileLinks = dieLinks * double(eastWest ? c.tile.die_rows : c.tile.die_cols);
+    x.linkBytesPerCycle = std::min(x.linkBytesPerCycle, tileEdgeBytesPerCycle(c) / tileLinks);
+    x.latencyCycles = tileLatencyCycles(c);
+  }
+  return x;
+}
+
 std::int64_t hbmLatencyCycles(const ArchConfig& c) { return std::llround(c.dip.hbm_latency_ns * c.core.clock_ghz); }
 
 }  // namespace tatami

@@ -42,6 +42,11 @@ MachineFigures computeFigures(const ArchConfig& c) {
   f.edgeTbpsPerDirection = c.die.edge_gb_per_s / 1000.0;
   f.edgeBytesPerCycle = edgeBytesPerCycle(c);
   f.d2dLatencyCycles = d2dLatencyCycles(c);
+  f.tileEdgeTbpsPerDirection = c.tile.edge_gb_per_s / 1000.0;
+  f.tileEdgeBytesPerCycle = tileEdgeBytesPerCycle(c);
+  f.tileLinkBytesPerCycle = dieCrossing(c, {0, int(c.tile.die_cols) - 1}, {0, int(c.tile.die_cols)}).linkBytesPerCycle;
+  f.tileLatencyCycles = tileLatencyCycles(c);
+  f.tiles = (c.system.die_rows / c.tile.die_rows) * (c.system.die_cols / c.tile.die_cols);
   f.hbmBytesPerCycle = hbmBytesPerCycle(c);
   f.dipLinkBytesPerCycle = dipLinkBytesPerCycle(c);
   f.hbmLatencyCycles = hbmLatencyCycles(c);

@@ -23,6 +23,9 @@ inline double packetCycles(const ArchConfig& c, double hops) { return (hops + 2)
 struct RingReach {
   double hops = 1;
   int crossings = 0, sharing = 1;
+  /// The slowest step's crossings: their latency, and the slowest edge's bytes per cycle (a
+  /// tile's edge can be slower than a die's; see dieCrossing).
+  double crossingLatency = 0, edgeBytesPerCycle = 1;
   /// Rings side by side whose steps run over the same mesh links at once (rings of cores `hops`
   /// apart along a snake, offset by one: up to `hops` of them share a link).
   double linkSharing = 1;
@@ -34,9 +37,9 @@ struct RingReach {
 /// back (one packet, no setup), and the instructions that issue them (li of the address at
 /// scalar_cycles; put, swait and sincr one cycle each).
 inline double ringStepCycles(const ArchConfig& c, std::uint64_t bytes, RingReach reach) {
-  const double crossing = double(reach.crossings) * double(d2dLatencyCycles(c));
+  const double crossing = reach.crossingLatency;
   double serialize = reach.linkSharing * double(bytes) / double(c.die.link_bytes_per_cycle);
-  if (reach.crossings) serialize = std::max(serialize, double(reach.sharing) * double(bytes) / edgeBytesPerCycle(c));
+  if (reach.crossings) serialize = std::max(serialize, double(reach.sharing) * double(bytes) / reach.edgeBytesPerCycle);
   const double data = double(c.core.dma_setup_cycles) + packetCycles(c, reach.hops) + crossing + serialize;
   const double signal = packetCycles(c, reach.hops) + crossing;
   return data + signal + double(c.core.scalar_cycles) + 3;
@@ -55,7 +58,7 @@ inline double addCycles(const ArchConfig& c, std::uint64_t bytes) {
 /// its final place: one packet trip less per step).
 inline double ringAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t chunkBytes, RingReach reach) {
   if (p < 2) return 0;
-  const double signal = packetCycles(c, reach.hops) + double(reach.crossings) * double(d2dLatencyCycles(c));
+  const double signal = packetCycles(c, reach.hops) + reach.crossingLatency;
   return double(2 * (p - 1)) * ringStepCycles(c, chunkBytes, reach) - double(p - 1) * signal + double(p - 1) * addCycles(c, chunkBytes);
 }
 inline double ringAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t chunkBytes, double hops) {
@@ -70,7 +73,7 @@ inline double ringReduceScatterCycles(const ArchConfig& c, std::uint64_t p, std:
 }
 inline double ringAllgatherCycles(const ArchConfig& c, std::uint64_t p, std::uint64_t chunkBytes, RingReach reach) {
   if (p < 2) return 0;
-  const double signal = packetCycles(c, reach.hops) + double(reach.crossings) * double(d2dLatencyCycles(c));
+  const double signal = packetCycles(c, reach.hops) + reach.crossingLatency;
   return double(p - 1) * (ringStepCycles(c, chunkBytes, reach) - signal);
 }
 
@@ -93,10 +96,27 @@ inline double groupedAllreduceCycles(const ArchConfig& c, std::uint64_t p, std::
 }
 
 /// The die edges a transfer between cores `a` and `b` crosses (XY or YX routing: the difference
-/// of their dies' rows plus that of their columns).
-inline int dieCrossings(const ArchConfig& c, int a, int b) {
+/// of their dies' rows plus that of their columns), their latency together, and the slowest
+/// one's bandwidth as a whole die edge's bytes per cycle.
+struct Crossings {
+  int count = 0;
+  double latency = 0, edgeBytesPerCycle = 1;
+};
+inline Crossings crossingsBetween(const ArchConfig& c, int a, int b) {
   const int da = dieOfCore(c, a), db = dieOfCore(c, b), cols = int(c.system.die_cols);
-  return std::abs(da / cols - db / cols) + std::abs(da % cols - db % cols);
+  GridPos at{da / cols, da % cols};
+  const GridPos to{db / cols, db % cols};
+  Crossings x;
+  const auto cross = [&](GridPos next) {
+    const Crossing one = dieCrossing(c, at, next);
+    const double edge = one.linkBytesPerCycle * double(at.row == next.row ? c.die.rows : c.die.cols);
+    x.edgeBytesPerCycle = x.count == 0 ? edge : std::min(x.edgeBytesPerCycle, edge);
+    x.count += 1, x.latency += double(one.latencyCycles);
+    at = next;
+  };
+  while (at.col != to.col) cross({at.row, at.col + (to.col > at.col ? 1 : -1)});
+  while (at.row != to.row) cross({at.row + (to.row > at.row ? 1 : -1), at.col});
+  return x;
 }
 
 /// How far a tree's children are from their leader at each level: `hops` router hops (about half
@@ -104,6 +124,7 @@ inline int dieCrossings(const ArchConfig& c, int a, int b) {
 struct TreeReach {
   std::vector<double> hops;
   std::vector<int> crossings;
+  std::vector<double> crossingLatency, edgeBytesPerCycle;  ///< per level: as RingReach's
 };
 
 /// The reach of trees of fan-in F over the groups of `size` consecutive cores of `ring` (size 1:
@@ -113,12 +134,19 @@ inline TreeReach treeReach(const ArchConfig& c, const std::vector<int>& ring, st
   const std::uint64_t members = ring.size() / size;
   for (std::uint64_t stride = 1; stride < members; stride *= F) {
     int most = 0;
+    double latency = 0, edge = edgeBytesPerCycle(c);
     for (std::uint64_t leader = 0; leader < members; leader += stride * F)
       for (std::uint64_t j = 1; j < F && leader + j * stride < members; ++j)
-        for (std::uint64_t k = 0; k < size; ++k)
-          most = std::max(most, dieCrossings(c, ring[std::size_t(leader * size + k)], ring[std::size_t((leader + j * stride) * size + k)]));
+        for (std::uint64_t k = 0; k < size; ++k) {
+          const int a = ring[std::size_t(leader * size + k)], b = ring[std::size_t((leader + j * stride) * size + k)];
+          if (dieOfCore(c, a) == dieOfCore(c, b)) continue;
+          const Crossings x = crossingsBetween(c, a, b);
+          most = std::max(most, x.count), latency = std::max(latency, x.latency), edge = std::min(edge, x.edgeBytesPerCycle);
+        }
     reach.hops.push_back(std::min(double(stride * F * size) / 2, double(c.die.rows + c.die.cols) / 2));
     reach.crossings.push_back(most);
+    reach.crossingLatency.push_back(latency);
+    reach.edgeBytesPerCycle.push_back(edge);
   }
   return reach;
 }
@@ -132,9 +160,9 @@ inline double treeAllreduceCycles(const ArchConfig& c, std::uint64_t F, std::uin
   double cycles = 0;
   const double setup = double(c.core.dma_setup_cycles);
   for (std::size_t l = 0; l < reach.hops.size(); ++l) {
-    const double trip = packetCycles(c, reach.hops[l]) + double(reach.crossings[l]) * double(d2dLatencyCycles(c));
+    const double trip = packetCycles(c, reach.hops[l]) + reach.crossingLatency[l];
     double serialize = double(bytes) / double(c.die.link_bytes_per_cycle);
-    if (reach.crossings[l]) serialize = std::max(serialize, sharing * double(bytes) / edgeBytesPerCycle(c));
+    if (reach.crossings[l]) serialize = std::max(serialize, sharing * double(bytes) / reach.edgeBytesPerCycle[l]);
     const double up = trip + setup + trip + double(F - 1) * (serialize + addCycles(c, bytes));
     const double down = double(F - 1) * (setup + serialize) + trip;
     cycles += up + down + double(c.core.scalar_cycles) * double(F) + 4;
@@ -148,13 +176,16 @@ inline double treeAllreduceCycles(const ArchConfig& c, std::uint64_t F, std::uin
 inline RingReach ringsReach(const ArchConfig& c, const std::vector<std::vector<int>>& rings, double hops) {
   RingReach reach{hops};
   reach.linkSharing = std::max(1.0, std::min(hops, double(rings.size())));
+  reach.edgeBytesPerCycle = edgeBytesPerCycle(c);
   std::map<std::pair<int, int>, int> perEdge;
   for (const auto& ring : rings)
     for (std::size_t i = 0; ring.size() > 1 && i < ring.size(); ++i) {
       const int a = ring[i], b = ring[(i + 1) % ring.size()];
-      const int n = dieCrossings(c, a, b);
-      if (!n) continue;
-      reach.crossings = std::max(reach.crossings, n);
+      if (dieOfCore(c, a) == dieOfCore(c, b)) continue;
+      const Crossings x = crossingsBetween(c, a, b);
+      reach.crossings = std::max(reach.crossings, x.count);
+      reach.crossingLatency = std::max(reach.crossingLatency, x.latency);
+      reach.edgeBytesPerCycle = std::min(reach.edgeBytesPerCycle, x.edgeBytesPerCycle);
       const int da = dieOfCore(c, a), db = dieOfCore(c, b);
       reach.sharing = std::max(reach.sharing, ++perEdge[{std::min(da, db), std::max(da, db)}]);
     }

@@ -39,7 +39,13 @@ TEST_CASE("flit network: zero-load latency equals the fast model's and the formu
   CHECK(alone(m4, {0, 0}, {3, 3}, 10) == 17);
   const ArchConfig two = config({{"die.rows", "4"}, {"die.cols", "4"}, {"system.die_cols", "2"}});
   const ArchConfig slow = config({{"die.rows", "4"}, {"die.cols", "4"}, {"die.hop_latency_cycles", "3"}});
-  for (const ArchConfig* c : {&m4, &two, &slow})
+  // Two tiles of one die each, their edge slower and later than a die edge.
+  const ArchConfig tiles = config({{"die.rows", "4"}, {"die.cols", "4"}, {"system.die_cols", "2"}, {"tile.die_rows", "1"},
+                                   {"tile.die_cols", "1"}, {"tile.edge_gb_per_s", "300"}, {"tile.edge_latency_ns", "250"}});
+  // Two D1 dies: a link across the die edge carries its share, 1000 / 18 B/cycle, less than a
+  // flit a cycle (the flit model used to lose the fraction and run such a link at 32).
+  const ArchConfig d1 = config({{"system.die_cols", "2"}});
+  for (const ArchConfig* c : {&m4, &two, &slow, &tiles, &d1})
     for (std::uint64_t packets : {1, 7, 64}) {
       tlm::Network fast(*c);
       const int a = fast.node(0, 0), b = fast.node(3, fast.cols() - 1);

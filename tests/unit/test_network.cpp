@@ -65,6 +65,29 @@ TEST_CASE("zero-load latency across dies: crossings add d2d latency, the edge's 
   CHECK(e.arrivalCycle == 10 + 7 + 2 * 200 + 10);
 }
 
+TEST_CASE("a crossing between tiles takes the tile edge's latency and its share of the tile edge") {
+  // Three 2 x 2 dies in a row, tiles of 1 x 2 dies: (0,1) -> (0,2) crosses a die edge inside
+  // the first tile, (0,3) -> (0,4) the edge between the tiles. A tile edge of 200 GB/s is shared
+  // by its 1 x 2 = 2 links: 50 B/cycle each at 2 GHz (the die edge would give 1000 / 2), and its
+  // 300 ns are 600 cycles. 640 B: 2 routers + the crossing + ceil(640 / 50) = 13 at the
+  // narrowest link.
+  const ArchConfig c = config({{"die.rows", "2"}, {"die.cols", "2"}, {"die.disabled_cores", ""}, {"system.die_cols", "3"},
+                               {"tile.die_rows", "1"}, {"tile.die_cols", "2"}, {"tile.edge_gb_per_s", "200"},
+                               {"tile.edge_latency_ns", "300"}});
+  Network net(c);
+  const auto inside = net.send(0, net.node(0, 1), net.node(0, 2), 640, TrafficClass::Request);
+  CHECK(inside.arrivalCycle == 2 + 200 + 10);
+  const auto between = net.send(0, net.node(1, 3), net.node(1, 4), 640, TrafficClass::Request);
+  CHECK(between.crossings == 1);
+  CHECK(between.arrivalCycle == 2 + 600 + 13);
+  CHECK(net.zeroLoadCycles(net.node(1, 3), net.node(1, 4), 640) == 615);
+  const Crossing x = dieCrossing(c, {0, 1}, {0, 2});
+  CHECK(x.betweenTiles);
+  CHECK(x.latencyCycles == 600);
+  CHECK(x.linkBytesPerCycle == 50.0);
+  CHECK_FALSE(dieCrossing(c, {0, 0}, {0, 1}).betweenTiles);
+}
+
 TEST_CASE("transfers sharing a link take turns") {
   Network net(mesh(1, 4));
   // Both cross (0,1)->(0,2); the second waits for the first's 10 packets on the shared links.

@@ -15,6 +15,16 @@ constexpr double kFlitBytes = double(kPacketBytes);  // a flit is a packet
 constexpr int kNorth = 0, kEast = 1, kSouth = 2, kWest = 3;
 constexpr int opposite(int d) { return (d + 2) % 4; }
 
+/// The most bytes a link (or source) of `rate` bytes per cycle holds after a cycle: a link at
+/// least a flit wide sends one flit a cycle and keeps its rate; a narrower one keeps whole what
+/// it accrues while it streams (it sends a flit each time a flit's bytes are in), and `idle` when
+/// nothing waits for it: for a link, one cycle's bytes, so that the first flit after a pause
+/// takes its serialization too; for a source, whose serialization is its flits' readyAt, a flit.
+double tokenCap(double rate, bool streaming, double idle) {
+  if (rate >= kFlitBytes) return rate;
+  return streaming ? kFlitBytes + rate : idle;
+}
+
 }  // namespace
 
 FlitNetwork::FlitNetwork(const ArchConfig& c)
@@ -44,12 +54,12 @@ FlitNetwork::FlitNetwork(const ArchConfig& c)
       o.toNode = nr * cols_ + nc;
       o.toPort = opposite(d);
       const bool crossing = nr / dieRows_ != row / dieRows_ || nc / dieCols_ != col / dieCols_;
-      o.latency = hopCycles_ + (crossing ? std::uint64_t(d2dLatencyCycles(c)) : 0);
+      const Crossing x = crossing ? dieCrossing(c, {row / dieRows_, col / dieCols_}, {nr / dieRows_, nc / dieCols_}) : Crossing{};
+      o.latency = hopCycles_ + (crossing ? std::uint64_t(x.latencyCycles) : 0);
       o.bytesPerCycle = double(c.die.link_bytes_per_cycle);
       int downstreamDepth = depth;
       if (crossing) {
-        const double sharing = (d == kEast || d == kWest) ? double(dieRows_) : double(dieCols_);
-        o.bytesPerCycle = std::min(o.bytesPerCycle, edgeBytesPerCycle(c) / sharing);
+        o.bytesPerCycle = std::min(o.bytesPerCycle, x.linkBytesPerCycle);
         if (c.die.edge_buffer_packets > 0) {
           downstreamDepth = std::max(1, int(c.die.edge_buffer_packets) / vcs_);
         } else {
@@ -58,7 +68,7 @@ FlitNetwork::FlitNetwork(const ArchConfig& c)
           downstreamDepth = int(std::ceil(double(2 * o.latency + 2) / packetCycles)) + 1;
         }
       }
-      o.tokens = std::max(o.bytesPerCycle, kFlitBytes);
+      o.tokens = o.bytesPerCycle;
       o.credits.assign(std::size_t(vcs_), downstreamDepth);
       o.held.assign(std::size_t(vcs_), false);
       InputPort& far = routers_[std::size_t(o.toNode)].in[o.toPort];
@@ -136,8 +146,13 @@ void FlitNetwork::deliver() {
 void FlitNetwork::inject() {
   for (std::size_t v = 0; v < sources_.size(); ++v) {
     Source& s = sources_[v];
-    s.tokens = std::min(s.tokens + s.bytesPerCycle, std::max(kFlitBytes, s.bytesPerCycle));
-    if (s.queue.empty() || s.tokens < kFlitBytes) continue;
+    s.tokens = std::min(s.tokens + s.bytesPerCycle, tokenCap(s.bytesPerCycle, s.streaming, kFlitBytes));
+    s.streaming = false;
+    if (s.queue.empty()) continue;
+    if (s.tokens < kFlitBytes) {
+      s.streaming = true;
+      continue;
+    }
     // A packet (one flit) goes into a local VC with room, the VCs taken in turn.
     const int depth = routers_[v].in[kLocal].depth;
     for (int k = 0; k < vcs_; ++k) {
@@ -149,6 +164,7 @@ void FlitNetwork::inject() {
       f.readyAt = cycle_ + s.serializeCycles;
       ivc.buffer.push_back(f);
       s.tokens -= kFlitBytes;
+      s.streaming = true;
       s.vcPointer = (vc + 1) % vcs_;
       ++flitHops_;
       break;
@@ -199,8 +215,12 @@ void FlitNetwork::allocateSwitch(int r) {
       const int vc = (in.saPointer + k) % vcs_;
       const InputVc& ivc = router.vcs[std::size_t(p * vcs_ + vc)];
       if (ivc.buffer.empty() || ivc.outVc < 0 || ivc.buffer.front().readyAt > cycle_) continue;
-      const OutputPort& o = router.out[ivc.outPort];
-      if (o.credits[std::size_t(ivc.outVc)] <= 0 || o.tokens < kFlitBytes) continue;
+      OutputPort& o = router.out[ivc.outPort];
+      if (o.credits[std::size_t(ivc.outVc)] <= 0) continue;
+      if (o.tokens < kFlitBytes) {
+        o.streaming = true;
+        continue;
+      }
       offer[p] = vc;
     }
   }
@@ -219,6 +239,7 @@ void FlitNetwork::allocateSwitch(int r) {
     o.saPointer = (winner + 1) % kPorts;
     router.in[winner].saPointer = (offer[winner] + 1) % vcs_;
     o.tokens -= kFlitBytes;
+    o.streaming = true;
     --o.credits[std::size_t(ivc.outVc)];
     ++flitHops_;
     // The slot it left: a credit back upstream, one link latency away.
@@ -236,7 +257,10 @@ void FlitNetwork::step() {
   inject();
   for (auto& r : routers_)
     for (auto& o : r.out)
-      if (o.exists) o.tokens = std::min(o.tokens + o.bytesPerCycle, std::max(kFlitBytes, o.bytesPerCycle));
+      if (o.exists) {
+        o.tokens = std::min(o.tokens + o.bytesPerCycle, tokenCap(o.bytesPerCycle, o.streaming, o.bytesPerCycle));
+        o.streaming = false;
+      }
   for (int r = 0; r < int(routers_.size()); ++r) {
     allocateVcs(r);
     allocateSwitch(r);

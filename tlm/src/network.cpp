@@ -46,6 +46,7 @@ Network::Network(const ArchConfig& c)
   // the ratio of the two in thousandths (serialization is bytes x num / den sub-cycles).
   const std::uint64_t edgeMilliGBps = std::uint64_t(std::llround(c.die.edge_gb_per_s * 1000.0));
   const std::uint64_t clockMHz = std::uint64_t(std::llround(c.core.clock_ghz * 1000.0));
+  const std::uint64_t tileMilliGBps = std::uint64_t(std::llround(c.tile.edge_gb_per_s * 1000.0));
 
   // Directed die edges: for each die, east/west/north/south neighbours.
   const int dies = int(c.system.die_rows * c.system.die_cols);
@@ -69,7 +70,8 @@ Network::Network(const ArchConfig& c)
       l.from = v;
       l.to = node(r, col);
       l.crossing = (r / dieRows_ != p.row / dieRows_) || (col / dieCols_ != p.col / dieCols_);
-      l.latencySub = hop + (l.crossing ? d2d : 0);
+      const Crossing x = l.crossing ? dieCrossing(c, {p.row / dieRows_, p.col / dieCols_}, {r / dieRows_, col / dieCols_}) : Crossing{};
+      l.latencySub = hop + (!l.crossing ? 0 : x.betweenTiles ? std::uint64_t(x.latencyCycles) * kSubCycles : d2d);
       l.serNum = kSubCycles;
       l.serDen = linkBytes;
       l.bufferSlots = std::uint32_t(c.die.buffer_packets);
@@ -80,6 +82,13 @@ Network::Network(const ArchConfig& c)
         if (edgeMilliGBps < linkBytes * sharing * clockMHz) {
           l.serNum = kSubCycles * sharing * clockMHz;
           l.serDen = edgeMilliGBps;
+        }
+        if (x.betweenTiles) {
+          // The tile edge is shared by the links of all its dies: the slower of the two shares.
+          const std::uint64_t tileSharing = sharing * std::uint64_t((d == Direction::East || d == Direction::West) ? c.tile.die_rows : c.tile.die_cols);
+          const std::uint64_t num = kSubCycles * tileSharing * clockMHz;
+          __extension__ typedef unsigned __int128 Wide;
+          if (Wide(tileMilliGBps) * l.serNum < Wide(num) * l.serDen) l.serNum = num, l.serDen = tileMilliGBps;
         }
         std::uint64_t slots = std::uint64_t(c.die.edge_buffer_packets);
         if (slots == 0) {

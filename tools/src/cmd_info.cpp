@@ -60,6 +60,11 @@ nlohmann::ordered_json figuresJson(const MachineFigures& f) {
       {"die_edge_tbps_per_direction", f.edgeTbpsPerDirection},
       {"die_edge_bytes_per_cycle", f.edgeBytesPerCycle},
       {"d2d_latency_cycles", f.d2dLatencyCycles},
+      {"tile_edge_tbps_per_direction", f.tileEdgeTbpsPerDirection},
+      {"tile_edge_bytes_per_cycle", f.tileEdgeBytesPerCycle},
+      {"tile_link_bytes_per_cycle", f.tileLinkBytesPerCycle},
+      {"tile_latency_cycles", f.tileLatencyCycles},
+      {"tiles", f.tiles},
       {"hbm_bytes_per_cycle", f.hbmBytesPerCycle},
       {"dip_link_bytes_per_cycle", f.dipLinkBytesPerCycle},
       {"hbm_latency_cycles", f.hbmLatencyCycles},
@@ -116,6 +121,10 @@ void printText(const ArchConfig& config, const MachineFigures& f, const std::str
   const std::string at = " at " + readable(config.core.clock_ghz) + " GHz";
   row("die edge", readable(f.edgeTbpsPerDirection) + " TB/s per direction = " + readable(f.edgeBytesPerCycle) + " B/cycle" + at);
   row("die-to-die latency", readable(config.die.d2d_latency_ns) + " ns = " + std::to_string(f.d2dLatencyCycles) + " cycles");
+  row("tile edge", readable(f.tileEdgeTbpsPerDirection) + " TB/s per direction = " + readable(f.tileEdgeBytesPerCycle) + " B/cycle" + at +
+                       "; a link across it " + readable(f.tileLinkBytesPerCycle) + " B/cycle; latency " +
+                       readable(config.tile.edge_latency_ns) + " ns = " + std::to_string(f.tileLatencyCycles) + " cycles" +
+                       (f.tiles > 1 ? "" : " (no such edge in this system of " + std::to_string(f.tiles) + " whole tile" + (f.tiles == 1 ? ")" : "s)")));
   row("HBM per DIP", readable(config.dip.hbm_gb_per_s) + " GB/s = " + readable(f.hbmBytesPerCycle) + " B/cycle; latency " +
                          readable(config.dip.hbm_latency_ns) + " ns = " + std::to_string(f.hbmLatencyCycles) + " cycles");
   row("DIP link", readable(config.dip.link_gb_per_s) + " GB/s = " + readable(f.dipLinkBytesPerCycle) + " B/cycle");

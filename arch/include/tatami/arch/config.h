@@ -99,6 +99,18 @@ double hbmBytesPerCycle(const ArchConfig& c);      ///< dip.hbm_gb_per_s / core.
 double dipLinkBytesPerCycle(const ArchConfig& c);  ///< dip.link_gb_per_s / core.clock_ghz
 double hostLinkBytesPerCycle(const ArchConfig& c);  ///< dip.host_gb_per_s / core.clock_ghz (0: no limit)
 std::int64_t d2dLatencyCycles(const ArchConfig& c);  ///< die.d2d_latency_ns x core.clock_ghz, rounded
+double tileEdgeBytesPerCycle(const ArchConfig& c);  ///< tile.edge_gb_per_s / core.clock_ghz
+std::int64_t tileLatencyCycles(const ArchConfig& c);  ///< tile.edge_latency_ns x core.clock_ghz, rounded
+
+/// One crossing between the dies (system-wide row and column) `a` and `b`, which are neighbours:
+/// whether it leaves a training tile, its latency in cycles, and the bandwidth of one mesh link
+/// across it in bytes per cycle (its share of the die edge, or of the tile edge when that is less).
+struct Crossing {
+  bool betweenTiles = false;
+  std::int64_t latencyCycles = 0;
+  double linkBytesPerCycle = 0;
+};
+Crossing dieCrossing(const ArchConfig& c, GridPos a, GridPos b);
 std::int64_t hbmLatencyCycles(const ArchConfig& c);  ///< dip.hbm_latency_ns x core.clock_ghz, rounded
 
 /// The interface processors of the system: dip.per_tile for each whole training tile, or, in a

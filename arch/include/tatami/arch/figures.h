@@ -39,6 +39,12 @@ struct MachineFigures {
   double edgeTbpsPerDirection = 0;
   double edgeBytesPerCycle = 0;  ///< die.edge_gb_per_s at the core's clock
   std::int64_t d2dLatencyCycles = 0;
+  double tileEdgeTbpsPerDirection = 0;
+  double tileEdgeBytesPerCycle = 0;  ///< tile.edge_gb_per_s at the core's clock
+  /// One mesh link across a tile's east or west edge: the smaller of its tile edge and die edge shares.
+  double tileLinkBytesPerCycle = 0;
+  std::int64_t tileLatencyCycles = 0;
+  std::int64_t tiles = 0;  ///< whole training tiles in the modelled system
   double hbmBytesPerCycle = 0, dipLinkBytesPerCycle = 0;
   std::int64_t hbmLatencyCycles = 0;
   /// What the matrix units can be fed: the MACs per cycle of a deep mmaz under the core's timing

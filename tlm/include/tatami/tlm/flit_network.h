@@ -71,6 +71,9 @@ class FlitNetwork {
     std::vector<bool> held;    // per downstream VC: held by a packet (released as its tail leaves)
     int vaPointer = 0, saPointer = 0;
     double bytesPerCycle = 64, tokens = 64;
+    /// A flit waited for the link's bytes this cycle, or left on it: the link is streaming, and
+    /// what it accrues is kept whole (a link idle since last cycle holds one cycle's bytes).
+    bool streaming = false;
     std::uint64_t latency = 1;
     int toNode = -1, toPort = -1;  // the downstream router and its input port (-1: the SRAM)
   };
@@ -93,6 +96,7 @@ class FlitNetwork {
   struct Source {
     std::deque<Flit> queue;  // one flit per packet, in order
     double tokens = 64, bytesPerCycle = 64;
+    bool streaming = false;  ///< as OutputPort's
     std::uint64_t serializeCycles = 0;
     int vcPointer = 0;
   };
