@@ -258,6 +258,31 @@ class Attention(nn.Module):
         return self.head((h + a).mean(dim=1))
 
 
+class EinsumNet(nn.Module):
+    """Attention and projections written with torch.einsum, as research code often is: a batched
+    product, a transposed one, an ellipsis, an outer product, a three-operand chain, a sum."""
+
+    def __init__(self, d=16, classes=4):
+        super().__init__()
+        self.wq = nn.Parameter(torch.randn(d, d))
+        self.wk = nn.Parameter(torch.randn(d, d))
+        self.wv = nn.Parameter(torch.randn(2, d, d // 2))  # two heads
+        self.gate = nn.Parameter(torch.randn(d))
+        self.u = nn.Parameter(torch.randn(d, 8))
+        self.v = nn.Parameter(torch.randn(8, classes))
+
+    def forward(self, x):  # x [batch, seq, d]
+        q = torch.einsum("bsd,de->bse", x, self.wq)
+        k = torch.einsum("bsd,ed->bse", x, self.wk)  # transposed weight
+        s = torch.softmax(torch.einsum("bqd,bkd->bqk", q, k) / 4.0, dim=-1)
+        v = torch.einsum("bsd,hde->bhse", x, self.wv)
+        a = torch.einsum("bqk,bhke->bhqe", s, v)
+        h = torch.einsum("...hqe->...qhe", a).reshape(x.shape[0], x.shape[1], -1)
+        h = h * torch.einsum("d,s->sd", self.gate, torch.ones(x.shape[1]))  # outer product
+        pooled = torch.einsum("bsd->bd", torch.tanh(h))
+        return torch.einsum("bd,dk,kc->bc", pooled, self.u, self.v)
+
+
 class TinyGpt(nn.Module):
     """A tiny GPT: token and learned position embeddings, one pre-norm block of causal
     self-attention and MLP, a language-model head; logits for every position, flattened to
@@ -321,6 +346,7 @@ def zoo():
         "mobile_fashion": (MobileBlock(28, stride=2), (1, 28, 28), 10, 17),
         "attention_causal": (Attention(), (8, 16), 4, 17),
         "tiny_gpt": (TinyGpt(), (8,), 16, 17),
+        "einsum": (EinsumNet(), (8, 16), 4, 17),
     }
 
 

@@ -6,6 +6,8 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -260,6 +262,129 @@ class Importer {
     const int d = op(n, Op::sub, {x, mean});
     const int var = op(n, Op::reduce_mean, {op(n, Op::mul, {d, d})}, {{"axes", ax}, {"keepdims", keep}});
     return op(n, Op::div, {d, op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})})});
+  }
+  /// x with its axes in the order `perm`; no op when the order is the same.
+  int permuted(const onnx::NodeProto& n, int x, const std::vector<std::int64_t>& perm) {
+    for (std::size_t i = 0; i < perm.size(); ++i)
+      if (perm[i] != std::int64_t(i)) return op(n, Op::transpose, {x}, {{"perm", perm}});
+    return x;
+  }
+  int reshaped(const onnx::NodeProto& n, int x, const Shape& s) { return s == shapeOf(x) ? x : op(n, Op::reshape, {x}, {{"shape", s}}); }
+
+  /// Einsum as transposes, reshapes, sums and batched matmuls: the operands are contracted left to
+  /// right, each pair as one matmul over [batch, free, contracted] x [batch, contracted, free]
+  /// after summing out the letters nothing later needs. An ellipsis stands for the same leading
+  /// axes in every operand; a letter repeated within one operand (a diagonal) is refused.
+  int einsum(const onnx::NodeProto& n) {
+    std::string eq;
+    for (const auto& a : n.attribute())
+      if (a.name() == "equation") eq = a.s();
+    eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
+    const std::size_t arrow = eq.find("->");
+    const std::string lhs = eq.substr(0, arrow);
+    std::vector<std::string> terms;
+    for (std::size_t at = 0;;) {
+      const std::size_t comma = lhs.find(',', at);
+      terms.push_back(lhs.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+    if (int(terms.size()) != n.input_size()) fail(n, "equation '" + eq + "' has " + std::to_string(terms.size()) + " operands for " + std::to_string(n.input_size()) + " inputs");
+    // The ellipsis becomes the characters '0', '1', ... (its axes, right-aligned in each operand).
+    std::size_t ellipsisRank = 0;
+    std::vector<int> ins;
+    for (std::size_t k = 0; k < terms.size(); ++k) {
+      ins.push_back(value(n, int(k)));
+      const std::size_t dots = terms[k].find("...");
+      const std::size_t letters = terms[k].size() - (dots == std::string::npos ? 0 : 3);
+      if (shapeOf(ins.back()).size() < letters) fail(n, "operand " + std::to_string(k) + " has rank " + std::to_string(shapeOf(ins.back()).size()) + " for '" + terms[k] + "'");
+      if (dots != std::string::npos) ellipsisRank = std::max(ellipsisRank, shapeOf(ins.back()).size() - letters);
+      else if (shapeOf(ins.back()).size() != letters) fail(n, "operand " + std::to_string(k) + " has rank " + std::to_string(shapeOf(ins.back()).size()) + " for '" + terms[k] + "'");
+    }
+    std::string dotsAs;
+    for (std::size_t i = 0; i < ellipsisRank; ++i) dotsAs += char('0' + i);
+    const auto expand = [&](std::string term, std::size_t rank) {
+      const std::size_t dots = term.find("...");
+      if (dots == std::string::npos) return term;
+      const std::size_t own = rank - (term.size() - 3);
+      if (own != ellipsisRank) fail(n, "the ellipsis stands for " + std::to_string(own) + " axes in one operand and " + std::to_string(ellipsisRank) + " in another (broadcasting is not supported)");
+      return term.substr(0, dots) + dotsAs + term.substr(dots + 3);
+    };
+    std::map<char, std::int64_t> size;
+    std::vector<std::string> labels;
+    for (std::size_t k = 0; k < terms.size(); ++k) {
+      labels.push_back(expand(terms[k], shapeOf(ins[k]).size()));
+      for (std::size_t i = 0; i < labels[k].size(); ++i) {
+        const char c = labels[k][i];
+        if (labels[k].find(c) != i) fail(n, std::string("letter '") + c + "' repeats within operand " + std::to_string(k) + " (a diagonal): not supported");
+        const std::int64_t d = shapeOf(ins[k])[i];
+        if (size.count(c) && size[c] != d) fail(n, std::string("letter '") + c + "' has sizes " + std::to_string(size[c]) + " and " + std::to_string(d));
+        size[c] = d;
+      }
+    }
+    std::string out;
+    if (arrow != std::string::npos) {
+      out = eq.substr(arrow + 2);
+      if (out.find("...") != std::string::npos) out = out.substr(0, out.find("...")) + dotsAs + out.substr(out.find("...") + 3);
+    } else {  // implicit: the ellipsis, then the letters that appear once, in alphabetical order
+      std::map<char, int> count;
+      for (const auto& l : labels)
+        for (char c : l) count[c] += 1;
+      out = dotsAs;
+      for (const auto& [c, k] : count)
+        if (k == 1 && !std::isdigit(static_cast<unsigned char>(c))) out += c;
+    }
+    for (char c : out)
+      if (!size.count(c)) fail(n, std::string("output letter '") + c + "' is in no operand");
+    // Sums out the letters of (x, l) that neither `keep` nor `other` has.
+    const auto sumOut = [&](int& x, std::string& l, const std::string& keep, const std::string& other) {
+      std::vector<std::int64_t> axes;
+      std::string left;
+      for (std::size_t i = 0; i < l.size(); ++i) {
+        if (keep.find(l[i]) == std::string::npos && other.find(l[i]) == std::string::npos) axes.push_back(std::int64_t(i));
+        else left += l[i];
+      }
+      if (!axes.empty()) x = op(n, Op::reduce_sum, {x}, {{"axes", axes}, {"keepdims", std::int64_t(0)}});
+      l = left;
+    };
+    int x = ins[0];
+    std::string lx = labels[0];
+    for (std::size_t k = 1; k < labels.size(); ++k) {
+      std::string later = out;
+      for (std::size_t j = k + 1; j < labels.size(); ++j) later += labels[j];
+      int y = ins[k];
+      std::string ly = labels[k];
+      sumOut(x, lx, later, ly);
+      sumOut(y, ly, later, lx);
+      std::string batch, free1, free2, contracted;
+      for (char c : lx) {
+        if (ly.find(c) == std::string::npos) free1 += c;
+        else if (later.find(c) != std::string::npos) batch += c;
+        else contracted += c;
+      }
+      for (char c : ly)
+        if (lx.find(c) == std::string::npos) free2 += c;
+      const auto order = [&](const std::string& from, const std::string& to) {
+        std::vector<std::int64_t> perm;
+        for (char c : to) perm.push_back(std::int64_t(from.find(c)));
+        return perm;
+      };
+      const auto product = [&](const std::string& letters) {
+        std::int64_t p = 1;
+        for (char c : letters) p *= size[c];
+        return p;
+      };
+      const int a = reshaped(n, permuted(n, x, order(lx, batch + free1 + contracted)), {product(batch), product(free1), product(contracted)});
+      const int b = reshaped(n, permuted(n, y, order(ly, batch + contracted + free2)), {product(batch), product(contracted), product(free2)});
+      Shape s;
+      for (char c : batch + free1 + free2) s.push_back(size[c]);
+      x = reshaped(n, op(n, Op::matmul, {a, b}), s);
+      lx = batch + free1 + free2;
+    }
+    sumOut(x, lx, out, "");
+    std::vector<std::int64_t> perm;
+    for (char c : out) perm.push_back(std::int64_t(lx.find(c)));
+    return permuted(n, x, perm);
   }
   int constantInput(const onnx::NodeProto& n, int k) const {
     constData(n, k);  // refuses a value known only at run time
@@ -545,6 +670,8 @@ void Importer::node(const onnx::NodeProto& n) {
       bind(n, 0, op(n, Op::mul, {x, g_.constant(g_.freshName("dropout_mask"), xs, scale)}));
       bind(n, 1, constant(shapeOf(x), keep));
     }
+  } else if (t == "Einsum") {
+    bind(n, 0, einsum(n));
   } else if (t == "MatMul") {
     bind(n, 0, op(n, Op::matmul, {value(n, 0), value(n, 1)}));
   } else if (t == "Gemm") {
@@ -905,15 +1032,27 @@ void Importer::node(const onnx::NodeProto& n) {
     const int wide = op(n, Op::broadcast_to, {op(n, Op::reshape, {x}, {{"shape", split}})}, {{"shape", repeated}});
     bind(n, 0, op(n, Op::reshape, {wide}, {{"shape", out}}));
   } else if (t == "BatchNormalization") {
-    // Training: normalize with the batch's own statistics over N, H, W (what a training step
-    // computes); the running statistics are not updated by the compiled step.
+    // In training mode (training_mode = 1 from opset 14, the optional outputs before it: what
+    // PyTorch exports from a module in train mode) normalize with the batch's own statistics over
+    // N, H, W, as a training step computes; the running statistics are not updated by the
+    // compiled step. In inference mode with the given mean and variance (a module exported in
+    // eval mode). Either way those two are statistics, never trained (batchStatistics).
     const int x = value(n, 0), scale = value(n, 1), bias = value(n, 2);
     const Shape xs = shapeOf(x);
+    if (xs.size() < 2) fail(n, "the input has rank " + std::to_string(xs.size()) + "; batch normalization needs [N, C, ...]");
     Shape cshape(xs.size(), 1);
     cshape[1] = xs[1];
-    std::vector<std::int64_t> axes = {0};
-    for (std::size_t d = 2; d < xs.size(); ++d) axes.push_back(std::int64_t(d));
-    const int norm = normalized(n, x, axes);
+    const bool training = opset_ >= 14 ? intAttr(n, "training_mode", 0) != 0 : n.output_size() > 1;
+    int norm = -1;
+    if (training) {
+      std::vector<std::int64_t> axes = {0};
+      for (std::size_t d = 2; d < xs.size(); ++d) axes.push_back(std::int64_t(d));
+      norm = normalized(n, x, axes);
+    } else {
+      const int mean = op(n, Op::reshape, {value(n, 3)}, {{"shape", cshape}}), var = op(n, Op::reshape, {value(n, 4)}, {{"shape", cshape}});
+      const int sd = op(n, Op::sqrt, {op(n, Op::add, {var, g_.scalar(floatAttr(n, "epsilon", 1e-5))})});
+      norm = op(n, Op::div, {op(n, Op::sub, {x, mean}), sd});
+    }
     const int s4 = op(n, Op::reshape, {scale}, {{"shape", cshape}}), b4 = op(n, Op::reshape, {bias}, {{"shape", cshape}});
     bind(n, 0, op(n, Op::add, {op(n, Op::mul, {norm, s4}), b4}));
   } else {
@@ -930,11 +1069,17 @@ Graph Importer::run(const onnx::ModelProto& model) {
   opset_ = opset;
   const onnx::GraphProto& gp = model.graph();
   g_.name = gp.name().empty() ? "model" : gp.name();
+  // Batch normalization's running mean and variance are statistics, not trained parameters.
+  std::set<std::string> batchStatistics;
+  for (const auto& n : gp.node())
+    if (n.op_type() == "BatchNormalization")
+      for (int k = 3; k < 5 && k < n.input_size(); ++k) batchStatistics.insert(n.input(k));
   for (const auto& init : gp.initializer()) {
     Shape s(init.dims().begin(), init.dims().end());
     std::vector<double> data = tensorData(init);
     // Floating-point initializers are trained; integer ones (shapes, indices) are constants.
-    const bool trained = init.data_type() == onnx::TensorProto::FLOAT || init.data_type() == onnx::TensorProto::DOUBLE;
+    const bool trained = (init.data_type() == onnx::TensorProto::FLOAT || init.data_type() == onnx::TensorProto::DOUBLE) &&
+                         !batchStatistics.count(init.name());
     names_[init.name()] = trained ? g_.parameter(init.name(), s, std::move(data)) : g_.constant(init.name(), s, std::move(data));
     if (integerType(init.data_type())) integer_.insert(names_[init.name()]);
   }

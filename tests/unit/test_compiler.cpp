@@ -933,6 +933,53 @@ TEST_CASE("ONNX: Split into several outputs, PRelu, InstanceNormalization, Resiz
   CHECK(conv[0] == std::vector<double>{-1, -1, -1, -1, 4});
 }
 
+TEST_CASE("ONNX: Einsum as sums, transposes and batched matmuls (implicit output, ellipsis, three operands); a diagonal is refused") {
+  const auto einsum = [](const std::string& eq, const std::vector<Input>& inputs, const Tensor& x) {
+    return runOneNode(oneNodeModel("Einsum", inputs, 1, {}, {{"equation", eq}}), x)[0];
+  };
+  const Tensor x{{2, 3}, {1, 2, 3, 4, 5, 6}};
+  // A matmul, against a transposed operand, and the implicit output (letters once, sorted).
+  CHECK(einsum("ij,jk->ik", {{"x", {2, 3}, {}}, {"w", {3, 1}, {1, 10, 100}}}, x) == std::vector<double>{321, 654});
+  CHECK(einsum("ij,kj->ik", {{"x", {2, 3}, {}}, {"w", {1, 3}, {1, 10, 100}}}, x) == std::vector<double>{321, 654});
+  CHECK(einsum("ij,jk", {{"x", {2, 3}, {}}, {"w", {3, 1}, {1, 10, 100}}}, x) == std::vector<double>{321, 654});
+  // One operand: a transpose, a sum over an axis, the sum of all.
+  CHECK(einsum("ij->ji", {{"x", {2, 3}, {}}}, x) == std::vector<double>{1, 4, 2, 5, 3, 6});
+  CHECK(einsum("ij->j", {{"x", {2, 3}, {}}}, x) == std::vector<double>{5, 7, 9});
+  CHECK(einsum("ij->", {{"x", {2, 3}, {}}}, x) == std::vector<double>{21});
+  // An outer product, a batch letter kept in the output, an ellipsis, three operands.
+  CHECK(einsum("i,j->ij", {{"x", {2}, {}}, {"w", {2}, {1, -1}}}, Tensor{{2}, {3, 5}}) == std::vector<double>{3, -3, 5, -5});
+  CHECK(einsum("bi,bi->b", {{"x", {2, 3}, {}}, {"w", {2, 3}, {1, 1, 1, 0, 0, 1}}}, x) == std::vector<double>{6, 6});
+  CHECK(einsum("...j,j->...", {{"x", {2, 3}, {}}, {"w", {3}, {1, 0, -1}}}, x) == std::vector<double>{-2, -2});
+  CHECK(einsum("ij,jk,kl->il", {{"x", {2, 3}, {}}, {"w", {3, 2}, {1, 0, 0, 1, 1, 1}}, {"v", {2, 1}, {1, 2}}}, x) ==
+        std::vector<double>{1 + 3 + 2 * (2 + 3), 4 + 6 + 2 * (5 + 6)});
+  CHECK_THROWS_WITH_AS(einsum("ii->i", {{"x", {2, 2}, {}}}, Tensor{{2, 2}, {1, 2, 3, 4}}),
+                       doctest::Contains("letter 'i' repeats within operand 0 (a diagonal): not supported"), CompileError);
+  CHECK_THROWS_WITH_AS(einsum("ij,jk->ik", {{"x", {2, 3}, {}}, {"w", {2, 1}, {1, 2}}}, x), doctest::Contains("letter 'j' has sizes 3 and 2"),
+                       CompileError);
+}
+
+TEST_CASE("ONNX: batch normalization in inference mode uses its running statistics, in training mode the batch's; neither is trained") {
+  const std::vector<Input> ins = {{"x", {2, 2}, {}}, {"s", {2}, {2, 1}}, {"b", {2}, {0, 1}}, {"mean", {2}, {1, 0}}, {"var", {2}, {4, 1}}};
+  const Tensor x{{2, 2}, {1, 2, 3, 4}};
+  const double e = 1e-5;
+  for (const std::int64_t mode : {0, 1}) {
+    const onnx::ModelProto m = oneNodeModel("BatchNormalization", ins, 1, {}, {}, {{"training_mode", mode}});
+    const Graph g = importOnnxBytes(m.SerializeAsString(), "bn.onnx");
+    CHECK(g.parameters.size() == 2);  // the scale and the bias
+    const auto y = runOneNode(m, x)[0];
+    INFO("training_mode " << mode);
+    if (mode == 0) {  // (x - mean) / sqrt(var + e) s + b, per channel (the second axis)
+      CHECK(y[0] == doctest::Approx(2 * (1 - 1) / std::sqrt(4 + e)));
+      CHECK(y[1] == doctest::Approx(1 * (2 - 0) / std::sqrt(1 + e) + 1));
+      CHECK(y[2] == doctest::Approx(2 * (3 - 1) / std::sqrt(4 + e)));
+      CHECK(y[3] == doctest::Approx(1 * (4 - 0) / std::sqrt(1 + e) + 1));
+    } else {  // the batch's mean and variance: channel 0 has {1, 3}, channel 1 {2, 4}
+      CHECK(y[0] == doctest::Approx(2 * -1 / std::sqrt(1 + e)));
+      CHECK(y[3] == doctest::Approx(1 * 1 / std::sqrt(1 + e) + 1));
+    }
+  }
+}
+
 TEST_CASE("ONNX: run-time comparisons as masks, ReduceL2, softmax on an inner axis, ConvTranspose, Slice with steps on constants") {
   const Tensor x{{2, 3}, {-1, 0, 2, 3, -4, 0.5}};
   // Greater / Less / Equal against a constant, at run time: 0/1 masks.
