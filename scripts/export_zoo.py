@@ -258,6 +258,33 @@ class Attention(nn.Module):
         return self.head((h + a).mean(dim=1))
 
 
+class BatchNormMlp(nn.Module):
+    """An MLP with BatchNorm1d after each hidden layer (trained on the batch's statistics)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 32), nn.BatchNorm1d(32), nn.ReLU(),
+                                 nn.Linear(32, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class PaddedAttention(nn.Module):
+    """nn.MultiheadAttention with a key_padding_mask computed from the input at run time, and the
+    sequence pooled by its maximum (amax)."""
+
+    def __init__(self, d=16, classes=4):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d, 2, batch_first=True)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, x):  # x [batch, seq, d]; a position whose first feature is high is padding
+        pad = x[:, :, 0] > 0.9
+        y, _ = self.attn(x, x, x, key_padding_mask=pad, need_weights=False)
+        return self.head(y.amax(dim=1))
+
+
 class EinsumNet(nn.Module):
     """Attention and projections written with torch.einsum, as research code often is: a batched
     product, a transposed one, an ellipsis, an outer product, a three-operand chain, a sum."""
@@ -347,6 +374,8 @@ def zoo():
         "attention_causal": (Attention(), (8, 16), 4, 17),
         "tiny_gpt": (TinyGpt(), (8,), 16, 17),
         "einsum": (EinsumNet(), (8, 16), 4, 17),
+        "mlp_batchnorm": (BatchNormMlp(), (64,), 10, 17),
+        "attention_padding": (PaddedAttention(), (8, 16), 4, 17),
     }
 
 
@@ -359,7 +388,7 @@ def export(name, model, shape, classes, opset, out):
     # batch's statistics (train mode), as a training step does.
     model.eval()
     for mod in model.modules():
-        if isinstance(mod, nn.BatchNorm2d):
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
             mod.train()
     gen = torch.Generator().manual_seed(1)
     tokens = isinstance(model, TinyGpt)
@@ -370,7 +399,7 @@ def export(name, model, shape, classes, opset, out):
         x = torch.rand((BATCH,) + shape, generator=gen) * 2 - 1
         labels = torch.arange(BATCH) % classes
     onnx_path = os.path.join(out, name + ".onnx")
-    training = any(isinstance(mod, nn.BatchNorm2d) for mod in model.modules())
+    training = any(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in model.modules())
     torch.onnx.export(model, (x,), onnx_path, input_names=["x"], output_names=["logits"], opset_version=opset,
                       dynamic_axes=None if name.endswith("fixed_batch") else {"x": {0: "batch"}, "logits": {0: "batch"}},
                       do_constant_folding=not training,

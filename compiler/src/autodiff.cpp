@@ -145,6 +145,16 @@ std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt) 
       int gv = g.op(Op::broadcast_to, {g.op(Op::reshape, {dy}, {{"shape", kept}})}, {{"shape", shapeOf(g, a)}});
       if (op == Op::reduce_mean) gv = g.op(Op::div, {gv, g.scalar(double(count))});
       accumulate(a, gv);
+    } else if (op == Op::reduce_max) {
+      // To the maxima, shared evenly among equal ones (as PyTorch's amax): with m the maximum
+      // broadcast back, x is one where m - x is not above zero.
+      Shape kept = shapeOf(g, a);
+      for (auto ax : n.intsAttr("axes")) kept[std::size_t(ax < 0 ? ax + std::int64_t(kept.size()) : ax)] = 1;
+      const Attrs axes = {{"axes", n.attrs.at("axes")}, {"keepdims", std::int64_t(1)}};
+      const int m = g.op(Op::broadcast_to, {g.op(Op::reshape, {out}, {{"shape", kept}})}, {{"shape", shapeOf(g, a)}});
+      const int at = g.op(Op::sub, {g.scalar(1.0), g.op(Op::relu_grad, {g.scalar(1.0), g.op(Op::sub, {m, a})})});
+      const int share = g.op(Op::div, {g.op(Op::reshape, {dy}, {{"shape", kept}}), g.op(Op::reduce_sum, {at}, axes)});
+      accumulate(a, g.op(Op::mul, {at, g.op(Op::broadcast_to, {share}, {{"shape", shapeOf(g, a)}})}));
     } else if (op == Op::softmax) {
       const std::int64_t axis = n.intAttr("axis", -1);
       const int s = g.op(Op::reduce_sum, {g.op(Op::mul, {dy, out})}, {{"axes", std::vector<std::int64_t>{axis}}, {"keepdims", std::int64_t(1)}});

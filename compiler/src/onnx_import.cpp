@@ -610,7 +610,16 @@ void Importer::node(const onnx::NodeProto& n) {
     // To an integer type: truncation toward zero (known values) and integer arithmetic after; to
     // a floating-point type: the values as they are (the IR computes in FP32).
     const int x = value(n, 0);
-    const bool toInteger = integerType(std::int32_t(intAttr(n, "to", onnx::TensorProto::FLOAT)));
+    const std::int32_t to = std::int32_t(intAttr(n, "to", onnx::TensorProto::FLOAT));
+    const bool toInteger = integerType(to);
+    if (to == onnx::TensorProto::BOOL && !isConst(x)) {
+      // Non-zero is true: a 0/1 mask of |x| > 0 (a padding mask made at run time, as
+      // nn.MultiheadAttention's key_padding_mask is).
+      const int magnitude = op(n, Op::max, {x, op(n, Op::neg, {x})});
+      const Shape s = shapeOf(x);
+      bind(n, 0, op(n, Op::relu_grad, {constant(s, std::vector<double>(std::size_t(elementCount(s)), 1.0)), magnitude}));
+      return;
+    }
     if (toInteger && !isConst(x) && !isInteger(x)) fail(n, "a cast to an integer type of values known only at run time");
     if (toInteger && isConst(x)) {
       std::vector<double> d = g_.values[std::size_t(x)].data;

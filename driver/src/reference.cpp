@@ -86,9 +86,10 @@ ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const 
   const std::vector<Tensor> oracle = evaluate(g, feeds);
   row("loss", "pytorch", oracle[std::size_t(g.findRole(Role::Loss))].data, need(a, "loss", refPath).data);
   // A gradient is compared relative to its own norm, or to kGradientFloor of the step's largest
-  // gradient norm when it is smaller: a gradient that vanishes in exact arithmetic (a bias right
-  // before a normalization) is FP32 rounding noise in PyTorch's result, and relative to itself
-  // that noise would count as an error of 1.
+  // gradient norm when it is smaller, or to that largest norm when it vanishes in exact
+  // arithmetic (the FP64 oracle finds it below kVanishingGradient of it: a bias right before a
+  // normalization): PyTorch's is then FP32 rounding noise, which relative to itself would count
+  // as an error of 1.
   double largest = 0;
   for (int p : g.parameters)
     if (a.count("grad/" + g.values[std::size_t(p)].name)) {
@@ -104,9 +105,12 @@ ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const 
     std::vector<double> grad(updated.size());
     for (std::size_t i = 0; i < grad.size(); ++i) grad[i] = (w.data[i] - updated[i]) / c.lr;
     const std::vector<double>& want = need(a, "grad/" + w.name, refPath).data;
-    double diff = 0, norm = 0;
-    for (std::size_t i = 0; i < want.size() && i < grad.size(); ++i) diff += (grad[i] - want[i]) * (grad[i] - want[i]), norm += want[i] * want[i];
+    double diff = 0, norm = 0, exact = 0;
+    for (std::size_t i = 0; i < want.size() && i < grad.size(); ++i)
+      diff += (grad[i] - want[i]) * (grad[i] - want[i]), norm += want[i] * want[i], exact += grad[i] * grad[i];
+    const bool vanishes = std::sqrt(exact) <= kVanishingGradient * largest;
     const double e = grad.size() != want.size() ? std::numeric_limits<double>::infinity()
+                     : vanishes                 ? std::sqrt(diff) / std::max(largest, 1e-300)
                                                 : std::sqrt(diff) / std::max(std::sqrt(norm), kGradientFloor * largest);
     c.rows.push_back({"grad/" + w.name, "pytorch", e});
     c.worstPytorch = std::max(c.worstPytorch, std::isnan(e) ? std::numeric_limits<double>::infinity() : e);

@@ -94,6 +94,8 @@ TEST_CASE("autodiff matches FP64 finite differences for every differentiable op"
   checkGradient(Op::sum_to, {{3, 4}}, {{"shape", std::vector<std::int64_t>{1, 4}}}, -1, 1);
   checkGradient(Op::reduce_sum, {{3, 4}}, {{"axes", std::vector<std::int64_t>{1}}, {"keepdims", std::int64_t(0)}}, -1, 1);
   checkGradient(Op::reduce_mean, {{3, 4}}, {{"axes", std::vector<std::int64_t>{0}}, {"keepdims", std::int64_t(1)}}, -1, 1);
+  checkGradient(Op::reduce_max, {{3, 4}}, {{"axes", std::vector<std::int64_t>{1}}, {"keepdims", std::int64_t(0)}}, -1, 1);
+  checkGradient(Op::reduce_max, {{2, 3, 4}}, {{"axes", std::vector<std::int64_t>{0, 2}}, {"keepdims", std::int64_t(1)}}, -1, 1);
   checkGradient(Op::softmax, {s}, {{"axis", std::int64_t(1)}}, -2, 2);
   checkGradient(Op::log_softmax, {s}, {{"axis", std::int64_t(-1)}}, -2, 2);
   using V = std::vector<std::int64_t>;
@@ -104,6 +106,18 @@ TEST_CASE("autodiff matches FP64 finite differences for every differentiable op"
   checkGradient(Op::concat, {{2, 3}, {2, 2}}, {{"axis", std::int64_t(1)}}, -1, 1);
   checkGradient(Op::slice, {{3, 5}}, {{"starts", V{1, 0}}, {"ends", V{3, 4}}}, -1, 1);
   checkGradient(Op::pad, {{2, 3}}, {{"pads", V{1, 0, 0, 2}}}, -1, 1);
+}
+
+TEST_CASE("reduce_max's gradient goes to the maxima, shared evenly among ties (as PyTorch's amax)") {
+  Graph g;
+  const int x = g.parameter("x", {2, 3}, {1, 5, 5, 7, 2, 3});
+  const int m = g.op(Op::reduce_max, {x}, {{"axes", std::vector<std::int64_t>{1}}, {"keepdims", std::int64_t(0)}}, "m");
+  const int loss = g.op(Op::reduce_sum, {g.op(Op::mul, {m, g.constant("w", {2}, {2, 3})})},
+                        {{"axes", std::vector<std::int64_t>{0}}, {"keepdims", std::int64_t(0)}}, "loss");
+  const auto grads = addBackward(g, loss, {x});
+  const auto t = evaluate(g, {});
+  CHECK(t[std::size_t(m)].data == std::vector<double>{5, 7});
+  CHECK(t[std::size_t(grads.at(x))].data == std::vector<double>{0, 1, 1, 3, 0, 0});
 }
 
 TEST_CASE("gather on data (embeddings): value and gradient") {
@@ -956,6 +970,13 @@ TEST_CASE("ONNX: Einsum as sums, transposes and batched matmuls (implicit output
                        doctest::Contains("letter 'i' repeats within operand 0 (a diagonal): not supported"), CompileError);
   CHECK_THROWS_WITH_AS(einsum("ij,jk->ik", {{"x", {2, 3}, {}}, {"w", {2, 1}, {1, 2}}}, x), doctest::Contains("letter 'j' has sizes 3 and 2"),
                        CompileError);
+}
+
+TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
+  const auto mask = runOneNode(oneNodeModel("Cast", {{"x", {5}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::BOOL}}), Tensor{{5}, {-2, 0, 0.5, 0, 3}});
+  CHECK(mask[0] == std::vector<double>{1, 0, 1, 0, 1});
+  CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("Cast", {{"x", {2}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::INT64}}), Tensor{{2}, {1, 2}}),
+                       doctest::Contains("a cast to an integer type of values known only at run time"), CompileError);
 }
 
 TEST_CASE("ONNX: batch normalization in inference mode uses its running statistics, in training mode the batch's; neither is trained") {
