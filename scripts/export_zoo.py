@@ -285,6 +285,32 @@ class PaddedAttention(nn.Module):
         return self.head(y.amax(dim=1))
 
 
+class LstmClassifier(nn.Module):
+    """A sequence classifier: nn.LSTM over the sequence, the last step's output to the classes."""
+
+    def __init__(self, d=16, hidden=16, classes=4):
+        super().__init__()
+        self.lstm = nn.LSTM(d, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.head(y[:, -1])
+
+
+class GruClassifier(nn.Module):
+    """Two bidirectional nn.GRU layers; the final hidden states of both directions classify."""
+
+    def __init__(self, d=16, hidden=12, classes=4):
+        super().__init__()
+        self.gru = nn.GRU(d, hidden, num_layers=2, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, classes)
+
+    def forward(self, x):
+        _, h = self.gru(x)  # [layers x 2, batch, hidden]
+        return self.head(torch.cat([h[-2], h[-1]], dim=1))
+
+
 class EinsumNet(nn.Module):
     """Attention and projections written with torch.einsum, as research code often is: a batched
     product, a transposed one, an ellipsis, an outer product, a three-operand chain, a sum."""
@@ -376,6 +402,8 @@ def zoo():
         "einsum": (EinsumNet(), (8, 16), 4, 17),
         "mlp_batchnorm": (BatchNormMlp(), (64,), 10, 17),
         "attention_padding": (PaddedAttention(), (8, 16), 4, 17),
+        "lstm": (LstmClassifier(), (8, 16), 4, 17),
+        "gru_bidirectional": (GruClassifier(), (8, 16), 4, 17),
     }
 
 

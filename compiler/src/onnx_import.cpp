@@ -386,6 +386,121 @@ class Importer {
     for (char c : out) perm.push_back(std::int64_t(lx.find(c)));
     return permuted(n, x, perm);
   }
+  /// LSTM and GRU unrolled over the sequence (its length is known): the input's projection for
+  /// every step at once, then per step the recurrent matmul and the gates, by ONNX's equations
+  /// (gate order i, o, f, c for LSTM and z, r, h for GRU; forward, reverse or bidirectional;
+  /// either layout; GRU with or without linear_before_reset). Their gradients follow from those
+  /// ops. Activations other than the defaults, clip, input_forget, peepholes and sequence_lens
+  /// shorter than the sequence are refused.
+  void recurrent(const onnx::NodeProto& n) {
+    const bool lstm = n.op_type() == "LSTM";
+    const std::int64_t gates = lstm ? 4 : 3;
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "activations" || a.name() == "activation_alpha" || a.name() == "activation_beta")
+        fail(n, "attribute '" + a.name() + "' is not supported (only the default activations)");
+      if (a.name() == "clip") fail(n, "attribute 'clip' is not supported");
+      if (a.name() == "input_forget" && a.i() != 0) fail(n, "input_forget = 1 is not supported");
+    }
+    if (lstm && hasInput(n, 7)) fail(n, "peephole weights (input 7) are not supported");
+    std::string direction = "forward";
+    for (const auto& a : n.attribute())
+      if (a.name() == "direction") direction = a.s();
+    if (direction != "forward" && direction != "reverse" && direction != "bidirectional") fail(n, "unknown direction '" + direction + "'");
+    const std::int64_t dirs = direction == "bidirectional" ? 2 : 1, layout = intAttr(n, "layout", 0);
+    int x = value(n, 0);
+    if (shapeOf(x).size() != 3) fail(n, "the input has rank " + std::to_string(shapeOf(x).size()) + ", not 3");
+    if (layout == 1) x = op(n, Op::transpose, {x}, {{"perm", std::vector<std::int64_t>{1, 0, 2}}});  // [seq, batch, input]
+    const std::int64_t S = shapeOf(x)[0], B = shapeOf(x)[1], I = shapeOf(x)[2], H = intAttr(n, "hidden_size", 0);
+    const int w = value(n, 1), r = value(n, 2);
+    if (H <= 0 || shapeOf(w) != Shape{dirs, gates * H, I} || shapeOf(r) != Shape{dirs, gates * H, H})
+      fail(n, "W or R does not have the shape hidden_size = " + std::to_string(H) + " and the input give");
+    if (hasInput(n, 4)) {
+      for (double len : constData(n, 4))
+        if (len != double(S)) fail(n, "sequence_lens shorter than the sequence are not supported");
+    }
+    const auto cut = [&](int v, std::vector<std::int64_t> st, std::vector<std::int64_t> en) { return op(n, Op::slice, {v}, {{"starts", st}, {"ends", en}}); };
+    const auto reshape = [&](int v, Shape s) { return reshaped(n, v, s); };
+    const auto T = [&](int v) { return op(n, Op::transpose, {v}, {{"perm", std::vector<std::int64_t>{1, 0}}}); };
+    const auto columns = [&](int v, std::int64_t k) { return cut(v, {0, k * H}, {B, (k + 1) * H}); };  // gate k of [B, gates H]
+    std::vector<int> ys, lastH, lastC;
+    for (std::int64_t d = 0; d < dirs; ++d) {
+      const int wd = T(reshape(cut(w, {d, 0, 0}, {d + 1, gates * H, I}), {gates * H, I}));  // [I, gates H]
+      const int rd = T(reshape(cut(r, {d, 0, 0}, {d + 1, gates * H, H}), {gates * H, H}));  // [H, gates H]
+      int wb = -1, rb = -1;
+      if (hasInput(n, 3)) {
+        const int b = value(n, 3);
+        wb = reshape(cut(b, {d, 0}, {d + 1, gates * H}), {gates * H});
+        rb = reshape(cut(b, {d, gates * H}, {d + 1, 2 * gates * H}), {gates * H});
+      }
+      // Every step's input projection at once: [S B, gates H], with the input bias (and for LSTM
+      // or GRU's z and r the recurrent bias, which add the same way).
+      int xw = op(n, Op::matmul, {reshape(x, {S * B, I}), wd});
+      if (wb >= 0) xw = op(n, Op::add, {xw, wb});
+      const bool beforeReset = !lstm && intAttr(n, "linear_before_reset", 0) != 0;
+      int rbh = -1;  // GRU: the h gate's recurrent bias stays apart
+      if (rb >= 0) {
+        if (lstm) {
+          xw = op(n, Op::add, {xw, rb});
+        } else {
+          std::vector<double> zr(std::size_t(gates * H), 1.0);  // z and r: 1, h: 0
+          std::fill(zr.begin() + 2 * H, zr.end(), 0.0);
+          xw = op(n, Op::add, {xw, op(n, Op::mul, {rb, constant({gates * H}, zr)})});
+          rbh = cut(rb, {2 * H}, {3 * H});
+        }
+      }
+      xw = reshape(xw, {S, B * gates * H});
+      const auto initial = [&](int k) {
+        return hasInput(n, k) ? reshape(cut(value(n, k), {d, 0, 0}, {d + 1, B, H}), {B, H})
+                              : constant({B, H}, std::vector<double>(std::size_t(B * H), 0.0));
+      };
+      int h = initial(5), c = lstm ? initial(6) : -1;
+      std::vector<int> steps(static_cast<std::size_t>(S));
+      const bool backwards = direction == "reverse" || d == 1;
+      for (std::int64_t k = 0; k < S; ++k) {
+        const std::int64_t t = backwards ? S - 1 - k : k;
+        const int xt = reshape(cut(xw, {t, 0}, {t + 1, B * gates * H}), {B, gates * H});
+        if (lstm) {
+          const int g = op(n, Op::add, {xt, op(n, Op::matmul, {h, rd})});
+          const int i = op(n, Op::sigmoid, {columns(g, 0)}), o = op(n, Op::sigmoid, {columns(g, 1)});
+          const int f = op(n, Op::sigmoid, {columns(g, 2)}), cc = op(n, Op::tanh, {columns(g, 3)});
+          c = op(n, Op::add, {op(n, Op::mul, {f, c}), op(n, Op::mul, {i, cc})});
+          h = op(n, Op::mul, {o, op(n, Op::tanh, {c})});
+        } else {
+          const int hr = op(n, Op::matmul, {h, rd});  // [B, 3H]: z, r, h parts
+          const int z = op(n, Op::sigmoid, {op(n, Op::add, {columns(xt, 0), columns(hr, 0)})});
+          const int rr = op(n, Op::sigmoid, {op(n, Op::add, {columns(xt, 1), columns(hr, 1)})});
+          int cand = -1;
+          if (beforeReset) {
+            int rh = columns(hr, 2);
+            if (rbh >= 0) rh = op(n, Op::add, {rh, rbh});
+            cand = op(n, Op::tanh, {op(n, Op::add, {columns(xt, 2), op(n, Op::mul, {rr, rh})})});
+          } else {
+            int rh = op(n, Op::matmul, {op(n, Op::mul, {rr, h}), cut(rd, {0, 2 * H}, {H, 3 * H})});
+            if (rbh >= 0) rh = op(n, Op::add, {rh, rbh});
+            cand = op(n, Op::tanh, {op(n, Op::add, {columns(xt, 2), rh})});
+          }
+          // (1 - z) cand + z h = cand + z (h - cand)
+          h = op(n, Op::add, {cand, op(n, Op::mul, {z, op(n, Op::sub, {h, cand})})});
+        }
+        steps[std::size_t(t)] = reshape(h, {1, 1, B, H});
+      }
+      ys.push_back(steps.size() == 1 ? steps[0] : op(n, Op::concat, steps, {{"axis", std::int64_t(0)}}));  // [S, 1, B, H]
+      lastH.push_back(reshape(h, {1, B, H}));
+      if (lstm) lastC.push_back(reshape(c, {1, B, H}));
+    }
+    const auto joined = [&](const std::vector<int>& parts, std::int64_t axis) {
+      return parts.size() == 1 ? parts[0] : op(n, Op::concat, parts, {{"axis", axis}});
+    };
+    int y = joined(ys, 1), yh = joined(lastH, 0), yc = lstm ? joined(lastC, 0) : -1;
+    if (layout == 1) {  // Y [batch, seq, dirs, hidden], Y_h and Y_c [batch, dirs, hidden]
+      y = op(n, Op::transpose, {y}, {{"perm", std::vector<std::int64_t>{2, 0, 1, 3}}});
+      yh = op(n, Op::transpose, {yh}, {{"perm", std::vector<std::int64_t>{1, 0, 2}}});
+      if (lstm) yc = op(n, Op::transpose, {yc}, {{"perm", std::vector<std::int64_t>{1, 0, 2}}});
+    }
+    bind(n, 0, y);
+    bind(n, 1, yh);
+    if (lstm) bind(n, 2, yc);
+  }
   int constantInput(const onnx::NodeProto& n, int k) const {
     constData(n, k);  // refuses a value known only at run time
     return value(n, k);
@@ -679,6 +794,8 @@ void Importer::node(const onnx::NodeProto& n) {
       bind(n, 0, op(n, Op::mul, {x, g_.constant(g_.freshName("dropout_mask"), xs, scale)}));
       bind(n, 1, constant(shapeOf(x), keep));
     }
+  } else if (t == "LSTM" || t == "GRU") {
+    recurrent(n);
   } else if (t == "Einsum") {
     bind(n, 0, einsum(n));
   } else if (t == "MatMul") {
