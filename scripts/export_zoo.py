@@ -407,6 +407,32 @@ def zoo():
     }
 
 
+def recurrent_layouts(model):
+    """ONNX's W, R and B of each nn.LSTM / nn.GRU layer, as functions of PyTorch's parameters: the
+    gates reordered (LSTM i f g o -> i o f c, GRU r z n -> z r h), the directions stacked, the two
+    biases joined. Gives (function, parameters) pairs; the function maps the parameters' values
+    (or gradients) to the ONNX tensor."""
+    layouts = []
+    for mod in model.modules():
+        if not isinstance(mod, (nn.LSTM, nn.GRU)):
+            continue
+        H = mod.hidden_size
+        order = [0, 3, 1, 2] if isinstance(mod, nn.LSTM) else [1, 0, 2]
+
+        def reorder(t, order=order, H=H):
+            return np.concatenate([t[k * H:(k + 1) * H] for k in order], axis=0)
+
+        dirs = ["", "_reverse"] if mod.bidirectional else [""]
+        for layer in range(mod.num_layers):
+            for kind in ("weight_ih", "weight_hh"):
+                ps = [getattr(mod, f"{kind}_l{layer}{d}") for d in dirs]
+                layouts.append((lambda ts: np.stack([reorder(t) for t in ts]), ps))
+            ps = [getattr(mod, f"{b}_l{layer}{d}") for d in dirs for b in ("bias_ih", "bias_hh")]
+            layouts.append((lambda ts: np.stack([np.concatenate([reorder(ts[2 * i]), reorder(ts[2 * i + 1])])
+                                                 for i in range(len(ts) // 2)]), ps))
+    return layouts
+
+
 def export(name, model, shape, classes, opset, out):
     torch.manual_seed(0)
     for p in model.parameters():  # deterministic initial weights
@@ -453,6 +479,14 @@ def export(name, model, shape, classes, opset, out):
             if pv.ndim == 2 and pv.T.shape == value.shape and np.array_equal(pv.T, value):
                 matched[iname] = (p, True)
                 break
+    # The recurrent layers' W, R and B: PyTorch's parameters reordered (recurrent_layouts).
+    rnn = {}
+    for layout, ps in recurrent_layouts(model):
+        value = layout([p.detach().numpy() for p in ps])
+        for iname, v in inits.items():
+            if iname not in matched and iname not in rnn and v.shape == value.shape and np.array_equal(v, value):
+                rnn[iname] = (layout, ps)
+                break
     with h5py.File(os.path.join(out, name + ".ref.h5"), "w") as f:
         def put(name, array):  # PyTorch's FP32 values, exactly, compressed
             f.create_dataset(name, data=np.asarray(array, dtype=np.float32), compression="gzip", compression_opts=9)
@@ -466,12 +500,16 @@ def export(name, model, shape, classes, opset, out):
             w = p.detach().numpy() - LR * g  # one SGD step, as torch.optim.SGD(lr) takes it
             put("grad/" + iname, g.T if transposed else g)
             put("updated/" + iname, w.T if transposed else w)
+        for iname, (layout, ps) in rnn.items():
+            g = layout([p.grad.numpy() for p in ps])
+            put("grad/" + iname, g)
+            put("updated/" + iname, layout([p.detach().numpy() for p in ps]) - LR * g)
         f.attrs["lr"] = str(LR)
         f.attrs["opset"] = str(opset)
         f.attrs["batch"] = str(BATCH)
         f.attrs["torch"] = str(torch.__version__)
     ops = sorted({n.op_type for n in m.graph.node})
-    return ops, len(matched)
+    return ops, len(matched) + len(rnn)
 
 
 def main():
