@@ -26,6 +26,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 from torch import nn
+from torch.nn import functional as F
 
 BATCH = 16
 LR = 0.1
@@ -311,6 +312,44 @@ class GruClassifier(nn.Module):
         return self.head(torch.cat([h[-2], h[-1]], dim=1))
 
 
+class BilinearNet(nn.Module):
+    """Segmentation-style resizing and padding: bilinear upsampling (by a factor, and to a size with
+    align_corners), reflected and replicated padding."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.c2 = nn.Conv2d(4, 4, 3)
+        self.c3 = nn.Conv2d(4, 2, 3)
+        self.fc = nn.Linear(2 * 12 * 12, classes)
+
+    def forward(self, x):  # [batch, 1, 8, 8]
+        y = F.interpolate(torch.relu(self.c1(x)), scale_factor=2, mode="bilinear", align_corners=False)
+        y = torch.relu(self.c2(F.pad(y, (1, 1, 1, 1), mode="reflect")))
+        y = F.interpolate(y, size=(12, 12), mode="bilinear", align_corners=True)
+        y = torch.relu(self.c3(F.pad(y, (1, 1, 1, 1), mode="replicate")))
+        return self.fc(y.flatten(1))
+
+
+class SequenceOps(nn.Module):
+    """Sinusoidal positions made from the input's length, a cumulative sum, a standard deviation,
+    LogSigmoid, Hardshrink, Softmin and a cosine similarity."""
+
+    def __init__(self, d=16, classes=4):
+        super().__init__()
+        self.a = nn.Linear(d, d)
+        self.b = nn.Linear(d, d)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, x):  # [batch, seq, d]
+        pos = torch.arange(x.shape[1]).float().unsqueeze(1)
+        pe = torch.sin(pos / 10.0 * torch.arange(x.shape[2]).float()) + torch.cos(pos)
+        h = torch.cumsum(self.a(x + pe), dim=1) / 4.0
+        h = F.logsigmoid(h) + F.hardshrink(h, 0.3)
+        g = F.softmin(self.b(h), dim=2) + torch.cosine_similarity(h, self.b(h), dim=2).unsqueeze(2)
+        return self.head((g * h.std(dim=1, keepdim=True)).mean(dim=1))
+
+
 class EinsumNet(nn.Module):
     """Attention and projections written with torch.einsum, as research code often is: a batched
     product, a transposed one, an ellipsis, an outer product, a three-operand chain, a sum."""
@@ -404,6 +443,8 @@ def zoo():
         "attention_padding": (PaddedAttention(), (8, 16), 4, 17),
         "lstm": (LstmClassifier(), (8, 16), 4, 17),
         "gru_bidirectional": (GruClassifier(), (8, 16), 4, 17),
+        "bilinear": (BilinearNet(), (1, 8, 8), 10, 17),
+        "sequence_ops": (SequenceOps(), (8, 16), 4, 17),
     }
 
 

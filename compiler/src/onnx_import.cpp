@@ -386,6 +386,54 @@ class Importer {
     for (char c : out) perm.push_back(std::int64_t(lx.find(c)));
     return permuted(n, x, perm);
   }
+  /// x mapped linearly along one axis: y[..., o, ...] = sum over i of m[o][i] x[..., i, ...], as a
+  /// matmul by the constant m^T with that axis moved last and back (linear resizing, reflected
+  /// and edge padding, cumulative sums: their gradients are the transposed map).
+  int alongAxis(const onnx::NodeProto& n, int x, std::size_t axis, const std::vector<std::vector<double>>& m) {
+    const Shape s = shapeOf(x);
+    const std::int64_t in = s[axis], out = std::int64_t(m.size());
+    std::vector<double> mt(std::size_t(in * out), 0.0);
+    for (std::int64_t o = 0; o < out; ++o)
+      for (std::int64_t i = 0; i < in; ++i) mt[std::size_t(i * out + o)] = m[std::size_t(o)][std::size_t(i)];
+    std::vector<std::int64_t> perm;
+    for (std::size_t i = 0; i < s.size(); ++i)
+      if (i != axis) perm.push_back(std::int64_t(i));
+    perm.push_back(std::int64_t(axis));
+    const int y = op(n, Op::matmul, {permuted(n, x, perm), constant({in, out}, mt)});
+    std::vector<std::int64_t> back(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i) back[std::size_t(perm[i])] = std::int64_t(i);
+    return permuted(n, y, back);
+  }
+  /// Resize in mode linear: per axis whose size changes, each output the interpolation of its two
+  /// nearest inputs at the coordinate ONNX's coordinate_transformation_mode gives (a coordinate
+  /// outside the input takes the edge, as PyTorch clamps it).
+  int linearResize(const onnx::NodeProto& n, int x, const std::vector<double>& scales, const Shape& out) {
+    std::string mode = "half_pixel";
+    for (const auto& a : n.attribute())
+      if (a.name() == "coordinate_transformation_mode") mode = a.s();
+    static const std::set<std::string> known = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"};
+    if (!known.count(mode)) fail(n, "coordinate_transformation_mode '" + mode + "' is not supported in mode linear");
+    int y = x;
+    for (std::size_t axis = 0; axis < out.size(); ++axis) {
+      const std::int64_t in = shapeOf(x)[axis], o = out[axis];
+      if (o == in && scales[axis] == 1.0) continue;
+      if (axis < 2 && shapeOf(x).size() > 2) fail(n, "linear resizing of axis " + std::to_string(axis) + " (batch or channels) is not supported");
+      std::vector<std::vector<double>> m(std::size_t(o), std::vector<double>(std::size_t(in), 0.0));
+      for (std::int64_t k = 0; k < o; ++k) {
+        double at = 0;
+        if (mode == "align_corners") at = o == 1 ? 0.0 : double(k) * double(in - 1) / double(o - 1);
+        else if (mode == "asymmetric") at = double(k) / scales[axis];
+        else if (mode == "pytorch_half_pixel" && o == 1) at = 0.0;
+        else at = (double(k) + 0.5) / scales[axis] - 0.5;
+        const double lo = std::floor(at), f = at - lo;
+        const auto clamp = [&](double i) { return std::size_t(std::min<double>(std::max<double>(i, 0.0), double(in - 1))); };
+        m[std::size_t(k)][clamp(lo)] += 1.0 - f;
+        m[std::size_t(k)][clamp(lo + 1)] += f;
+      }
+      y = alongAxis(n, y, axis, m);
+    }
+    return y;
+  }
   /// LSTM and GRU unrolled over the sequence (its length is known): the input's projection for
   /// every step at once, then per step the recurrent matmul and the gates, by ONNX's equations
   /// (gate order i, o, f, c for LSTM and z, r, h for GRU; forward, reverse or bidirectional;
@@ -794,6 +842,52 @@ void Importer::node(const onnx::NodeProto& n) {
       bind(n, 0, op(n, Op::mul, {x, g_.constant(g_.freshName("dropout_mask"), xs, scale)}));
       bind(n, 1, constant(shapeOf(x), keep));
     }
+  } else if (t == "CumSum") {
+    // Along the axis as a matmul by a triangle of ones (exclusive: without the element itself;
+    // reverse: from the end).
+    const int x = value(n, 0);
+    const Shape xs = shapeOf(x);
+    const std::int64_t axis = axisOf(n, whole(n, constData(n, 1).at(0), "an axis"), xs.size());
+    const bool exclusive = intAttr(n, "exclusive", 0) != 0, reverse = intAttr(n, "reverse", 0) != 0;
+    const std::int64_t len = xs[std::size_t(axis)];
+    std::vector<std::vector<double>> m(std::size_t(len), std::vector<double>(std::size_t(len), 0.0));
+    for (std::int64_t o = 0; o < len; ++o)
+      for (std::int64_t i = 0; i < len; ++i)
+        m[std::size_t(o)][std::size_t(i)] = (reverse ? (exclusive ? i > o : i >= o) : (exclusive ? i < o : i <= o)) ? 1.0 : 0.0;
+    bind(n, 0, alongAxis(n, x, std::size_t(axis), m));
+  } else if (t == "Sin" || t == "Cos" || t == "ReduceProd") {
+    // On values known at compile time (positional encodings, element counts of shapes).
+    const int x = value(n, 0);
+    if (!isConst(x)) fail(n, "only values known at compile time are supported");
+    std::vector<double> d = g_.values[std::size_t(x)].data;
+    if (t != "ReduceProd") {
+      for (double& e : d) e = t == "Sin" ? std::sin(e) : std::cos(e);
+      return bind(n, 0, constant(shapeOf(x), std::move(d)));
+    }
+    std::vector<std::int64_t> axes = intsAttr(n, "axes");
+    if (axes.empty())
+      for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
+    // The product as exp of a sum would round: reduce by hand over the axes.
+    const Shape xs = shapeOf(x);
+    Shape outShape;
+    std::vector<bool> reduced(xs.size(), false);
+    for (auto a : axes) reduced[std::size_t(axisOf(n, a, xs.size()))] = true;
+    const bool keep = intAttr(n, "keepdims", 1) != 0;
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      if (!reduced[i] || keep) outShape.push_back(reduced[i] ? 1 : xs[i]);
+    std::vector<double> out(std::size_t(elementCount(outShape)), 1.0);
+    for (std::int64_t flat = 0; flat < elementCount(xs); ++flat) {
+      std::int64_t rest = flat, to = 0, stride = 1;
+      for (std::size_t i = xs.size(); i-- > 0;) {
+        const std::int64_t idx = rest % xs[i];
+        rest /= xs[i];
+        if (!reduced[i]) to += idx * stride, stride *= xs[i];
+      }
+      out[std::size_t(to)] *= d[std::size_t(flat)];
+    }
+    const int r = constant(outShape, std::move(out));
+    if (isInteger(x)) integer_.insert(r);
+    bind(n, 0, r);
   } else if (t == "LSTM" || t == "GRU") {
     recurrent(n);
   } else if (t == "Einsum") {
@@ -1012,12 +1106,33 @@ void Importer::node(const onnx::NodeProto& n) {
     }
   } else if (t == "Pad") {
     const int x = value(n, 0);
+    std::string mode = "constant";
     for (const auto& a : n.attribute())
-      if (a.name() == "mode" && a.s() != "constant") fail(n, "only constant padding is supported");
-    if (hasInput(n, 2) && !constData(n, 2).empty() && constData(n, 2)[0] != 0) fail(n, "only zero padding is supported");
+      if (a.name() == "mode") mode = a.s();
+    if (mode != "constant" && mode != "reflect" && mode != "edge") fail(n, "padding mode '" + mode + "' is not supported (constant, reflect, edge)");
+    if (mode == "constant" && hasInput(n, 2) && !constData(n, 2).empty() && constData(n, 2)[0] != 0) fail(n, "only zero padding is supported");
     std::vector<std::int64_t> pads;
     for (double v : constData(n, 1)) pads.push_back(whole(n, v, "a pad"));
-    bind(n, 0, op(n, Op::pad, {x}, {{"pads", pads}}));
+    const Shape xs = shapeOf(x);
+    if (pads.size() != 2 * xs.size()) fail(n, std::to_string(pads.size()) + " pads for an input of rank " + std::to_string(xs.size()));
+    if (mode == "constant") return bind(n, 0, op(n, Op::pad, {x}, {{"pads", pads}}));
+    // Reflected (without repeating the edge) or edge padding: each output element one input's.
+    int y = x;
+    for (std::size_t axis = 0; axis < xs.size(); ++axis) {
+      const std::int64_t before = pads[axis], after = pads[axis + xs.size()], in = xs[axis], out = in + before + after;
+      if (before == 0 && after == 0) continue;
+      if (out < 1) fail(n, "the pads leave axis " + std::to_string(axis) + " empty");
+      if (mode == "reflect" && (before >= in || after >= in)) fail(n, "reflected pads must be shorter than the axis (" + std::to_string(in) + ")");
+      std::vector<std::vector<double>> m(std::size_t(out), std::vector<double>(std::size_t(in), 0.0));
+      for (std::int64_t o = 0; o < out; ++o) {
+        std::int64_t src = o - before;
+        if (mode == "edge") src = std::min(std::max<std::int64_t>(src, 0), in - 1);
+        else src = src < 0 ? -src : src >= in ? 2 * (in - 1) - src : src;
+        m[std::size_t(o)][std::size_t(src)] = 1.0;
+      }
+      y = alongAxis(n, y, axis, m);
+    }
+    bind(n, 0, y);
   } else if (t == "Conv") {
     int x = value(n, 0), w = value(n, 1);
     for (const auto& a : n.attribute())
@@ -1138,15 +1253,24 @@ void Importer::node(const onnx::NodeProto& n) {
     std::string mode = "nearest";
     for (const auto& a : n.attribute())
       if (a.name() == "mode") mode = a.s();
-    if (mode != "nearest") fail(n, "only mode 'nearest' is supported (got '" + mode + "')");
+    if (mode != "nearest" && mode != "linear") fail(n, "only modes 'nearest' and 'linear' are supported (got '" + mode + "')");
     const int x = value(n, 0);
     const Shape xs = shapeOf(x);
     std::vector<double> scales;
     const int scaleInput = t == "Upsample" ? 1 : 2;
-    if (hasInput(n, scaleInput) && !constData(n, scaleInput).empty()) scales = constData(n, scaleInput);
-    else if (t == "Resize" && hasInput(n, 3))
-      for (std::size_t i = 0; i < constData(n, 3).size() && i < xs.size(); ++i) scales.push_back(constData(n, 3)[i] / double(xs[i]));
+    Shape sizes;
+    if (hasInput(n, scaleInput) && !constData(n, scaleInput).empty()) {
+      scales = constData(n, scaleInput);
+      for (std::size_t i = 0; i < scales.size() && i < xs.size(); ++i)
+        sizes.push_back(std::int64_t(std::floor(double(xs[i]) * scales[i] + 1e-9)));
+    } else if (t == "Resize" && hasInput(n, 3)) {
+      for (std::size_t i = 0; i < constData(n, 3).size() && i < xs.size(); ++i) {
+        sizes.push_back(dimension(n, constData(n, 3)[i], "a size"));
+        scales.push_back(double(sizes.back()) / double(xs[i]));
+      }
+    }
     if (scales.size() != xs.size()) fail(n, "needs a scale (or size) per axis of the " + shapeText(xs) + " input");
+    if (mode == "linear") return bind(n, 0, linearResize(n, x, scales, sizes));
     Shape split, repeated, out;
     for (std::size_t i = 0; i < xs.size(); ++i) {
       const double k = scales[i];

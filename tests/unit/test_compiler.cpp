@@ -972,6 +972,40 @@ TEST_CASE("ONNX: Einsum as sums, transposes and batched matmuls (implicit output
                        CompileError);
 }
 
+TEST_CASE("ONNX: linear Resize, reflected and edge Pad, CumSum, and Sin, Cos, ReduceProd on constants, by their definitions") {
+  const Tensor row{{1, 1, 1, 3}, {0, 3, 6}};
+  // Twice as wide, half_pixel: outputs at input coordinates -0.25 (the edge), 0.25, 0.75, ...
+  const auto half = runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 3}, {}}, {"", {}, {}}, {"scales", {4}, {1, 1, 1, 2}, true}}, 1, {},
+                                            {{"mode", "linear"}, {"coordinate_transformation_mode", "half_pixel"}}),
+                               row)[0];
+  CHECK(half == std::vector<double>{0, 0.75, 2.25, 3.75, 5.25, 6});
+  // To 5 with align_corners: the corners kept, evenly between.
+  const auto corners = runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 3}, {}}, {"", {}, {}}, {"", {}, {}}, {"sizes", {4}, {1, 1, 1, 5}, true}},
+                                               1, {}, {{"mode", "linear"}, {"coordinate_transformation_mode", "align_corners"}}),
+                                  row)[0];
+  CHECK(corners == std::vector<double>{0, 1.5, 3, 4.5, 6});
+  const Tensor v{{1, 4}, {1, 2, 3, 4}};
+  const auto reflect = runOneNode(oneNodeModel("Pad", {{"x", {1, 4}, {}}, {"pads", {4}, {0, 2, 0, 1}, true}}, 1, {}, {{"mode", "reflect"}}), v)[0];
+  CHECK(reflect == std::vector<double>{3, 2, 1, 2, 3, 4, 3});
+  const auto edge = runOneNode(oneNodeModel("Pad", {{"x", {1, 4}, {}}, {"pads", {4}, {0, 2, 0, 1}, true}}, 1, {}, {{"mode", "edge"}}), v)[0];
+  CHECK(edge == std::vector<double>{1, 1, 1, 2, 3, 4, 4});
+  CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("Pad", {{"x", {1, 4}, {}}, {"pads", {4}, {0, 4, 0, 0}, true}}, 1, {}, {{"mode", "reflect"}}), v),
+                       doctest::Contains("reflected pads must be shorter than the axis (4)"), CompileError);
+  const auto sum = [&](std::int64_t exclusive, std::int64_t reverse) {
+    return runOneNode(oneNodeModel("CumSum", {{"x", {1, 4}, {}}, {"axis", {}, {1}, true}}, 1, {}, {}, {{"exclusive", exclusive}, {"reverse", reverse}}), v)[0];
+  };
+  CHECK(sum(0, 0) == std::vector<double>{1, 3, 6, 10});
+  CHECK(sum(1, 0) == std::vector<double>{0, 1, 3, 6});
+  CHECK(sum(0, 1) == std::vector<double>{10, 9, 7, 4});
+  CHECK(sum(1, 1) == std::vector<double>{9, 7, 4, 0});
+  // Sin of a constant folds; of a run-time value it is refused.
+  const auto sine = runOneNode(oneNodeModel("Sin", {{"c", {2}, {0, 1}, true}}, 1), v)[0];
+  CHECK(sine == std::vector<double>{0, std::sin(1.0)});
+  CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("Cos", {{"x", {1, 4}, {}}}, 1), v), doctest::Contains("only values known at compile time"), CompileError);
+  const auto prod = runOneNode(oneNodeModel("ReduceProd", {{"c", {2, 3}, {1, 2, 3, 4, 5, 6}, true}}, 1, {{"axes", {1}}}, {}, {{"keepdims", 0}}), v)[0];
+  CHECK(prod == std::vector<double>{6, 120});
+}
+
 TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
   const auto mask = runOneNode(oneNodeModel("Cast", {{"x", {5}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::BOOL}}), Tensor{{5}, {-2, 0, 0.5, 0, 3}});
   CHECK(mask[0] == std::vector<double>{1, 0, 1, 0, 1});
