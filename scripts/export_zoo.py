@@ -350,6 +350,26 @@ class SequenceOps(nn.Module):
         return self.head((g * h.std(dim=1, keepdim=True)).mean(dim=1))
 
 
+class ShapeOps(nn.Module):
+    """Tensor manipulation as people write it: PixelShuffle, torch.flip and a strided slice on
+    run-time values, repeat (Tile), stack, masked_fill, torch.where, clamp."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.c = nn.Conv2d(1, 8, 3, padding=1)
+        self.ps = nn.PixelShuffle(2)
+        self.a = nn.Linear(2 * 8 * 16, 16)
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x):  # [batch, 1, 8, 8]
+        y = self.ps(torch.relu(self.c(x)))  # [batch, 2, 16, 16]
+        y = torch.flip(y, dims=[3])[:, :, ::2]  # [batch, 2, 8, 16]
+        h = self.a(y.flatten(1))
+        h = torch.where(h > 0, h, 0.1 * h).masked_fill(h.abs() < 0.05, 0.0)
+        s = torch.stack([h, h.repeat(1, 2)[:, 8:24]], dim=1).flatten(1)  # [batch, 32]
+        return self.fc(torch.cat([s.clamp(min=-1.0), torch.flip(s, dims=[1])], dim=1))
+
+
 class EinsumNet(nn.Module):
     """Attention and projections written with torch.einsum, as research code often is: a batched
     product, a transposed one, an ellipsis, an outer product, a three-operand chain, a sum."""
@@ -445,6 +465,7 @@ def zoo():
         "gru_bidirectional": (GruClassifier(), (8, 16), 4, 17),
         "bilinear": (BilinearNet(), (1, 8, 8), 10, 17),
         "sequence_ops": (SequenceOps(), (8, 16), 4, 17),
+        "shape_ops": (ShapeOps(), (1, 8, 8), 10, 17),
     }
 
 

@@ -220,10 +220,11 @@ class Importer {
     }
     fail(n, "no run-time form");
   }
-  /// Slice with any steps on a constant, by ONNX's rules (negative steps walk backwards).
-  int slicedConstant(const onnx::NodeProto& n, int x, const std::vector<double>& starts, const std::vector<double>& ends,
-                     const std::vector<std::int64_t>& axes, const std::vector<double>& steps) {
-    const Shape xs = shapeOf(x);
+  /// Slice with any steps, by ONNX's rules (negative steps walk backwards): the indices each axis
+  /// keeps.
+  std::vector<std::vector<std::int64_t>> slicePicks(const onnx::NodeProto& n, const Shape& xs, const std::vector<double>& starts,
+                                                    const std::vector<double>& ends, const std::vector<std::int64_t>& axes,
+                                                    const std::vector<double>& steps) const {
     std::vector<std::vector<std::int64_t>> picks(xs.size());
     for (std::size_t d = 0; d < xs.size(); ++d)
       for (std::int64_t i = 0; i < xs[d]; ++i) picks[d].push_back(i);
@@ -240,6 +241,13 @@ class Importer {
       }
       picks[std::size_t(axes[k])] = p;
     }
+    return picks;
+  }
+  /// Slice with any steps on a constant.
+  int slicedConstant(const onnx::NodeProto& n, int x, const std::vector<double>& starts, const std::vector<double>& ends,
+                     const std::vector<std::int64_t>& axes, const std::vector<double>& steps) {
+    const Shape xs = shapeOf(x);
+    const std::vector<std::vector<std::int64_t>> picks = slicePicks(n, xs, starts, ends, axes, steps);
     Shape out;
     for (const auto& p : picks) out.push_back(std::int64_t(p.size()));
     const std::vector<double>& src = g_.values[std::size_t(x)].data;
@@ -389,6 +397,7 @@ class Importer {
   /// x mapped linearly along one axis: y[..., o, ...] = sum over i of m[o][i] x[..., i, ...], as a
   /// matmul by the constant m^T with that axis moved last and back (linear resizing, reflected
   /// and edge padding, cumulative sums: their gradients are the transposed map).
+  static constexpr std::int64_t kMaxSelection = 2048;  ///< the longest axis a constant selection matrix maps
   int alongAxis(const onnx::NodeProto& n, int x, std::size_t axis, const std::vector<std::vector<double>>& m) {
     const Shape s = shapeOf(x);
     const std::int64_t in = s[axis], out = std::int64_t(m.size());
@@ -842,6 +851,46 @@ void Importer::node(const onnx::NodeProto& n) {
       bind(n, 0, op(n, Op::mul, {x, g_.constant(g_.freshName("dropout_mask"), xs, scale)}));
       bind(n, 1, constant(shapeOf(x), keep));
     }
+  } else if (t == "Tile") {
+    // Each axis repeated: a new axis of the repeats before it, broadcast, merged.
+    const int x = value(n, 0);
+    const Shape xs = shapeOf(x);
+    const std::vector<double>& reps = constData(n, 1);
+    if (reps.size() != xs.size()) fail(n, std::to_string(reps.size()) + " repeats for an input of rank " + std::to_string(xs.size()));
+    Shape split, wide, out;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const std::int64_t r = dimension(n, reps[i], "a repeat count");
+      split.push_back(1), split.push_back(xs[i]);
+      wide.push_back(r), wide.push_back(xs[i]);
+      out.push_back(r * xs[i]);
+    }
+    bind(n, 0, reshaped(n, op(n, Op::broadcast_to, {reshaped(n, x, split)}, {{"shape", wide}}), out));
+  } else if (t == "DepthToSpace" || t == "SpaceToDepth") {
+    // nn.PixelShuffle / PixelUnshuffle: a reshape, a transpose and a reshape (DepthToSpace in
+    // mode DCR or CRD, ONNX's definitions).
+    const int x = value(n, 0);
+    const Shape xs = shapeOf(x);
+    const std::int64_t bs = intAttr(n, "blocksize", 0);
+    if (xs.size() != 4 || bs < 1) fail(n, "needs a 4D input and a blocksize of at least 1");
+    const std::int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3];
+    std::string mode = "DCR";
+    for (const auto& a : n.attribute())
+      if (a.name() == "mode") mode = a.s();
+    using P = std::vector<std::int64_t>;
+    if (t == "DepthToSpace") {
+      if (C % (bs * bs) != 0) fail(n, "channels " + std::to_string(C) + " are not a multiple of blocksize^2");
+      const std::int64_t c = C / (bs * bs);
+      const bool crd = mode == "CRD";
+      if (!crd && mode != "DCR") fail(n, "unknown mode '" + mode + "'");
+      const int r = reshaped(n, x, crd ? Shape{N, c, bs, bs, H, W} : Shape{N, bs, bs, c, H, W});
+      const int p = op(n, Op::transpose, {r}, {{"perm", crd ? P{0, 1, 4, 2, 5, 3} : P{0, 3, 4, 1, 5, 2}}});
+      bind(n, 0, reshaped(n, p, {N, c, H * bs, W * bs}));
+    } else {
+      if (H % bs != 0 || W % bs != 0) fail(n, "height and width must be multiples of the blocksize");
+      const int r = reshaped(n, x, {N, C, H / bs, bs, W / bs, bs});
+      const int p = op(n, Op::transpose, {r}, {{"perm", P{0, 3, 5, 1, 2, 4}}});
+      bind(n, 0, reshaped(n, p, {N, C * bs * bs, H / bs, W / bs}));
+    }
   } else if (t == "CumSum") {
     // Along the axis as a matmul by a triangle of ones (exclusive: without the element itself;
     // reverse: from the end).
@@ -1072,10 +1121,21 @@ void Importer::node(const onnx::NodeProto& n) {
     else
       for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(std::int64_t(i));
     if (hasInput(n, 4) && std::any_of(constData(n, 4).begin(), constData(n, 4).end(), [](double st) { return st != 1; })) {
-      // Other steps (a reversed pad list, as exporters write for nn.ZeroPad2d) on known values.
-      if (!isConst(x)) fail(n, "a step other than 1 is supported only on values known at compile time");
-      bind(n, 0, slicedConstant(n, x, starts, ends, axes, constData(n, 4)));
-      return;
+      // Other steps: on known values (a reversed pad list, as exporters write for nn.ZeroPad2d)
+      // computed here; on run-time values (torch.flip, x[:, ::2]) a constant selection per axis.
+      if (isConst(x)) return bind(n, 0, slicedConstant(n, x, starts, ends, axes, constData(n, 4)));
+      const auto picks = slicePicks(n, xs, starts, ends, axes, constData(n, 4));
+      int y = x;
+      for (std::int64_t axis : axes) {
+        const auto& p = picks[std::size_t(axis)];
+        const std::int64_t in = xs[std::size_t(axis)];
+        if (in > kMaxSelection) fail(n, "a step other than 1 along an axis of " + std::to_string(in) + " run-time elements (at most " + std::to_string(kMaxSelection) + ")");
+        if (p.empty()) fail(n, "the slice of axis " + std::to_string(axis) + " is empty");
+        std::vector<std::vector<double>> m(p.size(), std::vector<double>(std::size_t(in), 0.0));
+        for (std::size_t o = 0; o < p.size(); ++o) m[o][std::size_t(p[o])] = 1.0;
+        y = alongAxis(n, y, std::size_t(axis), m);
+      }
+      return bind(n, 0, y);
     }
     std::vector<std::int64_t> st(xs.size(), 0), en(xs.begin(), xs.end());
     for (std::size_t i = 0; i < axes.size(); ++i) {

@@ -1006,6 +1006,35 @@ TEST_CASE("ONNX: linear Resize, reflected and edge Pad, CumSum, and Sin, Cos, Re
   CHECK(prod == std::vector<double>{6, 120});
 }
 
+TEST_CASE("ONNX: Tile, DepthToSpace (DCR and CRD), SpaceToDepth, and Slice with steps on run-time values, by their definitions") {
+  const Tensor v{{2, 2}, {1, 2, 3, 4}};
+  const auto tile = runOneNode(oneNodeModel("Tile", {{"x", {2, 2}, {}}, {"reps", {2}, {2, 1}, true}}, 1), v)[0];
+  CHECK(tile == std::vector<double>{1, 2, 3, 4, 1, 2, 3, 4});
+  // Four channels of one pixel each into one channel of 2 x 2: DCR takes the channels as (row,
+  // column) of the block, CRD the same for one output channel.
+  const Tensor px{{1, 4, 1, 1}, {1, 2, 3, 4}};
+  for (const char* mode : {"DCR", "CRD"}) {
+    const auto d2s = runOneNode(oneNodeModel("DepthToSpace", {{"x", {1, 4, 1, 1}, {}}}, 1, {}, {{"mode", mode}}, {{"blocksize", 2}}), px)[0];
+    CHECK(d2s == std::vector<double>{1, 2, 3, 4});
+  }
+  // Two output channels from eight: DCR interleaves them, CRD keeps each channel's four together.
+  Tensor eight{{1, 8, 1, 1}, {0, 1, 2, 3, 4, 5, 6, 7}};
+  CHECK(runOneNode(oneNodeModel("DepthToSpace", {{"x", {1, 8, 1, 1}, {}}}, 1, {}, {{"mode", "DCR"}}, {{"blocksize", 2}}), eight)[0] ==
+        std::vector<double>{0, 2, 4, 6, 1, 3, 5, 7});
+  CHECK(runOneNode(oneNodeModel("DepthToSpace", {{"x", {1, 8, 1, 1}, {}}}, 1, {}, {{"mode", "CRD"}}, {{"blocksize", 2}}), eight)[0] ==
+        std::vector<double>{0, 1, 2, 3, 4, 5, 6, 7});
+  const auto s2d = runOneNode(oneNodeModel("SpaceToDepth", {{"x", {1, 1, 2, 2}, {}}}, 1, {}, {}, {{"blocksize", 2}}), Tensor{{1, 1, 2, 2}, {1, 2, 3, 4}})[0];
+  CHECK(s2d == std::vector<double>{1, 2, 3, 4});
+  // Slice of a run-time value with step -1 (torch.flip) and 2.
+  const Tensor row{{1, 5}, {1, 2, 3, 4, 5}};
+  const auto flip = runOneNode(oneNodeModel("Slice", {{"x", {1, 5}, {}}, {"starts", {1}, {-1}, true}, {"ends", {1}, {-1e9}, true},
+                                                      {"axes", {1}, {1}, true}, {"steps", {1}, {-1}, true}}, 1), row)[0];
+  CHECK(flip == std::vector<double>{5, 4, 3, 2, 1});
+  const auto every2 = runOneNode(oneNodeModel("Slice", {{"x", {1, 5}, {}}, {"starts", {1}, {0}, true}, {"ends", {1}, {5}, true},
+                                                        {"axes", {1}, {1}, true}, {"steps", {1}, {2}, true}}, 1), row)[0];
+  CHECK(every2 == std::vector<double>{1, 3, 5});
+}
+
 TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
   const auto mask = runOneNode(oneNodeModel("Cast", {{"x", {5}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::BOOL}}), Tensor{{5}, {-2, 0, 0.5, 0, 3}});
   CHECK(mask[0] == std::vector<double>{1, 0, 1, 0, 1});
