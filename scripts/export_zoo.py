@@ -370,6 +370,19 @@ class ShapeOps(nn.Module):
         return self.fc(torch.cat([s.clamp(min=-1.0), torch.flip(s, dims=[1])], dim=1))
 
 
+class RnnClassifier(nn.Module):
+    """A plain nn.RNN (tanh) in the default sequence-first layout; its output's mean classifies."""
+
+    def __init__(self, d=16, hidden=12, classes=4):
+        super().__init__()
+        self.rnn = nn.RNN(d, hidden)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x):  # [batch, seq, d] -> [seq, batch, d]
+        y, _ = self.rnn(x.transpose(0, 1))
+        return self.head(y.mean(dim=0))
+
+
 class EinsumNet(nn.Module):
     """Attention and projections written with torch.einsum, as research code often is: a batched
     product, a transposed one, an ellipsis, an outer product, a three-operand chain, a sum."""
@@ -466,6 +479,7 @@ def zoo():
         "bilinear": (BilinearNet(), (1, 8, 8), 10, 17),
         "sequence_ops": (SequenceOps(), (8, 16), 4, 17),
         "shape_ops": (ShapeOps(), (1, 8, 8), 10, 17),
+        "rnn": (RnnClassifier(), (8, 16), 4, 17),
     }
 
 
@@ -476,10 +490,10 @@ def recurrent_layouts(model):
     (or gradients) to the ONNX tensor."""
     layouts = []
     for mod in model.modules():
-        if not isinstance(mod, (nn.LSTM, nn.GRU)):
+        if not isinstance(mod, (nn.LSTM, nn.GRU, nn.RNN)):
             continue
         H = mod.hidden_size
-        order = [0, 3, 1, 2] if isinstance(mod, nn.LSTM) else [1, 0, 2]
+        order = [0, 3, 1, 2] if isinstance(mod, nn.LSTM) else [1, 0, 2] if isinstance(mod, nn.GRU) else [0]
 
         def reorder(t, order=order, H=H):
             return np.concatenate([t[k * H:(k + 1) * H] for k in order], axis=0)

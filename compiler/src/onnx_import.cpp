@@ -443,18 +443,28 @@ class Importer {
     }
     return y;
   }
-  /// LSTM and GRU unrolled over the sequence (its length is known): the input's projection for
+  /// RNN, LSTM and GRU unrolled over the sequence (its length is known): the input's projection for
   /// every step at once, then per step the recurrent matmul and the gates, by ONNX's equations
-  /// (gate order i, o, f, c for LSTM and z, r, h for GRU; forward, reverse or bidirectional;
+  /// (tanh for RNN, gate order i, o, f, c for LSTM and z, r, h for GRU; forward, reverse or bidirectional;
   /// either layout; GRU with or without linear_before_reset). Their gradients follow from those
   /// ops. Activations other than the defaults, clip, input_forget, peepholes and sequence_lens
   /// shorter than the sequence are refused.
   void recurrent(const onnx::NodeProto& n) {
-    const bool lstm = n.op_type() == "LSTM";
-    const std::int64_t gates = lstm ? 4 : 3;
+    const bool lstm = n.op_type() == "LSTM", rnn = n.op_type() == "RNN";
+    const std::int64_t gates = lstm ? 4 : rnn ? 1 : 3;
+    // The activations: the defaults (what PyTorch writes out for RNN), or Relu for RNN.
+    std::vector<std::string> defaults = lstm ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+                                        : rnn ? std::vector<std::string>{"Tanh"} : std::vector<std::string>{"Sigmoid", "Tanh"};
+    bool relu = false;
     for (const auto& a : n.attribute()) {
-      if (a.name() == "activations" || a.name() == "activation_alpha" || a.name() == "activation_beta")
-        fail(n, "attribute '" + a.name() + "' is not supported (only the default activations)");
+      if (a.name() == "activation_alpha" || a.name() == "activation_beta") fail(n, "attribute '" + a.name() + "' is not supported");
+      if (a.name() == "activations")
+        for (int k = 0; k < a.strings_size(); ++k) {
+          const std::string& want = defaults[std::size_t(k) % defaults.size()];
+          if (rnn && a.strings(k) == "Relu") relu = true;
+          else if (a.strings(k) != want)
+            fail(n, "activation '" + a.strings(k) + "' is not supported (only " + (rnn ? "Tanh and Relu" : "the defaults") + ")");
+        }
       if (a.name() == "clip") fail(n, "attribute 'clip' is not supported");
       if (a.name() == "input_forget" && a.i() != 0) fail(n, "input_forget = 1 is not supported");
     }
@@ -496,7 +506,7 @@ class Importer {
       const bool beforeReset = !lstm && intAttr(n, "linear_before_reset", 0) != 0;
       int rbh = -1;  // GRU: the h gate's recurrent bias stays apart
       if (rb >= 0) {
-        if (lstm) {
+        if (lstm || rnn) {
           xw = op(n, Op::add, {xw, rb});
         } else {
           std::vector<double> zr(std::size_t(gates * H), 1.0);  // z and r: 1, h: 0
@@ -516,7 +526,9 @@ class Importer {
       for (std::int64_t k = 0; k < S; ++k) {
         const std::int64_t t = backwards ? S - 1 - k : k;
         const int xt = reshape(cut(xw, {t, 0}, {t + 1, B * gates * H}), {B, gates * H});
-        if (lstm) {
+        if (rnn) {
+          h = op(n, relu ? Op::relu : Op::tanh, {op(n, Op::add, {xt, op(n, Op::matmul, {h, rd})})});
+        } else if (lstm) {
           const int g = op(n, Op::add, {xt, op(n, Op::matmul, {h, rd})});
           const int i = op(n, Op::sigmoid, {columns(g, 0)}), o = op(n, Op::sigmoid, {columns(g, 1)});
           const int f = op(n, Op::sigmoid, {columns(g, 2)}), cc = op(n, Op::tanh, {columns(g, 3)});
@@ -937,7 +949,7 @@ void Importer::node(const onnx::NodeProto& n) {
     const int r = constant(outShape, std::move(out));
     if (isInteger(x)) integer_.insert(r);
     bind(n, 0, r);
-  } else if (t == "LSTM" || t == "GRU") {
+  } else if (t == "LSTM" || t == "GRU" || t == "RNN") {
     recurrent(n);
   } else if (t == "Einsum") {
     bind(n, 0, einsum(n));
