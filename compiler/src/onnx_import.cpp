@@ -1242,17 +1242,26 @@ void Importer::node(const onnx::NodeProto& n) {
   } else if (t == "ConvTranspose") {
     // The transpose of a convolution is its gradient for the input: x plays the output gradient
     // and the weight [C_in, C_out / group, kh, kw] the convolution's weight.
-    const int x = value(n, 0), w = value(n, 1);
-    const Shape xs = shapeOf(x), ws = shapeOf(w);
-    if (xs.size() != 4) fail(n, "only 2D transposed convolutions are supported (input " + shapeText(xs) + ")");
-    if (ws.size() != 4) fail(n, "the weight " + shapeText(ws) + " must have rank 4");
-    checkSpatialAttrs(n, 2);
+    // A 1D one (nn.ConvTranspose1d, [N, C, L]) is a 2D one over [N, C, 1, L].
+    int x = value(n, 0), w = value(n, 1);
+    const Shape xs0 = shapeOf(x), ws0 = shapeOf(w);
+    const bool oneD = xs0.size() == 3;
+    if (xs0.size() != 3 && xs0.size() != 4) fail(n, "only 1D and 2D transposed convolutions are supported (input " + shapeText(xs0) + ")");
+    if (ws0.size() != xs0.size()) fail(n, "the weight " + shapeText(ws0) + " must have the input's rank " + std::to_string(xs0.size()));
+    checkSpatialAttrs(n, xs0.size() - 2);
     for (const auto& a : n.attribute())
       if ((a.name() == "auto_pad" && a.s() != "NOTSET") || a.name() == "output_shape")
         fail(n, "'" + a.name() + "' is not supported (PyTorch writes explicit pads)");
     const std::int64_t group = intAttr(n, "group", 1);
-    std::vector<std::int64_t> strides = intsAttr(n, "strides"), pads = intsAttr(n, "pads"), dil = intsAttr(n, "dilations"),
-                              extra = intsAttr(n, "output_padding");
+    const auto widen = [&](std::vector<std::int64_t> v, std::int64_t one) { return oneD && !v.empty() ? std::vector<std::int64_t>{one, v.at(0)} : v; };
+    std::vector<std::int64_t> strides = widen(intsAttr(n, "strides"), 1), dil = widen(intsAttr(n, "dilations"), 1),
+                              extra = widen(intsAttr(n, "output_padding"), 0), pads = intsAttr(n, "pads");
+    if (oneD && !pads.empty()) pads = {0, pads.at(0), 0, pads.at(1)};
+    if (oneD) {
+      x = reshaped(n, x, {xs0[0], xs0[1], 1, xs0[2]});
+      w = reshaped(n, w, {ws0[0], ws0[1], 1, ws0[2]});
+    }
+    const Shape xs = shapeOf(x), ws = shapeOf(w);
     if (strides.empty()) strides = {1, 1};
     if (pads.empty()) pads = {0, 0, 0, 0};
     if (dil.empty()) dil = {1, 1};
@@ -1267,7 +1276,35 @@ void Importer::node(const onnx::NodeProto& n) {
     int y = op(n, Op::conv2d_grad_input, {x, w},
                {{"strides", strides}, {"pads", pads}, {"dilations", dil}, {"group", group}, {"input_shape", out}});
     if (hasInput(n, 2)) y = op(n, Op::add, {y, op(n, Op::reshape, {value(n, 2)}, {{"shape", std::vector<std::int64_t>{1, out[1], 1, 1}}})});
-    bind(n, 0, y);
+    bind(n, 0, oneD ? reshaped(n, y, {out[0], out[1], out[3]}) : y);
+  } else if (t == "GatherElements") {
+    // With indices known at compile time: the elements picked from the flattened data by one
+    // gather (its gradient adds them back in place).
+    const int x = value(n, 0), idx = value(n, 1);
+    if (!isConst(idx)) fail(n, "indices computed at run time are not supported (they must be known at compile time)");
+    const Shape xs = shapeOf(x), is = shapeOf(idx);
+    if (is.size() != xs.size()) fail(n, "the indices' rank " + std::to_string(is.size()) + " differs from the data's " + std::to_string(xs.size()));
+    const std::size_t axis = std::size_t(axisOf(n, intAttr(n, "axis", 0), xs.size()));
+    const std::vector<double>& id = g_.values[std::size_t(idx)].data;
+    std::vector<double> flat(id.size());
+    for (std::size_t k = 0; k < id.size(); ++k) {
+      std::size_t rest = k, at = 0, stride = 1;
+      for (std::size_t d = is.size(); d-- > 0;) {
+        std::int64_t c = std::int64_t(rest % std::size_t(is[d]));
+        rest /= std::size_t(is[d]);
+        if (d == axis) {
+          c = whole(n, id[k], "an index");
+          if (c < 0) c += xs[d];
+          if (c < 0 || c >= xs[d]) fail(n, "index " + std::to_string(std::int64_t(id[k])) + " is outside an axis of " + std::to_string(xs[d]));
+        } else if (c >= xs[d]) {
+          fail(n, "the indices' shape " + shapeText(is) + " exceeds the data's " + shapeText(xs) + " on axis " + std::to_string(d));
+        }
+        at += std::size_t(c) * stride, stride *= std::size_t(xs[d]);
+      }
+      flat[k] = double(at);
+    }
+    const int picked = op(n, Op::gather, {reshaped(n, x, {elementCount(xs)}), integerConstant({std::int64_t(flat.size())}, flat)}, {{"axis", std::int64_t(0)}});
+    bind(n, 0, reshaped(n, picked, is));
   } else if (t == "MaxPool" || t == "AveragePool") {
     if (n.output_size() > 1 && !n.output(1).empty()) fail(n, "the indices output is not supported");
     for (auto d : intsAttr(n, "dilations"))

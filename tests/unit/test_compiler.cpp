@@ -1035,6 +1035,20 @@ TEST_CASE("ONNX: Tile, DepthToSpace (DCR and CRD), SpaceToDepth, and Slice with 
   CHECK(every2 == std::vector<double>{1, 3, 5});
 }
 
+TEST_CASE("ONNX: a 1D ConvTranspose and GatherElements with known indices, by their definitions") {
+  // Stride 2, kernel [1, -1]: each input element spreads to two outputs.
+  const auto up = runOneNode(oneNodeModel("ConvTranspose", {{"x", {1, 1, 3}, {}}, {"w", {1, 1, 2}, {1, -1}}}, 1, {{"strides", {2}}}),
+                             Tensor{{1, 1, 3}, {1, 2, 3}})[0];
+  CHECK(up == std::vector<double>{1, -1, 2, -2, 3, -3});
+  // out[i][j] = x[i][idx[i][j]] along axis 1; a negative index counts from the end.
+  const auto picked = runOneNode(oneNodeModel("GatherElements", {{"x", {2, 3}, {}}, {"idx", {2, 2}, {2, 0, -1, 1}, true}}, 1, {}, {}, {{"axis", 1}}),
+                                 Tensor{{2, 3}, {1, 2, 3, 4, 5, 6}})[0];
+  CHECK(picked == std::vector<double>{3, 1, 6, 5});
+  CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("GatherElements", {{"x", {2, 3}, {}}, {"idx", {2, 1}, {3, 0}, true}}, 1, {}, {}, {{"axis", 1}}),
+                                  Tensor{{2, 3}, {1, 2, 3, 4, 5, 6}}),
+                       doctest::Contains("index 3 is outside an axis of 3"), CompileError);
+}
+
 TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
   const auto mask = runOneNode(oneNodeModel("Cast", {{"x", {5}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::BOOL}}), Tensor{{5}, {-2, 0, 0.5, 0, 3}});
   CHECK(mask[0] == std::vector<double>{1, 0, 1, 0, 1});
