@@ -309,6 +309,7 @@ class Importer {
       if (dots != std::string::npos) ellipsisRank = std::max(ellipsisRank, shapeOf(ins.back()).size() - letters);
       else if (shapeOf(ins.back()).size() != letters) fail(n, "operand " + std::to_string(k) + " has rank " + std::to_string(shapeOf(ins.back()).size()) + " for '" + terms[k] + "'");
     }
+    if (ellipsisRank > 10) fail(n, "an ellipsis of " + std::to_string(ellipsisRank) + " axes (at most 10)");
     std::string dotsAs;
     for (std::size_t i = 0; i < ellipsisRank; ++i) dotsAs += char('0' + i);
     const auto expand = [&](std::string term, std::size_t rank) {
@@ -398,6 +399,12 @@ class Importer {
   /// matmul by the constant m^T with that axis moved last and back (linear resizing, reflected
   /// and edge padding, cumulative sums: their gradients are the transposed map).
   static constexpr std::int64_t kMaxSelection = 2048;  ///< the longest axis a constant selection matrix maps
+  static constexpr std::int64_t kMaxMap = std::int64_t(1) << 24;  ///< the most entries of such a matrix
+  /// Refuses a linear map along an axis of `in` elements to `out` that would not fit (before it is made).
+  void checkMap(const onnx::NodeProto& n, std::int64_t in, std::int64_t out, const std::string& what) const {
+    if (in < 1 || out < 1 || in > kMaxMap / out)
+      fail(n, what + " maps " + std::to_string(in) + " elements to " + std::to_string(out) + ": at most 2^24 pairs are supported");
+  }
   int alongAxis(const onnx::NodeProto& n, int x, std::size_t axis, const std::vector<std::vector<double>>& m) {
     const Shape s = shapeOf(x);
     const std::int64_t in = s[axis], out = std::int64_t(m.size());
@@ -427,6 +434,7 @@ class Importer {
       const std::int64_t in = shapeOf(x)[axis], o = out[axis];
       if (o == in && scales[axis] == 1.0) continue;
       if (axis < 2 && shapeOf(x).size() > 2) fail(n, "linear resizing of axis " + std::to_string(axis) + " (batch or channels) is not supported");
+      checkMap(n, in, o, "resizing axis " + std::to_string(axis));
       std::vector<std::vector<double>> m(std::size_t(o), std::vector<double>(std::size_t(in), 0.0));
       for (std::int64_t k = 0; k < o; ++k) {
         double at = 0;
@@ -449,6 +457,7 @@ class Importer {
   /// either layout; GRU with or without linear_before_reset). Their gradients follow from those
   /// ops. Activations other than the defaults, clip, input_forget, peepholes and sequence_lens
   /// shorter than the sequence are refused.
+  static constexpr std::int64_t kMaxUnrolled = 1024;  ///< the longest sequence a recurrent layer is unrolled over
   void recurrent(const onnx::NodeProto& n) {
     const bool lstm = n.op_type() == "LSTM", rnn = n.op_type() == "RNN";
     const std::int64_t gates = lstm ? 4 : rnn ? 1 : 3;
@@ -478,6 +487,7 @@ class Importer {
     if (shapeOf(x).size() != 3) fail(n, "the input has rank " + std::to_string(shapeOf(x).size()) + ", not 3");
     if (layout == 1) x = op(n, Op::transpose, {x}, {{"perm", std::vector<std::int64_t>{1, 0, 2}}});  // [seq, batch, input]
     const std::int64_t S = shapeOf(x)[0], B = shapeOf(x)[1], I = shapeOf(x)[2], H = intAttr(n, "hidden_size", 0);
+    if (S < 1 || S > kMaxUnrolled) fail(n, "a sequence of " + std::to_string(S) + " steps (unrolled: 1 to " + std::to_string(kMaxUnrolled) + ")");
     const int w = value(n, 1), r = value(n, 2);
     if (H <= 0 || shapeOf(w) != Shape{dirs, gates * H, I} || shapeOf(r) != Shape{dirs, gates * H, H})
       fail(n, "W or R does not have the shape hidden_size = " + std::to_string(H) + " and the input give");
@@ -872,6 +882,7 @@ void Importer::node(const onnx::NodeProto& n) {
     Shape split, wide, out;
     for (std::size_t i = 0; i < xs.size(); ++i) {
       const std::int64_t r = dimension(n, reps[i], "a repeat count");
+      if (r > 0 && xs[i] > kMaxElements / r) fail(n, "repeating axis " + std::to_string(i) + " " + std::to_string(r) + " times makes more than 2^48 elements");
       split.push_back(1), split.push_back(xs[i]);
       wide.push_back(r), wide.push_back(xs[i]);
       out.push_back(r * xs[i]);
@@ -911,6 +922,7 @@ void Importer::node(const onnx::NodeProto& n) {
     const std::int64_t axis = axisOf(n, whole(n, constData(n, 1).at(0), "an axis"), xs.size());
     const bool exclusive = intAttr(n, "exclusive", 0) != 0, reverse = intAttr(n, "reverse", 0) != 0;
     const std::int64_t len = xs[std::size_t(axis)];
+    checkMap(n, len, len, "the cumulative sum");
     std::vector<std::vector<double>> m(std::size_t(len), std::vector<double>(std::size_t(len), 0.0));
     for (std::int64_t o = 0; o < len; ++o)
       for (std::int64_t i = 0; i < len; ++i)
@@ -1191,10 +1203,13 @@ void Importer::node(const onnx::NodeProto& n) {
     // Reflected (without repeating the edge) or edge padding: each output element one input's.
     int y = x;
     for (std::size_t axis = 0; axis < xs.size(); ++axis) {
-      const std::int64_t before = pads[axis], after = pads[axis + xs.size()], in = xs[axis], out = in + before + after;
+      const std::int64_t before = pads[axis], after = pads[axis + xs.size()], in = xs[axis];
+      if (std::abs(before) > kMaxElements || std::abs(after) > kMaxElements) fail(n, "a pad of axis " + std::to_string(axis) + " is out of range");
+      const std::int64_t out = in + before + after;
       if (before == 0 && after == 0) continue;
       if (out < 1) fail(n, "the pads leave axis " + std::to_string(axis) + " empty");
       if (mode == "reflect" && (before >= in || after >= in)) fail(n, "reflected pads must be shorter than the axis (" + std::to_string(in) + ")");
+      checkMap(n, in, out, "padding axis " + std::to_string(axis));
       std::vector<std::vector<double>> m(std::size_t(out), std::vector<double>(std::size_t(in), 0.0));
       for (std::int64_t o = 0; o < out; ++o) {
         std::int64_t src = o - before;
@@ -1370,11 +1385,15 @@ void Importer::node(const onnx::NodeProto& n) {
     Shape sizes;
     if (hasInput(n, scaleInput) && !constData(n, scaleInput).empty()) {
       scales = constData(n, scaleInput);
-      for (std::size_t i = 0; i < scales.size() && i < xs.size(); ++i)
-        sizes.push_back(std::int64_t(std::floor(double(xs[i]) * scales[i] + 1e-9)));
+      for (std::size_t i = 0; i < scales.size() && i < xs.size(); ++i) {
+        const double size = std::floor(double(xs[i]) * scales[i] + 1e-9);
+        if (!(scales[i] > 0) || !(size >= 1) || size > double(kMaxElements)) fail(n, "scale " + std::to_string(scales[i]) + " on axis " + std::to_string(i) + " is out of range");
+        sizes.push_back(std::int64_t(size));
+      }
     } else if (t == "Resize" && hasInput(n, 3)) {
       for (std::size_t i = 0; i < constData(n, 3).size() && i < xs.size(); ++i) {
         sizes.push_back(dimension(n, constData(n, 3)[i], "a size"));
+        if (sizes.back() < 1 || xs[i] < 1) fail(n, "axis " + std::to_string(i) + " is empty before or after resizing");
         scales.push_back(double(sizes.back()) / double(xs[i]));
       }
     }
