@@ -221,15 +221,19 @@ class Importer {
     fail(n, "no run-time form");
   }
   /// Slice with any steps, by ONNX's rules (negative steps walk backwards): the indices each axis
-  /// keeps.
+  /// keeps: every index of the axes not sliced when `whole` (a constant's, which exists in memory),
+  /// else only the sliced axes' picks (the others left empty).
   std::vector<std::vector<std::int64_t>> slicePicks(const onnx::NodeProto& n, const Shape& xs, const std::vector<double>& starts,
                                                     const std::vector<double>& ends, const std::vector<std::int64_t>& axes,
-                                                    const std::vector<double>& steps) const {
+                                                    const std::vector<double>& steps, bool whole) const {
+    if (starts.size() != axes.size() || ends.size() != axes.size() || steps.size() != axes.size())
+      fail(n, "starts, ends, axes and steps have different lengths");
     std::vector<std::vector<std::int64_t>> picks(xs.size());
-    for (std::size_t d = 0; d < xs.size(); ++d)
-      for (std::int64_t i = 0; i < xs[d]; ++i) picks[d].push_back(i);
+    if (whole)
+      for (std::size_t d = 0; d < xs.size(); ++d)
+        for (std::int64_t i = 0; i < xs[d]; ++i) picks[d].push_back(i);
     for (std::size_t k = 0; k < axes.size(); ++k) {
-      const std::int64_t len = xs[std::size_t(axes[k])], step = std::int64_t(steps.at(k));
+      const std::int64_t len = xs[std::size_t(axes[k])], step = this->whole(n, steps[k], "a step");
       if (step == 0) fail(n, "step 0");
       const auto clampTo = [](double v, double lo, double hi) { return std::int64_t(std::max(lo, std::min(hi, v))); };
       double b = starts[k] < 0 ? starts[k] + double(len) : starts[k], e = ends[k] < 0 ? ends[k] + double(len) : ends[k];
@@ -247,7 +251,7 @@ class Importer {
   int slicedConstant(const onnx::NodeProto& n, int x, const std::vector<double>& starts, const std::vector<double>& ends,
                      const std::vector<std::int64_t>& axes, const std::vector<double>& steps) {
     const Shape xs = shapeOf(x);
-    const std::vector<std::vector<std::int64_t>> picks = slicePicks(n, xs, starts, ends, axes, steps);
+    const std::vector<std::vector<std::int64_t>> picks = slicePicks(n, xs, starts, ends, axes, steps, true);
     Shape out;
     for (const auto& p : picks) out.push_back(std::int64_t(p.size()));
     const std::vector<double>& src = g_.values[std::size_t(x)].data;
@@ -1141,19 +1145,24 @@ void Importer::node(const onnx::NodeProto& n) {
     const std::vector<double>& ends = constData(n, 2);
     std::vector<std::int64_t> axes;
     if (hasInput(n, 3))
-      for (double a : constData(n, 3)) axes.push_back(axisOf(n, std::int64_t(a), xs.size()));
+      for (double a : constData(n, 3)) axes.push_back(axisOf(n, whole(n, a, "an axis"), xs.size()));
     else
-      for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(std::int64_t(i));
+      for (std::size_t i = 0; i < starts.size() && i < xs.size(); ++i) axes.push_back(std::int64_t(i));
+    if (starts.size() != axes.size() || ends.size() != axes.size() || (hasInput(n, 4) && constData(n, 4).size() != axes.size()))
+      fail(n, "starts, ends, axes and steps have different lengths");
     if (hasInput(n, 4) && std::any_of(constData(n, 4).begin(), constData(n, 4).end(), [](double st) { return st != 1; })) {
       // Other steps: on known values (a reversed pad list, as exporters write for nn.ZeroPad2d)
       // computed here; on run-time values (torch.flip, x[:, ::2]) a constant selection per axis.
       if (isConst(x)) return bind(n, 0, slicedConstant(n, x, starts, ends, axes, constData(n, 4)));
-      const auto picks = slicePicks(n, xs, starts, ends, axes, constData(n, 4));
+      for (std::int64_t axis : axes)
+        if (xs[std::size_t(axis)] > kMaxSelection)
+          fail(n, "a step other than 1 along an axis of " + std::to_string(xs[std::size_t(axis)]) + " run-time elements (at most " +
+                      std::to_string(kMaxSelection) + ")");
+      const auto picks = slicePicks(n, xs, starts, ends, axes, constData(n, 4), false);
       int y = x;
       for (std::int64_t axis : axes) {
         const auto& p = picks[std::size_t(axis)];
         const std::int64_t in = xs[std::size_t(axis)];
-        if (in > kMaxSelection) fail(n, "a step other than 1 along an axis of " + std::to_string(in) + " run-time elements (at most " + std::to_string(kMaxSelection) + ")");
         if (p.empty()) fail(n, "the slice of axis " + std::to_string(axis) + " is empty");
         std::vector<std::vector<double>> m(p.size(), std::vector<double>(std::size_t(in), 0.0));
         for (std::size_t o = 0; o < p.size(); ++o) m[o][std::size_t(p[o])] = 1.0;
