@@ -9,7 +9,6 @@ namespace tatami::compiler {
 
 namespace onnx_importer {
 
-
 Shape Importer::tensorShape(const onnx::ValueInfoProto& vi) const {
   Shape s;
   for (const auto& d : vi.type().tensor_type().shape().dim()) {
