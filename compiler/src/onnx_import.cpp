@@ -656,8 +656,13 @@ void Importer::node(const onnx::NodeProto& n) {
       y = op(n, Op::mul, {y, constant({1, 1, ys[2], ys[3]}, divisorFix)});
     }
     bind(n, 0, y);
-  } else if (t == "GlobalAveragePool") {
-    bind(n, 0, op(n, Op::reduce_mean, {value(n, 0)}, {{"axes", std::vector<std::int64_t>{2, 3}}, {"keepdims", std::int64_t(1)}}));
+  } else if (t == "GlobalAveragePool" || t == "GlobalMaxPool") {
+    // Over every spatial axis ([N, C, ...]: 1D, 2D or more), kept as ones.
+    const int x = value(n, 0);
+    if (shapeOf(x).size() < 3) fail(n, "needs an input of rank 3 or more, got " + shapeText(shapeOf(x)));
+    std::vector<std::int64_t> axes;
+    for (std::size_t d = 2; d < shapeOf(x).size(); ++d) axes.push_back(std::int64_t(d));
+    bind(n, 0, op(n, t == "GlobalAveragePool" ? Op::reduce_mean : Op::reduce_max, {x}, {{"axes", axes}, {"keepdims", std::int64_t(1)}}));
   } else if (t == "InstanceNormalization") {
     // Each example's and channel's own statistics over the spatial axes (nn.InstanceNorm*d, and
     // nn.GroupNorm as PyTorch exports it: a reshape to [N, groups, ...] around this).

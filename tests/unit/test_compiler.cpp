@@ -1049,6 +1049,15 @@ TEST_CASE("ONNX: a 1D ConvTranspose and GatherElements with known indices, by th
                        doctest::Contains("index 3 is outside an axis of 3"), CompileError);
 }
 
+TEST_CASE("ONNX: global average and max pooling over every spatial axis, 1D and 2D") {
+  const Tensor x1{{1, 2, 3}, {1, 2, 6, -1, -2, 0}};
+  CHECK(runOneNode(oneNodeModel("GlobalAveragePool", {{"x", {1, 2, 3}, {}}}, 1), x1)[0] == std::vector<double>{3, -1});
+  CHECK(runOneNode(oneNodeModel("GlobalMaxPool", {{"x", {1, 2, 3}, {}}}, 1), x1)[0] == std::vector<double>{6, 0});
+  const Tensor x2{{1, 1, 2, 2}, {1, 2, 3, 6}};
+  CHECK(runOneNode(oneNodeModel("GlobalAveragePool", {{"x", {1, 1, 2, 2}, {}}}, 1), x2)[0] == std::vector<double>{3});
+  CHECK(runOneNode(oneNodeModel("GlobalMaxPool", {{"x", {1, 1, 2, 2}, {}}}, 1), x2)[0] == std::vector<double>{6});
+}
+
 TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
   const auto mask = runOneNode(oneNodeModel("Cast", {{"x", {5}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::BOOL}}), Tensor{{5}, {-2, 0, 0.5, 0, 3}});
   CHECK(mask[0] == std::vector<double>{1, 0, 1, 0, 1});
