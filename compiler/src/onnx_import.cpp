@@ -262,7 +262,17 @@ void Importer::node(const onnx::NodeProto& n) {
   } else if (t == "Einsum") {
     bind(n, 0, einsum(n));
   } else if (t == "MatMul") {
-    bind(n, 0, op(n, Op::matmul, {value(n, 0), value(n, 1)}));
+    // numpy's rule for a vector operand: a 1D A is a row [1, k], a 1D B a column [k, 1], and that
+    // axis is dropped from the product (`h @ w` with w a vector).
+    int a = value(n, 0), b = value(n, 1);
+    const bool rowA = shapeOf(a).size() == 1, columnB = shapeOf(b).size() == 1;
+    if (rowA) a = reshaped(n, a, {1, shapeOf(a)[0]});
+    if (columnB) b = reshaped(n, b, {shapeOf(b)[0], 1});
+    int y = op(n, Op::matmul, {a, b});
+    Shape ys = shapeOf(y);
+    if (columnB) ys.pop_back();
+    if (rowA) ys.erase(ys.end() - (columnB ? 1 : 2));
+    bind(n, 0, reshaped(n, y, ys));
   } else if (t == "Gemm") {
     int a = value(n, 0), b = value(n, 1);
     if (intAttr(n, "transA", 0)) a = op(n, Op::transpose, {a}, {{"perm", std::vector<std::int64_t>{1, 0}}});

@@ -1049,6 +1049,16 @@ TEST_CASE("ONNX: a 1D ConvTranspose and GatherElements with known indices, by th
                        doctest::Contains("index 3 is outside an axis of 3"), CompileError);
 }
 
+TEST_CASE("ONNX: MatMul with a vector operand follows numpy (a row on the left, a column on the right, that axis dropped)") {
+  const Tensor m{{2, 3}, {1, 2, 3, 4, 5, 6}};
+  const auto mv = runOneNode(oneNodeModel("MatMul", {{"x", {2, 3}, {}}, {"v", {3}, {1, 0, -1}}}, 1), m)[0];
+  CHECK(mv == std::vector<double>{-2, -2});
+  const auto vm = runOneNode(oneNodeModel("MatMul", {{"v", {2}, {1, -1}}, {"x", {2, 3}, {}}}, 1), m)[0];
+  CHECK(vm == std::vector<double>{-3, -3, -3});
+  const Graph g = importOnnxBytes(oneNodeModel("MatMul", {{"x", {2, 3}, {}}, {"v", {3}, {1, 0, -1}}}, 1).SerializeAsString(), "mv.onnx");
+  CHECK(g.values[std::size_t(g.outputs[0])].shape == Shape{2});
+}
+
 TEST_CASE("ONNX: global average and max pooling over every spatial axis, 1D and 2D") {
   const Tensor x1{{1, 2, 3}, {1, 2, 6, -1, -2, 0}};
   CHECK(runOneNode(oneNodeModel("GlobalAveragePool", {{"x", {1, 2, 3}, {}}}, 1), x1)[0] == std::vector<double>{3, -1});
