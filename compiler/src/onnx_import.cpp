@@ -215,7 +215,7 @@ void Importer::node(const onnx::NodeProto& n) {
     // reverse: from the end).
     const int x = value(n, 0);
     const Shape xs = shapeOf(x);
-    const std::int64_t axis = axisOf(n, whole(n, constData(n, 1).at(0), "an axis"), xs.size());
+    const std::int64_t axis = axisOf(n, whole(n, scalarInput(n, 1), "an axis"), xs.size());
     const bool exclusive = intAttr(n, "exclusive", 0) != 0, reverse = intAttr(n, "reverse", 0) != 0;
     const std::int64_t len = xs[std::size_t(axis)];
     checkMap(n, len, len, "the cumulative sum");
@@ -422,7 +422,11 @@ void Importer::node(const onnx::NodeProto& n) {
     double fill = 0;
     bool integer = false;  // the default value is a float 0
     for (const auto& a : n.attribute())
-      if (a.name() == "value") fill = tensorData(a.t()).at(0), integer = integerType(a.t().data_type());
+      if (a.name() == "value") {
+        const std::vector<double> v = tensorData(a.t());
+        if (v.empty()) fail(n, "the 'value' attribute is empty; it must hold one value");
+        fill = v[0], integer = integerType(a.t().data_type());
+      }
     const int one = integer ? integerConstant({}, {fill}) : constant({}, {fill});
     // The fill broadcast to the shape: folded when small, an op (not a constant held element by
     // element) when bigger than kMaxFoldedElements.

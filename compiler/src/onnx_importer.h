@@ -163,7 +163,7 @@ class Importer {
       return true;
     }
     if (t == "Range") {
-      const double start = constData(n, 0).at(0), limit = constData(n, 1).at(0), delta = constData(n, 2).at(0);
+      const double start = scalarInput(n, 0), limit = scalarInput(n, 1), delta = scalarInput(n, 2);
       if (delta == 0) fail(n, "delta is zero");
       const double count = std::max(0.0, std::ceil((limit - start) / delta));
       if (count > double(std::int64_t(1) << 32)) fail(n, "more than 2^32 elements");
@@ -178,7 +178,7 @@ class Importer {
       const int a = constantInput(n, 0);
       const Shape s = shapeOf(a);
       if (s.size() < 2) fail(n, "needs a tensor of rank 2 or more");
-      const std::int64_t k = hasInput(n, 1) ? whole(n, constData(n, 1).at(0), "k") : 0;
+      const std::int64_t k = hasInput(n, 1) ? whole(n, scalarInput(n, 1), "k") : 0;
       const bool upper = intAttr(n, "upper", 1) != 0;
       std::vector<double> r = g_.values[std::size_t(a)].data;
       const std::int64_t rows = s[s.size() - 2], cols = s.back();
@@ -308,6 +308,12 @@ class Importer {
   /// shorter than the sequence are refused.
   static constexpr std::int64_t kMaxUnrolled = 1024;  ///< the longest sequence a recurrent layer is unrolled over
   void recurrent(const onnx::NodeProto& n);
+  /// The first element of a constant input that must hold one (an axis, a bound, a count).
+  double scalarInput(const onnx::NodeProto& n, int k) const {
+    const std::vector<double>& d = constData(n, k);
+    if (d.empty()) fail(n, "input " + std::to_string(k) + " ('" + n.input(k) + "') is empty; it must hold one value");
+    return d[0];
+  }
   int constantInput(const onnx::NodeProto& n, int k) const {
     constData(n, k);  // refuses a value known only at run time
     return value(n, k);
