@@ -54,6 +54,19 @@ const std::vector<const SramImage*>& regionsNamed(const OutputIndex& index, cons
   return found == index.end() ? none : found->second;
 }
 
+/// The programs of `all` by their core (a whole tile has thousands: a search per piece would take
+/// time quadratic in the cores).
+std::unordered_map<int, CoreProgram*> programsByCore(std::vector<CoreProgram>& all) {
+  std::unordered_map<int, CoreProgram*> byCore;
+  byCore.reserve(all.size());
+  for (auto& cp : all) byCore.emplace(cp.core, &cp);
+  return byCore;
+}
+CoreProgram* programOn(const std::unordered_map<int, CoreProgram*>& byCore, int core) {  // null: the core runs no program
+  const auto found = byCore.find(core);
+  return found == byCore.end() ? nullptr : found->second;
+}
+
 /// Puts tensor t together from the cores' regions; a replicated block whose copies differ is
 /// reported in `error`. False when no core returned a piece.
 bool gather(const BundleTensor& t, std::size_t programs, const OutputIndex& outputs, NamedArray& a, std::string& error) {
@@ -119,12 +132,12 @@ const BundleTensor* Session::withPurpose(const std::string& purpose) const {
 
 std::vector<CoreProgram> Session::place(const std::vector<NamedArray>& feeds, const std::vector<NamedArray>* next, RunOptions& options) const {
   std::vector<CoreProgram> all;
-  std::unordered_map<int, std::size_t> byCore;
-  for (const auto& p : bundle_.programs) byCore.emplace(p.core, all.size()), all.emplace_back(p.core, &p.program);
+  for (const auto& p : bundle_.programs) all.emplace_back(p.core, &p.program);
+  const auto byCore = programsByCore(all);
   const auto programOf = [&](int core) -> CoreProgram& {
-    const auto found = byCore.find(core);
-    if (found == byCore.end()) throw BundleError("a piece names core " + std::to_string(core) + ", which runs no program of the bundle");
-    return all[found->second];
+    CoreProgram* cp = programOn(byCore, core);
+    if (!cp) throw BundleError("a piece names core " + std::to_string(core) + ", which runs no program of the bundle");
+    return *cp;
   };
   const auto nextOf = [&](const std::string& name) -> const NamedArray* {
     if (!next) return nullptr;
@@ -251,12 +264,8 @@ std::uint64_t Session::scheduleNextBatch(RunOptions& options) {
 Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptions& runOptions, const std::vector<NamedArray>* next) {
   RunOptions options = runOptions;
   std::vector<CoreProgram> all = place(feeds, next, options);
-  std::unordered_map<int, CoreProgram*> byCore;  // place() made one program per core
-  for (auto& cp : all) byCore.emplace(cp.core, &cp);
-  const auto programOf = [&](int core) -> CoreProgram* {  // null: the core runs no program
-    const auto found = byCore.find(core);
-    return found == byCore.end() ? nullptr : found->second;
-  };
+  const auto byCore = programsByCore(all);
+  const auto programOf = [&](int core) { return programOn(byCore, core); };
   // The step inputs' SRAM copies as the last step left them (what its reads from HBM brought),
   // which must be this step's feeds.
   if (!staged_.empty()) {

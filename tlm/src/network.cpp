@@ -40,7 +40,6 @@ Network::Network(const ArchConfig& c)
 
   links_.assign(std::size_t(n) * kLinksPerNode, Link{});
   const std::uint64_t hop = std::uint64_t(c.die.hop_latency_cycles) * kSubCycles;
-  const std::uint64_t d2d = std::uint64_t(d2dLatencyCycles(c)) * kSubCycles;
   const std::uint64_t linkBytes = std::uint64_t(c.die.link_bytes_per_cycle);
   // The edge is set in GB/s: in bytes per cycle it is edge_gb_per_s / clock_ghz, kept exact as
   // the ratio of the two in thousandths (serialization is bytes x num / den sub-cycles).
@@ -71,7 +70,9 @@ Network::Network(const ArchConfig& c)
       l.to = node(r, col);
       l.crossing = (r / dieRows_ != p.row / dieRows_) || (col / dieCols_ != p.col / dieCols_);
       const Crossing x = l.crossing ? dieCrossing(c, {p.row / dieRows_, p.col / dieCols_}, {r / dieRows_, col / dieCols_}) : Crossing{};
-      l.latencySub = hop + (!l.crossing ? 0 : x.betweenTiles ? std::uint64_t(x.latencyCycles) * kSubCycles : d2d);
+      // A die crossing's latency (a tile's, between tiles) from the one rule (dieCrossing); its
+      // rate below is the same rule kept as an exact ratio, so that a share serializes exactly.
+      l.latencySub = hop + std::uint64_t(x.latencyCycles) * kSubCycles;
       l.serNum = kSubCycles;
       l.serDen = linkBytes;
       l.bufferSlots = std::uint32_t(c.die.buffer_packets);
