@@ -80,7 +80,9 @@ std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt) 
       accumulate(a, sumTo(g, g.op(Op::mul, {dy, pick}), shapeOf(g, a)));
       accumulate(b, sumTo(g, g.op(Op::mul, {dy, g.op(Op::sub, {g.scalar(1.0), pick})}), shapeOf(g, b)));
     } else if (op == Op::relu) {
-      accumulate(a, g.op(Op::relu_grad, {dy, a}));
+      // y > 0 exactly where x > 0 (a NaN fails both), so the mask comes from the output: the
+      // input need not be kept for the backward pass when the output is (the next layer's input).
+      accumulate(a, g.op(Op::relu_grad, {dy, out}));
     } else if (op == Op::relu_grad) {
       // Linear in its first operand; piecewise constant (no gradient) in the second.
       accumulate(a, g.op(Op::relu_grad, {dy, b}));

@@ -40,6 +40,46 @@ std::uint64_t Lowering::reducedLast(const Node& n, int x, const std::vector<bool
   return permuted;
 }
 
+bool Lowering::reduceInStages(const Node& n, std::uint64_t dst, int x, const std::vector<bool>& axes) {
+  // The axes as runs of reduced and of kept ones (axes of size 1 dropped): [kept, reduced, kept,
+  // reduced] at most, e.g. a batch norm's [N, C, H, W] over N, H and W is [reduced, kept, reduced].
+  const Shape& s = shape(x);
+  std::vector<std::pair<bool, std::uint64_t>> runs;
+  for (std::size_t d = 0; d < s.size(); ++d) {
+    if (s[d] == 1) continue;
+    if (!runs.empty() && runs.back().first == axes[d]) runs.back().second *= std::uint64_t(s[d]);
+    else runs.emplace_back(axes[d], std::uint64_t(s[d]));
+  }
+  if (runs.empty()) return false;
+  std::uint64_t trailing = 1;  // the trailing reduced run, summed first (rows)
+  if (runs.back().first) trailing = runs.back().second, runs.pop_back();
+  const bool columns = runs.size() == 2 && runs[0].first && !runs[1].first;
+  const bool blocks = runs.size() == 3 && !runs[0].first && runs[1].first && !runs[2].first && runs[2].second % 16 == 0;
+  if (!columns && !blocks) return false;
+  const std::uint64_t outer = blocks ? runs[0].second : 1, rows = runs[runs.size() - 2].second, cols = runs.back().second;
+  std::uint64_t src = addr(x);
+  if (trailing > 1) {  // sums of the trailing rows into a temporary of the kept-and-leading size
+    const std::uint64_t t = temp(outer * rows * cols, n.name + ".rows");
+    li(1, std::int64_t(t)), li(2, std::int64_t(src)), li(3, std::int64_t(outer * rows * cols)), li(4, std::int64_t(trailing));
+    emit_.emit(tatami::Op::Vrowsum, DType::F32, {R(1), R(2), R(3), R(4)});
+    vectorCost(count(x), 1);
+    src = t;
+  }
+  // Sums of columns: of the whole [rows, cols] block, or of each of `outer` blocks.
+  const LabelId loop = emit_.newLabel();
+  li(1, std::int64_t(dst)), li(2, std::int64_t(src)), li(3, std::int64_t(rows)), li(4, std::int64_t(cols));
+  li(10, 0), li(11, std::int64_t(outer));
+  emit_.bind(loop);
+  emit_.emit(tatami::Op::Vcolsum, DType::F32, {R(1), R(2), R(3), R(4)});
+  emit_.emit(tatami::Op::Add, {R(1), R(1), cols * 4});
+  emit_.emit(tatami::Op::Add, {R(2), R(2), rows * cols * 4});
+  emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+  emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
+  for (std::uint64_t o = 0; o < outer; ++o) vectorCost(rows * cols, 1);
+  cost(double(outer) * 4 * double(c_.core.scalar_cycles), "compute");
+  return true;
+}
+
 void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean) {
   const Shape& s = shape(x);
   std::uint64_t reduced = 1;
@@ -57,6 +97,7 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
   } else if (s.size() == 2 && axes[0] && !axes[1]) {
     li(3, s[0]), li(4, s[1]);
     emit_.emit(tatami::Op::Vcolsum, DType::F32, {R(1), R(2), R(3), R(4)});
+  } else if (reduceInStages(n, dst, x, axes)) {
   } else {
     // Any other axes: the kept axes first and the reduced ones last, then rows sum.
     const std::uint64_t permuted = reducedLast(n, x, axes);
@@ -95,6 +136,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
       vscalar(tatami::Op::Vadds, dst, dst, scalarOf(a), np);
       return;
     }
+    if (op != Op::max && op != Op::min && scalarRuns(n, dst)) return;
     const std::uint64_t pa = broadcast(n, a, os), pb = broadcast(n, b, os);
     if (op == Op::div) {
       const std::uint64_t r = temp(count(out), n.name + ".rcp");
@@ -111,17 +153,23 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
     return;
   }
   if (op == Op::relu || op == Op::relu_grad) {
-    const std::uint64_t zero = temp(count(out), n.name + ".zero");
-    vfill(zero, 0.0, np);
-    if (op == Op::relu) {
-      vbin(tatami::Op::Vmax, dst, addr(in(0)), zero, np);
-    } else {
-      const std::uint64_t dy = broadcast(n, in(0), os), x = broadcast(n, in(1), os);
-      const std::uint64_t mask = temp(count(out), n.name + ".mask");
-      vbin(tatami::Op::Vcmplt, mask, zero, x, np);
-      li(1, std::int64_t(dst)), li(2, std::int64_t(mask)), li(3, std::int64_t(dy)), li(5, std::int64_t(zero)), li(4, std::int64_t(np));
+    // In chunks of at most kChunkElements against one block of zeros (and one mask block): the
+    // temporaries stay small however large the tensor.
+    const std::uint64_t chunk = std::min<std::uint64_t>(np, kChunkElements);
+    const std::uint64_t zero = temp(chunk, n.name + ".zero");
+    vfill(zero, 0.0, chunk);
+    const std::uint64_t dy = op == Op::relu ? 0 : broadcast(n, in(0), os), x = op == Op::relu ? addr(in(0)) : broadcast(n, in(1), os);
+    const std::uint64_t mask = op == Op::relu ? 0 : temp(chunk, n.name + ".mask");
+    for (std::uint64_t at = 0; at < np; at += chunk) {
+      const std::uint64_t len = std::min(chunk, np - at), off = at * 4;
+      if (op == Op::relu) {
+        vbin(tatami::Op::Vmax, dst + off, x + off, zero, len);
+        continue;
+      }
+      vbin(tatami::Op::Vcmplt, mask, zero, x + off, len);
+      li(1, std::int64_t(dst + off)), li(2, std::int64_t(mask)), li(3, std::int64_t(dy + off)), li(5, std::int64_t(zero)), li(4, std::int64_t(len));
       emit_.emit(tatami::Op::Vsel, DType::F32, {R(1), R(2), R(3), R(5), R(4)});
-      vectorCost(np, 3);
+      vectorCost(len, 3);
     }
     return;
   }
@@ -359,10 +407,14 @@ LoweredProgram Lowering::run() {
     if (n.op == Op::reshape || n.op == Op::identity || transposed_.count(v)) {
       bind(v, buffer_.at(n.inputs[0]));  // same bytes, another shape (or read transposed)
     } else {
-      const int reuse = dyingOperandToReuse(n, i);
-      if (reuse >= 0) bind(v, buffer_.at(reuse));
-      else place(v);
-      emitNode(n, out);
+      try {
+        const int reuse = dyingOperandToReuse(n, i);
+        if (reuse >= 0) bind(v, buffer_.at(reuse));
+        else place(v);
+        emitNode(n, out);
+      } catch (const SramOverflow& e) {
+        throw SramOverflow(std::string(e.what()) + "; lowering " + opName(n.op) + " '" + n.name + "', " + largestLive());
+      }
     }
     std::vector<int> touched(n.inputs.begin(), n.inputs.end());
     touched.push_back(v);
@@ -393,6 +445,20 @@ LoweredProgram Lowering::run() {
   out.sramPeakBytes = alloc_.peak();
   out.collectives = collectives_;
   return out;
+}
+
+std::string Lowering::largestLive() const {
+  std::vector<std::pair<std::uint64_t, std::string>> live;
+  for (const auto& [b, bytes] : size_) {
+    const auto in = valuesIn_.find(b);
+    live.emplace_back(bytes, in == valuesIn_.end() || in->second.empty() ? "?" : g_.values[std::size_t(in->second.back())].name);  // the latest value in the buffer
+  }
+  std::sort(live.begin(), live.end(), [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
+  std::uint64_t total = 0;
+  for (const auto& l : live) total += l.first;
+  std::string text = std::to_string(live.size()) + " values in SRAM (" + std::to_string(total) + " bytes), the largest";
+  for (std::size_t k = 0; k < live.size() && k < 4; ++k) text += (k ? ", '" : " '") + live[k].second + "' " + std::to_string(live[k].first);
+  return text;
 }
 
 void Lowering::place(int v) {

@@ -3,6 +3,79 @@
 
 namespace tatami::compiler::lowering {
 
+Lowering::Repeat Lowering::repeatOf(const Shape& s, const Shape& out) {
+  Repeat r;
+  if (s.size() > out.size()) return r;
+  const std::size_t off = out.size() - s.size();
+  std::size_t d0 = out.size(), d1 = 0;
+  for (std::size_t d = off; d < out.size(); ++d)
+    if (s[d - off] != 1) d0 = std::min(d0, d), d1 = d + 1;
+  r.ok = d0 < d1;
+  for (std::size_t d = 0; d < out.size() && r.ok; ++d) {
+    const std::int64_t sd = d < off ? 1 : s[d - off];
+    if (d < d0) r.outer *= std::uint64_t(out[d]);
+    else if (d < d1) r.ok = sd == out[d], r.mid *= std::uint64_t(out[d]);
+    else r.inner *= std::uint64_t(out[d]);
+  }
+  return r;
+}
+
+bool Lowering::scalarRuns(const Node& n, std::uint64_t dst) {
+  const Shape& os = shape(n.outputs[0]);
+  const int a = n.inputs[0], b = n.inputs[1];
+  const bool smallB = count(a) == count(n.outputs[0]) && count(b) < count(a);
+  const bool smallA = count(b) == count(n.outputs[0]) && count(a) < count(b);
+  if (!smallA && !smallB) return false;
+  const int small = smallB ? b : a, full = smallB ? a : b;
+  const Repeat r = repeatOf(shape(small), os);
+  if (!r.ok || r.inner % 16 || r.inner < 16 || count(small) != r.mid) return false;
+  std::uint64_t values = addr(small);
+  tatami::Op vop = n.op == Op::add || n.op == Op::sub ? tatami::Op::Vadds : tatami::Op::Vmuls;
+  bool negate = false;
+  std::uint64_t src = addr(full);
+  if (n.op == Op::sub && smallA) {  // s - x = (-x) + s, exactly
+    vscalar(tatami::Op::Vmuls, dst, src, -1.0, roundUp(count(full), 16));
+    src = dst;
+  } else if (n.op == Op::sub) {  // x - s = x + (-s), exactly
+    negate = true;
+  } else if (n.op == Op::div && smallB) {  // x / s as x * (1/s), as the elementwise division
+    values = temp(r.mid, n.name + ".rcp");
+    vun(tatami::Op::Vrcp, values, addr(small), roundUp(r.mid, 16));
+  } else if (n.op == Op::div) {  // s / x as (1/x) * s
+    vun(tatami::Op::Vrcp, dst, src, roundUp(count(full), 16));
+    src = dst;
+  }
+  // for every outer position, for every value: r3 = the value (sign flipped for x - s), then
+  // dst[run] = src[run] OP r3 over the run of `inner` elements.
+  const LabelId outerLoop = emit_.newLabel(), runLoop = emit_.newLabel();
+  li(13, std::int64_t(dst)), li(14, std::int64_t(src)), li(4, std::int64_t(r.inner)), li(16, std::int64_t(values));
+  li(8, 0), li(9, std::int64_t(r.outer)), li(11, std::int64_t(r.mid)), li(17, std::int64_t(0x80000000));
+  emit_.bind(outerLoop);
+  emit_.emit(tatami::Op::Add, {R(12), R(16), 0});
+  li(10, 0);
+  emit_.bind(runLoop);
+  emit_.emit(tatami::Op::Lw, {R(3), Mem{R(12)}});
+  if (negate) emit_.emit(tatami::Op::Xor, {R(3), R(3), R(17)});
+  emit_.emit(vop, DType::F32, {R(13), R(14), R(3), R(4)});
+  emit_.emit(tatami::Op::Add, {R(12), R(12), 4});
+  emit_.emit(tatami::Op::Add, {R(13), R(13), r.inner * 4});
+  emit_.emit(tatami::Op::Add, {R(14), R(14), r.inner * 4});
+  emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+  emit_.emit(tatami::Op::Blt, {R(10), R(11), runLoop});
+  emit_.emit(tatami::Op::Add, {R(8), R(8), 1});
+  emit_.emit(tatami::Op::Blt, {R(8), R(9), outerLoop});
+  // The runs are independent: the vector unit streams them back to back, each run's occupancy
+  // or the loop's scalar instructions, whichever is longer, and one pipeline latency at the end.
+  const double ports = double(c_.core.sram_read_ports);
+  const double l = lines(r.inner * 4);
+  const double occupancy = std::max(l * std::max(1.0, 1.0 / ports), double(r.inner * 4) / double(c_.core.fp32_fma_per_cycle * 4));
+  const double loop = (negate ? 8.0 : 7.0) * double(c_.core.scalar_cycles);
+  const double runs = double(r.outer * r.mid);
+  cost(runs * std::max(occupancy, loop) + double(r.outer) * 3 * double(c_.core.scalar_cycles) + double(c_.core.vector_latency_cycles),
+       occupancy >= loop ? "compute" : "latency");
+  return true;
+}
+
 void Lowering::spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N) {
   // wide[i, :] = col[i]: one DMA per row, its source stride 0 repeating the element.
   const LabelId loop = emit_.newLabel();
@@ -48,18 +121,9 @@ std::uint64_t Lowering::broadcast(const Node& n, int v, const Shape& out) {
     // Values repeated along trailing axes (a bias per channel over the planes of every example):
     // out is [outer, mid, inner] with the source the `mid` values. Each value fills a row of
     // `inner` once (vfill), and one strided DMA copies that row into every `outer` position.
-    const std::size_t off = out.size() - s.size();
-    std::size_t d0 = out.size(), d1 = 0;
-    for (std::size_t d = off; d < out.size(); ++d)
-      if (s[d - off] != 1) d0 = std::min(d0, d), d1 = d + 1;
-    bool block = d0 < d1;
-    std::uint64_t outer = 1, mid = 1, inner = 1;
-    for (std::size_t d = 0; d < out.size() && block; ++d) {
-      const std::int64_t sd = d < off ? 1 : s[d - off];
-      if (d < d0) outer *= std::uint64_t(out[d]);
-      else if (d < d1) block = sd == out[d], mid *= std::uint64_t(out[d]);
-      else inner *= std::uint64_t(out[d]);
-    }
+    const Repeat r = repeatOf(s, out);
+    const bool block = r.ok;
+    const std::uint64_t outer = r.outer, mid = r.mid, inner = r.inner;
     if (block && inner >= 16) {
       const std::uint64_t rowElems = roundUp(inner, 16), rows = temp(mid * rowElems, n.name + ".rows");
       const LabelId loop = emit_.newLabel();

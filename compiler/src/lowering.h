@@ -74,6 +74,9 @@ struct CollectivePlans {
 
 namespace tatami::compiler::lowering {
 
+/// Elementwise ops that need a block of constants (relu's zeros, its gradient's mask) work in
+/// chunks of at most this many elements, so that the block stays small (8 KiB).
+constexpr std::uint64_t kChunkElements = 2048;
 /// The most a tree across groups may take of a core's SRAM for its slots.
 constexpr std::uint64_t kTreeSlotBytes = 32 * 1024;
 /// The levels of a tree of fan-in F over `members` (ceil(log_F members)).
@@ -237,6 +240,23 @@ class Lowering {
   }
   /// wide (M x N) = the column col (M) repeated across.
   void spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N);
+  /// How a value of shape `s` repeats to `out`: out seen as [outer, mid, inner], the value holding
+  /// the `mid` values of a block of axes, repeated over the axes before and after it (a bias per
+  /// channel over the planes of every example). ok is false for any other broadcast.
+  struct Repeat {
+    bool ok = false;
+    std::uint64_t outer = 1, mid = 1, inner = 1;
+  };
+  static Repeat repeatOf(const Shape& s, const Shape& out);
+  /// dst = a OP b (add, sub, mul, div) where one operand has the other's shape and the other
+  /// repeats per run of whole vectors (repeatOf, inner a multiple of 16): one vadds or vmuls per
+  /// run with the run's value as its scalar, no broadcast copy. False, with nothing emitted, when
+  /// the shapes do not allow it.
+  bool scalarRuns(const Node& n, std::uint64_t dst);
+  /// dst = the sums of x over `axes` in stages without moving x: its trailing reduced axes by
+  /// sums of rows, then a leading reduced block by sums of columns (once, or once per position of
+  /// the kept axes before it). False, with nothing emitted, for any other arrangement of the axes.
+  bool reduceInStages(const Node& n, std::uint64_t dst, int x, const std::vector<bool>& axes);
   /// A buffer holding v broadcast to `out` (v itself if already that shape).
   std::uint64_t broadcast(const Node& n, int v, const Shape& out);
   void lowerNode(const Node& n, std::uint64_t dst);
@@ -312,6 +332,9 @@ class Lowering {
   /// The cost model's estimate of matmulMixed's instructions (they overlap: estimated as a whole).
   double matmulMixedCycles(const PanelOperand& a, const PanelOperand& b, std::uint64_t K, double tileCycles) const;
   void reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool> axes, bool mean);
+  /// What holds the SRAM now, for an overflow's message: the values in SRAM, their bytes and the
+  /// largest few by name.
+  std::string largestLive() const;
   void allreduce(const Node& n, std::uint64_t dst);
   /// A data-parallel all-reduce over many cores in two levels (see allreduceInGroups).
   void allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t groupSize);

@@ -81,7 +81,9 @@ TEST_CASE("weighPlacements: on a system of several dies, data parallel over whol
   const auto won = all[std::size_t(choosePlacement(all))];
   CHECK(won.slice == "4x4");
   CHECK(won.cores == 16);
-  // A batch smaller than the system's cores: no slice beyond the cores it can fill.
+  // A batch smaller than the system's cores: no data-parallel slice beyond the cores it can fill
+  // (a grid splits channels too, so it may use more cores than examples).
   r.batch = 8;
-  for (const auto& c : weighPlacements(r, config, compileModel(r, nullptr))) CHECK(c.cores <= 8);
+  for (const auto& c : weighPlacements(r, config, compileModel(r, nullptr)))
+    if (c.grid.empty()) CHECK(c.cores <= 8);
 }
