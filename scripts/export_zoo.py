@@ -222,6 +222,21 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(self.layer2(self.layer1(self.stem(x)))), 1))
 
 
+class CifarResNet(nn.Module):
+    """A CIFAR-style residual network on 3x32x32 images: the ResNet paper's CIFAR widths (16, 32, 64
+    filters, a stride-2 stage change with a 1x1 projection shortcut), one block per stage."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.stages = nn.Sequential(Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
+
+
 class MobileBlock(nn.Module):
     """A MobileNet-style block: pointwise expansion, depthwise 3x3 (groups; stride 2 on 28x28
     images, as MobileNets downsample), Hardswish, ReLU6."""
@@ -467,6 +482,7 @@ def zoo():
         "encoder_pre_norm": (Encoder(norm_first=True), (8, 16), 4, 17),
         "vgg": (Vgg(), (1, 16, 16), 10, 17),
         "resnet": (ResNet(), (3, 16, 16), 10, 17),
+        "resnet_cifar": (CifarResNet(), (3, 32, 32), 10, 17),
         "mobile_block": (MobileBlock(), (1, 16, 16), 10, 17),
         "mobile_fashion": (MobileBlock(28, stride=2), (1, 28, 28), 10, 17),
         "attention_causal": (Attention(), (8, 16), 4, 17),

@@ -46,6 +46,24 @@ std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt) 
     grad[v] = it == grad.end() ? gv : g.op(Op::add, {it->second, gv});
   };
   const std::size_t forwardNodes = g.nodes.size();
+  // A numerator divided by a smaller (broadcast) divisor is recomputed for the backward pass as
+  // quotient x divisor (a batch norm's centred input from its normalized output and the standard
+  // deviation per channel): the quotient is usually kept anyway, so the numerator need not be.
+  std::map<int, std::pair<int, int>> quotientOf;  // numerator -> (quotient, divisor)
+  for (std::size_t idx = 0; idx < forwardNodes; ++idx) {
+    const Node& n = g.nodes[idx];
+    if (n.op == Op::div && elementCount(shapeOf(g, n.inputs[1])) < elementCount(shapeOf(g, n.inputs[0])) &&
+        shapeOf(g, n.outputs[0]) == shapeOf(g, n.inputs[0]))
+      quotientOf.emplace(n.inputs[0], std::make_pair(n.outputs[0], n.inputs[1]));
+  }
+  std::map<int, int> recomputed;
+  const auto recomputable = [&](int v) {
+    const auto q = quotientOf.find(v);
+    if (q == quotientOf.end()) return v;
+    const auto r = recomputed.find(v);
+    if (r != recomputed.end()) return r->second;
+    return recomputed[v] = g.op(Op::mul, {q->second.first, q->second.second});
+  };
   for (std::size_t idx = forwardNodes; idx-- > 0;) {
     const Node n = g.nodes[idx];  // copy: adding nodes reallocates
     const int out = n.outputs[0];
@@ -64,8 +82,8 @@ std::map<int, int> addBackward(Graph& g, int loss, const std::vector<int>& wrt) 
       accumulate(a, sumTo(g, dy, shapeOf(g, a)));
       accumulate(b, sumTo(g, g.op(Op::neg, {dy}), shapeOf(g, b)));
     } else if (op == Op::mul) {
-      accumulate(a, sumTo(g, g.op(Op::mul, {dy, b}), shapeOf(g, a)));
-      accumulate(b, sumTo(g, g.op(Op::mul, {dy, a}), shapeOf(g, b)));
+      accumulate(a, sumTo(g, g.op(Op::mul, {dy, recomputable(b)}), shapeOf(g, a)));
+      accumulate(b, sumTo(g, g.op(Op::mul, {dy, recomputable(a)}), shapeOf(g, b)));
     } else if (op == Op::div) {
       accumulate(a, sumTo(g, g.op(Op::div, {dy, b}), shapeOf(g, a)));
       const int q = g.op(Op::div, {g.op(Op::mul, {dy, out}), b});  // dy * a / b^2 = dy * y / b

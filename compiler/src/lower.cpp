@@ -656,10 +656,12 @@ int Lowering::dyingOperandToReuse(const Node& n, std::size_t i) const {
   // An elementwise op writes over an operand of its size that dies here (an updated weight over
   // the weight, a momentum update over the scaled momentum), so a training step keeps one copy of
   // each weight and of its optimizer state.
-  if (!(n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::relu || n.op == Op::neg)) return -1;
+  // A per-channel operand applied run by run (scalarRuns) lets the other be written over too.
+  const int perRun = perRunOperand(n);
+  if (!(n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::relu || n.op == Op::neg || perRun >= 0)) return -1;
   const int v = n.outputs[0];
   bool sameSize = true;
-  for (int in : n.inputs) sameSize = sameSize && (count(in) == count(v) || isScalarConst(in));
+  for (int in : n.inputs) sameSize = sameSize && (count(in) == count(v) || isScalarConst(in) || in == perRun);
   if (!sameSize) return -1;
   for (int in : n.inputs) {
     if (count(in) != count(v) || g_.values[std::size_t(in)].kind == ValueKind::Constant) continue;

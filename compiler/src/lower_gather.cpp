@@ -20,15 +20,26 @@ Lowering::Repeat Lowering::repeatOf(const Shape& s, const Shape& out) {
   return r;
 }
 
+int Lowering::perRunOperand(const Node& n) const {
+  if (n.op != Op::add && n.op != Op::sub && n.op != Op::mul && n.op != Op::div) return -1;
+  const int a = n.inputs[0], b = n.inputs[1], out = n.outputs[0];
+  const bool smallB = count(a) == count(out) && count(b) < count(a);
+  const bool smallA = count(b) == count(out) && count(a) < count(b);
+  if (!smallA && !smallB) return -1;
+  const int small = smallB ? b : a;
+  const Repeat r = repeatOf(shape(small), shape(out));
+  if (!r.ok || r.inner % 16 || r.inner < 16 || count(small) != r.mid) return -1;
+  return small;
+}
+
 bool Lowering::scalarRuns(const Node& n, std::uint64_t dst) {
-  const Shape& os = shape(n.outputs[0]);
+  const int small = perRunOperand(n);
+  if (small < 0) return false;
   const int a = n.inputs[0], b = n.inputs[1];
-  const bool smallB = count(a) == count(n.outputs[0]) && count(b) < count(a);
-  const bool smallA = count(b) == count(n.outputs[0]) && count(a) < count(b);
-  if (!smallA && !smallB) return false;
-  const int small = smallB ? b : a, full = smallB ? a : b;
-  const Repeat r = repeatOf(shape(small), os);
-  if (!r.ok || r.inner % 16 || r.inner < 16 || count(small) != r.mid) return false;
+  const bool smallB = small == b && small != a;
+  const bool smallA = !smallB;
+  const int full = smallB ? a : b;
+  const Repeat r = repeatOf(shape(small), shape(n.outputs[0]));
   std::uint64_t values = addr(small);
   tatami::Op vop = n.op == Op::add || n.op == Op::sub ? tatami::Op::Vadds : tatami::Op::Vmuls;
   bool negate = false;

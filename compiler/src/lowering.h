@@ -253,6 +253,8 @@ class Lowering {
   /// run with the run's value as its scalar, no broadcast copy. False, with nothing emitted, when
   /// the shapes do not allow it.
   bool scalarRuns(const Node& n, std::uint64_t dst);
+  /// The operand scalarRuns applies run by run, or -1 when it does not apply to n.
+  int perRunOperand(const Node& n) const;
   /// dst = the sums of x over `axes` in stages without moving x: its trailing reduced axes by
   /// sums of rows, then a leading reduced block by sums of columns (once, or once per position of
   /// the kept axes before it). False, with nothing emitted, for any other arrangement of the axes.
