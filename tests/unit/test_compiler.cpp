@@ -120,6 +120,42 @@ TEST_CASE("reduce_max's gradient goes to the maxima, shared evenly among ties (a
   CHECK(t[std::size_t(grads.at(x))].data == std::vector<double>{0, 1, 1, 3, 0, 0});
 }
 
+TEST_CASE("a batch norm's centred input is recomputed for the backward pass from its normalized output, with the same gradient") {
+  // y = (x - mean) / sqrt(var + eps) over the examples and the plane, per channel; the variance
+  // squares the centred input, whose gradient needs it: the backward pass takes it as y x std.
+  std::mt19937 gen(3);
+  Graph g;
+  const Shape xs = {2, 3, 4, 4};
+  const int x = g.parameter("x", xs, randomData(96, gen, -1, 1));
+  const std::map<std::string, Attribute> stat = {{"axes", std::vector<std::int64_t>{0, 2, 3}}, {"keepdims", std::int64_t(1)}};
+  const int xc = g.op(Op::sub, {x, g.op(Op::reduce_mean, {x}, stat)}, {}, "xc");
+  const int var = g.op(Op::reduce_mean, {g.op(Op::mul, {xc, xc})}, stat);
+  const int sd = g.op(Op::sqrt, {g.op(Op::add, {var, g.scalar(1e-5)})}, {}, "sd");
+  const int y = g.op(Op::div, {xc, sd}, {}, "y");
+  const int w = g.constant("w", xs, randomData(96, gen, -1, 1));
+  const int loss = g.op(Op::reduce_sum, {g.op(Op::mul, {y, w})}, {{"axes", std::vector<std::int64_t>{0, 1, 2, 3}}, {"keepdims", std::int64_t(0)}});
+  const std::size_t forward = g.nodes.size();
+  const auto grads = addBackward(g, loss, {x});
+  verify(g);
+  // No node of the backward pass reads the centred input.
+  for (std::size_t n = forward; n < g.nodes.size(); ++n)
+    for (int in : g.nodes[n].inputs) CHECK(in != xc);
+  // The gradient against central differences in FP64.
+  const auto base = evaluate(g, {});
+  Value& xv = g.values[std::size_t(x)];
+  double worst = 0;
+  for (std::size_t k = 0; k < xv.data.size(); ++k) {
+    const double x0 = xv.data[k], h = 1e-6;
+    xv.data[k] = x0 + h;
+    const double up = evaluate(g, {})[std::size_t(loss)].data[0];
+    xv.data[k] = x0 - h;
+    const double down = evaluate(g, {})[std::size_t(loss)].data[0];
+    xv.data[k] = x0;
+    worst = std::max(worst, std::fabs((up - down) / (2 * h) - base[std::size_t(grads.at(x))].data[k]));
+  }
+  CHECK(worst < 1e-6);
+}
+
 TEST_CASE("gather on data (embeddings): value and gradient") {
   Graph g;
   const int table = g.parameter("table", {4, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
