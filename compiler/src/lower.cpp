@@ -61,8 +61,7 @@ bool Lowering::reduceInStages(const Node& n, std::uint64_t dst, int x, const std
   if (trailing > 1) {  // sums of the trailing rows into a temporary of the kept-and-leading size
     const std::uint64_t t = temp(outer * rows * cols, n.name + ".rows");
     li(1, std::int64_t(t)), li(2, std::int64_t(src)), li(3, std::int64_t(outer * rows * cols)), li(4, std::int64_t(trailing));
-    emit_.emit(tatami::Op::Vrowsum, DType::F32, {R(1), R(2), R(3), R(4)});
-    vectorCost(count(x), 1);
+    emit_.emit(tatami::Op::Vrowsum, DType::F32, {R(1), R(2), R(3), R(4)});  // reduce() counted this pass over x
     src = t;
   }
   // Sums of columns: of the whole [rows, cols] block, or of each of `outer` blocks.
@@ -75,7 +74,9 @@ bool Lowering::reduceInStages(const Node& n, std::uint64_t dst, int x, const std
   emit_.emit(tatami::Op::Add, {R(2), R(2), rows * cols * 4});
   emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
   emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
-  for (std::uint64_t o = 0; o < outer; ++o) vectorCost(rows * cols, 1);
+  // reduce() counted one pass over x: the column sums of the row sums come on top of it.
+  if (trailing > 1)
+    for (std::uint64_t o = 0; o < outer; ++o) vectorCost(rows * cols, 1);
   cost(double(outer) * 4 * double(c_.core.scalar_cycles), "compute");
   return true;
 }
