@@ -73,7 +73,7 @@ std::uint64_t Lowering::bf16Input(int v, std::uint64_t slack, const std::string&
 
 Lowering::Bf16Planes Lowering::bf16Planes(const Shape& s, std::uint64_t s16, std::uint64_t c0, std::uint64_t cn,
                                           const std::array<std::uint64_t, 4>& pad, std::uint64_t dilate, std::uint64_t stride,
-                                          std::uint64_t slack, const std::string& what, double& cycles) {
+                                          std::uint64_t slack, const std::string& what, double& cycles, bool firstPhaseOnly) {
   const std::uint64_t N = std::uint64_t(s[0]), C = std::uint64_t(s[1]), H = std::uint64_t(s[2]), W = std::uint64_t(s[3]);
   const std::uint64_t Hd = (H - 1) * dilate + 1, Wd = (W - 1) * dilate + 1;  // with the inserted zeros
   const std::uint64_t Hp = roundUp(Hd + pad[0] + pad[2], stride), Wp = roundUp(Wd + pad[1] + pad[3], stride);
@@ -109,36 +109,43 @@ Lowering::Bf16Planes Lowering::bf16Planes(const Shape& s, std::uint64_t s16, std
     transposeBf16(rows, tz, Wd, planes * H);
     rowLen = Wd, exStride = cn * H * Wd;
   }
-  // The padded planes [planes, Hp, Wp], rows of the source dilate apart.
-  const std::uint64_t xp = bf16Temp(roundUp(planes * Hp * Wp + (stride == 1 ? slack : 0), 32), what + ".padded");
-  fillZero(xp, planes * Hp * Wp + (stride == 1 ? slack : 0));
-  for (std::uint64_t b = 0; b < N; ++b)
-    for (std::uint64_t c = 0; c < cn; ++c) {
-      const std::uint64_t from = rows + (b * exStride + c * H * rowLen) * 2;
-      dma2dAsync(xp + (((b * cn + c) * Hp + pad[0]) * Wp + pad[1]) * 2, from, H, rowLen * 2, dilate * Wp * 2, rowLen * 2);
-      cycles += dmaCycles(H, rowLen * 2);
-    }
+  // The padded planes [planes, Hp, Wp], rows of the source dilate apart; with a stride, no
+  // padding and every channel, the source's own planes (the phases below are cut from them).
+  const bool inPlace = stride > 1 && !padded && cn == C;
+  const std::uint64_t xp = inPlace ? rows : bf16Temp(roundUp(planes * Hp * Wp + (stride == 1 ? slack : 0), 32), what + ".padded");
+  if (!inPlace) {
+    fillZero(xp, planes * Hp * Wp + (stride == 1 ? slack : 0));
+    for (std::uint64_t b = 0; b < N; ++b)
+      for (std::uint64_t c = 0; c < cn; ++c) {
+        const std::uint64_t from = rows + (b * exStride + c * H * rowLen) * 2;
+        dma2dAsync(xp + (((b * cn + c) * Hp + pad[0]) * Wp + pad[1]) * 2, from, H, rowLen * 2, dilate * Wp * 2, rowLen * 2);
+        cycles += dmaCycles(H, rowLen * 2);
+      }
+  }
   if (dilate > 1) releaseTemp(rows);  // (the other dilation temporaries stay to the op's end)
   if (stride == 1) return {xp, cn * Hp * Wp, Hp * Wp, Wp, 1, 0, true};
-  // Phases: the columns made rows (a transpose), columns b, b + s, ... picked by one DMA and
-  // transposed back, then rows a, a + s, ... of every plane picked by one DMA (Hp is a multiple of s).
-  const std::uint64_t Hq = Hp / stride, Wq = Wp / stride, rowsX = planes * Hp;
+  // Phases, a row phase at a time: rows a, a + s, ... of every plane picked by one DMA (Hp is a
+  // multiple of s), the columns made rows (a transpose), columns b, b + s, ... picked by one DMA
+  // and transposed back into phase (a, b). No temporary is larger than one row phase.
+  const std::uint64_t Hq = Hp / stride, Wq = Wp / stride, rowsA = planes * Hq;
   const std::uint64_t phaseElems = roundUp(planes * Hq * Wq + slack, 32);
-  const std::uint64_t out = bf16Temp(stride * stride * phaseElems, what + ".phases");
-  fillZero(out, stride * stride * phaseElems);
-  const std::uint64_t t = bf16Temp(roundUp(Wp * rowsX, 32), what + ".t"), tb = bf16Temp(roundUp(Wq * rowsX, 32), what + ".t_phase");
-  const std::uint64_t xb = bf16Temp(roundUp(rowsX * Wq, 32), what + ".x_phase");
-  transposeBf16(t, xp, rowsX, Wp);
-  for (std::uint64_t b = 0; b < stride; ++b) {
-    dma2dAsync(tb, t + b * rowsX * 2, Wq, rowsX * 2, rowsX * 2, stride * rowsX * 2);
-    cycles += dmaCycles(Wq, rowsX * 2);
-    transposeBf16(xb, tb, Wq, rowsX);
-    for (std::uint64_t a = 0; a < stride; ++a) {
-      dma2dAsync(out + (a * stride + b) * phaseElems * 2, xb + a * Wq * 2, planes * Hq, Wq * 2, Wq * 2, stride * Wq * 2);
-      cycles += dmaCycles(planes * Hq, Wq * 2);
+  const std::uint64_t phases = firstPhaseOnly ? 1 : stride;  // along each axis
+  const std::uint64_t out = bf16Temp(phases * phases * phaseElems, what + ".phases");
+  fillZero(out, phases * phases * phaseElems);
+  const std::uint64_t ra = bf16Temp(roundUp(rowsA * Wp, 32), what + ".rows_phase"), ta = bf16Temp(roundUp(Wp * rowsA, 32), what + ".t");
+  const std::uint64_t tb = bf16Temp(roundUp(Wq * rowsA, 32), what + ".t_phase");
+  for (std::uint64_t a = 0; a < phases; ++a) {
+    dma2dAsync(ra, xp + a * Wp * 2, rowsA, Wp * 2, Wp * 2, stride * Wp * 2);
+    cycles += dmaCycles(rowsA, Wp * 2);
+    if (a + 1 == phases && !inPlace) releaseTemp(xp);  // read by the last row phase's copy
+    transposeBf16(ta, ra, rowsA, Wp);
+    for (std::uint64_t b = 0; b < phases; ++b) {
+      dma2dAsync(tb, ta + b * rowsA * 2, Wq, rowsA * 2, rowsA * 2, stride * rowsA * 2);
+      cycles += dmaCycles(Wq, rowsA * 2);
+      transposeBf16(out + (a * phases + b) * phaseElems * 2, tb, Wq, rowsA);
     }
   }
-  releaseTemp(xb), releaseTemp(tb), releaseTemp(t), releaseTemp(xp);
+  releaseTemp(tb), releaseTemp(ta), releaseTemp(ra);
   return {out, cn * Hq * Wq, Hq * Wq, Wq, stride, phaseElems * 2, true};
 }
 
@@ -162,6 +169,9 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
   // the dilated kernel's extent less the forward padding at the start and to the input's size at
   // the end, by the flipped kernel (convAsImplicitGemm checks that these pads are not negative).
   const std::uint64_t stride = forward ? sh : 1, dilate = forward ? 1 : sh;
+  // Every tap in phase (0, 0): a 1x1 kernel (a residual network's strided shortcut), or a
+  // dilation that is a multiple of the stride.
+  const bool onePhase = (kh == 1 || dh % std::max<std::uint64_t>(stride, 1) == 0) && (kw == 1 || dw % std::max<std::uint64_t>(stride, 1) == 0);
   const std::uint64_t pt = forward ? std::uint64_t(pads[0]) : dh * (kh - 1) - std::uint64_t(pads[0]);
   const std::uint64_t pl = forward ? std::uint64_t(pads[1]) : dw * (kw - 1) - std::uint64_t(pads[1]);
   const std::uint64_t pb = forward ? std::uint64_t(pads[2]) : Ho - 1 + std::uint64_t(pads[0]) - (Hs - 1) * sh;
@@ -214,7 +224,7 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
   Bf16Planes planes;
   for (std::uint64_t g = 0; g < G; ++g) {
     if (g > 0 && planes.owned) releaseTemp(planes.base);  // the previous group's
-    planes = bf16Planes(ss, s16, g * Csg, Csg, {pt, pl, pb, pr}, dilate, stride, slack + 2 * Ws, n.name, setup);
+    planes = bf16Planes(ss, s16, g * Csg, Csg, {pt, pl, pb, pr}, dilate, stride, slack + 2 * Ws, n.name, setup, onePhase);
     if (planes.owned && G == 1) releaseTemp(s16);  // copied into the planes
     const std::uint64_t exStride = planes.exStride, chanStride = planes.chanStride, Wp = planes.width;
     const std::uint64_t nbEx = (Ho * Wp + 15) / 16;  // position blocks per example, at the planes' width

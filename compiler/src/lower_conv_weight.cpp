@@ -31,6 +31,7 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
   const std::uint64_t dh = std::uint64_t(dil[0]), dw = std::uint64_t(dil[1]);
   const std::array<std::uint64_t, 4> pad = {std::uint64_t(pads[0]), std::uint64_t(pads[1]), std::uint64_t(pads[2]), std::uint64_t(pads[3])};
   const std::uint64_t stride = std::uint64_t(n.attrs.count("strides") ? n.intsAttr("strides")[0] : 1);  // both the same
+  const bool onePhase = (kh == 1 || dh % stride == 0) && (kw == 1 || dw % stride == 0);  // every tap in phase (0, 0)
   // Positions run over the planes' width: the padded width, or with a stride its phases'.
   const std::uint64_t Wp = roundUp(std::uint64_t(xs[3]) + pad[1] + pad[3], stride) / stride;
   const std::uint64_t Pb = roundUp(Ho * Wp, 2);  // positions per example, even (the last is zero in dy)
@@ -49,7 +50,7 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
   // One group: its planes are made (and the BF16 copy they come from freed) before dy's.
   Bf16Planes planes{};
   if (G == 1) {
-    planes = bf16Planes(xs, x16, 0, Cg, pad, 1, stride, slack, n.name + ".x", setup);
+    planes = bf16Planes(xs, x16, 0, Cg, pad, 1, stride, slack, n.name + ".x", setup, onePhase);
     if (planes.owned) releaseTemp(x16);
   }
   const std::uint64_t dy16 = bf16Input(dyv, 0, n.name + ".dy", setup);
@@ -101,7 +102,7 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
   for (std::uint64_t g = 0; g < G; ++g) {
     if (G > 1) {
       if (planes.owned) releaseTemp(planes.base);  // the previous group's
-      planes = bf16Planes(xs, x16, g * Cg, Cg, pad, 1, stride, slack, n.name + ".x", setup);
+      planes = bf16Planes(xs, x16, g * Cg, Cg, pad, 1, stride, slack, n.name + ".x", setup, onePhase);
     }
     for (std::uint64_t f0b = 0; f0b < fBlocks; f0b += fPerPass)
       for (std::uint64_t j0 = 0; j0 < columns; j0 += jPerPass) {

@@ -311,8 +311,11 @@ class Lowering {
       return base + ((rOff % stride) * stride + qOff % stride) * phaseBytes + ((rOff / stride) * width + qOff / stride) * 2;
     }
   };
+  /// `firstPhaseOnly`: every tap the kernel reads is in phase (0, 0) (a 1x1 kernel, or a dilation
+  /// that is a multiple of the stride), so only that phase is made.
   Bf16Planes bf16Planes(const Shape& s, std::uint64_t s16, std::uint64_t c0, std::uint64_t cn, const std::array<std::uint64_t, 4>& pad,
-                        std::uint64_t dilate, std::uint64_t stride, std::uint64_t slack, const std::string& what, double& cycles);
+                        std::uint64_t dilate, std::uint64_t stride, std::uint64_t slack, const std::string& what, double& cycles,
+                        bool firstPhaseOnly = false);
   void take(const Node& n, std::uint64_t dst);
   /// gather / gather_grad along an axis with indices known only at run time (embeddings).
   void gatherRows(const Node& n, std::uint64_t dst);
