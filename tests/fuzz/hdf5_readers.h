@@ -1,0 +1,31 @@
+// The HDF5 fuzz targets' common end: a file read as tatami reads HDF5 from outside (named arrays,
+// SRAM images, a training checkpoint). A std::runtime_error is the expected answer to bad input;
+// anything else is a finding.
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tatami/driver/checkpoint.h"
+#include "tatami/runtime/hdf5_io.h"
+#include "tatami/runtime/results.h"
+
+inline void readAsTatamiDoes(const std::string& path) {
+  try {
+    std::map<std::string, std::string> attributes;
+    tatami::runtime::readArrays(path, &attributes);
+  } catch (const std::runtime_error&) {
+  }
+  try {
+    tatami::runtime::readSramImages(path);
+  } catch (const std::runtime_error&) {
+  }
+  try {
+    tatami::driver::TrainState state;
+    state.carried["w"] = std::vector<double>(4);
+    tatami::driver::readRunFile(path, "model=m", state);
+  } catch (const std::runtime_error&) {
+  }
+}
