@@ -14,8 +14,9 @@ using namespace tatami::compiler;
 
 void printCostTable(const LoweredProgram& lp, const std::vector<OpMeasure>* measured, std::ostream& out) {
   out << "op                        shape          partition                  bound     " << (lp.threadsUsed > 1 ? "thr " : "") << "estimate"
-      << (measured ? "   measured  est/meas  MFLOP  FLOP/cyc  matrix vector  dma  limit" : "") << "\n";
+      << (measured ? "   measured  est/meas  MFLOP  FLOP/cyc  matrix vector  dma  sram KB  mesh KB  hbm KB  limit" : "") << "\n";
   double total = 0;
+  const auto kib = [](std::uint64_t bytes) { return bytes ? readable(double(bytes) / 1024.0, 1) : std::string("-"); };
   const auto share = [](std::uint64_t busy, std::uint64_t cycles) {
     return cycles ? std::to_string(std::llround(100.0 * double(busy) / double(cycles))) + "%" : std::string("-");
   };
@@ -32,7 +33,8 @@ void printCostTable(const LoweredProgram& lp, const std::vector<OpMeasure>* meas
           << std::setw(7) << (oc.usefulFlops ? readable(double(oc.usefulFlops) / 1e6, 2) : std::string("-")) << std::setw(10)
           << (oc.usefulFlops && m.cycles ? readable(double(oc.usefulFlops) / double(m.cycles), 0) : std::string("-")) << std::setw(8)
           << share(m.busy[std::size_t(Unit::Matrix)], m.cycles) << std::setw(7) << share(m.busy[std::size_t(Unit::Vector)], m.cycles)
-          << std::setw(5) << share(m.busy[std::size_t(Unit::Dma)], m.cycles) << "  " << m.limit();
+          << std::setw(5) << share(m.busy[std::size_t(Unit::Dma)], m.cycles) << std::setw(9) << kib(m.sramBytes) << std::setw(9)
+          << kib(m.meshBytes) << std::setw(8) << kib(m.hbmBytes) << "  " << m.limit();
     }
     out << "\n";
     if (!oc.choice.empty()) out << "  chosen: " << oc.choice << "\n";
@@ -43,8 +45,9 @@ void printCostTable(const LoweredProgram& lp, const std::vector<OpMeasure>* meas
   out << "; SRAM peak " << lp.sramPeakBytes << " bytes\n";
   if (measured)
     out << "(MFLOP: the op's useful matrix FLOPs, FLOP/cyc: per measured cycle (the peak: 2 x matrix_units x matrix_dim^2); "
-           "matrix, vector, dma: the units' busy cycles on the op's instructions, of its measured cycles; limit: the unit busy "
-           "60% of them or more, else latency)\n";
+           "matrix, vector, dma: the units' busy cycles on the op's instructions, of its measured cycles; sram, mesh, hbm KB: the "
+           "bytes its instructions moved through the core's SRAM ports, over the mesh (put, get) and to or from HBM; limit: the "
+           "unit busy 60% of them or more, else latency)\n";
 }
 
 void labelGridOps(const Graph& g, const GridPlan& plan, const std::string& grid, LoweredProgram& lp) {
