@@ -138,6 +138,7 @@ void Lowering::lowerNode(const Node& n, std::uint64_t dst) {
       return;
     }
     if (op != Op::max && op != Op::min && scalarRuns(n, dst)) return;
+    if (blockRuns(n, dst)) return;
     const std::uint64_t pa = broadcast(n, a, os), pb = broadcast(n, b, os);
     if (op == Op::div) {
       const std::uint64_t r = temp(count(out), n.name + ".rcp");

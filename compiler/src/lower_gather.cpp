@@ -87,6 +87,50 @@ bool Lowering::scalarRuns(const Node& n, std::uint64_t dst) {
   return true;
 }
 
+bool Lowering::blockRuns(const Node& n, std::uint64_t dst) {
+  const int a = n.inputs[0], b = n.inputs[1], out = n.outputs[0];
+  const bool smallB = count(a) == count(out) && count(b) < count(a);
+  const bool smallA = count(b) == count(out) && count(a) < count(b);
+  if (!smallA && !smallB) return false;
+  const int small = smallB ? b : a, full = smallB ? a : b;
+  const Shape& os = shape(out);
+  const Repeat r = repeatOf(shape(small), os);
+  const std::uint64_t block = r.mid * r.inner;  // one outer position's elements
+  if (!r.ok || r.outer < 2 || r.inner < 16 || block % 16 || count(small) != r.mid) return false;
+  // The small operand broadcast over one outer position (the axes before its block set to 1).
+  Shape one = os;
+  const std::size_t off = os.size() - shape(small).size();
+  for (std::size_t d = 0; d < os.size(); ++d) {
+    if (d >= off && shape(small)[d - off] != 1) break;
+    one[d] = 1;
+  }
+  const std::uint64_t e = broadcast(n, small, one);
+  tatami::Op op = n.op == Op::add ? tatami::Op::Vadd
+                  : n.op == Op::sub ? tatami::Op::Vsub
+                  : n.op == Op::mul ? tatami::Op::Vmul
+                  : n.op == Op::max ? tatami::Op::Vmax
+                  : n.op == Op::min ? tatami::Op::Vmin
+                                    : tatami::Op::Vmul;
+  std::uint64_t fullAt = addr(full);
+  if (n.op == Op::div && smallB) vun(tatami::Op::Vrcp, e, e, block);  // x / s as x * (1/s)
+  if (n.op == Op::div && smallA) {                                     // s / x as s * (1/x)
+    vun(tatami::Op::Vrcp, dst, fullAt, roundUp(count(full), 16));
+    fullAt = dst;
+  }
+  // Each outer position: one vector operation of `block` elements against the one block.
+  const LabelId loop = emit_.newLabel();
+  li(1, std::int64_t(dst)), li(2, std::int64_t(smallA ? e : fullAt)), li(3, std::int64_t(smallA ? fullAt : e)), li(4, std::int64_t(block));
+  li(10, 0), li(11, std::int64_t(r.outer));
+  emit_.bind(loop);
+  emit_.emit(op, DType::F32, {R(1), R(2), R(3), R(4)});
+  emit_.emit(tatami::Op::Add, {R(1), R(1), block * 4});
+  emit_.emit(tatami::Op::Add, {smallA ? R(3) : R(2), smallA ? R(3) : R(2), block * 4});
+  emit_.emit(tatami::Op::Add, {R(10), R(10), 1});
+  emit_.emit(tatami::Op::Blt, {R(10), R(11), loop});
+  for (std::uint64_t o = 0; o < r.outer; ++o) vectorCost(block, 2);
+  return true;
+}
+
 void Lowering::spreadColumn(std::uint64_t col, std::uint64_t wide, std::uint64_t M, std::uint64_t N) {
   // wide[i, :] = col[i]: one DMA per row, its source stride 0 repeating the element.
   const LabelId loop = emit_.newLabel();

@@ -253,6 +253,11 @@ class Lowering {
   /// run with the run's value as its scalar, no broadcast copy. False, with nothing emitted, when
   /// the shapes do not allow it.
   bool scalarRuns(const Node& n, std::uint64_t dst);
+  /// dst = a OP b (add, sub, mul, div, max, min) where one operand repeats over the leading
+  /// (outer) axes in blocks of whole vectors whose runs are not (a bias per channel over 14 x 14
+  /// planes): that operand broadcast over one block, once, then one vector operation per outer
+  /// position. False, with nothing emitted, when the shapes do not allow it.
+  bool blockRuns(const Node& n, std::uint64_t dst);
   /// The operand scalarRuns applies run by run, or -1 when it does not apply to n.
   int perRunOperand(const Node& n) const;
   /// dst = the sums of x over `axes` in stages without moving x: its trailing reduced axes by

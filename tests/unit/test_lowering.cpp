@@ -159,6 +159,25 @@ TEST_CASE("a per-channel operand is applied run by run, without a copy of the wh
   }
 }
 
+TEST_CASE("a per-channel operand over planes that are not whole vectors is applied one example's block at a time, with the oracle's values") {
+  std::mt19937 gen(11);
+  const Shape xs = {3, 16, 7, 7}, cs = {16, 1, 1};  // runs of 49 elements; an example's block of 784
+  for (const compiler::Op op : {compiler::Op::add, compiler::Op::sub, compiler::Op::mul, compiler::Op::div, compiler::Op::max, compiler::Op::min}) {
+    Graph g;
+    const int x = g.input("x", xs), c = g.input("c", cs);
+    g.markOutput(g.op(op, {x, c}));
+    g.markOutput(g.op(op, {c, x}));
+    INFO("op ", op);
+    compare(g, {{"x", Tensor{xs, random(2352, gen, 0.5, 2)}}, {"c", Tensor{cs, random(16, gen, 0.5, 2)}}}, nullptr, "fp32",
+            op == compiler::Op::div ? 1e-6 : 0.0);
+    // x, c and the result (9,408 B each but c), the operand over one example's block (3,136 B) and
+    // the rows it is made from (16 channels of 64 elements): a third of the broadcast's bytes.
+    Graph one;
+    one.markOutput(one.op(op, {one.input("x", xs), one.input("c", cs)}));
+    CHECK(sramPeak(one) <= 2 * 9408 + 64 + 3136 + 4096);
+  }
+}
+
 TEST_CASE("reductions over interleaved axes (a batch norm's statistics) run in stages, without a permuted copy") {
   std::mt19937 gen(8);
   const Shape xs = {2, 4, 32, 32};  // 32 KiB
