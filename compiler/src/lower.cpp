@@ -98,8 +98,7 @@ void Lowering::reduce(const Node& n, std::uint64_t dst, int x, std::vector<bool>
   } else if (s.size() == 2 && axes[0] && !axes[1]) {
     li(3, s[0]), li(4, s[1]);
     emit_.emit(tatami::Op::Vcolsum, DType::F32, {R(1), R(2), R(3), R(4)});
-  } else if (reduceInStages(n, dst, x, axes)) {
-  } else {
+  } else if (!reduceInStages(n, dst, x, axes)) {
     // Any other axes: the kept axes first and the reduced ones last, then rows sum.
     const std::uint64_t permuted = reducedLast(n, x, axes);
     li(1, std::int64_t(dst)), li(2, std::int64_t(permuted));
