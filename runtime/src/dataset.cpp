@@ -2,6 +2,7 @@
 #include "tatami/runtime/dataset.h"
 
 #include <cmath>
+#include <limits>
 
 #include "tatami/runtime/results.h"
 
@@ -88,7 +89,13 @@ LabelledImages loadImageDataset(const std::string& name, const std::string& spli
     d.count = images->shape[0];
     d.labelsPerExample = labels->shape.size() == 2 ? labels->shape[1] : 1;
     if (d.labelsPerExample == 0) throw std::runtime_error("'" + name + "': " + prefix + "_labels has no label per example");
-    d.pixels = images->data.size() / d.count;
+    // Values per example from the shape, so that a split of no examples has its width too.
+    d.pixels = 1;
+    for (std::size_t k = 1; k < images->shape.size(); ++k) {
+      if (images->shape[k] && d.pixels > std::numeric_limits<std::size_t>::max() / images->shape[k])
+        throw std::runtime_error("'" + name + "': " + prefix + "_images has more values per example than memory can hold");
+      d.pixels *= images->shape[k];
+    }
     d.images.assign(images->data.begin(), images->data.end());
     for (double l : labels->data) {
       if (l < 0 || l > 255 || l != std::floor(l)) throw std::runtime_error("'" + name + "': label " + std::to_string(l) + " is not a class number 0..255");
