@@ -20,13 +20,17 @@ Lowering::Repeat Lowering::repeatOf(const Shape& s, const Shape& out) {
   return r;
 }
 
+int Lowering::smallerOperand(const Node& n) const {
+  const int a = n.inputs[0], b = n.inputs[1], out = n.outputs[0];
+  if (count(a) == count(out) && count(b) < count(a)) return b;
+  if (count(b) == count(out) && count(a) < count(b)) return a;
+  return -1;
+}
+
 int Lowering::perRunOperand(const Node& n) const {
   if (n.op != Op::add && n.op != Op::sub && n.op != Op::mul && n.op != Op::div) return -1;
-  const int a = n.inputs[0], b = n.inputs[1], out = n.outputs[0];
-  const bool smallB = count(a) == count(out) && count(b) < count(a);
-  const bool smallA = count(b) == count(out) && count(a) < count(b);
-  if (!smallA && !smallB) return -1;
-  const int small = smallB ? b : a;
+  const int small = smallerOperand(n), out = n.outputs[0];
+  if (small < 0) return -1;
   const Repeat r = repeatOf(shape(small), shape(out));
   if (!r.ok || r.inner % 16 || r.inner < 16 || count(small) != r.mid) return -1;
   return small;
@@ -35,10 +39,8 @@ int Lowering::perRunOperand(const Node& n) const {
 bool Lowering::scalarRuns(const Node& n, std::uint64_t dst) {
   const int small = perRunOperand(n);
   if (small < 0) return false;
-  const int a = n.inputs[0], b = n.inputs[1];
-  const bool smallB = small == b && small != a;
-  const bool smallA = !smallB;
-  const int full = smallB ? a : b;
+  const bool smallA = small == n.inputs[0], smallB = !smallA;
+  const int full = smallA ? n.inputs[1] : n.inputs[0];
   const Repeat r = repeatOf(shape(small), shape(n.outputs[0]));
   std::uint64_t values = addr(small);
   tatami::Op vop = n.op == Op::add || n.op == Op::sub ? tatami::Op::Vadds : tatami::Op::Vmuls;
@@ -88,11 +90,10 @@ bool Lowering::scalarRuns(const Node& n, std::uint64_t dst) {
 }
 
 bool Lowering::blockRuns(const Node& n, std::uint64_t dst) {
-  const int a = n.inputs[0], b = n.inputs[1], out = n.outputs[0];
-  const bool smallB = count(a) == count(out) && count(b) < count(a);
-  const bool smallA = count(b) == count(out) && count(a) < count(b);
-  if (!smallA && !smallB) return false;
-  const int small = smallB ? b : a, full = smallB ? a : b;
+  const int small = smallerOperand(n), out = n.outputs[0];
+  if (small < 0) return false;
+  const bool smallA = small == n.inputs[0], smallB = !smallA;
+  const int full = smallA ? n.inputs[1] : n.inputs[0];
   const Shape& os = shape(out);
   const Repeat r = repeatOf(shape(small), os);
   const std::uint64_t block = r.mid * r.inner;  // one outer position's elements

@@ -258,6 +258,9 @@ class Lowering {
   /// planes): that operand broadcast over one block, once, then one vector operation per outer
   /// position. False, with nothing emitted, when the shapes do not allow it.
   bool blockRuns(const Node& n, std::uint64_t dst);
+  /// Of a binary op's two operands, the smaller one when the other has the output's size (a
+  /// broadcast operand), else -1.
+  int smallerOperand(const Node& n) const;
   /// The operand scalarRuns applies run by run, or -1 when it does not apply to n.
   int perRunOperand(const Node& n) const;
   /// dst = the sums of x over `axes` in stages without moving x: its trailing reduced axes by
