@@ -233,24 +233,48 @@ class Importer {
       for (std::size_t d = 0; d < xs.size(); ++d)
         for (std::int64_t i = 0; i < xs[d]; ++i) picks[d].push_back(i);
     for (std::size_t k = 0; k < axes.size(); ++k) {
-      const std::int64_t len = xs[std::size_t(axes[k])], step = this->whole(n, steps[k], "a step");
-      if (step == 0) fail(n, "step 0");
-      const auto clampTo = [](double v, double lo, double hi) { return std::int64_t(std::max(lo, std::min(hi, v))); };
-      double b = starts[k] < 0 ? starts[k] + double(len) : starts[k], e = ends[k] < 0 ? ends[k] + double(len) : ends[k];
-      std::vector<std::int64_t> p;
-      if (step > 0) {
-        for (std::int64_t i = clampTo(b, 0, double(len)); i < clampTo(e, 0, double(len)); i += step) p.push_back(i);
-      } else {
-        for (std::int64_t i = clampTo(b, -1, double(len - 1)); i > clampTo(e, -1, double(len - 1)); i += step) p.push_back(i);
-      }
+      const SliceRange r = sliceRange(n, xs[std::size_t(axes[k])], starts[k], ends[k], steps[k]);
+      std::vector<std::int64_t> p(std::size_t(r.count));
+      for (std::int64_t i = 0; i < r.count; ++i) p[std::size_t(i)] = r.first + i * r.step;
       picks[std::size_t(axes[k])] = p;
     }
     return picks;
+  }
+  /// The indices one axis of length `len` keeps, by ONNX's rules (negative steps walk backwards):
+  /// `count` of them from `first`, `step` apart.
+  struct SliceRange {
+    std::int64_t first = 0, count = 0, step = 1;
+  };
+  SliceRange sliceRange(const onnx::NodeProto& n, std::int64_t len, double start, double end, double stepValue) const {
+    SliceRange r;
+    r.step = whole(n, stepValue, "a step");
+    if (r.step == 0) fail(n, "step 0");
+    const auto clampTo = [](double v, double lo, double hi) { return std::int64_t(std::max(lo, std::min(hi, v))); };
+    const double b = start < 0 ? start + double(len) : start, e = end < 0 ? end + double(len) : end;
+    if (r.step > 0) {
+      r.first = clampTo(b, 0, double(len));
+      const std::int64_t stop = clampTo(e, 0, double(len));
+      r.count = stop > r.first ? (stop - r.first + r.step - 1) / r.step : 0;
+    } else {
+      r.first = clampTo(b, -1, double(len - 1));
+      const std::int64_t stop = clampTo(e, -1, double(len - 1));
+      r.count = r.first > stop ? (r.first - stop + (-r.step) - 1) / (-r.step) : 0;
+    }
+    return r;
   }
   /// Slice with any steps on a constant.
   int slicedConstant(const onnx::NodeProto& n, int x, const std::vector<double>& starts, const std::vector<double>& ends,
                      const std::vector<std::int64_t>& axes, const std::vector<double>& steps) {
     const Shape xs = shapeOf(x);
+    if (elementCount(xs) == 0) {
+      // Nothing to pick from; its other axes may be of any length (not listed one by one).
+      if (starts.size() != axes.size() || ends.size() != axes.size() || steps.size() != axes.size())
+        fail(n, "starts, ends, axes and steps have different lengths");
+      Shape out = xs;
+      for (std::size_t k = 0; k < axes.size(); ++k)
+        out[std::size_t(axes[k])] = sliceRange(n, xs[std::size_t(axes[k])], starts[k], ends[k], steps[k]).count;
+      return isInteger(x) ? integerConstant(out, {}) : constant(out, {});
+    }
     const std::vector<std::vector<std::int64_t>> picks = slicePicks(n, xs, starts, ends, axes, steps, true);
     Shape out;
     for (const auto& p : picks) out.push_back(std::int64_t(p.size()));

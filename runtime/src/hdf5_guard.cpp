@@ -1,9 +1,10 @@
-// Reading an HDF5 file first in a child process (hdf5_guard.h).
+// Reading an HDF5 file first in a reader process (hdf5_guard.h).
 #include "hdf5_guard.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +12,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 namespace tatami::runtime {
@@ -61,88 +64,187 @@ std::string readStringAttribute(const H5::Attribute& attribute, const std::strin
   return value;
 }
 
-void checkHdf5InChild(const std::string& path, const std::function<void()>& read) {
+namespace {
+
+constexpr int kChecksPerReader = 10000;  ///< then a fresh reader: the library's state and leaks stay bounded
+constexpr int kReaderIdleMs = 1000;      ///< the reader exits after this long without a request
+constexpr double kReuseSeconds = 0.25;   ///< the parent sends to a reader only this soon after its last answer
+
+bool writeAll(int fd, const void* data, std::size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n, size -= std::size_t(n);
+  }
+  return true;
+}
+
+bool readAll(int fd, void* data, std::size_t size) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n, size -= std::size_t(n);
+  }
+  return true;
+}
+
+/// The reader process: requests (the function's address, the path's length, the path) and
+/// answers (0 or 1, the message's length, the message) on `fd`, until the parent closes its end
+/// or sends nothing for kReaderIdleMs.
+[[noreturn]] void serve(int fd) {
+  // What the library (or a sanitizer) prints about a corrupt file is not the user's business:
+  // the answer is the message on the socket, or how the reader ended. Nothing of the parent's
+  // standard streams stays open here, so that no one waits on them for this process.
+  const int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2), close(devnull);
+  // A crash ends the reader plainly, whatever handlers the parent installed (a sanitizer's, a
+  // fuzzer's): the parent names the signal.
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) signal(sig, SIG_DFL);
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = poll(&p, 1, kReaderIdleMs);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) _exit(0);
+    std::uint64_t function = 0;
+    std::uint32_t length = 0;
+    if (!readAll(fd, &function, sizeof function) || !readAll(fd, &length, sizeof length)) _exit(0);
+    std::string path(length, '\0');
+    if (!readAll(fd, path.data(), length)) _exit(0);
+    std::uint8_t rc = 0;
+    std::string message;
+    try {
+      reinterpret_cast<Hdf5Read>(function)(path);
+    } catch (const std::exception& e) {
+      message = e.what(), rc = 1;
+    } catch (...) {
+      message = "an unknown error", rc = 1;
+    }
+    const std::uint32_t size = std::uint32_t(message.size());
+    if (!writeAll(fd, &rc, 1) || !writeAll(fd, &size, sizeof size) || !writeAll(fd, message.data(), size)) _exit(0);
+  }
+}
+
+struct Reader {
+  pid_t pid = -1;
+  int fd = -1;  ///< the parent's end of the socket
+  int checks = 0;
+  std::chrono::steady_clock::time_point lastAnswer;
+};
+
+/// Ends the reader (after a kill, or by closing its socket) and returns how it ended.
+int reap(Reader& r) {
+  if (r.fd >= 0) close(r.fd);
+  int status = 0;
+  while (r.pid > 0 && waitpid(r.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r = Reader{};
+  return status;
+}
+
+void spawn(Reader& r, const std::string& path) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw std::runtime_error("cannot check '" + path + "': socketpair: " + std::strerror(errno));
+  const pid_t child = fork();
+  if (child < 0) {
+    close(fds[0]), close(fds[1]);
+    throw std::runtime_error("cannot check '" + path + "': fork: " + std::strerror(errno));
+  }
+  if (child == 0) {
+    close(fds[0]);
+    serve(fds[1]);
+  }
+  close(fds[1]);
+  r.pid = child, r.fd = fds[0], r.checks = 0;
+}
+
+/// The reader's answer within `limitSeconds`: 0 when `read` succeeded, 1 with its message, or -1
+/// when the socket closed first (the reader ended) or -2 when the time ran out.
+int answer(const Reader& r, double limitSeconds, std::string& message) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string got;
+  for (;;) {
+    if (got.size() >= 5) {
+      std::uint32_t size = 0;
+      std::memcpy(&size, got.data() + 1, sizeof size);
+      if (got.size() >= 5 + std::size_t(size)) {
+        message = got.substr(5, size);
+        return got[0] ? 1 : 0;
+      }
+    }
+    const double left = limitSeconds - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (left <= 0) return -2;
+    pollfd p{r.fd, POLLIN, 0};
+    const int ready = poll(&p, 1, int(left * 1000) + 1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(r.fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    got.append(buf, std::size_t(n));
+  }
+}
+
+}  // namespace
+
+void checkHdf5InChild(const std::string& path, Hdf5Read read) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot open HDF5 file '" + path + "': " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) throw std::runtime_error("'" + path + "' is not a regular file");
   // TATAMI_HDF5_CHILD=0 reads in this process (the HDF5 fuzz target: its coverage and speed).
   const char* inChild = std::getenv("TATAMI_HDF5_CHILD");
   if (inChild && std::string(inChild) == "0") {
-    read();
+    read(path);
     return;
   }
   // TATAMI_HDF5_SECONDS replaces the 10 s base (the HDF5 fuzz target uses 2).
   const char* base = std::getenv("TATAMI_HDF5_SECONDS");
   const double limitSeconds = (base && std::atof(base) > 0 ? std::atof(base) : 10.0) + double(st.st_size) / 20e6;
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error(std::string("cannot check '" + path + "': pipe: ") + std::strerror(errno));
-  const pid_t child = fork();
-  if (child < 0) {
-    close(fds[0]), close(fds[1]);
-    throw std::runtime_error(std::string("cannot check '" + path + "': fork: ") + std::strerror(errno));
-  }
-  if (child == 0) {
-    close(fds[0]);
-    // What the library (or a sanitizer) prints about a corrupt file is not the user's business:
-    // the answer is the message on the pipe, or how the child ended.
-    const int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) dup2(devnull, 2), close(devnull);
-    // A crash ends the child plainly, whatever handlers the parent installed (a sanitizer's, a
-    // fuzzer's): the parent names the signal.
-    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) signal(sig, SIG_DFL);
-    int rc = 0;
+  static std::mutex mutex;
+  static Reader reader;
+  const std::lock_guard<std::mutex> lock(mutex);
+  // A reader idle for longer than kReuseSeconds may be exiting (kReaderIdleMs): a fresh one. The
+  // one case of a reader that ended without an answer and without a fault is that race, lost
+  // anyway (this process stalled between the two clocks): the check is sent once more.
+  for (int attempt = 0;; ++attempt) {
+    if (reader.pid > 0 && (reader.checks >= kChecksPerReader ||
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - reader.lastAnswer).count() > kReuseSeconds))
+      reap(reader);
+    if (reader.pid < 0) spawn(reader, path);
+    const std::uint64_t function = reinterpret_cast<std::uint64_t>(read);
+    const std::uint32_t length = std::uint32_t(path.size());
+    const bool sent = writeAll(reader.fd, &function, sizeof function) && writeAll(reader.fd, &length, sizeof length) &&
+                      writeAll(reader.fd, path.data(), length);
     std::string message;
-    try {
-      read();
-    } catch (const std::exception& e) {
-      message = e.what(), rc = 1;
-    } catch (...) {
-      message = "an unknown error", rc = 1;
+    const int rc = sent ? answer(reader, limitSeconds, message) : -1;
+    if (rc >= 0) {
+      ++reader.checks;
+      reader.lastAnswer = std::chrono::steady_clock::now();
+      if (rc == 1) throw std::runtime_error(message);
+      return;
     }
-    for (std::size_t at = 0; at < message.size();) {
-      const ssize_t n = write(fds[1], message.data() + at, message.size() - at);
-      if (n <= 0) break;
-      at += std::size_t(n);
+    if (rc == -2) {
+      kill(reader.pid, SIGKILL);
+      reap(reader);
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.3g", limitSeconds);
+      throw std::runtime_error("reading HDF5 file '" + path + "' did not finish in " + seconds +
+                               " s: its metadata is corrupt (the HDF5 library loops on it)");
     }
-    _exit(rc);  // no exit handlers: they belong to the parent
-  }
-  close(fds[1]);
-  std::string message;
-  const auto start = std::chrono::steady_clock::now();
-  bool timedOut = false;
-  for (;;) {
-    const double left = limitSeconds - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (left <= 0) {
-      timedOut = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    const int ready = poll(&p, 1, int(left * 1000) + 1);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // the child closed its end: it has ended
-    message.append(buf, std::size_t(n));
-  }
-  close(fds[0]);
-  if (timedOut) kill(child, SIGKILL);
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timedOut)
-    throw std::runtime_error("reading HDF5 file '" + path + "' did not finish in " + std::to_string(int(limitSeconds)) +
-                             " s: its metadata is corrupt (the HDF5 library loops on it)");
-  if (WIFSIGNALED(status))
-    throw std::runtime_error("reading HDF5 file '" + path + "' crashed the HDF5 library (" + strsignal(WTERMSIG(status)) +
-                             "): its metadata is corrupt");
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    // No message: the child did not answer (a sanitizer ends a crash with an exit code).
-    if (message.empty())
+    const int status = reap(reader);
+    if (WIFSIGNALED(status))
+      throw std::runtime_error("reading HDF5 file '" + path + "' crashed the HDF5 library (" + strsignal(WTERMSIG(status)) +
+                               "): its metadata is corrupt");
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+      // A sanitizer ends a crash with an exit code.
       throw std::runtime_error("reading HDF5 file '" + path + "' crashed the HDF5 library (it ended without an answer, exit code " +
                                std::to_string(WEXITSTATUS(status)) + "): its metadata is corrupt");
-    throw std::runtime_error(message);
+    if (attempt > 0) throw std::runtime_error("reading HDF5 file '" + path + "': the reader process ended without an answer");
   }
 }
 

@@ -1,22 +1,31 @@
 // Internal: HDF5 files from outside are read first in a child process, so that a file whose
 // metadata crashes or hangs the HDF5 library (which walks it without bounds checks we could add)
-// ends in an error naming the file, not in a crash or a hang of tatami.
+// ends in an error naming the file, not in a crash or a hang of tatami. The child is a reader
+// process kept for the checks that follow one another closely (a fuzzer's, a dataset's splits),
+// so that each costs a request on a socket, not a fork.
 #pragma once
 
 #include <H5Cpp.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 
 namespace tatami::runtime {
 
-/// Runs `read` (which reads `path` and throws std::runtime_error for what it refuses) in a forked
-/// child. Returns when it succeeded there; throws std::runtime_error with the child's message,
-/// or naming the signal that killed it, or when it took longer than a limit that grows with the
-/// file's size (10 s, or TATAMI_HDF5_SECONDS, + 1 s per 20 MB). TATAMI_HDF5_CHILD=0 runs `read`
-/// in this process instead (for fuzzing the reading code itself, whose coverage a child hides).
-void checkHdf5InChild(const std::string& path, const std::function<void()>& read);
+/// What the reader process runs: reads `path` and throws std::runtime_error for what it refuses.
+/// A plain function, not a closure: the reader is forked once and serves the checks that follow,
+/// and a request names its function by address (the same in the fork, which is this image).
+using Hdf5Read = void (*)(const std::string& path);
+
+/// Runs `read(path)` in a reader process forked from this one. Returns when it succeeded there;
+/// throws std::runtime_error with the reader's message, or naming the signal or exit code that
+/// ended it, or when it took longer than a limit that grows with the file's size (10 s, or
+/// TATAMI_HDF5_SECONDS, + 1 s per 20 MB). A reader that crashed or hung is gone; the next check
+/// forks a fresh one, as it does after 0.25 s without a check (the reader itself exits after 1 s
+/// idle: it holds this process's pages copy-on-write) and after 10,000 checks.
+/// TATAMI_HDF5_CHILD=0 runs `read` in this process instead (for fuzzing the reading code itself,
+/// whose coverage a child hides).
+void checkHdf5InChild(const std::string& path, Hdf5Read read);
 
 /// A string attribute (fixed or variable length, one value), read through HDF5's C interface so
 /// that a corrupt variable-length string (which the C++ wrapper passes to strlen as a null

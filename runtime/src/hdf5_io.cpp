@@ -123,7 +123,7 @@ std::vector<SramImage> readSramImagesHere(const std::string& path) {
 
 std::vector<SramImage> readSramImages(const std::string& path) {
   // First in a child process: a file whose metadata crashes or hangs the library is refused.
-  checkHdf5InChild(path, [&] { readSramImagesHere(path); });
+  checkHdf5InChild(path, [](const std::string& file) { readSramImagesHere(file); });
   return readSramImagesHere(path);
 }
 

@@ -155,14 +155,17 @@ std::vector<NamedArray> readArraysHere(const std::string& path, std::map<std::st
   return out;
 }
 
+void checkArrays(const std::string& path) { readArraysHere(path, nullptr); }
+void checkArraysAndAttributes(const std::string& path) {
+  std::map<std::string, std::string> attributes;
+  readArraysHere(path, &attributes);
+}
+
 }  // namespace
 
 std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes) {
   // First in a child process: a file whose metadata crashes or hangs the library is refused.
-  checkHdf5InChild(path, [&] {
-    std::map<std::string, std::string> attrs;
-    readArraysHere(path, attributes ? &attrs : nullptr);
-  });
+  checkHdf5InChild(path, attributes ? checkArraysAndAttributes : checkArrays);
   return readArraysHere(path, attributes);
 }
 

@@ -1178,6 +1178,39 @@ TEST_CASE("ONNX: run-time comparisons as masks, ReduceL2, softmax on an inner ax
   CHECK(reversed[0] == std::vector<double>{4, 3, 2, 1});
 }
 
+TEST_CASE("ONNX: Slice of an empty constant whose other axis is 2^40 long: its shape by arithmetic, not index by index") {
+  // x + float(Shape(Slice(c, starts 1, ends 10, axes 1, steps 3))) with c of shape [0, 2^40]:
+  // the slice is [0, 3] (indices 1, 4 and 7); listing the axis's indices took hours and 16 GB.
+  onnx::ModelProto m = oneNodeModel("Add", {{"x", {2}, {}}, {"sizes", {}, {}}}, 1);
+  auto* g = m.mutable_graph();
+  g->mutable_input()->RemoveLast();  // 'sizes' is made below, not a graph input
+  const auto constant = [&](const std::string& name, std::vector<std::int64_t> dims, std::vector<std::int64_t> data) {
+    auto* c = g->add_node();
+    c->set_op_type("Constant"), c->set_name(name + "_const"), c->add_output(name);
+    auto* at = c->add_attribute();
+    at->set_name("value"), at->set_type(onnx::AttributeProto::TENSOR);
+    at->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+    for (auto d : dims) at->mutable_t()->add_dims(d);
+    for (auto v : data) at->mutable_t()->add_int64_data(v);
+  };
+  constant("c", {0, std::int64_t(1) << 40}, {});
+  constant("st", {1}, {1}), constant("en", {1}, {10}), constant("ax", {1}, {1}), constant("step", {1}, {3});
+  const auto node = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op), n->set_name(out + "_node"), n->add_output(out);
+    for (const auto& i : in) n->add_input(i);
+    return n;
+  };
+  node("Slice", {"c", "st", "en", "ax", "step"}, "sliced");
+  node("Shape", {"sliced"}, "shape");
+  auto* cast = node("Cast", {"shape"}, "sizes")->add_attribute();
+  cast->set_name("to"), cast->set_type(onnx::AttributeProto::INT), cast->set_i(onnx::TensorProto::FLOAT);
+  g->mutable_node()->SwapElements(0, g->node_size() - 1);  // the add last
+  for (int i = 0; i + 2 < g->node_size(); ++i) g->mutable_node()->SwapElements(i, i + 1);
+  const auto sizes = runOneNode(m, Tensor{{2}, {0, 0}});
+  CHECK(sizes[0] == std::vector<double>{0, 3});
+}
+
 TEST_CASE("matrixFlops: 2 x the multiply-adds of matrix products and convolutions, from logical shapes") {
   using V = std::vector<std::int64_t>;
   Graph g;
