@@ -434,7 +434,7 @@ class Importer {
         std::vector<int> oneIns;
         for (int i : ins) oneIns.push_back(one.constant(one.freshName("in"), shapeOf(i), g_.values[std::size_t(i)].data));
         const int r = one.op(o, oneIns, g_.nodes.back().attrs, "r");
-        out.data = evaluate(one, {})[std::size_t(r)].data;
+        out.data = std::move(evaluate(one, {})[std::size_t(r)].data);
         out.kind = ValueKind::Constant;
         out.producer = -1;
         g_.nodes.pop_back();

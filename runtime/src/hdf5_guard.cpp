@@ -1,4 +1,4 @@
-// Reading an HDF5 file first in a reader process (hdf5_guard.h).
+// Reading an HDF5 file in a reader process (hdf5_guard.h).
 #include "hdf5_guard.h"
 
 #include <fcntl.h>
@@ -66,9 +66,10 @@ std::string readStringAttribute(const H5::Attribute& attribute, const std::strin
 
 namespace {
 
-constexpr int kChecksPerReader = 10000;  ///< then a fresh reader: the library's state and leaks stay bounded
+constexpr int kReadsPerReader = 10000;  ///< then a fresh reader: the library's state and leaks stay bounded
 constexpr int kReaderIdleMs = 1000;      ///< the reader exits after this long without a request
 constexpr double kReuseSeconds = 0.25;   ///< the parent sends to a reader only this soon after its last answer
+constexpr std::uint8_t kFailed = 1, kRetiring = 2;  ///< the answer's first byte
 
 bool writeAll(int fd, const void* data, std::size_t size) {
   const char* p = static_cast<const char*>(data);
@@ -93,8 +94,8 @@ bool readAll(int fd, void* data, std::size_t size) {
 }
 
 /// The reader process: requests (the function's address, the path's length, the path) and
-/// answers (0 or 1, the message's length, the message) on `fd`, until the parent closes its end
-/// or sends nothing for kReaderIdleMs.
+/// answers (kFailed and kRetiring bits, the length of what follows, the bytes read or the error)
+/// on `fd`, until the parent closes its end or sends nothing for kReaderIdleMs.
 [[noreturn]] void serve(int fd) {
   // What the library (or a sanitizer) prints about a corrupt file is not the user's business:
   // the answer is the message on the socket, or how the reader ended. Nothing of the parent's
@@ -115,23 +116,28 @@ bool readAll(int fd, void* data, std::size_t size) {
     std::string path(length, '\0');
     if (!readAll(fd, path.data(), length)) _exit(0);
     std::uint8_t rc = 0;
-    std::string message;
+    std::string message;  // the bytes read, or the error
     try {
-      reinterpret_cast<Hdf5Read>(function)(path);
+      message = reinterpret_cast<Hdf5Read>(function)(path);
     } catch (const std::exception& e) {
-      message = e.what(), rc = 1;
+      message = e.what(), rc = kFailed;
     } catch (...) {
-      message = "an unknown error", rc = 1;
+      message = "an unknown error", rc = kFailed;
     }
-    const std::uint32_t size = std::uint32_t(message.size());
-    if (!writeAll(fd, &rc, 1) || !writeAll(fd, &size, sizeof size) || !writeAll(fd, message.data(), size)) _exit(0);
+    // The library identifies an open file by its inode: one left open by a failed read (an
+    // identifier it did not release) would serve the next read of a file rewritten in place
+    // from its stale metadata. Such a reader answers, says so, and ends.
+    const bool leaked = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE) > 0;  // any object left open keeps its file open
+    if (leaked) rc |= kRetiring;
+    const std::uint64_t size = message.size();
+    if (!writeAll(fd, &rc, 1) || !writeAll(fd, &size, sizeof size) || !writeAll(fd, message.data(), size) || leaked) _exit(0);
   }
 }
 
 struct Reader {
   pid_t pid = -1;
   int fd = -1;  ///< the parent's end of the socket
-  int checks = 0;
+  int reads = 0;
   std::chrono::steady_clock::time_point lastAnswer;
 };
 
@@ -148,60 +154,58 @@ int reap(Reader& r) {
 void spawn(Reader& r, const std::string& path) {
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-    throw std::runtime_error("cannot check '" + path + "': socketpair: " + std::strerror(errno));
+    throw std::runtime_error("cannot read '" + path + "': socketpair: " + std::strerror(errno));
   const pid_t child = fork();
   if (child < 0) {
     close(fds[0]), close(fds[1]);
-    throw std::runtime_error("cannot check '" + path + "': fork: " + std::strerror(errno));
+    throw std::runtime_error("cannot read '" + path + "': fork: " + std::strerror(errno));
   }
   if (child == 0) {
     close(fds[0]);
     serve(fds[1]);
   }
   close(fds[1]);
-  r.pid = child, r.fd = fds[0], r.checks = 0;
+  r.pid = child, r.fd = fds[0], r.reads = 0;
 }
 
-/// The reader's answer within `limitSeconds`: 0 when `read` succeeded, 1 with its message, or -1
-/// when the socket closed first (the reader ended) or -2 when the time ran out.
-int answer(const Reader& r, double limitSeconds, std::string& message) {
+/// The reader's answer within `limitSeconds`: its first byte (kFailed with the error in
+/// `payload`, else the bytes read, and kRetiring when the reader ends after it), or -1 when the
+/// socket closed first (the reader ended) or -2 when the time ran out.
+int answer(const Reader& r, double limitSeconds, std::string& payload) {
   const auto start = std::chrono::steady_clock::now();
-  std::string got;
+  unsigned char header[9];
+  std::size_t got = 0, size = 0;
+  bool sized = false;
   for (;;) {
-    if (got.size() >= 5) {
-      std::uint32_t size = 0;
-      std::memcpy(&size, got.data() + 1, sizeof size);
-      if (got.size() >= 5 + std::size_t(size)) {
-        message = got.substr(5, size);
-        return got[0] ? 1 : 0;
-      }
-    }
+    if (sized && got == size) return header[0];
     const double left = limitSeconds - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (left <= 0) return -2;
     pollfd p{r.fd, POLLIN, 0};
     const int ready = poll(&p, 1, int(left * 1000) + 1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::read(r.fd, buf, sizeof buf);
+    const ssize_t n = sized ? ::read(r.fd, payload.data() + got, size - got) : ::read(r.fd, header + got, sizeof header - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -1;
-    got.append(buf, std::size_t(n));
+    got += std::size_t(n);
+    if (!sized && got == sizeof header) {
+      std::uint64_t length = 0;
+      std::memcpy(&length, header + 1, sizeof length);
+      payload.assign(length, '\0');
+      size = length, got = 0, sized = true;
+    }
   }
 }
 
 }  // namespace
 
-void checkHdf5InChild(const std::string& path, Hdf5Read read) {
+std::string readHdf5InChild(const std::string& path, Hdf5Read read) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot open HDF5 file '" + path + "': " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) throw std::runtime_error("'" + path + "' is not a regular file");
   // TATAMI_HDF5_CHILD=0 reads in this process (the HDF5 fuzz target: its coverage and speed).
   const char* inChild = std::getenv("TATAMI_HDF5_CHILD");
-  if (inChild && std::string(inChild) == "0") {
-    read(path);
-    return;
-  }
+  if (inChild && std::string(inChild) == "0") return read(path);
   // TATAMI_HDF5_SECONDS replaces the 10 s base (the HDF5 fuzz target uses 2).
   const char* base = std::getenv("TATAMI_HDF5_SECONDS");
   const double limitSeconds = (base && std::atof(base) > 0 ? std::atof(base) : 10.0) + double(st.st_size) / 20e6;
@@ -210,9 +214,9 @@ void checkHdf5InChild(const std::string& path, Hdf5Read read) {
   const std::lock_guard<std::mutex> lock(mutex);
   // A reader idle for longer than kReuseSeconds may be exiting (kReaderIdleMs): a fresh one. The
   // one case of a reader that ended without an answer and without a fault is that race, lost
-  // anyway (this process stalled between the two clocks): the check is sent once more.
+  // anyway (this process stalled between the two clocks): the read is sent once more.
   for (int attempt = 0;; ++attempt) {
-    if (reader.pid > 0 && (reader.checks >= kChecksPerReader ||
+    if (reader.pid > 0 && (reader.reads >= kReadsPerReader ||
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - reader.lastAnswer).count() > kReuseSeconds))
       reap(reader);
     if (reader.pid < 0) spawn(reader, path);
@@ -220,13 +224,14 @@ void checkHdf5InChild(const std::string& path, Hdf5Read read) {
     const std::uint32_t length = std::uint32_t(path.size());
     const bool sent = writeAll(reader.fd, &function, sizeof function) && writeAll(reader.fd, &length, sizeof length) &&
                       writeAll(reader.fd, path.data(), length);
-    std::string message;
-    const int rc = sent ? answer(reader, limitSeconds, message) : -1;
+    std::string payload;
+    const int rc = sent ? answer(reader, limitSeconds, payload) : -1;
     if (rc >= 0) {
-      ++reader.checks;
+      ++reader.reads;
       reader.lastAnswer = std::chrono::steady_clock::now();
-      if (rc == 1) throw std::runtime_error(message);
-      return;
+      if (rc & kRetiring) reap(reader);
+      if (rc & kFailed) throw std::runtime_error(payload);
+      return payload;
     }
     if (rc == -2) {
       kill(reader.pid, SIGKILL);

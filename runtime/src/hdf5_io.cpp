@@ -122,9 +122,30 @@ std::vector<SramImage> readSramImagesHere(const std::string& path) {
 }  // namespace
 
 std::vector<SramImage> readSramImages(const std::string& path) {
-  // First in a child process: a file whose metadata crashes or hangs the library is refused.
-  checkHdf5InChild(path, [](const std::string& file) { readSramImagesHere(file); });
-  return readSramImagesHere(path);
+  // In a reader process: a file whose metadata crashes or hangs the library is refused, and
+  // this process never walks it.
+  const std::string bytes = readHdf5InChild(path, [](const std::string& file) {
+    ByteWriter w;
+    const std::vector<SramImage> images = readSramImagesHere(file);
+    w.u64(images.size());
+    for (const SramImage& img : images) {
+      w.text(img.name), w.u64(img.addr), w.u64(std::uint64_t(img.type)), w.u64(img.shape.size());
+      for (std::uint64_t d : img.shape) w.u64(d);
+      w.u64(img.bytes.size());
+      w.raw(img.bytes.data(), img.bytes.size());
+    }
+    return w.take();
+  });
+  ByteReader r(bytes);
+  std::vector<SramImage> out(r.u64());
+  for (SramImage& img : out) {
+    img.name = r.text(), img.addr = r.u64(), img.type = DType(r.u64());
+    img.shape.resize(r.u64());
+    for (std::uint64_t& d : img.shape) d = r.u64();
+    img.bytes.resize(r.u64());
+    r.raw(img.bytes.data(), img.bytes.size());
+  }
+  return out;
 }
 
 void writeSramImages(const std::string& path, const std::vector<SramImage>& images,

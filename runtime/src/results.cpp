@@ -155,18 +155,46 @@ std::vector<NamedArray> readArraysHere(const std::string& path, std::map<std::st
   return out;
 }
 
-void checkArrays(const std::string& path) { readArraysHere(path, nullptr); }
-void checkArraysAndAttributes(const std::string& path) {
+/// The arrays of `path` (and its text attributes), as a reader process returns them.
+std::string arraysBytes(const std::string& path, bool withAttributes) {
   std::map<std::string, std::string> attributes;
-  readArraysHere(path, &attributes);
+  const std::vector<NamedArray> arrays = readArraysHere(path, withAttributes ? &attributes : nullptr);
+  ByteWriter w;
+  w.u64(attributes.size());
+  for (const auto& [key, value] : attributes) w.text(key), w.text(value);
+  w.u64(arrays.size());
+  for (const NamedArray& a : arrays) {
+    w.text(a.name);
+    w.u64(a.shape.size());
+    for (std::uint64_t d : a.shape) w.u64(d);
+    w.u64(a.data.size());
+    w.raw(a.data.data(), a.data.size() * sizeof(double));
+  }
+  return w.take();
 }
+std::string arrays(const std::string& path) { return arraysBytes(path, false); }
+std::string arraysAndAttributes(const std::string& path) { return arraysBytes(path, true); }
 
 }  // namespace
 
 std::vector<NamedArray> readArrays(const std::string& path, std::map<std::string, std::string>* attributes) {
-  // First in a child process: a file whose metadata crashes or hangs the library is refused.
-  checkHdf5InChild(path, attributes ? checkArraysAndAttributes : checkArrays);
-  return readArraysHere(path, attributes);
+  // In a reader process: a file whose metadata crashes or hangs the library is refused, and
+  // this process never walks it.
+  const std::string bytes = readHdf5InChild(path, attributes ? arraysAndAttributes : arrays);
+  ByteReader r(bytes);
+  for (std::uint64_t i = 0, n = r.u64(); i < n; ++i) {
+    std::string key = r.text();
+    (*attributes)[key] = r.text();
+  }
+  std::vector<NamedArray> out(r.u64());
+  for (NamedArray& a : out) {
+    a.name = r.text();
+    a.shape.resize(r.u64());
+    for (std::uint64_t& d : a.shape) d = r.u64();
+    a.data.resize(r.u64());
+    r.raw(a.data.data(), a.data.size() * sizeof(double));
+  }
+  return out;
 }
 
 }  // namespace tatami::runtime

@@ -14,15 +14,14 @@
 
 inline void readAsTatamiDoes(const std::string& path) {
   try {
-    std::map<std::string, std::string> attributes;
-    tatami::runtime::readArrays(path, &attributes);
+    tatami::runtime::readArrays(path);  // as datasets and run inputs are read: no attributes
   } catch (const std::runtime_error&) {
   }
   try {
     tatami::runtime::readSramImages(path);
   } catch (const std::runtime_error&) {
   }
-  try {
+  try {  // named arrays with their attributes (and a run's key among them)
     tatami::driver::TrainState state;
     state.carried["w"] = std::vector<double>(4);
     tatami::driver::readRunFile(path, "model=m", state);

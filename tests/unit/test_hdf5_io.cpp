@@ -64,50 +64,63 @@ TEST_CASE("malformed HDF5 inputs are refused with the file and dataset named") {
 
 namespace {
 
-// Reader functions for the checks below: each answers with the reader's process id.
-void answerPid(const std::string&) { throw std::runtime_error("pid " + std::to_string(getpid())); }
-void crash(const std::string&) { std::raise(SIGSEGV); }
-void loop(const std::string&) {
+// Reader functions for the test below.
+std::string answerPid(const std::string&) { return "pid " + std::to_string(getpid()); }
+std::string refuse(const std::string& path) { throw std::runtime_error("refused '" + path + "'"); }
+std::string crash(const std::string&) {
+  std::raise(SIGSEGV);
+  return "";
+}
+std::string loop(const std::string&) {
   for (;;) pause();
 }
-void succeed(const std::string&) {}
+std::string large(const std::string&) {
+  std::string bytes(12 << 20, '\0');  // more than a socket buffers: read as it comes
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = char(i * 7 + i / 4096);
+  return bytes;
+}
 
-std::string checkMessage(const std::string& path, Hdf5Read read) {
+/// What the reader returned, or "error: " and its message.
+std::string readInChild(const std::string& path, Hdf5Read read) {
   try {
-    checkHdf5InChild(path, read);
+    return readHdf5InChild(path, read);
   } catch (const std::runtime_error& e) {
-    return e.what();
+    return std::string("error: ") + e.what();
   }
-  return "";
 }
 
 }  // namespace
 
-TEST_CASE("HDF5 checks run in a reader process kept between close checks, replaced after a crash, a hang or idleness") {
+TEST_CASE("HDF5 files are read in a reader process kept between close reads, replaced after a crash, a hang or idleness") {
   const std::string path = "test_hdf5_reader.txt";
   std::FILE* f = std::fopen(path.c_str(), "w");
   REQUIRE(f);
   std::fputs("any file: the reader functions here do not open it", f);
   std::fclose(f);
   const std::string here = "pid " + std::to_string(getpid());
-  const std::string first = checkMessage(path, answerPid);
+  const std::string first = readInChild(path, answerPid);
   REQUIRE(first.rfind("pid ", 0) == 0);
-  CHECK(first != here);                              // not in this process
-  CHECK(checkMessage(path, answerPid) == first);     // the same reader, a moment later
-  CHECK(checkMessage(path, succeed).empty());
-  CHECK(checkMessage(path, crash).find("crashed the HDF5 library (Segmentation fault): its metadata is corrupt") != std::string::npos);
-  const std::string afterCrash = checkMessage(path, answerPid);
+  CHECK(first != here);                             // not in this process
+  CHECK(readInChild(path, answerPid) == first);     // the same reader, a moment later
+  CHECK(readInChild(path, refuse) == "error: refused 'test_hdf5_reader.txt'");
+  CHECK(readInChild(path, large) == large(path));   // 12 MiB, every byte
+  CHECK(readInChild(path, crash).find("crashed the HDF5 library (Segmentation fault): its metadata is corrupt") != std::string::npos);
+  const std::string afterCrash = readInChild(path, answerPid);
   CHECK(afterCrash.rfind("pid ", 0) == 0);
-  CHECK(afterCrash != first);                        // a fresh reader
+  CHECK(afterCrash != first);                       // a fresh reader
   setenv("TATAMI_HDF5_SECONDS", "0.2", 1);
-  CHECK(checkMessage(path, loop).find("did not finish in 0.2 s: its metadata is corrupt (the HDF5 library loops on it)") != std::string::npos);
+  CHECK(readInChild(path, loop).find("did not finish in 0.2 s: its metadata is corrupt (the HDF5 library loops on it)") != std::string::npos);
   unsetenv("TATAMI_HDF5_SECONDS");
-  const std::string afterHang = checkMessage(path, answerPid);
+  const std::string afterHang = readInChild(path, answerPid);
+  CHECK(afterHang.rfind("pid ", 0) == 0);
   CHECK(afterHang != afterCrash);
-  usleep(400000);                                    // longer than a reader is reused after its last answer
-  const std::string afterIdle = checkMessage(path, answerPid);
+  usleep(400000);                                   // longer than a reader is reused after its last answer
+  const std::string afterIdle = readInChild(path, answerPid);
   CHECK(afterIdle.rfind("pid ", 0) == 0);
   CHECK(afterIdle != afterHang);
-  CHECK(checkMessage("no_such_file.h5", succeed).find("cannot open HDF5 file 'no_such_file.h5'") != std::string::npos);
+  CHECK(readInChild("no_such_file.h5", answerPid).find("cannot open HDF5 file 'no_such_file.h5'") != std::string::npos);
+  setenv("TATAMI_HDF5_CHILD", "0", 1);
+  CHECK(readInChild(path, answerPid) == here);      // in this process, when asked
+  unsetenv("TATAMI_HDF5_CHILD");
   std::remove(path.c_str());
 }

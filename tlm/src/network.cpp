@@ -255,7 +255,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       // The router's input port (none at the source): one packet a cycle, in arrival order.
       // A packet crosses it in a cycle, or as fast as its link brings packets when that is faster.
       InputPort* in = k > 0 ? &inputs_[std::size_t(path[k - 1])] : nullptr;
-      const std::uint64_t crossSub = k > 0 ? std::min(kSubCycles, serialize(links_[std::size_t(path[k - 1])], kPacketBytes)) : 0;
+      const std::uint64_t crossSub = k > 0 ? std::min(kSubCycles, serFull_[k - 1]) : 0;
       if (in && in->used[c] && head >= in->lastArrival[c]) headStart = std::max(headStart, in->lastDeparture[c] + crossSub);
       const std::uint64_t tailBound = tail > ser ? tail - ser : 0;
       std::uint64_t slack = 0, s = 0;
@@ -288,7 +288,9 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       // Leaving the buffer behind returns its credit after the link's latency.
       if (k > 0 && links_[std::size_t(path[k - 1])].bufferSlots) closeOpen(s + links_[std::size_t(path[k - 1])].latencySub);
       if (link.bufferSlots) {
-        st.peakQueue = std::max(st.peakQueue, heldAt(c, l, s));  // packets in the buffer ahead at s
+        // Packets in the buffer ahead at s, counted only when there are more intervals than the
+        // peak so far (the count cannot exceed them, the open one included).
+        if (heldHere.ends.size() - heldHere.head + 1 > st.peakQueue) st.peakQueue = std::max(st.peakQueue, heldAt(c, l, s));
         openClass_ = c, openLink_ = l, openFrom_ = s;
       }
       prevEnd[k] = s + ser;
