@@ -3,10 +3,34 @@
 
 namespace tatami::compiler::lowering {
 
-void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
+void Lowering::matmulMixedChosen(const Node& n, std::uint64_t dst) {
+  // B resident (its panels made during the first row block) unless they do not fit the SRAM and
+  // A's do: A resident takes A's panels and two of B's. The two orders issue the same tiles and
+  // measure within 2% of each other where both fit (the transformer's matmuls: 138 to 711
+  // cycles), closer than the cost model tells them apart, so it keeps B's.
+  // matmulMixed allocates everything before it emits anything: a failed try leaves only the
+  // SRAM plan to restore.
+  const Allocator planned = alloc_;
+  const auto temps = temps_;
+  try {
+    matmulMixed(n, dst, false);
+    return;
+  } catch (const SramOverflow&) {
+    alloc_ = planned, temps_ = temps;
+  }
+  if (estimateOnly([&] { matmulMixed(n, dst, true); }) < 0) return matmulMixed(n, dst, false);  // neither fits: B's shortfall named
+  matmulMixed(n, dst, true);
+  const std::uint64_t K = std::uint64_t(shape(n.inputs[0])[1]), N = std::uint64_t(shape(n.inputs[1])[1]);
+  choice_ = "A resident, B streamed: B's panels (" + std::to_string((N + 15) / 16 * roundUp(K, 2) * 32) +
+            " bytes) do not fit the SRAM, A's and two of B's do";
+}
+
+void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident) {
   // C = A B on the matrix unit. Both operands go to the matrix unit as BF16 panels of K rows
   // (padded to even with zeros) by 16 of their other index: A's panels are 16 of its rows, B's
-  // 16 of its columns. An operand stored with K as its row index (B, or a fused transpose of
+  // 16 of its columns. One operand is resident (all its panels, made during the first pass over
+  // the other) and the other streamed, a block at a time: B resident walks C by row blocks, A
+  // resident by column blocks; each tile is the same instruction either way. An operand stored with K as its row index (B, or a fused transpose of
   // A) gives a panel by one strided DMA and a conversion; one stored with K as its column index
   // (A, or a fused transpose of B) by a transpose and a conversion. Each 16 x 16 C tile is one
   // mmaz (+ mma for K beyond 4096) into a tile buffer, copied into C's rows by DMA two tiles
@@ -18,12 +42,13 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
   usefulFlops_ = 2 * M * N * K;  // what the graph asks for; the unit issues 2 x 256 x Kp per tile
   const std::uint64_t panelBytes = Kp * 32;  // Kp rows of 16 BF16
-  // A row block's panel is used by that block's tiles only: two panels in rotation.
-  const std::uint64_t aSlots = std::min<std::uint64_t>(mb, 2);
-  const std::uint64_t aPanels = alloc_.allocate(aSlots * panelBytes, n.name + ".a_panels");
-  const std::uint64_t bPanels = alloc_.allocate(nb * panelBytes, n.name + ".b_panels");
-  temps_.push_back({aPanels, aSlots * panelBytes});
-  temps_.push_back({bPanels, nb * panelBytes});
+  // The streamed operand's block is used by that block's tiles only: two panels in rotation.
+  const std::uint64_t outerBlocks = aResident ? nb : mb, innerBlocks = aResident ? mb : nb;
+  const std::uint64_t slots = std::min<std::uint64_t>(outerBlocks, 2);
+  const std::uint64_t outerPanels = alloc_.allocate(slots * panelBytes, n.name + (aResident ? ".b_panels" : ".a_panels"));
+  const std::uint64_t innerPanels = alloc_.allocate(innerBlocks * panelBytes, n.name + (aResident ? ".a_panels" : ".b_panels"));
+  temps_.push_back({outerPanels, slots * panelBytes});
+  temps_.push_back({innerPanels, innerBlocks * panelBytes});
   const std::uint64_t trans[2] = {temp(16 * Kp, n.name + ".trans0"), temp(16 * Kp, n.name + ".trans1")};
   // A zero-padded copy of a partial row block, for operands read by rows (only when needed).
   const bool padRows = (!transposed_.count(a) && (M % 16 || K != Kp)) || (transposed_.count(b) && (N % 16 || K != Kp));
@@ -34,6 +59,8 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
   const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
   const PanelOperand opA = transposed_.count(a) ? PanelOperand{addr(a), M, M, true} : PanelOperand{addr(a), K, M, false};
   const PanelOperand opB = transposed_.count(b) ? PanelOperand{addr(b), K, N, false} : PanelOperand{addr(b), N, N, true};
+  const PanelOperand& outer = aResident ? opB : opA;  // streamed
+  const PanelOperand& inner = aResident ? opA : opB;  // resident
 
   // The steps that build panel `ib` of an operand into `panel`: loading it (FP32, K x 16) into
   // scratch `t`, then converting it to BF16 (each step one vector or DMA instruction).
@@ -76,48 +103,52 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst) {
     for (const auto& step : steps) step();
   };
   const auto before = est_;  // the instructions below are estimated as a whole, at the end
-  // A thread waits while the unit it issues to is busy, so B's loads (DMA) are spread over the
-  // first row block: panel jb + 2 is loaded while tile (0, jb) computes, and panel jb + 1,
-  // loaded a tile earlier, is converted then, in time for the next tile.
-  // Two load buffers suffice: panel jb + 2 reuses panel jb's, converted a tile earlier.
-  const std::uint64_t bScratch[2] = {temp(16 * Kp, n.name + ".b_load0"), nb > 1 ? temp(16 * Kp, n.name + ".b_load1") : 0};
-  run(loadSteps(opB, 0, bScratch[0]));
-  if (nb > 1) run(loadSteps(opB, 1, bScratch[1]));
-  run(loadSteps(opA, 0, trans[0]));
-  run({convertStep(opA, aPanels, trans[0]), convertStep(opB, bPanels, bScratch[0])});
+  // A thread waits while the unit it issues to is busy, so the resident operand's loads (DMA)
+  // are spread over the first pass: panel ii + 2 is loaded while tile ii of that pass computes,
+  // and panel ii + 1, loaded a tile earlier, is converted then, in time for the next tile.
+  // Two load buffers suffice: panel ii + 2 reuses panel ii's, converted a tile earlier.
+  const std::uint64_t innerScratch[2] = {temp(16 * Kp, n.name + ".b_load0"), innerBlocks > 1 ? temp(16 * Kp, n.name + ".b_load1") : 0};
+  run(loadSteps(inner, 0, innerScratch[0]));
+  if (innerBlocks > 1) run(loadSteps(inner, 1, innerScratch[1]));
+  run(loadSteps(outer, 0, trans[0]));
+  run({convertStep(outer, outerPanels, trans[0]), convertStep(inner, innerPanels, innerScratch[0])});
   std::uint64_t t = 0;
   std::vector<std::array<std::uint64_t, 4>> copies;  // (tile buffer, C address, rows, cols) of the tiles to copy out
   const auto copyOut = [&](const std::array<std::uint64_t, 4>& c) { dma2dAsync(c[1], c[0], c[2], c[3] * 4, N * 4, 64); };
-  for (std::uint64_t ib = 0; ib < mb; ++ib) {
+  for (std::uint64_t io = 0; io < outerBlocks; ++io) {
     std::vector<std::function<void()>> next;
-    if (ib + 1 < mb) {
-      next = loadSteps(opA, ib + 1, trans[(ib + 1) % 2]);
-      next.push_back(convertStep(opA, aPanels + ((ib + 1) % aSlots) * panelBytes, trans[(ib + 1) % 2]));
+    if (io + 1 < outerBlocks) {
+      next = loadSteps(outer, io + 1, trans[(io + 1) % 2]);
+      next.push_back(convertStep(outer, outerPanels + ((io + 1) % slots) * panelBytes, trans[(io + 1) % 2]));
     }
     std::size_t stepAt = 0;
-    for (std::uint64_t jb = 0; jb < nb; ++jb, ++t) {
+    for (std::uint64_t ii = 0; ii < innerBlocks; ++ii, ++t) {
       const std::uint64_t tile = tiles + (t % kTiles) * 1024;
+      const std::uint64_t ib = aResident ? ii : io, jb = aResident ? io : ii;
+      const std::uint64_t outerPanel = outerPanels + (io % slots) * panelBytes, innerPanel = innerPanels + ii * panelBytes;
+      const std::uint64_t aPanel = aResident ? innerPanel : outerPanel, bPanel = aResident ? outerPanel : innerPanel;
       for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
         const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
-        li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + (ib % aSlots) * panelBytes + k0 * 32));
-        li(3, std::int64_t(bPanels + jb * panelBytes + k0 * 32)), li(4, std::int64_t(kc));
+        li(1, std::int64_t(tile)), li(2, std::int64_t(aPanel + k0 * 32));
+        li(3, std::int64_t(bPanel + k0 * 32)), li(4, std::int64_t(kc));
         emit_.emit(k0 == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
       }
       const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
       copies.push_back({tile, dst + (ib * 16 * N + jb * 16) * 4, rows, cols});
       if (copies.size() > 2) copyOut(copies[copies.size() - 3]);
-      if (ib == 0 && jb + 2 < nb) run(loadSteps(opB, jb + 2, bScratch[(jb + 2) % 2]));
-      if (ib == 0 && jb + 1 < nb) convertStep(opB, bPanels + (jb + 1) * panelBytes, bScratch[(jb + 1) % 2])();
-      // Steps spread over the block (a step waits for the one before: with a tile between them
-      // it does not hold up the thread); in the first block the vector unit converts B first.
-      const std::uint64_t spacing = std::max<std::uint64_t>(1, nb / std::max<std::uint64_t>(1, next.size()));
-      if (stepAt < next.size() && ib > 0 && jb % spacing == 0) next[stepAt++]();
+      if (io == 0 && ii + 2 < innerBlocks) run(loadSteps(inner, ii + 2, innerScratch[(ii + 2) % 2]));
+      if (io == 0 && ii + 1 < innerBlocks) convertStep(inner, innerPanels + (ii + 1) * panelBytes, innerScratch[(ii + 1) % 2])();
+      // Steps spread over the pass (a step waits for the one before: with a tile between them
+      // it does not hold up the thread); in the first pass the vector unit converts the
+      // resident operand first.
+      const std::uint64_t spacing = std::max<std::uint64_t>(1, innerBlocks / std::max<std::uint64_t>(1, next.size()));
+      if (stepAt < next.size() && io > 0 && ii % spacing == 0) next[stepAt++]();
     }
     while (stepAt < next.size()) next[stepAt++]();
   }
   for (std::size_t i = copies.size() > 2 ? copies.size() - 2 : 0; i < copies.size(); ++i) copyOut(copies[i]);
   est_ = before;
-  cost(matmulMixedCycles(opA, opB, K, tileCycles), "compute");
+  cost(matmulMixedCycles(outer, inner, K, tileCycles), "compute");
 }
 
 double Lowering::matmulMixedCycles(const PanelOperand& opA, const PanelOperand& opB, std::uint64_t K, double tileCycles) const {
@@ -153,7 +184,7 @@ double Lowering::matmulMixedCycles(const PanelOperand& opA, const PanelOperand& 
 void Lowering::matmul(const Node& n, std::uint64_t dst) {
   const int a = n.inputs[0], b = n.inputs[1];
   if (shape(a).size() != 2 || shape(b).size() != 2) unsupported(n, "batched matmul");
-  if (ctx_.precision == "mixed") return matmulMixed(n, dst);
+  if (ctx_.precision == "mixed") return matmulMixedChosen(n, dst);
   const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
   const std::uint64_t Np = roundUp(N, 16);
   // B and C with rows padded to whole vectors.

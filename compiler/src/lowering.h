@@ -335,7 +335,10 @@ class Lowering {
   std::uint64_t reducedLast(const Node& n, int x, const std::vector<bool>& axes);
   void gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
                       double fillValue = 0.0);
-  void matmulMixed(const Node& n, std::uint64_t dst);
+  /// A matmul on the matrix unit with A's or B's panels resident; the Chosen form takes B's, or
+  /// A's when only they fit the SRAM (lower_matmul.cpp).
+  void matmulMixed(const Node& n, std::uint64_t dst, bool aResident);
+  void matmulMixedChosen(const Node& n, std::uint64_t dst);
   /// Where a matmul operand's element (k, i) is: kMajor: base + (k * ld + i) * 4, else
   /// base + (i * ld + k) * 4; `extent` is its other index's (M for A, N for B).
   struct PanelOperand {

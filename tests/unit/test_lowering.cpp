@@ -520,6 +520,33 @@ TEST_CASE("mixed precision: matmuls on the matrix unit (BF16 operands, FP32 accu
   CHECK(util > 0);
 }
 
+TEST_CASE("mixed precision: a matmul whose B panels do not fit keeps A's resident and streams B, with the oracle's values") {
+  // [16, 256] x [256, 1024] on the D1 core's 1,280 KiB: B (1 MiB in FP32) and its BF16 panels
+  // (512 KiB) do not fit beside each other; A's panel (8 KiB) and two of B's (16 KiB) do.
+  std::mt19937 gen(21);
+  Graph g;
+  const int a = g.input("a", {16, 256}), b = g.input("b", {256, 1024});
+  g.markOutput(g.op(compiler::Op::matmul, {a, b}));
+  const std::map<std::string, Tensor> feeds = {{"a", Tensor{{16, 256}, bf16Exact(16 * 256, gen)}},
+                                               {"b", Tensor{{256, 1024}, bf16Exact(256 * 1024, gen)}}};
+  CoreContext ctx;
+  ctx.precision = "mixed";
+  const LoweredProgram lp = lowerToCore(g, ArchConfig{}, ctx);
+  std::string choice;
+  for (const OpCost& oc : lp.ops)
+    if (oc.op == "matmul") choice = oc.choice;
+  CHECK(choice == "A resident, B streamed: B's panels (524288 bytes) do not fit the SRAM, A's and two of B's do");
+  // Operands BF16 holds exactly: the products and their sums are exact in FP32, in any order.
+  CHECK(compare(g, feeds, nullptr, "mixed", 0.0) == 0.0);
+  // Where B's panels fit (a quarter of the columns), B stays resident, as before.
+  Graph small;
+  const int a2 = small.input("a", {16, 256}), b2 = small.input("b", {256, 256});
+  small.markOutput(small.op(compiler::Op::matmul, {a2, b2}));
+  const LoweredProgram lp2 = lowerToCore(small, ArchConfig{}, ctx);
+  for (const OpCost& oc : lp2.ops)
+    if (oc.op == "matmul") CHECK(oc.choice.empty());
+}
+
 TEST_CASE("convolutions as implicit GEMM on the matrix unit: padding, dilation, groups, strides, both gradients, exact") {
   // Operands that BF16 holds exactly (multiples of 1/2 up to 2) and sums that FP32 holds exactly:
   // whatever the order of accumulation, the matrix unit must give the oracle's bits.
