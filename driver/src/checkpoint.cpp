@@ -1,6 +1,9 @@
 // The run file schema of training (checkpoints and finished runs): writing and reading.
 #include "tatami/driver/checkpoint.h"
 
+#include <cmath>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "tatami/runtime/results.h"
@@ -81,7 +84,17 @@ void readRunFile(const std::string& path, const std::string& runKey, TrainState&
   if (attrs["run"] != runKey)
     throw DataError("checkpoint '" + path + "' is of another run:\n  it has: " + attrs["run"] + "\n  this is: " + runKey);
   for (const auto& a : arrays) {
-    if (a.name == "next_step" && !a.data.empty()) state.nextStep = std::int64_t(a.data.front());
+    if (a.name == "next_step" && !a.data.empty()) {
+      // A step count: a whole number a double holds exactly (converting anything else to an
+      // integer is undefined; the trainer then checks it against the run's steps).
+      const double step = a.data.front();
+      if (!(step >= 0 && step <= 9007199254740992.0) || step != std::floor(step)) {
+        std::ostringstream text;
+        text << step;
+        throw DataError("checkpoint '" + path + "': 'next_step' is " + text.str() + ", not a step count");
+      }
+      state.nextStep = std::int64_t(step);
+    }
     else if (a.name == "loss") state.loss = a.data;
     else if (a.name == "cycles") state.cycles = a.data;
     else if (a.name == "epoch_accuracy") state.epochAccuracy = a.data;

@@ -90,9 +90,15 @@ TEST_CASE("bad training options and data are refused by name, never crash") {
   std::map<std::string, std::string> attrs;
   REQUIRE(train({"--steps", "2", "--checkpoint", "t_key.h5"}) == 0);
   runtime::readArrays("t_key.h5", &attrs);
-  runtime::writeArrays("t_bad_ck.h5", {{"next_step", {1}, {-5.0}}}, {{"run", attrs["run"]}});
+  runtime::writeArrays("t_bad_ck.h5", {{"next_step", {1}, {7.0}}}, {{"run", attrs["run"]}});
   CHECK(train({"--steps", "2", "--resume", "t_bad_ck.h5"}, &text) == 2);
-  CHECK(text.find("checkpoint 't_bad_ck.h5': next step -5 with 0 losses and 0 cycle counts does not fit a run of 2 steps") != std::string::npos);
+  CHECK(text.find("checkpoint 't_bad_ck.h5': next step 7 with 0 losses and 0 cycle counts does not fit a run of 2 steps") != std::string::npos);
+  // Next steps that are not step counts (2.2e307 was undefined behaviour, found by fuzz_hdf5).
+  for (const auto& [step, shown] : std::vector<std::pair<double, std::string>>{{-5.0, "-5"}, {2.24712e307, "2.24712e+307"}, {1.5, "1.5"}, {std::nan(""), "nan"}}) {
+    runtime::writeArrays("t_bad_ck.h5", {{"next_step", {1}, {step}}}, {{"run", attrs["run"]}});
+    CHECK(train({"--steps", "2", "--resume", "t_bad_ck.h5"}, &text) == 2);
+    CHECK(text.find("checkpoint 't_bad_ck.h5': 'next_step' is " + shown + ", not a step count") != std::string::npos);
+  }
   // NaN pixels: the loss stops being a number, and training stops saying so (exit 1).
   std::vector<double> nan(64 * 784, std::nan(""));
   runtime::writeArrays("t_nan.h5", {{"train_images", {64, 784}, nan}, {"train_labels", {64}, std::vector<double>(64, 1.0)},
