@@ -18,6 +18,7 @@ run it: its outputs are committed.
 Usage: scripts/export_zoo.py [--out models] [--only NAME...]
 """
 import argparse
+import math
 import os
 
 import h5py
@@ -221,6 +222,87 @@ class ResNet(nn.Module):
     def forward(self, x):
         return self.fc(torch.flatten(self.pool(self.layer2(self.layer1(self.stem(x)))), 1))
 
+
+class ActMlp(nn.Module):
+    """PReLU, Hardtanh and Mish between dense layers."""
+
+    def __init__(s):
+        super().__init__(); s.a = nn.Linear(64, 48); s.p = nn.PReLU(); s.b = nn.Linear(48, 32); s.c = nn.Linear(32, 10)
+    def forward(s, x):
+        return s.c(F.mish(s.b(F.hardtanh(s.p(s.a(x)), -0.5, 0.5))))
+
+class OverlapCnn(nn.Module):
+    """Overlapping max pooling (3x3, stride 2, padding 1), ELU, Dropout2d, AdaptiveAvgPool2d((1, 1)), torch.flatten."""
+
+    def __init__(s):
+        super().__init__()
+        s.f = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ELU(), nn.MaxPool2d(3, stride=2, padding=1),
+                            nn.Dropout2d(0.1), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)))
+        s.fc = nn.Linear(16, 10)
+    def forward(s, x):
+        return s.fc(torch.flatten(s.f(x), 1))
+
+class MiniUnet(nn.Module):
+    """A U-Net step: down by max pooling, up by ConvTranspose2d (stride 2), the skip joined by torch.cat."""
+
+    def __init__(s):
+        super().__init__()
+        s.d = nn.Conv2d(1, 8, 3, padding=1); s.m = nn.Conv2d(8, 16, 3, padding=1)
+        s.up = nn.ConvTranspose2d(16, 8, 2, stride=2); s.o = nn.Conv2d(16, 4, 3, padding=1); s.fc = nn.Linear(4 * 16 * 16, 10)
+    def forward(s, x):
+        a = F.relu(s.d(x)); b = F.relu(s.m(F.max_pool2d(a, 2))); u = s.up(b)
+        return s.fc(F.relu(s.o(torch.cat([a, u], dim=1))).flatten(1))
+
+class ManualAttention(nn.Module):
+    """Attention written out: chunk, matmul with transpose(-2, -1), masked_fill from a causal buffer, softmax."""
+
+    def __init__(s, t=8, d=16):
+        super().__init__(); s.qkv = nn.Linear(d, 3 * d); s.o = nn.Linear(d, d); s.fc = nn.Linear(d, 4); s.d = d
+        s.register_buffer("mask", torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1))
+    def forward(s, x):
+        q, k, v = s.qkv(x).chunk(3, dim=-1)
+        w = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(s.d)
+        w = w.masked_fill(s.mask, float("-inf")).softmax(dim=-1)
+        return s.fc(s.o(torch.matmul(w, v)).mean(dim=1))
+
+class ResMlp(nn.Module):
+    """A pre-norm residual MLP over a sequence, mean-pooled (opset 14)."""
+
+    def __init__(s, d=16):
+        super().__init__(); s.n1 = nn.LayerNorm(d); s.l1 = nn.Linear(d, 32); s.l2 = nn.Linear(32, d); s.fc = nn.Linear(d, 4)
+    def forward(s, x):
+        x = x + s.l2(F.gelu(s.l1(s.n1(x))))
+        return s.fc(x.mean(dim=1))
+
+class InstNorm(nn.Module):
+    """InstanceNorm2d (affine), LeakyReLU, F.avg_pool2d, an unpadded convolution."""
+
+    def __init__(s):
+        super().__init__(); s.c = nn.Conv2d(1, 6, 3); s.n = nn.InstanceNorm2d(6, affine=True); s.fc = nn.Linear(6 * 7 * 7, 10)
+    def forward(s, x):
+        return s.fc(F.avg_pool2d(F.leaky_relu(s.n(s.c(x)), 0.2), 2).flatten(1))
+
+class SeBlock(nn.Module):
+    """A squeeze-and-excitation block: depthwise stride-2 and 1x1 convolutions, Hardswish, a Hardsigmoid gate."""
+
+    def __init__(s):
+        super().__init__()
+        s.dw = nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4); s.pw = nn.Conv2d(4, 8, 1)
+        s.se1 = nn.Conv2d(8, 2, 1); s.se2 = nn.Conv2d(2, 8, 1); s.stem = nn.Conv2d(1, 4, 3, padding=1); s.fc = nn.Linear(8, 10)
+    def forward(s, x):
+        x = F.hardswish(s.pw(s.dw(F.hardswish(s.stem(x)))))
+        g = F.hardsigmoid(s.se2(F.relu(s.se1(F.adaptive_avg_pool2d(x, 1)))))
+        return s.fc(F.adaptive_avg_pool2d(x * g, 1).flatten(1))
+
+class LogSoftmaxNet(nn.Module):
+    """torch.clamp, F.normalize, torch.sqrt, a log_softmax output."""
+
+    def __init__(s):
+        super().__init__(); s.a = nn.Linear(64, 32); s.b = nn.Linear(32, 10)
+    def forward(s, x):
+        h = torch.clamp(s.a(x), min=-1.0, max=1.0)
+        h = F.normalize(h, dim=1) * torch.sqrt((h * h).sum(dim=1, keepdim=True) + 1e-3)
+        return F.log_softmax(s.b(h), dim=1)
 
 class CifarResNet(nn.Module):
     """A CIFAR-style residual network on 3x32x32 images: the ResNet paper's CIFAR widths (16, 32, 64
@@ -496,6 +578,14 @@ def zoo():
         "sequence_ops": (SequenceOps(), (8, 16), 4, 17),
         "shape_ops": (ShapeOps(), (1, 8, 8), 10, 17),
         "rnn": (RnnClassifier(), (8, 16), 4, 17),
+        "act_mlp": (ActMlp(), (64,), 10, 17),
+        "overlap_cnn": (OverlapCnn(), (1, 16, 16), 10, 17),
+        "mini_unet": (MiniUnet(), (1, 16, 16), 10, 17),
+        "manual_attention": (ManualAttention(), (8, 16), 4, 17),
+        "res_mlp": (ResMlp(), (8, 16), 4, 14),
+        "inst_norm": (InstNorm(), (1, 16, 16), 10, 17),
+        "se_block": (SeBlock(), (1, 16, 16), 10, 17),
+        "log_softmax": (LogSoftmaxNet(), (64,), 10, 17),
     }
 
 
