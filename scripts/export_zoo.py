@@ -304,6 +304,66 @@ class LogSoftmaxNet(nn.Module):
         h = F.normalize(h, dim=1) * torch.sqrt((h * h).sum(dim=1, keepdim=True) + 1e-3)
         return F.log_softmax(s.b(h), dim=1)
 
+class TinyVit(nn.Module):
+    """A tiny ViT: patches by a strided Conv2d, a class token by expand and cat, learned positions, nn.TransformerEncoder (pre-norm, GELU) with a final LayerNorm."""
+
+    def __init__(s, d=16):
+        super().__init__()
+        s.patch = nn.Conv2d(1, d, 4, stride=4)
+        s.cls = nn.Parameter(torch.zeros(1, 1, d)); s.pos = nn.Parameter(torch.zeros(1, 17, d))
+        layer = nn.TransformerEncoderLayer(d, 2, 32, dropout=0.0, batch_first=True, norm_first=True, activation="gelu")
+        s.enc = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(d), enable_nested_tensor=False)
+        s.head = nn.Linear(d, 10)
+    def forward(s, x):
+        p = s.patch(x).flatten(2).transpose(1, 2)
+        p = torch.cat([s.cls.expand(x.shape[0], -1, -1), p], dim=1) + s.pos
+        return s.head(s.enc(p)[:, 0])
+
+class Decoder(nn.Module):
+    """nn.TransformerDecoderLayer with a causal tgt_mask and a projected memory."""
+
+    def __init__(s, d=16):
+        super().__init__()
+        s.dec = nn.TransformerDecoderLayer(d, 2, 32, dropout=0.0, batch_first=True)
+        s.mem = nn.Linear(d, d); s.fc = nn.Linear(d, 4)
+    def forward(s, x):
+        t = x.shape[1]
+        mask = torch.triu(torch.full((t, t), float("-inf")), diagonal=1)
+        return s.fc(s.dec(x, s.mem(x), tgt_mask=mask).mean(dim=1))
+
+class ViewCnn(nn.Module):
+    """A dilated convolution, AdaptiveMaxPool2d((2, 2)), x.view(x.size(0), -1)."""
+
+    def __init__(s):
+        super().__init__()
+        s.c1 = nn.Conv2d(1, 6, 3, padding=2, dilation=2); s.c2 = nn.Conv2d(6, 8, 3, padding=1)
+        s.pool = nn.AdaptiveMaxPool2d((2, 2)); s.fc = nn.Linear(8 * 4, 10)
+    def forward(s, x):
+        x = s.pool(F.relu(s.c2(F.relu(s.c1(x)))))
+        return s.fc(x.view(x.size(0), -1))
+
+class InterpNet(nn.Module):
+    """ZeroPad2d, a stride-2 convolution, F.interpolate (bilinear, scale 2), LayerNorm over (C, H, W)."""
+
+    def __init__(s):
+        super().__init__()
+        s.c = nn.Conv2d(1, 4, 3, stride=2); s.pad = nn.ZeroPad2d((1, 1, 1, 1)); s.ln = nn.LayerNorm([4, 16, 16])
+        s.fc = nn.Linear(4 * 16 * 16, 10)
+    def forward(s, x):
+        y = F.interpolate(F.relu(s.c(s.pad(x))), scale_factor=2, mode="bilinear", align_corners=False)
+        return s.fc(s.ln(y).flatten(1))
+
+class SeqPool(nn.Module):
+    """torch.split, max_pool1d and avg_pool1d, torch.chunk and cat, amax over time."""
+
+    def __init__(s):
+        super().__init__(); s.c = nn.Conv1d(8, 12, 3, padding=1); s.fc = nn.Linear(12, 4)
+    def forward(s, x):  # x: [B, 8, 16]
+        a, b = torch.split(F.relu(s.c(x)), [8, 8], dim=2)
+        a = F.max_pool1d(a, 2); b = F.avg_pool1d(b, 2)
+        h = torch.cat(torch.chunk(a + b, 2, dim=1), dim=2)  # [B, 6, 8]
+        return s.fc(torch.cat([h, h], dim=1).amax(dim=2))
+
 class CifarResNet(nn.Module):
     """A CIFAR-style residual network on 3x32x32 images: the ResNet paper's CIFAR widths (16, 32, 64
     filters, a stride-2 stage change with a 1x1 projection shortcut), one block per stage."""
@@ -586,6 +646,11 @@ def zoo():
         "inst_norm": (InstNorm(), (1, 16, 16), 10, 17),
         "se_block": (SeBlock(), (1, 16, 16), 10, 17),
         "log_softmax": (LogSoftmaxNet(), (64,), 10, 17),
+        "tiny_vit": (TinyVit(), (1, 16, 16), 10, 17),
+        "decoder": (Decoder(), (8, 16), 4, 17),
+        "view_cnn": (ViewCnn(), (1, 12, 12), 10, 17),
+        "interp": (InterpNet(), (1, 16, 16), 10, 17),
+        "seq_pool": (SeqPool(), (8, 16), 4, 17),
     }
 
 
