@@ -226,143 +226,203 @@ class ResNet(nn.Module):
 class ActMlp(nn.Module):
     """PReLU, Hardtanh and Mish between dense layers."""
 
-    def __init__(s):
-        super().__init__(); s.a = nn.Linear(64, 48); s.p = nn.PReLU(); s.b = nn.Linear(48, 32); s.c = nn.Linear(32, 10)
-    def forward(s, x):
-        return s.c(F.mish(s.b(F.hardtanh(s.p(s.a(x)), -0.5, 0.5))))
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(64, 48)
+        self.prelu = nn.PReLU()
+        self.b = nn.Linear(48, 32)
+        self.c = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.c(F.mish(self.b(F.hardtanh(self.prelu(self.a(x)), -0.5, 0.5))))
+
 
 class OverlapCnn(nn.Module):
     """Overlapping max pooling (3x3, stride 2, padding 1), ELU, Dropout2d, AdaptiveAvgPool2d((1, 1)), torch.flatten."""
 
-    def __init__(s):
+    def __init__(self):
         super().__init__()
-        s.f = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ELU(), nn.MaxPool2d(3, stride=2, padding=1),
-                            nn.Dropout2d(0.1), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)))
-        s.fc = nn.Linear(16, 10)
-    def forward(s, x):
-        return s.fc(torch.flatten(s.f(x), 1))
+        self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ELU(), nn.MaxPool2d(3, stride=2, padding=1),
+                                      nn.Dropout2d(0.1), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)))
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.features(x), 1))
+
 
 class MiniUnet(nn.Module):
     """A U-Net step: down by max pooling, up by ConvTranspose2d (stride 2), the skip joined by torch.cat."""
 
-    def __init__(s):
+    def __init__(self):
         super().__init__()
-        s.d = nn.Conv2d(1, 8, 3, padding=1); s.m = nn.Conv2d(8, 16, 3, padding=1)
-        s.up = nn.ConvTranspose2d(16, 8, 2, stride=2); s.o = nn.Conv2d(16, 4, 3, padding=1); s.fc = nn.Linear(4 * 16 * 16, 10)
-    def forward(s, x):
-        a = F.relu(s.d(x)); b = F.relu(s.m(F.max_pool2d(a, 2))); u = s.up(b)
-        return s.fc(F.relu(s.o(torch.cat([a, u], dim=1))).flatten(1))
+        self.d = nn.Conv2d(1, 8, 3, padding=1)
+        self.m = nn.Conv2d(8, 16, 3, padding=1)
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.o = nn.Conv2d(16, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 16 * 16, 10)
+
+    def forward(self, x):
+        a = F.relu(self.d(x))
+        b = F.relu(self.m(F.max_pool2d(a, 2)))
+        return self.fc(F.relu(self.o(torch.cat([a, self.up(b)], dim=1))).flatten(1))
+
 
 class ManualAttention(nn.Module):
     """Attention written out: chunk, matmul with transpose(-2, -1), masked_fill from a causal buffer, softmax."""
 
-    def __init__(s, t=8, d=16):
-        super().__init__(); s.qkv = nn.Linear(d, 3 * d); s.o = nn.Linear(d, d); s.fc = nn.Linear(d, 4); s.d = d
-        s.register_buffer("mask", torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1))
-    def forward(s, x):
-        q, k, v = s.qkv(x).chunk(3, dim=-1)
-        w = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(s.d)
-        w = w.masked_fill(s.mask, float("-inf")).softmax(dim=-1)
-        return s.fc(s.o(torch.matmul(w, v)).mean(dim=1))
+    def __init__(self, t=8, d=16):
+        super().__init__()
+        self.qkv = nn.Linear(d, 3 * d)
+        self.o = nn.Linear(d, d)
+        self.fc = nn.Linear(d, 4)
+        self.d = d
+        self.register_buffer("mask", torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1))
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        w = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(self.d)
+        w = w.masked_fill(self.mask, float("-inf")).softmax(dim=-1)
+        return self.fc(self.o(torch.matmul(w, v)).mean(dim=1))
+
 
 class ResMlp(nn.Module):
     """A pre-norm residual MLP over a sequence, mean-pooled (opset 14)."""
 
-    def __init__(s, d=16):
-        super().__init__(); s.n1 = nn.LayerNorm(d); s.l1 = nn.Linear(d, 32); s.l2 = nn.Linear(32, d); s.fc = nn.Linear(d, 4)
-    def forward(s, x):
-        x = x + s.l2(F.gelu(s.l1(s.n1(x))))
-        return s.fc(x.mean(dim=1))
+    def __init__(self, d=16):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.up = nn.Linear(d, 32)
+        self.down = nn.Linear(32, d)
+        self.fc = nn.Linear(d, 4)
+
+    def forward(self, x):
+        x = x + self.down(F.gelu(self.up(self.norm(x))))
+        return self.fc(x.mean(dim=1))
+
 
 class InstNorm(nn.Module):
     """InstanceNorm2d (affine), LeakyReLU, F.avg_pool2d, an unpadded convolution."""
 
-    def __init__(s):
-        super().__init__(); s.c = nn.Conv2d(1, 6, 3); s.n = nn.InstanceNorm2d(6, affine=True); s.fc = nn.Linear(6 * 7 * 7, 10)
-    def forward(s, x):
-        return s.fc(F.avg_pool2d(F.leaky_relu(s.n(s.c(x)), 0.2), 2).flatten(1))
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(1, 6, 3)
+        self.n = nn.InstanceNorm2d(6, affine=True)
+        self.fc = nn.Linear(6 * 7 * 7, 10)
+
+    def forward(self, x):
+        return self.fc(F.avg_pool2d(F.leaky_relu(self.n(self.c(x)), 0.2), 2).flatten(1))
+
 
 class SeBlock(nn.Module):
     """A squeeze-and-excitation block: depthwise stride-2 and 1x1 convolutions, Hardswish, a Hardsigmoid gate."""
 
-    def __init__(s):
+    def __init__(self):
         super().__init__()
-        s.dw = nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4); s.pw = nn.Conv2d(4, 8, 1)
-        s.se1 = nn.Conv2d(8, 2, 1); s.se2 = nn.Conv2d(2, 8, 1); s.stem = nn.Conv2d(1, 4, 3, padding=1); s.fc = nn.Linear(8, 10)
-    def forward(s, x):
-        x = F.hardswish(s.pw(s.dw(F.hardswish(s.stem(x)))))
-        g = F.hardsigmoid(s.se2(F.relu(s.se1(F.adaptive_avg_pool2d(x, 1)))))
-        return s.fc(F.adaptive_avg_pool2d(x * g, 1).flatten(1))
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.dw = nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4)
+        self.pw = nn.Conv2d(4, 8, 1)
+        self.se1 = nn.Conv2d(8, 2, 1)
+        self.se2 = nn.Conv2d(2, 8, 1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = F.hardswish(self.pw(self.dw(F.hardswish(self.stem(x)))))
+        gate = F.hardsigmoid(self.se2(F.relu(self.se1(F.adaptive_avg_pool2d(x, 1)))))
+        return self.fc(F.adaptive_avg_pool2d(x * gate, 1).flatten(1))
+
 
 class LogSoftmaxNet(nn.Module):
     """torch.clamp, F.normalize, torch.sqrt, a log_softmax output."""
 
-    def __init__(s):
-        super().__init__(); s.a = nn.Linear(64, 32); s.b = nn.Linear(32, 10)
-    def forward(s, x):
-        h = torch.clamp(s.a(x), min=-1.0, max=1.0)
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(64, 32)
+        self.b = nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = torch.clamp(self.a(x), min=-1.0, max=1.0)
         h = F.normalize(h, dim=1) * torch.sqrt((h * h).sum(dim=1, keepdim=True) + 1e-3)
-        return F.log_softmax(s.b(h), dim=1)
+        return F.log_softmax(self.b(h), dim=1)
+
 
 class TinyVit(nn.Module):
-    """A tiny ViT: patches by a strided Conv2d, a class token by expand and cat, learned positions, nn.TransformerEncoder (pre-norm, GELU) with a final LayerNorm."""
+    """A tiny ViT: patches by a strided Conv2d, a class token by expand and cat, learned positions,
+    nn.TransformerEncoder (pre-norm, GELU) with a final LayerNorm."""
 
-    def __init__(s, d=16):
+    def __init__(self, d=16):
         super().__init__()
-        s.patch = nn.Conv2d(1, d, 4, stride=4)
-        s.cls = nn.Parameter(torch.zeros(1, 1, d)); s.pos = nn.Parameter(torch.zeros(1, 17, d))
+        self.patch = nn.Conv2d(1, d, 4, stride=4)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos = nn.Parameter(torch.zeros(1, 17, d))
         layer = nn.TransformerEncoderLayer(d, 2, 32, dropout=0.0, batch_first=True, norm_first=True, activation="gelu")
-        s.enc = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(d), enable_nested_tensor=False)
-        s.head = nn.Linear(d, 10)
-    def forward(s, x):
-        p = s.patch(x).flatten(2).transpose(1, 2)
-        p = torch.cat([s.cls.expand(x.shape[0], -1, -1), p], dim=1) + s.pos
-        return s.head(s.enc(p)[:, 0])
+        self.enc = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(d), enable_nested_tensor=False)
+        self.head = nn.Linear(d, 10)
+
+    def forward(self, x):
+        p = self.patch(x).flatten(2).transpose(1, 2)
+        p = torch.cat([self.cls.expand(x.shape[0], -1, -1), p], dim=1) + self.pos
+        return self.head(self.enc(p)[:, 0])
+
 
 class Decoder(nn.Module):
     """nn.TransformerDecoderLayer with a causal tgt_mask and a projected memory."""
 
-    def __init__(s, d=16):
+    def __init__(self, d=16):
         super().__init__()
-        s.dec = nn.TransformerDecoderLayer(d, 2, 32, dropout=0.0, batch_first=True)
-        s.mem = nn.Linear(d, d); s.fc = nn.Linear(d, 4)
-    def forward(s, x):
+        self.dec = nn.TransformerDecoderLayer(d, 2, 32, dropout=0.0, batch_first=True)
+        self.mem = nn.Linear(d, d)
+        self.fc = nn.Linear(d, 4)
+
+    def forward(self, x):
         t = x.shape[1]
         mask = torch.triu(torch.full((t, t), float("-inf")), diagonal=1)
-        return s.fc(s.dec(x, s.mem(x), tgt_mask=mask).mean(dim=1))
+        return self.fc(self.dec(x, self.mem(x), tgt_mask=mask).mean(dim=1))
+
 
 class ViewCnn(nn.Module):
     """A dilated convolution, AdaptiveMaxPool2d((2, 2)), x.view(x.size(0), -1)."""
 
-    def __init__(s):
+    def __init__(self):
         super().__init__()
-        s.c1 = nn.Conv2d(1, 6, 3, padding=2, dilation=2); s.c2 = nn.Conv2d(6, 8, 3, padding=1)
-        s.pool = nn.AdaptiveMaxPool2d((2, 2)); s.fc = nn.Linear(8 * 4, 10)
-    def forward(s, x):
-        x = s.pool(F.relu(s.c2(F.relu(s.c1(x)))))
-        return s.fc(x.view(x.size(0), -1))
+        self.c1 = nn.Conv2d(1, 6, 3, padding=2, dilation=2)
+        self.c2 = nn.Conv2d(6, 8, 3, padding=1)
+        self.pool = nn.AdaptiveMaxPool2d((2, 2))
+        self.fc = nn.Linear(8 * 4, 10)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.c2(F.relu(self.c1(x)))))
+        return self.fc(x.view(x.size(0), -1))
+
 
 class InterpNet(nn.Module):
     """ZeroPad2d, a stride-2 convolution, F.interpolate (bilinear, scale 2), LayerNorm over (C, H, W)."""
 
-    def __init__(s):
+    def __init__(self):
         super().__init__()
-        s.c = nn.Conv2d(1, 4, 3, stride=2); s.pad = nn.ZeroPad2d((1, 1, 1, 1)); s.ln = nn.LayerNorm([4, 16, 16])
-        s.fc = nn.Linear(4 * 16 * 16, 10)
-    def forward(s, x):
-        y = F.interpolate(F.relu(s.c(s.pad(x))), scale_factor=2, mode="bilinear", align_corners=False)
-        return s.fc(s.ln(y).flatten(1))
+        self.pad = nn.ZeroPad2d((1, 1, 1, 1))
+        self.c = nn.Conv2d(1, 4, 3, stride=2)
+        self.norm = nn.LayerNorm([4, 16, 16])
+        self.fc = nn.Linear(4 * 16 * 16, 10)
+
+    def forward(self, x):
+        y = F.interpolate(F.relu(self.c(self.pad(x))), scale_factor=2, mode="bilinear", align_corners=False)
+        return self.fc(self.norm(y).flatten(1))
+
 
 class SeqPool(nn.Module):
     """torch.split, max_pool1d and avg_pool1d, torch.chunk and cat, amax over time."""
 
-    def __init__(s):
-        super().__init__(); s.c = nn.Conv1d(8, 12, 3, padding=1); s.fc = nn.Linear(12, 4)
-    def forward(s, x):  # x: [B, 8, 16]
-        a, b = torch.split(F.relu(s.c(x)), [8, 8], dim=2)
-        a = F.max_pool1d(a, 2); b = F.avg_pool1d(b, 2)
-        h = torch.cat(torch.chunk(a + b, 2, dim=1), dim=2)  # [B, 6, 8]
-        return s.fc(torch.cat([h, h], dim=1).amax(dim=2))
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv1d(8, 12, 3, padding=1)
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):  # x: [B, 8, 16]
+        a, b = torch.split(F.relu(self.c(x)), [8, 8], dim=2)
+        h = F.max_pool1d(a, 2) + F.avg_pool1d(b, 2)
+        h = torch.cat(torch.chunk(h, 2, dim=1), dim=2)  # [B, 6, 8]
+        return self.fc(torch.cat([h, h], dim=1).amax(dim=2))
+
 
 class CifarResNet(nn.Module):
     """A CIFAR-style residual network on 3x32x32 images: the ResNet paper's CIFAR widths (16, 32, 64
