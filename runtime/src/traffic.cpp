@@ -1,10 +1,11 @@
-// Synthetic traffic: Bernoulli injection per node per cycle (random draws keyed by seed, node and
-// cycle, so the run does not depend on processing order), source queues, and measurement of
+// Synthetic traffic: Bernoulli injection per node per cycle (drawn as geometric gaps, keyed by
+// seed, node and draw, so the run does not depend on processing order), source queues, and measurement of
 // accepted throughput and latency over a window after a warm-up.
 #include "tatami/runtime/traffic.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <deque>
 #include <functional>
 #include <stdexcept>
@@ -187,10 +188,24 @@ TrafficPoint runTraffic(const ArchConfig& config, const TrafficOptions& o) {
   const double transferProbability = o.rate / double(o.packets);
   if (transferProbability > 1.0)
     throw std::invalid_argument("rate / transfer size exceeds one transfer per node per cycle");
-  // A transfer starts at src in `cycle` when the node's draw says so and the pattern gives it a
-  // destination (-1: none).
+  // Each node starts a transfer in a cycle with probability p, independently (a Bernoulli
+  // process): the gaps between its transfers are geometric, so each node draws the cycle of its
+  // next transfer once per transfer (inverse transform of its k-th draw, keyed by seed, node and
+  // k, so the run does not depend on processing order), not once per cycle. A transfer starts at
+  // src in `cycle` when that cycle comes and the pattern gives it a destination (-1: none).
+  const double logMiss = transferProbability < 1.0 ? std::log1p(-transferProbability) : 0.0;
+  std::vector<std::uint64_t> nextCycle(std::size_t(net.nodeCount())), drawn(std::size_t(net.nodeCount()), 0);
+  const auto gap = [&](int src) -> std::uint64_t {
+    if (transferProbability >= 1.0) return 0;
+    // U in (0, 1]: P(gap >= k) = (1 - p)^k.
+    const double u = (double(roundingBits(o.seed, 2 * std::uint64_t(src), drawn[std::size_t(src)]++)) + 1.0) / 4294967296.0;
+    const double g = std::floor(std::log(u) / logMiss);
+    return g < 1e15 ? std::uint64_t(g) : std::uint64_t(1e15);
+  };
+  for (int v : senders) nextCycle[std::size_t(v)] = gap(v);
   const auto created = [&](int src, std::uint64_t cycle) {
-    if (unit(roundingBits(o.seed, 2 * std::uint64_t(src), cycle)) >= transferProbability) return -1;
+    if (nextCycle[std::size_t(src)] != cycle) return -1;
+    nextCycle[std::size_t(src)] = cycle + 1 + gap(src);
     return destination(src, cycle);
   };
   TrafficPoint point = config.sim.network == "flit" ? runFlit(config, o, senders, created) : runFast(config, o, senders, net, created);

@@ -112,7 +112,7 @@ Network::Network(const ArchConfig& c)
     const int a = node(c.die.dead_links[i].row, c.die.dead_links[i].col);
     const int b = node(c.die.dead_links[i + 1].row, c.die.dead_links[i + 1].col);
     for (auto& l : links_)
-      if (l.exists && ((l.from == a && l.to == b) || (l.from == b && l.to == a)) && l.from != l.to) l.dead = true;
+      if (l.exists && ((l.from == a && l.to == b) || (l.from == b && l.to == a)) && l.from != l.to) l.dead = anyDead_ = true;
   }
   stats_.assign(links_.size(), LinkStats{});
   busy_.assign(links_.size(), PortTimeline{});
@@ -158,19 +158,22 @@ std::vector<int> Network::dimensionOrderRoute(int src, int dst, bool xFirst, int
 void Network::dimensionOrderRoute(int src, int dst, bool xFirst, int* deadLink, std::vector<int>& r) const {
   r.clear();
   r.push_back(linkId(src, Direction::Inject));
-  GridPos at = position(src);
-  const GridPos to = position(dst);
-  const auto step = [&](Direction d) {
-    const int l = linkId(node(at.row, at.col), d);
-    if (links_[std::size_t(l)].dead && *deadLink < 0) *deadLink = l;
+  int v = src, row = src / cols_, col = src % cols_;
+  const int toRow = dst / cols_, toCol = dst % cols_;
+  // One hop in direction d, to the node `delta` away.
+  const auto step = [&](Direction d, int delta) {
+    const int l = linkId(v, d);
+    if (anyDead_ && links_[std::size_t(l)].dead && *deadLink < 0) *deadLink = l;
     r.push_back(l);
-    at = position(links_[std::size_t(l)].to);
+    v += delta;
   };
   const auto moveCols = [&] {
-    while (at.col != to.col) step(at.col < to.col ? Direction::East : Direction::West);
+    for (; col < toCol; ++col) step(Direction::East, 1);
+    for (; col > toCol; --col) step(Direction::West, -1);
   };
   const auto moveRows = [&] {
-    while (at.row != to.row) step(at.row < to.row ? Direction::South : Direction::North);
+    for (; row < toRow; ++row) step(Direction::South, cols_);
+    for (; row > toRow; --row) step(Direction::North, -cols_);
   };
   if (xFirst) moveCols(), moveRows();
   else moveRows(), moveCols();
@@ -206,35 +209,37 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
   const std::size_t hops = path.size();
   Delivery d;
   d.routers = int(hops) - 1;
-  for (int l : path) d.crossings += links_[std::size_t(l)].crossing ? 1 : 0;
   const std::uint64_t t0 = injectCycle * kSubCycles;
-  for (int l : path) busy_[std::size_t(l)].retire(t0), inputs_[std::size_t(l)].crossbar.retire(t0);
   const int c = int(cls);
-  for (int l : path)
-    if (links_[std::size_t(l)].bufferSlots) {
-      // Intervals over by t0 matter to no later booking (bookings come in issue order): drop
-      // their ends and as many starts at or before t0 (each counts once on both sides for any
-      // time from t0 on, so which starts go does not change a count).
-      HeldSlots& h = held_[c][std::size_t(l)];
-      if (h.head == h.ends.size() || h.ends[h.head] > t0) continue;
-      h.head = firstAfter(h.ends, h.head, t0);
-      if (h.head == h.ends.size()) {
-        h.starts.clear(), h.ends.clear(), h.head = 0;
-      } else if (h.head >= 64 && 2 * h.head >= h.ends.size()) {
-        h.ends.erase(h.ends.begin(), h.ends.begin() + long(h.head));
-        h.starts.erase(h.starts.begin(), h.starts.begin() + long(h.head));
-        h.head = 0;
-      }
-    }
   const std::uint64_t packets = std::max<std::uint64_t>(1, (bytes + kPacketBytes - 1) / kPacketBytes);
-  std::vector<std::uint64_t>& prevEnd = prevEnd_;
-  prevEnd.assign(hops, 0);
   // Serialization per hop of a full packet and of the last one (every other packet is full).
   const std::uint64_t lastBytes = bytes - kPacketBytes * (packets - 1);
   serFull_.resize(hops), serLast_.resize(hops);
+  prevEnd_.assign(hops, 0);
+  std::vector<std::uint64_t>& prevEnd = prevEnd_;
   for (std::size_t k = 0; k < hops; ++k) {
-    const Link& link = links_[std::size_t(path[k])];
+    const int l = path[k];
+    const Link& link = links_[std::size_t(l)];
+    d.crossings += link.crossing ? 1 : 0;
     serFull_[k] = serialize(link, kPacketBytes), serLast_[k] = serialize(link, lastBytes);
+    busy_[std::size_t(l)].retire(t0), inputs_[std::size_t(l)].crossbar.retire(t0);
+    if (!link.bufferSlots) continue;
+    // Intervals over by t0 matter to no later booking (bookings come in issue order): drop
+    // their ends and as many starts at or before t0 (each counts once on both sides for any
+    // time from t0 on, so which starts go does not change a count).
+    HeldSlots& h = held_[c][std::size_t(l)];
+    if (h.firstEnd > t0) continue;  // none kept, or none over
+    h.head = firstAfter(h.ends, h.head, t0);
+    if (h.head == h.ends.size()) {
+      h.starts.clear(), h.ends.clear(), h.head = 0, h.firstEnd = ~std::uint64_t(0);
+      continue;
+    }
+    if (h.head >= 64 && 2 * h.head >= h.ends.size()) {
+      h.ends.erase(h.ends.begin(), h.ends.begin() + long(h.head));
+      h.starts.erase(h.starts.begin(), h.starts.begin() + long(h.head));
+      h.head = 0;
+    }
+    h.firstEnd = h.ends[h.head];
   }
   std::uint64_t arrival = 0, injected = 0;
   for (std::uint64_t j = 0; j < packets; ++j) {
@@ -259,6 +264,7 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       if (in && in->used[c] && head >= in->lastArrival[c]) headStart = std::max(headStart, in->lastDeparture[c] + crossSub);
       const std::uint64_t tailBound = tail > ser ? tail - ser : 0;
       std::uint64_t slack = 0, s = 0;
+      std::uint32_t heldAtStart = 0;  // packets in the buffer ahead at s, when it could fill
       // Fewer intervals kept than slots (the open one included): the buffer cannot be full.
       const HeldSlots& heldHere = held_[c][std::size_t(l)];
       const bool mayFill = link.bufferSlots && heldHere.ends.size() - heldHere.head + 1 >= link.bufferSlots;
@@ -273,7 +279,9 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
             continue;
           }
         }
-        if (!mayFill || heldAt(c, l, s) < link.bufferSlots) break;
+        if (!mayFill) break;
+        heldAtStart = heldAt(c, l, s);
+        if (heldAtStart < link.bufferSlots) break;
         headStart = s;  // the link was free later, when the buffer was full: look again from there
       }
       busy_[std::size_t(l)].reserve(s, ser);
@@ -290,7 +298,10 @@ Delivery Network::send(std::uint64_t injectCycle, int src, int dst, std::uint64_
       if (link.bufferSlots) {
         // Packets in the buffer ahead at s, counted only when there are more intervals than the
         // peak so far (the count cannot exceed them, the open one included).
-        if (heldHere.ends.size() - heldHere.head + 1 > st.peakQueue) st.peakQueue = std::max(st.peakQueue, heldAt(c, l, s));
+        // (When the buffer could fill, the count is the one the booking found; the open interval
+        // it may include is the previous hop's, on another link.)
+        if (heldHere.ends.size() - heldHere.head + 1 > st.peakQueue)
+          st.peakQueue = std::max(st.peakQueue, mayFill ? heldAtStart : heldAt(c, l, s));
         openClass_ = c, openLink_ = l, openFrom_ = s;
       }
       prevEnd[k] = s + ser;
@@ -342,8 +353,12 @@ std::uint64_t Network::creditFrom(int cls, int link, std::uint64_t t) const {
 
 void Network::closeOpen(std::uint64_t until) {
   HeldSlots& h = held_[openClass_][std::size_t(openLink_)];
-  h.starts.insert(h.starts.begin() + long(firstAfter(h.starts, h.head, openFrom_)), openFrom_);
-  h.ends.insert(h.ends.begin() + long(firstAfter(h.ends, h.head, until)), until);
+  // Both usually go last (bookings come in time order but for the gaps they fill).
+  if (h.starts.size() == h.head || h.starts.back() <= openFrom_) h.starts.push_back(openFrom_);
+  else h.starts.insert(h.starts.begin() + long(firstAfter(h.starts, h.head, openFrom_)), openFrom_);
+  if (h.ends.size() == h.head || h.ends.back() <= until) h.ends.push_back(until);
+  else h.ends.insert(h.ends.begin() + long(firstAfter(h.ends, h.head, until)), until);
+  h.firstEnd = std::min(h.firstEnd, until);
   openClass_ = openLink_ = -1;
 }
 

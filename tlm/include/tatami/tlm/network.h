@@ -103,6 +103,7 @@ class Network {
   int rows_, cols_, dieRows_, dieCols_;
   bool xFirst_;
   bool rotating_;
+  bool anyDead_ = false;  ///< some link is dead (routes need checking)
   std::vector<bool> active_;
   std::vector<Link> links_;
   std::vector<LinkStats> stats_;
@@ -117,6 +118,7 @@ class Network {
   struct HeldSlots {
     std::vector<std::uint64_t> starts, ends;
     std::size_t head = 0;  ///< both are kept from this index (the ones before are over)
+    std::uint64_t firstEnd = ~std::uint64_t(0);  ///< ends[head], or never when none is kept
   };
   std::vector<HeldSlots> held_[2];
   /// The one interval still open (the packet's next hop is being booked): its class, link, start.
