@@ -711,6 +711,11 @@ def zoo():
         "view_cnn": (ViewCnn(), (1, 12, 12), 10, 17),
         "interp": (InterpNet(), (1, 16, 16), 10, 17),
         "seq_pool": (SeqPool(), (8, 16), 4, 17),
+        # Older opsets, as many exports still ask for: Softmax over a flattened tail, Split and
+        # Squeeze with attributes, HardSwish as HardSigmoid and Mul.
+        "encoder_op11": (Encoder(), (8, 16), 4, 11),
+        "mobile_block_op11": (MobileBlock(), (1, 16, 16), 10, 11),
+        "resnet_op12": (ResNet(), (3, 16, 16), 10, 12),
     }
 
 

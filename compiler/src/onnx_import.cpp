@@ -288,11 +288,19 @@ void Importer::node(const onnx::NodeProto& n) {
     bind(n, 0, y);
   } else if (t == "Softmax" || t == "LogSoftmax") {
     // Along the last axis; another axis (opset 13+ semantics: that one axis) is moved last and back.
+    // Before opset 13 (axis 1 by default) the input is taken as a matrix, the axes before `axis`
+    // its rows and the rest its columns: normalized over all the axes from `axis` on.
     const int x = value(n, 0);
-    const std::size_t rank = shapeOf(x).size();
-    const std::int64_t axis = axisOf(n, intAttr(n, "axis", -1), rank);
+    const Shape xs = shapeOf(x);
+    const std::size_t rank = xs.size();
+    const std::int64_t axis = axisOf(n, intAttr(n, "axis", opset_ >= 13 ? -1 : 1), rank);
     const Op o = t == "Softmax" ? Op::softmax : Op::log_softmax;
-    if (rank == 0 || axis == std::int64_t(rank) - 1) {
+    if (opset_ < 13 && rank > 0 && axis < std::int64_t(rank) - 1) {
+      std::int64_t rows = 1, cols = 1;
+      for (std::size_t i = 0; i < rank; ++i) (std::int64_t(i) < axis ? rows : cols) *= xs[i];
+      const int matrix = op(n, Op::reshape, {x}, {{"shape", Shape{rows, cols}}});
+      bind(n, 0, op(n, Op::reshape, {op(n, o, {matrix}, {{"axis", std::int64_t(-1)}})}, {{"shape", xs}}));
+    } else if (rank == 0 || axis == std::int64_t(rank) - 1) {
       bind(n, 0, op(n, o, {x}, {{"axis", std::int64_t(-1)}}));
     } else {
       std::vector<std::int64_t> perm;
@@ -494,7 +502,22 @@ void Importer::node(const onnx::NodeProto& n) {
     if (hasInput(n, 1))
       for (double v : constData(n, 1)) sizes.push_back(whole(n, v, "a size"));
     else
+      sizes = intsAttr(n, "split");  // before opset 13, the sizes are an attribute
+    if (sizes.empty()) {
+      if (xs[std::size_t(axis)] % n.output_size() != 0)
+        fail(n, "an axis of " + std::to_string(xs[std::size_t(axis)]) + " does not split into " + std::to_string(n.output_size()) +
+                    " equal parts");
       sizes.assign(std::size_t(n.output_size()), xs[std::size_t(axis)] / n.output_size());
+    }
+    if (sizes.size() != std::size_t(n.output_size()))
+      fail(n, std::to_string(sizes.size()) + " split sizes for " + std::to_string(n.output_size()) + " outputs");
+    std::int64_t total = 0;
+    for (std::int64_t v : sizes) {
+      if (v < 0) fail(n, "a negative split size");
+      total += v;
+    }
+    if (total != xs[std::size_t(axis)])
+      fail(n, "split sizes add up to " + std::to_string(total) + ", not the axis's " + std::to_string(xs[std::size_t(axis)]));
     std::int64_t offset = 0;
     for (int k = 0; k < n.output_size(); ++k) {
       std::vector<std::int64_t> st(xs.size(), 0), en(xs.begin(), xs.end());
@@ -762,8 +785,9 @@ Graph Importer::run(const onnx::ModelProto& model) {
   std::int64_t opset = 0;
   for (const auto& o : model.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
-  if (opset < 13 || opset > 17)
-    throw CompileError(origin_ + ": opset " + std::to_string(opset) + " is outside the supported range 13..17");
+  if (opset < kMinOpset || opset > kMaxOpset)
+    throw CompileError(origin_ + ": opset " + std::to_string(opset) + " is outside the supported range " + std::to_string(kMinOpset) +
+                       ".." + std::to_string(kMaxOpset));
   opset_ = opset;
   const onnx::GraphProto& gp = model.graph();
   g_.name = gp.name().empty() ? "model" : gp.name();

@@ -222,12 +222,11 @@ class Importer {
   }
   /// Slice with any steps, by ONNX's rules (negative steps walk backwards): the indices each axis
   /// keeps: every index of the axes not sliced when `whole` (a constant's, which exists in memory),
-  /// else only the sliced axes' picks (the others left empty).
+  /// else only the sliced axes' picks (the others left empty). starts, ends, axes and steps are of
+  /// one length (the importer checks it first).
   std::vector<std::vector<std::int64_t>> slicePicks(const onnx::NodeProto& n, const Shape& xs, const std::vector<double>& starts,
                                                     const std::vector<double>& ends, const std::vector<std::int64_t>& axes,
                                                     const std::vector<double>& steps, bool whole) const {
-    if (starts.size() != axes.size() || ends.size() != axes.size() || steps.size() != axes.size())
-      fail(n, "starts, ends, axes and steps have different lengths");
     std::vector<std::vector<std::int64_t>> picks(xs.size());
     if (whole)
       for (std::size_t d = 0; d < xs.size(); ++d)
@@ -262,14 +261,12 @@ class Importer {
     }
     return r;
   }
-  /// Slice with any steps on a constant.
+  /// Slice with any steps on a constant (starts, ends, axes and steps of one length).
   int slicedConstant(const onnx::NodeProto& n, int x, const std::vector<double>& starts, const std::vector<double>& ends,
                      const std::vector<std::int64_t>& axes, const std::vector<double>& steps) {
     const Shape xs = shapeOf(x);
     if (elementCount(xs) == 0) {
       // Nothing to pick from; its other axes may be of any length (not listed one by one).
-      if (starts.size() != axes.size() || ends.size() != axes.size() || steps.size() != axes.size())
-        fail(n, "starts, ends, axes and steps have different lengths");
       Shape out = xs;
       for (std::size_t k = 0; k < axes.size(); ++k)
         out[std::size_t(axes[k])] = sliceRange(n, xs[std::size_t(axes[k])], starts[k], ends[k], steps[k]).count;

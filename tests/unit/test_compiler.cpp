@@ -429,8 +429,10 @@ TEST_CASE("ONNX errors name the file, the node, the op and the opset") {
   conv->add_input("x");
   conv->add_output("y");
   CHECK_THROWS_WITH(importOnnxBytes(m2.SerializeAsString(), "m.onnx", o), "m.onnx: node 'conv1' (Conv, opset 17): input 1 is missing");
-  CHECK_THROWS_WITH(importOnnxBytes(mlpModel(11).SerializeAsString(), "old.onnx", o),
-                    "old.onnx: opset 11 is outside the supported range 13..17");
+  CHECK_THROWS_WITH(importOnnxBytes(mlpModel(10).SerializeAsString(), "old.onnx", o),
+                    "old.onnx: opset 10 is outside the supported range 11..17");
+  CHECK_THROWS_WITH(importOnnxBytes(mlpModel(18).SerializeAsString(), "new.onnx", o),
+                    "new.onnx: opset 18 is outside the supported range 11..17");
   CHECK_THROWS_WITH(importOnnxBytes(mlpModel(17).SerializeAsString(), "m.onnx", {}),
                     "m.onnx: input 'x' has a symbolic dimension 'batch': give its size, the batch, with --batch N");
   CHECK_THROWS_WITH(importOnnxBytes("garbage", "bad.onnx", o), "bad.onnx: not a valid ONNX model (protobuf parse failed)");
@@ -981,6 +983,36 @@ TEST_CASE("ONNX: Split into several outputs, PRelu, InstanceNormalization, Resiz
   const auto conv = runOneNode(oneNodeModel("Conv", {{"x", {1, 1, 4}, {}}, {"w", {1, 1, 2}, {1, -1}}}, 1, {{"pads", {1, 1}}, {"strides", {1}}}),
                                Tensor{{1, 1, 4}, {1, 2, 3, 4}});
   CHECK(conv[0] == std::vector<double>{-1, -1, -1, -1, 4});
+}
+
+TEST_CASE("ONNX before opset 13: Softmax over every axis from its axis on (axis 1 by default), Split sizes as an attribute") {
+  const auto atOpset = [](onnx::ModelProto m, std::int64_t opset) {
+    m.mutable_opset_import(0)->set_version(opset);
+    return m;
+  };
+  // [2, 2, 2]; opset 11's Softmax with no axis: each example's 4 values normalized together.
+  const Tensor x{{2, 2, 2}, {0, 1, 2, 3, 1, 1, 1, 1}};
+  const auto s11 = runOneNode(atOpset(oneNodeModel("Softmax", {{"x", {2, 2, 2}, {}}}, 1), 11), x);
+  const double z = 1 + std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  for (int i = 0; i < 4; ++i) CHECK(s11[0][std::size_t(i)] == doctest::Approx(std::exp(double(i)) / z).epsilon(1e-12));
+  for (int i = 4; i < 8; ++i) CHECK(s11[0][std::size_t(i)] == doctest::Approx(0.25).epsilon(1e-12));
+  // The same node at opset 13: over the last axis alone (pairs).
+  const auto s13 = runOneNode(atOpset(oneNodeModel("Softmax", {{"x", {2, 2, 2}, {}}}, 1), 13), x);
+  CHECK(s13[0][0] == doctest::Approx(1 / (1 + std::exp(1.0))).epsilon(1e-12));
+  CHECK(s13[0][2] == doctest::Approx(1 / (1 + std::exp(1.0))).epsilon(1e-12));
+  // LogSoftmax with axis 2 of 3 is the last: the same at every opset.
+  const auto l11 = runOneNode(atOpset(oneNodeModel("LogSoftmax", {{"x", {2, 2, 2}, {}}}, 1, {}, {}, {{"axis", 2}}), 11), x);
+  CHECK(l11[0][1] == doctest::Approx(-std::log(1 + std::exp(-1.0))).epsilon(1e-12));
+  // Split with its sizes as an attribute (opset 11), uneven.
+  const auto split = runOneNode(atOpset(oneNodeModel("Split", {{"x", {2, 4}, {}}}, 2, {{"split", {1, 3}}}, {}, {{"axis", 1}}), 11),
+                                Tensor{{2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}});
+  CHECK(split[0] == std::vector<double>{1, 5});
+  CHECK(split[1] == std::vector<double>{2, 3, 4, 6, 7, 8});
+  CHECK_THROWS_WITH_AS(runOneNode(atOpset(oneNodeModel("Split", {{"x", {2, 4}, {}}}, 2, {{"split", {1, 2}}}, {}, {{"axis", 1}}), 11),
+                                  Tensor{{2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}}),
+                       "node.onnx: node 'node' (Split, opset 11): split sizes add up to 3, not the axis's 4", CompileError);
+  CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("Split", {{"x", {2, 4}, {}}}, 3, {}, {}, {{"axis", 1}}), Tensor{{2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}}),
+                       "node.onnx: node 'node' (Split, opset 17): an axis of 4 does not split into 3 equal parts", CompileError);
 }
 
 TEST_CASE("ONNX: Einsum as sums, transposes and batched matmuls (implicit output, ellipsis, three operands), a diagonal refused") {

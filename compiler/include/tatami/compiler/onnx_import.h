@@ -1,4 +1,4 @@
-// The ONNX front end: reads a model as PyTorch exports it (opsets 13 to 17) into the IR.
+// The ONNX front end: reads a model as PyTorch exports it (opsets 11 to 17) into the IR.
 // Initializers become parameters; the shape arithmetic around ops is folded at compile time.
 #pragma once
 
@@ -7,6 +7,9 @@
 #include "tatami/compiler/ir.h"
 
 namespace tatami::compiler {
+
+/// The default-domain opsets the front end reads (where ops differ between them, by each one's rules).
+constexpr std::int64_t kMinOpset = 11, kMaxOpset = 17;
 
 struct ImportOptions {
   std::int64_t batch = 0;  ///< the size of symbolic (or zero) input dimensions; 0: refuse them
