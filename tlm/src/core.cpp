@@ -420,6 +420,29 @@ bool CoreModel::anyThreadWaitsForSemaphore() const {
   return false;
 }
 
+bool CoreModel::anyThreadWaitsForTransfer() const {
+  for (const ThreadCtl& t : ctl_)
+    if (t.status == ThreadStatus::WaitSemaphore &&
+        (t.waitSemaphore < 0 || t.waitSemaphore >= kSemaphores || (remoteSemaphores_ >> t.waitSemaphore & 1)))
+      return true;
+  return false;
+}
+
+std::uint64_t remoteSemaphores(const std::vector<const Program*>& programs) {
+  std::uint64_t mask = 0;
+  for (const Program* p : programs)
+    for (const Instruction& inst : p->code) {
+      // The semaphore a transfer signals at its destination: sincr's operand, put's immediate
+      // (-1: none). (A get or an HBM transfer signals the core that issued it, whose event is
+      // booked before the instruction returns: no core has to keep step with the kernel for it.)
+      // Out-of-range values fault when issued; here they mark every semaphore.
+      const std::int64_t sem = inst.op == Op::Sincr ? std::int64_t(inst.r[1]) : inst.op == Op::Put ? inst.imm : -1;
+      if (sem >= kSemaphores || sem < -1) return ~std::uint64_t(0);
+      if (sem >= 0) mask |= std::uint64_t(1) << sem;
+    }
+  return mask;
+}
+
 bool CoreModel::blocked() const {
   bool waiting = false;
   for (const ThreadCtl& t : ctl_) {
@@ -516,7 +539,8 @@ void CoreModel::run() {
           chosen = th;
       const bool haveEvent = !events_.empty();
       if (chosen < 0 && !haveEvent) {
-        // Threads that wait for a semaphore may still be signalled by another core.
+        // Threads that wait for a semaphore may still be signalled by another core (or wait
+        // for good: the run then reports every core that waits, together).
         if (!anyThreadWaitsForSemaphore()) break;
         wait(incoming_);
         continue;
@@ -525,9 +549,12 @@ void CoreModel::run() {
                                             : haveEvent ? std::min(events_.top().time, ctl_[std::size_t(chosen)].ready)
                                                         : ctl_[std::size_t(chosen)].ready;
       const std::uint64_t kernelNow = timeToCycles(sc_core::sc_time_stamp());
-      if (anyThreadWaitsForSemaphore() && next > kernelNow) {
+      if (anyThreadWaitsForTransfer() && next > kernelNow) {
         // A signal from another core may still arrive for any cycle after the kernel's present:
-        // move with the kernel, and look again whenever something arrives.
+        // move with the kernel, and look again whenever something arrives. (Threads that wait
+        // for a semaphore no other core signals, one of a sinc or of this core's own DMA, get or
+        // HBM transfer, whose completions are booked as they issue, do not hold it back: the
+        // core runs ahead as when nothing waits.)
         wait(cyclesToTime(next - kernelNow), incoming_);
         continue;
       }

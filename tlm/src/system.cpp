@@ -28,6 +28,10 @@ System::System(const ArchConfig& config, const std::map<int, const Program*>& pr
     network_->mapCore(id, binding++);
     cores_[id] = std::move(core);
   }
+  std::vector<const Program*> all;
+  for (const auto& [id, programPtr] : programs) all.push_back(programPtr);
+  const std::uint64_t remote = remoteSemaphores(all);
+  for (auto& [id, core] : cores_) core->setRemoteSemaphores(remote);
 }
 
 }  // namespace tatami::tlm

@@ -109,6 +109,11 @@ class CoreModel : public sc_core::sc_module {
   std::string waitingText() const;
   /// Sets stats().cycles for a core that did not finish (a deadlock): what it had booked.
   void finalizeStats();
+  /// The semaphores another core's transfer can signal here (bit k: semaphore k), from every
+  /// program of the system (remoteSemaphores); all of them unless set. A thread waiting for any
+  /// other semaphore waits for this core alone (a sinc, its own DMA, get or HBM transfer, whose
+  /// completions are booked when they issue), so the core need not keep step with the kernel.
+  void setRemoteSemaphores(std::uint64_t mask) { remoteSemaphores_ = mask; }
 
   const CoreStats& stats() const { return stats_; }
   const std::vector<TraceSlice>& traceSlices() const { return trace_; }
@@ -155,6 +160,8 @@ class CoreModel : public sc_core::sc_module {
   std::uint64_t stepRemote(int thread, const Instruction& inst, const Operands& ops, std::uint64_t start);
   void receiveSignal(::tlm::tlm_generic_payload& payload, sc_core::sc_time& delay);
   bool anyThreadWaitsForSemaphore() const;
+  /// A thread waits for a semaphore that another core's transfer can signal.
+  bool anyThreadWaitsForTransfer() const;
   std::uint64_t hazardTime(const ThreadCtl& t, const AccessList& accesses) const;
   /// The cycle at which everything thread t has in flight has completed (fence).
   std::uint64_t drainTime(const ThreadCtl& t) const;
@@ -201,6 +208,7 @@ class CoreModel : public sc_core::sc_module {
   sc_core::sc_event incoming_;
   std::uint64_t lastStep_ = 0;  ///< the cycle of the last instruction issued
   std::uint64_t remoteSeq_ = 0;
+  std::uint64_t remoteSemaphores_ = ~std::uint64_t(0);
   CoreStats stats_;
   std::vector<TraceSlice> trace_;
   ActivityLog activity_;
@@ -209,5 +217,10 @@ class CoreModel : public sc_core::sc_module {
   bool finished_ = false;
   std::string error_;
 };
+
+/// The semaphores another core can signal in a system running these programs (bit k: semaphore
+/// k): every put's completion semaphore and every sincr's. A get's or an HBM transfer's completion
+/// is signalled to the core that issued it, booked while the instruction issues.
+std::uint64_t remoteSemaphores(const std::vector<const Program*>& programs);
 
 }  // namespace tatami::tlm
