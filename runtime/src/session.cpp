@@ -287,7 +287,7 @@ Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptio
       img.name = name, img.addr = r.addr, img.shape = {r.bytes.size() / 4}, img.bytes = r.bytes;
       if (r.hbm) options.hbmInputs.push_back(std::move(img));
       else
-        if (CoreProgram* cp = programOf(r.core)) cp->inputs.push_back(img);
+        if (CoreProgram* cp = programOf(r.core)) cp->inputs.push_back(std::move(img));
     }
   // Read back after the run: what the next step finds in SRAM (the staged inputs).
   if (next)
