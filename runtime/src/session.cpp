@@ -280,11 +280,12 @@ Session::Step Session::step(const std::vector<NamedArray>& feeds, const RunOptio
           }
     staged_.clear();
   }
-  // The carried tensors, as the machine holds them.
+  // The carried tensors, as the machine holds them (a timing-only step needs their places alone).
   for (const auto& [name, pieces] : resident_)
     for (const Resident& r : pieces) {
       SramImage img;
-      img.name = name, img.addr = r.addr, img.shape = {r.bytes.size() / 4}, img.bytes = r.bytes;
+      img.name = name, img.addr = r.addr, img.shape = {r.bytes.size() / 4};
+      if (!options.timingOnly) img.bytes = r.bytes;
       if (r.hbm) options.hbmInputs.push_back(std::move(img));
       else
         if (CoreProgram* cp = programOf(r.core)) cp->inputs.push_back(std::move(img));

@@ -21,6 +21,9 @@ struct SramImage {
   DType type = DType::F32;
   std::vector<std::uint64_t> shape;
   std::vector<std::uint8_t> bytes;
+  /// An input's size: its bytes, or when it has none (a floating-point input of a timing-only
+  /// run, whose values nothing reads) its shape's.
+  std::uint64_t size() const;
 };
 
 struct RunOptions {
