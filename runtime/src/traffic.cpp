@@ -60,7 +60,8 @@ TrafficPoint runFast(const ArchConfig& config, const TrafficOptions& o, const st
   std::vector<std::deque<Queued>> queue(std::size_t(net.nodeCount()));
   std::vector<std::uint64_t> freeAt(std::size_t(net.nodeCount()), 0);  // the source has injected its last transfer
   std::vector<int> order = senders;
-  for (std::uint64_t cycle = 0; cycle < windowEnd || (measuredOut > 0 && cycle < drainEnd); ++cycle) {
+  std::uint64_t cycle = 0;
+  for (; cycle < windowEnd || (measuredOut > 0 && cycle < drainEnd); ++cycle) {
     if (cycle % 256 == 0) net.retire(cycle);
     if (config.die.arbitration != "oldest_first")
       std::sort(order.begin(), order.end(), [&](int a, int b) { return net.arbitrationKey(cycle, a) < net.arbitrationKey(cycle, b); });
@@ -88,6 +89,7 @@ TrafficPoint runFast(const ArchConfig& config, const TrafficOptions& o, const st
     for (const Queued& t : q)
       if (t.created >= o.warmupCycles && t.created < windowEnd) latencies.push_back(double(drainEnd - t.created));
   summarize(point, latencies, generated, delivered, senders.size(), o.measureCycles);
+  point.cycles = cycle;
   return point;
 }
 
@@ -102,7 +104,8 @@ TrafficPoint runFlit(const ArchConfig& config, const TrafficOptions& o, const st
   std::vector<std::uint64_t> createdAt;
   std::vector<double> latencies;
   std::uint64_t delivered = 0, generated = 0, measuredOut = 0;
-  for (std::uint64_t cycle = 0; cycle < windowEnd || (measuredOut > 0 && cycle < drainEnd); ++cycle) {
+  std::uint64_t cycle = 0;
+  for (; cycle < windowEnd || (measuredOut > 0 && cycle < drainEnd); ++cycle) {
     for (int src : senders) {
       const int dst = created(src, cycle);
       if (dst < 0) continue;
@@ -123,6 +126,7 @@ TrafficPoint runFlit(const ArchConfig& config, const TrafficOptions& o, const st
     if (c != ~0ull) latencies.push_back(double(drainEnd - c));
   point.packetHops = net.flitHops();
   summarize(point, latencies, generated, delivered, senders.size(), o.measureCycles);
+  point.cycles = cycle;
   return point;
 }
 

@@ -29,6 +29,7 @@ struct TrafficPoint {
   std::uint64_t transfersMeasured = 0;
   std::uint64_t packetHops = 0;  ///< packets x links booked, over the whole run
   int nodes = 0;                 ///< nodes that send under the pattern
+  std::uint64_t cycles = 0;      ///< cycles simulated: warm-up, window and the drain after it
   double hostSeconds = 0;
 };
 
