@@ -96,7 +96,7 @@ RunResult runPrograms(const ArchConfig& config, const std::vector<CoreProgram>& 
         throw std::runtime_error("two programs for core " + std::to_string(cp.core));
     }
   }
-  tlm::System system(config, byCore, coreOptions);
+  tlm::System system(config, byCore, coreOptions, options.remoteSemaphores);
   tlm::CoreModel& first = system.core(programs.front().core);
 
   RunResult result;

@@ -117,6 +117,9 @@ void checkFeed(const BundleTensor* t, const NamedArray& feed) {
 }  // namespace
 
 Session::Session(const ArchConfig& config, Bundle bundle) : config_(config), bundle_(std::move(bundle)) {
+  std::vector<const Program*> programs;
+  for (const auto& p : bundle_.programs) programs.push_back(&p.program);
+  remoteSemaphores_ = tlm::remoteSemaphores(programs);
   for (const auto& t : bundle_.tensors) {
     if (t.purpose != "parameter" && t.purpose != "state") continue;
     auto& pieces = resident_[t.name];
@@ -131,6 +134,7 @@ const BundleTensor* Session::withPurpose(const std::string& purpose) const {
 }
 
 std::vector<CoreProgram> Session::place(const std::vector<NamedArray>& feeds, const std::vector<NamedArray>* next, RunOptions& options) const {
+  options.remoteSemaphores = remoteSemaphores_;
   std::vector<CoreProgram> all;
   for (const auto& p : bundle_.programs) all.emplace_back(p.core, &p.program);
   const auto byCore = programsByCore(all);

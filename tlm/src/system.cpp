@@ -5,7 +5,8 @@
 
 namespace tatami::tlm {
 
-System::System(const ArchConfig& config, const std::map<int, const Program*>& programs, const CoreOptions& options) {
+System::System(const ArchConfig& config, const std::map<int, const Program*>& programs, const CoreOptions& options,
+               std::optional<std::uint64_t> remoteSemaphoresKnown) {
   network_ = std::make_unique<NetworkModel>("mesh", config);
   network_->setMovesValues(!options.timingOnly);
   const int cols = int(config.die.cols * config.system.die_cols);
@@ -28,9 +29,14 @@ System::System(const ArchConfig& config, const std::map<int, const Program*>& pr
     network_->mapCore(id, binding++);
     cores_[id] = std::move(core);
   }
-  std::vector<const Program*> all;
-  for (const auto& [id, programPtr] : programs) all.push_back(programPtr);
-  const std::uint64_t remote = remoteSemaphores(all);
+  std::uint64_t remote = 0;
+  if (remoteSemaphoresKnown) {
+    remote = *remoteSemaphoresKnown;
+  } else {
+    std::vector<const Program*> all;
+    for (const auto& [id, programPtr] : programs) all.push_back(programPtr);
+    remote = remoteSemaphores(all);
+  }
   for (auto& [id, core] : cores_) core->setRemoteSemaphores(remote);
 }
 

@@ -48,6 +48,9 @@ struct RunOptions {
   /// instructions starting in core cycles [rtlWavesFrom, rtlWavesTo).
   std::string rtlWaves;
   std::uint64_t rtlWavesFrom = 0, rtlWavesTo = ~std::uint64_t(0);
+  /// The semaphores a put or sincr of these programs signals (tlm::remoteSemaphores), when the
+  /// caller knows them (a session finds them once for its bundle); else found from the programs.
+  std::optional<std::uint64_t> remoteSemaphores;
 };
 
 /// Traffic the mesh carried in a run: every link that carried a packet, and each die edge.

@@ -78,6 +78,7 @@ class Session {
   std::vector<CoreProgram> place(const std::vector<NamedArray>& feeds, const std::vector<NamedArray>* next, RunOptions& options) const;
   ArchConfig config_;
   Bundle bundle_;
+  std::uint64_t remoteSemaphores_ = 0;  ///< what tlm::remoteSemaphores finds in the bundle's programs
   /// One piece of a carried tensor as the machine holds it (FP32 bytes of its block).
   struct Resident {
     int core = 0;

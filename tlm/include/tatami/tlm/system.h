@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "tatami/arch/config.h"
@@ -16,8 +17,10 @@ namespace tatami::tlm {
 
 class System {
  public:
-  /// `programs` maps core ids (active positions) to programs.
-  System(const ArchConfig& config, const std::map<int, const Program*>& programs, const CoreOptions& options);
+  /// `programs` maps core ids (active positions) to programs; `remoteSemaphores`, when given, is
+  /// what remoteSemaphores() finds in them (a caller that runs the same programs again keeps it).
+  System(const ArchConfig& config, const std::map<int, const Program*>& programs, const CoreOptions& options,
+         std::optional<std::uint64_t> remoteSemaphores = std::nullopt);
   CoreModel& core(int id) { return *cores_.at(id); }
   bool hasCore(int id) const { return cores_.count(id) > 0; }
   NetworkModel& network() { return *network_; }
