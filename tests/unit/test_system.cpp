@@ -261,3 +261,43 @@ TEST_CASE("breakdown: a transfer to another die counts as die-edge, a put with n
   for (std::uint64_t v : bd.critical.cycles) path += v;
   CHECK(path == bd.cycles);
 }
+
+TEST_CASE("a core keeps step with the kernel only for semaphores another core signals, and its cycles do not depend on it") {
+  // Which semaphores other cores can signal: a put's and a sincr's; not a get's, an HBM read's or
+  // a local DMA's, whose completions reach the core that issued them.
+  const Program p = assemble("  li r9, 15\n  put r9, r2, r1, r3, 5\n  sincr r9, 7, 1\n  get r9, r1, r2, r3, 9\n"
+                             "  hbmrd r4, r3, r2, 30\n  dma r2, r1, r3, 4\n  put r9, r2, r1, r3, none\n  halt\n",
+                             "m.tasm");
+  CHECK(tatami::tlm::remoteSemaphores({&p}) == ((std::uint64_t(1) << 5) | (std::uint64_t(1) << 7)));
+  // Core 0: thread 1 waits for thread 0's sinc (semaphore 1, local) while thread 0 computes, then
+  // puts to core 15 (semaphore 2); core 15: thread 1 waits for that put while thread 0 computes
+  // and its own DMA completes (semaphore 4, local). Whether a core runs ahead of the kernel by one
+  // cycle or a million, the cycles are the same.
+  const std::string core0 =
+      ".init 0 f32 random 4096 7 0 1\n"
+      "  li r1, 0\n  li r2, 4096\n  li r3, 0x8000\n  vmuls.f32 r3, r1, r0, r2\n  vexp.f32 r3, r3, r2\n  sinc 1, 1\n  halt\n"
+      "t1: swait 1, 1\n  li r1, 0x8000\n  li r2, 0x10000\n  li r3, 2048\n  li r9, 15\n  put r9, r2, r1, r3, 2\n  halt\n"
+      ".thread 1 t1\n";
+  const std::string core15 =
+      ".init 0 f32 random 4096 9 0 1\n"
+      "  li r1, 0\n  li r2, 4096\n  li r3, 0x8000\n  vexp.f32 r3, r1, r2\n  li r4, 0x20000\n  li r5, 8192\n"
+      "  dma r4, r3, r5, 4\n  swait 4, 1\n  vmuls.f32 r3, r3, r0, r2\n  halt\n"
+      "t1: swait 2, 1\n  li r1, 0x10000\n  li r2, 512\n  vexp.f32 r1, r1, r2\n  halt\n"
+      ".thread 1 t1\n";
+  std::vector<std::uint64_t> cycles;
+  for (const char* quantum : {"1", "1000000"}) {
+    ArchConfig c = mesh4x4();
+    setParam(c, "sim.quantum_cycles", quantum, "t");
+    const Run r = run2(core0, core15, c);
+    REQUIRE(r.result.error.empty());
+    // Core 15's second thread waited for the put, which left core 0 after its first thread's work.
+    CHECK(r.core(15).threads[1].stallSemaphore > 0);
+    CHECK(r.core(0).threads[1].stallSemaphore > 0);
+    cycles.push_back(r.core(0).cycles);
+    cycles.push_back(r.core(15).cycles);
+    cycles.push_back(r.core(15).threads[1].stallSemaphore);
+  }
+  CHECK(cycles[0] == cycles[3]);
+  CHECK(cycles[1] == cycles[4]);
+  CHECK(cycles[2] == cycles[5]);
+}
