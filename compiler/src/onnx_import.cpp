@@ -562,10 +562,12 @@ void Importer::node(const onnx::NodeProto& n) {
     int x = value(n, 0), w = value(n, 1);
     for (const auto& a : n.attribute())
       if (a.name() == "auto_pad" && a.s() != "NOTSET") fail(n, "auto_pad is not supported (PyTorch writes explicit pads)");
-    // A 1D convolution ([N, C, L], nn.Conv1d) is a 2D one over [N, C, 1, L].
+    // A 1D convolution ([N, C, L], nn.Conv1d) is a 2D one over [N, C, 1, L]; a 3D one, a sum of 2D
+    // ones over the kernel's depth for each output depth (conv3dAsPlanes).
     const Shape xs = shapeOf(x);
     const bool oneD = xs.size() == 3;
-    if (xs.size() != 3 && xs.size() != 4) fail(n, "only 1D and 2D convolutions are supported (input " + shapeText(xs) + ")");
+    if (xs.size() == 5) return bind(n, 0, conv3dAsPlanes(n, x, w));
+    if (xs.size() != 3 && xs.size() != 4) fail(n, "only 1D, 2D and 3D convolutions are supported (input " + shapeText(xs) + ")");
     if (shapeOf(w).size() != xs.size())
       fail(n, "the weight " + shapeText(shapeOf(w)) + " must have the input's rank " + std::to_string(xs.size()) + " (input " + shapeText(xs) + ")");
     checkSpatialAttrs(n, xs.size() - 2);

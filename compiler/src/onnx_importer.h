@@ -388,6 +388,58 @@ class Importer {
   }
   /// A convolution's or pool's per-axis attributes, when present, have one entry per spatial
   /// axis (pads two), so that nothing reads past them.
+  /// A 3D convolution (nn.Conv3d: x [N, C, D, H, W], weight [O, C / group, KD, KH, KW]) by its
+  /// definition along the depth: output plane d is the sum over kernel depths k of the 2D
+  /// convolution of input plane d x stride + k x dilation - pad (those inside the input) with the
+  /// weight's plane k, plus the bias; the planes are joined along the depth. Built of slice,
+  /// reshape, conv2d, add and concat, so training differentiates it like any other graph.
+  int conv3dAsPlanes(const onnx::NodeProto& n, int x, int w) {
+    const Shape xs = shapeOf(x), ws = shapeOf(w);
+    if (ws.size() != 5) fail(n, "the weight " + shapeText(ws) + " must have the input's rank 5 (input " + shapeText(xs) + ")");
+    checkSpatialAttrs(n, 3);
+    const auto attr = [&](const char* key, std::vector<std::int64_t> otherwise) {
+      const std::vector<std::int64_t> v = intsAttr(n, key);
+      return v.empty() ? otherwise : v;
+    };
+    const std::vector<std::int64_t> strides = attr("strides", {1, 1, 1}), dil = attr("dilations", {1, 1, 1}),
+                                    pads = attr("pads", {0, 0, 0, 0, 0, 0});
+    for (int i = 0; i < 3; ++i)
+      if (strides[std::size_t(i)] < 1 || dil[std::size_t(i)] < 1 || pads[std::size_t(i)] < 0 || pads[std::size_t(i) + 3] < 0)
+        fail(n, "strides and dilations must be at least 1 and pads at least 0");
+    const std::int64_t depth = xs[2], kd = ws[2];
+    const std::int64_t span = dil[0] * (kd - 1) + 1, padded = depth + pads[0] + pads[3];
+    if (padded < span) fail(n, "the kernel's depth " + std::to_string(kd) + " (dilated to " + std::to_string(span) + ") exceeds the padded input's " + std::to_string(padded));
+    const std::int64_t outDepth = (padded - span) / strides[0] + 1;
+    const std::map<std::string, Attribute> at = {{"group", intAttr(n, "group", 1)},
+                                                 {"strides", std::vector<std::int64_t>{strides[1], strides[2]}},
+                                                 {"dilations", std::vector<std::int64_t>{dil[1], dil[2]}},
+                                                 {"pads", std::vector<std::int64_t>{pads[1], pads[2], pads[4], pads[5]}}};
+    // One plane of an axis-2 tensor, as a 4D one.
+    const auto plane = [&](int t, std::int64_t at2) {
+      const Shape s = shapeOf(t);
+      std::vector<std::int64_t> st(s.size(), 0), en(s.begin(), s.end());
+      st[2] = at2, en[2] = at2 + 1;
+      return reshaped(n, op(n, Op::slice, {t}, {{"starts", st}, {"ends", en}}), {s[0], s[1], s[3], s[4]});
+    };
+    std::vector<int> weightPlanes, inputPlanes(std::size_t(depth), -1), outPlanes;
+    for (std::int64_t k = 0; k < kd; ++k) weightPlanes.push_back(plane(w, k));
+    const int bias = hasInput(n, 2) ? reshaped(n, value(n, 2), {1, ws[0], 1, 1}) : -1;
+    for (std::int64_t d = 0; d < outDepth; ++d) {
+      int sum = -1;
+      for (std::int64_t k = 0; k < kd; ++k) {
+        const std::int64_t from = d * strides[0] + k * dil[0] - pads[0];
+        if (from < 0 || from >= depth) continue;  // a zero plane of the padding
+        if (inputPlanes[std::size_t(from)] < 0) inputPlanes[std::size_t(from)] = plane(x, from);
+        const int term = op(n, Op::conv2d, {inputPlanes[std::size_t(from)], weightPlanes[std::size_t(k)]}, at);
+        sum = sum < 0 ? term : op(n, Op::add, {sum, term});
+      }
+      if (sum < 0) fail(n, "output depth " + std::to_string(d) + " sees only padding (pads larger than the kernel's depth are not supported)");
+      if (bias >= 0) sum = op(n, Op::add, {sum, bias});
+      const Shape ps = shapeOf(sum);
+      outPlanes.push_back(reshaped(n, sum, {ps[0], ps[1], 1, ps[2], ps[3]}));
+    }
+    return outPlanes.size() == 1 ? outPlanes.front() : op(n, Op::concat, outPlanes, {{"axis", std::int64_t(2)}});
+  }
   void checkSpatialAttrs(const onnx::NodeProto& n, std::size_t axes) const {
     for (const char* key : {"kernel_shape", "strides", "dilations", "output_padding", "pads"}) {
       const std::size_t want = std::string(key) == "pads" ? 2 * axes : axes;

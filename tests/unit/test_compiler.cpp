@@ -1103,6 +1103,52 @@ TEST_CASE("ONNX: Tile, DepthToSpace (DCR and CRD), SpaceToDepth, and Slice with 
   CHECK(every2 == std::vector<double>{1, 3, 5});
 }
 
+TEST_CASE("ONNX: a 3D convolution (strides, pads, dilations, groups, bias) by its definition") {
+  // x [1, 2, 5, 4, 4], weight [4, 1, 3, 2, 2] in 2 groups: out = sum over c, kd, kh, kw.
+  const std::int64_t N = 1, C = 2, D = 5, H = 4, W = 4, O = 4, G = 2, KD = 3, KH = 2, KW = 2;
+  std::vector<float> wv(std::size_t(O * (C / G) * KD * KH * KW)), bv = {0.5f, -1, 0.25f, 2};
+  for (std::size_t i = 0; i < wv.size(); ++i) wv[i] = float(int(i % 7) - 3) / 4;
+  std::vector<double> xv(std::size_t(N * C * D * H * W));
+  for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = double(int(i * 5 % 11) - 5) / 8;
+  struct Case {
+    std::vector<std::int64_t> strides, pads, dilations;
+  };
+  for (const Case& c : {Case{{1, 1, 1}, {1, 0, 1, 1, 1, 0}, {1, 1, 1}}, Case{{2, 1, 2}, {0, 1, 0, 2, 0, 1}, {2, 1, 1}}}) {
+    CAPTURE(c.strides[0]);
+    const auto got = runOneNode(oneNodeModel("Conv", {{"x", {N, C, D, H, W}, {}}, {"w", {O, C / G, KD, KH, KW}, wv}, {"b", {O}, bv}}, 1,
+                                             {{"strides", c.strides}, {"pads", c.pads}, {"dilations", c.dilations}}, {}, {{"group", G}}),
+                                Tensor{{N, C, D, H, W}, xv});
+    const std::int64_t dims[3] = {D, H, W}, k[3] = {KD, KH, KW};
+    std::int64_t out[3];
+    for (int a = 0; a < 3; ++a)
+      out[a] = (dims[a] + c.pads[std::size_t(a)] + c.pads[std::size_t(a) + 3] - c.dilations[std::size_t(a)] * (k[a] - 1) - 1) / c.strides[std::size_t(a)] + 1;
+    REQUIRE(got[0].size() == std::size_t(N * O * out[0] * out[1] * out[2]));
+    for (std::int64_t o = 0; o < O; ++o)
+      for (std::int64_t od = 0; od < out[0]; ++od)
+        for (std::int64_t oh = 0; oh < out[1]; ++oh)
+          for (std::int64_t ow = 0; ow < out[2]; ++ow) {
+            double want = bv[std::size_t(o)];
+            const std::int64_t g = o / (O / G);
+            for (std::int64_t ci = 0; ci < C / G; ++ci)
+              for (std::int64_t a = 0; a < KD; ++a)
+                for (std::int64_t b = 0; b < KH; ++b)
+                  for (std::int64_t e = 0; e < KW; ++e) {
+                    const std::int64_t id = od * c.strides[0] + a * c.dilations[0] - c.pads[0];
+                    const std::int64_t ih = oh * c.strides[1] + b * c.dilations[1] - c.pads[1];
+                    const std::int64_t iw = ow * c.strides[2] + e * c.dilations[2] - c.pads[2];
+                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                    const std::int64_t ch = g * (C / G) + ci;
+                    want += double(wv[std::size_t((((o * (C / G) + ci) * KD + a) * KH + b) * KW + e)]) *
+                            xv[std::size_t(((ch * D + id) * H + ih) * W + iw)];
+                  }
+            CHECK(got[0][std::size_t(((o * out[0] + od) * out[1] + oh) * out[2] + ow)] == doctest::Approx(want).epsilon(1e-12));
+          }
+  }
+  CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("Conv", {{"x", {1, 1, 2, 4, 4}, {}}, {"w", {1, 1, 3, 1, 1}, std::vector<float>(3, 1.0f)}}, 1),
+                                  Tensor{{1, 1, 2, 4, 4}, std::vector<double>(32, 1.0)}),
+                       "node.onnx: node 'node' (Conv, opset 17): the kernel's depth 3 (dilated to 3) exceeds the padded input's 2", CompileError);
+}
+
 TEST_CASE("ONNX: a 1D ConvTranspose and GatherElements with known indices, by their definitions") {
   // Stride 2, kernel [1, -1]: each input element spreads to two outputs.
   const auto up = runOneNode(oneNodeModel("ConvTranspose", {{"x", {1, 1, 3}, {}}, {"w", {1, 1, 2}, {1, -1}}}, 1, {{"strides", {2}}}),
