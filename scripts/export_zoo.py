@@ -424,6 +424,20 @@ class SeqPool(nn.Module):
         return self.fc(torch.cat([h, h], dim=1).amax(dim=2))
 
 
+class Volume3d(nn.Module):
+    """A small 3D CNN over a [depth, height, width] volume: Conv3d, BatchNorm3d, MaxPool3d,
+    AdaptiveAvgPool3d."""
+
+    def __init__(self):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU(), nn.MaxPool3d(2),
+                               nn.Conv3d(4, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten())
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(self.f(x.unsqueeze(1)))
+
+
 class CifarResNet(nn.Module):
     """A CIFAR-style residual network on 3x32x32 images: the ResNet paper's CIFAR widths (16, 32, 64
     filters, a stride-2 stage change with a 1x1 projection shortcut), one block per stage."""
@@ -716,6 +730,7 @@ def zoo():
         "encoder_op11": (Encoder(), (8, 16), 4, 11),
         "mobile_block_op11": (MobileBlock(), (1, 16, 16), 10, 11),
         "resnet_op12": (ResNet(), (3, 16, 16), 10, 12),
+        "volume3d": (Volume3d(), (4, 8, 8), 10, 17),
     }
 
 

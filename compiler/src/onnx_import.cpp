@@ -668,7 +668,8 @@ void Importer::node(const onnx::NodeProto& n) {
     // A 1D pool ([N, C, L], nn.MaxPool1d, nn.AvgPool1d) is a 2D one over [N, C, 1, L].
     const Shape xs0 = shapeOf(x);
     const bool oneD = xs0.size() == 3;
-    if (xs0.size() != 3 && xs0.size() != 4) fail(n, "only 1D and 2D pooling is supported (input " + shapeText(xs0) + ")");
+    if (xs0.size() == 5) return bind(n, 0, pool3dAsPlanes(n, x));
+    if (xs0.size() != 3 && xs0.size() != 4) fail(n, "only 1D, 2D and 3D pooling is supported (input " + shapeText(xs0) + ")");
     checkSpatialAttrs(n, xs0.size() - 2);
     const auto widen = [&](std::vector<std::int64_t> v, std::int64_t one) { return oneD && !v.empty() ? std::vector<std::int64_t>{one, v.at(0)} : v; };
     std::map<std::string, Attribute> at = {{"kernel", widen(intsAttr(n, "kernel_shape"), 1)}};

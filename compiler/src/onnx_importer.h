@@ -440,6 +440,56 @@ class Importer {
     }
     return outPlanes.size() == 1 ? outPlanes.front() : op(n, Op::concat, outPlanes, {{"axis", std::int64_t(2)}});
   }
+  /// A 3D max or average pool (nn.MaxPool3d, nn.AvgPool3d: x [N, C, D, H, W]) by its definition
+  /// along the depth: each input plane pooled in 2D once, then output plane d the largest (max:
+  /// the earlier plane on a tie, PyTorch's first maximum) or the mean of the pooled planes its
+  /// window covers. An average's divisor: kernel depth x the 2D one with count_include_pad, else
+  /// the planes inside the input x the 2D one's. ceil_mode is not supported in 3D.
+  int pool3dAsPlanes(const onnx::NodeProto& n, int x) {
+    const bool isMax = n.op_type() == "MaxPool";
+    checkSpatialAttrs(n, 3);
+    if (intAttr(n, "ceil_mode", 0)) fail(n, "ceil_mode on a 3D pool is not supported");
+    const Shape xs = shapeOf(x);
+    const std::vector<std::int64_t> kernel = intsAttr(n, "kernel_shape");
+    if (kernel.size() != 3) fail(n, "kernel_shape must have 3 entries for a 3D pool");
+    std::vector<std::int64_t> strides = intsAttr(n, "strides"), pads = intsAttr(n, "pads");
+    if (strides.empty()) strides = {1, 1, 1};
+    if (pads.empty()) pads = {0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 3; ++i)
+      if (kernel[std::size_t(i)] < 1 || strides[std::size_t(i)] < 1 || pads[std::size_t(i)] < 0 || pads[std::size_t(i) + 3] < 0 ||
+          pads[std::size_t(i)] >= kernel[std::size_t(i)] || pads[std::size_t(i) + 3] >= kernel[std::size_t(i)])
+        fail(n, "kernel and strides must be at least 1, and pads at least 0 and smaller than the kernel");
+    const std::int64_t depth = xs[2], kd = kernel[0];
+    if (depth + pads[0] + pads[3] < kd) fail(n, "the kernel's depth " + std::to_string(kd) + " exceeds the padded input's " + std::to_string(depth + pads[0] + pads[3]));
+    const std::int64_t outDepth = (depth + pads[0] + pads[3] - kd) / strides[0] + 1;
+    const bool includePad = !isMax && intAttr(n, "count_include_pad", 0) != 0;
+    std::map<std::string, Attribute> at = {{"kernel", std::vector<std::int64_t>{kernel[1], kernel[2]}},
+                                           {"strides", std::vector<std::int64_t>{strides[1], strides[2]}},
+                                           {"pads", std::vector<std::int64_t>{pads[1], pads[2], pads[4], pads[5]}}};
+    if (!isMax) at["count_include_pad"] = std::int64_t(includePad);
+    std::vector<int> pooled(std::size_t(depth), -1), outPlanes;
+    for (std::int64_t d = 0; d < outDepth; ++d) {
+      int acc = -1;
+      std::int64_t inside = 0;
+      for (std::int64_t k = 0; k < kd; ++k) {
+        const std::int64_t from = d * strides[0] + k - pads[0];
+        if (from < 0 || from >= depth) continue;
+        if (pooled[std::size_t(from)] < 0) {
+          std::vector<std::int64_t> st(5, 0), en(xs.begin(), xs.end());
+          st[2] = from, en[2] = from + 1;
+          const int plane = reshaped(n, op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}}), {xs[0], xs[1], xs[3], xs[4]});
+          pooled[std::size_t(from)] = op(n, isMax ? Op::max_pool2d : Op::avg_pool2d, {plane}, at);
+        }
+        const int term = pooled[std::size_t(from)];
+        acc = acc < 0 ? term : op(n, isMax ? Op::max : Op::add, {acc, term});
+        ++inside;
+      }
+      if (!isMax) acc = op(n, Op::mul, {acc, g_.scalar(1.0 / double(includePad ? kd : inside))});
+      const Shape ps = shapeOf(acc);
+      outPlanes.push_back(reshaped(n, acc, {ps[0], ps[1], 1, ps[2], ps[3]}));
+    }
+    return outPlanes.size() == 1 ? outPlanes.front() : op(n, Op::concat, outPlanes, {{"axis", std::int64_t(2)}});
+  }
   void checkSpatialAttrs(const onnx::NodeProto& n, std::size_t axes) const {
     for (const char* key : {"kernel_shape", "strides", "dilations", "output_padding", "pads"}) {
       const std::size_t want = std::string(key) == "pads" ? 2 * axes : axes;

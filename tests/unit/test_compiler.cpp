@@ -1149,6 +1149,47 @@ TEST_CASE("ONNX: a 3D convolution (strides, pads, dilations, groups, bias) by it
                        "node.onnx: node 'node' (Conv, opset 17): the kernel's depth 3 (dilated to 3) exceeds the padded input's 2", CompileError);
 }
 
+TEST_CASE("ONNX: 3D max and average pooling (pads, strides, count_include_pad) by their definitions") {
+  const std::int64_t C = 2, D = 5, H = 4, W = 5;
+  std::vector<double> xv(std::size_t(C * D * H * W));
+  for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = double(int(i * 7 % 13) - 6) / 4;
+  const std::vector<std::int64_t> k = {3, 2, 3}, st = {2, 2, 1}, pads = {1, 0, 1, 1, 1, 0};
+  for (const char* kind : {"MaxPool", "AveragePool"})
+    for (std::int64_t includePad : {0, 1}) {
+      if (std::string(kind) == "MaxPool" && includePad) continue;
+      CAPTURE(kind);
+      CAPTURE(includePad);
+      std::map<std::string, std::int64_t> one;
+      if (std::string(kind) == "AveragePool") one["count_include_pad"] = includePad;
+      const auto got = runOneNode(oneNodeModel(kind, {{"x", {1, C, D, H, W}, {}}}, 1, {{"kernel_shape", k}, {"strides", st}, {"pads", pads}}, {}, one),
+                                  Tensor{{1, C, D, H, W}, xv});
+      const std::int64_t dims[3] = {D, H, W};
+      std::int64_t out[3];
+      for (int a = 0; a < 3; ++a) out[a] = (dims[a] + pads[std::size_t(a)] + pads[std::size_t(a) + 3] - k[std::size_t(a)]) / st[std::size_t(a)] + 1;
+      REQUIRE(got[0].size() == std::size_t(C * out[0] * out[1] * out[2]));
+      for (std::int64_t c = 0; c < C; ++c)
+        for (std::int64_t od = 0; od < out[0]; ++od)
+          for (std::int64_t oh = 0; oh < out[1]; ++oh)
+            for (std::int64_t ow = 0; ow < out[2]; ++ow) {
+              double best = -1e300, sum = 0;
+              int count = 0;
+              for (std::int64_t a = 0; a < k[0]; ++a)
+                for (std::int64_t b = 0; b < k[1]; ++b)
+                  for (std::int64_t e = 0; e < k[2]; ++e) {
+                    const std::int64_t id = od * st[0] + a - pads[0], ih = oh * st[1] + b - pads[1], iw = ow * st[2] + e - pads[2];
+                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                    const double v = xv[std::size_t(((c * D + id) * H + ih) * W + iw)];
+                    best = std::max(best, v), sum += v, ++count;
+                  }
+              const double want = std::string(kind) == "MaxPool" ? best : sum / double(includePad ? k[0] * k[1] * k[2] : count);
+              CHECK(got[0][std::size_t(((c * out[0] + od) * out[1] + oh) * out[2] + ow)] == doctest::Approx(want).epsilon(1e-12));
+            }
+    }
+  CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("MaxPool", {{"x", {1, 1, 4, 4, 4}, {}}}, 1, {{"kernel_shape", {2, 2, 2}}}, {}, {{"ceil_mode", 1}}),
+                                  Tensor{{1, 1, 4, 4, 4}, std::vector<double>(64, 1.0)}),
+                       "node.onnx: node 'node' (MaxPool, opset 17): ceil_mode on a 3D pool is not supported", CompileError);
+}
+
 TEST_CASE("ONNX: a 1D ConvTranspose and GatherElements with known indices, by their definitions") {
   // Stride 2, kernel [1, -1]: each input element spreads to two outputs.
   const auto up = runOneNode(oneNodeModel("ConvTranspose", {{"x", {1, 1, 3}, {}}, {"w", {1, 1, 2}, {1, -1}}}, 1, {{"strides", {2}}}),
