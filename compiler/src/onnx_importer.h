@@ -414,31 +414,22 @@ class Importer {
                                                  {"strides", std::vector<std::int64_t>{strides[1], strides[2]}},
                                                  {"dilations", std::vector<std::int64_t>{dil[1], dil[2]}},
                                                  {"pads", std::vector<std::int64_t>{pads[1], pads[2], pads[4], pads[5]}}};
-    // One plane of an axis-2 tensor, as a 4D one.
-    const auto plane = [&](int t, std::int64_t at2) {
-      const Shape s = shapeOf(t);
-      std::vector<std::int64_t> st(s.size(), 0), en(s.begin(), s.end());
-      st[2] = at2, en[2] = at2 + 1;
-      return reshaped(n, op(n, Op::slice, {t}, {{"starts", st}, {"ends", en}}), {s[0], s[1], s[3], s[4]});
-    };
     std::vector<int> weightPlanes, inputPlanes(std::size_t(depth), -1), outPlanes;
-    for (std::int64_t k = 0; k < kd; ++k) weightPlanes.push_back(plane(w, k));
+    for (std::int64_t k = 0; k < kd; ++k) weightPlanes.push_back(depthPlane(n, w, k));
     const int bias = hasInput(n, 2) ? reshaped(n, value(n, 2), {1, ws[0], 1, 1}) : -1;
     for (std::int64_t d = 0; d < outDepth; ++d) {
       int sum = -1;
       for (std::int64_t k = 0; k < kd; ++k) {
         const std::int64_t from = d * strides[0] + k * dil[0] - pads[0];
         if (from < 0 || from >= depth) continue;  // a zero plane of the padding
-        if (inputPlanes[std::size_t(from)] < 0) inputPlanes[std::size_t(from)] = plane(x, from);
+        if (inputPlanes[std::size_t(from)] < 0) inputPlanes[std::size_t(from)] = depthPlane(n, x, from);
         const int term = op(n, Op::conv2d, {inputPlanes[std::size_t(from)], weightPlanes[std::size_t(k)]}, at);
         sum = sum < 0 ? term : op(n, Op::add, {sum, term});
       }
       if (sum < 0) fail(n, "output depth " + std::to_string(d) + " sees only padding (pads larger than the kernel's depth are not supported)");
-      if (bias >= 0) sum = op(n, Op::add, {sum, bias});
-      const Shape ps = shapeOf(sum);
-      outPlanes.push_back(reshaped(n, sum, {ps[0], ps[1], 1, ps[2], ps[3]}));
+      outPlanes.push_back(bias >= 0 ? op(n, Op::add, {sum, bias}) : sum);
     }
-    return outPlanes.size() == 1 ? outPlanes.front() : op(n, Op::concat, outPlanes, {{"axis", std::int64_t(2)}});
+    return joinedAlongDepth(n, outPlanes);
   }
   /// A 3D max or average pool (nn.MaxPool3d, nn.AvgPool3d: x [N, C, D, H, W]) by its definition
   /// along the depth: each input plane pooled in 2D once, then output plane d the largest (max:
@@ -474,21 +465,31 @@ class Importer {
       for (std::int64_t k = 0; k < kd; ++k) {
         const std::int64_t from = d * strides[0] + k - pads[0];
         if (from < 0 || from >= depth) continue;
-        if (pooled[std::size_t(from)] < 0) {
-          std::vector<std::int64_t> st(5, 0), en(xs.begin(), xs.end());
-          st[2] = from, en[2] = from + 1;
-          const int plane = reshaped(n, op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}}), {xs[0], xs[1], xs[3], xs[4]});
-          pooled[std::size_t(from)] = op(n, isMax ? Op::max_pool2d : Op::avg_pool2d, {plane}, at);
-        }
+        if (pooled[std::size_t(from)] < 0)
+          pooled[std::size_t(from)] = op(n, isMax ? Op::max_pool2d : Op::avg_pool2d, {depthPlane(n, x, from)}, at);
         const int term = pooled[std::size_t(from)];
         acc = acc < 0 ? term : op(n, isMax ? Op::max : Op::add, {acc, term});
         ++inside;
       }
-      if (!isMax) acc = op(n, Op::mul, {acc, g_.scalar(1.0 / double(includePad ? kd : inside))});
-      const Shape ps = shapeOf(acc);
-      outPlanes.push_back(reshaped(n, acc, {ps[0], ps[1], 1, ps[2], ps[3]}));
+      outPlanes.push_back(isMax ? acc : op(n, Op::mul, {acc, g_.scalar(1.0 / double(includePad ? kd : inside))}));
     }
-    return outPlanes.size() == 1 ? outPlanes.front() : op(n, Op::concat, outPlanes, {{"axis", std::int64_t(2)}});
+    return joinedAlongDepth(n, outPlanes);
+  }
+  /// Plane `at` of axis 2 of a 5D tensor [N, C, D, H, W], as a 4D one [N, C, H, W].
+  int depthPlane(const onnx::NodeProto& n, int t, std::int64_t at) {
+    const Shape s = shapeOf(t);
+    std::vector<std::int64_t> st(s.size(), 0), en(s.begin(), s.end());
+    st[2] = at, en[2] = at + 1;
+    return reshaped(n, op(n, Op::slice, {t}, {{"starts", st}, {"ends", en}}), {s[0], s[1], s[3], s[4]});
+  }
+  /// 4D planes [N, C, H, W] stacked along a new depth axis 2: [N, C, planes, H, W].
+  int joinedAlongDepth(const onnx::NodeProto& n, const std::vector<int>& planes) {
+    std::vector<int> deep;
+    for (int p : planes) {
+      const Shape s = shapeOf(p);
+      deep.push_back(reshaped(n, p, {s[0], s[1], 1, s[2], s[3]}));
+    }
+    return deep.size() == 1 ? deep.front() : op(n, Op::concat, deep, {{"axis", std::int64_t(2)}});
   }
   void checkSpatialAttrs(const onnx::NodeProto& n, std::size_t axes) const {
     for (const char* key : {"kernel_shape", "strides", "dilations", "output_padding", "pads"}) {
