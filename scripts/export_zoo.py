@@ -438,6 +438,33 @@ class Volume3d(nn.Module):
         return self.fc(self.f(x.unsqueeze(1)))
 
 
+class EfficientBlock(nn.Module):
+    """An EfficientNet-style inverted residual: a stride-2 stem, a 1x1 expansion, a depthwise 3x3,
+    squeeze and excitation, a 1x1 projection, SiLU and BatchNorm throughout, a residual add and a
+    global mean. Two of PyTorch's FP32 gradients here (the first batch norm's scale and bias) are
+    about 1e-5 from the exact ones, so `tatami check` holds them to their estimated FP32 noise."""
+
+    def __init__(self):
+        super().__init__()
+        self.expand = nn.Conv2d(4, 16, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.se1, self.se2 = nn.Conv2d(16, 4, 1), nn.Conv2d(4, 16, 1)
+        self.proj = nn.Conv2d(16, 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4)
+        self.stem = nn.Conv2d(1, 4, 3, stride=2, padding=1)
+        self.fc = nn.Linear(4, 10)
+
+    def forward(self, x):
+        x = F.silu(self.stem(x))
+        h = F.silu(self.bn1(self.expand(x)))
+        h = F.silu(self.bn2(self.dw(h)))
+        s = torch.sigmoid(self.se2(F.silu(self.se1(F.adaptive_avg_pool2d(h, 1)))))
+        h = self.bn3(self.proj(h * s))
+        return self.fc((x + h).mean((2, 3)))
+
+
 class CifarResNet(nn.Module):
     """A CIFAR-style residual network on 3x32x32 images: the ResNet paper's CIFAR widths (16, 32, 64
     filters, a stride-2 stage change with a 1x1 projection shortcut), one block per stage."""
@@ -731,6 +758,7 @@ def zoo():
         "mobile_block_op11": (MobileBlock(), (1, 16, 16), 10, 11),
         "resnet_op12": (ResNet(), (3, 16, 16), 10, 12),
         "volume3d": (Volume3d(), (4, 8, 8), 10, 17),
+        "efficient_block": (EfficientBlock(), (1, 16, 16), 10, 17),
     }
 
 

@@ -3,7 +3,10 @@
 
 #include "ops_spatial.h"
 
+#include "tatami/arch/formats.h"
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace tatami::compiler {
@@ -34,7 +37,7 @@ std::vector<std::int64_t> broadcastIndex(const Shape& in, const Shape& out) {
   return idx;
 }
 
-Tensor reduce(const Tensor& x, const std::vector<bool>& axes, const Shape& outShape, int kind /*0 sum 1 mean 2 max*/) {
+Tensor reduce(const Tensor& x, const std::vector<bool>& axes, const Shape& outShape, int kind /*0 sum 1 mean 2 max*/, bool floatSums) {
   Tensor y{outShape, std::vector<double>(std::size_t(elementCount(outShape)), kind == 2 ? -INFINITY : 0.0)};
   // Map each input element to its output slot: drop (or keep as 1) the reduced axes.
   Shape keep = x.shape;
@@ -53,12 +56,15 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& axes, const Shape& outSh
     }
     double& acc = y.data[std::size_t(flat)];
     const double v = x.data[std::size_t(k)];
-    acc = kind == 2 ? std::max(acc, v) : acc + v;
+    if (kind == 2) acc = std::max(acc, v);
+    else accumulate(acc, v, floatSums);
   }
   if (kind == 1)
     for (auto& v : y.data) v /= double(count);
   return y;
 }
+
+bool isMatrixProduct(Op op) { return op == Op::matmul || op == Op::conv2d || op == Op::conv2d_grad_input || op == Op::conv2d_grad_weight; }
 
 std::vector<bool> axesMask(const Node& n, std::size_t rank) {
   std::vector<bool> m(rank, false);
@@ -89,12 +95,20 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
   for (const Node& n : g.nodes) {
     const Shape outShape = g.values[std::size_t(n.outputs[0])].shape;
     Tensor y{outShape, std::vector<double>(std::size_t(elementCount(outShape)))};
-    const auto in = [&](std::size_t k) -> const Tensor& { return t[std::size_t(n.inputs[k])]; };
     const Op op = n.op;
+    // A matrix product's operands as the matrix unit reads them in mixed precision.
+    std::array<Tensor, 2> rounded;
+    const bool bf16 = options.bf16MatrixOperands && isMatrixProduct(op);
+    if (bf16)
+      for (std::size_t k = 0; k < 2; ++k) {
+        rounded[k] = t[std::size_t(n.inputs[k])];
+        for (double& v : rounded[k].data) v = double(bf16ToFp32(fp32ToBf16(float(v))));
+      }
+    const auto in = [&](std::size_t k) -> const Tensor& { return bf16 && k < 2 ? rounded[k] : t[std::size_t(n.inputs[k])]; };
     if (opHas(op, kSpatial)) {
       std::vector<const Tensor*> ins;
       for (std::size_t k = 0; k < n.inputs.size(); ++k) ins.push_back(&in(k));
-      evalSpatial(n, ins, y);
+      evalSpatial(n, ins, y, options.accumulateInFloat);
     } else if (opHas(op, kUnary)) {
       const auto& x = in(0).data;
       for (std::size_t k = 0; k < x.size(); ++k) {
@@ -145,7 +159,7 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
         for (std::int64_t i = 0; i < M; ++i)
           for (std::int64_t j = 0; j < N; ++j) {
             double acc = 0;
-            for (std::int64_t k = 0; k < K; ++k) acc += A[i * K + k] * B[k * N + j];
+            for (std::int64_t k = 0; k < K; ++k) accumulate(acc, A[i * K + k] * B[k * N + j], options.accumulateInFloat);
             C[i * N + j] = acc;
           }
       }
@@ -175,10 +189,10 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
       Shape kept = s;
       for (std::size_t d = 0; d < s.size(); ++d)
         if (axes[d]) kept[d] = 1;
-      Tensor r = reduce(in(0), axes, kept, 0);
+      Tensor r = reduce(in(0), axes, kept, 0, options.accumulateInFloat);
       y.data = r.data;
     } else if (op == Op::reduce_sum || op == Op::reduce_mean || op == Op::reduce_max) {
-      y.data = reduce(in(0), axesMask(n, in(0).shape.size()), outShape, op == Op::reduce_sum ? 0 : op == Op::reduce_mean ? 1 : 2).data;
+      y.data = reduce(in(0), axesMask(n, in(0).shape.size()), outShape, op == Op::reduce_sum ? 0 : op == Op::reduce_mean ? 1 : 2, options.accumulateInFloat).data;
     } else if (op == Op::softmax || op == Op::log_softmax) {
       std::int64_t axis = n.intAttr("axis", -1);
       if (axis < 0) axis += std::int64_t(outShape.size());
@@ -189,7 +203,7 @@ std::vector<Tensor> evaluate(const Graph& g, const std::map<std::string, Tensor>
         double mx = -INFINITY;
         for (std::int64_t j = 0; j < len; ++j) mx = std::max(mx, in(0).data[std::size_t(k + j * stride)]);
         double sum = 0;
-        for (std::int64_t j = 0; j < len; ++j) sum += std::exp(in(0).data[std::size_t(k + j * stride)] - mx);
+        for (std::int64_t j = 0; j < len; ++j) accumulate(sum, std::exp(in(0).data[std::size_t(k + j * stride)] - mx), options.accumulateInFloat);
         for (std::int64_t j = 0; j < len; ++j) {
           const double x = in(0).data[std::size_t(k + j * stride)] - mx;
           y.data[std::size_t(k + j * stride)] = op == Op::softmax ? std::exp(x) / sum : x - std::log(sum);

@@ -1,6 +1,8 @@
 // ONNX -> IR: the model's initializers, inputs and outputs, and each node's op mapped to IR ops
 // (the layers that become many ops are in onnx_layers.cpp); anything else stops with the op, the
 // node and the file. Ops whose inputs are all compile-time constants are evaluated here.
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "onnx_importer.h"
@@ -802,9 +804,12 @@ Graph Importer::run(const onnx::ModelProto& model) {
   for (const auto& init : gp.initializer()) {
     Shape s(init.dims().begin(), init.dims().end());
     std::vector<double> data = tensorData(init);
-    // Floating-point initializers are trained; integer ones (shapes, indices) are constants.
+    // Floating-point initializers are trained; integer ones (shapes, indices) are constants, and
+    // so is one with an infinite or NaN value: a mask (a causal mask of -inf that the exporter's
+    // constant folding made from a buffer), which SGD cannot train and PyTorch does not.
+    const bool finite = std::all_of(data.begin(), data.end(), [](double v) { return std::isfinite(v); });
     const bool trained = (init.data_type() == onnx::TensorProto::FLOAT || init.data_type() == onnx::TensorProto::DOUBLE) &&
-                         !batchStatistics.count(init.name());
+                         !batchStatistics.count(init.name()) && finite;
     names_[init.name()] = trained ? g_.parameter(init.name(), s, std::move(data)) : g_.constant(init.name(), s, std::move(data));
     if (integerType(init.data_type())) integer_.insert(names_[init.name()]);
   }

@@ -153,7 +153,7 @@ Shape inferSpatialShape(const std::vector<Shape>& in, const Node& n) {
 
 // Long by design: one case per spatial op (convolutions, pools, padding and their gradients), side by side so that the host oracle's definitions read as one reference; each case is a few lines
 // and the helpers it calls hold the work.
-void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y) {
+void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y, bool floatSums) {
   const Op op = n.op;
   std::fill(y.data.begin(), y.data.end(), 0.0);
   if (op == Op::conv2d || op == Op::conv2d_grad_input || op == Op::conv2d_grad_weight) {
@@ -178,9 +178,9 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
                   if (ih < 0 || ih >= xs[2] || iw < 0 || iw >= xs[3]) continue;
                   const std::int64_t xc = (o / og) * cg + c;
                   const std::int64_t xi = at4(xs, b, xc, ih, iw), wi = at4(ws, o, c, kh, kw), yi = at4(ys, b, o, i, j);
-                  if (fwd) y.data[std::size_t(yi)] += X[xi] * W[wi];
-                  else if (gi) y.data[std::size_t(xi)] += DY[yi] * W[wi];
-                  else y.data[std::size_t(wi)] += DY[yi] * X[xi];
+                  if (fwd) accumulate(y.data[std::size_t(yi)], X[xi] * W[wi], floatSums);
+                  else if (gi) accumulate(y.data[std::size_t(xi)], DY[yi] * W[wi], floatSums);
+                  else accumulate(y.data[std::size_t(wi)], DY[yi] * X[xi], floatSums);
                 }
     return;
   }
@@ -209,20 +209,20 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
                 if (isMax) {
                   if (in[0]->data[std::size_t(xi)] > best) best = in[0]->data[std::size_t(xi)], bestAt = xi;
                 } else if (!grad) {
-                  sum += in[0]->data[std::size_t(xi)];
+                  accumulate(sum, in[0]->data[std::size_t(xi)], floatSums);
                 }
               }
             const std::int64_t yi = at4(ys, b, c, i, j);
             if (op == Op::max_pool2d) y.data[std::size_t(yi)] = best;
             else if (op == Op::avg_pool2d) y.data[std::size_t(yi)] = sum / double(count);
             else if (op == Op::max_pool2d_grad) {
-              if (bestAt >= 0) y.data[std::size_t(bestAt)] += in[1]->data[std::size_t(yi)];
+              if (bestAt >= 0) accumulate(y.data[std::size_t(bestAt)], in[1]->data[std::size_t(yi)], floatSums);
             } else {
               for (std::int64_t kh = 0; kh < w.kh; ++kh)
                 for (std::int64_t kw = 0; kw < w.kw; ++kw) {
                   const std::int64_t ih = i * w.sh - w.pt + kh, iw = j * w.sw - w.pl + kw;
                   if (ih < 0 || ih >= xs[2] || iw < 0 || iw >= xs[3]) continue;
-                  y.data[std::size_t(at4(xs, b, c, ih, iw))] += in[0]->data[std::size_t(yi)] / double(count);
+                  accumulate(y.data[std::size_t(at4(xs, b, c, ih, iw))], in[0]->data[std::size_t(yi)] / double(count), floatSums);
                 }
             }
           }
@@ -294,7 +294,7 @@ void evalSpatial(const Node& n, const std::vector<const Tensor*>& in, Tensor& y)
         for (std::int64_t i = 0; i < inner; ++i) {
           const std::int64_t di = (o * len + k) * inner + i, gi = (o * ni + q) * inner + i;
           if (fwd) y.data[std::size_t(gi)] = in[0]->data[std::size_t(di)];
-          else y.data[std::size_t(di)] += in[0]->data[std::size_t(gi)];
+          else accumulate(y.data[std::size_t(di)], in[0]->data[std::size_t(gi)], floatSums);
         }
       }
     return;

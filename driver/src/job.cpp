@@ -274,6 +274,7 @@ CompiledJob compileJob(const CompileRequest& r, const ArchConfig& config, std::o
                     : !r.slice.empty()   ? compileOnSlice(r, config, g, print)
                                          : placeAutomatically(r, config, g, print);
   job.step = g;
+  job.precision = r.precision;
   return job;
 }
 
@@ -330,10 +331,11 @@ std::vector<std::pair<std::string, double>> runAgainstOracle(const CompiledJob& 
   run = runtime::runBundle(config, job.bundle, named, options);
   std::vector<std::pair<std::string, double>> errors;
   if (!run.run.error.empty()) return errors;
-  EvalOptions fp32;
-  fp32.roundToFloat = true;
+  EvalOptions machine;
+  machine.roundToFloat = true;
+  machine.bf16MatrixOperands = job.precision == "mixed";
   const Graph& g = job.step;
-  const auto oracle = evaluate(g, feeds, fp32);
+  const auto oracle = evaluate(g, feeds, machine);
   for (int o : g.outputs) {
     const std::string& name = g.values[std::size_t(o)].name;
     const auto& want = oracle[std::size_t(o)].data;

@@ -157,6 +157,10 @@ double relativeError(const std::vector<double>& got, const std::vector<double>& 
       if (std::isnan(got[i]) != std::isnan(want[i])) return std::numeric_limits<double>::infinity();
       continue;
     }
+    if (std::isinf(got[i]) || std::isinf(want[i])) {  // the same infinity is exact (a mask); any other pair is not
+      if (got[i] != want[i]) return std::numeric_limits<double>::infinity();
+      continue;
+    }
     num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);

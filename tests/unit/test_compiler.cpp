@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -200,6 +201,54 @@ TEST_CASE("the host oracle computes ops by their definitions") {
   const int x = f.constant("x", {1}, {0.1});
   const int y = f.op(Op::add, {x, f.constant("y", {1}, {0.2})});
   CHECK(evaluate(f, {}, {true})[std::size_t(y)].data[0] == double(float(0.1 + 0.2)));
+}
+
+TEST_CASE("the mixed-precision oracle rounds every matrix product's operands to BF16 and nothing else") {
+  // 1 + 2^-9 is a quarter of a BF16 unit above 1 (7 fraction bits): it rounds down to 1. 1 + 3 * 2^-9
+  // is three quarters above: up to 1 + 2^-7.
+  const double lo = 1 + std::ldexp(1.0, -9), hi = 1 + 3 * std::ldexp(1.0, -9);
+  Graph g;
+  const int a = g.constant("a", {1, 2}, {lo, hi});
+  const int b = g.constant("b", {2, 1}, {hi, 1});
+  const int mm = g.op(Op::matmul, {a, b});
+  const int add = g.op(Op::add, {a, a});
+  const int x = g.constant("x", {1, 1, 2, 2}, {lo, hi, 1, 2});
+  const int w = g.constant("w", {1, 1, 1, 1}, {hi});
+  const int conv = g.op(Op::conv2d, {x, w});
+  const int dy = g.constant("dy", {1, 1, 2, 2}, {1, 1, 1, lo});
+  const int dw = g.op(Op::conv2d_grad_weight, {x, dy}, {{"weight_shape", std::vector<std::int64_t>{1, 1, 1, 1}}});
+  const int dx = g.op(Op::conv2d_grad_input, {dy, w}, {{"input_shape", std::vector<std::int64_t>{1, 1, 2, 2}}});
+  EvalOptions mixed;
+  mixed.bf16MatrixOperands = true;
+  const auto t = evaluate(g, {}, mixed);
+  const double up = 1 + std::ldexp(1.0, -7);
+  CHECK(t[std::size_t(mm)].data == std::vector<double>{1 * up + up * 1});
+  CHECK(t[std::size_t(add)].data == std::vector<double>{2 * lo, 2 * hi});  // not a matrix product: exact
+  CHECK(t[std::size_t(conv)].data == std::vector<double>{up, up * up, up, 2 * up});
+  CHECK(t[std::size_t(dw)].data == std::vector<double>{1 + up + 1 + 2});
+  CHECK(t[std::size_t(dx)].data == std::vector<double>{up, up, up, up});
+  // Without the option the same products are exact.
+  CHECK(evaluate(g, {})[std::size_t(mm)].data == std::vector<double>{lo * hi + hi});
+}
+
+TEST_CASE("the oracle's FP32-noise estimate accumulates every sum in FP32, term by term") {
+  // 1 then four terms of 2^-25: each is half of FP32's half-unit at 1, so an FP32 adder drops it.
+  const double tiny = std::ldexp(1.0, -25);
+  Graph g;
+  const int x = g.constant("x", {1, 5}, {1, tiny, tiny, tiny, tiny});
+  const int sum = g.op(Op::reduce_sum, {x}, {{"axes", std::vector<std::int64_t>{1}}, {"keepdims", std::int64_t(0)}});
+  const int dot = g.op(Op::matmul, {x, g.constant("ones", {5, 1}, {1, 1, 1, 1, 1})});
+  const int conv = g.op(Op::conv2d, {g.constant("img", {1, 1, 1, 5}, {1, tiny, tiny, tiny, tiny}), g.constant("k", {1, 1, 1, 5}, {1, 1, 1, 1, 1})});
+  EvalOptions naive;
+  naive.roundToFloat = naive.accumulateInFloat = true;
+  const auto t = evaluate(g, {}, naive);
+  CHECK(t[std::size_t(sum)].data[0] == 1.0);
+  CHECK(t[std::size_t(dot)].data[0] == 1.0);
+  CHECK(t[std::size_t(conv)].data[0] == 1.0);
+  // Rounding only the results keeps the sum's last bit: 1 + 2^-23 is an FP32 number.
+  EvalOptions fp32;
+  fp32.roundToFloat = true;
+  CHECK(evaluate(g, {}, fp32)[std::size_t(sum)].data[0] == 1 + 4 * tiny);
 }
 
 TEST_CASE("consecutive all-reduces share buckets after the fact: one all-reduce for the small ones, results kept by name") {
@@ -410,6 +459,20 @@ TEST_CASE("ONNX: an MLP with PyTorch's shape arithmetic imports, folds and compu
   // Row 0: h = [1+4+.5, 2+4-10, 3+4] = [5.5, -4, 7] -> relu [5.5, 0, 7] -> logits [5.5, 15.5]
   const auto& p = t[std::size_t(g.outputs[0])].data;
   CHECK(p[1] == doctest::Approx(1.0 / (1.0 + std::exp(-10.0))));
+}
+
+TEST_CASE("ONNX: an initializer with an infinite value is a constant (a mask), not a trained parameter") {
+  onnx::ModelProto m = mlpModel(17);
+  for (auto& t : *m.mutable_graph()->mutable_initializer())
+    if (t.name() == "b1") t.set_float_data(1, -std::numeric_limits<float>::infinity());
+  ImportOptions o;
+  o.batch = 2;
+  const Graph g = importOnnxBytes(m.SerializeAsString(), "mlp.onnx", o);
+  CHECK(g.parameters.size() == 2);
+  const int b1 = g.find("b1");
+  REQUIRE(b1 >= 0);
+  CHECK(g.values[std::size_t(b1)].kind == ValueKind::Constant);
+  CHECK(g.values[std::size_t(g.find("w1"))].kind == ValueKind::Parameter);
 }
 
 TEST_CASE("ONNX errors name the file, the node, the op and the opset") {

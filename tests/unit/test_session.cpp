@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "tatami/compiler/interpreter.h"
 #include "tatami/driver/job.h"
@@ -217,4 +218,14 @@ TEST_CASE("the host link: each batch reaches HBM at dip.host_gb_per_s, double-bu
   CHECK(cycles(sa[1]) > sa[1].nextBatchArrival);
   CHECK(cycles(sa[1]) > cycles(sb[1]));
   CHECK(cycles(sa[2]) > sa[2].nextBatchArrival);
+}
+
+TEST_CASE("the relative error: exact infinities agree, a NaN or an infinity on one side is infinite") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  CHECK(driver::relativeError({-inf, 3, 4}, {-inf, 3, 4}) == 0);
+  CHECK(driver::relativeError({nan, 3, 4}, {nan, 3, 4}) == 0);
+  CHECK(driver::relativeError({-inf, 3, 4}, {inf, 3, 4}) == inf);
+  CHECK(driver::relativeError({-inf, 3, 4}, {0, 3, 4}) == inf);
+  CHECK(driver::relativeError({nan, 3, 4}, {0, 3, 4}) == inf);
+  CHECK(driver::relativeError({0, 3, 5}, {0, 3, 4}) == doctest::Approx(0.2));
 }

@@ -36,7 +36,11 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
   }
   if (json) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-    for (const auto& row : c.rows) rows.push_back({{"tensor", row.tensor}, {"against", row.against}, {"rel_error", row.relError}});
+    for (const auto& row : c.rows) {
+      nlohmann::ordered_json j{{"tensor", row.tensor}, {"against", row.against}, {"rel_error", row.relError}, {"tolerance", row.tolerance}};
+      if (row.noise > 0) j["fp32_noise"] = row.noise;
+      rows.push_back(std::move(j));
+    }
     out << nlohmann::ordered_json{{"pass", c.passes()}, {"oracle_vs_pytorch", c.worstPytorch}, {"pytorch_tolerance", c.pytorchTolerance},
                                   {"emulator_vs_oracle", c.worstOracle}, {"emulator_tolerance", c.oracleTolerance},
                                   {"cycles", c.run.run.stats.cycles}, {"cores", c.job.bundle.programs.size()},
@@ -50,7 +54,10 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
   for (const auto& row : c.rows) {
     std::string n = row.tensor, a = row.against;
     n.resize(std::max<std::size_t>(32, n.size() + 1), ' '), a.resize(10, ' ');
-    out << n << a << row.relError << "\n";
+    out << n << a << row.relError;
+    if (row.noise > 0)
+      out << "  (PyTorch's FP32 noise here is about " << row.noise << ": held to " << row.tolerance << ")";
+    out << "\n";
   }
   out << "the oracle against PyTorch: worst " << c.worstPytorch << "; the emulator against the oracle: worst " << c.worstOracle << "; "
       << c.run.run.stats.cycles << " cycles, " << c.job.placement << "\n";
@@ -58,7 +65,9 @@ int checkAgainst(const CompileRequest& r, const ArchConfig& config, const std::s
   for (const auto& w : c.job.weighed) out << "  weighed " << w << "\n";
   if (c.passes()) return kExitOk;
   err << "tatami check: outside the tolerances (the oracle against PyTorch " << c.pytorchTolerance << ", the emulator against the oracle "
-      << c.oracleTolerance << ")\n";
+      << c.oracleTolerance << "):";
+  for (const auto& f : c.failures()) err << "\n  " << f;
+  err << "\n";
   return kExitRunFailed;
 }
 

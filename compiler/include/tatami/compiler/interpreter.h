@@ -1,5 +1,5 @@
 // The host oracle: a plain implementation of every IR op, evaluated in double precision (or with
-// each result rounded to FP32), used by tests and by `tatami check` to judge compiled programs.
+// each result rounded to FP32, and matrix operands to BF16 for a mixed-precision step), used by tests and by `tatami check` to judge compiled programs.
 #pragma once
 
 #include <map>
@@ -17,6 +17,15 @@ struct Tensor {
 
 struct EvalOptions {
   bool roundToFloat = false;  ///< round every op's result to FP32 (what an FP32 machine computes)
+  /// Round the two operands of every matrix product (matmul, conv2d and its two gradients) to
+  /// BF16, nearest even, before the product: the mixed-precision policy of the matrix unit
+  /// (docs/compiler.md, "Mixed precision"); the products still accumulate exactly.
+  bool bf16MatrixOperands = false;
+  /// Accumulate every sum (matrix products, convolutions, reductions, pooling) term by term in
+  /// FP32, in the order of the loops, as a naive FP32 machine does: with roundToFloat, an estimate
+  /// of the rounding noise an FP32 framework's result carries (a long sum that largely cancels
+  /// loses most of its digits), which the FP64 result does not.
+  bool accumulateInFloat = false;
 };
 
 /// Evaluates the graph. `feeds` gives every input by name (parameters and constants use their

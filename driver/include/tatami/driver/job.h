@@ -19,6 +19,8 @@ namespace tatami::driver {
 
 struct CompiledJob {
   compiler::Graph step;  ///< the whole training step (before placement): the oracle's graph
+  /// "mixed" or "fp32", as compiled: the oracle rounds matrix operands to BF16 in mixed precision
+  std::string precision = "mixed";
   runtime::Bundle bundle;
   std::uint64_t sramPeakBytes = 0;  ///< the most any core's program uses
   /// Per core, in the bundle's order: ops, estimates, SRAM use. Their programs have moved into
@@ -60,8 +62,9 @@ struct StepCheck {
   double worst = 0;
 };
 /// Runs the job's bundle on `feeds` (into `run`) and compares every output of the step with the
-/// host oracle in FP32 on the same inputs: the relative error of each, in the step's order (none
-/// when the run faulted).
+/// host oracle in FP32 on the same inputs, under the job's precision (in mixed precision every
+/// matrix product's operands rounded to BF16, as the matrix unit reads them): the relative error
+/// of each, in the step's order (none when the run faulted).
 std::vector<std::pair<std::string, double>> runAgainstOracle(const CompiledJob& job, const ArchConfig& config,
                                                              const std::map<std::string, compiler::Tensor>& feeds,
                                                              const runtime::RunOptions& options, runtime::BundleRun& run);

@@ -89,7 +89,8 @@ CompileRequest requestFromJson(const std::string& json);
 std::map<std::string, compiler::Tensor> seededInputs(const compiler::Graph& g, const std::string& loss, std::uint64_t seed);
 
 /// The relative error ||got - want|| / ||want|| (the plain norm of got when want is zero).
-/// Elements that are NaN on both sides agree; a NaN on one side only makes the error infinite.
+/// Elements that are NaN on both sides agree, as do equal infinities (a mask); a NaN or an
+/// infinity on one side only makes the error infinite.
 double relativeError(const std::vector<double>& got, const std::vector<double>& want);
 
 }  // namespace tatami::driver
