@@ -380,10 +380,53 @@ void Importer::node(const onnx::NodeProto& n) {
       s = out;
     }
     bind(n, 0, op(n, Op::reshape, {x}, {{"shape", s}}));
-  } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax" || t == "ReduceL2" || t == "ReduceL1" || t == "ReduceSumSquare") {
+  } else if (t == "If") {
+    // A condition fixed when compiling (PyTorch's exports test shapes, e.g. nn.LocalResponseNorm):
+    // the branch it takes, inlined. Its nodes may use any value defined before the If.
+    const std::vector<double>& cond = constData(n, 0);
+    if (cond.size() != 1) fail(n, "the condition holds " + std::to_string(cond.size()) + " values, not one");
+    const std::string which = cond[0] != 0 ? "then_branch" : "else_branch";
+    const onnx::GraphProto* branch = nullptr;
+    for (const auto& a : n.attribute())
+      if (a.name() == which && a.has_g()) branch = &a.g();
+    if (!branch) fail(n, "the condition takes the " + which + ", which the node does not have");
+    if (branch->output_size() != n.output_size())
+      fail(n, "its " + which + " has " + std::to_string(branch->output_size()) + " outputs, the node " + std::to_string(n.output_size()));
+    for (const auto& init : branch->initializer()) {
+      const Shape s(init.dims().begin(), init.dims().end());
+      names_[init.name()] = integerType(init.data_type()) ? integerConstant(s, tensorData(init)) : constant(s, tensorData(init));
+    }
+    for (const auto& inner : branch->node()) node(inner);
+    for (int k = 0; k < n.output_size(); ++k) {
+      const auto it = names_.find(branch->output(k).name());
+      if (it == names_.end()) fail(n, "its " + which + " never computes its output '" + branch->output(k).name() + "'");
+      bind(n, k, it->second);
+    }
+  } else if (t == "ReduceLogSumExp") {
+    // log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m the maximum (no overflow).
+    const int x = value(n, 0);
+    std::vector<std::int64_t> axes = intsAttr(n, "axes");
+    if (hasInput(n, 1))
+      for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
+    if (axes.empty())
+      for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
+    const int m = op(n, Op::reduce_max, {x}, {{"axes", axes}, {"keepdims", std::int64_t(1)}});
+    const int sum = op(n, Op::reduce_sum, {op(n, Op::exp, {op(n, Op::sub, {x, m})})}, {{"axes", axes}, {"keepdims", std::int64_t(1)}});
+    int y = op(n, Op::add, {op(n, Op::log, {sum}), m});
+    if (intAttr(n, "keepdims", 1) == 0) {
+      Shape out;
+      std::vector<bool> drop(shapeOf(x).size(), false);
+      for (auto a : axes) drop[std::size_t(axisOf(n, a, drop.size()))] = true;
+      for (std::size_t i = 0; i < drop.size(); ++i)
+        if (!drop[i]) out.push_back(shapeOf(x)[i]);
+      y = op(n, Op::reshape, {y}, {{"shape", out}});
+    }
+    bind(n, 0, y);
+  } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax" || t == "ReduceMin" || t == "ReduceL2" || t == "ReduceL1" ||
+             t == "ReduceSumSquare" || t == "ReduceLogSum") {
     // Axes from the attribute or (opset 13+ for ReduceSum, 18 for the others) the second input;
-    // none: every axis. ReduceL2, ReduceL1, ReduceSumSquare: sqrt(sum x^2), sum |x|, sum x^2
-    // (F.normalize exports ReduceL2).
+    // none: every axis. ReduceL2, ReduceL1, ReduceSumSquare, ReduceLogSum: sqrt(sum x^2), sum |x|,
+    // sum x^2, log(sum x) (F.normalize exports ReduceL2); ReduceMin: -max(-x).
     const int x = value(n, 0);
     std::vector<std::int64_t> axes = intsAttr(n, "axes");
     if (hasInput(n, 1))
@@ -393,6 +436,10 @@ void Importer::node(const onnx::NodeProto& n) {
     const std::map<std::string, Attribute> at = {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}};
     if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") {
       bind(n, 0, op(n, t == "ReduceMean" ? Op::reduce_mean : t == "ReduceSum" ? Op::reduce_sum : Op::reduce_max, {x}, at));
+    } else if (t == "ReduceMin") {
+      bind(n, 0, op(n, Op::neg, {op(n, Op::reduce_max, {op(n, Op::neg, {x})}, at)}));
+    } else if (t == "ReduceLogSum") {
+      bind(n, 0, op(n, Op::log, {op(n, Op::reduce_sum, {x}, at)}));
     } else {
       const int term = t == "ReduceL1" ? op(n, Op::max, {x, op(n, Op::neg, {x})}) : op(n, Op::mul, {x, x});
       const int sum = op(n, Op::reduce_sum, {term}, at);

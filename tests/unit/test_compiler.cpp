@@ -1286,6 +1286,73 @@ TEST_CASE("ONNX: global average and max pooling over every spatial axis, 1D and 
   CHECK(runOneNode(oneNodeModel("GlobalMaxPool", {{"x", {1, 1, 2, 2}, {}}}, 1), x2)[0] == std::vector<double>{6});
 }
 
+TEST_CASE("ONNX: ReduceLogSumExp, ReduceLogSum and ReduceMin by their definitions, with and without keepdims") {
+  const Tensor x{{2, 3}, {1, 2, 3, -1, 1000, 0}};
+  const std::vector<Input> in = {{"x", {2, 3}, {}}};
+  const auto lse = runOneNode(oneNodeModel("ReduceLogSumExp", in, 1, {{"axes", {1}}}, {}, {{"keepdims", 0}}), x)[0];
+  REQUIRE(lse.size() == 2);
+  CHECK(lse[0] == doctest::Approx(std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0))));
+  CHECK(lse[1] == doctest::Approx(1000.0));  // no overflow: exp(1000) is not formed
+  const auto lseKeep = runOneNode(oneNodeModel("ReduceLogSumExp", in, 1, {{"axes", {0}}}), x)[0];
+  CHECK(lseKeep.size() == 3);
+  CHECK(lseKeep[0] == doctest::Approx(std::log(std::exp(1.0) + std::exp(-1.0))));
+  CHECK(runOneNode(oneNodeModel("ReduceMin", in, 1, {{"axes", {1}}}, {}, {{"keepdims", 0}}), x)[0] == std::vector<double>{1, -1});
+  const Tensor pos{{2, 3}, {1, 2, 3, 4, 5, 6}};
+  const auto ls = runOneNode(oneNodeModel("ReduceLogSum", in, 1, {{"axes", {1}}}), pos)[0];
+  CHECK(ls[0] == doctest::Approx(std::log(6.0)));
+  CHECK(ls[1] == doctest::Approx(std::log(15.0)));
+}
+
+namespace {
+
+/// x -> If(cond) { then: Neg(x) } else { Relu(x) } -> y0; the condition a constant, or the input c.
+onnx::ModelProto ifModel(int cond) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("if");
+  const auto input = [&](const std::string& name, int type) {
+    auto* v = g->add_input();
+    v->set_name(name);
+    v->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+    v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(name == "x" ? 3 : 1);
+  };
+  input("x", onnx::TensorProto::FLOAT);
+  if (cond < 0) {
+    input("c", onnx::TensorProto::BOOL);
+  } else {
+    auto* c = g->add_node();
+    c->set_op_type("Constant"), c->set_name("cond"), c->add_output("c");
+    auto* a = c->add_attribute();
+    a->set_name("value"), a->set_type(onnx::AttributeProto::TENSOR);
+    a->mutable_t()->set_data_type(onnx::TensorProto::BOOL), a->mutable_t()->add_int32_data(cond);
+  }
+  auto* n = g->add_node();
+  n->set_op_type("If"), n->set_name("choose"), n->add_input("c"), n->add_output("y0");
+  for (const auto& [branch, op] : std::vector<std::pair<std::string, std::string>>{{"then_branch", "Neg"}, {"else_branch", "Relu"}}) {
+    auto* a = n->add_attribute();
+    a->set_name(branch), a->set_type(onnx::AttributeProto::GRAPH);
+    auto* b = a->mutable_g();
+    b->set_name(branch);
+    auto* inner = b->add_node();
+    inner->set_op_type(op), inner->set_name(branch + "_op"), inner->add_input("x"), inner->add_output(branch + "_out");
+    b->add_output()->set_name(branch + "_out");
+  }
+  g->add_output()->set_name("y0");
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX: If with a condition fixed when compiling is the branch it takes, and one known only at run time is refused") {
+  const Tensor x{{3}, {-2, 0, 5}};
+  CHECK(runOneNode(ifModel(1), x)[0] == std::vector<double>{2, 0, -5});
+  CHECK(runOneNode(ifModel(0), x)[0] == std::vector<double>{0, 0, 5});
+  CHECK_THROWS_WITH_AS(importOnnxBytes(ifModel(-1).SerializeAsString(), "if.onnx"),
+                       doctest::Contains("node 'choose' (If, opset 17): input 0 ('c') must be known at compile time"), CompileError);
+}
+
 TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
   const auto mask = runOneNode(oneNodeModel("Cast", {{"x", {5}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::BOOL}}), Tensor{{5}, {-2, 0, 0.5, 0, 3}});
   CHECK(mask[0] == std::vector<double>{1, 0, 1, 0, 1});
