@@ -772,7 +772,8 @@ void Importer::node(const onnx::NodeProto& n) {
     std::string mode = "nearest";
     for (const auto& a : n.attribute())
       if (a.name() == "mode") mode = a.s();
-    if (mode != "nearest" && mode != "linear") fail(n, "only modes 'nearest' and 'linear' are supported (got '" + mode + "')");
+    if (mode != "nearest" && mode != "linear" && mode != "cubic")
+      fail(n, "only modes 'nearest', 'linear' and 'cubic' are supported (got '" + mode + "')");
     const int x = value(n, 0);
     const Shape xs = shapeOf(x);
     std::vector<double> scales;
@@ -793,7 +794,7 @@ void Importer::node(const onnx::NodeProto& n) {
       }
     }
     if (scales.size() != xs.size()) fail(n, "needs a scale (or size) per axis of the " + shapeText(xs) + " input");
-    if (mode == "linear") return bind(n, 0, linearResize(n, x, scales, sizes));
+    if (mode == "linear" || mode == "cubic") return bind(n, 0, interpolatingResize(n, x, scales, sizes, mode == "cubic"));
     Shape split, repeated, out;
     for (std::size_t i = 0; i < xs.size(); ++i) {
       const double k = scales[i];

@@ -320,7 +320,7 @@ class Importer {
   /// Resize in mode linear: per axis whose size changes, each output the interpolation of its two
   /// nearest inputs at the coordinate ONNX's coordinate_transformation_mode gives (a coordinate
   /// outside the input takes the edge, as PyTorch clamps it).
-  int linearResize(const onnx::NodeProto& n, int x, const std::vector<double>& scales, const Shape& out);
+  int interpolatingResize(const onnx::NodeProto& n, int x, const std::vector<double>& scales, const Shape& out, bool cubic);
   /// RNN, LSTM and GRU unrolled over the sequence (its length is known): the input's projection for
   /// every step at once, then per step the recurrent matmul and the gates, by ONNX's equations
   /// (tanh for RNN, gate order i, o, f, c for LSTM and z, r, h for GRU; forward, reverse or bidirectional;

@@ -1,6 +1,6 @@
 // ONNX layers that become many IR ops (docs/compiler.md, "ONNX front end"): Einsum as
 // transposes, sums and batched matmuls; RNN, LSTM and GRU unrolled over the sequence; and linear
-// maps along one axis by a constant matrix (linear Resize, reflected and edge Pad, CumSum, strided
+// maps along one axis by a constant matrix (linear and cubic Resize, reflected and edge Pad, CumSum, strided
 // slices of run-time values).
 #include "onnx_importer.h"
 
@@ -140,17 +140,27 @@ int Importer::alongAxis(const onnx::NodeProto& n, int x, std::size_t axis, const
   return permuted(n, y, back);
 }
 
-int Importer::linearResize(const onnx::NodeProto& n, int x, const std::vector<double>& scales, const Shape& out) {
+int Importer::interpolatingResize(const onnx::NodeProto& n, int x, const std::vector<double>& scales, const Shape& out, bool cubic) {
+  const std::string kind = cubic ? "cubic" : "linear";
   std::string mode = "half_pixel";
   for (const auto& a : n.attribute())
     if (a.name() == "coordinate_transformation_mode") mode = a.s();
   static const std::set<std::string> known = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"};
-  if (!known.count(mode)) fail(n, "coordinate_transformation_mode '" + mode + "' is not supported in mode linear");
+  if (!known.count(mode)) fail(n, "coordinate_transformation_mode '" + mode + "' is not supported in mode " + kind);
+  // Cubic: Keys' kernel with coefficient a (-0.75 by default, PyTorch's), four taps around the
+  // source position; a tap outside the axis reads the edge element (exclude_outside 0), or gets no
+  // weight and the others are renormalized (exclude_outside 1).
+  const double a = floatAttr(n, "cubic_coeff_a", -0.75);
+  const bool excludeOutside = intAttr(n, "exclude_outside", 0) != 0;
+  const auto keys = [a](double d) {
+    d = std::fabs(d);
+    return d <= 1 ? ((a + 2) * d - (a + 3)) * d * d + 1 : d < 2 ? ((a * d - 5 * a) * d + 8 * a) * d - 4 * a : 0.0;
+  };
   int y = x;
   for (std::size_t axis = 0; axis < out.size(); ++axis) {
     const std::int64_t in = shapeOf(x)[axis], o = out[axis];
     if (o == in && scales[axis] == 1.0) continue;
-    if (axis < 2 && shapeOf(x).size() > 2) fail(n, "linear resizing of axis " + std::to_string(axis) + " (batch or channels) is not supported");
+    if (axis < 2 && shapeOf(x).size() > 2) fail(n, kind + " resizing of axis " + std::to_string(axis) + " (batch or channels) is not supported");
     checkMap(n, in, o, "resizing axis " + std::to_string(axis));
     std::vector<std::vector<double>> m(std::size_t(o), std::vector<double>(std::size_t(in), 0.0));
     for (std::int64_t k = 0; k < o; ++k) {
@@ -161,8 +171,20 @@ int Importer::linearResize(const onnx::NodeProto& n, int x, const std::vector<do
       else at = (double(k) + 0.5) / scales[axis] - 0.5;
       const double lo = std::floor(at), f = at - lo;
       const auto clamp = [&](double i) { return std::size_t(std::min<double>(std::max<double>(i, 0.0), double(in - 1))); };
-      m[std::size_t(k)][clamp(lo)] += 1.0 - f;
-      m[std::size_t(k)][clamp(lo + 1)] += f;
+      std::vector<double>& row = m[std::size_t(k)];
+      if (!cubic) {
+        row[clamp(lo)] += 1.0 - f;
+        row[clamp(lo + 1)] += f;
+        continue;
+      }
+      double kept = 0;
+      for (int tap = -1; tap <= 2; ++tap) {
+        const double i = lo + tap, w = keys(f - tap);
+        if (excludeOutside && (i < 0 || i > double(in - 1))) continue;
+        row[clamp(i)] += w, kept += w;
+      }
+      if (excludeOutside && kept != 0)
+        for (double& w : row) w /= kept;
     }
     y = alongAxis(n, y, axis, m);
   }

@@ -1103,7 +1103,7 @@ TEST_CASE("ONNX: Einsum as sums, transposes and batched matmuls (implicit output
                        CompileError);
 }
 
-TEST_CASE("ONNX: linear Resize, reflected and edge Pad, CumSum, and Sin, Cos, ReduceProd on constants, by their definitions") {
+TEST_CASE("ONNX: linear and cubic Resize, reflected and edge Pad, CumSum, and Sin, Cos, ReduceProd on constants, by their definitions") {
   const Tensor row{{1, 1, 1, 3}, {0, 3, 6}};
   // Twice as wide, half_pixel: outputs at input coordinates -0.25 (the edge), 0.25, 0.75, ...
   const auto half = runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 3}, {}}, {"", {}, {}}, {"scales", {4}, {1, 1, 1, 2}, true}}, 1, {},
@@ -1115,6 +1115,25 @@ TEST_CASE("ONNX: linear Resize, reflected and edge Pad, CumSum, and Sin, Cos, Re
                                                1, {}, {{"mode", "linear"}, {"coordinate_transformation_mode", "align_corners"}}),
                                   row)[0];
   CHECK(corners == std::vector<double>{0, 1.5, 3, 4.5, 6});
+  // Cubic (Keys, a = -0.75), against PyTorch's F.interpolate(mode="bicubic") of [0, 1, 4, 9]:
+  // scale_factor 2 (pytorch_half_pixel, edge taps clamped), and size 3 with align_corners.
+  const Tensor squares{{1, 1, 1, 4}, {0, 1, 4, 9}};
+  const auto cubic = runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 4}, {}}, {"", {}, {}}, {"scales", {4}, {1, 1, 1, 2}, true}}, 1, {},
+                                             {{"mode", "cubic"}, {"coordinate_transformation_mode", "pytorch_half_pixel"}}),
+                                squares)[0];
+  const std::vector<double> torchCubic = {-0.10546875, 0.12109375, 0.45703125, 1.609375, 2.828125, 5.44921875, 7.97265625, 9.52734375};
+  REQUIRE(cubic.size() == torchCubic.size());
+  for (std::size_t i = 0; i < cubic.size(); ++i) CHECK(cubic[i] == doctest::Approx(torchCubic[i]).epsilon(1e-12));
+  const auto cubicCorners = runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 4}, {}}, {"", {}, {}}, {"", {}, {}}, {"sizes", {4}, {1, 1, 1, 3}, true}},
+                                                    1, {}, {{"mode", "cubic"}, {"coordinate_transformation_mode", "align_corners"}}),
+                                       squares)[0];
+  CHECK(cubicCorners == std::vector<double>{0, 2.125, 9});
+  // exclude_outside: the first output's two taps left of the axis get no weight, the others
+  // are renormalized: (W(0.25) x 0 + W(1.25) x 1) / (W(0.25) + W(1.25)) = -0.10546875 / 0.7734375.
+  const auto inside = runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 4}, {}}, {"", {}, {}}, {"scales", {4}, {1, 1, 1, 2}, true}}, 1, {},
+                                              {{"mode", "cubic"}, {"coordinate_transformation_mode", "half_pixel"}}, {{"exclude_outside", 1}}),
+                                 squares)[0];
+  CHECK(inside[0] == doctest::Approx(-0.10546875 / 0.7734375).epsilon(1e-12));
   const Tensor v{{1, 4}, {1, 2, 3, 4}};
   const auto reflect = runOneNode(oneNodeModel("Pad", {{"x", {1, 4}, {}}, {"pads", {4}, {0, 2, 0, 1}, true}}, 1, {}, {{"mode", "reflect"}}), v)[0];
   CHECK(reflect == std::vector<double>{3, 2, 1, 2, 3, 4, 3});
