@@ -160,8 +160,15 @@ std::vector<CoreProgram> Session::place(const std::vector<NamedArray>& feeds, co
       const std::vector<std::vector<std::int64_t>> key = {p.block.begin, p.block.real, p.block.local};
       auto at = made.find(key);
       if (at == made.end()) {
-        SramImage now = floatImage(feed.name, p.addr, sliceBlock(p.block, t->shape, feed.data));
-        SramImage then = later && p.staged ? floatImage(feed.name, p.addr, sliceBlock(p.block, t->shape, later->data)) : now;
+        // A timing-only step writes no floating-point values to SRAM or HBM: their places alone.
+        const auto image = [&](const NamedArray& from) {
+          if (!options.timingOnly) return floatImage(feed.name, p.addr, sliceBlock(p.block, t->shape, from.data));
+          SramImage place;
+          place.name = feed.name, place.addr = p.addr, place.shape = {std::uint64_t(product(p.block.local))};
+          return place;
+        };
+        SramImage now = image(feed);
+        SramImage then = later && p.staged ? image(*later) : now;
         at = made.emplace(key, std::make_pair(std::move(now), std::move(then))).first;
       }
       if (p.staged) {  // the step's copy in SRAM, the next step's in HBM

@@ -1039,9 +1039,9 @@ TEST_CASE("ONNX: Split into several outputs, PRelu, InstanceNormalization, Resiz
                              Tensor{{1, 1, 1, 2}, {1, 2}});
   CHECK(up[0] == std::vector<double>{1, 1, 2, 2, 1, 1, 2, 2});
   CHECK_THROWS_WITH_AS(runOneNode(oneNodeModel("Resize", {{"x", {1, 1, 1, 2}, {}}, {"", {}, {}}, {"scales", {4}, {1, 1, 2, 2}, true}}, 1, {},
-                                               {{"mode", "cubic"}}),
+                                               {{"mode", "lanczos"}}),
                                   Tensor{{1, 1, 1, 2}, {1, 2}}),
-                       doctest::Contains("only modes 'nearest' and 'linear' are supported (got 'cubic')"), CompileError);
+                       doctest::Contains("only modes 'nearest', 'linear' and 'cubic' are supported (got 'lanczos')"), CompileError);
   // A 1D convolution (nn.Conv1d): [N, C, L] with 1D pads and strides.
   const auto conv = runOneNode(oneNodeModel("Conv", {{"x", {1, 1, 4}, {}}, {"w", {1, 1, 2}, {1, -1}}}, 1, {{"pads", {1, 1}}, {"strides", {1}}}),
                                Tensor{{1, 1, 4}, {1, 2, 3, 4}});

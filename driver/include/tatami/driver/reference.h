@@ -37,10 +37,12 @@ constexpr double kGradientFloor = 1e-2;
 constexpr double kVanishingGradient = 1e-9;
 /// A gradient that PyTorch's FP32 arithmetic cannot give to 1e-5 (a sum over many positions that
 /// largely cancels: a batch norm's scale, a bias before a global pooling) is held to this multiple
-/// of its estimated FP32 noise instead. PyTorch's blocked and vectorised sums round less than the
-/// estimate's one-term-at-a-time sums, so a margin of 1 already covers them; 2 leaves room for
-/// noise in the estimate itself, which is one sample of the rounding.
-constexpr double kNoiseMargin = 2;
+/// of its estimated FP32 noise instead. The estimate is one sample of the rounding (sums term by
+/// term in the loops' order); PyTorch's kernels sum in other orders, another sample of it.
+/// Measured against PyTorch's own FP64 results, PyTorch's FP32 error was 0.23 times the estimate
+/// (an EfficientNet-style block's batch norm scale) and 3.6 times it (a Conv3d bias summed over
+/// 4,096 positions), so the margin is 4.
+constexpr double kNoiseMargin = 4;
 
 struct ReferenceCheck {
   CompiledJob job;
