@@ -692,6 +692,17 @@ class TinyGpt(nn.Module):
         return self.head(self.nf(h)).reshape(-1, self.vocab)
 
 
+class TiedGpt(TinyGpt):
+    """The tiny GPT with its language-model head tied to the token embedding, as nanoGPT writes it
+    (`head.weight = tok.weight`, no head bias). Exported with constant folding (the default), the
+    file holds the embedding and, for the head's MatMul, an initializer with its transpose."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(self.tok.embedding_dim, self.vocab, bias=False)
+        self.head.weight = self.tok.weight
+
+
 def zoo():
     """name -> (model, input shape without the batch, classes, opset)"""
     return {
@@ -759,6 +770,7 @@ def zoo():
         "resnet_op12": (ResNet(), (3, 16, 16), 10, 12),
         "volume3d": (Volume3d(), (4, 8, 8), 10, 17),
         "efficient_block": (EfficientBlock(), (1, 16, 16), 10, 17),
+        "tiny_gpt_tied": (TiedGpt(), (8,), 16, 17),
     }
 
 

@@ -834,6 +834,35 @@ void Importer::node(const onnx::NodeProto& n) {
   }
 }
 
+std::map<std::string, std::string> Importer::foldedTransposes(const std::vector<Initializer>& inits) {
+  // A weight used twice, once transposed (a language model's head tied to its embedding, `h @
+  // emb.weight.t()`), is written by PyTorch's constant folding (the default) as the parameter and
+  // a second initializer, named by the exporter ("onnx::MatMul_12"), holding its transpose. The
+  // copy is the parameter transposed, not a parameter of its own: both uses' gradients then reach
+  // the one weight, as in PyTorch. A copy is recognized by its exporter's name and by its values,
+  // the other's transposed element for element (and not all one value, which any two constant
+  // tensors would share).
+  std::map<std::string, std::string> tied;
+  const auto exporters = [](const std::string& name) { return name.rfind("onnx::", 0) == 0; };
+  for (const Initializer& c : inits) {
+    if (!c.trained || !exporters(c.name) || c.shape.size() != 2) continue;
+    if (std::all_of(c.data.begin(), c.data.end(), [&](double v) { return v == c.data.front(); })) continue;
+    const std::int64_t rows = c.shape[0], cols = c.shape[1];
+    for (const Initializer& w : inits) {
+      if (!w.trained || exporters(w.name) || w.shape != Shape{cols, rows}) continue;
+      bool transposed = true;
+      for (std::int64_t i = 0; i < rows && transposed; ++i)
+        for (std::int64_t j = 0; j < cols && transposed; ++j)
+          transposed = c.data[std::size_t(i * cols + j)] == w.data[std::size_t(j * rows + i)];
+      if (transposed) {
+        tied[c.name] = w.name;
+        break;
+      }
+    }
+  }
+  return tied;
+}
+
 Graph Importer::run(const onnx::ModelProto& model) {
   std::int64_t opset = 0;
   for (const auto& o : model.opset_import())
@@ -849,18 +878,25 @@ Graph Importer::run(const onnx::ModelProto& model) {
   for (const auto& n : gp.node())
     if (n.op_type() == "BatchNormalization")
       for (int k = 3; k < 5 && k < n.input_size(); ++k) batchStatistics.insert(n.input(k));
+  std::vector<Initializer> inits;
   for (const auto& init : gp.initializer()) {
-    Shape s(init.dims().begin(), init.dims().end());
-    std::vector<double> data = tensorData(init);
+    Initializer in{init.name(), Shape(init.dims().begin(), init.dims().end()), tensorData(init), false, integerType(init.data_type())};
     // Floating-point initializers are trained; integer ones (shapes, indices) are constants, and
     // so is one with an infinite or NaN value: a mask (a causal mask of -inf that the exporter's
     // constant folding made from a buffer), which SGD cannot train and PyTorch does not.
-    const bool finite = std::all_of(data.begin(), data.end(), [](double v) { return std::isfinite(v); });
-    const bool trained = (init.data_type() == onnx::TensorProto::FLOAT || init.data_type() == onnx::TensorProto::DOUBLE) &&
-                         !batchStatistics.count(init.name()) && finite;
-    names_[init.name()] = trained ? g_.parameter(init.name(), s, std::move(data)) : g_.constant(init.name(), s, std::move(data));
-    if (integerType(init.data_type())) integer_.insert(names_[init.name()]);
+    const bool finite = std::all_of(in.data.begin(), in.data.end(), [](double v) { return std::isfinite(v); });
+    in.trained = (init.data_type() == onnx::TensorProto::FLOAT || init.data_type() == onnx::TensorProto::DOUBLE) &&
+                 !batchStatistics.count(init.name()) && finite;
+    inits.push_back(std::move(in));
   }
+  const std::map<std::string, std::string> tied = foldedTransposes(inits);
+  for (Initializer& in : inits) {
+    if (tied.count(in.name)) continue;
+    names_[in.name] = in.trained ? g_.parameter(in.name, in.shape, std::move(in.data)) : g_.constant(in.name, in.shape, std::move(in.data));
+    if (in.integer) integer_.insert(names_[in.name]);
+  }
+  for (const auto& [copy, of] : tied)
+    names_[copy] = g_.op(Op::transpose, {names_.at(of)}, {{"perm", std::vector<std::int64_t>{1, 0}}}, g_.freshName(of + ".t"));
   for (const auto& in : gp.input())
     if (!names_.count(in.name())) names_[in.name()] = g_.input(in.name(), tensorShape(in));
   for (const auto& n : gp.node()) node(n);

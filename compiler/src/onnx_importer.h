@@ -320,6 +320,15 @@ class Importer {
   /// Resize in mode linear: per axis whose size changes, each output the interpolation of its two
   /// nearest inputs at the coordinate ONNX's coordinate_transformation_mode gives (a coordinate
   /// outside the input takes the edge, as PyTorch clamps it).
+  /// An initializer as read, before it becomes a parameter or a constant.
+  struct Initializer {
+    std::string name;
+    Shape shape;
+    std::vector<double> data;
+    bool trained = false, integer = false;
+  };
+  /// The initializers the exporter folded from a parameter's transpose (tied weights): copy -> parameter.
+  static std::map<std::string, std::string> foldedTransposes(const std::vector<Initializer>& inits);
   int interpolatingResize(const onnx::NodeProto& n, int x, const std::vector<double>& scales, const Shape& out, bool cubic);
   /// RNN, LSTM and GRU unrolled over the sequence (its length is known): the input's projection for
   /// every step at once, then per step the recurrent matmul and the gates, by ONNX's equations

@@ -4,6 +4,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -473,6 +474,53 @@ TEST_CASE("ONNX: an initializer with an infinite value is a constant (a mask), n
   REQUIRE(b1 >= 0);
   CHECK(g.values[std::size_t(b1)].kind == ValueKind::Constant);
   CHECK(g.values[std::size_t(g.find("w1"))].kind == ValueKind::Parameter);
+}
+
+namespace {
+
+/// x [1, 2] -> MatMul(x, w) [1, 3] -> MatMul(., copy) [1, 2]: w [2, 3] a parameter, `copy` [3, 2]
+/// an initializer named `copyName` holding `copyData`.
+onnx::ModelProto tiedModel(const std::string& copyName, const std::vector<float>& copyData) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("tied");
+  auto* in = g->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int d : {1, 2}) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  const auto init = [&](const std::string& name, std::vector<std::int64_t> dims, const std::vector<float>& v) {
+    auto* t = g->add_initializer();
+    t->set_name(name), t->set_data_type(onnx::TensorProto::FLOAT);
+    for (auto d : dims) t->add_dims(d);
+    for (float f : v) t->add_float_data(f);
+  };
+  init("w", {2, 3}, {1, 2, 3, 4, 5, 6});
+  init(copyName, {3, 2}, copyData);
+  for (const auto& [a, b, out] : std::vector<std::array<std::string, 3>>{{"x", "w", "h"}, {"h", copyName, "y"}}) {
+    auto* n = g->add_node();
+    n->set_op_type("MatMul"), n->set_name("mm_" + out), n->add_input(a), n->add_input(b), n->add_output(out);
+  }
+  g->add_output()->set_name("y");
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX: an exporter's folded transpose of a parameter is that parameter transposed (tied weights)") {
+  const std::vector<float> wT = {1, 4, 2, 5, 3, 6};
+  ImportOptions o;
+  const Graph tied = importOnnxBytes(tiedModel("onnx::MatMul_7", wT).SerializeAsString(), "tied.onnx", o);
+  REQUIRE(tied.parameters.size() == 1);
+  CHECK(tied.values[std::size_t(tied.parameters[0])].name == "w");
+  const auto t = evaluate(tied, {{"x", Tensor{{1, 2}, {1, 1}}}});
+  // h = [5, 7, 9]; y = h w^T = [5 + 14 + 27, 20 + 35 + 54]
+  CHECK(t[std::size_t(tied.outputs[0])].data == std::vector<double>{46, 109});
+  // Not tied: a copy whose name is the user's, one that is not the transpose, one of a single value.
+  CHECK(importOnnxBytes(tiedModel("head.weight", wT).SerializeAsString(), "tied.onnx", o).parameters.size() == 2);
+  CHECK(importOnnxBytes(tiedModel("onnx::MatMul_7", {1, 2, 3, 4, 5, 6}).SerializeAsString(), "tied.onnx", o).parameters.size() == 2);
+  CHECK(importOnnxBytes(tiedModel("onnx::MatMul_7", {0, 0, 0, 0, 0, 0}).SerializeAsString(), "tied.onnx", o).parameters.size() == 2);
 }
 
 TEST_CASE("ONNX errors name the file, the node, the op and the opset") {
