@@ -703,6 +703,47 @@ class TiedGpt(TinyGpt):
         self.head.weight = self.tok.weight
 
 
+class LrnCnn(nn.Module):
+    """An AlexNet-style network: a strided 5x5 convolution, ReLU, LocalResponseNorm (which PyTorch
+    exports with an If on a shape and a 3D average pool), max pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 8, 5, stride=2, padding=2)
+        self.lrn = nn.LocalResponseNorm(3)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(8 * 4 * 4, 10)
+
+    def forward(self, x):
+        h = F.max_pool2d(self.lrn(F.relu(self.c1(x))), 2)
+        return self.fc(torch.flatten(F.relu(self.c2(h)), 1))
+
+
+class LogSumExpHead(nn.Module):
+    """A Conv1d whose class scores are a log-sum-exp over time (ReduceLogSumExp) less half the
+    maximum (AdaptiveMaxPool1d)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv1d(4, 10, 3, padding=1)
+
+    def forward(self, x):
+        h = self.c(x)
+        return torch.logsumexp(h, dim=2) - F.adaptive_max_pool1d(h, 1).squeeze(2) * 0.5
+
+
+class BicubicCnn(nn.Module):
+    """A convolution's maps upsampled twice by bicubic F.interpolate (Resize, mode cubic)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(1, 2, 3, padding=1)
+        self.fc = nn.Linear(2 * 16 * 16, 10)
+
+    def forward(self, x):
+        return self.fc(F.interpolate(self.c(x), scale_factor=2, mode="bicubic", align_corners=False).flatten(1))
+
+
 def zoo():
     """name -> (model, input shape without the batch, classes, opset)"""
     return {
@@ -771,6 +812,9 @@ def zoo():
         "volume3d": (Volume3d(), (4, 8, 8), 10, 17),
         "efficient_block": (EfficientBlock(), (1, 16, 16), 10, 17),
         "tiny_gpt_tied": (TiedGpt(), (8,), 16, 17),
+        "lrn_cnn": (LrnCnn(), (1, 16, 16), 10, 17),
+        "logsumexp_head": (LogSumExpHead(), (4, 16), 10, 17),
+        "bicubic_cnn": (BicubicCnn(), (1, 8, 8), 10, 17),
     }
 
 

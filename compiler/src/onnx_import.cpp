@@ -712,7 +712,10 @@ void Importer::node(const onnx::NodeProto& n) {
   } else if (t == "MaxPool" || t == "AveragePool") {
     if (n.output_size() > 1 && !n.output(1).empty()) fail(n, "the indices output is not supported");
     for (auto d : intsAttr(n, "dilations"))
-      if (d != 1) fail(n, "dilations other than 1 are not supported");
+      if (d < 1) fail(n, "dilations must be at least 1");
+    const auto dilations = intsAttr(n, "dilations");
+    if (t == "MaxPool" && std::any_of(dilations.begin(), dilations.end(), [](std::int64_t d) { return d != 1; }))
+      return bind(n, 0, dilatedMaxPool(n, value(n, 0)));
     int x = value(n, 0);
     // A 1D pool ([N, C, L], nn.MaxPool1d, nn.AvgPool1d) is a 2D one over [N, C, 1, L].
     const Shape xs0 = shapeOf(x);

@@ -320,6 +320,8 @@ class Importer {
   /// Resize in mode linear: per axis whose size changes, each output the interpolation of its two
   /// nearest inputs at the coordinate ONNX's coordinate_transformation_mode gives (a coordinate
   /// outside the input takes the edge, as PyTorch clamps it).
+  /// MaxPool with dilations, by its definition (taps as slices, their running maximum).
+  int dilatedMaxPool(const onnx::NodeProto& n, int x);
   /// An initializer as read, before it becomes a parameter or a constant.
   struct Initializer {
     std::string name;

@@ -191,6 +191,49 @@ int Importer::interpolatingResize(const onnx::NodeProto& n, int x, const std::ve
   return y;
 }
 
+int Importer::dilatedMaxPool(const onnx::NodeProto& n, int x) {
+  // By its definition: the maximum over the window's kh x kw taps, each tap a contiguous slice of
+  // the padded input at offset (a dh, b dw) covering every stride-1 window, then every stride-th
+  // window kept. Padding is a 1x1 max pool with those pads (-inf outside the input); the
+  // subsampling a 1x1 max pool with the strides. Ties go to the earlier tap, as PyTorch's first
+  // maximum: each step is max(tap, running maximum), whose gradient takes the second operand on a
+  // tie.
+  const Shape xs0 = shapeOf(x);
+  const bool oneD = xs0.size() == 3;
+  if (xs0.size() != 3 && xs0.size() != 4) fail(n, "dilated max pooling is supported in 1D and 2D (input " + shapeText(xs0) + ")");
+  if (intAttr(n, "ceil_mode", 0)) fail(n, "ceil_mode with dilations is not supported");
+  checkSpatialAttrs(n, xs0.size() - 2);
+  const auto two = [&](const char* key, std::vector<std::int64_t> one) {
+    std::vector<std::int64_t> v = intsAttr(n, key);
+    if (v.empty()) v = one;
+    return oneD ? std::vector<std::int64_t>{1, v.at(0)} : v;
+  };
+  const std::vector<std::int64_t> k = two("kernel_shape", {1}), st = two("strides", {1}), dil = two("dilations", {1});
+  std::vector<std::int64_t> pads = intsAttr(n, "pads");
+  if (pads.empty()) pads.assign(oneD ? 2 : 4, 0);
+  if (oneD) pads = {0, pads.at(0), 0, pads.at(1)};
+  if (oneD) x = op(n, Op::reshape, {x}, {{"shape", std::vector<std::int64_t>{xs0[0], xs0[1], 1, xs0[2]}}});
+  if (std::any_of(pads.begin(), pads.end(), [](std::int64_t p) { return p != 0; }))
+    x = op(n, Op::max_pool2d, {x}, {{"kernel", std::vector<std::int64_t>{1, 1}}, {"pads", pads}});
+  const Shape xs = shapeOf(x);
+  const std::int64_t windowsH = xs[2] - dil[0] * (k[0] - 1), windowsW = xs[3] - dil[1] * (k[1] - 1);
+  if (windowsH < 1 || windowsW < 1) fail(n, "the dilated window is larger than the padded input " + shapeText(xs));
+  int y = -1;
+  for (std::int64_t a = 0; a < k[0]; ++a)
+    for (std::int64_t b = 0; b < k[1]; ++b) {
+      const int tap = op(n, Op::slice, {x},
+                         {{"starts", std::vector<std::int64_t>{0, 0, a * dil[0], b * dil[1]}},
+                          {"ends", std::vector<std::int64_t>{xs[0], xs[1], a * dil[0] + windowsH, b * dil[1] + windowsW}}});
+      y = y < 0 ? tap : op(n, Op::max, {tap, y});
+    }
+  if (st[0] != 1 || st[1] != 1) y = op(n, Op::max_pool2d, {y}, {{"kernel", std::vector<std::int64_t>{1, 1}}, {"strides", st}});
+  if (oneD) {
+    const Shape ys = shapeOf(y);
+    y = op(n, Op::reshape, {y}, {{"shape", std::vector<std::int64_t>{ys[0], ys[1], ys[3]}}});
+  }
+  return y;
+}
+
 void Importer::recurrent(const onnx::NodeProto& n) {
   const bool lstm = n.op_type() == "LSTM", rnn = n.op_type() == "RNN";
   const std::int64_t gates = lstm ? 4 : rnn ? 1 : 3;

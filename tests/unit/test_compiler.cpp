@@ -1420,6 +1420,32 @@ TEST_CASE("ONNX: If with a condition fixed when compiling is the branch it takes
                        doctest::Contains("node 'choose' (If, opset 17): input 0 ('c') must be known at compile time"), CompileError);
 }
 
+TEST_CASE("ONNX: MaxPool with dilations (pads, strides, 1D and 2D) by its definition") {
+  // 2D: a 1x1x7x6 input, kernel 2x3, dilations 3x2, strides 2x1, pads 1 (top, left) and 0.
+  const std::int64_t H = 7, W = 6, kh = 2, kw = 3, dh = 3, dw = 2, sh = 2, sw = 1, pt = 1, pl = 1;
+  Tensor x{{1, 1, H, W}, {}};
+  for (std::int64_t i = 0; i < H * W; ++i) x.data.push_back(double((i * 37) % 23) - 11);
+  const auto y = runOneNode(oneNodeModel("MaxPool", {{"x", {1, 1, H, W}, {}}}, 1,
+                                         {{"kernel_shape", {kh, kw}}, {"dilations", {dh, dw}}, {"strides", {sh, sw}}, {"pads", {pt, pl, 0, 0}}}),
+                            x)[0];
+  const std::int64_t oh = (H + pt - dh * (kh - 1) - 1) / sh + 1, ow = (W + pl - dw * (kw - 1) - 1) / sw + 1;
+  REQUIRE(y.size() == std::size_t(oh * ow));
+  for (std::int64_t i = 0; i < oh; ++i)
+    for (std::int64_t j = 0; j < ow; ++j) {
+      double best = -INFINITY;
+      for (std::int64_t a = 0; a < kh; ++a)
+        for (std::int64_t b = 0; b < kw; ++b) {
+          const std::int64_t r = i * sh - pt + a * dh, c = j * sw - pl + b * dw;
+          if (r >= 0 && r < H && c >= 0 && c < W) best = std::max(best, x.data[std::size_t(r * W + c)]);
+        }
+      CHECK(y[std::size_t(i * ow + j)] == best);
+    }
+  // 1D: kernel 2, dilation 3, stride 2 over [1, 1, 9].
+  const Tensor v{{1, 1, 9}, {5, 1, 7, 2, 9, 0, 3, 8, 4}};
+  const auto y1 = runOneNode(oneNodeModel("MaxPool", {{"x", {1, 1, 9}, {}}}, 1, {{"kernel_shape", {2}}, {"dilations", {3}}, {"strides", {2}}}), v)[0];
+  CHECK(y1 == std::vector<double>{5, 7, 9});  // max(v0, v3), max(v2, v5), max(v4, v7)
+}
+
 TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
   const auto mask = runOneNode(oneNodeModel("Cast", {{"x", {5}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::BOOL}}), Tensor{{5}, {-2, 0, 0.5, 0, 3}});
   CHECK(mask[0] == std::vector<double>{1, 0, 1, 0, 1});
