@@ -380,6 +380,11 @@ void Importer::node(const onnx::NodeProto& n) {
       s = out;
     }
     bind(n, 0, op(n, Op::reshape, {x}, {{"shape", s}}));
+  } else if (t == "SplitToSequence" || t == "SequenceEmpty" || t == "SequenceAt" || t == "SequenceInsert" || t == "SequenceLength" ||
+             t == "ConcatFromSequence") {
+    sequence(n);
+  } else if (t == "Loop") {
+    loop(n);
   } else if (t == "If") {
     // A condition fixed when compiling (PyTorch's exports test shapes, e.g. nn.LocalResponseNorm):
     // the branch it takes, inlined. Its nodes may use any value defined before the If.
@@ -834,6 +839,162 @@ void Importer::node(const onnx::NodeProto& n) {
     bind(n, 0, op(n, Op::add, {op(n, Op::mul, {norm, s4}), b4}));
   } else {
     fail(n, "unsupported op");
+  }
+}
+
+void Importer::sequence(const onnx::NodeProto& n) {
+  const std::string& t = n.op_type();
+  const auto position = [&](std::int64_t at, std::size_t size, bool insert) {
+    const std::int64_t len = std::int64_t(size);
+    if (at < 0) at += len;
+    if (at < 0 || at > len || (!insert && at == len))
+      fail(n, "position " + std::to_string(at) + " is outside the sequence of " + std::to_string(size));
+    return std::size_t(at);
+  };
+  if (t == "SequenceEmpty") {
+    sequences_[n.output(0)] = {};
+  } else if (t == "SequenceAt") {
+    const std::vector<int>& seq = sequenceInput(n, 0);
+    bind(n, 0, seq[position(whole(n, scalarInput(n, 1), "a position"), seq.size(), false)]);
+  } else if (t == "SequenceInsert") {
+    std::vector<int> seq = sequenceInput(n, 0);
+    const int x = value(n, 1);
+    const std::size_t at = hasInput(n, 2) ? position(whole(n, scalarInput(n, 2), "a position"), seq.size(), true) : seq.size();
+    seq.insert(seq.begin() + long(at), x);
+    sequences_[n.output(0)] = std::move(seq);
+  } else if (t == "SequenceLength") {
+    bind(n, 0, integerConstant({}, {double(sequenceInput(n, 0).size())}));
+  } else if (t == "SplitToSequence") {
+    // Pieces along `axis`: of the sizes given (one size: equal pieces, the last shorter), or of one
+    // element each, then without that axis unless keepdims.
+    const int x = value(n, 0);
+    const Shape s = shapeOf(x);
+    const std::size_t axis = std::size_t(axisOf(n, intAttr(n, "axis", 0), s.size()));
+    const std::int64_t len = s[axis];
+    std::vector<std::int64_t> sizes;
+    const bool given = hasInput(n, 1);
+    if (given) {
+      const std::vector<double>& d = constData(n, 1);
+      if (d.size() == 1 && shapeOf(value(n, 1)).empty()) {
+        const std::int64_t each = whole(n, d[0], "a split size");
+        if (each < 1) fail(n, "split size " + std::to_string(each) + " is not positive");
+        for (std::int64_t at = 0; at < len; at += each) sizes.push_back(std::min(each, len - at));
+      } else {
+        for (double v : d) sizes.push_back(whole(n, v, "a split size"));
+      }
+    } else {
+      sizes.assign(std::size_t(len), 1);
+    }
+    std::int64_t sum = 0;
+    for (auto z : sizes) sum += z;
+    if (sum != len) fail(n, "split sizes add up to " + std::to_string(sum) + ", axis " + std::to_string(axis) + " has " + std::to_string(len));
+    std::vector<int> seq;
+    std::int64_t at = 0;
+    for (auto z : sizes) {
+      std::vector<std::int64_t> st(s.size(), 0), en(s.begin(), s.end());
+      st[axis] = at, en[axis] = at + z;
+      int piece = op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}});
+      if (!given && intAttr(n, "keepdims", 1) == 0) {
+        Shape out = s;
+        out.erase(out.begin() + long(axis));
+        piece = op(n, Op::reshape, {piece}, {{"shape", out}});
+      }
+      seq.push_back(piece), at += z;
+    }
+    sequences_[n.output(0)] = std::move(seq);
+  } else {  // ConcatFromSequence: joined along `axis`, or stacked along a new one (new_axis 1)
+    const std::vector<int>& seq = sequenceInput(n, 0);
+    if (seq.empty()) fail(n, "the sequence is empty");
+    const bool stack = intAttr(n, "new_axis", 0) != 0;
+    const Shape s = shapeOf(seq.front());
+    const std::int64_t axis = axisOf(n, intAttr(n, "axis", 0), s.size() + (stack ? 1 : 0));
+    std::vector<int> parts;
+    for (int v : seq) {
+      if (!stack) {
+        parts.push_back(v);
+        continue;
+      }
+      Shape with = shapeOf(v);
+      with.insert(with.begin() + axis, 1);
+      parts.push_back(op(n, Op::reshape, {v}, {{"shape", with}}));
+    }
+    bind(n, 0, parts.size() == 1 ? parts.front() : op(n, Op::concat, parts, {{"axis", axis}}));
+  }
+}
+
+void Importer::loop(const onnx::NodeProto& n) {
+  const onnx::GraphProto* body = nullptr;
+  for (const auto& a : n.attribute())
+    if (a.name() == "body" && a.has_g()) body = &a.g();
+  if (!body) fail(n, "it has no body");
+  if (!hasInput(n, 0)) fail(n, "a loop without a trip count (a while loop) is not supported");
+  const std::int64_t trips = whole(n, scalarInput(n, 0), "the trip count");
+  if (trips < 0 || trips > kMaxLoopTrips) fail(n, "trip count " + std::to_string(trips) + " is outside 0.." + std::to_string(kMaxLoopTrips));
+  const bool runs = !hasInput(n, 1) || scalarInput(n, 1) != 0;
+  const int carried = n.input_size() - 2;
+  if (body->input_size() != carried + 2) fail(n, "its body takes " + std::to_string(body->input_size()) + " inputs, not " + std::to_string(carried + 2));
+  if (body->output_size() < carried + 1) fail(n, "its body gives " + std::to_string(body->output_size()) + " outputs, fewer than " + std::to_string(carried + 1));
+  const int scans = body->output_size() - 1 - carried;
+  // The carried values: each a value or a sequence, by name.
+  struct Slot {
+    int value = -1;
+    std::vector<int> seq;
+    bool isSequence = false;
+  };
+  std::vector<Slot> state(static_cast<std::size_t>(carried));
+  for (int k = 0; k < carried; ++k) {
+    const std::string& name = n.input(k + 2);
+    if (sequences_.count(name)) state[std::size_t(k)].isSequence = true, state[std::size_t(k)].seq = sequences_.at(name);
+    else state[std::size_t(k)].value = value(n, k + 2);
+  }
+  std::vector<std::vector<int>> scanned(static_cast<std::size_t>(scans));
+  for (std::int64_t i = 0; runs && i < trips; ++i) {
+    names_[body->input(0).name()] = integerConstant({}, {double(i)});
+    names_[body->input(1).name()] = integerConstant({}, {1.0});
+    for (int k = 0; k < carried; ++k) {
+      const Slot& slot = state[std::size_t(k)];
+      if (slot.isSequence) sequences_[body->input(k + 2).name()] = slot.seq;
+      else names_[body->input(k + 2).name()] = slot.value;
+    }
+    for (const auto& init : body->initializer()) {
+      const Shape s(init.dims().begin(), init.dims().end());
+      names_[init.name()] = integerType(init.data_type()) ? integerConstant(s, tensorData(init)) : constant(s, tensorData(init));
+    }
+    for (const auto& inner : body->node()) node(inner);
+    const auto out = [&](int k) -> const std::string& { return body->output(k).name(); };
+    const auto cond = names_.find(out(0));
+    if (cond == names_.end() || !isConst(cond->second) || g_.values[std::size_t(cond->second)].data.size() != 1)
+      fail(n, "its condition must stay a value known when compiling (a loop that decides at run time when to stop is not supported)");
+    for (int k = 0; k < carried; ++k) {
+      Slot& slot = state[std::size_t(k)];
+      if (sequences_.count(out(k + 1))) slot.isSequence = true, slot.seq = sequences_.at(out(k + 1));
+      else if (names_.count(out(k + 1))) slot.isSequence = false, slot.value = names_.at(out(k + 1));
+      else fail(n, "its body never computes '" + out(k + 1) + "'");
+    }
+    for (int k = 0; k < scans; ++k) {
+      const auto it = names_.find(out(1 + carried + k));
+      if (it == names_.end()) fail(n, "its body never computes '" + out(1 + carried + k) + "'");
+      scanned[std::size_t(k)].push_back(it->second);
+    }
+    if (g_.values[std::size_t(cond->second)].data[0] == 0) break;
+  }
+  for (int k = 0; k < carried; ++k) {
+    const Slot& slot = state[std::size_t(k)];
+    if (k >= n.output_size() || n.output(k).empty()) continue;
+    if (slot.isSequence) sequences_[n.output(k)] = slot.seq;
+    else bind(n, k, slot.value);
+  }
+  for (int k = 0; k < scans; ++k) {  // each iteration's value stacked along a new first axis
+    if (carried + k >= n.output_size() || n.output(carried + k).empty()) continue;
+    const std::vector<int>& parts = scanned[std::size_t(k)];
+    if (parts.empty()) fail(n, "scan output '" + n.output(carried + k) + "' of a loop that runs no iteration is not supported");
+    std::vector<int> stacked;
+    for (int v : parts) {
+      Shape with = shapeOf(v);
+      with.insert(with.begin(), 1);
+      stacked.push_back(op(n, Op::reshape, {v}, {{"shape", with}}));
+    }
+    bind(n, carried + k, stacked.size() == 1 ? stacked.front() : op(n, Op::concat, stacked, {{"axis", std::int64_t(0)}}));
   }
 }
 

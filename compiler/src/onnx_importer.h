@@ -575,11 +575,26 @@ class Importer {
     return axis < 0 ? axis + r : axis;
   }
 
+  /// Sequence ops (SplitToSequence, SequenceEmpty, SequenceAt, SequenceInsert, SequenceLength,
+  /// ConcatFromSequence): a sequence is a list of values known when compiling.
+  void sequence(const onnx::NodeProto& n);
+  /// Loop with a trip count known when compiling and a condition that stays a constant true: the
+  /// body unrolled (PyTorch 1.13 exports repeat_interleave so).
+  void loop(const onnx::NodeProto& n);
+  static constexpr std::int64_t kMaxLoopTrips = 4096;  ///< the most iterations a Loop is unrolled to
+  const std::vector<int>& sequenceInput(const onnx::NodeProto& n, int k) const {
+    if (k >= n.input_size() || n.input(k).empty()) fail(n, "input " + std::to_string(k) + " is missing");
+    const auto it = sequences_.find(n.input(k));
+    if (it == sequences_.end()) fail(n, "input '" + n.input(k) + "' is not a sequence defined before this node");
+    return it->second;
+  }
+
   std::string origin_;
   std::int64_t opset_ = 0;  ///< the model's default-domain opset
   ImportOptions opts_;
   Graph g_;
   std::map<std::string, int> names_;
+  std::map<std::string, std::vector<int>> sequences_;  ///< sequence-valued names: their elements
 };
 
 }  // namespace tatami::compiler::onnx_importer

@@ -1446,6 +1446,84 @@ TEST_CASE("ONNX: MaxPool with dilations (pads, strides, 1D and 2D) by its defini
   CHECK(y1 == std::vector<double>{5, 7, 9});  // max(v0, v3), max(v2, v5), max(v4, v7)
 }
 
+namespace {
+
+onnx::NodeProto* addNode(onnx::GraphProto* g, const std::string& op, std::vector<std::string> ins, std::vector<std::string> outs) {
+  auto* n = g->add_node();
+  n->set_op_type(op), n->set_name(op + "_" + outs.front());
+  for (auto& i : ins) n->add_input(i);
+  for (auto& o : outs) n->add_output(o);
+  return n;
+}
+
+void intAttribute(onnx::NodeProto* n, const std::string& name, std::int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name), a->set_type(onnx::AttributeProto::INT), a->set_i(v);
+}
+
+void int64Constant(onnx::GraphProto* g, const std::string& name, std::vector<std::int64_t> v, bool scalar) {
+  auto* c = addNode(g, "Constant", {}, {name});
+  auto* a = c->add_attribute();
+  a->set_name("value"), a->set_type(onnx::AttributeProto::TENSOR);
+  a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+  if (!scalar) a->mutable_t()->add_dims(std::int64_t(v.size()));
+  for (auto x : v) a->mutable_t()->add_int64_data(x);
+}
+
+/// x [2, 3] -> SplitToSequence along axis 1 (one column each, axis dropped) -> y0: the columns
+/// stacked back by ConcatFromSequence (new_axis 1); y1: the last column (SequenceAt -1); y2: a Loop
+/// of 3 trips adding column i to a carried sum (the first column twice); y3: the Loop's scan output.
+onnx::ModelProto sequenceModel() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("seq");
+  auto* in = g->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int d : {2, 3}) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  intAttribute(addNode(g, "SplitToSequence", {"x"}, {"cols"}), "axis", 1);
+  intAttribute(g->mutable_node(0), "keepdims", 0);
+  auto* cat = addNode(g, "ConcatFromSequence", {"cols"}, {"y0"});
+  intAttribute(cat, "axis", 1), intAttribute(cat, "new_axis", 1);
+  int64Constant(g, "last", {-1}, true);
+  addNode(g, "SequenceAt", {"cols", "last"}, {"y1"});
+  int64Constant(g, "zero", {0}, true);
+  addNode(g, "SequenceAt", {"cols", "zero"}, {"first"});
+  int64Constant(g, "trips", {3}, true);
+  auto* loop = addNode(g, "Loop", {"trips", "", "first"}, {"y2", "y3"});
+  auto* a = loop->add_attribute();
+  a->set_name("body"), a->set_type(onnx::AttributeProto::GRAPH);
+  auto* body = a->mutable_g();
+  body->set_name("body");
+  for (const char* name : {"i", "cond", "acc"}) body->add_input()->set_name(name);
+  addNode(body, "SequenceAt", {"cols", "i"}, {"col"});
+  addNode(body, "Add", {"acc", "col"}, {"acc_next"});
+  addNode(body, "Identity", {"cond"}, {"cond_next"});
+  addNode(body, "Mul", {"col", "col"}, {"square"});
+  for (const char* name : {"cond_next", "acc_next", "square"}) body->add_output()->set_name(name);
+  for (const char* name : {"y0", "y1", "y2", "y3"}) g->add_output()->set_name(name);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX: sequences (split, at, concatenated or stacked) and Loop with a fixed trip count, unrolled, by their definitions") {
+  const auto out = runOneNode(sequenceModel(), Tensor{{2, 3}, {1, 2, 3, 4, 5, 6}});
+  CHECK(out[0] == std::vector<double>{1, 2, 3, 4, 5, 6});                    // stacked back along axis 1
+  CHECK(out[1] == std::vector<double>{3, 6});                                // the last column
+  CHECK(out[2] == std::vector<double>{1 + 1 + 2 + 3, 4 + 4 + 5 + 6});        // the first column plus every column
+  CHECK(out[3] == std::vector<double>{1, 16, 4, 25, 9, 36});                 // each trip's square, stacked: [3, 2]
+  // A trip count known only at run time is refused by name.
+  onnx::ModelProto m = sequenceModel();
+  auto* g = m.mutable_graph();
+  for (auto& n : *g->mutable_node())
+    if (n.op_type() == "Loop") n.set_input(0, "x");
+  CHECK_THROWS_WITH_AS(importOnnxBytes(m.SerializeAsString(), "seq.onnx"), doctest::Contains("(Loop, opset 17): input 0 ('x') must be known at compile time"),
+                       CompileError);
+}
+
 TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
   const auto mask = runOneNode(oneNodeModel("Cast", {{"x", {5}, {}}}, 1, {}, {}, {{"to", onnx::TensorProto::BOOL}}), Tensor{{5}, {-2, 0, 0.5, 0, 3}});
   CHECK(mask[0] == std::vector<double>{1, 0, 1, 0, 1});
