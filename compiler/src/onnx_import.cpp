@@ -410,11 +410,7 @@ void Importer::node(const onnx::NodeProto& n) {
   } else if (t == "ReduceLogSumExp") {
     // log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m the maximum (no overflow).
     const int x = value(n, 0);
-    std::vector<std::int64_t> axes = intsAttr(n, "axes");
-    if (hasInput(n, 1))
-      for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
-    if (axes.empty())
-      for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
+    const std::vector<std::int64_t> axes = reduceAxes(n, x);
     const int m = op(n, Op::reduce_max, {x}, {{"axes", axes}, {"keepdims", std::int64_t(1)}});
     const int sum = op(n, Op::reduce_sum, {op(n, Op::exp, {op(n, Op::sub, {x, m})})}, {{"axes", axes}, {"keepdims", std::int64_t(1)}});
     int y = op(n, Op::add, {op(n, Op::log, {sum}), m});
@@ -429,15 +425,10 @@ void Importer::node(const onnx::NodeProto& n) {
     bind(n, 0, y);
   } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax" || t == "ReduceMin" || t == "ReduceL2" || t == "ReduceL1" ||
              t == "ReduceSumSquare" || t == "ReduceLogSum") {
-    // Axes from the attribute or (opset 13+ for ReduceSum, 18 for the others) the second input;
-    // none: every axis. ReduceL2, ReduceL1, ReduceSumSquare, ReduceLogSum: sqrt(sum x^2), sum |x|,
-    // sum x^2, log(sum x) (F.normalize exports ReduceL2); ReduceMin: -max(-x).
+    // ReduceL2, ReduceL1, ReduceSumSquare, ReduceLogSum: sqrt(sum x^2), sum |x|, sum x^2,
+    // log(sum x) (F.normalize exports ReduceL2); ReduceMin: -max(-x).
     const int x = value(n, 0);
-    std::vector<std::int64_t> axes = intsAttr(n, "axes");
-    if (hasInput(n, 1))
-      for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
-    if (axes.empty())
-      for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
+    const std::vector<std::int64_t> axes = reduceAxes(n, x);
     const std::map<std::string, Attribute> at = {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}};
     if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") {
       bind(n, 0, op(n, t == "ReduceMean" ? Op::reduce_mean : t == "ReduceSum" ? Op::reduce_sum : Op::reduce_max, {x}, at));

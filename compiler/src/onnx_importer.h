@@ -575,6 +575,16 @@ class Importer {
     return axis < 0 ? axis + r : axis;
   }
 
+  /// A Reduce* node's axes: its attribute's, or (opset 13+ for ReduceSum, 18 for the others) its
+  /// second input's; none: every axis of x.
+  std::vector<std::int64_t> reduceAxes(const onnx::NodeProto& n, int x) const {
+    std::vector<std::int64_t> axes = intsAttr(n, "axes");
+    if (hasInput(n, 1))
+      for (double a : constData(n, 1)) axes.push_back(std::int64_t(a));
+    if (axes.empty())
+      for (std::size_t i = 0; i < shapeOf(x).size(); ++i) axes.push_back(std::int64_t(i));
+    return axes;
+  }
   /// Sequence ops (SplitToSequence, SequenceEmpty, SequenceAt, SequenceInsert, SequenceLength,
   /// ConcatFromSequence): a sequence is a list of values known when compiling.
   void sequence(const onnx::NodeProto& n);

@@ -478,18 +478,29 @@ TEST_CASE("ONNX: an initializer with an infinite value is a constant (a mask), n
 
 namespace {
 
+/// The graph of a new opset-17 model named `name`.
+onnx::GraphProto* startModel(onnx::ModelProto& m, const std::string& name) {
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name(name);
+  return g;
+}
+
+/// A graph input of element type `type` and fixed dimensions.
+void addInput(onnx::GraphProto* g, const std::string& name, const std::vector<std::int64_t>& dims, int type = onnx::TensorProto::FLOAT) {
+  auto* v = g->add_input();
+  v->set_name(name);
+  v->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+  for (auto d : dims) v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
 /// x [1, 2] -> MatMul(x, w) [1, 3] -> MatMul(., copy) [1, 2]: w [2, 3] a parameter, `copy` [3, 2]
 /// an initializer named `copyName` holding `copyData`.
 onnx::ModelProto tiedModel(const std::string& copyName, const std::vector<float>& copyData) {
   onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name("tied");
-  auto* in = g->add_input();
-  in->set_name("x");
-  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int d : {1, 2}) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  auto* g = startModel(m, "tied");
+  addInput(g, "x", {1, 2});
   const auto init = [&](const std::string& name, std::vector<std::int64_t> dims, const std::vector<float>& v) {
     auto* t = g->add_initializer();
     t->set_name(name), t->set_data_type(onnx::TensorProto::FLOAT);
@@ -1375,19 +1386,10 @@ namespace {
 /// x -> If(cond) { then: Neg(x) } else { Relu(x) } -> y0; the condition a constant, or the input c.
 onnx::ModelProto ifModel(int cond) {
   onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name("if");
-  const auto input = [&](const std::string& name, int type) {
-    auto* v = g->add_input();
-    v->set_name(name);
-    v->mutable_type()->mutable_tensor_type()->set_elem_type(type);
-    v->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(name == "x" ? 3 : 1);
-  };
-  input("x", onnx::TensorProto::FLOAT);
+  auto* g = startModel(m, "if");
+  addInput(g, "x", {3});
   if (cond < 0) {
-    input("c", onnx::TensorProto::BOOL);
+    addInput(g, "c", {1}, onnx::TensorProto::BOOL);
   } else {
     auto* c = g->add_node();
     c->set_op_type("Constant"), c->set_name("cond"), c->add_output("c");
@@ -1475,14 +1477,8 @@ void int64Constant(onnx::GraphProto* g, const std::string& name, std::vector<std
 /// of 3 trips adding column i to a carried sum (the first column twice); y3: the Loop's scan output.
 onnx::ModelProto sequenceModel() {
   onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name("seq");
-  auto* in = g->add_input();
-  in->set_name("x");
-  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int d : {2, 3}) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  auto* g = startModel(m, "seq");
+  addInput(g, "x", {2, 3});
   intAttribute(addNode(g, "SplitToSequence", {"x"}, {"cols"}), "axis", 1);
   intAttribute(g->mutable_node(0), "keepdims", 0);
   auto* cat = addNode(g, "ConcatFromSequence", {"cols"}, {"y0"});
