@@ -923,11 +923,36 @@ def export(name, model, shape, classes, opset, out):
     return ops, len(matched) + len(rnn)
 
 
+class CancellingHead(nn.Module):
+    """Not a model people train: logits that lose digits in FP32 by design, (h + 3e5) - 3e5, so
+    that PyTorch's FP32 result is far (1e-2) from exact arithmetic. A test fixture for
+    `tatami check`'s FP32-noise bound (tests/cli/fixtures)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return (h + 3e5) - 3e5
+
+
+def fixtures():
+    """The test fixtures exported like the zoo (--fixtures): name -> (model, shape, classes, opset)."""
+    return {"fp32_cancellation": (CancellingHead(), (32,), 10, 17)}
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="models")
     p.add_argument("--only", nargs="*")
+    p.add_argument("--fixtures", action="store_true", help="export the test fixtures to tests/cli/fixtures instead")
     a = p.parse_args()
+    if a.fixtures:
+        for name, (model, shape, classes, opset) in fixtures().items():
+            export(name, model, shape, classes, opset, "tests/cli/fixtures")
+            print(name)
+        return
     os.makedirs(a.out, exist_ok=True)
     table = os.path.join(a.out, "ops.md")
     rows = {}  # with --only, the other models keep their rows

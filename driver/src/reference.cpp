@@ -110,9 +110,23 @@ ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const 
   const Graph f = compileModel(forward, nullptr);
   std::map<std::string, Tensor> forwardFeeds;
   for (int in : f.inputs) forwardFeeds[f.values[std::size_t(in)].name] = feeds.at(f.values[std::size_t(in)].name);
-  row("output", "pytorch", evaluate(f, forwardFeeds)[std::size_t(f.outputs.front())].data, need(a, "output", refPath).data);
+  // The logits and the loss are held to PyTorch's FP32 noise too when they are outside 1e-5 (a
+  // long sum that cancels in the forward pass), estimated as for the gradients below.
+  EvalOptions naive;
+  naive.roundToFloat = naive.accumulateInFloat = true;
+  const auto withNoise = [&](const Graph& graph, const std::map<std::string, Tensor>& in, int value, const std::vector<double>& exact) {
+    ReferenceRow& last = c.rows.back();
+    if (!(last.relError > c.pytorchTolerance) || !std::isfinite(last.relError)) return;
+    last.noise = relativeError(evaluate(graph, in, naive)[std::size_t(value)].data, exact);
+    last.tolerance = std::max(c.pytorchTolerance, kNoiseMargin * last.noise);
+  };
+  const std::vector<double> logits = evaluate(f, forwardFeeds)[std::size_t(f.outputs.front())].data;
+  row("output", "pytorch", logits, need(a, "output", refPath).data);
+  withNoise(f, forwardFeeds, f.outputs.front(), logits);
   const std::vector<Tensor> oracle = evaluate(g, feeds);
-  row("loss", "pytorch", oracle[std::size_t(g.findRole(Role::Loss))].data, need(a, "loss", refPath).data);
+  const int loss = g.findRole(Role::Loss);
+  row("loss", "pytorch", oracle[std::size_t(loss)].data, need(a, "loss", refPath).data);
+  withNoise(g, feeds, loss, oracle[std::size_t(loss)].data);
   // A gradient is compared relative to its own norm, or to kGradientFloor of the step's largest
   // gradient norm when it is smaller, or to that largest norm when it vanishes in exact
   // arithmetic (the FP64 oracle finds it below kVanishingGradient of it: a bias right before a
@@ -144,11 +158,7 @@ ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const 
     ReferenceRow gradRow{"grad/" + w.name, "pytorch", std::isnan(e) ? std::numeric_limits<double>::infinity() : e, c.pytorchTolerance};
     const int gradient = sgdGradient(g, next);
     if (gradRow.relError > c.pytorchTolerance && std::isfinite(gradRow.relError) && gradient >= 0) {
-      if (noisy.empty()) {
-        EvalOptions naive;
-        naive.roundToFloat = naive.accumulateInFloat = true;
-        noisy = evaluate(g, feeds, naive);
-      }
+      if (noisy.empty()) noisy = evaluate(g, feeds, naive);
       const std::vector<double>& g32 = noisy[std::size_t(gradient)].data;
       double d = 0;
       for (std::size_t i = 0; i < g32.size() && i < grad.size(); ++i) d += (g32[i] - grad[i]) * (g32[i] - grad[i]);
@@ -158,6 +168,13 @@ ReferenceCheck checkReference(CompileRequest r, const ArchConfig& config, const 
     c.rows.push_back(gradRow);
     c.worstPytorch = std::max(c.worstPytorch, gradRow.relError);
     row("updated/" + w.name, "pytorch", updated, need(a, "updated/" + w.name, refPath).data);
+    // The updated weight carries its gradient's noise, times the learning rate.
+    ReferenceRow& after = c.rows.back();
+    if (after.relError > c.pytorchTolerance && std::isfinite(after.relError)) {
+      if (noisy.empty()) noisy = evaluate(g, feeds, naive);
+      after.noise = relativeError(noisy[std::size_t(next)].data, updated);
+      after.tolerance = std::max(c.pytorchTolerance, kNoiseMargin * after.noise);
+    }
   }
   // The emulator against the oracle in FP32, on the same batch.
   for (const auto& [name, rel] : runAgainstOracle(c.job, config, feeds, options, c.run)) {
