@@ -18,10 +18,11 @@ struct ReferenceRow {
   /// at least kGradientFloor x the step's largest gradient norm, and that norm itself for a
   /// gradient that vanishes in exact arithmetic (kVanishingGradient)
   double relError = 0;
-  /// The bound the row is held to: the check's tolerance, or for a gradient whose PyTorch value
-  /// carries more FP32 rounding noise than that, kNoiseMargin x `noise`.
+  /// The bound the row is held to: the check's tolerance, or for a PyTorch tensor (logits, loss,
+  /// gradient, updated weight) that carries more FP32 rounding noise than that, kNoiseMargin x
+  /// `noise`.
   double tolerance = 0;
-  /// A gradient outside the base tolerance: the relative difference (same norm) between the
+  /// A PyTorch tensor outside the base tolerance: the relative difference (same norm) between the
   /// oracle's step evaluated as a naive FP32 machine would (every sum accumulated in FP32) and in
   /// FP64, an estimate of the rounding noise in PyTorch's FP32 result; 0 when not estimated.
   double noise = 0;
