@@ -409,6 +409,25 @@ class LocalGraph {
         // the layout swaps with the dimensions
       } else if (n.op == Op::reshape && fullShape(n.inputs[0]) == fullShape(y)) {
         attrs["shape"] = localShape(y);
+      } else if (n.op == Op::pad || n.op == Op::slice) {
+        // Zero padding or a slice of dimensions that are not split (a pooling's border, its
+        // gradient): the same on every block, each split dimension whole in its block.
+        if (split(n.inputs[0]) != ys) refuse(n, "its operand is split differently from the result");
+        const Shape& xs = fullShape(n.inputs[0]);
+        const Shape local = localShape(n.inputs[0]);
+        if (n.op == Op::pad) {
+          const auto pads = n.intsAttr("pads");
+          for (std::size_t d = 0; d < ys.size(); ++d)
+            if (ys[d] >= 0 && (pads[d] != 0 || pads[d + ys.size()] != 0)) refuse(n, "it pads a split dimension");
+        } else {
+          auto starts = n.intsAttr("starts"), ends = n.intsAttr("ends");
+          for (std::size_t d = 0; d < ys.size(); ++d) {
+            if (ys[d] < 0) continue;
+            if (starts[d] != 0 || ends[d] != xs[d]) refuse(n, "it slices a split dimension");
+            ends[d] = local[d];
+          }
+          attrs["ends"] = ends;
+        }
       } else if (n.op == Op::broadcast_to) {
         const int x = n.inputs[0];
         const Shape &xs = fullShape(x), &full = fullShape(y);

@@ -235,6 +235,24 @@ class Planner {
       visitChannels(n);
       return;
     }
+    if (n.op == Op::pad || n.op == Op::slice) {
+      // Zero padding and slicing keep the operand's layout when no split dimension changes.
+      const int x = n.inputs[0];
+      const Shape& xs = shape(x);
+      const auto pads = n.op == Op::pad ? n.intsAttr("pads") : std::vector<std::int64_t>{};
+      const auto starts = n.op == Op::slice ? n.intsAttr("starts") : std::vector<std::int64_t>{};
+      const auto ends = n.op == Op::slice ? n.intsAttr("ends") : std::vector<std::int64_t>{};
+      const auto padded = [&](const Split& s) {
+        for (std::size_t d = 0; d < s.size(); ++d) {
+          if (s[d] < 0) continue;
+          if (n.op == Op::pad ? (pads[d] != 0 || pads[d + s.size()] != 0) : (starts[d] != 0 || ends[d] != xs[d])) return true;
+        }
+        return false;
+      };
+      if (has(x) && !padded(of(x))) set(y, of(x));
+      if (has(y) && !has(x) && !padded(of(y))) need(x, of(y));
+      return;
+    }
     if (n.op == Op::reshape && shape(n.inputs[0]) != shape(y)) {
       const int x = n.inputs[0];
       if (has(x))
