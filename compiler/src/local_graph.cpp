@@ -120,6 +120,15 @@ class LocalGraph {
     return out;
   }
 
+  /// The channels (dimension 1) of a 4D value split over `axis`, gathered: to the front by a
+  /// transpose, all-gathered as rows, and back.
+  int gatherChannels(int v, int lv, int axis) {
+    const std::vector<std::int64_t> swap = {1, 0, 2, 3};
+    const int front = local_.op(Op::transpose, {lv}, {{"perm", swap}}, fresh(nameOf(v) + ".c_first"));
+    const int all = local_.op(Op::allgather, {front}, {{"axis", std::int64_t(axis)}, {"size", fullShape(v)[1]}}, fresh(nameOf(v) + ".c_gathered"));
+    return local_.op(Op::transpose, {all}, {{"perm", swap}}, fresh(nameOf(v) + ".gathered_channels"));
+  }
+
   int gatherColumns(int v, int axis) {
     if (const int hit = cached(v, 1); hit >= 0) return hit;
     // The columns of a transpose are the rows of its input: gather those, transpose locally.
@@ -303,13 +312,19 @@ class LocalGraph {
       const Split& sw = split(n.inputs[1]);
       const std::size_t k = n.op == Op::conv2d ? 1 : 0;  // the weight's contracted dimension: channels, or filters
       over = sw[k];
-      agree = sa[1] == sw[k] && ys == Split({sa[0], sw[1 - k], -1, -1});
+      // The input gradient of a convolution whose filters are whole while its output gradient's
+      // are split (a residual add split them): that gradient's filters are gathered.
+      const bool gatherFilters = n.op == Op::conv2d_grad_input && sa[1] >= 0 && sw[k] < 0;
+      agree = (sa[1] == sw[k] || gatherFilters) && ys == Split({sa[0], sw[1 - k], -1, -1});
+      if (agree && gatherFilters) ins[0] = gatherChannels(n.inputs[0], ins[0], sa[1]);
       if (n.intAttr("group", 1) != 1 && (sw[0] >= 0 || sw[1] >= 0)) refuse(n, "a grouped convolution with split channels");
       if (n.op == Op::conv2d_grad_input) attrs["input_shape"] = localShape(y);
     } else if (n.op == Op::conv2d_grad_weight) {
       const Split& sd = split(n.inputs[1]);
       over = sa[0];
-      agree = sd[0] == sa[0] && ys == Split({sd[1], sa[1], -1, -1});
+      const bool gatherFilters = sd[1] >= 0 && sd[1] == sa[1];  // (see the plan)
+      agree = sd[0] == sa[0] && ys == Split({gatherFilters ? -1 : sd[1], sa[1], -1, -1});
+      if (agree && gatherFilters) ins[1] = gatherChannels(n.inputs[1], ins[1], sd[1]);
       if (n.intAttr("group", 1) != 1 && (ys[0] >= 0 || ys[1] >= 0)) refuse(n, "a grouped convolution with split channels");
       attrs["weight_shape"] = localShape(y);
     } else {

@@ -354,8 +354,13 @@ class Planner {
       const int w = n.inputs[1];
       if (has(a) && has(w)) set(y, nc(of(a)[0], of(w)[1]));
     } else if (n.op == Op::conv2d_grad_weight) {
+      // Filters and channels split over the same axis (a residual block's 1x1 shortcut): the
+      // filters are gathered and the gradient keeps the channels' split, as its weight has it.
       const int dy = n.inputs[1];
-      if (has(a) && has(dy)) set(y, {of(dy)[1], of(a)[1], -1, -1});
+      if (has(a) && has(dy)) {
+        const int f = of(dy)[1], c = of(a)[1];
+        set(y, {f >= 0 && f == c ? -1 : f, c, -1, -1});
+      }
     } else if (n.op == Op::max_pool2d_grad) {
       if (has(a)) set(y, nc(of(a)[0], of(a)[1]));
     } else if (has(a)) {  // max_pool2d, avg_pool2d, avg_pool2d_grad: per example and channel

@@ -232,6 +232,38 @@ TEST_CASE("convolutions split over a grid: examples over the columns, channels a
   CHECK(planGrid(cnnStep(16), 2, 2).split[std::size_t(g.find("w1"))] == std::vector<int>{-1, -1, -1, -1});
 }
 
+TEST_CASE("a residual 1x1 convolution with its input and output channels split over one axis gathers its filters for the weight gradient") {
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<double> u(-0.3, 0.3);
+  const auto rnd = [&](std::int64_t n) {
+    std::vector<double> v(static_cast<std::size_t>(n));
+    for (double& e : v) e = u(gen);
+    return v;
+  };
+  Graph g;
+  const std::map<std::string, Attribute> same = {{"pads", std::vector<std::int64_t>{1, 1, 1, 1}}};
+  const int x = g.input("x", {4, 3, 8, 8});
+  const int r1 = g.op(compiler::Op::relu, {g.op(compiler::Op::conv2d, {x, g.parameter("w1", {32, 3, 3, 3}, rnd(32 * 27))}, same, "conv1")});
+  // The shortcut contracts r1's split channels; the add brings its whole result to r1's split.
+  const int ws = g.parameter("ws", {32, 32, 1, 1}, rnd(32 * 32));
+  const int res = g.op(compiler::Op::add, {g.op(compiler::Op::conv2d, {r1, ws}, {}, "shortcut"), r1}, {}, "residual");
+  const int pooled = g.op(compiler::Op::avg_pool2d, {res}, {{"kernel", std::vector<std::int64_t>{8, 8}}}, "pool");
+  const int y = g.op(compiler::Op::matmul, {g.op(compiler::Op::reshape, {pooled}, {{"shape", Shape{4, 32}}}, "flat"),
+                                            g.parameter("w2", {32, 5}, rnd(32 * 5))});
+  OptimizerConfig o;
+  addTrainingStep(g, addSoftmaxCrossEntropy(g, y, g.input("target", {4, 5})), o);
+  const GridPlan plan = planGrid(g, 2, 2);
+  const auto split = [&](int v) { return plan.split[std::size_t(v)]; };
+  CHECK(split(ws) == std::vector<int>{-1, 0, -1, -1});
+  int gradient = -1;
+  for (const Node& n : g.nodes)
+    if (n.op == compiler::Op::conv2d_grad_weight && g.values[std::size_t(n.outputs[0])].shape == Shape{32, 32, 1, 1}) gradient = n.outputs[0];
+  REQUIRE(gradient >= 0);
+  CHECK(split(gradient) == std::vector<int>{-1, 0, -1, -1});  // the weight's layout, not {0, 0}
+  const double err = gridAgainstOracle(g, 2, 2, 1e-6);
+  MESSAGE("residual 1x1 shortcut on 2x2: worst relative error " << err);
+}
+
 TEST_CASE("a strided convolution and average pooling on a grid, channels that do not split evenly are refused") {
   const Graph g = cnnStep(32, true);
   CHECK(planGrid(g, 2, 2).split[std::size_t(g.find("pool2"))] == std::vector<int>{1, -1, -1, -1});
