@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <random>
 
 #include "tatami/arch/assembler.h"
@@ -161,17 +163,22 @@ double gridAgainstOracle(const Graph& g, int rows, int cols, double tolerance) {
   return worst;
 }
 
+/// Weights uniform in [-0.3, 0.3) from a generator seeded `seed`: rnd(n) gives the next n.
+std::function<std::vector<double>(std::int64_t)> weightsFrom(unsigned seed) {
+  auto gen = std::make_shared<std::mt19937>(seed);
+  return [gen](std::int64_t n) {
+    std::uniform_real_distribution<double> u(-0.3, 0.3);
+    std::vector<double> v(static_cast<std::size_t>(n));
+    for (double& e : v) e = u(*gen);
+    return v;
+  };
+}
+
 /// x[4,3,8,8] -> conv 3x3 (F1 filters, pad 1) + bias -> ReLU -> max pool 2 -> conv 3x3 (16) ->
 /// ReLU -> flatten -> dense 256x5, softmax cross-entropy, SGD with momentum. With `strided`, the
 /// second convolution has stride 2 and an average pool 2 x 2 follows it (dense 16x5).
 Graph cnnStep(std::int64_t f1, bool strided = false) {
-  std::mt19937 gen(4);
-  std::uniform_real_distribution<double> u(-0.3, 0.3);
-  const auto rnd = [&](std::int64_t n) {
-    std::vector<double> v(static_cast<std::size_t>(n));
-    for (double& e : v) e = u(gen);
-    return v;
-  };
+  const auto rnd = weightsFrom(4);
   Graph g;
   const std::map<std::string, Attribute> conv = {{"pads", std::vector<std::int64_t>{1, 1, 1, 1}},
                                                  {"strides", std::vector<std::int64_t>{1, 1}},
@@ -233,13 +240,7 @@ TEST_CASE("convolutions split over a grid: examples over the columns, channels a
 }
 
 TEST_CASE("a residual 1x1 convolution with its input and output channels split over one axis gathers its filters for the weight gradient") {
-  std::mt19937 gen(5);
-  std::uniform_real_distribution<double> u(-0.3, 0.3);
-  const auto rnd = [&](std::int64_t n) {
-    std::vector<double> v(static_cast<std::size_t>(n));
-    for (double& e : v) e = u(gen);
-    return v;
-  };
+  const auto rnd = weightsFrom(5);
   Graph g;
   const std::map<std::string, Attribute> same = {{"pads", std::vector<std::int64_t>{1, 1, 1, 1}}};
   const int x = g.input("x", {4, 3, 8, 8});
