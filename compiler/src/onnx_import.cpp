@@ -412,17 +412,9 @@ void Importer::node(const onnx::NodeProto& n) {
     const int x = value(n, 0);
     const std::vector<std::int64_t> axes = reduceAxes(n, x);
     const int m = op(n, Op::reduce_max, {x}, {{"axes", axes}, {"keepdims", std::int64_t(1)}});
-    const int sum = op(n, Op::reduce_sum, {op(n, Op::exp, {op(n, Op::sub, {x, m})})}, {{"axes", axes}, {"keepdims", std::int64_t(1)}});
-    int y = op(n, Op::add, {op(n, Op::log, {sum}), m});
-    if (intAttr(n, "keepdims", 1) == 0) {
-      Shape out;
-      std::vector<bool> drop(shapeOf(x).size(), false);
-      for (auto a : axes) drop[std::size_t(axisOf(n, a, drop.size()))] = true;
-      for (std::size_t i = 0; i < drop.size(); ++i)
-        if (!drop[i]) out.push_back(shapeOf(x)[i]);
-      y = op(n, Op::reshape, {y}, {{"shape", out}});
-    }
-    bind(n, 0, y);
+    const int sum = op(n, Op::reduce_sum, {op(n, Op::exp, {op(n, Op::sub, {x, m})})}, {{"axes", axes}, {"keepdims", intAttr(n, "keepdims", 1)}});
+    const int mOut = shapeOf(m) == shapeOf(sum) ? m : op(n, Op::reshape, {m}, {{"shape", shapeOf(sum)}});
+    bind(n, 0, op(n, Op::add, {op(n, Op::log, {sum}), mOut}));
   } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax" || t == "ReduceMin" || t == "ReduceL2" || t == "ReduceL1" ||
              t == "ReduceSumSquare" || t == "ReduceLogSum") {
     // ReduceL2, ReduceL1, ReduceSumSquare, ReduceLogSum: sqrt(sum x^2), sum |x|, sum x^2,
@@ -556,21 +548,8 @@ void Importer::node(const onnx::NodeProto& n) {
     }
     if (sizes.size() != std::size_t(n.output_size()))
       fail(n, std::to_string(sizes.size()) + " split sizes for " + std::to_string(n.output_size()) + " outputs");
-    std::int64_t total = 0;
-    for (std::int64_t v : sizes) {
-      if (v < 0) fail(n, "a negative split size");
-      total += v;
-    }
-    if (total != xs[std::size_t(axis)])
-      fail(n, "split sizes add up to " + std::to_string(total) + ", not the axis's " + std::to_string(xs[std::size_t(axis)]));
-    std::int64_t offset = 0;
-    for (int k = 0; k < n.output_size(); ++k) {
-      std::vector<std::int64_t> st(xs.size(), 0), en(xs.begin(), xs.end());
-      st[std::size_t(axis)] = offset;
-      en[std::size_t(axis)] = offset + sizes.at(std::size_t(k));
-      offset += sizes[std::size_t(k)];
-      bind(n, k, op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}}));
-    }
+    const std::vector<int> pieces = piecesAlong(n, x, std::size_t(axis), sizes);
+    for (int k = 0; k < n.output_size(); ++k) bind(n, k, pieces[std::size_t(k)]);
   } else if (t == "Pad") {
     const int x = value(n, 0);
     std::string mode = "constant";
@@ -876,21 +855,11 @@ void Importer::sequence(const onnx::NodeProto& n) {
     } else {
       sizes.assign(std::size_t(len), 1);
     }
-    std::int64_t sum = 0;
-    for (auto z : sizes) sum += z;
-    if (sum != len) fail(n, "split sizes add up to " + std::to_string(sum) + ", axis " + std::to_string(axis) + " has " + std::to_string(len));
-    std::vector<int> seq;
-    std::int64_t at = 0;
-    for (auto z : sizes) {
-      std::vector<std::int64_t> st(s.size(), 0), en(s.begin(), s.end());
-      st[axis] = at, en[axis] = at + z;
-      int piece = op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}});
-      if (!given && intAttr(n, "keepdims", 1) == 0) {
-        Shape out = s;
-        out.erase(out.begin() + long(axis));
-        piece = op(n, Op::reshape, {piece}, {{"shape", out}});
-      }
-      seq.push_back(piece), at += z;
+    std::vector<int> seq = piecesAlong(n, x, axis, sizes);
+    if (!given && intAttr(n, "keepdims", 1) == 0) {
+      Shape out = s;
+      out.erase(out.begin() + long(axis));
+      for (int& piece : seq) piece = op(n, Op::reshape, {piece}, {{"shape", out}});
     }
     sequences_[n.output(0)] = std::move(seq);
   } else {  // ConcatFromSequence: joined along `axis`, or stacked along a new one (new_axis 1)

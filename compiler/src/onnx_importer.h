@@ -575,6 +575,26 @@ class Importer {
     return axis < 0 ? axis + r : axis;
   }
 
+  /// x cut along `axis` into consecutive slices of `sizes` (Split, SplitToSequence), refused by
+  /// name when a size is negative or they do not add up to the axis.
+  std::vector<int> piecesAlong(const onnx::NodeProto& n, int x, std::size_t axis, const std::vector<std::int64_t>& sizes) {
+    const Shape xs = shapeOf(x);
+    std::int64_t total = 0;
+    for (std::int64_t v : sizes) {
+      if (v < 0) fail(n, "a negative split size");
+      total += v;
+    }
+    if (total != xs[axis]) fail(n, "split sizes add up to " + std::to_string(total) + ", not the axis's " + std::to_string(xs[axis]));
+    std::vector<int> pieces;
+    std::int64_t offset = 0;
+    for (std::int64_t size : sizes) {
+      std::vector<std::int64_t> st(xs.size(), 0), en(xs.begin(), xs.end());
+      st[axis] = offset, en[axis] = offset + size;
+      offset += size;
+      pieces.push_back(op(n, Op::slice, {x}, {{"starts", st}, {"ends", en}}));
+    }
+    return pieces;
+  }
   /// A Reduce* node's axes: its attribute's, or (opset 13+ for ReduceSum, 18 for the others) its
   /// second input's; none: every axis of x.
   std::vector<std::int64_t> reduceAxes(const onnx::NodeProto& n, int x) const {
