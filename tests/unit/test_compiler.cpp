@@ -1518,6 +1518,16 @@ TEST_CASE("ONNX: sequences (split, at, concatenated or stacked) and Loop with a 
     if (n.op_type() == "Loop") n.set_input(0, "x");
   CHECK_THROWS_WITH_AS(importOnnxBytes(m.SerializeAsString(), "seq.onnx"), doctest::Contains("(Loop, opset 17): input 0 ('x') must be known at compile time"),
                        CompileError);
+  // Bad counts and positions are refused by name.
+  const auto withConstant = [](const std::string& name, std::int64_t v) {
+    onnx::ModelProto bad = sequenceModel();
+    for (auto& n : *bad.mutable_graph()->mutable_node())
+      if (n.op_type() == "Constant" && n.output(0) == name) n.mutable_attribute(0)->mutable_t()->set_int64_data(0, v);
+    return bad.SerializeAsString();
+  };
+  CHECK_THROWS_WITH_AS(importOnnxBytes(withConstant("trips", 5000), "seq.onnx"), doctest::Contains("trip count 5000 is outside 0..4096"), CompileError);
+  CHECK_THROWS_WITH_AS(importOnnxBytes(withConstant("trips", -1), "seq.onnx"), doctest::Contains("trip count -1 is outside 0..4096"), CompileError);
+  CHECK_THROWS_WITH_AS(importOnnxBytes(withConstant("last", 7), "seq.onnx"), doctest::Contains("position 7 is outside the sequence of 3"), CompileError);
 }
 
 TEST_CASE("ONNX: a cast to bool of values known only at run time is the mask of the non-zero ones") {
