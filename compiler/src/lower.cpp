@@ -380,15 +380,18 @@ LoweredProgram Lowering::run() {
   verify(g_);
   LoweredProgram out;
   for (std::size_t i = 0; i < g_.nodes.size(); ++i)
-    for (int v : g_.nodes[i].inputs) lastUse_[v] = i;
+    for (int v : g_.nodes[i].inputs) {
+      lastUse_[v] = i;
+      if (uses_[v].empty() || uses_[v].back() != i) uses_[v].push_back(i);
+    }
   outputs_.insert(g_.outputs.begin(), g_.outputs.end());
+  if (ctx_.precision == "mixed") findFusedTransposes();
+  for (int v : transposed_) out.fusedTransposes.push_back(g_.values[std::size_t(v)].name);
+  findInPlaceScatters();
   if (ctx_.stream) assignHbmHomes();
   placeGraphInputs(out);
   if (ctx_.loadInputs) issueInputLoads(out);
-  if (ctx_.precision == "mixed") findFusedTransposes();
-  for (int v : transposed_) out.fusedTransposes.push_back(g_.values[std::size_t(v)].name);
   for (const auto& [v, a] : hbm_) out.hbmHomes.emplace_back(g_.values[std::size_t(v)].name, a);
-  findInPlaceScatters();
   // Each node's code (with the HBM transfers around it) is a segment of its own; once all are
   // lowered, the segments are planned over the core's hardware threads (thread_schedule.h).
   std::vector<Segment> segments;
@@ -501,10 +504,19 @@ void Lowering::bind(int v, int b) {
 bool Lowering::bufferNeeded(int b, std::size_t i, int also, bool onlyResident) const {
   const auto in = valuesIn_.find(b);
   if (in == valuesIn_.end()) return false;
-  for (int val : in->second)
-    if (!(onlyResident && hbm_.count(val)) && (outputs_.count(val) || (lastUse_.count(val) && lastUse_.at(val) > i) || val == also))
-      return true;
+  for (int val : in->second) {
+    if (onlyResident && hbm_.count(val) && !usedSoon(val, i)) continue;
+    if (outputs_.count(val) || (lastUse_.count(val) && lastUse_.at(val) > i) || val == also) return true;
+  }
   return false;
+}
+
+bool Lowering::usedSoon(int x, std::size_t i) const {
+  if (!offloaded_.count(x)) return false;
+  const auto u = uses_.find(x);
+  if (u == uses_.end()) return false;
+  const auto next = std::upper_bound(u->second.begin(), u->second.end(), i);
+  return next != u->second.end() && *next - i <= kOffloadGap;
 }
 
 void Lowering::releaseBuffer(int b) {
@@ -523,6 +535,50 @@ void Lowering::assignHbmHomes() {
     if (!home) continue;
     hbm_[int(v)] = next;
     next += roundUp(count(int(v)) * 4, 64);
+  }
+  if (ctx_.offload) assignOffloadHomes(next);
+}
+
+void Lowering::assignOffloadHomes(std::uint64_t next) {
+  // Values that share bytes without a copy (a reshape's or identity's result, a transpose the
+  // matmuls read in place) form one group under the value that made the bytes; the group's uses
+  // decide, and every member is read back from the same HBM copy.
+  std::map<int, int> root;
+  std::map<int, std::vector<int>> members;
+  for (const Node& n : g_.nodes) {
+    const int v = n.outputs[0];
+    const bool alias = n.op == Op::reshape || n.op == Op::identity || transposed_.count(v);
+    const int r = alias && root.count(n.inputs[0]) ? root.at(n.inputs[0]) : v;
+    root[v] = r;
+    members[r].push_back(v);
+  }
+  for (std::size_t p = 0; p < g_.nodes.size(); ++p) {
+    const Node& n = g_.nodes[p];
+    const int r = n.outputs[0];
+    if (root.at(r) != r || inPlaceScatter_.count(r)) continue;
+    if (n.op == Op::allreduce_mean || n.op == Op::allreduce || n.op == Op::allgather || n.op == Op::reducescatter) continue;
+    if (count(r) * 4 < kOffloadMinBytes) continue;
+    std::vector<std::size_t> at = {p};
+    bool keep = false;
+    for (int m : members.at(r)) {
+      keep = keep || outputs_.count(m) || g_.values[std::size_t(m)].kind != ValueKind::Intermediate;
+      if (uses_.count(m)) at.insert(at.end(), uses_.at(m).begin(), uses_.at(m).end());
+    }
+    if (keep) continue;
+    std::sort(at.begin(), at.end());
+    bool gap = false;
+    for (std::size_t k = 1; k < at.size(); ++k) gap = gap || at[k] - at[k - 1] > kOffloadGap;
+    if (!gap) continue;
+    const std::uint64_t bytes = roundUp(count(r) * 4, 64);
+    if (ctx_.hbmBytes && next + bytes > ctx_.hbmBase + ctx_.hbmBytes)
+      throw CompileError("offloading '" + g_.values[std::size_t(r)].name + "' to HBM: the core's " + std::to_string(ctx_.hbmBytes) +
+                         " bytes of HBM are full");
+    for (int m : members.at(r)) {
+      hbm_[m] = next;
+      offloaded_.insert(m);
+      if (m != r) aliases_.insert(m);
+    }
+    next += bytes;
   }
 }
 
@@ -714,7 +770,7 @@ std::vector<int> Lowering::releaseDeadInputs(const Node& n, std::size_t i) {
 
 void Lowering::streamOut(const Node& n, std::size_t i) {
   const int v = n.outputs[0];
-  if (hbm_.count(v)) {  // an update: written back at once
+  if (hbm_.count(v) && !aliases_.count(v)) {  // an update or an offloaded value: written at once
     emit_.note(g_.values[std::size_t(v)].name + " to HBM");
     hbmTransfer(false, addr(v), hbm_.at(v), count(v) * 4);
   }

@@ -62,9 +62,13 @@ double Lowering::toBf16(std::uint64_t to, std::uint64_t from, std::uint64_t coun
 }
 
 std::uint64_t Lowering::bf16Input(int v, std::uint64_t slack, const std::string& what, double& cycles) {
-  const std::uint64_t n = count(v), whole = roundUp(n, 32);
+  return bf16Input(addr(v), count(v), slack, what, cycles);
+}
+
+std::uint64_t Lowering::bf16Input(std::uint64_t from, std::uint64_t n, std::uint64_t slack, const std::string& what, double& cycles) {
+  const std::uint64_t whole = roundUp(n, 32);
   const std::uint64_t to = temp((whole + roundUp(slack, 32)) / 2, what + ".in_bf16");
-  cycles += toBf16(to, addr(v), n, what);
+  cycles += toBf16(to, from, n, what);
   li(1, std::int64_t(to + whole * 2)), li(3, 0), li(4, std::int64_t(roundUp(slack, 32)));
   emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
   cycles += lines(roundUp(slack, 32) * 2) + double(c_.core.vector_latency_cycles);
@@ -150,6 +154,19 @@ Lowering::Bf16Planes Lowering::bf16Planes(const Shape& s, std::uint64_t s16, std
 }
 
 void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
+  // The whole batch's planes at once where they fit; else examples in chunks, the largest that
+  // fit (halving), so that the SRAM the op takes is bounded by a chunk, not by the batch.
+  const int src = n.inputs[0];
+  const std::uint64_t N = std::uint64_t(shape(src)[0]);
+  const std::uint64_t chunk = largestChunk(N, vectorUnits({count(src) / N}), [&](std::uint64_t c) {
+    return estimateOnly([&] { convImplicitGemmChunks(n, dst, c); }) >= 0;
+  });
+  convImplicitGemmChunks(n, dst, chunk);  // the smallest chunk that does not fit: its shortfall named
+  if (chunk < N)
+    choice_ = "examples in chunks of " + std::to_string(chunk) + " (the planes of all " + std::to_string(N) + " do not fit the SRAM)";
+}
+
+void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk) {
   const bool forward = n.op == Op::conv2d;
   const int src = n.inputs[0], wv = n.inputs[1];
   const Shape& ss = shape(src);  // x [N, C, H, W], or dy [N, F, oh, ow] for the input gradient
@@ -184,13 +201,11 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
   double setup = 0;
   const double vec = double(c_.core.vector_latency_cycles);
 
-  // The input in BF16, once for every group, with zeroed slack after it: panels of the last
-  // positions read past the last plane.
-  const std::uint64_t slack = 32 + dw * (kw - 1);
-  const std::uint64_t s16 = bf16Input(src, slack, n.name, setup);
-
-  // Per group: the source planes, the A panels, then the panels of positions streamed through
+  // Per chunk of examples, the input in BF16 (once for every group, with zeroed slack after it:
+  // panels of the last positions read past the last plane); per group, the source planes, the A
+  // panels (made once when there is one group), then the panels of positions streamed through
   // two B slots.
+  const std::uint64_t slack = 32 + dw * (kw - 1);
   const std::uint64_t panelBytes = Kp * 32;
   const std::uint64_t aPanels = alloc_.allocate(mb * panelBytes, n.name + ".a_panels");
   temps_.push_back({aPanels, mb * panelBytes});
@@ -221,114 +236,125 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
       dma += dmaCycles(c[2], c[4] * 4), issue += 7 * double(c_.core.scalar_cycles);
     }
   };
-  Bf16Planes planes;
-  for (std::uint64_t g = 0; g < G; ++g) {
-    if (g > 0 && planes.owned) releaseTemp(planes.base);  // the previous group's
-    planes = bf16Planes(ss, s16, g * Csg, Csg, {pt, pl, pb, pr}, dilate, stride, slack + 2 * Ws, n.name, setup, onePhase);
-    if (planes.owned && G == 1) releaseTemp(s16);  // copied into the planes
-    const std::uint64_t exStride = planes.exStride, chanStride = planes.chanStride, Wp = planes.width;
-    const std::uint64_t nbEx = (Ho * Wp + 15) / 16;  // position blocks per example, at the planes' width
-    // A panels: row (kernel offset rq, channel k) of panel ob holds the weights of outputs
-    // ob*16..+15. The weights transposed so that those 16 are consecutive, in BF16, then one
-    // strided DMA per kernel offset and panel.
-    std::uint64_t wsrc = addr(wv) + g * wCount * 4;
-    if (copyWeights) {
-      dma2dAsync(wAligned, wsrc, 1, wCount * 4, 0, 0);
-      wsrc = wAligned, setup += dmaCycles(1, wCount * 4);
-    }
-    // In BF16, then transposed so that the 16 outputs of a panel row are consecutive:
-    // forward: w_g [Fg, Cw*khkw] -> [Cw*khkw, Fg]; element (rq, c, f) at (c*khkw + rq)*Fg + f.
-    // input gradient: w_g [Fg*Cw, khkw] -> [khkw, Fg*Cw]; element (rq, f, c) at ((khkw-1-rq)*Fg + f)*Cw + c.
-    // (w16 is freed once transposed: a later write to its bytes waits for the transpose's reads)
-    const std::uint64_t w16Bytes = roundUp(roundUp(wCount, 32) * 2, 64), w16 = alloc_.allocate(w16Bytes, n.name + ".w_bf16");
-    setup += toBf16(w16, wsrc, wCount, n.name);
-    li(1, std::int64_t(wt16)), li(2, std::int64_t(w16)), li(3, std::int64_t(forward ? Fg : Fg * Cw)), li(4, std::int64_t(forward ? Cw * khkw : khkw));
-    emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
-    alloc_.release(w16, w16Bytes);
-    li(1, std::int64_t(aPanels)), li(3, 0), li(4, std::int64_t(mb * Kp * 16));
-    emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
-    setup += lines(wCount * 2) + lines(mb * panelBytes) + 2 * vec;
-    const std::uint64_t ld = forward ? Fg : Cw, k2Stride = forward ? khkw : 1;
-    for (std::uint64_t ob = 0; ob < mb; ++ob) {
-      const std::uint64_t o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
-      for (std::uint64_t rq = 0; rq < khkw; ++rq) {
-        const std::uint64_t row = forward ? rq : (khkw - 1 - rq) * Fg;
-        dma2dAsync(aPanels + ob * panelBytes + rq * Csg * 32, wt16 + (row * ld + o0) * 2, Csg, oc * 2, 32, k2Stride * ld * 2);
-        setup += dmaCycles(Csg, oc * 2);
-      }
-    }
-    if (g == 0 && K != Kp) {  // the zero row that pads K to even
-      li(1, std::int64_t(slots)), li(3, 0), li(4, std::int64_t(kSlots * Kp * 16));
-      emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
-      setup += lines(kSlots * panelBytes) + vec;
-    }
-
-    // The panels of positions, example by example: panel i is loaded while panel i-1 computes.
-    const std::uint64_t panels = N * nbEx;
-    const auto loadSteps = [&](std::uint64_t i) {
-      std::vector<std::function<void()>> steps;
-      const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
-      // Without phases, one DMA per kernel row: kw planes (the offsets q dw apart) of Csg channel
-      // rows; with one channel, one DMA for the whole panel: kh planes (dh rows of the plane
-      // apart) of kw rows. With phases, one of Csg channel rows per kernel offset.
-      const bool perRow = planes.stride == 1 && Csg * kw < (1u << 20);
-      if (perRow && Csg == 1) {
-        const std::uint64_t from = planes.tap(0, 0) + (b * exStride + p0) * 2;
-        steps.push_back([=] { dma3dAsync(slot, from, kh, kw, 32, kw * 32, 32, dh * Wp * 2, dw * 2); });
-        return steps;
-      }
-      for (std::uint64_t rq = 0; rq < khkw; rq += perRow ? kw : 1) {
-        const std::uint64_t from = planes.tap((rq / kw) * dh, (rq % kw) * dw) + (b * exStride + p0) * 2;
-        if (perRow) steps.push_back([=] { dma3dAsync(slot + rq * Csg * 32, from, kw, Csg, 32, Csg * 32, 32, dw * 2, chanStride * 2); });
-        else steps.push_back([=] { dma2dAsync(slot + rq * Csg * 32, from, Csg, 32, 32, chanStride * 2); });
-      }
-      return steps;
-    };
-    const double loadDma = planes.stride != 1 ? double(khkw) * dmaCycles(Csg, 32)
-                           : Csg == 1         ? dmaCycles(khkw, 32)
-                                              : double(kh) * dmaCycles(kw * Csg, 32);
-    for (const auto& step : loadSteps(0)) step();
-    setup += loadDma + double(loadSteps(0).size()) * 7 * sc;
-    for (std::uint64_t i = 0; i < panels; ++i) {
-      const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
-      std::vector<std::function<void()>> next;
-      if (i + 1 < panels) next = loadSteps(i + 1);
-      const std::uint64_t perTile = (next.size() + mb - 1) / mb;
-      std::size_t stepAt = 0;
-      double dma = next.empty() ? 0.0 : loadDma, issue = double(next.size()) * 7 * sc;
-      for (std::uint64_t ob = 0; ob < mb; ++ob, ++t) {
-        const std::uint64_t tile = tiles + (t % kTiles) * 1024, o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
-        for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
-          const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
-          li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + ob * panelBytes + k0 * 32));
-          li(3, std::int64_t(slot + k0 * 32)), li(4, std::int64_t(kc));
-          emit_.emit(k0 == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
-          issue += 5 * sc;
+  const std::uint64_t exIn = Cs * Hs * Ws;  // one example's elements of the source
+  for (std::uint64_t b0 = 0; b0 < N; b0 += chunk) {
+    const std::uint64_t nc = std::min(chunk, N - b0);
+    Shape cs = ss;
+    cs[0] = std::int64_t(nc);
+    const std::size_t mark = temps_.size();  // the chunk's temporaries from here on
+    const std::uint64_t s16 = bf16Input(addr(src) + b0 * exIn * 4, nc * exIn, slack, n.name, setup);
+    Bf16Planes planes;
+    for (std::uint64_t g = 0; g < G; ++g) {
+      if (g > 0 && planes.owned) releaseTemp(planes.base);  // the previous group's
+      planes = bf16Planes(cs, s16, g * Csg, Csg, {pt, pl, pb, pr}, dilate, stride, slack + 2 * Ws, n.name, setup, onePhase);
+      if (planes.owned && G == 1) releaseTemp(s16);  // copied into the planes
+      const std::uint64_t exStride = planes.exStride, chanStride = planes.chanStride, Wp = planes.width;
+      const std::uint64_t nbEx = (Ho * Wp + 15) / 16;  // position blocks per example, at the planes' width
+      if (b0 == 0 || G > 1) {  // the A panels: one group's stay for every chunk
+        // A panels: row (kernel offset rq, channel k) of panel ob holds the weights of outputs
+        // ob*16..+15. The weights transposed so that those 16 are consecutive, in BF16, then one
+        // strided DMA per kernel offset and panel.
+        std::uint64_t wsrc = addr(wv) + g * wCount * 4;
+        if (copyWeights) {
+          dma2dAsync(wAligned, wsrc, 1, wCount * 4, 0, 0);
+          wsrc = wAligned, setup += dmaCycles(1, wCount * 4);
         }
-        // The tile's valid positions, in runs along rows of the output plane.
-        std::vector<Copy> runs;
-        for (std::uint64_t p = p0; p < p0 + 16;) {
-          const std::uint64_t i0 = p / Wp, j0 = p % Wp;
-          if (i0 >= Ho) break;
-          if (j0 >= Wo) {
-            p += Wp - j0;
-            continue;
+        // In BF16, then transposed so that the 16 outputs of a panel row are consecutive:
+        // forward: w_g [Fg, Cw*khkw] -> [Cw*khkw, Fg]; element (rq, c, f) at (c*khkw + rq)*Fg + f.
+        // input gradient: w_g [Fg*Cw, khkw] -> [khkw, Fg*Cw]; element (rq, f, c) at ((khkw-1-rq)*Fg + f)*Cw + c.
+        // (w16 is freed once transposed: a later write to its bytes waits for the transpose's reads)
+        const std::uint64_t w16Bytes = roundUp(roundUp(wCount, 32) * 2, 64), w16 = alloc_.allocate(w16Bytes, n.name + ".w_bf16");
+        setup += toBf16(w16, wsrc, wCount, n.name);
+        li(1, std::int64_t(wt16)), li(2, std::int64_t(w16)), li(3, std::int64_t(forward ? Fg : Fg * Cw)), li(4, std::int64_t(forward ? Cw * khkw : khkw));
+        emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
+        alloc_.release(w16, w16Bytes);
+        li(1, std::int64_t(aPanels)), li(3, 0), li(4, std::int64_t(mb * Kp * 16));
+        emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+        setup += lines(wCount * 2) + lines(mb * panelBytes) + 2 * vec;
+        const std::uint64_t ld = forward ? Fg : Cw, k2Stride = forward ? khkw : 1;
+        for (std::uint64_t ob = 0; ob < mb; ++ob) {
+          const std::uint64_t o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
+          for (std::uint64_t rq = 0; rq < khkw; ++rq) {
+            const std::uint64_t row = forward ? rq : (khkw - 1 - rq) * Fg;
+            dma2dAsync(aPanels + ob * panelBytes + rq * Csg * 32, wt16 + (row * ld + o0) * 2, Csg, oc * 2, 32, k2Stride * ld * 2);
+            setup += dmaCycles(Csg, oc * 2);
           }
-          const std::uint64_t len = std::min(Wo - j0, p0 + 16 - p);
-          runs.push_back({tile, dst + (((b * Co + g * Cog + o0) * Ho + i0) * Wo + j0) * 4, oc, p - p0, len, Ho * Wo * 4});
-          p += len;
         }
-        pending.push_back(std::move(runs));
-        if (pending.size() > 2) {
-          copyOut(pending.front(), dma, issue);
-          pending.pop_front();
-        }
-        for (std::uint64_t s = 0; s < perTile && stepAt < next.size(); ++s) next[stepAt++]();
       }
-      while (stepAt < next.size()) next[stepAt++]();
-      main += std::max({double(mb) * tileCycles, dma, issue});
-      matrixSum += double(mb) * tileCycles, dmaSum += dma;
+      if (g == 0 && b0 == 0 && K != Kp) {  // the zero row that pads K to even
+        li(1, std::int64_t(slots)), li(3, 0), li(4, std::int64_t(kSlots * Kp * 16));
+        emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+        setup += lines(kSlots * panelBytes) + vec;
+      }
+
+      // The panels of positions, example by example: panel i is loaded while panel i-1 computes.
+      const std::uint64_t panels = nc * nbEx;
+      const auto loadSteps = [&](std::uint64_t i) {
+        std::vector<std::function<void()>> steps;
+        const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
+        // Without phases, one DMA per kernel row: kw planes (the offsets q dw apart) of Csg channel
+        // rows; with one channel, one DMA for the whole panel: kh planes (dh rows of the plane
+        // apart) of kw rows. With phases, one of Csg channel rows per kernel offset.
+        const bool perRow = planes.stride == 1 && Csg * kw < (1u << 20);
+        if (perRow && Csg == 1) {
+          const std::uint64_t from = planes.tap(0, 0) + (b * exStride + p0) * 2;
+          steps.push_back([=] { dma3dAsync(slot, from, kh, kw, 32, kw * 32, 32, dh * Wp * 2, dw * 2); });
+          return steps;
+        }
+        for (std::uint64_t rq = 0; rq < khkw; rq += perRow ? kw : 1) {
+          const std::uint64_t from = planes.tap((rq / kw) * dh, (rq % kw) * dw) + (b * exStride + p0) * 2;
+          if (perRow) steps.push_back([=] { dma3dAsync(slot + rq * Csg * 32, from, kw, Csg, 32, Csg * 32, 32, dw * 2, chanStride * 2); });
+          else steps.push_back([=] { dma2dAsync(slot + rq * Csg * 32, from, Csg, 32, 32, chanStride * 2); });
+        }
+        return steps;
+      };
+      const double loadDma = planes.stride != 1 ? double(khkw) * dmaCycles(Csg, 32)
+                             : Csg == 1         ? dmaCycles(khkw, 32)
+                                                : double(kh) * dmaCycles(kw * Csg, 32);
+      for (const auto& step : loadSteps(0)) step();
+      setup += loadDma + double(loadSteps(0).size()) * 7 * sc;
+      for (std::uint64_t i = 0; i < panels; ++i) {
+        const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
+        std::vector<std::function<void()>> next;
+        if (i + 1 < panels) next = loadSteps(i + 1);
+        const std::uint64_t perTile = (next.size() + mb - 1) / mb;
+        std::size_t stepAt = 0;
+        double dma = next.empty() ? 0.0 : loadDma, issue = double(next.size()) * 7 * sc;
+        for (std::uint64_t ob = 0; ob < mb; ++ob, ++t) {
+          const std::uint64_t tile = tiles + (t % kTiles) * 1024, o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
+          for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
+            const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
+            li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + ob * panelBytes + k0 * 32));
+            li(3, std::int64_t(slot + k0 * 32)), li(4, std::int64_t(kc));
+            emit_.emit(k0 == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
+            issue += 5 * sc;
+          }
+          // The tile's valid positions, in runs along rows of the output plane.
+          std::vector<Copy> runs;
+          for (std::uint64_t p = p0; p < p0 + 16;) {
+            const std::uint64_t i0 = p / Wp, j0 = p % Wp;
+            if (i0 >= Ho) break;
+            if (j0 >= Wo) {
+              p += Wp - j0;
+              continue;
+            }
+            const std::uint64_t len = std::min(Wo - j0, p0 + 16 - p);
+            runs.push_back({tile, dst + ((((b0 + b) * Co + g * Cog + o0) * Ho + i0) * Wo + j0) * 4, oc, p - p0, len, Ho * Wo * 4});
+            p += len;
+          }
+          pending.push_back(std::move(runs));
+          if (pending.size() > 2) {
+            copyOut(pending.front(), dma, issue);
+            pending.pop_front();
+          }
+          for (std::uint64_t s = 0; s < perTile && stepAt < next.size(); ++s) next[stepAt++]();
+        }
+        while (stepAt < next.size()) next[stepAt++]();
+        main += std::max({double(mb) * tileCycles, dma, issue});
+        matrixSum += double(mb) * tileCycles, dmaSum += dma;
+      }
     }
+    releaseTempsSince(mark);  // the next chunk's take their bytes
   }
   double tail = double(c_.core.matrix_latency_cycles) + lines(1024);
   for (const auto& tileCopies : pending) copyOut(tileCopies, tail, tail);

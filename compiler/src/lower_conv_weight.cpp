@@ -9,7 +9,22 @@
 
 namespace tatami::compiler::lowering {
 
-void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk) {
+void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t exChunk) {
+  // Examples in chunks of exChunk, each chunk's temporaries freed before the next's: the first
+  // chunk's sum goes into dW, each later one's into a partial dW added to it (FP32).
+  const std::uint64_t N = std::uint64_t(shape(n.inputs[0])[0]), count = this->count(n.outputs[0]);
+  const std::uint64_t partial = exChunk < N ? temp(count, n.name + ".partial") : 0;
+  for (std::uint64_t b0 = 0; b0 < N; b0 += exChunk) {
+    const std::size_t mark = temps_.size();
+    const std::uint64_t nc = std::min(exChunk, N - b0);
+    convWeightGradientExamples(n, b0 == 0 ? dst : partial, kChunk, b0, nc);
+    releaseTempsSince(mark);
+    if (b0 == 0) continue;
+    vbin(tatami::Op::Vadd, dst, dst, partial, roundUp(count, 16));
+  }
+}
+
+void Lowering::convWeightGradientExamples(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t b0, std::uint64_t nc) {
   // dW[f, c, r, q] = sum over examples b and positions p of dy[b, f, p] x[b, c, p + r dh Wp + q dw],
   // with dy laid out at the padded width (zero where j >= Wo): a product contracting over the
   // positions, in chunks of kChunk (chosen by the cost model, convWeightGradientChosen). Per chunk, every operand panel (K = the chunk's positions by
@@ -18,11 +33,13 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
   // in SRAM until the end. The columns of x: with 16 channels or more, (kernel offset, block of 16
   // channels), one DMA of 16 channel rows each, and C is reordered at the end; with fewer, dW's
   // own (channel, r, q) order, one DMA per run of q, and C is dW.
+  // Examples b0 .. b0 + nc - 1.
   const int xv = n.inputs[0], dyv = n.inputs[1];
-  const Shape& xs = shape(xv);
+  Shape xs = shape(xv);
   const Shape& ys = shape(dyv);
   const Shape& wsh = shape(n.outputs[0]);  // [F, C/G, kh, kw]
-  const std::uint64_t N = std::uint64_t(xs[0]);
+  const std::uint64_t N = nc, exX = count(xv) / std::uint64_t(xs[0]), exY = count(dyv) / std::uint64_t(ys[0]);
+  xs[0] = std::int64_t(nc);
   const std::uint64_t F = std::uint64_t(ys[1]), Ho = std::uint64_t(ys[2]), Wo = std::uint64_t(ys[3]);
   const std::uint64_t Cg = std::uint64_t(wsh[1]), kh = std::uint64_t(wsh[2]), kw = std::uint64_t(wsh[3]), khkw = kh * kw;
   const std::uint64_t G = std::uint64_t(n.intAttr("group", 1)), Fg = F / G;
@@ -46,14 +63,14 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
   // x in BF16 planes (per group); dy in BF16 at the planes' width, zero elsewhere. Panels of the
   // last positions read past a plane by at most (kw - 1) dw / stride + 1 elements.
   const std::uint64_t slack = 32 + dw * kw;
-  const std::uint64_t x16 = bf16Input(xv, slack, n.name + ".x", setup);
+  const std::uint64_t x16 = bf16Input(addr(xv) + b0 * exX * 4, nc * exX, slack, n.name + ".x", setup);
   // One group: its planes are made (and the BF16 copy they come from freed) before dy's.
   Bf16Planes planes{};
   if (G == 1) {
     planes = bf16Planes(xs, x16, 0, Cg, pad, 1, stride, slack, n.name + ".x", setup, onePhase);
     if (planes.owned) releaseTemp(x16);
   }
-  const std::uint64_t dy16 = bf16Input(dyv, 0, n.name + ".dy", setup);
+  const std::uint64_t dy16 = bf16Input(addr(dyv) + b0 * exY * 4, nc * exY, 0, n.name + ".dy", setup);
   const std::uint64_t dywCount = roundUp(N * F * Pb, 32);
   const std::uint64_t dyw = bf16Temp(dywCount, n.name + ".dy_wide");
   li(1, std::int64_t(dyw)), li(3, 0), li(4, std::int64_t(dywCount));
@@ -224,17 +241,25 @@ void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_
 void Lowering::convWeightGradientChosen(const Node& n, std::uint64_t dst) {
   // The chunk of positions the cost model estimates fastest: a longer chunk amortizes each
   // panel's DMA set-up and each matrix instruction's latency, a shorter one takes less SRAM.
+  // Every example at once where one of the chunks fits; else examples in chunks, the largest
+  // that fit (halving).
+  const std::uint64_t N = std::uint64_t(shape(n.inputs[0])[0]);
   std::uint64_t best = 0;
   double bestCycles = 0;
   std::string weighed;
-  for (const std::uint64_t chunk : {64, 128, 256}) {
-    const double cycles = estimateOnly([&] { convWeightGradient(n, dst, chunk); });
-    weighed += (weighed.empty() ? "" : ", ") + std::to_string(chunk) + ": " + (cycles < 0 ? std::string("SRAM too small") : std::to_string(std::llround(cycles)));
-    if (cycles >= 0 && (best == 0 || cycles < bestCycles)) best = chunk, bestCycles = cycles;
-  }
+  const std::uint64_t examples = largestChunk(N, vectorUnits({count(n.inputs[0]) / N, count(n.inputs[1]) / N}), [&](std::uint64_t e) {
+    best = 0, weighed.clear();
+    for (const std::uint64_t chunk : {64, 128, 256}) {
+      const double cycles = estimateOnly([&] { convWeightGradient(n, dst, chunk, e); });
+      weighed += (weighed.empty() ? "" : ", ") + std::to_string(chunk) + ": " + (cycles < 0 ? std::string("SRAM too small") : std::to_string(std::llround(cycles)));
+      if (cycles >= 0 && (best == 0 || cycles < bestCycles)) best = chunk, bestCycles = cycles;
+    }
+    return best != 0;
+  });
   if (best == 0) best = 64;  // none fits: the smallest, which names the shortfall
-  convWeightGradient(n, dst, best);
+  convWeightGradient(n, dst, best, examples);
   choice_ = "chunks of " + std::to_string(best) + " positions (estimated cycles by chunk: " + weighed + ")";
+  if (examples < N) choice_ += ", examples in chunks of " + std::to_string(examples) + " (all " + std::to_string(N) + " do not fit the SRAM)";
 }
 
 }  // namespace tatami::compiler::lowering

@@ -30,15 +30,39 @@ bool poolAsVectors(const Graph& g, const Node& n) {
 namespace lowering {
 
 void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
+  // Every plane at once where the temporaries fit; else planes in chunks, the largest that fit
+  // (halving), so that the SRAM the op takes is bounded by a chunk, not by the tensor.
+  const bool grad = n.op == Op::max_pool2d_grad || n.op == Op::avg_pool2d_grad;
+  const Shape xs = grad && n.op == Op::avg_pool2d_grad ? Shape(n.intsAttr("input_shape")) : shape(n.inputs[0]);
+  const auto k = n.intsAttr("kernel");
+  const std::uint64_t planes = std::uint64_t(xs[0] * xs[1]), H = std::uint64_t(xs[2]), W = std::uint64_t(xs[3]);
+  const std::uint64_t outPlane = (H / std::uint64_t(k[0])) * (W / std::uint64_t(k[1]));
+  const std::uint64_t chunk = largestChunk(planes, vectorUnits({H * W, outPlane}), [&](std::uint64_t c) {
+    return estimateOnly([&] {
+      for (std::uint64_t p0 = 0; p0 < planes; p0 += c) poolPlanes(n, dst, p0, std::min(c, planes - p0));
+    }) >= 0;
+  });
+  for (std::uint64_t p0 = 0; p0 < planes; p0 += chunk) poolPlanes(n, dst, p0, std::min(chunk, planes - p0));
+  if (chunk < planes)
+    choice_ = "planes in chunks of " + std::to_string(chunk) + " (the temporaries of all " + std::to_string(planes) + " do not fit the SRAM)";
+}
+
+void Lowering::poolPlanes(const Node& n, std::uint64_t dst, std::uint64_t p0, std::uint64_t planes) {
+  // Planes p0 .. p0 + planes - 1 (of N C), their temporaries freed at the end.
+  const std::size_t mark = temps_.size();
   const bool isMax = n.op == Op::max_pool2d || n.op == Op::max_pool2d_grad;
   const bool grad = n.op == Op::max_pool2d_grad || n.op == Op::avg_pool2d_grad;
   const auto k = n.intsAttr("kernel");
   const std::uint64_t kh = std::uint64_t(k[0]), kw = std::uint64_t(k[1]);
   // x's shape (for the average's gradient, its input_shape).
   const Shape xs = grad && !isMax ? Shape(n.intsAttr("input_shape")) : shape(n.inputs[0]);
-  const std::uint64_t N = std::uint64_t(xs[0]), C = std::uint64_t(xs[1]), H = std::uint64_t(xs[2]), W = std::uint64_t(xs[3]);
-  const std::uint64_t Ho = H / kh, Wo = W / kw, Hc = Ho * kh, planes = N * C;
+  const std::uint64_t H = std::uint64_t(xs[2]), W = std::uint64_t(xs[3]);
+  const std::uint64_t Ho = H / kh, Wo = W / kw, Hc = Ho * kh;
   const std::uint64_t Rx = planes * Hc, Rout = planes * Ho;  // rows of X and of the output
+  // This chunk's planes of x, of the output (or dy) and of dst.
+  const std::uint64_t xAt = addr(n.inputs[0]) + p0 * (grad && !isMax ? Ho * Wo : H * W) * 4;
+  const std::uint64_t dyAt = grad && isMax ? addr(n.inputs[1]) + p0 * Ho * Wo * 4 : 0;
+  dst += p0 * (grad ? H * W : Ho * Wo) * 4;
   const double sc = double(c_.core.scalar_cycles);
 
   const auto dma = [&](std::uint64_t d, std::uint64_t s, std::uint64_t rows, std::uint64_t bytes, std::uint64_t dstride, std::uint64_t sstride) {
@@ -99,7 +123,7 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
   // The gradient in x's layout: the rows no window covers are zero.
   const auto toInput = [&](std::uint64_t dX) {
     if (Hc != H) {
-      vfill(dst, 0.0, padded(n.outputs[0]));
+      vfill(dst, 0.0, roundUp(planes * H * W, 16));  // (past the chunk: the next chunk's, written later)
       dma(dst, dX, planes, Hc * W * 4, H * W * 4, Hc * W * 4);
     } else if (dX != dst) {
       dma(dst, dX, 1, Rx * W * 4, 0, 0);
@@ -108,23 +132,23 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
 
   if (grad && !isMax) {
     // The average's gradient: dy / (kh kw) to every element of its window.
-    const int dyv = n.inputs[0];
     std::uint64_t d1 = temp(Rout * Wo, n.name + ".dy_scaled");
-    scale(d1, addr(dyv), Rout * Wo);
+    scale(d1, xAt, Rout * Wo);  // dy
     if (kh > 1) {  // dX1 [Rx, Wo]: the scaled dy in every row of its window
       const std::uint64_t dX1 = temp(Rx * Wo, n.name + ".dx1");
       for (std::uint64_t a = 0; a < kh; ++a) place(dX1, d1, a, kh, Rout, Wo * 4);
       d1 = dX1;
     }
     toInput(backAlongRows(d1));
+    releaseTempsSince(mark);
     return;
   }
 
   // X: the input's rows that windows cover.
-  std::uint64_t X = addr(n.inputs[0]);
+  std::uint64_t X = xAt;
   if (Hc != H) {
     X = temp(Rx * W, n.name + ".rows");
-    dma(X, addr(n.inputs[0]), planes, Hc * W * 4, Hc * W * 4, H * W * 4);
+    dma(X, xAt, planes, Hc * W * 4, Hc * W * 4, H * W * 4);
   }
   // Stage 1, along the rows: CM [Wo, Rx] from T = X^T, then X1 = CM^T [Rx, Wo].
   std::uint64_t X1 = X;
@@ -153,6 +177,7 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
   if (!grad) {
     if (!isMax) scale(dst, m, Rout * Wo);
     else if (m != dst) dma(dst, m, 1, Rout * Wo * 4, 0, 0);
+    releaseTempsSince(mark);
     return;
   }
 
@@ -161,7 +186,7 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
   zero = temp(std::max(Wo * Rx, Rout * Wo), n.name + ".zero"), mask = temp(std::max(Wo * Rx, Rout * Wo), n.name + ".mask");
   vfill(zero, 0.0, roundUp(std::max(Wo * Rx, Rout * Wo), 16));
   const std::uint64_t rest = temp(Rout * Wo, n.name + ".rest");
-  dma(rest, addr(n.inputs[1]), 1, Rout * Wo * 4, 0, 0);
+  dma(rest, dyAt, 1, Rout * Wo * 4, 0, 0);
   std::uint64_t dX1 = rest;
   if (kh > 1) {
     dX1 = temp(Rx * Wo, n.name + ".dx1");
@@ -174,6 +199,7 @@ void Lowering::poolByVectors(const Node& n, std::uint64_t dst) {
     }
   }
   toInput(backAlongRows(dX1));
+  releaseTempsSince(mark);
 }
 
 }  // namespace lowering

@@ -87,6 +87,11 @@ std::uint64_t treeDepth(std::uint64_t members, std::uint64_t fanIn);
 constexpr int kCoolingOps = 4;
 /// The step's inputs read from HBM signal semaphores 30, 31, ... (one each, docs/abi.md).
 constexpr int kFirstInputSemaphore = 30, kInputSemaphores = 8;
+/// With CoreContext::offload: an intermediate goes to HBM when more than this many ops pass
+/// between two of its uses (or its making and its first use), and when it is at least
+/// kOffloadMinBytes; it stays in SRAM while its next use is this close.
+constexpr std::size_t kOffloadGap = 8;
+constexpr std::uint64_t kOffloadMinBytes = 8192;
 
 class Lowering {
  public:
@@ -107,6 +112,11 @@ class Lowering {
   void bind(int v, int b);
   void releaseBuffer(int b);
   void assignHbmHomes();
+  /// With ctx_.offload: homes in HBM the intermediates kept across more than kOffloadGap ops
+  /// (each with the values that alias its bytes: reshapes, fused transposes), from `next` on.
+  void assignOffloadHomes(std::uint64_t next);
+  /// Whether homed value x is read again within kOffloadGap ops after node i (so it stays).
+  bool usedSoon(int x, std::size_t i) const;
   void placeGraphInputs(LoweredProgram& out);
   void findFusedTransposes();
   void findInPlaceScatters();
@@ -135,6 +145,9 @@ class Lowering {
   /// of the thread plan, then halt (lower_threads.cpp).
   void assembleThreads(const std::vector<Segment>& segments, LoweredProgram& out);
   std::map<int, std::size_t> lastUse_;  // value -> index of the last node that reads it
+  std::map<int, std::vector<std::size_t>> uses_;  // value -> the nodes that read it, in order
+  std::set<int> offloaded_;  // intermediates homed in HBM (ctx_.offload)
+  std::set<int> aliases_;    // offloaded values that share their bytes with an earlier one (not written again)
   std::set<int> outputs_;
   int nextBuffer_ = 0;
 
@@ -233,6 +246,36 @@ class Lowering {
         return;
       }
   }
+  /// How many to take in one chunk of `total` units (examples, planes) of which the largest that
+  /// `fits` (the whole, then halves, each a multiple of `align` units so that every chunk starts on
+  /// a whole vector; at least `align`, or the whole when it is smaller).
+  template <typename F>
+  std::uint64_t largestChunk(std::uint64_t total, std::uint64_t align, F&& fits) {
+    std::uint64_t chunk = total;
+    while (chunk > align && !fits(chunk)) {
+      const std::uint64_t next = roundUp((chunk + 1) / 2, align);
+      if (next >= chunk) break;
+      chunk = next;
+    }
+    return chunk;
+  }
+  /// The fewest units whose elements (elements per unit: each of `perUnit`) fill whole vectors.
+  static std::uint64_t vectorUnits(std::initializer_list<std::uint64_t> perUnit) {
+    std::uint64_t q = 1;
+    for (std::uint64_t e : perUnit) {
+      std::uint64_t need = 16;
+      while (need > 1 && e % 2 == 0 && need % 2 == 0) e /= 2, need /= 2;
+      q = std::max(q, need);  // powers of two: their lcm is the largest
+    }
+    return q;
+  }
+  /// Frees the temporaries made since temps_ held `mark` of them (one chunk's, before the next).
+  void releaseTempsSince(std::size_t mark) {
+    while (temps_.size() > mark) {
+      alloc_.release(temps_.back().first, temps_.back().second);
+      temps_.pop_back();
+    }
+  }
   std::uint64_t temp(std::uint64_t elements, const std::string& what) {
     const std::uint64_t a = alloc_.allocate(roundUp(elements, 16) * 4, what);
     temps_.push_back({a, roundUp(elements, 16) * 4});
@@ -273,11 +316,16 @@ class Lowering {
   void matmul(const Node& n, std::uint64_t dst);
   /// conv2d and conv2d_grad_input on the matrix unit (lower_conv.cpp; convAsImplicitGemm says which).
   void convImplicitGemm(const Node& n, std::uint64_t dst);
+  /// The same with `chunk` examples' planes at a time.
+  void convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk);
   /// Pooling whose windows tile the input, and its gradients, by vector operations (lower_pool.cpp).
   void poolByVectors(const Node& n, std::uint64_t dst);
+  /// The same for `planes` of the N C planes from p0 on.
+  void poolPlanes(const Node& n, std::uint64_t dst, std::uint64_t p0, std::uint64_t planes);
   /// conv2d_grad_weight on the matrix unit, contracting over the positions in chunks of kChunk
   /// (lower_conv_weight.cpp); the Chosen form takes the chunk the cost model estimates fastest.
-  void convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk);
+  void convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t exChunk);
+  void convWeightGradientExamples(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t b0, std::uint64_t nc);
   void convWeightGradientChosen(const Node& n, std::uint64_t dst);
   /// The cost model's estimate of what `lower` emits (-1 if it does not fit the SRAM); the
   /// program, the SRAM plan and the op's estimate are left as they were.
@@ -304,6 +352,8 @@ class Lowering {
   double toBf16(std::uint64_t to, std::uint64_t from, std::uint64_t count, const std::string& what);
   /// Value v in BF16 in a temporary, with `slack` zero elements after it (rounded up).
   std::uint64_t bf16Input(int v, std::uint64_t slack, const std::string& what, double& cycles);
+  /// The same for n FP32 elements at `from` (a chunk of examples).
+  std::uint64_t bf16Input(std::uint64_t from, std::uint64_t n, std::uint64_t slack, const std::string& what, double& cycles);
   /// A convolution operand's channels [c0, c0 + cn) as BF16 planes: element (b, c, p = i width +
   /// j) of phase (a, b') at base + (a stride + b') phaseBytes + (b exStride + c chanStride + p) x 2.
   /// Without padding, dilation or stride: the BF16 input itself (s16, shape s). Else a zeroed copy

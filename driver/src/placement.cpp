@@ -61,7 +61,8 @@ std::function<void(std::size_t, CoreContext&)> gridFeed(const CompileRequest& r,
 
 /// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
 /// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB
-/// of DIP k mod DIPs).
+/// of DIP k mod DIPs), and when that does not fit either, offloading the intermediates the step
+/// keeps across long stretches (CoreContext::offload).
 LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreContext ctx, std::int64_t k) {
   try {
     return lowerToCore(g, config, ctx);
@@ -70,7 +71,13 @@ LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreConte
     if (dips == 0) throw;
     ctx.stream = true;
     ctx.hbmBase = std::uint64_t(k % dips) * (std::uint64_t(config.dip.hbm_gib) << 30) + std::uint64_t(k / dips) * (256ull << 20);
-    return lowerToCore(g, config, ctx);
+    ctx.hbmBytes = 256ull << 20;
+    try {
+      return lowerToCore(g, config, ctx);
+    } catch (const SramOverflow&) {
+      ctx.offload = true;  // the activations the backward pass keeps go to HBM as well
+      return lowerToCore(g, config, ctx);
+    }
   }
 }
 

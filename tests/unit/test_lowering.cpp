@@ -53,8 +53,8 @@ void feedOptimizerState(const Graph& g, std::map<std::string, Tensor>& feeds, st
 /// Lowers `g`, runs it on one core with `feeds`, and returns the worst relative error
 /// ||emulator - oracle|| / ||oracle|| over the graph's outputs.
 double compare(const Graph& g, const std::map<std::string, Tensor>& feeds, std::uint64_t* cycles = nullptr,
-               const std::string& precision = "fp32", double tolerance = 1e-5, double* utilization = nullptr) {
-  const ArchConfig config;
+               const std::string& precision = "fp32", double tolerance = 1e-5, double* utilization = nullptr,
+               const ArchConfig& config = ArchConfig{}) {
   CoreContext ctx;
   ctx.precision = precision;
   const LoweredProgram lp = lowerToCore(g, config, ctx);
@@ -616,6 +616,63 @@ TEST_CASE("convolutions as implicit GEMM on the matrix unit: padding, dilation, 
   Graph g;
   g.op(compiler::Op::conv2d, {g.input("x", {1, 2, 6, 6}), g.input("w", {2, 2, 3, 3})}, {{"strides", V{2, 1}}});
   CHECK(!convAsImplicitGemm(g, g.nodes[0]));
+}
+
+TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit at once run in chunks, with the same bits") {
+  // Each op alone on a core whose SRAM is a little short of what the op takes for the whole
+  // batch at once: it must run in chunks of examples (convolutions) or planes (pooling), stay
+  // within the SRAM, and give the oracle's bits (BF16-exact operands, sums FP32 holds exactly).
+  std::mt19937 gen(31);
+  using V = std::vector<std::int64_t>;
+  const Shape xs = {8, 16, 20, 20}, ws = {24, 16, 3, 3};
+  const std::map<std::string, Attribute> conv = {{"pads", V{1, 1, 1, 1}}, {"strides", V{2, 2}}};
+  auto gi = conv, gw = conv;
+  gi["input_shape"] = V(xs.begin(), xs.end());
+  gw["weight_shape"] = V(ws.begin(), ws.end());
+  const std::map<std::string, Attribute> window = {{"kernel", V{2, 2}}, {"strides", V{2, 2}}};
+  const Shape ys = {8, 24, 10, 10}, ps = {8, 16, 10, 10};
+  struct Case {
+    compiler::Op op;
+    std::vector<std::pair<std::string, Shape>> inputs;
+    std::map<std::string, Attribute> attrs;
+    std::string chunks;  // what the op's choice names
+  };
+  const std::vector<Case> cases = {
+      {compiler::Op::conv2d, {{"x", xs}, {"w", ws}}, conv, "examples in chunks of"},
+      {compiler::Op::conv2d_grad_input, {{"dy", ys}, {"w", ws}}, gi, "examples in chunks of"},
+      {compiler::Op::conv2d_grad_weight, {{"x", xs}, {"dy", ys}}, gw, "examples in chunks of"},
+      {compiler::Op::max_pool2d, {{"x", xs}}, window, "planes in chunks of"},
+      {compiler::Op::max_pool2d_grad, {{"x", xs}, {"dy", ps}}, window, "planes in chunks of"},
+  };
+  for (const Case& c : cases) {
+    INFO(std::string(opName(c.op)));
+    Graph g;
+    std::vector<int> in;
+    std::map<std::string, Tensor> feeds;
+    for (const auto& [name, shape] : c.inputs) {
+      in.push_back(g.input(name, shape));
+      feeds[name] = Tensor{shape, bf16Exact(std::size_t(elementCount(shape)), gen)};
+    }
+    g.markOutput(g.op(c.op, in, c.attrs, "out"));
+    CoreContext ctx;
+    ArchConfig large;
+    large.core.sram_kib = 16384;
+    const LoweredProgram whole = lowerToCore(g, large, ctx);
+    REQUIRE(whole.ops.size() == 1);
+    CHECK(whole.ops[0].choice.find("in chunks of") == std::string::npos);
+    // Less and less SRAM (a tenth less each time) until the op must chunk.
+    ArchConfig small;
+    LoweredProgram chunked;
+    for (small.core.sram_kib = std::int64_t(whole.sramPeakBytes / 1024); small.core.sram_kib > 64; small.core.sram_kib = small.core.sram_kib * 9 / 10) {
+      chunked = lowerToCore(g, small, ctx);
+      if (chunked.ops[0].choice.find(c.chunks) != std::string::npos) break;
+    }
+    INFO("whole ", whole.sramPeakBytes, " bytes, chunked ", chunked.sramPeakBytes, " of ", small.core.sram_kib, " KiB: ", chunked.ops[0].choice);
+    REQUIRE(chunked.ops[0].choice.find(c.chunks) != std::string::npos);
+    CHECK(chunked.sramPeakBytes < whole.sramPeakBytes);
+    CHECK(chunked.sramPeakBytes <= std::uint64_t(small.core.sram_kib) * 1024);
+    CHECK(compare(g, feeds, nullptr, "mixed", 0.0, nullptr, small) == 0.0);
+  }
 }
 
 TEST_CASE("a strided 1x1 convolution (a residual network's shortcut) makes one phase of its input, a row phase at a time") {

@@ -111,6 +111,15 @@ struct CoreContext {
   /// as soon as it is made, so only the tensors of the op at hand take SRAM (needs DIPs).
   bool stream = false;
   std::uint64_t hbmBase = 0;
+  /// With stream: the intermediates the step keeps across a long stretch of ops (the forward
+  /// pass's activations that its backward pass reads, gradients waiting for their all-reduce)
+  /// live in HBM too, after the parameters: each is written there as soon as it is made, leaves
+  /// SRAM after its last use before the stretch, and is read back just before its next use
+  /// (activation offloading). Exact: the bytes come back as they went.
+  bool offload = false;
+  /// Bytes of HBM from hbmBase this core may use (the parameters, their state and the offloaded
+  /// intermediates); 0: no limit.
+  std::uint64_t hbmBytes = 0;
   /// The step's inputs (batch and target, by their roles) come from HBM: each is in SRAM when the
   /// step starts (the last step read it there) and the next step's copy, at global HBM address
   /// inputBase on (inputBytes bytes hold them, 64 B aligned), is read into the same buffer as soon
