@@ -392,6 +392,8 @@ LoweredProgram Lowering::run() {
   placeGraphInputs(out);
   if (ctx_.loadInputs) issueInputLoads(out);
   for (const auto& [v, a] : hbm_) out.hbmHomes.emplace_back(g_.values[std::size_t(v)].name, a);
+  out.offloadGap = ctx_.offloadGap;
+  for (int v : offloaded_) out.offloaded.push_back(g_.values[std::size_t(v)].name);
   // Each node's code (with the HBM transfers around it) is a segment of its own; once all are
   // lowered, the segments are planned over the core's hardware threads (thread_schedule.h).
   std::vector<Segment> segments;
@@ -516,7 +518,7 @@ bool Lowering::usedSoon(int x, std::size_t i) const {
   const auto u = uses_.find(x);
   if (u == uses_.end()) return false;
   const auto next = std::upper_bound(u->second.begin(), u->second.end(), i);
-  return next != u->second.end() && *next - i <= kOffloadGap;
+  return next != u->second.end() && *next - i <= ctx_.offloadGap;
 }
 
 void Lowering::releaseBuffer(int b) {
@@ -536,7 +538,7 @@ void Lowering::assignHbmHomes() {
     hbm_[int(v)] = next;
     next += roundUp(count(int(v)) * 4, 64);
   }
-  if (ctx_.offload) assignOffloadHomes(next);
+  if (ctx_.offloadGap) assignOffloadHomes(next);
 }
 
 void Lowering::assignOffloadHomes(std::uint64_t next) {
@@ -567,7 +569,7 @@ void Lowering::assignOffloadHomes(std::uint64_t next) {
     if (keep) continue;
     std::sort(at.begin(), at.end());
     bool gap = false;
-    for (std::size_t k = 1; k < at.size(); ++k) gap = gap || at[k] - at[k - 1] > kOffloadGap;
+    for (std::size_t k = 1; k < at.size(); ++k) gap = gap || at[k] - at[k - 1] > ctx_.offloadGap;
     if (!gap) continue;
     const std::uint64_t bytes = roundUp(count(r) * 4, 64);
     if (ctx_.hbmBytes && next + bytes > ctx_.hbmBase + ctx_.hbmBytes)
@@ -822,7 +824,10 @@ void printStages(const CoreContext& ctx, const LoweredProgram& p) {
     out << "\n";
   }
   if (wants(ctx, "hbm-residency")) {
-    out << "# after hbm-residency: " << p.hbmHomes.size() << " value(s) homed in HBM\n";
+    out << "# after hbm-residency: " << p.hbmHomes.size() << " value(s) homed in HBM";
+    if (p.offloadGap)
+      out << ", " << p.offloaded.size() << " of them intermediates offloaded (kept across more than " << p.offloadGap << " ops)";
+    out << "\n";
     for (const auto& [n, a] : p.hbmHomes) out << "hbm %" << n << " " << a << "\n";
     out << "\n";
   }

@@ -87,10 +87,7 @@ std::uint64_t treeDepth(std::uint64_t members, std::uint64_t fanIn);
 constexpr int kCoolingOps = 4;
 /// The step's inputs read from HBM signal semaphores 30, 31, ... (one each, docs/abi.md).
 constexpr int kFirstInputSemaphore = 30, kInputSemaphores = 8;
-/// With CoreContext::offload: an intermediate goes to HBM when more than this many ops pass
-/// between two of its uses (or its making and its first use), and when it is at least
-/// kOffloadMinBytes; it stays in SRAM while its next use is this close.
-constexpr std::size_t kOffloadGap = 8;
+/// With CoreContext::offloadGap: an intermediate goes to HBM when it is at least this large.
 constexpr std::uint64_t kOffloadMinBytes = 8192;
 
 class Lowering {
@@ -112,10 +109,10 @@ class Lowering {
   void bind(int v, int b);
   void releaseBuffer(int b);
   void assignHbmHomes();
-  /// With ctx_.offload: homes in HBM the intermediates kept across more than kOffloadGap ops
+  /// With ctx_.offloadGap: homes in HBM the intermediates kept across more than that many ops
   /// (each with the values that alias its bytes: reshapes, fused transposes), from `next` on.
   void assignOffloadHomes(std::uint64_t next);
-  /// Whether homed value x is read again within kOffloadGap ops after node i (so it stays).
+  /// Whether offloaded value x is read again within ctx_.offloadGap ops after node i (so it stays).
   bool usedSoon(int x, std::size_t i) const;
   void placeGraphInputs(LoweredProgram& out);
   void findFusedTransposes();
@@ -146,7 +143,7 @@ class Lowering {
   void assembleThreads(const std::vector<Segment>& segments, LoweredProgram& out);
   std::map<int, std::size_t> lastUse_;  // value -> index of the last node that reads it
   std::map<int, std::vector<std::size_t>> uses_;  // value -> the nodes that read it, in order
-  std::set<int> offloaded_;  // intermediates homed in HBM (ctx_.offload)
+  std::set<int> offloaded_;  // intermediates homed in HBM (ctx_.offloadGap)
   std::set<int> aliases_;    // offloaded values that share their bytes with an earlier one (not written again)
   std::set<int> outputs_;
   int nextBuffer_ = 0;
@@ -246,18 +243,18 @@ class Lowering {
         return;
       }
   }
-  /// How many to take in one chunk of `total` units (examples, planes) of which the largest that
-  /// `fits` (the whole, then halves, each a multiple of `align` units so that every chunk starts on
-  /// a whole vector; at least `align`, or the whole when it is smaller).
+  /// How many to take in one chunk of `total` units (examples, planes): the largest that `fits`
+  /// (the whole, then halves, each a multiple of `align` units so that every chunk starts on a
+  /// whole vector), else the smallest tried (`align`, or the whole when it is smaller). `fits` is
+  /// called last on the chunk returned.
   template <typename F>
   std::uint64_t largestChunk(std::uint64_t total, std::uint64_t align, F&& fits) {
-    std::uint64_t chunk = total;
-    while (chunk > align && !fits(chunk)) {
+    for (std::uint64_t chunk = total;;) {
+      if (fits(chunk)) return chunk;
       const std::uint64_t next = roundUp((chunk + 1) / 2, align);
-      if (next >= chunk) break;
+      if (chunk <= align || next >= chunk) return chunk;
       chunk = next;
     }
-    return chunk;
   }
   /// The fewest units whose elements (elements per unit: each of `perUnit`) fill whole vectors.
   static std::uint64_t vectorUnits(std::initializer_list<std::uint64_t> perUnit) {

@@ -62,7 +62,7 @@ std::function<void(std::size_t, CoreContext&)> gridFeed(const CompileRequest& r,
 /// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
 /// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB
 /// of DIP k mod DIPs), and when that does not fit either, offloading the intermediates the step
-/// keeps across long stretches (CoreContext::offload).
+/// keeps across long stretches (CoreContext::offloadGap).
 LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreContext ctx, std::int64_t k) {
   try {
     return lowerToCore(g, config, ctx);
@@ -75,9 +75,18 @@ LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreConte
     try {
       return lowerToCore(g, config, ctx);
     } catch (const SramOverflow&) {
-      ctx.offload = true;  // the activations the backward pass keeps go to HBM as well
-      return lowerToCore(g, config, ctx);
     }
+    // The activations the backward pass keeps go to HBM as well: first only those kept longest
+    // (the least traffic), then those kept across fewer ops, until the step fits.
+    for (const std::size_t gap : {64, 32, 16}) {
+      try {
+        ctx.offloadGap = gap;
+        return lowerToCore(g, config, ctx);
+      } catch (const SramOverflow&) {
+      }
+    }
+    ctx.offloadGap = 8;
+    return lowerToCore(g, config, ctx);
   }
 }
 

@@ -93,7 +93,7 @@ std::vector<std::pair<std::string, std::string>> placementStages(bool grid) {
   }
   s.push_back({"decompose-spatial", "convolutions, pooling, padding, batched matmuls and N-D transposes as gathers and 2D matmuls"});
   s.push_back({"fuse-transposes", "2D transposes read transposed by the matrix unit instead of made"});
-  s.push_back({"hbm-residency", "with too little SRAM: parameters, optimizer state and updates homed in HBM and streamed"});
+  s.push_back({"hbm-residency", "with too little SRAM: parameters, optimizer state and updates homed in HBM and streamed; with less still, the activations kept for the backward pass offloaded there too"});
   s.push_back({"plan-memory", "SRAM address and bytes of every input, parameter and output (intermediates are placed and freed by liveness, in place where they can), and the peak"});
   s.push_back({"codegen", "the tile program of one core (.tasm), with the cost model's estimate per op"});
   return s;

@@ -71,6 +71,9 @@ struct LoweredProgram {
   std::vector<std::pair<std::uint64_t, std::vector<float>>> hbmInit;
   std::vector<std::string> fusedTransposes;  ///< transposes the matrix unit reads transposed (not made)
   std::vector<std::pair<std::string, std::uint64_t>> hbmHomes;  ///< values homed in HBM, at their address
+  /// With CoreContext::offloadGap: the gap, and the intermediates among hbmHomes (offloaded).
+  std::size_t offloadGap = 0;
+  std::vector<std::string> offloaded;
   std::vector<CollectiveBuffers> collectives;  ///< each allreduce_mean's buffers, in program order
   /// The cost model's cycles for the whole program: when the last of its threads is done (the
   /// ops' estimates placed on their threads, with the waits between threads).
@@ -111,12 +114,13 @@ struct CoreContext {
   /// as soon as it is made, so only the tensors of the op at hand take SRAM (needs DIPs).
   bool stream = false;
   std::uint64_t hbmBase = 0;
-  /// With stream: the intermediates the step keeps across a long stretch of ops (the forward
-  /// pass's activations that its backward pass reads, gradients waiting for their all-reduce)
-  /// live in HBM too, after the parameters: each is written there as soon as it is made, leaves
-  /// SRAM after its last use before the stretch, and is read back just before its next use
-  /// (activation offloading). Exact: the bytes come back as they went.
-  bool offload = false;
+  /// With stream and offloadGap > 0: the intermediates of at least 8 KiB that the step keeps
+  /// across more than offloadGap ops between two uses (the forward pass's activations that its
+  /// backward pass reads, gradients waiting for their all-reduce) live in HBM too, after the
+  /// parameters: each is written there as soon as it is made, leaves SRAM after its last use
+  /// before such a stretch, and is read back just before its next use (activation offloading).
+  /// Exact: the bytes come back as they went. 0: none.
+  std::size_t offloadGap = 0;
   /// Bytes of HBM from hbmBase this core may use (the parameters, their state and the offloaded
   /// intermediates); 0: no limit.
   std::uint64_t hbmBytes = 0;

@@ -41,7 +41,7 @@ compiler::CoreContext coreContext(const CompileRequest& r, const ArchConfig& con
 /// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
 /// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB
 /// of DIP k mod DIPs); when that does not fit either, also offloading to HBM the intermediates
-/// the step keeps across long stretches of ops (compiler::CoreContext::offload).
+/// the step keeps across long stretches of ops (compiler::CoreContext::offloadGap).
 compiler::LoweredProgram lowerOrStream(const compiler::Graph& g, const ArchConfig& config, compiler::CoreContext ctx, std::int64_t k);
 
 }  // namespace tatami::driver
