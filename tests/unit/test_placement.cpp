@@ -68,13 +68,16 @@ TEST_CASE("weighPlacements: on a system of several dies, data parallel over whol
   r.batch = 16;  // one example on each of the system's 16 cores
   const auto all = weighPlacements(r, config, compileModel(r, nullptr));
   std::vector<std::string> names;
+  std::vector<std::string> grids;
   for (const auto& c : all)
     if (c.dies > 1) {
-      names.push_back(c.name());
+      (c.grid.empty() ? names : grids).push_back(c.name());
       CHECK(c.estimate > 0);
     }
-  // Rectangles of dies that double, the whole system (2x2 dies of 2x2 cores) last.
+  // Rectangles of dies that double, the whole system (2x2 dies of 2x2 cores) last; a grid on each
+  // die fits too (its pooling runs on chunks of planes).
   REQUIRE(names.size() == 2);
+  CHECK(grids == std::vector<std::string>{"tensor parallel over a 2x2 grid on each of 2 dies", "tensor parallel over a 2x2 grid on each of 4 dies"});
   CHECK(names[0] == "data parallel over 2 dies (a 2x4 slice, 8 cores)");
   CHECK(names[1] == "data parallel over 4 dies (a 4x4 slice, 16 cores)");
   // The CNN's per-example work dominates its all-reduce: the whole system wins.
