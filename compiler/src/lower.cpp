@@ -405,6 +405,8 @@ LoweredProgram Lowering::run() {
     const Node& n = g_.nodes[i];
     const int v = n.outputs[0];
     alloc_.nextSegment();
+    for (int in : n.inputs)
+      if (offloaded_.count(in) && !resident(in)) segments.push_back(readBack(in, out));
     emit_ = Emitter{};
     Segment seg;
     seg.firstOp = out.ops.size();
@@ -426,11 +428,20 @@ LoweredProgram Lowering::run() {
     touched.push_back(v);
     for (int x : touched)
       if (resident(x)) seg.needs.bytes.emplace_back(addr(x), addr(x) + size_.at(buffer_.at(x)));
+    // The result's bytes (before an offloaded one leaves SRAM below).
+    const std::pair<std::uint64_t, std::uint64_t> made = resident(v) ? std::make_pair(addr(v), addr(v) + size_.at(buffer_.at(v))) : std::make_pair(std::uint64_t(0), std::uint64_t(0));
     const std::vector<int> dead = releaseDeadInputs(n, i);
     est_.clear();
     if (!hbm_.empty()) streamOut(n, i);
     if (emit_.pc() != 0) {  // else no code: an alias of its input
-      for (const auto& r : alloc_.takeAllocated()) seg.needs.bytes.push_back(r);
+      // What it writes: its result and what it placed (an op that writes an operand in place, a
+      // collective whose neighbours write here, say nothing).
+      const bool writesOwn = !inPlaceScatter_.count(n.inputs.empty() ? -1 : n.inputs[0]) && !opHas(n.op, kCollective) && made.second > 0;
+      if (writesOwn) seg.needs.writesKnown = true, seg.needs.writes.push_back(made);
+      for (const auto& r : alloc_.takeAllocated()) {
+        seg.needs.bytes.push_back(r);
+        if (writesOwn) seg.needs.writes.push_back(r);
+      }
       seg.endOp = out.ops.size();
       for (const auto& [bound, c] : est_) seg.needs.cycles += c;  // the write-back to HBM
       for (std::size_t o = seg.firstOp; o < seg.endOp; ++o) seg.needs.cycles += out.ops[o].cycles;
@@ -439,6 +450,7 @@ LoweredProgram Lowering::run() {
       classify(seg);
       segments.push_back(std::move(seg));
     }
+    if (offloaded_.count(v) && !aliases_.count(v)) segments.push_back(writeOut(v, made, out));
     for (int b : dead) segments.push_back(prefetchInput(b, elapsed));
   }
   awaitPrefetches(segments, elapsed, out);
@@ -645,6 +657,59 @@ void Lowering::streamIn(int in, LoweredProgram& out) {
   out.ops.push_back(oc);
 }
 
+Lowering::Segment Lowering::readBack(int in, LoweredProgram& out) {
+  // An offloaded value read back for its next use: a segment of its own, so that the thread plan
+  // can run it beside the ops before. The read does not wait for its data: the op that uses it
+  // does, by the core's hazard checks on the same thread, else behind the fence of the plan's
+  // signal. The DMA engine is free once the request is out; the data comes over the mesh.
+  place(in);
+  Segment seg;
+  seg.needs.bytes = alloc_.takeAllocated();
+  emit_ = Emitter{};
+  const std::string& name = g_.values[std::size_t(in)].name;
+  emit_.note(name + " from HBM (offloaded)");
+  li(1, std::int64_t(addr(in))), li(2, std::int64_t(hbm_.at(in))), li(3, std::int64_t(count(in) * 4));
+  emit_.emit(tatami::Op::HbmRead, {R(1), R(2), R(3), kNoSemaphore});
+  OpCost oc;
+  oc.node = name, oc.op = "hbm_read", oc.shape = shapeText(shape(in)), oc.bound = "mesh", oc.partition = "offloaded";
+  oc.firstPc = 0, oc.endPc = emit_.pc();
+  oc.cycles = hbmTransferCycles(c_, count(in) * 4);
+  seg.firstOp = out.ops.size();
+  out.ops.push_back(oc);
+  seg.endOp = out.ops.size();
+  seg.needs.cycles = oc.cycles;
+  seg.code = std::move(emit_);
+  classify(seg);
+  seg.needs.units = kMeshPort;
+  return seg;
+}
+
+Lowering::Segment Lowering::writeOut(int v, std::pair<std::uint64_t, std::uint64_t> bytes, LoweredProgram& out) {
+  // An offloaded value's copy to HBM, made as soon as it is: a segment of its own that only reads
+  // the value, so that the ops that read it too may run beside it. It holds the DMA engine while
+  // the data streams out; whatever writes over the bytes later waits for it (the core's hazard
+  // checks on the same thread, else the fence of the plan's signal).
+  Segment seg;
+  seg.needs.bytes.push_back(bytes);
+  seg.needs.readsOnly = true;
+  emit_ = Emitter{};
+  const std::string& name = g_.values[std::size_t(v)].name;
+  emit_.note(name + " to HBM (offloaded)");
+  li(1, std::int64_t(bytes.first)), li(2, std::int64_t(hbm_.at(v))), li(3, std::int64_t(count(v) * 4));
+  emit_.emit(tatami::Op::HbmWrite, {R(2), R(1), R(3), kNoSemaphore});
+  OpCost oc;
+  oc.node = name, oc.op = "hbm_write", oc.shape = shapeText(shape(v)), oc.bound = "mesh", oc.partition = "offloaded";
+  oc.firstPc = 0, oc.endPc = emit_.pc();
+  oc.cycles = hbmTransferCycles(c_, count(v) * 4);
+  seg.firstOp = out.ops.size();
+  out.ops.push_back(oc);
+  seg.endOp = out.ops.size();
+  seg.needs.cycles = oc.cycles;
+  seg.code = std::move(emit_);
+  classify(seg);
+  return seg;
+}
+
 void Lowering::issueInputLoads(LoweredProgram& out) {
   // Each input the step consumes is in SRAM when the step starts (the last step's prefetch put it
   // there) and the next step's comes from HBM (the interface processor's copy of the batches): its
@@ -772,7 +837,7 @@ std::vector<int> Lowering::releaseDeadInputs(const Node& n, std::size_t i) {
 
 void Lowering::streamOut(const Node& n, std::size_t i) {
   const int v = n.outputs[0];
-  if (hbm_.count(v) && !aliases_.count(v)) {  // an update or an offloaded value: written at once
+  if (hbm_.count(v) && !offloaded_.count(v)) {  // an update: written back at once (an offloaded value: writeOut)
     emit_.note(g_.values[std::size_t(v)].name + " to HBM");
     hbmTransfer(false, addr(v), hbm_.at(v), count(v) * 4);
   }

@@ -135,6 +135,10 @@ class Lowering {
   /// (prefetchInput), and the step ends when they are in (awaitPrefetches; lower.cpp).
   void issueInputLoads(LoweredProgram& out);
   Segment prefetchInput(int buffer, double elapsed);
+  /// With ctx_.offloadGap: an offloaded value's read back from HBM, a segment of its own.
+  Segment readBack(int in, LoweredProgram& out);
+  /// With ctx_.offloadGap: an offloaded value's copy to HBM once it is made, a segment of its own.
+  Segment writeOut(int v, std::pair<std::uint64_t, std::uint64_t> bytes, LoweredProgram& out);
   void awaitPrefetches(std::vector<Segment>& segments, double elapsed, LoweredProgram& out);
   /// Which unit the segment mostly occupies, and whether it must stay on thread 0 (lower_threads.cpp).
   static void classify(Segment& seg);

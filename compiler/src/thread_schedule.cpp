@@ -40,8 +40,17 @@ ThreadPlan planThreads(const std::vector<SegmentNeeds>& segments, int threads, d
   ThreadPlan plan;
   plan.thread.assign(n, 0), plan.waitFor.assign(n, {}), plan.signalTo.assign(n, {});
   plan.start.assign(n, 0), plan.finish.assign(n, 0);
-  std::vector<Ranges> ranges(n);
-  for (std::size_t q = 0; q < n; ++q) ranges[q] = merged(segments[q].bytes);
+  std::vector<Ranges> ranges(n), writes(n);
+  for (std::size_t q = 0; q < n; ++q) ranges[q] = merged(segments[q].bytes), writes[q] = merged(segments[q].writes);
+  // Two segments conflict where their bytes overlap, except that one that only reads conflicts
+  // only with the other's writes (two that only read, never).
+  const auto conflict = [&](std::size_t p, std::size_t q) {
+    const SegmentNeeds &a = segments[p], &b = segments[q];
+    if (a.readsOnly && b.readsOnly) return false;
+    if (a.readsOnly) return overlap(ranges[p], b.writesKnown ? writes[q] : ranges[q]);
+    if (b.readsOnly) return overlap(a.writesKnown ? writes[p] : ranges[p], ranges[q]);
+    return overlap(ranges[p], ranges[q]);
+  };
 
   using Clock = std::array<int, kMaxThreads>;  // the last segment of each thread known done (-1: none)
   std::array<double, kMaxThreads> threadFree{};
@@ -68,7 +77,7 @@ ThreadPlan planThreads(const std::vector<SegmentNeeds>& segments, int threads, d
       for (std::size_t p = q; p-- > 0 && found < T;) {
         const int a = plan.thread[p];
         if (need[std::size_t(a)] >= 0) continue;
-        if (overlap(ranges[p], ranges[q])) need[std::size_t(a)] = int(p), ++found;
+        if (conflict(p, q)) need[std::size_t(a)] = int(p), ++found;
       }
       // The previous op on each of its units runs first, as the estimate has it.
       for (int u = 0; u < kSegmentUnits; ++u) {

@@ -25,6 +25,11 @@ struct SegmentNeeds {
   double cycles = 0;                                            ///< its estimate
   unsigned units = kVectorUnit;
   bool pinned = false;  ///< must run on thread 0 (it talks to other cores: their order is fixed)
+  /// It only reads its bytes (an offloaded value's copy to HBM): against it, another segment
+  /// conflicts only where it writes, if it says (writesKnown: `writes`, else all its bytes).
+  bool readsOnly = false;
+  bool writesKnown = false;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> writes;
 };
 
 struct ThreadPlan {
