@@ -170,6 +170,7 @@ class LocalGraph {
     else if ((n.op == Op::log_softmax || n.op == Op::softmax) && !split(n.inputs[0]).empty()) made = softmax(n, ins);
     else if (channelOp(n.op)) made = channel(n, ins, attrs);
     else if (n.op == Op::reshape && fullShape(n.inputs[0]) != fullShape(y) && anySplit(split(y))) made = splitReshape(n, ins, attrs);
+    else if (n.op == Op::reshape && fullShape(n.inputs[0]) != fullShape(y) && anySplit(split(n.inputs[0]))) made = wholeReshape(n, ins);
     map_[std::size_t(y)] = made >= 0 ? made : onBlocks(n, ins, attrs);
   }
 
@@ -345,6 +346,22 @@ class LocalGraph {
     attrs["shape"] = localShape(y);
     pad_[std::size_t(y)] = unknown(y);
     return local_.op(n.op, ins, attrs, n.name);
+  }
+
+  /// A reshape whose result is whole of a split operand (a batch norm's weight, split like its
+  /// gradient, reshaped to [1, C, 1, 1] for a whole activation): the operand gathered first.
+  int wholeReshape(const Node& n, std::vector<int>& ins) {
+    const int x = n.inputs[0];
+    const Split& sx = split(x);
+    if (std::count_if(sx.begin(), sx.end(), [](int a) { return a >= 0; }) > 1) refuse(n, "no split rule for this op");
+    for (std::size_t d = 0; d < sx.size(); ++d) {
+      if (sx[d] < 0) continue;
+      if (d == 0) ins[0] = gatherRows(x, ins[0], sx[d]);
+      else if (d == 1 && rankOf(x) == 2) ins[0] = gatherColumns(x, sx[d]);
+      else if (d == 1 && rankOf(x) == 4) ins[0] = gatherChannels(x, ins[0], sx[d]);
+      else refuse(n, "a reshape of an operand split on its dimension " + std::to_string(d) + " to a whole result");
+    }
+    return local_.op(n.op, ins, n.attrs, n.name);
   }
 
   /// Operand x (local lx) cut to this position's block along the dimensions `want` splits and

@@ -450,7 +450,8 @@ std::string planText(const Graph& g, const GridPlan& plan) {
 
 GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,
                     const std::string& precision, bool initParameters, const CoreContext& printing,
-                    const std::function<void(std::size_t position, CoreContext& ctx)>& prepare) {
+                    const std::function<void(std::size_t position, CoreContext& ctx)>& prepare,
+                    const std::function<LoweredProgram(const Graph& local, const CoreContext& ctx, std::size_t position)>& lower) {
   if (cores.size() != std::size_t(rows) * std::size_t(cols))
     throw CompileError("a " + std::to_string(rows) + "x" + std::to_string(cols) + " grid needs " + std::to_string(rows * cols) + " cores, got " +
                        std::to_string(cores.size()));
@@ -477,7 +478,8 @@ GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<
         }
       }
       if (prepare) prepare(std::size_t(r * cols + c), ctx);
-      job.lowered.push_back(lowerToCore(job.graphs.back(), config, ctx));
+      const std::size_t position = std::size_t(r * cols + c);
+      job.lowered.push_back(lower ? lower(job.graphs.back(), ctx, position) : lowerToCore(job.graphs.back(), config, ctx));
     }
   return job;
 }

@@ -33,7 +33,9 @@ double estimateGrid(const CompileRequest& r, const ArchConfig& config, const Gra
     lowered = lowerGridReplica(r, config, g);
   } else {
     const GridSpec spec = gridOf(r, config);
-    lowered = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, {}, gridFeed(r, config, spec)).lowered;
+    lowered = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, {}, gridFeed(r, config, spec),
+                          [&](const Graph& local, const CoreContext& ctx, std::size_t pos) { return lowerOrStream(local, config, ctx, std::int64_t(pos)); })
+                  .lowered;
   }
   double slowest = 0;
   for (const auto& lp : lowered) slowest = std::max(slowest, programCycles(lp));

@@ -199,16 +199,21 @@ GridJob placeReplica(const CompileRequest& r, const ArchConfig& config, const Re
   const int K = int(reps.cores.size()), positions = reps.spec.rows * reps.spec.cols;
   const bool dips = feedsFromDips(r, config);
   const std::vector<int>& mine = reps.cores[std::size_t(i)];
-  return placeOnGrid(reps.part, config, mine, reps.spec.rows, reps.spec.cols, r.precision, true, printing, [&](std::size_t pos, CoreContext& ctx) {
-    const std::int64_t k = std::int64_t(i) * positions + std::int64_t(pos);
-    if (dips) {
-      const CoreContext feed = coreContext(r, config, {mine[pos]}, k, std::int64_t(K) * positions);
-      ctx.loadInputs = feed.loadInputs, ctx.inputBase = feed.inputBase, ctx.inputBytes = feed.inputBytes;
-    }
-    ctx.ring.clear();
-    for (int j = 0; j < K; ++j) ctx.ring.push_back(reps.cores[std::size_t(j)][pos]);
-    ctx.rank = i, ctx.collectivePlans = plans;
-  });
+  return placeOnGrid(
+      reps.part, config, mine, reps.spec.rows, reps.spec.cols, r.precision, true, printing,
+      [&](std::size_t pos, CoreContext& ctx) {
+        const std::int64_t k = std::int64_t(i) * positions + std::int64_t(pos);
+        if (dips) {
+          const CoreContext feed = coreContext(r, config, {mine[pos]}, k, std::int64_t(K) * positions);
+          ctx.loadInputs = feed.loadInputs, ctx.inputBase = feed.inputBase, ctx.inputBytes = feed.inputBytes;
+        }
+        ctx.ring.clear();
+        for (int j = 0; j < K; ++j) ctx.ring.push_back(reps.cores[std::size_t(j)][pos]);
+        ctx.rank = i, ctx.collectivePlans = plans;
+      },
+      [&](const Graph& local, const CoreContext& ctx, std::size_t pos) {
+        return lowerOrStream(local, config, ctx, std::int64_t(i) * positions + std::int64_t(pos));
+      });
 }
 
 CompiledJob compileOnGridReplicas(const CompileRequest& r, const ArchConfig& config, const Graph& g, std::ostream* print) {
@@ -259,7 +264,8 @@ CompiledJob compileOnGrid(const CompileRequest& r, const ArchConfig& config, con
   const int cols = spec.cols;
   CoreContext printing;
   printing.print = print, printing.printAfter = r.printAfter;
-  GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, printing, gridFeed(r, config, spec));
+  GridJob placed = placeOnGrid(g, config, spec.cores, spec.rows, spec.cols, r.precision, true, printing, gridFeed(r, config, spec),
+                               [&](const Graph& local, const CoreContext& ctx, std::size_t pos) { return lowerOrStream(local, config, ctx, std::int64_t(pos)); });
   job.bundle = makeBundle(r, job.placement, config, g, placed.cores, placed.lowered,
                           [&](std::size_t k, int v) { return blockOf(g, placed.plan, v, int(k) / cols, int(k) % cols); });
   for (const auto& lp : placed.lowered) job.sramPeakBytes = std::max(job.sramPeakBytes, lp.sramPeakBytes);

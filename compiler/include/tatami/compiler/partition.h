@@ -78,10 +78,12 @@ struct GridJob {
 /// Plans `g` on a rows x cols grid whose positions (row-major) are `cores` (system-wide ids),
 /// builds each position's graph and lowers it with its grid lines for the all-reduces.
 /// `printing.print`: the first position's plan-grid, local-graph and lowering stages are printed
-/// after those in printing.printAfter.
+/// after those in printing.printAfter. `prepare` adjusts each position's context; `lower` lowers
+/// a position's graph (lowerToCore when empty; the driver's streams from HBM where SRAM is short).
 GridJob placeOnGrid(const Graph& g, const ArchConfig& config, const std::vector<int>& cores, int rows, int cols,
                     const std::string& precision, bool initParameters = true, const CoreContext& printing = {},
-                    const std::function<void(std::size_t position, CoreContext& ctx)>& prepare = {});
+                    const std::function<void(std::size_t position, CoreContext& ctx)>& prepare = {},
+                    const std::function<LoweredProgram(const Graph& local, const CoreContext& ctx, std::size_t position)>& lower = {});
 
 /// One tensor's layout: per dimension r (split over the grid's rows), c (its columns) or -.
 std::string layoutText(const GridPlan& plan, int value);
