@@ -158,15 +158,29 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
   // fit (halving), so that the SRAM the op takes is bounded by a chunk, not by the batch.
   const int src = n.inputs[0];
   const std::uint64_t N = std::uint64_t(shape(src)[0]);
-  const std::uint64_t chunk = largestChunk(N, vectorUnits({count(src) / N}), [&](std::uint64_t c) {
-    return estimateOnly([&] { convImplicitGemmChunks(n, dst, c); }) >= 0;
-  });
-  convImplicitGemmChunks(n, dst, chunk);  // the smallest chunk that does not fit: its shortfall named
+  // Where even the smallest chunk does not fit, the weights' BF16 copies are made a block of 16
+  // outputs at a time (one group only; slower: a transpose per block).
+  const std::uint64_t G = std::uint64_t(n.intAttr("group", 1));
+  bool fits = false, byBlock = false;
+  const auto largest = [&] {
+    return largestChunk(N, vectorUnits({count(src) / N}), [&](std::uint64_t c) {
+      return fits = estimateOnly([&] { convImplicitGemmChunks(n, dst, c, byBlock); }) >= 0;
+    });
+  };
+  std::uint64_t chunk = largest();
+  if (!fits && G == 1) {
+    byBlock = true;
+    const std::uint64_t blocks = largest();
+    if (fits) chunk = blocks;
+    else byBlock = false;  // neither fits: the shortfall named as before
+  }
+  convImplicitGemmChunks(n, dst, chunk, byBlock);  // the smallest chunk that does not fit: its shortfall named
   if (chunk < N)
     choice_ = "examples in chunks of " + std::to_string(chunk) + " (the planes of all " + std::to_string(N) + " do not fit the SRAM)";
+  if (byBlock) choice_ += std::string(choice_.empty() ? "" : "; ") + "the weights' panels made 16 outputs at a time (their BF16 copies do not fit at once)";
 }
 
-void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk) {
+void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk, bool byBlock) {
   const bool forward = n.op == Op::conv2d;
   const int src = n.inputs[0], wv = n.inputs[1];
   const Shape& ss = shape(src);  // x [N, C, H, W], or dy [N, F, oh, ow] for the input gradient
@@ -213,7 +227,7 @@ void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uin
   // A group's weights not 64-byte aligned are copied first (vcvt reads aligned vectors).
   const bool copyWeights = G > 1 && (wCount * 4) % 64 != 0;
   const std::uint64_t wAligned = copyWeights ? temp(wCount, n.name + ".w_group") : 0;
-  const std::uint64_t wt16 = bf16Temp(roundUp(wCount, 32), n.name + ".w_t_bf16");
+  const std::uint64_t wt16 = byBlock ? 0 : bf16Temp(roundUp(wCount, 32), n.name + ".w_t_bf16");
   // Two B slots: panel i+1 is loaded into the slot of panel i-1, whose matrix instructions have
   // finished reading by the time panel i's start.
   constexpr std::uint64_t kSlots = 2, kTiles = 4;
@@ -250,7 +264,45 @@ void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uin
       if (planes.owned && G == 1) releaseTemp(s16);  // copied into the planes
       const std::uint64_t exStride = planes.exStride, chanStride = planes.chanStride, Wp = planes.width;
       const std::uint64_t nbEx = (Ho * Wp + 15) / 16;  // position blocks per example, at the planes' width
-      if (b0 == 0 || G > 1) {  // the A panels: one group's stay for every chunk
+      if (b0 == 0 && byBlock) {
+        // The A panels a block of 16 outputs at a time (one group): the block's weights in FP32
+        // (forward: its 16 filters' rows, one run; input gradient: its 16 channels of every
+        // filter, one strided DMA), in BF16, transposed so that the 16 outputs are consecutive,
+        // then one strided DMA per kernel offset, as below.
+        li(1, std::int64_t(aPanels)), li(3, 0), li(4, std::int64_t(mb * Kp * 16));
+        emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+        setup += lines(mb * panelBytes) + vec;
+        const std::uint64_t blockElems = 16 * Cw * khkw;  // forward [16, Cw khkw]; gradient [Fg, 16, khkw] (Fg = F)
+        const std::uint64_t gradElems = Fg * 16 * khkw;
+        const std::uint64_t elems = forward ? blockElems : gradElems;
+        for (std::uint64_t ob = 0; ob < mb; ++ob) {
+          const std::uint64_t o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
+          const std::size_t blockMark = temps_.size();
+          std::uint64_t from = addr(wv) + o0 * Cw * khkw * 4;
+          if (!forward || oc < 16) {  // gathered or padded into a zeroed block first
+            const std::uint64_t block = temp(roundUp(elems, 16), n.name + ".w_block");
+            vfill(block, 0.0, roundUp(elems, 16));
+            if (forward) dma2dAsync(block, from, 1, oc * Cw * khkw * 4, 0, 0);
+            else dma2dAsync(block, addr(wv) + o0 * khkw * 4, Fg, oc * khkw * 4, 16 * khkw * 4, Cw * khkw * 4);
+            setup += forward ? dmaCycles(1, oc * Cw * khkw * 4) : dmaCycles(Fg, oc * khkw * 4);
+            from = block;
+          }
+          const std::uint64_t b16 = bf16Temp(roundUp(elems, 32), n.name + ".w_block_bf16");
+          const std::uint64_t bt = bf16Temp(roundUp(elems, 32), n.name + ".w_block_t");
+          setup += toBf16(b16, from, elems, n.name);
+          // forward: [16, Cw khkw] -> [Cw khkw, 16], element (c, rq, f) at (c khkw + rq) 16 + f;
+          // input gradient: [Fg 16, khkw] -> [khkw, Fg 16], element (rq, f, c) at (rq Fg + f) 16 + c.
+          li(1, std::int64_t(bt)), li(2, std::int64_t(b16)), li(3, std::int64_t(forward ? 16 : Fg * 16)), li(4, std::int64_t(forward ? Cw * khkw : khkw));
+          emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
+          setup += 2 * lines(elems * 2) + vec;
+          for (std::uint64_t rq = 0; rq < khkw; ++rq) {
+            const std::uint64_t at = forward ? bt + rq * 16 * 2 : bt + (khkw - 1 - rq) * Fg * 16 * 2;
+            dma2dAsync(aPanels + ob * panelBytes + rq * Csg * 32, at, Csg, oc * 2, 32, (forward ? khkw * 16 : 16) * 2);
+            setup += dmaCycles(Csg, oc * 2);
+          }
+          releaseTempsSince(blockMark);  // the next block's reuse the bytes once these DMAs have read them
+        }
+      } else if (b0 == 0 || G > 1) {  // the A panels: one group's stay for every chunk
         // A panels: row (kernel offset rq, channel k) of panel ob holds the weights of outputs
         // ob*16..+15. The weights transposed so that those 16 are consecutive, in BF16, then one
         // strided DMA per kernel offset and panel.

@@ -317,8 +317,9 @@ class Lowering {
   void matmul(const Node& n, std::uint64_t dst);
   /// conv2d and conv2d_grad_input on the matrix unit (lower_conv.cpp; convAsImplicitGemm says which).
   void convImplicitGemm(const Node& n, std::uint64_t dst);
-  /// The same with `chunk` examples' planes at a time.
-  void convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk);
+  /// The same with `chunk` examples' planes at a time; `byBlock`: the A panels made 16 outputs
+  /// at a time (the weights' whole BF16 copies need not fit).
+  void convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk, bool byBlock);
   /// Pooling whose windows tile the input, and its gradients, by vector operations (lower_pool.cpp).
   void poolByVectors(const Node& n, std::uint64_t dst);
   /// The same for `planes` of the N C planes from p0 on.

@@ -620,8 +620,9 @@ TEST_CASE("convolutions as implicit GEMM on the matrix unit: padding, dilation, 
 
 TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit at once run in chunks, with the same bits") {
   // Each op alone on a core whose SRAM is a little short of what the op takes for the whole
-  // batch at once: it must run in chunks of examples (convolutions) or planes (pooling), stay
-  // within the SRAM, and give the oracle's bits (BF16-exact operands, sums FP32 holds exactly).
+  // batch at once: it must run in chunks of examples (convolutions) or planes (pooling), or make
+  // its weights' panels a block of outputs at a time, stay within the SRAM, and give the oracle's
+  // bits (BF16-exact operands, sums FP32 holds exactly).
   std::mt19937 gen(31);
   using V = std::vector<std::int64_t>;
   const Shape xs = {8, 16, 20, 20}, ws = {24, 16, 3, 3};
@@ -631,6 +632,9 @@ TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit
   gw["weight_shape"] = V(ws.begin(), ws.end());
   const std::map<std::string, Attribute> window = {{"kernel", V{2, 2}}, {"strides", V{2, 2}}};
   const Shape ys = {8, 24, 10, 10}, ps = {8, 16, 10, 10};
+  const std::map<std::string, Attribute> big = {{"pads", V{1, 1, 1, 1}}};
+  auto bigGrad = big;
+  bigGrad["input_shape"] = V{1, 52, 6, 6};
   struct Case {
     compiler::Op op;
     std::vector<std::pair<std::string, Shape>> inputs;
@@ -643,6 +647,9 @@ TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit
       {compiler::Op::conv2d_grad_weight, {{"x", xs}, {"dy", ys}}, gw, "examples in chunks of"},
       {compiler::Op::max_pool2d, {{"x", xs}}, window, "planes in chunks of"},
       {compiler::Op::max_pool2d_grad, {{"x", xs}, {"dy", ps}}, window, "planes in chunks of"},
+      // Weights larger than the activations (and 20 outputs: a partial last block of 16).
+      {compiler::Op::conv2d, {{"x", {1, 64, 6, 6}}, {"w", {20 + 64, 64, 3, 3}}}, big, "16 outputs at a time"},
+      {compiler::Op::conv2d_grad_input, {{"dy", {1, 84, 6, 6}}, {"w", {84, 20 + 32, 3, 3}}}, bigGrad, "16 outputs at a time"},
   };
   for (const Case& c : cases) {
     INFO(std::string(opName(c.op)));
