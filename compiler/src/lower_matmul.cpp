@@ -18,14 +18,43 @@ void Lowering::matmulMixedChosen(const Node& n, std::uint64_t dst) {
   } catch (const SramOverflow&) {
     alloc_ = planned, temps_ = temps;
   }
-  if (estimateOnly([&] { matmulMixed(n, dst, true); }) < 0) return matmulMixed(n, dst, false);  // neither fits: B's shortfall named
+  if (estimateOnly([&] { matmulMixed(n, dst, true); }) < 0) {
+    // Neither fits: K in blocks, the largest that fit (halving, multiples of 64), each block's
+    // product added to C (FP32).
+    const std::uint64_t K = std::uint64_t(shape(n.inputs[0])[1]);
+    for (std::uint64_t kc = roundUp((K + 1) / 2, 64); kc >= 64 && kc < K; kc = roundUp((kc + 1) / 2, 64)) {
+      if (estimateOnly([&] { matmulMixedKBlocks(n, dst, kc); }) < 0) {
+        if (kc == 64) break;
+        continue;
+      }
+      matmulMixedKBlocks(n, dst, kc);
+      choice_ = "K in blocks of " + std::to_string(kc) + ": the panels of all " + std::to_string(K) + " do not fit the SRAM";
+      return;
+    }
+    return matmulMixed(n, dst, false);  // none fits: B's shortfall named
+  }
   matmulMixed(n, dst, true);
   const std::uint64_t K = std::uint64_t(shape(n.inputs[0])[1]), N = std::uint64_t(shape(n.inputs[1])[1]);
   choice_ = "A resident, B streamed: B's panels (" + std::to_string((N + 15) / 16 * roundUp(K, 2) * 32) +
             " bytes) do not fit the SRAM, A's and two of B's do";
 }
 
-void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident) {
+void Lowering::matmulMixedKBlocks(const Node& n, std::uint64_t dst, std::uint64_t kc) {
+  // C = sum over blocks of K of A[:, block] B[block, :]: the first block's product into C, each
+  // later one's into a partial C added to it; each block's temporaries freed before the next's.
+  const std::uint64_t M = std::uint64_t(shape(n.inputs[0])[0]), K = std::uint64_t(shape(n.inputs[0])[1]);
+  const std::uint64_t N = std::uint64_t(shape(n.inputs[1])[1]);
+  const std::uint64_t partial = temp(M * N, n.name + ".partial");
+  for (std::uint64_t k0 = 0; k0 < K; k0 += kc) {
+    const std::size_t mark = temps_.size();
+    matmulMixed(n, k0 == 0 ? dst : partial, false, k0, std::min(kc, K - k0));
+    releaseTempsSince(mark);
+    if (k0 > 0) vbin(tatami::Op::Vadd, dst, dst, partial, roundUp(M * N, 16));
+  }
+  usefulFlops_ = 2 * M * N * K;
+}
+
+void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std::uint64_t kFirst, std::uint64_t kBlock) {
   // C = A B on the matrix unit. Both operands go to the matrix unit as BF16 panels of K rows
   // (padded to even with zeros) by 16 of their other index: A's panels are 16 of its rows, B's
   // 16 of its columns. One operand is resident (all its panels, made during the first pass over
@@ -37,8 +66,10 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident) {
   // later. The one thread issues in order, so the preparation of the next row block's A panel
   // is interleaved with this block's matrix instructions and the matrix unit stays busy; the
   // core's hazard checks order the DMA copies, panel writes and matrix reads.
+  // With kBlock, the product over K indices kFirst .. kFirst + kBlock - 1 only (matmulMixedKBlocks).
   const int a = n.inputs[0], b = n.inputs[1];
-  const std::uint64_t M = std::uint64_t(shape(a)[0]), K = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
+  const std::uint64_t M = std::uint64_t(shape(a)[0]), Kall = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
+  const std::uint64_t K = kBlock ? kBlock : Kall;
   const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
   usefulFlops_ = 2 * M * N * K;  // what the graph asks for; the unit issues 2 x 256 x Kp per tile
   const std::uint64_t panelBytes = Kp * 32;  // Kp rows of 16 BF16
@@ -51,14 +82,14 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident) {
   temps_.push_back({innerPanels, innerBlocks * panelBytes});
   const std::uint64_t trans[2] = {temp(16 * Kp, n.name + ".trans0"), temp(16 * Kp, n.name + ".trans1")};
   // A zero-padded copy of a partial row block, for operands read by rows (only when needed).
-  const bool padRows = (!transposed_.count(a) && (M % 16 || K != Kp)) || (transposed_.count(b) && (N % 16 || K != Kp));
+  const bool padRows = (!transposed_.count(a) && (M % 16 || K != Kp || K != Kall)) || (transposed_.count(b) && (N % 16 || K != Kp || K != Kall));
   const std::uint64_t block = padRows ? temp(16 * Kp, n.name + ".block") : 0;
   constexpr std::uint64_t kTiles = 4;  // C tile buffers in rotation
   const std::uint64_t tiles = temp(256 * kTiles, n.name + ".tiles");
   const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
   const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
-  const PanelOperand opA = transposed_.count(a) ? PanelOperand{addr(a), M, M, true} : PanelOperand{addr(a), K, M, false};
-  const PanelOperand opB = transposed_.count(b) ? PanelOperand{addr(b), K, N, false} : PanelOperand{addr(b), N, N, true};
+  const PanelOperand opA = transposed_.count(a) ? PanelOperand{addr(a) + kFirst * M * 4, M, M, true} : PanelOperand{addr(a) + kFirst * 4, Kall, M, false};
+  const PanelOperand opB = transposed_.count(b) ? PanelOperand{addr(b) + kFirst * 4, Kall, N, false} : PanelOperand{addr(b) + kFirst * N * 4, N, N, true};
   const PanelOperand& outer = aResident ? opB : opA;  // streamed
   const PanelOperand& inner = aResident ? opA : opB;  // resident
 
@@ -72,7 +103,7 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident) {
       steps.push_back([=] { dma2dAsync(t, o.base + ib * 64, K, count16 * 4, 64, o.ld * 4); });  // Kp x 16 FP32
     } else {
       std::uint64_t src = o.base + ib * 16 * o.ld * 4;
-      if (count16 < 16 || K != Kp) {  // a zero-padded copy first
+      if (count16 < 16 || K != Kp || o.ld != K) {  // a zero-padded (or K-block) copy first
         steps.push_back([=] { vfill(block, 0.0, 16 * Kp); });
         steps.push_back([=] { dma2dAsync(block, src, count16, K * 4, Kp * 4, o.ld * 4); });
         src = block;

@@ -389,7 +389,9 @@ class Lowering {
                       double fillValue = 0.0);
   /// A matmul on the matrix unit with A's or B's panels resident; the Chosen form takes B's, or
   /// A's when only they fit the SRAM (lower_matmul.cpp).
-  void matmulMixed(const Node& n, std::uint64_t dst, bool aResident);
+  void matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std::uint64_t kFirst = 0, std::uint64_t kBlock = 0);
+  /// matmulMixed over blocks of kc of K, summed into dst (when the whole K's panels do not fit).
+  void matmulMixedKBlocks(const Node& n, std::uint64_t dst, std::uint64_t kc);
   void matmulMixedChosen(const Node& n, std::uint64_t dst);
   /// Where a matmul operand's element (k, i) is: kMajor: base + (k * ld + i) * 4, else
   /// base + (i * ld + k) * 4; `extent` is its other index's (M for A, N for B).

@@ -620,9 +620,9 @@ TEST_CASE("convolutions as implicit GEMM on the matrix unit: padding, dilation, 
 
 TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit at once run in chunks, with the same bits") {
   // Each op alone on a core whose SRAM is a little short of what the op takes for the whole
-  // batch at once: it must run in chunks of examples (convolutions) or planes (pooling), or make
-  // its weights' panels a block of outputs at a time, stay within the SRAM, and give the oracle's
-  // bits (BF16-exact operands, sums FP32 holds exactly).
+  // batch at once: it must run in chunks of examples (convolutions) or planes (pooling), make its
+  // weights' panels a block of outputs at a time, or a matmul's K in blocks, stay within the
+  // SRAM, and give the oracle's bits (BF16-exact operands, sums FP32 holds exactly).
   std::mt19937 gen(31);
   using V = std::vector<std::int64_t>;
   const Shape xs = {8, 16, 20, 20}, ws = {24, 16, 3, 3};
@@ -650,6 +650,8 @@ TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit
       // Weights larger than the activations (and 20 outputs: a partial last block of 16).
       {compiler::Op::conv2d, {{"x", {1, 64, 6, 6}}, {"w", {20 + 64, 64, 3, 3}}}, big, "16 outputs at a time"},
       {compiler::Op::conv2d_grad_input, {{"dy", {1, 84, 6, 6}}, {"w", {84, 20 + 32, 3, 3}}}, bigGrad, "16 outputs at a time"},
+      // A long contraction: K in blocks, each block's product added to C.
+      {compiler::Op::matmul, {{"a", {3, 6000}}, {"b", {6000, 20}}}, {}, "K in blocks of"},
   };
   for (const Case& c : cases) {
     INFO(std::string(opName(c.op)));
