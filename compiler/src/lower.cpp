@@ -663,23 +663,9 @@ Lowering::Segment Lowering::readBack(int in, LoweredProgram& out) {
   // does, by the core's hazard checks on the same thread, else behind the fence of the plan's
   // signal. The DMA engine is free once the request is out; the data comes over the mesh.
   place(in);
-  Segment seg;
-  seg.needs.bytes = alloc_.takeAllocated();
-  emit_ = Emitter{};
-  const std::string& name = g_.values[std::size_t(in)].name;
-  emit_.note(name + " from HBM (offloaded)");
-  li(1, std::int64_t(addr(in))), li(2, std::int64_t(hbm_.at(in))), li(3, std::int64_t(count(in) * 4));
-  emit_.emit(tatami::Op::HbmRead, {R(1), R(2), R(3), kNoSemaphore});
-  OpCost oc;
-  oc.node = name, oc.op = "hbm_read", oc.shape = shapeText(shape(in)), oc.bound = "mesh", oc.partition = "offloaded";
-  oc.firstPc = 0, oc.endPc = emit_.pc();
-  oc.cycles = hbmTransferCycles(c_, count(in) * 4);
-  seg.firstOp = out.ops.size();
-  out.ops.push_back(oc);
-  seg.endOp = out.ops.size();
-  seg.needs.cycles = oc.cycles;
-  seg.code = std::move(emit_);
-  classify(seg);
+  const auto placed = alloc_.takeAllocated();
+  Segment seg = offloadCopy(true, in, addr(in), out);
+  seg.needs.bytes = placed;
   seg.needs.units = kMeshPort;
   return seg;
 }
@@ -689,18 +675,24 @@ Lowering::Segment Lowering::writeOut(int v, std::pair<std::uint64_t, std::uint64
   // the value, so that the ops that read it too may run beside it. It holds the DMA engine while
   // the data streams out; whatever writes over the bytes later waits for it (the core's hazard
   // checks on the same thread, else the fence of the plan's signal).
-  Segment seg;
+  Segment seg = offloadCopy(false, v, bytes.first, out);
   seg.needs.bytes.push_back(bytes);
   seg.needs.readsOnly = true;
+  return seg;
+}
+
+Lowering::Segment Lowering::offloadCopy(bool read, int v, std::uint64_t sram, LoweredProgram& out) {
   emit_ = Emitter{};
   const std::string& name = g_.values[std::size_t(v)].name;
-  emit_.note(name + " to HBM (offloaded)");
-  li(1, std::int64_t(bytes.first)), li(2, std::int64_t(hbm_.at(v))), li(3, std::int64_t(count(v) * 4));
-  emit_.emit(tatami::Op::HbmWrite, {R(2), R(1), R(3), kNoSemaphore});
+  emit_.note(name + (read ? " from HBM (offloaded)" : " to HBM (offloaded)"));
+  li(1, std::int64_t(sram)), li(2, std::int64_t(hbm_.at(v))), li(3, std::int64_t(count(v) * 4));
+  if (read) emit_.emit(tatami::Op::HbmRead, {R(1), R(2), R(3), kNoSemaphore});
+  else emit_.emit(tatami::Op::HbmWrite, {R(2), R(1), R(3), kNoSemaphore});
   OpCost oc;
-  oc.node = name, oc.op = "hbm_write", oc.shape = shapeText(shape(v)), oc.bound = "mesh", oc.partition = "offloaded";
+  oc.node = name, oc.op = read ? "hbm_read" : "hbm_write", oc.shape = shapeText(shape(v)), oc.bound = "mesh", oc.partition = "offloaded";
   oc.firstPc = 0, oc.endPc = emit_.pc();
   oc.cycles = hbmTransferCycles(c_, count(v) * 4);
+  Segment seg;
   seg.firstOp = out.ops.size();
   out.ops.push_back(oc);
   seg.endOp = out.ops.size();

@@ -139,6 +139,8 @@ class Lowering {
   Segment readBack(int in, LoweredProgram& out);
   /// With ctx_.offloadGap: an offloaded value's copy to HBM once it is made, a segment of its own.
   Segment writeOut(int v, std::pair<std::uint64_t, std::uint64_t> bytes, LoweredProgram& out);
+  /// The copy readBack and writeOut make (an hbmrd or hbmwr that waits for nothing), its segment.
+  Segment offloadCopy(bool read, int v, std::uint64_t sram, LoweredProgram& out);
   void awaitPrefetches(std::vector<Segment>& segments, double elapsed, LoweredProgram& out);
   /// Which unit the segment mostly occupies, and whether it must stay on thread 0 (lower_threads.cpp).
   static void classify(Segment& seg);
