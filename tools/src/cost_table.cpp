@@ -42,7 +42,13 @@ void printCostTable(const LoweredProgram& lp, const std::vector<OpMeasure>* meas
   }
   out << "total: estimated " << std::llround(total) << " cycles per step";
   if (lp.threadsUsed > 1) out << " on one thread, " << std::llround(lp.estimatedCycles) << " on the " << lp.threadsUsed << " threads it runs on";
-  out << "; SRAM peak " << lp.sramPeakBytes << " bytes\n";
+  out << "; SRAM peak " << lp.sramPeakBytes << " bytes";
+  if (!lp.hbmHomes.empty()) {  // the step did not fit in SRAM: streamed (and offloaded)
+    out << "; weights and optimizer state streamed from HBM";
+    if (lp.offloadGap)
+      out << ", " << lp.offloaded.size() << " intermediates offloaded to it (kept across more than " << lp.offloadGap << " ops)";
+  }
+  out << "\n";
   if (measured)
     out << "(MFLOP: the op's useful matrix FLOPs, FLOP/cyc: per measured cycle (the peak: 2 x matrix_units x matrix_dim^2); "
            "matrix, vector, dma: the units' busy cycles on the op's instructions, of its measured cycles; sram, mesh, hbm KB: the "
