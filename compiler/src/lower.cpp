@@ -570,7 +570,7 @@ void Lowering::assignOffloadHomes(std::uint64_t next) {
     const Node& n = g_.nodes[p];
     const int r = n.outputs[0];
     if (root.at(r) != r || inPlaceScatter_.count(r)) continue;
-    if (n.op == Op::allreduce_mean || n.op == Op::allreduce || n.op == Op::allgather || n.op == Op::reducescatter) continue;
+    if (opHas(n.op, kCollective)) continue;  // buffers sized for the ring, written by neighbours
     if (count(r) * 4 < kOffloadMinBytes) continue;
     std::vector<std::size_t> at = {p};
     bool keep = false;

@@ -2,6 +2,7 @@
 #include "tatami/driver/placement.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "tatami/compiler/partition.h"
 
@@ -64,30 +65,29 @@ std::function<void(std::size_t, CoreContext&)> gridFeed(const CompileRequest& r,
 /// of DIP k mod DIPs), and when that does not fit either, offloading the intermediates the step
 /// keeps across long stretches (CoreContext::offloadGap).
 LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreContext ctx, std::int64_t k) {
+  constexpr std::uint64_t kCoreRegion = 256ull << 20;  // of a DIP's HBM, per core
+  const std::int64_t dips = dipCount(config);
   try {
     return lowerToCore(g, config, ctx);
   } catch (const SramOverflow&) {
-    const std::int64_t dips = dipCount(config);
     if (dips == 0) throw;
-    ctx.stream = true;
-    ctx.hbmBase = std::uint64_t(k % dips) * (std::uint64_t(config.dip.hbm_gib) << 30) + std::uint64_t(k / dips) * (256ull << 20);
-    ctx.hbmBytes = 256ull << 20;
+  }
+  ctx.stream = true;
+  ctx.hbmBase = std::uint64_t(k % dips) * (std::uint64_t(config.dip.hbm_gib) << 30) + std::uint64_t(k / dips) * kCoreRegion;
+  ctx.hbmBytes = kCoreRegion;
+  // Then the activations the backward pass keeps go to HBM as well (gap 0: none): first only
+  // those kept longest (the least traffic), then those kept across fewer ops, until the step
+  // fits; the last try's shortfall is the one named.
+  const std::size_t gaps[] = {0, 64, 32, 16, 8};
+  for (const std::size_t gap : gaps) {
+    ctx.offloadGap = gap;
     try {
       return lowerToCore(g, config, ctx);
     } catch (const SramOverflow&) {
+      if (gap == gaps[std::size(gaps) - 1]) throw;
     }
-    // The activations the backward pass keeps go to HBM as well: first only those kept longest
-    // (the least traffic), then those kept across fewer ops, until the step fits.
-    for (const std::size_t gap : {64, 32, 16}) {
-      try {
-        ctx.offloadGap = gap;
-        return lowerToCore(g, config, ctx);
-      } catch (const SramOverflow&) {
-      }
-    }
-    ctx.offloadGap = 8;
-    return lowerToCore(g, config, ctx);
   }
+  return {};  // not reached
 }
 
 GridSpec gridOf(const CompileRequest& r, const ArchConfig& config) {
