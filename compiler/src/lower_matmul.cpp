@@ -4,24 +4,21 @@
 namespace tatami::compiler::lowering {
 
 void Lowering::matmulMixedChosen(const Node& n, std::uint64_t dst) {
-  // B resident (its panels made during the first row block) unless they do not fit the SRAM and
-  // A's do: A resident takes A's panels and two of B's. The two orders issue the same tiles;
-  // where both fit, A resident measured 1% faster to 5% slower on the transformer's matmuls
-  // (138 to 711 cycles) while the cost model estimated it 4% to 20% faster, so B's are kept.
-  // matmulMixed allocates everything before it emits anything: a failed try leaves only the
-  // SRAM plan to restore.
-  const Allocator planned = alloc_;
-  const auto temps = temps_;
-  try {
-    matmulMixed(n, dst, false);
-    return;
-  } catch (const SramOverflow&) {
-    alloc_ = planned, temps_ = temps;
-  }
-  if (estimateOnly([&] { matmulMixed(n, dst, true); }) < 0) {
+  // Which operand stays resident (its panels made once, during the first pass over the other):
+  // the order the cost model estimates faster, of those that fit the SRAM (B resident on a tie).
+  // The two orders issue the same tiles; they differ in which panels are made once and which
+  // for every block, in how the first pass paces the resident operand's panels, and in how C's
+  // tiles go out. matmulMixed allocates everything before it emits anything, so a try that does
+  // not fit leaves nothing behind.
+  const std::uint64_t K = std::uint64_t(shape(n.inputs[0])[1]), N = std::uint64_t(shape(n.inputs[1])[1]);
+  const std::uint64_t M = std::uint64_t(shape(n.inputs[0])[0]);
+  // C of one tile: both orders make the same two panels and issue the same tile (B resident).
+  const bool oneTile = M <= 16 && N <= 16;
+  const double bResident = estimateOnly([&] { matmulMixed(n, dst, false); });
+  const double aResident = oneTile && bResident >= 0 ? -1 : estimateOnly([&] { matmulMixed(n, dst, true); });
+  if (bResident < 0 && aResident < 0) {
     // Neither fits: K in blocks, the largest that fit (halving, multiples of 64), each block's
     // product added to C (FP32).
-    const std::uint64_t K = std::uint64_t(shape(n.inputs[0])[1]);
     for (std::uint64_t kc = roundUp((K + 1) / 2, 64); kc >= 64 && kc < K; kc = roundUp((kc + 1) / 2, 64)) {
       if (estimateOnly([&] { matmulMixedKBlocks(n, dst, kc); }) < 0) {
         if (kc == 64) break;
@@ -33,10 +30,22 @@ void Lowering::matmulMixedChosen(const Node& n, std::uint64_t dst) {
     }
     return matmulMixed(n, dst, false);  // none fits: B's shortfall named
   }
-  matmulMixed(n, dst, true);
-  const std::uint64_t K = std::uint64_t(shape(n.inputs[0])[1]), N = std::uint64_t(shape(n.inputs[1])[1]);
-  choice_ = "A resident, B streamed: B's panels (" + std::to_string((N + 15) / 16 * roundUp(K, 2) * 32) +
-            " bytes) do not fit the SRAM, A's and two of B's do";
+  const auto panels = [&](std::uint64_t count) { return std::to_string((count + 15) / 16 * roundUp(K, 2) * 32); };
+  const auto cycles = [](double c) { return std::to_string(std::llround(c)); };
+  if (bResident < 0) {
+    matmulMixed(n, dst, true);
+    choice_ = "A resident, B streamed: B's panels (" + panels(N) + " bytes) do not fit the SRAM, A's and two of B's do";
+  } else if (oneTile) {
+    matmulMixed(n, dst, false);
+  } else if (aResident < 0) {
+    matmulMixed(n, dst, false);
+    choice_ = "B resident, A streamed: A's panels (" + panels(M) + " bytes) do not fit the SRAM, B's and two of A's do";
+  } else {
+    const bool a = aResident < bResident;
+    matmulMixed(n, dst, a);
+    choice_ = std::string(a ? "A resident, B streamed" : "B resident, A streamed") + " (estimated cycles: B resident " + cycles(bResident) +
+              ", A resident " + cycles(aResident) + ")";
+  }
 }
 
 void Lowering::matmulMixedKBlocks(const Node& n, std::uint64_t dst, std::uint64_t kc) {

@@ -51,6 +51,7 @@ void writeRunFile(const std::string& path, const TrainState& state, const RunFil
                                              {"step_critical_path", {state.loss.size(), std::size_t(runtime::kBreakdownColumns)}, state.stepCriticalPath},
                                              {"step_breakdown_die_cores", {state.breakdownDieCores.size()}, state.breakdownDieCores},
                                              {"host/seconds", {1}, {about.hostSeconds}}};
+  if (!state.hostLink.empty()) arrays.push_back({"host_link", {state.hostLink.size()}, state.hostLink});
   for (const auto& [name, w] : state.carried) {
     if (state.parameters.count(name)) arrays.push_back({"weights/" + name, {w.size()}, w});
     arrays.push_back({"state/" + name, {w.size()}, w});
@@ -99,6 +100,13 @@ void readRunFile(const std::string& path, const std::string& runKey, TrainState&
     else if (a.name == "cycles") state.cycles = a.data;
     else if (a.name == "epoch_accuracy") state.epochAccuracy = a.data;
     else if (a.name == "epoch_eval_cycles") state.epochEvalCycles = a.data;
+    else if (a.name == "host_link") {
+      for (double v : a.data)
+        if (!(v >= 0 && v <= 9007199254740992.0) || v != std::floor(v))
+          throw DataError("checkpoint '" + path + "': 'host_link' holds " + std::to_string(v) + ", not a cycle count");
+      if (a.data.size() != 4) throw DataError("checkpoint '" + path + "': 'host_link' holds " + std::to_string(a.data.size()) + " values, not 4");
+      state.hostLink = a.data;
+    }
     else if (a.name == "step_breakdown") state.stepBreakdown = a.data;
     else if (a.name == "step_critical_path") state.stepCriticalPath = a.data;
     else if (a.name == "step_breakdown_die_cores") state.breakdownDieCores = a.data;

@@ -176,14 +176,16 @@ StepRecord Trainer::runStep(std::int64_t step, bool trace) {
   StepRecord rec;
   rec.step = step, rec.epoch = step / stepsPerEpoch_;
   const std::vector<runtime::NamedArray> batch = nextStep_ == step ? std::move(nextBatch_) : batchAt(step);
-  // The step reads the next one's batch from the interface processor while it runs.
-  const bool more = step + 1 < totalSteps_;
-  nextBatch_ = more ? batchAt(step + 1) : std::vector<runtime::NamedArray>{};
-  nextStep_ = more ? step + 1 : -1;
+  // The step reads the next one's batch from the interface processor while it runs; the run's
+  // last step too (the batch a longer run would train on next), so that a step's cycles never
+  // depend on how many steps the run has, and a run resumed from a checkpoint written at the end
+  // of another finds the host link where an uninterrupted run has it.
+  nextBatch_ = batchAt(step + 1);
+  nextStep_ = step + 1;
   runtime::RunOptions options;
   options.trace = trace;
   options.timingOnly = r_.timingOnly;
-  runtime::Session::Step s = session_->step(batch, options, more ? &nextBatch_ : nullptr);
+  runtime::Session::Step s = session_->step(batch, options, &nextBatch_);
   rec.loss = s.loss;
   rec.run = std::move(s.result.run);
   if (oracle_ && rec.run.error.empty()) oracle_->run(batch);
@@ -308,6 +310,8 @@ runtime::Breakdown Trainer::runBreakdown(const runtime::RunResult* last) const {
 void Trainer::save(const std::string& path, double accuracy, double hostSeconds, const runtime::RunResult* last) const {
   TrainState s = state_;
   s.carried = session_->carried();
+  const runtime::Session::HostLink& link = session_->hostLink();
+  s.hostLink = {double(link.steps), double(link.lastEnd), double(link.endBefore), double(link.lastArrival)};
   const nlohmann::ordered_json summary = {{"steps", s.nextStep}, {"final_loss", s.loss.empty() ? 0.0 : s.loss.back()},
                                           {"test_accuracy", accuracy}, {"breakdown", runtime::breakdownJson(runBreakdown(last))}};
   writeRunFile(path, s, {runKey(), toIni(config_), summary.dump(), requestToJson(r_.step), hostSeconds, last});
@@ -338,6 +342,10 @@ TrainSummary Trainer::run(const TrainLoopOptions& o) {
                       " losses and " + std::to_string(state_.cycles.size()) + " cycle counts does not fit a run of " +
                       std::to_string(totalSteps_) + " steps");
     session_->setCarried(state_.carried);
+    if (state_.hostLink.size() == 4) {
+      const auto cycles = [&](std::size_t i) { return std::uint64_t(state_.hostLink[i]); };
+      session_->resumeHostLink({std::int64_t(state_.hostLink[0]), cycles(1), cycles(2), cycles(3)});
+    }
     if (oracle_) oracle_->state = state_.carried;
   }
   TrainSummary sum;

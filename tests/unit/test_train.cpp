@@ -2,6 +2,7 @@
 // weights of an uninterrupted one; a checkpoint of another run is refused.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -58,6 +59,18 @@ TEST_CASE("training resumes from a checkpoint to exactly the same weights") {
     if (arr.name == "loss") loss = arr.data;
   REQUIRE(loss.size() == 12);
   CHECK(loss.back() < loss.front());
+  // Every step takes the cycles it takes in the uninterrupted run: the checkpoint keeps the host
+  // link's timeline, and the checkpointed run's last step read its next batch as any step does
+  // (here the host link holds up steps 8 and 10 by a few cycles).
+  const auto cyclesOf = [](const std::string& path) {
+    for (const auto& arr : runtime::readArrays(path))
+      if (arr.name == "cycles") return arr.data;
+    return std::vector<double>{};
+  };
+  const std::vector<double> full = cyclesOf("t_full.h5"), resumed = cyclesOf("t_resumed.h5");
+  REQUIRE(full.size() == 12);
+  CHECK(full == resumed);
+  CHECK(*std::max_element(full.begin(), full.end()) > *std::min_element(full.begin(), full.end()));
   // The resumed run reports the whole run: its steps, and the epoch's mean loss over all of them.
   const auto a1 = trainJson({"--steps", "12"}), b1 = trainJson({"--steps", "12", "--resume", "t_ck.h5"});
   CHECK(b1["steps"] == 12);

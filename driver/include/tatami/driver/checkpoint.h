@@ -31,6 +31,9 @@ struct TrainState {
   std::int64_t nextStep = 0;
   std::vector<double> loss, cycles, epochAccuracy;         ///< per step, per step, per epoch
   std::vector<double> epochEvalCycles;                     ///< per epoch: the evaluation's cycles on the machine (0: on the host)
+  /// The host link's timeline after the last step (runtime::Session::HostLink: steps, lastEnd,
+  /// endBefore, lastArrival); empty in a checkpoint written before it was kept.
+  std::vector<double> hostLink;
   /// Per step, the breakdown (runtime/breakdown.h): per die, the mean cycles per core in each of
   /// the kBreakdownColumns columns ([steps][dies][columns], flattened), and the critical path's
   /// cycles by column ([steps][columns]). breakdownDies names the dies.

@@ -69,6 +69,16 @@ class Session {
     host_ = HostLink{};
   }
 
+  /// The host link's timeline, in cycles since the first step began: the steps run so far, when
+  /// the last one ended and the one before it, and when the last batch sent was in HBM. A
+  /// checkpoint keeps it, so that a resumed run's batches arrive when an uninterrupted run's do.
+  struct HostLink {
+    std::int64_t steps = 0;
+    std::uint64_t lastEnd = 0, endBefore = 0, lastArrival = 0;
+  };
+  const HostLink& hostLink() const { return host_; }
+  void resumeHostLink(const HostLink& link) { host_ = link; }
+
   /// The first tensor with this purpose (batch, target, loss, ...), or nullptr.
   const BundleTensor* withPurpose(const std::string& purpose) const;
 
@@ -90,12 +100,7 @@ class Session {
   /// The SRAM copies of the step inputs that the last step read from HBM (per core, its image).
   std::vector<std::pair<int, SramImage>> staged_;
   mutable std::size_t carriedReads_ = 0;
-  /// The host link's timeline, in cycles since the first step began: the steps run so far, when
-  /// the last one ended and the one before it, and when the last batch sent was in HBM.
-  struct HostLink {
-    std::int64_t steps = 0;
-    std::uint64_t lastEnd = 0, endBefore = 0, lastArrival = 0;
-  } host_;
+  HostLink host_;
   /// The next batch's arrivals (RunOptions::hbmArrivals) for this step; its last one, relative to
   /// the step's start, is the step's nextBatchArrival.
   std::uint64_t scheduleNextBatch(RunOptions& options);
