@@ -393,6 +393,7 @@ LoweredProgram Lowering::run() {
   if (ctx_.loadInputs) issueInputLoads(out);
   for (const auto& [v, a] : hbm_) out.hbmHomes.emplace_back(g_.values[std::size_t(v)].name, a);
   out.offloadGap = ctx_.offloadGap;
+  out.offloadReduced = ctx_.offloadReduced;
   for (int v : offloaded_) out.offloaded.push_back(g_.values[std::size_t(v)].name);
   // Each node's code (with the HBM transfers around it) is a segment of its own; once all are
   // lowered, the segments are planned over the core's hardware threads (thread_schedule.h).
@@ -480,6 +481,14 @@ std::string Lowering::largestLive() const {
 }
 
 void Lowering::place(int v) {
+  const std::uint64_t bytes = placedBytes(v);
+  const int b = nextBuffer_++;
+  bind(v, b);
+  addr_[b] = alloc_.allocate(bytes, g_.values[std::size_t(v)].name);
+  size_[b] = bytes;
+}
+
+std::uint64_t Lowering::placedBytes(int v) const {
   const int producer = g_.values[std::size_t(v)].producer;
   const Node* pn = producer >= 0 ? &g_.nodes[std::size_t(producer)] : nullptr;
   const bool ring = pn && (pn->op == Op::allreduce_mean || pn->op == Op::allreduce);
@@ -497,10 +506,7 @@ void Lowering::place(int v) {
   // A value only a reduce-scatter reads is reduced in place: room for the padding rows of its
   // last blocks (see reducescatter).
   if (inPlaceScatter_.count(v)) bytes = std::max(bytes, inPlaceScatter_.at(v));
-  const int b = nextBuffer_++;
-  bind(v, b);
-  addr_[b] = alloc_.allocate(bytes, g_.values[std::size_t(v)].name);
-  size_[b] = bytes;
+  return bytes;
 }
 
 bool Lowering::resident(int x) const { return buffer_.count(x) && size_.count(buffer_.at(x)); }
@@ -570,7 +576,15 @@ void Lowering::assignOffloadHomes(std::uint64_t next) {
     const Node& n = g_.nodes[p];
     const int r = n.outputs[0];
     if (root.at(r) != r || inPlaceScatter_.count(r)) continue;
-    if (opHas(n.op, kCollective)) continue;  // buffers sized for the ring, written by neighbours
+    // A collective's result is written by its neighbours while it runs; a data-parallel
+    // all-reduce's (a weight's averaged gradient) is whole when it ends and may leave then (its
+    // copy out waits for it: a collective names no writes, so every byte it touches counts).
+    // Other collectives' results feed the next op at once.
+    // A collective's result is written by its neighbours while it runs; a data-parallel
+    // all-reduce's (a weight's averaged gradient) is whole when it ends and may leave then
+    // (offloadReduced; its copy out waits for it: a collective names no writes, so every byte it
+    // touches counts). Other collectives' results feed the next op at once.
+    if (opHas(n.op, kCollective) && !(n.op == Op::allreduce_mean && ctx_.offloadReduced)) continue;
     if (count(r) * 4 < kOffloadMinBytes) continue;
     std::vector<std::size_t> at = {p};
     bool keep = false;
@@ -773,8 +787,13 @@ int Lowering::dyingOperandToReuse(const Node& n, std::size_t i) const {
   // the weight, a momentum update over the scaled momentum), so a training step keeps one copy of
   // each weight and of its optimizer state.
   // A per-channel operand applied run by run (scalarRuns) lets the other be written over too.
+  // A data-parallel all-reduce works in place on the gradient it averages when that dies there,
+  // so that the step holds one copy of it. (Not a grid line's: in place, the ResNet of
+  // cli.grid_resnet_cifar no longer fits its cores' SRAM, its buffers placed otherwise.)
   const int perRun = perRunOperand(n);
-  if (!(n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::relu || n.op == Op::neg || perRun >= 0)) return -1;
+  if (!(n.op == Op::add || n.op == Op::sub || n.op == Op::mul || n.op == Op::relu || n.op == Op::neg || n.op == Op::allreduce_mean ||
+        perRun >= 0))
+    return -1;
   const int v = n.outputs[0];
   bool sameSize = true;
   for (int in : n.inputs) sameSize = sameSize && (count(in) == count(v) || isScalarConst(in) || in == perRun);
@@ -782,7 +801,8 @@ int Lowering::dyingOperandToReuse(const Node& n, std::size_t i) const {
   for (int in : n.inputs) {
     if (count(in) != count(v) || g_.values[std::size_t(in)].kind == ValueKind::Constant) continue;
     const int b = buffer_.at(in);
-    bool free = size_.count(b) > 0 && size_.at(b) == roundUp(count(v), 16) * 4 && !loads_.count(b);
+    // (An all-reduce's ring may need more than the value: a chunk per core.)
+    bool free = size_.count(b) > 0 && size_.at(b) == roundUp(count(v), 16) * 4 && size_.at(b) >= placedBytes(v) && !loads_.count(b);
     if (bufferNeeded(b, i, -1, false)) free = false;
     if (free) return in;
   }
@@ -883,7 +903,8 @@ void printStages(const CoreContext& ctx, const LoweredProgram& p) {
   if (wants(ctx, "hbm-residency")) {
     out << "# after hbm-residency: " << p.hbmHomes.size() << " value(s) homed in HBM";
     if (p.offloadGap)
-      out << ", " << p.offloaded.size() << " of them intermediates offloaded (kept across more than " << p.offloadGap << " ops)";
+      out << ", " << p.offloaded.size() << " of them intermediates offloaded (kept across more than " << p.offloadGap << " ops"
+          << (p.offloadReduced ? ", all-reduced gradients included" : "") << ")";
     out << "\n";
     for (const auto& [n, a] : p.hbmHomes) out << "hbm %" << n << " " << a << "\n";
     out << "\n";

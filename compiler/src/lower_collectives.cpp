@@ -31,7 +31,7 @@ void Lowering::allreduce(const Node& n, std::uint64_t dst) {
   const bool isMax = n.op == Op::allreduce && n.attrs.count("reduce") && std::get<std::string>(n.attrs.at("reduce")) == "max";
   const int sem = semOf(n);
   const int arrived = sem, freed = sem + 1, gathered = sem + 2;
-  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  if (dst != addr(x)) dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);  // else in place (dyingOperandToReuse)
   if (p > 1) {
     // Ring all-reduce: P-1 reduce-scatter steps, then P-1 all-gather steps, chunk by chunk. A
     // core first tells its predecessor that its receive buffer is ready, and again after each
@@ -96,7 +96,7 @@ void Lowering::allreduceInGroups(const Node& n, std::uint64_t dst, std::uint64_t
   const auto crossCore = [&](std::uint64_t g) { return ctx_.ring[std::size_t(startOf(g % G) + pos)]; };
   const auto mod = [](long v, std::uint64_t m) { return std::uint64_t(((v % long(m)) + long(m)) % long(m)); };
   if (C * c1 > count(x)) vfill(dst + roundUp(count(x), 16) * 4, 0.0, C * c1 - roundUp(count(x), 16));
-  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  if (dst != addr(x)) dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);  // else in place (dyingOperandToReuse)
   // The receive buffer; with a tree across the groups also its slots (after the reduce-scatter
   // inside the group, no neighbour puts into it any more).
   const std::uint64_t F = plan.treeAcross;
@@ -202,7 +202,7 @@ void Lowering::allreduceInThreeLevels(const Node& n, std::uint64_t dst) {
   const std::uint64_t r = std::uint64_t(ctx_.rank), j1 = r % C1, j2 = (r / C1) % C2, g = r / D;
   const auto mod = [](long v, std::uint64_t m) { return std::uint64_t(((v % long(m)) + long(m)) % long(m)); };
   if (C1 * c1 > count(x)) vfill(dst + roundUp(count(x), 16) * 4, 0.0, C1 * c1 - roundUp(count(x), 16));
-  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  if (dst != addr(x)) dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);  // else in place (dyingOperandToReuse)
   const std::uint64_t recv = temp(c1, n.name + ".recv");
   collectives_.push_back({dst, recv});
   // A ring among `members` (this core at place q): put into the next one's receive buffer, or
@@ -263,7 +263,7 @@ void Lowering::allreduceInThreeLevels(const Node& n, std::uint64_t dst) {
 void Lowering::allreduceTree(const Node& n, std::uint64_t dst, std::uint64_t fanIn) {
   const int x = n.inputs[0];
   const std::uint64_t whole = roundUp(count(x), 16);
-  dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);
+  if (dst != addr(x)) dma2d(dst, addr(x), 1, count(x) * 4, 0, 0);  // else in place (dyingOperandToReuse)
   const std::uint64_t slots = temp(treeDepth(ctx_.ring.size(), fanIn) * (fanIn - 1) * whole, n.name + ".slots");
   collectives_.push_back({dst, slots});
   treeAllreduce(ctx_.ring, std::uint64_t(ctx_.rank), fanIn, dst, whole, {dst, slots});

@@ -9,22 +9,25 @@
 
 namespace tatami::compiler::lowering {
 
-void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t exChunk) {
+void Lowering::convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t exChunk, bool ownOrder) {
   // Examples in chunks of exChunk, each chunk's temporaries freed before the next's: the first
-  // chunk's sum goes into dW, each later one's into a partial dW added to it (FP32).
+  // chunk's sum goes into dW; with C in dW's own order each later one's tiles are added into it
+  // as they go out, else its sum goes into a partial dW added to it (FP32).
   const std::uint64_t N = std::uint64_t(shape(n.inputs[0])[0]), count = this->count(n.outputs[0]);
-  const std::uint64_t partial = exChunk < N ? temp(count, n.name + ".partial") : 0;
+  const bool ownLayout = ownOrder || std::uint64_t(shape(n.outputs[0])[1]) < 16;
+  const std::uint64_t partial = exChunk < N && !ownLayout ? temp(count, n.name + ".partial") : 0;
   for (std::uint64_t b0 = 0; b0 < N; b0 += exChunk) {
     const std::size_t mark = temps_.size();
     const std::uint64_t nc = std::min(exChunk, N - b0);
-    convWeightGradientExamples(n, b0 == 0 ? dst : partial, kChunk, b0, nc);
+    convWeightGradientExamples(n, b0 == 0 || ownLayout ? dst : partial, kChunk, b0, nc, ownOrder, b0 > 0 && ownLayout);
     releaseTempsSince(mark);
-    if (b0 == 0) continue;
+    if (b0 == 0 || ownLayout) continue;
     vbin(tatami::Op::Vadd, dst, dst, partial, roundUp(count, 16));
   }
 }
 
-void Lowering::convWeightGradientExamples(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t b0, std::uint64_t nc) {
+void Lowering::convWeightGradientExamples(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t b0, std::uint64_t nc, bool ownOrder,
+                                          bool accumulate) {
   // dW[f, c, r, q] = sum over examples b and positions p of dy[b, f, p] x[b, c, p + r dh Wp + q dw],
   // with dy laid out at the padded width (zero where j >= Wo): a product contracting over the
   // positions, in chunks of kChunk (chosen by the cost model, convWeightGradientChosen). Per chunk, every operand panel (K = the chunk's positions by
@@ -33,7 +36,9 @@ void Lowering::convWeightGradientExamples(const Node& n, std::uint64_t dst, std:
   // in SRAM until the end. The columns of x: with 16 channels or more, (kernel offset, block of 16
   // channels), one DMA of 16 channel rows each, and C is reordered at the end; with fewer, dW's
   // own (channel, r, q) order, one DMA per run of q, and C is dW.
-  // Examples b0 .. b0 + nc - 1.
+  // Examples b0 .. b0 + nc - 1. ownOrder: C in dW's own order whatever the channels (no staged
+  // copy to reorder, for where it does not fit). accumulate: C's tiles are added into dW (a later
+  // chunk of examples; C in dW's own order).
   const int xv = n.inputs[0], dyv = n.inputs[1];
   Shape xs = shape(xv);
   const Shape& ys = shape(dyv);
@@ -52,7 +57,7 @@ void Lowering::convWeightGradientExamples(const Node& n, std::uint64_t dst, std:
   // Positions run over the planes' width: the padded width, or with a stride its phases'.
   const std::uint64_t Wp = roundUp(std::uint64_t(xs[3]) + pad[1] + pad[3], stride) / stride;
   const std::uint64_t Pb = roundUp(Ho * Wp, 2);  // positions per example, even (the last is zero in dy)
-  const bool packed = Cg < 16;
+  const bool packed = ownOrder || Cg < 16;
   const std::uint64_t fBlocks = (Fg + 15) / 16, cBlocks = (Cg + 15) / 16;
   const std::uint64_t columns = packed ? (Cg * khkw + 15) / 16 : khkw * cBlocks;
   usefulFlops_ = matrixFlops(g_, n);
@@ -114,6 +119,10 @@ void Lowering::convWeightGradientExamples(const Node& n, std::uint64_t dst, std:
   // Unpacked: C in [F, khkw, Cg] order, transposed per filter into dW's [F, Cg, khkw] at the end.
   const std::uint64_t staged = packed ? 0 : temp(Fg * rowLen, n.name + ".staged");
   const std::uint64_t perFilter = packed ? 0 : temp(2 * rowLen, n.name + ".per_filter");  // two in rotation
+  // Accumulating: each tile's block of dW is read into one of two scratch tiles, the tile added,
+  // and the sum written back.
+  const std::uint64_t sums = accumulate ? temp(2 * 256, n.name + ".sums") : 0;
+  std::uint64_t tilesOut = 0;
   const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
 
   for (std::uint64_t g = 0; g < G; ++g) {
@@ -215,7 +224,14 @@ void Lowering::convWeightGradientExamples(const Node& n, std::uint64_t dst, std:
           for (std::uint64_t j = j0; j < j0 + jn; ++j) {
             const std::uint64_t f0 = (f0b + fb) * 16, rows = std::min<std::uint64_t>(16, Fg - f0);
             const std::uint64_t tile = tiles + (fb * jPerPass + j - j0) * 1024;
-            if (packed) {
+            if (packed && accumulate) {
+              const std::uint64_t c0 = j * 16, cols = std::min<std::uint64_t>(16, Cg * khkw - c0);
+              const std::uint64_t block = dst + ((g * Fg + f0) * Cg * khkw + c0) * 4, sum = sums + (tilesOut++ % 2) * 1024;
+              dma2dAsync(sum, block, rows, cols * 4, 64, Cg * khkw * 4);
+              vbin(tatami::Op::Vadd, sum, sum, tile, 256);
+              dma2dAsync(block, sum, rows, cols * 4, Cg * khkw * 4, 64);
+              main += dmaCycles(16, 64) + lines(1024) + vec + 12 * sc;
+            } else if (packed) {
               const std::uint64_t c0 = j * 16, cols = std::min<std::uint64_t>(16, Cg * khkw - c0);
               dma2dAsync(dst + ((g * Fg + f0) * Cg * khkw + c0) * 4, tile, rows, cols * 4, Cg * khkw * 4, 64);
             } else {
@@ -243,22 +259,30 @@ void Lowering::convWeightGradientChosen(const Node& n, std::uint64_t dst) {
   // panel's DMA set-up and each matrix instruction's latency, a shorter one takes less SRAM.
   // Every example at once where one of the chunks fits; else examples in chunks, the largest
   // that fit (halving).
+  // Where C reordered into dW's layout does not fit (its staged copy is as large as dW), C is
+  // made in dW's own order: more DMA per panel, no copy.
   const std::uint64_t N = std::uint64_t(shape(n.inputs[0])[0]);
   std::uint64_t best = 0;
   double bestCycles = 0;
+  bool ownOrder = false;
   std::string weighed;
   const std::uint64_t examples = largestChunk(N, vectorUnits({count(n.inputs[0]) / N, count(n.inputs[1]) / N}), [&](std::uint64_t e) {
-    best = 0, weighed.clear();
-    for (const std::uint64_t chunk : {64, 128, 256}) {
-      const double cycles = estimateOnly([&] { convWeightGradient(n, dst, chunk, e); });
-      weighed += (weighed.empty() ? "" : ", ") + std::to_string(chunk) + ": " + (cycles < 0 ? std::string("SRAM too small") : std::to_string(std::llround(cycles)));
-      if (cycles >= 0 && (best == 0 || cycles < bestCycles)) best = chunk, bestCycles = cycles;
+    for (const bool own : {false, true}) {
+      best = 0, weighed.clear(), ownOrder = own;
+      for (const std::uint64_t chunk : {64, 128, 256}) {
+        const double cycles = estimateOnly([&] { convWeightGradient(n, dst, chunk, e, own); });
+        weighed += (weighed.empty() ? "" : ", ") + std::to_string(chunk) + ": " + (cycles < 0 ? std::string("SRAM too small") : std::to_string(std::llround(cycles)));
+        if (cycles >= 0 && (best == 0 || cycles < bestCycles)) best = chunk, bestCycles = cycles;
+      }
+      if (best != 0) return true;
     }
-    return best != 0;
+    ownOrder = false;
+    return false;
   });
   if (best == 0) best = 64;  // none fits: the smallest, which names the shortfall
-  convWeightGradient(n, dst, best, examples);
+  convWeightGradient(n, dst, best, examples, ownOrder);
   choice_ = "chunks of " + std::to_string(best) + " positions (estimated cycles by chunk: " + weighed + ")";
+  if (ownOrder && std::uint64_t(shape(n.outputs[0])[1]) >= 16) choice_ += ", C in dW's own order (the copy that reorders it does not fit the SRAM)";
   if (examples < N) choice_ += ", examples in chunks of " + std::to_string(examples) + " (all " + std::to_string(N) + " do not fit the SRAM)";
 }
 

@@ -119,6 +119,8 @@ class Lowering {
   void findInPlaceScatters();
   void streamIn(int in, LoweredProgram& out);
   int dyingOperandToReuse(const Node& n, std::size_t i) const;
+  /// The bytes place() gives v: its padded size, or what its collective's plan writes.
+  std::uint64_t placedBytes(int v) const;
   void emitNode(const Node& n, LoweredProgram& out);
   /// Releases the buffers whose values die at node i; returns the step inputs' among them.
   std::vector<int> releaseDeadInputs(const Node& n, std::size_t i);
@@ -328,8 +330,11 @@ class Lowering {
   void poolPlanes(const Node& n, std::uint64_t dst, std::uint64_t p0, std::uint64_t planes);
   /// conv2d_grad_weight on the matrix unit, contracting over the positions in chunks of kChunk
   /// (lower_conv_weight.cpp); the Chosen form takes the chunk the cost model estimates fastest.
-  void convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t exChunk);
-  void convWeightGradientExamples(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t b0, std::uint64_t nc);
+  /// ownOrder: C in dW's own (channel, r, q) order even with 16 channels or more (no staged copy
+  /// to reorder; later chunks of examples added into dW tile by tile instead of through a partial).
+  void convWeightGradient(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t exChunk, bool ownOrder = false);
+  void convWeightGradientExamples(const Node& n, std::uint64_t dst, std::uint64_t kChunk, std::uint64_t b0, std::uint64_t nc, bool ownOrder,
+                                  bool accumulate);
   void convWeightGradientChosen(const Node& n, std::uint64_t dst);
   /// The cost model's estimate of what `lower` emits (-1 if it does not fit the SRAM); the
   /// program, the SRAM plan and the op's estimate are left as they were.

@@ -63,7 +63,8 @@ std::function<void(std::size_t, CoreContext&)> gridFeed(const CompileRequest& r,
 /// Lowers for core `k` of a job; when the step does not fit in SRAM and the system has HBM,
 /// lowers it again streaming parameters and optimizer state from HBM (core k's region: 256 MiB
 /// of DIP k mod DIPs), and when that does not fit either, offloading the intermediates the step
-/// keeps across long stretches (CoreContext::offloadGap).
+/// keeps across long stretches (CoreContext::offloadGap), then the all-reduced gradients too
+/// (CoreContext::offloadReduced).
 LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreContext ctx, std::int64_t k) {
   constexpr std::uint64_t kCoreRegion = 256ull << 20;  // of a DIP's HBM, per core
   const std::int64_t dips = dipCount(config);
@@ -77,14 +78,14 @@ LoweredProgram lowerOrStream(const Graph& g, const ArchConfig& config, CoreConte
   ctx.hbmBytes = kCoreRegion;
   // Then the activations the backward pass keeps go to HBM as well (gap 0: none): first only
   // those kept longest (the least traffic), then those kept across fewer ops, until the step
-  // fits; the last try's shortfall is the one named.
-  const std::size_t gaps[] = {0, 64, 32, 16, 8};
-  for (const std::size_t gap : gaps) {
-    ctx.offloadGap = gap;
+  // fits; then the all-reduced gradients too; the last try's shortfall is the one named.
+  const std::pair<std::size_t, bool> tries[] = {{0, false}, {64, false}, {32, false}, {16, false}, {8, false}, {64, true}, {8, true}};
+  for (const auto& [gap, reduced] : tries) {
+    ctx.offloadGap = gap, ctx.offloadReduced = reduced;
     try {
       return lowerToCore(g, config, ctx);
     } catch (const SramOverflow&) {
-      if (gap == gaps[std::size(gaps) - 1]) throw;
+      if (&gap == &tries[std::size(tries) - 1].first) throw;
     }
   }
   return {};  // not reached

@@ -46,7 +46,8 @@ void printCostTable(const LoweredProgram& lp, const std::vector<OpMeasure>* meas
   if (!lp.hbmHomes.empty()) {  // the step did not fit in SRAM: streamed (and offloaded)
     out << "; weights and optimizer state streamed from HBM";
     if (lp.offloadGap)
-      out << ", " << lp.offloaded.size() << " intermediates offloaded to it (kept across more than " << lp.offloadGap << " ops)";
+      out << ", " << lp.offloaded.size() << " intermediates offloaded to it (kept across more than " << lp.offloadGap << " ops"
+          << (lp.offloadReduced ? ", all-reduced gradients included" : "") << ")";
   }
   out << "\n";
   if (measured)

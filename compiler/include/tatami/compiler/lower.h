@@ -71,8 +71,10 @@ struct LoweredProgram {
   std::vector<std::pair<std::uint64_t, std::vector<float>>> hbmInit;
   std::vector<std::string> fusedTransposes;  ///< transposes the matrix unit reads transposed (not made)
   std::vector<std::pair<std::string, std::uint64_t>> hbmHomes;  ///< values homed in HBM, at their address
-  /// With CoreContext::offloadGap: the gap, and the intermediates among hbmHomes (offloaded).
+  /// With CoreContext::offloadGap: the gap, and the intermediates among hbmHomes (offloaded);
+  /// offloadReduced: the all-reduced gradients among them.
   std::size_t offloadGap = 0;
+  bool offloadReduced = false;
   std::vector<std::string> offloaded;
   std::vector<CollectiveBuffers> collectives;  ///< each allreduce_mean's buffers, in program order
   /// The cost model's cycles for the whole program: when the last of its threads is done (the
@@ -121,6 +123,9 @@ struct CoreContext {
   /// before such a stretch, and is read back just before its next use (activation offloading).
   /// Exact: the bytes come back as they went. 0: none.
   std::size_t offloadGap = 0;
+  /// With offloadGap: the data-parallel all-reduce's results (a weight's averaged gradient,
+  /// waiting for the optimizer at the step's end) are offloaded as other intermediates are.
+  bool offloadReduced = false;
   /// Bytes of HBM from hbmBase this core may use (the parameters, their state and the offloaded
   /// intermediates); 0: no limit.
   std::uint64_t hbmBytes = 0;
