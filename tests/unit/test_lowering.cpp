@@ -553,7 +553,8 @@ TEST_CASE("mixed precision: where both operands' panels fit, the matmul keeps re
   CoreContext ctx;
   ctx.precision = "mixed";
   std::set<std::string> picked;
-  for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{16, 256, 256}, {64, 300, 200}, {100, 64, 10}, {64, 100, 10}}) {
+  for (const auto& mkn : std::vector<std::array<std::int64_t, 3>>{{16, 256, 256}, {64, 300, 200}, {100, 64, 10}, {64, 100, 10}}) {
+    const std::int64_t m = mkn[0], k = mkn[1], n = mkn[2];  // named, not bound: CAPTURE (clang) refuses bindings
     CAPTURE(m);
     CAPTURE(k);
     CAPTURE(n);
