@@ -160,11 +160,16 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
   const std::uint64_t N = std::uint64_t(shape(src)[0]);
   // Where even the smallest chunk does not fit, the weights' BF16 copies are made a block of 16
   // outputs at a time (one group only; slower: a transpose per block).
+  // Where that does not fit either, the outputs in passes: each pass makes the panels of a few
+  // blocks of 16 outputs (halving) and runs every position against them, the positions' panels
+  // cut again for each pass (one group only).
   const std::uint64_t G = std::uint64_t(n.intAttr("group", 1));
+  const std::uint64_t mb = (std::uint64_t(shape(n.outputs[0])[1]) / G + 15) / 16;  // blocks of 16 outputs
   bool fits = false, byBlock = false;
+  std::uint64_t pass = 0;  // output blocks per pass (0: all)
   const auto largest = [&] {
     return largestChunk(N, vectorUnits({count(src) / N}), [&](std::uint64_t c) {
-      return fits = estimateOnly([&] { convImplicitGemmChunks(n, dst, c, byBlock); }) >= 0;
+      return fits = estimateOnly([&] { convImplicitGemmChunks(n, dst, c, byBlock, pass); }) >= 0;
     });
   };
   std::uint64_t chunk = largest();
@@ -172,15 +177,23 @@ void Lowering::convImplicitGemm(const Node& n, std::uint64_t dst) {
     byBlock = true;
     const std::uint64_t blocks = largest();
     if (fits) chunk = blocks;
-    else byBlock = false;  // neither fits: the shortfall named as before
+    for (std::uint64_t blocksPerPass = mb / 2; !fits && blocksPerPass >= 1; blocksPerPass /= 2) {
+      pass = blocksPerPass;
+      const std::uint64_t inPasses = largest();
+      if (fits) chunk = inPasses;
+    }
+    if (!fits) byBlock = false, pass = 0;  // none fits: the shortfall named as before
   }
-  convImplicitGemmChunks(n, dst, chunk, byBlock);  // the smallest chunk that does not fit: its shortfall named
+  convImplicitGemmChunks(n, dst, chunk, byBlock, pass);  // the smallest chunk that does not fit: its shortfall named
   if (chunk < N)
     choice_ = "examples in chunks of " + std::to_string(chunk) + " (the planes of all " + std::to_string(N) + " do not fit the SRAM)";
   if (byBlock) choice_ += std::string(choice_.empty() ? "" : "; ") + "the weights' panels made 16 outputs at a time (their BF16 copies do not fit at once)";
+  if (pass)
+    choice_ += "; the outputs in passes of " + std::to_string(pass * 16) + " (the panels of all " + std::to_string(mb * 16) +
+               " do not fit), the positions cut again for each";
 }
 
-void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk, bool byBlock) {
+void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk, bool byBlock, std::uint64_t pass) {
   const bool forward = n.op == Op::conv2d;
   const int src = n.inputs[0], wv = n.inputs[1];
   const Shape& ss = shape(src);  // x [N, C, H, W], or dy [N, F, oh, ow] for the input gradient
@@ -209,6 +222,8 @@ void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uin
   const std::uint64_t pr = forward ? std::uint64_t(pads[3]) : Wo - 1 + std::uint64_t(pads[1]) - (Ws - 1) * sw;
   const std::uint64_t Csg = Cs / G, Cog = Co / G;  // channels read and made per group
   const std::uint64_t K = khkw * Csg, Kp = roundUp(K, 2), mb = (Cog + 15) / 16;
+  // Output blocks per pass: all, or (byBlock only) a few at a time.
+  const std::uint64_t mbPass = pass && byBlock ? std::min(pass, mb) : mb;
   usefulFlops_ = matrixFlops(g_, n);
 
   const auto before = est_;  // estimated as a whole, at the end
@@ -221,8 +236,8 @@ void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uin
   // two B slots.
   const std::uint64_t slack = 32 + dw * (kw - 1);
   const std::uint64_t panelBytes = Kp * 32;
-  const std::uint64_t aPanels = alloc_.allocate(mb * panelBytes, n.name + ".a_panels");
-  temps_.push_back({aPanels, mb * panelBytes});
+  const std::uint64_t aPanels = alloc_.allocate(mbPass * panelBytes, n.name + ".a_panels");
+  temps_.push_back({aPanels, mbPass * panelBytes});
   const std::uint64_t wCount = Fg * Cw * khkw;
   // A group's weights not 64-byte aligned are copied first (vcvt reads aligned vectors).
   const bool copyWeights = G > 1 && (wCount * 4) % 64 != 0;
@@ -264,147 +279,150 @@ void Lowering::convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uin
       if (planes.owned && G == 1) releaseTemp(s16);  // copied into the planes
       const std::uint64_t exStride = planes.exStride, chanStride = planes.chanStride, Wp = planes.width;
       const std::uint64_t nbEx = (Ho * Wp + 15) / 16;  // position blocks per example, at the planes' width
-      if (b0 == 0 && byBlock) {
-        // The A panels a block of 16 outputs at a time (one group): the block's weights in FP32
-        // (forward: its 16 filters' rows, one run; input gradient: its 16 channels of every
-        // filter, one strided DMA), in BF16, transposed so that the 16 outputs are consecutive,
-        // then one strided DMA per kernel offset, as below.
-        li(1, std::int64_t(aPanels)), li(3, 0), li(4, std::int64_t(mb * Kp * 16));
-        emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
-        setup += lines(mb * panelBytes) + vec;
-        const std::uint64_t blockElems = 16 * Cw * khkw;  // forward [16, Cw khkw]; gradient [Fg, 16, khkw] (Fg = F)
-        const std::uint64_t gradElems = Fg * 16 * khkw;
-        const std::uint64_t elems = forward ? blockElems : gradElems;
-        for (std::uint64_t ob = 0; ob < mb; ++ob) {
-          const std::uint64_t o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
-          const std::size_t blockMark = temps_.size();
-          std::uint64_t from = addr(wv) + o0 * Cw * khkw * 4;
-          if (!forward || oc < 16) {  // gathered or padded into a zeroed block first
-            const std::uint64_t block = temp(roundUp(elems, 16), n.name + ".w_block");
-            vfill(block, 0.0, roundUp(elems, 16));
-            if (forward) dma2dAsync(block, from, 1, oc * Cw * khkw * 4, 0, 0);
-            else dma2dAsync(block, addr(wv) + o0 * khkw * 4, Fg, oc * khkw * 4, 16 * khkw * 4, Cw * khkw * 4);
-            setup += forward ? dmaCycles(1, oc * Cw * khkw * 4) : dmaCycles(Fg, oc * khkw * 4);
-            from = block;
-          }
-          const std::uint64_t b16 = bf16Temp(roundUp(elems, 32), n.name + ".w_block_bf16");
-          const std::uint64_t bt = bf16Temp(roundUp(elems, 32), n.name + ".w_block_t");
-          setup += toBf16(b16, from, elems, n.name);
-          // forward: [16, Cw khkw] -> [Cw khkw, 16], element (c, rq, f) at (c khkw + rq) 16 + f;
-          // input gradient: [Fg 16, khkw] -> [khkw, Fg 16], element (rq, f, c) at (rq Fg + f) 16 + c.
-          li(1, std::int64_t(bt)), li(2, std::int64_t(b16)), li(3, std::int64_t(forward ? 16 : Fg * 16)), li(4, std::int64_t(forward ? Cw * khkw : khkw));
-          emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
-          setup += 2 * lines(elems * 2) + vec;
-          for (std::uint64_t rq = 0; rq < khkw; ++rq) {
-            const std::uint64_t at = forward ? bt + rq * 16 * 2 : bt + (khkw - 1 - rq) * Fg * 16 * 2;
-            dma2dAsync(aPanels + ob * panelBytes + rq * Csg * 32, at, Csg, oc * 2, 32, (forward ? khkw * 16 : 16) * 2);
-            setup += dmaCycles(Csg, oc * 2);
-          }
-          releaseTempsSince(blockMark);  // the next block's reuse the bytes once these DMAs have read them
-        }
-      } else if (b0 == 0 || G > 1) {  // the A panels: one group's stay for every chunk
-        // A panels: row (kernel offset rq, channel k) of panel ob holds the weights of outputs
-        // ob*16..+15. The weights transposed so that those 16 are consecutive, in BF16, then one
-        // strided DMA per kernel offset and panel.
-        std::uint64_t wsrc = addr(wv) + g * wCount * 4;
-        if (copyWeights) {
-          dma2dAsync(wAligned, wsrc, 1, wCount * 4, 0, 0);
-          wsrc = wAligned, setup += dmaCycles(1, wCount * 4);
-        }
-        // In BF16, then transposed so that the 16 outputs of a panel row are consecutive:
-        // forward: w_g [Fg, Cw*khkw] -> [Cw*khkw, Fg]; element (rq, c, f) at (c*khkw + rq)*Fg + f.
-        // input gradient: w_g [Fg*Cw, khkw] -> [khkw, Fg*Cw]; element (rq, f, c) at ((khkw-1-rq)*Fg + f)*Cw + c.
-        // (w16 is freed once transposed: a later write to its bytes waits for the transpose's reads)
-        const std::uint64_t w16Bytes = roundUp(roundUp(wCount, 32) * 2, 64), w16 = alloc_.allocate(w16Bytes, n.name + ".w_bf16");
-        setup += toBf16(w16, wsrc, wCount, n.name);
-        li(1, std::int64_t(wt16)), li(2, std::int64_t(w16)), li(3, std::int64_t(forward ? Fg : Fg * Cw)), li(4, std::int64_t(forward ? Cw * khkw : khkw));
-        emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
-        alloc_.release(w16, w16Bytes);
-        li(1, std::int64_t(aPanels)), li(3, 0), li(4, std::int64_t(mb * Kp * 16));
-        emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
-        setup += lines(wCount * 2) + lines(mb * panelBytes) + 2 * vec;
-        const std::uint64_t ld = forward ? Fg : Cw, k2Stride = forward ? khkw : 1;
-        for (std::uint64_t ob = 0; ob < mb; ++ob) {
-          const std::uint64_t o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
-          for (std::uint64_t rq = 0; rq < khkw; ++rq) {
-            const std::uint64_t row = forward ? rq : (khkw - 1 - rq) * Fg;
-            dma2dAsync(aPanels + ob * panelBytes + rq * Csg * 32, wt16 + (row * ld + o0) * 2, Csg, oc * 2, 32, k2Stride * ld * 2);
-            setup += dmaCycles(Csg, oc * 2);
-          }
-        }
-      }
-      if (g == 0 && b0 == 0 && K != Kp) {  // the zero row that pads K to even
-        li(1, std::int64_t(slots)), li(3, 0), li(4, std::int64_t(kSlots * Kp * 16));
-        emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
-        setup += lines(kSlots * panelBytes) + vec;
-      }
-
-      // The panels of positions, example by example: panel i is loaded while panel i-1 computes.
-      const std::uint64_t panels = nc * nbEx;
-      const auto loadSteps = [&](std::uint64_t i) {
-        std::vector<std::function<void()>> steps;
-        const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
-        // Without phases, one DMA per kernel row: kw planes (the offsets q dw apart) of Csg channel
-        // rows; with one channel, one DMA for the whole panel: kh planes (dh rows of the plane
-        // apart) of kw rows. With phases, one of Csg channel rows per kernel offset.
-        const bool perRow = planes.stride == 1 && Csg * kw < (1u << 20);
-        if (perRow && Csg == 1) {
-          const std::uint64_t from = planes.tap(0, 0) + (b * exStride + p0) * 2;
-          steps.push_back([=] { dma3dAsync(slot, from, kh, kw, 32, kw * 32, 32, dh * Wp * 2, dw * 2); });
-          return steps;
-        }
-        for (std::uint64_t rq = 0; rq < khkw; rq += perRow ? kw : 1) {
-          const std::uint64_t from = planes.tap((rq / kw) * dh, (rq % kw) * dw) + (b * exStride + p0) * 2;
-          if (perRow) steps.push_back([=] { dma3dAsync(slot + rq * Csg * 32, from, kw, Csg, 32, Csg * 32, 32, dw * 2, chanStride * 2); });
-          else steps.push_back([=] { dma2dAsync(slot + rq * Csg * 32, from, Csg, 32, 32, chanStride * 2); });
-        }
-        return steps;
-      };
-      const double loadDma = planes.stride != 1 ? double(khkw) * dmaCycles(Csg, 32)
-                             : Csg == 1         ? dmaCycles(khkw, 32)
-                                                : double(kh) * dmaCycles(kw * Csg, 32);
-      for (const auto& step : loadSteps(0)) step();
-      setup += loadDma + double(loadSteps(0).size()) * 7 * sc;
-      for (std::uint64_t i = 0; i < panels; ++i) {
-        const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
-        std::vector<std::function<void()>> next;
-        if (i + 1 < panels) next = loadSteps(i + 1);
-        const std::uint64_t perTile = (next.size() + mb - 1) / mb;
-        std::size_t stepAt = 0;
-        double dma = next.empty() ? 0.0 : loadDma, issue = double(next.size()) * 7 * sc;
-        for (std::uint64_t ob = 0; ob < mb; ++ob, ++t) {
-          const std::uint64_t tile = tiles + (t % kTiles) * 1024, o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
-          for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
-            const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
-            li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + ob * panelBytes + k0 * 32));
-            li(3, std::int64_t(slot + k0 * 32)), li(4, std::int64_t(kc));
-            emit_.emit(k0 == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
-            issue += 5 * sc;
-          }
-          // The tile's valid positions, in runs along rows of the output plane.
-          std::vector<Copy> runs;
-          for (std::uint64_t p = p0; p < p0 + 16;) {
-            const std::uint64_t i0 = p / Wp, j0 = p % Wp;
-            if (i0 >= Ho) break;
-            if (j0 >= Wo) {
-              p += Wp - j0;
-              continue;
+      for (std::uint64_t ob0 = 0; ob0 < mb; ob0 += mbPass) {
+        const std::uint64_t obEnd = std::min(mb, ob0 + mbPass);
+        if ((b0 == 0 || mbPass < mb) && byBlock) {
+          // The A panels a block of 16 outputs at a time (one group): the block's weights in FP32
+          // (forward: its 16 filters' rows, one run; input gradient: its 16 channels of every
+          // filter, one strided DMA), in BF16, transposed so that the 16 outputs are consecutive,
+          // then one strided DMA per kernel offset, as below.
+          li(1, std::int64_t(aPanels)), li(3, 0), li(4, std::int64_t(mbPass * Kp * 16));
+          emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+          setup += lines(mbPass * panelBytes) + vec;
+          const std::uint64_t blockElems = 16 * Cw * khkw;  // forward [16, Cw khkw]; gradient [Fg, 16, khkw] (Fg = F)
+          const std::uint64_t gradElems = Fg * 16 * khkw;
+          const std::uint64_t elems = forward ? blockElems : gradElems;
+          for (std::uint64_t ob = ob0; ob < obEnd; ++ob) {
+            const std::uint64_t o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
+            const std::size_t blockMark = temps_.size();
+            std::uint64_t from = addr(wv) + o0 * Cw * khkw * 4;
+            if (!forward || oc < 16) {  // gathered or padded into a zeroed block first
+              const std::uint64_t block = temp(roundUp(elems, 16), n.name + ".w_block");
+              vfill(block, 0.0, roundUp(elems, 16));
+              if (forward) dma2dAsync(block, from, 1, oc * Cw * khkw * 4, 0, 0);
+              else dma2dAsync(block, addr(wv) + o0 * khkw * 4, Fg, oc * khkw * 4, 16 * khkw * 4, Cw * khkw * 4);
+              setup += forward ? dmaCycles(1, oc * Cw * khkw * 4) : dmaCycles(Fg, oc * khkw * 4);
+              from = block;
             }
-            const std::uint64_t len = std::min(Wo - j0, p0 + 16 - p);
-            runs.push_back({tile, dst + ((((b0 + b) * Co + g * Cog + o0) * Ho + i0) * Wo + j0) * 4, oc, p - p0, len, Ho * Wo * 4});
-            p += len;
+            const std::uint64_t b16 = bf16Temp(roundUp(elems, 32), n.name + ".w_block_bf16");
+            const std::uint64_t bt = bf16Temp(roundUp(elems, 32), n.name + ".w_block_t");
+            setup += toBf16(b16, from, elems, n.name);
+            // forward: [16, Cw khkw] -> [Cw khkw, 16], element (c, rq, f) at (c khkw + rq) 16 + f;
+            // input gradient: [Fg 16, khkw] -> [khkw, Fg 16], element (rq, f, c) at (rq Fg + f) 16 + c.
+            li(1, std::int64_t(bt)), li(2, std::int64_t(b16)), li(3, std::int64_t(forward ? 16 : Fg * 16)), li(4, std::int64_t(forward ? Cw * khkw : khkw));
+            emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
+            setup += 2 * lines(elems * 2) + vec;
+            for (std::uint64_t rq = 0; rq < khkw; ++rq) {
+              const std::uint64_t at = forward ? bt + rq * 16 * 2 : bt + (khkw - 1 - rq) * Fg * 16 * 2;
+              dma2dAsync(aPanels + (ob - ob0) * panelBytes + rq * Csg * 32, at, Csg, oc * 2, 32, (forward ? khkw * 16 : 16) * 2);
+              setup += dmaCycles(Csg, oc * 2);
+            }
+            releaseTempsSince(blockMark);  // the next block's reuse the bytes once these DMAs have read them
           }
-          pending.push_back(std::move(runs));
-          if (pending.size() > 2) {
-            copyOut(pending.front(), dma, issue);
-            pending.pop_front();
+        } else if (b0 == 0 || G > 1) {  // the A panels: one group's stay for every chunk
+          // A panels: row (kernel offset rq, channel k) of panel ob holds the weights of outputs
+          // ob*16..+15. The weights transposed so that those 16 are consecutive, in BF16, then one
+          // strided DMA per kernel offset and panel.
+          std::uint64_t wsrc = addr(wv) + g * wCount * 4;
+          if (copyWeights) {
+            dma2dAsync(wAligned, wsrc, 1, wCount * 4, 0, 0);
+            wsrc = wAligned, setup += dmaCycles(1, wCount * 4);
           }
-          for (std::uint64_t s = 0; s < perTile && stepAt < next.size(); ++s) next[stepAt++]();
+          // In BF16, then transposed so that the 16 outputs of a panel row are consecutive:
+          // forward: w_g [Fg, Cw*khkw] -> [Cw*khkw, Fg]; element (rq, c, f) at (c*khkw + rq)*Fg + f.
+          // input gradient: w_g [Fg*Cw, khkw] -> [khkw, Fg*Cw]; element (rq, f, c) at ((khkw-1-rq)*Fg + f)*Cw + c.
+          // (w16 is freed once transposed: a later write to its bytes waits for the transpose's reads)
+          const std::uint64_t w16Bytes = roundUp(roundUp(wCount, 32) * 2, 64), w16 = alloc_.allocate(w16Bytes, n.name + ".w_bf16");
+          setup += toBf16(w16, wsrc, wCount, n.name);
+          li(1, std::int64_t(wt16)), li(2, std::int64_t(w16)), li(3, std::int64_t(forward ? Fg : Fg * Cw)), li(4, std::int64_t(forward ? Cw * khkw : khkw));
+          emit_.emit(tatami::Op::Vtr, DType::Bf16, {R(1), R(2), R(3), R(4)});
+          alloc_.release(w16, w16Bytes);
+          li(1, std::int64_t(aPanels)), li(3, 0), li(4, std::int64_t(mb * Kp * 16));
+          emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+          setup += lines(wCount * 2) + lines(mb * panelBytes) + 2 * vec;
+          const std::uint64_t ld = forward ? Fg : Cw, k2Stride = forward ? khkw : 1;
+          for (std::uint64_t ob = 0; ob < mb; ++ob) {
+            const std::uint64_t o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
+            for (std::uint64_t rq = 0; rq < khkw; ++rq) {
+              const std::uint64_t row = forward ? rq : (khkw - 1 - rq) * Fg;
+              dma2dAsync(aPanels + ob * panelBytes + rq * Csg * 32, wt16 + (row * ld + o0) * 2, Csg, oc * 2, 32, k2Stride * ld * 2);
+              setup += dmaCycles(Csg, oc * 2);
+            }
+          }
         }
-        while (stepAt < next.size()) next[stepAt++]();
-        main += std::max({double(mb) * tileCycles, dma, issue});
-        matrixSum += double(mb) * tileCycles, dmaSum += dma;
-      }
+        if (g == 0 && b0 == 0 && K != Kp) {  // the zero row that pads K to even
+          li(1, std::int64_t(slots)), li(3, 0), li(4, std::int64_t(kSlots * Kp * 16));
+          emit_.emit(tatami::Op::Vfill, DType::Bf16, {R(1), R(3), R(4)});
+          setup += lines(kSlots * panelBytes) + vec;
+        }
+
+        // The panels of positions, example by example: panel i is loaded while panel i-1 computes.
+        const std::uint64_t panels = nc * nbEx;
+        const auto loadSteps = [&](std::uint64_t i) {
+          std::vector<std::function<void()>> steps;
+          const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
+          // Without phases, one DMA per kernel row: kw planes (the offsets q dw apart) of Csg channel
+          // rows; with one channel, one DMA for the whole panel: kh planes (dh rows of the plane
+          // apart) of kw rows. With phases, one of Csg channel rows per kernel offset.
+          const bool perRow = planes.stride == 1 && Csg * kw < (1u << 20);
+          if (perRow && Csg == 1) {
+            const std::uint64_t from = planes.tap(0, 0) + (b * exStride + p0) * 2;
+            steps.push_back([=] { dma3dAsync(slot, from, kh, kw, 32, kw * 32, 32, dh * Wp * 2, dw * 2); });
+            return steps;
+          }
+          for (std::uint64_t rq = 0; rq < khkw; rq += perRow ? kw : 1) {
+            const std::uint64_t from = planes.tap((rq / kw) * dh, (rq % kw) * dw) + (b * exStride + p0) * 2;
+            if (perRow) steps.push_back([=] { dma3dAsync(slot + rq * Csg * 32, from, kw, Csg, 32, Csg * 32, 32, dw * 2, chanStride * 2); });
+            else steps.push_back([=] { dma2dAsync(slot + rq * Csg * 32, from, Csg, 32, 32, chanStride * 2); });
+          }
+          return steps;
+        };
+        const double loadDma = planes.stride != 1 ? double(khkw) * dmaCycles(Csg, 32)
+                               : Csg == 1         ? dmaCycles(khkw, 32)
+                                                  : double(kh) * dmaCycles(kw * Csg, 32);
+        for (const auto& step : loadSteps(0)) step();
+        setup += loadDma + double(loadSteps(0).size()) * 7 * sc;
+        for (std::uint64_t i = 0; i < panels; ++i) {
+          const std::uint64_t b = i / nbEx, p0 = (i % nbEx) * 16, slot = slots + (i % kSlots) * panelBytes;
+          std::vector<std::function<void()>> next;
+          if (i + 1 < panels) next = loadSteps(i + 1);
+          const std::uint64_t perTile = (next.size() + (obEnd - ob0) - 1) / (obEnd - ob0);
+          std::size_t stepAt = 0;
+          double dma = next.empty() ? 0.0 : loadDma, issue = double(next.size()) * 7 * sc;
+          for (std::uint64_t ob = ob0; ob < obEnd; ++ob, ++t) {
+            const std::uint64_t tile = tiles + (t % kTiles) * 1024, o0 = ob * 16, oc = std::min<std::uint64_t>(16, Cog - o0);
+            for (std::uint64_t k0 = 0; k0 < Kp; k0 += 4096) {
+              const std::uint64_t kc = std::min<std::uint64_t>(4096, Kp - k0);
+              li(1, std::int64_t(tile)), li(2, std::int64_t(aPanels + (ob - ob0) * panelBytes + k0 * 32));
+              li(3, std::int64_t(slot + k0 * 32)), li(4, std::int64_t(kc));
+              emit_.emit(k0 == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
+              issue += 5 * sc;
+            }
+            // The tile's valid positions, in runs along rows of the output plane.
+            std::vector<Copy> runs;
+            for (std::uint64_t p = p0; p < p0 + 16;) {
+              const std::uint64_t i0 = p / Wp, j0 = p % Wp;
+              if (i0 >= Ho) break;
+              if (j0 >= Wo) {
+                p += Wp - j0;
+                continue;
+              }
+              const std::uint64_t len = std::min(Wo - j0, p0 + 16 - p);
+              runs.push_back({tile, dst + ((((b0 + b) * Co + g * Cog + o0) * Ho + i0) * Wo + j0) * 4, oc, p - p0, len, Ho * Wo * 4});
+              p += len;
+            }
+            pending.push_back(std::move(runs));
+            if (pending.size() > 2) {
+              copyOut(pending.front(), dma, issue);
+              pending.pop_front();
+            }
+            for (std::uint64_t s = 0; s < perTile && stepAt < next.size(); ++s) next[stepAt++]();
+          }
+          while (stepAt < next.size()) next[stepAt++]();
+          main += std::max({double(obEnd - ob0) * tileCycles, dma, issue});
+          matrixSum += double(obEnd - ob0) * tileCycles, dmaSum += dma;
+        }
+      }  // the passes over the outputs
     }
     releaseTempsSince(mark);  // the next chunk's take their bytes
   }

@@ -323,7 +323,9 @@ class Lowering {
   void convImplicitGemm(const Node& n, std::uint64_t dst);
   /// The same with `chunk` examples' planes at a time; `byBlock`: the A panels made 16 outputs
   /// at a time (the weights' whole BF16 copies need not fit).
-  void convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk, bool byBlock);
+  /// `pass` (with byBlock): that many blocks of 16 outputs per pass, each pass's A panels made
+  /// and every position run against them (0: all at once).
+  void convImplicitGemmChunks(const Node& n, std::uint64_t dst, std::uint64_t chunk, bool byBlock, std::uint64_t pass = 0);
   /// Pooling whose windows tile the input, and its gradients, by vector operations (lower_pool.cpp).
   void poolByVectors(const Node& n, std::uint64_t dst);
   /// The same for `planes` of the N C planes from p0 on.

@@ -662,6 +662,8 @@ TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit
   const std::map<std::string, Attribute> window = {{"kernel", V{2, 2}}, {"strides", V{2, 2}}};
   const Shape ys = {8, 24, 10, 10}, ps = {8, 16, 10, 10};
   const std::map<std::string, Attribute> big = {{"pads", V{1, 1, 1, 1}}};
+  auto bigGradPasses = big;
+  bigGradPasses["input_shape"] = V{1, 64, 6, 6};
   auto bigWeight = big;
   bigWeight["weight_shape"] = V{128, 32, 3, 3};
   auto bigGrad = big;
@@ -682,6 +684,10 @@ TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit
       // Weights larger than the activations (and 20 outputs: a partial last block of 16).
       {compiler::Op::conv2d, {{"x", {1, 64, 6, 6}}, {"w", {20 + 64, 64, 3, 3}}}, big, "16 outputs at a time"},
       {compiler::Op::conv2d_grad_input, {{"dy", {1, 84, 6, 6}}, {"w", {84, 20 + 32, 3, 3}}}, bigGrad, "16 outputs at a time"},
+      // Weights whose BF16 panels do not fit beside them even a block at a time: the outputs in
+      // passes, each pass's panels made and every position run against them.
+      {compiler::Op::conv2d, {{"x", {1, 64, 6, 6}}, {"w", {128, 64, 3, 3}}}, big, "the outputs in passes of"},
+      {compiler::Op::conv2d_grad_input, {{"dy", {1, 128, 6, 6}}, {"w", {128, 64, 3, 3}}}, bigGradPasses, "the outputs in passes of"},
       // A weight gradient of 32 channels whose C, reordered, does not fit beside dW: C in dW's
       // own order, later chunks of examples added into it tile by tile.
       {compiler::Op::conv2d_grad_weight, {{"x", {8, 32, 8, 8}}, {"dy", {8, 128, 8, 8}}}, bigWeight, "dW's own order", "examples in chunks of"},
