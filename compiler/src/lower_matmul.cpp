@@ -17,15 +17,40 @@ void Lowering::matmulMixedChosen(const Node& n, std::uint64_t dst) {
   const double bResident = estimateOnly([&] { matmulMixed(n, dst, false); });
   const double aResident = oneTile && bResident >= 0 ? -1 : estimateOnly([&] { matmulMixed(n, dst, true); });
   if (bResident < 0 && aResident < 0) {
-    // Neither fits: K in blocks, the largest that fit (halving, multiples of 64), each block's
-    // product added to C (FP32).
-    for (std::uint64_t kc = roundUp((K + 1) / 2, 64); kc >= 64 && kc < K; kc = roundUp((kc + 1) / 2, 64)) {
-      if (estimateOnly([&] { matmulMixedKBlocks(n, dst, kc); }) < 0) {
-        if (kc == 64) break;
-        continue;
+    // Neither fits. C in blocks of columns, the widest that fit (halving, whole tiles), B's
+    // panels of a block resident and A's made again for each; or K in blocks, the largest that
+    // fit (halving, multiples of 64), each block's product added to C (FP32) through a partial C.
+    // The cheaper by the estimates.
+    double columnCycles = -1, kCycles = -1;
+    std::uint64_t nc = 0, kc = 0;
+    for (std::uint64_t w = roundUp((N + 1) / 2, 16); w >= 16 && w < N; w = roundUp((w + 1) / 2, 16)) {
+      columnCycles = estimateOnly([&] { matmulMixedColumnBlocks(n, dst, w); });
+      if (columnCycles >= 0) {
+        nc = w;
+        break;
       }
+      if (w == 16) break;
+    }
+    for (std::uint64_t b = roundUp((K + 1) / 2, 64); b >= 64 && b < K; b = roundUp((b + 1) / 2, 64)) {
+      kCycles = estimateOnly([&] { matmulMixedKBlocks(n, dst, b); });
+      if (kCycles >= 0) {
+        kc = b;
+        break;
+      }
+      if (b == 64) break;
+    }
+    const auto weighed = [&] {
+      return " (estimated cycles: columns in blocks " + (nc ? std::to_string(std::llround(columnCycles)) : std::string("do not fit")) +
+             ", K in blocks " + (kc ? std::to_string(std::llround(kCycles)) : std::string("does not fit")) + ")";
+    };
+    if (nc && (!kc || columnCycles <= kCycles)) {
+      matmulMixedColumnBlocks(n, dst, nc);
+      choice_ = "C in blocks of " + std::to_string(nc) + " columns: the panels of neither operand fit the SRAM" + weighed();
+      return;
+    }
+    if (kc) {
       matmulMixedKBlocks(n, dst, kc);
-      choice_ = "K in blocks of " + std::to_string(kc) + ": the panels of all " + std::to_string(K) + " do not fit the SRAM";
+      choice_ = "K in blocks of " + std::to_string(kc) + ": the panels of all " + std::to_string(K) + " do not fit the SRAM" + weighed();
       return;
     }
     return matmulMixed(n, dst, false);  // none fits: B's shortfall named
@@ -63,7 +88,25 @@ void Lowering::matmulMixedKBlocks(const Node& n, std::uint64_t dst, std::uint64_
   usefulFlops_ = 2 * M * N * K;
 }
 
-void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std::uint64_t kFirst, std::uint64_t kBlock) {
+void Lowering::matmulMixedColumnBlocks(const Node& n, std::uint64_t dst, std::uint64_t nc) {
+  // C's columns in blocks of nc: each block a product of its own (B's panels of the block
+  // resident, A's streamed), each block's temporaries freed before the next's.
+  const std::uint64_t M = std::uint64_t(shape(n.inputs[0])[0]), K = std::uint64_t(shape(n.inputs[0])[1]);
+  const std::uint64_t N = std::uint64_t(shape(n.inputs[1])[1]);
+  double cycles = 0;
+  for (std::uint64_t j0 = 0; j0 < N; j0 += nc) {
+    const std::size_t mark = temps_.size();
+    matmulMixed(n, dst, false, 0, 0, j0, std::min(nc, N - j0));
+    for (const auto& [bound, c] : est_) cycles += c;
+    est_.clear();
+    releaseTempsSince(mark);
+  }
+  cost(cycles, "compute");
+  usefulFlops_ = 2 * M * N * K;
+}
+
+void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std::uint64_t kFirst, std::uint64_t kBlock, std::uint64_t nFirst,
+                           std::uint64_t nCount) {
   // C = A B on the matrix unit. Both operands go to the matrix unit as BF16 panels of K rows
   // (padded to even with zeros) by 16 of their other index: A's panels are 16 of its rows, B's
   // 16 of its columns. One operand is resident (all its panels, made during the first pass over
@@ -76,8 +119,11 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std
   // is interleaved with this block's matrix instructions and the matrix unit stays busy; the
   // core's hazard checks order the DMA copies, panel writes and matrix reads.
   // With kBlock, the product over K indices kFirst .. kFirst + kBlock - 1 only (matmulMixedKBlocks).
+  // With nCount, C's columns nFirst .. nFirst + nCount - 1 only (matmulMixedColumnBlocks): B's
+  // columns and C's of the block, at their rows' full strides.
   const int a = n.inputs[0], b = n.inputs[1];
-  const std::uint64_t M = std::uint64_t(shape(a)[0]), Kall = std::uint64_t(shape(a)[1]), N = std::uint64_t(shape(b)[1]);
+  const std::uint64_t M = std::uint64_t(shape(a)[0]), Kall = std::uint64_t(shape(a)[1]), Nall = std::uint64_t(shape(b)[1]);
+  const std::uint64_t N = nCount ? nCount : Nall;
   const std::uint64_t K = kBlock ? kBlock : Kall;
   const std::uint64_t Kp = roundUp(K, 2), mb = (M + 15) / 16, nb = (N + 15) / 16;
   usefulFlops_ = 2 * M * N * K;  // what the graph asks for; the unit issues 2 x 256 x Kp per tile
@@ -98,7 +144,8 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std
   const double macs = double(c_.core.matrix_units * c_.core.matrix_dim * c_.core.matrix_dim);
   const double tileCycles = std::max(256.0 * double(Kp) / macs, lines(2 * Kp * 32)) + 4 * double(c_.core.scalar_cycles);
   const PanelOperand opA = transposed_.count(a) ? PanelOperand{addr(a) + kFirst * M * 4, M, M, true} : PanelOperand{addr(a) + kFirst * 4, Kall, M, false};
-  const PanelOperand opB = transposed_.count(b) ? PanelOperand{addr(b) + kFirst * 4, Kall, N, false} : PanelOperand{addr(b) + kFirst * N * 4, N, N, true};
+  const PanelOperand opB = transposed_.count(b) ? PanelOperand{addr(b) + (nFirst * Kall + kFirst) * 4, Kall, N, false}
+                                                : PanelOperand{addr(b) + (kFirst * Nall + nFirst) * 4, Nall, N, true};
   const PanelOperand& outer = aResident ? opB : opA;  // streamed
   const PanelOperand& inner = aResident ? opA : opB;  // resident
 
@@ -154,7 +201,7 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std
   run({convertStep(outer, outerPanels, trans[0]), convertStep(inner, innerPanels, innerScratch[0])});
   std::uint64_t t = 0;
   std::vector<std::array<std::uint64_t, 4>> copies;  // (tile buffer, C address, rows, cols) of the tiles to copy out
-  const auto copyOut = [&](const std::array<std::uint64_t, 4>& c) { dma2dAsync(c[1], c[0], c[2], c[3] * 4, N * 4, 64); };
+  const auto copyOut = [&](const std::array<std::uint64_t, 4>& c) { dma2dAsync(c[1], c[0], c[2], c[3] * 4, Nall * 4, 64); };
   for (std::uint64_t io = 0; io < outerBlocks; ++io) {
     std::vector<std::function<void()>> next;
     if (io + 1 < outerBlocks) {
@@ -174,7 +221,7 @@ void Lowering::matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std
         emit_.emit(k0 == 0 ? tatami::Op::Mmaz : tatami::Op::Mma, DType::Bf16, {R(1), R(2), R(3), R(4)});
       }
       const std::uint64_t rows = std::min<std::uint64_t>(16, M - ib * 16), cols = std::min<std::uint64_t>(16, N - jb * 16);
-      copies.push_back({tile, dst + (ib * 16 * N + jb * 16) * 4, rows, cols});
+      copies.push_back({tile, dst + (ib * 16 * Nall + nFirst + jb * 16) * 4, rows, cols});
       if (copies.size() > 2) copyOut(copies[copies.size() - 3]);
       if (io == 0 && ii + 2 < innerBlocks) run(loadSteps(inner, ii + 2, innerScratch[(ii + 2) % 2]));
       if (io == 0 && ii + 1 < innerBlocks) convertStep(inner, innerPanels + (ii + 1) * panelBytes, innerScratch[(ii + 1) % 2])();

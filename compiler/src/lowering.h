@@ -396,11 +396,17 @@ class Lowering {
   std::uint64_t reducedLast(const Node& n, int x, const std::vector<bool>& axes);
   void gatherElements(const std::string& what, std::uint64_t dst, std::uint64_t src, const std::vector<std::int64_t>& idx,
                       double fillValue = 0.0);
-  /// A matmul on the matrix unit with A's or B's panels resident; the Chosen form takes B's, or
-  /// A's when only they fit the SRAM (lower_matmul.cpp).
-  void matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std::uint64_t kFirst = 0, std::uint64_t kBlock = 0);
+  /// A matmul on the matrix unit with A's or B's panels resident; the Chosen form takes the order
+  /// the cost model estimates faster of those that fit the SRAM (lower_matmul.cpp). kFirst and
+  /// kBlock: the product over those K indices only; nFirst and nCount: C's columns nFirst ..
+  /// nFirst + nCount - 1 only (0: all).
+  void matmulMixed(const Node& n, std::uint64_t dst, bool aResident, std::uint64_t kFirst = 0, std::uint64_t kBlock = 0,
+                   std::uint64_t nFirst = 0, std::uint64_t nCount = 0);
   /// matmulMixed over blocks of kc of K, summed into dst (when the whole K's panels do not fit).
   void matmulMixedKBlocks(const Node& n, std::uint64_t dst, std::uint64_t kc);
+  /// matmulMixed over blocks of nc of C's columns, B's panels of a block resident and A's made
+  /// again for each (when neither operand's panels fit whole).
+  void matmulMixedColumnBlocks(const Node& n, std::uint64_t dst, std::uint64_t nc);
   void matmulMixedChosen(const Node& n, std::uint64_t dst);
   /// Where a matmul operand's element (k, i) is: kMajor: base + (k * ld + i) * 4, else
   /// base + (i * ld + k) * 4; `extent` is its other index's (M for A, N for B).

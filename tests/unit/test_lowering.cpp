@@ -691,6 +691,8 @@ TEST_CASE("a convolution, its gradients and pooling whose temporaries do not fit
       // A weight gradient of 32 channels whose C, reordered, does not fit beside dW: C in dW's
       // own order, later chunks of examples added into it tile by tile.
       {compiler::Op::conv2d_grad_weight, {{"x", {8, 32, 8, 8}}, {"dy", {8, 128, 8, 8}}}, bigWeight, "dW's own order", "examples in chunks of"},
+      // Both operands large, C too: C in blocks of columns, no partial C.
+      {compiler::Op::matmul, {{"a", {200, 192}}, {"b", {192, 400}}}, {}, "C in blocks of"},
       // A long contraction: K in blocks, each block's product added to C.
       {compiler::Op::matmul, {{"a", {3, 6000}}, {"b", {6000, 20}}}, {}, "K in blocks of"},
   };
