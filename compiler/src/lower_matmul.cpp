@@ -21,24 +21,20 @@ void Lowering::matmulMixedChosen(const Node& n, std::uint64_t dst) {
     // panels of a block resident and A's made again for each; or K in blocks, the largest that
     // fit (halving, multiples of 64), each block's product added to C (FP32) through a partial C.
     // The cheaper by the estimates.
+    // The largest block of `whole` (halving from half of it, whole units) whose lowering fits, and
+    // its estimate; 0 when none does.
+    const auto largestFitting = [](std::uint64_t whole, std::uint64_t unit, const std::function<double(std::uint64_t)>& estimate,
+                                   double& cycles) -> std::uint64_t {
+      for (std::uint64_t b = roundUp((whole + 1) / 2, unit); b >= unit && b < whole; b = roundUp((b + 1) / 2, unit)) {
+        if ((cycles = estimate(b)) >= 0) return b;
+        if (b == unit) break;
+      }
+      return 0;
+    };
     double columnCycles = -1, kCycles = -1;
-    std::uint64_t nc = 0, kc = 0;
-    for (std::uint64_t w = roundUp((N + 1) / 2, 16); w >= 16 && w < N; w = roundUp((w + 1) / 2, 16)) {
-      columnCycles = estimateOnly([&] { matmulMixedColumnBlocks(n, dst, w); });
-      if (columnCycles >= 0) {
-        nc = w;
-        break;
-      }
-      if (w == 16) break;
-    }
-    for (std::uint64_t b = roundUp((K + 1) / 2, 64); b >= 64 && b < K; b = roundUp((b + 1) / 2, 64)) {
-      kCycles = estimateOnly([&] { matmulMixedKBlocks(n, dst, b); });
-      if (kCycles >= 0) {
-        kc = b;
-        break;
-      }
-      if (b == 64) break;
-    }
+    const std::uint64_t nc = largestFitting(N, 16, [&](std::uint64_t w) { return estimateOnly([&] { matmulMixedColumnBlocks(n, dst, w); }); },
+                                            columnCycles);
+    const std::uint64_t kc = largestFitting(K, 64, [&](std::uint64_t b) { return estimateOnly([&] { matmulMixedKBlocks(n, dst, b); }); }, kCycles);
     const auto weighed = [&] {
       return " (estimated cycles: columns in blocks " + (nc ? std::to_string(std::llround(columnCycles)) : std::string("do not fit")) +
              ", K in blocks " + (kc ? std::to_string(std::llround(kCycles)) : std::string("does not fit")) + ")";
