@@ -577,10 +577,6 @@ void Lowering::assignOffloadHomes(std::uint64_t next) {
     const int r = n.outputs[0];
     if (root.at(r) != r || inPlaceScatter_.count(r)) continue;
     // A collective's result is written by its neighbours while it runs; a data-parallel
-    // all-reduce's (a weight's averaged gradient) is whole when it ends and may leave then (its
-    // copy out waits for it: a collective names no writes, so every byte it touches counts).
-    // Other collectives' results feed the next op at once.
-    // A collective's result is written by its neighbours while it runs; a data-parallel
     // all-reduce's (a weight's averaged gradient) is whole when it ends and may leave then
     // (offloadReduced; its copy out waits for it: a collective names no writes, so every byte it
     // touches counts). Other collectives' results feed the next op at once.
